@@ -1,0 +1,143 @@
+//! [`FeatureTable`]: parcel ids × named f64 columns, each with provenance metadata.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Where a feature column came from and what it means.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnMeta {
+    /// Source layer (file path or name).
+    pub source: String,
+    /// Unit (`m`, `m2`, `acre`, `deg`, `%`, `1` for ratios, ...).
+    pub unit: String,
+    /// Method (`exact zonal mean`, `geodesic area (WGS 84)`, ...).
+    pub method: String,
+}
+
+/// A feature column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureColumn {
+    /// Column name.
+    pub name: String,
+    /// One value per parcel (NaN = missing).
+    pub values: Vec<f64>,
+    /// Provenance.
+    pub meta: ColumnMeta,
+}
+
+/// Parcel ids × named f64 columns.
+///
+/// ```
+/// use landopp::{FeatureTable, ColumnMeta};
+/// let mut t = FeatureTable::new(vec!["a".into(), "b".into()]);
+/// t.add_column("area_m2", vec![10.0, 20.0], ColumnMeta { unit: "m2".into(), ..Default::default() })?;
+/// assert_eq!(t.column("area_m2")?.values[1], 20.0);
+/// assert_eq!(t.add_column("x", vec![1.0], Default::default()).unwrap_err().code(), "INVALID_INPUT");
+/// # Ok::<(), landopp::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureTable {
+    ids: Vec<String>,
+    columns: Vec<FeatureColumn>,
+}
+
+impl FeatureTable {
+    /// An empty table over these parcel ids.
+    pub fn new(ids: Vec<String>) -> Self {
+        FeatureTable { ids, columns: Vec::new() }
+    }
+    /// Parcel ids.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// Columns in insertion order.
+    pub fn columns(&self) -> &[FeatureColumn] {
+        &self.columns
+    }
+    /// Add (or replace) a column; its length must equal the number of parcels.
+    pub fn add_column(&mut self, name: impl Into<String>, values: Vec<f64>, meta: ColumnMeta) -> Result<()> {
+        let name = name.into();
+        if values.len() != self.ids.len() {
+            return Err(Error::InvalidInput(format!(
+                "column {name:?} has {} values for {} parcels",
+                values.len(),
+                self.ids.len()
+            )));
+        }
+        self.columns.retain(|c| c.name != name);
+        self.columns.push(FeatureColumn { name, values, meta });
+        Ok(())
+    }
+    /// Column by name.
+    pub fn column(&self, name: &str) -> Result<&FeatureColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::not_found("feature column", name, self.columns.iter().map(|c| c.name.clone()).collect()))
+    }
+    /// Write as CSV: `id,<columns...>` (NaN written as an empty field).
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        self.write_csv_to(f).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+    }
+    /// Write CSV to any writer.
+    pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {
+        let mut wr = csv::Writer::from_writer(w);
+        let mut head = vec!["id".to_string()];
+        head.extend(self.columns.iter().map(|c| c.name.clone()));
+        wr.write_record(&head)?;
+        for (i, id) in self.ids.iter().enumerate() {
+            let mut rec = vec![id.clone()];
+            rec.extend(self.columns.iter().map(|c| {
+                let v = c.values[i];
+                if v.is_nan() { String::new() } else { format!("{v}") }
+            }));
+            wr.write_record(&rec)?;
+        }
+        wr.flush()?;
+        Ok(())
+    }
+    /// Read a CSV written by [`write_csv`](Self::write_csv) (first column = id; empty = NaN).
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut rd = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(io) => Error::io(path, io),
+            k => Error::format("CSV", path, format!("{k:?}")),
+        })?;
+        let head: Vec<String> =
+            rd.headers().map_err(|e| Error::format("CSV", path, e.to_string()))?.iter().map(str::to_string).collect();
+        if head.is_empty() {
+            return Err(Error::Empty(format!("{} has no header", path.display())));
+        }
+        let mut ids = Vec::new();
+        let mut cols: Vec<Vec<f64>> = vec![Vec::new(); head.len() - 1];
+        for (line, rec) in rd.records().enumerate() {
+            let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
+            ids.push(rec.get(0).unwrap_or_default().to_string());
+            for (k, col) in cols.iter_mut().enumerate() {
+                let s = rec.get(k + 1).unwrap_or("").trim();
+                col.push(if s.is_empty() {
+                    f64::NAN
+                } else {
+                    s.parse().map_err(|_| {
+                        Error::format("CSV", path, format!("line {}: column {:?}: {s:?} is not a number", line + 2, head[k + 1]))
+                    })?
+                });
+            }
+        }
+        let mut t = FeatureTable::new(ids);
+        for (name, values) in head.into_iter().skip(1).zip(cols) {
+            t.add_column(name, values, ColumnMeta { source: path.display().to_string(), ..Default::default() })?;
+        }
+        Ok(t)
+    }
+}

@@ -1,0 +1,1182 @@
+//! GeoTIFF reading (classic and BigTIFF; stripped or tiled; none/LZW/Deflate/PackBits; horizontal
+//! and floating-point predictors; chunky or planar) and writing (tiled, Deflate).
+//!
+//! Chunks (strips or tiles) are read with positional reads and decoded in parallel, so a whole
+//! raster decodes on every core while a window touches only the chunks it needs.
+
+use super::{BandData, DataType, GeoTransform, Raster, Window};
+use crate::crs::Crs;
+use crate::error::{Error, Result};
+use ndarray::Array2;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const FMT: &str = "GeoTIFF";
+
+// TIFF tags
+const IMAGE_WIDTH: u16 = 256;
+const IMAGE_LENGTH: u16 = 257;
+const BITS_PER_SAMPLE: u16 = 258;
+const COMPRESSION: u16 = 259;
+const PHOTOMETRIC: u16 = 262;
+const STRIP_OFFSETS: u16 = 273;
+const SAMPLES_PER_PIXEL: u16 = 277;
+const ROWS_PER_STRIP: u16 = 278;
+const STRIP_BYTE_COUNTS: u16 = 279;
+const PLANAR_CONFIG: u16 = 284;
+const PREDICTOR: u16 = 317;
+const TILE_WIDTH: u16 = 322;
+const TILE_LENGTH: u16 = 323;
+const TILE_OFFSETS: u16 = 324;
+const TILE_BYTE_COUNTS: u16 = 325;
+const EXTRA_SAMPLES: u16 = 338;
+const SAMPLE_FORMAT: u16 = 339;
+const MODEL_PIXEL_SCALE: u16 = 33550;
+const MODEL_TIEPOINT: u16 = 33922;
+const MODEL_TRANSFORMATION: u16 = 34264;
+const GEO_KEY_DIRECTORY: u16 = 34735;
+const GEO_DOUBLE_PARAMS: u16 = 34736;
+const GEO_ASCII_PARAMS: u16 = 34737;
+const GDAL_METADATA: u16 = 42112;
+const GDAL_NODATA: u16 = 42113;
+
+/// On-disk compression of a written GeoTIFF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// No compression.
+    None,
+    /// zlib/Deflate (GDAL `COMPRESS=DEFLATE`), with the given level 1..=9.
+    Deflate(u32),
+}
+
+/// Predictor applied before compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predictor {
+    /// None (TIFF predictor 1).
+    None,
+    /// Horizontal differencing (TIFF predictor 2), for integer types.
+    Horizontal,
+    /// Floating-point predictor (TIFF predictor 3), for f32/f64.
+    FloatingPoint,
+}
+
+/// Options of [`write_geotiff`].
+#[derive(Debug, Clone, Copy)]
+pub struct GeoTiffWriteOptions {
+    /// Tile edge in cells (multiple of 16).
+    pub tile_size: usize,
+    /// Compression.
+    pub compression: Compression,
+    /// Predictor.
+    pub predictor: Predictor,
+}
+
+impl Default for GeoTiffWriteOptions {
+    fn default() -> Self {
+        GeoTiffWriteOptions { tile_size: 256, compression: Compression::Deflate(6), predictor: Predictor::None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Endian {
+    Little,
+    Big,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    typ: u16,
+    count: u64,
+    data: Vec<u8>,
+}
+
+fn type_size(t: u16) -> usize {
+    match t {
+        1 | 2 | 6 | 7 => 1,
+        3 | 8 => 2,
+        4 | 9 | 11 | 13 => 4,
+        5 | 10 | 12 | 16 | 17 | 18 => 8,
+        _ => 0,
+    }
+}
+
+impl Entry {
+    fn u64s(&self, e: Endian) -> Vec<u64> {
+        let sz = type_size(self.typ);
+        (0..self.count as usize)
+            .filter_map(|i| {
+                let b = self.data.get(i * sz..i * sz + sz)?;
+                Some(match self.typ {
+                    1 | 7 => b[0] as u64,
+                    3 => rd_u16(b, e) as u64,
+                    4 | 13 => rd_u32(b, e) as u64,
+                    16 | 18 => rd_u64(b, e),
+                    8 => rd_u16(b, e) as i16 as i64 as u64,
+                    9 => rd_u32(b, e) as i32 as i64 as u64,
+                    _ => return None,
+                })
+            })
+            .collect()
+    }
+    fn f64s(&self, e: Endian) -> Vec<f64> {
+        let sz = type_size(self.typ);
+        (0..self.count as usize)
+            .filter_map(|i| {
+                let b = self.data.get(i * sz..i * sz + sz)?;
+                Some(match self.typ {
+                    11 => f32::from_bits(rd_u32(b, e)) as f64,
+                    12 => f64::from_bits(rd_u64(b, e)),
+                    5 => rd_u32(b, e) as f64 / rd_u32(&b[4..], e) as f64,
+                    10 => rd_u32(b, e) as i32 as f64 / rd_u32(&b[4..], e) as i32 as f64,
+                    _ => return self.u64s(e).get(i).map(|v| *v as f64),
+                })
+            })
+            .collect()
+    }
+    fn string(&self) -> String {
+        let s = String::from_utf8_lossy(&self.data);
+        s.trim_end_matches('\0').to_string()
+    }
+}
+
+fn rd_u16(b: &[u8], e: Endian) -> u16 {
+    let a = [b[0], b[1]];
+    if e == Endian::Little { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) }
+}
+fn rd_u32(b: &[u8], e: Endian) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if e == Endian::Little { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+}
+fn rd_u64(b: &[u8], e: Endian) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    if e == Endian::Little { u64::from_le_bytes(a) } else { u64::from_be_bytes(a) }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, off)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_read(buf, off)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// An opened GeoTIFF: metadata is parsed, cells are read on demand.
+#[derive(Debug)]
+pub struct GeoTiff {
+    path: PathBuf,
+    file: File,
+    file_len: u64,
+    endian: Endian,
+    width: usize,
+    height: usize,
+    bands: usize,
+    dtype: DataType,
+    compression: u16,
+    predictor: u16,
+    planar: bool,
+    chunk_w: usize,
+    chunk_h: usize,
+    tiled: bool,
+    offsets: Vec<u64>,
+    byte_counts: Vec<u64>,
+    transform: GeoTransform,
+    crs: Option<Crs>,
+    crs_error: Option<String>,
+    nodata: Option<f64>,
+    band_names: Vec<Option<String>>,
+}
+
+impl GeoTiff {
+    /// Open a GeoTIFF and parse its first image's metadata.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let ferr = |m: String| Error::format(FMT, &path, m);
+        let mut head = [0u8; 16];
+        if file_len < 8 {
+            return Err(ferr(format!("file is {file_len} bytes, too short for a TIFF header")));
+        }
+        read_at(&file, &mut head[..8.min(file_len as usize)], 0).map_err(|e| Error::io(&path, e))?;
+        let endian = match &head[..2] {
+            b"II" => Endian::Little,
+            b"MM" => Endian::Big,
+            _ => return Err(ferr("not a TIFF file (bad byte-order mark)".into())),
+        };
+        let magic = rd_u16(&head[2..], endian);
+        let big = match magic {
+            42 => false,
+            43 => true,
+            m => return Err(ferr(format!("not a TIFF file (magic {m})"))),
+        };
+        let ifd_off = if big {
+            if file_len < 16 {
+                return Err(ferr("truncated BigTIFF header".into()));
+            }
+            read_at(&file, &mut head, 0).map_err(|e| Error::io(&path, e))?;
+            rd_u64(&head[8..], endian)
+        } else {
+            rd_u32(&head[4..], endian) as u64
+        };
+        let tags = read_ifd(&file, file_len, ifd_off, endian, big).map_err(ferr)?;
+        let get = |t: u16| tags.get(&t).map(|e| e.u64s(endian)).unwrap_or_default();
+        let one = |t: u16, d: u64| get(t).first().copied().unwrap_or(d);
+        let width = one(IMAGE_WIDTH, 0) as usize;
+        let height = one(IMAGE_LENGTH, 0) as usize;
+        if width == 0 || height == 0 {
+            return Err(ferr("missing or zero image width/height".into()));
+        }
+        let bands = one(SAMPLES_PER_PIXEL, 1) as usize;
+        let bps = one(BITS_PER_SAMPLE, 1);
+        let fmt = one(SAMPLE_FORMAT, 1);
+        let dtype = match (fmt, bps) {
+            (1, 8) => DataType::U8,
+            (2, 8) => DataType::I8,
+            (1, 16) => DataType::U16,
+            (2, 16) => DataType::I16,
+            (1, 32) => DataType::U32,
+            (2, 32) => DataType::I32,
+            (3, 32) => DataType::F32,
+            (3, 64) => DataType::F64,
+            (f, b) => {
+                return Err(Error::Unsupported(format!(
+                    "{}: sample format {f} with {b} bits per sample",
+                    path.display()
+                )))
+            }
+        };
+        let compression = one(COMPRESSION, 1) as u16;
+        if !matches!(compression, 1 | 5 | 8 | 32946 | 32773) {
+            let name = match compression {
+                6 | 7 => "JPEG",
+                34887 => "LERC",
+                34925 => "LZMA",
+                50000 => "ZSTD",
+                50001 => "WEBP",
+                _ => "unknown",
+            };
+            return Err(Error::Unsupported(format!(
+                "{}: TIFF compression {compression} ({name}); supported: none, LZW, Deflate, PackBits",
+                path.display()
+            )));
+        }
+        let predictor = one(PREDICTOR, 1) as u16;
+        if !matches!(predictor, 1..=3) {
+            return Err(Error::Unsupported(format!("{}: TIFF predictor {predictor}", path.display())));
+        }
+        let planar = one(PLANAR_CONFIG, 1) == 2;
+        let tiled = tags.contains_key(&TILE_OFFSETS);
+        let (chunk_w, chunk_h, offsets, byte_counts) = if tiled {
+            (one(TILE_WIDTH, 0) as usize, one(TILE_LENGTH, 0) as usize, get(TILE_OFFSETS), get(TILE_BYTE_COUNTS))
+        } else {
+            let rps = (one(ROWS_PER_STRIP, height as u64) as usize).min(height);
+            (width, rps, get(STRIP_OFFSETS), get(STRIP_BYTE_COUNTS))
+        };
+        if chunk_w == 0 || chunk_h == 0 {
+            return Err(ferr("zero tile or strip size".into()));
+        }
+        let per_plane = width.div_ceil(chunk_w) * height.div_ceil(chunk_h);
+        let expected = per_plane * if planar { bands } else { 1 };
+        if offsets.len() < expected || byte_counts.len() < expected {
+            return Err(ferr(format!(
+                "{} chunk offsets / {} byte counts for {} chunks",
+                offsets.len(),
+                byte_counts.len(),
+                expected
+            )));
+        }
+        for (o, c) in offsets.iter().zip(&byte_counts).take(expected) {
+            if o.saturating_add(*c) > file_len {
+                return Err(ferr(format!(
+                    "file is truncated: a chunk at byte {o} of length {c} ends past the end of the file ({file_len} bytes)"
+                )));
+            }
+        }
+        let (transform, crs, crs_error) = georef(&tags, endian);
+        let nodata = tags.get(&GDAL_NODATA).and_then(|e| {
+            let s = e.string();
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("nan") { Some(f64::NAN) } else { s.parse::<f64>().ok() }
+        });
+        let mut band_names = vec![None; bands];
+        if let Some(md) = tags.get(&GDAL_METADATA) {
+            parse_band_descriptions(&md.string(), &mut band_names);
+        }
+        Ok(GeoTiff {
+            path,
+            file,
+            file_len,
+            endian,
+            width,
+            height,
+            bands,
+            dtype,
+            compression,
+            predictor,
+            planar,
+            chunk_w,
+            chunk_h,
+            tiled,
+            offsets,
+            byte_counts,
+            transform,
+            crs,
+            crs_error,
+            nodata,
+            band_names,
+        })
+    }
+
+    /// Columns.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Number of bands.
+    pub fn band_count(&self) -> usize {
+        self.bands
+    }
+    /// Cell data type.
+    pub fn dtype(&self) -> DataType {
+        self.dtype
+    }
+    /// Geotransform (GDAL convention; PixelIsPoint files are shifted by half a cell as GDAL does).
+    pub fn transform(&self) -> GeoTransform {
+        self.transform
+    }
+    /// CRS from the geokeys, if any.
+    pub fn crs(&self) -> Option<&Crs> {
+        self.crs.as_ref()
+    }
+    /// Why the geokeys could not be turned into a CRS, if they could not.
+    pub fn crs_error(&self) -> Option<&str> {
+        self.crs_error.as_deref()
+    }
+    /// GDAL nodata value.
+    pub fn nodata(&self) -> Option<f64> {
+        self.nodata
+    }
+    /// Band descriptions from GDAL metadata.
+    pub fn band_names(&self) -> &[Option<String>] {
+        &self.band_names
+    }
+    /// `(block_rows, block_cols)`: the native tile or strip size.
+    pub fn block_size(&self) -> (usize, usize) {
+        (self.chunk_h, self.chunk_w)
+    }
+    /// True for tiled files (false for strips).
+    pub fn is_tiled(&self) -> bool {
+        self.tiled
+    }
+    /// Compression name.
+    pub fn compression_name(&self) -> &'static str {
+        match self.compression {
+            1 => "NONE",
+            5 => "LZW",
+            8 | 32946 => "DEFLATE",
+            32773 => "PACKBITS",
+            _ => "UNKNOWN",
+        }
+    }
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Windows aligned to the native blocks, covering the raster: process a raster larger than
+    /// memory one window at a time with [`read_window`](Self::read_window).
+    pub fn blocks(&self) -> Vec<Window> {
+        super::block_windows(self.width, self.height, self.chunk_h, self.chunk_w)
+    }
+
+    /// Read the whole raster (all bands) into memory.
+    pub fn read(&self) -> Result<Raster> {
+        let w = Window::new(0, 0, self.height, self.width);
+        let bands = self.read_bands_window(w)?;
+        let mut r = Raster::new(bands, self.transform, self.crs.clone(), self.nodata)?;
+        r.band_names = self.band_names.clone();
+        Ok(r)
+    }
+
+    /// Read one band (0-based) into memory.
+    pub fn read_band(&self, band: usize) -> Result<BandData> {
+        self.read_window(band, Window::new(0, 0, self.height, self.width))
+    }
+
+    /// Read a window of one band (0-based), touching only the chunks that overlap it.
+    pub fn read_window(&self, band: usize, w: Window) -> Result<BandData> {
+        if band >= self.bands {
+            return Err(Error::not_found("band", (band + 1).to_string(), vec![format!("1..={}", self.bands)]));
+        }
+        self.check_window(w)?;
+        let mut v = self.read_selected(w, &[band])?;
+        Ok(v.remove(0))
+    }
+
+    /// Read a window of every band.
+    pub fn read_bands_window(&self, w: Window) -> Result<Vec<BandData>> {
+        self.check_window(w)?;
+        let all: Vec<usize> = (0..self.bands).collect();
+        self.read_selected(w, &all)
+    }
+
+    /// Read a window of every band as a [`Raster`] with the window's geotransform.
+    pub fn read_window_raster(&self, w: Window) -> Result<Raster> {
+        let bands = self.read_bands_window(w)?;
+        let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
+        let g = self.transform.0;
+        let mut r = Raster::new(bands, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
+        r.band_names = self.band_names.clone();
+        Ok(r)
+    }
+
+    fn check_window(&self, w: Window) -> Result<()> {
+        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width {
+            return Err(Error::InvalidInput(format!(
+                "window {w:?} is outside the {}x{} raster {}",
+                self.width,
+                self.height,
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn read_selected(&self, w: Window, bands: &[usize]) -> Result<Vec<BandData>> {
+        macro_rules! go {
+            ($t:ty, $v:ident) => {
+                self.read_typed::<$t>(w, bands)?.into_iter().map(BandData::$v).collect()
+            };
+        }
+        Ok(match self.dtype {
+            DataType::U8 => go!(u8, U8),
+            DataType::I8 => go!(i8, I8),
+            DataType::I16 => go!(i16, I16),
+            DataType::U16 => go!(u16, U16),
+            DataType::I32 => go!(i32, I32),
+            DataType::U32 => go!(u32, U32),
+            DataType::F32 => go!(f32, F32),
+            DataType::F64 => go!(f64, F64),
+        })
+    }
+
+    fn read_typed<T: Sample>(&self, w: Window, bands: &[usize]) -> Result<Vec<Array2<T>>> {
+        let mut out: Vec<Array2<T>> = bands.iter().map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO)).collect();
+        let across = self.width.div_ceil(self.chunk_w);
+        let down = self.height.div_ceil(self.chunk_h);
+        let per_plane = across * down;
+        let (cr0, cr1) = (w.row / self.chunk_h, (w.row + w.rows - 1) / self.chunk_h);
+        let (cc0, cc1) = (w.col / self.chunk_w, (w.col + w.cols - 1) / self.chunk_w);
+        // (chunk index, plane band or None for chunky, chunk row, chunk col)
+        let mut jobs = Vec::new();
+        for cr in cr0..=cr1 {
+            for cc in cc0..=cc1 {
+                if self.planar {
+                    for (k, &b) in bands.iter().enumerate() {
+                        jobs.push((b * per_plane + cr * across + cc, Some(k), cr, cc));
+                    }
+                } else {
+                    jobs.push((cr * across + cc, None, cr, cc));
+                }
+            }
+        }
+        let spp = if self.planar { 1 } else { self.bands };
+        let sz = self.dtype.size();
+        // Decode in batches of about 64 MiB so memory stays bounded on huge windows.
+        let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
+        let batch = (64usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads() * 2);
+        for jb in jobs.chunks(batch) {
+            let decoded: Vec<Vec<u8>> =
+                jb.par_iter().map(|&(idx, _, cr, _)| self.decode_chunk(idx, cr, spp)).collect::<Result<_>>()?;
+            for (&(_, plane, cr, cc), buf) in jb.iter().zip(&decoded) {
+                let rows_in_chunk = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
+                let (y0, x0) = (cr * self.chunk_h, cc * self.chunk_w);
+                let r_lo = w.row.max(y0);
+                let r_hi = (w.row + w.rows).min(y0 + rows_in_chunk);
+                let c_lo = w.col.max(x0);
+                let c_hi = (w.col + w.cols).min(x0 + self.chunk_w);
+                let targets: Vec<(usize, usize)> = match plane {
+                    Some(k) => vec![(k, 0)],
+                    None => bands.iter().enumerate().map(|(k, &b)| (k, b)).collect(),
+                };
+                for (k, sample) in targets {
+                    let dst = &mut out[k];
+                    for r in r_lo..r_hi {
+                        let src_row = (r - y0) * self.chunk_w * spp;
+                        let dst_row = dst.row_mut(r - w.row);
+                        let dst_slice = dst_row.into_slice().ok_or_else(|| Error::InvalidInput("non-contiguous".into()))?;
+                        for c in c_lo..c_hi {
+                            let i = (src_row + (c - x0) * spp + sample) * sz;
+                            dst_slice[c - w.col] = T::from_ne(&buf[i..i + sz]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decompress one chunk into native-endian samples (`chunk_w × rows × spp`).
+    fn decode_chunk(&self, idx: usize, chunk_row: usize, spp: usize) -> Result<Vec<u8>> {
+        let rows = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - chunk_row * self.chunk_h) };
+        let sz = self.dtype.size();
+        let row_bytes = self.chunk_w * spp * sz;
+        let need = row_bytes * rows;
+        let (off, len) = (self.offsets[idx], self.byte_counts[idx] as usize);
+        if len == 0 {
+            // Sparse chunk (GDAL SPARSE_OK): nodata, or zero.
+            let mut v = Vec::with_capacity(need);
+            let fill = self.nodata.unwrap_or(0.0);
+            for _ in 0..self.chunk_w * rows * spp {
+                write_sample(&mut v, self.dtype, fill);
+            }
+            return Ok(v);
+        }
+        let ferr = |m: String| Error::format(FMT, &self.path, m);
+        if off + len as u64 > self.file_len {
+            return Err(ferr(format!("chunk {idx} extends past the end of the file")));
+        }
+        let mut raw = vec![0u8; len];
+        read_at(&self.file, &mut raw, off).map_err(|e| Error::io(&self.path, e))?;
+        let mut buf = match self.compression {
+            1 => raw,
+            8 | 32946 => {
+                let mut out = Vec::with_capacity(need);
+                let mut d = flate2::Decompress::new(true);
+                d.decompress_vec(&raw, &mut out, flate2::FlushDecompress::Finish)
+                    .map_err(|e| ferr(format!("chunk {idx}: corrupt Deflate stream: {e}")))?;
+                out
+            }
+            5 => {
+                let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+                let mut out = Vec::with_capacity(need);
+                let res = dec.into_vec(&mut out).decode(&raw);
+                if let Err(e) = res.status {
+                    if out.len() < need {
+                        return Err(ferr(format!("chunk {idx}: corrupt LZW stream: {e}")));
+                    }
+                }
+                out
+            }
+            32773 => unpackbits(&raw, need),
+            c => return Err(Error::Unsupported(format!("TIFF compression {c}"))),
+        };
+        if buf.len() < need {
+            return Err(ferr(format!(
+                "chunk {idx} decodes to {} bytes, expected {need} (truncated or corrupt file)",
+                buf.len()
+            )));
+        }
+        buf.truncate(need);
+        match self.predictor {
+            3 => {
+                let mut tmp = vec![0u8; row_bytes];
+                for row in buf.chunks_exact_mut(row_bytes) {
+                    for i in spp..row.len() {
+                        row[i] = row[i].wrapping_add(row[i - spp]);
+                    }
+                    let count = row_bytes / sz;
+                    for i in 0..count {
+                        for b in 0..sz {
+                            // byte planes are stored most significant first
+                            tmp[i * sz + b] = row[(sz - 1 - b) * count + i];
+                        }
+                    }
+                    if cfg!(target_endian = "big") {
+                        for s in tmp.chunks_exact_mut(sz) {
+                            s.reverse();
+                        }
+                    }
+                    row.copy_from_slice(&tmp);
+                }
+            }
+            p => {
+                let file_native = (self.endian == Endian::Little) == cfg!(target_endian = "little");
+                if !file_native && sz > 1 {
+                    for s in buf.chunks_exact_mut(sz) {
+                        s.reverse();
+                    }
+                }
+                if p == 2 {
+                    horizontal_undiff(&mut buf, row_bytes, spp, sz);
+                }
+            }
+        }
+        Ok(buf)
+    }
+}
+
+fn horizontal_undiff(buf: &mut [u8], row_bytes: usize, spp: usize, sz: usize) {
+    for row in buf.chunks_exact_mut(row_bytes) {
+        match sz {
+            1 => {
+                for i in spp..row.len() {
+                    row[i] = row[i].wrapping_add(row[i - spp]);
+                }
+            }
+            2 => {
+                let n = row.len() / 2;
+                for i in spp..n {
+                    let a = u16::from_ne_bytes([row[2 * (i - spp)], row[2 * (i - spp) + 1]]);
+                    let b = u16::from_ne_bytes([row[2 * i], row[2 * i + 1]]);
+                    row[2 * i..2 * i + 2].copy_from_slice(&b.wrapping_add(a).to_ne_bytes());
+                }
+            }
+            4 => {
+                let n = row.len() / 4;
+                for i in spp..n {
+                    let p = 4 * (i - spp);
+                    let a = u32::from_ne_bytes([row[p], row[p + 1], row[p + 2], row[p + 3]]);
+                    let b = u32::from_ne_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
+                    row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_add(a).to_ne_bytes());
+                }
+            }
+            _ => {
+                let n = row.len() / 8;
+                for i in spp..n {
+                    let mut a = [0u8; 8];
+                    let mut b = [0u8; 8];
+                    a.copy_from_slice(&row[8 * (i - spp)..8 * (i - spp) + 8]);
+                    b.copy_from_slice(&row[8 * i..8 * i + 8]);
+                    let v = u64::from_ne_bytes(b).wrapping_add(u64::from_ne_bytes(a));
+                    row[8 * i..8 * i + 8].copy_from_slice(&v.to_ne_bytes());
+                }
+            }
+        }
+    }
+}
+
+fn unpackbits(src: &[u8], need: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(need);
+    let mut i = 0;
+    while i < src.len() && out.len() < need {
+        let n = src[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let k = n as usize + 1;
+            let end = (i + k).min(src.len());
+            out.extend_from_slice(&src[i..end]);
+            i = end;
+        } else if n != -128 {
+            if let Some(&b) = src.get(i) {
+                out.extend(std::iter::repeat_n(b, (-(n as i32)) as usize + 1));
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::Result<HashMap<u16, Entry>, String> {
+    let (cnt_sz, ent_sz, inline) = if big { (8usize, 20usize, 8usize) } else { (2, 12, 4) };
+    if off == 0 || off + cnt_sz as u64 > len {
+        return Err(format!("first IFD offset {off} is outside the file ({len} bytes)"));
+    }
+    let mut cb = [0u8; 8];
+    read_at(f, &mut cb[..cnt_sz], off).map_err(|x| x.to_string())?;
+    let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 } as usize;
+    if n == 0 || n > 10_000 || off + (cnt_sz + n * ent_sz) as u64 > len {
+        return Err(format!("IFD with {n} entries does not fit in the file (truncated?)"));
+    }
+    let mut raw = vec![0u8; n * ent_sz];
+    read_at(f, &mut raw, off + cnt_sz as u64).map_err(|x| x.to_string())?;
+    let mut tags = HashMap::new();
+    for ent in raw.chunks_exact(ent_sz) {
+        let tag = rd_u16(ent, e);
+        let typ = rd_u16(&ent[2..], e);
+        let count = if big { rd_u64(&ent[4..], e) } else { rd_u32(&ent[4..], e) as u64 };
+        let tsz = type_size(typ);
+        if tsz == 0 {
+            continue;
+        }
+        let total = (count as usize).checked_mul(tsz).ok_or("tag size overflow")?;
+        if total as u64 > len {
+            return Err(format!("tag {tag} claims {total} bytes, more than the file holds"));
+        }
+        let data = if total <= inline {
+            ent[(ent_sz - inline)..(ent_sz - inline + total)].to_vec()
+        } else {
+            let vo = &ent[ent_sz - inline..];
+            let voff = if big { rd_u64(vo, e) } else { rd_u32(vo, e) as u64 };
+            if voff + total as u64 > len {
+                return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)"));
+            }
+            let mut d = vec![0u8; total];
+            read_at(f, &mut d, voff).map_err(|x| x.to_string())?;
+            d
+        };
+        tags.insert(tag, Entry { typ, count, data });
+    }
+    Ok(tags)
+}
+
+fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, Option<String>) {
+    let mut gt = GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let keys: Vec<u64> = tags.get(&GEO_KEY_DIRECTORY).map(|t| t.u64s(e)).unwrap_or_default();
+    let doubles: Vec<f64> = tags.get(&GEO_DOUBLE_PARAMS).map(|t| t.f64s(e)).unwrap_or_default();
+    let ascii: String = tags.get(&GEO_ASCII_PARAMS).map(|t| t.string()).unwrap_or_default();
+    let mut key = HashMap::new();
+    let mut key_str = HashMap::new();
+    if keys.len() >= 4 {
+        let n = keys[3] as usize;
+        for k in 0..n {
+            let Some(rec) = keys.get(4 + 4 * k..8 + 4 * k) else { break };
+            let (id, loc, count, val) = (rec[0] as u16, rec[1] as u16, rec[2] as usize, rec[3] as usize);
+            match loc {
+                0 => {
+                    key.insert(id, val as f64);
+                }
+                GEO_DOUBLE_PARAMS => {
+                    if let Some(v) = doubles.get(val) {
+                        key.insert(id, *v);
+                    }
+                }
+                GEO_ASCII_PARAMS => {
+                    if let Some(s) = ascii.get(val..(val + count).min(ascii.len())) {
+                        key_str.insert(id, s.trim_end_matches('|').to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let pixel_is_point = key.get(&1025).copied() == Some(2.0);
+    if let Some(m) = tags.get(&MODEL_TRANSFORMATION).map(|t| t.f64s(e)) {
+        if m.len() >= 8 {
+            gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
+        }
+    } else if let (Some(sc), Some(tp)) =
+        (tags.get(&MODEL_PIXEL_SCALE).map(|t| t.f64s(e)), tags.get(&MODEL_TIEPOINT).map(|t| t.f64s(e)))
+    {
+        if sc.len() >= 2 && tp.len() >= 6 {
+            let (sx, sy) = (sc[0], sc[1]);
+            gt = GeoTransform([tp[3] - tp[0] * sx, sx, 0.0, tp[4] + tp[1] * sy, 0.0, -sy]);
+        }
+    }
+    if pixel_is_point {
+        let g = &mut gt.0;
+        g[0] -= 0.5 * g[1] + 0.5 * g[2];
+        g[3] -= 0.5 * g[4] + 0.5 * g[5];
+    }
+    let model = key.get(&1024).copied().unwrap_or(0.0) as u32;
+    let code = match model {
+        1 => key.get(&3072).copied(),
+        2 => key.get(&2048).copied(),
+        _ => key.get(&3072).or_else(|| key.get(&2048)).copied(),
+    }
+    .map(|c| c as u32);
+    match code {
+        Some(c) if c > 0 && c != 32767 => match Crs::from_epsg(c) {
+            Ok(crs) => (gt, Some(crs), None),
+            Err(err) => (gt, None, Some(err.to_string())),
+        },
+        None if keys.is_empty() => (gt, None, None),
+        _ => {
+            // User-defined CRS: a few writers put a WKT or EPSG name in the citation.
+            let cit = key_str.get(&3073).or_else(|| key_str.get(&1026)).or_else(|| key_str.get(&2049));
+            match cit.map(|s| Crs::from_user_input(s)) {
+                Some(Ok(c)) => (gt, Some(c), None),
+                _ => (gt, None, Some(format!("user-defined GeoTIFF CRS not supported (citation {cit:?})"))),
+            }
+        }
+    }
+}
+
+fn parse_band_descriptions(xml: &str, names: &mut [Option<String>]) {
+    for item in xml.split("<Item ").skip(1) {
+        let Some(close) = item.find('>') else { continue };
+        let attrs = &item[..close];
+        if !attrs.contains("role=\"description\"") {
+            continue;
+        }
+        let sample = attrs
+            .split("sample=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse::<usize>().ok());
+        let text = item[close + 1..].split("</Item>").next().unwrap_or("");
+        if let Some(slot) = sample.and_then(|s| names.get_mut(s)) {
+            *slot = Some(text.to_string());
+        }
+    }
+}
+
+/// A sample type that can be decoded from native-endian bytes.
+trait Sample: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    fn from_ne(b: &[u8]) -> Self;
+    fn put(self, out: &mut Vec<u8>, little: bool);
+}
+
+macro_rules! sample {
+    ($t:ty, $n:expr) => {
+        impl Sample for $t {
+            const ZERO: Self = 0 as $t;
+            #[inline(always)]
+            fn from_ne(b: &[u8]) -> Self {
+                let mut a = [0u8; $n];
+                a.copy_from_slice(&b[..$n]);
+                <$t>::from_ne_bytes(a)
+            }
+            #[inline(always)]
+            fn put(self, out: &mut Vec<u8>, little: bool) {
+                if little {
+                    out.extend_from_slice(&self.to_le_bytes())
+                } else {
+                    out.extend_from_slice(&self.to_be_bytes())
+                }
+            }
+        }
+    };
+}
+sample!(u8, 1);
+sample!(i8, 1);
+sample!(i16, 2);
+sample!(u16, 2);
+sample!(i32, 4);
+sample!(u32, 4);
+sample!(f32, 4);
+sample!(f64, 8);
+
+fn write_sample(v: &mut Vec<u8>, t: DataType, x: f64) {
+    let le = cfg!(target_endian = "little");
+    match t {
+        DataType::U8 => (x as u8).put(v, le),
+        DataType::I8 => (x as i8).put(v, le),
+        DataType::I16 => (x as i16).put(v, le),
+        DataType::U16 => (x as u16).put(v, le),
+        DataType::I32 => (x as i32).put(v, le),
+        DataType::U32 => (x as u32).put(v, le),
+        DataType::F32 => (x as f32).put(v, le),
+        DataType::F64 => x.put(v, le),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<u8> {
+    let (h, w) = a.dim();
+    let mut v = Vec::with_capacity(ts * ts * std::mem::size_of::<T>());
+    for r in r0..r0 + ts {
+        for c in c0..c0 + ts {
+            let x = if r < h && c < w { a[(r, c)] } else { T::ZERO };
+            x.put(&mut v, true);
+        }
+    }
+    v
+}
+
+/// Write a raster as a tiled GeoTIFF (little-endian, one plane per band, GDAL nodata tag,
+/// EPSG geokeys). Tiles are compressed in parallel.
+///
+/// ```
+/// use landopp::raster::{write_geotiff, GeoTiffWriteOptions, GeoTransform, Raster};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("dem.tif");
+/// let data = ndarray::Array2::from_shape_fn((300, 200), |(r, c)| (r * 2 + c) as f64);
+/// let r = Raster::from_f64(data, GeoTransform::north_up(500000.0, 4100000.0, 30.0, 30.0),
+///     Some(landopp::Crs::from_epsg(32633)?), Some(-9999.0))?;
+/// write_geotiff(&path, &r, &GeoTiffWriteOptions::default())?;
+/// let back = Raster::open(&path)?;
+/// assert_eq!(back, r);
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOptions) -> Result<()> {
+    let path = path.as_ref();
+    let ts = opts.tile_size;
+    if ts == 0 || ts % 16 != 0 {
+        return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
+    }
+    let (w, h, nb) = (r.width(), r.height(), r.band_count());
+    let dtype = r.bands()[0].dtype();
+    if r.bands().iter().any(|b| b.dtype() != dtype) {
+        return Err(Error::InvalidInput("all bands must share one data type to be written as one GeoTIFF".into()));
+    }
+    let predictor = match (opts.predictor, dtype) {
+        (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,
+        (Predictor::FloatingPoint, _) => {
+            return Err(Error::InvalidInput("the floating-point predictor needs a float raster".into()))
+        }
+        (Predictor::Horizontal, DataType::F32 | DataType::F64) => {
+            return Err(Error::InvalidInput("use the floating-point predictor for float rasters".into()))
+        }
+        (Predictor::Horizontal, _) => 2,
+        (Predictor::None, _) => 1,
+    };
+    let across = w.div_ceil(ts);
+    let down = h.div_ceil(ts);
+    let sz = dtype.size();
+    let jobs: Vec<(usize, usize, usize)> =
+        (0..nb).flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc)))).collect();
+    let tiles: Vec<Vec<u8>> = jobs
+        .par_iter()
+        .map(|&(b, tr, tc)| {
+            let (r0, c0) = (tr * ts, tc * ts);
+            macro_rules! tb {
+                ($a:ident) => {
+                    tile_bytes($a, r0, c0, ts)
+                };
+            }
+            let mut raw = match &r.bands()[b] {
+                BandData::U8(a) => tb!(a),
+                BandData::I8(a) => tb!(a),
+                BandData::I16(a) => tb!(a),
+                BandData::U16(a) => tb!(a),
+                BandData::I32(a) => tb!(a),
+                BandData::U32(a) => tb!(a),
+                BandData::F32(a) => tb!(a),
+                BandData::F64(a) => tb!(a),
+            };
+            apply_predictor(&mut raw, predictor, ts * sz, sz);
+            match opts.compression {
+                Compression::None => Ok(raw),
+                Compression::Deflate(level) => {
+                    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
+                    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
+                }
+            }
+        })
+        .collect::<Result<_>>()?;
+
+    // Layout: header, tile data, then IFD and its out-of-line values.
+    let mut out: Vec<u8> = Vec::new();
+    out.extend_from_slice(b"II");
+    out.extend_from_slice(&42u16.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut offsets = Vec::with_capacity(tiles.len());
+    let mut counts = Vec::with_capacity(tiles.len());
+    for t in &tiles {
+        offsets.push(out.len() as u64);
+        counts.push(t.len() as u64);
+        out.extend_from_slice(t);
+        if out.len() % 2 == 1 {
+            out.push(0);
+        }
+    }
+    if out.len() as u64 > u32::MAX as u64 - (1 << 20) {
+        return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+    }
+    let sample_format: u16 = match dtype {
+        DataType::F32 | DataType::F64 => 3,
+        DataType::I8 | DataType::I16 | DataType::I32 => 2,
+        _ => 1,
+    };
+    let mut t = IfdBuilder::default();
+    t.long_if_big(IMAGE_WIDTH, w);
+    t.long_if_big(IMAGE_LENGTH, h);
+    t.short(BITS_PER_SAMPLE, &vec![(sz * 8) as u16; nb]);
+    t.short(COMPRESSION, &[if opts.compression == Compression::None { 1 } else { 8 }]);
+    t.short(PHOTOMETRIC, &[1]);
+    t.short(SAMPLES_PER_PIXEL, &[nb as u16]);
+    t.short(PLANAR_CONFIG, &[2]);
+    if predictor != 1 {
+        t.short(PREDICTOR, &[predictor]);
+    }
+    t.short(TILE_WIDTH, &[ts as u16]);
+    t.short(TILE_LENGTH, &[ts as u16]);
+    t.long(TILE_OFFSETS, &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>());
+    t.long(TILE_BYTE_COUNTS, &counts.iter().map(|v| *v as u32).collect::<Vec<_>>());
+    if nb > 1 {
+        t.short(EXTRA_SAMPLES, &vec![0; nb - 1]);
+    }
+    t.short(SAMPLE_FORMAT, &vec![sample_format; nb]);
+    let g = r.transform.0;
+    if g[2] == 0.0 && g[4] == 0.0 {
+        t.double(MODEL_PIXEL_SCALE, &[g[1], -g[5], 0.0]);
+        t.double(MODEL_TIEPOINT, &[0.0, 0.0, 0.0, g[0], g[3], 0.0]);
+    } else {
+        t.double(
+            MODEL_TRANSFORMATION,
+            &[g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        );
+    }
+    if let Some(crs) = &r.crs {
+        let code = crs.epsg().ok_or_else(|| {
+            Error::Unsupported(format!("writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"))
+        })?;
+        let (model, key) = if crs.is_geographic() { (2u16, 2048u16) } else { (1, 3072) };
+        let mut keys = vec![1u16, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1];
+        keys.extend_from_slice(&[key, 0, 1, code as u16]);
+        t.short(GEO_KEY_DIRECTORY, &keys);
+    }
+    let mut names = String::new();
+    for (i, n) in r.band_names.iter().enumerate() {
+        if let Some(n) = n {
+            names.push_str(&format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"));
+        }
+    }
+    if !names.is_empty() {
+        t.ascii(GDAL_METADATA, &format!("<GDALMetadata>{names}</GDALMetadata>"));
+    }
+    if let Some(nd) = r.nodata {
+        let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
+        t.ascii(GDAL_NODATA, &s);
+    }
+    let ifd_off = out.len() as u32;
+    out[4..8].copy_from_slice(&ifd_off.to_le_bytes());
+    t.write(&mut out);
+    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(&out).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+fn format_nodata(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}
+
+fn apply_predictor(buf: &mut [u8], predictor: u16, row_bytes: usize, sz: usize) {
+    match predictor {
+        2 => {
+            for row in buf.chunks_exact_mut(row_bytes) {
+                let n = row.len() / sz;
+                for i in (1..n).rev() {
+                    match sz {
+                        1 => row[i] = row[i].wrapping_sub(row[i - 1]),
+                        2 => {
+                            let a = u16::from_le_bytes([row[2 * i - 2], row[2 * i - 1]]);
+                            let b = u16::from_le_bytes([row[2 * i], row[2 * i + 1]]);
+                            row[2 * i..2 * i + 2].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
+                        }
+                        _ => {
+                            let a = u32::from_le_bytes([row[4 * i - 4], row[4 * i - 3], row[4 * i - 2], row[4 * i - 1]]);
+                            let b = u32::from_le_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
+                            row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        3 => {
+            let mut tmp = vec![0u8; row_bytes];
+            for row in buf.chunks_exact_mut(row_bytes) {
+                let count = row_bytes / sz;
+                for i in 0..count {
+                    for b in 0..sz {
+                        tmp[(sz - 1 - b) * count + i] = row[i * sz + b];
+                    }
+                }
+                for i in (1..row_bytes).rev() {
+                    tmp[i] = tmp[i].wrapping_sub(tmp[i - 1]);
+                }
+                row.copy_from_slice(&tmp);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Default)]
+struct IfdBuilder {
+    entries: Vec<(u16, u16, u32, Vec<u8>)>,
+}
+
+impl IfdBuilder {
+    fn put(&mut self, tag: u16, typ: u16, count: usize, data: Vec<u8>) -> &mut Self {
+        self.entries.retain(|e| e.0 != tag);
+        self.entries.push((tag, typ, count as u32, data));
+        self
+    }
+    fn short(&mut self, tag: u16, v: &[u16]) -> &mut Self {
+        self.put(tag, 3, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+    fn long(&mut self, tag: u16, v: &[u32]) -> &mut Self {
+        self.put(tag, 4, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+    fn long_if_big(&mut self, tag: u16, v: usize) -> &mut Self {
+        if v > u16::MAX as usize {
+            self.long(tag, &[v as u32])
+        } else {
+            self.short(tag, &[v as u16])
+        }
+    }
+    fn double(&mut self, tag: u16, v: &[f64]) -> &mut Self {
+        self.put(tag, 12, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+    fn ascii(&mut self, tag: u16, s: &str) -> &mut Self {
+        let mut b = s.as_bytes().to_vec();
+        b.push(0);
+        let n = b.len();
+        self.put(tag, 2, n, b)
+    }
+    fn write(mut self, out: &mut Vec<u8>) {
+        self.entries.sort_by_key(|e| e.0);
+        let start = out.len();
+        let n = self.entries.len();
+        let mut extra_off = start + 2 + n * 12 + 4;
+        let mut extra: Vec<u8> = Vec::new();
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+        for (tag, typ, count, data) in &self.entries {
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&typ.to_le_bytes());
+            out.extend_from_slice(&count.to_le_bytes());
+            if data.len() <= 4 {
+                let mut v = data.clone();
+                v.resize(4, 0);
+                out.extend_from_slice(&v);
+            } else {
+                out.extend_from_slice(&(extra_off as u32).to_le_bytes());
+                extra.extend_from_slice(data);
+                if extra.len() % 2 == 1 {
+                    extra.push(0);
+                }
+                extra_off = start + 2 + n * 12 + 4 + extra.len();
+            }
+        }
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&extra);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packbits_roundtrip_known_vector() {
+        // Apple's TN1023 example
+        let src = [0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7, 0xAA];
+        let out = unpackbits(&src, 24);
+        assert_eq!(out.len(), 24);
+        assert_eq!(&out[..3], &[0xAA, 0xAA, 0xAA]);
+    }
+
+    #[test]
+    fn float_predictor_roundtrip() {
+        let vals: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin() * 100.0).collect();
+        let mut raw: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        apply_predictor(&mut raw, 3, 64 * 4, 4);
+        // decode like the reader does
+        let row_bytes = 64 * 4;
+        let mut tmp = vec![0u8; row_bytes];
+        for i in 1..row_bytes {
+            raw[i] = raw[i].wrapping_add(raw[i - 1]);
+        }
+        for i in 0..64 {
+            for b in 0..4 {
+                tmp[i * 4 + b] = raw[(3 - b) * 64 + i];
+            }
+        }
+        let back: Vec<f32> = tmp.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        assert_eq!(back, vals);
+    }
+}
