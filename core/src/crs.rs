@@ -245,17 +245,17 @@ impl fmt::Debug for Transformer {
     }
 }
 
-struct CoordSlice<'a>(&'a mut [Coord<f64>], bool, bool);
+struct CoordSlice<'a>(&'a mut [Coord<f64>]);
 
 impl proj4rs::transform::Transform for CoordSlice<'_> {
     fn transform_coordinates<F: proj4rs::transform::TransformClosure>(
         &mut self,
         f: &mut F,
     ) -> proj4rs::errors::Result<()> {
+        // Called once per pipeline stage: no unit conversion here.
         for c in self.0.iter_mut() {
-            let (x, y) = if self.1 { (c.x.to_radians(), c.y.to_radians()) } else { (c.x, c.y) };
-            let (x, y, _) = f(x, y, 0.0)?;
-            *c = if self.2 { Coord { x: x.to_degrees(), y: y.to_degrees() } } else { Coord { x, y } };
+            let (x, y, _) = f(c.x, c.y, 0.0)?;
+            *c = Coord { x, y };
         }
         Ok(())
     }
@@ -295,9 +295,14 @@ impl Transformer {
             return Ok(());
         }
         coords.par_chunks_mut(4096).try_for_each(|chunk| {
-            let mut s = CoordSlice(chunk, self.src_geo, self.dst_geo);
-            proj4rs::transform::transform(&self.src, &self.dst, &mut s)
+            if self.src_geo {
+                chunk.iter_mut().for_each(|c| *c = Coord { x: c.x.to_radians(), y: c.y.to_radians() });
+            }
+            proj4rs::transform::transform(&self.src, &self.dst, &mut CoordSlice(chunk))
                 .map_err(|e| Error::Crs(format!("reprojection failed: {e}")))?;
+            if self.dst_geo {
+                chunk.iter_mut().for_each(|c| *c = Coord { x: c.x.to_degrees(), y: c.y.to_degrees() });
+            }
             if let Some(c) = chunk.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
                 return Err(Error::Crs(format!("reprojection produced a non-finite coordinate ({}, {})", c.x, c.y)));
             }

@@ -13,8 +13,8 @@ pub const M2_PER_ACRE: f64 = 4046.856_422_4;
 ///
 /// Polygons are transformed to EPSG:4326 and measured on the WGS 84 ellipsoid; the area is the
 /// unsigned area of each exterior ring minus its holes (summed over parts), the perimeter the sum
-/// of every ring's geodesic length — the values `pyproj.Geod(ellps="WGS84").geometry_area_perimeter`
-/// returns for valid polygons.
+/// of the exterior rings' geodesic lengths (holes excluded) — the values
+/// `pyproj.Geod(ellps="WGS84").geometry_area_perimeter` returns.
 pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<Vec<(f64, f64)>> {
     let crs = crs.ok_or_else(|| Error::Crs("geodesic area needs a CRS; the geometries have none".into()))?;
     let t = Transformer::new(crs, &Crs::wgs84())?;
@@ -37,9 +37,7 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
                 area += a.abs();
                 perim += per;
                 for h in p.interiors() {
-                    let (per, a) = ring(h);
-                    area -= a.abs();
-                    perim += per;
+                    area -= ring(h).1.abs();
                 }
             }
             Ok((area, perim))

@@ -61,6 +61,11 @@ fn srs(conn: &Connection, path: &Path, srs_id: i64) -> Result<Option<Crs>> {
             return Ok(Some(c));
         }
     }
+    let root = def.trim_start().to_ascii_uppercase();
+    if root.starts_with("LOCAL_CS") || root.starts_with("ENGCRS") || root.starts_with("ENGINEERING") || def.trim() == "undefined" {
+        // An engineering (local) CRS: coordinates are not georeferenced.
+        return Ok(None);
+    }
     Crs::from_wkt(&def).map(Some)
 }
 
