@@ -31,8 +31,16 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
         let g = match shape {
             shapefile::Shape::NullShape => None,
             s => Some(
-                geo_types::Geometry::<f64>::try_from(s)
-                    .map_err(|e| Error::format(FMT, path, format!("record {i}: {e}")))?,
+                match geo_types::Geometry::<f64>::try_from(s)
+                    .map_err(|e| Error::format(FMT, path, format!("record {i}: {e}")))?
+                {
+                    // Shapefile polygons are multi-part by nature; report single-part ones as
+                    // Polygon, as GDAL does.
+                    geo_types::Geometry::MultiPolygon(mut m) if m.0.len() == 1 => {
+                        geo_types::Geometry::Polygon(m.0.remove(0))
+                    }
+                    g => g,
+                },
             ),
         };
         geoms.push(g);

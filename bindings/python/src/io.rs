@@ -1,0 +1,299 @@
+//! Readers, writers, CRS and geodesic functions.
+
+use crate::convert::{band_from_py, raster_to_py};
+use crate::run;
+use landopp::geo_types::{Geometry, MultiPolygon};
+use landopp::vector::{self, wkb, ColumnData, ReadOptions};
+use landopp::{Crs, Error, GeoTransform, Raster, Transformer, VectorLayer, Window};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(read_raster, m)?)?;
+    m.add_function(wrap_pyfunction!(raster_meta, m)?)?;
+    m.add_function(wrap_pyfunction!(write_raster, m)?)?;
+    m.add_function(wrap_pyfunction!(read_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(list_layers, m)?)?;
+    m.add_function(wrap_pyfunction!(write_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(info_json, m)?)?;
+    m.add_function(wrap_pyfunction!(crs_info, m)?)?;
+    m.add_function(wrap_pyfunction!(transform_xy, m)?)?;
+    m.add_function(wrap_pyfunction!(geodesic_area_perimeter, m)?)?;
+    m.add_function(wrap_pyfunction!(parcel_status, m)?)?;
+    Ok(())
+}
+
+/// Read a GeoTIFF (whole, or a window `(row, col, rows, cols)`, optionally one band).
+#[pyfunction]
+#[pyo3(signature = (path, window=None, band=None))]
+fn read_raster(py: Python<'_>, path: String, window: Option<(usize, usize, usize, usize)>, band: Option<usize>) -> PyResult<Bound<'_, PyDict>> {
+    let r = run(py, move || {
+        let t = landopp::GeoTiff::open(&path)?;
+        let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
+        let mut r = t.read_window_raster(w)?;
+        if let Some(b) = band {
+            let data = r.band(b)?.clone();
+            let name = r.band_names.get(b).cloned().flatten();
+            let mut one = Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
+            one.band_names = vec![name];
+            r = one;
+        }
+        Ok(r)
+    })?;
+    raster_to_py(py, r)
+}
+
+/// GeoTIFF metadata without reading cells.
+#[pyfunction]
+fn raster_meta(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyDict>> {
+    let t = run(py, move || landopp::GeoTiff::open(&path))?;
+    let d = PyDict::new(py);
+    d.set_item("width", t.width())?;
+    d.set_item("height", t.height())?;
+    d.set_item("count", t.band_count())?;
+    d.set_item("dtype", t.dtype().gdal_name())?;
+    d.set_item("transform", t.transform().0.to_vec())?;
+    d.set_item("crs", t.crs().map(|c| c.to_user_string()))?;
+    d.set_item("nodata", t.nodata())?;
+    d.set_item("block_size", t.block_size())?;
+    d.set_item("blocks", t.blocks().iter().map(|w| (w.row, w.col, w.rows, w.cols)).collect::<Vec<_>>())?;
+    Ok(d)
+}
+
+/// Write bands (2-D numpy arrays of one dtype) as a tiled Deflate GeoTIFF.
+#[pyfunction]
+#[pyo3(signature = (path, bands, transform, crs=None, nodata=None, tile_size=256, compress="deflate", predictor=None))]
+#[allow(clippy::too_many_arguments)]
+fn write_raster(
+    py: Python<'_>,
+    path: String,
+    bands: Vec<Bound<'_, PyAny>>,
+    transform: [f64; 6],
+    crs: Option<String>,
+    nodata: Option<f64>,
+    tile_size: usize,
+    compress: &str,
+    predictor: Option<u8>,
+) -> PyResult<()> {
+    use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions, Predictor};
+    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let compression = match compress {
+        "deflate" => Compression::Deflate(6),
+        "none" => Compression::None,
+        other => return Err(crate::error::to_py(py, Error::InvalidInput(format!("compress={other:?} (use 'deflate' or 'none')")))),
+    };
+    let predictor = match predictor {
+        None | Some(1) => Predictor::None,
+        Some(2) => Predictor::Horizontal,
+        Some(3) => Predictor::FloatingPoint,
+        Some(p) => return Err(crate::error::to_py(py, Error::InvalidInput(format!("predictor={p} (use 1, 2 or 3)")))),
+    };
+    run(py, move || {
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let r = Raster::new(data, GeoTransform(transform), crs, nodata)?;
+        write_geotiff(&path, &r, &GeoTiffWriteOptions { tile_size, compression, predictor })
+    })
+}
+
+fn column_to_py<'py>(py: Python<'py>, c: &ColumnData) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match c {
+        ColumnData::Int(v) if v.iter().all(Option::is_some) => {
+            v.iter().map(|x| x.unwrap_or_default()).collect::<Vec<i64>>().into_pyarray(py).into_any()
+        }
+        ColumnData::Float(v) => v.iter().map(|x| x.unwrap_or(f64::NAN)).collect::<Vec<f64>>().into_pyarray(py).into_any(),
+        ColumnData::Int(v) => PyList::new(py, v)?.into_any(),
+        ColumnData::Text(v) => PyList::new(py, v)?.into_any(),
+        ColumnData::Bool(v) => PyList::new(py, v)?.into_any(),
+        ColumnData::Binary(v) => PyList::new(py, v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))))?.into_any(),
+    })
+}
+
+fn layer_to_py(py: Python<'_>, l: VectorLayer, status: Option<Vec<String>>, ids: Option<Vec<String>>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &l.name)?;
+    d.set_item("crs", l.crs.as_ref().map(|c| c.to_user_string()))?;
+    d.set_item("geometry_type", &l.geometry_type)?;
+    d.set_item("fids", l.fids.clone().into_pyarray(py))?;
+    let wkbs: Vec<Option<Bound<'_, PyBytes>>> = l
+        .geometries
+        .iter()
+        .map(|g| {
+            g.as_ref().map(|g| {
+                let mut v = Vec::with_capacity(64);
+                wkb::write(g, &mut v);
+                PyBytes::new(py, &v)
+            })
+        })
+        .collect();
+    d.set_item("wkb", wkbs)?;
+    let cols = PyDict::new(py);
+    for c in &l.columns {
+        cols.set_item(&c.name, column_to_py(py, &c.data)?)?;
+    }
+    d.set_item("columns", cols)?;
+    d.set_item("types", l.columns.iter().map(|c| (c.name.clone(), c.data.type_name())).collect::<Vec<_>>())?;
+    if let Some(s) = status {
+        d.set_item("status", s)?;
+    }
+    if let Some(ids) = ids {
+        d.set_item("ids", ids)?;
+    }
+    Ok(d)
+}
+
+/// Read a vector layer. With `parcels=True` the layer is validated as parcels (polygons only,
+/// finite coordinates, invalid rings flagged) and ids come from `id_field`.
+#[pyfunction]
+#[pyo3(signature = (path, layer=None, parcels=false, id_field=None))]
+fn read_layer(py: Python<'_>, path: String, layer: Option<String>, parcels: bool, id_field: Option<String>) -> PyResult<Bound<'_, PyDict>> {
+    let (l, status, ids) = run(py, move || {
+        let l = vector::read_layer(&path, &ReadOptions { layer })?;
+        if parcels {
+            let p = landopp::Parcels::from_layer(l, id_field.as_deref())?;
+            let status = p
+                .status
+                .iter()
+                .map(|s| match s {
+                    landopp::GeometryStatus::Valid => "valid".to_string(),
+                    landopp::GeometryStatus::Empty => "empty".to_string(),
+                    landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
+                })
+                .collect();
+            let ids = p.ids.clone();
+            Ok((p.to_layer(), Some(status), Some(ids)))
+        } else {
+            Ok((l, None, None))
+        }
+    })?;
+    layer_to_py(py, l, status, ids)
+}
+
+/// Feature layers of a vector file.
+#[pyfunction]
+fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
+    run(py, move || vector::list_layers(&path))
+}
+
+fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
+    geoms.into_iter().map(|g| g.map(|b| wkb::read(&b)).transpose()).collect()
+}
+
+/// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
+#[pyfunction]
+#[pyo3(signature = (path, wkb, columns, crs=None, name="layer".to_string()))]
+fn write_layer(py: Python<'_>, path: String, wkb: Vec<Option<Vec<u8>>>, columns: Vec<(String, Bound<'_, PyAny>)>, crs: Option<String>, name: String) -> PyResult<()> {
+    use landopp::vector::Column;
+    let mut cols = Vec::new();
+    for (n, v) in columns {
+        let data = if let Ok(a) = v.extract::<Vec<Option<i64>>>() {
+            ColumnData::Int(a)
+        } else if let Ok(a) = v.extract::<Vec<Option<f64>>>() {
+            ColumnData::Float(a.into_iter().map(|x| x.filter(|f| !f.is_nan())).collect())
+        } else if let Ok(a) = v.extract::<Vec<Option<bool>>>() {
+            ColumnData::Bool(a)
+        } else {
+            ColumnData::Text(v.extract::<Vec<Option<String>>>()?)
+        };
+        cols.push(Column { name: n, data });
+    }
+    run(py, move || {
+        let geometries = wkb_list(wkb)?;
+        let n = geometries.len();
+        if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
+            return Err(Error::InvalidInput(format!("column {:?} has {} values for {n} geometries", c.name, c.data.len())));
+        }
+        let layer = VectorLayer {
+            name,
+            crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+            fids: (0..n as i64).collect(),
+            geometries,
+            columns: cols,
+            geometry_type: "GEOMETRY".into(),
+        };
+        vector::write_layer(&path, &layer)
+    })
+}
+
+/// `landopp info` as JSON text.
+#[pyfunction]
+fn info_json(py: Python<'_>, path: String) -> PyResult<String> {
+    run(py, move || {
+        let i = landopp::info::info(&path)?;
+        serde_json::to_string(&i).map_err(|e| Error::InvalidInput(e.to_string()))
+    })
+}
+
+/// `(epsg or None, name, proj string, is_geographic, linear unit in metres or None)`.
+#[pyfunction]
+fn crs_info(py: Python<'_>, crs: String) -> PyResult<(Option<u32>, String, String, bool, Option<f64>)> {
+    run(py, move || {
+        let c = Crs::from_user_input(&crs)?;
+        Ok((c.epsg(), c.name().to_string(), c.proj_string().to_string(), c.is_geographic(), c.linear_unit_m()))
+    })
+}
+
+/// Transform coordinate arrays (x/lon, y/lat order).
+#[pyfunction]
+fn transform_xy<'py>(
+    py: Python<'py>,
+    src: String,
+    dst: String,
+    x: PyReadonlyArray1<'py, f64>,
+    y: PyReadonlyArray1<'py, f64>,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    let xs = x.as_slice()?.to_vec();
+    let ys = y.as_slice()?.to_vec();
+    let (ox, oy) = run(py, move || {
+        if xs.len() != ys.len() {
+            return Err(Error::InvalidInput(format!("x has {} values, y has {}", xs.len(), ys.len())));
+        }
+        let t = Transformer::new(&Crs::from_user_input(&src)?, &Crs::from_user_input(&dst)?)?;
+        let mut c: Vec<landopp::geo_types::Coord<f64>> = xs.iter().zip(&ys).map(|(x, y)| landopp::geo_types::Coord { x: *x, y: *y }).collect();
+        t.transform_coords(&mut c)?;
+        Ok((c.iter().map(|c| c.x).collect::<Vec<_>>(), c.iter().map(|c| c.y).collect::<Vec<_>>()))
+    })?;
+    Ok((ox.into_pyarray(py), oy.into_pyarray(py)))
+}
+
+fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<MultiPolygon<f64>>> {
+    geoms
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| match g {
+            None => Ok(MultiPolygon(vec![])),
+            Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p])),
+            Some(Geometry::MultiPolygon(m)) => Ok(m),
+            Some(other) => Err(Error::InvalidGeometry(format!("geometry {i} is a {}, expected a polygon", vector::geometry_name(&other)))),
+        })
+        .collect()
+}
+
+/// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
+#[pyfunction]
+fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs: String) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    let (a, p) = run(py, move || {
+        let mp = to_multipolygons(wkb_list(wkb)?)?;
+        let crs = Crs::from_user_input(&crs)?;
+        let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
+        Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))
+    })?;
+    Ok((a.into_pyarray(py), p.into_pyarray(py)))
+}
+
+/// Validity of WKB polygons as parcels ("valid", "empty", "invalid: reason").
+#[pyfunction]
+fn parcel_status(py: Python<'_>, wkb: Vec<Option<Vec<u8>>>) -> PyResult<Vec<String>> {
+    run(py, move || {
+        let geometries = wkb_list(wkb)?;
+        let n = geometries.len();
+        let layer = VectorLayer { name: "parcels".into(), crs: None, fids: (0..n as i64).collect(), geometries, columns: vec![], geometry_type: "POLYGON".into() };
+        let p = landopp::Parcels::from_layer(layer, None)?;
+        Ok(p.status.iter().map(|s| match s {
+            landopp::GeometryStatus::Valid => "valid".to_string(),
+            landopp::GeometryStatus::Empty => "empty".to_string(),
+            landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
+        }).collect())
+    })
+}
+

@@ -1,0 +1,55 @@
+"""landopp — land opportunity search.
+
+Read parcels and geospatial layers, compute exact per-parcel features, score and rank them.
+
+>>> import landopp
+>>> dem = landopp.read_raster("fixtures/slovenia/dem.tif")        # doctest: +SKIP
+>>> parcels = landopp.read_parcels("fixtures/slovenia/lulc_polygons.gpkg", id_field="index")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from . import _landopp
+from ._io import (
+    Crs,
+    Raster,
+    geodesic_area_perimeter,
+    info,
+    list_layers,
+    read_layer,
+    read_parcels,
+    read_raster,
+    transform,
+    write_layer,
+    write_raster,
+)
+from .exceptions import (
+    CrsError,
+    EmptyError,
+    FormatError,
+    InvalidGeometryError,
+    InvalidInputError,
+    IoError,
+    LandoppError,
+    NotFoundError,
+    UnsupportedError,
+)
+
+__version__: str = _landopp.__version__
+
+if _landopp.BUILD_PROFILE == "debug":
+    warnings.warn(
+        "landopp was built in debug mode and is much slower than a release build; "
+        "reinstall with `maturin develop --release` or `pip install ./python`.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+__all__ = [
+    "Crs", "Raster", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
+    "read_raster", "transform", "write_layer", "write_raster", "CrsError", "EmptyError", "FormatError",
+    "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
+    "UnsupportedError", "__version__",
+]

@@ -1,0 +1,82 @@
+"""landopp's exception hierarchy, rooted at :class:`LandoppError`.
+
+Every exception carries the stable error ``code`` of the Rust core (``"NOT_FOUND"``,
+``"FORMAT"``, ...), the same code Node's ``err.code`` and the CLI print.
+"""
+
+from __future__ import annotations
+
+
+class LandoppError(Exception):
+    """Base class of every landopp error. ``code`` is the stable error code."""
+
+    code: str = "LANDOPP"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(LandoppError, FileNotFoundError):
+    """A file, layer, band or column does not exist (``NOT_FOUND``)."""
+
+    code = "NOT_FOUND"
+
+
+class IoError(LandoppError, OSError):
+    """The operating system refused a read or write (``IO``)."""
+
+    code = "IO"
+
+
+class FormatError(LandoppError, ValueError):
+    """A file is not valid for its format: truncated, corrupt (``FORMAT``)."""
+
+    code = "FORMAT"
+
+
+class UnsupportedError(LandoppError, NotImplementedError):
+    """A valid input uses something landopp does not implement (``UNSUPPORTED``)."""
+
+    code = "UNSUPPORTED"
+
+
+class InvalidInputError(LandoppError, ValueError):
+    """An argument or option is out of its documented domain (``INVALID_INPUT``)."""
+
+    code = "INVALID_INPUT"
+
+
+class InvalidGeometryError(LandoppError, ValueError):
+    """A geometry cannot be used: NaN coordinates, wrong type (``INVALID_GEOMETRY``)."""
+
+    code = "INVALID_GEOMETRY"
+
+
+class CrsError(LandoppError, ValueError):
+    """Unknown or unparsable CRS, or a failed transformation (``CRS``)."""
+
+    code = "CRS"
+
+
+class EmptyError(LandoppError, ValueError):
+    """Nothing to work on: empty layer or selection (``EMPTY``)."""
+
+    code = "EMPTY"
+
+
+_BY_CODE: dict[str, type[LandoppError]] = {
+    cls.code: cls
+    for cls in (NotFoundError, IoError, FormatError, UnsupportedError, InvalidInputError,
+                InvalidGeometryError, CrsError, EmptyError)
+}
+
+
+def _from_code(code: str, message: str) -> LandoppError:
+    """Build the exception for a core error code (used by the native module)."""
+    return _BY_CODE.get(code, LandoppError)(f"[{code}] {message}", code)
+
+
+__all__ = ["LandoppError", "NotFoundError", "IoError", "FormatError", "UnsupportedError",
+           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError"]

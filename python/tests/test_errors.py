@@ -1,0 +1,81 @@
+"""The bad inputs of fixtures/expected/errors.json raise the exception class of their code."""
+
+import json
+
+import pytest
+
+import landopp
+from conftest import FIXTURES
+
+CLASSES = {
+    "NOT_FOUND": landopp.NotFoundError,
+    "FORMAT": landopp.FormatError,
+    "UNSUPPORTED": landopp.UnsupportedError,
+    "CRS": landopp.CrsError,
+    "EMPTY": landopp.EmptyError,
+    "INVALID_GEOMETRY": landopp.InvalidGeometryError,
+    "INVALID_INPUT": landopp.InvalidInputError,
+}
+
+
+def make_case(name, tmp):
+    if name == "missing_file":
+        return lambda: landopp.read_raster("/nonexistent/dem.tif")
+    if name == "missing_vector":
+        return lambda: landopp.read_layer("/nonexistent/parcels.gpkg")
+    if name == "truncated_tiff":
+        b = (FIXTURES / "jacksboro/jacksboro_fault_dem.tif").read_bytes()
+        (tmp / "t.tif").write_bytes(b[: len(b) // 2])
+        return lambda: landopp.read_raster(tmp / "t.tif")
+    if name == "not_a_tiff":
+        (tmp / "n.tif").write_text("hello world, not a tiff")
+        return lambda: landopp.read_raster(tmp / "n.tif")
+    if name == "corrupt_gpkg":
+        b = bytearray((FIXTURES / "slovenia/lulc_polygons.gpkg").read_bytes())
+        b[100:4100] = b"\xa5" * 4000
+        (tmp / "c.gpkg").write_bytes(bytes(b))
+        return lambda: landopp.read_layer(tmp / "c.gpkg")
+    if name == "unsupported_compression":
+        return lambda: landopp.read_raster(FIXTURES / "formats/unsupported_jpeg.tif")
+    if name == "unknown_layer":
+        return lambda: landopp.read_layer(FIXTURES / "slovenia/lulc_polygons.gpkg", layer="nope")
+    if name == "unknown_epsg":
+        return lambda: landopp.Crs.from_user_input("EPSG:99999")
+    if name == "empty_layer":
+        (tmp / "e.geojson").write_text('{"type":"FeatureCollection","features":[]}')
+        return lambda: landopp.read_parcels(tmp / "e.geojson")
+    if name == "nan_coordinates":
+        import struct
+
+        wkb = struct.pack("<bII", 1, 3, 1) + struct.pack("<I", 4) + struct.pack("<8d", 0, 0, float("nan"), 1, 1, 1, 0, 0)
+        return lambda: landopp._landopp.parcel_status([wkb])
+    if name == "unknown_id_field":
+        return lambda: landopp.read_parcels(FIXTURES / "slovenia/lulc_polygons.gpkg", id_field="NOPE")
+    if name == "lines_as_parcels":
+        import struct
+
+        wkb = struct.pack("<bII", 1, 2, 2) + struct.pack("<4d", 0, 0, 1, 1)
+        return lambda: landopp._landopp.parcel_status([wkb])
+    if name == "unsupported_vector_format":
+        return lambda: landopp.read_layer(FIXTURES / "slovenia/dem.tif")
+    raise AssertionError(f"no Python case for {name}")
+
+
+CASES = json.loads((FIXTURES / "expected/errors.json").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["case"])
+def test_error_code(case, tmp_path):
+    fn = make_case(case["case"], tmp_path)
+    with pytest.raises(landopp.LandoppError) as e:
+        fn()
+    assert e.value.code == case["code"]
+    assert isinstance(e.value, CLASSES[case["code"]])
+    assert str(e.value)
+
+
+def test_builtin_bases():
+    with pytest.raises(FileNotFoundError):
+        landopp.read_raster("/nonexistent.tif")
+    with pytest.raises(ValueError):
+        landopp.Crs.from_user_input("EPSG:99999")

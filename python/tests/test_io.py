@@ -1,0 +1,149 @@
+import math
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from pyproj import Geod, Transformer
+
+import landopp
+from conftest import FIXTURES
+
+FIXTURE_TIFS = sorted(p for p in FIXTURES.rglob("*.tif") if "unsupported" not in p.name)
+
+
+@pytest.mark.parametrize("path", FIXTURE_TIFS, ids=lambda p: p.name)
+def test_read_raster_equals_rasterio(path):
+    r = landopp.read_raster(path)
+    with rasterio.open(path) as ds:
+        assert (r.width, r.height, len(r.bands)) == (ds.width, ds.height, ds.count)
+        assert r.transform == pytest.approx(ds.transform.to_gdal(), rel=1e-12)
+        assert r.affine == pytest.approx(tuple(ds.transform)[:6], rel=1e-12)
+        assert r.crs == (f"EPSG:{ds.crs.to_epsg()}" if ds.crs else None)
+        for i in range(ds.count):
+            ref = ds.read(i + 1)
+            assert r.bands[i].dtype == ref.dtype
+            np.testing.assert_array_equal(r.bands[i], ref)
+        if ds.nodata is None:
+            assert r.nodata is None
+        elif math.isnan(ds.nodata):
+            assert math.isnan(r.nodata)
+        else:
+            assert r.nodata == ds.nodata
+
+
+def test_shared_dems_equal_rasterio(shared):
+    for rel in ["dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif", "dem_new_zealand_1km/nz_elev.tif",
+                "bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif", "sentinel2_l2a_29RKH_2020-02-19/B04.tif",
+                "slovenia_s2_eolearn/ndvi_timeseries.tif"]:
+        r = landopp.read_raster(shared / rel)
+        with rasterio.open(shared / rel) as ds:
+            np.testing.assert_array_equal(np.stack(r.bands), ds.read(), err_msg=rel)
+            assert r.transform == pytest.approx(ds.transform.to_gdal(), rel=1e-12)
+
+
+def test_window_and_band_read():
+    path = FIXTURES / "olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif"
+    w = landopp.read_raster(path, window=(10, 20, 30, 40), band=3)
+    with rasterio.open(path) as ds:
+        ref = ds.read(4, window=rasterio.windows.Window(20, 10, 40, 30))
+        np.testing.assert_array_equal(w.bands[0], ref)
+        assert w.transform[0] == pytest.approx(ds.transform.c + 20 * ds.transform.a)
+    meta = landopp._io.raster_meta(path)
+    assert sum(r * c for _, _, r, c in meta["blocks"]) == meta["width"] * meta["height"]
+
+
+def test_write_raster_read_by_rasterio(tmp_path):
+    src = landopp.read_raster(FIXTURES / "slovenia/dem.tif")
+    out = tmp_path / "dem.tif"
+    src.write(out, predictor=3)
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.read(1), src.bands[0])
+        assert ds.transform.to_gdal() == pytest.approx(src.transform)
+        assert ds.crs.to_epsg() == 32633
+        assert ds.compression.name.lower() == "deflate"
+        assert ds.block_shapes[0] == (256, 256)
+    # from a numpy array + affine, as rasterio/rioxarray hold them
+    with rasterio.open(FIXTURES / "jacksboro/jacksboro_fault_dem.tif") as ds:
+        arr, aff, crs = ds.read(), ds.transform, ds.crs
+    r = landopp.Raster.from_array(arr, aff, crs=crs, nodata=-32768)
+    r.write(tmp_path / "j.tif")
+    with rasterio.open(tmp_path / "j.tif") as ds:
+        np.testing.assert_array_equal(ds.read(), arr)
+        assert ds.nodata == -32768
+        assert ds.crs.to_epsg() == 4326
+
+
+@pytest.mark.parametrize("rel", ["slovenia/lulc_polygons.gpkg", "olinda/olinda_census_tracts.gpkg",
+                                 "formats/olinda_tracts.shp", "formats/olinda_tracts.fgb", "formats/slovenia_lulc.geojson"])
+def test_read_layer_equals_pyogrio(rel):
+    path = FIXTURES / rel
+    g = landopp.read_layer(path)
+    ref = pyogrio.read_dataframe(path)
+    assert len(g) == len(ref)
+    assert list(g.columns.drop("geometry")) == list(ref.columns.drop("geometry"))
+    assert g.crs == ref.crs
+    if rel.endswith(".fgb"):
+        return  # FlatGeobuf row order follows its spatial index: compared via areas below
+    assert shapely.equals_exact(g.geometry.values, ref.geometry.values, tolerance=0).all()
+
+
+def test_all_shared_geopackages_read(shared):
+    for path in sorted(shared.rglob("*.gpkg")):
+        for layer in landopp.list_layers(path):
+            g = landopp.read_layer(path, layer=layer)
+            info = pyogrio.read_info(path, layer=layer)
+            assert len(g) == info["features"], path
+            assert list(g.columns.drop("geometry")) == list(info["fields"]), path
+
+
+def test_bangor_parcels_area_and_crs_against_pyproj(shared):
+    """Bangor (EPSG:26847, US survey feet): geodesic area within 0.01 % of pyproj.Geod and
+    reprojection of every vertex within 1 cm of pyproj — computed live, nothing stored."""
+    path = shared / "bangor_me/parcels.gpkg"
+    p = landopp.read_parcels(path, id_field="MAPLOTUNIT")
+    assert len(p) == 10643
+    assert (p.geometry_status.str.startswith("invalid")).sum() >= 4
+    area, perim = landopp.geodesic_area_perimeter(p)
+    geod = Geod(ellps="WGS84")
+    ll = p.to_crs(4326)
+    ref = np.array([geod.geometry_area_perimeter(g) for g in ll.geometry])
+    valid = (p.geometry_status == "valid").to_numpy()
+    np.testing.assert_allclose(area[valid], np.abs(ref[valid, 0]), rtol=1e-4)
+    np.testing.assert_allclose(perim[valid], ref[valid, 1], rtol=1e-4)
+    xy = shapely.get_coordinates(p.geometry.values)
+    for dst in (26919, 4326):
+        x, y = landopp.transform("EPSG:26847", f"EPSG:{dst}", xy[:, 0], xy[:, 1])
+        rx, ry = Transformer.from_crs(26847, dst, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        if dst == 4326:
+            err = np.hypot((x - rx) * 111_320 * np.cos(np.radians(ry)), (y - ry) * 110_540)
+        else:
+            err = np.hypot(x - rx, y - ry)
+        assert err.max() < 0.01, (dst, err.max())
+
+
+def test_geojson_and_gpkg_writers_roundtrip(tmp_path):
+    g = landopp.read_layer(FIXTURES / "olinda/olinda_census_tracts.gpkg")
+    for ext in ("gpkg", "geojson"):
+        out = tmp_path / f"o.{ext}"
+        landopp.write_layer(out, g, name="tracts")
+        back = pyogrio.read_dataframe(out)
+        assert len(back) == len(g)
+        assert back.crs.to_epsg() == 4674
+        assert shapely.equals_exact(back.geometry.values, g.geometry.values, tolerance=1e-12).all()
+
+
+def test_info():
+    i = landopp.info(FIXTURES / "olinda/olinda_census_tracts.gpkg")
+    assert i["kind"] == "vector" and i["layers"][0]["feature_count"] == 470
+    r = landopp.info(FIXTURES / "jacksboro/jacksboro_fault_dem.tif")
+    assert r["kind"] == "raster" and r["crs"] == "EPSG:4326" and r["dtype"] == "Int16"
+
+
+def test_crs_parsing():
+    assert landopp.Crs.from_user_input("EPSG:2193").epsg == 2193
+    assert landopp.Crs.from_user_input(4326).is_geographic
+    with pytest.raises(landopp.CrsError) as e:
+        landopp.Crs.from_user_input("EPSG:99999")
+    assert e.value.code == "CRS"
