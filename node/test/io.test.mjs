@@ -1,0 +1,149 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import * as esm from '../index.mjs'
+
+const require = createRequire(import.meta.url)
+const landopp = require('../index.js')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const fixture = (p) => join(root, 'fixtures', p)
+const expected = (n) => JSON.parse(readFileSync(fixture(`expected/${n}`), 'utf8'))
+
+function shared() {
+  const p = process.env.LANDOPP_SHARED_DATA ?? join(root, '..', 'shared', 'data')
+  if (existsSync(join(p, 'README.md'))) return p
+  if (process.env.CI === 'true') throw new Error(`CI=true but the shared test data is missing at ${p}`)
+  return null
+}
+
+test('require and import expose the same API', () => {
+  assert.equal(esm.version(), landopp.version())
+  assert.equal(typeof esm.readRaster, 'function')
+})
+
+test('readRaster matches rasterio statistics for every fixture GeoTIFF (parity file)', async () => {
+  const exp = expected('rasters_rasterio.json')
+  let n = 0
+  for (const [key, e] of Object.entries(exp)) {
+    let path
+    if (key.startsWith('shared:')) {
+      const s = shared()
+      if (!s) continue
+      path = join(s, key.slice(7))
+    } else path = join(root, key)
+    const r = await landopp.readRaster(path)
+    assert.equal(r.width, e.width, key)
+    assert.equal(r.height, e.height, key)
+    assert.equal(r.bands.length, e.count, key)
+    r.transform.forEach((v, i) => assert.ok(Math.abs(v - e.transform[i]) <= 1e-12 * Math.max(1, Math.abs(v)), key))
+    assert.equal(r.crs ?? null, e.epsg ? `EPSG:${e.epsg}` : null, key)
+    r.bands.forEach((b, i) => {
+      let sum = 0
+      let count = 0
+      for (const v of b.data) {
+        if (Number.isNaN(v) || (r.nodata != null && v === r.nodata)) continue
+        sum += v
+        count++
+      }
+      assert.equal(count, e.bands[i].count, `${key} band ${i}`)
+      assert.ok(Math.abs(sum - e.bands[i].sum) <= 1e-9 * Math.max(1, Math.abs(sum)), `${key} band ${i}: ${sum}`)
+    })
+    n++
+  }
+  assert.ok(n >= 11)
+})
+
+test('readRaster window and band', async () => {
+  const full = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'))
+  const w = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { window: [10, 20, 30, 40], band: 3 })
+  assert.equal(w.width, 40)
+  assert.equal(w.height, 30)
+  assert.equal(w.bands[0].data[0], full.bands[3].data[10 * full.width + 20])
+})
+
+test('readLayer returns GeoJSON with typed properties; parcels are validated', async () => {
+  const fc = await landopp.readLayer(fixture('slovenia/lulc_polygons.gpkg'))
+  assert.equal(fc.type, 'FeatureCollection')
+  assert.equal(fc.features.length, 88)
+  assert.equal(typeof fc.features[0].properties.LULC_ID, 'number')
+  const p = await landopp.readLayer(fixture('olinda/olinda_census_tracts.gpkg'), { parcels: true, idField: 'CD_GEOCODI' })
+  assert.equal(p.features.length, 470)
+  assert.equal(p.features[0].properties.geometry_status.status, 'valid')
+  assert.deepEqual(landopp.listLayers(fixture('slovenia/lulc_polygons.gpkg')), ['lulc_polygons'])
+})
+
+test('geodesic area within 0.01 % of pyproj.Geod (parity file)', async () => {
+  const exp = expected('geodesic_area_pyproj.json')['fixtures/olinda/olinda_census_tracts.gpkg']
+  const fc = await landopp.readLayer(fixture('olinda/olinda_census_tracts.gpkg'))
+  const { areaM2, perimeterM } = landopp.geodesicAreaPerimeter(fc, 'EPSG:4674')
+  fc.features.forEach((f, i) => {
+    const [a, p] = exp[`${f.properties.ID}`] ?? exp[`${f.properties.ID}.0`]
+    assert.ok(Math.abs(areaM2[i] - a) / a < 1e-4, `area ${i}`)
+    assert.ok(Math.abs(perimeterM[i] - p) / p < 1e-4, `perimeter ${i}`)
+  })
+})
+
+test('transform within 1 cm of pyproj (parity file)', () => {
+  for (const c of expected('crs_pyproj.json')) {
+    const lon = Float64Array.from(c.lonlat.map((p) => p[0]))
+    const lat = Float64Array.from(c.lonlat.map((p) => p[1]))
+    const { x, y } = landopp.transform('EPSG:4326', `EPSG:${c.epsg}`, lon, lat)
+    const unit = landopp.crsInfo(`EPSG:${c.epsg}`).linearUnitM ?? 111_000
+    c.projected.forEach((p, i) => assert.ok(Math.hypot(x[i] - p[0], y[i] - p[1]) * unit < 0.01, `EPSG:${c.epsg}`))
+  }
+})
+
+test('info and writeLayer', async () => {
+  const i = landopp.info(fixture('jacksboro/jacksboro_fault_dem.tif'))
+  assert.equal(i.kind, 'raster')
+  assert.equal(i.dtype, 'Int16')
+  const dir = mkdtempSync(join(tmpdir(), 'landopp-'))
+  const fc = await landopp.readLayer(fixture('slovenia/lulc_polygons.gpkg'))
+  landopp.writeLayer(join(dir, 'o.gpkg'), fc, 'EPSG:32633')
+  const back = await landopp.readLayer(join(dir, 'o.gpkg'))
+  assert.equal(back.features.length, 88)
+  assert.equal(landopp.info(join(dir, 'o.gpkg')).layers[0].crs, 'EPSG:32633')
+})
+
+// The shared list of bad inputs: every case rejects/throws with err.code equal to the core code.
+test('error codes (fixtures/expected/errors.json)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'landopp-err-'))
+  const b = readFileSync(fixture('jacksboro/jacksboro_fault_dem.tif'))
+  writeFileSync(join(dir, 't.tif'), b.subarray(0, b.length >> 1))
+  writeFileSync(join(dir, 'n.tif'), 'hello world, not a tiff')
+  const g = Buffer.from(readFileSync(fixture('slovenia/lulc_polygons.gpkg')))
+  g.fill(0xa5, 100, 4100)
+  writeFileSync(join(dir, 'c.gpkg'), g)
+  writeFileSync(join(dir, 'e.geojson'), '{"type":"FeatureCollection","features":[]}')
+  const nanPoly = { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] } }] }
+  const cases = {
+    missing_file: () => landopp.readRaster('/nonexistent/dem.tif'),
+    missing_vector: () => landopp.readLayer('/nonexistent/parcels.gpkg'),
+    truncated_tiff: () => landopp.readRaster(join(dir, 't.tif')),
+    not_a_tiff: () => landopp.readRaster(join(dir, 'n.tif')),
+    corrupt_gpkg: () => landopp.readLayer(join(dir, 'c.gpkg')),
+    unsupported_compression: () => landopp.readRaster(fixture('formats/unsupported_jpeg.tif')),
+    unknown_layer: () => landopp.readLayer(fixture('slovenia/lulc_polygons.gpkg'), { layer: 'nope' }),
+    unknown_epsg: () => landopp.crsInfo('EPSG:99999'),
+    empty_layer: () => landopp.readLayer(join(dir, 'e.geojson'), { parcels: true }),
+    // JSON cannot carry NaN: a non-finite coordinate reaches the core through a typed array
+    nan_coordinates: () => landopp.transform('EPSG:4326', 'EPSG:32633', Float64Array.of(NaN), Float64Array.of(1)),
+    unknown_id_field: () => landopp.readLayer(fixture('slovenia/lulc_polygons.gpkg'), { parcels: true, idField: 'NOPE' }),
+    lines_as_parcels: () => landopp.geodesicAreaPerimeter({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: [[0, 0], [1, 1]] } }] }),
+    unsupported_vector_format: () => landopp.readLayer(fixture('slovenia/dem.tif')),
+  }
+  assert.ok(landopp.geodesicAreaPerimeter(nanPoly).areaM2[0] > 0)
+  for (const c of expected('errors.json')) {
+    const fn = cases[c.case]
+    assert.ok(fn, `no Node case for ${c.case}`)
+    await assert.rejects(async () => fn(), (err) => {
+      assert.equal(err.code, c.code, `${c.case}: ${err.message}`)
+      assert.ok(err.message.length > 0)
+      return true
+    }, c.case)
+  }
+})
