@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
     let candidates: Vec<PathBuf> = match data {
         Some(d) => vec![d],
-        None => vec![PathBuf::from("fixtures"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")],
+        None => vec![
+            PathBuf::from("fixtures"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
+        ],
     };
     candidates
         .iter()
         .find(|d| d.join("slovenia/lulc_polygons.gpkg").exists())
         .cloned()
-        .ok_or_else(|| Error::FileNotFound { path: candidates[0].join("slovenia/lulc_polygons.gpkg") })
+        .ok_or_else(|| Error::FileNotFound {
+            path: candidates[0].join("slovenia/lulc_polygons.gpkg"),
+        })
 }
 
 /// Run the demo; returns the feature table (also written to `out`).
@@ -29,7 +34,10 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         "parcels: {} from {} ({}), {} invalid geometries kept and flagged",
         parcels.len(),
         parcels_path.display(),
-        parcels.crs.as_ref().map_or("no CRS".into(), |c| c.to_string()),
+        parcels
+            .crs
+            .as_ref()
+            .map_or("no CRS".into(), |c| c.to_string()),
         parcels.invalid_indices().len()
     );
     println!(
@@ -47,13 +55,32 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         unit: unit.into(),
         method: method.into(),
     };
-    ft.add_column("area_m2", ap.iter().map(|v| v.0).collect(), meta("m2", "geodesic area on WGS 84"))?;
-    ft.add_column("area_acres", ap.iter().map(|v| v.0 / M2_PER_ACRE).collect(), meta("acre", "geodesic area on WGS 84"))?;
-    ft.add_column("perimeter_m", ap.iter().map(|v| v.1).collect(), meta("m", "geodesic perimeter on WGS 84"))?;
+    ft.add_column(
+        "area_m2",
+        ap.iter().map(|v| v.0).collect(),
+        meta("m2", "geodesic area on WGS 84"),
+    )?;
+    ft.add_column(
+        "area_acres",
+        ap.iter().map(|v| v.0 / M2_PER_ACRE).collect(),
+        meta("acre", "geodesic area on WGS 84"),
+    )?;
+    ft.add_column(
+        "perimeter_m",
+        ap.iter().map(|v| v.1).collect(),
+        meta("m", "geodesic perimeter on WGS 84"),
+    )?;
 
     // Elevation at each parcel's interior point (the DEM covers only part of the parcels).
-    let to_dem = Transformer::new(parcels.crs.as_ref().ok_or_else(|| Error::Crs("parcels without CRS".into()))?,
-        dem.crs.as_ref().ok_or_else(|| Error::Crs("DEM without CRS".into()))?)?;
+    let to_dem = Transformer::new(
+        parcels
+            .crs
+            .as_ref()
+            .ok_or_else(|| Error::Crs("parcels without CRS".into()))?,
+        dem.crs
+            .as_ref()
+            .ok_or_else(|| Error::Crs("DEM without CRS".into()))?,
+    )?;
     let band = dem.band(0)?;
     let mut elev = Vec::with_capacity(parcels.len());
     for g in &parcels.geometries {
@@ -62,8 +89,11 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
             Some(p) => {
                 let (x, y) = to_dem.transform_point(p.x(), p.y())?;
                 let (c, r) = dem.transform.invert(x, y);
-                if c >= 0.0 && r >= 0.0 && (c as usize) < dem.width() && (r as usize) < dem.height() {
-                    band.get_f64(r as usize, c as usize).filter(|v| Some(*v) != dem.nodata).unwrap_or(f64::NAN)
+                if c >= 0.0 && r >= 0.0 && (c as usize) < dem.width() && (r as usize) < dem.height()
+                {
+                    band.get_f64(r as usize, c as usize)
+                        .filter(|v| Some(*v) != dem.nodata)
+                        .unwrap_or(f64::NAN)
                 } else {
                     f64::NAN
                 }
@@ -72,18 +102,39 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         };
         elev.push(v);
     }
-    ft.add_column("elevation_m", elev, ColumnMeta { source: dem_path.display().to_string(), unit: "m".into(), method: "DEM cell at the parcel's interior point".into() })?;
+    ft.add_column(
+        "elevation_m",
+        elev,
+        ColumnMeta {
+            source: dem_path.display().to_string(),
+            unit: "m".into(),
+            method: "DEM cell at the parcel's interior point".into(),
+        },
+    )?;
 
     let class = parcels.column("LULC_NAME").ok();
     let mut order: Vec<usize> = (0..parcels.len()).collect();
     order.sort_by(|&a, &b| ap[b].0.total_cmp(&ap[a].0));
     println!("\nlargest parcels:");
-    println!("{:>6}  {:<22} {:>10} {:>8} {:>10}", "id", "land use", "area m²", "acres", "elev m");
+    println!(
+        "{:>6}  {:<22} {:>10} {:>8} {:>10}",
+        "id", "land use", "area m²", "acres", "elev m"
+    );
     for &i in order.iter().take(10) {
         let lu = class.map(|c| c.data.get(i).to_string()).unwrap_or_default();
         let e = ft.column("elevation_m")?.values[i];
-        println!("{:>6}  {:<22} {:>10.0} {:>8.2} {:>10}", parcels.ids[i], lu, ap[i].0, ap[i].0 / M2_PER_ACRE,
-            if e.is_nan() { "-".to_string() } else { format!("{e:.1}") });
+        println!(
+            "{:>6}  {:<22} {:>10.0} {:>8.2} {:>10}",
+            parcels.ids[i],
+            lu,
+            ap[i].0,
+            ap[i].0 / M2_PER_ACRE,
+            if e.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{e:.1}")
+            }
+        );
     }
 
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -91,7 +142,15 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     ft.write_csv(&csv)?;
     let mut layer = parcels.to_layer();
     for c in ft.columns() {
-        layer.columns.push(Column { name: c.name.clone(), data: ColumnData::Float(c.values.iter().map(|v| (!v.is_nan()).then_some(*v)).collect()) });
+        layer.columns.push(Column {
+            name: c.name.clone(),
+            data: ColumnData::Float(
+                c.values
+                    .iter()
+                    .map(|v| (!v.is_nan()).then_some(*v))
+                    .collect(),
+            ),
+        });
     }
     let gj = out.join("parcels_features.geojson");
     vector::write_layer(&gj, &layer.to_crs(&landopp::Crs::wgs84())?)?;

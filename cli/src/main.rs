@@ -8,7 +8,11 @@ use std::process::ExitCode;
 mod demo;
 
 #[derive(Parser, Debug)]
-#[command(name = "landopp", version, about = "Land opportunity search: parcels + geospatial layers -> ranked, explained opportunities")]
+#[command(
+    name = "landopp",
+    version,
+    about = "Land opportunity search: parcels + geospatial layers -> ranked, explained opportunities"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -41,7 +45,11 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Info { path, json } => {
             let i = info::info(&path)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&i).map_err(|e| Error::InvalidInput(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&i)
+                        .map_err(|e| Error::InvalidInput(e.to_string()))?
+                );
             } else {
                 print!("{i}");
             }

@@ -44,7 +44,10 @@ pub struct FeatureTable {
 impl FeatureTable {
     /// An empty table over these parcel ids.
     pub fn new(ids: Vec<String>) -> Self {
-        FeatureTable { ids, columns: Vec::new() }
+        FeatureTable {
+            ids,
+            columns: Vec::new(),
+        }
     }
     /// Parcel ids.
     pub fn ids(&self) -> &[String] {
@@ -63,7 +66,12 @@ impl FeatureTable {
         &self.columns
     }
     /// Add (or replace) a column; its length must equal the number of parcels.
-    pub fn add_column(&mut self, name: impl Into<String>, values: Vec<f64>, meta: ColumnMeta) -> Result<()> {
+    pub fn add_column(
+        &mut self,
+        name: impl Into<String>,
+        values: Vec<f64>,
+        meta: ColumnMeta,
+    ) -> Result<()> {
         let name = name.into();
         if values.len() != self.ids.len() {
             return Err(Error::InvalidInput(format!(
@@ -78,16 +86,20 @@ impl FeatureTable {
     }
     /// Column by name.
     pub fn column(&self, name: &str) -> Result<&FeatureColumn> {
-        self.columns
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| Error::not_found("feature column", name, self.columns.iter().map(|c| c.name.clone()).collect()))
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            Error::not_found(
+                "feature column",
+                name,
+                self.columns.iter().map(|c| c.name.clone()).collect(),
+            )
+        })
     }
     /// Write as CSV: `id,<columns...>` (NaN written as an empty field).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        self.write_csv_to(f).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+        self.write_csv_to(f)
+            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
     }
     /// Write CSV to any writer.
     pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {
@@ -99,7 +111,11 @@ impl FeatureTable {
             let mut rec = vec![id.clone()];
             rec.extend(self.columns.iter().map(|c| {
                 let v = c.values[i];
-                if v.is_nan() { String::new() } else { format!("{v}") }
+                if v.is_nan() {
+                    String::new()
+                } else {
+                    format!("{v}")
+                }
             }));
             wr.write_record(&rec)?;
         }
@@ -113,8 +129,12 @@ impl FeatureTable {
             csv::ErrorKind::Io(io) => Error::io(path, io),
             k => Error::format("CSV", path, format!("{k:?}")),
         })?;
-        let head: Vec<String> =
-            rd.headers().map_err(|e| Error::format("CSV", path, e.to_string()))?.iter().map(str::to_string).collect();
+        let head: Vec<String> = rd
+            .headers()
+            .map_err(|e| Error::format("CSV", path, e.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
         if head.is_empty() {
             return Err(Error::Empty(format!("{} has no header", path.display())));
         }
@@ -129,14 +149,29 @@ impl FeatureTable {
                     f64::NAN
                 } else {
                     s.parse().map_err(|_| {
-                        Error::format("CSV", path, format!("line {}: column {:?}: {s:?} is not a number", line + 2, head[k + 1]))
+                        Error::format(
+                            "CSV",
+                            path,
+                            format!(
+                                "line {}: column {:?}: {s:?} is not a number",
+                                line + 2,
+                                head[k + 1]
+                            ),
+                        )
                     })?
                 });
             }
         }
         let mut t = FeatureTable::new(ids);
         for (name, values) in head.into_iter().skip(1).zip(cols) {
-            t.add_column(name, values, ColumnMeta { source: path.display().to_string(), ..Default::default() })?;
+            t.add_column(
+                name,
+                values,
+                ColumnMeta {
+                    source: path.display().to_string(),
+                    ..Default::default()
+                },
+            )?;
         }
         Ok(t)
     }

@@ -9,13 +9,15 @@ pub mod info;
 pub mod raster;
 pub mod vector;
 
-/// Re-exported geometry crates (their versions are part of landopp's API).
-pub use {geo, geo_types, ndarray};
 pub use crs::{Crs, Transformer};
 pub use error::{Error, ErrorKind, Result};
 pub use features::{ColumnMeta, FeatureColumn, FeatureTable};
 pub use raster::{BandData, DataType, GeoTiff, GeoTransform, Raster, Window};
-pub use vector::{read_layer, Column, ColumnData, GeometryStatus, Parcels, ReadOptions, Value, VectorLayer};
+pub use vector::{
+    read_layer, Column, ColumnData, GeometryStatus, Parcels, ReadOptions, Value, VectorLayer,
+};
+/// Re-exported geometry crates (their versions are part of landopp's API).
+pub use {geo, geo_types, ndarray};
 
 /// The library version (shared by the crate, the Python package and the npm package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -28,7 +28,10 @@ impl TypeName for Json {
 }
 
 impl ToNapiValue for Json {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
         unsafe { serde_json::Value::to_napi_value(env, val.0) }
     }
 }
@@ -89,15 +92,22 @@ impl Task for ReadRasterTask {
         Ok((|| {
             let t = landopp::GeoTiff::open(&path)?;
             let w = match opts.window.as_deref() {
-                Some([r, c, h, w]) => Window::new(*r as usize, *c as usize, *h as usize, *w as usize),
-                Some(other) => return Err(landopp::Error::InvalidInput(format!("window must be [row, col, rows, cols], got {other:?}"))),
+                Some([r, c, h, w]) => {
+                    Window::new(*r as usize, *c as usize, *h as usize, *w as usize)
+                }
+                Some(other) => {
+                    return Err(landopp::Error::InvalidInput(format!(
+                        "window must be [row, col, rows, cols], got {other:?}"
+                    )))
+                }
                 None => Window::new(0, 0, t.height(), t.width()),
             };
             let r = t.read_window_raster(w)?;
             Ok(match opts.band {
                 Some(b) => {
                     let data = r.band(b as usize)?.clone();
-                    let mut one = landopp::Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
+                    let mut one =
+                        landopp::Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
                     one.band_names = vec![r.band_names[b as usize].clone()];
                     one
                 }
@@ -132,7 +142,10 @@ impl Task for ReadRasterTask {
 /// Read a GeoTIFF off the JS thread. Resolves to bands as Float64Arrays.
 #[napi(ts_return_type = "Promise<RasterResult>")]
 pub fn read_raster(path: String, options: Option<ReadRasterOptions>) -> AsyncTask<ReadRasterTask> {
-    AsyncTask::new(ReadRasterTask { path, opts: options.unwrap_or_default() })
+    AsyncTask::new(ReadRasterTask {
+        path,
+        opts: options.unwrap_or_default(),
+    })
 }
 
 #[napi(object)]
@@ -158,14 +171,20 @@ impl Task for ReadLayerTask {
         let path = self.path.clone();
         let o = self.opts.clone();
         Ok((|| {
-            let l = vector::read_layer(&path, &ReadOptions { layer: o.layer.clone() })?;
+            let l = vector::read_layer(
+                &path,
+                &ReadOptions {
+                    layer: o.layer.clone(),
+                },
+            )?;
             if o.parcels.unwrap_or(false) {
                 let p = landopp::Parcels::from_layer(l, o.id_field.as_deref())?;
                 let mut fc = vector::geojson::to_json(&p.to_layer());
                 if let Some(feats) = fc["features"].as_array_mut() {
                     for (i, f) in feats.iter_mut().enumerate() {
                         f["id"] = serde_json::json!(p.ids[i]);
-                        f["properties"]["geometry_status"] = serde_json::to_value(&p.status[i]).unwrap_or_default();
+                        f["properties"]["geometry_status"] =
+                            serde_json::to_value(&p.status[i]).unwrap_or_default();
                     }
                 }
                 Ok(fc)
@@ -184,7 +203,10 @@ impl Task for ReadLayerTask {
 /// FeatureCollection (coordinates in the layer's CRS, named in `crs`).
 #[napi(ts_return_type = "Promise<any>")]
 pub fn read_layer(path: String, options: Option<ReadLayerOptions>) -> AsyncTask<ReadLayerTask> {
-    AsyncTask::new(ReadLayerTask { path, opts: options.unwrap_or_default() })
+    AsyncTask::new(ReadLayerTask {
+        path,
+        opts: options.unwrap_or_default(),
+    })
 }
 
 /// Feature layers of a vector file.
@@ -197,7 +219,9 @@ pub fn list_layers(env: Env, path: String) -> napi::Result<Vec<String>> {
 #[napi(ts_return_type = "any")]
 pub fn info(env: Env, path: String) -> napi::Result<Json> {
     let i = landopp::info::info(&path).map_err(|e| reject_with_code(&env, e))?;
-    serde_json::to_value(&i).map(Json).map_err(|e| reject_with_code(&env, landopp::Error::InvalidInput(e.to_string())))
+    serde_json::to_value(&i)
+        .map(Json)
+        .map_err(|e| reject_with_code(&env, landopp::Error::InvalidInput(e.to_string())))
 }
 
 #[napi(object)]
@@ -213,7 +237,13 @@ pub struct CrsInfo {
 #[napi]
 pub fn crs_info(env: Env, crs: String) -> napi::Result<CrsInfo> {
     let c = Crs::from_user_input(&crs).map_err(|e| reject_with_code(&env, e))?;
-    Ok(CrsInfo { epsg: c.epsg(), name: c.name().into(), proj: c.proj_string().into(), is_geographic: c.is_geographic(), linear_unit_m: c.linear_unit_m() })
+    Ok(CrsInfo {
+        epsg: c.epsg(),
+        name: c.name().into(),
+        proj: c.proj_string().into(),
+        is_geographic: c.is_geographic(),
+        linear_unit_m: c.linear_unit_m(),
+    })
 }
 
 #[napi(object)]
@@ -224,14 +254,35 @@ pub struct XY {
 
 /// Reproject coordinate arrays (x = easting/longitude, y = northing/latitude).
 #[napi]
-pub fn transform(env: Env, src: String, dst: String, x: Float64Array, y: Float64Array) -> napi::Result<XY> {
+pub fn transform(
+    env: Env,
+    src: String,
+    dst: String,
+    x: Float64Array,
+    y: Float64Array,
+) -> napi::Result<XY> {
     if x.len() != y.len() {
-        return Err(reject_with_code(&env, landopp::Error::InvalidInput(format!("x has {} values, y has {}", x.len(), y.len()))));
+        return Err(reject_with_code(
+            &env,
+            landopp::Error::InvalidInput(format!("x has {} values, y has {}", x.len(), y.len())),
+        ));
     }
-    let t = Transformer::new(&Crs::from_user_input(&src).map_err(|e| reject_with_code(&env, e))?, &Crs::from_user_input(&dst).map_err(|e| reject_with_code(&env, e))?).map_err(|e| reject_with_code(&env, e))?;
-    let mut c: Vec<landopp::geo_types::Coord<f64>> = x.iter().zip(y.iter()).map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b }).collect();
-    t.transform_coords(&mut c).map_err(|e| reject_with_code(&env, e))?;
-    Ok(XY { x: Float64Array::new(c.iter().map(|p| p.x).collect()), y: Float64Array::new(c.iter().map(|p| p.y).collect()) })
+    let t = Transformer::new(
+        &Crs::from_user_input(&src).map_err(|e| reject_with_code(&env, e))?,
+        &Crs::from_user_input(&dst).map_err(|e| reject_with_code(&env, e))?,
+    )
+    .map_err(|e| reject_with_code(&env, e))?;
+    let mut c: Vec<landopp::geo_types::Coord<f64>> = x
+        .iter()
+        .zip(y.iter())
+        .map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b })
+        .collect();
+    t.transform_coords(&mut c)
+        .map_err(|e| reject_with_code(&env, e))?;
+    Ok(XY {
+        x: Float64Array::new(c.iter().map(|p| p.x).collect()),
+        y: Float64Array::new(c.iter().map(|p| p.y).collect()),
+    })
 }
 
 #[napi(object)]
@@ -243,22 +294,41 @@ pub struct AreaPerimeter {
 /// Geodesic area (m²) and exterior perimeter (m) on WGS 84 of a GeoJSON FeatureCollection or
 /// geometry list, whose coordinates are in `crs` (default EPSG:4326).
 #[napi]
-pub fn geodesic_area_perimeter(env: Env, geojson: serde_json::Value, crs: Option<String>) -> napi::Result<AreaPerimeter> {
-    let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326")).map_err(|e| reject_with_code(&env, e))?;
+pub fn geodesic_area_perimeter(
+    env: Env,
+    geojson: serde_json::Value,
+    crs: Option<String>,
+) -> napi::Result<AreaPerimeter> {
+    let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326"))
+        .map_err(|e| reject_with_code(&env, e))?;
     let text = geojson.to_string();
-    let layer = vector::geojson::parse(&text, "input", std::path::Path::new("<argument>")).map_err(|e| reject_with_code(&env, e))?;
+    let layer = vector::geojson::parse(&text, "input", std::path::Path::new("<argument>"))
+        .map_err(|e| reject_with_code(&env, e))?;
     let p = landopp::Parcels::from_layer(layer, None).map_err(|e| reject_with_code(&env, e))?;
-    let v = landopp::geodesic::area_perimeter(&p.geometries, Some(&crs)).map_err(|e| reject_with_code(&env, e))?;
-    Ok(AreaPerimeter { area_m2: Float64Array::new(v.iter().map(|a| a.0).collect()), perimeter_m: Float64Array::new(v.iter().map(|a| a.1).collect()) })
+    let v = landopp::geodesic::area_perimeter(&p.geometries, Some(&crs))
+        .map_err(|e| reject_with_code(&env, e))?;
+    Ok(AreaPerimeter {
+        area_m2: Float64Array::new(v.iter().map(|a| a.0).collect()),
+        perimeter_m: Float64Array::new(v.iter().map(|a| a.1).collect()),
+    })
 }
 
 /// Write a GeoJSON FeatureCollection (coordinates in `crs`) as GeoJSON or GeoPackage.
 #[napi]
-pub fn write_layer(env: Env, path: String, geojson: serde_json::Value, crs: Option<String>) -> napi::Result<()> {
-    let mut layer = vector::geojson::parse(&geojson.to_string(), "layer", std::path::Path::new("<argument>")).map_err(|e| reject_with_code(&env, e))?;
+pub fn write_layer(
+    env: Env,
+    path: String,
+    geojson: serde_json::Value,
+    crs: Option<String>,
+) -> napi::Result<()> {
+    let mut layer = vector::geojson::parse(
+        &geojson.to_string(),
+        "layer",
+        std::path::Path::new("<argument>"),
+    )
+    .map_err(|e| reject_with_code(&env, e))?;
     if let Some(c) = crs {
         layer.crs = Some(Crs::from_user_input(&c).map_err(|e| reject_with_code(&env, e))?);
     }
     vector::write_layer(&path, &layer).map_err(|e| reject_with_code(&env, e))
 }
-

@@ -9,6 +9,11 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+/// Two float arrays (x/y, area/perimeter).
+type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+/// `(epsg, name, proj, is_geographic, linear_unit_m)`.
+type CrsTuple = (Option<u32>, String, String, bool, Option<f64>);
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_raster, m)?)?;
     m.add_function(wrap_pyfunction!(raster_meta, m)?)?;
@@ -27,10 +32,17 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Read a GeoTIFF (whole, or a window `(row, col, rows, cols)`, optionally one band).
 #[pyfunction]
 #[pyo3(signature = (path, window=None, band=None))]
-fn read_raster(py: Python<'_>, path: String, window: Option<(usize, usize, usize, usize)>, band: Option<usize>) -> PyResult<Bound<'_, PyDict>> {
+fn read_raster(
+    py: Python<'_>,
+    path: String,
+    window: Option<(usize, usize, usize, usize)>,
+    band: Option<usize>,
+) -> PyResult<Bound<'_, PyDict>> {
     let r = run(py, move || {
         let t = landopp::GeoTiff::open(&path)?;
-        let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
+        let w = window
+            .map(|(r, c, h, w)| Window::new(r, c, h, w))
+            .unwrap_or(Window::new(0, 0, t.height(), t.width()));
         let mut r = t.read_window_raster(w)?;
         if let Some(b) = band {
             let data = r.band(b)?.clone();
@@ -57,7 +69,13 @@ fn raster_meta(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("crs", t.crs().map(|c| c.to_user_string()))?;
     d.set_item("nodata", t.nodata())?;
     d.set_item("block_size", t.block_size())?;
-    d.set_item("blocks", t.blocks().iter().map(|w| (w.row, w.col, w.rows, w.cols)).collect::<Vec<_>>())?;
+    d.set_item(
+        "blocks",
+        t.blocks()
+            .iter()
+            .map(|w| (w.row, w.col, w.rows, w.cols))
+            .collect::<Vec<_>>(),
+    )?;
     Ok(d)
 }
 
@@ -77,39 +95,77 @@ fn write_raster(
     predictor: Option<u8>,
 ) -> PyResult<()> {
     use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions, Predictor};
-    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let data = bands
+        .iter()
+        .map(band_from_py)
+        .collect::<PyResult<Vec<_>>>()?;
     let compression = match compress {
         "deflate" => Compression::Deflate(6),
         "none" => Compression::None,
-        other => return Err(crate::error::to_py(py, Error::InvalidInput(format!("compress={other:?} (use 'deflate' or 'none')")))),
+        other => {
+            return Err(crate::error::to_py(
+                py,
+                Error::InvalidInput(format!("compress={other:?} (use 'deflate' or 'none')")),
+            ))
+        }
     };
     let predictor = match predictor {
         None | Some(1) => Predictor::None,
         Some(2) => Predictor::Horizontal,
         Some(3) => Predictor::FloatingPoint,
-        Some(p) => return Err(crate::error::to_py(py, Error::InvalidInput(format!("predictor={p} (use 1, 2 or 3)")))),
+        Some(p) => {
+            return Err(crate::error::to_py(
+                py,
+                Error::InvalidInput(format!("predictor={p} (use 1, 2 or 3)")),
+            ))
+        }
     };
     run(py, move || {
         let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         let r = Raster::new(data, GeoTransform(transform), crs, nodata)?;
-        write_geotiff(&path, &r, &GeoTiffWriteOptions { tile_size, compression, predictor })
+        write_geotiff(
+            &path,
+            &r,
+            &GeoTiffWriteOptions {
+                tile_size,
+                compression,
+                predictor,
+            },
+        )
     })
 }
 
 fn column_to_py<'py>(py: Python<'py>, c: &ColumnData) -> PyResult<Bound<'py, PyAny>> {
     Ok(match c {
-        ColumnData::Int(v) if v.iter().all(Option::is_some) => {
-            v.iter().map(|x| x.unwrap_or_default()).collect::<Vec<i64>>().into_pyarray(py).into_any()
-        }
-        ColumnData::Float(v) => v.iter().map(|x| x.unwrap_or(f64::NAN)).collect::<Vec<f64>>().into_pyarray(py).into_any(),
+        ColumnData::Int(v) if v.iter().all(Option::is_some) => v
+            .iter()
+            .map(|x| x.unwrap_or_default())
+            .collect::<Vec<i64>>()
+            .into_pyarray(py)
+            .into_any(),
+        ColumnData::Float(v) => v
+            .iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect::<Vec<f64>>()
+            .into_pyarray(py)
+            .into_any(),
         ColumnData::Int(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Text(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Bool(v) => PyList::new(py, v)?.into_any(),
-        ColumnData::Binary(v) => PyList::new(py, v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))))?.into_any(),
+        ColumnData::Binary(v) => PyList::new(
+            py,
+            v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))),
+        )?
+        .into_any(),
     })
 }
 
-fn layer_to_py(py: Python<'_>, l: VectorLayer, status: Option<Vec<String>>, ids: Option<Vec<String>>) -> PyResult<Bound<'_, PyDict>> {
+fn layer_to_py(
+    py: Python<'_>,
+    l: VectorLayer,
+    status: Option<Vec<String>>,
+    ids: Option<Vec<String>>,
+) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &l.name)?;
     d.set_item("crs", l.crs.as_ref().map(|c| c.to_user_string()))?;
@@ -132,7 +188,13 @@ fn layer_to_py(py: Python<'_>, l: VectorLayer, status: Option<Vec<String>>, ids:
         cols.set_item(&c.name, column_to_py(py, &c.data)?)?;
     }
     d.set_item("columns", cols)?;
-    d.set_item("types", l.columns.iter().map(|c| (c.name.clone(), c.data.type_name())).collect::<Vec<_>>())?;
+    d.set_item(
+        "types",
+        l.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data.type_name()))
+            .collect::<Vec<_>>(),
+    )?;
     if let Some(s) = status {
         d.set_item("status", s)?;
     }
@@ -146,7 +208,13 @@ fn layer_to_py(py: Python<'_>, l: VectorLayer, status: Option<Vec<String>>, ids:
 /// finite coordinates, invalid rings flagged) and ids come from `id_field`.
 #[pyfunction]
 #[pyo3(signature = (path, layer=None, parcels=false, id_field=None))]
-fn read_layer(py: Python<'_>, path: String, layer: Option<String>, parcels: bool, id_field: Option<String>) -> PyResult<Bound<'_, PyDict>> {
+fn read_layer(
+    py: Python<'_>,
+    path: String,
+    layer: Option<String>,
+    parcels: bool,
+    id_field: Option<String>,
+) -> PyResult<Bound<'_, PyDict>> {
     let (l, status, ids) = run(py, move || {
         let l = vector::read_layer(&path, &ReadOptions { layer })?;
         if parcels {
@@ -176,13 +244,23 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
 }
 
 fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
-    geoms.into_iter().map(|g| g.map(|b| wkb::read(&b)).transpose()).collect()
+    geoms
+        .into_iter()
+        .map(|g| g.map(|b| wkb::read(&b)).transpose())
+        .collect()
 }
 
 /// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
 #[pyfunction]
 #[pyo3(signature = (path, wkb, columns, crs=None, name="layer".to_string()))]
-fn write_layer(py: Python<'_>, path: String, wkb: Vec<Option<Vec<u8>>>, columns: Vec<(String, Bound<'_, PyAny>)>, crs: Option<String>, name: String) -> PyResult<()> {
+fn write_layer(
+    py: Python<'_>,
+    path: String,
+    wkb: Vec<Option<Vec<u8>>>,
+    columns: Vec<(String, Bound<'_, PyAny>)>,
+    crs: Option<String>,
+    name: String,
+) -> PyResult<()> {
     use landopp::vector::Column;
     let mut cols = Vec::new();
     for (n, v) in columns {
@@ -201,7 +279,11 @@ fn write_layer(py: Python<'_>, path: String, wkb: Vec<Option<Vec<u8>>>, columns:
         let geometries = wkb_list(wkb)?;
         let n = geometries.len();
         if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
-            return Err(Error::InvalidInput(format!("column {:?} has {} values for {n} geometries", c.name, c.data.len())));
+            return Err(Error::InvalidInput(format!(
+                "column {:?} has {} values for {n} geometries",
+                c.name,
+                c.data.len()
+            )));
         }
         let layer = VectorLayer {
             name,
@@ -226,10 +308,16 @@ fn info_json(py: Python<'_>, path: String) -> PyResult<String> {
 
 /// `(epsg or None, name, proj string, is_geographic, linear unit in metres or None)`.
 #[pyfunction]
-fn crs_info(py: Python<'_>, crs: String) -> PyResult<(Option<u32>, String, String, bool, Option<f64>)> {
+fn crs_info(py: Python<'_>, crs: String) -> PyResult<CrsTuple> {
     run(py, move || {
         let c = Crs::from_user_input(&crs)?;
-        Ok((c.epsg(), c.name().to_string(), c.proj_string().to_string(), c.is_geographic(), c.linear_unit_m()))
+        Ok((
+            c.epsg(),
+            c.name().to_string(),
+            c.proj_string().to_string(),
+            c.is_geographic(),
+            c.linear_unit_m(),
+        ))
     })
 }
 
@@ -241,17 +329,28 @@ fn transform_xy<'py>(
     dst: String,
     x: PyReadonlyArray1<'py, f64>,
     y: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<ArrayPair<'py>> {
     let xs = x.as_slice()?.to_vec();
     let ys = y.as_slice()?.to_vec();
     let (ox, oy) = run(py, move || {
         if xs.len() != ys.len() {
-            return Err(Error::InvalidInput(format!("x has {} values, y has {}", xs.len(), ys.len())));
+            return Err(Error::InvalidInput(format!(
+                "x has {} values, y has {}",
+                xs.len(),
+                ys.len()
+            )));
         }
         let t = Transformer::new(&Crs::from_user_input(&src)?, &Crs::from_user_input(&dst)?)?;
-        let mut c: Vec<landopp::geo_types::Coord<f64>> = xs.iter().zip(&ys).map(|(x, y)| landopp::geo_types::Coord { x: *x, y: *y }).collect();
+        let mut c: Vec<landopp::geo_types::Coord<f64>> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| landopp::geo_types::Coord { x: *x, y: *y })
+            .collect();
         t.transform_coords(&mut c)?;
-        Ok((c.iter().map(|c| c.x).collect::<Vec<_>>(), c.iter().map(|c| c.y).collect::<Vec<_>>()))
+        Ok((
+            c.iter().map(|c| c.x).collect::<Vec<_>>(),
+            c.iter().map(|c| c.y).collect::<Vec<_>>(),
+        ))
     })?;
     Ok((ox.into_pyarray(py), oy.into_pyarray(py)))
 }
@@ -264,19 +363,29 @@ fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<Mu
             None => Ok(MultiPolygon(vec![])),
             Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p])),
             Some(Geometry::MultiPolygon(m)) => Ok(m),
-            Some(other) => Err(Error::InvalidGeometry(format!("geometry {i} is a {}, expected a polygon", vector::geometry_name(&other)))),
+            Some(other) => Err(Error::InvalidGeometry(format!(
+                "geometry {i} is a {}, expected a polygon",
+                vector::geometry_name(&other)
+            ))),
         })
         .collect()
 }
 
 /// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
 #[pyfunction]
-fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs: String) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+fn geodesic_area_perimeter<'py>(
+    py: Python<'py>,
+    wkb: Vec<Option<Vec<u8>>>,
+    crs: String,
+) -> PyResult<ArrayPair<'py>> {
     let (a, p) = run(py, move || {
         let mp = to_multipolygons(wkb_list(wkb)?)?;
         let crs = Crs::from_user_input(&crs)?;
         let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
-        Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))
+        Ok((
+            v.iter().map(|x| x.0).collect::<Vec<_>>(),
+            v.iter().map(|x| x.1).collect::<Vec<_>>(),
+        ))
     })?;
     Ok((a.into_pyarray(py), p.into_pyarray(py)))
 }
@@ -287,13 +396,22 @@ fn parcel_status(py: Python<'_>, wkb: Vec<Option<Vec<u8>>>) -> PyResult<Vec<Stri
     run(py, move || {
         let geometries = wkb_list(wkb)?;
         let n = geometries.len();
-        let layer = VectorLayer { name: "parcels".into(), crs: None, fids: (0..n as i64).collect(), geometries, columns: vec![], geometry_type: "POLYGON".into() };
+        let layer = VectorLayer {
+            name: "parcels".into(),
+            crs: None,
+            fids: (0..n as i64).collect(),
+            geometries,
+            columns: vec![],
+            geometry_type: "POLYGON".into(),
+        };
         let p = landopp::Parcels::from_layer(layer, None)?;
-        Ok(p.status.iter().map(|s| match s {
-            landopp::GeometryStatus::Valid => "valid".to_string(),
-            landopp::GeometryStatus::Empty => "empty".to_string(),
-            landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
-        }).collect())
+        Ok(p.status
+            .iter()
+            .map(|s| match s {
+                landopp::GeometryStatus::Valid => "valid".to_string(),
+                landopp::GeometryStatus::Empty => "empty".to_string(),
+                landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
+            })
+            .collect())
     })
 }
-

@@ -76,7 +76,11 @@ pub struct GeoTiffWriteOptions {
 
 impl Default for GeoTiffWriteOptions {
     fn default() -> Self {
-        GeoTiffWriteOptions { tile_size: 256, compression: Compression::Deflate(6), predictor: Predictor::None }
+        GeoTiffWriteOptions {
+            tile_size: 256,
+            compression: Compression::Deflate(6),
+            predictor: Predictor::None,
+        }
     }
 }
 
@@ -144,16 +148,28 @@ impl Entry {
 
 fn rd_u16(b: &[u8], e: Endian) -> u16 {
     let a = [b[0], b[1]];
-    if e == Endian::Little { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) }
+    if e == Endian::Little {
+        u16::from_le_bytes(a)
+    } else {
+        u16::from_be_bytes(a)
+    }
 }
 fn rd_u32(b: &[u8], e: Endian) -> u32 {
     let a = [b[0], b[1], b[2], b[3]];
-    if e == Endian::Little { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+    if e == Endian::Little {
+        u32::from_le_bytes(a)
+    } else {
+        u32::from_be_bytes(a)
+    }
 }
 fn rd_u64(b: &[u8], e: Endian) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
-    if e == Endian::Little { u64::from_le_bytes(a) } else { u64::from_be_bytes(a) }
+    if e == Endian::Little {
+        u64::from_le_bytes(a)
+    } else {
+        u64::from_be_bytes(a)
+    }
 }
 
 #[cfg(unix)]
@@ -211,9 +227,12 @@ impl GeoTiff {
         let ferr = |m: String| Error::format(FMT, &path, m);
         let mut head = [0u8; 16];
         if file_len < 8 {
-            return Err(ferr(format!("file is {file_len} bytes, too short for a TIFF header")));
+            return Err(ferr(format!(
+                "file is {file_len} bytes, too short for a TIFF header"
+            )));
         }
-        read_at(&file, &mut head[..8.min(file_len as usize)], 0).map_err(|e| Error::io(&path, e))?;
+        read_at(&file, &mut head[..8.min(file_len as usize)], 0)
+            .map_err(|e| Error::io(&path, e))?;
         let endian = match &head[..2] {
             b"II" => Endian::Little,
             b"MM" => Endian::Big,
@@ -278,12 +297,20 @@ impl GeoTiff {
         }
         let predictor = one(PREDICTOR, 1) as u16;
         if !matches!(predictor, 1..=3) {
-            return Err(Error::Unsupported(format!("{}: TIFF predictor {predictor}", path.display())));
+            return Err(Error::Unsupported(format!(
+                "{}: TIFF predictor {predictor}",
+                path.display()
+            )));
         }
         let planar = one(PLANAR_CONFIG, 1) == 2;
         let tiled = tags.contains_key(&TILE_OFFSETS);
         let (chunk_w, chunk_h, offsets, byte_counts) = if tiled {
-            (one(TILE_WIDTH, 0) as usize, one(TILE_LENGTH, 0) as usize, get(TILE_OFFSETS), get(TILE_BYTE_COUNTS))
+            (
+                one(TILE_WIDTH, 0) as usize,
+                one(TILE_LENGTH, 0) as usize,
+                get(TILE_OFFSETS),
+                get(TILE_BYTE_COUNTS),
+            )
         } else {
             let rps = (one(ROWS_PER_STRIP, height as u64) as usize).min(height);
             (width, rps, get(STRIP_OFFSETS), get(STRIP_BYTE_COUNTS))
@@ -312,7 +339,11 @@ impl GeoTiff {
         let nodata = tags.get(&GDAL_NODATA).and_then(|e| {
             let s = e.string();
             let s = s.trim();
-            if s.eq_ignore_ascii_case("nan") { Some(f64::NAN) } else { s.parse::<f64>().ok() }
+            if s.eq_ignore_ascii_case("nan") {
+                Some(f64::NAN)
+            } else {
+                s.parse::<f64>().ok()
+            }
         });
         let mut band_names = vec![None; bands];
         if let Some(md) = tags.get(&GDAL_METADATA) {
@@ -425,7 +456,11 @@ impl GeoTiff {
     /// Read a window of one band (0-based), touching only the chunks that overlap it.
     pub fn read_window(&self, band: usize, w: Window) -> Result<BandData> {
         if band >= self.bands {
-            return Err(Error::not_found("band", (band + 1).to_string(), vec![format!("1..={}", self.bands)]));
+            return Err(Error::not_found(
+                "band",
+                (band + 1).to_string(),
+                vec![format!("1..={}", self.bands)],
+            ));
         }
         self.check_window(w)?;
         let mut v = self.read_selected(w, &[band])?;
@@ -444,13 +479,19 @@ impl GeoTiff {
         let bands = self.read_bands_window(w)?;
         let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
         let g = self.transform.0;
-        let mut r = Raster::new(bands, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
+        let mut r = Raster::new(
+            bands,
+            GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]),
+            self.crs.clone(),
+            self.nodata,
+        )?;
         r.band_names = self.band_names.clone();
         Ok(r)
     }
 
     fn check_window(&self, w: Window) -> Result<()> {
-        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width {
+        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width
+        {
             return Err(Error::InvalidInput(format!(
                 "window {w:?} is outside the {}x{} raster {}",
                 self.width,
@@ -464,7 +505,10 @@ impl GeoTiff {
     fn read_selected(&self, w: Window, bands: &[usize]) -> Result<Vec<BandData>> {
         macro_rules! go {
             ($t:ty, $v:ident) => {
-                self.read_typed::<$t>(w, bands)?.into_iter().map(BandData::$v).collect()
+                self.read_typed::<$t>(w, bands)?
+                    .into_iter()
+                    .map(BandData::$v)
+                    .collect()
             };
         }
         Ok(match self.dtype {
@@ -480,7 +524,10 @@ impl GeoTiff {
     }
 
     fn read_typed<T: Sample>(&self, w: Window, bands: &[usize]) -> Result<Vec<Array2<T>>> {
-        let mut out: Vec<Array2<T>> = bands.iter().map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO)).collect();
+        let mut out: Vec<Array2<T>> = bands
+            .iter()
+            .map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO))
+            .collect();
         let across = self.width.div_ceil(self.chunk_w);
         let down = self.height.div_ceil(self.chunk_h);
         let per_plane = across * down;
@@ -503,12 +550,20 @@ impl GeoTiff {
         let sz = self.dtype.size();
         // Decode in batches of about 64 MiB so memory stays bounded on huge windows.
         let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
-        let batch = (64usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads() * 2);
+        let batch = (64usize << 20)
+            .div_ceil(chunk_bytes.max(1))
+            .max(rayon::current_num_threads() * 2);
         for jb in jobs.chunks(batch) {
-            let decoded: Vec<Vec<u8>> =
-                jb.par_iter().map(|&(idx, _, cr, _)| self.decode_chunk(idx, cr, spp)).collect::<Result<_>>()?;
+            let decoded: Vec<Vec<u8>> = jb
+                .par_iter()
+                .map(|&(idx, _, cr, _)| self.decode_chunk(idx, cr, spp))
+                .collect::<Result<_>>()?;
             for (&(_, plane, cr, cc), buf) in jb.iter().zip(&decoded) {
-                let rows_in_chunk = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
+                let rows_in_chunk = if self.tiled {
+                    self.chunk_h
+                } else {
+                    self.chunk_h.min(self.height - cr * self.chunk_h)
+                };
                 let (y0, x0) = (cr * self.chunk_h, cc * self.chunk_w);
                 let r_lo = w.row.max(y0);
                 let r_hi = (w.row + w.rows).min(y0 + rows_in_chunk);
@@ -523,7 +578,9 @@ impl GeoTiff {
                     for r in r_lo..r_hi {
                         let src_row = (r - y0) * self.chunk_w * spp;
                         let dst_row = dst.row_mut(r - w.row);
-                        let dst_slice = dst_row.into_slice().ok_or_else(|| Error::InvalidInput("non-contiguous".into()))?;
+                        let dst_slice = dst_row
+                            .into_slice()
+                            .ok_or_else(|| Error::InvalidInput("non-contiguous".into()))?;
                         for c in c_lo..c_hi {
                             let i = (src_row + (c - x0) * spp + sample) * sz;
                             dst_slice[c - w.col] = T::from_ne(&buf[i..i + sz]);
@@ -537,7 +594,11 @@ impl GeoTiff {
 
     /// Decompress one chunk into native-endian samples (`chunk_w × rows × spp`).
     fn decode_chunk(&self, idx: usize, chunk_row: usize, spp: usize) -> Result<Vec<u8>> {
-        let rows = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - chunk_row * self.chunk_h) };
+        let rows = if self.tiled {
+            self.chunk_h
+        } else {
+            self.chunk_h.min(self.height - chunk_row * self.chunk_h)
+        };
         let sz = self.dtype.size();
         let row_bytes = self.chunk_w * spp * sz;
         let need = row_bytes * rows;
@@ -553,7 +614,9 @@ impl GeoTiff {
         }
         let ferr = |m: String| Error::format(FMT, &self.path, m);
         if off + len as u64 > self.file_len {
-            return Err(ferr(format!("chunk {idx} extends past the end of the file")));
+            return Err(ferr(format!(
+                "chunk {idx} extends past the end of the file"
+            )));
         }
         let mut raw = vec![0u8; len];
         read_at(&self.file, &mut raw, off).map_err(|e| Error::io(&self.path, e))?;
@@ -567,7 +630,8 @@ impl GeoTiff {
                 out
             }
             5 => {
-                let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+                let mut dec =
+                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
                 let mut out = Vec::with_capacity(need);
                 let res = dec.into_vec(&mut out).decode(&raw);
                 if let Err(e) = res.status {
@@ -646,7 +710,12 @@ fn horizontal_undiff(buf: &mut [u8], row_bytes: usize, spp: usize, sz: usize) {
                 for i in spp..n {
                     let p = 4 * (i - spp);
                     let a = u32::from_ne_bytes([row[p], row[p + 1], row[p + 2], row[p + 3]]);
-                    let b = u32::from_ne_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
+                    let b = u32::from_ne_bytes([
+                        row[4 * i],
+                        row[4 * i + 1],
+                        row[4 * i + 2],
+                        row[4 * i + 3],
+                    ]);
                     row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_add(a).to_ne_bytes());
                 }
             }
@@ -686,16 +755,34 @@ fn unpackbits(src: &[u8], need: usize) -> Vec<u8> {
     out
 }
 
-fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::Result<HashMap<u16, Entry>, String> {
-    let (cnt_sz, ent_sz, inline) = if big { (8usize, 20usize, 8usize) } else { (2, 12, 4) };
+fn read_ifd(
+    f: &File,
+    len: u64,
+    off: u64,
+    e: Endian,
+    big: bool,
+) -> std::result::Result<HashMap<u16, Entry>, String> {
+    let (cnt_sz, ent_sz, inline) = if big {
+        (8usize, 20usize, 8usize)
+    } else {
+        (2, 12, 4)
+    };
     if off == 0 || off + cnt_sz as u64 > len {
-        return Err(format!("first IFD offset {off} is outside the file ({len} bytes)"));
+        return Err(format!(
+            "first IFD offset {off} is outside the file ({len} bytes)"
+        ));
     }
     let mut cb = [0u8; 8];
     read_at(f, &mut cb[..cnt_sz], off).map_err(|x| x.to_string())?;
-    let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 } as usize;
+    let n = if big {
+        rd_u64(&cb, e)
+    } else {
+        rd_u16(&cb, e) as u64
+    } as usize;
     if n == 0 || n > 10_000 || off + (cnt_sz + n * ent_sz) as u64 > len {
-        return Err(format!("IFD with {n} entries does not fit in the file (truncated?)"));
+        return Err(format!(
+            "IFD with {n} entries does not fit in the file (truncated?)"
+        ));
     }
     let mut raw = vec![0u8; n * ent_sz];
     read_at(f, &mut raw, off + cnt_sz as u64).map_err(|x| x.to_string())?;
@@ -703,22 +790,36 @@ fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::
     for ent in raw.chunks_exact(ent_sz) {
         let tag = rd_u16(ent, e);
         let typ = rd_u16(&ent[2..], e);
-        let count = if big { rd_u64(&ent[4..], e) } else { rd_u32(&ent[4..], e) as u64 };
+        let count = if big {
+            rd_u64(&ent[4..], e)
+        } else {
+            rd_u32(&ent[4..], e) as u64
+        };
         let tsz = type_size(typ);
         if tsz == 0 {
             continue;
         }
-        let total = (count as usize).checked_mul(tsz).ok_or("tag size overflow")?;
+        let total = (count as usize)
+            .checked_mul(tsz)
+            .ok_or("tag size overflow")?;
         if total as u64 > len {
-            return Err(format!("tag {tag} claims {total} bytes, more than the file holds"));
+            return Err(format!(
+                "tag {tag} claims {total} bytes, more than the file holds"
+            ));
         }
         let data = if total <= inline {
             ent[(ent_sz - inline)..(ent_sz - inline + total)].to_vec()
         } else {
             let vo = &ent[ent_sz - inline..];
-            let voff = if big { rd_u64(vo, e) } else { rd_u32(vo, e) as u64 };
+            let voff = if big {
+                rd_u64(vo, e)
+            } else {
+                rd_u32(vo, e) as u64
+            };
             if voff + total as u64 > len {
-                return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)"));
+                return Err(format!(
+                    "tag {tag} data at byte {voff} runs past the end of the file (truncated)"
+                ));
             }
             let mut d = vec![0u8; total];
             read_at(f, &mut d, voff).map_err(|x| x.to_string())?;
@@ -731,16 +832,32 @@ fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::
 
 fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, Option<String>) {
     let mut gt = GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
-    let keys: Vec<u64> = tags.get(&GEO_KEY_DIRECTORY).map(|t| t.u64s(e)).unwrap_or_default();
-    let doubles: Vec<f64> = tags.get(&GEO_DOUBLE_PARAMS).map(|t| t.f64s(e)).unwrap_or_default();
-    let ascii: String = tags.get(&GEO_ASCII_PARAMS).map(|t| t.string()).unwrap_or_default();
+    let keys: Vec<u64> = tags
+        .get(&GEO_KEY_DIRECTORY)
+        .map(|t| t.u64s(e))
+        .unwrap_or_default();
+    let doubles: Vec<f64> = tags
+        .get(&GEO_DOUBLE_PARAMS)
+        .map(|t| t.f64s(e))
+        .unwrap_or_default();
+    let ascii: String = tags
+        .get(&GEO_ASCII_PARAMS)
+        .map(|t| t.string())
+        .unwrap_or_default();
     let mut key = HashMap::new();
     let mut key_str = HashMap::new();
     if keys.len() >= 4 {
         let n = keys[3] as usize;
         for k in 0..n {
-            let Some(rec) = keys.get(4 + 4 * k..8 + 4 * k) else { break };
-            let (id, loc, count, val) = (rec[0] as u16, rec[1] as u16, rec[2] as usize, rec[3] as usize);
+            let Some(rec) = keys.get(4 + 4 * k..8 + 4 * k) else {
+                break;
+            };
+            let (id, loc, count, val) = (
+                rec[0] as u16,
+                rec[1] as u16,
+                rec[2] as usize,
+                rec[3] as usize,
+            );
             match loc {
                 0 => {
                     key.insert(id, val as f64);
@@ -764,9 +881,10 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
         if m.len() >= 8 {
             gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
         }
-    } else if let (Some(sc), Some(tp)) =
-        (tags.get(&MODEL_PIXEL_SCALE).map(|t| t.f64s(e)), tags.get(&MODEL_TIEPOINT).map(|t| t.f64s(e)))
-    {
+    } else if let (Some(sc), Some(tp)) = (
+        tags.get(&MODEL_PIXEL_SCALE).map(|t| t.f64s(e)),
+        tags.get(&MODEL_TIEPOINT).map(|t| t.f64s(e)),
+    ) {
         if sc.len() >= 2 && tp.len() >= 6 {
             let (sx, sy) = (sc[0], sc[1]);
             gt = GeoTransform([tp[3] - tp[0] * sx, sx, 0.0, tp[4] + tp[1] * sy, 0.0, -sy]);
@@ -792,10 +910,19 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
         None if keys.is_empty() => (gt, None, None),
         _ => {
             // User-defined CRS: a few writers put a WKT or EPSG name in the citation.
-            let cit = key_str.get(&3073).or_else(|| key_str.get(&1026)).or_else(|| key_str.get(&2049));
+            let cit = key_str
+                .get(&3073)
+                .or_else(|| key_str.get(&1026))
+                .or_else(|| key_str.get(&2049));
             match cit.map(|s| Crs::from_user_input(s)) {
                 Some(Ok(c)) => (gt, Some(c), None),
-                _ => (gt, None, Some(format!("user-defined GeoTIFF CRS not supported (citation {cit:?})"))),
+                _ => (
+                    gt,
+                    None,
+                    Some(format!(
+                        "user-defined GeoTIFF CRS not supported (citation {cit:?})"
+                    )),
+                ),
             }
         }
     }
@@ -803,7 +930,9 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
 
 fn parse_band_descriptions(xml: &str, names: &mut [Option<String>]) {
     for item in xml.split("<Item ").skip(1) {
-        let Some(close) = item.find('>') else { continue };
+        let Some(close) = item.find('>') else {
+            continue;
+        };
         let attrs = &item[..close];
         if !attrs.contains("role=\"description\"") {
             continue;
@@ -904,21 +1033,29 @@ fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<
 pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOptions) -> Result<()> {
     let path = path.as_ref();
     let ts = opts.tile_size;
-    if ts == 0 || ts % 16 != 0 {
-        return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
+    if ts == 0 || !ts.is_multiple_of(16) {
+        return Err(Error::InvalidInput(format!(
+            "tile size {ts} must be a positive multiple of 16"
+        )));
     }
     let (w, h, nb) = (r.width(), r.height(), r.band_count());
     let dtype = r.bands()[0].dtype();
     if r.bands().iter().any(|b| b.dtype() != dtype) {
-        return Err(Error::InvalidInput("all bands must share one data type to be written as one GeoTIFF".into()));
+        return Err(Error::InvalidInput(
+            "all bands must share one data type to be written as one GeoTIFF".into(),
+        ));
     }
     let predictor = match (opts.predictor, dtype) {
         (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,
         (Predictor::FloatingPoint, _) => {
-            return Err(Error::InvalidInput("the floating-point predictor needs a float raster".into()))
+            return Err(Error::InvalidInput(
+                "the floating-point predictor needs a float raster".into(),
+            ))
         }
         (Predictor::Horizontal, DataType::F32 | DataType::F64) => {
-            return Err(Error::InvalidInput("use the floating-point predictor for float rasters".into()))
+            return Err(Error::InvalidInput(
+                "use the floating-point predictor for float rasters".into(),
+            ))
         }
         (Predictor::Horizontal, _) => 2,
         (Predictor::None, _) => 1,
@@ -926,8 +1063,9 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let across = w.div_ceil(ts);
     let down = h.div_ceil(ts);
     let sz = dtype.size();
-    let jobs: Vec<(usize, usize, usize)> =
-        (0..nb).flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc)))).collect();
+    let jobs: Vec<(usize, usize, usize)> = (0..nb)
+        .flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc))))
+        .collect();
     let tiles: Vec<Vec<u8>> = jobs
         .par_iter()
         .map(|&(b, tr, tc)| {
@@ -951,8 +1089,13 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
             match opts.compression {
                 Compression::None => Ok(raw),
                 Compression::Deflate(level) => {
-                    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
-                    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
+                    let mut enc = flate2::write::ZlibEncoder::new(
+                        Vec::new(),
+                        flate2::Compression::new(level.clamp(1, 9)),
+                    );
+                    enc.write_all(&raw)
+                        .and_then(|_| enc.finish())
+                        .map_err(|e| Error::io(path, e))
                 }
             }
         })
@@ -974,7 +1117,9 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
         }
     }
     if out.len() as u64 > u32::MAX as u64 - (1 << 20) {
-        return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+        return Err(Error::Unsupported(
+            "GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into(),
+        ));
     }
     let sample_format: u16 = match dtype {
         DataType::F32 | DataType::F64 => 3,
@@ -985,7 +1130,14 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     t.long_if_big(IMAGE_WIDTH, w);
     t.long_if_big(IMAGE_LENGTH, h);
     t.short(BITS_PER_SAMPLE, &vec![(sz * 8) as u16; nb]);
-    t.short(COMPRESSION, &[if opts.compression == Compression::None { 1 } else { 8 }]);
+    t.short(
+        COMPRESSION,
+        &[if opts.compression == Compression::None {
+            1
+        } else {
+            8
+        }],
+    );
     t.short(PHOTOMETRIC, &[1]);
     t.short(SAMPLES_PER_PIXEL, &[nb as u16]);
     t.short(PLANAR_CONFIG, &[2]);
@@ -994,8 +1146,14 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     }
     t.short(TILE_WIDTH, &[ts as u16]);
     t.short(TILE_LENGTH, &[ts as u16]);
-    t.long(TILE_OFFSETS, &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>());
-    t.long(TILE_BYTE_COUNTS, &counts.iter().map(|v| *v as u32).collect::<Vec<_>>());
+    t.long(
+        TILE_OFFSETS,
+        &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>(),
+    );
+    t.long(
+        TILE_BYTE_COUNTS,
+        &counts.iter().map(|v| *v as u32).collect::<Vec<_>>(),
+    );
     if nb > 1 {
         t.short(EXTRA_SAMPLES, &vec![0; nb - 1]);
     }
@@ -1007,14 +1165,23 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     } else {
         t.double(
             MODEL_TRANSFORMATION,
-            &[g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            &[
+                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                1.0,
+            ],
         );
     }
     if let Some(crs) = &r.crs {
         let code = crs.epsg().ok_or_else(|| {
-            Error::Unsupported(format!("writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"))
+            Error::Unsupported(format!(
+                "writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"
+            ))
         })?;
-        let (model, key) = if crs.is_geographic() { (2u16, 2048u16) } else { (1, 3072) };
+        let (model, key) = if crs.is_geographic() {
+            (2u16, 2048u16)
+        } else {
+            (1, 3072)
+        };
         let mut keys = vec![1u16, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1];
         keys.extend_from_slice(&[key, 0, 1, code as u16]);
         t.short(GEO_KEY_DIRECTORY, &keys);
@@ -1022,14 +1189,23 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let mut names = String::new();
     for (i, n) in r.band_names.iter().enumerate() {
         if let Some(n) = n {
-            names.push_str(&format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"));
+            names.push_str(&format!(
+                "<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"
+            ));
         }
     }
     if !names.is_empty() {
-        t.ascii(GDAL_METADATA, &format!("<GDALMetadata>{names}</GDALMetadata>"));
+        t.ascii(
+            GDAL_METADATA,
+            &format!("<GDALMetadata>{names}</GDALMetadata>"),
+        );
     }
     if let Some(nd) = r.nodata {
-        let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
+        let s = if nd.is_nan() {
+            "nan".to_string()
+        } else {
+            format_nodata(nd)
+        };
         t.ascii(GDAL_NODATA, &s);
     }
     let ifd_off = out.len() as u32;
@@ -1041,7 +1217,11 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
 }
 
 fn format_nodata(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 fn apply_predictor(buf: &mut [u8], predictor: u16, row_bytes: usize, sz: usize) {
@@ -1058,8 +1238,18 @@ fn apply_predictor(buf: &mut [u8], predictor: u16, row_bytes: usize, sz: usize) 
                             row[2 * i..2 * i + 2].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
                         }
                         _ => {
-                            let a = u32::from_le_bytes([row[4 * i - 4], row[4 * i - 3], row[4 * i - 2], row[4 * i - 1]]);
-                            let b = u32::from_le_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
+                            let a = u32::from_le_bytes([
+                                row[4 * i - 4],
+                                row[4 * i - 3],
+                                row[4 * i - 2],
+                                row[4 * i - 1],
+                            ]);
+                            let b = u32::from_le_bytes([
+                                row[4 * i],
+                                row[4 * i + 1],
+                                row[4 * i + 2],
+                                row[4 * i + 3],
+                            ]);
                             row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
                         }
                     }
@@ -1097,10 +1287,20 @@ impl IfdBuilder {
         self
     }
     fn short(&mut self, tag: u16, v: &[u16]) -> &mut Self {
-        self.put(tag, 3, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        self.put(
+            tag,
+            3,
+            v.len(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )
     }
     fn long(&mut self, tag: u16, v: &[u32]) -> &mut Self {
-        self.put(tag, 4, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        self.put(
+            tag,
+            4,
+            v.len(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )
     }
     fn long_if_big(&mut self, tag: u16, v: usize) -> &mut Self {
         if v > u16::MAX as usize {
@@ -1110,7 +1310,12 @@ impl IfdBuilder {
         }
     }
     fn double(&mut self, tag: u16, v: &[f64]) -> &mut Self {
-        self.put(tag, 12, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        self.put(
+            tag,
+            12,
+            v.len(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )
     }
     fn ascii(&mut self, tag: u16, s: &str) -> &mut Self {
         let mut b = s.as_bytes().to_vec();
@@ -1154,7 +1359,10 @@ mod tests {
     #[test]
     fn packbits_roundtrip_known_vector() {
         // Apple's TN1023 example
-        let src = [0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7, 0xAA];
+        let src = [
+            0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7,
+            0xAA,
+        ];
         let out = unpackbits(&src, 24);
         assert_eq!(out.len(), 24);
         assert_eq!(&out[..3], &[0xAA, 0xAA, 0xAA]);
@@ -1176,7 +1384,10 @@ mod tests {
                 tmp[i * 4 + b] = raw[(3 - b) * 64 + i];
             }
         }
-        let back: Vec<f32> = tmp.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let back: Vec<f32> = tmp
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         assert_eq!(back, vals);
     }
 }

@@ -1,4 +1,6 @@
 //! landopp integration tests: one binary, one module per area.
+#![allow(clippy::unwrap_used)]
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 mod crs;

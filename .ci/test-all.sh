@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run every test of landopp in all three languages (Rust, Python, Node), installing the Python
+# and Node tooling it needs. Usage: bash .ci/test-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+step() { printf '\n==> %s\n' "$*"; }
+
+# System tools the cross-checks use (gdalinfo/ogrinfo): installed when missing and we are root.
+if ! command -v gdalinfo >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing gdal-bin (gdalinfo/ogrinfo cross-checks)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gdal-bin >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "gdalinfo is required under CI=true" >&2; exit 1
+  fi
+fi
+
+step "Rust: format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust: tests (core unit + integration + doctests, CLI)"
+cargo test --locked
+
+step "Python: tooling in .venv"
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "maturin>=1.9,<2" "pytest>=8" "numpy>=1.24" "geopandas>=0.14" "shapely>=2" "pandas>=2" \
+  "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8"
+step "Python: build the extension (maturin develop)"
+(cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --locked -q)
+step "Python: pytest"
+.venv/bin/python -m pytest python/tests -q
+step "Python: stubs match the runtime (mypy.stubtest)"
+.venv/bin/python -m mypy.stubtest landopp --mypy-config-file python/mypy.ini --allowlist python/stubtest-allowlist.txt
+
+step "Node: tooling (npm) and native addon (napi build)"
+(cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
+step "Node: generated index.d.ts / index.js are committed and up to date"
+git diff --exit-code -- node/index.d.ts node/index.js
+step "Node: node --test"
+(cd node && node --test test/)
+
+printf '\nall tests passed (Rust, Python, Node)\n'
