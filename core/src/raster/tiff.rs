@@ -554,16 +554,16 @@ impl GeoTiff {
             .div_ceil(chunk_bytes.max(1))
             .max(rayon::current_num_threads() * 2);
         for jb in jobs.chunks(batch) {
-            let decoded: Vec<Vec<u8>> = jb
+            // Decode and convert to typed samples in parallel; the copy below is row memcpy.
+            let decoded: Vec<Vec<T>> = jb
                 .par_iter()
-                .map(|&(idx, _, cr, _)| self.decode_chunk(idx, cr, spp))
+                .map(|&(idx, _, cr, _)| {
+                    let buf = self.decode_chunk(idx, cr, spp)?;
+                    Ok(buf.chunks_exact(sz).map(T::from_ne).collect())
+                })
                 .collect::<Result<_>>()?;
             for (&(_, plane, cr, cc), buf) in jb.iter().zip(&decoded) {
-                let rows_in_chunk = if self.tiled {
-                    self.chunk_h
-                } else {
-                    self.chunk_h.min(self.height - cr * self.chunk_h)
-                };
+                let rows_in_chunk = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
                 let (y0, x0) = (cr * self.chunk_h, cc * self.chunk_w);
                 let r_lo = w.row.max(y0);
                 let r_hi = (w.row + w.rows).min(y0 + rows_in_chunk);
@@ -576,14 +576,18 @@ impl GeoTiff {
                 for (k, sample) in targets {
                     let dst = &mut out[k];
                     for r in r_lo..r_hi {
-                        let src_row = (r - y0) * self.chunk_w * spp;
-                        let dst_row = dst.row_mut(r - w.row);
+                        let src_row = &buf[(r - y0) * self.chunk_w * spp..(r - y0 + 1) * self.chunk_w * spp];
+                        let mut dst_row = dst.row_mut(r - w.row);
                         let dst_slice = dst_row
-                            .into_slice()
-                            .ok_or_else(|| Error::InvalidInput("non-contiguous".into()))?;
-                        for c in c_lo..c_hi {
-                            let i = (src_row + (c - x0) * spp + sample) * sz;
-                            dst_slice[c - w.col] = T::from_ne(&buf[i..i + sz]);
+                            .as_slice_mut()
+                            .ok_or_else(|| Error::InvalidInput("non-contiguous output array".into()))?;
+                        let d = &mut dst_slice[c_lo - w.col..c_hi - w.col];
+                        if spp == 1 {
+                            d.copy_from_slice(&src_row[c_lo - x0..c_hi - x0]);
+                        } else {
+                            for (o, c) in d.iter_mut().zip(c_lo..c_hi) {
+                                *o = src_row[(c - x0) * spp + sample];
+                            }
                         }
                     }
                 }
@@ -654,20 +658,28 @@ impl GeoTiff {
         match self.predictor {
             3 => {
                 let mut tmp = vec![0u8; row_bytes];
+                let count = row_bytes / sz;
                 for row in buf.chunks_exact_mut(row_bytes) {
-                    for i in spp..row.len() {
-                        row[i] = row[i].wrapping_add(row[i - spp]);
-                    }
-                    let count = row_bytes / sz;
-                    for i in 0..count {
-                        for b in 0..sz {
-                            // byte planes are stored most significant first
-                            tmp[i * sz + b] = row[(sz - 1 - b) * count + i];
+                    undo_byte_diff(row, spp);
+                    // byte planes are stored most significant first: gather them back
+                    match sz {
+                        4 => {
+                            let (p0, rest) = row.split_at(count);
+                            let (p1, rest) = rest.split_at(count);
+                            let (p2, p3) = rest.split_at(count);
+                            for ((((o, a), b), c), d) in tmp.chunks_exact_mut(4).zip(p0).zip(p1).zip(p2).zip(p3) {
+                                o.copy_from_slice(&u32::from_be_bytes([*a, *b, *c, *d]).to_ne_bytes());
+                            }
                         }
-                    }
-                    if cfg!(target_endian = "big") {
-                        for s in tmp.chunks_exact_mut(sz) {
-                            s.reverse();
+                        _ => {
+                            for i in 0..count {
+                                let mut v = [0u8; 8];
+                                for b in 0..sz {
+                                    v[b] = row[b * count + i];
+                                }
+                                let x = u64::from_be_bytes(v) >> (8 * (8 - sz));
+                                tmp[i * sz..(i + 1) * sz].copy_from_slice(&x.to_ne_bytes()[..sz]);
+                            }
                         }
                     }
                     row.copy_from_slice(&tmp);
@@ -686,6 +698,21 @@ impl GeoTiff {
             }
         }
         Ok(buf)
+    }
+}
+
+/// Undo byte-wise horizontal differencing (floating-point predictor, first stage).
+fn undo_byte_diff(row: &mut [u8], spp: usize) {
+    if spp == 1 {
+        let mut acc = 0u8;
+        for b in row.iter_mut() {
+            acc = acc.wrapping_add(*b);
+            *b = acc;
+        }
+    } else {
+        for i in spp..row.len() {
+            row[i] = row[i].wrapping_add(row[i - spp]);
+        }
     }
 }
 
