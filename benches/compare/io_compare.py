@@ -75,3 +75,26 @@ print(f"| input | reference | reference median | landopp median | speed-up (ref 
 print("|---|---|---|---|---|")
 for name, ref, t_ref, t_lo in rows:
     print(f"| {name} | {ref} | {t_ref * 1e3:.2f} ms | {t_lo * 1e3:.2f} ms | {t_ref / t_lo:.2f}x |")
+
+# ---- CRS and geodesic area on the Bangor parcels (191 k vertices, EPSG:26847 US feet) ----
+import geopandas as gpd  # noqa: E402
+import shapely  # noqa: E402
+from pyproj import Geod, Transformer  # noqa: E402
+
+parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg")
+xy = shapely.get_coordinates(parcels.geometry.values)
+x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+crs_rows = []
+for dst in (26919, 4326):
+    tr = Transformer.from_crs(26847, dst, always_xy=True)
+    t_ref = median_time(lambda: tr.transform(x, y), args.repeat)
+    t_lo = median_time(lambda: landopp.transform("EPSG:26847", f"EPSG:{dst}", x, y), args.repeat)
+    crs_rows.append((f"transform {len(x)} Bangor vertices 26847 → {dst}", "pyproj Transformer", t_ref, t_lo))
+geod = Geod(ellps="WGS84")
+ll = parcels.to_crs(4326)
+t_ref = median_time(lambda: [geod.geometry_area_perimeter(g) for g in ll.geometry], 5)
+wkb = list(shapely.to_wkb(ll.geometry.values))
+t_lo = median_time(lambda: landopp.geodesic_area_perimeter(wkb, "EPSG:4326"), 5)
+crs_rows.append((f"geodesic area+perimeter of {len(ll)} Bangor parcels", "pyproj Geod (loop)", t_ref, t_lo))
+for name, ref, t_ref, t_lo in crs_rows:
+    print(f"| {name} | {ref} | {t_ref * 1e3:.2f} ms | {t_lo * 1e3:.2f} ms | {t_ref / t_lo:.2f}x |")
