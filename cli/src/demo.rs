@@ -8,18 +8,13 @@ use std::path::{Path, PathBuf};
 fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
     let candidates: Vec<PathBuf> = match data {
         Some(d) => vec![d],
-        None => vec![
-            PathBuf::from("fixtures"),
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
-        ],
+        None => vec![PathBuf::from("fixtures"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")],
     };
     candidates
         .iter()
         .find(|d| d.join("slovenia/lulc_polygons.gpkg").exists())
         .cloned()
-        .ok_or_else(|| Error::FileNotFound {
-            path: candidates[0].join("slovenia/lulc_polygons.gpkg"),
-        })
+        .ok_or_else(|| Error::FileNotFound { path: candidates[0].join("slovenia/lulc_polygons.gpkg") })
 }
 
 /// Run the demo; returns the feature table (also written to `out`).
@@ -27,17 +22,17 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let dir = find_data(data)?;
     let parcels_path = dir.join("slovenia/lulc_polygons.gpkg");
     let dem_path = dir.join("slovenia/dem.tif");
-    println!("landopp {} demo — land-use parcels of a 1 km² patch in central Slovenia (eo-learn sample, MIT)", landopp::VERSION);
+    println!(
+        "landopp {} demo — land-use parcels of a 1 km² patch in central Slovenia (eo-learn sample, MIT)",
+        landopp::VERSION
+    );
     let parcels = Parcels::read(&parcels_path, None, Some("index"))?;
     let dem = Raster::open(&dem_path)?;
     println!(
         "parcels: {} from {} ({}), {} invalid geometries kept and flagged",
         parcels.len(),
         parcels_path.display(),
-        parcels
-            .crs
-            .as_ref()
-            .map_or("no CRS".into(), |c| c.to_string()),
+        parcels.crs.as_ref().map_or("no CRS".into(), |c| c.to_string()),
         parcels.invalid_indices().len()
     );
     println!(
@@ -55,31 +50,18 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         unit: unit.into(),
         method: method.into(),
     };
-    ft.add_column(
-        "area_m2",
-        ap.iter().map(|v| v.0).collect(),
-        meta("m2", "geodesic area on WGS 84"),
-    )?;
+    ft.add_column("area_m2", ap.iter().map(|v| v.0).collect(), meta("m2", "geodesic area on WGS 84"))?;
     ft.add_column(
         "area_acres",
         ap.iter().map(|v| v.0 / M2_PER_ACRE).collect(),
         meta("acre", "geodesic area on WGS 84"),
     )?;
-    ft.add_column(
-        "perimeter_m",
-        ap.iter().map(|v| v.1).collect(),
-        meta("m", "geodesic perimeter on WGS 84"),
-    )?;
+    ft.add_column("perimeter_m", ap.iter().map(|v| v.1).collect(), meta("m", "geodesic perimeter on WGS 84"))?;
 
     // Elevation at each parcel's interior point (the DEM covers only part of the parcels).
     let to_dem = Transformer::new(
-        parcels
-            .crs
-            .as_ref()
-            .ok_or_else(|| Error::Crs("parcels without CRS".into()))?,
-        dem.crs
-            .as_ref()
-            .ok_or_else(|| Error::Crs("DEM without CRS".into()))?,
+        parcels.crs.as_ref().ok_or_else(|| Error::Crs("parcels without CRS".into()))?,
+        dem.crs.as_ref().ok_or_else(|| Error::Crs("DEM without CRS".into()))?,
     )?;
     let band = dem.band(0)?;
     let mut elev = Vec::with_capacity(parcels.len());
@@ -89,11 +71,8 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
             Some(p) => {
                 let (x, y) = to_dem.transform_point(p.x(), p.y())?;
                 let (c, r) = dem.transform.invert(x, y);
-                if c >= 0.0 && r >= 0.0 && (c as usize) < dem.width() && (r as usize) < dem.height()
-                {
-                    band.get_f64(r as usize, c as usize)
-                        .filter(|v| Some(*v) != dem.nodata)
-                        .unwrap_or(f64::NAN)
+                if c >= 0.0 && r >= 0.0 && (c as usize) < dem.width() && (r as usize) < dem.height() {
+                    band.get_f64(r as usize, c as usize).filter(|v| Some(*v) != dem.nodata).unwrap_or(f64::NAN)
                 } else {
                     f64::NAN
                 }
@@ -116,10 +95,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let mut order: Vec<usize> = (0..parcels.len()).collect();
     order.sort_by(|&a, &b| ap[b].0.total_cmp(&ap[a].0));
     println!("\nlargest parcels:");
-    println!(
-        "{:>6}  {:<22} {:>10} {:>8} {:>10}",
-        "id", "land use", "area m²", "acres", "elev m"
-    );
+    println!("{:>6}  {:<22} {:>10} {:>8} {:>10}", "id", "land use", "area m²", "acres", "elev m");
     for &i in order.iter().take(10) {
         let lu = class.map(|c| c.data.get(i).to_string()).unwrap_or_default();
         let e = ft.column("elevation_m")?.values[i];
@@ -129,11 +105,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
             lu,
             ap[i].0,
             ap[i].0 / M2_PER_ACRE,
-            if e.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{e:.1}")
-            }
+            if e.is_nan() { "-".to_string() } else { format!("{e:.1}") }
         );
     }
 
@@ -144,12 +116,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     for c in ft.columns() {
         layer.columns.push(Column {
             name: c.name.clone(),
-            data: ColumnData::Float(
-                c.values
-                    .iter()
-                    .map(|v| (!v.is_nan()).then_some(*v))
-                    .collect(),
-            ),
+            data: ColumnData::Float(c.values.iter().map(|v| (!v.is_nan()).then_some(*v)).collect()),
         });
     }
     let gj = out.join("parcels_features.geojson");

@@ -45,11 +45,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Info { path, json } => {
             let i = info::info(&path)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&i)
-                        .map_err(|e| Error::InvalidInput(e.to_string()))?
-                );
+                println!("{}", serde_json::to_string_pretty(&i).map_err(|e| Error::InvalidInput(e.to_string()))?);
             } else {
                 print!("{i}");
             }

@@ -121,13 +121,7 @@ impl Crs {
             .map_err(|e| Error::Crs(format!("cannot parse PROJ string {proj:?}: {e}")))?;
         let geographic = p.is_latlong();
         let unit_m = if geographic { f64::NAN } else { p.to_meter() };
-        Ok(Crs {
-            epsg: None,
-            name,
-            proj: proj.trim().to_string(),
-            geographic,
-            unit_m,
-        })
+        Ok(Crs { epsg: None, name, proj: proj.trim().to_string(), geographic, unit_m })
     }
 
     /// Parse OGC WKT (WKT1 as in GeoPackage and GeoTIFF citations, ESRI `.prj`, or WKT2 with an
@@ -180,9 +174,7 @@ impl Crs {
         if t.contains('[') {
             return Self::from_wkt(t);
         }
-        Err(Error::Crs(format!(
-            "unrecognised CRS {t:?} (expected EPSG:code, WKT or a PROJ string)"
-        )))
+        Err(Error::Crs(format!("unrecognised CRS {t:?} (expected EPSG:code, WKT or a PROJ string)")))
     }
 
     /// The EPSG code, when known.
@@ -249,9 +241,7 @@ pub struct Transformer {
 
 impl fmt::Debug for Transformer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transformer")
-            .field("noop", &self.noop)
-            .finish_non_exhaustive()
+        f.debug_struct("Transformer").field("noop", &self.noop).finish_non_exhaustive()
     }
 }
 
@@ -275,8 +265,7 @@ impl Transformer {
     /// Build a transformation from `src` to `dst`.
     pub fn new(src: &Crs, dst: &Crs) -> Result<Self> {
         let mk = |c: &Crs| {
-            proj4rs::Proj::from_proj_string(&c.proj)
-                .map_err(|e| Error::Crs(format!("cannot use CRS {c}: {e}")))
+            proj4rs::Proj::from_proj_string(&c.proj).map_err(|e| Error::Crs(format!("cannot use CRS {c}: {e}")))
         };
         Ok(Transformer {
             src: mk(src)?,
@@ -306,28 +295,15 @@ impl Transformer {
         }
         coords.par_chunks_mut(4096).try_for_each(|chunk| {
             if self.src_geo {
-                chunk.iter_mut().for_each(|c| {
-                    *c = Coord {
-                        x: c.x.to_radians(),
-                        y: c.y.to_radians(),
-                    }
-                });
+                chunk.iter_mut().for_each(|c| *c = Coord { x: c.x.to_radians(), y: c.y.to_radians() });
             }
             proj4rs::transform::transform(&self.src, &self.dst, &mut CoordSlice(chunk))
                 .map_err(|e| Error::Crs(format!("reprojection failed: {e}")))?;
             if self.dst_geo {
-                chunk.iter_mut().for_each(|c| {
-                    *c = Coord {
-                        x: c.x.to_degrees(),
-                        y: c.y.to_degrees(),
-                    }
-                });
+                chunk.iter_mut().for_each(|c| *c = Coord { x: c.x.to_degrees(), y: c.y.to_degrees() });
             }
             if let Some(c) = chunk.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
-                return Err(Error::Crs(format!(
-                    "reprojection produced a non-finite coordinate ({}, {})",
-                    c.x, c.y
-                )));
+                return Err(Error::Crs(format!("reprojection produced a non-finite coordinate ({}, {})", c.x, c.y)));
             }
             Ok(())
         })
@@ -422,10 +398,7 @@ mod wkt {
                 }
                 c if c == b'-' || c == b'+' || c == b'.' || c.is_ascii_digit() => {
                     let s = *pos;
-                    while *pos < b.len()
-                        && !matches!(b[*pos], b',' | b']' | b')')
-                        && !b[*pos].is_ascii_whitespace()
-                    {
+                    while *pos < b.len() && !matches!(b[*pos], b',' | b']' | b')') && !b[*pos].is_ascii_whitespace() {
                         *pos += 1;
                     }
                     let t = String::from_utf8_lossy(&b[s..*pos]);
@@ -475,12 +448,8 @@ mod wkt {
         pub fn epsg(&self) -> Option<u32> {
             let auth = self.child("AUTHORITY").or_else(|| self.child("ID"))?;
             match (auth.args.first(), auth.args.get(1)) {
-                (Some(Arg::Str(org)), Some(Arg::Str(code))) if org.eq_ignore_ascii_case("EPSG") => {
-                    code.parse().ok()
-                }
-                (Some(Arg::Str(org)), Some(Arg::Num(code))) if org.eq_ignore_ascii_case("EPSG") => {
-                    Some(*code as u32)
-                }
+                (Some(Arg::Str(org)), Some(Arg::Str(code))) if org.eq_ignore_ascii_case("EPSG") => code.parse().ok(),
+                (Some(Arg::Str(org)), Some(Arg::Num(code))) if org.eq_ignore_ascii_case("EPSG") => Some(*code as u32),
                 _ => None,
             }
         }
@@ -497,41 +466,27 @@ mod wkt {
                 "WGS_1984" | "WGS84" => Some(4326),
                 "NORTH_AMERICAN_1983" | "NORTH_AMERICAN_DATUM_1983" => Some(4269),
                 "NORTH_AMERICAN_1927" | "NORTH_AMERICAN_DATUM_1927" => Some(4267),
-                "SIRGAS_2000" | "SISTEMA_DE_REFERENCIA_GEOCENTRICO_PARA_LAS_AMERICAS_2000" => {
-                    Some(4674)
-                }
+                "SIRGAS_2000" | "SISTEMA_DE_REFERENCIA_GEOCENTRICO_PARA_LAS_AMERICAS_2000" => Some(4674),
                 _ => None,
             }
         }
 
         fn datum_proj(geog: &Node) -> Result<String> {
-            let datum = geog
-                .child("DATUM")
-                .ok_or_else(|| err("GEOGCS without DATUM"))?;
+            let datum = geog.child("DATUM").ok_or_else(|| err("GEOGCS without DATUM"))?;
             let sph = datum
                 .child("SPHEROID")
                 .or_else(|| datum.child("ELLIPSOID"))
                 .ok_or_else(|| err("DATUM without SPHEROID"))?;
-            let a = sph
-                .num(1)
-                .ok_or_else(|| err("SPHEROID without semi-major axis"))?;
+            let a = sph.num(1).ok_or_else(|| err("SPHEROID without semi-major axis"))?;
             let rf = sph.num(2).unwrap_or(0.0);
-            let mut s = if rf == 0.0 {
-                format!("+a={a} +b={a}")
-            } else {
-                format!("+a={a} +rf={rf}")
-            };
+            let mut s = if rf == 0.0 { format!("+a={a} +b={a}") } else { format!("+a={a} +rf={rf}") };
             let dname = datum.name().to_ascii_uppercase().replace(' ', "_");
             if let Some(t) = datum.child("TOWGS84") {
-                let v: Vec<String> = (0..7)
-                    .map(|i| t.num(i).unwrap_or(0.0).to_string())
-                    .collect();
+                let v: Vec<String> = (0..7).map(|i| t.num(i).unwrap_or(0.0).to_string()).collect();
                 s.push_str(&format!(" +towgs84={}", v.join(",")));
             } else if dname.contains("WGS_1984") || dname.contains("WGS84") {
                 s = "+datum=WGS84".into();
-            } else if dname.contains("NORTH_AMERICAN_DATUM_1983")
-                || dname == "D_NORTH_AMERICAN_1983"
-            {
+            } else if dname.contains("NORTH_AMERICAN_DATUM_1983") || dname == "D_NORTH_AMERICAN_1983" {
                 s = "+datum=NAD83".into();
             } else if dname.contains("SIRGAS")
                 || dname.contains("GDA")
@@ -545,18 +500,11 @@ mod wkt {
 
         pub fn to_proj(&self) -> Result<String> {
             match self.key.as_str() {
-                "GEOGCS" => Ok(format!(
-                    "+proj=longlat {} +no_defs",
-                    Self::datum_proj(self)?
-                )),
+                "GEOGCS" => Ok(format!("+proj=longlat {} +no_defs", Self::datum_proj(self)?)),
                 "PROJCS" => {
-                    let geog = self
-                        .child("GEOGCS")
-                        .ok_or_else(|| err("PROJCS without GEOGCS"))?;
+                    let geog = self.child("GEOGCS").ok_or_else(|| err("PROJCS without GEOGCS"))?;
                     let datum = Self::datum_proj(geog)?;
-                    let proj = self
-                        .child("PROJECTION")
-                        .ok_or_else(|| err("PROJCS without PROJECTION"))?;
+                    let proj = self.child("PROJECTION").ok_or_else(|| err("PROJCS without PROJECTION"))?;
                     let mut p = std::collections::HashMap::new();
                     for par in self.children("PARAMETER") {
                         if let Some(v) = par.num(1) {
@@ -566,11 +514,7 @@ mod wkt {
                     let g = |k: &[&str]| k.iter().find_map(|k| p.get(*k).copied()).unwrap_or(0.0);
                     let unit = self.child("UNIT").and_then(|u| u.num(1)).unwrap_or(1.0);
                     let lat0 = g(&["latitude_of_origin", "latitude_of_center"]);
-                    let lon0 = g(&[
-                        "central_meridian",
-                        "longitude_of_center",
-                        "longitude_of_origin",
-                    ]);
+                    let lon0 = g(&["central_meridian", "longitude_of_center", "longitude_of_origin"]);
                     let k = p.get("scale_factor").copied().unwrap_or(1.0);
                     let x0 = g(&["false_easting"]) * unit;
                     let y0 = g(&["false_northing"]) * unit;
@@ -605,17 +549,11 @@ mod wkt {
                         }
                         "polar_stereographic" => format!("+proj=stere {common} +k={k}"),
                         "lambert_azimuthal_equal_area" => format!("+proj=laea {common}"),
-                        other => {
-                            return Err(Error::Crs(format!(
-                                "WKT projection {other:?} is not supported"
-                            )))
-                        }
+                        other => return Err(Error::Crs(format!("WKT projection {other:?} is not supported"))),
                     };
                     Ok(format!("{body} {datum} +to_meter={unit} +no_defs"))
                 }
-                other => Err(Error::Crs(format!(
-                    "WKT root {other} without an EPSG authority is not supported"
-                ))),
+                other => Err(Error::Crs(format!("WKT root {other} without an EPSG authority is not supported"))),
             }
         }
     }
@@ -627,28 +565,11 @@ mod tests {
 
     #[test]
     fn parses_user_inputs() {
-        assert_eq!(
-            Crs::from_user_input("EPSG:32633").unwrap().epsg(),
-            Some(32633)
-        );
-        assert_eq!(
-            Crs::from_user_input("urn:ogc:def:crs:EPSG::2193")
-                .unwrap()
-                .epsg(),
-            Some(2193)
-        );
-        assert_eq!(
-            Crs::from_user_input("OGC:CRS84").unwrap().epsg(),
-            Some(4326)
-        );
-        assert!(Crs::from_user_input("+proj=utm +zone=19 +datum=NAD83")
-            .unwrap()
-            .epsg()
-            .is_none());
-        assert_eq!(
-            Crs::from_user_input("EPSG:99999").unwrap_err().code(),
-            "CRS"
-        );
+        assert_eq!(Crs::from_user_input("EPSG:32633").unwrap().epsg(), Some(32633));
+        assert_eq!(Crs::from_user_input("urn:ogc:def:crs:EPSG::2193").unwrap().epsg(), Some(2193));
+        assert_eq!(Crs::from_user_input("OGC:CRS84").unwrap().epsg(), Some(4326));
+        assert!(Crs::from_user_input("+proj=utm +zone=19 +datum=NAD83").unwrap().epsg().is_none());
+        assert_eq!(Crs::from_user_input("EPSG:99999").unwrap_err().code(), "CRS");
         assert_eq!(Crs::from_user_input("not a crs").unwrap_err().code(), "CRS");
     }
 
@@ -661,18 +582,12 @@ mod tests {
         let t2 = Transformer::new(&Crs::wgs84(), &b).unwrap();
         let p1 = t1.transform_point(-68.77, 44.8).unwrap();
         let p2 = t2.transform_point(-68.77, 44.8).unwrap();
-        assert!(
-            (p1.0 - p2.0).abs() < 1e-6 && (p1.1 - p2.1).abs() < 1e-6,
-            "{p1:?} {p2:?}"
-        );
+        assert!((p1.0 - p2.0).abs() < 1e-6 && (p1.1 - p2.1).abs() < 1e-6, "{p1:?} {p2:?}");
     }
 
     #[test]
     fn nan_is_rejected() {
         let t = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(32633).unwrap()).unwrap();
-        assert_eq!(
-            t.transform_point(f64::NAN, 1.0).unwrap_err().code(),
-            "INVALID_GEOMETRY"
-        );
+        assert_eq!(t.transform_point(f64::NAN, 1.0).unwrap_err().code(), "INVALID_GEOMETRY");
     }
 }

@@ -161,25 +161,13 @@ impl Error {
     }
 
     /// A format error on `path`.
-    pub fn format(
-        format: &'static str,
-        path: impl AsRef<Path>,
-        message: impl Into<String>,
-    ) -> Self {
-        Error::Format {
-            format,
-            path: path.as_ref().to_path_buf(),
-            message: message.into(),
-        }
+    pub fn format(format: &'static str, path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Format { format, path: path.as_ref().to_path_buf(), message: message.into() }
     }
 
     /// A "not found" for a named item.
     pub fn not_found(what: &'static str, name: impl Into<String>, available: Vec<String>) -> Self {
-        Error::NotFound {
-            what,
-            name: name.into(),
-            available,
-        }
+        Error::NotFound { what, name: name.into(), available }
     }
 }
 

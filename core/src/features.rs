@@ -44,10 +44,7 @@ pub struct FeatureTable {
 impl FeatureTable {
     /// An empty table over these parcel ids.
     pub fn new(ids: Vec<String>) -> Self {
-        FeatureTable {
-            ids,
-            columns: Vec::new(),
-        }
+        FeatureTable { ids, columns: Vec::new() }
     }
     /// Parcel ids.
     pub fn ids(&self) -> &[String] {
@@ -66,12 +63,7 @@ impl FeatureTable {
         &self.columns
     }
     /// Add (or replace) a column; its length must equal the number of parcels.
-    pub fn add_column(
-        &mut self,
-        name: impl Into<String>,
-        values: Vec<f64>,
-        meta: ColumnMeta,
-    ) -> Result<()> {
+    pub fn add_column(&mut self, name: impl Into<String>, values: Vec<f64>, meta: ColumnMeta) -> Result<()> {
         let name = name.into();
         if values.len() != self.ids.len() {
             return Err(Error::InvalidInput(format!(
@@ -87,19 +79,14 @@ impl FeatureTable {
     /// Column by name.
     pub fn column(&self, name: &str) -> Result<&FeatureColumn> {
         self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            Error::not_found(
-                "feature column",
-                name,
-                self.columns.iter().map(|c| c.name.clone()).collect(),
-            )
+            Error::not_found("feature column", name, self.columns.iter().map(|c| c.name.clone()).collect())
         })
     }
     /// Write as CSV: `id,<columns...>` (NaN written as an empty field).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        self.write_csv_to(f)
-            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+        self.write_csv_to(f).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
     }
     /// Write CSV to any writer.
     pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {
@@ -129,12 +116,8 @@ impl FeatureTable {
             csv::ErrorKind::Io(io) => Error::io(path, io),
             k => Error::format("CSV", path, format!("{k:?}")),
         })?;
-        let head: Vec<String> = rd
-            .headers()
-            .map_err(|e| Error::format("CSV", path, e.to_string()))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let head: Vec<String> =
+            rd.headers().map_err(|e| Error::format("CSV", path, e.to_string()))?.iter().map(str::to_string).collect();
         if head.is_empty() {
             return Err(Error::Empty(format!("{} has no header", path.display())));
         }
@@ -152,11 +135,7 @@ impl FeatureTable {
                         Error::format(
                             "CSV",
                             path,
-                            format!(
-                                "line {}: column {:?}: {s:?} is not a number",
-                                line + 2,
-                                head[k + 1]
-                            ),
+                            format!("line {}: column {:?}: {s:?} is not a number", line + 2, head[k + 1]),
                         )
                     })?
                 });
@@ -164,14 +143,7 @@ impl FeatureTable {
         }
         let mut t = FeatureTable::new(ids);
         for (name, values) in head.into_iter().skip(1).zip(cols) {
-            t.add_column(
-                name,
-                values,
-                ColumnMeta {
-                    source: path.display().to_string(),
-                    ..Default::default()
-                },
-            )?;
+            t.add_column(name, values, ColumnMeta { source: path.display().to_string(), ..Default::default() })?;
         }
         Ok(t)
     }

@@ -16,8 +16,7 @@ pub const M2_PER_ACRE: f64 = 4_046.856_422_4;
 /// of the exterior rings' geodesic lengths (holes excluded) — the values
 /// `pyproj.Geod(ellps="WGS84").geometry_area_perimeter` returns.
 pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<Vec<(f64, f64)>> {
-    let crs = crs
-        .ok_or_else(|| Error::Crs("geodesic area needs a CRS; the geometries have none".into()))?;
+    let crs = crs.ok_or_else(|| Error::Crs("geodesic area needs a CRS; the geometries have none".into()))?;
     let t = Transformer::new(crs, &Crs::wgs84())?;
     geoms
         .par_iter()
@@ -25,10 +24,7 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
             let ll = if t.is_noop() {
                 mp.clone()
             } else {
-                mp.try_map_coords(|c| {
-                    t.transform_point(c.x, c.y)
-                        .map(|(x, y)| geo_types::Coord { x, y })
-                })?
+                mp.try_map_coords(|c| t.transform_point(c.x, c.y).map(|(x, y)| geo_types::Coord { x, y }))?
             };
             let mut area = 0.0;
             let mut perim = 0.0;

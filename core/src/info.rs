@@ -104,11 +104,7 @@ pub enum Info {
 /// Summarise a raster (`.tif`/`.tiff`) or vector file.
 pub fn info(path: impl AsRef<Path>) -> Result<Info> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext == "tif" || ext == "tiff" {
         let t = GeoTiff::open(path)?;
         let r = t.read()?;
@@ -118,14 +114,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
             .enumerate()
             .map(|(i, b)| {
                 let (min, max, mean, valid_count) = b.stats(r.nodata);
-                BandInfo {
-                    band: i + 1,
-                    description: r.band_names[i].clone(),
-                    min,
-                    max,
-                    mean,
-                    valid_count,
-                }
+                BandInfo { band: i + 1, description: r.band_names[i].clone(), min, max, mean, valid_count }
             })
             .collect();
         return Ok(Info::Raster(Box::new(RasterInfo {
@@ -159,22 +148,11 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
             feature_count: l.len(),
             crs: l.crs.as_ref().map(|c| c.to_user_string()),
             crs_name: l.crs.as_ref().map(|c| c.name().to_string()),
-            fields: l
-                .columns
-                .iter()
-                .map(|c| FieldInfo {
-                    name: c.name.clone(),
-                    dtype: c.data.type_name(),
-                })
-                .collect(),
+            fields: l.columns.iter().map(|c| FieldInfo { name: c.name.clone(), dtype: c.data.type_name() }).collect(),
             name: l.name,
         });
     }
-    Ok(Info::Vector {
-        path: path.display().to_string(),
-        driver,
-        layers,
-    })
+    Ok(Info::Vector { path: path.display().to_string(), driver, layers })
 }
 
 impl std::fmt::Display for Info {
@@ -185,11 +163,7 @@ impl std::fmt::Display for Info {
                 let _ = writeln!(s, "Driver: {}", r.driver);
                 let _ = writeln!(s, "Files: {}", r.path);
                 let _ = writeln!(s, "Size is {}, {}", r.width, r.height);
-                let _ = writeln!(
-                    s,
-                    "Coordinate System: {}",
-                    r.crs.as_deref().unwrap_or("(none)")
-                );
+                let _ = writeln!(s, "Coordinate System: {}", r.crs.as_deref().unwrap_or("(none)"));
                 if let Some(n) = r.crs_name.as_deref().filter(|n| !n.is_empty()) {
                     let _ = writeln!(s, "  Name: {n}");
                 }
@@ -197,26 +171,16 @@ impl std::fmt::Display for Info {
                 let _ = writeln!(s, "Origin = ({}, {})", g[0], g[3]);
                 let _ = writeln!(s, "Pixel Size = ({}, {})", g[1], g[5]);
                 let b = r.bounds;
-                let _ = writeln!(
-                    s,
-                    "Bounds: xmin {} ymin {} xmax {} ymax {}",
-                    b[0], b[1], b[2], b[3]
-                );
-                let _ = writeln!(
-                    s,
-                    "Block = {}x{} (cols x rows), Compression = {}",
-                    r.block.1, r.block.0, r.compression
-                );
+                let _ = writeln!(s, "Bounds: xmin {} ymin {} xmax {} ymax {}", b[0], b[1], b[2], b[3]);
+                let _ =
+                    writeln!(s, "Block = {}x{} (cols x rows), Compression = {}", r.block.1, r.block.0, r.compression);
                 for band in &r.bands {
                     let _ = writeln!(
                         s,
                         "Band {} Type={}{}",
                         band.band,
                         r.dtype,
-                        band.description
-                            .as_deref()
-                            .map(|d| format!(" Description={d}"))
-                            .unwrap_or_default()
+                        band.description.as_deref().map(|d| format!(" Description={d}")).unwrap_or_default()
                     );
                     if let Some(nd) = r.nodata {
                         let _ = writeln!(s, "  NoData Value={nd}");
@@ -228,15 +192,8 @@ impl std::fmt::Display for Info {
                     );
                 }
             }
-            Info::Vector {
-                path,
-                driver,
-                layers,
-            } => {
-                let _ = writeln!(
-                    s,
-                    "INFO: Open of `{path}' using driver `{driver}' successful."
-                );
+            Info::Vector { path, driver, layers } => {
+                let _ = writeln!(s, "INFO: Open of `{path}' using driver `{driver}' successful.");
                 for (i, l) in layers.iter().enumerate() {
                     let _ = writeln!(s, "\nLayer {}: {} ({})", i + 1, l.name, l.geometry_type);
                     let _ = writeln!(s, "Feature Count: {}", l.feature_count);
@@ -247,11 +204,7 @@ impl std::fmt::Display for Info {
                         s,
                         "Coordinate System: {}{}",
                         l.crs.as_deref().unwrap_or("(none)"),
-                        l.crs_name
-                            .as_deref()
-                            .filter(|n| !n.is_empty())
-                            .map(|n| format!(" ({n})"))
-                            .unwrap_or_default()
+                        l.crs_name.as_deref().filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default()
                     );
                     for fl in &l.fields {
                         let _ = writeln!(s, "{}: {}", fl.name, fl.dtype);

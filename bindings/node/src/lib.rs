@@ -28,10 +28,7 @@ impl TypeName for Json {
 }
 
 impl ToNapiValue for Json {
-    unsafe fn to_napi_value(
-        env: napi::sys::napi_env,
-        val: Self,
-    ) -> napi::Result<napi::sys::napi_value> {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
         unsafe { serde_json::Value::to_napi_value(env, val.0) }
     }
 }
@@ -92,9 +89,7 @@ impl Task for ReadRasterTask {
         Ok((|| {
             let t = landopp::GeoTiff::open(&path)?;
             let w = match opts.window.as_deref() {
-                Some([r, c, h, w]) => {
-                    Window::new(*r as usize, *c as usize, *h as usize, *w as usize)
-                }
+                Some([r, c, h, w]) => Window::new(*r as usize, *c as usize, *h as usize, *w as usize),
                 Some(other) => {
                     return Err(landopp::Error::InvalidInput(format!(
                         "window must be [row, col, rows, cols], got {other:?}"
@@ -106,8 +101,7 @@ impl Task for ReadRasterTask {
             Ok(match opts.band {
                 Some(b) => {
                     let data = r.band(b as usize)?.clone();
-                    let mut one =
-                        landopp::Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
+                    let mut one = landopp::Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
                     one.band_names = vec![r.band_names[b as usize].clone()];
                     one
                 }
@@ -142,10 +136,7 @@ impl Task for ReadRasterTask {
 /// Read a GeoTIFF off the JS thread. Resolves to bands as Float64Arrays.
 #[napi(ts_return_type = "Promise<RasterResult>")]
 pub fn read_raster(path: String, options: Option<ReadRasterOptions>) -> AsyncTask<ReadRasterTask> {
-    AsyncTask::new(ReadRasterTask {
-        path,
-        opts: options.unwrap_or_default(),
-    })
+    AsyncTask::new(ReadRasterTask { path, opts: options.unwrap_or_default() })
 }
 
 #[napi(object)]
@@ -171,20 +162,14 @@ impl Task for ReadLayerTask {
         let path = self.path.clone();
         let o = self.opts.clone();
         Ok((|| {
-            let l = vector::read_layer(
-                &path,
-                &ReadOptions {
-                    layer: o.layer.clone(),
-                },
-            )?;
+            let l = vector::read_layer(&path, &ReadOptions { layer: o.layer.clone() })?;
             if o.parcels.unwrap_or(false) {
                 let p = landopp::Parcels::from_layer(l, o.id_field.as_deref())?;
                 let mut fc = vector::geojson::to_json(&p.to_layer());
                 if let Some(feats) = fc["features"].as_array_mut() {
                     for (i, f) in feats.iter_mut().enumerate() {
                         f["id"] = serde_json::json!(p.ids[i]);
-                        f["properties"]["geometry_status"] =
-                            serde_json::to_value(&p.status[i]).unwrap_or_default();
+                        f["properties"]["geometry_status"] = serde_json::to_value(&p.status[i]).unwrap_or_default();
                     }
                 }
                 Ok(fc)
@@ -203,10 +188,7 @@ impl Task for ReadLayerTask {
 /// FeatureCollection (coordinates in the layer's CRS, named in `crs`).
 #[napi(ts_return_type = "Promise<any>")]
 pub fn read_layer(path: String, options: Option<ReadLayerOptions>) -> AsyncTask<ReadLayerTask> {
-    AsyncTask::new(ReadLayerTask {
-        path,
-        opts: options.unwrap_or_default(),
-    })
+    AsyncTask::new(ReadLayerTask { path, opts: options.unwrap_or_default() })
 }
 
 /// Feature layers of a vector file.
@@ -219,9 +201,7 @@ pub fn list_layers(env: Env, path: String) -> napi::Result<Vec<String>> {
 #[napi(ts_return_type = "any")]
 pub fn info(env: Env, path: String) -> napi::Result<Json> {
     let i = landopp::info::info(&path).map_err(|e| reject_with_code(&env, e))?;
-    serde_json::to_value(&i)
-        .map(Json)
-        .map_err(|e| reject_with_code(&env, landopp::Error::InvalidInput(e.to_string())))
+    serde_json::to_value(&i).map(Json).map_err(|e| reject_with_code(&env, landopp::Error::InvalidInput(e.to_string())))
 }
 
 #[napi(object)]
@@ -254,13 +234,7 @@ pub struct XY {
 
 /// Reproject coordinate arrays (x = easting/longitude, y = northing/latitude).
 #[napi]
-pub fn transform(
-    env: Env,
-    src: String,
-    dst: String,
-    x: Float64Array,
-    y: Float64Array,
-) -> napi::Result<XY> {
+pub fn transform(env: Env, src: String, dst: String, x: Float64Array, y: Float64Array) -> napi::Result<XY> {
     if x.len() != y.len() {
         return Err(reject_with_code(
             &env,
@@ -272,13 +246,9 @@ pub fn transform(
         &Crs::from_user_input(&dst).map_err(|e| reject_with_code(&env, e))?,
     )
     .map_err(|e| reject_with_code(&env, e))?;
-    let mut c: Vec<landopp::geo_types::Coord<f64>> = x
-        .iter()
-        .zip(y.iter())
-        .map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b })
-        .collect();
-    t.transform_coords(&mut c)
-        .map_err(|e| reject_with_code(&env, e))?;
+    let mut c: Vec<landopp::geo_types::Coord<f64>> =
+        x.iter().zip(y.iter()).map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b }).collect();
+    t.transform_coords(&mut c).map_err(|e| reject_with_code(&env, e))?;
     Ok(XY {
         x: Float64Array::new(c.iter().map(|p| p.x).collect()),
         y: Float64Array::new(c.iter().map(|p| p.y).collect()),
@@ -299,14 +269,12 @@ pub fn geodesic_area_perimeter(
     geojson: serde_json::Value,
     crs: Option<String>,
 ) -> napi::Result<AreaPerimeter> {
-    let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326"))
-        .map_err(|e| reject_with_code(&env, e))?;
+    let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326")).map_err(|e| reject_with_code(&env, e))?;
     let text = geojson.to_string();
     let layer = vector::geojson::parse(&text, "input", std::path::Path::new("<argument>"))
         .map_err(|e| reject_with_code(&env, e))?;
     let p = landopp::Parcels::from_layer(layer, None).map_err(|e| reject_with_code(&env, e))?;
-    let v = landopp::geodesic::area_perimeter(&p.geometries, Some(&crs))
-        .map_err(|e| reject_with_code(&env, e))?;
+    let v = landopp::geodesic::area_perimeter(&p.geometries, Some(&crs)).map_err(|e| reject_with_code(&env, e))?;
     Ok(AreaPerimeter {
         area_m2: Float64Array::new(v.iter().map(|a| a.0).collect()),
         perimeter_m: Float64Array::new(v.iter().map(|a| a.1).collect()),
@@ -315,18 +283,9 @@ pub fn geodesic_area_perimeter(
 
 /// Write a GeoJSON FeatureCollection (coordinates in `crs`) as GeoJSON or GeoPackage.
 #[napi]
-pub fn write_layer(
-    env: Env,
-    path: String,
-    geojson: serde_json::Value,
-    crs: Option<String>,
-) -> napi::Result<()> {
-    let mut layer = vector::geojson::parse(
-        &geojson.to_string(),
-        "layer",
-        std::path::Path::new("<argument>"),
-    )
-    .map_err(|e| reject_with_code(&env, e))?;
+pub fn write_layer(env: Env, path: String, geojson: serde_json::Value, crs: Option<String>) -> napi::Result<()> {
+    let mut layer = vector::geojson::parse(&geojson.to_string(), "layer", std::path::Path::new("<argument>"))
+        .map_err(|e| reject_with_code(&env, e))?;
     if let Some(c) = crs {
         layer.crs = Some(Crs::from_user_input(&c).map_err(|e| reject_with_code(&env, e))?);
     }

@@ -21,14 +21,9 @@ pub(crate) fn band_to_py(py: Python<'_>, b: BandData) -> Bound<'_, PyAny> {
 
 /// A 2-D numpy array of a supported dtype → `BandData` (one copy into Rust-owned memory).
 pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
-    let u = a
-        .cast::<PyUntypedArray>()
-        .map_err(|_| PyTypeError::new_err("expected a numpy array"))?;
+    let u = a.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err("expected a numpy array"))?;
     if u.ndim() != 2 {
-        return Err(PyTypeError::new_err(format!(
-            "expected a 2-D array, got {} dimensions",
-            u.ndim()
-        )));
+        return Err(PyTypeError::new_err(format!("expected a 2-D array, got {} dimensions", u.ndim())));
     }
     macro_rules! try_t {
         ($t:ty, $v:ident) => {
@@ -45,10 +40,7 @@ pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
     try_t!(u32, U32);
     try_t!(f32, F32);
     try_t!(f64, F64);
-    Err(PyTypeError::new_err(format!(
-        "unsupported array dtype {}",
-        u.dtype()
-    )))
+    Err(PyTypeError::new_err(format!("unsupported array dtype {}", u.dtype())))
 }
 
 pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
@@ -57,11 +49,7 @@ pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3
     d.set_item("crs", r.crs.as_ref().map(|c| c.to_user_string()))?;
     d.set_item("nodata", r.nodata)?;
     d.set_item("band_names", r.band_names.clone())?;
-    let bands: Vec<Bound<'_, PyAny>> = r
-        .into_bands()
-        .into_iter()
-        .map(|b| band_to_py(py, b))
-        .collect();
+    let bands: Vec<Bound<'_, PyAny>> = r.into_bands().into_iter().map(|b| band_to_py(py, b)).collect();
     d.set_item("bands", bands)?;
     Ok(d)
 }

@@ -40,9 +40,7 @@ fn read_raster(
 ) -> PyResult<Bound<'_, PyDict>> {
     let r = run(py, move || {
         let t = landopp::GeoTiff::open(&path)?;
-        let w = window
-            .map(|(r, c, h, w)| Window::new(r, c, h, w))
-            .unwrap_or(Window::new(0, 0, t.height(), t.width()));
+        let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
         let mut r = t.read_window_raster(w)?;
         if let Some(b) = band {
             let data = r.band(b)?.clone();
@@ -69,13 +67,7 @@ fn raster_meta(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("crs", t.crs().map(|c| c.to_user_string()))?;
     d.set_item("nodata", t.nodata())?;
     d.set_item("block_size", t.block_size())?;
-    d.set_item(
-        "blocks",
-        t.blocks()
-            .iter()
-            .map(|w| (w.row, w.col, w.rows, w.cols))
-            .collect::<Vec<_>>(),
-    )?;
+    d.set_item("blocks", t.blocks().iter().map(|w| (w.row, w.col, w.rows, w.cols)).collect::<Vec<_>>())?;
     Ok(d)
 }
 
@@ -95,10 +87,7 @@ fn write_raster(
     predictor: Option<u8>,
 ) -> PyResult<()> {
     use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions, Predictor};
-    let data = bands
-        .iter()
-        .map(band_from_py)
-        .collect::<PyResult<Vec<_>>>()?;
+    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
     let compression = match compress {
         "deflate" => Compression::Deflate(6),
         "none" => Compression::None,
@@ -113,50 +102,27 @@ fn write_raster(
         None | Some(1) => Predictor::None,
         Some(2) => Predictor::Horizontal,
         Some(3) => Predictor::FloatingPoint,
-        Some(p) => {
-            return Err(crate::error::to_py(
-                py,
-                Error::InvalidInput(format!("predictor={p} (use 1, 2 or 3)")),
-            ))
-        }
+        Some(p) => return Err(crate::error::to_py(py, Error::InvalidInput(format!("predictor={p} (use 1, 2 or 3)")))),
     };
     run(py, move || {
         let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         let r = Raster::new(data, GeoTransform(transform), crs, nodata)?;
-        write_geotiff(
-            &path,
-            &r,
-            &GeoTiffWriteOptions {
-                tile_size,
-                compression,
-                predictor,
-            },
-        )
+        write_geotiff(&path, &r, &GeoTiffWriteOptions { tile_size, compression, predictor })
     })
 }
 
 fn column_to_py<'py>(py: Python<'py>, c: &ColumnData) -> PyResult<Bound<'py, PyAny>> {
     Ok(match c {
-        ColumnData::Int(v) if v.iter().all(Option::is_some) => v
-            .iter()
-            .map(|x| x.unwrap_or_default())
-            .collect::<Vec<i64>>()
-            .into_pyarray(py)
-            .into_any(),
-        ColumnData::Float(v) => v
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect::<Vec<f64>>()
-            .into_pyarray(py)
-            .into_any(),
+        ColumnData::Int(v) if v.iter().all(Option::is_some) => {
+            v.iter().map(|x| x.unwrap_or_default()).collect::<Vec<i64>>().into_pyarray(py).into_any()
+        }
+        ColumnData::Float(v) => {
+            v.iter().map(|x| x.unwrap_or(f64::NAN)).collect::<Vec<f64>>().into_pyarray(py).into_any()
+        }
         ColumnData::Int(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Text(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Bool(v) => PyList::new(py, v)?.into_any(),
-        ColumnData::Binary(v) => PyList::new(
-            py,
-            v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))),
-        )?
-        .into_any(),
+        ColumnData::Binary(v) => PyList::new(py, v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))))?.into_any(),
     })
 }
 
@@ -188,13 +154,7 @@ fn layer_to_py(
         cols.set_item(&c.name, column_to_py(py, &c.data)?)?;
     }
     d.set_item("columns", cols)?;
-    d.set_item(
-        "types",
-        l.columns
-            .iter()
-            .map(|c| (c.name.clone(), c.data.type_name()))
-            .collect::<Vec<_>>(),
-    )?;
+    d.set_item("types", l.columns.iter().map(|c| (c.name.clone(), c.data.type_name())).collect::<Vec<_>>())?;
     if let Some(s) = status {
         d.set_item("status", s)?;
     }
@@ -244,10 +204,7 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
 }
 
 fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
-    geoms
-        .into_iter()
-        .map(|g| g.map(|b| wkb::read(&b)).transpose())
-        .collect()
+    geoms.into_iter().map(|g| g.map(|b| wkb::read(&b)).transpose()).collect()
 }
 
 /// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
@@ -311,13 +268,7 @@ fn info_json(py: Python<'_>, path: String) -> PyResult<String> {
 fn crs_info(py: Python<'_>, crs: String) -> PyResult<CrsTuple> {
     run(py, move || {
         let c = Crs::from_user_input(&crs)?;
-        Ok((
-            c.epsg(),
-            c.name().to_string(),
-            c.proj_string().to_string(),
-            c.is_geographic(),
-            c.linear_unit_m(),
-        ))
+        Ok((c.epsg(), c.name().to_string(), c.proj_string().to_string(), c.is_geographic(), c.linear_unit_m()))
     })
 }
 
@@ -334,23 +285,13 @@ fn transform_xy<'py>(
     let ys = y.as_slice()?.to_vec();
     let (ox, oy) = run(py, move || {
         if xs.len() != ys.len() {
-            return Err(Error::InvalidInput(format!(
-                "x has {} values, y has {}",
-                xs.len(),
-                ys.len()
-            )));
+            return Err(Error::InvalidInput(format!("x has {} values, y has {}", xs.len(), ys.len())));
         }
         let t = Transformer::new(&Crs::from_user_input(&src)?, &Crs::from_user_input(&dst)?)?;
-        let mut c: Vec<landopp::geo_types::Coord<f64>> = xs
-            .iter()
-            .zip(&ys)
-            .map(|(x, y)| landopp::geo_types::Coord { x: *x, y: *y })
-            .collect();
+        let mut c: Vec<landopp::geo_types::Coord<f64>> =
+            xs.iter().zip(&ys).map(|(x, y)| landopp::geo_types::Coord { x: *x, y: *y }).collect();
         t.transform_coords(&mut c)?;
-        Ok((
-            c.iter().map(|c| c.x).collect::<Vec<_>>(),
-            c.iter().map(|c| c.y).collect::<Vec<_>>(),
-        ))
+        Ok((c.iter().map(|c| c.x).collect::<Vec<_>>(), c.iter().map(|c| c.y).collect::<Vec<_>>()))
     })?;
     Ok((ox.into_pyarray(py), oy.into_pyarray(py)))
 }
@@ -373,19 +314,12 @@ fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<Mu
 
 /// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
 #[pyfunction]
-fn geodesic_area_perimeter<'py>(
-    py: Python<'py>,
-    wkb: Vec<Option<Vec<u8>>>,
-    crs: String,
-) -> PyResult<ArrayPair<'py>> {
+fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs: String) -> PyResult<ArrayPair<'py>> {
     let (a, p) = run(py, move || {
         let mp = to_multipolygons(wkb_list(wkb)?)?;
         let crs = Crs::from_user_input(&crs)?;
         let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
-        Ok((
-            v.iter().map(|x| x.0).collect::<Vec<_>>(),
-            v.iter().map(|x| x.1).collect::<Vec<_>>(),
-        ))
+        Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))
     })?;
     Ok((a.into_pyarray(py), p.into_pyarray(py)))
 }

@@ -20,14 +20,7 @@ where
 #[pymodule]
 fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", landopp::VERSION)?;
-    m.add(
-        "BUILD_PROFILE",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-    )?;
+    m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     io::register(m)?;
     Ok(())
 }

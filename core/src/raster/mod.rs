@@ -177,10 +177,7 @@ impl GeoTransform {
     /// World coordinates of the corner `(col, row)` (fractional allowed).
     pub fn apply(&self, col: f64, row: f64) -> (f64, f64) {
         let g = &self.0;
-        (
-            g[0] + col * g[1] + row * g[2],
-            g[3] + col * g[4] + row * g[5],
-        )
+        (g[0] + col * g[1] + row * g[2], g[3] + col * g[4] + row * g[5])
     }
     /// Fractional `(col, row)` of a world coordinate (north-up or rotated).
     pub fn invert(&self, x: f64, y: f64) -> (f64, f64) {
@@ -198,12 +195,7 @@ impl GeoTransform {
             self.apply(0.0, height as f64),
             self.apply(width as f64, height as f64),
         ];
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
+        let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
         for (x, y) in pts {
             b[0] = b[0].min(x);
             b[1] = b[1].min(y);
@@ -230,12 +222,7 @@ pub struct Window {
 impl Window {
     /// A window.
     pub fn new(row: usize, col: usize, rows: usize, cols: usize) -> Self {
-        Window {
-            row,
-            col,
-            rows,
-            cols,
-        }
+        Window { row, col, rows, cols }
     }
 }
 
@@ -255,55 +242,24 @@ pub struct Raster {
 
 impl Raster {
     /// Build a raster from bands of equal shape.
-    pub fn new(
-        bands: Vec<BandData>,
-        transform: GeoTransform,
-        crs: Option<Crs>,
-        nodata: Option<f64>,
-    ) -> Result<Self> {
-        let first = bands
-            .first()
-            .ok_or_else(|| Error::Empty("a raster needs at least one band".into()))?;
+    pub fn new(bands: Vec<BandData>, transform: GeoTransform, crs: Option<Crs>, nodata: Option<f64>) -> Result<Self> {
+        let first = bands.first().ok_or_else(|| Error::Empty("a raster needs at least one band".into()))?;
         let shape = first.shape();
         if let Some(b) = bands.iter().find(|b| b.shape() != shape) {
-            return Err(Error::InvalidInput(format!(
-                "band shapes differ: {:?} vs {:?}",
-                shape,
-                b.shape()
-            )));
+            return Err(Error::InvalidInput(format!("band shapes differ: {:?} vs {:?}", shape, b.shape())));
         }
         if shape.0 == 0 || shape.1 == 0 {
-            return Err(Error::Empty(format!(
-                "raster of {}x{} cells",
-                shape.1, shape.0
-            )));
+            return Err(Error::Empty(format!("raster of {}x{} cells", shape.1, shape.0)));
         }
-        if transform.0.iter().any(|v| !v.is_finite())
-            || transform.0[1] == 0.0
-            || transform.0[5] == 0.0
-        {
-            return Err(Error::InvalidInput(format!(
-                "degenerate geotransform {:?}",
-                transform.0
-            )));
+        if transform.0.iter().any(|v| !v.is_finite()) || transform.0[1] == 0.0 || transform.0[5] == 0.0 {
+            return Err(Error::InvalidInput(format!("degenerate geotransform {:?}", transform.0)));
         }
         let n = bands.len();
-        Ok(Raster {
-            transform,
-            crs,
-            nodata,
-            bands,
-            band_names: vec![None; n],
-        })
+        Ok(Raster { transform, crs, nodata, bands, band_names: vec![None; n] })
     }
 
     /// Convenience: a single-band f64 raster.
-    pub fn from_f64(
-        data: Array2<f64>,
-        transform: GeoTransform,
-        crs: Option<Crs>,
-        nodata: Option<f64>,
-    ) -> Result<Self> {
+    pub fn from_f64(data: Array2<f64>, transform: GeoTransform, crs: Option<Crs>, nodata: Option<f64>) -> Result<Self> {
         Self::new(vec![BandData::F64(data)], transform, crs, nodata)
     }
 
@@ -326,13 +282,9 @@ impl Raster {
     }
     /// Band `i` (0-based).
     pub fn band(&self, i: usize) -> Result<&BandData> {
-        self.bands.get(i).ok_or_else(|| {
-            Error::not_found(
-                "band",
-                (i + 1).to_string(),
-                vec![format!("1..={}", self.bands.len())],
-            )
-        })
+        self.bands
+            .get(i)
+            .ok_or_else(|| Error::not_found("band", (i + 1).to_string(), vec![format!("1..={}", self.bands.len())]))
     }
     /// All bands.
     pub fn bands(&self) -> &[BandData] {
@@ -348,11 +300,7 @@ impl Raster {
     }
     /// A copy of a window of every band, with its own geotransform.
     pub fn window(&self, w: Window) -> Result<Raster> {
-        if w.row + w.rows > self.height()
-            || w.col + w.cols > self.width()
-            || w.rows == 0
-            || w.cols == 0
-        {
+        if w.row + w.rows > self.height() || w.col + w.cols > self.width() || w.rows == 0 || w.cols == 0 {
             return Err(Error::InvalidInput(format!(
                 "window {w:?} outside raster of {}x{}",
                 self.width(),
@@ -361,29 +309,15 @@ impl Raster {
         }
         let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
         let g = self.transform.0;
-        let bands = self
-            .bands
-            .iter()
-            .map(|b| b.slice(w.row, w.col, w.rows, w.cols))
-            .collect();
-        let mut r = Raster::new(
-            bands,
-            GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]),
-            self.crs.clone(),
-            self.nodata,
-        )?;
+        let bands = self.bands.iter().map(|b| b.slice(w.row, w.col, w.rows, w.cols)).collect();
+        let mut r = Raster::new(bands, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
         r.band_names = self.band_names.clone();
         Ok(r)
     }
 }
 
 /// Split a `width × height` grid into windows of at most `block_rows × block_cols`.
-pub fn block_windows(
-    width: usize,
-    height: usize,
-    block_rows: usize,
-    block_cols: usize,
-) -> Vec<Window> {
+pub fn block_windows(width: usize, height: usize, block_rows: usize, block_cols: usize) -> Vec<Window> {
     let (br, bc) = (block_rows.max(1), block_cols.max(1));
     let mut v = Vec::new();
     for r in (0..height).step_by(br) {

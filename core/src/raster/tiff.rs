@@ -76,11 +76,7 @@ pub struct GeoTiffWriteOptions {
 
 impl Default for GeoTiffWriteOptions {
     fn default() -> Self {
-        GeoTiffWriteOptions {
-            tile_size: 256,
-            compression: Compression::Deflate(6),
-            predictor: Predictor::None,
-        }
+        GeoTiffWriteOptions { tile_size: 256, compression: Compression::Deflate(6), predictor: Predictor::None }
     }
 }
 
@@ -227,12 +223,9 @@ impl GeoTiff {
         let ferr = |m: String| Error::format(FMT, &path, m);
         let mut head = [0u8; 16];
         if file_len < 8 {
-            return Err(ferr(format!(
-                "file is {file_len} bytes, too short for a TIFF header"
-            )));
+            return Err(ferr(format!("file is {file_len} bytes, too short for a TIFF header")));
         }
-        read_at(&file, &mut head[..8.min(file_len as usize)], 0)
-            .map_err(|e| Error::io(&path, e))?;
+        read_at(&file, &mut head[..8.min(file_len as usize)], 0).map_err(|e| Error::io(&path, e))?;
         let endian = match &head[..2] {
             b"II" => Endian::Little,
             b"MM" => Endian::Big,
@@ -297,20 +290,12 @@ impl GeoTiff {
         }
         let predictor = one(PREDICTOR, 1) as u16;
         if !matches!(predictor, 1..=3) {
-            return Err(Error::Unsupported(format!(
-                "{}: TIFF predictor {predictor}",
-                path.display()
-            )));
+            return Err(Error::Unsupported(format!("{}: TIFF predictor {predictor}", path.display())));
         }
         let planar = one(PLANAR_CONFIG, 1) == 2;
         let tiled = tags.contains_key(&TILE_OFFSETS);
         let (chunk_w, chunk_h, offsets, byte_counts) = if tiled {
-            (
-                one(TILE_WIDTH, 0) as usize,
-                one(TILE_LENGTH, 0) as usize,
-                get(TILE_OFFSETS),
-                get(TILE_BYTE_COUNTS),
-            )
+            (one(TILE_WIDTH, 0) as usize, one(TILE_LENGTH, 0) as usize, get(TILE_OFFSETS), get(TILE_BYTE_COUNTS))
         } else {
             let rps = (one(ROWS_PER_STRIP, height as u64) as usize).min(height);
             (width, rps, get(STRIP_OFFSETS), get(STRIP_BYTE_COUNTS))
@@ -456,11 +441,7 @@ impl GeoTiff {
     /// Read a window of one band (0-based), touching only the chunks that overlap it.
     pub fn read_window(&self, band: usize, w: Window) -> Result<BandData> {
         if band >= self.bands {
-            return Err(Error::not_found(
-                "band",
-                (band + 1).to_string(),
-                vec![format!("1..={}", self.bands)],
-            ));
+            return Err(Error::not_found("band", (band + 1).to_string(), vec![format!("1..={}", self.bands)]));
         }
         self.check_window(w)?;
         let mut v = self.read_selected(w, &[band])?;
@@ -479,19 +460,13 @@ impl GeoTiff {
         let bands = self.read_bands_window(w)?;
         let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
         let g = self.transform.0;
-        let mut r = Raster::new(
-            bands,
-            GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]),
-            self.crs.clone(),
-            self.nodata,
-        )?;
+        let mut r = Raster::new(bands, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
         r.band_names = self.band_names.clone();
         Ok(r)
     }
 
     fn check_window(&self, w: Window) -> Result<()> {
-        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width
-        {
+        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width {
             return Err(Error::InvalidInput(format!(
                 "window {w:?} is outside the {}x{} raster {}",
                 self.width,
@@ -505,10 +480,7 @@ impl GeoTiff {
     fn read_selected(&self, w: Window, bands: &[usize]) -> Result<Vec<BandData>> {
         macro_rules! go {
             ($t:ty, $v:ident) => {
-                self.read_typed::<$t>(w, bands)?
-                    .into_iter()
-                    .map(BandData::$v)
-                    .collect()
+                self.read_typed::<$t>(w, bands)?.into_iter().map(BandData::$v).collect()
             };
         }
         Ok(match self.dtype {
@@ -524,10 +496,7 @@ impl GeoTiff {
     }
 
     fn read_typed<T: Sample>(&self, w: Window, bands: &[usize]) -> Result<Vec<Array2<T>>> {
-        let mut out: Vec<Array2<T>> = bands
-            .iter()
-            .map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO))
-            .collect();
+        let mut out: Vec<Array2<T>> = bands.iter().map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO)).collect();
         let across = self.width.div_ceil(self.chunk_w);
         let down = self.height.div_ceil(self.chunk_h);
         let per_plane = across * down;
@@ -550,9 +519,7 @@ impl GeoTiff {
         let sz = self.dtype.size();
         // Decode in batches of about 64 MiB so memory stays bounded on huge windows.
         let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
-        let batch = (64usize << 20)
-            .div_ceil(chunk_bytes.max(1))
-            .max(rayon::current_num_threads() * 2);
+        let batch = (64usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads() * 2);
         for jb in jobs.chunks(batch) {
             // Decode and convert to typed samples in parallel; the copy below is row memcpy.
             let decoded: Vec<Vec<T>> = jb
@@ -563,7 +530,8 @@ impl GeoTiff {
                 })
                 .collect::<Result<_>>()?;
             for (&(_, plane, cr, cc), buf) in jb.iter().zip(&decoded) {
-                let rows_in_chunk = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
+                let rows_in_chunk =
+                    if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
                 let (y0, x0) = (cr * self.chunk_h, cc * self.chunk_w);
                 let r_lo = w.row.max(y0);
                 let r_hi = (w.row + w.rows).min(y0 + rows_in_chunk);
@@ -598,11 +566,7 @@ impl GeoTiff {
 
     /// Decompress one chunk into native-endian samples (`chunk_w × rows × spp`).
     fn decode_chunk(&self, idx: usize, chunk_row: usize, spp: usize) -> Result<Vec<u8>> {
-        let rows = if self.tiled {
-            self.chunk_h
-        } else {
-            self.chunk_h.min(self.height - chunk_row * self.chunk_h)
-        };
+        let rows = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - chunk_row * self.chunk_h) };
         let sz = self.dtype.size();
         let row_bytes = self.chunk_w * spp * sz;
         let need = row_bytes * rows;
@@ -618,9 +582,7 @@ impl GeoTiff {
         }
         let ferr = |m: String| Error::format(FMT, &self.path, m);
         if off + len as u64 > self.file_len {
-            return Err(ferr(format!(
-                "chunk {idx} extends past the end of the file"
-            )));
+            return Err(ferr(format!("chunk {idx} extends past the end of the file")));
         }
         let mut raw = vec![0u8; len];
         read_at(&self.file, &mut raw, off).map_err(|e| Error::io(&self.path, e))?;
@@ -634,8 +596,7 @@ impl GeoTiff {
                 out
             }
             5 => {
-                let mut dec =
-                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+                let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
                 let mut out = Vec::with_capacity(need);
                 let res = dec.into_vec(&mut out).decode(&raw);
                 if let Err(e) = res.status {
@@ -737,12 +698,7 @@ fn horizontal_undiff(buf: &mut [u8], row_bytes: usize, spp: usize, sz: usize) {
                 for i in spp..n {
                     let p = 4 * (i - spp);
                     let a = u32::from_ne_bytes([row[p], row[p + 1], row[p + 2], row[p + 3]]);
-                    let b = u32::from_ne_bytes([
-                        row[4 * i],
-                        row[4 * i + 1],
-                        row[4 * i + 2],
-                        row[4 * i + 3],
-                    ]);
+                    let b = u32::from_ne_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
                     row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_add(a).to_ne_bytes());
                 }
             }
@@ -782,34 +738,16 @@ fn unpackbits(src: &[u8], need: usize) -> Vec<u8> {
     out
 }
 
-fn read_ifd(
-    f: &File,
-    len: u64,
-    off: u64,
-    e: Endian,
-    big: bool,
-) -> std::result::Result<HashMap<u16, Entry>, String> {
-    let (cnt_sz, ent_sz, inline) = if big {
-        (8usize, 20usize, 8usize)
-    } else {
-        (2, 12, 4)
-    };
+fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::Result<HashMap<u16, Entry>, String> {
+    let (cnt_sz, ent_sz, inline) = if big { (8usize, 20usize, 8usize) } else { (2, 12, 4) };
     if off == 0 || off + cnt_sz as u64 > len {
-        return Err(format!(
-            "first IFD offset {off} is outside the file ({len} bytes)"
-        ));
+        return Err(format!("first IFD offset {off} is outside the file ({len} bytes)"));
     }
     let mut cb = [0u8; 8];
     read_at(f, &mut cb[..cnt_sz], off).map_err(|x| x.to_string())?;
-    let n = if big {
-        rd_u64(&cb, e)
-    } else {
-        rd_u16(&cb, e) as u64
-    } as usize;
+    let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 } as usize;
     if n == 0 || n > 10_000 || off + (cnt_sz + n * ent_sz) as u64 > len {
-        return Err(format!(
-            "IFD with {n} entries does not fit in the file (truncated?)"
-        ));
+        return Err(format!("IFD with {n} entries does not fit in the file (truncated?)"));
     }
     let mut raw = vec![0u8; n * ent_sz];
     read_at(f, &mut raw, off + cnt_sz as u64).map_err(|x| x.to_string())?;
@@ -817,36 +755,22 @@ fn read_ifd(
     for ent in raw.chunks_exact(ent_sz) {
         let tag = rd_u16(ent, e);
         let typ = rd_u16(&ent[2..], e);
-        let count = if big {
-            rd_u64(&ent[4..], e)
-        } else {
-            rd_u32(&ent[4..], e) as u64
-        };
+        let count = if big { rd_u64(&ent[4..], e) } else { rd_u32(&ent[4..], e) as u64 };
         let tsz = type_size(typ);
         if tsz == 0 {
             continue;
         }
-        let total = (count as usize)
-            .checked_mul(tsz)
-            .ok_or("tag size overflow")?;
+        let total = (count as usize).checked_mul(tsz).ok_or("tag size overflow")?;
         if total as u64 > len {
-            return Err(format!(
-                "tag {tag} claims {total} bytes, more than the file holds"
-            ));
+            return Err(format!("tag {tag} claims {total} bytes, more than the file holds"));
         }
         let data = if total <= inline {
             ent[(ent_sz - inline)..(ent_sz - inline + total)].to_vec()
         } else {
             let vo = &ent[ent_sz - inline..];
-            let voff = if big {
-                rd_u64(vo, e)
-            } else {
-                rd_u32(vo, e) as u64
-            };
+            let voff = if big { rd_u64(vo, e) } else { rd_u32(vo, e) as u64 };
             if voff + total as u64 > len {
-                return Err(format!(
-                    "tag {tag} data at byte {voff} runs past the end of the file (truncated)"
-                ));
+                return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)"));
             }
             let mut d = vec![0u8; total];
             read_at(f, &mut d, voff).map_err(|x| x.to_string())?;
@@ -859,18 +783,9 @@ fn read_ifd(
 
 fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, Option<String>) {
     let mut gt = GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
-    let keys: Vec<u64> = tags
-        .get(&GEO_KEY_DIRECTORY)
-        .map(|t| t.u64s(e))
-        .unwrap_or_default();
-    let doubles: Vec<f64> = tags
-        .get(&GEO_DOUBLE_PARAMS)
-        .map(|t| t.f64s(e))
-        .unwrap_or_default();
-    let ascii: String = tags
-        .get(&GEO_ASCII_PARAMS)
-        .map(|t| t.string())
-        .unwrap_or_default();
+    let keys: Vec<u64> = tags.get(&GEO_KEY_DIRECTORY).map(|t| t.u64s(e)).unwrap_or_default();
+    let doubles: Vec<f64> = tags.get(&GEO_DOUBLE_PARAMS).map(|t| t.f64s(e)).unwrap_or_default();
+    let ascii: String = tags.get(&GEO_ASCII_PARAMS).map(|t| t.string()).unwrap_or_default();
     let mut key = HashMap::new();
     let mut key_str = HashMap::new();
     if keys.len() >= 4 {
@@ -879,12 +794,7 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
             let Some(rec) = keys.get(4 + 4 * k..8 + 4 * k) else {
                 break;
             };
-            let (id, loc, count, val) = (
-                rec[0] as u16,
-                rec[1] as u16,
-                rec[2] as usize,
-                rec[3] as usize,
-            );
+            let (id, loc, count, val) = (rec[0] as u16, rec[1] as u16, rec[2] as usize, rec[3] as usize);
             match loc {
                 0 => {
                     key.insert(id, val as f64);
@@ -908,10 +818,9 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
         if m.len() >= 8 {
             gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
         }
-    } else if let (Some(sc), Some(tp)) = (
-        tags.get(&MODEL_PIXEL_SCALE).map(|t| t.f64s(e)),
-        tags.get(&MODEL_TIEPOINT).map(|t| t.f64s(e)),
-    ) {
+    } else if let (Some(sc), Some(tp)) =
+        (tags.get(&MODEL_PIXEL_SCALE).map(|t| t.f64s(e)), tags.get(&MODEL_TIEPOINT).map(|t| t.f64s(e)))
+    {
         if sc.len() >= 2 && tp.len() >= 6 {
             let (sx, sy) = (sc[0], sc[1]);
             gt = GeoTransform([tp[3] - tp[0] * sx, sx, 0.0, tp[4] + tp[1] * sy, 0.0, -sy]);
@@ -937,19 +846,10 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
         None if keys.is_empty() => (gt, None, None),
         _ => {
             // User-defined CRS: a few writers put a WKT or EPSG name in the citation.
-            let cit = key_str
-                .get(&3073)
-                .or_else(|| key_str.get(&1026))
-                .or_else(|| key_str.get(&2049));
+            let cit = key_str.get(&3073).or_else(|| key_str.get(&1026)).or_else(|| key_str.get(&2049));
             match cit.map(|s| Crs::from_user_input(s)) {
                 Some(Ok(c)) => (gt, Some(c), None),
-                _ => (
-                    gt,
-                    None,
-                    Some(format!(
-                        "user-defined GeoTIFF CRS not supported (citation {cit:?})"
-                    )),
-                ),
+                _ => (gt, None, Some(format!("user-defined GeoTIFF CRS not supported (citation {cit:?})"))),
             }
         }
     }
@@ -964,11 +864,8 @@ fn parse_band_descriptions(xml: &str, names: &mut [Option<String>]) {
         if !attrs.contains("role=\"description\"") {
             continue;
         }
-        let sample = attrs
-            .split("sample=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .and_then(|s| s.parse::<usize>().ok());
+        let sample =
+            attrs.split("sample=\"").nth(1).and_then(|s| s.split('"').next()).and_then(|s| s.parse::<usize>().ok());
         let text = item[close + 1..].split("</Item>").next().unwrap_or("");
         if let Some(slot) = sample.and_then(|s| names.get_mut(s)) {
             *slot = Some(text.to_string());
@@ -1061,28 +958,20 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let path = path.as_ref();
     let ts = opts.tile_size;
     if ts == 0 || !ts.is_multiple_of(16) {
-        return Err(Error::InvalidInput(format!(
-            "tile size {ts} must be a positive multiple of 16"
-        )));
+        return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
     }
     let (w, h, nb) = (r.width(), r.height(), r.band_count());
     let dtype = r.bands()[0].dtype();
     if r.bands().iter().any(|b| b.dtype() != dtype) {
-        return Err(Error::InvalidInput(
-            "all bands must share one data type to be written as one GeoTIFF".into(),
-        ));
+        return Err(Error::InvalidInput("all bands must share one data type to be written as one GeoTIFF".into()));
     }
     let predictor = match (opts.predictor, dtype) {
         (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,
         (Predictor::FloatingPoint, _) => {
-            return Err(Error::InvalidInput(
-                "the floating-point predictor needs a float raster".into(),
-            ))
+            return Err(Error::InvalidInput("the floating-point predictor needs a float raster".into()))
         }
         (Predictor::Horizontal, DataType::F32 | DataType::F64) => {
-            return Err(Error::InvalidInput(
-                "use the floating-point predictor for float rasters".into(),
-            ))
+            return Err(Error::InvalidInput("use the floating-point predictor for float rasters".into()))
         }
         (Predictor::Horizontal, _) => 2,
         (Predictor::None, _) => 1,
@@ -1090,9 +979,8 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let across = w.div_ceil(ts);
     let down = h.div_ceil(ts);
     let sz = dtype.size();
-    let jobs: Vec<(usize, usize, usize)> = (0..nb)
-        .flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc))))
-        .collect();
+    let jobs: Vec<(usize, usize, usize)> =
+        (0..nb).flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc)))).collect();
     let tiles: Vec<Vec<u8>> = jobs
         .par_iter()
         .map(|&(b, tr, tc)| {
@@ -1116,13 +1004,9 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
             match opts.compression {
                 Compression::None => Ok(raw),
                 Compression::Deflate(level) => {
-                    let mut enc = flate2::write::ZlibEncoder::new(
-                        Vec::new(),
-                        flate2::Compression::new(level.clamp(1, 9)),
-                    );
-                    enc.write_all(&raw)
-                        .and_then(|_| enc.finish())
-                        .map_err(|e| Error::io(path, e))
+                    let mut enc =
+                        flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
+                    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
                 }
             }
         })
@@ -1144,9 +1028,7 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
         }
     }
     if out.len() as u64 > u32::MAX as u64 - (1 << 20) {
-        return Err(Error::Unsupported(
-            "GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into(),
-        ));
+        return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
     }
     let sample_format: u16 = match dtype {
         DataType::F32 | DataType::F64 => 3,
@@ -1157,14 +1039,7 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     t.long_if_big(IMAGE_WIDTH, w);
     t.long_if_big(IMAGE_LENGTH, h);
     t.short(BITS_PER_SAMPLE, &vec![(sz * 8) as u16; nb]);
-    t.short(
-        COMPRESSION,
-        &[if opts.compression == Compression::None {
-            1
-        } else {
-            8
-        }],
-    );
+    t.short(COMPRESSION, &[if opts.compression == Compression::None { 1 } else { 8 }]);
     t.short(PHOTOMETRIC, &[1]);
     t.short(SAMPLES_PER_PIXEL, &[nb as u16]);
     t.short(PLANAR_CONFIG, &[2]);
@@ -1173,14 +1048,8 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     }
     t.short(TILE_WIDTH, &[ts as u16]);
     t.short(TILE_LENGTH, &[ts as u16]);
-    t.long(
-        TILE_OFFSETS,
-        &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>(),
-    );
-    t.long(
-        TILE_BYTE_COUNTS,
-        &counts.iter().map(|v| *v as u32).collect::<Vec<_>>(),
-    );
+    t.long(TILE_OFFSETS, &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>());
+    t.long(TILE_BYTE_COUNTS, &counts.iter().map(|v| *v as u32).collect::<Vec<_>>());
     if nb > 1 {
         t.short(EXTRA_SAMPLES, &vec![0; nb - 1]);
     }
@@ -1192,23 +1061,14 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     } else {
         t.double(
             MODEL_TRANSFORMATION,
-            &[
-                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-                1.0,
-            ],
+            &[g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
         );
     }
     if let Some(crs) = &r.crs {
         let code = crs.epsg().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"
-            ))
+            Error::Unsupported(format!("writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"))
         })?;
-        let (model, key) = if crs.is_geographic() {
-            (2u16, 2048u16)
-        } else {
-            (1, 3072)
-        };
+        let (model, key) = if crs.is_geographic() { (2u16, 2048u16) } else { (1, 3072) };
         let mut keys = vec![1u16, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1];
         keys.extend_from_slice(&[key, 0, 1, code as u16]);
         t.short(GEO_KEY_DIRECTORY, &keys);
@@ -1216,23 +1076,14 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let mut names = String::new();
     for (i, n) in r.band_names.iter().enumerate() {
         if let Some(n) = n {
-            names.push_str(&format!(
-                "<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"
-            ));
+            names.push_str(&format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"));
         }
     }
     if !names.is_empty() {
-        t.ascii(
-            GDAL_METADATA,
-            &format!("<GDALMetadata>{names}</GDALMetadata>"),
-        );
+        t.ascii(GDAL_METADATA, &format!("<GDALMetadata>{names}</GDALMetadata>"));
     }
     if let Some(nd) = r.nodata {
-        let s = if nd.is_nan() {
-            "nan".to_string()
-        } else {
-            format_nodata(nd)
-        };
+        let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
         t.ascii(GDAL_NODATA, &s);
     }
     let ifd_off = out.len() as u32;
@@ -1265,18 +1116,9 @@ fn apply_predictor(buf: &mut [u8], predictor: u16, row_bytes: usize, sz: usize) 
                             row[2 * i..2 * i + 2].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
                         }
                         _ => {
-                            let a = u32::from_le_bytes([
-                                row[4 * i - 4],
-                                row[4 * i - 3],
-                                row[4 * i - 2],
-                                row[4 * i - 1],
-                            ]);
-                            let b = u32::from_le_bytes([
-                                row[4 * i],
-                                row[4 * i + 1],
-                                row[4 * i + 2],
-                                row[4 * i + 3],
-                            ]);
+                            let a =
+                                u32::from_le_bytes([row[4 * i - 4], row[4 * i - 3], row[4 * i - 2], row[4 * i - 1]]);
+                            let b = u32::from_le_bytes([row[4 * i], row[4 * i + 1], row[4 * i + 2], row[4 * i + 3]]);
                             row[4 * i..4 * i + 4].copy_from_slice(&b.wrapping_sub(a).to_le_bytes());
                         }
                     }
@@ -1314,20 +1156,10 @@ impl IfdBuilder {
         self
     }
     fn short(&mut self, tag: u16, v: &[u16]) -> &mut Self {
-        self.put(
-            tag,
-            3,
-            v.len(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        )
+        self.put(tag, 3, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
     }
     fn long(&mut self, tag: u16, v: &[u32]) -> &mut Self {
-        self.put(
-            tag,
-            4,
-            v.len(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        )
+        self.put(tag, 4, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
     }
     fn long_if_big(&mut self, tag: u16, v: usize) -> &mut Self {
         if v > u16::MAX as usize {
@@ -1337,12 +1169,7 @@ impl IfdBuilder {
         }
     }
     fn double(&mut self, tag: u16, v: &[f64]) -> &mut Self {
-        self.put(
-            tag,
-            12,
-            v.len(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        )
+        self.put(tag, 12, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
     }
     fn ascii(&mut self, tag: u16, s: &str) -> &mut Self {
         let mut b = s.as_bytes().to_vec();
@@ -1386,10 +1213,7 @@ mod tests {
     #[test]
     fn packbits_roundtrip_known_vector() {
         // Apple's TN1023 example
-        let src = [
-            0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7,
-            0xAA,
-        ];
+        let src = [0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7, 0xAA];
         let out = unpackbits(&src, 24);
         assert_eq!(out.len(), 24);
         assert_eq!(&out[..3], &[0xAA, 0xAA, 0xAA]);
@@ -1411,10 +1235,7 @@ mod tests {
                 tmp[i * 4 + b] = raw[(3 - b) * 64 + i];
             }
         }
-        let back: Vec<f32> = tmp
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let back: Vec<f32> = tmp.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         assert_eq!(back, vals);
     }
 }

@@ -13,12 +13,7 @@ const FMT: &str = "FlatGeobuf";
 struct Row<'a>(&'a mut [ColumnBuilder], usize);
 
 impl PropertyProcessor for Row<'_> {
-    fn property(
-        &mut self,
-        i: usize,
-        _name: &str,
-        v: &ColumnValue<'_>,
-    ) -> geozero::error::Result<bool> {
+    fn property(&mut self, i: usize, _name: &str, v: &ColumnValue<'_>) -> geozero::error::Result<bool> {
         let val = match v {
             ColumnValue::Byte(x) => OwnedValue::Int(*x as i64),
             ColumnValue::UByte(x) => OwnedValue::Int(*x as i64),
@@ -31,9 +26,7 @@ impl PropertyProcessor for Row<'_> {
             ColumnValue::ULong(x) => OwnedValue::Int(*x as i64),
             ColumnValue::Float(x) => OwnedValue::Float(*x as f64),
             ColumnValue::Double(x) => OwnedValue::Float(*x),
-            ColumnValue::String(s) | ColumnValue::Json(s) | ColumnValue::DateTime(s) => {
-                OwnedValue::Text(s.to_string())
-            }
+            ColumnValue::String(s) | ColumnValue::Json(s) | ColumnValue::DateTime(s) => OwnedValue::Text(s.to_string()),
             ColumnValue::Binary(b) => OwnedValue::Binary(b.to_vec()),
         };
         if let Some(b) = self.0.get_mut(i) {
@@ -66,9 +59,7 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
                     let h = match c.type_() {
                         ColumnType::Bool => TypeHint::Bool,
                         ColumnType::Float | ColumnType::Double => TypeHint::Float,
-                        ColumnType::String | ColumnType::DateTime | ColumnType::Json => {
-                            TypeHint::Text
-                        }
+                        ColumnType::String | ColumnType::DateTime | ColumnType::Json => TypeHint::Text,
                         _ => TypeHint::Int,
                     };
                     ColumnBuilder::new(c.name(), h)
@@ -77,20 +68,14 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
         })
         .unwrap_or_default();
     let gtype = format!("{:?}", header.geometry_type()).to_ascii_uppercase();
-    let name = header
-        .name()
-        .map(str::to_string)
-        .unwrap_or_else(|| super::stem(path));
+    let name = header.name().map(str::to_string).unwrap_or_else(|| super::stem(path));
     let mut it = reader.select_all_seq().map_err(ferr)?;
     let mut geoms = Vec::new();
     let mut fids = Vec::new();
     while let Some(feat) = it.next().map_err(ferr)? {
         let n = geoms.len();
-        let g = feat
-            .to_geo()
-            .map_err(|e| Error::format(FMT, path, format!("feature {n}: {e}")))?;
-        feat.process_properties(&mut Row(&mut builders, n))
-            .map_err(|e| Error::format(FMT, path, e.to_string()))?;
+        let g = feat.to_geo().map_err(|e| Error::format(FMT, path, format!("feature {n}: {e}")))?;
+        feat.process_properties(&mut Row(&mut builders, n)).map_err(|e| Error::format(FMT, path, e.to_string()))?;
         geoms.push(Some(g));
         fids.push(n as i64);
     }
@@ -102,12 +87,5 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
             b.finish()
         })
         .collect();
-    Ok(VectorLayer {
-        name,
-        crs,
-        fids,
-        geometries: geoms,
-        columns,
-        geometry_type: gtype,
-    })
+    Ok(VectorLayer { name, crs, fids, geometries: geoms, columns, geometry_type: gtype })
 }

@@ -4,8 +4,7 @@ use super::{ColumnBuilder, OwnedValue, TypeHint, Value, VectorLayer};
 use crate::crs::Crs;
 use crate::error::{Error, Result};
 use geo_types::{
-    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
-    Point, Polygon,
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
 use serde_json::{json, Map, Value as J};
 use std::collections::HashMap;
@@ -14,41 +13,29 @@ use std::path::Path;
 const FMT: &str = "GeoJSON";
 
 fn coord(v: &J) -> Result<Coord<f64>> {
-    let a = v
-        .as_array()
-        .ok_or_else(|| Error::InvalidGeometry("GeoJSON position is not an array".into()))?;
+    let a = v.as_array().ok_or_else(|| Error::InvalidGeometry("GeoJSON position is not an array".into()))?;
     let x = a.first().and_then(J::as_f64);
     let y = a.get(1).and_then(J::as_f64);
     match (x, y) {
         (Some(x), Some(y)) => Ok(Coord { x, y }),
-        _ => Err(Error::InvalidGeometry(format!(
-            "GeoJSON position {v} is not numeric"
-        ))),
+        _ => Err(Error::InvalidGeometry(format!("GeoJSON position {v} is not numeric"))),
     }
 }
 
 fn ring(v: &J) -> Result<LineString<f64>> {
-    let a = v
-        .as_array()
-        .ok_or_else(|| Error::InvalidGeometry("GeoJSON ring is not an array".into()))?;
-    a.iter()
-        .map(coord)
-        .collect::<Result<Vec<_>>>()
-        .map(LineString)
+    let a = v.as_array().ok_or_else(|| Error::InvalidGeometry("GeoJSON ring is not an array".into()))?;
+    a.iter().map(coord).collect::<Result<Vec<_>>>().map(LineString)
 }
 
 fn polygon(v: &J) -> Result<Polygon<f64>> {
-    let a = v
-        .as_array()
-        .ok_or_else(|| Error::InvalidGeometry("GeoJSON polygon is not an array".into()))?;
+    let a = v.as_array().ok_or_else(|| Error::InvalidGeometry("GeoJSON polygon is not an array".into()))?;
     let mut rings = a.iter().map(ring).collect::<Result<Vec<_>>>()?.into_iter();
     let ext = rings.next().unwrap_or_else(|| LineString(vec![]));
     Ok(Polygon::new(ext, rings.collect()))
 }
 
 fn arr(v: &J) -> Result<&Vec<J>> {
-    v.as_array()
-        .ok_or_else(|| Error::InvalidGeometry("GeoJSON coordinates are not an array".into()))
+    v.as_array().ok_or_else(|| Error::InvalidGeometry("GeoJSON coordinates are not an array".into()))
 }
 
 /// Parse a GeoJSON geometry object (`null` → `None`).
@@ -56,43 +43,27 @@ pub fn parse_geometry(g: &J) -> Result<Option<Geometry<f64>>> {
     if g.is_null() {
         return Ok(None);
     }
-    let t = g
-        .get("type")
-        .and_then(J::as_str)
-        .ok_or_else(|| Error::InvalidGeometry("geometry without type".into()))?;
+    let t = g.get("type").and_then(J::as_str).ok_or_else(|| Error::InvalidGeometry("geometry without type".into()))?;
     let c = g.get("coordinates").unwrap_or(&J::Null);
     Ok(Some(match t {
         "Point" => Geometry::Point(Point(coord(c)?)),
         "LineString" => Geometry::LineString(ring(c)?),
         "Polygon" => Geometry::Polygon(polygon(c)?),
-        "MultiPoint" => Geometry::MultiPoint(MultiPoint(
-            arr(c)?
-                .iter()
-                .map(|p| coord(p).map(Point))
-                .collect::<Result<_>>()?,
-        )),
-        "MultiLineString" => Geometry::MultiLineString(MultiLineString(
-            arr(c)?.iter().map(ring).collect::<Result<_>>()?,
-        )),
-        "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(
-            arr(c)?.iter().map(polygon).collect::<Result<_>>()?,
-        )),
+        "MultiPoint" => {
+            Geometry::MultiPoint(MultiPoint(arr(c)?.iter().map(|p| coord(p).map(Point)).collect::<Result<_>>()?))
+        }
+        "MultiLineString" => {
+            Geometry::MultiLineString(MultiLineString(arr(c)?.iter().map(ring).collect::<Result<_>>()?))
+        }
+        "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(arr(c)?.iter().map(polygon).collect::<Result<_>>()?)),
         "GeometryCollection" => Geometry::GeometryCollection(GeometryCollection(
             g.get("geometries")
                 .and_then(J::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(|x| parse_geometry(x).transpose())
-                        .collect::<Result<Vec<_>>>()
-                })
+                .map(|v| v.iter().filter_map(|x| parse_geometry(x).transpose()).collect::<Result<Vec<_>>>())
                 .transpose()?
                 .unwrap_or_default(),
         )),
-        other => {
-            return Err(Error::InvalidGeometry(format!(
-                "unknown GeoJSON geometry type {other:?}"
-            )))
-        }
+        other => return Err(Error::InvalidGeometry(format!("unknown GeoJSON geometry type {other:?}"))),
     }))
 }
 
@@ -104,11 +75,7 @@ pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
         None => Crs::wgs84(),
     };
     let feats: Vec<J> = match v.get("type").and_then(J::as_str) {
-        Some("FeatureCollection") => v
-            .get("features")
-            .and_then(J::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        Some("FeatureCollection") => v.get("features").and_then(J::as_array).cloned().unwrap_or_default(),
         Some("Feature") => vec![v.clone()],
         Some(_) => vec![json!({"type": "Feature", "geometry": v, "properties": {}})],
         None => return Err(Error::format(FMT, path, "top-level object has no \"type\"")),
@@ -133,10 +100,9 @@ pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
                 b.push(match val {
                     J::Null => OwnedValue::Null,
                     J::Bool(x) => OwnedValue::Bool(*x),
-                    J::Number(n) => n.as_i64().map_or_else(
-                        || OwnedValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-                        OwnedValue::Int,
-                    ),
+                    J::Number(n) => {
+                        n.as_i64().map_or_else(|| OwnedValue::Float(n.as_f64().unwrap_or(f64::NAN)), OwnedValue::Int)
+                    }
                     J::String(s) => OwnedValue::Text(s.clone()),
                     other => OwnedValue::Text(other.to_string()),
                 });
@@ -196,9 +162,7 @@ pub fn geometry_to_json(g: &Geometry<f64>) -> J {
         Geometry::GeometryCollection(c) => {
             json!({"type": "GeometryCollection", "geometries": c.0.iter().map(geometry_to_json).collect::<Vec<_>>()})
         }
-        Geometry::Line(l) => {
-            geometry_to_json(&Geometry::LineString(LineString(vec![l.start, l.end])))
-        }
+        Geometry::Line(l) => geometry_to_json(&Geometry::LineString(LineString(vec![l.start, l.end]))),
         Geometry::Rect(r) => geometry_to_json(&Geometry::Polygon(r.to_polygon())),
         Geometry::Triangle(t) => geometry_to_json(&Geometry::Polygon(t.to_polygon())),
     }
@@ -245,6 +209,5 @@ pub fn to_json(layer: &VectorLayer) -> J {
 /// Write a layer as GeoJSON.
 pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
     let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    serde_json::to_writer(std::io::BufWriter::new(f), &to_json(layer))
-        .map_err(|e| Error::io(path, e.into()))
+    serde_json::to_writer(std::io::BufWriter::new(f), &to_json(layer)).map_err(|e| Error::io(path, e.into()))
 }

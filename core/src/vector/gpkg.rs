@@ -9,16 +9,11 @@ use std::path::Path;
 const FMT: &str = "GeoPackage";
 
 fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::format(FMT, path, e.to_string()))?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Error::format(FMT, path, e.to_string()))?;
     // Fails early on a file that is not SQLite.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| Error::format(FMT, path, format!("not a readable SQLite database: {e}")))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| Error::format(FMT, path, format!("not a readable SQLite database: {e}")))?;
     Ok(conn)
 }
 
@@ -35,13 +30,7 @@ pub fn list_layers(path: &Path) -> Result<Vec<String>> {
 fn layers(conn: &Connection, path: &Path) -> Result<Vec<String>> {
     let mut st = conn
         .prepare("SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY rowid")
-        .map_err(|e| {
-            Error::format(
-                FMT,
-                path,
-                format!("no gpkg_contents table ({e}): not a GeoPackage"),
-            )
-        })?;
+        .map_err(|e| Error::format(FMT, path, format!("no gpkg_contents table ({e}): not a GeoPackage")))?;
     let names = st
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(|e| sql_err(path, e))?
@@ -63,11 +52,7 @@ fn srs(conn: &Connection, path: &Path, srs_id: i64) -> Result<Option<Crs>> {
     let (org, code, def) = match row {
         Ok(v) => v,
         Err(rusqlite::Error::QueryReturnedNoRows) => {
-            return Err(Error::format(
-                FMT,
-                path,
-                format!("srs_id {srs_id} is not in gpkg_spatial_ref_sys"),
-            ))
+            return Err(Error::format(FMT, path, format!("srs_id {srs_id} is not in gpkg_spatial_ref_sys")))
         }
         Err(e) => return Err(sql_err(path, e)),
     };
@@ -94,11 +79,7 @@ fn hint(decl: &str) -> TypeHint {
         TypeHint::Bool
     } else if d.contains("INT") {
         TypeHint::Int
-    } else if d.starts_with("REAL")
-        || d.starts_with("DOUBLE")
-        || d.starts_with("FLOAT")
-        || d.starts_with("NUMERIC")
-    {
+    } else if d.starts_with("REAL") || d.starts_with("DOUBLE") || d.starts_with("FLOAT") || d.starts_with("NUMERIC") {
         TypeHint::Float
     } else if d.starts_with("TEXT") || d.starts_with("DATE") || d.starts_with("VARCHAR") {
         TypeHint::Text
@@ -110,9 +91,7 @@ fn hint(decl: &str) -> TypeHint {
 /// Parse a GeoPackage geometry blob (GP header + WKB).
 pub fn parse_blob(b: &[u8]) -> Result<Option<geo_types::Geometry<f64>>> {
     if b.len() < 8 || &b[..2] != b"GP" {
-        return Err(Error::InvalidGeometry(
-            "GeoPackage geometry blob without the 'GP' magic".into(),
-        ));
+        return Err(Error::InvalidGeometry("GeoPackage geometry blob without the 'GP' magic".into()));
     }
     let flags = b[3];
     let env = match (flags >> 1) & 7 {
@@ -120,18 +99,12 @@ pub fn parse_blob(b: &[u8]) -> Result<Option<geo_types::Geometry<f64>>> {
         1 => 32,
         2 | 3 => 48,
         4 => 64,
-        e => {
-            return Err(Error::InvalidGeometry(format!(
-                "GeoPackage envelope code {e}"
-            )))
-        }
+        e => return Err(Error::InvalidGeometry(format!("GeoPackage envelope code {e}"))),
     };
     let empty = flags & 0x10 != 0;
     let start = 8 + env;
     if b.len() < start {
-        return Err(Error::InvalidGeometry(
-            "truncated GeoPackage geometry header".into(),
-        ));
+        return Err(Error::InvalidGeometry("truncated GeoPackage geometry header".into()));
     }
     if empty && b.len() == start {
         return Ok(None);
@@ -144,15 +117,10 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
     let conn = open(path)?;
     let all = layers(&conn, path)?;
     let name = match layer {
-        Some(l) => all
-            .iter()
-            .find(|n| n.as_str() == l)
-            .cloned()
-            .ok_or_else(|| Error::not_found("layer", l, all.clone()))?,
-        None => all
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::Empty(format!("{} has no feature layer", path.display())))?,
+        Some(l) => {
+            all.iter().find(|n| n.as_str() == l).cloned().ok_or_else(|| Error::not_found("layer", l, all.clone()))?
+        }
+        None => all.first().cloned().ok_or_else(|| Error::Empty(format!("{} has no feature layer", path.display())))?,
     };
     let (geom_col, geom_type, srs_id) = conn
         .query_row(
@@ -168,30 +136,20 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
         let q = format!("PRAGMA table_info(\"{}\")", name.replace('"', "\"\""));
         let mut st = conn.prepare(&q).map_err(|e| sql_err(path, e))?;
         let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(5)? > 0,
-                ))
-            })
+            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(5)? > 0)))
             .map_err(|e| sql_err(path, e))?;
         for r in rows {
             cols.push(r.map_err(|e| sql_err(path, e))?);
         }
     }
     let pk = cols.iter().find(|c| c.2).map(|c| c.0.clone());
-    let attrs: Vec<&(String, String, bool)> =
-        cols.iter().filter(|c| !c.2 && c.0 != geom_col).collect();
+    let attrs: Vec<&(String, String, bool)> = cols.iter().filter(|c| !c.2 && c.0 != geom_col).collect();
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut select = vec![pk.as_deref().map_or("rowid".to_string(), q), q(&geom_col)];
     select.extend(attrs.iter().map(|c| q(&c.0)));
     let sql = format!("SELECT {} FROM {}", select.join(", "), q(&name));
     let mut st = conn.prepare(&sql).map_err(|e| sql_err(path, e))?;
-    let mut builders: Vec<ColumnBuilder> = attrs
-        .iter()
-        .map(|c| ColumnBuilder::new(c.0.clone(), hint(&c.1)))
-        .collect();
+    let mut builders: Vec<ColumnBuilder> = attrs.iter().map(|c| ColumnBuilder::new(c.0.clone(), hint(&c.1))).collect();
     let mut fids = Vec::new();
     let mut geoms = Vec::new();
     let mut rows = st.query([]).map_err(|e| sql_err(path, e))?;
@@ -200,21 +158,10 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
         let g = match row.get_ref(1).map_err(|e| sql_err(path, e))? {
             ValueRef::Null => None,
             ValueRef::Blob(b) => parse_blob(b).map_err(|e| {
-                Error::format(
-                    FMT,
-                    path,
-                    format!(
-                        "layer {name:?} feature {}: {e}",
-                        fids.last().copied().unwrap_or(0)
-                    ),
-                )
+                Error::format(FMT, path, format!("layer {name:?} feature {}: {e}", fids.last().copied().unwrap_or(0)))
             })?,
             _ => {
-                return Err(Error::format(
-                    FMT,
-                    path,
-                    format!("layer {name:?}: geometry column holds a non-blob value"),
-                ))
+                return Err(Error::format(FMT, path, format!("layer {name:?}: geometry column holds a non-blob value")))
             }
         };
         geoms.push(g);
@@ -244,23 +191,13 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
     if path.exists() {
         std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
     }
-    let mut conn = Connection::open(path)
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    let mut conn = Connection::open(path).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     let e = |x: rusqlite::Error| Error::io(path, std::io::Error::other(x.to_string()));
     let (srs_id, org, code, def) = match &layer.crs {
         None => (-1i64, "NONE".to_string(), -1i64, "undefined".to_string()),
         Some(c) => match c.epsg() {
-            Some(code) => (
-                code as i64,
-                "EPSG".into(),
-                code as i64,
-                c.to_wkt().unwrap_or_else(|| "undefined".into()),
-            ),
-            None => {
-                return Err(Error::Unsupported(format!(
-                    "writing a GeoPackage in a CRS without EPSG code ({c})"
-                )))
-            }
+            Some(code) => (code as i64, "EPSG".into(), code as i64, c.to_wkt().unwrap_or_else(|| "undefined".into())),
+            None => return Err(Error::Unsupported(format!("writing a GeoPackage in a CRS without EPSG code ({c})"))),
         },
     };
     let tx = conn.transaction().map_err(e)?;
@@ -282,11 +219,7 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
         tx.execute(
             "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
             rusqlite::params![
-                layer
-                    .crs
-                    .as_ref()
-                    .map(|c| c.name().to_string())
-                    .unwrap_or_default(),
+                layer.crs.as_ref().map(|c| c.name().to_string()).unwrap_or_default(),
                 srs_id,
                 org,
                 code,
@@ -303,10 +236,7 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
         ColumnData::Bool(_) => "BOOLEAN",
         ColumnData::Binary(_) => "BLOB",
     };
-    let mut ddl = format!(
-        "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY",
-        q(&layer.name)
-    );
+    let mut ddl = format!("CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY", q(&layer.name));
     for c in &layer.columns {
         ddl.push_str(&format!(", {} {}", q(&c.name), decl(c)));
     }
@@ -324,17 +254,10 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
     )
     .map_err(e)?;
     {
-        let ph: Vec<String> = (0..layer.columns.len() + 2)
-            .map(|i| format!("?{}", i + 1))
-            .collect();
+        let ph: Vec<String> = (0..layer.columns.len() + 2).map(|i| format!("?{}", i + 1)).collect();
         let mut names = vec!["fid".to_string(), "geom".to_string()];
         names.extend(layer.columns.iter().map(|c| q(&c.name)));
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            q(&layer.name),
-            names.join(", "),
-            ph.join(", ")
-        );
+        let sql = format!("INSERT INTO {} ({}) VALUES ({})", q(&layer.name), names.join(", "), ph.join(", "));
         let mut st = tx.prepare(&sql).map_err(e)?;
         for i in 0..layer.len() {
             let blob = layer.geometries[i].as_ref().map(|g| {

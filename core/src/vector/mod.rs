@@ -60,20 +60,10 @@ impl ColumnData {
     pub fn get(&self, i: usize) -> Value<'_> {
         match self {
             ColumnData::Int(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::Int),
-            ColumnData::Float(v) => v
-                .get(i)
-                .copied()
-                .flatten()
-                .map_or(Value::Null, Value::Float),
-            ColumnData::Text(v) => v
-                .get(i)
-                .and_then(|s| s.as_deref())
-                .map_or(Value::Null, Value::Text),
+            ColumnData::Float(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::Float),
+            ColumnData::Text(v) => v.get(i).and_then(|s| s.as_deref()).map_or(Value::Null, Value::Text),
             ColumnData::Bool(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::Bool),
-            ColumnData::Binary(v) => v
-                .get(i)
-                .and_then(|s| s.as_deref())
-                .map_or(Value::Null, Value::Binary),
+            ColumnData::Binary(v) => v.get(i).and_then(|s| s.as_deref()).map_or(Value::Null, Value::Binary),
         }
     }
     /// Numeric view (ints and bools converted, text parsed where it is a number, else NaN).
@@ -94,9 +84,7 @@ impl ColumnData {
             ColumnData::Float(v) => ColumnData::Float(idx.iter().map(|&i| v[i]).collect()),
             ColumnData::Text(v) => ColumnData::Text(idx.iter().map(|&i| v[i].clone()).collect()),
             ColumnData::Bool(v) => ColumnData::Bool(idx.iter().map(|&i| v[i]).collect()),
-            ColumnData::Binary(v) => {
-                ColumnData::Binary(idx.iter().map(|&i| v[i].clone()).collect())
-            }
+            ColumnData::Binary(v) => ColumnData::Binary(idx.iter().map(|&i| v[i].clone()).collect()),
         }
     }
 }
@@ -166,11 +154,7 @@ pub(crate) struct ColumnBuilder {
 
 impl ColumnBuilder {
     pub fn new(name: impl Into<String>, hint: TypeHint) -> Self {
-        ColumnBuilder {
-            name: name.into(),
-            hint,
-            values: Vec::new(),
-        }
+        ColumnBuilder { name: name.into(), hint, values: Vec::new() }
     }
     pub fn push(&mut self, v: OwnedValue) {
         self.values.push(v);
@@ -182,10 +166,8 @@ impl ColumnBuilder {
     }
     pub fn finish(self) -> Column {
         let vals = self.values;
-        let all =
-            |f: fn(&OwnedValue) -> bool| vals.iter().all(|v| matches!(v, OwnedValue::Null) || f(v));
-        let data = if self.hint == TypeHint::Bool
-            && all(|v| matches!(v, OwnedValue::Int(0 | 1) | OwnedValue::Bool(_)))
+        let all = |f: fn(&OwnedValue) -> bool| vals.iter().all(|v| matches!(v, OwnedValue::Null) || f(v));
+        let data = if self.hint == TypeHint::Bool && all(|v| matches!(v, OwnedValue::Int(0 | 1) | OwnedValue::Bool(_)))
         {
             ColumnData::Bool(
                 vals.iter()
@@ -200,34 +182,10 @@ impl ColumnBuilder {
             && all(|v| matches!(v, OwnedValue::Bool(_)))
             && self.hint != TypeHint::Float
         {
-            ColumnData::Bool(
-                vals.iter()
-                    .map(|v| {
-                        if let OwnedValue::Bool(b) = v {
-                            Some(*b)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
-            )
-        } else if matches!(self.hint, TypeHint::Int | TypeHint::None)
-            && all(|v| matches!(v, OwnedValue::Int(_)))
-        {
-            ColumnData::Int(
-                vals.iter()
-                    .map(|v| {
-                        if let OwnedValue::Int(i) = v {
-                            Some(*i)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
-            )
-        } else if self.hint != TypeHint::Text
-            && all(|v| matches!(v, OwnedValue::Int(_) | OwnedValue::Float(_)))
-        {
+            ColumnData::Bool(vals.iter().map(|v| if let OwnedValue::Bool(b) = v { Some(*b) } else { None }).collect())
+        } else if matches!(self.hint, TypeHint::Int | TypeHint::None) && all(|v| matches!(v, OwnedValue::Int(_))) {
+            ColumnData::Int(vals.iter().map(|v| if let OwnedValue::Int(i) = v { Some(*i) } else { None }).collect())
+        } else if self.hint != TypeHint::Text && all(|v| matches!(v, OwnedValue::Int(_) | OwnedValue::Float(_))) {
             ColumnData::Float(
                 vals.iter()
                     .map(|v| match v {
@@ -237,19 +195,10 @@ impl ColumnBuilder {
                     })
                     .collect(),
             )
-        } else if all(|v| matches!(v, OwnedValue::Binary(_)))
-            && vals.iter().any(|v| matches!(v, OwnedValue::Binary(_)))
+        } else if all(|v| matches!(v, OwnedValue::Binary(_))) && vals.iter().any(|v| matches!(v, OwnedValue::Binary(_)))
         {
             ColumnData::Binary(
-                vals.into_iter()
-                    .map(|v| {
-                        if let OwnedValue::Binary(b) = v {
-                            Some(b)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
+                vals.into_iter().map(|v| if let OwnedValue::Binary(b) = v { Some(b) } else { None }).collect(),
             )
         } else {
             ColumnData::Text(
@@ -265,10 +214,7 @@ impl ColumnBuilder {
                     .collect(),
             )
         };
-        Column {
-            name: self.name,
-            data,
-        }
+        Column { name: self.name, data }
     }
 }
 
@@ -300,30 +246,17 @@ impl VectorLayer {
     }
     /// Column by name.
     pub fn column(&self, name: &str) -> Result<&Column> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            Error::not_found(
-                "column",
-                name,
-                self.columns.iter().map(|c| c.name.clone()).collect(),
-            )
-        })
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::not_found("column", name, self.columns.iter().map(|c| c.name.clone()).collect()))
     }
     /// `(xmin, ymin, xmax, ymax)` of all geometries, `None` if there are none.
     pub fn bounds(&self) -> Option<[f64; 4]> {
         use geo::BoundingRect;
         let mut b: Option<[f64; 4]> = None;
-        for r in self
-            .geometries
-            .iter()
-            .flatten()
-            .filter_map(|g| g.bounding_rect())
-        {
-            let e = b.get_or_insert([
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ]);
+        for r in self.geometries.iter().flatten().filter_map(|g| g.bounding_rect()) {
+            let e = b.get_or_insert([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY]);
             e[0] = e[0].min(r.min().x);
             e[1] = e[1].min(r.min().y);
             e[2] = e[2].max(r.max().x);
@@ -333,12 +266,10 @@ impl VectorLayer {
     }
     /// Reproject every geometry to `dst` (the layer must have a CRS).
     pub fn to_crs(&self, dst: &Crs) -> Result<VectorLayer> {
-        let src = self.crs.as_ref().ok_or_else(|| {
-            Error::Crs(format!(
-                "layer {:?} has no CRS; set one before reprojecting",
-                self.name
-            ))
-        })?;
+        let src = self
+            .crs
+            .as_ref()
+            .ok_or_else(|| Error::Crs(format!("layer {:?} has no CRS; set one before reprojecting", self.name)))?;
         let t = Transformer::new(src, dst)?;
         let mut out = self.clone();
         for g in out.geometries.iter_mut().flatten() {
@@ -354,14 +285,7 @@ impl VectorLayer {
             crs: self.crs.clone(),
             fids: idx.iter().map(|&i| self.fids[i]).collect(),
             geometries: idx.iter().map(|&i| self.geometries[i].clone()).collect(),
-            columns: self
-                .columns
-                .iter()
-                .map(|c| Column {
-                    name: c.name.clone(),
-                    data: c.data.take(idx),
-                })
-                .collect(),
+            columns: self.columns.iter().map(|c| Column { name: c.name.clone(), data: c.data.take(idx) }).collect(),
             geometry_type: self.geometry_type.clone(),
         }
     }
@@ -390,11 +314,7 @@ pub enum VectorFormat {
 impl VectorFormat {
     /// Guess from the extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
             "gpkg" => Ok(VectorFormat::GeoPackage),
             "geojson" | "json" => Ok(VectorFormat::GeoJson),
@@ -412,26 +332,19 @@ impl VectorFormat {
 pub fn list_layers(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
     if !path.exists() {
-        return Err(Error::FileNotFound {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::FileNotFound { path: path.to_path_buf() });
     }
     match VectorFormat::from_path(path)? {
         #[cfg(feature = "gpkg")]
         VectorFormat::GeoPackage => gpkg::list_layers(path),
         #[cfg(not(feature = "gpkg"))]
-        VectorFormat::GeoPackage => Err(Error::Unsupported(
-            "GeoPackage support needs the `gpkg` feature".into(),
-        )),
+        VectorFormat::GeoPackage => Err(Error::Unsupported("GeoPackage support needs the `gpkg` feature".into())),
         _ => Ok(vec![stem(path)]),
     }
 }
 
 pub(crate) fn stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("layer")
-        .to_string()
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_string()
 }
 
 /// Read a vector layer from GeoPackage, GeoJSON, FlatGeobuf or Shapefile.
@@ -444,9 +357,7 @@ pub(crate) fn stem(path: &Path) -> String {
 pub fn read_layer(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<VectorLayer> {
     let path = path.as_ref();
     if !path.exists() {
-        return Err(Error::FileNotFound {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::FileNotFound { path: path.to_path_buf() });
     }
     let fmt = VectorFormat::from_path(path)?;
     if fmt != VectorFormat::GeoPackage {
@@ -460,9 +371,7 @@ pub fn read_layer(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<VectorLa
         #[cfg(feature = "gpkg")]
         VectorFormat::GeoPackage => gpkg::read(path, opts.layer.as_deref()),
         #[cfg(not(feature = "gpkg"))]
-        VectorFormat::GeoPackage => Err(Error::Unsupported(
-            "GeoPackage support needs the `gpkg` feature".into(),
-        )),
+        VectorFormat::GeoPackage => Err(Error::Unsupported("GeoPackage support needs the `gpkg` feature".into())),
         VectorFormat::GeoJson => geojson::read(path),
         VectorFormat::FlatGeobuf => fgb::read(path),
         VectorFormat::Shapefile => shp::read(path),
@@ -500,17 +409,8 @@ pub struct Parcels {
 
 impl Parcels {
     /// Read parcels from a polygon layer. `id_field` names the id column (default: feature id).
-    pub fn read(
-        path: impl AsRef<Path>,
-        layer: Option<&str>,
-        id_field: Option<&str>,
-    ) -> Result<Self> {
-        let l = read_layer(
-            path,
-            &ReadOptions {
-                layer: layer.map(str::to_string),
-            },
-        )?;
+    pub fn read(path: impl AsRef<Path>, layer: Option<&str>, id_field: Option<&str>) -> Result<Self> {
+        let l = read_layer(path, &ReadOptions { layer: layer.map(str::to_string) })?;
         Self::from_layer(l, id_field)
     }
 
@@ -521,17 +421,12 @@ impl Parcels {
         use geo::CoordsIter;
         use geo::Validation;
         if layer.is_empty() {
-            return Err(Error::Empty(format!(
-                "layer {:?} has no features",
-                layer.name
-            )));
+            return Err(Error::Empty(format!("layer {:?} has no features", layer.name)));
         }
         let ids: Vec<String> = match id_field {
             Some(f) => {
                 let c = layer.column(f)?;
-                (0..layer.len())
-                    .map(|i| c.data.get(i).to_string())
-                    .collect()
+                (0..layer.len()).map(|i| c.data.get(i).to_string()).collect()
             }
             None => layer.fids.iter().map(|f| f.to_string()).collect(),
         };
@@ -552,10 +447,7 @@ impl Parcels {
                 }
             };
             let mp = mp.unwrap_or_else(|| MultiPolygon(vec![]));
-            if let Some(c) = mp
-                .coords_iter()
-                .find(|c| !c.x.is_finite() || !c.y.is_finite())
-            {
+            if let Some(c) = mp.coords_iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
                 return Err(Error::InvalidGeometry(format!(
                     "parcel {} of layer {:?} has a non-finite coordinate ({}, {})",
                     ids[i], layer.name, c.x, c.y
@@ -572,14 +464,7 @@ impl Parcels {
             geometries.push(mp);
             status.push(st);
         }
-        Ok(Parcels {
-            ids,
-            geometries,
-            crs: layer.crs,
-            columns: layer.columns,
-            status,
-            name: layer.name,
-        })
+        Ok(Parcels { ids, geometries, crs: layer.crs, columns: layer.columns, status, name: layer.name })
     }
 
     /// Number of parcels.
@@ -592,13 +477,10 @@ impl Parcels {
     }
     /// Column by name.
     pub fn column(&self, name: &str) -> Result<&Column> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            Error::not_found(
-                "column",
-                name,
-                self.columns.iter().map(|c| c.name.clone()).collect(),
-            )
-        })
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::not_found("column", name, self.columns.iter().map(|c| c.name.clone()).collect()))
     }
     /// Indices of parcels whose geometry is kept but invalid.
     pub fn invalid_indices(&self) -> Vec<usize> {
@@ -611,10 +493,7 @@ impl Parcels {
     }
     /// Reproject to `dst`.
     pub fn to_crs(&self, dst: &Crs) -> Result<Parcels> {
-        let src = self
-            .crs
-            .as_ref()
-            .ok_or_else(|| Error::Crs(format!("parcels {:?} have no CRS", self.name)))?;
+        let src = self.crs.as_ref().ok_or_else(|| Error::Crs(format!("parcels {:?} have no CRS", self.name)))?;
         let t = Transformer::new(src, dst)?;
         let mut out = self.clone();
         for mp in out.geometries.iter_mut() {
@@ -637,11 +516,7 @@ impl Parcels {
             name: self.name.clone(),
             crs: self.crs.clone(),
             fids: (0..self.len() as i64).collect(),
-            geometries: self
-                .geometries
-                .iter()
-                .map(|g| Some(Geometry::MultiPolygon(g.clone())))
-                .collect(),
+            geometries: self.geometries.iter().map(|g| Some(Geometry::MultiPolygon(g.clone()))).collect(),
             columns: self.columns.clone(),
             geometry_type: "MULTIPOLYGON".into(),
         }
@@ -671,9 +546,6 @@ pub fn write_layer(path: impl AsRef<Path>, layer: &VectorLayer) -> Result<()> {
         VectorFormat::GeoJson => geojson::write(path, layer),
         #[cfg(feature = "gpkg")]
         VectorFormat::GeoPackage => gpkg::write(path, layer),
-        _ => Err(Error::Unsupported(format!(
-            "writing {} (writers: GeoJSON, GeoPackage)",
-            path.display()
-        ))),
+        _ => Err(Error::Unsupported(format!("writing {} (writers: GeoJSON, GeoPackage)", path.display()))),
     }
 }

@@ -48,9 +48,7 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
         fields.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, v) in fields {
             let (val, hint) = match v {
-                FieldValue::Character(s) => {
-                    (s.map_or(OwnedValue::Null, OwnedValue::Text), TypeHint::Text)
-                }
+                FieldValue::Character(s) => (s.map_or(OwnedValue::Null, OwnedValue::Text), TypeHint::Text),
                 FieldValue::Memo(s) => (OwnedValue::Text(s), TypeHint::Text),
                 FieldValue::Numeric(n) => (
                     n.map_or(OwnedValue::Null, |x| {
@@ -62,17 +60,10 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
                     }),
                     TypeHint::None,
                 ),
-                FieldValue::Float(n) => (
-                    n.map_or(OwnedValue::Null, |x| OwnedValue::Float(x as f64)),
-                    TypeHint::Float,
-                ),
-                FieldValue::Double(x) | FieldValue::Currency(x) => {
-                    (OwnedValue::Float(x), TypeHint::Float)
-                }
+                FieldValue::Float(n) => (n.map_or(OwnedValue::Null, |x| OwnedValue::Float(x as f64)), TypeHint::Float),
+                FieldValue::Double(x) | FieldValue::Currency(x) => (OwnedValue::Float(x), TypeHint::Float),
                 FieldValue::Integer(x) => (OwnedValue::Int(x as i64), TypeHint::Int),
-                FieldValue::Logical(b) => {
-                    (b.map_or(OwnedValue::Null, OwnedValue::Bool), TypeHint::Bool)
-                }
+                FieldValue::Logical(b) => (b.map_or(OwnedValue::Null, OwnedValue::Bool), TypeHint::Bool),
                 FieldValue::Date(d) => (
                     d.map_or(OwnedValue::Null, |d| {
                         OwnedValue::Text(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
@@ -109,13 +100,7 @@ pub fn read(path: &Path) -> Result<VectorLayer> {
     let dbf_order: Vec<String> = {
         let dbf = path.with_extension("dbf");
         shapefile::dbase::Reader::from_path(&dbf)
-            .map(|r| {
-                r.fields()
-                    .iter()
-                    .map(|f| f.name().to_string())
-                    .filter(|n| n != "DeletionFlag")
-                    .collect()
-            })
+            .map(|r| r.fields().iter().map(|f| f.name().to_string()).filter(|n| n != "DeletionFlag").collect())
             .unwrap_or(order)
     };
     let columns = dbf_order

@@ -3,8 +3,7 @@
 
 use crate::error::{Error, Result};
 use geo_types::{
-    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
-    Point, Polygon,
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
 
 struct Cur<'a> {
@@ -24,31 +23,17 @@ impl Cur<'_> {
         Ok(v)
     }
     fn u32(&mut self) -> Result<u32> {
-        let s = self
-            .b
-            .get(self.p..self.p + 4)
-            .ok_or_else(|| bad("truncated"))?;
+        let s = self.b.get(self.p..self.p + 4).ok_or_else(|| bad("truncated"))?;
         self.p += 4;
         let a = [s[0], s[1], s[2], s[3]];
-        Ok(if self.le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        })
+        Ok(if self.le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
     }
     fn f64(&mut self) -> Result<f64> {
-        let s = self
-            .b
-            .get(self.p..self.p + 8)
-            .ok_or_else(|| bad("truncated"))?;
+        let s = self.b.get(self.p..self.p + 8).ok_or_else(|| bad("truncated"))?;
         self.p += 8;
         let mut a = [0u8; 8];
         a.copy_from_slice(s);
-        Ok(if self.le {
-            f64::from_le_bytes(a)
-        } else {
-            f64::from_be_bytes(a)
-        })
+        Ok(if self.le { f64::from_le_bytes(a) } else { f64::from_be_bytes(a) })
     }
     fn count(&mut self, min_bytes_each: usize) -> Result<usize> {
         let n = self.u32()? as usize;
@@ -130,49 +115,24 @@ fn geom(c: &mut Cur<'_>) -> Result<Geometry<f64>> {
             }
             match base {
                 4 => Geometry::MultiPoint(MultiPoint(
-                    parts
-                        .into_iter()
-                        .filter_map(|g| {
-                            if let Geometry::Point(p) = g {
-                                Some(p)
-                            } else {
-                                None
-                            }
-                        })
-                        .collect(),
+                    parts.into_iter().filter_map(|g| if let Geometry::Point(p) = g { Some(p) } else { None }).collect(),
                 )),
                 5 => Geometry::MultiLineString(MultiLineString(
                     parts
                         .into_iter()
-                        .filter_map(|g| {
-                            if let Geometry::LineString(p) = g {
-                                Some(p)
-                            } else {
-                                None
-                            }
-                        })
+                        .filter_map(|g| if let Geometry::LineString(p) = g { Some(p) } else { None })
                         .collect(),
                 )),
                 6 => Geometry::MultiPolygon(MultiPolygon(
                     parts
                         .into_iter()
-                        .filter_map(|g| {
-                            if let Geometry::Polygon(p) = g {
-                                Some(p)
-                            } else {
-                                None
-                            }
-                        })
+                        .filter_map(|g| if let Geometry::Polygon(p) = g { Some(p) } else { None })
                         .collect(),
                 )),
                 _ => Geometry::GeometryCollection(GeometryCollection(parts)),
             }
         }
-        t => {
-            return Err(Error::Unsupported(format!(
-                "WKB geometry type {t} (curves and surfaces are not supported)"
-            )))
-        }
+        t => return Err(Error::Unsupported(format!("WKB geometry type {t} (curves and surfaces are not supported)"))),
     })
 }
 
@@ -255,9 +215,6 @@ mod tests {
         let mut b = Vec::new();
         write(&g, &mut b);
         assert_eq!(read(&b).unwrap(), g);
-        assert_eq!(
-            read(&b[..b.len() - 3]).unwrap_err().code(),
-            "INVALID_GEOMETRY"
-        );
+        assert_eq!(read(&b[..b.len() - 3]).unwrap_err().code(), "INVALID_GEOMETRY");
     }
 }

@@ -17,22 +17,14 @@ pub fn expected(name: &str) -> serde_json::Value {
 /// `../shared/data`, or `None` (with a visible message) on a fresh clone without it.
 /// Under `CI=true` a missing folder is a failure, never a silent pass.
 pub fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("LANDOPP_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/data"));
+    let p = std::env::var_os("LANDOPP_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/data"));
     if p.join("README.md").exists() {
         return Some(p);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "CI=true but the shared test data is missing at {}",
-            p.display()
-        );
+        panic!("CI=true but the shared test data is missing at {}", p.display());
     }
-    eprintln!(
-        "SKIPPED: shared test data not found at {} (set LANDOPP_SHARED_DATA)",
-        p.display()
-    );
+    eprintln!("SKIPPED: shared test data not found at {} (set LANDOPP_SHARED_DATA)", p.display());
     None
 }
 

@@ -23,37 +23,17 @@ fn within_1cm_of_pyproj() {
         let inv = Transformer::new(&crs, &wgs).unwrap();
         let mut max_err: f64 = 0.0;
         let pts = |k: &str| -> Vec<(f64, f64)> {
-            case[k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-                .collect()
+            case[k].as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect()
         };
-        for ((ll, pr), back) in pts("lonlat")
-            .into_iter()
-            .zip(pts("projected"))
-            .zip(pts("back_lonlat"))
-        {
-            let (x, y) = fwd
-                .transform_point(ll.0, ll.1)
-                .unwrap_or_else(|e| panic!("EPSG:{code} fwd {ll:?}: {e}"));
-            let err = if crs.is_geographic() {
-                ground_m((x, y), pr)
-            } else {
-                (x - pr.0).hypot(y - pr.1) * unit
-            };
+        for ((ll, pr), back) in pts("lonlat").into_iter().zip(pts("projected")).zip(pts("back_lonlat")) {
+            let (x, y) = fwd.transform_point(ll.0, ll.1).unwrap_or_else(|e| panic!("EPSG:{code} fwd {ll:?}: {e}"));
+            let err = if crs.is_geographic() { ground_m((x, y), pr) } else { (x - pr.0).hypot(y - pr.1) * unit };
             max_err = max_err.max(err);
-            let (lon, lat) = inv
-                .transform_point(pr.0, pr.1)
-                .unwrap_or_else(|e| panic!("EPSG:{code} inv {pr:?}: {e}"));
+            let (lon, lat) = inv.transform_point(pr.0, pr.1).unwrap_or_else(|e| panic!("EPSG:{code} inv {pr:?}: {e}"));
             max_err = max_err.max(ground_m((lon, lat), back));
         }
         worst.push((code, max_err));
-        assert!(
-            max_err < 0.01,
-            "EPSG:{code}: max error {max_err} m vs pyproj"
-        );
+        assert!(max_err < 0.01, "EPSG:{code}: max error {max_err} m vs pyproj");
     }
     eprintln!("max error vs pyproj (m): {worst:?}");
     assert_eq!(worst.len(), 10);
@@ -63,23 +43,17 @@ fn within_1cm_of_pyproj() {
 #[test]
 fn geodesic_area_within_0_01_percent_of_pyproj() {
     let exp = expected("geodesic_area_pyproj.json");
-    for (rel, id) in [
-        ("fixtures/slovenia/lulc_polygons.gpkg", "index"),
-        ("fixtures/olinda/olinda_census_tracts.gpkg", "ID"),
-    ] {
+    for (rel, id) in
+        [("fixtures/slovenia/lulc_polygons.gpkg", "index"), ("fixtures/olinda/olinda_census_tracts.gpkg", "ID")]
+    {
         let p = Parcels::read(root().join(rel), None, Some(id)).unwrap();
         let ap = p.geodesic_area_perimeter().unwrap();
         let e = exp[rel].as_object().unwrap();
         let mut worst: f64 = 0.0;
         for (i, pid) in p.ids.iter().enumerate() {
-            let r = e
-                .get(pid)
-                .or_else(|| e.get(&format!("{pid}.0")))
-                .unwrap_or_else(|| panic!("{rel}: id {pid}"));
+            let r = e.get(pid).or_else(|| e.get(&format!("{pid}.0"))).unwrap_or_else(|| panic!("{rel}: id {pid}"));
             let (ea, ep) = (r[0].as_f64().unwrap(), r[1].as_f64().unwrap());
-            worst = worst
-                .max((ap[i].0 - ea).abs() / ea)
-                .max((ap[i].1 - ep).abs() / ep);
+            worst = worst.max((ap[i].0 - ea).abs() / ea).max((ap[i].1 - ep).abs() / ep);
         }
         eprintln!("{rel}: max relative area/perimeter error vs pyproj.Geod = {worst:e}");
         assert!(worst < 1e-4, "{rel}: {worst}");

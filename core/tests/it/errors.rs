@@ -13,10 +13,7 @@ fn error_codes_from_shared_list() {
     for case in exp.as_array().unwrap() {
         let name = case["case"].as_str().unwrap();
         let code = case["code"].as_str().unwrap();
-        let f = cases
-            .iter()
-            .find(|c| c.0 == name)
-            .unwrap_or_else(|| panic!("no Rust case for {name}"));
+        let f = cases.iter().find(|c| c.0 == name).unwrap_or_else(|| panic!("no Rust case for {name}"));
         let err = (f.1)().expect_err(name);
         assert_eq!(err.code(), code, "{name}: {err}");
         assert!(!err.to_string().is_empty());
@@ -44,12 +41,10 @@ fn landopp_error_cases(dir: &std::path::Path) -> Vec<Case> {
             name: "nan".into(),
             crs: Some(Crs::from_epsg(32633).unwrap()),
             fids: vec![1],
-            geometries: vec![Some(landopp::geo_types::Geometry::Polygon(
-                landopp::geo_types::Polygon::new(
-                    vec![(0.0, 0.0), (f64::NAN, 1.0), (1.0, 1.0), (0.0, 0.0)].into(),
-                    vec![],
-                ),
-            ))],
+            geometries: vec![Some(landopp::geo_types::Geometry::Polygon(landopp::geo_types::Polygon::new(
+                vec![(0.0, 0.0), (f64::NAN, 1.0), (1.0, 1.0), (0.0, 0.0)].into(),
+                vec![],
+            )))],
             columns: vec![],
             geometry_type: "POLYGON".into(),
         };
@@ -59,82 +54,38 @@ fn landopp_error_cases(dir: &std::path::Path) -> Vec<Case> {
     f.write_all(b"hello world, not a tiff").unwrap();
     let not_tiff = dir.join("not_a_tiff.tif");
     vec![
-        (
-            "missing_file",
-            Box::new(|| Raster::open("/nonexistent/dem.tif").map(|_| ())),
-        ),
-        (
-            "missing_vector",
-            Box::new(|| {
-                read_layer("/nonexistent/parcels.gpkg", &ReadOptions::default()).map(|_| ())
-            }),
-        ),
-        (
-            "truncated_tiff",
-            Box::new(move || Raster::open(&truncated).map(|_| ())),
-        ),
-        (
-            "not_a_tiff",
-            Box::new(move || Raster::open(&not_tiff).map(|_| ())),
-        ),
-        (
-            "corrupt_gpkg",
-            Box::new(move || read_layer(&corrupt, &ReadOptions::default()).map(|_| ())),
-        ),
-        (
-            "unsupported_compression",
-            Box::new(|| Raster::open(fixture("formats/unsupported_jpeg.tif")).map(|_| ())),
-        ),
+        ("missing_file", Box::new(|| Raster::open("/nonexistent/dem.tif").map(|_| ()))),
+        ("missing_vector", Box::new(|| read_layer("/nonexistent/parcels.gpkg", &ReadOptions::default()).map(|_| ()))),
+        ("truncated_tiff", Box::new(move || Raster::open(&truncated).map(|_| ()))),
+        ("not_a_tiff", Box::new(move || Raster::open(&not_tiff).map(|_| ()))),
+        ("corrupt_gpkg", Box::new(move || read_layer(&corrupt, &ReadOptions::default()).map(|_| ()))),
+        ("unsupported_compression", Box::new(|| Raster::open(fixture("formats/unsupported_jpeg.tif")).map(|_| ()))),
         (
             "unknown_layer",
             Box::new(|| {
-                read_layer(
-                    fixture("slovenia/lulc_polygons.gpkg"),
-                    &ReadOptions {
-                        layer: Some("nope".into()),
-                    },
-                )
-                .map(|_| ())
-            }),
-        ),
-        (
-            "unknown_epsg",
-            Box::new(|| Crs::from_user_input("EPSG:99999").map(|_| ())),
-        ),
-        (
-            "empty_layer",
-            Box::new(move || Parcels::read(&empty, None, None).map(|_| ())),
-        ),
-        (
-            "nan_coordinates",
-            Box::new(move || Parcels::read(&nan, None, None).map(|_| ())),
-        ),
-        (
-            "unknown_id_field",
-            Box::new(|| {
-                Parcels::read(fixture("slovenia/lulc_polygons.gpkg"), None, Some("NOPE"))
+                read_layer(fixture("slovenia/lulc_polygons.gpkg"), &ReadOptions { layer: Some("nope".into()) })
                     .map(|_| ())
             }),
+        ),
+        ("unknown_epsg", Box::new(|| Crs::from_user_input("EPSG:99999").map(|_| ()))),
+        ("empty_layer", Box::new(move || Parcels::read(&empty, None, None).map(|_| ()))),
+        ("nan_coordinates", Box::new(move || Parcels::read(&nan, None, None).map(|_| ()))),
+        (
+            "unknown_id_field",
+            Box::new(|| Parcels::read(fixture("slovenia/lulc_polygons.gpkg"), None, Some("NOPE")).map(|_| ())),
         ),
         (
             "lines_as_parcels",
             Box::new(|| {
-                let l = read_layer(
-                    fixture("formats/olinda_tracts.shp"),
-                    &ReadOptions::default(),
-                )?;
+                let l = read_layer(fixture("formats/olinda_tracts.shp"), &ReadOptions::default())?;
                 let mut l = l;
-                l.geometries[0] = Some(landopp::geo_types::Geometry::LineString(
-                    vec![(0.0, 0.0), (1.0, 1.0)].into(),
-                ));
+                l.geometries[0] = Some(landopp::geo_types::Geometry::LineString(vec![(0.0, 0.0), (1.0, 1.0)].into()));
                 Parcels::from_layer(l, None).map(|_| ())
             }),
         ),
         (
             "unsupported_vector_format",
-            Box::new(|| {
-                read_layer(fixture("slovenia/dem.tif"), &ReadOptions::default()).map(|_| ())
-            }),
+            Box::new(|| read_layer(fixture("slovenia/dem.tif"), &ReadOptions::default()).map(|_| ())),
         ),
     ]
 }

@@ -29,28 +29,11 @@ fn geotiffs_match_rasterio() {
             landopp::DataType::F64 => "float64",
         };
         assert_eq!(dt, e["dtype"].as_str().unwrap(), "{key}");
-        for (a, b) in t
-            .transform()
-            .0
-            .iter()
-            .zip(e["transform"].as_array().unwrap())
-        {
-            assert!(
-                close(*a, b.as_f64().unwrap(), 1e-12),
-                "{key}: transform {:?}",
-                t.transform()
-            );
+        for (a, b) in t.transform().0.iter().zip(e["transform"].as_array().unwrap()) {
+            assert!(close(*a, b.as_f64().unwrap(), 1e-12), "{key}: transform {:?}", t.transform());
         }
-        assert_eq!(
-            t.crs().and_then(|c| c.epsg()).map(u64::from),
-            e["epsg"].as_u64(),
-            "{key}"
-        );
-        match (
-            t.nodata(),
-            e["nodata"].as_f64(),
-            e["nodata_is_nan"].as_bool().unwrap(),
-        ) {
+        assert_eq!(t.crs().and_then(|c| c.epsg()).map(u64::from), e["epsg"].as_u64(), "{key}");
+        match (t.nodata(), e["nodata"].as_f64(), e["nodata_is_nan"].as_bool().unwrap()) {
             (Some(a), _, true) => assert!(a.is_nan(), "{key}"),
             (a, b, false) => assert_eq!(a, b, "{key}"),
             (None, _, true) => panic!("{key}: nodata NaN expected"),
@@ -58,22 +41,10 @@ fn geotiffs_match_rasterio() {
         let r = t.read().unwrap();
         for (i, eb) in e["bands"].as_array().unwrap().iter().enumerate() {
             let a = r.band(i).unwrap().to_f64();
-            let valid: Vec<f64> = a
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan() && Some(*v) != r.nodata)
-                .collect();
-            assert_eq!(
-                valid.len() as u64,
-                eb["count"].as_u64().unwrap(),
-                "{key} band {i}"
-            );
+            let valid: Vec<f64> = a.iter().copied().filter(|v| !v.is_nan() && Some(*v) != r.nodata).collect();
+            assert_eq!(valid.len() as u64, eb["count"].as_u64().unwrap(), "{key} band {i}");
             let sum: f64 = valid.iter().sum();
-            assert!(
-                close(sum, eb["sum"].as_f64().unwrap(), 1e-9),
-                "{key} band {i}: sum {sum} vs {}",
-                eb["sum"]
-            );
+            assert!(close(sum, eb["sum"].as_f64().unwrap(), 1e-9), "{key} band {i}: sum {sum} vs {}", eb["sum"]);
             let last = a[[a.nrows() - 1, a.ncols() - 1]];
             match eb["last_value"].as_f64() {
                 Some(el) => assert_eq!(last, el, "{key} band {i}"),
@@ -99,19 +70,12 @@ fn windows_equal_full_read() {
         let t = GeoTiff::open(fixture(f)).unwrap();
         let full = t.read().unwrap();
         let w = Window::new(5, 7, t.height() - 11, t.width() - 20);
-        assert_eq!(
-            t.read_window_raster(w).unwrap(),
-            full.window(w).unwrap(),
-            "{f}"
-        );
+        assert_eq!(t.read_window_raster(w).unwrap(), full.window(w).unwrap(), "{f}");
         // block iteration covers every cell exactly once
         let cells: usize = t.blocks().iter().map(|b| b.rows * b.cols).sum();
         assert_eq!(cells, t.width() * t.height(), "{f}");
         for b in t.blocks().iter().take(3) {
-            assert_eq!(
-                t.read_window(0, *b).unwrap(),
-                full.band(0).unwrap().slice(b.row, b.col, b.rows, b.cols)
-            );
+            assert_eq!(t.read_window(0, *b).unwrap(), full.band(0).unwrap().slice(b.row, b.col, b.rows, b.cols));
         }
     }
 }
@@ -132,50 +96,20 @@ fn geotiff_write_roundtrip_and_gdalinfo() {
     ];
     for (i, (r, p, c)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("out{i}.tif"));
-        write_geotiff(
-            &path,
-            r,
-            &GeoTiffWriteOptions {
-                tile_size: 64,
-                compression: *c,
-                predictor: *p,
-            },
-        )
-        .unwrap();
+        write_geotiff(&path, r, &GeoTiffWriteOptions { tile_size: 64, compression: *c, predictor: *p }).unwrap();
         let back = Raster::open(&path).unwrap();
         assert_eq!(&back, *r, "case {i}");
-        if let Ok(out) = std::process::Command::new("gdalinfo")
-            .arg("-json")
-            .arg(&path)
-            .output()
-        {
+        if let Ok(out) = std::process::Command::new("gdalinfo").arg("-json").arg(&path).output() {
             if out.status.success() {
                 let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-                let gt: Vec<f64> = j["geoTransform"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect();
+                let gt: Vec<f64> = j["geoTransform"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
                 for (a, b) in gt.iter().zip(r.transform.0) {
-                    assert!(
-                        close(*a, b, 1e-12),
-                        "case {i}: gdalinfo geotransform {gt:?} vs {:?}",
-                        r.transform.0
-                    );
+                    assert!(close(*a, b, 1e-12), "case {i}: gdalinfo geotransform {gt:?} vs {:?}", r.transform.0);
                 }
                 let epsg = j["stac"]["proj:epsg"].as_u64();
-                assert_eq!(
-                    epsg,
-                    r.crs.as_ref().and_then(|c| c.epsg()).map(u64::from),
-                    "case {i}: gdalinfo EPSG"
-                );
+                assert_eq!(epsg, r.crs.as_ref().and_then(|c| c.epsg()).map(u64::from), "case {i}: gdalinfo EPSG");
                 let nd = j["bands"][0]["noDataValue"].as_f64();
-                assert_eq!(
-                    nd,
-                    r.nodata.filter(|v| !v.is_nan()),
-                    "case {i}: gdalinfo nodata"
-                );
+                assert_eq!(nd, r.nodata.filter(|v| !v.is_nan()), "case {i}: gdalinfo nodata");
                 assert_eq!(j["bands"].as_array().unwrap().len(), r.band_count());
             }
         } else {

@@ -13,41 +13,20 @@ fn vectors_match_pyogrio() {
         let names = list_layers(&path).unwrap();
         assert_eq!(names.len(), layers.as_object().unwrap().len(), "{key}");
         for (name, e) in layers.as_object().unwrap() {
-            let l = read_layer(
-                &path,
-                &ReadOptions {
-                    layer: Some(name.clone()),
-                },
-            )
-            .or_else(|_| read_layer(&path, &ReadOptions::default()))
-            .unwrap_or_else(|err| panic!("{key}:{name}: {err}"));
-            assert_eq!(
-                l.len() as u64,
-                e["features"].as_u64().unwrap(),
-                "{key}:{name}"
-            );
-            let fields: Vec<&str> = e["fields"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
+            let l = read_layer(&path, &ReadOptions { layer: Some(name.clone()) })
+                .or_else(|_| read_layer(&path, &ReadOptions::default()))
+                .unwrap_or_else(|err| panic!("{key}:{name}: {err}"));
+            assert_eq!(l.len() as u64, e["features"].as_u64().unwrap(), "{key}:{name}");
+            let fields: Vec<&str> = e["fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
             let got: Vec<&str> = l.columns.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(got, fields, "{key}:{name}");
             if let Some(b) = e["bounds"].as_array() {
                 let lb = l.bounds().unwrap();
                 for (a, x) in lb.iter().zip(b) {
-                    assert!(
-                        (a - x.as_f64().unwrap()).abs() < 1e-6,
-                        "{key}:{name} bounds {lb:?} vs {b:?}"
-                    );
+                    assert!((a - x.as_f64().unwrap()).abs() < 1e-6, "{key}:{name} bounds {lb:?} vs {b:?}");
                 }
             }
-            assert_eq!(
-                l.crs.as_ref().and_then(|c| c.epsg()).map(u64::from),
-                e["epsg"].as_u64(),
-                "{key}:{name}"
-            );
+            assert_eq!(l.crs.as_ref().and_then(|c| c.epsg()).map(u64::from), e["epsg"].as_u64(), "{key}:{name}");
             checked += 1;
         }
     }
@@ -84,21 +63,14 @@ fn bangor_layers_read() {
     assert_eq!(p.len(), 10_643);
     assert_eq!(p.crs.as_ref().unwrap().epsg(), Some(26847));
     let invalid = p.invalid_indices();
-    assert!(
-        invalid.len() >= 4,
-        "expected the 4 self-intersecting parcels, got {}",
-        invalid.len()
-    );
+    assert!(invalid.len() >= 4, "expected the 4 self-intersecting parcels, got {}", invalid.len());
     assert!(matches!(p.status[invalid[0]], GeometryStatus::Invalid(_)));
     // every source attribute column is kept with its type
     assert_eq!(p.column("VALUE_TOT").unwrap().data.type_name(), "float");
     assert_eq!(p.column("LAND_USE").unwrap().data.type_name(), "text");
     let ap = p.geodesic_area_perimeter().unwrap();
     let total_acres: f64 = ap.iter().map(|v| v.0).sum::<f64>() / landopp::geodesic::M2_PER_ACRE;
-    assert!(
-        total_acres > 15_000.0 && total_acres < 30_000.0,
-        "{total_acres}"
-    );
+    assert!(total_acres > 15_000.0 && total_acres < 30_000.0, "{total_acres}");
 }
 
 /// GeoJSON and GeoPackage written by landopp read back identically (geometry, every typed
@@ -106,11 +78,7 @@ fn bangor_layers_read() {
 #[test]
 fn write_read_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
-    let l = read_layer(
-        fixture("olinda/olinda_census_tracts.gpkg"),
-        &ReadOptions::default(),
-    )
-    .unwrap();
+    let l = read_layer(fixture("olinda/olinda_census_tracts.gpkg"), &ReadOptions::default()).unwrap();
     for ext in ["gpkg", "geojson"] {
         let p = dir.path().join(format!("out.{ext}"));
         write_layer(&p, &l).unwrap();
@@ -122,10 +90,8 @@ fn write_read_roundtrip() {
             assert_eq!(a, b, "{ext}");
         }
     }
-    if let Ok(out) = std::process::Command::new("ogrinfo")
-        .args(["-so", "-al"])
-        .arg(dir.path().join("out.gpkg"))
-        .output()
+    if let Ok(out) =
+        std::process::Command::new("ogrinfo").args(["-so", "-al"]).arg(dir.path().join("out.gpkg")).output()
     {
         if out.status.success() {
             let s = String::from_utf8_lossy(&out.stdout);
@@ -138,21 +104,9 @@ fn write_read_roundtrip() {
 /// The same layer from GeoPackage, Shapefile, FlatGeobuf and GeoJSON has the same geometries.
 #[test]
 fn formats_agree() {
-    let g = read_layer(
-        fixture("olinda/olinda_census_tracts.gpkg"),
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let s = read_layer(
-        fixture("formats/olinda_tracts.shp"),
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let f = read_layer(
-        fixture("formats/olinda_tracts.fgb"),
-        &ReadOptions::default(),
-    )
-    .unwrap();
+    let g = read_layer(fixture("olinda/olinda_census_tracts.gpkg"), &ReadOptions::default()).unwrap();
+    let s = read_layer(fixture("formats/olinda_tracts.shp"), &ReadOptions::default()).unwrap();
+    let f = read_layer(fixture("formats/olinda_tracts.fgb"), &ReadOptions::default()).unwrap();
     assert_eq!(g.len(), s.len());
     assert_eq!(g.len(), f.len());
     use landopp::geo::Area;
@@ -162,19 +116,13 @@ fn formats_agree() {
     for i in 0..g.len() {
         let a = g.geometries[i].as_ref().unwrap().unsigned_area();
         let k = fid.iter().position(|v| *v == gid[i]).unwrap();
-        let (sa, fa) = (
-            s.geometries[i].as_ref().unwrap().unsigned_area(),
-            f.geometries[k].as_ref().unwrap().unsigned_area(),
-        );
+        let (sa, fa) =
+            (s.geometries[i].as_ref().unwrap().unsigned_area(), f.geometries[k].as_ref().unwrap().unsigned_area());
         assert!((a - sa).abs() <= 1e-9 * a, "shp {i}: {a} vs {sa}");
         assert!((a - fa).abs() <= 1e-9 * a, "fgb {i}: {a} vs {fa}");
     }
     assert_eq!(s.crs, g.crs);
     assert_eq!(f.crs, g.crs);
-    let j = read_layer(
-        fixture("formats/slovenia_lulc.geojson"),
-        &ReadOptions::default(),
-    )
-    .unwrap();
+    let j = read_layer(fixture("formats/slovenia_lulc.geojson"), &ReadOptions::default()).unwrap();
     assert_eq!(j.crs.as_ref().unwrap().epsg(), Some(32633));
 }
