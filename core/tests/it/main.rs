@@ -6,4 +6,5 @@ mod common;
 mod crs;
 mod errors;
 mod raster;
+mod terrain;
 mod vector;

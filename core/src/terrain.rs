@@ -1,0 +1,477 @@
+//! Terrain derivatives of a DEM with gdaldem's (GDAL 3.6) Horn 3×3 algorithms: slope (degrees or
+//! percent), aspect, hillshade, TRI (Riley), TPI and roughness.
+//!
+//! Every value equals `gdaldem` on projected DEMs (asserted in `core/tests/it/terrain.rs`):
+//!
+//! * window sums are done in gdaldem's working type — `i32` for 8/16-bit integer DEMs, `f32`
+//!   otherwise — in gdaldem's order, then widened to `f64`;
+//! * output is `f32` with nodata −9999 (hillshade: `u8`, nodata 0); a flat cell's aspect is −9999;
+//! * [`TerrainOptions::compute_edges`] (default `true`) is `gdaldem -compute_edges`: a missing
+//!   outside row/column is extrapolated as `2a − b` from the two nearest inside cells (columns are
+//!   clamped on the first and last rows) and a nodata neighbour of a valid centre takes the
+//!   centre's value. With `false`, the one-cell border and every cell whose window touches nodata
+//!   is nodata, as plain `gdaldem`.
+//!
+//! On geographic DEMs (degrees) gdaldem needs `-s 111120` and is still wrong away from the
+//! equator. landopp instead uses the metric size of one cell at each row's latitude on the WGS 84
+//! ellipsoid (meridian and prime-vertical radii of curvature), unless an explicit
+//! [`TerrainOptions::scale`] is given.
+
+use crate::error::{Error, Result};
+use crate::raster::{BandData, GeoTransform, Raster};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+/// Output nodata of the float products (gdaldem's default).
+pub const NODATA: f32 = -9999.0;
+
+/// Which derivative to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerrainProduct {
+    /// Slope in degrees (`gdaldem slope`).
+    SlopeDegrees,
+    /// Slope in percent (`gdaldem slope -p`).
+    SlopePercent,
+    /// Aspect, degrees clockwise from north (`gdaldem aspect`).
+    Aspect,
+    /// Hillshade 1..255 (`gdaldem hillshade`).
+    Hillshade,
+    /// Terrain ruggedness index, Riley (`gdaldem TRI`).
+    Tri,
+    /// Topographic position index (`gdaldem TPI`).
+    Tpi,
+    /// Roughness: max − min of the 3×3 window (`gdaldem roughness`).
+    Roughness,
+}
+
+impl TerrainProduct {
+    /// Parse `slope`, `slope_percent`, `aspect`, `hillshade`, `tri`, `tpi`, `roughness`.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "slope" | "slope_deg" | "slope_degrees" => TerrainProduct::SlopeDegrees,
+            "slope_pct" | "slope_percent" => TerrainProduct::SlopePercent,
+            "aspect" => TerrainProduct::Aspect,
+            "hillshade" => TerrainProduct::Hillshade,
+            "tri" => TerrainProduct::Tri,
+            "tpi" => TerrainProduct::Tpi,
+            "roughness" => TerrainProduct::Roughness,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown terrain product {other:?} (slope, slope_percent, aspect, hillshade, tri, tpi, roughness)"
+                )))
+            }
+        })
+    }
+}
+
+/// Options shared by the terrain products.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TerrainOptions {
+    /// `gdaldem -compute_edges` behaviour (default true).
+    pub compute_edges: bool,
+    /// Ratio of vertical units to horizontal units (`gdaldem -s`). `None`: 1 for projected
+    /// DEMs (the CRS unit; US-foot CRSs are converted), per-row metric cell size for geographic ones.
+    pub scale: Option<f64>,
+    /// Hillshade vertical exaggeration (`-z`).
+    pub z_factor: f64,
+    /// Hillshade light azimuth in degrees (`-az`).
+    pub azimuth: f64,
+    /// Hillshade light altitude in degrees (`-alt`).
+    pub altitude: f64,
+    /// 0-based band of the DEM.
+    pub band: usize,
+}
+
+impl Default for TerrainOptions {
+    fn default() -> Self {
+        TerrainOptions { compute_edges: true, scale: None, z_factor: 1.0, azimuth: 315.0, altitude: 45.0, band: 0 }
+    }
+}
+
+/// gdaldem's working sample: integers for 8/16-bit DEMs, f32 otherwise.
+trait Work: Copy + Send + Sync + PartialEq + PartialOrd + 'static {
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn f64(self) -> f64;
+    fn div8(self) -> Self;
+    fn interp(a: Self, b: Self) -> Self;
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Work for f32 {
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn div8(self) -> Self {
+        self / 8.0
+    }
+    #[inline(always)]
+    fn interp(a: Self, b: Self) -> Self {
+        2.0 * a - b
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Work for i32 {
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn div8(self) -> Self {
+        self / 8
+    }
+    #[inline(always)]
+    fn interp(a: Self, b: Self) -> Self {
+        2 * a - b
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as i32
+    }
+}
+
+/// Per-row cell sizes and constants of one product.
+struct Params {
+    product: TerrainProduct,
+    /// (ewres, nsres) per row (nsres negative for north-up, as the geotransform).
+    res: Vec<(f64, f64)>,
+    scale: f64,
+    hs: [f64; 4],
+}
+
+#[inline(always)]
+fn horn_dx<W: Work>(w: &[W; 9]) -> W {
+    // (a + 2d + g) - (c + 2f + i)
+    (w[0].add(w[3]).add(w[3]).add(w[6])).sub(w[2].add(w[5]).add(w[5]).add(w[8]))
+}
+
+#[inline(always)]
+fn horn_dy<W: Work>(w: &[W; 9]) -> W {
+    (w[6].add(w[7]).add(w[7]).add(w[8])).sub(w[0].add(w[1]).add(w[1]).add(w[2]))
+}
+
+#[inline(always)]
+fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
+    match p.product {
+        TerrainProduct::SlopeDegrees | TerrainProduct::SlopePercent => {
+            let dx = horn_dx(w).f64() / res.0;
+            let dy = horn_dy(w).f64() / res.1;
+            let key = dx * dx + dy * dy;
+            if p.product == TerrainProduct::SlopeDegrees {
+                ((key.sqrt() / (8.0 * p.scale)).atan().to_degrees()) as f32
+            } else {
+                (100.0 * (key.sqrt() / (8.0 * p.scale))) as f32
+            }
+        }
+        TerrainProduct::Aspect => {
+            let dx = w[2].add(w[5]).add(w[5]).add(w[8]).sub(w[0].add(w[3]).add(w[3]).add(w[6])).f64();
+            let dy = horn_dy(w).f64();
+            if dx == 0.0 && dy == 0.0 {
+                return NODATA;
+            }
+            let mut a = (dy.atan2(-dx) / (std::f64::consts::PI / 180.0)) as f32;
+            a = if a > 90.0 { 450.0 - a } else { 90.0 - a };
+            if a == 360.0 {
+                a = 0.0;
+            }
+            a
+        }
+        TerrainProduct::Hillshade => {
+            let x = horn_dx(w).f64() * (1.0 / res.0);
+            let y = horn_dy(w).f64() * (1.0 / res.1);
+            let xx_plus_yy = x * x + y * y;
+            let [sin_alt_254, cos_az_254, sin_az_254, square_z] = p.hs;
+            let num = sin_alt_254 - (y * cos_az_254 - x * sin_az_254);
+            let cang = num / (1.0 + square_z * xx_plus_yy).sqrt();
+            (if cang <= 0.0 { 1.0 } else { 1.0 + cang }) as f32
+        }
+        TerrainProduct::Tri => {
+            let c = w[4];
+            let sq = |v: W| {
+                let d = v.sub(c).f64();
+                d * d
+            };
+            (sq(w[0]) + sq(w[1]) + sq(w[2]) + sq(w[3]) + sq(w[5]) + sq(w[6]) + sq(w[7]) + sq(w[8])).sqrt() as f32
+        }
+        TerrainProduct::Tpi => {
+            let s = w[0].add(w[1]).add(w[2]).add(w[3]).add(w[5]).add(w[6]).add(w[7]).add(w[8]);
+            w[4].sub(s.div8()).f64() as f32
+        }
+        TerrainProduct::Roughness => {
+            let (mut lo, mut hi) = (w[0], w[0]);
+            for v in &w[1..] {
+                if *v < lo {
+                    lo = *v;
+                }
+                if *v > hi {
+                    hi = *v;
+                }
+            }
+            hi.sub(lo).f64() as f32
+        }
+    }
+}
+
+/// Converts stored samples to the working type and tests nodata like gdaldem (`ARE_REAL_EQUAL`).
+trait Src: Copy + Send + Sync + 'static {
+    type W: Work;
+    fn w(self) -> Self::W;
+}
+
+macro_rules! src {
+    ($t:ty, $w:ty) => {
+        impl Src for $t {
+            type W = $w;
+            #[inline(always)]
+            fn w(self) -> $w {
+                self as $w
+            }
+        }
+    };
+}
+src!(u8, i32);
+src!(i8, i32);
+src!(i16, i32);
+src!(u16, i32);
+src!(i32, f32);
+src!(u32, f32);
+src!(f32, f32);
+src!(f64, f32);
+
+#[inline(always)]
+fn is_nd<W: Work>(v: W, nd: Option<W>, nd_nan: bool) -> bool {
+    if nd_nan {
+        v.f64().is_nan()
+    } else {
+        match nd {
+            Some(n) => v == n || (v.f64() - n.f64()).abs() < 1e-10 * n.f64().abs(),
+            None => false,
+        }
+    }
+}
+
+fn run<T: Src>(a: &Array2<T>, nodata: Option<f64>, p: &Params, edges: bool) -> Array2<f32> {
+    let (h, w) = a.dim();
+    let nd_nan = nodata.is_some_and(f64::is_nan);
+    // the nodata value in the working type, as gdaldem casts it
+    let nd: Option<T::W> = nodata.filter(|v| !v.is_nan()).map(T::W::from_f64);
+    let owned;
+    let data: &[T] = match a.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = a.iter().copied().collect::<Vec<T>>();
+            &owned
+        }
+    };
+    let mut out = Array2::<f32>::from_elem((h, w), NODATA);
+    let Some(out_slice) = out.as_slice_mut() else { return out };
+    out_slice.par_chunks_mut(w).enumerate().for_each(|(r, orow)| {
+        let res = p.res[r];
+        let at = |rr: usize, cc: usize| data[rr * w + cc].w();
+        for (c, o) in orow.iter_mut().enumerate() {
+            let interior = r >= 1 && r + 1 < h && c >= 1 && c + 1 < w;
+            let centre = at(r, c);
+            if is_nd(centre, nd, nd_nan) {
+                *o = NODATA;
+                continue;
+            }
+            let mut win = [centre; 9];
+            if interior {
+                for (k, (dr, dc)) in OFFS.iter().enumerate() {
+                    win[k] = at((r as isize + dr) as usize, (c as isize + dc) as usize);
+                }
+            } else {
+                if !edges || h < 2 || w < 2 {
+                    *o = NODATA;
+                    continue;
+                }
+                fill_edge_window(&at, h, w, r, c, nd, nd_nan, &mut win);
+            }
+            let mut bad = false;
+            for v in win.iter_mut() {
+                if is_nd(*v, nd, nd_nan) {
+                    if edges {
+                        *v = centre;
+                    } else {
+                        bad = true;
+                        break;
+                    }
+                }
+            }
+            *o = if bad { NODATA } else { compute(&win, p, res) };
+        }
+    });
+    out
+}
+
+const OFFS: [(isize, isize); 9] = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)];
+
+/// gdaldem's edge window: missing rows/columns extrapolated as 2a − b (nodata if either is
+/// nodata); on the first and last rows, columns are clamped.
+#[allow(clippy::too_many_arguments)]
+fn fill_edge_window<W: Work>(
+    at: &impl Fn(usize, usize) -> W,
+    h: usize,
+    w: usize,
+    r: usize,
+    c: usize,
+    nd: Option<W>,
+    nd_nan: bool,
+    win: &mut [W; 9],
+) {
+    let interp = |a: W, b: W| {
+        if is_nd(a, nd, nd_nan) || is_nd(b, nd, nd_nan) {
+            // keep the nodata marker; ComputeVal then substitutes the centre
+            if is_nd(a, nd, nd_nan) {
+                a
+            } else {
+                b
+            }
+        } else {
+            W::interp(a, b)
+        }
+    };
+    if r == 0 || r == h - 1 {
+        // first/last row: columns clamped; the missing row extrapolated from the two nearest rows
+        let cmin = if c == 0 { c } else { c - 1 };
+        let cmax = if c == w - 1 { c } else { c + 1 };
+        let cols = [cmin, c, cmax];
+        let inner = if r == 0 { r + 1 } else { r - 1 };
+        for (k, &cc) in cols.iter().enumerate() {
+            let here = at(r, cc);
+            let next = at(inner, cc);
+            let missing = interp(here, next);
+            if r == 0 {
+                win[k] = missing;
+                win[3 + k] = here;
+                win[6 + k] = next;
+            } else {
+                win[k] = next;
+                win[3 + k] = here;
+                win[6 + k] = missing;
+            }
+        }
+    } else {
+        // interior row, first or last column
+        for (k, rr) in [r - 1, r, r + 1].into_iter().enumerate() {
+            if c == 0 {
+                let (a, b) = (at(rr, 0), at(rr, 1));
+                win[3 * k] = interp(a, b);
+                win[3 * k + 1] = a;
+                win[3 * k + 2] = b;
+            } else {
+                let (a, b) = (at(rr, w - 1), at(rr, w - 2));
+                win[3 * k] = b;
+                win[3 * k + 1] = a;
+                win[3 * k + 2] = interp(a, b);
+            }
+        }
+    }
+}
+
+/// Metric `(ewres, nsres)` of one cell at each row. Projected: the geotransform in metres (CRS
+/// unit converted). Geographic: WGS 84 radii of curvature at each row's centre latitude.
+fn row_resolutions(r: &Raster, explicit_scale: Option<f64>) -> Result<(Vec<(f64, f64)>, f64)> {
+    let g = r.transform.0;
+    if !r.transform.is_north_up() {
+        return Err(Error::Unsupported("terrain on a rotated geotransform".into()));
+    }
+    let h = r.height();
+    if let Some(s) = explicit_scale {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::InvalidInput(format!("scale must be a positive number, got {s}")));
+        }
+        return Ok((vec![(g[1], g[5]); h], s));
+    }
+    match &r.crs {
+        Some(c) if c.is_geographic() => {
+            const A: f64 = 6_378_137.0;
+            const F: f64 = 1.0 / 298.257_223_563;
+            let e2 = F * (2.0 - F);
+            let res = (0..h)
+                .map(|row| {
+                    let lat = (g[3] + (row as f64 + 0.5) * g[5]).to_radians();
+                    let s = lat.sin();
+                    let w = (1.0 - e2 * s * s).sqrt();
+                    let n = A / w; // prime vertical
+                    let m = A * (1.0 - e2) / (w * w * w); // meridian
+                    (n * lat.cos() * g[1].to_radians(), m * g[5].to_radians())
+                })
+                .collect();
+            Ok((res, 1.0))
+        }
+        Some(c) => {
+            // vertical units are metres; horizontal in the CRS unit (e.g. US survey feet)
+            let u = c.linear_unit_m().unwrap_or(1.0);
+            Ok((vec![(g[1] * u, g[5] * u); h], 1.0))
+        }
+        None => Ok((vec![(g[1], g[5]); h], 1.0)),
+    }
+}
+
+/// Compute one terrain product of a DEM band. Returns a single-band raster on the same grid:
+/// `f32` with nodata −9999, or `u8` with nodata 0 for hillshade.
+///
+/// ```
+/// use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+/// # let dem = landopp::Raster::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+/// let slope = terrain(&dem, TerrainProduct::SlopeDegrees, &TerrainOptions::default())?;
+/// assert_eq!(slope.nodata, Some(-9999.0));
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn terrain(dem: &Raster, product: TerrainProduct, opts: &TerrainOptions) -> Result<Raster> {
+    let band = dem.band(opts.band)?;
+    let (res, scale) = row_resolutions(dem, opts.scale)?;
+    let (alt, az) = (opts.altitude.to_radians(), opts.azimuth.to_radians());
+    let z_scaled = opts.z_factor / (8.0 * scale);
+    let cos_alt_z = alt.cos() * z_scaled;
+    let p = Params {
+        product,
+        res,
+        scale,
+        hs: [254.0 * alt.sin(), 254.0 * az.cos() * cos_alt_z, 254.0 * az.sin() * cos_alt_z, z_scaled * z_scaled],
+    };
+    let out = match band {
+        BandData::U8(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::I8(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::I16(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::U16(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::I32(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::U32(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::F32(a) => run(a, dem.nodata, &p, opts.compute_edges),
+        BandData::F64(a) => run(a, dem.nodata, &p, opts.compute_edges),
+    };
+    let (data, nodata) = if product == TerrainProduct::Hillshade {
+        let b = out.mapv(|v| if v == NODATA { 0u8 } else { v.round().clamp(0.0, 255.0) as u8 });
+        (BandData::U8(b), 0.0)
+    } else {
+        (BandData::F32(out), NODATA as f64)
+    };
+    let mut r = Raster::new(vec![data], GeoTransform(dem.transform.0), dem.crs.clone(), Some(nodata))?;
+    r.band_names = vec![Some(format!("{product:?}").to_ascii_lowercase())];
+    Ok(r)
+}
