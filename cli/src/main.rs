@@ -28,6 +28,54 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Terrain derivative of a DEM, identical to gdaldem (Horn): slope, slope_percent, aspect,
+    /// hillshade, tri, tpi, roughness. Writes a tiled Deflate GeoTIFF.
+    Terrain {
+        /// slope | slope_percent | aspect | hillshade | tri | tpi | roughness
+        product: String,
+        /// Input DEM (GeoTIFF).
+        input: PathBuf,
+        /// Output GeoTIFF.
+        output: PathBuf,
+        /// Leave the one-cell border and cells next to nodata as nodata (gdaldem without -compute_edges).
+        #[arg(long)]
+        no_edges: bool,
+        /// Vertical/horizontal unit ratio (gdaldem -s); default: from the CRS (per-row metric size on geographic DEMs).
+        #[arg(short, long)]
+        scale: Option<f64>,
+        /// Write without compression (faster for large outputs).
+        #[arg(long)]
+        uncompressed: bool,
+    },
+    /// Exact zonal statistics (exactextract-like): one CSV row per polygon.
+    Zonal {
+        /// Polygon layer (.gpkg, .geojson, .fgb, .shp).
+        polygons: PathBuf,
+        /// Raster (GeoTIFF).
+        raster: PathBuf,
+        /// Statistics, comma-separated: count,sum,mean,min,max,stdev,variance,median,quantile(q=0.25),
+        /// majority,minority,variety,frac,weighted_mean,weighted_sum,circular_mean
+        #[arg(long, default_value = "count,mean")]
+        stats: String,
+        /// Id field of the polygons (default: feature id).
+        #[arg(long)]
+        id: Option<String>,
+        /// GeoPackage layer.
+        #[arg(long)]
+        layer: Option<String>,
+        /// 1-based band.
+        #[arg(long, default_value_t = 1)]
+        band: usize,
+        /// Ignore cells covered less than this fraction.
+        #[arg(long, default_value_t = 0.0)]
+        min_coverage_frac: f64,
+        /// Weight raster on the same grid (for weighted_mean / weighted_sum).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Output CSV (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -52,6 +100,36 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Cmd::Demo { data, out } => demo::run(data, &out),
+        Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {
+            use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions};
+            use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+            let dem = landopp::Raster::open(&input)?;
+            let opts = TerrainOptions { compute_edges: !no_edges, scale, ..Default::default() };
+            let out = terrain(&dem, TerrainProduct::parse(&product)?, &opts)?;
+            let compression = if uncompressed { Compression::None } else { Compression::Deflate(6) };
+            write_geotiff(&output, &out, &GeoTiffWriteOptions { compression, ..Default::default() })
+        }
+        Cmd::Zonal { polygons, raster, stats, id, layer, band, min_coverage_frac, weights, output } => {
+            use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
+            let stats =
+                stats.split(',').filter(|s| !s.trim().is_empty()).map(Stat::parse).collect::<Result<Vec<_>, _>>()?;
+            if band == 0 {
+                return Err(Error::InvalidInput("--band is 1-based".into()));
+            }
+            let r = landopp::Raster::open(&raster)?;
+            let w = weights.map(landopp::Raster::open).transpose()?;
+            let p = landopp::Parcels::read(&polygons, layer.as_deref(), id.as_deref())?;
+            let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };
+            let res = zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts)?;
+            let mut t = landopp::FeatureTable::new(p.ids.clone());
+            for (name, values) in res.columns {
+                t.add_column(name, values, Default::default())?;
+            }
+            match output {
+                Some(o) => t.write_csv(o),
+                None => t.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+            }
+        }
     }
 }
 

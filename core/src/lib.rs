@@ -9,6 +9,7 @@ pub mod info;
 pub mod raster;
 pub mod terrain;
 pub mod vector;
+pub mod zonal;
 
 pub use crs::{Crs, Transformer};
 pub use error::{Error, ErrorKind, Result};

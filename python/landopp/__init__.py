@@ -21,9 +21,11 @@ from ._io import (
     read_layer,
     read_parcels,
     read_raster,
+    terrain,
     transform,
     write_layer,
     write_raster,
+    zonal_stats,
 )
 from .exceptions import (
     CrsError,
@@ -49,7 +51,7 @@ if _landopp.BUILD_PROFILE == "debug":
 
 __all__ = [
     "Crs", "Raster", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
-    "read_raster", "transform", "write_layer", "write_raster", "CrsError", "EmptyError", "FormatError",
+    "read_raster", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "UnsupportedError", "__version__",
 ]

@@ -236,3 +236,58 @@ def geodesic_area_perimeter(geometries: Any, crs: Any = None) -> tuple[np.ndarra
     else:
         wkb = list(geometries)
     return _landopp.geodesic_area_perimeter(wkb, _crs_str(crs))
+
+
+def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: bool = True,
+            scale: float | None = None, z_factor: float = 1.0, azimuth: float = 315.0,
+            altitude: float = 45.0, band: int = 0) -> Raster:
+    """A gdaldem-identical terrain product of a DEM: ``slope`` (degrees), ``slope_percent``,
+    ``aspect``, ``hillshade``, ``tri``, ``tpi`` or ``roughness``.
+
+    ``compute_edges`` is gdaldem's ``-compute_edges``; ``scale`` its ``-s`` (default: metres from
+    the CRS, per-row geodesic cell size on geographic DEMs). Output nodata is -9999 (hillshade 0).
+    """
+    if not isinstance(dem, Raster):
+        dem = read_raster(dem, band=band)
+        band = 0
+    opts = json.dumps({"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
+                       "azimuth": azimuth, "altitude": altitude, "band": band})
+    d = _landopp.terrain(list(dem.bands), list(dem.transform), dem.crs, dem.nodata, product, opts)
+    return Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"])
+
+
+def _raster_arg(r: Any) -> Any:
+    if isinstance(r, Raster):
+        return (list(r.bands), list(r.transform), r.crs, r.nodata)
+    return os.fspath(r)
+
+
+def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str] = ("count", "mean"), *,
+                crs: Any = None, band: int = 0, min_coverage_frac: float = 0.0,
+                weights: "Raster | PathLike | None" = None) -> Any:
+    """Exact zonal statistics (exactextract's definitions), one row per polygon.
+
+    ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically) or a
+    list of WKB with ``crs``. ``stats``: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``stdev``,
+    ``variance``, ``median``, ``quantile(q=0.25)``, ``majority``, ``minority``, ``variety``,
+    ``frac`` (one ``frac_<value>`` column per class), ``weighted_mean``/``weighted_sum`` (with
+    ``weights``), ``circular_mean`` (aspect). Returns a pandas DataFrame indexed like ``polygons``
+    (a dict of arrays when pandas is missing).
+    """
+    index = None
+    if hasattr(polygons, "geometry") or hasattr(polygons, "crs"):
+        import shapely
+
+        crs = crs if crs is not None else polygons.crs
+        index = polygons.index
+        geoms = polygons.geometry if hasattr(polygons, "geometry") else polygons
+        wkb = [None if g is None else shapely.to_wkb(g) for g in geoms]
+    else:
+        wkb = list(polygons)
+    cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),
+                                band, min_coverage_frac, None if weights is None else _raster_arg(weights))
+    try:
+        import pandas as pd
+    except ImportError:
+        return dict(cols)
+    return pd.DataFrame(dict(cols), index=index)

@@ -203,7 +203,7 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
     run(py, move || vector::list_layers(&path))
 }
 
-fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
+pub(crate) fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
     geoms.into_iter().map(|g| g.map(|b| wkb::read(&b)).transpose()).collect()
 }
 
@@ -296,7 +296,7 @@ fn transform_xy<'py>(
     Ok((ox.into_pyarray(py), oy.into_pyarray(py)))
 }
 
-fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<MultiPolygon<f64>>> {
+pub(crate) fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<MultiPolygon<f64>>> {
     geoms
         .into_iter()
         .enumerate()

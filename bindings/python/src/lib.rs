@@ -1,6 +1,7 @@
 //! PyO3 glue for landopp: conversions and error mapping only. Public API and docs live in the
 //! Python package (`python/landopp`).
 
+mod analysis;
 mod convert;
 mod error;
 mod io;
@@ -22,5 +23,6 @@ fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", landopp::VERSION)?;
     m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     io::register(m)?;
+    analysis::register(m)?;
     Ok(())
 }

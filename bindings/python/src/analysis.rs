@@ -1,0 +1,89 @@
+//! Terrain and (later) per-parcel features.
+
+use crate::convert::{band_from_py, raster_to_py};
+use crate::run;
+use landopp::terrain::{terrain as core_terrain, TerrainOptions, TerrainProduct};
+use landopp::zonal::{Stat, ZonalOptions};
+use landopp::{Crs, GeoTransform, Raster};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(terrain, m)?)?;
+    m.add_function(wrap_pyfunction!(zonal_stats, m)?)?;
+    Ok(())
+}
+
+/// Terrain product of a DEM given as arrays + transform (+ CRS, nodata); options as JSON.
+#[pyfunction]
+#[pyo3(signature = (bands, transform, crs, nodata, product, options_json))]
+fn terrain<'py>(
+    py: Python<'py>,
+    bands: Vec<Bound<'py, PyAny>>,
+    transform: [f64; 6],
+    crs: Option<String>,
+    nodata: Option<f64>,
+    product: String,
+    options_json: String,
+) -> PyResult<Bound<'py, PyDict>> {
+    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let out = run(py, move || {
+        let opts: TerrainOptions = serde_json::from_str(&options_json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?;
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let dem = Raster::new(data, GeoTransform(transform), crs, nodata)?;
+        core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
+    })?;
+    raster_to_py(py, out)
+}
+
+/// A raster given either as a path or as (bands, transform, crs, nodata).
+#[derive(FromPyObject)]
+pub(crate) enum RasterArg<'py> {
+    Path(String),
+    Arrays(Vec<Bound<'py, PyAny>>, [f64; 6], Option<String>, Option<f64>),
+}
+
+impl RasterArg<'_> {
+    pub(crate) fn into_loader(self) -> PyResult<Box<dyn FnOnce() -> landopp::Result<Raster> + Send>> {
+        Ok(match self {
+            RasterArg::Path(p) => Box::new(move || Raster::open(&p)),
+            RasterArg::Arrays(b, t, crs, nd) => {
+                let data = b.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+                Box::new(move || {
+                    let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+                    Raster::new(data, GeoTransform(t), crs, nd)
+                })
+            }
+        })
+    }
+}
+
+/// Exact zonal statistics of WKB polygons (in `crs`) over a raster; returns `[(name, values)]`.
+#[pyfunction]
+#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None))]
+#[allow(clippy::too_many_arguments)]
+fn zonal_stats<'py>(
+    py: Python<'py>,
+    raster: RasterArg<'py>,
+    wkb: Vec<Option<Vec<u8>>>,
+    crs: Option<String>,
+    stats: Vec<String>,
+    band: usize,
+    min_coverage_frac: f64,
+    weights: Option<RasterArg<'py>>,
+) -> PyResult<Vec<(String, Bound<'py, numpy::PyArray1<f64>>)>> {
+    use numpy::IntoPyArray;
+    let load = raster.into_loader()?;
+    let load_w = weights.map(RasterArg::into_loader).transpose()?;
+    let cols = run(py, move || {
+        let r = load()?;
+        let w = load_w.map(|f| f()).transpose()?;
+        let polys = crate::io::to_multipolygons(crate::io::wkb_list(wkb)?)?;
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let stats = stats.iter().map(|s| Stat::parse(s)).collect::<landopp::Result<Vec<_>>>()?;
+        let opts = ZonalOptions { stats, band, min_coverage_frac, weights: w.as_ref() };
+        Ok(landopp::zonal::zonal_stats(&r, &polys, crs.as_ref(), &opts)?.columns)
+    })?;
+    Ok(cols.into_iter().map(|(n, v)| (n, v.into_pyarray(py))).collect())
+}

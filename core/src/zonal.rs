@@ -1,0 +1,668 @@
+//! Exact zonal statistics: every raster cell weighted by the fraction of its area covered by the
+//! polygon, as `exactextract` computes them.
+//!
+//! Coverage fractions come from integrating each ring over every row strip of the grid (Green's
+//! theorem applied to `min(x, X)`), so a cell's fraction is exact up to floating-point rounding —
+//! for holes, multipolygons, polygons partly or wholly outside the raster and polygons smaller
+//! than a cell. Rings are oriented by their signed area, so either winding works; a self-
+//! intersecting ring counts each lobe by its winding number (clamped to 0..1 per cell).
+//!
+//! Statistics follow exactextract's definitions: `count` = Σ coverage of valid cells, `mean` =
+//! coverage-weighted mean, `min`/`max` over cells with coverage > 0, `stdev` the weighted
+//! population standard deviation, quantiles from exactextract's weighted quantile definition
+//! (distinct values weighted by coverage; truncated to an integer on integer rasters, as
+//! exactextract returns them in the raster's type), `majority`/`minority` by summed coverage (ties: the
+//! smallest value), `variety` the number of distinct values, `frac` the coverage share of each
+//! value, `weighted_mean`/`weighted_sum` with a weight raster on the same grid. Cells with nodata
+//! or NaN are ignored; a polygon with no valid cell has `count` 0 and NaN statistics.
+
+use crate::crs::{Crs, Transformer};
+use crate::error::{Error, Result};
+use crate::raster::{BandData, GeoTransform, Raster};
+use geo_types::{Coord, LineString, MultiPolygon};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// A statistic of [`zonal_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stat {
+    /// Σ coverage of valid cells.
+    Count,
+    /// Σ coverage × value.
+    Sum,
+    /// Coverage-weighted mean.
+    Mean,
+    /// Minimum over covered cells.
+    Min,
+    /// Maximum over covered cells.
+    Max,
+    /// Weighted population standard deviation.
+    Stdev,
+    /// Weighted population variance.
+    Variance,
+    /// Weighted median (exactextract's quantile definition).
+    Median,
+    /// Weighted quantile `q` in 0..=1.
+    Quantile(f64),
+    /// Value with the largest summed coverage.
+    Majority,
+    /// Value with the smallest summed coverage.
+    Minority,
+    /// Number of distinct values.
+    Variety,
+    /// Σ coverage × weight × value / Σ coverage × weight (needs a weight raster).
+    WeightedMean,
+    /// Σ coverage × weight × value (needs a weight raster).
+    WeightedSum,
+    /// Circular mean of angles in degrees (aspect), coverage-weighted, in 0..360.
+    CircularMean,
+    /// Share of the covered valid area in each distinct value: one `frac_<value>` column each.
+    Frac,
+}
+
+impl Stat {
+    /// Parse exactextract-style names: `count`, `mean`, `quantile(q=0.25)` or `quantile_25`, `frac`, ...
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        let q = |v: &str| -> Result<Stat> {
+            let x: f64 = v.trim().parse().map_err(|_| Error::InvalidInput(format!("bad quantile in {s:?}")))?;
+            let x = if x > 1.0 { x / 100.0 } else { x };
+            if !(0.0..=1.0).contains(&x) {
+                return Err(Error::InvalidInput(format!("quantile {x} outside 0..1 in {s:?}")));
+            }
+            Ok(Stat::Quantile(x))
+        };
+        if let Some(rest) = t.strip_prefix("quantile(") {
+            let inner = rest.trim_end_matches(')');
+            return q(inner.trim_start_matches("q=").trim());
+        }
+        if let Some(rest) = t.strip_prefix("quantile_") {
+            return q(rest);
+        }
+        Ok(match t.as_str() {
+            "count" => Stat::Count,
+            "sum" => Stat::Sum,
+            "mean" => Stat::Mean,
+            "min" => Stat::Min,
+            "max" => Stat::Max,
+            "stdev" | "std" => Stat::Stdev,
+            "variance" => Stat::Variance,
+            "median" => Stat::Median,
+            "majority" | "mode" => Stat::Majority,
+            "minority" => Stat::Minority,
+            "variety" => Stat::Variety,
+            "weighted_mean" => Stat::WeightedMean,
+            "weighted_sum" => Stat::WeightedSum,
+            "circular_mean" => Stat::CircularMean,
+            "frac" => Stat::Frac,
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown statistic {s:?} (count, sum, mean, min, max, stdev, variance, median, quantile(q=..), \
+                     majority, minority, variety, weighted_mean, weighted_sum, circular_mean, frac)"
+                )))
+            }
+        })
+    }
+    /// Column name (`mean`, `quantile_25`, ...).
+    pub fn name(&self) -> String {
+        match self {
+            Stat::Quantile(q) => format!("quantile_{}", fmt_q(*q)),
+            other => serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        }
+    }
+    fn needs_values(&self) -> bool {
+        matches!(self, Stat::Median | Stat::Quantile(_) | Stat::Majority | Stat::Minority | Stat::Variety | Stat::Frac)
+    }
+}
+
+fn fmt_q(q: f64) -> String {
+    let p = q * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{}", p.round() as i64)
+    } else {
+        format!("{p}")
+    }
+}
+
+/// Options of [`zonal_stats`].
+#[derive(Debug, Clone)]
+pub struct ZonalOptions<'a> {
+    /// Statistics to compute, in output order.
+    pub stats: Vec<Stat>,
+    /// 0-based band.
+    pub band: usize,
+    /// Ignore cells covered less than this fraction (exactextract `min_coverage_frac`).
+    pub min_coverage_frac: f64,
+    /// Weight raster (same grid) for `weighted_mean`/`weighted_sum`.
+    pub weights: Option<&'a Raster>,
+}
+
+impl Default for ZonalOptions<'_> {
+    fn default() -> Self {
+        ZonalOptions { stats: vec![Stat::Count, Stat::Mean], band: 0, min_coverage_frac: 0.0, weights: None }
+    }
+}
+
+/// Result of [`zonal_stats`]: one column per statistic (and one `frac_<value>` column per class).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZonalResult {
+    /// `(name, one value per polygon)`.
+    pub columns: Vec<(String, Vec<f64>)>,
+}
+
+impl ZonalResult {
+    /// Column by name.
+    pub fn column(&self, name: &str) -> Result<&[f64]> {
+        self.columns
+            .iter()
+            .find(|c| c.0 == name)
+            .map(|c| c.1.as_slice())
+            .ok_or_else(|| Error::not_found("statistic", name, self.columns.iter().map(|c| c.0.clone()).collect()))
+    }
+}
+
+/// Fractions of each cell of a window covered by a polygon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    /// First row of the window.
+    pub row0: usize,
+    /// First column of the window.
+    pub col0: usize,
+    /// Rows in the window.
+    pub rows: usize,
+    /// Columns in the window.
+    pub cols: usize,
+    /// Row-major fractions in 0..=1.
+    pub frac: Vec<f64>,
+}
+
+/// Exact coverage fractions of `poly` (in the raster's CRS) over a `width × height` grid.
+pub fn coverage(poly: &MultiPolygon<f64>, gt: &GeoTransform, width: usize, height: usize) -> Result<Coverage> {
+    if !gt.is_north_up() {
+        return Err(Error::Unsupported("zonal statistics on a rotated geotransform".into()));
+    }
+    let g = gt.0;
+    let to_px = |c: &Coord<f64>| ((c.x - g[0]) / g[1], (c.y - g[3]) / g[5]);
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in &poly.0 {
+        for c in &p.exterior().0 {
+            let (x, y) = to_px(c);
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    let empty = Coverage { row0: 0, col0: 0, rows: 0, cols: 0, frac: vec![] };
+    if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
+        return Ok(empty);
+    }
+    let cmin = x0.floor().max(0.0) as usize;
+    let cmax = (x1.ceil().min(width as f64)).max(0.0) as usize;
+    let rmin = y0.floor().max(0.0) as usize;
+    let rmax = (y1.ceil().min(height as f64)).max(0.0) as usize;
+    if cmin >= cmax || rmin >= rmax {
+        return Ok(empty);
+    }
+    let (rows, cols) = (rmax - rmin, cmax - cmin);
+    let mut cover = vec![0.0f64; rows * cols];
+    let mut acc = vec![0.0f64; rows * (cols + 1)];
+    // Window-local pixel coordinates keep magnitudes small, hence rounding noise ~1e-15.
+    let (ox, oy) = (g[0] + cmin as f64 * g[1], g[3] + rmin as f64 * g[5]);
+    let to_local = |c: &Coord<f64>| ((c.x - ox) / g[1], (c.y - oy) / g[5]);
+    for p in &poly.0 {
+        ring_coverage(p.exterior(), true, &to_local, (0, rows, 0, cols), &mut cover, &mut acc);
+        for h in p.interiors() {
+            ring_coverage(h, false, &to_local, (0, rows, 0, cols), &mut cover, &mut acc);
+        }
+    }
+    for r in 0..rows {
+        let mut run = 0.0;
+        for c in (0..cols).rev() {
+            run += acc[r * (cols + 1) + c + 1];
+            let v = &mut cover[r * cols + c];
+            *v += run;
+            // snap rounding noise
+            *v = if *v < 1e-12 {
+                0.0
+            } else if *v > 1.0 - 1e-12 {
+                1.0
+            } else {
+                *v
+            };
+        }
+    }
+    Ok(Coverage { row0: rmin, col0: cmin, rows, cols, frac: cover })
+}
+
+/// Add one ring's signed contribution. `win` = (rmin, rmax, cmin, cmax).
+fn ring_coverage(
+    ring: &LineString<f64>,
+    exterior: bool,
+    to_px: &impl Fn(&Coord<f64>) -> (f64, f64),
+    win: (usize, usize, usize, usize),
+    cover: &mut [f64],
+    acc: &mut [f64],
+) {
+    let pts: Vec<(f64, f64)> = ring.0.iter().map(to_px).collect();
+    if pts.len() < 3 {
+        return;
+    }
+    let n = pts.len();
+    let closed = pts[0] == pts[n - 1];
+    let seg_count = if closed { n - 1 } else { n };
+    let seg = |i: usize| (pts[i], pts[(i + 1) % n]);
+    // ∮ x dy decides the orientation
+    let mut s = 0.0;
+    for i in 0..seg_count {
+        let ((xa, ya), (xb, yb)) = seg(i);
+        s += (xa + xb) * (yb - ya);
+    }
+    if s == 0.0 || !s.is_finite() {
+        return;
+    }
+    let factor = if (s > 0.0) == exterior { 1.0 } else { -1.0 };
+    let (rmin, rmax, cmin, cmax) = win;
+    let cols = cmax - cmin;
+    for i in 0..seg_count {
+        let ((xa, ya), (xb, yb)) = seg(i);
+        if ya == yb {
+            continue;
+        }
+        let (ylo, yhi) = if ya < yb { (ya, yb) } else { (yb, ya) };
+        if yhi <= rmin as f64 || ylo >= rmax as f64 {
+            continue;
+        }
+        let r_first = (ylo.floor() as i64).max(rmin as i64) as usize;
+        let r_last = ((yhi.ceil() as i64).min(rmax as i64)) as usize; // exclusive
+        let inv = 1.0 / (yb - ya);
+        for r in r_first..r_last {
+            let (s0, s1) = (r as f64, r as f64 + 1.0);
+            // clip the segment to the strip, keeping its direction
+            let t0 = ((s0 - ya) * inv).clamp(0.0, 1.0);
+            let t1 = ((s1 - ya) * inv).clamp(0.0, 1.0);
+            let (ta, tb) = if t0 < t1 { (t0, t1) } else { (t1, t0) };
+            if tb <= ta {
+                continue;
+            }
+            let x_at = |t: f64| xa + t * (xb - xa);
+            let y_at = |t: f64| ya + t * (yb - ya);
+            let (p1x, p1y, p2x, p2y) = (x_at(ta), y_at(ta), x_at(tb), y_at(tb));
+            let dy = (p2y - p1y) * factor;
+            if dy == 0.0 {
+                continue;
+            }
+            let (xlo, xhi) = if p1x < p2x { (p1x, p2x) } else { (p2x, p1x) };
+            let row = r - rmin;
+            let k = xlo.floor();
+            let k_idx = ((k as i64) - cmin as i64).clamp(0, cols as i64) as usize;
+            acc[row * (cols + 1) + k_idx] += dy;
+            // exact part over the columns the segment spans
+            let c_start = (k as i64).max(cmin as i64);
+            let c_end = ((xhi.ceil() as i64) - 1).min(cmax as i64 - 1);
+            let g = |x: f64| -> f64 {
+                if x <= xlo {
+                    x * dy
+                } else if x >= xhi {
+                    0.5 * (xlo + xhi) * dy
+                } else {
+                    let t = (x - xlo) / (xhi - xlo);
+                    (0.5 * (xlo + x) * t + x * (1.0 - t)) * dy
+                }
+            };
+            let mut c = c_start;
+            while c <= c_end {
+                let cf = c as f64;
+                cover[row * cols + (c as usize - cmin)] += g(cf + 1.0) - g(cf);
+                c += 1;
+            }
+        }
+    }
+}
+
+/// Raster values as f64, without copying the band.
+trait Cells: Sync {
+    fn get(&self, idx: usize) -> f64;
+}
+
+struct Slice<'a, T>(&'a [T]);
+
+macro_rules! cells {
+    ($t:ty) => {
+        impl Cells for Slice<'_, $t> {
+            #[inline(always)]
+            fn get(&self, idx: usize) -> f64 {
+                self.0[idx] as f64
+            }
+        }
+    };
+}
+cells!(u8);
+cells!(i8);
+cells!(i16);
+cells!(u16);
+cells!(i32);
+cells!(u32);
+cells!(f32);
+cells!(f64);
+
+fn band_cells(b: &BandData) -> Result<Box<dyn Cells + '_>> {
+    let e = || Error::InvalidInput("raster band is not contiguous".into());
+    Ok(match b {
+        BandData::U8(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::I8(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::I16(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::U16(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::I32(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::U32(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::F32(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+        BandData::F64(a) => Box::new(Slice(a.as_slice().ok_or_else(e)?)),
+    })
+}
+
+/// exactextract's weighted quantile over (value, weight) pairs sorted by value.
+fn weighted_quantile(vw: &[(f64, f64)], q: f64) -> f64 {
+    let n = vw.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut s = Vec::with_capacity(n);
+    let mut cum = 0.0;
+    let mut sum_w = 0.0;
+    for (i, &(_, w)) in vw.iter().enumerate() {
+        sum_w += w;
+        if i == 0 {
+            s.push(0.0);
+            cum = w;
+        } else {
+            s.push(i as f64 * w + (n as f64 - 1.0) * cum);
+            cum += w;
+        }
+    }
+    let sn = sum_w * (n as f64 - 1.0);
+    let target = q * sn;
+    let right = s.partition_point(|v| *v <= target);
+    let left = right.saturating_sub(1);
+    if right >= n {
+        return vw[left].0;
+    }
+    vw[left].0 + (target - s[left]) * (vw[right].0 - vw[left].0) / (s[right] - s[left])
+}
+
+struct Acc {
+    count: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    // Welford, weighted
+    w_mean: f64,
+    w_m2: f64,
+    wsum: f64,
+    wcount: f64,
+    sin: f64,
+    cos: f64,
+    values: Vec<(f64, f64)>,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            count: 0.0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            w_mean: 0.0,
+            w_m2: 0.0,
+            wsum: 0.0,
+            wcount: 0.0,
+            sin: 0.0,
+            cos: 0.0,
+            values: Vec::new(),
+        }
+    }
+}
+
+/// Per-polygon statistics of one raster band. Polygons are in `crs` and reprojected to the
+/// raster's CRS when they differ (both must be known then).
+///
+/// ```
+/// use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// let parcels = landopp::Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
+/// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Max], ..Default::default() };
+/// let r = zonal_stats(&dem, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
+/// assert_eq!(r.column("mean")?.len(), parcels.len());
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn zonal_stats(
+    raster: &Raster,
+    polygons: &[MultiPolygon<f64>],
+    crs: Option<&Crs>,
+    opts: &ZonalOptions<'_>,
+) -> Result<ZonalResult> {
+    if opts.stats.is_empty() {
+        return Err(Error::InvalidInput("no statistic requested".into()));
+    }
+    if !(0.0..=1.0).contains(&opts.min_coverage_frac) {
+        return Err(Error::InvalidInput(format!("min_coverage_frac {} outside 0..1", opts.min_coverage_frac)));
+    }
+    let band = raster.band(opts.band)?;
+    let cells = band_cells(band)?;
+    let (w, h) = (raster.width(), raster.height());
+    let weights = match (opts.weights, opts.stats.iter().any(|s| matches!(s, Stat::WeightedMean | Stat::WeightedSum))) {
+        (Some(wr), _) => {
+            if wr.width() != w || wr.height() != h || wr.transform != raster.transform {
+                return Err(Error::InvalidInput(
+                    "the weight raster must be on the value raster's grid (same size and geotransform)".into(),
+                ));
+            }
+            Some((band_cells(wr.band(0)?)?, wr.nodata))
+        }
+        (None, true) => return Err(Error::InvalidInput("weighted_mean/weighted_sum need a weight raster".into())),
+        (None, false) => None,
+    };
+    let projected: Option<Vec<MultiPolygon<f64>>> = match (crs, raster.crs.as_ref()) {
+        (Some(a), Some(b)) if a != b => {
+            let t = Transformer::new(a, b)?;
+            Some(
+                polygons
+                    .par_iter()
+                    .map(|p| {
+                        use geo::MapCoords;
+                        p.try_map_coords(|c| t.transform_point(c.x, c.y).map(|(x, y)| Coord { x, y }))
+                    })
+                    .collect::<Result<_>>()?,
+            )
+        }
+        (Some(a), None) => {
+            return Err(Error::Crs(format!("the raster has no CRS; cannot relate polygons in {a} to it")));
+        }
+        _ => None,
+    };
+    let polys = projected.as_deref().unwrap_or(polygons);
+    let nodata = raster.nodata;
+    let valid = |v: f64| !v.is_nan() && Some(v) != nodata;
+    let need_values = opts.stats.iter().any(Stat::needs_values);
+    // exactextract returns quantiles in the raster's type: truncated for integer rasters
+    let integer = !matches!(band.dtype(), crate::raster::DataType::F32 | crate::raster::DataType::F64);
+    let q = |v: f64| if integer { v.trunc() } else { v };
+    let gt = raster.transform;
+    let accs: Vec<Acc> = polys
+        .par_iter()
+        .map(|poly| {
+            let cov = coverage(poly, &gt, w, h)?;
+            let mut a = Acc::new();
+            for r in 0..cov.rows {
+                for c in 0..cov.cols {
+                    let f = cov.frac[r * cov.cols + c];
+                    if f <= 0.0 || f < opts.min_coverage_frac {
+                        continue;
+                    }
+                    let idx = (cov.row0 + r) * w + cov.col0 + c;
+                    let v = cells.get(idx);
+                    if !valid(v) {
+                        continue;
+                    }
+                    a.count += f;
+                    a.sum += f * v;
+                    a.min = a.min.min(v);
+                    a.max = a.max.max(v);
+                    let old = a.w_mean;
+                    a.w_mean += (f / a.count) * (v - old);
+                    a.w_m2 += f * (v - old) * (v - a.w_mean);
+                    if let Some((wc, wnd)) = &weights {
+                        let wv = wc.get(idx);
+                        let wv = if wv.is_nan() || Some(wv) == *wnd { f64::NAN } else { wv };
+                        a.wsum += f * wv * v;
+                        a.wcount += f * wv;
+                    }
+                    let rad = v.to_radians();
+                    a.sin += f * rad.sin();
+                    a.cos += f * rad.cos();
+                    if need_values {
+                        a.values.push((v, f));
+                    }
+                }
+            }
+            if need_values {
+                a.values.sort_by(|x, y| x.0.total_cmp(&y.0));
+                let mut merged: Vec<(f64, f64)> = Vec::with_capacity(a.values.len());
+                for (v, f) in a.values.drain(..) {
+                    match merged.last_mut() {
+                        Some(last) if last.0 == v => last.1 += f,
+                        _ => merged.push((v, f)),
+                    }
+                }
+                a.values = merged;
+            }
+            Ok(a)
+        })
+        .collect::<Result<_>>()?;
+
+    let mut columns = Vec::new();
+    for st in &opts.stats {
+        if *st == Stat::Frac {
+            let mut classes: BTreeMap<i64, f64> = BTreeMap::new();
+            for a in &accs {
+                for (v, _) in &a.values {
+                    classes.insert(v.to_bits() as i64, *v);
+                }
+            }
+            let mut cls: Vec<f64> = classes.into_values().collect();
+            cls.sort_by(f64::total_cmp);
+            for cv in cls {
+                let col = accs
+                    .iter()
+                    .map(|a| {
+                        if a.count <= 0.0 {
+                            return f64::NAN;
+                        }
+                        a.values.iter().find(|x| x.0 == cv).map_or(0.0, |x| x.1 / a.count)
+                    })
+                    .collect();
+                columns.push((format!("frac_{cv}"), col));
+            }
+            continue;
+        }
+        let col = accs
+            .iter()
+            .map(|a| {
+                let none = a.count <= 0.0;
+                match st {
+                    Stat::Count => a.count,
+                    // exactextract reports 0 (not NaN) for these on an empty intersection
+                    Stat::Sum | Stat::Variety => {
+                        if none {
+                            0.0
+                        } else if *st == Stat::Sum {
+                            a.sum
+                        } else {
+                            a.values.len() as f64
+                        }
+                    }
+                    Stat::WeightedSum if none => 0.0,
+                    _ if none => f64::NAN,
+                    Stat::Mean => a.sum / a.count,
+                    Stat::Min => a.min,
+                    Stat::Max => a.max,
+                    Stat::Variance => a.w_m2 / a.count,
+                    Stat::Stdev => (a.w_m2 / a.count).sqrt(),
+                    Stat::Median => q(weighted_quantile(&a.values, 0.5)),
+                    Stat::Quantile(p) => q(weighted_quantile(&a.values, *p)),
+                    Stat::Majority => {
+                        a.values
+                            .iter()
+                            .fold((f64::NAN, f64::NEG_INFINITY), |b, x| if x.1 > b.1 { (x.0, x.1) } else { b })
+                            .0
+                    }
+                    Stat::Minority => {
+                        a.values.iter().fold((f64::NAN, f64::INFINITY), |b, x| if x.1 < b.1 { (x.0, x.1) } else { b }).0
+                    }
+                    Stat::WeightedMean => a.wsum / a.wcount,
+                    Stat::WeightedSum => a.wsum,
+                    Stat::CircularMean => {
+                        if a.sin == 0.0 && a.cos == 0.0 {
+                            f64::NAN
+                        } else {
+                            a.sin.atan2(a.cos).to_degrees().rem_euclid(360.0)
+                        }
+                    }
+                    Stat::Frac => f64::NAN,
+                }
+            })
+            .collect();
+        columns.push((st.name(), col));
+    }
+    Ok(ZonalResult { columns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{polygon, MultiPolygon};
+
+    fn unit_grid() -> GeoTransform {
+        GeoTransform([0.0, 1.0, 0.0, 10.0, 0.0, -1.0])
+    }
+
+    #[test]
+    fn coverage_of_half_cells_and_holes() {
+        // square from (0.5, 5.5) to (2.5, 7.5): 4 quarter-cells... total area 4
+        let p = MultiPolygon(vec![
+            polygon![(x: 0.5, y: 5.5), (x: 2.5, y: 5.5), (x: 2.5, y: 7.5), (x: 0.5, y: 7.5), (x: 0.5, y: 5.5)],
+        ]);
+        let c = coverage(&p, &unit_grid(), 10, 10).unwrap();
+        let total: f64 = c.frac.iter().sum();
+        assert!((total - 4.0).abs() < 1e-12, "{total}");
+        assert_eq!(c.frac.iter().filter(|v| **v == 1.0).count(), 1);
+        // clockwise ring and a hole
+        let q = MultiPolygon(vec![geo_types::Polygon::new(
+            vec![(0.0, 0.0), (0.0, 10.0), (10.0, 10.0), (10.0, 0.0), (0.0, 0.0)].into(),
+            vec![vec![(2.0, 2.0), (4.0, 2.0), (4.0, 4.0), (2.0, 4.0), (2.0, 2.0)].into()],
+        )]);
+        let c = coverage(&q, &unit_grid(), 10, 10).unwrap();
+        assert!((c.frac.iter().sum::<f64>() - 96.0).abs() < 1e-9);
+        // outside the raster
+        let far = MultiPolygon(vec![
+            polygon![(x: 50.0, y: 50.0), (x: 51.0, y: 50.0), (x: 51.0, y: 51.0), (x: 50.0, y: 50.0)],
+        ]);
+        assert_eq!(coverage(&far, &unit_grid(), 10, 10).unwrap().rows, 0);
+    }
+
+    #[test]
+    fn quantile_matches_type7_for_equal_weights() {
+        let vw: Vec<(f64, f64)> = (1..=5).map(|v| (v as f64, 1.0)).collect();
+        assert_eq!(weighted_quantile(&vw, 0.5), 3.0);
+        assert_eq!(weighted_quantile(&vw, 0.25), 2.0);
+        assert_eq!(weighted_quantile(&vw, 1.0), 5.0);
+    }
+
+    #[test]
+    fn stat_names() {
+        assert_eq!(Stat::parse("quantile(q=0.25)").unwrap(), Stat::Quantile(0.25));
+        assert_eq!(Stat::Quantile(0.25).name(), "quantile_25");
+        assert_eq!(Stat::parse("nope").unwrap_err().code(), "INVALID_INPUT");
+    }
+}
