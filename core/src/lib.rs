@@ -7,6 +7,7 @@ pub mod features;
 pub mod geodesic;
 pub mod info;
 pub mod raster;
+pub mod spectral;
 pub mod terrain;
 pub mod vector;
 pub mod zonal;

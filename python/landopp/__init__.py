@@ -21,6 +21,9 @@ from ._io import (
     read_layer,
     read_parcels,
     read_raster,
+    scene_meta,
+    spectral_catalogue,
+    spectral_indices,
     terrain,
     transform,
     write_layer,
@@ -51,7 +54,7 @@ if _landopp.BUILD_PROFILE == "debug":
 
 __all__ = [
     "Crs", "Raster", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
-    "read_raster", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
+    "read_raster", "scene_meta", "spectral_catalogue", "spectral_indices", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "UnsupportedError", "__version__",
 ]

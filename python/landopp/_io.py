@@ -291,3 +291,35 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     except ImportError:
         return dict(cols)
     return pd.DataFrame(dict(cols), index=index)
+
+
+def spectral_catalogue() -> dict[str, Any]:
+    """The Awesome Spectral Indices catalogue (spyndex 0.12): formula, bands, long name, domain."""
+    return json.loads(_landopp.spectral_catalogue())
+
+
+def scene_meta(stac_item: PathLike) -> dict[str, Any]:
+    """Scene id, capture date, cloud cover, resolution, platform, processing baseline of a STAC item."""
+    return json.loads(_landopp.scene_meta(os.fspath(stac_item)))
+
+
+def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[str], *, sensor: str = "reflectance",
+                     baseline: str | None = None, scl: "Raster | PathLike | None" = None,
+                     scl_masked: Sequence[int] | None = None, qa_pixel: "Raster | PathLike | None" = None,
+                     qa_bits: Sequence[int] | None = None, constants: dict[str, float] | None = None) -> Raster:
+    """Spectral indices from band rasters keyed by catalogue band name (``N``, ``R``, ``G``, ``B``,
+    ``S1``, ``S2``, ``RE1``...). ``sensor``: ``reflectance`` (no scaling), ``sentinel2_l2a``,
+    ``sentinel2_l1c`` (``baseline`` "04.00"+ applies the −1000 offset), ``landsat89``,
+    ``landsat457`` (Collection 2 L2 scaling). SCL classes / QA_PIXEL bits are masked to NaN.
+    Returns one float32 band per index."""
+    if sensor in ("sentinel2_l2a", "sentinel2_l1c"):
+        off = -1000.0 if baseline is not None and float(baseline) >= 4.0 else 0.0
+        sens: dict[str, Any] = {"sensor": sensor, "offset": off}
+    else:
+        sens = {"sensor": sensor}
+    opts = {"sensor": sens, "scl_masked": None if scl_masked is None else list(scl_masked),
+            "qa_bits": None if qa_bits is None else list(qa_bits), "constants": dict(constants or {})}
+    d = _landopp.spectral_indices([(k, _raster_arg(v)) for k, v in bands.items()], list(indices), json.dumps(opts),
+                                  None if scl is None else _raster_arg(scl),
+                                  None if qa_pixel is None else _raster_arg(qa_pixel))
+    return Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"])

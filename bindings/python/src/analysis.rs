@@ -11,6 +11,9 @@ use pyo3::types::PyDict;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(terrain, m)?)?;
     m.add_function(wrap_pyfunction!(zonal_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(spectral_indices, m)?)?;
+    m.add_function(wrap_pyfunction!(spectral_catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(scene_meta, m)?)?;
     Ok(())
 }
 
@@ -86,4 +89,52 @@ fn zonal_stats<'py>(
         Ok(landopp::zonal::zonal_stats(&r, &polys, crs.as_ref(), &opts)?.columns)
     })?;
     Ok(cols.into_iter().map(|(n, v)| (n, v.into_pyarray(py))).collect())
+}
+
+/// Indices from band rasters keyed by catalogue band name; `options_json`: sensor, masks, constants.
+#[pyfunction]
+#[pyo3(signature = (bands, indices, options_json, scl=None, qa_pixel=None))]
+fn spectral_indices<'py>(
+    py: Python<'py>,
+    bands: Vec<(String, RasterArg<'py>)>,
+    indices: Vec<String>,
+    options_json: String,
+    scl: Option<RasterArg<'py>>,
+    qa_pixel: Option<RasterArg<'py>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use landopp::spectral::{index_rasters, ImagerySettings};
+    let loaders: Vec<(String, Box<dyn FnOnce() -> landopp::Result<Raster> + Send>)> =
+        bands.into_iter().map(|(k, r)| r.into_loader().map(|l| (k, l))).collect::<PyResult<_>>()?;
+    let scl = scl.map(RasterArg::into_loader).transpose()?;
+    let qa = qa_pixel.map(RasterArg::into_loader).transpose()?;
+    let out = run(py, move || {
+        let o: ImagerySettings = serde_json::from_str(&options_json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))?;
+        let mut map = std::collections::BTreeMap::new();
+        for (k, l) in loaders {
+            map.insert(k, l()?);
+        }
+        let scl = scl.map(|f| f()).transpose()?;
+        let qa = qa.map(|f| f()).transpose()?;
+        let opts = o.options(scl.as_ref(), qa.as_ref());
+        let names: Vec<&str> = indices.iter().map(String::as_str).collect();
+        index_rasters(&map, &names, &opts)
+    })?;
+    raster_to_py(py, out)
+}
+
+/// The spectral index catalogue as JSON text.
+#[pyfunction]
+fn spectral_catalogue() -> PyResult<String> {
+    serde_json::to_string(landopp::spectral::indices())
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+}
+
+/// Scene metadata of a STAC item as JSON text.
+#[pyfunction]
+fn scene_meta(py: Python<'_>, path: String) -> PyResult<String> {
+    run(py, move || {
+        let m = landopp::spectral::SceneMeta::from_stac(&path)?;
+        serde_json::to_string(&m).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+    })
 }

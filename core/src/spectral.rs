@@ -1,0 +1,793 @@
+//! Spectral indices from the Awesome Spectral Indices catalogue (as spyndex 0.12 ships it:
+//! formulas, band names, constants), sensor band maps and reflectance scaling, and cloud / shadow /
+//! snow / nodata masks from Sentinel-2 SCL and Landsat QA_PIXEL.
+//!
+//! Formulas are compiled once to a small stack program and evaluated over chunks of 4,096 cells in
+//! `f32`, several indices per pass so each input chunk is read from memory once. Masked cells and
+//! cells whose denominator is zero give NaN (numpy gives ±inf/NaN there; both are "no value").
+//!
+//! Catalogue data (`core/data/spectral-*.json`) © Awesome Spectral Indices contributors (MIT),
+//! from the spyndex 0.12.0 wheel.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct SpectralIndex {
+    /// Formula in the catalogue's notation (`(N - R)/(N + R)`).
+    pub formula: String,
+    /// Bands and constants the formula uses (`N`, `R`, `L`, ...).
+    pub bands: Vec<String>,
+    /// Long name.
+    pub long_name: String,
+    /// Application domain (vegetation, water, urban, burn, snow, ...).
+    pub domain: String,
+    /// Reference (DOI or URL).
+    pub reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConstantDef {
+    default: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BandDef {}
+
+struct Catalogue {
+    indices: BTreeMap<String, SpectralIndex>,
+    constants: BTreeMap<String, ConstantDef>,
+    bands: BTreeMap<String, BandDef>,
+}
+
+fn catalogue() -> &'static Catalogue {
+    static C: OnceLock<Catalogue> = OnceLock::new();
+    C.get_or_init(|| Catalogue {
+        indices: serde_json::from_str(include_str!("../data/spectral-indices.json")).unwrap_or_default(),
+        constants: serde_json::from_str(include_str!("../data/spectral-constants.json")).unwrap_or_default(),
+        bands: serde_json::from_str(include_str!("../data/spectral-bands.json")).unwrap_or_default(),
+    })
+}
+
+/// Every index of the catalogue, by short name.
+pub fn indices() -> &'static BTreeMap<String, SpectralIndex> {
+    &catalogue().indices
+}
+
+/// One index by short name (case-sensitive as in the catalogue, e.g. `NDVI`, `kNDVI`).
+pub fn index(name: &str) -> Result<&'static SpectralIndex> {
+    indices().get(name).ok_or_else(|| {
+        let close: Vec<String> = indices().keys().filter(|k| k.eq_ignore_ascii_case(name)).cloned().collect::<Vec<_>>();
+        Error::not_found("spectral index", name, close)
+    })
+}
+
+/// Default value of a catalogue constant (`L` = 1, `g` = 2.5, `C1` = 6, `C2` = 7.5, ...).
+pub fn constant_default(name: &str) -> Option<f64> {
+    catalogue().constants.get(name).and_then(|c| c.default)
+}
+
+/// True when `name` is a catalogue band (`B`, `G`, `R`, `N`, `S1`, `RE1`, ...) rather than a constant.
+pub fn is_band(name: &str) -> bool {
+    catalogue().bands.contains_key(name)
+}
+
+/// A sensor, for band maps and reflectance scaling.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "sensor")]
+pub enum Sensor {
+    /// Sentinel-2 Level-1C top-of-atmosphere: reflectance = DN / 10000 (− 1000 offset from
+    /// processing baseline 04.00).
+    Sentinel2L1c {
+        /// Radiometric offset added to DN (−1000 from baseline 04.00, else 0).
+        offset: f64,
+    },
+    /// Sentinel-2 Level-2A surface reflectance: (DN + BOA_ADD_OFFSET) / 10000.
+    Sentinel2L2a {
+        /// BOA_ADD_OFFSET (−1000 from baseline 04.00, else 0).
+        offset: f64,
+    },
+    /// Landsat 4/5/7 Collection 2 Level-2 surface reflectance: DN × 0.0000275 − 0.2.
+    Landsat457,
+    /// Landsat 8/9 Collection 2 Level-2 surface reflectance: DN × 0.0000275 − 0.2.
+    Landsat89,
+    /// Values already in reflectance (0..1): no scaling.
+    Reflectance,
+}
+
+impl Sensor {
+    /// Sentinel-2 L2A with the offset implied by a processing baseline such as `"02.14"` or `"04.00"`.
+    pub fn sentinel2_l2a(baseline: &str) -> Self {
+        Sensor::Sentinel2L2a { offset: s2_offset(baseline) }
+    }
+    /// DN → reflectance.
+    #[inline]
+    pub fn scale(&self, dn: f64) -> f64 {
+        match self {
+            Sensor::Sentinel2L1c { offset } | Sensor::Sentinel2L2a { offset } => (dn + offset) / 10_000.0,
+            Sensor::Landsat457 | Sensor::Landsat89 => dn * 0.000_027_5 - 0.2,
+            Sensor::Reflectance => dn,
+        }
+    }
+    /// The sensor's band id for a catalogue band name (`N` → `B08` on Sentinel-2, `B5` on
+    /// Landsat 8/9, `B4` on Landsat 4/5/7), per the sensors' band definitions.
+    pub fn band_id(&self, name: &str) -> Option<String> {
+        let table: &[(&str, &str)] = match self {
+            Sensor::Sentinel2L1c { .. } | Sensor::Sentinel2L2a { .. } => &[
+                ("A", "B01"),
+                ("B", "B02"),
+                ("G", "B03"),
+                ("R", "B04"),
+                ("RE1", "B05"),
+                ("RE2", "B06"),
+                ("RE3", "B07"),
+                ("N", "B08"),
+                ("N2", "B8A"),
+                ("WV", "B09"),
+                ("S1", "B11"),
+                ("S2", "B12"),
+            ],
+            Sensor::Landsat89 => &[
+                ("A", "B1"),
+                ("B", "B2"),
+                ("G", "B3"),
+                ("R", "B4"),
+                ("N", "B5"),
+                ("S1", "B6"),
+                ("S2", "B7"),
+                ("T1", "B10"),
+                ("T2", "B11"),
+            ],
+            Sensor::Landsat457 => {
+                &[("B", "B1"), ("G", "B2"), ("R", "B3"), ("N", "B4"), ("S1", "B5"), ("T", "B6"), ("S2", "B7")]
+            }
+            Sensor::Reflectance => &[],
+        };
+        table.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+}
+
+/// BOA/TOA offset of a Sentinel-2 processing baseline: −1000 from 04.00 on, else 0.
+pub fn s2_offset(baseline: &str) -> f64 {
+    let v: f64 = baseline.trim().parse().unwrap_or(0.0);
+    if v >= 4.0 {
+        -1000.0
+    } else {
+        0.0
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Formula compiler
+
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Var(usize),
+    Const(f32),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Neg,
+}
+
+/// A compiled formula: a stack program over named variables.
+#[derive(Debug, Clone)]
+pub struct Program {
+    ops: Vec<Op>,
+    /// Variable names, by index.
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(f64),
+    Id(String),
+    Op(char),
+    Pow,
+    LParen,
+    RParen,
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() || c == '.' {
+            let st = i;
+            while i < b.len() && ((b[i] as char).is_ascii_digit() || b[i] == b'.' || b[i] == b'e' || b[i] == b'E') {
+                if (b[i] == b'e' || b[i] == b'E') && i + 1 < b.len() && (b[i + 1] == b'-' || b[i + 1] == b'+') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            out.push(Tok::Num(s[st..i].parse().map_err(|_| Error::InvalidInput(format!("bad number in {s:?}")))?));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let st = i;
+            while i < b.len() && ((b[i] as char).is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            out.push(Tok::Id(s[st..i].to_string()));
+        } else if c == '*' && i + 1 < b.len() && b[i + 1] == b'*' {
+            out.push(Tok::Pow);
+            i += 2;
+        } else if "+-*/".contains(c) {
+            out.push(Tok::Op(c));
+            i += 1;
+        } else if c == '(' {
+            out.push(Tok::LParen);
+            i += 1;
+        } else if c == ')' {
+            out.push(Tok::RParen);
+            i += 1;
+        } else {
+            return Err(Error::InvalidInput(format!("unexpected {c:?} in formula {s:?}")));
+        }
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    t: &'a [Tok],
+    i: usize,
+    ops: Vec<Op>,
+    vars: Vec<String>,
+    src: &'a str,
+}
+
+impl Parser<'_> {
+    fn err(&self) -> Error {
+        Error::InvalidInput(format!("cannot parse formula {:?}", self.src))
+    }
+    fn peek(&self) -> Option<&Tok> {
+        self.t.get(self.i)
+    }
+    // expr := term (('+'|'-') term)*
+    fn expr(&mut self) -> Result<()> {
+        self.term()?;
+        while let Some(Tok::Op(c @ ('+' | '-'))) = self.peek().cloned() {
+            self.i += 1;
+            self.term()?;
+            self.ops.push(if c == '+' { Op::Add } else { Op::Sub });
+        }
+        Ok(())
+    }
+    // term := unary (('*'|'/') unary)*
+    fn term(&mut self) -> Result<()> {
+        self.unary()?;
+        while let Some(Tok::Op(c @ ('*' | '/'))) = self.peek().cloned() {
+            self.i += 1;
+            self.unary()?;
+            self.ops.push(if c == '*' { Op::Mul } else { Op::Div });
+        }
+        Ok(())
+    }
+    // unary := ('-'|'+') unary | power   (Python: -x**2 == -(x**2))
+    fn unary(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(Tok::Op('-')) => {
+                self.i += 1;
+                self.unary()?;
+                self.ops.push(Op::Neg);
+                Ok(())
+            }
+            Some(Tok::Op('+')) => {
+                self.i += 1;
+                self.unary()
+            }
+            _ => self.power(),
+        }
+    }
+    // power := atom ('**' unary)?   (right associative)
+    fn power(&mut self) -> Result<()> {
+        self.atom()?;
+        if let Some(Tok::Pow) = self.peek() {
+            self.i += 1;
+            self.unary()?;
+            self.ops.push(Op::Pow);
+        }
+        Ok(())
+    }
+    fn atom(&mut self) -> Result<()> {
+        match self.peek().cloned() {
+            Some(Tok::Num(v)) => {
+                self.i += 1;
+                self.ops.push(Op::Const(v as f32));
+            }
+            Some(Tok::Id(name)) => {
+                self.i += 1;
+                let k = match self.vars.iter().position(|v| *v == name) {
+                    Some(k) => k,
+                    None => {
+                        self.vars.push(name);
+                        self.vars.len() - 1
+                    }
+                };
+                self.ops.push(Op::Var(k));
+            }
+            Some(Tok::LParen) => {
+                self.i += 1;
+                self.expr()?;
+                if self.peek() != Some(&Tok::RParen) {
+                    return Err(self.err());
+                }
+                self.i += 1;
+            }
+            _ => return Err(self.err()),
+        }
+        Ok(())
+    }
+}
+
+impl Program {
+    /// Compile a formula using `+ - * / **`, parentheses, numbers and variable names.
+    pub fn compile(formula: &str) -> Result<Program> {
+        let toks = lex(formula)?;
+        let mut p = Parser { t: &toks, i: 0, ops: Vec::new(), vars: Vec::new(), src: formula };
+        p.expr()?;
+        if p.i != toks.len() {
+            return Err(p.err());
+        }
+        Ok(Program { ops: p.ops, vars: p.vars })
+    }
+
+    /// Evaluate over one chunk. `inputs[k]` is the chunk of variable `k`; `out` receives values.
+    fn eval_chunk(&self, inputs: &[Input<'_>], n: usize, stack: &mut Vec<Vec<f32>>, out: &mut [f32]) {
+        let mut sp = 0usize;
+        for op in &self.ops {
+            match op {
+                Op::Var(k) => {
+                    if stack.len() <= sp {
+                        stack.push(vec![0.0; CHUNK]);
+                    }
+                    match &inputs[*k] {
+                        Input::Slice(s) => stack[sp][..n].copy_from_slice(&s[..n]),
+                        Input::Scalar(v) => stack[sp][..n].fill(*v),
+                    }
+                    sp += 1;
+                }
+                Op::Const(v) => {
+                    if stack.len() <= sp {
+                        stack.push(vec![0.0; CHUNK]);
+                    }
+                    stack[sp][..n].fill(*v);
+                    sp += 1;
+                }
+                Op::Neg => stack[sp - 1][..n].iter_mut().for_each(|x| *x = -*x),
+                bin => {
+                    let (lo, hi) = stack.split_at_mut(sp - 1);
+                    let a = &mut lo[sp - 2][..n];
+                    let b = &hi[0][..n];
+                    match bin {
+                        Op::Add => a.iter_mut().zip(b).for_each(|(x, y)| *x += *y),
+                        Op::Sub => a.iter_mut().zip(b).for_each(|(x, y)| *x -= *y),
+                        Op::Mul => a.iter_mut().zip(b).for_each(|(x, y)| *x *= *y),
+                        Op::Div => a.iter_mut().zip(b).for_each(|(x, y)| *x /= *y),
+                        Op::Pow => a.iter_mut().zip(b).for_each(|(x, y)| {
+                            *x = if *y == 2.0 {
+                                *x * *x
+                            } else if *y == 0.5 {
+                                x.sqrt()
+                            } else {
+                                x.powf(*y)
+                            }
+                        }),
+                        _ => {}
+                    }
+                    sp -= 1;
+                }
+            }
+        }
+        out[..n].copy_from_slice(&stack[0][..n]);
+    }
+}
+
+const CHUNK: usize = 4096;
+
+enum Input<'a> {
+    Slice(&'a [f32]),
+    Scalar(f32),
+}
+
+/// Inputs of [`compute_indices`]: reflectance arrays by catalogue band name (`N`, `R`, ...), a
+/// validity mask, and constant overrides.
+#[derive(Debug, Default)]
+pub struct IndexInputs<'a> {
+    /// Reflectance (0..1) per catalogue band name; all the same length.
+    pub bands: HashMap<String, &'a [f32]>,
+    /// `true` = cell usable; masked cells give NaN.
+    pub valid: Option<&'a [bool]>,
+    /// Constant values overriding the catalogue defaults (`L`, `g`, ...).
+    pub constants: HashMap<String, f64>,
+}
+
+/// Compute several indices in one pass. Returns one `Vec<f32>` per index name, in order.
+///
+/// ```
+/// use landopp::spectral::{compute_indices, IndexInputs};
+/// let n = [0.5f32, 0.4];
+/// let r = [0.1f32, 0.2];
+/// let mut inp = IndexInputs::default();
+/// inp.bands.insert("N".into(), &n);
+/// inp.bands.insert("R".into(), &r);
+/// let out = compute_indices(&["NDVI"], &inp)?;
+/// assert!((out[0][0] - 0.6666667).abs() < 1e-6);
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn compute_indices(names: &[&str], inputs: &IndexInputs<'_>) -> Result<Vec<Vec<f32>>> {
+    let len = inputs.bands.values().next().map(|s| s.len()).unwrap_or(0);
+    if let Some((k, s)) = inputs.bands.iter().find(|(_, s)| s.len() != len) {
+        return Err(Error::InvalidInput(format!("band {k} has {} cells, expected {len}", s.len())));
+    }
+    if let Some(v) = inputs.valid {
+        if v.len() != len {
+            return Err(Error::InvalidInput(format!("mask has {} cells, expected {len}", v.len())));
+        }
+    }
+    // compile and bind every index first: errors before any work
+    let mut progs = Vec::new();
+    for name in names {
+        let idx = index(name)?;
+        let prog = Program::compile(&idx.formula)?;
+        let mut bind = Vec::new();
+        for v in &prog.vars {
+            if let Some(s) = inputs.bands.get(v) {
+                bind.push(Err(*s));
+            } else if let Some(c) =
+                inputs.constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
+            {
+                bind.push(Ok(c as f32));
+            } else {
+                return Err(Error::InvalidInput(format!(
+                    "index {name} needs {} {v:?}, which was not given{}",
+                    if is_band(v) { "band" } else { "constant" },
+                    if is_band(v) { "" } else { " (the catalogue has no default)" }
+                )));
+            }
+        }
+        progs.push((prog, bind));
+    }
+    let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; len]).collect();
+    use rayon::prelude::*;
+    let chunks: Vec<usize> = (0..len).step_by(CHUNK).collect();
+    // each output split into the same chunks, processed in parallel
+    let mut out_chunks: Vec<Vec<&mut [f32]>> = chunks.iter().map(|_| Vec::with_capacity(names.len())).collect();
+    for o in outs.iter_mut() {
+        for (k, ch) in o.chunks_mut(CHUNK).enumerate() {
+            out_chunks[k].push(ch);
+        }
+    }
+    out_chunks.into_par_iter().zip(chunks.par_iter()).for_each_init(Vec::new, |stack, (mut outs_c, &start)| {
+        let n = CHUNK.min(len - start);
+        for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
+            let ins: Vec<Input<'_>> = bind
+                .iter()
+                .map(|b| match b {
+                    Ok(c) => Input::Scalar(*c),
+                    Err(s) => Input::Slice(&s[start..start + n]),
+                })
+                .collect();
+            prog.eval_chunk(&ins, n, stack, out);
+            if let Some(v) = inputs.valid {
+                for (o, ok) in out[..n].iter_mut().zip(&v[start..start + n]) {
+                    if !ok {
+                        *o = f32::NAN;
+                    }
+                }
+            }
+            for o in out[..n].iter_mut() {
+                if o.is_infinite() {
+                    *o = f32::NAN;
+                }
+            }
+        }
+    });
+    Ok(outs)
+}
+
+/// Sentinel-2 SCL classes masked by default: 0 no data, 1 saturated/defective, 3 cloud shadow,
+/// 8 cloud medium, 9 cloud high, 10 thin cirrus, 11 snow.
+pub const SCL_DEFAULT_MASK: [u8; 7] = [0, 1, 3, 8, 9, 10, 11];
+
+/// Landsat QA_PIXEL bits masked by default: 0 fill, 1 dilated cloud, 2 cirrus, 3 cloud,
+/// 4 cloud shadow, 5 snow.
+pub const QA_PIXEL_DEFAULT_BITS: [u8; 6] = [0, 1, 2, 3, 4, 5];
+
+/// Validity from an SCL band: `false` where the class is in `masked`.
+pub fn scl_valid(scl: &[u8], masked: &[u8]) -> Vec<bool> {
+    let mut table = [true; 256];
+    for &c in masked {
+        table[c as usize] = false;
+    }
+    scl.iter().map(|c| table[*c as usize]).collect()
+}
+
+/// Validity from a Landsat QA_PIXEL band: `false` where any of `bits` is set.
+pub fn qa_pixel_valid(qa: &[u16], bits: &[u8]) -> Vec<bool> {
+    let m: u16 = bits.iter().fold(0, |m, b| m | (1u16 << b));
+    qa.iter().map(|v| v & m == 0).collect()
+}
+
+/// Scene metadata carried into feature provenance (from a STAC item).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SceneMeta {
+    /// Scene id.
+    pub scene_id: String,
+    /// Capture date-time (ISO 8601).
+    pub datetime: String,
+    /// Scene cloud cover, percent.
+    pub cloud_cover: Option<f64>,
+    /// Ground sample distance of the finest band, metres.
+    pub resolution_m: Option<f64>,
+    /// Platform (`sentinel-2a`, `landsat-8`, ...).
+    pub platform: String,
+    /// Sentinel-2 processing baseline, when given.
+    pub processing_baseline: Option<String>,
+}
+
+impl SceneMeta {
+    /// Read a STAC item JSON file.
+    pub fn from_stac(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::format("STAC", path, e.to_string()))?;
+        let p = &v["properties"];
+        let datetime = p["datetime"].as_str().unwrap_or_default().to_string();
+        if v["id"].as_str().is_none() || datetime.is_empty() {
+            return Err(Error::format("STAC", path, "an item needs \"id\" and properties.datetime"));
+        }
+        let gsd = p["gsd"].as_f64().or_else(|| {
+            v["assets"].as_object().and_then(|a| a.values().filter_map(|x| x["gsd"].as_f64()).reduce(f64::min))
+        });
+        Ok(SceneMeta {
+            scene_id: v["id"].as_str().unwrap_or_default().to_string(),
+            datetime,
+            cloud_cover: p["eo:cloud_cover"].as_f64(),
+            resolution_m: gsd,
+            platform: p["platform"].as_str().unwrap_or_default().to_string(),
+            processing_baseline: p["s2:processing_baseline"].as_str().map(str::to_string),
+        })
+    }
+    /// The sensor implied by the platform / product (L2A unless the id says L1C).
+    pub fn sensor(&self) -> Sensor {
+        let pl = self.platform.to_ascii_lowercase();
+        if pl.starts_with("sentinel-2") {
+            let off = self.processing_baseline.as_deref().map_or(0.0, s2_offset);
+            if self.scene_id.contains("L1C") {
+                Sensor::Sentinel2L1c { offset: off }
+            } else {
+                Sensor::Sentinel2L2a { offset: off }
+            }
+        } else if pl.contains("landsat-8") || pl.contains("landsat-9") {
+            Sensor::Landsat89
+        } else if pl.contains("landsat") {
+            Sensor::Landsat457
+        } else {
+            Sensor::Reflectance
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_catalogue_compiles() {
+        assert!(indices().len() >= 200);
+        for (name, i) in indices() {
+            let p = Program::compile(&i.formula).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for v in &p.vars {
+                assert!(i.bands.contains(v), "{name}: {v} not in its band list");
+            }
+        }
+    }
+
+    #[test]
+    fn precedence_like_python() {
+        let n = [2.0f32];
+        let mut inp = IndexInputs::default();
+        inp.bands.insert("x".into(), &n);
+        let p = Program::compile("-x**2 + 3*x/2**2**1").unwrap();
+        let mut st = Vec::new();
+        let mut out = [0f32];
+        p.eval_chunk(&[Input::Slice(&n)], 1, &mut st, &mut out);
+        assert_eq!(out[0], -4.0 + 3.0 * 2.0 / 4.0);
+    }
+
+    #[test]
+    fn sensors() {
+        assert_eq!(Sensor::sentinel2_l2a("04.00").scale(2000.0), 0.1);
+        assert_eq!(Sensor::sentinel2_l2a("02.14").scale(2000.0), 0.2);
+        assert!((Sensor::Landsat89.scale(10000.0) - 0.075).abs() < 1e-12);
+        assert_eq!(Sensor::Landsat89.band_id("N").as_deref(), Some("B5"));
+        assert_eq!(Sensor::Landsat457.band_id("N").as_deref(), Some("B4"));
+        assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("N").as_deref(), Some("B08"));
+        assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("S1").as_deref(), Some("B11"));
+        assert_eq!(qa_pixel_valid(&[0b1000, 0b1000000], &QA_PIXEL_DEFAULT_BITS), vec![false, true]);
+    }
+}
+
+/// How to turn band rasters into indices: sensor scaling, masks, constants.
+#[derive(Debug, Clone)]
+pub struct ImageryOptions<'a> {
+    /// Sensor (scaling of stored DN to reflectance).
+    pub sensor: Sensor,
+    /// Sentinel-2 SCL raster (same grid, or an integer factor coarser and aligned: nearest).
+    pub scl: Option<&'a crate::Raster>,
+    /// SCL classes to mask.
+    pub scl_masked: Vec<u8>,
+    /// Landsat QA_PIXEL raster (same grid).
+    pub qa_pixel: Option<&'a crate::Raster>,
+    /// QA_PIXEL bits to mask.
+    pub qa_bits: Vec<u8>,
+    /// Constant overrides.
+    pub constants: HashMap<String, f64>,
+}
+
+impl Default for ImageryOptions<'_> {
+    fn default() -> Self {
+        ImageryOptions {
+            sensor: Sensor::Reflectance,
+            scl: None,
+            scl_masked: SCL_DEFAULT_MASK.to_vec(),
+            qa_pixel: None,
+            qa_bits: QA_PIXEL_DEFAULT_BITS.to_vec(),
+            constants: HashMap::new(),
+        }
+    }
+}
+
+/// Nearest-neighbour lookup of a coarser, aligned mask grid onto `target`'s grid.
+fn align_mask(mask: &crate::Raster, target: &crate::Raster) -> Result<Vec<f64>> {
+    let (tw, th) = (target.width(), target.height());
+    let (mw, mh) = (mask.width(), mask.height());
+    let tg = target.transform.0;
+    let mg = mask.transform.0;
+    let m = mask.band(0)?.to_f64();
+    if mw == tw && mh == th && tg == mg {
+        return Ok(m.iter().copied().collect());
+    }
+    let fx = mg[1] / tg[1];
+    let fy = mg[5] / tg[5];
+    let aligned = (mg[0] - tg[0]).abs() < 1e-6 * tg[1].abs() && (mg[3] - tg[3]).abs() < 1e-6 * tg[5].abs();
+    let integer = (fx - fx.round()).abs() < 1e-9 && (fy - fy.round()).abs() < 1e-9 && fx >= 1.0 && fy >= 1.0;
+    if !(aligned && integer) {
+        return Err(Error::InvalidInput(format!(
+            "the mask grid ({mw}x{mh}, cell {}) is not the band grid ({tw}x{th}, cell {}) nor an aligned integer multiple of it",
+            mg[1], tg[1]
+        )));
+    }
+    let (kx, ky) = (fx.round() as usize, fy.round() as usize);
+    let mut out = Vec::with_capacity(tw * th);
+    for r in 0..th {
+        for c in 0..tw {
+            out.push(m.get((r / ky, c / kx)).copied().unwrap_or(0.0));
+        }
+    }
+    Ok(out)
+}
+
+/// Compute indices from band rasters keyed by catalogue band name (`N`, `R`, `G`, ...), all on one
+/// grid. DN are scaled to reflectance with `opts.sensor`; band nodata, SCL classes and QA_PIXEL bits
+/// are masked (NaN). Returns one f32 band per index, named by the index, nodata NaN.
+pub fn index_rasters(
+    bands: &BTreeMap<String, crate::Raster>,
+    names: &[&str],
+    opts: &ImageryOptions<'_>,
+) -> Result<crate::Raster> {
+    let first = bands.values().next().ok_or_else(|| Error::Empty("no band raster given".into()))?;
+    for (k, b) in bands {
+        if b.width() != first.width() || b.height() != first.height() || b.transform != first.transform {
+            return Err(Error::InvalidInput(format!(
+                "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
+                b.width(),
+                b.height(),
+                first.width(),
+                first.height()
+            )));
+        }
+    }
+    let n = first.width() * first.height();
+    let mut valid = vec![true; n];
+    let mut refl: HashMap<String, Vec<f32>> = HashMap::new();
+    for (k, b) in bands {
+        let nd = b.nodata;
+        let a = b.band(0)?.to_f64();
+        let mut v = Vec::with_capacity(n);
+        for (i, x) in a.iter().enumerate() {
+            if x.is_nan() || Some(*x) == nd {
+                valid[i] = false;
+            }
+            v.push(opts.sensor.scale(*x) as f32);
+        }
+        refl.insert(k.clone(), v);
+    }
+    if let Some(scl) = opts.scl {
+        let m = align_mask(scl, first)?;
+        let mut table = [true; 256];
+        for &c in &opts.scl_masked {
+            table[c as usize] = false;
+        }
+        for (ok, c) in valid.iter_mut().zip(m) {
+            *ok &= table[(c as usize).min(255)];
+        }
+    }
+    if let Some(qa) = opts.qa_pixel {
+        let m = align_mask(qa, first)?;
+        let bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
+        for (ok, c) in valid.iter_mut().zip(m) {
+            *ok &= (c as u32) & bits == 0;
+        }
+    }
+    let inputs = IndexInputs {
+        bands: refl.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect(),
+        valid: Some(&valid),
+        constants: opts.constants.clone(),
+    };
+    let outs = compute_indices(names, &inputs)?;
+    let shape = (first.height(), first.width());
+    let data = outs
+        .into_iter()
+        .map(|v| ndarray::Array2::from_shape_vec(shape, v).map(crate::BandData::F32))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let mut r = crate::Raster::new(data, first.transform, first.crs.clone(), Some(f64::NAN))?;
+    r.band_names = names.iter().map(|s| Some(s.to_string())).collect();
+    Ok(r)
+}
+
+/// Serializable imagery settings (the `imagery` part of feature specs and binding options).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagerySettings {
+    /// Sensor scaling (`{"sensor": "sentinel2_l2a", "offset": 0}`); default: values are reflectance.
+    #[serde(default = "default_sensor")]
+    pub sensor: Sensor,
+    /// SCL classes to mask (default [`SCL_DEFAULT_MASK`]).
+    #[serde(default)]
+    pub scl_masked: Option<Vec<u8>>,
+    /// QA_PIXEL bits to mask (default [`QA_PIXEL_DEFAULT_BITS`]).
+    #[serde(default)]
+    pub qa_bits: Option<Vec<u8>>,
+    /// Constant overrides.
+    #[serde(default)]
+    pub constants: HashMap<String, f64>,
+}
+
+fn default_sensor() -> Sensor {
+    Sensor::Reflectance
+}
+
+impl Default for Sensor {
+    fn default() -> Self {
+        Sensor::Reflectance
+    }
+}
+
+impl ImagerySettings {
+    /// Options for [`index_rasters`] with these settings and the given mask rasters.
+    pub fn options<'a>(
+        &self,
+        scl: Option<&'a crate::Raster>,
+        qa_pixel: Option<&'a crate::Raster>,
+    ) -> ImageryOptions<'a> {
+        ImageryOptions {
+            sensor: self.sensor,
+            scl,
+            scl_masked: self.scl_masked.clone().unwrap_or_else(|| SCL_DEFAULT_MASK.to_vec()),
+            qa_pixel,
+            qa_bits: self.qa_bits.clone().unwrap_or_else(|| QA_PIXEL_DEFAULT_BITS.to_vec()),
+            constants: self.constants.clone(),
+        }
+    }
+}
