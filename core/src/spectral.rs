@@ -76,7 +76,7 @@ pub fn is_band(name: &str) -> bool {
 }
 
 /// A sensor, for band maps and reflectance scaling.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "sensor")]
 pub enum Sensor {
     /// Sentinel-2 Level-1C top-of-atmosphere: reflectance = DN / 10000 (− 1000 offset from
@@ -95,6 +95,7 @@ pub enum Sensor {
     /// Landsat 8/9 Collection 2 Level-2 surface reflectance: DN × 0.0000275 − 0.2.
     Landsat89,
     /// Values already in reflectance (0..1): no scaling.
+    #[default]
     Reflectance,
 }
 
@@ -766,12 +767,6 @@ pub struct ImagerySettings {
 
 fn default_sensor() -> Sensor {
     Sensor::Reflectance
-}
-
-impl Default for Sensor {
-    fn default() -> Self {
-        Sensor::Reflectance
-    }
 }
 
 impl ImagerySettings {
