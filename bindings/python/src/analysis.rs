@@ -40,6 +40,9 @@ fn terrain<'py>(
     raster_to_py(py, out)
 }
 
+/// Loads a raster off the GIL.
+pub(crate) type Loader = Box<dyn FnOnce() -> landopp::Result<Raster> + Send>;
+
 /// A raster given either as a path or as (bands, transform, crs, nodata).
 #[derive(FromPyObject)]
 pub(crate) enum RasterArg<'py> {
@@ -48,7 +51,7 @@ pub(crate) enum RasterArg<'py> {
 }
 
 impl RasterArg<'_> {
-    pub(crate) fn into_loader(self) -> PyResult<Box<dyn FnOnce() -> landopp::Result<Raster> + Send>> {
+    pub(crate) fn into_loader(self) -> PyResult<Loader> {
         Ok(match self {
             RasterArg::Path(p) => Box::new(move || Raster::open(&p)),
             RasterArg::Arrays(b, t, crs, nd) => {
@@ -103,7 +106,7 @@ fn spectral_indices<'py>(
     qa_pixel: Option<RasterArg<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use landopp::spectral::{index_rasters, ImagerySettings};
-    let loaders: Vec<(String, Box<dyn FnOnce() -> landopp::Result<Raster> + Send>)> =
+    let loaders: Vec<(String, Loader)> =
         bands.into_iter().map(|(k, r)| r.into_loader().map(|l| (k, l))).collect::<PyResult<_>>()?;
     let scl = scl.map(RasterArg::into_loader).transpose()?;
     let qa = qa_pixel.map(RasterArg::into_loader).transpose()?;
