@@ -76,6 +76,23 @@ enum Cmd {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Compute per-parcel features from a feature spec (JSON or TOML) and write them as CSV.
+    Features {
+        /// Feature spec file.
+        spec: PathBuf,
+        /// Output CSV (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Also write each column's provenance (source, unit, method) as JSON.
+        #[arg(long)]
+        provenance: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print each step's wall time to standard error.
+        #[arg(long)]
+        timings: bool,
+    },
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -100,6 +117,47 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Cmd::Demo { data, out } => demo::run(data, &out),
+        Cmd::Features { spec, output, provenance, quiet, timings } => {
+            let spec = landopp::pipeline::FeatureSpec::read(&spec)?;
+            let bar = indicatif::ProgressBar::new((spec.features.len() + 1) as u64);
+            if quiet {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            } else {
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                        .map_err(|e| Error::InvalidInput(e.to_string()))?
+                        .progress_chars("=> "),
+                );
+            }
+            let start = std::time::Instant::now();
+            let last = std::sync::Mutex::new((start, String::from("start")));
+            let t = spec.run(&|p| {
+                bar.set_position(p.done as u64);
+                bar.set_message(p.message.to_string());
+                if timings {
+                    if let Ok(mut l) = last.lock() {
+                        eprintln!("{:>8.3} s  {}", l.0.elapsed().as_secs_f64(), l.1);
+                        *l = (std::time::Instant::now(), p.message.to_string());
+                    }
+                }
+            })?;
+            if timings {
+                eprintln!("{:>8.3} s  total", start.elapsed().as_secs_f64());
+            }
+            bar.finish_and_clear();
+            if let Some(pv) = provenance {
+                let m: serde_json::Map<String, serde_json::Value> = t
+                    .columns()
+                    .iter()
+                    .map(|c| (c.name.clone(), serde_json::to_value(&c.meta).unwrap_or_default()))
+                    .collect();
+                std::fs::write(&pv, serde_json::to_string_pretty(&m).unwrap_or_default()).map_err(|e| Error::io(&pv, e))?;
+            }
+            match output {
+                Some(o) => t.write_csv(o),
+                None => t.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+            }
+        }
         Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {
             use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions};
             use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};

@@ -293,7 +293,7 @@ impl Transformer {
         if self.noop {
             return Ok(());
         }
-        coords.par_chunks_mut(4096).try_for_each(|chunk| {
+        let run = |chunk: &mut [Coord<f64>]| -> Result<()> {
             if self.src_geo {
                 chunk.iter_mut().for_each(|c| *c = Coord { x: c.x.to_radians(), y: c.y.to_radians() });
             }
@@ -306,7 +306,13 @@ impl Transformer {
                 return Err(Error::Crs(format!("reprojection produced a non-finite coordinate ({}, {})", c.x, c.y)));
             }
             Ok(())
-        })
+        };
+        // small inputs (one geometry) stay on this thread; large ones are split across cores
+        if coords.len() <= 8192 {
+            run(coords)
+        } else {
+            coords.par_chunks_mut(4096).try_for_each(run)
+        }
     }
 
     /// Transform one point.
@@ -316,14 +322,33 @@ impl Transformer {
         Ok((c[0].x, c[0].y))
     }
 
-    /// Transform every coordinate of a geometry in place.
+    /// Transform every coordinate of a geometry in place (one batch for the whole geometry).
     pub fn transform_geometry(&self, g: &mut Geometry<f64>) -> Result<()> {
-        use geo::MapCoords;
+        use geo::{CoordsIter, MapCoordsInPlace};
         if self.noop {
             return Ok(());
         }
-        *g = g.try_map_coords(|c| self.transform_point(c.x, c.y).map(|(x, y)| Coord { x, y }))?;
+        let mut coords: Vec<Coord<f64>> = g.coords_iter().collect();
+        self.transform_coords(&mut coords)?;
+        // write back in the same traversal order as `coords_iter`
+        let next = std::cell::Cell::new(0usize);
+        let (next, coords) = (&next, &coords);
+        g.map_coords_in_place(|c| {
+            let i = next.get();
+            next.set(i + 1);
+            coords.get(i).copied().unwrap_or(c)
+        });
         Ok(())
+    }
+
+    /// Transform a multipolygon (one batch).
+    pub fn transform_multipolygon(&self, mp: &geo_types::MultiPolygon<f64>) -> Result<geo_types::MultiPolygon<f64>> {
+        let mut g = Geometry::MultiPolygon(mp.clone());
+        self.transform_geometry(&mut g)?;
+        match g {
+            Geometry::MultiPolygon(m) => Ok(m),
+            _ => Err(Error::InvalidGeometry("reprojection changed the geometry type".into())),
+        }
     }
 }
 
@@ -583,6 +608,23 @@ mod tests {
         let p1 = t1.transform_point(-68.77, 44.8).unwrap();
         let p2 = t2.transform_point(-68.77, 44.8).unwrap();
         assert!((p1.0 - p2.0).abs() < 1e-6 && (p1.1 - p2.1).abs() < 1e-6, "{p1:?} {p2:?}");
+    }
+
+    #[test]
+    fn batch_geometry_transform_equals_per_point() {
+        use geo::CoordsIter;
+        let t = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(26919).unwrap()).unwrap();
+        let poly = geo_types::Polygon::new(
+            vec![(-68.8, 44.8), (-68.7, 44.8), (-68.7, 44.9), (-68.8, 44.8)].into(),
+            vec![vec![(-68.78, 44.81), (-68.76, 44.81), (-68.76, 44.83), (-68.78, 44.81)].into()],
+        );
+        let mut g = Geometry::MultiPolygon(geo_types::MultiPolygon(vec![poly.clone(), poly]));
+        let before: Vec<Coord<f64>> = g.coords_iter().collect();
+        t.transform_geometry(&mut g).unwrap();
+        for (a, b) in before.iter().zip(g.coords_iter()) {
+            let (x, y) = t.transform_point(a.x, a.y).unwrap();
+            assert_eq!((x, y), (b.x, b.y));
+        }
     }
 
     #[test]

@@ -14,15 +14,34 @@ pub struct ColumnMeta {
     pub method: String,
 }
 
-/// A feature column.
+/// A feature column: numeric, or categorical (values are codes into `categories`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureColumn {
     /// Column name.
     pub name: String,
-    /// One value per parcel (NaN = missing).
+    /// One value per parcel (NaN = missing). For categorical columns: the category code.
     pub values: Vec<f64>,
     /// Provenance.
     pub meta: ColumnMeta,
+    /// Category labels of a categorical column (`None` for numeric columns).
+    pub categories: Option<Vec<String>>,
+}
+
+impl FeatureColumn {
+    /// The label of row `i` of a categorical column (`None` if numeric or missing).
+    pub fn label(&self, i: usize) -> Option<&str> {
+        let c = self.categories.as_ref()?;
+        let v = *self.values.get(i)?;
+        if v.is_nan() {
+            None
+        } else {
+            c.get(v as usize).map(String::as_str)
+        }
+    }
+    /// True for categorical columns.
+    pub fn is_categorical(&self) -> bool {
+        self.categories.is_some()
+    }
 }
 
 /// Parcel ids × named f64 columns.
@@ -73,7 +92,39 @@ impl FeatureTable {
             )));
         }
         self.columns.retain(|c| c.name != name);
-        self.columns.push(FeatureColumn { name, values, meta });
+        self.columns.push(FeatureColumn { name, values, meta, categories: None });
+        Ok(())
+    }
+    /// Add (or replace) a categorical column from labels (`None` = missing).
+    pub fn add_categorical(&mut self, name: impl Into<String>, labels: Vec<Option<String>>, meta: ColumnMeta) -> Result<()> {
+        let name = name.into();
+        if labels.len() != self.ids.len() {
+            return Err(Error::InvalidInput(format!(
+                "column {name:?} has {} values for {} parcels",
+                labels.len(),
+                self.ids.len()
+            )));
+        }
+        let mut cats: Vec<String> = labels.iter().flatten().cloned().collect();
+        cats.sort();
+        cats.dedup();
+        let values = labels
+            .iter()
+            .map(|l| l.as_ref().and_then(|l| cats.binary_search(l).ok()).map_or(f64::NAN, |k| k as f64))
+            .collect();
+        self.columns.retain(|c| c.name != name);
+        self.columns.push(FeatureColumn { name, values, meta, categories: Some(cats) });
+        Ok(())
+    }
+    /// Append every column of `other` (same ids, same order).
+    pub fn extend(&mut self, other: FeatureTable) -> Result<()> {
+        if other.ids != self.ids {
+            return Err(Error::InvalidInput("feature tables have different parcel ids".into()));
+        }
+        for c in other.columns {
+            self.columns.retain(|x| x.name != c.name);
+            self.columns.push(c);
+        }
         Ok(())
     }
     /// Column by name.

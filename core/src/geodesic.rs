@@ -2,7 +2,7 @@
 
 use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};
-use geo::{GeodesicArea, MapCoords};
+use geo::GeodesicArea;
 use geo_types::MultiPolygon;
 use rayon::prelude::*;
 
@@ -24,7 +24,7 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
             let ll = if t.is_noop() {
                 mp.clone()
             } else {
-                mp.try_map_coords(|c| t.transform_point(c.x, c.y).map(|(x, y)| geo_types::Coord { x, y }))?
+                t.transform_multipolygon(mp)?
             };
             let mut area = 0.0;
             let mut perim = 0.0;

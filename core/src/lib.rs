@@ -6,6 +6,8 @@ pub mod error;
 pub mod features;
 pub mod geodesic;
 pub mod info;
+pub mod overlay;
+pub mod pipeline;
 pub mod raster;
 pub mod spectral;
 pub mod terrain;

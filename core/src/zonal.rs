@@ -470,8 +470,7 @@ pub fn zonal_stats(
                 polygons
                     .par_iter()
                     .map(|p| {
-                        use geo::MapCoords;
-                        p.try_map_coords(|c| t.transform_point(c.x, c.y).map(|(x, y)| Coord { x, y }))
+                        t.transform_multipolygon(p)
                     })
                     .collect::<Result<_>>()?,
             )

@@ -431,7 +431,6 @@ impl Parcels {
             None => layer.fids.iter().map(|f| f.to_string()).collect(),
         };
         let mut geometries = Vec::with_capacity(layer.len());
-        let mut status = Vec::with_capacity(layer.len());
         for (i, g) in layer.geometries.into_iter().enumerate() {
             let mp = match g {
                 None => None,
@@ -453,17 +452,22 @@ impl Parcels {
                     ids[i], layer.name, c.x, c.y
                 )));
             }
-            let st = if mp.0.is_empty() {
-                GeometryStatus::Empty
-            } else {
-                match mp.validation_errors().first() {
-                    None => GeometryStatus::Valid,
-                    Some(e) => GeometryStatus::Invalid(e.to_string()),
-                }
-            };
             geometries.push(mp);
-            status.push(st);
         }
+        use rayon::prelude::*;
+        let status = geometries
+            .par_iter()
+            .map(|mp| {
+                if mp.0.is_empty() {
+                    GeometryStatus::Empty
+                } else {
+                    match mp.validation_errors().first() {
+                        None => GeometryStatus::Valid,
+                        Some(e) => GeometryStatus::Invalid(e.to_string()),
+                    }
+                }
+            })
+            .collect();
         Ok(Parcels { ids, geometries, crs: layer.crs, columns: layer.columns, status, name: layer.name })
     }
 

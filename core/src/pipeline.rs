@@ -1,0 +1,479 @@
+//! One declarative feature pipeline: a [`FeatureSpec`] (JSON or TOML) → a [`FeatureTable`] for all
+//! parcels, every column with its provenance. The same spec format is used by the CLI
+//! (`landopp features SPEC`), Python and Node.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "parcels": {"path": "parcels.gpkg", "id_field": "MAPLOTUNIT"},
+//!   "features": [
+//!     {"type": "shape"},
+//!     {"type": "value", "total_field": "VALUE_TOT", "land_field": "VALUE_LAND"},
+//!     {"type": "zonal", "raster": "dem.tif", "stats": ["mean", "min", "max"], "prefix": "elev"},
+//!     {"type": "terrain", "raster": "dem.tif", "product": "slope", "stats": ["mean", "max"],
+//!      "share_below": [8, 15]},
+//!     {"type": "overlay", "layer": "zoning.gpkg", "field": "ZONE", "prefix": "zone"},
+//!     {"type": "proximity", "layer": "roads.gpkg", "prefix": "road", "radius_m": 500},
+//!     {"type": "soils", "layer": "soils.gpkg", "mukey_field": "MUKEY"},
+//!     {"type": "spectral", "bands": {"N": "B08.tif", "R": "B04.tif"}, "indices": ["NDVI"],
+//!      "stac": "item.json", "scl": "SCL.tif", "stats": ["mean"]}
+//!   ]
+//! }
+//! ```
+//! Relative paths are resolved against the spec file's folder.
+
+use crate::error::{Error, Result};
+use crate::features::{ColumnMeta, FeatureTable};
+use crate::overlay::{self, SoilTables, WorkFrame};
+use crate::spectral::{ImagerySettings, SceneMeta};
+use crate::terrain::{TerrainOptions, TerrainProduct};
+use crate::vector::{read_layer, Parcels, ReadOptions};
+use crate::zonal::{zonal_stats, Stat, ZonalOptions};
+use crate::{Crs, Raster};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Current spec schema version.
+pub const SPEC_VERSION: u32 = 1;
+
+/// Where the parcels come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelSource {
+    /// Vector file.
+    pub path: PathBuf,
+    /// GeoPackage layer.
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Id field (default: feature id).
+    #[serde(default)]
+    pub id_field: Option<String>,
+}
+
+/// A layer reference with an optional GeoPackage layer name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LayerRef {
+    /// Just a path.
+    Path(PathBuf),
+    /// Path and layer.
+    Layer {
+        /// File.
+        path: PathBuf,
+        /// Layer name.
+        layer: Option<String>,
+    },
+}
+
+impl LayerRef {
+    fn parts(&self) -> (&Path, Option<String>) {
+        match self {
+            LayerRef::Path(p) => (p, None),
+            LayerRef::Layer { path, layer } => (path, layer.clone()),
+        }
+    }
+}
+
+/// One feature group of a spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FeatureStep {
+    /// Geodesic area/perimeter, compactness, rectangle ratios, vertex count.
+    Shape,
+    /// Value per acre and land-to-total ratio from attribute columns.
+    Value {
+        /// Total value field.
+        total_field: String,
+        /// Land value field.
+        #[serde(default)]
+        land_field: Option<String>,
+    },
+    /// Exact zonal statistics of a raster band.
+    Zonal {
+        /// Raster.
+        raster: PathBuf,
+        /// 1-based band.
+        #[serde(default = "one")]
+        band: usize,
+        /// Statistics (exactextract names).
+        stats: Vec<String>,
+        /// Column prefix (default: raster file stem).
+        #[serde(default)]
+        prefix: Option<String>,
+        /// exactextract `min_coverage_frac`.
+        #[serde(default)]
+        min_coverage_frac: f64,
+    },
+    /// A terrain product of a DEM, summarised per parcel.
+    Terrain {
+        /// DEM.
+        raster: PathBuf,
+        /// slope | slope_percent | aspect | hillshade | tri | tpi | roughness
+        product: String,
+        /// Statistics (aspect: `circular_mean` is the meaningful mean).
+        stats: Vec<String>,
+        /// Column prefix (default: the product).
+        #[serde(default)]
+        prefix: Option<String>,
+        /// Thresholds: adds `<prefix>_share_le_<t>` = area share with value ≤ t (buildable share).
+        #[serde(default)]
+        share_below: Vec<f64>,
+        /// Terrain options.
+        #[serde(default)]
+        options: TerrainOptions,
+    },
+    /// Class shares of a polygon layer.
+    Overlay {
+        /// Layer.
+        layer: LayerRef,
+        /// Class field (default: presence of the layer as a whole).
+        #[serde(default)]
+        field: Option<String>,
+        /// Column prefix.
+        prefix: String,
+    },
+    /// Distance to the nearest feature and count within a radius.
+    Proximity {
+        /// Layer.
+        layer: LayerRef,
+        /// Column prefix.
+        prefix: String,
+        /// Radius for the count, metres.
+        #[serde(default)]
+        radius_m: Option<f64>,
+    },
+    /// SSURGO map-unit shares and, with SDA tables, drainage / hydrologic group / farmland class.
+    Soils {
+        /// Map-unit polygons.
+        layer: LayerRef,
+        /// Map-unit key field.
+        #[serde(default = "mukey")]
+        mukey_field: String,
+        /// SDA component table (CSV).
+        #[serde(default)]
+        component_table: Option<PathBuf>,
+        /// SDA map-unit table (CSV).
+        #[serde(default)]
+        mapunit_table: Option<PathBuf>,
+    },
+    /// Spectral indices summarised per parcel.
+    Spectral {
+        /// Band rasters by catalogue name (`N`, `R`, ...).
+        bands: BTreeMap<String, PathBuf>,
+        /// Index names.
+        indices: Vec<String>,
+        /// Statistics per index.
+        #[serde(default = "mean_only")]
+        stats: Vec<String>,
+        /// STAC item: scene metadata for provenance and the sensor scaling.
+        #[serde(default)]
+        stac: Option<PathBuf>,
+        /// SCL raster.
+        #[serde(default)]
+        scl: Option<PathBuf>,
+        /// QA_PIXEL raster.
+        #[serde(default)]
+        qa_pixel: Option<PathBuf>,
+        /// Sensor, masks, constants (the sensor defaults to the STAC item's).
+        #[serde(default)]
+        imagery: Option<ImagerySettings>,
+    },
+}
+
+fn one() -> usize {
+    1
+}
+fn mukey() -> String {
+    "MUKEY".into()
+}
+fn mean_only() -> Vec<String> {
+    vec!["mean".into()]
+}
+
+/// A feature spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Schema version (1).
+    pub version: u32,
+    /// Parcels.
+    pub parcels: ParcelSource,
+    /// Projected working CRS for vector measurements (default: the parcels' CRS, or UTM).
+    #[serde(default)]
+    pub work_crs: Option<String>,
+    /// Steps, in output order.
+    pub features: Vec<FeatureStep>,
+}
+
+/// Progress of a pipeline run.
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    /// Steps done.
+    pub done: usize,
+    /// Total steps.
+    pub total: usize,
+    /// What is running.
+    pub message: &'a str,
+}
+
+impl FeatureSpec {
+    /// Parse JSON or TOML text (TOML when it does not start with `{`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let spec: FeatureSpec = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("feature spec: {e}")))?
+        } else {
+            toml::from_str(text).map_err(|e| Error::InvalidInput(format!("feature spec: {e}")))?
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Read a spec file; relative paths become relative to its folder.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut s = Self::parse(&text)?;
+        if let Some(dir) = path.parent() {
+            s.resolve(dir);
+        }
+        Ok(s)
+    }
+
+    /// Check everything that can be checked before any work (names of statistics and products,
+    /// spectral indices, version).
+    pub fn validate(&self) -> Result<()> {
+        if self.version != SPEC_VERSION {
+            return Err(Error::InvalidInput(format!("feature spec version {} (supported: {SPEC_VERSION})", self.version)));
+        }
+        if self.features.is_empty() {
+            return Err(Error::InvalidInput("feature spec: \"features\" is empty".into()));
+        }
+        if let Some(c) = &self.work_crs {
+            Crs::from_user_input(c)?;
+        }
+        for (i, f) in self.features.iter().enumerate() {
+            let ctx = |e: Error| Error::InvalidInput(format!("features[{i}]: {e}"));
+            match f {
+                FeatureStep::Zonal { stats, band, .. } => {
+                    stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
+                    if *band == 0 {
+                        return Err(ctx(Error::InvalidInput("band is 1-based".into())));
+                    }
+                }
+                FeatureStep::Terrain { stats, product, .. } => {
+                    TerrainProduct::parse(product).map_err(ctx)?;
+                    stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
+                }
+                FeatureStep::Spectral { indices, stats, bands, .. } => {
+                    stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
+                    for n in indices {
+                        let idx = crate::spectral::index(n).map_err(ctx)?;
+                        for b in &idx.bands {
+                            if crate::spectral::is_band(b) && !bands.contains_key(b) {
+                                return Err(ctx(Error::InvalidInput(format!("index {n} needs band {b:?}, not in \"bands\""))));
+                            }
+                        }
+                    }
+                }
+                FeatureStep::Soils { component_table, mapunit_table, .. } => {
+                    if component_table.is_some() != mapunit_table.is_some() {
+                        return Err(ctx(Error::InvalidInput(
+                            "soil classes need both component_table and mapunit_table (SDA CSV exports)".into(),
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        let fix_layer = |l: &mut LayerRef| match l {
+            LayerRef::Path(p) => fix(p),
+            LayerRef::Layer { path, .. } => fix(path),
+        };
+        fix(&mut self.parcels.path);
+        for f in &mut self.features {
+            match f {
+                FeatureStep::Zonal { raster, .. } | FeatureStep::Terrain { raster, .. } => fix(raster),
+                FeatureStep::Overlay { layer, .. } | FeatureStep::Proximity { layer, .. } => fix_layer(layer),
+                FeatureStep::Soils { layer, component_table, mapunit_table, .. } => {
+                    fix_layer(layer);
+                    component_table.iter_mut().for_each(fix);
+                    mapunit_table.iter_mut().for_each(fix);
+                }
+                FeatureStep::Spectral { bands, stac, scl, qa_pixel, .. } => {
+                    bands.values_mut().for_each(fix);
+                    stac.iter_mut().for_each(fix);
+                    scl.iter_mut().for_each(fix);
+                    qa_pixel.iter_mut().for_each(fix);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Run the spec: read the parcels, compute every step, return the table.
+    pub fn run(&self, progress: &dyn Fn(Progress<'_>)) -> Result<FeatureTable> {
+        self.validate()?;
+        let p = &self.parcels;
+        let parcels = Parcels::read(&p.path, p.layer.as_deref(), p.id_field.as_deref())?;
+        run_steps(&parcels, self, progress)
+    }
+}
+
+fn add_zonal(t: &mut FeatureTable, res: crate::zonal::ZonalResult, prefix: &str, meta: &ColumnMeta) -> Result<()> {
+    for (name, values) in res.columns {
+        t.add_column(format!("{prefix}_{name}"), values, ColumnMeta { method: format!("{} {name}", meta.method), ..meta.clone() })?;
+    }
+    Ok(())
+}
+
+/// Run the steps of `spec` on already loaded parcels.
+pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progress<'_>)) -> Result<FeatureTable> {
+    let total = spec.features.len() + 1;
+    progress(Progress { done: 0, total, message: "preparing parcels" });
+    let work_crs = spec.work_crs.as_deref().map(Crs::from_user_input).transpose()?;
+    let frame = WorkFrame::new(parcels, work_crs.as_ref())?;
+    let mut t = FeatureTable::new(parcels.ids.clone());
+    let stats_of = |v: &[String]| v.iter().map(|s| Stat::parse(s)).collect::<Result<Vec<_>>>();
+    for (i, step) in spec.features.iter().enumerate() {
+        let msg = match step {
+            FeatureStep::Shape => "shape".to_string(),
+            FeatureStep::Value { .. } => "value".to_string(),
+            FeatureStep::Zonal { raster, .. } => format!("zonal {}", raster.display()),
+            FeatureStep::Terrain { product, .. } => format!("terrain {product}"),
+            FeatureStep::Overlay { prefix, .. } => format!("overlay {prefix}"),
+            FeatureStep::Proximity { prefix, .. } => format!("proximity {prefix}"),
+            FeatureStep::Soils { .. } => "soils".to_string(),
+            FeatureStep::Spectral { .. } => "spectral".to_string(),
+        };
+        progress(Progress { done: i + 1, total, message: &msg });
+        match step {
+            FeatureStep::Shape => t.extend(overlay::shape_features(parcels, &frame)?)?,
+            FeatureStep::Value { total_field, land_field } => {
+                t.extend(overlay::value_features(parcels, total_field, land_field.as_deref())?)?
+            }
+            FeatureStep::Zonal { raster, band, stats, prefix, min_coverage_frac } => {
+                let r = Raster::open(raster)?;
+                let opts = ZonalOptions { stats: stats_of(stats)?, band: band - 1, min_coverage_frac: *min_coverage_frac, weights: None };
+                let res = zonal_stats(&r, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
+                let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(raster));
+                let meta = ColumnMeta { source: raster.display().to_string(), unit: String::new(), method: "exact zonal".into() };
+                add_zonal(&mut t, res, &prefix, &meta)?;
+            }
+            FeatureStep::Terrain { raster, product, stats, prefix, share_below, options } => {
+                let dem = Raster::open(raster)?;
+                let prod = TerrainProduct::parse(product)?;
+                let tr = crate::terrain::terrain(&dem, prod, options)?;
+                let prefix = prefix.clone().unwrap_or_else(|| product.clone());
+                let unit = match prod {
+                    TerrainProduct::SlopeDegrees | TerrainProduct::Aspect => "deg",
+                    TerrainProduct::SlopePercent => "%",
+                    TerrainProduct::Hillshade => "1",
+                    _ => "m",
+                };
+                let meta = ColumnMeta {
+                    source: raster.display().to_string(),
+                    unit: unit.into(),
+                    method: format!("gdaldem-identical Horn {product}, exact zonal"),
+                };
+                let opts = ZonalOptions { stats: stats_of(stats)?, ..Default::default() };
+                add_zonal(&mut t, zonal_stats(&tr, &parcels.geometries, parcels.crs.as_ref(), &opts)?, &prefix, &meta)?;
+                for th in share_below {
+                    let b = tr.band(0)?.to_f64();
+                    let nd = tr.nodata;
+                    let mask = b.mapv(|v| if v.is_nan() || Some(v) == nd { f64::NAN } else if v <= *th { 1.0 } else { 0.0 });
+                    let mr = Raster::from_f64(mask, tr.transform, tr.crs.clone(), None)?;
+                    let res = zonal_stats(&mr, &parcels.geometries, parcels.crs.as_ref(), &ZonalOptions { stats: vec![Stat::Mean], ..Default::default() })?;
+                    let v = res.column("mean")?.to_vec();
+                    t.add_column(
+                        format!("{prefix}_share_le_{th}"),
+                        v,
+                        ColumnMeta { unit: "1".into(), method: format!("area share with {product} <= {th} (exact)"), ..meta.clone() },
+                    )?;
+                }
+            }
+            FeatureStep::Overlay { layer, field, prefix } => {
+                let (path, lname) = layer.parts();
+                let l = read_layer(path, &ReadOptions { layer: lname })?;
+                let r = overlay::overlay_shares(&frame, &l, field.as_deref())?;
+                overlay::add_overlay_columns(&mut t, &r, prefix, &path.display().to_string())?;
+            }
+            FeatureStep::Proximity { layer, prefix, radius_m } => {
+                let (path, lname) = layer.parts();
+                let l = read_layer(path, &ReadOptions { layer: lname })?;
+                let (d, c) = overlay::proximity(&frame, &l, *radius_m)?;
+                let src = path.display().to_string();
+                t.add_column(
+                    format!("{prefix}_distance_m"),
+                    d,
+                    ColumnMeta { source: src.clone(), unit: "m".into(), method: format!("planar distance in {}", frame.crs.to_user_string()) },
+                )?;
+                if let (Some(c), Some(r)) = (c, radius_m) {
+                    t.add_column(
+                        format!("{prefix}_count_{r}m"),
+                        c,
+                        ColumnMeta { source: src, unit: "1".into(), method: format!("features within {r} m") },
+                    )?;
+                }
+            }
+            FeatureStep::Soils { layer, mukey_field, component_table, mapunit_table } => {
+                let (path, lname) = layer.parts();
+                let l = read_layer(path, &ReadOptions { layer: lname })?;
+                let tables = match (component_table, mapunit_table) {
+                    (Some(c), Some(m)) => Some(SoilTables::read(c, m)?),
+                    _ => None,
+                };
+                overlay::soil_features(&frame, &l, mukey_field, tables.as_ref(), &mut t)?;
+            }
+            FeatureStep::Spectral { bands, indices, stats, stac, scl, qa_pixel, imagery } => {
+                let meta = stac.as_ref().map(SceneMeta::from_stac).transpose()?;
+                let mut settings = imagery.clone().unwrap_or_default();
+                if imagery.is_none() {
+                    if let Some(m) = &meta {
+                        settings.sensor = m.sensor();
+                    }
+                }
+                let mut rasters = BTreeMap::new();
+                for (k, p) in bands {
+                    rasters.insert(k.clone(), Raster::open(p)?);
+                }
+                let scl_r = scl.as_ref().map(Raster::open).transpose()?;
+                let qa_r = qa_pixel.as_ref().map(Raster::open).transpose()?;
+                let names: Vec<&str> = indices.iter().map(String::as_str).collect();
+                let out = crate::spectral::index_rasters(&rasters, &names, &settings.options(scl_r.as_ref(), qa_r.as_ref()))?;
+                let provenance = match &meta {
+                    Some(m) => format!(
+                        "scene {} captured {} (cloud cover {}%, {} m)",
+                        m.scene_id,
+                        m.datetime,
+                        m.cloud_cover.map_or("?".into(), |c| format!("{c:.2}")),
+                        m.resolution_m.map_or("?".into(), |r| r.to_string())
+                    ),
+                    None => "bands as given".to_string(),
+                };
+                for (k, name) in names.iter().enumerate() {
+                    let one = Raster::new(vec![out.band(k)?.clone()], out.transform, out.crs.clone(), Some(f64::NAN))?;
+                    let opts = ZonalOptions { stats: stats_of(stats)?, ..Default::default() };
+                    let res = zonal_stats(&one, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
+                    let m = ColumnMeta {
+                        source: provenance.clone(),
+                        unit: "1".into(),
+                        method: format!("{name} (Awesome Spectral Indices), clouds masked, exact zonal"),
+                    };
+                    add_zonal(&mut t, res, &name.to_ascii_lowercase(), &m)?;
+                }
+            }
+        }
+    }
+    progress(Progress { done: total, total, message: "done" });
+    Ok(t)
+}
