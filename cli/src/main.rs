@@ -151,7 +151,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .iter()
                     .map(|c| (c.name.clone(), serde_json::to_value(&c.meta).unwrap_or_default()))
                     .collect();
-                std::fs::write(&pv, serde_json::to_string_pretty(&m).unwrap_or_default()).map_err(|e| Error::io(&pv, e))?;
+                std::fs::write(&pv, serde_json::to_string_pretty(&m).unwrap_or_default())
+                    .map_err(|e| Error::io(&pv, e))?;
             }
             match output {
                 Some(o) => t.write_csv(o),

@@ -96,7 +96,12 @@ impl FeatureTable {
         Ok(())
     }
     /// Add (or replace) a categorical column from labels (`None` = missing).
-    pub fn add_categorical(&mut self, name: impl Into<String>, labels: Vec<Option<String>>, meta: ColumnMeta) -> Result<()> {
+    pub fn add_categorical(
+        &mut self,
+        name: impl Into<String>,
+        labels: Vec<Option<String>>,
+        meta: ColumnMeta,
+    ) -> Result<()> {
         let name = name.into();
         if labels.len() != self.ids.len() {
             return Err(Error::InvalidInput(format!(

@@ -21,11 +21,7 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
     geoms
         .par_iter()
         .map(|mp| {
-            let ll = if t.is_noop() {
-                mp.clone()
-            } else {
-                t.transform_multipolygon(mp)?
-            };
+            let ll = if t.is_noop() { mp.clone() } else { t.transform_multipolygon(mp)? };
             let mut area = 0.0;
             let mut perim = 0.0;
             for p in &ll.0 {

@@ -37,7 +37,8 @@ impl WorkFrame {
             None if !src.is_geographic() => src.clone(),
             None => {
                 let t = Transformer::new(src, &Crs::wgs84())?;
-                let b = bounds(&parcels.geometries).ok_or_else(|| Error::Empty("parcels have no coordinates".into()))?;
+                let b =
+                    bounds(&parcels.geometries).ok_or_else(|| Error::Empty("parcels have no coordinates".into()))?;
                 let (lon, lat) = t.transform_point((b.min().x + b.max().x) / 2.0, (b.min().y + b.max().y) / 2.0)?;
                 let zone = (((lon + 180.0) / 6.0).floor() as u32 + 1).clamp(1, 60);
                 Crs::from_epsg(if lat >= 0.0 { 32600 + zone } else { 32700 + zone })?
@@ -48,11 +49,8 @@ impl WorkFrame {
         }
         let unit_m = work.linear_unit_m().unwrap_or(1.0);
         let t = Transformer::new(src, &work)?;
-        let geoms: Vec<MultiPolygon<f64>> = parcels
-            .geometries
-            .par_iter()
-            .map(|g| reproject_mp(g, &t))
-            .collect::<Result<_>>()?;
+        let geoms: Vec<MultiPolygon<f64>> =
+            parcels.geometries.par_iter().map(|g| reproject_mp(g, &t)).collect::<Result<_>>()?;
         let area_m2 = geoms.iter().map(|g| g.unsigned_area() * unit_m * unit_m).collect();
         Ok(WorkFrame { crs: work, unit_m, parcels: geoms, area_m2 })
     }
@@ -109,7 +107,11 @@ fn aabb(r: Rect<f64>) -> AABB<[f64; 2]> {
 
 fn build_index(geoms: &[(usize, Geometry<f64>)]) -> RTree<Indexed> {
     RTree::bulk_load(
-        geoms.iter().enumerate().filter_map(|(k, (_, g))| g.bounding_rect().map(|r| Indexed { idx: k, env: aabb(r) })).collect(),
+        geoms
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (_, g))| g.bounding_rect().map(|r| Indexed { idx: k, env: aabb(r) }))
+            .collect(),
     )
 }
 
@@ -266,8 +268,13 @@ fn clip_to_rect(mp: &MultiPolygon<f64>, r: &Rect<f64>) -> MultiPolygon<f64> {
         if ext.is_empty() {
             continue;
         }
-        let holes: Vec<geo_types::LineString<f64>> =
-            p.interiors().iter().map(|h| clip_ring(&h.0, r)).filter(|h| !h.is_empty()).map(geo_types::LineString).collect();
+        let holes: Vec<geo_types::LineString<f64>> = p
+            .interiors()
+            .iter()
+            .map(|h| clip_ring(&h.0, r))
+            .filter(|h| !h.is_empty())
+            .map(geo_types::LineString)
+            .collect();
         out.push(geo_types::Polygon::new(geo_types::LineString(ext), holes));
     }
     MultiPolygon(out)
@@ -327,7 +334,8 @@ pub fn overlay_shares(frame: &WorkFrame, layer: &VectorLayer, field: Option<&str
                 }
                 // the two clip boxes differ slightly so their cut edges never coincide
                 let m = 1e-3 * (x1 - x0).max(y1 - y0) + 1e-6;
-                let grow = |k: f64| Rect::new(Coord { x: x0 - k * m, y: y0 - k * m }, Coord { x: x1 + k * m, y: y1 + k * m });
+                let grow =
+                    |k: f64| Rect::new(Coord { x: x0 - k * m, y: y0 - k * m }, Coord { x: x1 + k * m, y: y1 + k * m });
                 let (rq, rp) = (grow(1.0), grow(2.0));
                 let rect_area = rq.width() * rq.height();
                 let qc = clip_to_rect(poly, &rq);
@@ -345,7 +353,9 @@ pub fn overlay_shares(frame: &WorkFrame, layer: &VectorLayer, field: Option<&str
                     match relate_fast(&pc, &qc) {
                         Some(true) => pc,
                         Some(false) => continue,
-                        None => safe_intersection(&pc, &qc).or_else(|| safe_intersection(p, poly)).unwrap_or(MultiPolygon(vec![])),
+                        None => safe_intersection(&pc, &qc)
+                            .or_else(|| safe_intersection(p, poly))
+                            .unwrap_or(MultiPolygon(vec![])),
                     }
                 };
                 if inter.unsigned_area() > 0.0 {
@@ -359,7 +369,9 @@ pub fn overlay_shares(frame: &WorkFrame, layer: &VectorLayer, field: Option<&str
                     parts
                         .iter()
                         .skip(1)
-                        .try_fold(parts[0].clone(), |acc, x| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acc.union(x))).ok())
+                        .try_fold(parts[0].clone(), |acc, x| {
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acc.union(x))).ok()
+                        })
                         .map_or_else(|| parts.iter().map(|x| x.unsigned_area()).sum(), |u| u.unsigned_area())
                 };
                 out[k] = (a * u2 / area).clamp(0.0, 1.0);
@@ -382,7 +394,10 @@ struct Seg {
 impl RTreeObject for Seg {
     type Envelope = AABB<[f64; 2]>;
     fn envelope(&self) -> Self::Envelope {
-        AABB::from_corners([self.a[0].min(self.b[0]), self.a[1].min(self.b[1])], [self.a[0].max(self.b[0]), self.a[1].max(self.b[1])])
+        AABB::from_corners(
+            [self.a[0].min(self.b[0]), self.a[1].min(self.b[1])],
+            [self.a[0].max(self.b[0]), self.a[1].max(self.b[1])],
+        )
     }
 }
 
@@ -445,11 +460,14 @@ fn seg_seg_d2(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> f64 {
     pt_seg_d2(a, c, d).min(pt_seg_d2(b, c, d)).min(pt_seg_d2(c, a, b)).min(pt_seg_d2(d, a, b))
 }
 
-
 /// Distance (m) from each parcel to the nearest feature of `layer` (0 when they touch or one
 /// contains the other), and the number of features within `radius_m` (when given). Features are
 /// indexed by segment in an R-tree; distances are exact planar segment distances in the working CRS.
-pub fn proximity(frame: &WorkFrame, layer: &VectorLayer, radius_m: Option<f64>) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+pub fn proximity(
+    frame: &WorkFrame,
+    layer: &VectorLayer,
+    radius_m: Option<f64>,
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
     let geoms = frame.layer(layer)?;
     if geoms.is_empty() {
         return Err(Error::Empty(format!("proximity layer {:?} has no geometry", layer.name)));
@@ -478,7 +496,9 @@ pub fn proximity(frame: &WorkFrame, layer: &VectorLayer, radius_m: Option<f64>) 
             }
             // the parcel's own edges, indexed: large parcels (right-of-way strips with thousands of
             // vertices) then cost O(log n) per layer segment instead of O(n)
-            let etree = RTree::bulk_load(edges.iter().map(|(a, b)| Seg { a: *a, b: *b, feature: 0, last: true }).collect::<Vec<_>>());
+            let etree = RTree::bulk_load(
+                edges.iter().map(|(a, b)| Seg { a: *a, b: *b, feature: 0, last: true }).collect::<Vec<_>>(),
+            );
             let inside_parcel = |q: [f64; 2]| -> bool {
                 let ray = AABB::from_corners(q, [r.max().x + 1.0, q[1]]);
                 let mut inside = false;
@@ -547,7 +567,8 @@ pub fn proximity(frame: &WorkFrame, layer: &VectorLayer, radius_m: Option<f64>) 
                 }
                 m
             };
-            let expand = |pad: f64| AABB::from_corners([r.min().x - pad, r.min().y - pad], [r.max().x + pad, r.max().y + pad]);
+            let expand =
+                |pad: f64| AABB::from_corners([r.min().x - pad, r.min().y - pad], [r.max().x + pad, r.max().y + pad]);
             // upper bound from each parcel vertex's nearest segment, then the exact minimum over
             // the segments within that bound (the minimum is at a vertex of one side)
             let mut ub2 = f64::INFINITY;
@@ -589,7 +610,8 @@ pub fn proximity(frame: &WorkFrame, layer: &VectorLayer, radius_m: Option<f64>) 
             } else {
                 0.0
             };
-            let count = radius.map(|rad| feature_d2(&expand(rad), rad).values().filter(|d| d.sqrt() <= rad).count() as f64);
+            let count =
+                radius.map(|rad| feature_d2(&expand(rad), rad).values().filter(|d| d.sqrt() <= rad).count() as f64);
             (best * unit, count.unwrap_or(f64::NAN))
         })
         .collect();
@@ -605,7 +627,11 @@ pub fn shape_features(parcels: &Parcels, frame: &WorkFrame) -> Result<FeatureTab
     use geo::{CoordsIter, Length, MinimumRotatedRect};
     let ap = parcels.geodesic_area_perimeter()?;
     let mut t = FeatureTable::new(parcels.ids.clone());
-    let meta = |unit: &str, method: &str| ColumnMeta { source: parcels.name.clone(), unit: unit.into(), method: method.into() };
+    let meta = |unit: &str, method: &str| ColumnMeta {
+        source: parcels.name.clone(),
+        unit: unit.into(),
+        method: method.into(),
+    };
     t.add_column("area_m2", ap.iter().map(|v| v.0).collect(), meta("m2", "geodesic area on WGS 84 (Karney)"))?;
     t.add_column(
         "area_acres",
@@ -666,7 +692,11 @@ pub fn value_features(parcels: &Parcels, total_field: &str, land_field: Option<&
     t.add_column(
         "value_per_acre",
         per_acre,
-        ColumnMeta { source: format!("{}.{total_field}", parcels.name), unit: "currency/acre".into(), method: "value / geodesic acres".into() },
+        ColumnMeta {
+            source: format!("{}.{total_field}", parcels.name),
+            unit: "currency/acre".into(),
+            method: "value / geodesic acres".into(),
+        },
     )?;
     if let Some(lf) = land_field {
         let land = parcels.column(lf)?.data.to_f64();
@@ -674,7 +704,11 @@ pub fn value_features(parcels: &Parcels, total_field: &str, land_field: Option<&
         t.add_column(
             "land_value_ratio",
             ratio,
-            ColumnMeta { source: format!("{}.{lf}/{total_field}", parcels.name), unit: "1".into(), method: "land / total value".into() },
+            ColumnMeta {
+                source: format!("{}.{lf}/{total_field}", parcels.name),
+                unit: "1".into(),
+                method: "land / total value".into(),
+            },
         )?;
     }
     Ok(t)
@@ -686,13 +720,21 @@ pub fn add_overlay_columns(t: &mut FeatureTable, r: &OverlayResult, prefix: &str
     let meta = |method: &str| ColumnMeta { source: source.to_string(), unit: "1".into(), method: method.into() };
     for (k, c) in r.classes.iter().enumerate() {
         let name = format!("{prefix}_{}_share", sanitize(c));
-        t.add_column(name, r.shares.iter().map(|s| s[k]).collect(), meta("area share of the parcel (exact polygon intersection)"))?;
+        t.add_column(
+            name,
+            r.shares.iter().map(|s| s[k]).collect(),
+            meta("area share of the parcel (exact polygon intersection)"),
+        )?;
     }
     let dominant = r
         .shares
         .iter()
         .map(|s| {
-            s.iter().enumerate().filter(|x| *x.1 > 0.0).max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| r.classes[k].clone())
+            s.iter()
+                .enumerate()
+                .filter(|x| *x.1 > 0.0)
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(k, _)| r.classes[k].clone())
         })
         .collect();
     t.add_categorical(format!("{prefix}_dominant"), dominant, meta("class with the largest area share"))?;
@@ -708,14 +750,21 @@ pub fn add_overlay_columns(t: &mut FeatureTable, r: &OverlayResult, prefix: &str
 pub fn sanitize(s: &str) -> String {
     let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     let t = t.trim_matches('_').to_string();
-    if t.is_empty() { "blank".into() } else { t }
+    if t.is_empty() {
+        "blank".into()
+    } else {
+        t
+    }
 }
+
+/// One SSURGO component: `(comppct_r, majcompflag, drainagecl, hydgrp)`.
+pub type Component = (f64, bool, Option<String>, Option<String>);
 
 /// SSURGO component and map-unit tables, as exported by Soil Data Access (CSV).
 #[derive(Debug, Clone, Default)]
 pub struct SoilTables {
     /// mukey → [(comppct_r, majcompflag, drainagecl, hydgrp)].
-    pub components: HashMap<String, Vec<(f64, bool, Option<String>, Option<String>)>>,
+    pub components: HashMap<String, Vec<Component>>,
     /// mukey → farmlndcl.
     pub farmland: HashMap<String, Option<String>>,
 }
@@ -724,12 +773,17 @@ impl SoilTables {
     /// Read the component table (`mukey, cokey, comppct_r, majcompflag, drainagecl, hydgrp`) and
     /// the map-unit table (`mukey, farmlndcl`). A missing file or column is an error naming it.
     pub fn read(component_csv: &std::path::Path, mapunit_csv: &std::path::Path) -> Result<Self> {
-        let comp = read_csv_table(component_csv, &["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"])?;
+        let comp =
+            read_csv_table(component_csv, &["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"])?;
         let mu = read_csv_table(mapunit_csv, &["mukey", "farmlndcl"])?;
         let mut t = SoilTables::default();
         for row in comp {
             let pct: f64 = row[2].trim().parse().map_err(|_| {
-                Error::format("CSV", component_csv, format!("comppct_r {:?} is not a number (cokey {})", row[2], row[1]))
+                Error::format(
+                    "CSV",
+                    component_csv,
+                    format!("comppct_r {:?} is not a number (cokey {})", row[2], row[1]),
+                )
             })?;
             let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
             t.components.entry(row[0].trim().to_string()).or_default().push((
@@ -740,7 +794,8 @@ impl SoilTables {
             ));
         }
         for row in mu {
-            t.farmland.insert(row[0].trim().to_string(), (!row[1].trim().is_empty()).then(|| row[1].trim().to_string()));
+            t.farmland
+                .insert(row[0].trim().to_string(), (!row[1].trim().is_empty()).then(|| row[1].trim().to_string()));
         }
         Ok(t)
     }
@@ -765,14 +820,18 @@ fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<Strin
         return Err(Error::FileNotFound { path: path.to_path_buf() });
     }
     let mut rd = csv::Reader::from_path(path).map_err(|e| Error::format("CSV", path, e.to_string()))?;
-    let head: Vec<String> =
-        rd.headers().map_err(|e| Error::format("CSV", path, e.to_string()))?.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+    let head: Vec<String> = rd
+        .headers()
+        .map_err(|e| Error::format("CSV", path, e.to_string()))?
+        .iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
     let idx: Vec<usize> = cols
         .iter()
         .map(|c| {
-            head.iter().position(|h| h == c).ok_or_else(|| {
-                Error::not_found("column", format!("{c} (in {})", path.display()), head.clone())
-            })
+            head.iter()
+                .position(|h| h == c)
+                .ok_or_else(|| Error::not_found("column", format!("{c} (in {})", path.display()), head.clone()))
         })
         .collect::<Result<_>>()?;
     let mut rows = Vec::new();
@@ -828,9 +887,19 @@ pub fn soil_features(
             )?;
         }
         let dom = (0..r.shares.len())
-            .map(|i| cols.iter().enumerate().filter(|c| c.1[i] > 0.0).max_by(|a, b| a.1[i].total_cmp(&b.1[i])).map(|(k, _)| labels[k].clone()))
+            .map(|i| {
+                cols.iter()
+                    .enumerate()
+                    .filter(|c| c.1[i] > 0.0)
+                    .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
+                    .map(|(k, _)| labels[k].clone())
+            })
             .collect();
-        t.add_categorical(format!("soil_{name}_dominant"), dom, ColumnMeta { source: src.clone(), unit: String::new(), method: format!("dominant condition: {method}") })?;
+        t.add_categorical(
+            format!("soil_{name}_dominant"),
+            dom,
+            ColumnMeta { source: src.clone(), unit: String::new(), method: format!("dominant condition: {method}") },
+        )?;
     }
     let mut farm: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (pi, shares) in r.shares.iter().enumerate() {
@@ -848,12 +917,26 @@ pub fn soil_features(
         t.add_column(
             format!("soil_farmland_{}_share", sanitize(l)),
             v.clone(),
-            ColumnMeta { source: src.clone(), unit: "1".into(), method: "map-unit area share (SSURGO mapunit.farmlndcl)".into() },
+            ColumnMeta {
+                source: src.clone(),
+                unit: "1".into(),
+                method: "map-unit area share (SSURGO mapunit.farmlndcl)".into(),
+            },
         )?;
     }
     let dom = (0..r.shares.len())
-        .map(|i| cols.iter().enumerate().filter(|c| c.1[i] > 0.0).max_by(|a, b| a.1[i].total_cmp(&b.1[i])).map(|(k, _)| labels[k].clone()))
+        .map(|i| {
+            cols.iter()
+                .enumerate()
+                .filter(|c| c.1[i] > 0.0)
+                .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
+                .map(|(k, _)| labels[k].clone())
+        })
         .collect();
-    t.add_categorical("soil_farmland_dominant", dom, ColumnMeta { source: src, unit: String::new(), method: "farmland class with the largest area share".into() })?;
+    t.add_categorical(
+        "soil_farmland_dominant",
+        dom,
+        ColumnMeta { source: src, unit: String::new(), method: "farmland class with the largest area share".into() },
+    )?;
     Ok(())
 }

@@ -235,7 +235,7 @@ impl FeatureSpec {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut s = Self::parse(&text)?;
         if let Some(dir) = path.parent() {
-            s.resolve(dir);
+            s.resolve_paths(dir);
         }
         Ok(s)
     }
@@ -244,7 +244,10 @@ impl FeatureSpec {
     /// spectral indices, version).
     pub fn validate(&self) -> Result<()> {
         if self.version != SPEC_VERSION {
-            return Err(Error::InvalidInput(format!("feature spec version {} (supported: {SPEC_VERSION})", self.version)));
+            return Err(Error::InvalidInput(format!(
+                "feature spec version {} (supported: {SPEC_VERSION})",
+                self.version
+            )));
         }
         if self.features.is_empty() {
             return Err(Error::InvalidInput("feature spec: \"features\" is empty".into()));
@@ -271,17 +274,19 @@ impl FeatureSpec {
                         let idx = crate::spectral::index(n).map_err(ctx)?;
                         for b in &idx.bands {
                             if crate::spectral::is_band(b) && !bands.contains_key(b) {
-                                return Err(ctx(Error::InvalidInput(format!("index {n} needs band {b:?}, not in \"bands\""))));
+                                return Err(ctx(Error::InvalidInput(format!(
+                                    "index {n} needs band {b:?}, not in \"bands\""
+                                ))));
                             }
                         }
                     }
                 }
-                FeatureStep::Soils { component_table, mapunit_table, .. } => {
-                    if component_table.is_some() != mapunit_table.is_some() {
-                        return Err(ctx(Error::InvalidInput(
-                            "soil classes need both component_table and mapunit_table (SDA CSV exports)".into(),
-                        )));
-                    }
+                FeatureStep::Soils { component_table, mapunit_table, .. }
+                    if component_table.is_some() != mapunit_table.is_some() =>
+                {
+                    return Err(ctx(Error::InvalidInput(
+                        "soil classes need both component_table and mapunit_table (SDA CSV exports)".into(),
+                    )));
                 }
                 _ => {}
             }
@@ -289,7 +294,8 @@ impl FeatureSpec {
         Ok(())
     }
 
-    fn resolve(&mut self, dir: &Path) {
+    /// Make relative paths relative to `dir`.
+    pub fn resolve_paths(&mut self, dir: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = dir.join(&*p);
@@ -331,7 +337,11 @@ impl FeatureSpec {
 
 fn add_zonal(t: &mut FeatureTable, res: crate::zonal::ZonalResult, prefix: &str, meta: &ColumnMeta) -> Result<()> {
     for (name, values) in res.columns {
-        t.add_column(format!("{prefix}_{name}"), values, ColumnMeta { method: format!("{} {name}", meta.method), ..meta.clone() })?;
+        t.add_column(
+            format!("{prefix}_{name}"),
+            values,
+            ColumnMeta { method: format!("{} {name}", meta.method), ..meta.clone() },
+        )?;
     }
     Ok(())
 }
@@ -363,10 +373,19 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
             }
             FeatureStep::Zonal { raster, band, stats, prefix, min_coverage_frac } => {
                 let r = Raster::open(raster)?;
-                let opts = ZonalOptions { stats: stats_of(stats)?, band: band - 1, min_coverage_frac: *min_coverage_frac, weights: None };
+                let opts = ZonalOptions {
+                    stats: stats_of(stats)?,
+                    band: band - 1,
+                    min_coverage_frac: *min_coverage_frac,
+                    weights: None,
+                };
                 let res = zonal_stats(&r, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
                 let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(raster));
-                let meta = ColumnMeta { source: raster.display().to_string(), unit: String::new(), method: "exact zonal".into() };
+                let meta = ColumnMeta {
+                    source: raster.display().to_string(),
+                    unit: String::new(),
+                    method: "exact zonal".into(),
+                };
                 add_zonal(&mut t, res, &prefix, &meta)?;
             }
             FeatureStep::Terrain { raster, product, stats, prefix, share_below, options } => {
@@ -390,14 +409,31 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 for th in share_below {
                     let b = tr.band(0)?.to_f64();
                     let nd = tr.nodata;
-                    let mask = b.mapv(|v| if v.is_nan() || Some(v) == nd { f64::NAN } else if v <= *th { 1.0 } else { 0.0 });
+                    let mask = b.mapv(|v| {
+                        if v.is_nan() || Some(v) == nd {
+                            f64::NAN
+                        } else if v <= *th {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    });
                     let mr = Raster::from_f64(mask, tr.transform, tr.crs.clone(), None)?;
-                    let res = zonal_stats(&mr, &parcels.geometries, parcels.crs.as_ref(), &ZonalOptions { stats: vec![Stat::Mean], ..Default::default() })?;
+                    let res = zonal_stats(
+                        &mr,
+                        &parcels.geometries,
+                        parcels.crs.as_ref(),
+                        &ZonalOptions { stats: vec![Stat::Mean], ..Default::default() },
+                    )?;
                     let v = res.column("mean")?.to_vec();
                     t.add_column(
                         format!("{prefix}_share_le_{th}"),
                         v,
-                        ColumnMeta { unit: "1".into(), method: format!("area share with {product} <= {th} (exact)"), ..meta.clone() },
+                        ColumnMeta {
+                            unit: "1".into(),
+                            method: format!("area share with {product} <= {th} (exact)"),
+                            ..meta.clone()
+                        },
                     )?;
                 }
             }
@@ -415,7 +451,11 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 t.add_column(
                     format!("{prefix}_distance_m"),
                     d,
-                    ColumnMeta { source: src.clone(), unit: "m".into(), method: format!("planar distance in {}", frame.crs.to_user_string()) },
+                    ColumnMeta {
+                        source: src.clone(),
+                        unit: "m".into(),
+                        method: format!("planar distance in {}", frame.crs.to_user_string()),
+                    },
                 )?;
                 if let (Some(c), Some(r)) = (c, radius_m) {
                     t.add_column(
@@ -449,7 +489,8 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 let scl_r = scl.as_ref().map(Raster::open).transpose()?;
                 let qa_r = qa_pixel.as_ref().map(Raster::open).transpose()?;
                 let names: Vec<&str> = indices.iter().map(String::as_str).collect();
-                let out = crate::spectral::index_rasters(&rasters, &names, &settings.options(scl_r.as_ref(), qa_r.as_ref()))?;
+                let out =
+                    crate::spectral::index_rasters(&rasters, &names, &settings.options(scl_r.as_ref(), qa_r.as_ref()))?;
                 let provenance = match &meta {
                     Some(m) => format!(
                         "scene {} captured {} (cloud cover {}%, {} m)",

@@ -648,39 +648,78 @@ impl Default for ImageryOptions<'_> {
     }
 }
 
-/// Nearest-neighbour lookup of a coarser, aligned mask grid onto `target`'s grid.
-fn align_mask(mask: &crate::Raster, target: &crate::Raster) -> Result<Vec<f64>> {
-    let (tw, th) = (target.width(), target.height());
-    let (mw, mh) = (mask.width(), mask.height());
-    let tg = target.transform.0;
-    let mg = mask.transform.0;
-    let m = mask.band(0)?.to_f64();
-    if mw == tw && mh == th && tg == mg {
-        return Ok(m.iter().copied().collect());
-    }
-    let fx = mg[1] / tg[1];
-    let fy = mg[5] / tg[5];
-    let aligned = (mg[0] - tg[0]).abs() < 1e-6 * tg[1].abs() && (mg[3] - tg[3]).abs() < 1e-6 * tg[5].abs();
-    let integer = (fx - fx.round()).abs() < 1e-9 && (fy - fy.round()).abs() < 1e-9 && fx >= 1.0 && fy >= 1.0;
-    if !(aligned && integer) {
-        return Err(Error::InvalidInput(format!(
-            "the mask grid ({mw}x{mh}, cell {}) is not the band grid ({tw}x{th}, cell {}) nor an aligned integer multiple of it",
-            mg[1], tg[1]
-        )));
-    }
-    let (kx, ky) = (fx.round() as usize, fy.round() as usize);
-    let mut out = Vec::with_capacity(tw * th);
-    for r in 0..th {
-        for c in 0..tw {
-            out.push(m.get((r / ky, c / kx)).copied().unwrap_or(0.0));
+/// A mask raster mapped onto the band grid: same grid, or an aligned integer factor coarser.
+struct MaskGrid {
+    data: Vec<u32>,
+    width: usize,
+    kx: usize,
+    ky: usize,
+}
+
+impl MaskGrid {
+    fn new(mask: &crate::Raster, target: &crate::Raster) -> Result<Self> {
+        let (tw, th) = (target.width(), target.height());
+        let (mw, mh) = (mask.width(), mask.height());
+        let (tg, mg) = (target.transform.0, mask.transform.0);
+        let fx = mg[1] / tg[1];
+        let fy = mg[5] / tg[5];
+        let aligned = (mg[0] - tg[0]).abs() < 1e-6 * tg[1].abs() && (mg[3] - tg[3]).abs() < 1e-6 * tg[5].abs();
+        let integer = (fx - fx.round()).abs() < 1e-9 && (fy - fy.round()).abs() < 1e-9 && fx >= 1.0 && fy >= 1.0;
+        let (kx, ky) = (fx.round() as usize, fy.round() as usize);
+        if !(aligned && integer) || mw * kx < tw || mh * ky < th {
+            return Err(Error::InvalidInput(format!(
+                "the mask grid ({mw}x{mh}, cell {}) is not the band grid ({tw}x{th}, cell {}) nor an aligned integer multiple of it",
+                mg[1], tg[1]
+            )));
         }
+        let data = mask.band(0)?.to_f64().iter().map(|v| if v.is_nan() { u32::MAX } else { *v as u32 }).collect();
+        Ok(MaskGrid { data, width: mw, kx, ky })
     }
-    Ok(out)
+    #[inline]
+    fn at(&self, row: usize, col: usize) -> u32 {
+        self.data[(row / self.ky) * self.width + col / self.kx]
+    }
+}
+
+/// Scale a run of stored DN to reflectance, marking nodata/NaN cells invalid.
+fn scale_into(
+    b: &crate::BandData,
+    nodata: Option<f64>,
+    sensor: &Sensor,
+    start: usize,
+    out: &mut [f32],
+    valid: &mut [bool],
+) {
+    macro_rules! go {
+        ($a:ident) => {{
+            let s = $a.as_slice().unwrap_or(&[]);
+            let len = out.len();
+            for ((o, ok), x) in out.iter_mut().zip(valid.iter_mut()).zip(&s[start..start + len]) {
+                let v = *x as f64;
+                if v.is_nan() || Some(v) == nodata {
+                    *ok = false;
+                }
+                *o = sensor.scale(v) as f32;
+            }
+        }};
+    }
+    use crate::BandData as B;
+    match b {
+        B::U8(a) => go!(a),
+        B::I8(a) => go!(a),
+        B::I16(a) => go!(a),
+        B::U16(a) => go!(a),
+        B::I32(a) => go!(a),
+        B::U32(a) => go!(a),
+        B::F32(a) => go!(a),
+        B::F64(a) => go!(a),
+    }
 }
 
 /// Compute indices from band rasters keyed by catalogue band name (`N`, `R`, `G`, ...), all on one
-/// grid. DN are scaled to reflectance with `opts.sensor`; band nodata, SCL classes and QA_PIXEL bits
-/// are masked (NaN). Returns one f32 band per index, named by the index, nodata NaN.
+/// grid, in one streaming pass: each chunk of cells is scaled (DN → reflectance with
+/// `opts.sensor`), masked (band nodata, SCL classes, QA_PIXEL bits) and evaluated for every index
+/// while it is in cache. Returns one f32 band per index, named by the index, nodata NaN.
 pub fn index_rasters(
     bands: &BTreeMap<String, crate::Raster>,
     names: &[&str],
@@ -697,46 +736,92 @@ pub fn index_rasters(
                 first.height()
             )));
         }
+        if b.band(0)?.as_contiguous().is_none() {
+            return Err(Error::InvalidInput(format!("band {k} is not contiguous in memory")));
+        }
     }
-    let n = first.width() * first.height();
-    let mut valid = vec![true; n];
-    let mut refl: HashMap<String, Vec<f32>> = HashMap::new();
-    for (k, b) in bands {
-        let nd = b.nodata;
-        let a = b.band(0)?.to_f64();
-        let mut v = Vec::with_capacity(n);
-        for (i, x) in a.iter().enumerate() {
-            if x.is_nan() || Some(*x) == nd {
-                valid[i] = false;
+    let (w, h) = (first.width(), first.height());
+    let n = w * h;
+    let scl = opts.scl.map(|m| MaskGrid::new(m, first)).transpose()?;
+    let qa = opts.qa_pixel.map(|m| MaskGrid::new(m, first)).transpose()?;
+    let mut scl_table = [true; 256];
+    for &c in &opts.scl_masked {
+        scl_table[c as usize] = false;
+    }
+    let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
+    // compile and bind every index first: errors before any work
+    let band_names: Vec<&String> = bands.keys().collect();
+    let mut progs = Vec::new();
+    for name in names {
+        let idx = index(name)?;
+        let prog = Program::compile(&idx.formula)?;
+        let mut bind: Vec<std::result::Result<f32, usize>> = Vec::new();
+        for v in &prog.vars {
+            if let Some(k) = band_names.iter().position(|b| *b == v) {
+                bind.push(Err(k));
+            } else if let Some(c) =
+                opts.constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
+            {
+                bind.push(Ok(c as f32));
+            } else {
+                return Err(Error::InvalidInput(format!(
+                    "index {name} needs {} {v:?}, which was not given{}",
+                    if is_band(v) { "band" } else { "constant" },
+                    if is_band(v) { "" } else { " (the catalogue has no default)" }
+                )));
             }
-            v.push(opts.sensor.scale(*x) as f32);
         }
-        refl.insert(k.clone(), v);
+        progs.push((prog, bind));
     }
-    if let Some(scl) = opts.scl {
-        let m = align_mask(scl, first)?;
-        let mut table = [true; 256];
-        for &c in &opts.scl_masked {
-            table[c as usize] = false;
-        }
-        for (ok, c) in valid.iter_mut().zip(m) {
-            *ok &= table[(c as usize).min(255)];
-        }
-    }
-    if let Some(qa) = opts.qa_pixel {
-        let m = align_mask(qa, first)?;
-        let bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
-        for (ok, c) in valid.iter_mut().zip(m) {
-            *ok &= (c as u32) & bits == 0;
+    let rasters: Vec<&crate::Raster> = bands.values().collect();
+    let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; n]).collect();
+    use rayon::prelude::*;
+    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+    let mut out_chunks: Vec<Vec<&mut [f32]>> = starts.iter().map(|_| Vec::with_capacity(names.len())).collect();
+    for o in outs.iter_mut() {
+        for (k, ch) in o.chunks_mut(CHUNK).enumerate() {
+            out_chunks[k].push(ch);
         }
     }
-    let inputs = IndexInputs {
-        bands: refl.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect(),
-        valid: Some(&valid),
-        constants: opts.constants.clone(),
-    };
-    let outs = compute_indices(names, &inputs)?;
-    let shape = (first.height(), first.width());
+    let band_data: Vec<(&crate::BandData, Option<f64>)> =
+        rasters.iter().map(|r| r.band(0).map(|b| (b, r.nodata))).collect::<Result<_>>()?;
+    out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
+        || (Vec::new(), vec![vec![0f32; CHUNK]; band_data.len()], vec![true; CHUNK]),
+        |(stack, bufs, valid), (mut outs_c, &start)| {
+            let m = CHUNK.min(n - start);
+            valid[..m].fill(true);
+            for ((b, nd), buf) in band_data.iter().zip(bufs.iter_mut()) {
+                scale_into(b, *nd, &opts.sensor, start, &mut buf[..m], &mut valid[..m]);
+            }
+            if scl.is_some() || qa.is_some() {
+                for (k, ok) in valid[..m].iter_mut().enumerate() {
+                    let (row, col) = ((start + k) / w, (start + k) % w);
+                    if let Some(g) = &scl {
+                        *ok &= scl_table[(g.at(row, col) as usize).min(255)];
+                    }
+                    if let Some(g) = &qa {
+                        *ok &= g.at(row, col) & qa_bits == 0;
+                    }
+                }
+            }
+            for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
+                let ins: Vec<Input<'_>> = bind
+                    .iter()
+                    .map(|b| match b {
+                        Ok(c) => Input::Scalar(*c),
+                        Err(k) => Input::Slice(&bufs[*k][..m]),
+                    })
+                    .collect();
+                prog.eval_chunk(&ins, m, stack, out);
+                for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
+                    if !ok || o.is_infinite() {
+                        *o = f32::NAN;
+                    }
+                }
+            }
+        },
+    );
+    let shape = (h, w);
     let data = outs
         .into_iter()
         .map(|v| ndarray::Array2::from_shape_vec(shape, v).map(crate::BandData::F32))

@@ -466,14 +466,7 @@ pub fn zonal_stats(
     let projected: Option<Vec<MultiPolygon<f64>>> = match (crs, raster.crs.as_ref()) {
         (Some(a), Some(b)) if a != b => {
             let t = Transformer::new(a, b)?;
-            Some(
-                polygons
-                    .par_iter()
-                    .map(|p| {
-                        t.transform_multipolygon(p)
-                    })
-                    .collect::<Result<_>>()?,
-            )
+            Some(polygons.par_iter().map(|p| t.transform_multipolygon(p)).collect::<Result<_>>()?)
         }
         (Some(a), None) => {
             return Err(Error::Crs(format!("the raster has no CRS; cannot relate polygons in {a} to it")));

@@ -14,6 +14,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spectral_indices, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(scene_meta, m)?)?;
+    m.add_function(wrap_pyfunction!(features, m)?)?;
     Ok(())
 }
 
@@ -140,4 +141,46 @@ fn scene_meta(py: Python<'_>, path: String) -> PyResult<String> {
         let m = landopp::spectral::SceneMeta::from_stac(&path)?;
         serde_json::to_string(&m).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
     })
+}
+
+/// Run a feature spec (JSON text, paths relative to `base_dir`); `progress(done, total, message)`
+/// is called between steps. Returns `(ids, [(name, values, categories or None, meta json)])`.
+#[pyfunction]
+#[pyo3(signature = (spec_json, base_dir=None, progress=None))]
+#[allow(clippy::type_complexity)]
+fn features<'py>(
+    py: Python<'py>,
+    spec_json: String,
+    base_dir: Option<String>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Vec<String>, Vec<(String, Bound<'py, numpy::PyArray1<f64>>, Option<Vec<String>>, String)>)> {
+    use numpy::IntoPyArray;
+    let mut spec = landopp::pipeline::FeatureSpec::parse(&spec_json).map_err(|e| crate::error::to_py(py, e))?;
+    if let Some(d) = base_dir {
+        spec.resolve_paths(std::path::Path::new(&d));
+    }
+    let cb = progress.map(|p| p.unbind());
+    let table = run(py, move || {
+        spec.run(&|p| {
+            if let Some(cb) = &cb {
+                Python::attach(|py| {
+                    let _ = cb.call1(py, (p.done, p.total, p.message));
+                });
+            }
+        })
+    })?;
+    let ids = table.ids().to_vec();
+    let cols = table
+        .columns()
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.values.clone().into_pyarray(py),
+                c.categories.clone(),
+                serde_json::to_string(&c.meta).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok((ids, cols))
 }

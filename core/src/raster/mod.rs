@@ -140,6 +140,10 @@ impl BandData {
             BandData::F64(a) => sl!(F64, a),
         }
     }
+    /// `Some(())` when the cells are contiguous in row-major order.
+    pub fn as_contiguous(&self) -> Option<()> {
+        each_band!(self, a => a.as_slice().map(|_| ()))
+    }
     /// (min, max, mean, valid count) ignoring `nodata` and NaN.
     pub fn stats(&self, nodata: Option<f64>) -> (f64, f64, f64, usize) {
         let (mut mn, mut mx, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);

@@ -929,11 +929,18 @@ fn write_sample(v: &mut Vec<u8>, t: DataType, x: f64) {
 
 fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<u8> {
     let (h, w) = a.dim();
-    let mut v = Vec::with_capacity(ts * ts * std::mem::size_of::<T>());
+    let sz = std::mem::size_of::<T>();
+    let mut v = Vec::with_capacity(ts * ts * sz);
+    let c1 = (c0 + ts).min(w);
     for r in r0..r0 + ts {
-        for c in c0..c0 + ts {
-            let x = if r < h && c < w { a[(r, c)] } else { T::ZERO };
-            x.put(&mut v, true);
+        if r < h && c0 < w {
+            let row = a.row(r);
+            for x in row.iter().skip(c0).take(c1 - c0) {
+                x.put(&mut v, true);
+            }
+            v.resize(v.len() + (ts - (c1 - c0)) * sz, 0);
+        } else {
+            v.resize(v.len() + ts * sz, 0);
         }
     }
     v
@@ -981,54 +988,61 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
     let sz = dtype.size();
     let jobs: Vec<(usize, usize, usize)> =
         (0..nb).flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc)))).collect();
-    let tiles: Vec<Vec<u8>> = jobs
-        .par_iter()
-        .map(|&(b, tr, tc)| {
-            let (r0, c0) = (tr * ts, tc * ts);
-            macro_rules! tb {
-                ($a:ident) => {
-                    tile_bytes($a, r0, c0, ts)
-                };
-            }
-            let mut raw = match &r.bands()[b] {
-                BandData::U8(a) => tb!(a),
-                BandData::I8(a) => tb!(a),
-                BandData::I16(a) => tb!(a),
-                BandData::U16(a) => tb!(a),
-                BandData::I32(a) => tb!(a),
-                BandData::U32(a) => tb!(a),
-                BandData::F32(a) => tb!(a),
-                BandData::F64(a) => tb!(a),
+    let encode = |&(b, tr, tc): &(usize, usize, usize)| -> Result<Vec<u8>> {
+        let (r0, c0) = (tr * ts, tc * ts);
+        macro_rules! tb {
+            ($a:ident) => {
+                tile_bytes($a, r0, c0, ts)
             };
-            apply_predictor(&mut raw, predictor, ts * sz, sz);
-            match opts.compression {
-                Compression::None => Ok(raw),
-                Compression::Deflate(level) => {
-                    let mut enc =
-                        flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
-                    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
-                }
-            }
-        })
-        .collect::<Result<_>>()?;
-
-    // Layout: header, tile data, then IFD and its out-of-line values.
-    let mut out: Vec<u8> = Vec::new();
-    out.extend_from_slice(b"II");
-    out.extend_from_slice(&42u16.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    let mut offsets = Vec::with_capacity(tiles.len());
-    let mut counts = Vec::with_capacity(tiles.len());
-    for t in &tiles {
-        offsets.push(out.len() as u64);
-        counts.push(t.len() as u64);
-        out.extend_from_slice(t);
-        if out.len() % 2 == 1 {
-            out.push(0);
         }
-    }
-    if out.len() as u64 > u32::MAX as u64 - (1 << 20) {
-        return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+        let mut raw = match &r.bands()[b] {
+            BandData::U8(a) => tb!(a),
+            BandData::I8(a) => tb!(a),
+            BandData::I16(a) => tb!(a),
+            BandData::U16(a) => tb!(a),
+            BandData::I32(a) => tb!(a),
+            BandData::U32(a) => tb!(a),
+            BandData::F32(a) => tb!(a),
+            BandData::F64(a) => tb!(a),
+        };
+        apply_predictor(&mut raw, predictor, ts * sz, sz);
+        match opts.compression {
+            Compression::None => Ok(raw),
+            Compression::Deflate(level) => {
+                let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
+                enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
+            }
+        }
+    };
+
+    // Stream: header, tiles (encoded in parallel batches of ~32 MiB), then the IFD; the header's
+    // IFD offset is patched at the end. Memory stays bounded by one batch.
+    use std::io::{Seek, SeekFrom};
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(8 << 20, file);
+    let ioe = |e: std::io::Error| Error::io(path, e);
+    out.write_all(b"II").map_err(ioe)?;
+    out.write_all(&42u16.to_le_bytes()).map_err(ioe)?;
+    out.write_all(&0u32.to_le_bytes()).map_err(ioe)?;
+    let mut pos: u64 = 8;
+    let mut offsets = Vec::with_capacity(jobs.len());
+    let mut counts = Vec::with_capacity(jobs.len());
+    let batch = ((32usize << 20) / (ts * ts * sz).max(1)).max(rayon::current_num_threads() * 2);
+    for jb in jobs.chunks(batch) {
+        let tiles: Vec<Vec<u8>> = jb.par_iter().map(encode).collect::<Result<_>>()?;
+        for t in tiles {
+            offsets.push(pos);
+            counts.push(t.len() as u64);
+            out.write_all(&t).map_err(ioe)?;
+            pos += t.len() as u64;
+            if pos % 2 == 1 {
+                out.write_all(&[0]).map_err(ioe)?;
+                pos += 1;
+            }
+        }
+        if pos > u32::MAX as u64 - (1 << 20) {
+            return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+        }
     }
     let sample_format: u16 = match dtype {
         DataType::F32 | DataType::F64 => 3,
@@ -1086,11 +1100,12 @@ pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOpti
         let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
         t.ascii(GDAL_NODATA, &s);
     }
-    let ifd_off = out.len() as u32;
-    out[4..8].copy_from_slice(&ifd_off.to_le_bytes());
-    t.write(&mut out);
-    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(&out).map_err(|e| Error::io(path, e))?;
+    let mut ifd = Vec::new();
+    t.write(&mut ifd, pos as usize);
+    out.write_all(&ifd[pos as usize..]).map_err(ioe)?;
+    out.seek(SeekFrom::Start(4)).map_err(ioe)?;
+    out.write_all(&(pos as u32).to_le_bytes()).map_err(ioe)?;
+    out.flush().map_err(ioe)?;
     Ok(())
 }
 
@@ -1177,7 +1192,10 @@ impl IfdBuilder {
         let n = b.len();
         self.put(tag, 2, n, b)
     }
-    fn write(mut self, out: &mut Vec<u8>) {
+    /// Serialise the IFD as if it started at file offset `base` (bytes before `base` in `out`
+    /// are padding the caller discards).
+    fn write(mut self, out: &mut Vec<u8>, base: usize) {
+        out.resize(base, 0);
         self.entries.sort_by_key(|e| e.0);
         let start = out.len();
         let n = self.entries.len();

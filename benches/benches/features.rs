@@ -1,0 +1,74 @@
+//! Terrain, exact zonal statistics, spectral indices and the feature pipeline on real data
+//! (shared data when present, bundled fixtures otherwise).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
+use landopp::{Parcels, Raster};
+use landopp_benches::{fixtures, shared_data};
+use std::hint::black_box;
+
+fn terrain_bench(c: &mut Criterion) {
+    let dem_path = shared_data()
+        .map(|s| s.join("dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif"))
+        .unwrap_or_else(|| fixtures().join("slovenia/dem.tif"));
+    let mut dem = Raster::open(&dem_path).expect("dem");
+    dem.crs = landopp::Crs::from_epsg(32632).ok(); // metric grid: the projected code path
+    let mut g = c.benchmark_group("terrain");
+    g.throughput(Throughput::Elements((dem.width() * dem.height()) as u64));
+    for p in [TerrainProduct::SlopeDegrees, TerrainProduct::Aspect, TerrainProduct::Tri] {
+        g.bench_function(format!("{p:?}"), |b| {
+            b.iter(|| black_box(terrain(&dem, p, &TerrainOptions::default()).expect("terrain")))
+        });
+    }
+    g.finish();
+}
+
+fn zonal_bench(c: &mut Criterion) {
+    let (r, p) = match shared_data() {
+        Some(s) => (
+            s.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"),
+            Parcels::read(s.join("bangor_me/parcels.gpkg"), None, None).expect("parcels"),
+        ),
+        None => (
+            fixtures().join("slovenia/dem.tif"),
+            Parcels::read(fixtures().join("slovenia/lulc_polygons.gpkg"), None, None).expect("p"),
+        ),
+    };
+    let r = Raster::open(r).expect("raster");
+    let p = p.to_crs(r.crs.as_ref().expect("crs")).expect("reproject");
+    let mut g = c.benchmark_group("zonal");
+    g.throughput(Throughput::Elements(p.len() as u64));
+    let opts =
+        ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Min, Stat::Max, Stat::Stdev], ..Default::default() };
+    g.bench_function("parcels_x_dem", |b| {
+        b.iter(|| black_box(zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts).expect("zonal")))
+    });
+    g.finish();
+}
+
+fn spectral_bench(c: &mut Criterion) {
+    use landopp::spectral::{index_rasters, ImageryOptions, Sensor};
+    let Some(s) = shared_data() else { return };
+    let d = s.join("sentinel2_l2a_29RKH_2020-02-19");
+    let mut bands = std::collections::BTreeMap::new();
+    for (k, f) in [("B", "B02"), ("G", "B03"), ("R", "B04"), ("N", "B08")] {
+        bands.insert(k.to_string(), Raster::open(d.join(format!("{f}.tif"))).expect("band"));
+    }
+    let scl = Raster::open(d.join("SCL.tif")).expect("scl");
+    let opts = ImageryOptions { sensor: Sensor::sentinel2_l2a("02.14"), scl: Some(&scl), ..Default::default() };
+    let n = bands["N"].width() * bands["N"].height();
+    let mut g = c.benchmark_group("spectral");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("ndvi_ndwi_savi_evi_scl", |b| {
+        b.iter(|| black_box(index_rasters(&bands, &["NDVI", "NDWI", "SAVI", "EVI"], &opts).expect("indices")))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_secs(1));
+    targets = terrain_bench, zonal_bench, spectral_bench
+}
+criterion_main!(benches);

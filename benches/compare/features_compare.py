@@ -1,0 +1,161 @@
+"""Side-by-side feature-extraction speed, one run, same real inputs (generated at bench time into a
+temp dir by tiling the shared data; nothing is committed):
+
+  * slope on a 64 Mcell mirror-tiled São Tomé DEM: `landopp terrain` vs `gdaldem slope
+    -compute_edges` (whole process, uncompressed GeoTIFF in and out), and landopp.terrain vs
+    xarray-spatial's slope (in memory); peak RSS of the landopp process;
+  * exact zonal statistics: Bangor 10,643 parcels × 10 m DEM, landopp vs exactextract;
+  * NDVI + NDWI + NDBI + SAVI + EVI with SCL masking on a ≥100 Mcell Sentinel-2 L2A mosaic
+    (29RKH bands tiled 10×10): landopp vs numpy (chunked single pass), plus a copy/triad memory
+    bandwidth test in the same run;
+  * the full Bangor feature pipeline (benches/compare/bangor_pipeline.json) wall time.
+
+    python benches/compare/features_compare.py [../shared/data]
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import rasterio
+
+import landopp
+from landopp import _landopp
+
+root = pathlib.Path(__file__).resolve().parents[2]
+shared = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else root.parent / "shared" / "data")
+if _landopp.BUILD_PROFILE != "release":
+    raise SystemExit("build landopp in release mode first (maturin develop --release)")
+cli = root / "target" / "release" / "landopp"
+if not cli.exists():
+    raise SystemExit("cargo build --release -p landopp-cli first")
+rows: list[tuple[str, str, float, float, str]] = []
+
+
+def med(fn, n=5):
+    fn()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+tmp = pathlib.Path(tempfile.mkdtemp(prefix="landopp-bench-"))
+
+# ---------------- slope on 64 Mcells ----------------
+src = shared / "dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif"
+with rasterio.open(src) as ds:
+    a = ds.read(1)
+    prof = ds.profile
+row = np.concatenate([a, a[:, ::-1]] * 3, axis=1)
+big = np.ascontiguousarray(np.concatenate([row, row[::-1]] * 3, axis=0))
+from rasterio.transform import from_origin  # noqa: E402
+
+prof.update(width=big.shape[1], height=big.shape[0], transform=from_origin(500000, 5000000, 30, 30), crs="EPSG:32632",
+            compress=None, tiled=True, blockxsize=256, blockysize=256, predictor=1)
+prof.pop("nodata", None)
+dem = tmp / "dem64.tif"
+with rasterio.open(dem, "w", **prof) as ds:
+    ds.write(big, 1)
+cells = big.size
+t_gd = med(lambda: subprocess.run(["gdaldem", "slope", "-q", "-compute_edges", str(dem), str(tmp / "gd.tif")], check=True), 3)
+t_lo = med(lambda: subprocess.run([str(cli), "terrain", "slope", str(dem), str(tmp / "lo.tif"), "--uncompressed"], check=True), 3)
+r = subprocess.run(["/usr/bin/time", "-f", "%M", str(cli), "terrain", "slope", str(dem), str(tmp / "lo.tif"), "--uncompressed"],
+                   capture_output=True, text=True, check=True)
+peak_mb = int(r.stderr.strip().splitlines()[-1]) / 1024
+io_mb = cells * 8 / 2**20
+rows.append((f"slope, {cells / 1e6:.1f} Mcells, whole process (read+compute+write)", "gdaldem slope -compute_edges", t_gd, t_lo,
+             f"{cells / t_gd / 1e6:.0f} vs {cells / t_lo / 1e6:.0f} Mcells/s; landopp peak RSS {peak_mb:.0f} MB = {peak_mb / io_mb:.2f}x input+output"))
+import xarray as xr  # noqa: E402
+import xrspatial  # noqa: E402
+
+da = xr.DataArray(big, dims=("y", "x"), coords={"y": 5000000 - 30 * (np.arange(big.shape[0]) + 0.5), "x": 500000 + 30 * (np.arange(big.shape[1]) + 0.5)})
+t_xs = med(lambda: xrspatial.slope(da), 3)
+ras = landopp.Raster([big], (500000.0, 30.0, 0.0, 5000000.0, 0.0, -30.0), "EPSG:32632", None)
+t_li = med(lambda: landopp.terrain(ras, "slope"), 3)
+rows.append((f"slope, {cells / 1e6:.1f} Mcells, in memory", "xarray-spatial slope (numba)", t_xs, t_li,
+             f"{cells / t_xs / 1e6:.0f} vs {cells / t_li / 1e6:.0f} Mcells/s"))
+del big, row, da, ras
+
+# ---------------- zonal: Bangor parcels x DEM ----------------
+import geopandas as gpd  # noqa: E402
+from exactextract import exact_extract  # noqa: E402
+
+bdem = shared / "bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"
+parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg").to_crs(26919)
+ops = ["count", "mean", "min", "max", "stdev"]
+t_ee = med(lambda: exact_extract(str(bdem), parcels, ops, output="pandas"), 3)
+t_ze = med(lambda: landopp.zonal_stats(bdem, parcels, ops), 3)
+rows.append(("zonal stats, Bangor 10,643 parcels x 10 m DEM (count,mean,min,max,stdev)", "exactextract 0.3 (raster-sequential)",
+             t_ee, t_ze, f"{len(parcels) / t_ee:.0f} vs {len(parcels) / t_ze:.0f} polygons/s"))
+
+# ---------------- spectral indices on >= 100 Mcells ----------------
+d = shared / "sentinel2_l2a_29RKH_2020-02-19"
+def rd(name):
+    with rasterio.open(d / f"{name}.tif") as ds:
+        return ds.read(1)
+b = {k: rd(v) for k, v in {"B": "B02", "G": "B03", "R": "B04", "N": "B08"}.items()}
+b["S1"] = np.repeat(np.repeat(rd("B11"), 2, 0), 2, 1)
+scl = np.repeat(np.repeat(rd("SCL"), 2, 0), 2, 1)
+T = 10
+tile = lambda x: np.ascontiguousarray(np.tile(x, (T, T)))  # noqa: E731
+B = {k: tile(v) for k, v in b.items()}
+SCL = tile(scl)
+n = SCL.size
+g = (0.0, 10.0, 0.0, 0.0, 0.0, -10.0)
+rb = {k: landopp.Raster([v], g, None, 0.0) for k, v in B.items()}
+rs = landopp.Raster([SCL], g, None, None)
+names = ["NDVI", "NDWI", "NDBI", "SAVI", "EVI"]
+t_lsp = med(lambda: landopp.spectral_indices(rb, names, sensor="sentinel2_l2a", baseline="02.14", scl=rs), 3)
+
+def numpy_chunked():
+    out = {k: np.empty(n, np.float32) for k in names}
+    flat = {k: v.reshape(-1) for k, v in B.items()}
+    s = SCL.reshape(-1)
+    bad = np.zeros(256, bool)
+    bad[[0, 1, 3, 8, 9, 10, 11]] = True
+    step = 1 << 20
+    for i in range(0, n, step):
+        sl = slice(i, i + step)
+        Bl, G, R, N, S1 = (flat[k][sl].astype(np.float32) / np.float32(10000) for k in ["B", "G", "R", "N", "S1"])
+        m = bad[s[sl]] | (flat["R"][sl] == 0)
+        with np.errstate(all="ignore"):
+            res = {"NDVI": (N - R) / (N + R), "NDWI": (G - N) / (G + N), "NDBI": (S1 - N) / (S1 + N),
+                   "SAVI": (1 + 1.0) * (N - R) / (N + R + 1.0), "EVI": 2.5 * (N - R) / (N + 6 * R - 7.5 * Bl + 1)}
+        for k, v in res.items():
+            v[m] = np.nan
+            out[k][sl] = v
+    return out
+
+t_np = med(numpy_chunked, 3)
+# memory bandwidth in the same run: copy and triad on 2 x 1 GiB arrays (numpy, single thread per op)
+x = np.ones(1 << 27)
+y = np.empty_like(x)
+t_copy = med(lambda: np.copyto(y, x), 3)
+bw_copy = 2 * x.nbytes / t_copy / 1e9
+bytes_per_cell = 5 * 2 + 1 + 5 * 4
+rows.append((f"5 indices + SCL mask, {n / 1e6:.0f} Mcells (u16 bands)", "numpy chunked single pass", t_np, t_lsp,
+             f"{n / t_np / 1e6:.0f} vs {n / t_lsp / 1e6:.0f} Mcells/s; landopp moves {n * bytes_per_cell / t_lsp / 1e9:.1f} GB/s of "
+             f"input+output vs numpy copy {bw_copy:.1f} GB/s (1 thread) in this run"))
+del B, SCL, rb, rs, x, y
+
+# ---------------- full Bangor pipeline ----------------
+spec = root / "benches/compare/bangor_pipeline.json"
+t_pipe = med(lambda: subprocess.run([str(cli), "features", str(spec), "-o", str(tmp / "f.csv"), "-q"], check=True), 3)
+rows.append(("full Bangor pipeline (shape, DEM, slope, zoning, soils, wetlands, flood, roads, streams)", "(target: 2 s)", 2.0, t_pipe,
+             "landopp features, release, whole process"))
+
+print("| input | reference | reference median | landopp median | speed-up (ref / landopp) | notes |")
+print("|---|---|---|---|---|---|")
+for name, ref, tr, tl, note in rows:
+    print(f"| {name} | {ref} | {tr:.3f} s | {tl:.3f} s | {tr / tl:.2f}x | {note} |")
