@@ -5,6 +5,20 @@ use landopp::vector::{self, Column, ColumnData};
 use landopp::{ColumnMeta, Error, FeatureTable, Parcels, Raster, Transformer};
 use std::path::{Path, PathBuf};
 
+/// The demo's agriculture profile (a small version of `core/presets/agriculture.json` for the
+/// columns the Slovenian sample has).
+const DEMO_PROFILE: &str = r#"{
+  "version": 1, "name": "agriculture (demo)",
+  "criteria": [
+    {"column": "slope_share_le_8", "name": "share <= 8 deg", "weight": 0.35, "transform": {"type": "linear_benefit", "min": 0.3, "max": 1.0}},
+    {"column": "area_acres", "name": "size (acres)", "weight": 0.30, "transform": {"type": "linear_benefit", "min": 0.5, "max": 10}},
+    {"column": "landuse_dominant", "name": "land use", "weight": 0.25, "transform": {"type": "categorical",
+      "scores": {"cultivated land": 1.0, "grassland": 0.8, "shrubland": 0.4, "forest": 0.2, "artificial surface": 0.0}, "default": 0.1}},
+    {"column": "mrr_fill", "name": "regular shape", "weight": 0.10, "transform": {"type": "linear_benefit", "min": 0.4, "max": 0.9}}
+  ],
+  "method": {"type": "weighted_sum"}
+}"#;
+
 fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
     let candidates: Vec<PathBuf> = match data {
         Some(d) => vec![d],
@@ -109,6 +123,24 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         );
     }
 
+    // Rank the parcels for agriculture: features from a spec, scored with a transparent profile.
+    let spec = landopp::pipeline::FeatureSpec::parse(&format!(
+        r#"{{"version": 1, "parcels": {{"path": {p:?}, "id_field": "index"}},
+            "features": [{{"type": "shape"}},
+                         {{"type": "terrain", "raster": {d:?}, "product": "slope", "stats": ["mean"], "share_below": [8]}},
+                         {{"type": "overlay", "layer": {p:?}, "field": "LULC_NAME", "prefix": "landuse"}}]}}"#,
+        p = parcels_path.display().to_string(),
+        d = dem_path.display().to_string()
+    ))?;
+    let features = spec.run(&|_| {})?;
+    let profile = landopp::scoring::Profile::parse(DEMO_PROFILE)?;
+    let scored = landopp::scoring::score(&features, &profile)?;
+    println!(
+        "\ntop 10 parcels for agriculture ({} criteria, weighted sum; score = sum of contributions):",
+        profile.criteria.len()
+    );
+    print_top(&scored, 10);
+
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let csv = out.join("parcels_features.csv");
     ft.write_csv(&csv)?;
@@ -123,4 +155,25 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     vector::write_layer(&gj, &layer.to_crs(&landopp::Crs::wgs84())?)?;
     println!("\nwrote {} and {}", csv.display(), gj.display());
     Ok(())
+}
+
+/// Print the top `n` parcels of a scoring result with their explanations.
+pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
+    let mut order: Vec<usize> = (0..r.ids.len()).collect();
+    order.sort_by_key(|&i| r.rank[i]);
+    for &i in order.iter().take(n) {
+        let flags = if r.reasons[i].is_empty() { String::new() } else { format!("  [{}]", r.reasons[i].join(", ")) };
+        println!("#{:<3} parcel {:<10} score {:.3}{}", r.rank[i], r.ids[i], r.score[i], flags);
+        for c in &r.explanations[i] {
+            let raw = match (&c.label, c.raw.is_nan()) {
+                (Some(l), _) => l.clone(),
+                (None, true) => "missing".into(),
+                (None, false) => format!("{:.3}", c.raw),
+            };
+            println!(
+                "       {:<22} raw {:>12}  -> {:.3} x w {:.3} = {:.3}",
+                c.criterion, raw, c.transformed, c.weight, c.contribution
+            );
+        }
+    }
 }

@@ -93,6 +93,20 @@ enum Cmd {
         #[arg(long)]
         timings: bool,
     },
+    /// Score and rank parcels: a feature CSV (from `landopp features`) with a scoring profile
+    /// (JSON/TOML). Writes CSV (`.csv`) or JSON (`.json`, with explanations).
+    Score {
+        /// Feature table CSV (first column: parcel id).
+        features: PathBuf,
+        /// Scoring profile.
+        profile: PathBuf,
+        /// Output file (.csv or .json; default: CSV on standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print the top N parcels with their explanations.
+        #[arg(long, default_value_t = 0)]
+        top: usize,
+    },
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -157,6 +171,41 @@ fn run(cli: Cli) -> Result<(), Error> {
             match output {
                 Some(o) => t.write_csv(o),
                 None => t.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+            }
+        }
+        Cmd::Score { features, profile, output, top } => {
+            let t = landopp::FeatureTable::read_csv(&features)?;
+            let text = std::fs::read_to_string(&profile).map_err(|e| Error::io(&profile, e))?;
+            let p = landopp::scoring::Profile::parse(&text)?;
+            let r = landopp::scoring::score(&t, &p)?;
+            if top > 0 {
+                demo::print_top(&r, top);
+            }
+            match output {
+                Some(o) if o.extension().is_some_and(|e| e == "json") => {
+                    let s = serde_json::to_string_pretty(&r).map_err(|e| Error::InvalidInput(e.to_string()))?;
+                    std::fs::write(&o, s).map_err(|e| Error::io(&o, e))
+                }
+                o => {
+                    let mut out = landopp::FeatureTable::new(r.ids.clone());
+                    out.add_column("score", r.score.clone(), Default::default())?;
+                    out.add_column("rank", r.rank.iter().map(|v| *v as f64).collect(), Default::default())?;
+                    out.add_column(
+                        "excluded",
+                        r.excluded.iter().map(|v| *v as u8 as f64).collect(),
+                        Default::default(),
+                    )?;
+                    out.add_categorical(
+                        "reasons",
+                        r.reasons.iter().map(|v| Some(v.join(";"))).collect(),
+                        Default::default(),
+                    )?;
+                    out.add_column("buildable_acres", r.buildable_acres.clone(), Default::default())?;
+                    match o {
+                        Some(path) => out.write_csv(path),
+                        None => out.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+                    }
+                }
             }
         }
         Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {

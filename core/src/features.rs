@@ -153,6 +153,9 @@ impl FeatureTable {
         for (i, id) in self.ids.iter().enumerate() {
             let mut rec = vec![id.clone()];
             rec.extend(self.columns.iter().map(|c| {
+                if c.is_categorical() {
+                    return c.label(i).unwrap_or_default().to_string();
+                }
                 let v = c.values[i];
                 if v.is_nan() {
                     String::new()
@@ -165,7 +168,8 @@ impl FeatureTable {
         wr.flush()?;
         Ok(())
     }
-    /// Read a CSV written by [`write_csv`](Self::write_csv) (first column = id; empty = NaN).
+    /// Read a CSV written by [`write_csv`](Self::write_csv) (first column = id; empty = NaN;
+    /// a column with any non-numeric value is categorical).
     pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let mut rd = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
@@ -178,28 +182,26 @@ impl FeatureTable {
             return Err(Error::Empty(format!("{} has no header", path.display())));
         }
         let mut ids = Vec::new();
-        let mut cols: Vec<Vec<f64>> = vec![Vec::new(); head.len() - 1];
-        for (line, rec) in rd.records().enumerate() {
+        let mut raw: Vec<Vec<String>> = vec![Vec::new(); head.len() - 1];
+        for rec in rd.records() {
             let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
             ids.push(rec.get(0).unwrap_or_default().to_string());
-            for (k, col) in cols.iter_mut().enumerate() {
-                let s = rec.get(k + 1).unwrap_or("").trim();
-                col.push(if s.is_empty() {
-                    f64::NAN
-                } else {
-                    s.parse().map_err(|_| {
-                        Error::format(
-                            "CSV",
-                            path,
-                            format!("line {}: column {:?}: {s:?} is not a number", line + 2, head[k + 1]),
-                        )
-                    })?
-                });
+            for (k, col) in raw.iter_mut().enumerate() {
+                col.push(rec.get(k + 1).unwrap_or("").trim().to_string());
             }
         }
         let mut t = FeatureTable::new(ids);
-        for (name, values) in head.into_iter().skip(1).zip(cols) {
-            t.add_column(name, values, ColumnMeta { source: path.display().to_string(), ..Default::default() })?;
+        for (name, values) in head.into_iter().skip(1).zip(raw) {
+            let meta = ColumnMeta { source: path.display().to_string(), ..Default::default() };
+            let nums: Option<Vec<f64>> =
+                values.iter().map(|s| if s.is_empty() { Some(f64::NAN) } else { s.parse().ok() }).collect();
+            match nums {
+                Some(v) => t.add_column(name, v, meta)?,
+                // a column that is not numeric is categorical (empty = missing)
+                None => {
+                    t.add_categorical(name, values.into_iter().map(|s| (!s.is_empty()).then_some(s)).collect(), meta)?
+                }
+            }
         }
         Ok(t)
     }

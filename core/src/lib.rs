@@ -9,6 +9,7 @@ pub mod info;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;
+pub mod scoring;
 pub mod spectral;
 pub mod terrain;
 pub mod vector;

@@ -373,3 +373,34 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
     df = pd.DataFrame(data, index=pd.Index(ids, name="parcel_id"))
     df.attrs["provenance"] = prov
     return df
+
+
+def score(features_df: Any, profile: "dict[str, Any] | str | PathLike") -> Any:
+    """Score parcels: ``features_df`` (as :func:`features` returns it, indexed by parcel id) with
+    a scoring profile (dict, JSON/TOML text or file). Returns a DataFrame with ``score`` (0..1),
+    ``rank``, ``excluded``, ``reasons``, ``buildable_acres`` and ``explanation`` (per criterion: raw,
+    transformed, weight, contribution)."""
+    if isinstance(profile, dict):
+        text = json.dumps(profile)
+    elif isinstance(profile, (str, os.PathLike)) and os.path.exists(os.fspath(profile)):
+        with open(os.fspath(profile), encoding="utf-8") as f:
+            text = f.read()
+    else:
+        text = str(profile)
+    import pandas as pd
+
+    cols: list[tuple[str, np.ndarray, list[str | None] | None]] = []
+    for name in features_df.columns:
+        s = features_df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+            labels = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v) for v in s]
+            cols.append((str(name), np.zeros(len(s)), labels))
+        else:
+            cols.append((str(name), np.ascontiguousarray(s.to_numpy(dtype=np.float64)), None))
+    r = json.loads(_landopp.score([str(i) for i in features_df.index], cols, text))
+    def fix(v: Any) -> float:
+        return float("nan") if v is None else float(v)
+    return pd.DataFrame({
+        "score": r["score"], "rank": r["rank"], "excluded": r["excluded"], "reasons": r["reasons"],
+        "buildable_acres": [fix(v) for v in r["buildable_acres"]], "explanation": r["explanations"],
+    }, index=pd.Index(r["ids"], name="parcel_id"))

@@ -15,6 +15,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spectral_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(scene_meta, m)?)?;
     m.add_function(wrap_pyfunction!(features, m)?)?;
+    m.add_function(wrap_pyfunction!(score, m)?)?;
     Ok(())
 }
 
@@ -183,4 +184,30 @@ fn features<'py>(
         })
         .collect();
     Ok((ids, cols))
+}
+
+/// Score a feature table `(ids, [(name, values, categories)])` with a profile (JSON text);
+/// returns the result as JSON text.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn score(
+    py: Python<'_>,
+    ids: Vec<String>,
+    columns: Vec<(String, numpy::PyReadonlyArray1<'_, f64>, Option<Vec<Option<String>>>)>,
+    profile_json: String,
+) -> PyResult<String> {
+    let cols: Vec<(String, Vec<f64>, Option<Vec<Option<String>>>)> =
+        columns.into_iter().map(|(n, v, c)| Ok((n, v.as_slice()?.to_vec(), c))).collect::<PyResult<_>>()?;
+    run(py, move || {
+        let mut t = landopp::FeatureTable::new(ids);
+        for (n, v, labels) in cols {
+            match labels {
+                Some(l) => t.add_categorical(n, l, Default::default())?,
+                None => t.add_column(n, v, Default::default())?,
+            }
+        }
+        let p = landopp::scoring::Profile::parse(&profile_json)?;
+        let r = landopp::scoring::score(&t, &p)?;
+        serde_json::to_string(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+    })
 }
