@@ -659,3 +659,61 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
         method,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> FeatureTable {
+        let mut t = FeatureTable::new(vec!["a".into(), "b".into(), "c".into()]);
+        t.add_column("slope", vec![2.0, 12.0, f64::NAN], Default::default()).unwrap();
+        t.add_column("area_acres", vec![10.0, 40.0, 5.0], Default::default()).unwrap();
+        t.add_column("flood", vec![0.0, 0.5, 0.0], Default::default()).unwrap();
+        t
+    }
+
+    fn profile(method: &str) -> Profile {
+        Profile::parse(&format!(
+            r#"{{"version": 1, "criteria": [
+              {{"column": "slope", "weight": 2, "transform": {{"type": "linear_cost", "min": 0, "max": 15}}}},
+              {{"column": "area_acres", "weight": 1, "transform": {{"type": "linear_benefit", "min": 0, "max": 50}}}}],
+              "constraints": [{{"code": "SLOPE_GT_10", "column": "slope", "op": ">", "value": 10}},
+                              {{"code": "IN_SFHA", "reduce_area_column": "flood"}}],
+              "method": {{"type": "{method}"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn weighted_sum_explains_itself_and_constraints_fire() {
+        let r = score(&table(), &profile("weighted_sum")).unwrap();
+        assert!(r.excluded[1] && r.reasons[1] == vec!["SLOPE_GT_10", "IN_SFHA"]);
+        assert_eq!(r.buildable_acres[1], 20.0);
+        let sum: f64 = r.explanations[0].iter().map(|c| c.contribution).sum();
+        assert!((sum - r.score[0]).abs() < 1e-15);
+        assert!(r.explanations[2][0].missing && r.explanations[2][0].transformed == 0.0);
+        assert_eq!(r.rank[0], 1);
+    }
+
+    #[test]
+    fn fixed_bounds_do_not_reorder() {
+        let p = profile("weighted_product");
+        let full = score(&table(), &p).unwrap();
+        let mut t = FeatureTable::new(vec!["a".into(), "c".into()]);
+        t.add_column("slope", vec![2.0, f64::NAN], Default::default()).unwrap();
+        t.add_column("area_acres", vec![10.0, 5.0], Default::default()).unwrap();
+        t.add_column("flood", vec![0.0, 0.0], Default::default()).unwrap();
+        let part = score(&t, &p).unwrap();
+        assert_eq!(part.score[0], full.score[0]);
+    }
+
+    #[test]
+    fn ahp_and_validation() {
+        let (w, cr) = ahp_weights(&[vec![1.0, 3.0], vec![1.0 / 3.0, 1.0]]).unwrap();
+        assert!((w[0] - 0.75).abs() < 1e-12 && cr == 0.0);
+        assert!(ahp_weights(&[vec![1.0, 3.0], vec![0.5, 1.0]]).unwrap_err().to_string().contains("reciprocal"));
+        let e = Profile::parse(r#"{"version": 1, "criteria": [], "method": {"type": "topsis"}}"#).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(score(&FeatureTable::new(vec![]), &profile("spotis")).unwrap_err().code() == "EMPTY");
+    }
+}
