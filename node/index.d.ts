@@ -25,6 +25,30 @@ export interface CrsInfo {
   linearUnitM?: number
 }
 
+/** A feature column returned to JS. */
+export interface FeatureColumnJs {
+  name: string
+  /** Values (category codes for categorical columns; NaN = missing). */
+  values: Float64Array
+  /** Category labels of a categorical column. */
+  categories?: Array<string>
+  /** Provenance: source, unit, method. */
+  source: string
+  unit: string
+  method: string
+}
+
+/**
+ * Run a feature spec (the same JSON as the CLI and Python); relative paths resolve against
+ * `baseDir`. Runs off the JS thread.
+ */
+export declare function features(spec: any, baseDir?: string | undefined | null): Promise<FeatureTableJs>
+
+export interface FeatureTableJs {
+  ids: Array<string>
+  columns: Array<FeatureColumnJs>
+}
+
 /**
  * Geodesic area (m²) and exterior perimeter (m) on WGS 84 of a GeoJSON FeatureCollection or
  * geometry list, whose coordinates are in `crs` (default EPSG:4326).
@@ -78,6 +102,18 @@ export interface ReadRasterOptions {
   /** 0-based band; default all bands. */
   band?: number
 }
+
+/**
+ * Score a feature table (as `features()` returns it) with a scoring profile (object or JSON).
+ * Resolves to `{ids, score, rank, excluded, reasons, buildable_acres, explanations, method}`.
+ */
+export declare function score(table: FeatureTableJs, profile: any): Promise<any>
+
+/**
+ * A gdaldem-identical terrain product of a DEM file (`slope`, `slope_percent`, `aspect`,
+ * `hillshade`, `tri`, `tpi`, `roughness`); options as in the Rust `TerrainOptions`.
+ */
+export declare function terrain(path: string, product: string, options?: any | undefined | null): Promise<RasterResult>
 
 /** Reproject coordinate arrays (x = easting/longitude, y = northing/latitude). */
 export declare function transform(src: string, dst: string, x: Float64Array, y: Float64Array): Xy

@@ -836,11 +836,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.crsInfo = nativeBinding.crsInfo
+module.exports.features = nativeBinding.features
 module.exports.geodesicAreaPerimeter = nativeBinding.geodesicAreaPerimeter
 module.exports.info = nativeBinding.info
 module.exports.listLayers = nativeBinding.listLayers
 module.exports.readLayer = nativeBinding.readLayer
 module.exports.readRaster = nativeBinding.readRaster
+module.exports.score = nativeBinding.score
+module.exports.terrain = nativeBinding.terrain
 module.exports.transform = nativeBinding.transform
 module.exports.version = nativeBinding.version
 module.exports.writeLayer = nativeBinding.writeLayer

@@ -14,5 +14,8 @@ export const {
   transform,
   geodesicAreaPerimeter,
   writeLayer,
+  features,
+  score,
+  terrain,
 } = binding
 export default binding

@@ -147,3 +147,37 @@ test('error codes (fixtures/expected/errors.json)', async () => {
     }, c.case)
   }
 })
+
+test('features, score and terrain (same spec and profile formats as Rust and Python)', async () => {
+  const spec = {
+    version: 1,
+    parcels: { path: 'slovenia/lulc_polygons.gpkg', id_field: 'index' },
+    features: [
+      { type: 'shape' },
+      { type: 'terrain', raster: 'slovenia/dem.tif', product: 'slope', stats: ['mean'], share_below: [8] },
+      { type: 'overlay', layer: 'slovenia/lulc_polygons.gpkg', field: 'LULC_NAME', prefix: 'landuse' },
+    ],
+  }
+  const t = await landopp.features(spec, join(root, 'fixtures'))
+  assert.equal(t.ids.length, 88)
+  const lu = t.columns.find((c) => c.name === 'landuse_dominant')
+  assert.ok(lu.categories.includes('forest'))
+  assert.equal(t.columns.find((c) => c.name === 'area_m2').unit, 'm2')
+  const profile = {
+    version: 1,
+    criteria: [
+      { column: 'area_acres', weight: 2, transform: { type: 'linear_benefit', min: 0, max: 10 } },
+      { column: 'landuse_dominant', weight: 1, transform: { type: 'categorical', scores: { 'cultivated land': 1 }, default: 0 } },
+    ],
+    method: { type: 'weighted_sum' },
+  }
+  const r = await landopp.score(t, profile)
+  const best = r.rank.indexOf(1)
+  const sum = r.explanations[best].reduce((s, c) => s + c.contribution, 0)
+  assert.ok(Math.abs(sum - r.score[best]) < 1e-12)
+  const slope = await landopp.terrain(fixture('slovenia/dem.tif'), 'slope')
+  assert.equal(slope.nodata, -9999)
+  assert.equal(slope.bands[0].data.length, slope.width * slope.height)
+  await assert.rejects(landopp.score(t, { ...profile, version: 9 }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.features({ ...spec, parcels: { path: 'nope.gpkg' } }, root), (e) => e.code === 'NOT_FOUND')
+})

@@ -112,24 +112,7 @@ impl Task for ReadRasterTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         let r = output.map_err(|e| reject_with_code(&env, e))?;
-        let names = r.band_names.clone();
-        Ok(RasterResult {
-            width: r.width() as u32,
-            height: r.height() as u32,
-            transform: r.transform.0.to_vec(),
-            crs: r.crs.as_ref().map(|c| c.to_user_string()),
-            nodata: r.nodata,
-            bands: r
-                .bands()
-                .iter()
-                .zip(names)
-                .map(|(b, description)| RasterBand {
-                    dtype: b.dtype().gdal_name().to_string(),
-                    data: Float64Array::new(b.to_f64().into_raw_vec_and_offset().0),
-                    description,
-                })
-                .collect(),
-        })
+        Ok(raster_js(r))
     }
 }
 
@@ -290,4 +273,180 @@ pub fn write_layer(env: Env, path: String, geojson: serde_json::Value, crs: Opti
         layer.crs = Some(Crs::from_user_input(&c).map_err(|e| reject_with_code(&env, e))?);
     }
     vector::write_layer(&path, &layer).map_err(|e| reject_with_code(&env, e))
+}
+
+/// A feature column returned to JS.
+#[napi(object)]
+pub struct FeatureColumnJs {
+    pub name: String,
+    /// Values (category codes for categorical columns; NaN = missing).
+    pub values: Float64Array,
+    /// Category labels of a categorical column.
+    pub categories: Option<Vec<String>>,
+    /// Provenance: source, unit, method.
+    pub source: String,
+    pub unit: String,
+    pub method: String,
+}
+
+#[napi(object)]
+pub struct FeatureTableJs {
+    pub ids: Vec<String>,
+    pub columns: Vec<FeatureColumnJs>,
+}
+
+pub struct FeaturesTask {
+    spec: String,
+    base_dir: Option<String>,
+}
+
+impl Task for FeaturesTask {
+    type Output = landopp::Result<landopp::FeatureTable>;
+    type JsValue = FeatureTableJs;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (spec, base) = (self.spec.clone(), self.base_dir.clone());
+        Ok((|| {
+            let mut s = landopp::pipeline::FeatureSpec::parse(&spec)?;
+            if let Some(b) = base {
+                s.resolve_paths(std::path::Path::new(&b));
+            }
+            s.run(&|_| {})
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let t = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(FeatureTableJs {
+            ids: t.ids().to_vec(),
+            columns: t
+                .columns()
+                .iter()
+                .map(|c| FeatureColumnJs {
+                    name: c.name.clone(),
+                    values: Float64Array::new(c.values.clone()),
+                    categories: c.categories.clone(),
+                    source: c.meta.source.clone(),
+                    unit: c.meta.unit.clone(),
+                    method: c.meta.method.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Run a feature spec (the same JSON as the CLI and Python); relative paths resolve against
+/// `baseDir`. Runs off the JS thread.
+#[napi(ts_return_type = "Promise<FeatureTableJs>")]
+pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<FeaturesTask> {
+    AsyncTask::new(FeaturesTask { spec: spec.to_string(), base_dir })
+}
+
+pub struct ScoreTask {
+    ids: Vec<String>,
+    columns: Vec<(String, Vec<f64>, Option<Vec<String>>)>,
+    profile: String,
+}
+
+impl Task for ScoreTask {
+    type Output = landopp::Result<serde_json::Value>;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let ids = self.ids.clone();
+        let cols = std::mem::take(&mut self.columns);
+        let profile = self.profile.clone();
+        Ok((|| {
+            let mut t = landopp::FeatureTable::new(ids);
+            for (name, values, cats) in cols {
+                match cats {
+                    Some(c) => {
+                        let labels = values
+                            .iter()
+                            .map(|v| (!v.is_nan()).then(|| c.get(*v as usize).cloned()).flatten())
+                            .collect();
+                        t.add_categorical(name, labels, Default::default())?
+                    }
+                    None => t.add_column(name, values, Default::default())?,
+                }
+            }
+            let p = landopp::scoring::Profile::parse(&profile)?;
+            let r = landopp::scoring::score(&t, &p)?;
+            serde_json::to_value(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        output.map(Json).map_err(|e| reject_with_code(&env, e))
+    }
+}
+
+/// Score a feature table (as `features()` returns it) with a scoring profile (object or JSON).
+/// Resolves to `{ids, score, rank, excluded, reasons, buildable_acres, explanations, method}`.
+#[napi(ts_return_type = "Promise<any>")]
+pub fn score(table: FeatureTableJs, profile: serde_json::Value) -> AsyncTask<ScoreTask> {
+    let columns = table.columns.into_iter().map(|c| (c.name, c.values.to_vec(), c.categories)).collect();
+    let profile = match profile {
+        serde_json::Value::String(s) => s,
+        v => v.to_string(),
+    };
+    AsyncTask::new(ScoreTask { ids: table.ids, columns, profile })
+}
+
+pub struct TerrainTask {
+    path: String,
+    product: String,
+    options: serde_json::Value,
+}
+
+impl Task for TerrainTask {
+    type Output = landopp::Result<landopp::Raster>;
+    type JsValue = RasterResult;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (path, product, options) = (self.path.clone(), self.product.clone(), self.options.clone());
+        Ok((|| {
+            let opts: landopp::terrain::TerrainOptions = if options.is_null() {
+                Default::default()
+            } else {
+                serde_json::from_value(options)
+                    .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?
+            };
+            let dem = landopp::Raster::open(&path)?;
+            landopp::terrain::terrain(&dem, landopp::terrain::TerrainProduct::parse(&product)?, &opts)
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let r = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(raster_js(r))
+    }
+}
+
+fn raster_js(r: landopp::Raster) -> RasterResult {
+    let names = r.band_names.clone();
+    RasterResult {
+        width: r.width() as u32,
+        height: r.height() as u32,
+        transform: r.transform.0.to_vec(),
+        crs: r.crs.as_ref().map(|c| c.to_user_string()),
+        nodata: r.nodata,
+        bands: r
+            .bands()
+            .iter()
+            .zip(names)
+            .map(|(b, description)| RasterBand {
+                dtype: b.dtype().gdal_name().to_string(),
+                data: Float64Array::new(b.to_f64().into_raw_vec_and_offset().0),
+                description,
+            })
+            .collect(),
+    }
+}
+
+/// A gdaldem-identical terrain product of a DEM file (`slope`, `slope_percent`, `aspect`,
+/// `hillshade`, `tri`, `tpi`, `roughness`); options as in the Rust `TerrainOptions`.
+#[napi(ts_return_type = "Promise<RasterResult>")]
+pub fn terrain(path: String, product: String, options: Option<serde_json::Value>) -> AsyncTask<TerrainTask> {
+    AsyncTask::new(TerrainTask { path, product, options: options.unwrap_or(serde_json::Value::Null) })
 }
