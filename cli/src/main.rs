@@ -107,6 +107,24 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         top: usize,
     },
+    /// Search scored parcels: area of interest, filters, top-k by score or any column.
+    Search {
+        /// Parcels (vector file).
+        #[arg(long)]
+        parcels: PathBuf,
+        /// Parcel id field.
+        #[arg(long)]
+        id: Option<String>,
+        /// Feature CSV for those parcels (from `landopp features`).
+        #[arg(long)]
+        features: PathBuf,
+        /// Scoring profile.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Query as JSON: {"aoi": {"bbox": [..]}, "crs": "EPSG:4326", "filters": [..], "limit": 10, ...}
+        #[arg(long, default_value = "{}")]
+        query: String,
+    },
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -124,9 +142,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Info { path, json } => {
             let i = info::info(&path)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&i).map_err(|e| Error::InvalidInput(e.to_string()))?);
+                emit(&serde_json::to_string_pretty(&i).map_err(|e| Error::InvalidInput(e.to_string()))?);
             } else {
-                print!("{i}");
+                emit(&i.to_string());
             }
             Ok(())
         }
@@ -208,6 +226,23 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
         }
+        Cmd::Search { parcels, id, features, profile, query } => {
+            let p = landopp::Parcels::read(&parcels, None, id.as_deref())?;
+            let f = landopp::FeatureTable::read_csv(&features)?;
+            let prof = profile
+                .map(|pp| {
+                    std::fs::read_to_string(&pp)
+                        .map_err(|e| Error::io(&pp, e))
+                        .and_then(|t| landopp::scoring::Profile::parse(&t))
+                })
+                .transpose()?;
+            let idx = landopp::search::SearchIndex::build(&p, f, prof.as_ref())?;
+            let q: landopp::search::Query =
+                serde_json::from_str(&query).map_err(|e| Error::InvalidInput(format!("query: {e}")))?;
+            let page = idx.query(&q)?;
+            emit(&serde_json::to_string_pretty(&page).map_err(|e| Error::InvalidInput(e.to_string()))?);
+            Ok(())
+        }
         Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {
             use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions};
             use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
@@ -239,6 +274,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// Print to standard output; a closed pipe (`| head`) ends the output quietly.
+fn emit(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|_| if s.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") });
 }
 
 fn main() -> ExitCode {

@@ -10,6 +10,7 @@ pub mod overlay;
 pub mod pipeline;
 pub mod raster;
 pub mod scoring;
+pub mod search;
 pub mod spectral;
 pub mod terrain;
 pub mod vector;

@@ -15,6 +15,7 @@ from . import _landopp
 from ._io import (
     Crs,
     Raster,
+    SearchIndex,
     features,
     geodesic_area_perimeter,
     info,
@@ -55,7 +56,7 @@ if _landopp.BUILD_PROFILE == "debug":
     )
 
 __all__ = [
-    "Crs", "Raster", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
+    "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "score", "spectral_catalogue", "spectral_indices", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "UnsupportedError", "__version__",

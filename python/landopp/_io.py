@@ -389,6 +389,19 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike") -> Any:
         text = str(profile)
     import pandas as pd
 
+    ids, cols = _columns_of(features_df)
+    r = json.loads(_landopp.score(ids, cols, text))
+    def fix(v: Any) -> float:
+        return float("nan") if v is None else float(v)
+    return pd.DataFrame({
+        "score": r["score"], "rank": r["rank"], "excluded": r["excluded"], "reasons": r["reasons"],
+        "buildable_acres": [fix(v) for v in r["buildable_acres"]], "explanation": r["explanations"],
+    }, index=pd.Index(r["ids"], name="parcel_id"))
+
+
+def _columns_of(features_df: Any) -> tuple[list[str], list[tuple[str, np.ndarray, list[str | None] | None]]]:
+    import pandas as pd
+
     cols: list[tuple[str, np.ndarray, list[str | None] | None]] = []
     for name in features_df.columns:
         s = features_df[name]
@@ -397,10 +410,38 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike") -> Any:
             cols.append((str(name), np.zeros(len(s)), labels))
         else:
             cols.append((str(name), np.ascontiguousarray(s.to_numpy(dtype=np.float64)), None))
-    r = json.loads(_landopp.score([str(i) for i in features_df.index], cols, text))
-    def fix(v: Any) -> float:
-        return float("nan") if v is None else float(v)
-    return pd.DataFrame({
-        "score": r["score"], "rank": r["rank"], "excluded": r["excluded"], "reasons": r["reasons"],
-        "buildable_acres": [fix(v) for v in r["buildable_acres"]], "explanation": r["explanations"],
-    }, index=pd.Index(r["ids"], name="parcel_id"))
+    return [str(i) for i in features_df.index], cols
+
+
+class SearchIndex:
+    """Parcels + features + scores in an R-tree, kept in Rust between queries.
+
+    >>> idx = landopp.SearchIndex("parcels.gpkg", features_df, profile, id_field="MAPLOTUNIT")  # doctest: +SKIP
+    >>> idx.query(aoi={"bbox": [-68.8, 44.8, -68.77, 44.82]}, crs="EPSG:4326",
+    ...           filters=[{"column": "slope_mean", "max": 5}], limit=10)            # doctest: +SKIP
+    """
+
+    def __init__(self, parcels: Any, features_df: Any, profile: Any = None, *, id_field: str | None = None,
+                 layer: str | None = None) -> None:
+        ids, cols = _columns_of(features_df)
+        prof = None if profile is None else (json.dumps(profile) if isinstance(profile, dict) else str(profile))
+        if hasattr(parcels, "geometry"):
+            import shapely
+
+            wkb = [None if g is None else shapely.to_wkb(g) for g in parcels.geometry]
+            self._inner = _landopp.SearchIndex(None, ids, cols, prof, None, None, wkb, _crs_str(parcels.crs))
+        else:
+            self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, prof, id_field, layer)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def query(self, **query: Any) -> dict[str, Any]:
+        """Keys: ``aoi`` ({"bbox": [...]} | {"polygon": geojson} | {"point": {"xy": [x, y], "radius_m": r}}),
+        ``crs``, ``filters`` ([{"column", "min", "max", "in"}]), ``include_excluded``, ``sort_by``,
+        ``ascending``, ``limit``, ``cursor``. Returns ``{"hits", "total", "next_cursor"}``."""
+        return json.loads(self._inner.query(json.dumps(query)))
+
+    def rescore(self, profile: Any) -> None:
+        """Re-rank with a new profile (e.g. other weights) without recomputing features."""
+        self._inner.rescore(json.dumps(profile) if isinstance(profile, dict) else str(profile))

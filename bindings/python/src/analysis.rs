@@ -16,6 +16,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scene_meta, m)?)?;
     m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_class::<SearchIndex>()?;
     Ok(())
 }
 
@@ -210,4 +211,93 @@ fn score(
         let r = landopp::scoring::score(&t, &p)?;
         serde_json::to_string(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
     })
+}
+
+/// A parcel search index (R-tree + features + scores) kept in Rust between queries.
+#[pyclass(module = "landopp._landopp")]
+#[derive(Debug)]
+pub struct SearchIndex {
+    inner: landopp::search::SearchIndex,
+}
+
+#[pymethods]
+impl SearchIndex {
+    /// Build from a parcel file (or WKB + CRS + ids), a feature table and an optional profile.
+    #[new]
+    #[pyo3(signature = (parcels, ids, columns, profile_json=None, id_field=None, layer=None, wkb=None, crs=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn new(
+        py: Python<'_>,
+        parcels: Option<String>,
+        ids: Vec<String>,
+        columns: Vec<(String, numpy::PyReadonlyArray1<'_, f64>, Option<Vec<Option<String>>>)>,
+        profile_json: Option<String>,
+        id_field: Option<String>,
+        layer: Option<String>,
+        wkb: Option<Vec<Option<Vec<u8>>>>,
+        crs: Option<String>,
+    ) -> PyResult<Self> {
+        let cols: Vec<(String, Vec<f64>, Option<Vec<Option<String>>>)> =
+            columns.into_iter().map(|(n, v, c)| Ok((n, v.as_slice()?.to_vec(), c))).collect::<PyResult<_>>()?;
+        let inner = run(py, move || {
+            let p = match (parcels, wkb) {
+                (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
+                (None, Some(w)) => {
+                    let geometries = crate::io::wkb_list(w)?;
+                    let n = geometries.len();
+                    let layer = landopp::VectorLayer {
+                        name: "parcels".into(),
+                        crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+                        fids: (0..n as i64).collect(),
+                        geometries,
+                        columns: vec![landopp::Column {
+                            name: "__id".into(),
+                            data: landopp::ColumnData::Text(ids.iter().cloned().map(Some).collect()),
+                        }],
+                        geometry_type: "POLYGON".into(),
+                    };
+                    landopp::Parcels::from_layer(layer, Some("__id"))?
+                }
+                (None, None) => {
+                    return Err(landopp::Error::InvalidInput("give a parcel path or WKB geometries".into()))
+                }
+            };
+            let mut t = landopp::FeatureTable::new(ids);
+            for (n, v, labels) in cols {
+                match labels {
+                    Some(l) => t.add_categorical(n, l, Default::default())?,
+                    None => t.add_column(n, v, Default::default())?,
+                }
+            }
+            let prof = profile_json.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
+            landopp::search::SearchIndex::build(&p, t, prof.as_ref())
+        })?;
+        Ok(SearchIndex { inner })
+    }
+
+    /// Run a query (JSON text) and return the page as JSON text.
+    fn query(&self, py: Python<'_>, query_json: String) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| {
+            let q: landopp::search::Query =
+                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let page = idx.query(&q)?;
+            serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    /// Re-score with a new profile (JSON text) without recomputing features.
+    fn rescore(&mut self, py: Python<'_>, profile_json: String) -> PyResult<()> {
+        let idx = &mut self.inner;
+        py.detach(|| {
+            let p = landopp::scoring::Profile::parse(&profile_json)?;
+            idx.rescore(&p)
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
 }

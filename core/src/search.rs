@@ -1,0 +1,348 @@
+//! Parcel search: an R-tree over parcels with their features and scores. Queries combine an area
+//! of interest (bbox, polygon, or point + radius, in any CRS), attribute filters (ranges, category
+//! sets, excluded or not), top-k by score or any column, and cursor pagination; hits carry their
+//! explanation. Re-weighting ([`SearchIndex::rescore`]) re-ranks without recomputing features.
+
+use crate::crs::{Crs, Transformer};
+use crate::error::{Error, Result};
+use crate::features::FeatureTable;
+use crate::overlay::WorkFrame;
+use crate::scoring::{score, Contribution, Profile, ScoreResult};
+use crate::vector::Parcels;
+use geo::{BoundingRect, Distance, Euclidean, Intersects};
+use geo_types::{Coord, Geometry, MultiPolygon, Point, Rect};
+use rstar::{RTree, RTreeObject, AABB};
+use serde::{Deserialize, Serialize};
+
+struct Entry {
+    idx: usize,
+    env: AABB<[f64; 2]>,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        self.env
+    }
+}
+
+/// An area of interest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Aoi {
+    /// `[xmin, ymin, xmax, ymax]`.
+    Bbox(
+        /// Corners.
+        [f64; 4],
+    ),
+    /// A GeoJSON Polygon/MultiPolygon geometry.
+    Polygon(
+        /// Geometry object.
+        serde_json::Value,
+    ),
+    /// A point and a radius in metres.
+    Point {
+        /// `[x, y]`.
+        xy: [f64; 2],
+        /// Radius, metres.
+        radius_m: f64,
+    },
+}
+
+/// An attribute filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Feature column (or `score`).
+    pub column: String,
+    /// Inclusive minimum.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Inclusive maximum.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Allowed category labels.
+    #[serde(default, rename = "in")]
+    pub any_of: Option<Vec<String>>,
+}
+
+/// A search query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// Area of interest (none = everywhere).
+    #[serde(default)]
+    pub aoi: Option<Aoi>,
+    /// CRS of the AOI coordinates (default: the index CRS).
+    #[serde(default)]
+    pub crs: Option<String>,
+    /// Attribute filters (all must hold).
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// Include parcels excluded by hard constraints.
+    #[serde(default)]
+    pub include_excluded: bool,
+    /// Sort column (`score` by default).
+    #[serde(default)]
+    pub sort_by: Option<String>,
+    /// Ascending order (default: descending).
+    #[serde(default)]
+    pub ascending: bool,
+    /// Page size (default 100).
+    #[serde(default = "hundred")]
+    pub limit: usize,
+    /// Cursor from the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+fn hundred() -> usize {
+    100
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            aoi: None,
+            crs: None,
+            filters: vec![],
+            include_excluded: false,
+            sort_by: None,
+            ascending: false,
+            limit: 100,
+            cursor: None,
+        }
+    }
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// Parcel id.
+    pub id: String,
+    /// Score (NaN without a profile).
+    pub score: f64,
+    /// Rank among all parcels.
+    pub rank: usize,
+    /// Excluded by a hard constraint.
+    pub excluded: bool,
+    /// Constraint codes that fired.
+    pub reasons: Vec<String>,
+    /// Value of the sort column.
+    pub sort_value: f64,
+    /// Per-criterion explanation.
+    pub explanation: Vec<Contribution>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    /// Hits in order.
+    pub hits: Vec<Hit>,
+    /// Parcels matching the query (all pages).
+    pub total: usize,
+    /// Cursor of the next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+/// The index.
+#[derive(Debug)]
+pub struct SearchIndex {
+    crs: Crs,
+    unit_m: f64,
+    geoms: Vec<MultiPolygon<f64>>,
+    tree: RTree<Entry>,
+    features: FeatureTable,
+    scores: Option<ScoreResult>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Entry({})", self.idx)
+    }
+}
+
+impl SearchIndex {
+    /// Build over parcels (reprojected to a metric CRS) and their features, scored with `profile`.
+    pub fn build(parcels: &Parcels, features: FeatureTable, profile: Option<&Profile>) -> Result<Self> {
+        if features.ids() != parcels.ids.as_slice() {
+            return Err(Error::InvalidInput("the feature table's ids are not the parcels' ids (same order)".into()));
+        }
+        let frame = WorkFrame::new(parcels, None)?;
+        let entries = frame
+            .parcels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| {
+                g.bounding_rect()
+                    .map(|r| Entry { idx: i, env: AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]) })
+            })
+            .collect();
+        let scores = profile.map(|p| score(&features, p)).transpose()?;
+        Ok(SearchIndex {
+            crs: frame.crs,
+            unit_m: frame.unit_m,
+            geoms: frame.parcels,
+            tree: RTree::bulk_load(entries),
+            features,
+            scores,
+        })
+    }
+
+    /// Number of parcels.
+    pub fn len(&self) -> usize {
+        self.geoms.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.geoms.is_empty()
+    }
+    /// The metric CRS of the index.
+    pub fn crs(&self) -> &Crs {
+        &self.crs
+    }
+
+    /// Re-score with another profile (new weights) without touching geometry or features.
+    pub fn rescore(&mut self, profile: &Profile) -> Result<()> {
+        self.scores = Some(score(&self.features, profile)?);
+        Ok(())
+    }
+
+    fn candidates(&self, q: &Query) -> Result<Vec<usize>> {
+        let Some(aoi) = &q.aoi else { return Ok((0..self.len()).collect()) };
+        let src = match &q.crs {
+            Some(c) => Crs::from_user_input(c)?,
+            None => self.crs.clone(),
+        };
+        let t = Transformer::new(&src, &self.crs)?;
+        let in_tree = |r: Rect<f64>| -> Vec<usize> {
+            let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+            self.tree.locate_in_envelope_intersecting(&env).map(|e| e.idx).collect()
+        };
+        Ok(match aoi {
+            Aoi::Bbox(b) => {
+                if !(b[0] < b[2] && b[1] < b[3]) {
+                    return Err(Error::InvalidInput(format!("aoi.bbox {b:?} needs xmin < xmax and ymin < ymax")));
+                }
+                // densified so the box stays exact enough after reprojection
+                let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
+                let mut ring: Vec<Coord<f64>> = Vec::with_capacity(33);
+                for k in 0..4 {
+                    let (a, c) = (corners[k], corners[(k + 1) % 4]);
+                    for s in 0..8 {
+                        let f = s as f64 / 8.0;
+                        ring.push(Coord { x: a.0 + f * (c.0 - a.0), y: a.1 + f * (c.1 - a.1) });
+                    }
+                }
+                ring.push(ring[0]);
+                let mut g = Geometry::Polygon(geo_types::Polygon::new(ring.into(), vec![]));
+                t.transform_geometry(&mut g)?;
+                self.filter_geom(&g, in_tree)
+            }
+            Aoi::Polygon(v) => {
+                let mut g = crate::vector::geojson::parse_geometry(v)?
+                    .ok_or_else(|| Error::InvalidGeometry("aoi.polygon is null".into()))?;
+                if !matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
+                    return Err(Error::InvalidGeometry("aoi.polygon must be a Polygon or MultiPolygon".into()));
+                }
+                t.transform_geometry(&mut g)?;
+                self.filter_geom(&g, in_tree)
+            }
+            Aoi::Point { xy, radius_m } => {
+                if !(radius_m.is_finite() && *radius_m >= 0.0) {
+                    return Err(Error::InvalidInput(format!("aoi.point.radius_m {radius_m} must be >= 0")));
+                }
+                let (x, y) = t.transform_point(xy[0], xy[1])?;
+                let r = radius_m / self.unit_m;
+                let p = Point::new(x, y);
+                in_tree(Rect::new(Coord { x: x - r, y: y - r }, Coord { x: x + r, y: y + r }))
+                    .into_iter()
+                    .filter(|&i| Euclidean.distance(&p, &self.geoms[i]) <= r)
+                    .collect()
+            }
+        })
+    }
+
+    fn filter_geom(&self, g: &Geometry<f64>, in_tree: impl Fn(Rect<f64>) -> Vec<usize>) -> Vec<usize> {
+        let Some(r) = g.bounding_rect() else { return vec![] };
+        in_tree(r).into_iter().filter(|&i| g.intersects(&self.geoms[i])).collect()
+    }
+
+    /// Run a query.
+    pub fn query(&self, q: &Query) -> Result<Page> {
+        if q.limit == 0 {
+            return Err(Error::InvalidInput("limit must be > 0".into()));
+        }
+        let offset: usize = match &q.cursor {
+            Some(c) => c
+                .strip_prefix("o")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::InvalidInput(format!("invalid cursor {c:?}")))?,
+            None => 0,
+        };
+        let score_col: Vec<f64> = match &self.scores {
+            Some(s) => s.score.clone(),
+            None => vec![f64::NAN; self.len()],
+        };
+        let col = |name: &str| -> Result<Vec<f64>> {
+            if name == "score" {
+                return Ok(score_col.clone());
+            }
+            Ok(self.features.column(name)?.values.clone())
+        };
+        let mut keep = self.candidates(q)?;
+        if let Some(s) = &self.scores {
+            if !q.include_excluded {
+                keep.retain(|&i| !s.excluded[i]);
+            }
+        }
+        for f in &q.filters {
+            if f.column == "score" {
+                keep.retain(|&i| {
+                    let v = score_col[i];
+                    f.min.is_none_or(|m| v >= m) && f.max.is_none_or(|m| v <= m)
+                });
+                continue;
+            }
+            let c = self.features.column(&f.column)?;
+            if let Some(labels) = &f.any_of {
+                keep.retain(|&i| c.label(i).is_some_and(|l| labels.iter().any(|x| x == l)));
+            }
+            if f.min.is_some() || f.max.is_some() {
+                keep.retain(|&i| {
+                    let v = c.values[i];
+                    !v.is_nan() && f.min.is_none_or(|m| v >= m) && f.max.is_none_or(|m| v <= m)
+                });
+            }
+        }
+        let sort = col(q.sort_by.as_deref().unwrap_or("score"))?;
+        let ids = self.features.ids();
+        keep.sort_by(|&a, &b| {
+            let (x, y) = (sort[a], sort[b]);
+            let ord = match (x.is_nan(), y.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if q.ascending => x.total_cmp(&y),
+                _ => y.total_cmp(&x),
+            };
+            ord.then_with(|| ids[a].cmp(&ids[b]))
+        });
+        let total = keep.len();
+        let page: Vec<usize> = keep.into_iter().skip(offset).take(q.limit).collect();
+        let next = (offset + page.len() < total).then(|| format!("o{}", offset + page.len()));
+        let hits = page
+            .into_iter()
+            .map(|i| Hit {
+                id: ids[i].clone(),
+                score: score_col[i],
+                rank: self.scores.as_ref().map_or(0, |s| s.rank[i]),
+                excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
+                reasons: self.scores.as_ref().map(|s| s.reasons[i].clone()).unwrap_or_default(),
+                sort_value: sort[i],
+                explanation: self.scores.as_ref().map(|s| s.explanations[i].clone()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Page { hits, total, next_cursor: next })
+    }
+}

@@ -1,0 +1,82 @@
+"""Parcel search: AOI (bbox, polygon, point + radius, any CRS), filters, top-k, cursors, rescoring."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+import landopp
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def index(shared):
+    df = landopp.features(ROOT / "benches/compare/bangor_features.json")
+    prof = json.loads((ROOT / "core/presets/solar_utility.json").read_text())
+    parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg")
+    parcels["pid"] = parcels["MAPLOTUNIT"].astype(str)
+    idx = landopp.SearchIndex(shared / "bangor_me/parcels.gpkg", df, prof, id_field="MAPLOTUNIT")
+    return idx, df, parcels, prof
+
+
+def test_bbox_filters_topk_against_geopandas(index):
+    idx, df, parcels, prof = index
+    bbox = [-68.80, 44.80, -68.76, 44.83]
+    page = idx.query(aoi={"bbox": bbox}, crs="EPSG:4326", filters=[{"column": "slope_mean", "max": 5}], limit=20)
+    scores = landopp.score(df, prof)
+    # reference: parcels intersecting the bbox reprojected to the index CRS (UTM 19N)
+    box = gpd.GeoSeries([shapely.box(*bbox)], crs=4326).to_crs(26919).iloc[0]
+    p = parcels.to_crs(26919)
+    hit = p.geometry.intersects(box).to_numpy()
+    ok = hit & (df["slope_mean"].to_numpy() <= 5) & ~scores["excluded"].to_numpy()
+    assert page["total"] == ok.sum()
+    want = scores[ok].sort_values(["score"], ascending=False).head(20)
+    assert [h["id"] for h in page["hits"]][:5] == list(want.index[:5])
+    for h in page["hits"]:
+        assert sum(c["contribution"] for c in h["explanation"]) == pytest.approx(h["score"], abs=1e-12)
+
+
+def test_cursor_pagination_and_sorting(index):
+    idx, *_ = index
+    q = {"aoi": {"point": {"xy": [-68.78, 44.83], "radius_m": 1500}}, "crs": "EPSG:4326", "limit": 7}
+    seen, cursor = [], None
+    while True:
+        page = idx.query(**q, **({"cursor": cursor} if cursor else {}))
+        seen += [h["id"] for h in page["hits"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    # (Bangor parcel ids repeat: condo units and road parcels share MAPLOTUNIT values)
+    assert len(seen) == page["total"]
+    one = idx.query(**(q | {"limit": page["total"]}))
+    assert [h["id"] for h in one["hits"]] == seen
+    by_area = idx.query(sort_by="area_acres", ascending=True, limit=5)
+    vals = [h["sort_value"] for h in by_area["hits"]]
+    assert vals == sorted(vals)
+
+
+def test_rescore_reranks_without_features(index):
+    idx, df, parcels, prof = index
+    before = idx.query(limit=3)["hits"]
+    p2 = json.loads(json.dumps(prof))
+    for c in p2["criteria"]:
+        c["weight"] = 1.0 if c["column"] == "area_acres" else 0.01
+    idx.rescore(p2)
+    after = idx.query(limit=3)["hits"]
+    assert [h["id"] for h in after] != [h["id"] for h in before]
+    idx.rescore(prof)
+    assert [h["id"] for h in idx.query(limit=3)["hits"]] == [h["id"] for h in before]
+
+
+def test_search_bad_inputs(index):
+    idx, *_ = index
+    with pytest.raises(landopp.InvalidInputError):
+        idx.query(aoi={"bbox": [1, 1, 0, 0]})
+    with pytest.raises(landopp.NotFoundError):
+        idx.query(filters=[{"column": "nope", "min": 1}])
+    with pytest.raises(landopp.InvalidInputError):
+        idx.query(cursor="bogus")
+    with pytest.raises(landopp.CrsError):
+        idx.query(aoi={"bbox": [0, 0, 1, 1]}, crs="EPSG:99999")
