@@ -164,7 +164,7 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
     for &i in order.iter().take(n) {
         let flags = if r.reasons[i].is_empty() { String::new() } else { format!("  [{}]", r.reasons[i].join(", ")) };
         println!("#{:<3} parcel {:<10} score {:.3}{}", r.rank[i], r.ids[i], r.score[i], flags);
-        for c in &r.explanations[i] {
+        for c in &r.explanation(i) {
             let raw = match (&c.label, c.raw.is_nan()) {
                 (Some(l), _) => l.clone(),
                 (None, true) => "missing".into(),

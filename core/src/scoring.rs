@@ -468,14 +468,17 @@ pub struct Contribution {
     pub missing: bool,
 }
 
-/// Scores of every parcel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Scores of every parcel. Explanations are built on demand ([`ScoreResult::explanation`]) from
+/// the stored matrices, so scoring a million parcels does not allocate ten million records; the
+/// JSON form includes every explanation.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScoreResult {
     /// Parcel ids.
     pub ids: Vec<String>,
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Vec<f64>,
-    /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them.
+    /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them; ties keep
+    /// input order.
     pub rank: Vec<usize>,
     /// Excluded by a hard constraint.
     pub excluded: Vec<bool>,
@@ -483,14 +486,165 @@ pub struct ScoreResult {
     pub reasons: Vec<Vec<String>>,
     /// Buildable acres (area minus partial constraints), NaN without an area column.
     pub buildable_acres: Vec<f64>,
-    /// Per-parcel explanation.
-    pub explanations: Vec<Vec<Contribution>>,
     /// The method's name.
     pub method: String,
+    criteria: Vec<String>,
+    categories: Vec<Option<Vec<String>>>,
+    weights: Vec<f64>,
+    raw: Vec<f64>,
+    transformed: Vec<f64>,
+    contrib: Vec<f64>,
+    missing: Vec<bool>,
+}
+
+impl ScoreResult {
+    /// Number of criteria.
+    pub fn criteria(&self) -> &[String] {
+        &self.criteria
+    }
+    /// Normalised weights.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+    /// The explanation of parcel `i`: per criterion raw value, transformed value, weight,
+    /// contribution.
+    pub fn explanation(&self, i: usize) -> Vec<Contribution> {
+        let k = self.criteria.len();
+        (0..k)
+            .map(|j| {
+                let raw = self.raw[i * k + j];
+                let label = self.categories[j]
+                    .as_ref()
+                    .and_then(|c| (!raw.is_nan()).then(|| c.get(raw as usize).cloned()).flatten());
+                Contribution {
+                    criterion: self.criteria[j].clone(),
+                    raw,
+                    label,
+                    transformed: self.transformed[i * k + j],
+                    weight: self.weights[j],
+                    contribution: self.contrib[i * k + j],
+                    missing: self.missing[i * k + j],
+                }
+            })
+            .collect()
+    }
+    /// Transformed (0..1) value of parcel `i`, criterion `j`.
+    pub fn transformed(&self, i: usize, j: usize) -> f64 {
+        self.transformed[i * self.criteria.len() + j]
+    }
+}
+
+impl Serialize for ScoreResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ScoreResult", 8)?;
+        st.serialize_field("ids", &self.ids)?;
+        st.serialize_field("score", &self.score)?;
+        st.serialize_field("rank", &self.rank)?;
+        st.serialize_field("excluded", &self.excluded)?;
+        st.serialize_field("reasons", &self.reasons)?;
+        st.serialize_field("buildable_acres", &self.buildable_acres)?;
+        let ex: Vec<Vec<Contribution>> = (0..self.ids.len()).map(|i| self.explanation(i)).collect();
+        st.serialize_field("explanations", &ex)?;
+        st.serialize_field("method", &self.method)?;
+        st.end()
+    }
+}
+
+/// Aggregate transformed values (row-major n × k) with `weights`; returns (scores, contributions).
+/// `active` limits TOPSIS's ideal points to those rows.
+fn aggregate(
+    method: &Method,
+    tr: &[f64],
+    n: usize,
+    k: usize,
+    weights: &[f64],
+    active: &[bool],
+) -> (Vec<f64>, Vec<f64>) {
+    use rayon::prelude::*;
+    let mut scores = vec![0.0; n];
+    let mut contrib = vec![0.0; n * k];
+    let rows = scores.par_iter_mut().zip(contrib.par_chunks_mut(k.max(1))).enumerate();
+    match method {
+        Method::WeightedSum => rows.for_each(|(i, (s, c))| {
+            *s = 0.0;
+            for j in 0..k {
+                c[j] = weights[j] * tr[i * k + j];
+                *s += c[j];
+            }
+        }),
+        Method::WeightedProduct => rows.for_each(|(i, (s, c))| {
+            *s = 1.0;
+            for j in 0..k {
+                c[j] = tr[i * k + j].powf(weights[j]);
+                *s *= c[j];
+            }
+        }),
+        Method::Spotis => rows.for_each(|(i, (s, c))| {
+            let mut d = 0.0;
+            for j in 0..k {
+                let x = weights[j] * (1.0 - tr[i * k + j]).abs();
+                c[j] = weights[j] - x;
+                d += x;
+            }
+            *s = 1.0 - d;
+        }),
+        Method::Owa { order_weights } => {
+            let tot: f64 = order_weights.iter().sum();
+            let ow: Vec<f64> = order_weights.iter().map(|w| w / tot).collect();
+            rows.for_each(|(i, (s, c))| {
+                let mut idx: Vec<usize> = (0..k).collect();
+                idx.sort_by(|a, b| tr[i * k + b].total_cmp(&tr[i * k + a]));
+                *s = 0.0;
+                for (pos, &j) in idx.iter().enumerate() {
+                    c[j] = ow[pos] * tr[i * k + j];
+                    *s += c[j];
+                }
+            })
+        }
+        Method::Topsis => {
+            let norms: Vec<f64> = (0..k)
+                .map(|j| (0..n).filter(|i| active[*i]).map(|i| tr[i * k + j].powi(2)).sum::<f64>().sqrt())
+                .collect();
+            let v = |i: usize, j: usize| if norms[j] > 0.0 { weights[j] * tr[i * k + j] / norms[j] } else { 0.0 };
+            let pis: Vec<f64> = (0..k)
+                .map(|j| (0..n).filter(|i| active[*i]).map(|i| v(i, j)).fold(f64::NEG_INFINITY, f64::max))
+                .collect();
+            let nis: Vec<f64> =
+                (0..k).map(|j| (0..n).filter(|i| active[*i]).map(|i| v(i, j)).fold(f64::INFINITY, f64::min)).collect();
+            rows.for_each(|(i, (s, c))| {
+                let (mut dp, mut dm) = (0.0, 0.0);
+                for j in 0..k {
+                    let x = v(i, j);
+                    dp += (x - pis[j]).powi(2);
+                    dm += (x - nis[j]).powi(2);
+                    c[j] = x;
+                }
+                let (dp, dm) = (dp.sqrt(), dm.sqrt());
+                *s = if dp + dm > 0.0 { dm / (dp + dm) } else { 0.0 };
+            })
+        }
+    }
+    (scores, contrib)
+}
+
+/// Ranks (1 = best): non-excluded by score descending, ties in input order, then excluded ones.
+fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<usize> {
+    use rayon::prelude::*;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        excluded[a].cmp(&excluded[b]).then(scores[b].total_cmp(&scores[a])).then(a.cmp(&b))
+    });
+    let mut rank = vec![0; scores.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r + 1;
+    }
+    rank
 }
 
 /// Score a feature table with a profile.
 pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> {
+    use rayon::prelude::*;
     profile.validate()?;
     let n = features.len();
     if n == 0 {
@@ -498,20 +652,21 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
     }
     let weights = profile.weights()?;
     let cols = profile.criteria.iter().map(|c| features.column(&c.column)).collect::<Result<Vec<_>>>()?;
-    // transformed matrix (n × k)
     let k = cols.len();
     let mut raw = vec![0.0; n * k];
     let mut tr = vec![0.0; n * k];
     let mut missing = vec![false; n * k];
-    for (j, (c, col)) in profile.criteria.iter().zip(&cols).enumerate() {
-        for i in 0..n {
-            let x = col.values[i];
-            let t = c.transform.apply(x, col.label(i));
-            raw[i * k + j] = x;
-            missing[i * k + j] = t.is_nan();
-            tr[i * k + j] = if t.is_nan() { 0.0 } else { t };
-        }
-    }
+    raw.par_chunks_mut(k).zip(tr.par_chunks_mut(k)).zip(missing.par_chunks_mut(k)).enumerate().for_each(
+        |(i, ((r, t), m))| {
+            for (j, (c, col)) in profile.criteria.iter().zip(&cols).enumerate() {
+                let x = col.values[i];
+                let v = c.transform.apply(x, col.label(i));
+                r[j] = x;
+                m[j] = v.is_nan();
+                t[j] = if v.is_nan() { 0.0 } else { v };
+            }
+        },
+    );
     let mut excluded = vec![false; n];
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
     let mut buildable: Vec<f64> = match features.column(&profile.area_column) {
@@ -539,111 +694,14 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
             }
         }
     }
-    let mut scores = vec![0.0; n];
-    let mut contrib = vec![0.0; n * k];
-    match &profile.method {
-        Method::WeightedSum => {
-            for i in 0..n {
-                let mut s = 0.0;
-                for j in 0..k {
-                    let c = weights[j] * tr[i * k + j];
-                    contrib[i * k + j] = c;
-                    s += c;
-                }
-                scores[i] = s;
-            }
-        }
-        Method::WeightedProduct => {
-            for i in 0..n {
-                let mut s = 1.0;
-                for j in 0..k {
-                    let c = tr[i * k + j].powf(weights[j]);
-                    contrib[i * k + j] = c;
-                    s *= c;
-                }
-                scores[i] = s;
-            }
-        }
-        Method::Spotis => {
-            // bounds [0, 1], ideal 1: distance = Σ w |s − 1|
-            for i in 0..n {
-                let mut d = 0.0;
-                for j in 0..k {
-                    let c = weights[j] * (1.0 - tr[i * k + j]).abs();
-                    contrib[i * k + j] = weights[j] - c;
-                    d += c;
-                }
-                scores[i] = 1.0 - d;
-            }
-        }
-        Method::Owa { order_weights } => {
-            let s: f64 = order_weights.iter().sum();
-            let ow: Vec<f64> = order_weights.iter().map(|w| w / s).collect();
-            for i in 0..n {
-                let mut idx: Vec<usize> = (0..k).collect();
-                idx.sort_by(|a, b| tr[i * k + b].total_cmp(&tr[i * k + a]));
-                let mut sc = 0.0;
-                for (pos, &j) in idx.iter().enumerate() {
-                    let c = ow[pos] * tr[i * k + j];
-                    contrib[i * k + j] = c;
-                    sc += c;
-                }
-                scores[i] = sc;
-            }
-        }
-        Method::Topsis => {
-            let cand: Vec<usize> = (0..n).filter(|i| !excluded[*i]).collect();
-            let norms: Vec<f64> =
-                (0..k).map(|j| cand.iter().map(|&i| tr[i * k + j].powi(2)).sum::<f64>().sqrt()).collect();
-            let v = |i: usize, j: usize| if norms[j] > 0.0 { weights[j] * tr[i * k + j] / norms[j] } else { 0.0 };
-            let pis: Vec<f64> =
-                (0..k).map(|j| cand.iter().map(|&i| v(i, j)).fold(f64::NEG_INFINITY, f64::max)).collect();
-            let nis: Vec<f64> = (0..k).map(|j| cand.iter().map(|&i| v(i, j)).fold(f64::INFINITY, f64::min)).collect();
-            for i in 0..n {
-                let (mut dp, mut dm) = (0.0, 0.0);
-                for j in 0..k {
-                    let x = v(i, j);
-                    dp += (x - pis[j]).powi(2);
-                    dm += (x - nis[j]).powi(2);
-                    contrib[i * k + j] = x;
-                }
-                let (dp, dm) = (dp.sqrt(), dm.sqrt());
-                scores[i] = if dp + dm > 0.0 { dm / (dp + dm) } else { 0.0 };
-            }
+    let active: Vec<bool> = excluded.iter().map(|e| !e).collect();
+    let (mut scores, contrib) = aggregate(&profile.method, &tr, n, k, &weights, &active);
+    for (s, e) in scores.iter_mut().zip(&excluded) {
+        if *e {
+            *s = 0.0;
         }
     }
-    for i in 0..n {
-        if excluded[i] {
-            scores[i] = 0.0;
-        }
-    }
-    // rank: non-excluded by score desc (ties by id), then excluded
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        excluded[a]
-            .cmp(&excluded[b])
-            .then(scores[b].total_cmp(&scores[a]))
-            .then_with(|| features.ids()[a].cmp(&features.ids()[b]))
-    });
-    let mut rank = vec![0; n];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i] = r + 1;
-    }
-    let explanations = (0..n)
-        .map(|i| {
-            (0..k)
-                .map(|j| Contribution {
-                    criterion: profile.criteria[j].name.clone().unwrap_or_else(|| profile.criteria[j].column.clone()),
-                    raw: raw[i * k + j],
-                    label: cols[j].label(i).map(str::to_string),
-                    transformed: tr[i * k + j],
-                    weight: weights[j],
-                    contribution: contrib[i * k + j],
-                    missing: missing[i * k + j],
-                })
-                .collect()
-        })
-        .collect();
+    let rank = ranks(&scores, &excluded);
     let method = serde_json::to_value(&profile.method)
         .ok()
         .and_then(|v| v["type"].as_str().map(str::to_string))
@@ -655,8 +713,142 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
         excluded,
         reasons,
         buildable_acres: buildable,
-        explanations,
         method,
+        criteria: profile.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
+        categories: cols.iter().map(|c| c.categories.clone()).collect(),
+        weights,
+        raw,
+        transformed: tr,
+        contrib,
+        missing,
+    })
+}
+
+/// Rank stability of one parcel under weight perturbation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stability {
+    /// Parcel id.
+    pub id: String,
+    /// Rank with the profile's weights.
+    pub rank: usize,
+    /// Best (lowest) rank seen.
+    pub best_rank: usize,
+    /// Worst rank seen.
+    pub worst_rank: usize,
+    /// Share of runs in which the parcel stayed in the top k.
+    pub p_top_k: f64,
+}
+
+/// Sensitivity of the ranking to the weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sensitivity {
+    /// `top_k` used.
+    pub top_k: usize,
+    /// Number of weight sets evaluated.
+    pub runs: usize,
+    /// One entry per parcel.
+    pub parcels: Vec<Stability>,
+}
+
+/// How weights are perturbed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Perturbation {
+    /// One weight at a time multiplied by (1 ± `delta`), others renormalised.
+    OneAtATime {
+        /// Relative change, e.g. 0.2.
+        delta: f64,
+    },
+    /// `runs` weight sets: each weight multiplied by a uniform factor in [1 − spread, 1 + spread]
+    /// (deterministic with `seed`), then renormalised.
+    MonteCarlo {
+        /// Number of runs.
+        runs: usize,
+        /// Relative spread.
+        spread: f64,
+        /// Seed.
+        seed: u64,
+    },
+}
+
+/// Rank stability under weight perturbation, reusing the transformed matrix (features are not
+/// recomputed). Excluded parcels keep their exclusion.
+pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, top_k: usize) -> Result<Sensitivity> {
+    let k = result.criteria.len();
+    let n = result.ids.len();
+    if top_k == 0 {
+        return Err(Error::InvalidInput("top_k must be > 0".into()));
+    }
+    let base = result.weights.clone();
+    let mut sets: Vec<Vec<f64>> = Vec::new();
+    let norm = |w: Vec<f64>| {
+        let s: f64 = w.iter().sum();
+        w.into_iter().map(|x| x / s).collect::<Vec<_>>()
+    };
+    match how {
+        Perturbation::OneAtATime { delta } => {
+            if !(delta > 0.0 && delta < 1.0) {
+                return Err(Error::InvalidInput(format!("delta {delta} must be in (0, 1)")));
+            }
+            for j in 0..k {
+                for f in [1.0 - delta, 1.0 + delta] {
+                    let mut w = base.clone();
+                    w[j] *= f;
+                    sets.push(norm(w));
+                }
+            }
+        }
+        Perturbation::MonteCarlo { runs, spread, seed } => {
+            if runs == 0 || !(0.0..1.0).contains(&spread) {
+                return Err(Error::InvalidInput("runs must be > 0 and spread in [0, 1)".into()));
+            }
+            // splitmix64: deterministic, dependency-free
+            let mut state = seed;
+            let mut next = || {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+            };
+            for _ in 0..runs {
+                sets.push(norm(base.iter().map(|w| w * (1.0 - spread + 2.0 * spread * next())).collect()));
+            }
+        }
+    }
+    let active: Vec<bool> = result.excluded.iter().map(|e| !e).collect();
+    let mut best = result.rank.clone();
+    let mut worst = result.rank.clone();
+    let mut in_top = vec![0usize; n];
+    for w in &sets {
+        let (mut s, _) = aggregate(&profile.method, &result.transformed, n, k, w, &active);
+        for (x, e) in s.iter_mut().zip(&result.excluded) {
+            if *e {
+                *x = 0.0;
+            }
+        }
+        let r = ranks(&s, &result.excluded);
+        for i in 0..n {
+            best[i] = best[i].min(r[i]);
+            worst[i] = worst[i].max(r[i]);
+            if r[i] <= top_k && !result.excluded[i] {
+                in_top[i] += 1;
+            }
+        }
+    }
+    let runs = sets.len();
+    Ok(Sensitivity {
+        top_k,
+        runs,
+        parcels: (0..n)
+            .map(|i| Stability {
+                id: result.ids[i].clone(),
+                rank: result.rank[i],
+                best_rank: best[i],
+                worst_rank: worst[i],
+                p_top_k: in_top[i] as f64 / runs as f64,
+            })
+            .collect(),
     })
 }
 
@@ -689,9 +881,9 @@ mod tests {
         let r = score(&table(), &profile("weighted_sum")).unwrap();
         assert!(r.excluded[1] && r.reasons[1] == vec!["SLOPE_GT_10", "IN_SFHA"]);
         assert_eq!(r.buildable_acres[1], 20.0);
-        let sum: f64 = r.explanations[0].iter().map(|c| c.contribution).sum();
+        let sum: f64 = r.explanation(0).iter().map(|c| c.contribution).sum();
         assert!((sum - r.score[0]).abs() < 1e-15);
-        assert!(r.explanations[2][0].missing && r.explanations[2][0].transformed == 0.0);
+        assert!(r.explanation(2)[0].missing && r.explanation(2)[0].transformed == 0.0);
         assert_eq!(r.rank[0], 1);
     }
 

@@ -154,6 +154,7 @@ pub struct SearchIndex {
     tree: RTree<Entry>,
     features: FeatureTable,
     scores: Option<ScoreResult>,
+    profile: Option<Profile>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -186,6 +187,7 @@ impl SearchIndex {
             tree: RTree::bulk_load(entries),
             features,
             scores,
+            profile: profile.cloned(),
         })
     }
 
@@ -205,6 +207,7 @@ impl SearchIndex {
     /// Re-score with another profile (new weights) without touching geometry or features.
     pub fn rescore(&mut self, profile: &Profile) -> Result<()> {
         self.scores = Some(score(&self.features, profile)?);
+        self.profile = Some(profile.clone());
         Ok(())
     }
 
@@ -340,9 +343,126 @@ impl SearchIndex {
                 excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
                 reasons: self.scores.as_ref().map(|s| s.reasons[i].clone()).unwrap_or_default(),
                 sort_value: sort[i],
-                explanation: self.scores.as_ref().map(|s| s.explanations[i].clone()).unwrap_or_default(),
+                explanation: self.scores.as_ref().map(|s| s.explanation(i)).unwrap_or_default(),
             })
             .collect();
         Ok(Page { hits, total, next_cursor: next })
+    }
+}
+
+/// A candidate site: adjacent parcels that pass a filter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    /// Parcel ids, best score first.
+    pub parcel_ids: Vec<String>,
+    /// Σ `area_acres` of the parcels.
+    pub acres: f64,
+    /// Area-weighted mean score.
+    pub score: f64,
+}
+
+impl SearchIndex {
+    /// Group the parcels matching `q` (its AOI and filters; paging ignored) into sites of
+    /// adjacent parcels — sharing a boundary or closer than `tolerance_m` — and keep sites of at
+    /// least `min_acres`, largest first.
+    pub fn assemble_sites(&self, q: &Query, tolerance_m: f64, min_acres: f64) -> Result<Vec<Site>> {
+        if !(tolerance_m.is_finite() && tolerance_m >= 0.0) {
+            return Err(Error::InvalidInput(format!("tolerance_m {tolerance_m} must be >= 0")));
+        }
+        let all = Query { limit: usize::MAX, cursor: None, ..q.clone() };
+        let page = self.query(&all)?;
+        // map hits back to row indices (ids may repeat: take rows in query order)
+        let mut rows = self.candidates(&all)?;
+        let wanted: std::collections::HashSet<&str> = page.hits.iter().map(|h| h.id.as_str()).collect();
+        let ids = self.features.ids();
+        rows.retain(|&i| wanted.contains(ids[i].as_str()));
+        if let Some(s) = &self.scores {
+            if !q.include_excluded {
+                rows.retain(|&i| !s.excluded[i]);
+            }
+        }
+        let tol = tolerance_m / self.unit_m;
+        let pos: std::collections::HashMap<usize, usize> = rows.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let mut parent: Vec<usize> = (0..rows.len()).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for (k, &i) in rows.iter().enumerate() {
+            let Some(r) = self.geoms[i].bounding_rect() else { continue };
+            let env = AABB::from_corners([r.min().x - tol, r.min().y - tol], [r.max().x + tol, r.max().y + tol]);
+            for e in self.tree.locate_in_envelope_intersecting(&env) {
+                let Some(&m) = pos.get(&e.idx) else { continue };
+                if m <= k {
+                    continue;
+                }
+                let touching = if tol > 0.0 {
+                    Euclidean.distance(&self.geoms[i], &self.geoms[e.idx]) <= tol
+                } else {
+                    self.geoms[i].intersects(&self.geoms[e.idx])
+                };
+                if touching {
+                    let (a, b) = (find(&mut parent, k), find(&mut parent, m));
+                    if a != b {
+                        parent[a] = b;
+                    }
+                }
+            }
+        }
+        let acres =
+            self.features.column("area_acres").map(|c| c.values.clone()).unwrap_or_else(|_| vec![f64::NAN; self.len()]);
+        let score = |i: usize| self.scores.as_ref().map_or(f64::NAN, |s| s.score[i]);
+        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+        for (k, &i) in rows.iter().enumerate() {
+            let root = find(&mut parent, k);
+            groups.entry(root).or_default().push(i);
+        }
+        let mut sites: Vec<Site> = groups
+            .into_values()
+            .map(|mut g| {
+                g.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+                let a: f64 = g.iter().map(|&i| acres[i]).sum();
+                let ws: f64 = g.iter().map(|&i| acres[i] * score(i)).sum();
+                Site {
+                    parcel_ids: g.iter().map(|&i| ids[i].clone()).collect(),
+                    acres: a,
+                    score: if a > 0.0 { ws / a } else { f64::NAN },
+                }
+            })
+            .filter(|s| s.acres >= min_acres)
+            .collect();
+        sites.sort_by(|a, b| b.acres.total_cmp(&a.acres));
+        Ok(sites)
+    }
+}
+
+/// Options of [`SearchIndex::sensitivity_json`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SensitivityOptions {
+    perturbation: crate::scoring::Perturbation,
+    #[serde(default = "ten")]
+    top_k: usize,
+}
+
+fn ten() -> usize {
+    10
+}
+
+impl SearchIndex {
+    /// Rank stability of the current scores under weight perturbation, for the bindings:
+    /// `{"perturbation": {"type": "monte_carlo", "runs": 200, "spread": 0.2, "seed": 1}, "top_k": 10}`.
+    pub fn sensitivity_json(&self, options: &str) -> Result<String> {
+        let o: SensitivityOptions =
+            serde_json::from_str(options).map_err(|e| Error::InvalidInput(format!("sensitivity options: {e}")))?;
+        let (s, p) = match (&self.scores, &self.profile) {
+            (Some(s), Some(p)) => (s, p),
+            _ => return Err(Error::InvalidInput("sensitivity needs a scoring profile".into())),
+        };
+        let r = crate::scoring::sensitivity(s, p, o.perturbation, o.top_k)?;
+        serde_json::to_string(&r).map_err(|e| Error::InvalidInput(e.to_string()))
     }
 }

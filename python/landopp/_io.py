@@ -442,6 +442,24 @@ class SearchIndex:
         ``ascending``, ``limit``, ``cursor``. Returns ``{"hits", "total", "next_cursor"}``."""
         return json.loads(self._inner.query(json.dumps(query)))
 
+    def assemble_sites(self, *, tolerance_m: float = 0.0, min_acres: float = 0.0, **query: Any) -> list[dict[str, Any]]:
+        """Group matching parcels (``query`` as in :meth:`query`: aoi, filters...) into sites of
+        adjacent parcels (shared boundary, or a gap up to ``tolerance_m``) of at least
+        ``min_acres``, largest first: ``[{"parcel_ids", "acres", "score"}]``."""
+        return json.loads(self._inner.assemble_sites(json.dumps(query), tolerance_m, min_acres))
+
+    def sensitivity(self, *, method: str = "monte_carlo", runs: int = 200, spread: float = 0.2, delta: float = 0.2,
+                    seed: int = 0, top_k: int = 10) -> Any:
+        """Rank stability under weight perturbation: ``one_at_a_time`` (each weight ×(1±delta)) or
+        ``monte_carlo`` (``runs`` weight sets, each weight ×U[1−spread, 1+spread], seeded). Returns a
+        DataFrame: rank, best_rank, worst_rank, p_top_k per parcel."""
+        pert: dict[str, Any] = ({"type": "one_at_a_time", "delta": delta} if method == "one_at_a_time"
+                                else {"type": "monte_carlo", "runs": runs, "spread": spread, "seed": seed})
+        r = json.loads(self._inner.sensitivity(json.dumps({"perturbation": pert, "top_k": top_k})))
+        import pandas as pd
+
+        return pd.DataFrame(r["parcels"]).set_index("id")
+
     def rescore(self, profile: Any) -> None:
         """Re-rank with a new profile (e.g. other weights) without recomputing features."""
         self._inner.rescore(json.dumps(profile) if isinstance(profile, dict) else str(profile))

@@ -300,4 +300,22 @@ impl SearchIndex {
     fn __len__(&self) -> usize {
         self.inner.len()
     }
+
+    /// Sites of adjacent matching parcels (JSON text query) as JSON text.
+    fn assemble_sites(&self, py: Python<'_>, query_json: String, tolerance_m: f64, min_acres: f64) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| {
+            let q: landopp::search::Query =
+                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let sites = idx.assemble_sites(&q, tolerance_m, min_acres)?;
+            serde_json::to_string(&sites).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    /// Rank stability under weight perturbation (JSON options) as JSON text.
+    fn sensitivity(&self, py: Python<'_>, options_json: String) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| idx.sensitivity_json(&options_json)).map_err(|e| crate::error::to_py(py, e))
+    }
 }
