@@ -205,7 +205,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     std::fs::write(&o, s).map_err(|e| Error::io(&o, e))
                 }
                 o => {
-                    let mut out = landopp::FeatureTable::new(r.ids.clone());
+                    let mut out = landopp::FeatureTable::new(r.ids.to_vec());
                     out.add_column("score", r.score.clone(), Default::default())?;
                     out.add_column("rank", r.rank.iter().map(|v| *v as f64).collect(), Default::default())?;
                     out.add_column(

@@ -56,18 +56,22 @@ impl FeatureColumn {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureTable {
-    ids: Vec<String>,
+    ids: std::sync::Arc<Vec<String>>,
     columns: Vec<FeatureColumn>,
 }
 
 impl FeatureTable {
     /// An empty table over these parcel ids.
     pub fn new(ids: Vec<String>) -> Self {
-        FeatureTable { ids, columns: Vec::new() }
+        FeatureTable { ids: std::sync::Arc::new(ids), columns: Vec::new() }
     }
     /// Parcel ids.
     pub fn ids(&self) -> &[String] {
         &self.ids
+    }
+    /// Parcel ids, shared (no copy).
+    pub fn ids_shared(&self) -> std::sync::Arc<Vec<String>> {
+        self.ids.clone()
     }
     /// Number of rows.
     pub fn len(&self) -> usize {

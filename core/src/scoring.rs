@@ -473,8 +473,8 @@ pub struct Contribution {
 /// JSON form includes every explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreResult {
-    /// Parcel ids.
-    pub ids: Vec<String>,
+    /// Parcel ids (shared with the feature table).
+    pub ids: std::sync::Arc<Vec<String>>,
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Vec<f64>,
     /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them; ties keep
@@ -538,7 +538,7 @@ impl Serialize for ScoreResult {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("ScoreResult", 8)?;
-        st.serialize_field("ids", &self.ids)?;
+        st.serialize_field("ids", &*self.ids)?;
         st.serialize_field("score", &self.score)?;
         st.serialize_field("rank", &self.rank)?;
         st.serialize_field("excluded", &self.excluded)?;
@@ -707,7 +707,7 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
         .and_then(|v| v["type"].as_str().map(str::to_string))
         .unwrap_or_default();
     Ok(ScoreResult {
-        ids: features.ids().to_vec(),
+        ids: features.ids_shared(),
         score: scores,
         rank,
         excluded,

@@ -227,6 +227,20 @@ impl SearchIndex {
                 if !(b[0] < b[2] && b[1] < b[3]) {
                     return Err(Error::InvalidInput(format!("aoi.bbox {b:?} needs xmin < xmax and ymin < ymax")));
                 }
+                if t.is_noop() {
+                    // same CRS: parcels whose box lies inside are in; only border ones are tested
+                    let rect = Rect::new(Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] });
+                    let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+                    return Ok(self
+                        .tree
+                        .locate_in_envelope_intersecting(&env)
+                        .filter(|e| {
+                            use rstar::Envelope;
+                            env.contains_envelope(&e.env) || rect.intersects(&self.geoms[e.idx])
+                        })
+                        .map(|e| e.idx)
+                        .collect());
+                }
                 // densified so the box stays exact enough after reprojection
                 let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
                 let mut ring: Vec<Coord<f64>> = Vec::with_capacity(33);
@@ -283,15 +297,19 @@ impl SearchIndex {
                 .ok_or_else(|| Error::InvalidInput(format!("invalid cursor {c:?}")))?,
             None => 0,
         };
-        let score_col: Vec<f64> = match &self.scores {
-            Some(s) => s.score.clone(),
-            None => vec![f64::NAN; self.len()],
-        };
-        let col = |name: &str| -> Result<Vec<f64>> {
-            if name == "score" {
-                return Ok(score_col.clone());
+        let nan_scores;
+        let score_col: &[f64] = match &self.scores {
+            Some(s) => &s.score,
+            None => {
+                nan_scores = vec![f64::NAN; self.len()];
+                &nan_scores
             }
-            Ok(self.features.column(name)?.values.clone())
+        };
+        let col = |name: &str| -> Result<&[f64]> {
+            if name == "score" {
+                return Ok(score_col);
+            }
+            Ok(&self.features.column(name)?.values)
         };
         let mut keep = self.candidates(q)?;
         if let Some(s) = &self.scores {
