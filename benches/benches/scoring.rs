@@ -25,7 +25,7 @@ const COLS: [&str; 10] = [
 
 fn replicated() -> Option<(Parcels, FeatureTable)> {
     let _ = shared_data()?;
-    let spec = FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/bangor_features.json"))
+    let spec = FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/city_features.json"))
         .ok()?;
     let base = spec.run(&|_| {}).ok()?;
     let p = Parcels::read(&spec.parcels.path, None, spec.parcels.id_field.as_deref()).ok()?;

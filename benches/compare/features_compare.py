@@ -8,7 +8,7 @@ temp dir by tiling the shared data; nothing is committed):
   * NDVI + NDWI + NDBI + SAVI + EVI with SCL masking on a ≥100 Mcell Sentinel-2 L2A mosaic
     (29RKH bands tiled 10×10): landopp vs numpy (chunked single pass), plus a copy/triad memory
     bandwidth test in the same run;
-  * the full Bangor feature pipeline (benches/compare/bangor_pipeline.json) wall time.
+  * the full Bangor feature pipeline (benches/compare/city_pipeline.json) wall time.
 
     python benches/compare/features_compare.py [../shared/data]
 """
@@ -150,7 +150,7 @@ rows.append((f"5 indices + SCL mask, {n / 1e6:.0f} Mcells (u16 bands)", "numpy c
 del B, SCL, rb, rs, x, y
 
 # ---------------- full Bangor pipeline ----------------
-spec = root / "benches/compare/bangor_pipeline.json"
+spec = root / "benches/compare/city_pipeline.json"
 t_pipe = med(lambda: subprocess.run([str(cli), "features", str(spec), "-o", str(tmp / "f.csv"), "-q"], check=True), 3)
 rows.append(("full Bangor pipeline (shape, DEM, slope, zoning, soils, wetlands, flood, roads, streams)", "(target: 2 s)", 2.0, t_pipe,
              "landopp features, release, whole process"))

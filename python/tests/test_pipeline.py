@@ -53,7 +53,7 @@ def test_pipeline_on_fixture_matches_geopandas():
 
 
 def test_bangor_overlay_and_proximity_against_shapely(shared):
-    df = landopp.features(ROOT / "benches/compare/bangor_features.json")
+    df = landopp.features(ROOT / "benches/compare/city_features.json")
     parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg").to_crs(26919)
     rng = np.random.default_rng(0)
     sample = rng.choice(len(parcels), 300, replace=False)

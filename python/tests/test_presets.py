@@ -11,7 +11,7 @@ from conftest import ROOT
 
 @pytest.fixture(scope="module")
 def bangor_features(shared):
-    return landopp.features(ROOT / "benches/compare/bangor_features.json")
+    return landopp.features(ROOT / "benches/compare/city_features.json")
 
 
 @pytest.mark.parametrize("preset", ["solar_utility", "residential", "agriculture"])

@@ -13,7 +13,7 @@ from conftest import ROOT
 
 @pytest.fixture(scope="module")
 def index(shared):
-    df = landopp.features(ROOT / "benches/compare/bangor_features.json")
+    df = landopp.features(ROOT / "benches/compare/city_features.json")
     prof = json.loads((ROOT / "core/presets/solar_utility.json").read_text())
     parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg")
     parcels["pid"] = parcels["MAPLOTUNIT"].astype(str)
