@@ -25,8 +25,8 @@ const COLS: [&str; 10] = [
 
 fn replicated() -> Option<(Parcels, FeatureTable)> {
     let _ = shared_data()?;
-    let spec = FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/city_features.json"))
-        .ok()?;
+    let spec =
+        FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/city_features.json")).ok()?;
     let base = spec.run(&|_| {}).ok()?;
     let p = Parcels::read(&spec.parcels.path, None, spec.parcels.id_field.as_deref()).ok()?;
     let p = p.to_crs(&landopp::Crs::from_epsg(26919).ok()?).ok()?;
