@@ -760,6 +760,19 @@ pub fn sanitize(s: &str) -> String {
 /// One SSURGO component: `(comppct_r, majcompflag, drainagecl, hydgrp)`.
 pub type Component = (f64, bool, Option<String>, Option<String>);
 
+/// Per parcel, the label of the column with the largest positive value (None when all are 0).
+fn dominant(labels: &[String], cols: &[Vec<f64>], n: usize) -> Vec<Option<String>> {
+    (0..n)
+        .map(|i| {
+            cols.iter()
+                .enumerate()
+                .filter(|c| c.1[i] > 0.0)
+                .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
+                .map(|(k, _)| labels[k].clone())
+        })
+        .collect()
+}
+
 /// SSURGO component and map-unit tables, as exported by Soil Data Access (CSV).
 #[derive(Debug, Clone, Default)]
 pub struct SoilTables {
@@ -886,15 +899,7 @@ pub fn soil_features(
                 ColumnMeta { source: src.clone(), unit: "1".into(), method: method.into() },
             )?;
         }
-        let dom = (0..r.shares.len())
-            .map(|i| {
-                cols.iter()
-                    .enumerate()
-                    .filter(|c| c.1[i] > 0.0)
-                    .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
-                    .map(|(k, _)| labels[k].clone())
-            })
-            .collect();
+        let dom = dominant(&labels, &cols, r.shares.len());
         t.add_categorical(
             format!("soil_{name}_dominant"),
             dom,
@@ -924,15 +929,7 @@ pub fn soil_features(
             },
         )?;
     }
-    let dom = (0..r.shares.len())
-        .map(|i| {
-            cols.iter()
-                .enumerate()
-                .filter(|c| c.1[i] > 0.0)
-                .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
-                .map(|(k, _)| labels[k].clone())
-        })
-        .collect();
+    let dom = dominant(&labels, &cols, r.shares.len());
     t.add_categorical(
         "soil_farmland_dominant",
         dom,

@@ -393,6 +393,41 @@ impl Program {
 
 const CHUNK: usize = 4096;
 
+/// A compiled index whose variables are bound to band slots (`Err(slot)`) or constants (`Ok(v)`).
+type Bound = (Program, Vec<std::result::Result<f32, usize>>);
+
+/// Compile every index and bind its variables: bands through `slot`, constants from `constants`
+/// or the catalogue defaults. All errors come before any work.
+fn bind_indices(
+    names: &[&str],
+    slot: impl Fn(&str) -> Option<usize>,
+    constants: &HashMap<String, f64>,
+) -> Result<Vec<Bound>> {
+    let mut progs = Vec::new();
+    for name in names {
+        let idx = index(name)?;
+        let prog = Program::compile(&idx.formula)?;
+        let mut bind = Vec::new();
+        for v in &prog.vars {
+            if let Some(k) = slot(v) {
+                bind.push(Err(k));
+            } else if let Some(c) =
+                constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
+            {
+                bind.push(Ok(c as f32));
+            } else {
+                return Err(Error::InvalidInput(format!(
+                    "index {name} needs {} {v:?}, which was not given{}",
+                    if is_band(v) { "band" } else { "constant" },
+                    if is_band(v) { "" } else { " (the catalogue has no default)" }
+                )));
+            }
+        }
+        progs.push((prog, bind));
+    }
+    Ok(progs)
+}
+
 enum Input<'a> {
     Slice(&'a [f32]),
     Scalar(f32),
@@ -433,29 +468,9 @@ pub fn compute_indices(names: &[&str], inputs: &IndexInputs<'_>) -> Result<Vec<V
             return Err(Error::InvalidInput(format!("mask has {} cells, expected {len}", v.len())));
         }
     }
-    // compile and bind every index first: errors before any work
-    let mut progs = Vec::new();
-    for name in names {
-        let idx = index(name)?;
-        let prog = Program::compile(&idx.formula)?;
-        let mut bind = Vec::new();
-        for v in &prog.vars {
-            if let Some(s) = inputs.bands.get(v) {
-                bind.push(Err(*s));
-            } else if let Some(c) =
-                inputs.constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
-            {
-                bind.push(Ok(c as f32));
-            } else {
-                return Err(Error::InvalidInput(format!(
-                    "index {name} needs {} {v:?}, which was not given{}",
-                    if is_band(v) { "band" } else { "constant" },
-                    if is_band(v) { "" } else { " (the catalogue has no default)" }
-                )));
-            }
-        }
-        progs.push((prog, bind));
-    }
+    let slices: Vec<&[f32]> = inputs.bands.values().copied().collect();
+    let keys: Vec<&String> = inputs.bands.keys().collect();
+    let progs = bind_indices(names, |v| keys.iter().position(|k| *k == v), &inputs.constants)?;
     let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; len]).collect();
     use rayon::prelude::*;
     let chunks: Vec<usize> = (0..len).step_by(CHUNK).collect();
@@ -473,7 +488,7 @@ pub fn compute_indices(names: &[&str], inputs: &IndexInputs<'_>) -> Result<Vec<V
                 .iter()
                 .map(|b| match b {
                     Ok(c) => Input::Scalar(*c),
-                    Err(s) => Input::Slice(&s[start..start + n]),
+                    Err(k) => Input::Slice(&slices[*k][start..start + n]),
                 })
                 .collect();
             prog.eval_chunk(&ins, n, stack, out);
@@ -749,30 +764,8 @@ pub fn index_rasters(
         scl_table[c as usize] = false;
     }
     let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
-    // compile and bind every index first: errors before any work
     let band_names: Vec<&String> = bands.keys().collect();
-    let mut progs = Vec::new();
-    for name in names {
-        let idx = index(name)?;
-        let prog = Program::compile(&idx.formula)?;
-        let mut bind: Vec<std::result::Result<f32, usize>> = Vec::new();
-        for v in &prog.vars {
-            if let Some(k) = band_names.iter().position(|b| *b == v) {
-                bind.push(Err(k));
-            } else if let Some(c) =
-                opts.constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
-            {
-                bind.push(Ok(c as f32));
-            } else {
-                return Err(Error::InvalidInput(format!(
-                    "index {name} needs {} {v:?}, which was not given{}",
-                    if is_band(v) { "band" } else { "constant" },
-                    if is_band(v) { "" } else { " (the catalogue has no default)" }
-                )));
-            }
-        }
-        progs.push((prog, bind));
-    }
+    let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
     let rasters: Vec<&crate::Raster> = bands.values().collect();
     let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; n]).collect();
     use rayon::prelude::*;
