@@ -171,6 +171,16 @@ impl Error {
     }
 }
 
+/// Parse a configuration document (feature spec, scoring profile) given as JSON (starts with
+/// `{`) or TOML; errors are `INVALID_INPUT` prefixed with `what`.
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
+    } else {
+        toml::from_str(text).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

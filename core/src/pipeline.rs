@@ -220,11 +220,7 @@ pub struct Progress<'a> {
 impl FeatureSpec {
     /// Parse JSON or TOML text (TOML when it does not start with `{`).
     pub fn parse(text: &str) -> Result<Self> {
-        let spec: FeatureSpec = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("feature spec: {e}")))?
-        } else {
-            toml::from_str(text).map_err(|e| Error::InvalidInput(format!("feature spec: {e}")))?
-        };
+        let spec: FeatureSpec = crate::error::parse_config(text, "feature spec")?;
         spec.validate()?;
         Ok(spec)
     }

@@ -360,11 +360,7 @@ pub fn ahp_weights(m: &[Vec<f64>]) -> Result<(Vec<f64>, f64)> {
 impl Profile {
     /// Parse JSON or TOML, then validate.
     pub fn parse(text: &str) -> Result<Self> {
-        let p: Profile = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("profile: {e}")))?
-        } else {
-            toml::from_str(text).map_err(|e| Error::InvalidInput(format!("profile: {e}")))?
-        };
+        let p: Profile = crate::error::parse_config(text, "profile")?;
         p.validate()?;
         Ok(p)
     }
