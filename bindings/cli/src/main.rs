@@ -5,6 +5,14 @@ use landopp::{info, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that stops quietly when standard output is closed (`landopp demo | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod demo;
 
 #[derive(Parser, Debug)]

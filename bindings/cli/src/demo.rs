@@ -22,7 +22,7 @@ const DEMO_PROFILE: &str = r#"{
 fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
     let candidates: Vec<PathBuf> = match data {
         Some(d) => vec![d],
-        None => vec![PathBuf::from("fixtures"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")],
+        None => vec![PathBuf::from("fixtures"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")],
     };
     candidates
         .iter()
@@ -36,20 +36,20 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let dir = find_data(data)?;
     let parcels_path = dir.join("slovenia/lulc_polygons.gpkg");
     let dem_path = dir.join("slovenia/dem.tif");
-    println!(
+    outln!(
         "landopp {} demo — land-use parcels of a 1 km² patch in central Slovenia (eo-learn sample, MIT)",
         landopp::VERSION
     );
     let parcels = Parcels::read(&parcels_path, None, Some("index"))?;
     let dem = Raster::open(&dem_path)?;
-    println!(
+    outln!(
         "parcels: {} from {} ({}), {} invalid geometries kept and flagged",
         parcels.len(),
         parcels_path.display(),
         parcels.crs.as_ref().map_or("no CRS".into(), |c| c.to_string()),
         parcels.invalid_indices().len()
     );
-    println!(
+    outln!(
         "DEM: {}x{} cells, {} ({})",
         dem.width(),
         dem.height(),
@@ -108,12 +108,12 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let class = parcels.column("LULC_NAME").ok();
     let mut order: Vec<usize> = (0..parcels.len()).collect();
     order.sort_by(|&a, &b| ap[b].0.total_cmp(&ap[a].0));
-    println!("\nlargest parcels:");
-    println!("{:>6}  {:<22} {:>10} {:>8} {:>10}", "id", "land use", "area m²", "acres", "elev m");
+    outln!("\nlargest parcels:");
+    outln!("{:>6}  {:<22} {:>10} {:>8} {:>10}", "id", "land use", "area m²", "acres", "elev m");
     for &i in order.iter().take(10) {
         let lu = class.map(|c| c.data.get(i).to_string()).unwrap_or_default();
         let e = ft.column("elevation_m")?.values[i];
-        println!(
+        outln!(
             "{:>6}  {:<22} {:>10.0} {:>8.2} {:>10}",
             parcels.ids[i],
             lu,
@@ -135,7 +135,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let features = spec.run(&|_| {})?;
     let profile = landopp::scoring::Profile::parse(DEMO_PROFILE)?;
     let scored = landopp::scoring::score(&features, &profile)?;
-    println!(
+    outln!(
         "\ntop 10 parcels for agriculture ({} criteria, weighted sum; score = sum of contributions):",
         profile.criteria.len()
     );
@@ -153,7 +153,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     }
     let gj = out.join("parcels_features.geojson");
     vector::write_layer(&gj, &layer.to_crs(&landopp::Crs::wgs84())?)?;
-    println!("\nwrote {} and {}", csv.display(), gj.display());
+    outln!("\nwrote {} and {}", csv.display(), gj.display());
     Ok(())
 }
 
@@ -163,16 +163,20 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
     order.sort_by_key(|&i| r.rank[i]);
     for &i in order.iter().take(n) {
         let flags = if r.reasons[i].is_empty() { String::new() } else { format!("  [{}]", r.reasons[i].join(", ")) };
-        println!("#{:<3} parcel {:<10} score {:.3}{}", r.rank[i], r.ids[i], r.score[i], flags);
+        outln!("#{:<3} parcel {:<10} score {:.3}{}", r.rank[i], r.ids[i], r.score[i], flags);
         for c in &r.explanation(i) {
             let raw = match (&c.label, c.raw.is_nan()) {
                 (Some(l), _) => l.clone(),
                 (None, true) => "missing".into(),
                 (None, false) => format!("{:.3}", c.raw),
             };
-            println!(
+            outln!(
                 "       {:<22} raw {:>12}  -> {:.3} x w {:.3} = {:.3}",
-                c.criterion, raw, c.transformed, c.weight, c.contribution
+                c.criterion,
+                raw,
+                c.transformed,
+                c.weight,
+                c.contribution
             );
         }
     }
