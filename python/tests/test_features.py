@@ -100,8 +100,6 @@ def test_zonal_weighted_and_circular():
     w.bands[0][w.bands[0] < 0] = np.nan
     w.nodata = None
     ours = landopp.zonal_stats(dem, polys, ["weighted_mean"], weights=w)
-    with rasterio.open(dem) as ds:
-        prof = ds.profile
     import tempfile, os
     with tempfile.TemporaryDirectory() as d:
         wp = os.path.join(d, "w.tif")

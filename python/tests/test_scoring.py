@@ -45,7 +45,6 @@ def test_methods_equal_pymcdm(shared):
     x = df[cols].to_numpy(float)
     types = np.array([1, -1, -1, 1])
     w = np.array([0.4, 0.3, 0.2, 0.1])
-    ident = lambda v, cost: v  # noqa: E731
     mm = normalizations.minmax_normalization
     # WSM and WPM with min-max normalisation = linear transforms between the column min and max
     for name, method, ref in [

@@ -179,15 +179,7 @@ fn read_layer(
         let l = vector::read_layer(&path, &ReadOptions { layer })?;
         if parcels {
             let p = landopp::Parcels::from_layer(l, id_field.as_deref())?;
-            let status = p
-                .status
-                .iter()
-                .map(|s| match s {
-                    landopp::GeometryStatus::Valid => "valid".to_string(),
-                    landopp::GeometryStatus::Empty => "empty".to_string(),
-                    landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
-                })
-                .collect();
+            let status = p.status.iter().map(ToString::to_string).collect();
             let ids = p.ids.clone();
             Ok((p.to_layer(), Some(status), Some(ids)))
         } else {
@@ -339,13 +331,6 @@ fn parcel_status(py: Python<'_>, wkb: Vec<Option<Vec<u8>>>) -> PyResult<Vec<Stri
             geometry_type: "POLYGON".into(),
         };
         let p = landopp::Parcels::from_layer(layer, None)?;
-        Ok(p.status
-            .iter()
-            .map(|s| match s {
-                landopp::GeometryStatus::Valid => "valid".to_string(),
-                landopp::GeometryStatus::Empty => "empty".to_string(),
-                landopp::GeometryStatus::Invalid(r) => format!("invalid: {r}"),
-            })
-            .collect())
+        Ok(p.status.iter().map(ToString::to_string).collect())
     })
 }

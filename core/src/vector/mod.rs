@@ -390,6 +390,17 @@ pub enum GeometryStatus {
     Empty,
 }
 
+impl std::fmt::Display for GeometryStatus {
+    /// `valid`, `empty` or `invalid: <reason>` (the form the bindings report).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GeometryStatus::Valid => f.write_str("valid"),
+            GeometryStatus::Empty => f.write_str("empty"),
+            GeometryStatus::Invalid(r) => write!(f, "invalid: {r}"),
+        }
+    }
+}
+
 /// Parcels: ids, (multi)polygons, CRS, every source attribute, and a validity flag per parcel.
 #[derive(Debug, Clone)]
 pub struct Parcels {
