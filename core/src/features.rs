@@ -20,7 +20,8 @@ pub struct FeatureColumn {
     /// Column name.
     pub name: String,
     /// One value per parcel (NaN = missing). For categorical columns: the category code.
-    pub values: Vec<f64>,
+    /// Shared (`Arc`), so scores and indexes refer to it without copying.
+    pub values: std::sync::Arc<Vec<f64>>,
     /// Provenance.
     pub meta: ColumnMeta,
     /// Category labels of a categorical column (`None` for numeric columns).
@@ -96,7 +97,7 @@ impl FeatureTable {
             )));
         }
         self.columns.retain(|c| c.name != name);
-        self.columns.push(FeatureColumn { name, values, meta, categories: None });
+        self.columns.push(FeatureColumn { name, values: std::sync::Arc::new(values), meta, categories: None });
         Ok(())
     }
     /// Add (or replace) a categorical column from labels (`None` = missing).
@@ -122,7 +123,7 @@ impl FeatureTable {
             .map(|l| l.as_ref().and_then(|l| cats.binary_search(l).ok()).map_or(f64::NAN, |k| k as f64))
             .collect();
         self.columns.retain(|c| c.name != name);
-        self.columns.push(FeatureColumn { name, values, meta, categories: Some(cats) });
+        self.columns.push(FeatureColumn { name, values: std::sync::Arc::new(values), meta, categories: Some(cats) });
         Ok(())
     }
     /// Append every column of `other` (same ids, same order).

@@ -464,9 +464,91 @@ pub struct Contribution {
     pub missing: bool,
 }
 
-/// Scores of every parcel. Explanations are built on demand ([`ScoreResult::explanation`]) from
-/// the stored matrices, so scoring a million parcels does not allocate ten million records; the
-/// JSON form includes every explanation.
+/// A criterion bound to its feature column (shared, not copied).
+#[derive(Debug, Clone, PartialEq)]
+struct Bound {
+    transform: Transform,
+    values: std::sync::Arc<Vec<f64>>,
+    categories: Option<Vec<String>>,
+    /// Categorical transform on a categorical column: category code → score.
+    lut: Option<Vec<f64>>,
+}
+
+impl Bound {
+    fn new(c: &Criterion, col: &crate::features::FeatureColumn) -> Self {
+        let lut = match (&c.transform, &col.categories) {
+            (Transform::Categorical { .. }, Some(cats)) => {
+                Some(cats.iter().map(|l| c.transform.apply(0.0, Some(l))).collect())
+            }
+            _ => None,
+        };
+        Bound { transform: c.transform.clone(), values: col.values.clone(), categories: col.categories.clone(), lut }
+    }
+
+    fn label(&self, i: usize) -> Option<&str> {
+        let x = self.values[i];
+        let c = self.categories.as_ref()?;
+        (!x.is_nan()).then(|| c.get(x as usize).map(String::as_str)).flatten()
+    }
+
+    /// Transformed value of row `i` (NaN when missing).
+    fn eval(&self, i: usize) -> f64 {
+        let x = self.values[i];
+        match &self.lut {
+            Some(l) if x.is_nan() => f64::NAN,
+            Some(l) => l.get(x as usize).copied().unwrap_or(f64::NAN),
+            None => self.transform.apply(x, self.label(i)),
+        }
+    }
+
+    /// Transformed values of rows `start..start + out.len()`, missing → 0 (the NaN policy).
+    /// Same arithmetic as [`Bound::eval`], with the transform's match hoisted out of the loop.
+    fn eval_into(&self, start: usize, out: &mut [f64]) {
+        let xs = &self.values[start..start + out.len()];
+        let nz = |v: f64| if v.is_nan() { 0.0 } else { v };
+        match (&self.lut, &self.transform) {
+            (None, Transform::LinearBenefit { min, max }) => {
+                let d = max - min;
+                for (o, x) in out.iter_mut().zip(xs) {
+                    *o = nz(((x - min) / d).clamp(0.0, 1.0));
+                }
+            }
+            (None, Transform::LinearCost { min, max }) => {
+                let d = max - min;
+                for (o, x) in out.iter_mut().zip(xs) {
+                    *o = nz(((max - x) / d).clamp(0.0, 1.0));
+                }
+            }
+            _ => {
+                for (r, o) in out.iter_mut().enumerate() {
+                    *o = nz(self.eval(start + r));
+                }
+            }
+        }
+    }
+}
+
+/// Parameters TOPSIS derives from the candidate set.
+#[derive(Debug, Clone, PartialEq)]
+struct TopsisParams {
+    norms: Vec<f64>,
+    pis: Vec<f64>,
+    nis: Vec<f64>,
+}
+
+impl TopsisParams {
+    fn v(&self, w: f64, j: usize, t: f64) -> f64 {
+        if self.norms[j] > 0.0 {
+            w * t / self.norms[j]
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Scores of every parcel. Explanations are rebuilt on demand ([`ScoreResult::explanation`])
+/// from the feature columns (shared with the table, not copied), so scoring a million parcels
+/// allocates only the per-parcel vectors; the JSON form includes every explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreResult {
     /// Parcel ids (shared with the feature table).
@@ -478,19 +560,35 @@ pub struct ScoreResult {
     pub rank: Vec<usize>,
     /// Excluded by a hard constraint.
     pub excluded: Vec<bool>,
-    /// Codes of every constraint that fired.
-    pub reasons: Vec<Vec<String>>,
-    /// Buildable acres (area minus partial constraints), NaN without an area column.
-    pub buildable_acres: Vec<f64>,
     /// The method's name.
     pub method: String,
     criteria: Vec<String>,
-    categories: Vec<Option<Vec<String>>>,
     weights: Vec<f64>,
-    raw: Vec<f64>,
-    transformed: Vec<f64>,
-    contrib: Vec<f64>,
-    missing: Vec<bool>,
+    bound: Vec<Bound>,
+    agg: Method,
+    topsis: Option<TopsisParams>,
+    constraints: Vec<BoundConstraint>,
+    area: Option<std::sync::Arc<Vec<f64>>>,
+}
+
+/// A constraint bound to its feature column.
+#[derive(Debug, Clone, PartialEq)]
+struct BoundConstraint {
+    code: String,
+    values: std::sync::Arc<Vec<f64>>,
+    /// `Some` for hard constraints; `None` for partial ones (share removed from the area).
+    test: Option<(Op, f64)>,
+}
+
+impl BoundConstraint {
+    fn fires(&self, i: usize) -> bool {
+        let x = self.values[i];
+        !x.is_nan()
+            && match self.test {
+                Some((op, v)) => op.test(x, v),
+                None => x > 0.0,
+            }
+    }
 }
 
 impl ScoreResult {
@@ -502,31 +600,64 @@ impl ScoreResult {
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }
+    /// Codes of every constraint that fired for parcel `i`, in profile order.
+    pub fn reasons(&self, i: usize) -> Vec<&str> {
+        self.constraints.iter().filter(|c| c.fires(i)).map(|c| c.code.as_str()).collect()
+    }
+    /// Buildable acres of parcel `i`: the area column minus the shares removed by partial
+    /// constraints; NaN without an area column.
+    pub fn buildable_acres_at(&self, i: usize) -> f64 {
+        let mut a = self.area.as_ref().map_or(f64::NAN, |v| v[i]);
+        for c in self.constraints.iter().filter(|c| c.test.is_none() && c.fires(i)) {
+            a *= (1.0 - c.values[i]).clamp(0.0, 1.0);
+        }
+        a
+    }
+    /// Buildable acres of every parcel (see [`ScoreResult::buildable_acres_at`]).
+    pub fn buildable_acres(&self) -> Vec<f64> {
+        (0..self.ids.len()).map(|i| self.buildable_acres_at(i)).collect()
+    }
     /// The explanation of parcel `i`: per criterion raw value, transformed value, weight,
     /// contribution.
     pub fn explanation(&self, i: usize) -> Vec<Contribution> {
         let k = self.criteria.len();
+        let evals: Vec<f64> = self.bound.iter().map(|b| b.eval(i)).collect();
+        let tr: Vec<f64> = evals.iter().map(|v| if v.is_nan() { 0.0 } else { *v }).collect();
+        let w = &self.weights;
+        let contrib: Vec<f64> = match &self.agg {
+            Method::WeightedSum => (0..k).map(|j| w[j] * tr[j]).collect(),
+            Method::WeightedProduct => (0..k).map(|j| tr[j].powf(w[j])).collect(),
+            Method::Spotis => (0..k).map(|j| w[j] - w[j] * (1.0 - tr[j]).abs()).collect(),
+            Method::Topsis => {
+                let t = self.topsis.as_ref().expect("topsis parameters");
+                (0..k).map(|j| t.v(w[j], j, tr[j])).collect()
+            }
+            Method::Owa { order_weights } => {
+                let mut c = vec![0.0; k];
+                owa_row(order_weights, &tr, &mut c);
+                c
+            }
+        };
         (0..k)
-            .map(|j| {
-                let raw = self.raw[i * k + j];
-                let label = self.categories[j]
-                    .as_ref()
-                    .and_then(|c| (!raw.is_nan()).then(|| c.get(raw as usize).cloned()).flatten());
-                Contribution {
-                    criterion: self.criteria[j].clone(),
-                    raw,
-                    label,
-                    transformed: self.transformed[i * k + j],
-                    weight: self.weights[j],
-                    contribution: self.contrib[i * k + j],
-                    missing: self.missing[i * k + j],
-                }
+            .map(|j| Contribution {
+                criterion: self.criteria[j].clone(),
+                raw: self.bound[j].values[i],
+                label: self.bound[j].label(i).map(str::to_string),
+                transformed: tr[j],
+                weight: w[j],
+                contribution: contrib[j],
+                missing: evals[j].is_nan(),
             })
             .collect()
     }
     /// Transformed (0..1) value of parcel `i`, criterion `j`.
     pub fn transformed(&self, i: usize, j: usize) -> f64 {
-        self.transformed[i * self.criteria.len() + j]
+        let v = self.bound[j].eval(i);
+        if v.is_nan() {
+            0.0
+        } else {
+            v
+        }
     }
 }
 
@@ -538,8 +669,9 @@ impl Serialize for ScoreResult {
         st.serialize_field("score", &self.score)?;
         st.serialize_field("rank", &self.rank)?;
         st.serialize_field("excluded", &self.excluded)?;
-        st.serialize_field("reasons", &self.reasons)?;
-        st.serialize_field("buildable_acres", &self.buildable_acres)?;
+        let reasons: Vec<Vec<&str>> = (0..self.ids.len()).map(|i| self.reasons(i)).collect();
+        st.serialize_field("reasons", &reasons)?;
+        st.serialize_field("buildable_acres", &self.buildable_acres())?;
         let ex: Vec<Vec<Contribution>> = (0..self.ids.len()).map(|i| self.explanation(i)).collect();
         st.serialize_field("explanations", &ex)?;
         st.serialize_field("method", &self.method)?;
@@ -547,156 +679,297 @@ impl Serialize for ScoreResult {
     }
 }
 
-/// Aggregate transformed values (row-major n × k) with `weights`; returns (scores, contributions).
-/// `active` limits TOPSIS's ideal points to those rows.
-fn aggregate(
-    method: &Method,
-    tr: &[f64],
-    n: usize,
-    k: usize,
-    weights: &[f64],
-    active: &[bool],
-) -> (Vec<f64>, Vec<f64>) {
-    use rayon::prelude::*;
-    let mut scores = vec![0.0; n];
-    let mut contrib = vec![0.0; n * k];
-    let rows = scores.par_iter_mut().zip(contrib.par_chunks_mut(k.max(1))).enumerate();
-    match method {
-        Method::WeightedSum => rows.for_each(|(i, (s, c))| {
-            *s = 0.0;
-            for j in 0..k {
-                c[j] = weights[j] * tr[i * k + j];
-                *s += c[j];
-            }
-        }),
-        Method::WeightedProduct => rows.for_each(|(i, (s, c))| {
-            *s = 1.0;
-            for j in 0..k {
-                c[j] = tr[i * k + j].powf(weights[j]);
-                *s *= c[j];
-            }
-        }),
-        Method::Spotis => rows.for_each(|(i, (s, c))| {
-            let mut d = 0.0;
-            for j in 0..k {
-                let x = weights[j] * (1.0 - tr[i * k + j]).abs();
-                c[j] = weights[j] - x;
-                d += x;
-            }
-            *s = 1.0 - d;
-        }),
-        Method::Owa { order_weights } => {
-            let tot: f64 = order_weights.iter().sum();
-            let ow: Vec<f64> = order_weights.iter().map(|w| w / tot).collect();
-            rows.for_each(|(i, (s, c))| {
-                let mut idx: Vec<usize> = (0..k).collect();
-                idx.sort_by(|a, b| tr[i * k + b].total_cmp(&tr[i * k + a]));
-                *s = 0.0;
-                for (pos, &j) in idx.iter().enumerate() {
-                    c[j] = ow[pos] * tr[i * k + j];
-                    *s += c[j];
-                }
-            })
-        }
-        Method::Topsis => {
-            let norms: Vec<f64> = (0..k)
-                .map(|j| (0..n).filter(|i| active[*i]).map(|i| tr[i * k + j].powi(2)).sum::<f64>().sqrt())
-                .collect();
-            let v = |i: usize, j: usize| if norms[j] > 0.0 { weights[j] * tr[i * k + j] / norms[j] } else { 0.0 };
-            let pis: Vec<f64> = (0..k)
-                .map(|j| (0..n).filter(|i| active[*i]).map(|i| v(i, j)).fold(f64::NEG_INFINITY, f64::max))
-                .collect();
-            let nis: Vec<f64> =
-                (0..k).map(|j| (0..n).filter(|i| active[*i]).map(|i| v(i, j)).fold(f64::INFINITY, f64::min)).collect();
-            rows.for_each(|(i, (s, c))| {
-                let (mut dp, mut dm) = (0.0, 0.0);
-                for j in 0..k {
-                    let x = v(i, j);
-                    dp += (x - pis[j]).powi(2);
-                    dm += (x - nis[j]).powi(2);
-                    c[j] = x;
-                }
-                let (dp, dm) = (dp.sqrt(), dm.sqrt());
-                *s = if dp + dm > 0.0 { dm / (dp + dm) } else { 0.0 };
-            })
-        }
+/// OWA of one row: order weights applied to the values sorted high to low; `c[j]` receives
+/// criterion j's term. Returns the score.
+fn owa_row(order_weights: &[f64], tr: &[f64], c: &mut [f64]) -> f64 {
+    let tot: f64 = order_weights.iter().sum();
+    let mut idx: Vec<usize> = (0..tr.len()).collect();
+    idx.sort_by(|a, b| tr[*b].total_cmp(&tr[*a]));
+    let mut s = 0.0;
+    for (pos, &j) in idx.iter().enumerate() {
+        c[j] = order_weights[pos] / tot * tr[j];
+        s += c[j];
     }
-    (scores, contrib)
+    s
 }
 
-/// Ranks (1 = best): non-excluded by score descending, ties in input order, then excluded ones.
+/// Rows per work unit of the scoring passes (k columns × CHUNK f64 stay in L2).
+const CHUNK: usize = 1024;
+
+/// Scores of every row: criteria are transformed chunk by chunk (column-major, the transform's
+/// match hoisted) and aggregated in the same pass; nothing n × k is materialised.
+fn aggregate(
+    method: &Method,
+    bound: &[Bound],
+    weights: &[f64],
+    topsis: Option<&TopsisParams>,
+    excluded: &[bool],
+) -> Vec<f64> {
+    use rayon::prelude::*;
+    let n = excluded.len();
+    let k = bound.len();
+    let mut scores = vec![0.0; n];
+    scores.par_chunks_mut(CHUNK).enumerate().for_each(|(c, s)| {
+        let (start, len) = (c * CHUNK, s.len());
+        let mut buf = vec![0.0; k * len];
+        for (j, b) in bound.iter().enumerate() {
+            b.eval_into(start, &mut buf[j * len..(j + 1) * len]);
+        }
+        let col = |j: usize| &buf[j * len..(j + 1) * len];
+        match method {
+            Method::WeightedSum => {
+                for (j, w) in weights.iter().enumerate() {
+                    for (o, t) in s.iter_mut().zip(col(j)) {
+                        *o += w * t;
+                    }
+                }
+            }
+            Method::WeightedProduct => {
+                s.fill(1.0);
+                for (j, w) in weights.iter().enumerate() {
+                    for (o, t) in s.iter_mut().zip(col(j)) {
+                        *o *= t.powf(*w);
+                    }
+                }
+            }
+            Method::Spotis => {
+                let mut d = vec![0.0; len];
+                for (j, w) in weights.iter().enumerate() {
+                    for (o, t) in d.iter_mut().zip(col(j)) {
+                        *o += w * (1.0 - t).abs();
+                    }
+                }
+                for (o, d) in s.iter_mut().zip(&d) {
+                    *o = 1.0 - d;
+                }
+            }
+            Method::Topsis => {
+                let t = topsis.expect("topsis parameters");
+                let (mut dp, mut dm) = (vec![0.0; len], vec![0.0; len]);
+                for (j, w) in weights.iter().enumerate() {
+                    for ((p, m), x) in dp.iter_mut().zip(dm.iter_mut()).zip(col(j)) {
+                        let v = t.v(*w, j, *x);
+                        *p += (v - t.pis[j]).powi(2);
+                        *m += (v - t.nis[j]).powi(2);
+                    }
+                }
+                for ((o, p), m) in s.iter_mut().zip(&dp).zip(&dm) {
+                    let (p, m) = (p.sqrt(), m.sqrt());
+                    *o = if p + m > 0.0 { m / (p + m) } else { 0.0 };
+                }
+            }
+            Method::Owa { order_weights } => {
+                let (mut row, mut cs) = (vec![0.0; k], vec![0.0; k]);
+                for (r, o) in s.iter_mut().enumerate() {
+                    for j in 0..k {
+                        row[j] = buf[j * len + r];
+                    }
+                    *o = owa_row(order_weights, &row, &mut cs);
+                }
+            }
+        }
+        for (o, e) in s.iter_mut().zip(&excluded[start..start + len]) {
+            if *e {
+                *o = 0.0;
+            }
+        }
+    });
+    scores
+}
+
+/// TOPSIS ideal and anti-ideal points over the non-excluded rows (vector normalisation).
+fn topsis_params(bound: &[Bound], weights: &[f64], excluded: &[bool]) -> TopsisParams {
+    use rayon::prelude::*;
+    let k = bound.len();
+    let n = excluded.len();
+    let ident = || (vec![0.0; k], vec![f64::NEG_INFINITY; k], vec![f64::INFINITY; k]);
+    let (sq, hi, lo) = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+            let mut acc = ident();
+            let mut buf = vec![0.0; len];
+            for (j, b) in bound.iter().enumerate() {
+                b.eval_into(start, &mut buf);
+                for (t, e) in buf.iter().zip(&excluded[start..start + len]) {
+                    if !e {
+                        acc.0[j] += t * t;
+                        acc.1[j] = acc.1[j].max(*t);
+                        acc.2[j] = acc.2[j].min(*t);
+                    }
+                }
+            }
+            acc
+        })
+        .reduce(ident, |mut a, b| {
+            for j in 0..k {
+                a.0[j] += b.0[j];
+                a.1[j] = a.1[j].max(b.1[j]);
+                a.2[j] = a.2[j].min(b.2[j]);
+            }
+            a
+        });
+    let mut t = TopsisParams { norms: sq.iter().map(|v| v.sqrt()).collect(), pis: vec![0.0; k], nis: vec![0.0; k] };
+    for j in 0..k {
+        // w·t/norm is monotone in t, so the extremes of v are v of the extremes of t
+        t.pis[j] = if hi[j].is_finite() { t.v(weights[j], j, hi[j]) } else { f64::NEG_INFINITY };
+        t.nis[j] = if lo[j].is_finite() { t.v(weights[j], j, lo[j]) } else { f64::INFINITY };
+    }
+    t
+}
+
+/// Ranks (1 = best): non-excluded by score descending, ties in input order, then excluded ones
+/// in input order. The non-excluded rows are sorted by a stable LSD radix sort on the top 32
+/// significant bits of an order-preserving key, then runs that share those bits are settled by
+/// the full 64-bit key (a stable sort, so exact ties keep input order). Linear in n in practice.
 fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<usize> {
     use rayon::prelude::*;
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        excluded[a].cmp(&excluded[b]).then(scores[b].total_cmp(&scores[a])).then(a.cmp(&b))
-    });
-    let mut rank = vec![0; scores.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i] = r + 1;
+    let n = scores.len();
+    // ascending key = higher score: the total order of f64, reversed
+    let full = |s: f64| -> u64 {
+        let b = s.to_bits();
+        !(if b >> 63 == 1 { !b } else { b | 1 << 63 })
+    };
+    let mut a: Vec<(u32, u32)> = (0..n as u32).filter(|&i| !excluded[i as usize]).map(|i| (0, i)).collect();
+    let (lo, hi) = a
+        .par_iter()
+        .map(|&(_, i)| full(scores[i as usize]))
+        .fold(|| (u64::MAX, 0), |(l, h), k| (l.min(k), h.max(k)))
+        .reduce(|| (u64::MAX, 0), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+    let shift = 32u32.saturating_sub((hi.wrapping_sub(lo)).leading_zeros());
+    let short = |i: u32| ((full(scores[i as usize]) - lo) >> shift) as u32;
+    a.par_iter_mut().for_each(|p| p.0 = short(p.1));
+    // two halves radix-sorted in parallel, then merged on (key, index): stable overall
+    let m = a.len();
+    let mut scratch: Vec<(u32, u32)> = vec![(0, 0); m];
+    let h = if m > 1 << 16 { m / 2 } else { m };
+    {
+        let (x, y) = a.split_at_mut(h);
+        let (sx, sy) = scratch.split_at_mut(h);
+        rayon::join(|| radix_sort_pairs(x, sx), || radix_sort_pairs(y, sy));
+    }
+    let a = if h < m {
+        let (x, y) = a.split_at(h);
+        let (mut i, mut j) = (0, 0);
+        for o in scratch.iter_mut() {
+            if j == y.len() || (i < x.len() && x[i] <= y[j]) {
+                *o = x[i];
+                i += 1;
+            } else {
+                *o = y[j];
+                j += 1;
+            }
+        }
+        scratch
+    } else {
+        a
+    };
+    let mut a = a;
+    // runs sharing the short key: order by the full key (stable: input order among exact ties)
+    let mut s = 0;
+    while s < m {
+        let mut e = s + 1;
+        while e < m && a[e].0 == a[s].0 {
+            e += 1;
+        }
+        if e - s > 1 {
+            let k0 = full(scores[a[s].1 as usize]);
+            if a[s + 1..e].iter().any(|&(_, i)| full(scores[i as usize]) != k0) {
+                a[s..e].sort_by_key(|&(_, i)| full(scores[i as usize]));
+            }
+        }
+        s = e;
+    }
+    let mut rank = vec![0; n];
+    for (r, &(_, i)) in a.iter().enumerate() {
+        rank[i as usize] = r + 1;
+    }
+    let mut r = m;
+    for (i, e) in excluded.iter().enumerate() {
+        if *e {
+            r += 1;
+            rank[i] = r;
+        }
     }
     rank
 }
 
+/// Stable LSD radix sort of (key, index) pairs on the 32-bit key (3 digits of 11 bits; digits on
+/// which every key agrees are skipped); `buf` is scratch space of the same length.
+fn radix_sort_pairs(a: &mut [(u32, u32)], buf: &mut [(u32, u32)]) {
+    const BITS: usize = 11;
+    const B: usize = 1 << BITS;
+    let m = a.len();
+    let mut hist = vec![[0usize; B]; 3];
+    for (k, _) in a.iter() {
+        for (p, h) in hist.iter_mut().enumerate() {
+            h[((k >> (p * BITS)) as usize) & (B - 1)] += 1;
+        }
+    }
+    let mut in_buf = false;
+    for (p, h) in hist.iter().enumerate() {
+        if h.contains(&m) {
+            continue;
+        }
+        let mut off = vec![0usize; B];
+        let mut acc = 0;
+        for d in 0..B {
+            off[d] = acc;
+            acc += h[d];
+        }
+        type Pairs = [(u32, u32)];
+        let (src, dst): (&Pairs, &mut Pairs) = if in_buf { (&*buf, &mut *a) } else { (&*a, &mut *buf) };
+        for &(k, i) in src {
+            let d = ((k >> (p * BITS)) as usize) & (B - 1);
+            dst[off[d]] = (k, i);
+            off[d] += 1;
+        }
+        in_buf = !in_buf;
+    }
+    if in_buf {
+        a.copy_from_slice(buf);
+    }
+}
+
 /// Score a feature table with a profile.
 pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> {
-    use rayon::prelude::*;
     profile.validate()?;
     let n = features.len();
     if n == 0 {
         return Err(Error::Empty("no candidate parcel to score".into()));
     }
+    if n > u32::MAX as usize {
+        return Err(Error::InvalidInput(format!("{n} parcels: at most {} can be scored at once", u32::MAX)));
+    }
     let weights = profile.weights()?;
-    let cols = profile.criteria.iter().map(|c| features.column(&c.column)).collect::<Result<Vec<_>>>()?;
-    let k = cols.len();
-    let mut raw = vec![0.0; n * k];
-    let mut tr = vec![0.0; n * k];
-    let mut missing = vec![false; n * k];
-    raw.par_chunks_mut(k).zip(tr.par_chunks_mut(k)).zip(missing.par_chunks_mut(k)).enumerate().for_each(
-        |(i, ((r, t), m))| {
-            for (j, (c, col)) in profile.criteria.iter().zip(&cols).enumerate() {
-                let x = col.values[i];
-                let v = c.transform.apply(x, col.label(i));
-                r[j] = x;
-                m[j] = v.is_nan();
-                t[j] = if v.is_nan() { 0.0 } else { v };
-            }
-        },
-    );
+    let bound =
+        profile.criteria.iter().map(|c| Ok(Bound::new(c, features.column(&c.column)?))).collect::<Result<Vec<_>>>()?;
+    let constraints = profile
+        .constraints
+        .iter()
+        .map(|c| {
+            let (col, test) = match (&c.column, c.op, c.value, &c.reduce_area_column) {
+                (Some(col), Some(op), Some(v), _) => (col, Some((op, v))),
+                (_, _, _, Some(col)) => (col, None),
+                _ => return Err(Error::InvalidInput(format!("constraint {}: incomplete", c.code))),
+            };
+            Ok(BoundConstraint { code: c.code.clone(), values: features.column(col)?.values.clone(), test })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut excluded = vec![false; n];
-    let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
-    let mut buildable: Vec<f64> = match features.column(&profile.area_column) {
-        Ok(c) => c.values.clone(),
-        Err(_) => vec![f64::NAN; n],
-    };
-    for c in &profile.constraints {
-        if let (Some(col), Some(op), Some(v)) = (&c.column, c.op, c.value) {
-            let fc = features.column(col)?;
-            for i in 0..n {
-                let x = fc.values[i];
-                if !x.is_nan() && op.test(x, v) {
-                    excluded[i] = true;
-                    reasons[i].push(c.code.clone());
+    {
+        use rayon::prelude::*;
+        for c in constraints.iter().filter(|c| c.test.is_some()) {
+            excluded.par_chunks_mut(CHUNK * 16).enumerate().for_each(|(k, e)| {
+                let start = k * CHUNK * 16;
+                for (r, x) in e.iter_mut().enumerate() {
+                    *x |= c.fires(start + r);
                 }
-            }
-        } else if let Some(col) = &c.reduce_area_column {
-            let fc = features.column(col)?;
-            for i in 0..n {
-                let s = fc.values[i];
-                if !s.is_nan() && s > 0.0 {
-                    buildable[i] *= (1.0 - s).clamp(0.0, 1.0);
-                    reasons[i].push(c.code.clone());
-                }
-            }
+            });
         }
     }
-    let active: Vec<bool> = excluded.iter().map(|e| !e).collect();
-    let (mut scores, contrib) = aggregate(&profile.method, &tr, n, k, &weights, &active);
-    for (s, e) in scores.iter_mut().zip(&excluded) {
-        if *e {
-            *s = 0.0;
-        }
-    }
+    let topsis = matches!(profile.method, Method::Topsis).then(|| topsis_params(&bound, &weights, &excluded));
+    let scores = aggregate(&profile.method, &bound, &weights, topsis.as_ref(), &excluded);
     let rank = ranks(&scores, &excluded);
     let method = serde_json::to_value(&profile.method)
         .ok()
@@ -707,16 +980,14 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
         score: scores,
         rank,
         excluded,
-        reasons,
-        buildable_acres: buildable,
         method,
         criteria: profile.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
-        categories: cols.iter().map(|c| c.categories.clone()).collect(),
         weights,
-        raw,
-        transformed: tr,
-        contrib,
-        missing,
+        bound,
+        agg: profile.method.clone(),
+        topsis,
+        constraints,
+        area: features.column(&profile.area_column).ok().map(|c| c.values.clone()),
     })
 }
 
@@ -767,7 +1038,7 @@ pub enum Perturbation {
     },
 }
 
-/// Rank stability under weight perturbation, reusing the transformed matrix (features are not
+/// Rank stability under weight perturbation, reusing the bound feature columns (features are not
 /// recomputed). Excluded parcels keep their exclusion.
 pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, top_k: usize) -> Result<Sensitivity> {
     let k = result.criteria.len();
@@ -812,17 +1083,13 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
             }
         }
     }
-    let active: Vec<bool> = result.excluded.iter().map(|e| !e).collect();
     let mut best = result.rank.clone();
     let mut worst = result.rank.clone();
     let mut in_top = vec![0usize; n];
     for w in &sets {
-        let (mut s, _) = aggregate(&profile.method, &result.transformed, n, k, w, &active);
-        for (x, e) in s.iter_mut().zip(&result.excluded) {
-            if *e {
-                *x = 0.0;
-            }
-        }
+        let topsis =
+            matches!(profile.method, Method::Topsis).then(|| topsis_params(&result.bound, w, &result.excluded));
+        let s = aggregate(&profile.method, &result.bound, w, topsis.as_ref(), &result.excluded);
         let r = ranks(&s, &result.excluded);
         for i in 0..n {
             best[i] = best[i].min(r[i]);
@@ -875,8 +1142,8 @@ mod tests {
     #[test]
     fn weighted_sum_explains_itself_and_constraints_fire() {
         let r = score(&table(), &profile("weighted_sum")).unwrap();
-        assert!(r.excluded[1] && r.reasons[1] == vec!["SLOPE_GT_10", "IN_SFHA"]);
-        assert_eq!(r.buildable_acres[1], 20.0);
+        assert!(r.excluded[1] && r.reasons(1) == vec!["SLOPE_GT_10", "IN_SFHA"]);
+        assert_eq!(r.buildable_acres_at(1), 20.0);
         let sum: f64 = r.explanation(0).iter().map(|c| c.contribution).sum();
         assert!((sum - r.score[0]).abs() < 1e-15);
         assert!(r.explanation(2)[0].missing && r.explanation(2)[0].transformed == 0.0);
@@ -903,5 +1170,36 @@ mod tests {
         let e = Profile::parse(r#"{"version": 1, "criteria": [], "method": {"type": "topsis"}}"#).unwrap_err();
         assert_eq!(e.code(), "INVALID_INPUT");
         assert!(score(&FeatureTable::new(vec![]), &profile("spotis")).unwrap_err().code() == "EMPTY");
+    }
+
+    #[test]
+    fn radix_ranks_equal_a_comparison_sort() {
+        let mut st: u64 = 7;
+        let mut next = || {
+            st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            st >> 33
+        };
+        for n in [1usize, 2, 17, 5000, 150_000] {
+            // few distinct values (ties), zeros, ones, subnormal-sized and excluded rows
+            let scores: Vec<f64> = (0..n)
+                .map(|_| match next() % 5 {
+                    0 => 0.0,
+                    1 => 1.0,
+                    2 => (next() % 7) as f64 / 7.0,
+                    3 => 1e-310 * (next() % 3) as f64,
+                    _ => (next() % 1_000_000) as f64 / 1e6,
+                })
+                .collect();
+            let excluded: Vec<bool> = (0..n).map(|_| next() % 4 == 0).collect();
+            // excluded parcels score 0 (as `aggregate` leaves them)
+            let scores: Vec<f64> = scores.iter().zip(&excluded).map(|(s, e)| if *e { 0.0 } else { *s }).collect();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| excluded[a].cmp(&excluded[b]).then(scores[b].total_cmp(&scores[a])).then(a.cmp(&b)));
+            let mut want = vec![0; n];
+            for (r, &i) in order.iter().enumerate() {
+                want[i] = r + 1;
+            }
+            assert_eq!(ranks(&scores, &excluded), want, "n = {n}");
+        }
     }
 }

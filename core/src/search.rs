@@ -359,7 +359,11 @@ impl SearchIndex {
                 score: score_col[i],
                 rank: self.scores.as_ref().map_or(0, |s| s.rank[i]),
                 excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
-                reasons: self.scores.as_ref().map(|s| s.reasons[i].clone()).unwrap_or_default(),
+                reasons: self
+                    .scores
+                    .as_ref()
+                    .map(|s| s.reasons(i).iter().map(|c| c.to_string()).collect())
+                    .unwrap_or_default(),
                 sort_value: sort[i],
                 explanation: self.scores.as_ref().map(|s| s.explanation(i)).unwrap_or_default(),
             })
@@ -430,8 +434,11 @@ impl SearchIndex {
                 }
             }
         }
-        let acres =
-            self.features.column("area_acres").map(|c| c.values.clone()).unwrap_or_else(|_| vec![f64::NAN; self.len()]);
+        let acres = self
+            .features
+            .column("area_acres")
+            .map(|c| c.values.to_vec())
+            .unwrap_or_else(|_| vec![f64::NAN; self.len()]);
         let score = |i: usize| self.scores.as_ref().map_or(f64::NAN, |s| s.score[i]);
         let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
         for (k, &i) in rows.iter().enumerate() {

@@ -162,7 +162,8 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
     let mut order: Vec<usize> = (0..r.ids.len()).collect();
     order.sort_by_key(|&i| r.rank[i]);
     for &i in order.iter().take(n) {
-        let flags = if r.reasons[i].is_empty() { String::new() } else { format!("  [{}]", r.reasons[i].join(", ")) };
+        let reasons = r.reasons(i);
+        let flags = if reasons.is_empty() { String::new() } else { format!("  [{}]", reasons.join(", ")) };
         outln!("#{:<3} parcel {:<10} score {:.3}{}", r.rank[i], r.ids[i], r.score[i], flags);
         for c in &r.explanation(i) {
             let raw = match (&c.label, c.raw.is_nan()) {

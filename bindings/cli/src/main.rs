@@ -223,10 +223,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                     )?;
                     out.add_categorical(
                         "reasons",
-                        r.reasons.iter().map(|v| Some(v.join(";"))).collect(),
+                        (0..r.ids.len()).map(|i| Some(r.reasons(i).join(";"))).collect(),
                         Default::default(),
                     )?;
-                    out.add_column("buildable_acres", r.buildable_acres.clone(), Default::default())?;
+                    out.add_column("buildable_acres", r.buildable_acres(), Default::default())?;
                     match o {
                         Some(path) => out.write_csv(path),
                         None => out.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),

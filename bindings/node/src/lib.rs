@@ -324,7 +324,7 @@ impl Task for FeaturesTask {
                 .iter()
                 .map(|c| FeatureColumnJs {
                     name: c.name.clone(),
-                    values: Float64Array::new(c.values.clone()),
+                    values: Float64Array::new(c.values.to_vec()),
                     categories: c.categories.clone(),
                     source: c.meta.source.clone(),
                     unit: c.meta.unit.clone(),

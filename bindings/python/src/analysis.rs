@@ -178,7 +178,7 @@ fn features<'py>(
         .map(|c| {
             (
                 c.name.clone(),
-                c.values.clone().into_pyarray(py),
+                c.values.to_vec().into_pyarray(py),
                 c.categories.clone(),
                 serde_json::to_string(&c.meta).unwrap_or_default(),
             )
