@@ -94,6 +94,13 @@ pub struct Query {
     /// Cursor from the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Include each hit's per-criterion explanation (default true).
+    #[serde(default = "yes")]
+    pub explain: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn hundred() -> usize {
@@ -111,6 +118,7 @@ impl Default for Query {
             ascending: false,
             limit: 100,
             cursor: None,
+            explain: true,
         }
     }
 }
@@ -365,7 +373,7 @@ impl SearchIndex {
                     .map(|s| s.reasons(i).iter().map(|c| c.to_string()).collect())
                     .unwrap_or_default(),
                 sort_value: sort[i],
-                explanation: self.scores.as_ref().map(|s| s.explanation(i)).unwrap_or_default(),
+                explanation: self.scores.as_ref().filter(|_| q.explain).map(|s| s.explanation(i)).unwrap_or_default(),
             })
             .collect();
         Ok(Page { hits, total, next_cursor: next })

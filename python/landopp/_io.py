@@ -186,9 +186,7 @@ def read_parcels(path: PathLike, *, layer: str | None = None, id_field: str | No
 def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "layer") -> None:
     """Write a GeoDataFrame (or the dict :func:`read_layer` returns) as GeoJSON or GeoPackage."""
     if hasattr(frame, "geometry"):
-        import shapely
-
-        wkb = [None if g is None else shapely.to_wkb(g) for g in frame.geometry]
+        wkb = _wkb(frame.geometry)
         cols = [(c, _column_values(frame[c])) for c in frame.columns if c != frame.geometry.name]
         crs = crs if crs is not None else frame.crs
     else:
@@ -196,6 +194,13 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
         cols = [(k, _column_values(v)) for k, v in frame["columns"].items()]
         crs = crs if crs is not None else frame.get("crs")
     _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
+
+
+def _wkb(geoms: Any) -> list[bytes | None]:
+    """WKB of shapely geometries (None stays None), vectorised."""
+    import shapely
+
+    return shapely.to_wkb(np.asarray(geoms, dtype=object)).tolist()  # type: ignore[no-any-return]
 
 
 def _column_values(v: Any) -> list[Any]:
@@ -228,11 +233,9 @@ def geodesic_area_perimeter(geometries: Any, crs: Any = None) -> tuple[np.ndarra
     ``geometries``: a GeoSeries/GeoDataFrame (its CRS is used) or a list of WKB bytes with ``crs``.
     """
     if hasattr(geometries, "geometry") or hasattr(geometries, "crs"):
-        import shapely
-
         crs = crs if crs is not None else geometries.crs
         geoms = geometries.geometry if hasattr(geometries, "geometry") else geometries
-        wkb = [None if g is None else shapely.to_wkb(g) for g in geoms]
+        wkb = _wkb(geoms)
     else:
         wkb = list(geometries)
     return _landopp.geodesic_area_perimeter(wkb, _crs_str(crs))
@@ -276,12 +279,10 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     """
     index = None
     if hasattr(polygons, "geometry") or hasattr(polygons, "crs"):
-        import shapely
-
         crs = crs if crs is not None else polygons.crs
         index = polygons.index
         geoms = polygons.geometry if hasattr(polygons, "geometry") else polygons
-        wkb = [None if g is None else shapely.to_wkb(g) for g in geoms]
+        wkb = _wkb(geoms)
     else:
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),
@@ -375,31 +376,48 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
     return df
 
 
-def score(features_df: Any, profile: "dict[str, Any] | str | PathLike") -> Any:
-    """Score parcels: ``features_df`` (as :func:`features` returns it, indexed by parcel id) with
-    a scoring profile (dict, JSON/TOML text or file). Returns a DataFrame with ``score`` (0..1),
-    ``rank``, ``excluded``, ``reasons``, ``buildable_acres`` and ``explanation`` (per criterion: raw,
-    transformed, weight, contribution)."""
+def _profile_text(profile: Any) -> str:
     if isinstance(profile, dict):
-        text = json.dumps(profile)
-    elif isinstance(profile, (str, os.PathLike)) and os.path.exists(os.fspath(profile)):
+        return json.dumps(profile)
+    if isinstance(profile, (str, os.PathLike)) and os.path.exists(os.fspath(profile)):
         with open(os.fspath(profile), encoding="utf-8") as f:
-            text = f.read()
-    else:
-        text = str(profile)
+            return f.read()
+    return str(profile)
+
+
+def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, explain: bool = True) -> Any:
+    """Score parcels: ``features_df`` (as :func:`features` returns it, indexed by parcel id) with
+    a scoring profile (dict, JSON/TOML text or file).
+
+    Returns a DataFrame indexed like ``features_df`` with ``score`` (0..1), ``rank`` (1 = best),
+    ``excluded``, ``reasons`` (the ``;``-joined codes of the constraints that fired, categorical),
+    ``buildable_acres`` and, with ``explain=True``, ``explanation`` (per criterion: raw,
+    transformed, weight, contribution). For millions of parcels pass ``explain=False`` (the arrays
+    come from Rust without copying) and ask :class:`SearchIndex` hits for their explanations.
+
+    >>> r = landopp.score(features_df, "core/presets/agriculture.json")        # doctest: +SKIP
+    >>> r.sort_values("rank").head(10)                                          # doctest: +SKIP
+    """
     import pandas as pd
 
-    ids, cols = _columns_of(features_df)
-    r = json.loads(_landopp.score(ids, cols, text))
-    def fix(v: Any) -> float:
-        return float("nan") if v is None else float(v)
-    return pd.DataFrame({
-        "score": r["score"], "rank": r["rank"], "excluded": r["excluded"], "reasons": r["reasons"],
-        "buildable_acres": [fix(v) for v in r["buildable_acres"]], "explanation": r["explanations"],
-    }, index=pd.Index(r["ids"], name="parcel_id"))
+    _, cols = _columns_of(features_df, ids=False)
+    r = _landopp.score(None, cols, _profile_text(profile))
+    s, rank, excluded = r.take_arrays()
+    codes, cats = r.reasons()
+    data: dict[str, Any] = {
+        "score": s, "rank": rank.astype(np.int64, copy=False), "excluded": excluded,
+        "reasons": pd.Categorical.from_codes(codes.astype(np.int32), categories=cats),
+        "buildable_acres": r.buildable_acres(),
+    }
+    if explain:
+        data["explanation"] = json.loads(r.explanations())
+    index = features_df.index.copy()
+    index.name = index.name or "parcel_id"
+    return pd.DataFrame(data, index=index, copy=False)
 
 
-def _columns_of(features_df: Any) -> tuple[list[str], list[tuple[str, np.ndarray, list[str | None] | None]]]:
+def _columns_of(features_df: Any, *, ids: bool = True
+                ) -> tuple[list[str], list[tuple[str, np.ndarray, list[str | None] | None]]]:
     import pandas as pd
 
     cols: list[tuple[str, np.ndarray, list[str | None] | None]] = []
@@ -410,7 +428,7 @@ def _columns_of(features_df: Any) -> tuple[list[str], list[tuple[str, np.ndarray
             cols.append((str(name), np.zeros(len(s)), labels))
         else:
             cols.append((str(name), np.ascontiguousarray(s.to_numpy(dtype=np.float64)), None))
-    return [str(i) for i in features_df.index], cols
+    return (features_df.index.astype(str).tolist() if ids else []), cols
 
 
 class SearchIndex:
@@ -426,9 +444,7 @@ class SearchIndex:
         ids, cols = _columns_of(features_df)
         prof = None if profile is None else (json.dumps(profile) if isinstance(profile, dict) else str(profile))
         if hasattr(parcels, "geometry"):
-            import shapely
-
-            wkb = [None if g is None else shapely.to_wkb(g) for g in parcels.geometry]
+            wkb = _wkb(parcels.geometry)
             self._inner = _landopp.SearchIndex(None, ids, cols, prof, None, None, wkb, _crs_str(parcels.crs))
         else:
             self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, prof, id_field, layer)
@@ -439,7 +455,8 @@ class SearchIndex:
     def query(self, **query: Any) -> dict[str, Any]:
         """Keys: ``aoi`` ({"bbox": [...]} | {"polygon": geojson} | {"point": {"xy": [x, y], "radius_m": r}}),
         ``crs``, ``filters`` ([{"column", "min", "max", "in"}]), ``include_excluded``, ``sort_by``,
-        ``ascending``, ``limit``, ``cursor``. Returns ``{"hits", "total", "next_cursor"}``."""
+        ``ascending``, ``limit``, ``cursor``, ``explain`` (default True: each hit carries its
+        per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
         return json.loads(self._inner.query(json.dumps(query)))
 
     def assemble_sites(self, *, tolerance_m: float = 0.0, min_acres: float = 0.0, **query: Any) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
     m.add_class::<SearchIndex>()?;
+    m.add_class::<Scores>()?;
     Ok(())
 }
 
@@ -187,30 +188,133 @@ fn features<'py>(
     Ok((ids, cols))
 }
 
-/// Score a feature table `(ids, [(name, values, categories)])` with a profile (JSON text);
-/// returns the result as JSON text.
-#[pyfunction]
-#[allow(clippy::type_complexity)]
-fn score(
+/// A feature table `(ids, [(name, values, categories)])` from Python: the numeric columns are
+/// borrowed from numpy and copied into the table in parallel with the GIL released.
+type PyColumns<'py> = Vec<(String, numpy::PyReadonlyArray1<'py, f64>, Option<Vec<Option<String>>>)>;
+
+fn build_table<T: Send>(
     py: Python<'_>,
     ids: Vec<String>,
-    columns: Vec<(String, numpy::PyReadonlyArray1<'_, f64>, Option<Vec<Option<String>>>)>,
-    profile_json: String,
-) -> PyResult<String> {
-    let cols: Vec<(String, Vec<f64>, Option<Vec<Option<String>>>)> =
-        columns.into_iter().map(|(n, v, c)| Ok((n, v.as_slice()?.to_vec(), c))).collect::<PyResult<_>>()?;
+    columns: PyColumns<'_>,
+    then: impl FnOnce(landopp::FeatureTable) -> landopp::Result<T> + Send,
+) -> PyResult<T> {
+    type View<'a> = (String, &'a [f64], Option<Vec<Option<String>>>);
+    let views: Vec<View<'_>> =
+        columns.iter().map(|(n, v, c)| Ok((n.clone(), v.as_slice()?, c.clone()))).collect::<PyResult<_>>()?;
     run(py, move || {
+        use rayon::prelude::*;
+        let owned: Vec<Vec<f64>> =
+            views.par_iter().map(|(_, v, c)| if c.is_some() { Vec::new() } else { v.to_vec() }).collect();
         let mut t = landopp::FeatureTable::new(ids);
-        for (n, v, labels) in cols {
+        for ((n, _, labels), v) in views.into_iter().zip(owned) {
             match labels {
                 Some(l) => t.add_categorical(n, l, Default::default())?,
                 None => t.add_column(n, v, Default::default())?,
             }
         }
-        let p = landopp::scoring::Profile::parse(&profile_json)?;
-        let r = landopp::scoring::score(&t, &p)?;
-        serde_json::to_string(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        then(t)
     })
+}
+
+/// Score a feature table `(ids, [(name, values, categories)])` with a profile (JSON text).
+#[pyfunction]
+#[pyo3(signature = (ids, columns, profile_json))]
+fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profile_json: String) -> PyResult<Scores> {
+    // ids stay on the Python side (the DataFrame index) unless given
+    let n = columns.first().map_or(0, |c| c.1.len().unwrap_or(0));
+    let ids = ids.unwrap_or_else(|| vec![String::new(); n]);
+    let inner = build_table(py, ids, columns, move |t| {
+        let p = landopp::scoring::Profile::parse(&profile_json)?;
+        landopp::scoring::score(&t, &p)
+    })?;
+    Ok(Scores { inner })
+}
+
+/// Scores of every parcel, kept in Rust: arrays are handed to numpy without copying,
+/// explanations are built on request.
+#[pyclass(module = "landopp._landopp")]
+#[derive(Debug)]
+pub struct Scores {
+    inner: landopp::scoring::ScoreResult,
+}
+
+#[pymethods]
+impl Scores {
+    /// `(score, rank, excluded)` as numpy arrays (moved out: callable once).
+    #[allow(clippy::type_complexity)]
+    fn take_arrays<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (Bound<'py, numpy::PyArray1<f64>>, Bound<'py, numpy::PyArray1<usize>>, Bound<'py, numpy::PyArray1<bool>>) {
+        use numpy::IntoPyArray;
+        (
+            std::mem::take(&mut self.inner.score).into_pyarray(py),
+            std::mem::take(&mut self.inner.rank).into_pyarray(py),
+            std::mem::take(&mut self.inner.excluded).into_pyarray(py),
+        )
+    }
+
+    /// Ids, shared with the table.
+    fn ids(&self) -> Vec<String> {
+        self.inner.ids.to_vec()
+    }
+
+    /// Buildable acres of every parcel.
+    fn buildable_acres<'py>(&self, py: Python<'py>) -> Bound<'py, numpy::PyArray1<f64>> {
+        use numpy::IntoPyArray;
+        let r = &self.inner;
+        py.detach(|| r.buildable_acres()).into_pyarray(py)
+    }
+
+    /// Reasons as `(codes, categories)`: per parcel an index into the distinct ";"-joined sets.
+    fn reasons<'py>(&self, py: Python<'py>) -> (Bound<'py, numpy::PyArray1<u32>>, Vec<String>) {
+        use numpy::IntoPyArray;
+        let r = &self.inner;
+        let (codes, cats) = py.detach(|| {
+            let mut cats: Vec<String> = vec![String::new()];
+            let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
+            let codes: Vec<u32> = (0..r.ids.len())
+                .map(|i| {
+                    let k = r.reasons(i);
+                    if k.is_empty() {
+                        return 0;
+                    }
+                    let k = k.join(";");
+                    *seen.entry(k.clone()).or_insert_with(|| {
+                        cats.push(k);
+                        (cats.len() - 1) as u32
+                    })
+                })
+                .collect();
+            (codes, cats)
+        });
+        (codes.into_pyarray(py), cats)
+    }
+
+    /// Explanations of the given rows (all when `None`) as JSON text.
+    #[pyo3(signature = (rows=None))]
+    fn explanations(&self, py: Python<'_>, rows: Option<Vec<usize>>) -> PyResult<String> {
+        let r = &self.inner;
+        let n = r.ids.len();
+        run(py, move || {
+            let rows = rows.unwrap_or_else(|| (0..n).collect());
+            if let Some(bad) = rows.iter().find(|&&i| i >= n) {
+                return Err(landopp::Error::InvalidInput(format!("row {bad} out of range ({n} parcels)")));
+            }
+            let ex: Vec<Vec<landopp::scoring::Contribution>> = rows.iter().map(|&i| r.explanation(i)).collect();
+            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+    }
+
+    /// The aggregation method.
+    #[getter]
+    fn method(&self) -> String {
+        self.inner.method.clone()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.ids.len()
+    }
 }
 
 /// A parcel search index (R-tree + features + scores) kept in Rust between queries.
@@ -237,38 +341,42 @@ impl SearchIndex {
         wkb: Option<Vec<Option<Vec<u8>>>>,
         crs: Option<String>,
     ) -> PyResult<Self> {
-        let cols: Vec<(String, Vec<f64>, Option<Vec<Option<String>>>)> =
-            columns.into_iter().map(|(n, v, c)| Ok((n, v.as_slice()?.to_vec(), c))).collect::<PyResult<_>>()?;
-        let inner = run(py, move || {
+        let inner = build_table(py, ids.clone(), columns, move |t| {
             let p = match (parcels, wkb) {
                 (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
                 (None, Some(w)) => {
-                    let geometries = crate::io::wkb_list(w)?;
-                    let n = geometries.len();
-                    let layer = landopp::VectorLayer {
-                        name: "parcels".into(),
-                        crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
-                        fids: (0..n as i64).collect(),
+                    // in-memory parcels for search: parsed and checked for finite coordinates,
+                    // not validated ring by ring (the index does not need it; `read_parcels` does)
+                    use landopp::geo::CoordsIter;
+                    let geometries = crate::io::to_multipolygons(crate::io::wkb_list(w)?)?;
+                    if geometries.len() != ids.len() {
+                        return Err(landopp::Error::InvalidInput(format!(
+                            "{} geometries for {} feature rows",
+                            geometries.len(),
+                            ids.len()
+                        )));
+                    }
+                    if let Some(i) =
+                        geometries.iter().position(|g| g.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()))
+                    {
+                        return Err(landopp::Error::InvalidGeometry(format!(
+                            "parcel {} has a non-finite coordinate",
+                            ids[i]
+                        )));
+                    }
+                    landopp::Parcels {
+                        ids: ids.clone(),
                         geometries,
-                        columns: vec![landopp::Column {
-                            name: "__id".into(),
-                            data: landopp::ColumnData::Text(ids.iter().cloned().map(Some).collect()),
-                        }],
-                        geometry_type: "POLYGON".into(),
-                    };
-                    landopp::Parcels::from_layer(layer, Some("__id"))?
+                        crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+                        columns: vec![],
+                        status: vec![],
+                        name: "parcels".into(),
+                    }
                 }
                 (None, None) => {
                     return Err(landopp::Error::InvalidInput("give a parcel path or WKB geometries".into()))
                 }
             };
-            let mut t = landopp::FeatureTable::new(ids);
-            for (n, v, labels) in cols {
-                match labels {
-                    Some(l) => t.add_categorical(n, l, Default::default())?,
-                    None => t.add_column(n, v, Default::default())?,
-                }
-            }
             let prof = profile_json.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
             landopp::search::SearchIndex::build(&p, t, prof.as_ref())
         })?;

@@ -1,0 +1,134 @@
+//! The pure-Rust side of the binding-overhead and reference comparisons in `benches/compare/`:
+//! times a core call on inputs the comparison script prepared, so Python, Node and Rust run the
+//! same work in one session. Prints one JSON object.
+//!
+//! ```text
+//! rust_side score  TABLE_DIR PROFILE.json RUNS
+//! rust_side search TABLE_DIR PROFILE.json PARCELS.gpkg ID_FIELD REPLICAS QUERIES.json
+//! rust_side zonal  RASTER.tif PARCELS.gpkg STATS RUNS
+//! ```
+//! `TABLE_DIR` holds `ids.txt` (one id per line) and `<column>.f64` (raw little-endian f64).
+
+use landopp::scoring::{score, Profile};
+use landopp::search::{Query, SearchIndex};
+use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
+use landopp::{FeatureTable, Parcels, Raster};
+use std::path::Path;
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn read_table(dir: &Path) -> landopp::Result<FeatureTable> {
+    let io = |p: &Path, e| landopp::Error::io(p, e);
+    let ids_path = dir.join("ids.txt");
+    let ids: Vec<String> =
+        std::fs::read_to_string(&ids_path).map_err(|e| io(&ids_path, e))?.lines().map(String::from).collect();
+    let mut t = FeatureTable::new(ids);
+    let order_path = dir.join("columns.txt");
+    for name in std::fs::read_to_string(&order_path).map_err(|e| io(&order_path, e))?.lines() {
+        let p = dir.join(format!("{name}.f64"));
+        let bytes = std::fs::read(&p).map_err(|e| io(&p, e))?;
+        let v = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        t.add_column(name, v, Default::default())?;
+    }
+    Ok(t)
+}
+
+/// Parcels reprojected to UTM 19N and replicated `k` times on a 10-wide grid 15 km apart (the
+/// same layout as `benches/benches/scoring.rs` and the comparison scripts).
+fn replicate(path: &str, id_field: &str, k: usize) -> landopp::Result<Parcels> {
+    use landopp::geo::Translate;
+    let p = Parcels::read(path, None, Some(id_field))?.to_crs(&landopp::Crs::from_epsg(26919)?)?;
+    let mut geometries = Vec::with_capacity(p.len() * k);
+    let mut ids = Vec::with_capacity(p.len() * k);
+    for r in 0..k {
+        let (dx, dy) = ((r % 10) as f64 * 15_000.0, (r / 10) as f64 * 15_000.0);
+        for (g, id) in p.geometries.iter().zip(&p.ids) {
+            geometries.push(g.translate(dx, dy));
+            ids.push(format!("{r}:{id}"));
+        }
+    }
+    Ok(Parcels { ids, geometries, crs: p.crs.clone(), columns: vec![], status: vec![], name: "replicated".into() })
+}
+
+fn main() -> landopp::Result<()> {
+    let a: Vec<String> = std::env::args().collect();
+    let bad = || landopp::Error::InvalidInput("usage: see the crate docs of rust_side".into());
+    let arg = |i: usize| a.get(i).cloned().ok_or_else(bad);
+    let out = match arg(1)?.as_str() {
+        "score" => {
+            let t = read_table(Path::new(&arg(2)?))?;
+            let p = Profile::parse(
+                &std::fs::read_to_string(arg(3)?).map_err(|e| landopp::Error::io(arg(3).unwrap_or_default(), e))?,
+            )?;
+            let runs: usize = arg(4)?.parse().map_err(|_| bad())?;
+            let _ = score(&t, &p)?;
+            let ts: Vec<f64> = (0..runs)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    let r = score(&t, &p);
+                    let dt = t0.elapsed().as_secs_f64() * 1e3;
+                    drop(r);
+                    dt
+                })
+                .collect();
+            serde_json::json!({"op": "score", "rows": t.len(), "median_ms": median(ts)})
+        }
+        "search" => {
+            let t = read_table(Path::new(&arg(2)?))?;
+            let p = Profile::parse(
+                &std::fs::read_to_string(arg(3)?).map_err(|e| landopp::Error::io(arg(3).unwrap_or_default(), e))?,
+            )?;
+            let k: usize = arg(6)?.parse().map_err(|_| bad())?;
+            let parcels = replicate(&arg(4)?, &arg(5)?, k)?;
+            let t0 = Instant::now();
+            let idx = SearchIndex::build(&parcels, t, Some(&p))?;
+            let build_s = t0.elapsed().as_secs_f64();
+            let qs: Vec<Query> = serde_json::from_str(
+                &std::fs::read_to_string(arg(7)?).map_err(|e| landopp::Error::io(arg(7).unwrap_or_default(), e))?,
+            )
+            .map_err(|e| landopp::Error::InvalidInput(e.to_string()))?;
+            let mut lat = Vec::with_capacity(qs.len());
+            let mut first = Vec::new();
+            let t1 = Instant::now();
+            for (i, q) in qs.iter().enumerate() {
+                let t = Instant::now();
+                let page = idx.query(q)?;
+                // serialised like a binding would (explanations included)
+                let json = serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?;
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+                if i < 20 {
+                    first.push(page.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>());
+                }
+                std::hint::black_box(json);
+            }
+            let total_s = t1.elapsed().as_secs_f64();
+            let mut s = lat.clone();
+            s.sort_by(f64::total_cmp);
+            serde_json::json!({"op": "search", "rows": idx.len(), "build_s": build_s, "queries": qs.len(),
+                "total_s": total_s, "p50_ms": s[s.len() / 2], "p99_ms": s[(s.len() * 99) / 100], "first_hits": first})
+        }
+        "zonal" => {
+            // the raster is read inside the timing, as the bindings' path-based calls do
+            let parcels = Parcels::read(arg(3)?, None, None)?;
+            let stats = arg(4)?.split(',').map(Stat::parse).collect::<landopp::Result<Vec<_>>>()?;
+            let runs: usize = arg(5)?.parse().map_err(|_| bad())?;
+            let opts = ZonalOptions { stats, ..Default::default() };
+            let ts: Vec<f64> = (0..runs)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    let r = Raster::open(arg(2)?)?;
+                    let z = zonal_stats(&r, &parcels.geometries, parcels.crs.as_ref(), &opts);
+                    std::hint::black_box(z).map(|_| t0.elapsed().as_secs_f64() * 1e3)
+                })
+                .collect::<landopp::Result<_>>()?;
+            serde_json::json!({"op": "zonal", "rows": parcels.len(), "median_ms": median(ts)})
+        }
+        _ => return Err(bad()),
+    };
+    println!("{out}");
+    Ok(())
+}
