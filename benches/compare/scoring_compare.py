@@ -144,17 +144,25 @@ with tempfile.TemporaryDirectory() as td:
         reps.append(shapely.transform(geoms, lambda c, dx=dx, dy=dy: c + np.array([dx, dy])))
     gdf = gpd.GeoDataFrame({"score": ours["score"].to_numpy(), "slope_mean": x[:, 0], "area_acres": x[:, 1]},
                            geometry=np.concatenate(reps), crs=26919)
-    s = 42
-    queries = []
-    for _ in range(1000):
+    def make_queries(size):
+      s = 42
+      queries = []
+      for _ in range(1000):
         s = (s * 6364136223846793005 + 1442695040888963407) % 2**64
         fx = (s >> 11) / 2**53
         s = (s * 6364136223846793005 + 1442695040888963407) % 2**64
         fy = (s >> 11) / 2**53
         x0, y0 = 505_000.0 + fx * 150_000.0, 4_955_000.0 + fy * 150_000.0
-        queries.append({"aoi": {"bbox": [x0, y0, x0 + 2000.0, y0 + 2000.0]},
+        queries.append({"aoi": {"bbox": [x0, y0, x0 + size, y0 + size]},
                         "filters": [{"column": "slope_mean", "max": 10.0}, {"column": "area_acres", "min": 0.25}],
                         "limit": 100})
+      return queries
+
+    queries = make_queries(2000.0)
+    queries10 = make_queries(10_000.0)
+    (tdir / "queries10.json").write_text(json.dumps(queries10))
+    rs10 = rust("search", td, str(tdir / "wsm.json"), str(shared / "bangor_me/parcels.gpkg"), "MAPLOTUNIT",
+                str(REPLICAS), str(tdir / "queries10.json"))
     (tdir / "queries.json").write_text(json.dumps(queries))
     (tdir / "queries_noexplain.json").write_text(json.dumps([q | {"explain": False} for q in queries]))
     rs_nx = rust("search", td, str(tdir / "wsm.json"), str(shared / "bangor_me/parcels.gpkg"), "MAPLOTUNIT",
@@ -188,7 +196,7 @@ with tempfile.TemporaryDirectory() as td:
     tree = gdf.sindex
     sc, sl, ar = gdf["score"].to_numpy(), gdf["slope_mean"].to_numpy(), gdf["area_acres"].to_numpy()
 
-    def run_gpd():
+    def run_gpd(queries=queries):
         lat = []
         got = []
         for q in queries:
@@ -206,6 +214,7 @@ with tempfile.TemporaryDirectory() as td:
     t0 = time.perf_counter()
     g_lat, g_pages = run_gpd()
     g_total = time.perf_counter() - t0
+    g10_lat, _ = run_gpd(queries10)
     for pg, gp in zip(py_pages, g_pages):
         assert pg["total"] == len(gp) or pg["total"] >= 100, "result counts differ"
         assert np.allclose([h["score"] for h in pg["hits"]], gp["score"].to_numpy()[: len(pg["hits"])], atol=1e-12)
@@ -220,6 +229,10 @@ with tempfile.TemporaryDirectory() as td:
          pct(g_lat, 50) / 1e3, f"{pct(g_lat, 50) / rs['p50_ms']:.1f}× faster"),
         ("search p99, same", "landopp (Rust)", rs["p99_ms"] / 1e3, "geopandas sindex + pandas", pct(g_lat, 99) / 1e3,
          f"{pct(g_lat, 99) / rs['p99_ms']:.1f}× faster"),
+        ("search p50, 10 km + 2 filters + top 100, 1 M", "landopp (Rust)", rs10["p50_ms"] / 1e3,
+         "geopandas sindex + pandas", pct(g10_lat, 50) / 1e3, f"{pct(g10_lat, 50) / rs10['p50_ms']:.1f}× faster"),
+        ("search p99, same", "landopp (Rust)", rs10["p99_ms"] / 1e3, "geopandas sindex + pandas", pct(g10_lat, 99) / 1e3,
+         f"{pct(g10_lat, 99) / rs10['p99_ms']:.1f}× faster"),
         ("Python overhead: 1,000 searches with explanations (total)", "SearchIndex.query (Python)", py_total,
          "same queries in pure Rust (+ JSON)", rs["total_s"], f"+{(py_total / rs['total_s'] - 1) * 100:.0f} %"),
         ("Python overhead: 1,000 searches, explain=False (total)", "SearchIndex.query (Python)", py_total_nx,
