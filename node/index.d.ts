@@ -9,10 +9,41 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Parcels + features + scores in an R-tree, built once and queried many times (concurrently:
+ * queries share a read lock; `rescore` takes the write lock).
+ */
+export declare class SearchIndex {
+  /** Number of parcels. */
+  get length(): number
+  /**
+   * Run a query off the JS thread; resolves to the page as JSON text (`query()` in landopp.js
+   * parses it). Query: `{aoi, crs, filters, includeExcluded, sortBy, ascending, limit, cursor,
+   * explain}` in snake_case, as in Rust and Python.
+   */
+  queryJson(query: any): Promise<string>
+  /** The same query on the JS thread (sub-millisecond for small areas), as JSON text. */
+  queryJsonSync(query: any): string
+  /**
+   * Re-score with a new profile without recomputing features (off the JS thread; queries
+   * running meanwhile see the old scores).
+   */
+  rescore(profile: any): Promise<void>
+  /** Sites of adjacent matching parcels: `[{parcel_ids, acres, score}]`, largest first. */
+  assembleSites(query: any, toleranceM?: number | undefined | null, minAcres?: number | undefined | null): any
+}
+
 export interface AreaPerimeter {
   areaM2: Float64Array
   perimeterM: Float64Array
 }
+
+/**
+ * Build a [`SearchIndex`] off the JS thread: parcels (file path or GeoJSON FeatureCollection,
+ * ids matching the table's, same order), the feature table (as `features()` returns it) and an
+ * optional scoring profile (object or JSON/TOML text).
+ */
+export declare function buildSearchIndex(parcels: any, table: FeatureTableJs, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
 /** Parse a CRS (`EPSG:code`, WKT or a PROJ string). */
 export declare function crsInfo(crs: string): CrsInfo
@@ -61,12 +92,31 @@ export declare function info(path: string): any
 /** Feature layers of a vector file. */
 export declare function listLayers(path: string): Array<string>
 
+export interface NamedColumn {
+  name: string
+  values: Float64Array
+}
+
 export interface RasterBand {
   /** Data type name (GDAL's: Byte, Int16, UInt16, Int32, Float32, Float64, ...). */
   dtype: string
   /** Cells as float64, row-major (nodata cells keep their value). */
   data: Float64Array
   description?: string
+}
+
+/**
+ * An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
+ * a GDAL geotransform, an optional CRS and nodata.
+ */
+export interface RasterInput {
+  width: number
+  height: number
+  /** GDAL geotransform `[x0, dx, rx, y0, ry, dy]`. */
+  transform: Array<number>
+  crs?: string
+  nodata?: number
+  bands: Array<Float64Array | Float32Array>
 }
 
 export interface RasterResult {
@@ -104,16 +154,49 @@ export interface ReadRasterOptions {
 }
 
 /**
- * Score a feature table (as `features()` returns it) with a scoring profile (object or JSON).
- * Resolves to `{ids, score, rank, excluded, reasons, buildable_acres, explanations, method}`.
+ * Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
+ * text), off the JS thread.
  */
-export declare function score(table: FeatureTableJs, profile: any): Promise<any>
+export declare function score(table: FeatureTableJs, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResultJs>
+
+export interface ScoreOptions {
+  /** Include every parcel's explanation (default false: use a SearchIndex for explained hits). */
+  explain?: boolean
+}
+
+/** Scores of every parcel: typed arrays, plus explanations when asked for. */
+export interface ScoreResultJs {
+  ids: Array<string>
+  /** Score in 0..1 (0 for excluded parcels). */
+  score: Float64Array
+  /** Rank, 1 = best; excluded parcels rank last. */
+  rank: Uint32Array
+  /** 1 when a hard constraint excluded the parcel. */
+  excluded: Uint8Array
+  /** Codes of the constraints that fired, `;`-joined (`""` when none). */
+  reasons: Array<string>
+  buildableAcres: Float64Array
+  method: string
+  /**
+   * Per parcel, per criterion: `{criterion, raw, transformed, weight, contribution, missing}`
+   * (only with `{explain: true}`).
+   */
+  explanations?: Array<Array<{criterion: string, raw: number, label?: string, transformed: number, weight: number, contribution: number, missing: boolean}>> | undefined
+}
+
+export interface SearchIndexOptions {
+  /** Id attribute of a parcel file (default: the feature id). */
+  idField?: string
+  /** Layer of a multi-layer file. */
+  layer?: string
+}
 
 /**
- * A gdaldem-identical terrain product of a DEM file (`slope`, `slope_percent`, `aspect`,
- * `hillshade`, `tri`, `tpi`, `roughness`); options as in the Rust `TerrainOptions`.
+ * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
+ * `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
+ * `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).
  */
-export declare function terrain(path: string, product: string, options?: any | undefined | null): Promise<RasterResult>
+export declare function terrain(dem: string | RasterInput, product: string, options?: any | undefined | null): Promise<RasterResult>
 
 /** Reproject coordinate arrays (x = easting/longitude, y = northing/latitude). */
 export declare function transform(src: string, dst: string, x: Float64Array, y: Float64Array): Xy
@@ -128,3 +211,23 @@ export interface Xy {
   x: Float64Array
   y: Float64Array
 }
+
+export interface ZonalOptionsJs {
+  /**
+   * Statistics (`count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, `quantile(q=0.9)`,
+   * `majority`, `minority`, `variety`, `frac`, `weighted_mean`, `circular_mean`...). Default
+   * `["count", "mean"]`.
+   */
+  stats?: Array<string>
+  /** 0-based band. */
+  band?: number
+  /** Ignore cells covered less than this fraction. */
+  minCoverageFrac?: number
+}
+
+/**
+ * Exact zonal statistics (exactextract's definitions) of a raster (file path or typed arrays)
+ * over polygons (file path or GeoJSON FeatureCollection; reprojected to the raster CRS). Resolves
+ * to one Float64Array per statistic, in polygon order.
+ */
+export declare function zonalStats(raster: string | RasterInput, polygons: any, options?: ZonalOptionsJs | undefined | null): Promise<NamedColumn[]>

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.SearchIndex = nativeBinding.SearchIndex
+module.exports.buildSearchIndex = nativeBinding.buildSearchIndex
 module.exports.crsInfo = nativeBinding.crsInfo
 module.exports.features = nativeBinding.features
 module.exports.geodesicAreaPerimeter = nativeBinding.geodesicAreaPerimeter
@@ -847,3 +849,4 @@ module.exports.terrain = nativeBinding.terrain
 module.exports.transform = nativeBinding.transform
 module.exports.version = nativeBinding.version
 module.exports.writeLayer = nativeBinding.writeLayer
+module.exports.zonalStats = nativeBinding.zonalStats

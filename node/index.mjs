@@ -1,8 +1,8 @@
-// ES module entry: re-exports the generated CommonJS binding.
+// ES module entry: re-exports the CommonJS package entry.
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
-const binding = require('./index.js')
+const binding = require('./landopp.js')
 
 export const {
   version,
@@ -17,5 +17,8 @@ export const {
   features,
   score,
   terrain,
+  zonalStats,
+  buildSearchIndex,
+  SearchIndex,
 } = binding
 export default binding

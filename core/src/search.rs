@@ -212,6 +212,17 @@ impl SearchIndex {
         &self.crs
     }
 
+    /// The feature table the index holds.
+    pub fn features(&self) -> &FeatureTable {
+        &self.features
+    }
+
+    /// Install scores computed elsewhere (e.g. outside a lock) from `score(self.features(), &profile)`.
+    pub fn set_scores(&mut self, scores: ScoreResult, profile: Profile) {
+        self.scores = Some(scores);
+        self.profile = Some(profile);
+    }
+
     /// Re-score with another profile (new weights) without touching geometry or features.
     pub fn rescore(&mut self, profile: &Profile) -> Result<()> {
         self.scores = Some(score(&self.features, profile)?);

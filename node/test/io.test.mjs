@@ -171,7 +171,7 @@ test('features, score and terrain (same spec and profile formats as Rust and Pyt
     ],
     method: { type: 'weighted_sum' },
   }
-  const r = await landopp.score(t, profile)
+  const r = await landopp.score(t, profile, { explain: true })
   const best = r.rank.indexOf(1)
   const sum = r.explanations[best].reduce((s, c) => s + c.contribution, 0)
   assert.ok(Math.abs(sum - r.score[best]) < 1e-12)

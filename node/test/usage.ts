@@ -1,5 +1,10 @@
-// Compiled with `tsc --noEmit` in the test suite: the committed index.d.ts must type this usage.
-import { readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, type RasterResult, type CrsInfo } from '../index.js'
+// Compiled with `tsc --noEmit --strict` in the test suite: the committed declarations (index.d.ts,
+// generated, plus landopp.d.ts for the JS helpers) must type this usage.
+import {
+  readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain,
+  buildSearchIndex, SearchIndex,
+  type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs,
+} from '../landopp.js'
 
 async function main(): Promise<void> {
   const r: RasterResult = await readRaster('dem.tif', { window: [0, 0, 10, 10], band: 0 })
@@ -8,6 +13,19 @@ async function main(): Promise<void> {
   const c: CrsInfo = crsInfo('EPSG:26919')
   const { x, y } = transform('EPSG:4326', 'EPSG:26919', Float64Array.of(-68.8), Float64Array.of(44.8))
   const { areaM2 } = geodesicAreaPerimeter(fc, c.epsg ? `EPSG:${c.epsg}` : undefined)
-  console.log(first, x[0], y[0], areaM2[0])
+  const mem: RasterInput = { width: 2, height: 1, transform: [0, 1, 0, 1, 0, -1], crs: 'EPSG:32633', bands: [Float32Array.of(1, 2)] }
+  const slope: RasterResult = await terrain(mem, 'slope', { compute_edges: true })
+  const z = await zonalStats('dem.tif', fc, { stats: ['mean'], minCoverageFrac: 0.5 })
+  const mean: Float64Array = z[0].values
+  const table = await features({ version: 1 }, '.')
+  const s: ScoreResultJs = await score(table, { version: 1 }, { explain: false })
+  const rank: Uint32Array = s.rank
+  const idx: SearchIndex = await buildSearchIndex('parcels.gpkg', table, { version: 1 }, { idField: 'id' })
+  const q: SearchQuery = { aoi: { bbox: [0, 0, 1, 1] }, crs: 'EPSG:4326', filters: [{ column: 'score', min: 0.5 }], limit: 10 }
+  const page: SearchPage = await idx.query(q)
+  const best: string | undefined = page.hits[0]?.explanation[0]?.criterion
+  const n: number = idx.querySync(q).total + idx.length
+  await idx.rescore({ version: 1 })
+  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n)
 }
 void main

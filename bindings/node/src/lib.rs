@@ -343,58 +343,96 @@ pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<
 }
 
 pub struct ScoreTask {
-    ids: Vec<String>,
-    columns: Vec<(String, Vec<f64>, Option<Vec<String>>)>,
+    table: Option<landopp::FeatureTable>,
     profile: String,
+    explain: bool,
+}
+
+/// Scores of every parcel: typed arrays, plus explanations when asked for.
+#[napi(object, object_from_js = false)]
+pub struct ScoreResultJs {
+    pub ids: Vec<String>,
+    /// Score in 0..1 (0 for excluded parcels).
+    pub score: Float64Array,
+    /// Rank, 1 = best; excluded parcels rank last.
+    pub rank: Uint32Array,
+    /// 1 when a hard constraint excluded the parcel.
+    pub excluded: Uint8Array,
+    /// Codes of the constraints that fired, `;`-joined (`""` when none).
+    pub reasons: Vec<String>,
+    pub buildable_acres: Float64Array,
+    pub method: String,
+    /// Per parcel, per criterion: `{criterion, raw, transformed, weight, contribution, missing}`
+    /// (only with `{explain: true}`).
+    #[napi(
+        ts_type = "Array<Array<{criterion: string, raw: number, label?: string, transformed: number, weight: number, contribution: number, missing: boolean}>> | undefined"
+    )]
+    pub explanations: Option<Json>,
 }
 
 impl Task for ScoreTask {
-    type Output = landopp::Result<serde_json::Value>;
-    type JsValue = Json;
+    type Output = landopp::Result<(landopp::scoring::ScoreResult, Option<serde_json::Value>)>;
+    type JsValue = ScoreResultJs;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let ids = self.ids.clone();
-        let cols = std::mem::take(&mut self.columns);
+        let t = self.table.take();
         let profile = self.profile.clone();
+        let explain = self.explain;
         Ok((|| {
-            let mut t = landopp::FeatureTable::new(ids);
-            for (name, values, cats) in cols {
-                match cats {
-                    Some(c) => {
-                        let labels = values
-                            .iter()
-                            .map(|v| (!v.is_nan()).then(|| c.get(*v as usize).cloned()).flatten())
-                            .collect();
-                        t.add_categorical(name, labels, Default::default())?
-                    }
-                    None => t.add_column(name, values, Default::default())?,
-                }
-            }
+            let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let p = landopp::scoring::Profile::parse(&profile)?;
             let r = landopp::scoring::score(&t, &p)?;
-            serde_json::to_value(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+            let ex = if explain {
+                let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
+                Some(serde_json::to_value(all).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?)
+            } else {
+                None
+            };
+            Ok((r, ex))
         })())
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(Json).map_err(|e| reject_with_code(&env, e))
+        let (r, ex) = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(ScoreResultJs {
+            ids: r.ids.to_vec(),
+            reasons: (0..r.ids.len()).map(|i| r.reasons(i).join(";")).collect(),
+            buildable_acres: Float64Array::new(r.buildable_acres()),
+            method: r.method.clone(),
+            score: Float64Array::new(r.score),
+            rank: Uint32Array::new(r.rank.iter().map(|v| *v as u32).collect()),
+            excluded: Uint8Array::new(r.excluded.iter().map(|v| *v as u8).collect()),
+            explanations: ex.map(Json),
+        })
     }
 }
 
-/// Score a feature table (as `features()` returns it) with a scoring profile (object or JSON).
-/// Resolves to `{ids, score, rank, excluded, reasons, buildable_acres, explanations, method}`.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn score(table: FeatureTableJs, profile: serde_json::Value) -> AsyncTask<ScoreTask> {
-    let columns = table.columns.into_iter().map(|c| (c.name, c.values.to_vec(), c.categories)).collect();
-    let profile = match profile {
-        serde_json::Value::String(s) => s,
-        v => v.to_string(),
-    };
-    AsyncTask::new(ScoreTask { ids: table.ids, columns, profile })
+#[napi(object)]
+#[derive(Default)]
+pub struct ScoreOptions {
+    /// Include every parcel's explanation (default false: use a SearchIndex for explained hits).
+    pub explain: Option<bool>,
+}
+
+/// Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
+/// text), off the JS thread.
+#[napi(ts_return_type = "Promise<ScoreResultJs>")]
+pub fn score(
+    env: Env,
+    table: FeatureTableJs,
+    profile: serde_json::Value,
+    options: Option<ScoreOptions>,
+) -> napi::Result<AsyncTask<ScoreTask>> {
+    let t = table_from_js(table).map_err(|e| reject_with_code(&env, e))?;
+    Ok(AsyncTask::new(ScoreTask {
+        table: Some(t),
+        profile: profile_text(profile),
+        explain: options.and_then(|o| o.explain).unwrap_or(false),
+    }))
 }
 
 pub struct TerrainTask {
-    path: String,
+    dem: RasterSource,
     product: String,
     options: serde_json::Value,
 }
@@ -404,7 +442,8 @@ impl Task for TerrainTask {
     type JsValue = RasterResult;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (path, product, options) = (self.path.clone(), self.product.clone(), self.options.clone());
+        let (product, options) = (self.product.clone(), self.options.clone());
+        let dem = std::mem::replace(&mut self.dem, RasterSource::Taken);
         Ok((|| {
             let opts: landopp::terrain::TerrainOptions = if options.is_null() {
                 Default::default()
@@ -412,7 +451,7 @@ impl Task for TerrainTask {
                 serde_json::from_value(options)
                     .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?
             };
-            let dem = landopp::Raster::open(&path)?;
+            let dem = dem.load()?;
             landopp::terrain::terrain(&dem, landopp::terrain::TerrainProduct::parse(&product)?, &opts)
         })())
     }
@@ -444,9 +483,374 @@ fn raster_js(r: landopp::Raster) -> RasterResult {
     }
 }
 
-/// A gdaldem-identical terrain product of a DEM file (`slope`, `slope_percent`, `aspect`,
-/// `hillshade`, `tri`, `tpi`, `roughness`); options as in the Rust `TerrainOptions`.
+/// A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
+/// `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
+/// `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).
 #[napi(ts_return_type = "Promise<RasterResult>")]
-pub fn terrain(path: String, product: String, options: Option<serde_json::Value>) -> AsyncTask<TerrainTask> {
-    AsyncTask::new(TerrainTask { path, product, options: options.unwrap_or(serde_json::Value::Null) })
+pub fn terrain(
+    dem: Either<String, RasterInput>,
+    product: String,
+    options: Option<serde_json::Value>,
+) -> napi::Result<AsyncTask<TerrainTask>> {
+    Ok(AsyncTask::new(TerrainTask {
+        dem: RasterSource::from_js(dem)?,
+        product,
+        options: options.unwrap_or(serde_json::Value::Null),
+    }))
+}
+
+/// An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
+/// a GDAL geotransform, an optional CRS and nodata.
+#[napi(object)]
+pub struct RasterInput {
+    pub width: u32,
+    pub height: u32,
+    /// GDAL geotransform `[x0, dx, rx, y0, ry, dy]`.
+    pub transform: Vec<f64>,
+    pub crs: Option<String>,
+    pub nodata: Option<f64>,
+    pub bands: Vec<Either<Float64Array, Float32Array>>,
+}
+
+/// A raster argument, copied out of JS memory on the JS thread.
+pub enum RasterSource {
+    Path(String),
+    Memory(landopp::Raster),
+    Taken,
+}
+
+impl RasterSource {
+    fn from_js(v: Either<String, RasterInput>) -> napi::Result<Self> {
+        let r = match v {
+            Either::A(p) => return Ok(RasterSource::Path(p)),
+            Either::B(r) => r,
+        };
+        let err = |e: landopp::Error| napi::Error::new(napi::Status::InvalidArg, format!("{}: {e}", e.code()));
+        let (w, h) = (r.width as usize, r.height as usize);
+        let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
+            err(landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", r.transform.len())))
+        })?;
+        let bands = r
+            .bands
+            .iter()
+            .map(|b| {
+                let (len, data) = match b {
+                    Either::A(a) => (a.len(), landopp::BandData::F64(ndarray_from(a.to_vec(), h, w)?)),
+                    Either::B(a) => (a.len(), landopp::BandData::F32(ndarray_from(a.to_vec(), h, w)?)),
+                };
+                debug_assert_eq!(len, w * h);
+                Ok(data)
+            })
+            .collect::<landopp::Result<Vec<_>>>()
+            .map_err(err)?;
+        let crs = r.crs.map(|c| Crs::from_user_input(&c)).transpose().map_err(err)?;
+        Ok(RasterSource::Memory(landopp::Raster::new(bands, landopp::GeoTransform(t), crs, r.nodata).map_err(err)?))
+    }
+
+    fn load(self) -> landopp::Result<landopp::Raster> {
+        match self {
+            RasterSource::Path(p) => landopp::Raster::open(p),
+            RasterSource::Memory(r) => Ok(r),
+            RasterSource::Taken => Err(landopp::Error::InvalidInput("raster already used".into())),
+        }
+    }
+}
+
+fn ndarray_from<T>(v: Vec<T>, h: usize, w: usize) -> landopp::Result<ndarray::Array2<T>> {
+    let n = v.len();
+    ndarray::Array2::from_shape_vec((h, w), v).map_err(|_| {
+        landopp::Error::InvalidInput(format!("band has {n} cells, expected width × height = {w} × {h} = {}", w * h))
+    })
+}
+
+/// Polygons from JS: a vector file path or a GeoJSON FeatureCollection object.
+fn polygons_from_js(v: serde_json::Value) -> landopp::Result<landopp::Parcels> {
+    match v {
+        serde_json::Value::String(path) => landopp::Parcels::read(&path, None, None),
+        v => {
+            let layer = vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?;
+            landopp::Parcels::from_layer(layer, None)
+        }
+    }
+}
+
+#[napi(object)]
+pub struct NamedColumn {
+    pub name: String,
+    pub values: Float64Array,
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct ZonalOptionsJs {
+    /// Statistics (`count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, `quantile(q=0.9)`,
+    /// `majority`, `minority`, `variety`, `frac`, `weighted_mean`, `circular_mean`...). Default
+    /// `["count", "mean"]`.
+    pub stats: Option<Vec<String>>,
+    /// 0-based band.
+    pub band: Option<u32>,
+    /// Ignore cells covered less than this fraction.
+    pub min_coverage_frac: Option<f64>,
+}
+
+pub struct ZonalTask {
+    raster: RasterSource,
+    polygons: serde_json::Value,
+    opts: ZonalOptionsJs,
+}
+
+impl Task for ZonalTask {
+    type Output = landopp::Result<Vec<(String, Vec<f64>)>>;
+    type JsValue = Vec<NamedColumn>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let raster = std::mem::replace(&mut self.raster, RasterSource::Taken);
+        let polygons = std::mem::take(&mut self.polygons);
+        let o = std::mem::take(&mut self.opts);
+        Ok((|| {
+            let r = raster.load()?;
+            let p = polygons_from_js(polygons)?;
+            let stats = o
+                .stats
+                .unwrap_or_else(|| vec!["count".into(), "mean".into()])
+                .iter()
+                .map(|s| landopp::zonal::Stat::parse(s))
+                .collect::<landopp::Result<Vec<_>>>()?;
+            let opts = landopp::zonal::ZonalOptions {
+                stats,
+                band: o.band.unwrap_or(0) as usize,
+                min_coverage_frac: o.min_coverage_frac.unwrap_or(0.0),
+                weights: None,
+            };
+            Ok(landopp::zonal::zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts)?.columns)
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let cols = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(cols.into_iter().map(|(name, v)| NamedColumn { name, values: Float64Array::new(v) }).collect())
+    }
+}
+
+/// Exact zonal statistics (exactextract's definitions) of a raster (file path or typed arrays)
+/// over polygons (file path or GeoJSON FeatureCollection; reprojected to the raster CRS). Resolves
+/// to one Float64Array per statistic, in polygon order.
+#[napi(ts_return_type = "Promise<NamedColumn[]>")]
+pub fn zonal_stats(
+    raster: Either<String, RasterInput>,
+    polygons: serde_json::Value,
+    options: Option<ZonalOptionsJs>,
+) -> napi::Result<AsyncTask<ZonalTask>> {
+    Ok(AsyncTask::new(ZonalTask {
+        raster: RasterSource::from_js(raster)?,
+        polygons,
+        opts: options.unwrap_or_default(),
+    }))
+}
+
+fn table_from_js(table: FeatureTableJs) -> landopp::Result<landopp::FeatureTable> {
+    let mut t = landopp::FeatureTable::new(table.ids);
+    for c in table.columns {
+        match c.categories {
+            Some(cats) => {
+                let labels =
+                    c.values.iter().map(|v| (!v.is_nan()).then(|| cats.get(*v as usize).cloned()).flatten()).collect();
+                t.add_categorical(c.name, labels, Default::default())?
+            }
+            None => t.add_column(c.name, c.values.to_vec(), Default::default())?,
+        }
+    }
+    Ok(t)
+}
+
+fn profile_text(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        v => v.to_string(),
+    }
+}
+
+type SharedIndex = std::sync::Arc<std::sync::RwLock<landopp::search::SearchIndex>>;
+
+fn read_index(i: &SharedIndex) -> landopp::Result<std::sync::RwLockReadGuard<'_, landopp::search::SearchIndex>> {
+    i.read().map_err(|_| landopp::Error::InvalidInput("search index poisoned by an earlier panic".into()))
+}
+
+/// Parcels + features + scores in an R-tree, built once and queried many times (concurrently:
+/// queries share a read lock; `rescore` takes the write lock).
+#[napi]
+pub struct SearchIndex {
+    inner: SharedIndex,
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct SearchIndexOptions {
+    /// Id attribute of a parcel file (default: the feature id).
+    pub id_field: Option<String>,
+    /// Layer of a multi-layer file.
+    pub layer: Option<String>,
+}
+
+pub struct BuildIndexTask {
+    parcels: serde_json::Value,
+    table: Option<landopp::FeatureTable>,
+    profile: Option<String>,
+    opts: SearchIndexOptions,
+}
+
+impl Task for BuildIndexTask {
+    type Output = landopp::Result<landopp::search::SearchIndex>;
+    type JsValue = SearchIndex;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let parcels = std::mem::take(&mut self.parcels);
+        let table = self.table.take();
+        let profile = self.profile.take();
+        let o = std::mem::take(&mut self.opts);
+        Ok((|| {
+            let p = match parcels {
+                serde_json::Value::String(path) => {
+                    landopp::Parcels::read(&path, o.layer.as_deref(), o.id_field.as_deref())?
+                }
+                v => {
+                    let layer = vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?;
+                    landopp::Parcels::from_layer(layer, o.id_field.as_deref())?
+                }
+            };
+            let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
+            let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
+            landopp::search::SearchIndex::build(&p, t, prof.as_ref())
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let idx = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(SearchIndex { inner: std::sync::Arc::new(std::sync::RwLock::new(idx)) })
+    }
+}
+
+/// Build a [`SearchIndex`] off the JS thread: parcels (file path or GeoJSON FeatureCollection,
+/// ids matching the table's, same order), the feature table (as `features()` returns it) and an
+/// optional scoring profile (object or JSON/TOML text).
+#[napi(ts_return_type = "Promise<SearchIndex>")]
+pub fn build_search_index(
+    env: Env,
+    parcels: serde_json::Value,
+    table: FeatureTableJs,
+    profile: Option<serde_json::Value>,
+    options: Option<SearchIndexOptions>,
+) -> napi::Result<AsyncTask<BuildIndexTask>> {
+    let t = table_from_js(table).map_err(|e| reject_with_code(&env, e))?;
+    Ok(AsyncTask::new(BuildIndexTask {
+        parcels,
+        table: Some(t),
+        profile: profile.map(profile_text),
+        opts: options.unwrap_or_default(),
+    }))
+}
+
+pub struct QueryTask {
+    index: SharedIndex,
+    query: String,
+}
+
+fn run_query(index: &SharedIndex, query: &str) -> landopp::Result<String> {
+    let q: landopp::search::Query =
+        serde_json::from_str(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+    let page = read_index(index)?.query(&q)?;
+    serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+}
+
+impl Task for QueryTask {
+    type Output = landopp::Result<String>;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(run_query(&self.index, &self.query))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        output.map_err(|e| reject_with_code(&env, e))
+    }
+}
+
+pub struct RescoreTask {
+    index: SharedIndex,
+    profile: String,
+}
+
+impl Task for RescoreTask {
+    type Output = landopp::Result<()>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let index = self.index.clone();
+        let profile = self.profile.clone();
+        Ok((|| {
+            let p = landopp::scoring::Profile::parse(&profile)?;
+            // score outside the lock, swap in under it: queries keep running meanwhile
+            let scores = {
+                let idx = read_index(&index)?;
+                landopp::scoring::score(idx.features(), &p)?
+            };
+            let mut w = index.write().map_err(|_| landopp::Error::InvalidInput("search index poisoned".into()))?;
+            w.set_scores(scores, p);
+            Ok(())
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        output.map_err(|e| reject_with_code(&env, e))
+    }
+}
+
+#[napi]
+impl SearchIndex {
+    /// Number of parcels.
+    #[napi(getter)]
+    pub fn length(&self, env: Env) -> napi::Result<u32> {
+        Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.len() as u32)
+    }
+
+    /// Run a query off the JS thread; resolves to the page as JSON text (`query()` in landopp.js
+    /// parses it). Query: `{aoi, crs, filters, includeExcluded, sortBy, ascending, limit, cursor,
+    /// explain}` in snake_case, as in Rust and Python.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn query_json(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
+        AsyncTask::new(QueryTask { index: self.inner.clone(), query: profile_text(query) })
+    }
+
+    /// The same query on the JS thread (sub-millisecond for small areas), as JSON text.
+    #[napi]
+    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<String> {
+        run_query(&self.inner, &profile_text(query)).map_err(|e| reject_with_code(&env, e))
+    }
+
+    /// Re-score with a new profile without recomputing features (off the JS thread; queries
+    /// running meanwhile see the old scores).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn rescore(&self, profile: serde_json::Value) -> AsyncTask<RescoreTask> {
+        AsyncTask::new(RescoreTask { index: self.inner.clone(), profile: profile_text(profile) })
+    }
+
+    /// Sites of adjacent matching parcels: `[{parcel_ids, acres, score}]`, largest first.
+    #[napi(ts_return_type = "any")]
+    pub fn assemble_sites(
+        &self,
+        env: Env,
+        query: serde_json::Value,
+        tolerance_m: Option<f64>,
+        min_acres: Option<f64>,
+    ) -> napi::Result<Json> {
+        (|| {
+            let q: landopp::search::Query =
+                serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let sites =
+                read_index(&self.inner)?.assemble_sites(&q, tolerance_m.unwrap_or(0.0), min_acres.unwrap_or(0.0))?;
+            serde_json::to_value(&sites).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })()
+        .map(Json)
+        .map_err(|e| reject_with_code(&env, e))
+    }
 }

@@ -1,0 +1,84 @@
+// A parcel search service on node:http only: loads the bundled sample area at start-up (features
+// + the demo agriculture profile → a SearchIndex), then answers
+//
+//   GET /search?bbox=xmin,ymin,xmax,ymax[&crs=EPSG:4326][&minScore=0.5][&top=10][&cursor=o10][&explain=false]
+//
+// with ranked parcels and their explanations as JSON (the page comes from Rust as JSON text and
+// is written as is). Errors are JSON `{error, code}` with status 400 (bad request) or 500.
+//
+//   node examples/node-search-service/server.mjs            # PORT=8080 by default
+//   curl 'localhost:8080/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&top=5'
+import http from 'node:http'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { createRequire } from 'node:module'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const require = createRequire(import.meta.url)
+const landopp = require(process.env.LANDOPP_NODE ?? join(here, '..', '..', 'node', 'landopp.js'))
+
+class BadRequest extends Error {
+  constructor(message) {
+    super(message)
+    this.code = 'BAD_REQUEST'
+  }
+}
+
+/** Parse `/search` parameters into a landopp query. */
+export function parseSearch(params) {
+  const query = { limit: 10, filters: [] }
+  const bbox = params.get('bbox')
+  if (bbox != null) {
+    const b = bbox.split(',').map(Number)
+    if (b.length !== 4 || b.some((v) => !Number.isFinite(v))) throw new BadRequest('bbox must be xmin,ymin,xmax,ymax')
+    query.aoi = { bbox: b }
+  }
+  if (params.has('crs')) query.crs = params.get('crs')
+  if (params.has('minScore')) {
+    const m = Number(params.get('minScore'))
+    if (!Number.isFinite(m)) throw new BadRequest('minScore must be a number')
+    query.filters.push({ column: 'score', min: m })
+  }
+  if (params.has('top')) {
+    const t = Number(params.get('top'))
+    if (!Number.isInteger(t) || t < 1 || t > 1000) throw new BadRequest('top must be an integer in 1..1000')
+    query.limit = t
+  }
+  if (params.has('cursor')) query.cursor = params.get('cursor')
+  if (params.get('explain') === 'false') query.explain = false
+  return query
+}
+
+/** Load the sample area and return a (not yet listening) http.Server. */
+export async function createSearchService({ dataDir = join(here, '..', '..', 'fixtures') } = {}) {
+  const { spec, profile } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
+  const table = await landopp.features(spec, dataDir)
+  const index = await landopp.buildSearchIndex(join(dataDir, spec.parcels.path), table, profile, {
+    idField: spec.parcels.id_field,
+  })
+  const send = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://localhost')
+    try {
+      if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'GET only', code: 'METHOD' }))
+      if (url.pathname === '/healthz') return send(res, 200, JSON.stringify({ parcels: index.length }))
+      if (url.pathname !== '/search') return send(res, 404, JSON.stringify({ error: 'not found', code: 'NOT_FOUND' }))
+      send(res, 200, await index.queryJson(parseSearch(url.searchParams)))
+    } catch (e) {
+      const client = e.code === 'BAD_REQUEST' || e.code === 'INVALID_INPUT' || e.code === 'NOT_FOUND' || e.code === 'CRS'
+      send(res, client ? 400 : 500, JSON.stringify({ error: e.message, code: e.code ?? 'INTERNAL' }))
+    }
+  })
+  server.index = index
+  return server
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = await createSearchService()
+  const port = Number(process.env.PORT ?? 8080)
+  server.listen(port, () => console.log(`landopp search service on http://localhost:${port}/search (${server.index.length} parcels)`))
+}

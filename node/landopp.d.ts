@@ -1,0 +1,57 @@
+// Types of the package entry: the generated declarations (index.d.ts) plus the JS helpers.
+export * from './index'
+
+/** A search request (same JSON as Rust and Python). */
+export interface SearchQuery {
+  /** `{bbox: [xmin, ymin, xmax, ymax]}`, `{polygon: GeoJSON geometry}` or `{point: {xy: [x, y], radius_m: r}}`. */
+  aoi?: { bbox: [number, number, number, number] } | { polygon: object } | { point: { xy: [number, number]; radius_m: number } }
+  /** CRS of the AOI coordinates (default: the index CRS), e.g. `"EPSG:4326"`. */
+  crs?: string
+  /** All must hold: `{column, min?, max?, any_of?}`. */
+  filters?: Array<{ column: string; min?: number; max?: number; any_of?: string[] }>
+  include_excluded?: boolean
+  /** Sort column (default `score`). */
+  sort_by?: string
+  ascending?: boolean
+  /** Page size (default 100). */
+  limit?: number
+  /** `next_cursor` of the previous page. */
+  cursor?: string
+  /** Per-criterion explanations in the hits (default true). */
+  explain?: boolean
+}
+
+export interface Contribution {
+  criterion: string
+  raw: number | null
+  label?: string
+  transformed: number
+  weight: number
+  contribution: number
+  missing: boolean
+}
+
+export interface SearchHit {
+  id: string
+  score: number | null
+  rank: number
+  excluded: boolean
+  reasons: string[]
+  sort_value: number | null
+  explanation: Contribution[]
+}
+
+export interface SearchPage {
+  hits: SearchHit[]
+  total: number
+  next_cursor: string | null
+}
+
+declare module './index' {
+  interface SearchIndex {
+    /** Run a query off the JS thread. */
+    query(q?: SearchQuery): Promise<SearchPage>
+    /** Run a query on the JS thread (sub-millisecond for small areas). */
+    querySync(q?: SearchQuery): SearchPage
+  }
+}

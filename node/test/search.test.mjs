@@ -1,0 +1,126 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const landopp = require('..')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const fixture = (p) => join(root, 'fixtures', p)
+const sample = JSON.parse(readFileSync(join(root, 'examples/node-search-service/sample-area.json'), 'utf8'))
+
+const close = (a, b, rel = 1e-6) => (a == null && (b == null || Number.isNaN(b))) || Math.abs(a - b) <= rel * Math.max(1, Math.abs(b))
+
+test('zonalStats equals exactextract (fixtures/expected/zonal_exactextract.json), from paths and from typed arrays', async () => {
+  const exp = JSON.parse(readFileSync(fixture('expected/zonal_exactextract.json'), 'utf8'))
+  for (const c of Object.values(exp)) {
+    const cols = await landopp.zonalStats(join(root, c.raster), join(root, c.polygons), { stats: c.stats })
+    assert.deepEqual(cols.map((x) => x.name), c.stats)
+    for (const { name, values } of cols) {
+      assert.ok(values instanceof Float64Array)
+      values.forEach((v, i) => assert.ok(close(Number.isNaN(v) ? null : v, c.values[name][i]), `${c.raster} ${name}[${i}]: ${v} vs ${c.values[name][i]}`))
+    }
+  }
+  // the same raster handed over as typed arrays (Float32Array and Float64Array bands)
+  const r = await landopp.readRaster(fixture('slovenia/dem.tif'))
+  const input = { width: r.width, height: r.height, transform: r.transform, crs: r.crs, nodata: r.nodata, bands: [Float32Array.from(r.bands[0].data)] }
+  const fromPath = await landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { stats: ['mean', 'count'] })
+  const fromMem = await landopp.zonalStats(input, fixture('slovenia/lulc_polygons.gpkg'), { stats: ['mean', 'count'] })
+  assert.deepEqual(fromMem, fromPath)
+  const slope = await landopp.terrain({ ...input, bands: [r.bands[0].data] }, 'slope')
+  const slopePath = await landopp.terrain(fixture('slovenia/dem.tif'), 'slope')
+  assert.deepEqual(slope.bands[0].data, slopePath.bands[0].data)
+  // GeoJSON polygons in
+  const fc = await landopp.readLayer(fixture('slovenia/lulc_polygons.gpkg'))
+  const fromGeojson = await landopp.zonalStats(fixture('slovenia/dem.tif'), fc, { stats: ['mean', 'count'] })
+  assert.deepEqual(fromGeojson, fromPath)
+  // errors carry the core code
+  await assert.rejects(landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { stats: ['nope'] }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.zonalStats('missing.tif', fixture('slovenia/lulc_polygons.gpkg')), (e) => e.code === 'NOT_FOUND')
+  assert.throws(() => landopp.terrain({ ...input, width: 7 }, 'slope'), /INVALID_INPUT/)
+})
+
+test('score returns typed arrays; explanations on request sum to the score', async () => {
+  const t = await landopp.features(sample.spec, fixture(''))
+  const r = await landopp.score(t, sample.profile)
+  assert.ok(r.score instanceof Float64Array && r.rank instanceof Uint32Array && r.excluded instanceof Uint8Array)
+  assert.equal(r.explanations, undefined)
+  assert.deepEqual([...r.rank].sort((a, b) => a - b), Array.from({ length: t.ids.length }, (_, i) => i + 1))
+  const e = await landopp.score(t, sample.profile, { explain: true })
+  e.explanations.forEach((ex, i) => assert.ok(Math.abs(ex.reduce((s, c) => s + c.contribution, 0) - e.score[i]) < 1e-12))
+  const withC = { ...sample.profile, constraints: [{ code: 'TINY', column: 'area_acres', op: '<', value: 1 }] }
+  const c = await landopp.score(t, withC)
+  c.excluded.forEach((x, i) => assert.equal(x === 1, c.reasons[i] === 'TINY'))
+})
+
+test('SearchIndex: build once, query concurrently, paginate, rescore, assemble sites', async () => {
+  const t = await landopp.features(sample.spec, fixture(''))
+  const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, sample.profile, { idField: 'index' })
+  assert.equal(idx.length, 88)
+  const all = await idx.query({ limit: 1000 })
+  assert.equal(all.total, 88)
+  for (let i = 1; i < all.hits.length; i++) assert.ok(all.hits[i - 1].score >= all.hits[i].score)
+  for (const h of all.hits) assert.ok(Math.abs(h.explanation.reduce((s, c) => s + c.contribution, 0) - h.score) < 1e-12)
+  // bbox in WGS 84 over part of the area; concurrent async queries equal the sync ones
+  const q = { aoi: { bbox: [14.555, 45.865, 14.56, 45.87] }, crs: 'EPSG:4326', filters: [{ column: 'slope_mean', max: 20 }], limit: 5 }
+  const pages = await Promise.all(Array.from({ length: 16 }, () => idx.query(q)))
+  for (const p of pages) assert.deepEqual(p, idx.querySync(q))
+  assert.ok(pages[0].total > 0 && pages[0].total < 88 && pages[0].hits.length <= 5)
+  // cursor pagination visits every match once
+  const seen = []
+  let cursor
+  do {
+    const p = await idx.query({ ...q, cursor })
+    seen.push(...p.hits.map((h) => h.id))
+    cursor = p.next_cursor ?? undefined
+  } while (cursor)
+  assert.equal(seen.length, pages[0].total)
+  assert.equal(new Set(seen).size, seen.length)
+  // re-weighting re-ranks without recomputing features
+  const before = (await idx.query({ limit: 1 })).hits[0].id
+  const sizeOnly = { version: 1, method: { type: 'weighted_sum' }, criteria: [{ column: 'area_acres', weight: 1, transform: { type: 'linear_benefit', min: 0, max: 1e6 } }] }
+  await idx.rescore(sizeOnly)
+  const top = (await idx.query({ limit: 1, explain: false })).hits[0]
+  assert.deepEqual(top.explanation, [])
+  const biggest = t.ids[t.columns.find((c) => c.name === 'area_acres').values.reduce((b, v, i, a) => (v > a[b] ? i : b), 0)]
+  assert.equal(top.id, biggest)
+  assert.notEqual(before, undefined)
+  const sites = idx.assembleSites({ filters: [{ column: 'score', min: 0.01 }] }, 0, 0)
+  assert.equal(sites.reduce((s, x) => s + x.parcel_ids.length, 0), (await idx.query({ filters: [{ column: 'score', min: 0.01 }], limit: 1000 })).total)
+  // errors
+  await assert.rejects(idx.query({ filters: [{ column: 'nope', max: 1 }] }), (e) => e.code === 'NOT_FOUND')
+  await assert.rejects(idx.query({ aoi: { bbox: [1, 1, 0, 0] } }), (e) => e.code === 'INVALID_INPUT')
+  assert.throws(() => idx.querySync({ bogus: 1 }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(idx.rescore({ version: 1, criteria: [], method: { type: 'weighted_sum' } }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), { ids: ['a'], columns: [] }), (e) => e.code === 'INVALID_INPUT')
+})
+
+test('example service over loopback: GET /search ranks parcels with explanations', async () => {
+  const { createSearchService } = await import('../../examples/node-search-service/server.mjs')
+  const server = await createSearchService()
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  const base = `http://127.0.0.1:${server.address().port}`
+  try {
+    const res = await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&minScore=0.2&top=3`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    const page = await res.json()
+    assert.equal(page.hits.length, 3)
+    assert.ok(page.total >= 3 && page.next_cursor === 'o3')
+    assert.ok(page.hits.every((h) => h.score >= 0.2 && h.explanation.length === 4))
+    assert.ok(page.hits[0].score >= page.hits[1].score)
+    const next = await (await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&minScore=0.2&top=3&cursor=o3&explain=false`)).json()
+    assert.ok(next.hits.every((h) => !page.hits.some((p) => p.id === h.id) && h.explanation.length === 0))
+    const bad = await fetch(`${base}/search?bbox=1,2,3`)
+    assert.equal(bad.status, 400)
+    assert.equal((await bad.json()).code, 'BAD_REQUEST')
+    const badCrs = await fetch(`${base}/search?bbox=0,0,1,1&crs=EPSG:999999`)
+    assert.equal(badCrs.status, 400)
+    assert.equal((await fetch(`${base}/healthz`)).status, 200)
+    assert.equal((await fetch(`${base}/nope`)).status, 404)
+  } finally {
+    server.close()
+  }
+})
