@@ -45,6 +45,11 @@ export interface AreaPerimeter {
  */
 export declare function buildSearchIndex(parcels: any, table: FeatureTableJs, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
+/** Feature columns without ids (a `FeatureTableJs` works too: its ids are not read). */
+export interface ColumnsJs {
+  columns: Array<FeatureColumnJs>
+}
+
 /** Parse a CRS (`EPSG:code`, WKT or a PROJ string). */
 export declare function crsInfo(crs: string): CrsInfo
 
@@ -157,24 +162,28 @@ export interface ReadRasterOptions {
  * Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
  * text), off the JS thread.
  */
-export declare function score(table: FeatureTableJs, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResultJs>
+export declare function score(table: FeatureTableJs | ColumnsJs, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResultJs>
 
 export interface ScoreOptions {
   /** Include every parcel's explanation (default false: use a SearchIndex for explained hits). */
   explain?: boolean
 }
 
-/** Scores of every parcel: typed arrays, plus explanations when asked for. */
+/**
+ * Scores of every parcel, in the table's row order: typed arrays, plus explanations when asked
+ * for.
+ */
 export interface ScoreResultJs {
-  ids: Array<string>
   /** Score in 0..1 (0 for excluded parcels). */
   score: Float64Array
   /** Rank, 1 = best; excluded parcels rank last. */
   rank: Uint32Array
   /** 1 when a hard constraint excluded the parcel. */
   excluded: Uint8Array
-  /** Codes of the constraints that fired, `;`-joined (`""` when none). */
-  reasons: Array<string>
+  /** Per parcel, an index into `reasonSets`. */
+  reasons: Uint32Array
+  /** The distinct sets of constraint codes that fired, `;`-joined; `reasonSets[0]` is `""`. */
+  reasonSets: Array<string>
   buildableAcres: Float64Array
   method: string
   /**

@@ -6,6 +6,7 @@
 //! rust_side score  TABLE_DIR PROFILE.json RUNS
 //! rust_side search TABLE_DIR PROFILE.json PARCELS.gpkg ID_FIELD REPLICAS QUERIES.json
 //! rust_side zonal  RASTER.tif PARCELS.gpkg STATS RUNS
+//! rust_side replicate PARCELS.gpkg ID_FIELD REPLICAS OUT.gpkg   # the replicated parcels, for Node
 //! ```
 //! `TABLE_DIR` holds `ids.txt` (one id per line) and `<column>.f64` (raw little-endian f64).
 
@@ -126,6 +127,24 @@ fn main() -> landopp::Result<()> {
                 })
                 .collect::<landopp::Result<_>>()?;
             serde_json::json!({"op": "zonal", "rows": parcels.len(), "median_ms": median(ts)})
+        }
+        "replicate" => {
+            let k: usize = arg(4)?.parse().map_err(|_| bad())?;
+            let p = replicate(&arg(2)?, &arg(3)?, k)?;
+            let n = p.len();
+            let layer = landopp::VectorLayer {
+                name: "parcels".into(),
+                crs: p.crs.clone(),
+                fids: (1..=n as i64).collect(),
+                geometries: p.geometries.into_iter().map(|g| Some(landopp::geo::Geometry::MultiPolygon(g))).collect(),
+                columns: vec![landopp::Column {
+                    name: "pid".into(),
+                    data: landopp::ColumnData::Text(p.ids.into_iter().map(Some).collect()),
+                }],
+                geometry_type: "MULTIPOLYGON".into(),
+            };
+            landopp::vector::write_layer(arg(5)?, &layer)?;
+            serde_json::json!({"op": "replicate", "rows": n})
         }
         _ => return Err(bad()),
     };

@@ -52,7 +52,8 @@ test('score returns typed arrays; explanations on request sum to the score', asy
   e.explanations.forEach((ex, i) => assert.ok(Math.abs(ex.reduce((s, c) => s + c.contribution, 0) - e.score[i]) < 1e-12))
   const withC = { ...sample.profile, constraints: [{ code: 'TINY', column: 'area_acres', op: '<', value: 1 }] }
   const c = await landopp.score(t, withC)
-  c.excluded.forEach((x, i) => assert.equal(x === 1, c.reasons[i] === 'TINY'))
+  assert.deepEqual(c.reasonSets, ['', 'TINY'])
+  c.excluded.forEach((x, i) => assert.equal(x === 1, c.reasonSets[c.reasons[i]] === 'TINY'))
 })
 
 test('SearchIndex: build once, query concurrently, paginate, rescore, assemble sites', async () => {

@@ -342,24 +342,32 @@ pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<
     AsyncTask::new(FeaturesTask { spec: spec.to_string(), base_dir })
 }
 
+/// Feature columns without ids (a `FeatureTableJs` works too: its ids are not read).
+#[napi(object)]
+pub struct ColumnsJs {
+    pub columns: Vec<FeatureColumnJs>,
+}
+
 pub struct ScoreTask {
     table: Option<landopp::FeatureTable>,
     profile: String,
     explain: bool,
 }
 
-/// Scores of every parcel: typed arrays, plus explanations when asked for.
+/// Scores of every parcel, in the table's row order: typed arrays, plus explanations when asked
+/// for.
 #[napi(object, object_from_js = false)]
 pub struct ScoreResultJs {
-    pub ids: Vec<String>,
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Float64Array,
     /// Rank, 1 = best; excluded parcels rank last.
     pub rank: Uint32Array,
     /// 1 when a hard constraint excluded the parcel.
     pub excluded: Uint8Array,
-    /// Codes of the constraints that fired, `;`-joined (`""` when none).
-    pub reasons: Vec<String>,
+    /// Per parcel, an index into `reasonSets`.
+    pub reasons: Uint32Array,
+    /// The distinct sets of constraint codes that fired, `;`-joined; `reasonSets[0]` is `""`.
+    pub reason_sets: Vec<String>,
     pub buildable_acres: Float64Array,
     pub method: String,
     /// Per parcel, per criterion: `{criterion, raw, transformed, weight, contribution, missing}`
@@ -394,9 +402,23 @@ impl Task for ScoreTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         let (r, ex) = output.map_err(|e| reject_with_code(&env, e))?;
+        let mut sets: Vec<String> = vec![String::new()];
+        let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
+        let reasons: Vec<u32> = (0..r.ids.len())
+            .map(|i| {
+                let k = r.reasons(i);
+                if k.is_empty() {
+                    return 0;
+                }
+                *seen.entry(k.join(";")).or_insert_with_key(|k| {
+                    sets.push(k.clone());
+                    (sets.len() - 1) as u32
+                })
+            })
+            .collect();
         Ok(ScoreResultJs {
-            ids: r.ids.to_vec(),
-            reasons: (0..r.ids.len()).map(|i| r.reasons(i).join(";")).collect(),
+            reasons: Uint32Array::new(reasons),
+            reason_sets: sets,
             buildable_acres: Float64Array::new(r.buildable_acres()),
             method: r.method.clone(),
             score: Float64Array::new(r.score),
@@ -419,11 +441,14 @@ pub struct ScoreOptions {
 #[napi(ts_return_type = "Promise<ScoreResultJs>")]
 pub fn score(
     env: Env,
-    table: FeatureTableJs,
+    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
     profile: serde_json::Value,
     options: Option<ScoreOptions>,
 ) -> napi::Result<AsyncTask<ScoreTask>> {
-    let t = table_from_js(table).map_err(|e| reject_with_code(&env, e))?;
+    // ids stay in JS (results are in row order): only the columns cross
+    let n = table.columns.first().map_or(0, |c| c.values.len());
+    let t = table_from_js(FeatureTableJs { ids: vec![String::new(); n], columns: table.columns })
+        .map_err(|e| reject_with_code(&env, e))?;
     Ok(AsyncTask::new(ScoreTask {
         table: Some(t),
         profile: profile_text(profile),
@@ -649,15 +674,19 @@ pub fn zonal_stats(
 }
 
 fn table_from_js(table: FeatureTableJs) -> landopp::Result<landopp::FeatureTable> {
+    use rayon::prelude::*;
+    // numeric columns are copied out of JS memory in parallel (the JS thread waits, briefly)
+    let slices: Vec<&[f64]> = table.columns.iter().map(|c| &c.values[..]).collect();
+    let mut owned: Vec<Vec<f64>> = slices.par_iter().map(|v| v.to_vec()).collect();
     let mut t = landopp::FeatureTable::new(table.ids);
-    for c in table.columns {
+    for (k, c) in table.columns.into_iter().enumerate() {
         match c.categories {
             Some(cats) => {
                 let labels =
                     c.values.iter().map(|v| (!v.is_nan()).then(|| cats.get(*v as usize).cloned()).flatten()).collect();
                 t.add_categorical(c.name, labels, Default::default())?
             }
-            None => t.add_column(c.name, c.values.to_vec(), Default::default())?,
+            None => t.add_column(c.name, std::mem::take(&mut owned[k]), Default::default())?,
         }
     }
     Ok(t)

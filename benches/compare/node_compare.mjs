@@ -1,0 +1,140 @@
+// Node binding overhead and the example service under load, one run, same real inputs as the
+// pure-Rust side (`target/release/rust_side`): the Bangor feature table and parcels replicated
+// ×100 (1,064,300 parcels, generated into a temp dir at bench time; nothing is committed).
+//
+//   (cd node && npm install && npm run build:release)
+//   cargo build --release -p landopp-benches --bin rust_side
+//   node benches/compare/node_compare.mjs [../shared/data]
+//
+// Prints a markdown table (BENCHMARKS.md).
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+const require = createRequire(join(root, 'node', 'package.json'))
+const landopp = require('./landopp.js')
+const autocannon = require('autocannon')
+const shared = process.argv[2] ?? join(root, '..', 'shared', 'data')
+const rustSide = join(root, 'target', 'release', 'rust_side')
+const rust = (...a) => JSON.parse(execFileSync(rustSide, a, { encoding: 'utf8', maxBuffer: 1 << 26 }))
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
+const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.floor((v.length * p) / 100)]
+const now = () => Number(process.hrtime.bigint()) / 1e6
+const COLS = [['slope_mean', 0, 15, 0], ['area_acres', 0, 50, 1], ['road_distance_m', 0, 1000, 0], ['stream_distance_m', 0, 2000, 1],
+  ['polsby_popper', 0, 1, 1], ['mrr_fill', 0, 1, 1], ['elev_mean', 0, 100, 1], ['wetland_any_share', 0, 1, 0],
+  ['sfha_in_share', 0, 1, 0], ['slope_share_le_15', 0, 1, 1]]
+const W = [3, 2, 2, 1, 1, 1, 0.5, 1, 1, 1.5]
+const profile = {
+  version: 1, method: { type: 'weighted_sum' },
+  criteria: COLS.map(([c, lo, hi, b], j) => ({ column: c, weight: W[j], transform: { type: b ? 'linear_benefit' : 'linear_cost', min: lo, max: hi } })),
+}
+const REPLICAS = 100
+const rows = []
+const td = mkdtempSync(join(tmpdir(), 'landopp-node-'))
+try {
+  // --- inputs: real Bangor features replicated ------------------------------------------------
+  const spec = JSON.parse(readFileSync(join(here, 'city_features.json'), 'utf8'))
+  const base = await landopp.features(spec, here)
+  const n0 = base.ids.length
+  const ids = []
+  for (let k = 0; k < REPLICAS; k++) for (const id of base.ids) ids.push(`${k}:${id}`)
+  const columns = COLS.map(([name]) => {
+    const v = base.columns.find((c) => c.name === name).values
+    const out = new Float64Array(n0 * REPLICAS)
+    for (let k = 0; k < REPLICAS; k++) out.set(v, k * n0)
+    writeFileSync(join(td, `${name}.f64`), Buffer.from(out.buffer))
+    return { name, values: out, source: '', unit: '', method: '' }
+  })
+  writeFileSync(join(td, 'ids.txt'), ids.join('\n') + '\n')
+  writeFileSync(join(td, 'columns.txt'), COLS.map(([c]) => c).join('\n') + '\n')
+  writeFileSync(join(td, 'profile.json'), JSON.stringify(profile))
+  const table = { ids, columns }
+  const n = ids.length
+
+  // --- score: Node vs pure Rust ------------------------------------------------------------------
+  const rScore = rust('score', td, join(td, 'profile.json'), '9').median_ms
+  await landopp.score(table, profile)
+  const ts = []
+  for (let i = 0; i < 9; i++) {
+    const t = now()
+    await landopp.score(table, profile)
+    ts.push(now() - t)
+  }
+  rows.push(['binding overhead: score + rank 1 M × 10 (typed arrays in/out)', 'landopp.score (Node)', median(ts), 'same call in pure Rust', rScore, `+${((median(ts) / rScore - 1) * 100).toFixed(0)} %`])
+
+  // --- search on 1 M parcels ----------------------------------------------------------------------
+  const gpkg = join(td, 'parcels_x100.gpkg')
+  rust('replicate', join(shared, 'bangor_me/parcels.gpkg'), 'MAPLOTUNIT', String(REPLICAS), gpkg)
+  let t = now()
+  const idx = await landopp.buildSearchIndex(gpkg, table, profile, { idField: 'pid' })
+  const buildMs = now() - t
+  let s = 42n
+  const M = 2n ** 64n
+  const next = () => {
+    s = (s * 6364136223846793005n + 1442695040888963407n) % M
+    return Number(s >> 11n) / 2 ** 53
+  }
+  const queries = []
+  for (let i = 0; i < 1000; i++) {
+    const x0 = 505000 + next() * 150000
+    const y0 = 4955000 + next() * 150000
+    queries.push({ aoi: { bbox: [x0, y0, x0 + 2000, y0 + 2000] }, filters: [{ column: 'slope_mean', max: 10 }, { column: 'area_acres', min: 0.25 }], limit: 100 })
+  }
+  writeFileSync(join(td, 'queries.json'), JSON.stringify(queries))
+  const rs = rust('search', td, join(td, 'profile.json'), join(shared, 'bangor_me/parcels.gpkg'), 'MAPLOTUNIT', String(REPLICAS), join(td, 'queries.json'))
+  for (const q of queries.slice(0, 50)) idx.querySync(q)
+  const lat = []
+  const pages = []
+  t = now()
+  for (const q of queries) {
+    const t0 = now()
+    const page = idx.querySync(q)
+    lat.push(now() - t0)
+    if (pages.length < 20) pages.push(page)
+  }
+  const total = now() - t
+  rs.first_hits.forEach((h, k) => {
+    if (JSON.stringify(h) !== JSON.stringify(pages[k].hits.map((x) => x.id))) throw new Error(`query ${k}: Node and Rust hits differ`)
+  })
+  const alat = []
+  t = now()
+  await Promise.all(queries.map(async (q) => {
+    const t0 = now()
+    await idx.query(q)
+    alat.push(now() - t0)
+  }))
+  const atotal = now() - t
+  rows.push(['search 2 km + 2 filters + top 100 on 1 M, p50', 'querySync (Node, parsed objects)', pct(lat, 50), 'pure Rust (+ JSON text)', rs.p50_ms, `${(pct(lat, 50) / rs.p50_ms).toFixed(2)}×`])
+  rows.push(['same, p99', 'querySync (Node)', pct(lat, 99), 'pure Rust (+ JSON text)', rs.p99_ms, `${(pct(lat, 99) / rs.p99_ms).toFixed(2)}× (target p99 ≤ 2 ms)`])
+  rows.push(['binding overhead: 1,000 searches (total)', 'querySync (Node)', total, 'pure Rust (+ JSON text)', rs.total_s * 1e3, `+${((total / (rs.total_s * 1e3) - 1) * 100).toFixed(0)} %`])
+  rows.push(['1,000 concurrent async searches (total, libuv pool)', 'query (Node, Promise.all)', atotal, 'pure Rust, sequential', rs.total_s * 1e3, `${(atotal / (rs.total_s * 1e3)).toFixed(2)}×`])
+  rows.push(['search index build, 1 M (GeoPackage read + validation + R-tree + scoring)', 'buildSearchIndex (Node)', buildMs, 'pure Rust (in-memory parcels, no validation)', rs.build_s * 1e3, `${(buildMs / (rs.build_s * 1e3)).toFixed(1)}×`])
+
+  // --- the example service under load ---------------------------------------------------------------
+  const port = 18000 + Math.floor(Math.random() * 1000)
+  const srv = spawn(process.execPath, [join(root, 'examples/node-search-service/server.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    srv.stdout.on('data', (d) => d.toString().includes('search service') && resolve())
+    srv.on('exit', (c) => reject(new Error(`server exited ${c}`)))
+  })
+  try {
+    const url = `http://127.0.0.1:${port}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&minScore=0.2&top=10`
+    await autocannon({ url, connections: 16, duration: 2 })
+    const res = await autocannon({ url, connections: 16, duration: 10 })
+    if (res.non2xx || res.errors) throw new Error(`load test: ${res.non2xx} non-2xx, ${res.errors} errors`)
+    rows.push(['example service GET /search (16 connections, 10 s, autocannon)', `${Math.round(res.requests.average)} req/s`, res.latency.p99, 'target', 20, `≥ 2,000 req/s, p99 ≤ 20 ms (p50 ${res.latency.p50} ms)`])
+  } finally {
+    srv.kill()
+  }
+} finally {
+  rmSync(td, { recursive: true, force: true })
+}
+console.log(`\n1,064,300 parcels; medians; landopp ${landopp.version()}; Node ${process.version}\n`)
+console.log('| case | landopp | ms | reference | ms | ratio |')
+console.log('|---|---|---:|---|---:|---:|')
+for (const [c, a, ta, b, tb, r] of rows) console.log(`| ${c} | ${a} | ${Number(ta).toFixed(2)} | ${b} | ${Number(tb).toFixed(2)} | ${r} |`)
