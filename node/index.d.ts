@@ -17,13 +17,13 @@ export declare class SearchIndex {
   /** Number of parcels. */
   get length(): number
   /**
-   * Run a query off the JS thread; resolves to the page as JSON text (`query()` in landopp.js
-   * parses it). Query: `{aoi, crs, filters, includeExcluded, sortBy, ascending, limit, cursor,
-   * explain}` in snake_case, as in Rust and Python.
+   * Run a query off the JS thread; resolves to `[pageJson, explanationsJson?]` (`query()` in
+   * landopp.js parses them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending,
+   * limit, cursor, explain}`, as in Rust and Python.
    */
-  queryJson(query: any): Promise<string>
-  /** The same query on the JS thread (sub-millisecond for small areas), as JSON text. */
-  queryJsonSync(query: any): string
+  queryJson(query: any): Promise<string[]>
+  /** The same query on the JS thread (sub-millisecond for small areas). */
+  queryJsonSync(query: any): Array<string>
   /**
    * Re-score with a new profile without recomputing features (off the JS thread; queries
    * running meanwhile see the old scores).

@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Crs,
     /// A layer, raster or selection holds nothing to work on.
     Empty,
+    /// The caller asked long work to stop ([`crate::interrupt::request`], e.g. Ctrl-C in Python).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -44,11 +46,12 @@ impl ErrorKind {
             ErrorKind::InvalidGeometry => "INVALID_GEOMETRY",
             ErrorKind::Crs => "CRS",
             ErrorKind::Empty => "EMPTY",
+            ErrorKind::Interrupted => "INTERRUPTED",
         }
     }
 
     /// Every kind, in code order (used by the bindings to build their exception tables).
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::NotFound,
         ErrorKind::Io,
         ErrorKind::Format,
@@ -57,6 +60,7 @@ impl ErrorKind {
         ErrorKind::InvalidGeometry,
         ErrorKind::Crs,
         ErrorKind::Empty,
+        ErrorKind::Interrupted,
     ];
 }
 
@@ -120,6 +124,9 @@ pub enum Error {
     /// Nothing to work on.
     #[error("empty input: {0}")]
     Empty(String),
+    /// Stopped on request.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 fn fmt_available(v: &[String]) -> String {
@@ -142,6 +149,7 @@ impl Error {
             Error::InvalidGeometry(_) => ErrorKind::InvalidGeometry,
             Error::Crs(_) => ErrorKind::Crs,
             Error::Empty(_) => ErrorKind::Empty,
+            Error::Interrupted(_) => ErrorKind::Interrupted,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod features;
 pub mod geodesic;
 pub mod info;
+pub mod interrupt;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;

@@ -362,6 +362,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
             FeatureStep::Spectral { .. } => "spectral".to_string(),
         };
         progress(Progress { done: i + 1, total, message: &msg });
+        crate::interrupt::check(&msg)?;
         match step {
             FeatureStep::Shape => t.extend(overlay::shape_features(parcels, &frame)?)?,
             FeatureStep::Value { total_field, land_field } => {

@@ -126,6 +126,9 @@ impl Default for Query {
 /// One result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
+    /// Row of the parcel in the index (not serialised).
+    #[serde(skip)]
+    pub row: usize,
     /// Parcel id.
     pub id: String,
     /// Score (NaN without a profile).
@@ -210,6 +213,11 @@ impl SearchIndex {
     /// The metric CRS of the index.
     pub fn crs(&self) -> &Crs {
         &self.crs
+    }
+
+    /// The explanation of the parcel at `row` under the current scores (empty without a profile).
+    pub fn explanation(&self, row: usize) -> Vec<Contribution> {
+        self.scores.as_ref().map(|s| s.explanation(row)).unwrap_or_default()
     }
 
     /// The feature table the index holds.
@@ -374,6 +382,7 @@ impl SearchIndex {
         let hits = page
             .into_iter()
             .map(|i| Hit {
+                row: i,
                 id: ids[i].clone(),
                 score: score_col[i],
                 rank: self.scores.as_ref().map_or(0, |s| s.rank[i]),

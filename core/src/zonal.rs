@@ -484,6 +484,7 @@ pub fn zonal_stats(
     let accs: Vec<Acc> = polys
         .par_iter()
         .map(|poly| {
+            crate::interrupt::check("zonal statistics")?;
             let cov = coverage(poly, &gt, w, h)?;
             let mut a = Acc::new();
             for r in 0..cov.rows {

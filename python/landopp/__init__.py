@@ -42,6 +42,7 @@ from .exceptions import (
     IoError,
     LandoppError,
     NotFoundError,
+    StoppedError,
     UnsupportedError,
 )
 
@@ -59,5 +60,5 @@ __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "score", "spectral_catalogue", "spectral_indices", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
-    "UnsupportedError", "__version__",
+    "StoppedError", "UnsupportedError", "__version__",
 ]

@@ -66,10 +66,17 @@ class EmptyError(LandoppError, ValueError):
     code = "EMPTY"
 
 
+class StoppedError(LandoppError):
+    """Work stopped on request (``INTERRUPTED``). Ctrl-C during a call raises the usual
+    ``KeyboardInterrupt`` instead; this class is for stops requested some other way."""
+
+    code = "INTERRUPTED"
+
+
 _BY_CODE: dict[str, type[LandoppError]] = {
     cls.code: cls
     for cls in (NotFoundError, IoError, FormatError, UnsupportedError, InvalidInputError,
-                InvalidGeometryError, CrsError, EmptyError)
+                InvalidGeometryError, CrsError, EmptyError, StoppedError)
 }
 
 
@@ -79,4 +86,4 @@ def _from_code(code: str, message: str) -> LandoppError:
 
 
 __all__ = ["LandoppError", "NotFoundError", "IoError", "FormatError", "UnsupportedError",
-           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError"]
+           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError"]

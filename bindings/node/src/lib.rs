@@ -781,22 +781,36 @@ pub fn build_search_index(
 
 pub struct QueryTask {
     index: SharedIndex,
-    query: String,
+    query: serde_json::Value,
 }
 
-fn run_query(index: &SharedIndex, query: &str) -> landopp::Result<String> {
-    let q: landopp::search::Query =
-        serde_json::from_str(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
-    let page = read_index(index)?.query(&q)?;
-    serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+/// A page as JSON text without explanations, plus (when the query asks for them) the hits'
+/// explanations as one JSON array text: `landopp.js` parses the page at once and the
+/// explanations only when a hit's `explanation` is first read.
+fn run_query(index: &SharedIndex, query: serde_json::Value) -> landopp::Result<Vec<String>> {
+    let mut q: landopp::search::Query =
+        serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+    let explain = std::mem::replace(&mut q.explain, false);
+    let idx = read_index(index)?;
+    let page = idx.query(&q)?;
+    let mut out = vec![to_json(&page)?];
+    if explain {
+        let ex: Vec<Vec<landopp::scoring::Contribution>> = page.hits.iter().map(|h| idx.explanation(h.row)).collect();
+        out.push(to_json(&ex)?);
+    }
+    Ok(out)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<String> {
+    serde_json::to_string(v).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
 }
 
 impl Task for QueryTask {
-    type Output = landopp::Result<String>;
-    type JsValue = String;
+    type Output = landopp::Result<Vec<String>>;
+    type JsValue = Vec<String>;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(run_query(&self.index, &self.query))
+        Ok(run_query(&self.index, std::mem::take(&mut self.query)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -842,18 +856,18 @@ impl SearchIndex {
         Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.len() as u32)
     }
 
-    /// Run a query off the JS thread; resolves to the page as JSON text (`query()` in landopp.js
-    /// parses it). Query: `{aoi, crs, filters, includeExcluded, sortBy, ascending, limit, cursor,
-    /// explain}` in snake_case, as in Rust and Python.
-    #[napi(ts_return_type = "Promise<string>")]
+    /// Run a query off the JS thread; resolves to `[pageJson, explanationsJson?]` (`query()` in
+    /// landopp.js parses them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending,
+    /// limit, cursor, explain}`, as in Rust and Python.
+    #[napi(ts_return_type = "Promise<string[]>")]
     pub fn query_json(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
-        AsyncTask::new(QueryTask { index: self.inner.clone(), query: profile_text(query) })
+        AsyncTask::new(QueryTask { index: self.inner.clone(), query })
     }
 
-    /// The same query on the JS thread (sub-millisecond for small areas), as JSON text.
+    /// The same query on the JS thread (sub-millisecond for small areas).
     #[napi]
-    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<String> {
-        run_query(&self.inner, &profile_text(query)).map_err(|e| reject_with_code(&env, e))
+    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<Vec<String>> {
+        run_query(&self.inner, query).map_err(|e| reject_with_code(&env, e))
     }
 
     /// Re-score with a new profile without recomputing features (off the JS thread; queries

@@ -8,14 +8,73 @@ mod io;
 
 use pyo3::prelude::*;
 
+/// landopp's worker threads for this process. Rebuilt in a child after `fork()` (the parent's
+/// threads do not exist there; rayon's global pool would deadlock), so `multiprocessing` with the
+/// fork start method is safe.
+fn pool() -> landopp::Result<std::sync::Arc<rayon::ThreadPool>> {
+    use std::sync::{Arc, Mutex};
+    static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut g = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, pool)) = g.as_ref() {
+        if *p == pid {
+            return Ok(pool.clone());
+        }
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("landopp-{i}"))
+            .build()
+            .map_err(|e| landopp::Error::InvalidInput(format!("cannot start worker threads: {e}")))?,
+    );
+    // a pool inherited through fork() has no threads behind it: leak it rather than drop it
+    if let Some(old) = g.replace((pid, pool.clone())) {
+        std::mem::forget(old);
+    }
+    Ok(pool)
+}
+
 /// Run core work with the GIL released, mapping errors to landopp's Python exceptions.
-/// Every call that does real work goes through here.
+/// Every call that does real work goes through here: the work runs on landopp's pool while this
+/// thread waits; every 50 ms it checks for signals, and on Ctrl-C asks the core to stop
+/// ([`landopp::interrupt`]) and raises `KeyboardInterrupt` once the work has returned.
 pub(crate) fn run<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> landopp::Result<T> + Send,
 {
-    py.detach(f).map_err(|e| error::to_py(py, e))
+    let pool = pool().map_err(|e| error::to_py(py, e))?;
+    let (out, signal) = py.detach(|| {
+        pool.in_place_scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(move |_| {
+                let _ = tx.send(f());
+            });
+            let mut signal: Option<PyErr> = None;
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                    Ok(r) => return (Some(r), signal),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return (None, signal),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) if signal.is_none() => {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            landopp::interrupt::request();
+                            signal = Some(e);
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+    });
+    if let Some(e) = signal {
+        landopp::interrupt::clear();
+        return Err(e);
+    }
+    match out {
+        Some(r) => r.map_err(|e| error::to_py(py, e)),
+        // the work panicked: the scope re-raised it above, so this is not reached in practice
+        None => Err(pyo3::exceptions::PyRuntimeError::new_err("landopp worker stopped without a result")),
+    }
 }
 
 #[pymodule]
