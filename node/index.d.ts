@@ -17,13 +17,18 @@ export declare class SearchIndex {
   /** Number of parcels. */
   get length(): number
   /**
-   * Run a query off the JS thread; resolves to `[pageJson, explanationsJson?]` (`query()` in
-   * landopp.js parses them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending,
-   * limit, cursor, explain}`, as in Rust and Python.
+   * Run a query off the JS thread; resolves to the page's parts (`query()` in landopp.js
+   * assembles them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending, limit,
+   * cursor, explain}`, as in Rust and Python.
    */
-  queryJson(query: any): Promise<string[]>
+  queryJson(query: any): Promise<QueryParts>
+  /**
+   * The query off the JS thread, resolving to the whole page (explanations inline) as one
+   * JSON text in `page` — for services that forward it as the response body unparsed.
+   */
+  queryText(query: any): Promise<QueryParts>
   /** The same query on the JS thread (sub-millisecond for small areas). */
-  queryJsonSync(query: any): Array<string>
+  queryJsonSync(query: any): QueryParts
   /**
    * Re-score with a new profile without recomputing features (off the JS thread; queries
    * running meanwhile see the old scores).
@@ -100,6 +105,22 @@ export declare function listLayers(path: string): Array<string>
 export interface NamedColumn {
   name: string
   values: Float64Array
+}
+
+/**
+ * A search page for JS: the page as JSON text (hits without explanations) and, when the query
+ * asks for them, the explanations as numbers in one Float64Array — per hit, per criterion
+ * `[raw, transformed, weight, contribution, missing]` — with the criterion names once and the
+ * category labels (if any) as JSON. `landopp.js` builds a hit's `explanation` objects when it is
+ * first read. Large JSON strings would land in V8's large-object space and make every few
+ * queries pay a full garbage collection.
+ */
+export interface QueryParts {
+  page: string
+  criteria?: Array<string>
+  values?: Float64Array
+  /** JSON `[[label | null, ...], ...]` per hit, only when a criterion has labels. */
+  labels?: string
 }
 
 export interface RasterBand {

@@ -1,26 +1,38 @@
 // Package entry (CommonJS): the generated native binding (index.js) plus the few helpers that
 // are better written in JS. A search page crosses the boundary as JSON text (V8's JSON.parse is
 // faster than building objects through N-API one property at a time); the hits' explanations
-// cross as a second JSON text that is parsed only when a hit's `explanation` is first read.
+// cross as numbers in one Float64Array and become objects only when a hit's `explanation` is
+// first read.
 'use strict'
 
 const native = require('./index.js')
 
+const FIELDS = 5 // raw, transformed, weight, contribution, missing
+
 function toPage(parts) {
-  const page = JSON.parse(parts[0])
-  const text = parts[1]
-  let parsed = null
+  const page = JSON.parse(parts.page)
+  const { criteria, values } = parts
+  if (!criteria || !values) {
+    for (const hit of page.hits) hit.explanation = []
+    return page
+  }
+  const k = criteria.length
+  let labels = null
   page.hits.forEach((hit, i) => {
-    if (text === undefined) {
-      hit.explanation = []
-      return
-    }
     Object.defineProperty(hit, 'explanation', {
       enumerable: true,
       configurable: true,
       get() {
-        parsed ??= JSON.parse(text)
-        const value = parsed[i]
+        if (parts.labels && labels === null) labels = JSON.parse(parts.labels)
+        const value = []
+        for (let j = 0; j < k; j++) {
+          const o = (i * k + j) * FIELDS
+          const c = { criterion: criteria[j], raw: values[o], transformed: values[o + 1], weight: values[o + 2], contribution: values[o + 3], missing: values[o + 4] === 1 }
+          if (Number.isNaN(c.raw)) c.raw = null
+          const label = labels?.[i]?.[j]
+          if (label != null) c.label = label
+          value.push(c)
+        }
         Object.defineProperty(hit, 'explanation', { value, enumerable: true, writable: true, configurable: true })
         return value
       },

@@ -220,6 +220,11 @@ impl SearchIndex {
         self.scores.as_ref().map(|s| s.explanation(row)).unwrap_or_default()
     }
 
+    /// True when the index holds scores (it was built or re-scored with a profile).
+    pub fn has_scores(&self) -> bool {
+        self.scores.is_some()
+    }
+
     /// The feature table the index holds.
     pub fn features(&self) -> &FeatureTable {
         &self.features

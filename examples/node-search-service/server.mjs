@@ -3,7 +3,8 @@
 //
 //   GET /search?bbox=xmin,ymin,xmax,ymax[&crs=EPSG:4326][&minScore=0.5][&top=10][&cursor=o10][&explain=false]
 //
-// with ranked parcels and their explanations as JSON (one off-thread query per request).
+// with ranked parcels and their explanations as JSON (one off-thread query per request; the page
+// comes from Rust as JSON text and is written as is).
 // Errors are JSON `{error, code}` with status 400 (bad request) or 500.
 //
 //   node examples/node-search-service/server.mjs            # PORT=8080 by default
@@ -67,7 +68,8 @@ export async function createSearchService({ dataDir = join(here, '..', '..', 'fi
       if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'GET only', code: 'METHOD' }))
       if (url.pathname === '/healthz') return send(res, 200, JSON.stringify({ parcels: index.length }))
       if (url.pathname !== '/search') return send(res, 404, JSON.stringify({ error: 'not found', code: 'NOT_FOUND' }))
-      send(res, 200, JSON.stringify(await index.query(parseSearch(url.searchParams))))
+      // the page comes from Rust as JSON text and is forwarded as is
+      send(res, 200, (await index.queryText(parseSearch(url.searchParams))).page)
     } catch (e) {
       const client = e.code === 'BAD_REQUEST' || e.code === 'INVALID_INPUT' || e.code === 'NOT_FOUND' || e.code === 'CRS'
       send(res, client ? 400 : 500, JSON.stringify({ error: e.message, code: e.code ?? 'INTERNAL' }))

@@ -782,23 +782,66 @@ pub fn build_search_index(
 pub struct QueryTask {
     index: SharedIndex,
     query: serde_json::Value,
+    split: bool,
 }
 
-/// A page as JSON text without explanations, plus (when the query asks for them) the hits'
-/// explanations as one JSON array text: `landopp.js` parses the page at once and the
-/// explanations only when a hit's `explanation` is first read.
-fn run_query(index: &SharedIndex, query: serde_json::Value) -> landopp::Result<Vec<String>> {
+/// A search page for JS: the page as JSON text (hits without explanations) and, when the query
+/// asks for them, the explanations as numbers in one Float64Array — per hit, per criterion
+/// `[raw, transformed, weight, contribution, missing]` — with the criterion names once and the
+/// category labels (if any) as JSON. `landopp.js` builds a hit's `explanation` objects when it is
+/// first read. Large JSON strings would land in V8's large-object space and make every few
+/// queries pay a full garbage collection.
+#[napi(object, object_from_js = false)]
+pub struct QueryParts {
+    pub page: String,
+    pub criteria: Option<Vec<String>>,
+    pub values: Option<Float64Array>,
+    /// JSON `[[label | null, ...], ...]` per hit, only when a criterion has labels.
+    pub labels: Option<String>,
+}
+
+/// What a query produces off the JS thread (typed arrays are made on the JS thread).
+pub struct QueryOut {
+    page: String,
+    explained: Option<(Vec<String>, Vec<f64>, Option<String>)>,
+}
+
+fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> landopp::Result<QueryOut> {
     let mut q: landopp::search::Query =
         serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
-    let explain = std::mem::replace(&mut q.explain, false);
     let idx = read_index(index)?;
-    let page = idx.query(&q)?;
-    let mut out = vec![to_json(&page)?];
-    if explain {
-        let ex: Vec<Vec<landopp::scoring::Contribution>> = page.hits.iter().map(|h| idx.explanation(h.row)).collect();
-        out.push(to_json(&ex)?);
+    if !split {
+        return Ok(QueryOut { page: to_json(&idx.query(&q)?)?, explained: None });
     }
-    Ok(out)
+    let explain = std::mem::replace(&mut q.explain, false);
+    let page = idx.query(&q)?;
+    let explained = if explain && idx.has_scores() {
+        let ex: Vec<Vec<landopp::scoring::Contribution>> = page.hits.iter().map(|h| idx.explanation(h.row)).collect();
+        let criteria = ex.first().map(|e| e.iter().map(|c| c.criterion.clone()).collect()).unwrap_or_default();
+        let mut values = Vec::with_capacity(ex.iter().map(|e| e.len() * 5).sum());
+        for c in ex.iter().flatten() {
+            values.extend([c.raw, c.transformed, c.weight, c.contribution, c.missing as u8 as f64]);
+        }
+        let labels = if ex.iter().flatten().any(|c| c.label.is_some()) {
+            let l: Vec<Vec<Option<&str>>> = ex.iter().map(|e| e.iter().map(|c| c.label.as_deref()).collect()).collect();
+            Some(to_json(&l)?)
+        } else {
+            None
+        };
+        Some((criteria, values, labels))
+    } else {
+        None
+    };
+    Ok(QueryOut { page: to_json(&page)?, explained })
+}
+
+fn query_parts(out: QueryOut) -> QueryParts {
+    match out.explained {
+        Some((criteria, values, labels)) => {
+            QueryParts { page: out.page, criteria: Some(criteria), values: Some(Float64Array::new(values)), labels }
+        }
+        None => QueryParts { page: out.page, criteria: None, values: None, labels: None },
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<String> {
@@ -806,15 +849,15 @@ fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<String> {
 }
 
 impl Task for QueryTask {
-    type Output = landopp::Result<Vec<String>>;
-    type JsValue = Vec<String>;
+    type Output = landopp::Result<QueryOut>;
+    type JsValue = QueryParts;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(run_query(&self.index, std::mem::take(&mut self.query)))
+        Ok(run_query(&self.index, std::mem::take(&mut self.query), self.split))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map_err(|e| reject_with_code(&env, e))
+        output.map(query_parts).map_err(|e| reject_with_code(&env, e))
     }
 }
 
@@ -856,18 +899,25 @@ impl SearchIndex {
         Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.len() as u32)
     }
 
-    /// Run a query off the JS thread; resolves to `[pageJson, explanationsJson?]` (`query()` in
-    /// landopp.js parses them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending,
-    /// limit, cursor, explain}`, as in Rust and Python.
-    #[napi(ts_return_type = "Promise<string[]>")]
+    /// Run a query off the JS thread; resolves to the page's parts (`query()` in landopp.js
+    /// assembles them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending, limit,
+    /// cursor, explain}`, as in Rust and Python.
+    #[napi(ts_return_type = "Promise<QueryParts>")]
     pub fn query_json(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
-        AsyncTask::new(QueryTask { index: self.inner.clone(), query })
+        AsyncTask::new(QueryTask { index: self.inner.clone(), query, split: true })
+    }
+
+    /// The query off the JS thread, resolving to the whole page (explanations inline) as one
+    /// JSON text in `page` — for services that forward it as the response body unparsed.
+    #[napi(ts_return_type = "Promise<QueryParts>")]
+    pub fn query_text(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
+        AsyncTask::new(QueryTask { index: self.inner.clone(), query, split: false })
     }
 
     /// The same query on the JS thread (sub-millisecond for small areas).
     #[napi]
-    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<Vec<String>> {
-        run_query(&self.inner, query).map_err(|e| reject_with_code(&env, e))
+    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<QueryParts> {
+        run_query(&self.inner, query, true).map(query_parts).map_err(|e| reject_with_code(&env, e))
     }
 
     /// Re-score with a new profile without recomputing features (off the JS thread; queries
