@@ -1,5 +1,5 @@
 // A parcel search service on node:http only: loads the bundled sample area at start-up (features
-// + the demo agriculture profile → a SearchIndex), then answers
+// + the agriculture_landcover preset → a SearchIndex), then answers
 //
 //   GET /search?bbox=xmin,ymin,xmax,ymax[&crs=EPSG:4326][&minScore=0.5][&top=10][&cursor=o10][&explain=false]
 //
@@ -53,7 +53,8 @@ export function parseSearch(params) {
 
 /** Load the sample area and return a (not yet listening) http.Server. */
 export async function createSearchService({ dataDir = join(here, '..', '..', 'fixtures') } = {}) {
-  const { spec, profile } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
+  const { spec, preset } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
+  const profile = JSON.parse(readFileSync(join(here, '..', '..', 'core', 'presets', `${preset}.json`), 'utf8'))
   const table = await landopp.features(spec, dataDir)
   const index = await landopp.buildSearchIndex(join(dataDir, spec.parcels.path), table, profile, {
     idField: spec.parcels.id_field,

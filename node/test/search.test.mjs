@@ -10,6 +10,7 @@ const landopp = require('..')
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const fixture = (p) => join(root, 'fixtures', p)
 const sample = JSON.parse(readFileSync(join(root, 'examples/node-search-service/sample-area.json'), 'utf8'))
+sample.profile = JSON.parse(readFileSync(join(root, `core/presets/${sample.preset}.json`), 'utf8'))
 
 const close = (a, b, rel = 1e-6) => (a == null && (b == null || Number.isNaN(b))) || Math.abs(a - b) <= rel * Math.max(1, Math.abs(b))
 

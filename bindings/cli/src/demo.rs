@@ -5,19 +5,9 @@ use landopp::vector::{self, Column, ColumnData};
 use landopp::{ColumnMeta, Error, FeatureTable, Parcels, Raster, Transformer};
 use std::path::{Path, PathBuf};
 
-/// The demo's agriculture profile (a small version of `core/presets/agriculture.json` for the
-/// columns the Slovenian sample has).
-const DEMO_PROFILE: &str = r#"{
-  "version": 1, "name": "agriculture (demo)",
-  "criteria": [
-    {"column": "slope_share_le_8", "name": "share <= 8 deg", "weight": 0.35, "transform": {"type": "linear_benefit", "min": 0.3, "max": 1.0}},
-    {"column": "area_acres", "name": "size (acres)", "weight": 0.30, "transform": {"type": "linear_benefit", "min": 0.5, "max": 10}},
-    {"column": "landuse_dominant", "name": "land use", "weight": 0.25, "transform": {"type": "categorical",
-      "scores": {"cultivated land": 1.0, "grassland": 0.8, "shrubland": 0.4, "forest": 0.2, "artificial surface": 0.0}, "default": 0.1}},
-    {"column": "mrr_fill", "name": "regular shape", "weight": 0.10, "transform": {"type": "linear_benefit", "min": 0.4, "max": 0.9}}
-  ],
-  "method": {"type": "weighted_sum"}
-}"#;
+/// The demo's profile: the `agriculture_landcover` preset (agriculture where a land-cover layer
+/// stands in for soil surveys, as in the Slovenian sample).
+const DEMO_PROFILE: &str = include_str!("../../../core/presets/agriculture_landcover.json");
 
 fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
     let candidates: Vec<PathBuf> = match data {
