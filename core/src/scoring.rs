@@ -624,20 +624,8 @@ impl ScoreResult {
         let evals: Vec<f64> = self.bound.iter().map(|b| b.eval(i)).collect();
         let tr: Vec<f64> = evals.iter().map(|v| if v.is_nan() { 0.0 } else { *v }).collect();
         let w = &self.weights;
-        let contrib: Vec<f64> = match &self.agg {
-            Method::WeightedSum => (0..k).map(|j| w[j] * tr[j]).collect(),
-            Method::WeightedProduct => (0..k).map(|j| tr[j].powf(w[j])).collect(),
-            Method::Spotis => (0..k).map(|j| w[j] - w[j] * (1.0 - tr[j]).abs()).collect(),
-            Method::Topsis => {
-                let t = self.topsis.as_ref().expect("topsis parameters");
-                (0..k).map(|j| t.v(w[j], j, tr[j])).collect()
-            }
-            Method::Owa { order_weights } => {
-                let mut c = vec![0.0; k];
-                owa_row(order_weights, &tr, &mut c);
-                c
-            }
-        };
+        let mut contrib = vec![0.0; k];
+        self.contrib_of(&tr, &mut contrib);
         (0..k)
             .map(|j| Contribution {
                 criterion: self.criteria[j].clone(),
@@ -650,6 +638,30 @@ impl ScoreResult {
             })
             .collect()
     }
+    /// The per-criterion contributions of parcel `i` into `out` (one per criterion), without
+    /// building the full explanation.
+    pub fn contributions_into(&self, i: usize, out: &mut [f64]) {
+        let tr: Vec<f64> = self.bound.iter().map(|b| b.eval(i)).map(|v| if v.is_nan() { 0.0 } else { v }).collect();
+        self.contrib_of(&tr, out);
+    }
+
+    fn contrib_of(&self, tr: &[f64], out: &mut [f64]) {
+        let w = &self.weights;
+        let k = tr.len();
+        match &self.agg {
+            Method::WeightedSum => (0..k).for_each(|j| out[j] = w[j] * tr[j]),
+            Method::WeightedProduct => (0..k).for_each(|j| out[j] = tr[j].powf(w[j])),
+            Method::Spotis => (0..k).for_each(|j| out[j] = w[j] - w[j] * (1.0 - tr[j]).abs()),
+            Method::Topsis => {
+                let t = self.topsis.as_ref().expect("topsis parameters");
+                (0..k).for_each(|j| out[j] = t.v(w[j], j, tr[j]))
+            }
+            Method::Owa { order_weights } => {
+                owa_row(order_weights, tr, out);
+            }
+        }
+    }
+
     /// Transformed (0..1) value of parcel `i`, criterion `j`.
     pub fn transformed(&self, i: usize, j: usize) -> f64 {
         let v = self.bound[j].eval(i);

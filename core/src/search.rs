@@ -156,6 +156,31 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+/// The hits of many queries as columns, one row per hit ([`SearchIndex::query_many`]): what the
+/// bindings turn into one DataFrame / typed arrays instead of one object per hit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HitTable {
+    /// Position of the query in the batch.
+    pub query: Vec<u32>,
+    /// Row of the parcel in the index (its id is `ids()[row]`).
+    pub row: Vec<u32>,
+    /// Score (NaN without a profile).
+    pub score: Vec<f64>,
+    /// Rank among all parcels.
+    pub rank: Vec<u32>,
+    /// Excluded by a hard constraint.
+    pub excluded: Vec<bool>,
+    /// Value of the sort column.
+    pub sort_value: Vec<f64>,
+    /// Matches of each query (all pages).
+    pub totals: Vec<usize>,
+    /// Criterion names of `contribution`.
+    pub criteria: Vec<String>,
+    /// Per hit, per criterion contribution to the score (hits × criteria, row-major); empty
+    /// unless every query asked for explanations.
+    pub contribution: Vec<f64>,
+}
+
 /// The index.
 #[derive(Debug)]
 pub struct SearchIndex {
@@ -218,6 +243,50 @@ impl SearchIndex {
     /// The explanation of the parcel at `row` under the current scores (empty without a profile).
     pub fn explanation(&self, row: usize) -> Vec<Contribution> {
         self.scores.as_ref().map(|s| s.explanation(row)).unwrap_or_default()
+    }
+
+    /// Run many queries (in parallel) and return their hits as columns.
+    pub fn query_many(&self, queries: &[Query]) -> Result<HitTable> {
+        use rayon::prelude::*;
+        let pages = queries
+            .par_iter()
+            .map(|q| self.query(&Query { explain: false, ..q.clone() }))
+            .collect::<Result<Vec<_>>>()?;
+        let explain = self.scores.is_some() && !queries.is_empty() && queries.iter().all(|q| q.explain);
+        let n: usize = pages.iter().map(|p| p.hits.len()).sum();
+        let mut t = HitTable {
+            query: Vec::with_capacity(n),
+            row: Vec::with_capacity(n),
+            score: Vec::with_capacity(n),
+            rank: Vec::with_capacity(n),
+            excluded: Vec::with_capacity(n),
+            sort_value: Vec::with_capacity(n),
+            totals: pages.iter().map(|p| p.total).collect(),
+            criteria: match (&self.scores, explain) {
+                (Some(s), true) => s.criteria().to_vec(),
+                _ => vec![],
+            },
+            contribution: vec![],
+        };
+        for (k, p) in pages.iter().enumerate() {
+            for h in &p.hits {
+                t.query.push(k as u32);
+                t.row.push(h.row as u32);
+                t.score.push(h.score);
+                t.rank.push(h.rank as u32);
+                t.excluded.push(h.excluded);
+                t.sort_value.push(h.sort_value);
+            }
+        }
+        if let (Some(s), true) = (&self.scores, explain) {
+            let k = t.criteria.len();
+            let mut c = vec![0.0; n * k];
+            c.par_chunks_mut(k.max(1)).zip(t.row.par_iter()).for_each(|(out, &r)| {
+                s.contributions_into(r as usize, out);
+            });
+            t.contribution = c;
+        }
+        Ok(t)
     }
 
     /// True when the index holds scores (it was built or re-scored with a profile).

@@ -267,10 +267,11 @@ def _raster_arg(r: Any) -> Any:
 
 def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str] = ("count", "mean"), *,
                 crs: Any = None, band: int = 0, min_coverage_frac: float = 0.0,
-                weights: "Raster | PathLike | None" = None) -> Any:
+                weights: "Raster | PathLike | None" = None, layer: str | None = None) -> Any:
     """Exact zonal statistics (exactextract's definitions), one row per polygon.
 
-    ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically) or a
+    ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically), a
+    vector file path (read in Rust: the fastest route; ``layer`` picks a GeoPackage layer) or a
     list of WKB with ``crs``. ``stats``: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``stdev``,
     ``variance``, ``median``, ``quantile(q=0.25)``, ``majority``, ``minority``, ``variety``,
     ``frac`` (one ``frac_<value>`` column per class), ``weighted_mean``/``weighted_sum`` (with
@@ -278,7 +279,10 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     (a dict of arrays when pandas is missing).
     """
     index = None
-    if hasattr(polygons, "geometry") or hasattr(polygons, "crs"):
+    path = None
+    if isinstance(polygons, (str, os.PathLike)):
+        path, wkb = os.fspath(polygons), []
+    elif hasattr(polygons, "geometry") or hasattr(polygons, "crs"):
         crs = crs if crs is not None else polygons.crs
         index = polygons.index
         geoms = polygons.geometry if hasattr(polygons, "geometry") else polygons
@@ -286,7 +290,8 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     else:
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),
-                                band, min_coverage_frac, None if weights is None else _raster_arg(weights))
+                                band, min_coverage_frac, None if weights is None else _raster_arg(weights),
+                                path, layer)
     try:
         import pandas as pd
     except ImportError:
@@ -442,6 +447,8 @@ class SearchIndex:
     def __init__(self, parcels: Any, features_df: Any, profile: Any = None, *, id_field: str | None = None,
                  layer: str | None = None) -> None:
         ids, cols = _columns_of(features_df)
+        self._ids = np.asarray(ids, dtype=object)
+        self._id_codes: Any = None
         prof = None if profile is None else (json.dumps(profile) if isinstance(profile, dict) else str(profile))
         if hasattr(parcels, "geometry"):
             wkb = _wkb(parcels.geometry)
@@ -458,6 +465,34 @@ class SearchIndex:
         ``ascending``, ``limit``, ``cursor``, ``explain`` (default True: each hit carries its
         per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
         return json.loads(self._inner.query(json.dumps(query)))
+
+    def query_many(self, queries: Sequence[dict[str, Any]]) -> Any:
+        """Run many queries at once (in parallel, one crossing) and return every hit in one
+        DataFrame: ``query`` (position in ``queries``), ``parcel_id`` (categorical), ``score``, ``rank``,
+        ``excluded``, ``sort_value`` and, when every query keeps ``explain`` (the default), one
+        ``contribution.<criterion>`` column per criterion. ``attrs["totals"]`` holds each query's
+        match count. For batch work (thousands of areas); :meth:`query` for one page with reasons
+        and full explanations.
+
+        >>> hits = idx.query_many([{"aoi": {"bbox": b}, "limit": 10} for b in boxes])   # doctest: +SKIP
+        >>> hits.groupby("query")["score"].max()                                          # doctest: +SKIP
+        """
+        import pandas as pd
+
+        d = self._inner.query_many(json.dumps(list(queries)))
+        if self._id_codes is None:  # ids as a categorical: one hash pass, then integer takes
+            self._id_codes = pd.factorize(self._ids)
+        codes, uniques = self._id_codes
+        data: dict[str, Any] = {
+            "query": d["query"], "parcel_id": pd.Categorical.from_codes(codes[d["row"]], categories=uniques),
+            "score": d["score"], "rank": d["rank"],
+            "excluded": d["excluded"], "sort_value": d["sort_value"],
+        }
+        for j, c in enumerate(d["criteria"]):
+            data[f"contribution.{c}"] = d["contribution"][:, j]
+        df = pd.DataFrame(data, copy=False)
+        df.attrs["totals"] = list(d["totals"])
+        return df
 
     def assemble_sites(self, *, tolerance_m: float = 0.0, min_acres: float = 0.0, **query: Any) -> list[dict[str, Any]]:
         """Group matching parcels (``query`` as in :meth:`query`: aoi, filters...) into sites of

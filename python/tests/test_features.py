@@ -122,3 +122,11 @@ def test_terrain_equals_gdaldem(tmp_path):
         with rasterio.open(out) as ds:
             ref = ds.read(1)
         np.testing.assert_array_equal(landopp.terrain(dem, product).bands[0], ref, err_msg=product)
+
+
+def test_zonal_from_a_path_equals_the_geodataframe_route():
+    polys = gpd.read_file(FIXTURES / "olinda/olinda_census_tracts.gpkg")  # EPSG:4674, raster in UTM 25S
+    a = landopp.zonal_stats(FIXTURES / "olinda/srtm_dem_utm25s.tif", polys, ["count", "mean", "max"])
+    b = landopp.zonal_stats(FIXTURES / "olinda/srtm_dem_utm25s.tif", FIXTURES / "olinda/olinda_census_tracts.gpkg",
+                            ["count", "mean", "max"])
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())

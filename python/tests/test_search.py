@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 import landopp
-from conftest import ROOT
+from conftest import FIXTURES, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,34 @@ def test_site_assembly_and_sensitivity(index):
     assert mc["p_top_k"].between(0, 1).all() and (mc["p_top_k"] > 0).sum() >= 10
     mc2 = idx.sensitivity(runs=50, spread=0.3, seed=7, top_k=10)
     assert mc.equals(mc2)  # deterministic with a seed
+
+
+def test_query_many_equals_query_on_bundled_parcels():
+    import json as _json
+
+    d = FIXTURES / "slovenia"
+    spec = {"version": 1, "parcels": {"path": str(d / "lulc_polygons.gpkg"), "id_field": "index"},
+            "features": [{"type": "shape"},
+                         {"type": "terrain", "raster": str(d / "dem.tif"), "product": "slope", "stats": ["mean"],
+                          "share_below": [8]},
+                         {"type": "overlay", "layer": str(d / "lulc_polygons.gpkg"), "field": "LULC_NAME",
+                          "prefix": "landuse"}]}
+    df = landopp.features(spec)
+    profile = _json.loads((ROOT / "core/presets/agriculture_landcover.json").read_text())
+    idx = landopp.SearchIndex(d / "lulc_polygons.gpkg", df, profile, id_field="index")
+    qs = [{"aoi": {"bbox": [14.55 + 0.003 * i, 45.86, 14.56 + 0.003 * i, 45.87]}, "crs": "EPSG:4326", "limit": 7}
+          for i in range(8)] + [{"filters": [{"column": "slope_mean", "max": 10}], "limit": 100}]
+    hits = idx.query_many(qs)
+    assert hits.attrs["totals"] == [idx.query(**q)["total"] for q in qs]
+    contrib = [c for c in hits.columns if c.startswith("contribution.")]
+    assert len(contrib) == len(profile["criteria"])
+    for k, q in enumerate(qs):
+        page = idx.query(**q)
+        got = hits[hits["query"] == k]
+        assert list(got["parcel_id"]) == [h["id"] for h in page["hits"]]
+        assert list(got["score"]) == [h["score"] for h in page["hits"]]
+        for (_, row), h in zip(got.iterrows(), page["hits"]):
+            assert [row[c] for c in contrib] == [c["contribution"] for c in h["explanation"]]
+    assert idx.query_many([{**q, "explain": False} for q in qs]).filter(like="contribution.").shape[1] == 0
+    with pytest.raises(landopp.InvalidInputError):
+        idx.query_many([{"bogus": 1}])

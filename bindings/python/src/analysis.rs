@@ -69,9 +69,10 @@ impl RasterArg<'_> {
     }
 }
 
-/// Exact zonal statistics of WKB polygons (in `crs`) over a raster; returns `[(name, values)]`.
+/// Exact zonal statistics of WKB polygons (in `crs`), or of the polygons of a vector file
+/// (`polygons_path`, read in Rust), over a raster; returns `[(name, values)]`.
 #[pyfunction]
-#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None))]
+#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None))]
 #[allow(clippy::too_many_arguments)]
 fn zonal_stats<'py>(
     py: Python<'py>,
@@ -82,6 +83,8 @@ fn zonal_stats<'py>(
     band: usize,
     min_coverage_frac: f64,
     weights: Option<RasterArg<'py>>,
+    polygons_path: Option<String>,
+    layer: Option<String>,
 ) -> PyResult<Vec<(String, Bound<'py, numpy::PyArray1<f64>>)>> {
     use numpy::IntoPyArray;
     let load = raster.into_loader()?;
@@ -89,8 +92,17 @@ fn zonal_stats<'py>(
     let cols = run(py, move || {
         let r = load()?;
         let w = load_w.map(|f| f()).transpose()?;
-        let polys = crate::io::to_multipolygons(crate::io::wkb_list(wkb)?)?;
-        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let (polys, crs) = match polygons_path {
+            Some(p) => {
+                let l = landopp::vector::read_layer(&p, &landopp::vector::ReadOptions { layer })?;
+                let crs = l.crs.clone();
+                (crate::io::to_multipolygons(l.geometries)?, crs)
+            }
+            None => (
+                crate::io::to_multipolygons(crate::io::wkb_list(wkb)?)?,
+                crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+            ),
+        };
         let stats = stats.iter().map(|s| Stat::parse(s)).collect::<landopp::Result<Vec<_>>>()?;
         let opts = ZonalOptions { stats, band, min_coverage_frac, weights: w.as_ref() };
         Ok(landopp::zonal::zonal_stats(&r, &polys, crs.as_ref(), &opts)?.columns)
@@ -393,6 +405,34 @@ impl SearchIndex {
             serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
         })
         .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    /// Run many queries (JSON array text) in parallel; hits as columns:
+    /// `(query, row, score, rank, excluded, sort_value, totals, criteria, contribution (hits × k))`.
+    #[allow(clippy::type_complexity)]
+    fn query_many<'py>(&self, py: Python<'py>, queries_json: String) -> PyResult<Bound<'py, PyDict>> {
+        use numpy::IntoPyArray;
+        let idx = &self.inner;
+        let t = run(py, move || {
+            let qs: Vec<landopp::search::Query> = serde_json::from_str(&queries_json)
+                .map_err(|e| landopp::Error::InvalidInput(format!("queries: {e}")))?;
+            idx.query_many(&qs)
+        })?;
+        let d = PyDict::new(py);
+        let n = t.row.len();
+        let k = t.criteria.len();
+        d.set_item("query", t.query.into_pyarray(py))?;
+        d.set_item("row", t.row.into_pyarray(py))?;
+        d.set_item("score", t.score.into_pyarray(py))?;
+        d.set_item("rank", t.rank.into_pyarray(py))?;
+        d.set_item("excluded", t.excluded.into_pyarray(py))?;
+        d.set_item("sort_value", t.sort_value.into_pyarray(py))?;
+        d.set_item("totals", t.totals)?;
+        d.set_item("criteria", t.criteria)?;
+        let c = numpy::ndarray::Array2::from_shape_vec((if k == 0 { 0 } else { n }, k), t.contribution)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        d.set_item("contribution", c.into_pyarray(py))?;
+        Ok(d)
     }
 
     /// Re-score with a new profile (JSON text) without recomputing features.
