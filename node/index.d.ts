@@ -14,6 +14,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * queries share a read lock; `rescore` takes the write lock).
  */
 export declare class SearchIndex {
+  /**
+   * Run many queries (a JSON array text; `queryMany()` in landopp.js takes the array) at once,
+   * parsed and run in parallel off the JS thread; resolves to the hits as typed arrays (one
+   * entry per hit) — for batch work over thousands of areas.
+   */
+  queryManyJson(queriesJson: string): Promise<HitTableJs>
+  /** Parcel ids in index order (`row` of a hit indexes this array). */
+  ids(): Array<string>
   /** Number of parcels. */
   get length(): number
   /**
@@ -95,6 +103,27 @@ export interface FeatureTableJs {
  * geometry list, whose coordinates are in `crs` (default EPSG:4326).
  */
 export declare function geodesicAreaPerimeter(geojson: any, crs?: string | undefined | null): AreaPerimeter
+
+/** Hits of many queries as columns (one entry per hit). */
+export interface HitTableJs {
+  /** Position of the query in the batch. */
+  query: Uint32Array
+  /** Row of the parcel in the index (`index.ids()[row]` is its id). */
+  row: Uint32Array
+  score: Float64Array
+  rank: Uint32Array
+  excluded: Uint8Array
+  sortValue: Float64Array
+  /** Matches of each query (all pages). */
+  totals: Array<number>
+  /** Criterion names of `contribution`. */
+  criteria: Array<string>
+  /**
+   * Per hit, per criterion contribution (hits × criteria, row-major); empty unless every query
+   * keeps `explain`.
+   */
+  contribution: Float64Array
+}
 
 /** A gdalinfo/ogrinfo-like summary. */
 export declare function info(path: string): any

@@ -47,11 +47,15 @@ export interface SearchPage {
   next_cursor: string | null
 }
 
+import type { HitTableJs } from './index'
+
 declare module './index' {
   interface SearchIndex {
     /** Run a query off the JS thread. */
     query(q?: SearchQuery): Promise<SearchPage>
     /** Run a query on the JS thread (sub-millisecond for small areas). */
     querySync(q?: SearchQuery): SearchPage
+    /** Run many queries in one call (in parallel, off the JS thread); hits as typed arrays. */
+    queryMany(queries: SearchQuery[]): Promise<HitTableJs>
   }
 }

@@ -51,4 +51,9 @@ native.SearchIndex.prototype.querySync = function querySync(q = {}) {
   return toPage(this.queryJsonSync(q))
 }
 
+/** @param {object[]} queries */
+native.SearchIndex.prototype.queryMany = function queryMany(queries) {
+  return this.queryManyJson(JSON.stringify(queries))
+}
+
 module.exports = native

@@ -112,6 +112,13 @@ try {
     idx.querySync({ ...q, explain: false })
     nlat.push(now() - t0)
   }
+  await idx.queryMany(queries)
+  const mts = []
+  for (let i = 0; i < 5; i++) {
+    const t0 = now()
+    await idx.queryMany(queries)
+    mts.push(now() - t0)
+  }
   const alat = []
   t = now()
   await Promise.all(queries.map(async (q) => {
@@ -124,6 +131,7 @@ try {
   rows.push(['same, p99', 'querySync (Node)', pct(lat, 99), 'pure Rust (+ JSON text)', rs.p99_ms, `${(pct(lat, 99) / rs.p99_ms).toFixed(2)}× (target p99 ≤ 2 ms)`])
   rows.push(['same without explanations (`explain: false`), p50 / p99', 'querySync (Node)', pct(nlat, 50), 'p99', pct(nlat, 99), ''])
   rows.push(['binding overhead: 1,000 searches (total)', 'querySync (Node)', total, 'pure Rust (+ JSON text)', rs.total_s * 1e3, `+${((total / (rs.total_s * 1e3) - 1) * 100).toFixed(0)} %`])
+  rows.push(['binding overhead: 1,000 searches as one batch (queryMany → typed arrays with contributions)', 'queryMany (Node)', median(mts), 'query_many in pure Rust', rs.many_ms, `+${((median(mts) / rs.many_ms - 1) * 100).toFixed(0)} %`])
   rows.push(['1,000 concurrent async searches (total, libuv pool)', 'query (Node, Promise.all)', atotal, 'pure Rust, sequential', rs.total_s * 1e3, `${(atotal / (rs.total_s * 1e3)).toFixed(2)}×`])
   rows.push(['search index build, 1 M (GeoPackage read + validation + R-tree + scoring)', 'buildSearchIndex (Node)', buildMs, 'pure Rust (in-memory parcels, no validation)', rs.build_s * 1e3, `${(buildMs / (rs.build_s * 1e3)).toFixed(1)}×`])
 

@@ -126,3 +126,26 @@ test('example service over loopback: GET /search ranks parcels with explanations
     server.close()
   }
 })
+
+test('SearchIndex.queryMany: many queries in one call, hits as typed arrays equal to query()', async () => {
+  const t = await landopp.features(sample.spec, fixture(''))
+  const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, sample.profile, { idField: 'index' })
+  const qs = Array.from({ length: 8 }, (_, i) => ({ aoi: { bbox: [14.55 + 0.003 * i, 45.86, 14.56 + 0.003 * i, 45.87] }, crs: 'EPSG:4326', limit: 7 }))
+  const h = await idx.queryMany(qs)
+  assert.ok(h.row instanceof Uint32Array && h.score instanceof Float64Array && h.contribution instanceof Float64Array)
+  const ids = idx.ids()
+  assert.equal(ids.length, 88)
+  const k = h.criteria.length
+  assert.equal(k, sample.profile.criteria.length)
+  for (let q = 0; q < qs.length; q++) {
+    const page = idx.querySync(qs[q])
+    assert.equal(h.totals[q], page.total)
+    const mine = [...h.query.keys()].filter((i) => h.query[i] === q)
+    assert.deepEqual(mine.map((i) => ids[h.row[i]]), page.hits.map((x) => x.id))
+    mine.forEach((i, n) => {
+      assert.equal(h.score[i], page.hits[n].score)
+      assert.deepEqual([...h.contribution.subarray(i * k, (i + 1) * k)], page.hits[n].explanation.map((c) => c.contribution))
+    })
+  }
+  await assert.rejects(idx.queryMany([{ bogus: 1 }]), (e) => e.code === 'INVALID_INPUT')
+})

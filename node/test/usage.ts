@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   const page: SearchPage = await idx.query(q)
   const best: string | undefined = page.hits[0]?.explanation[0]?.criterion
   const n: number = idx.querySync(q).total + idx.length
+  const many = await idx.queryMany([q, q])
+  const firstId: string = idx.ids()[many.row[0]]
   await idx.rescore({ version: 1 })
-  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n)
+  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n, firstId)
 }
 void main

@@ -891,8 +891,76 @@ impl Task for RescoreTask {
     }
 }
 
+/// Hits of many queries as columns (one entry per hit).
+#[napi(object, object_from_js = false)]
+pub struct HitTableJs {
+    /// Position of the query in the batch.
+    pub query: Uint32Array,
+    /// Row of the parcel in the index (`index.ids()[row]` is its id).
+    pub row: Uint32Array,
+    pub score: Float64Array,
+    pub rank: Uint32Array,
+    pub excluded: Uint8Array,
+    pub sort_value: Float64Array,
+    /// Matches of each query (all pages).
+    pub totals: Vec<u32>,
+    /// Criterion names of `contribution`.
+    pub criteria: Vec<String>,
+    /// Per hit, per criterion contribution (hits × criteria, row-major); empty unless every query
+    /// keeps `explain`.
+    pub contribution: Float64Array,
+}
+
+pub struct QueryManyTask {
+    index: SharedIndex,
+    queries: String,
+}
+
+impl Task for QueryManyTask {
+    type Output = landopp::Result<landopp::search::HitTable>;
+    type JsValue = HitTableJs;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let queries = std::mem::take(&mut self.queries);
+        Ok((|| {
+            let qs: Vec<landopp::search::Query> =
+                serde_json::from_str(&queries).map_err(|e| landopp::Error::InvalidInput(format!("queries: {e}")))?;
+            read_index(&self.index)?.query_many(&qs)
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let t = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(HitTableJs {
+            query: Uint32Array::new(t.query),
+            row: Uint32Array::new(t.row),
+            score: Float64Array::new(t.score),
+            rank: Uint32Array::new(t.rank),
+            excluded: Uint8Array::new(t.excluded.into_iter().map(u8::from).collect()),
+            sort_value: Float64Array::new(t.sort_value),
+            totals: t.totals.into_iter().map(|v| v as u32).collect(),
+            criteria: t.criteria,
+            contribution: Float64Array::new(t.contribution),
+        })
+    }
+}
+
 #[napi]
 impl SearchIndex {
+    /// Run many queries (a JSON array text; `queryMany()` in landopp.js takes the array) at once,
+    /// parsed and run in parallel off the JS thread; resolves to the hits as typed arrays (one
+    /// entry per hit) — for batch work over thousands of areas.
+    #[napi(ts_return_type = "Promise<HitTableJs>")]
+    pub fn query_many_json(&self, queries_json: String) -> AsyncTask<QueryManyTask> {
+        AsyncTask::new(QueryManyTask { index: self.inner.clone(), queries: queries_json })
+    }
+
+    /// Parcel ids in index order (`row` of a hit indexes this array).
+    #[napi]
+    pub fn ids(&self, env: Env) -> napi::Result<Vec<String>> {
+        Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.features().ids().to_vec())
+    }
+
     /// Number of parcels.
     #[napi(getter)]
     pub fn length(&self, env: Env) -> napi::Result<u32> {
