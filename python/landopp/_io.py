@@ -481,10 +481,11 @@ class SearchIndex:
 
         d = self._inner.query_many(json.dumps(list(queries)))
         if self._id_codes is None:  # ids as a categorical: one hash pass, then integer takes
-            self._id_codes = pd.factorize(self._ids)
-        codes, uniques = self._id_codes
+            codes, uniques = pd.factorize(self._ids)
+            self._id_codes = (codes, pd.CategoricalDtype(uniques))
+        codes, dtype = self._id_codes
         data: dict[str, Any] = {
-            "query": d["query"], "parcel_id": pd.Categorical.from_codes(codes[d["row"]], categories=uniques),
+            "query": d["query"], "parcel_id": pd.Categorical.from_codes(codes[d["row"]], dtype=dtype),
             "score": d["score"], "rank": d["rank"],
             "excluded": d["excluded"], "sort_value": d["sort_value"],
         }
