@@ -13,6 +13,7 @@ pub mod geojson;
 #[cfg(feature = "gpkg")]
 pub mod gpkg;
 mod shp;
+pub mod validity;
 pub mod wkb;
 
 use crate::crs::{Crs, Transformer};
@@ -471,6 +472,8 @@ impl Parcels {
             .map(|mp| {
                 if mp.0.is_empty() {
                     GeometryStatus::Empty
+                } else if validity::surely_valid(mp) {
+                    GeometryStatus::Valid
                 } else {
                     match mp.validation_errors().first() {
                         None => GeometryStatus::Valid,

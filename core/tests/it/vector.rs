@@ -126,3 +126,48 @@ fn formats_agree() {
     let j = read_layer(fixture("formats/slovenia_lulc.geojson"), &ReadOptions::default()).unwrap();
     assert_eq!(j.crs.as_ref().unwrap().epsg(), Some(32633));
 }
+
+/// The fast validity path never calls a polygon valid that geo's full OGC check rejects, on every
+/// polygon of every polygon layer in the shared data and the fixtures; and it takes most of them.
+#[test]
+fn fast_validity_agrees_with_geo_on_real_polygons() {
+    use geo::Validation;
+    use landopp::geo::Geometry;
+    let mut files: Vec<std::path::PathBuf> =
+        vec![fixture("slovenia/lulc_polygons.gpkg"), fixture("olinda/olinda_census_tracts.gpkg")];
+    if let Some(s) = shared() {
+        for d in std::fs::read_dir(&s).unwrap().flatten() {
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                if f.path().extension().is_some_and(|e| e == "gpkg") {
+                    files.push(f.path());
+                }
+            }
+        }
+    }
+    use rayon::prelude::*;
+    let mut shapes: Vec<(String, landopp::geo::MultiPolygon<f64>)> = Vec::new();
+    for f in files {
+        for layer in list_layers(&f).unwrap() {
+            let Ok(l) = read_layer(&f, &ReadOptions { layer: Some(layer.clone()) }) else { continue };
+            for g in l.geometries.into_iter().flatten() {
+                let mp = match g {
+                    Geometry::Polygon(p) => landopp::geo::MultiPolygon(vec![p]),
+                    Geometry::MultiPolygon(m) => m,
+                    _ => continue,
+                };
+                shapes.push((format!("{} {layer}", f.display()), mp));
+            }
+        }
+    }
+    let total = shapes.len();
+    let fast = shapes
+        .par_iter()
+        .filter(|(name, mp)| {
+            let ok = landopp::vector::validity::surely_valid(mp);
+            assert!(!ok || mp.is_valid(), "{name}: fast path accepted an invalid polygon");
+            ok
+        })
+        .count();
+    eprintln!("fast validity path: {fast} of {total} polygons");
+    assert!(fast * 2 > total, "{fast} of {total}");
+}
