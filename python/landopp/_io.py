@@ -466,6 +466,29 @@ class SearchIndex:
         per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
         return json.loads(self._inner.query(json.dumps(query)))
 
+    def query_frame(self, **query: Any) -> Any:
+        """:meth:`query` as a DataFrame indexed by ``parcel_id``: ``score``, ``rank``, ``excluded``,
+        ``reasons`` (``;``-joined), ``sort_value`` and one ``contribution.<criterion>`` column per
+        criterion (with ``explain``, the default); ``attrs`` holds ``total`` and ``next_cursor``.
+
+        >>> idx.query_frame(aoi={"bbox": [14.55, 45.86, 14.575, 45.88]}, crs="EPSG:4326", limit=5)  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        page = self.query(**query)
+        rows = []
+        for h in page["hits"]:
+            r = {"parcel_id": h["id"], "score": h["score"], "rank": h["rank"], "excluded": h["excluded"],
+                 "reasons": ";".join(h["reasons"]), "sort_value": h["sort_value"]}
+            for c in h["explanation"]:
+                r[f"contribution.{c['criterion']}"] = c["contribution"]
+            rows.append(r)
+        cols = ["parcel_id", "score", "rank", "excluded", "reasons", "sort_value"]
+        df = pd.DataFrame(rows, columns=None if rows else cols).set_index("parcel_id")
+        df.attrs["total"] = page["total"]
+        df.attrs["next_cursor"] = page["next_cursor"]
+        return df
+
     def query_many(self, queries: Sequence[dict[str, Any]]) -> Any:
         """Run many queries at once (in parallel, one crossing) and return every hit in one
         DataFrame: ``query`` (position in ``queries``), ``parcel_id`` (categorical), ``score``, ``rank``,

@@ -130,5 +130,10 @@ def test_query_many_equals_query_on_bundled_parcels():
         for (_, row), h in zip(got.iterrows(), page["hits"]):
             assert [row[c] for c in contrib] == [c["contribution"] for c in h["explanation"]]
     assert idx.query_many([{**q, "explain": False} for q in qs]).filter(like="contribution.").shape[1] == 0
+    frame = idx.query_frame(**qs[0])
+    page = idx.query(**qs[0])
+    assert list(frame.index) == [h["id"] for h in page["hits"]] and frame.attrs["total"] == page["total"]
+    assert np.allclose(frame.filter(like="contribution.").sum(axis=1), frame["score"], atol=1e-12)
+    assert idx.query_frame(filters=[{"column": "score", "min": 2.0}]).empty
     with pytest.raises(landopp.InvalidInputError):
         idx.query_many([{"bogus": 1}])
