@@ -7,6 +7,7 @@ pub mod features;
 pub mod geodesic;
 pub mod info;
 pub mod interrupt;
+pub mod ml;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 
-from . import _landopp
+from . import _landopp, ml
 from ._io import (
     Crs,
     Raster,
@@ -60,5 +60,5 @@ __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "score", "spectral_catalogue", "spectral_indices", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
-    "StoppedError", "UnsupportedError", "__version__",
+    "StoppedError", "UnsupportedError", "__version__", "ml",
 ]

@@ -18,6 +18,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score, m)?)?;
     m.add_class::<SearchIndex>()?;
     m.add_class::<Scores>()?;
+    m.add_function(wrap_pyfunction!(ml_folds, m)?)?;
+    m.add_function(wrap_pyfunction!(ml_cross_val_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(ml_fit_explain, m)?)?;
     Ok(())
 }
 
@@ -466,4 +469,84 @@ impl SearchIndex {
         let idx = &self.inner;
         py.detach(|| idx.sensitivity_json(&options_json)).map_err(|e| crate::error::to_py(py, e))
     }
+}
+
+/// Fold labels: `kfold` (n rows) or `spatial` (k-means blocks of the coordinates `xy`).
+#[pyfunction]
+#[pyo3(signature = (kind, n, k, seed=0, xy=None, blocks=25))]
+fn ml_folds<'py>(
+    py: Python<'py>,
+    kind: String,
+    n: usize,
+    k: usize,
+    seed: u64,
+    xy: Option<numpy::PyReadonlyArray2<'py, f64>>,
+    blocks: usize,
+) -> PyResult<Bound<'py, numpy::PyArray1<usize>>> {
+    use numpy::IntoPyArray;
+    let pts: Option<Vec<[f64; 2]>> = xy.map(|a| a.as_array().rows().into_iter().map(|r| [r[0], r[1]]).collect());
+    let f = run(py, move || match (kind.as_str(), pts) {
+        ("kfold", _) => landopp::ml::kfold(n, k, seed),
+        ("spatial", Some(p)) => landopp::ml::spatial_blocks(&p, blocks, k, seed),
+        (other, _) => Err(landopp::Error::InvalidInput(format!("folds {other:?}: kfold, or spatial with xy"))),
+    })?;
+    Ok(f.into_pyarray(py))
+}
+
+fn dataset(
+    x: &numpy::PyReadonlyArray2<'_, f64>,
+    y: Option<&numpy::PyReadonlyArray1<'_, f64>>,
+) -> PyResult<landopp::ml::Dataset> {
+    let a = x.as_array();
+    Ok(landopp::ml::Dataset {
+        x: a.iter().copied().collect(),
+        p: a.ncols(),
+        y: match y {
+            Some(y) => y.as_slice()?.to_vec(),
+            None => vec![0.0; a.nrows()],
+        },
+    })
+}
+
+/// Out-of-fold predictions of a random forest (params as JSON) for `x` (n × p), `y`, `folds`.
+#[pyfunction]
+fn ml_cross_val_predict<'py>(
+    py: Python<'py>,
+    x: numpy::PyReadonlyArray2<'py, f64>,
+    y: numpy::PyReadonlyArray1<'py, f64>,
+    folds: Vec<usize>,
+    params_json: String,
+) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+    use numpy::IntoPyArray;
+    let d = dataset(&x, Some(&y))?;
+    let out = run(py, move || {
+        let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
+        landopp::ml::cross_val_predict(&d, &p, &folds)
+    })?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Fit on (`x`, `y`) and return predictions of `x_new` and the explanation of each of its rows
+/// (JSON text: `[{value, bias, contributions}]`).
+#[pyfunction]
+fn ml_fit_explain<'py>(
+    py: Python<'py>,
+    x: numpy::PyReadonlyArray2<'py, f64>,
+    y: numpy::PyReadonlyArray1<'py, f64>,
+    x_new: numpy::PyReadonlyArray2<'py, f64>,
+    params_json: String,
+) -> PyResult<(Bound<'py, numpy::PyArray1<f64>>, String)> {
+    use numpy::IntoPyArray;
+    let d = dataset(&x, Some(&y))?;
+    let q = dataset(&x_new, None)?;
+    let (pred, ex) = run(py, move || {
+        let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
+        let f = landopp::ml::Forest::fit(&d, &p)?;
+        let pred = f.predict(&q.x)?;
+        let ex = q.x.chunks(q.p).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
+        Ok((pred, serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?))
+    })?;
+    Ok((pred.into_pyarray(py), ex))
 }

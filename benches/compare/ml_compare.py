@@ -1,0 +1,57 @@
+"""landopp's random forest against scikit-learn on the same folds, one run: Ames sale prices
+(log price; numeric attributes + location), random 5-fold and spatial 5-fold (25 k-means blocks of
+the UTM 15N coordinates, made by landopp and handed to both). Same hyper-parameters on both sides
+(100 trees, all features per split, min_samples_leaf 1, bootstrap). Prints a markdown table.
+
+    python benches/compare/ml_compare.py [../shared/data]
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.metrics import r2_score
+
+import landopp
+
+root = pathlib.Path(__file__).resolve().parents[2]
+shared = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else root.parent / "shared" / "data")
+df = pd.read_csv(shared / "ames_house_sales_ia/ames.csv")
+y = np.log(df["Sale_Price"].to_numpy(float))
+num = [c for c in df.columns if c != "Sale_Price" and pd.api.types.is_numeric_dtype(df[c])]
+X = df[num].to_numpy(float)
+X = np.where(np.isnan(X), np.nanmedian(X, axis=0), X)
+ex, ny = landopp.transform("EPSG:4326", "EPSG:26915", df["Longitude"].to_numpy(float), df["Latitude"].to_numpy(float))
+xy = np.column_stack([ex, ny])
+schemes = {"random 5-fold": landopp.ml.kfold(len(y), 5, seed=0),
+           "spatial 5-fold (25 k-means blocks)": landopp.ml.spatial_folds(xy, blocks=25, k=5, seed=0)}
+rows = []
+for name, folds in schemes.items():
+    t = time.perf_counter()
+    ours = landopp.ml.cross_val_predict(X, y, folds, n_estimators=100, max_features=1.0, seed=0)
+    t_ours = time.perf_counter() - t
+    ref = np.empty_like(y)
+    ref_h = np.empty_like(y)
+    t_ref = t_h = 0.0
+    for f in np.unique(folds):
+        tr, te = folds != f, folds == f
+        t = time.perf_counter()
+        m = RandomForestRegressor(n_estimators=100, max_features=1.0, min_samples_leaf=1, bootstrap=True,
+                                  random_state=0, n_jobs=2).fit(X[tr], y[tr])
+        ref[te] = m.predict(X[te])
+        t_ref += time.perf_counter() - t
+        t = time.perf_counter()
+        h = HistGradientBoostingRegressor(random_state=0).fit(X[tr], y[tr])
+        ref_h[te] = h.predict(X[te])
+        t_h += time.perf_counter() - t
+    rows.append((name, r2_score(y, ours), r2_score(y, ref), r2_score(y, ref_h), t_ours, t_ref))
+
+print(f"\nAmes {X.shape[0]:,} sales × {X.shape[1]} numeric features, log sale price; R² of out-of-fold predictions\n")
+print("| scheme | landopp RF | sklearn RF | Δ | sklearn HistGradientBoosting | landopp CV time | sklearn RF CV time |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, a, b, h, ta, tb in rows:
+    print(f"| {name} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {h:.3f} | {ta:.2f} s | {tb:.2f} s |")

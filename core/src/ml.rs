@@ -1,0 +1,678 @@
+//! Machine learning on feature tables: random forests (regression and classification) with exact
+//! per-prediction path contributions, cross-validation (k-fold and spatial blocks) and the metrics
+//! analysts report (R², RMSE, MAE, MAPE, COD, PRD; accuracy, balanced accuracy, F1, ROC AUC).
+//!
+//! The forest follows scikit-learn's `RandomForestRegressor`/`RandomForestClassifier` definitions
+//! (bootstrap samples, best split over midpoints of distinct values, MSE / Gini impurity,
+//! `max_features`, `min_samples_leaf`, `max_depth`) so their scores can be compared on the same
+//! folds (`benches/compare/ml_compare.py`). Deterministic for a seed: each tree draws from its own
+//! SplitMix64 stream, trees are fitted in parallel.
+//!
+//! Status: the foundation of the ML issue — model lifecycle (saving, signing, encryption), drift,
+//! A/B routing, feedback and the bindings beyond cross-validation are not built yet.
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the forest predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// A number (mean of the leaves).
+    Regression,
+    /// Class codes `0..n_classes` (probability of each class = mean of the leaves' class shares).
+    Classification,
+}
+
+/// Hyper-parameters (scikit-learn's names and defaults where they exist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForestParams {
+    /// Regression or classification.
+    pub task: Task,
+    /// Number of trees.
+    #[serde(default = "hundred")]
+    pub n_estimators: usize,
+    /// Features tried per split: a fraction of the features (0..1], default 1.0 for regression and
+    /// √p for classification (`None`).
+    #[serde(default)]
+    pub max_features: Option<f64>,
+    /// Minimum samples in a leaf.
+    #[serde(default = "one")]
+    pub min_samples_leaf: usize,
+    /// Maximum depth (unlimited by default).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+    /// Draw a bootstrap sample per tree.
+    #[serde(default = "yes")]
+    pub bootstrap: bool,
+    /// Seed.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn hundred() -> usize {
+    100
+}
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl ForestParams {
+    /// Check every parameter before any work; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidInput(m));
+        if self.n_estimators == 0 {
+            return bad("n_estimators must be > 0".into());
+        }
+        if let Some(f) = self.max_features {
+            if !(f > 0.0 && f <= 1.0) {
+                return bad(format!("max_features {f} must be in (0, 1]"));
+            }
+        }
+        if self.min_samples_leaf == 0 {
+            return bad("min_samples_leaf must be >= 1".into());
+        }
+        if self.max_depth == Some(0) {
+            return bad("max_depth must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// A row-major matrix of features with a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// `n × p` values, row-major.
+    pub x: Vec<f64>,
+    /// Number of features.
+    pub p: usize,
+    /// Target (class codes for classification).
+    pub y: Vec<f64>,
+}
+
+impl Dataset {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    fn row(&self, i: usize) -> &[f64] {
+        &self.x[i * self.p..(i + 1) * self.p]
+    }
+    /// Check shapes and values: finite features (impute first), finite target.
+    pub fn validate(&self, task: Task) -> Result<usize> {
+        if self.is_empty() || self.p == 0 {
+            return Err(Error::Empty("no rows or no features to learn from".into()));
+        }
+        if self.x.len() != self.len() * self.p {
+            return Err(Error::InvalidInput(format!("x has {} values for {} × {}", self.x.len(), self.len(), self.p)));
+        }
+        if let Some(i) = self.x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "feature {} of row {} is {} (impute missing values first)",
+                i % self.p,
+                i / self.p,
+                self.x[i]
+            )));
+        }
+        if let Some(i) = self.y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!("target of row {i} is {}", self.y[i])));
+        }
+        Ok(match task {
+            Task::Regression => 0,
+            Task::Classification => {
+                if let Some(v) = self.y.iter().find(|v| v.fract() != 0.0 || **v < 0.0) {
+                    return Err(Error::InvalidInput(format!("class codes must be integers >= 0, got {v}")));
+                }
+                self.y.iter().fold(0.0f64, |a, b| a.max(*b)) as usize + 1
+            }
+        })
+    }
+}
+
+/// SplitMix64.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One node: a split (`feature`, `threshold`: left when `x <= threshold`) or a leaf. `value` is
+/// the node's prediction (mean, or class shares), kept on every node for path contributions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Node {
+    feature: usize,
+    threshold: f64,
+    left: usize,
+    right: usize,
+    value: Vec<f64>,
+}
+
+/// A fitted tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    nodes: Vec<Node>,
+}
+
+const LEAF: usize = usize::MAX;
+
+impl Tree {
+    fn leaf_of(&self, x: &[f64]) -> Vec<usize> {
+        let mut path = vec![0];
+        let mut k = 0;
+        while self.nodes[k].left != LEAF {
+            let n = &self.nodes[k];
+            k = if x[n.feature] <= n.threshold { n.left } else { n.right };
+            path.push(k);
+        }
+        path
+    }
+}
+
+struct Fit<'a> {
+    d: &'a Dataset,
+    params: &'a ForestParams,
+    n_classes: usize,
+    mtry: usize,
+}
+
+impl Fit<'_> {
+    fn value(&self, idx: &[usize]) -> Vec<f64> {
+        if self.n_classes == 0 {
+            vec![idx.iter().map(|&i| self.d.y[i]).sum::<f64>() / idx.len() as f64]
+        } else {
+            let mut c = vec![0.0; self.n_classes];
+            for &i in idx {
+                c[self.d.y[i] as usize] += 1.0;
+            }
+            c.iter_mut().for_each(|v| *v /= idx.len() as f64);
+            c
+        }
+    }
+
+    /// Best split of `idx` over a random subset of features: (feature, threshold, gain).
+    fn best_split(&self, idx: &[usize], rng: &mut Rng) -> Option<(usize, f64)> {
+        let p = self.d.p;
+        let mut feats: Vec<usize> = (0..p).collect();
+        let msl = self.params.min_samples_leaf;
+        let n = idx.len();
+        let mut best: Option<(usize, f64, f64)> = None;
+        let mut order: Vec<(f64, usize)> = Vec::with_capacity(n);
+        // like scikit-learn: draw features without replacement; keep drawing past mtry while no
+        // valid split was found
+        for k in 0..p {
+            if k >= self.mtry && best.is_some() {
+                break;
+            }
+            let j = k + rng.below(p - k);
+            feats.swap(k, j);
+            let f = feats[k];
+            order.clear();
+            order.extend(idx.iter().map(|&i| (self.d.x[i * p + f], i)));
+            order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            if order[0].0 == order[n - 1].0 {
+                continue;
+            }
+            if self.n_classes == 0 {
+                let total: f64 = order.iter().map(|o| self.d.y[o.1]).sum();
+                let mut left = 0.0;
+                for s in 0..n - 1 {
+                    left += self.d.y[order[s].1];
+                    let (nl, nr) = (s + 1, n - s - 1);
+                    if nl < msl || nr < msl || order[s].0 == order[s + 1].0 {
+                        continue;
+                    }
+                    // maximising Σ²/n of both sides = minimising the summed squared error
+                    let right = total - left;
+                    let score = left * left / nl as f64 + right * right / nr as f64;
+                    if best.is_none_or(|b| score > b.2) {
+                        best = Some((f, (order[s].0 + order[s + 1].0) / 2.0, score));
+                    }
+                }
+            } else {
+                let c = self.n_classes;
+                let mut tot = vec![0.0; c];
+                for o in &order {
+                    tot[self.d.y[o.1] as usize] += 1.0;
+                }
+                let mut left = vec![0.0; c];
+                for s in 0..n - 1 {
+                    left[self.d.y[order[s].1] as usize] += 1.0;
+                    let (nl, nr) = ((s + 1) as f64, (n - s - 1) as f64);
+                    if (s + 1) < msl || (n - s - 1) < msl || order[s].0 == order[s + 1].0 {
+                        continue;
+                    }
+                    // minimising weighted Gini = maximising Σ left²/nl + Σ right²/nr
+                    let mut score = 0.0;
+                    for k in 0..c {
+                        let r = tot[k] - left[k];
+                        score += left[k] * left[k] / nl + r * r / nr;
+                    }
+                    if best.is_none_or(|b| score > b.2) {
+                        best = Some((f, (order[s].0 + order[s + 1].0) / 2.0, score));
+                    }
+                }
+            }
+        }
+        best.map(|b| (b.0, b.1))
+    }
+
+    fn tree(&self, sample: Vec<usize>, rng: &mut Rng) -> Tree {
+        let mut nodes = Vec::new();
+        let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(0, sample, 0)];
+        nodes.push(Node { feature: 0, threshold: 0.0, left: LEAF, right: LEAF, value: vec![] });
+        while let Some((k, idx, depth)) = stack.pop() {
+            nodes[k].value = self.value(&idx);
+            let pure = idx.iter().all(|&i| self.d.y[i] == self.d.y[idx[0]]);
+            let deep = self.params.max_depth.is_some_and(|m| depth >= m);
+            if pure || deep || idx.len() < 2 * self.params.min_samples_leaf {
+                continue;
+            }
+            let Some((f, t)) = self.best_split(&idx, rng) else { continue };
+            let (l, r): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| self.d.x[i * self.d.p + f] <= t);
+            let (li, ri) = (nodes.len(), nodes.len() + 1);
+            for _ in 0..2 {
+                nodes.push(Node { feature: 0, threshold: 0.0, left: LEAF, right: LEAF, value: vec![] });
+            }
+            nodes[k].feature = f;
+            nodes[k].threshold = t;
+            nodes[k].left = li;
+            nodes[k].right = ri;
+            stack.push((ri, r, depth + 1));
+            stack.push((li, l, depth + 1));
+        }
+        Tree { nodes }
+    }
+}
+
+/// A fitted random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// Hyper-parameters it was fitted with.
+    pub params: ForestParams,
+    /// Number of features.
+    pub p: usize,
+    /// Number of classes (0 for regression).
+    pub n_classes: usize,
+    trees: Vec<Tree>,
+}
+
+/// A prediction explained: `bias + Σ contributions = value` (per class for classification).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explained {
+    /// The prediction (regression) or the probability of each class.
+    pub value: Vec<f64>,
+    /// The forest's mean at the root (training-sample mean / class shares).
+    pub bias: Vec<f64>,
+    /// Per feature (and class): the change of the node value along the decision paths, averaged
+    /// over trees (exact path contributions, "Saabas").
+    pub contributions: Vec<Vec<f64>>,
+}
+
+impl Forest {
+    /// Fit on `d` (validated first).
+    pub fn fit(d: &Dataset, params: &ForestParams) -> Result<Forest> {
+        params.validate()?;
+        let n_classes = d.validate(params.task)?;
+        let p = d.p;
+        let mtry = match (params.max_features, params.task) {
+            (Some(f), _) => ((f * p as f64).round() as usize).clamp(1, p),
+            (None, Task::Regression) => p,
+            (None, Task::Classification) => ((p as f64).sqrt() as usize).max(1),
+        };
+        let fit = Fit { d, params, n_classes, mtry };
+        let n = d.len();
+        let trees = (0..params.n_estimators)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = Rng(params.seed ^ (t as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+                let sample: Vec<usize> =
+                    if params.bootstrap { (0..n).map(|_| rng.below(n)).collect() } else { (0..n).collect() };
+                fit.tree(sample, &mut rng)
+            })
+            .collect();
+        Ok(Forest { params: params.clone(), p, n_classes, trees })
+    }
+
+    fn check(&self, x: &[f64]) -> Result<usize> {
+        if !x.len().is_multiple_of(self.p) {
+            return Err(Error::InvalidInput(format!("{} values are not rows of {} features", x.len(), self.p)));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!("feature {} of row {} is {}", i % self.p, i / self.p, x[i])));
+        }
+        Ok(x.len() / self.p)
+    }
+
+    /// Predictions for rows of `x` (row-major, `p` features): the value (regression) or the
+    /// probability of each class (classification, `n × n_classes`).
+    pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let n = self.check(x)?;
+        let w = self.n_classes.max(1);
+        let mut out = vec![0.0; n * w];
+        out.par_chunks_mut(w).enumerate().for_each(|(i, o)| {
+            let row = &x[i * self.p..(i + 1) * self.p];
+            for t in &self.trees {
+                let leaf = *t.leaf_of(row).last().expect("root");
+                for (v, l) in o.iter_mut().zip(&t.nodes[leaf].value) {
+                    *v += l;
+                }
+            }
+            o.iter_mut().for_each(|v| *v /= self.trees.len() as f64);
+        });
+        Ok(out)
+    }
+
+    /// One row's prediction with exact path contributions (they sum to the prediction).
+    pub fn explain(&self, row: &[f64]) -> Result<Explained> {
+        self.check(row)?;
+        let w = self.n_classes.max(1);
+        let mut bias = vec![0.0; w];
+        let mut contrib = vec![vec![0.0; w]; self.p];
+        for t in &self.trees {
+            let path = t.leaf_of(row);
+            for (b, v) in bias.iter_mut().zip(&t.nodes[0].value) {
+                *b += v;
+            }
+            for pair in path.windows(2) {
+                let (a, b) = (&t.nodes[pair[0]], &t.nodes[pair[1]]);
+                for ((o, bv), av) in contrib[a.feature].iter_mut().zip(&b.value).zip(&a.value) {
+                    *o += bv - av;
+                }
+            }
+        }
+        let k = self.trees.len() as f64;
+        bias.iter_mut().for_each(|v| *v /= k);
+        contrib.iter_mut().flatten().for_each(|v| *v /= k);
+        let value = (0..w).map(|c| bias[c] + contrib.iter().map(|f| f[c]).sum::<f64>()).collect();
+        Ok(Explained { value, bias, contributions: contrib })
+    }
+}
+
+/// Fold of each row for k-fold cross-validation (shuffled with `seed`).
+pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<usize>> {
+    if k < 2 || k > n {
+        return Err(Error::InvalidInput(format!("k = {k} folds for {n} rows")));
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    let mut rng = Rng(seed);
+    for i in (1..n).rev() {
+        idx.swap(i, rng.below(i + 1));
+    }
+    let mut fold = vec![0; n];
+    for (pos, &i) in idx.iter().enumerate() {
+        fold[i] = pos % k;
+    }
+    Ok(fold)
+}
+
+/// Fold of each row for spatial block cross-validation: k-means (Lloyd, `blocks` clusters,
+/// k-means++ seeding with `seed`) on the coordinates, then the blocks dealt to `k` folds so that
+/// neighbours stay in the same fold (random k-fold leaks them). Use projected coordinates (metres).
+pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Result<Vec<usize>> {
+    let n = xy.len();
+    if k < 2 || blocks < k || blocks > n {
+        return Err(Error::InvalidInput(format!("{blocks} blocks into {k} folds for {n} rows")));
+    }
+    if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
+        return Err(Error::InvalidInput("coordinates must be finite".into()));
+    }
+    let d2 = |a: &[f64; 2], b: &[f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+    let mut rng = Rng(seed);
+    let mut centres = vec![xy[rng.below(n)]];
+    let mut dist: Vec<f64> = xy.iter().map(|p| d2(p, &centres[0])).collect();
+    while centres.len() < blocks {
+        let total: f64 = dist.iter().sum();
+        let mut r = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let mut pick = n - 1;
+        for (i, d) in dist.iter().enumerate() {
+            r -= d;
+            if r <= 0.0 {
+                pick = i;
+                break;
+            }
+        }
+        centres.push(xy[pick]);
+        for (d, p) in dist.iter_mut().zip(xy) {
+            *d = d.min(d2(p, &xy[pick]));
+        }
+    }
+    let mut label = vec![0usize; n];
+    for _ in 0..100 {
+        let mut moved = false;
+        for (l, p) in label.iter_mut().zip(xy) {
+            let best = (0..blocks).min_by(|&a, &b| d2(p, &centres[a]).total_cmp(&d2(p, &centres[b]))).expect("blocks");
+            moved |= best != *l;
+            *l = best;
+        }
+        let mut sum = vec![[0.0, 0.0, 0.0]; blocks];
+        for (l, p) in label.iter().zip(xy) {
+            sum[*l] = [sum[*l][0] + p[0], sum[*l][1] + p[1], sum[*l][2] + 1.0];
+        }
+        for (c, s) in centres.iter_mut().zip(&sum) {
+            if s[2] > 0.0 {
+                *c = [s[0] / s[2], s[1] / s[2]];
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    // blocks to folds: shuffled, dealt round-robin
+    let mut order: Vec<usize> = (0..blocks).collect();
+    for i in (1..blocks).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut fold_of_block = vec![0; blocks];
+    for (pos, &b) in order.iter().enumerate() {
+        fold_of_block[b] = pos % k;
+    }
+    Ok(label.iter().map(|&b| fold_of_block[b]).collect())
+}
+
+/// Out-of-fold predictions: for each fold, fit on the other folds and predict this one.
+pub fn cross_val_predict(d: &Dataset, params: &ForestParams, fold: &[usize]) -> Result<Vec<f64>> {
+    if fold.len() != d.len() {
+        return Err(Error::InvalidInput(format!("{} fold labels for {} rows", fold.len(), d.len())));
+    }
+    let n_classes = d.validate(params.task)?;
+    let w = n_classes.max(1);
+    let k = fold.iter().max().map_or(0, |m| m + 1);
+    let mut out = vec![f64::NAN; d.len() * w];
+    for f in 0..k {
+        let train: Vec<usize> = (0..d.len()).filter(|&i| fold[i] != f).collect();
+        let test: Vec<usize> = (0..d.len()).filter(|&i| fold[i] == f).collect();
+        if train.is_empty() || test.is_empty() {
+            continue;
+        }
+        let sub = Dataset {
+            x: train.iter().flat_map(|&i| d.row(i).to_vec()).collect(),
+            p: d.p,
+            y: train.iter().map(|&i| d.y[i]).collect(),
+        };
+        let mut model = Forest::fit(&sub, params)?;
+        model.n_classes = n_classes; // every class, even if a fold lacks one
+        let xt: Vec<f64> = test.iter().flat_map(|&i| d.row(i).to_vec()).collect();
+        let pred = model.predict(&xt)?;
+        let wm = model.n_classes.max(1);
+        for (r, &i) in test.iter().enumerate() {
+            for c in 0..w {
+                out[i * w + c] = if c < wm { pred[r * wm + c] } else { 0.0 };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Regression and ratio-study metrics by name.
+pub mod metrics {
+    /// Coefficient of determination.
+    pub fn r2(y: &[f64], p: &[f64]) -> f64 {
+        let m = y.iter().sum::<f64>() / y.len() as f64;
+        let ss_res: f64 = y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum();
+        let ss_tot: f64 = y.iter().map(|a| (a - m).powi(2)).sum();
+        1.0 - ss_res / ss_tot
+    }
+    /// Root mean squared error.
+    pub fn rmse(y: &[f64], p: &[f64]) -> f64 {
+        (y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / y.len() as f64).sqrt()
+    }
+    /// Mean absolute error.
+    pub fn mae(y: &[f64], p: &[f64]) -> f64 {
+        y.iter().zip(p).map(|(a, b)| (a - b).abs()).sum::<f64>() / y.len() as f64
+    }
+    /// Mean absolute percentage error (fraction, as scikit-learn).
+    pub fn mape(y: &[f64], p: &[f64]) -> f64 {
+        y.iter().zip(p).map(|(a, b)| ((a - b) / a.abs().max(f64::EPSILON)).abs()).sum::<f64>() / y.len() as f64
+    }
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    /// Coefficient of dispersion of the assessment ratios `predicted / sale` (IAAO, percent).
+    pub fn cod(sale: &[f64], predicted: &[f64]) -> f64 {
+        let r: Vec<f64> = predicted.iter().zip(sale).map(|(p, s)| p / s).collect();
+        let m = median(r.clone());
+        100.0 * r.iter().map(|x| (x - m).abs()).sum::<f64>() / r.len() as f64 / m
+    }
+    /// Price-related differential (IAAO): mean ratio / weighted mean ratio.
+    pub fn prd(sale: &[f64], predicted: &[f64]) -> f64 {
+        let mean_ratio = predicted.iter().zip(sale).map(|(p, s)| p / s).sum::<f64>() / sale.len() as f64;
+        mean_ratio / (predicted.iter().sum::<f64>() / sale.iter().sum::<f64>())
+    }
+    /// Accuracy of class codes.
+    pub fn accuracy(y: &[usize], p: &[usize]) -> f64 {
+        y.iter().zip(p).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
+    }
+    /// Confusion matrix `[true][predicted]`.
+    pub fn confusion(y: &[usize], p: &[usize], n_classes: usize) -> Vec<Vec<usize>> {
+        let mut m = vec![vec![0; n_classes]; n_classes];
+        for (a, b) in y.iter().zip(p) {
+            m[*a][*b] += 1;
+        }
+        m
+    }
+    /// Balanced accuracy: mean recall over the classes present.
+    pub fn balanced_accuracy(y: &[usize], p: &[usize], n_classes: usize) -> f64 {
+        let m = confusion(y, p, n_classes);
+        let rec: Vec<f64> = (0..n_classes)
+            .filter(|&c| m[c].iter().sum::<usize>() > 0)
+            .map(|c| m[c][c] as f64 / m[c].iter().sum::<usize>() as f64)
+            .collect();
+        rec.iter().sum::<f64>() / rec.len() as f64
+    }
+    /// F1 of the positive class 1 (binary).
+    pub fn f1(y: &[usize], p: &[usize]) -> f64 {
+        let tp = y.iter().zip(p).filter(|(a, b)| **a == 1 && **b == 1).count() as f64;
+        let fp = y.iter().zip(p).filter(|(a, b)| **a == 0 && **b == 1).count() as f64;
+        let fn_ = y.iter().zip(p).filter(|(a, b)| **a == 1 && **b == 0).count() as f64;
+        if tp == 0.0 {
+            0.0
+        } else {
+            2.0 * tp / (2.0 * tp + fp + fn_)
+        }
+    }
+    /// ROC AUC of scores for the positive class 1 (ties count half: the Mann–Whitney statistic).
+    pub fn roc_auc(y: &[usize], score: &[f64]) -> f64 {
+        let mut idx: Vec<usize> = (0..y.len()).collect();
+        idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+        let mut rank = vec![0.0; y.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && score[idx[j + 1]] == score[idx[i]] {
+                j += 1;
+            }
+            let r = (i + j) as f64 / 2.0 + 1.0;
+            for &k in &idx[i..=j] {
+                rank[k] = r;
+            }
+            i = j + 1;
+        }
+        let pos = y.iter().filter(|v| **v == 1).count() as f64;
+        let neg = y.len() as f64 - pos;
+        let sum_pos: f64 = y.iter().zip(&rank).filter(|(v, _)| **v == 1).map(|(_, r)| r).sum();
+        (sum_pos - pos * (pos + 1.0) / 2.0) / (pos * neg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy(n: usize) -> Dataset {
+        let mut rng = Rng(3);
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for _ in 0..n {
+            let a = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            let b = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            x.extend([a, b]);
+            y.push(if a > 0.5 { 3.0 } else { 1.0 } + b);
+        }
+        Dataset { x, p: 2, y }
+    }
+
+    #[test]
+    fn forest_learns_explains_and_is_deterministic() {
+        let d = toy(400);
+        let p = ForestParams {
+            task: Task::Regression,
+            n_estimators: 30,
+            max_features: None,
+            min_samples_leaf: 1,
+            max_depth: None,
+            bootstrap: true,
+            seed: 7,
+        };
+        let f = Forest::fit(&d, &p).unwrap();
+        assert_eq!(f, Forest::fit(&d, &p).unwrap());
+        let pred = f.predict(&d.x).unwrap();
+        assert!(metrics::r2(&d.y, &pred) > 0.95);
+        let e = f.explain(&d.x[0..2]).unwrap();
+        assert!((e.value[0] - pred[0]).abs() < 1e-9);
+        assert!(e.contributions[0][0].abs() > e.contributions[1][0].abs() * 0.5);
+        let folds = kfold(400, 5, 1).unwrap();
+        let oof = cross_val_predict(&d, &p, &folds).unwrap();
+        assert!(metrics::r2(&d.y, &oof) > 0.9);
+        assert_eq!(
+            Forest::fit(&d, &ForestParams { n_estimators: 0, ..p.clone() }).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
+        let nan = Dataset { x: vec![f64::NAN, 1.0], p: 2, y: vec![1.0] };
+        assert_eq!(Forest::fit(&nan, &p).unwrap_err().code(), "INVALID_INPUT");
+    }
+
+    #[test]
+    fn metrics_match_hand_values() {
+        assert_eq!(metrics::r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
+        assert!((metrics::roc_auc(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]) - 0.75).abs() < 1e-12);
+        assert!((metrics::balanced_accuracy(&[0, 0, 0, 1], &[0, 0, 0, 0], 2) - 0.5).abs() < 1e-12);
+        assert!((metrics::prd(&[100.0, 200.0], &[110.0, 200.0]) - (1.05 / (310.0 / 300.0))).abs() < 1e-12);
+        let xy: Vec<[f64; 2]> = (0..100).map(|i| [(i % 10) as f64 * 1000.0, (i / 10) as f64 * 1000.0]).collect();
+        let f = spatial_blocks(&xy, 10, 5, 1).unwrap();
+        assert_eq!(f.iter().max(), Some(&4));
+    }
+}

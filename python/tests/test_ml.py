@@ -1,0 +1,55 @@
+"""Random forest: same R² as scikit-learn's on the same folds (Ames sale prices), spatial folds,
+explanations that sum to the prediction, typed errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import landopp
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.ensemble import RandomForestRegressor  # noqa: E402
+from sklearn.metrics import r2_score  # noqa: E402
+
+
+def ames(shared):
+    df = pd.read_csv(shared / "ames_house_sales_ia/ames.csv")
+    y = np.log(df["Sale_Price"].to_numpy(float))
+    num = [c for c in df.columns if c != "Sale_Price" and pd.api.types.is_numeric_dtype(df[c])]
+    X = df[num].to_numpy(float)
+    X = np.where(np.isnan(X), np.nanmedian(X, axis=0), X)
+    return df, X, y
+
+
+def test_forest_r2_equals_sklearn_on_the_same_folds(shared):
+    df, X, y = ames(shared)
+    ex, ny = landopp.transform("EPSG:4326", "EPSG:26915", df["Longitude"].to_numpy(float), df["Latitude"].to_numpy(float))
+    for folds in (landopp.ml.kfold(len(y), 5, seed=1),
+                  landopp.ml.spatial_folds(np.column_stack([ex, ny]), blocks=25, k=5, seed=1)):
+        assert sorted(set(folds)) == [0, 1, 2, 3, 4]
+        ours = landopp.ml.cross_val_predict(X, y, folds, n_estimators=40, max_features=1.0, seed=3)
+        ref = np.empty_like(y)
+        for f in range(5):
+            m = RandomForestRegressor(n_estimators=40, max_features=1.0, random_state=3, n_jobs=2)
+            ref[folds == f] = m.fit(X[folds != f], y[folds != f]).predict(X[folds == f])
+        assert abs(r2_score(y, ours) - r2_score(y, ref)) < 0.02, (r2_score(y, ours), r2_score(y, ref))
+        assert r2_score(y, ours) > 0.75
+
+
+def test_explanations_sum_to_predictions_and_errors():
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 3))
+    y = 2 * (X[:, 0] > 0.5) + X[:, 1]
+    pred, ex = landopp.ml.fit_explain(X, y, X[:5], n_estimators=20, seed=1)
+    for p, e in zip(pred, ex):
+        assert e["bias"][0] + sum(c[0] for c in e["contributions"]) == pytest.approx(p, abs=1e-9)
+        assert abs(e["contributions"][0][0]) > abs(e["contributions"][2][0])
+    a = landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_estimators=10, seed=5)
+    b = landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_estimators=10, seed=5)
+    np.testing.assert_array_equal(a, b)  # deterministic for a seed
+    with pytest.raises(landopp.InvalidInputError, match="n_estimators"):
+        landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_estimators=0)
+    with pytest.raises(landopp.InvalidInputError, match="impute"):
+        landopp.ml.cross_val_predict(np.where(X > 0.99, np.nan, X), y, landopp.ml.kfold(300, 3))
+    with pytest.raises(landopp.InvalidInputError, match="unknown field"):
+        landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_trees=5)
