@@ -55,3 +55,36 @@ print("| scheme | landopp RF | sklearn RF | Δ | sklearn HistGradientBoosting | 
 print("|---|---:|---:|---:|---:|---:|---:|")
 for name, a, b, h, ta, tb in rows:
     print(f"| {name} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {h:.3f} | {ta:.2f} s | {tb:.2f} s |")
+
+# --- Bangor parcels: developed or not, from landopp's own features (no value columns) ----------------
+import geopandas as gpd  # noqa: E402
+from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score, accuracy_score  # noqa: E402
+
+feats = landopp.features(root / "benches/compare/city_features.json")
+parcels = gpd.read_file(shared / "bangor_me/parcels.gpkg")
+feats = feats.reset_index(drop=True)
+keep = [c for c in feats.columns if not c.startswith(("value", "land_value", "total_value")) and c != "parcel_id"]
+Xb = feats[keep].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+Xb = np.where(np.isnan(Xb), np.nanmedian(Xb, axis=0), Xb)
+Xb = np.where(np.isnan(Xb), 0.0, Xb)
+yb = (parcels["VALUE_BLDG"].fillna(0).to_numpy() > 0).astype(float)
+sheets = parcels["MAP"].astype(str).to_numpy()
+uniq = sorted(set(sheets))
+sheet_fold = {s: i % 5 for i, s in enumerate(uniq)}
+bfolds = {"random 5-fold": landopp.ml.kfold(len(yb), 5, seed=0),
+          "spatial 5-fold (assessor map sheets)": np.array([sheet_fold[s] for s in sheets])}
+print(f"\nBangor {len(yb):,} parcels × {Xb.shape[1]} landopp features (terrain, overlays, soils, proximity, shape; "
+      f"no value columns) → developed (building value > 0); RandomForestClassifier defaults (100 trees, √p features)\n")
+print("| scheme | landopp accuracy / balanced / AUC | sklearn accuracy / balanced / AUC | Δ balanced | Δ AUC |")
+print("|---|---|---|---:|---:|")
+for name, folds in bfolds.items():
+    prob = landopp.ml.cross_val_predict(Xb, yb, folds, task="classification", n_estimators=100, seed=0).reshape(-1, 2)[:, 1]
+    ref = np.empty_like(yb)
+    for f in np.unique(folds):
+        m = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2).fit(Xb[folds != f], yb[folds != f])
+        ref[folds == f] = m.predict_proba(Xb[folds == f])[:, 1]
+    ours = (accuracy_score(yb, prob > 0.5), balanced_accuracy_score(yb, prob > 0.5), roc_auc_score(yb, prob))
+    theirs = (accuracy_score(yb, ref > 0.5), balanced_accuracy_score(yb, ref > 0.5), roc_auc_score(yb, ref))
+    print(f"| {name} | {ours[0]:.3f} / {ours[1]:.3f} / {ours[2]:.3f} | {theirs[0]:.3f} / {theirs[1]:.3f} / {theirs[2]:.3f} "
+          f"| {ours[1] - theirs[1]:+.3f} | {ours[2] - theirs[2]:+.3f} |")
