@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Empty,
     /// The caller asked long work to stop ([`crate::interrupt::request`], e.g. Ctrl-C in Python).
     Interrupted,
+    /// Stored data failed an integrity check: checksum or signature mismatch, wrong decryption key.
+    Integrity,
 }
 
 impl ErrorKind {
@@ -47,11 +49,12 @@ impl ErrorKind {
             ErrorKind::Crs => "CRS",
             ErrorKind::Empty => "EMPTY",
             ErrorKind::Interrupted => "INTERRUPTED",
+            ErrorKind::Integrity => "INTEGRITY",
         }
     }
 
     /// Every kind, in code order (used by the bindings to build their exception tables).
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::NotFound,
         ErrorKind::Io,
         ErrorKind::Format,
@@ -61,6 +64,7 @@ impl ErrorKind {
         ErrorKind::Crs,
         ErrorKind::Empty,
         ErrorKind::Interrupted,
+        ErrorKind::Integrity,
     ];
 }
 
@@ -127,6 +131,9 @@ pub enum Error {
     /// Stopped on request.
     #[error("interrupted: {0}")]
     Interrupted(String),
+    /// Failed integrity check (tampered file, wrong key).
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
 }
 
 fn fmt_available(v: &[String]) -> String {
@@ -150,6 +157,7 @@ impl Error {
             Error::Crs(_) => ErrorKind::Crs,
             Error::Empty(_) => ErrorKind::Empty,
             Error::Interrupted(_) => ErrorKind::Interrupted,
+            Error::Integrity(_) => ErrorKind::Integrity,
         }
     }
 

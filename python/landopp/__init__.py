@@ -37,6 +37,7 @@ from .exceptions import (
     CrsError,
     EmptyError,
     FormatError,
+    IntegrityError,
     InvalidGeometryError,
     InvalidInputError,
     IoError,
@@ -59,6 +60,6 @@ if _landopp.BUILD_PROFILE == "debug":
 __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "score", "spectral_catalogue", "spectral_indices", "terrain", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
-    "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
+    "IntegrityError", "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "StoppedError", "UnsupportedError", "__version__", "ml",
 ]

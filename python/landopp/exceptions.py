@@ -73,10 +73,17 @@ class StoppedError(LandoppError):
     code = "INTERRUPTED"
 
 
+class IntegrityError(LandoppError, ValueError):
+    """Stored data failed an integrity check: tampered model file, bad signature, wrong key
+    (``INTEGRITY``)."""
+
+    code = "INTEGRITY"
+
+
 _BY_CODE: dict[str, type[LandoppError]] = {
     cls.code: cls
     for cls in (NotFoundError, IoError, FormatError, UnsupportedError, InvalidInputError,
-                InvalidGeometryError, CrsError, EmptyError, StoppedError)
+                InvalidGeometryError, CrsError, EmptyError, StoppedError, IntegrityError)
 }
 
 
@@ -86,4 +93,4 @@ def _from_code(code: str, message: str) -> LandoppError:
 
 
 __all__ = ["LandoppError", "NotFoundError", "IoError", "FormatError", "UnsupportedError",
-           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError"]
+           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError", "IntegrityError"]

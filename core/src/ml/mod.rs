@@ -676,3 +676,6 @@ mod tests {
         assert_eq!(f.iter().max(), Some(&4));
     }
 }
+
+pub mod drift;
+pub mod lifecycle;
