@@ -53,3 +53,71 @@ def fit_explain(X: Any, y: Any, X_new: Any, *, task: str = "regression",
     pred, ex = _landopp.ml_fit_explain(x, np.ascontiguousarray(np.asarray(y, dtype=np.float64)), xn,
                                        _params(task, **params))
     return pred, json.loads(ex)
+
+
+class Model:
+    """A random forest with its model card (version, feature schema, training-data hash, metrics,
+    hyper-parameters, library version), kept in Rust; saved with a SHA-256 checksum, optionally
+    signed (HMAC-SHA256) and encrypted at rest (AES-256-GCM, 32-byte key).
+
+    >>> m = landopp.ml.Model.fit(df[cols], df["developed"], task="classification", model_version="1.0.0")  # doctest: +SKIP
+    >>> m.save("model.json", hmac_key=b"...", encryption_key=key32)                                     # doctest: +SKIP
+    >>> m = landopp.ml.Model.load("model.json", hmac_key=b"...", encryption_key=key32, expect_features=cols)  # doctest: +SKIP
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    @classmethod
+    def fit(cls, X: Any, y: Any, *, task: str = "regression", features: list[str] | None = None,
+            target: str = "target", model_version: str = "0.1.0", metrics: dict[str, float] | None = None,
+            **params: Any) -> "Model":
+        """Fit on a DataFrame/array ``X`` (its columns name the features) and ``y``."""
+        names = features or [str(c) for c in getattr(X, "columns", range(np.asarray(X).shape[1]))]
+        x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        yy = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+        return cls(_landopp.Model.fit(x, yy, names, str(getattr(y, "name", None) or target),
+                                      _params(task, **params), model_version, metrics))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions (regression) or class probabilities (``n × n_classes``)."""
+        x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        out = self._inner.predict(x)
+        k = len(out) // max(len(x), 1)
+        return out.reshape(len(x), k) if k > 1 else out
+
+    def explain(self, X: Any) -> list[dict[str, Any]]:
+        """Per row ``{value, bias, contributions}``; ``bias + Σ contributions == value``."""
+        return json.loads(self._inner.explain(np.ascontiguousarray(np.asarray(X, dtype=np.float64))))
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """The model card."""
+        return json.loads(self._inner.card())
+
+    def save(self, path: Any, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> None:
+        """Write the model (write-then-rename)."""
+        self._inner.save(str(path), hmac_key, encryption_key)
+
+    @classmethod
+    def load(cls, path: Any, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None,
+             expect_features: list[str] | None = None) -> "Model":
+        """Read and verify: tampered or wrongly keyed → ``IntegrityError``; not a model →
+        ``FormatError``; other features than ``expect_features`` → ``InvalidInputError``."""
+        return cls(_landopp.Model.load(str(path), hmac_key, encryption_key, expect_features))
+
+
+def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,
+                 ks_threshold: float = 0.1) -> dict[str, Any]:
+    """PSI (10 quantile bins of the reference) and Kolmogorov–Smirnov statistic of every shared
+    column of two DataFrames (training reference, new data); ``drifted`` lists the columns over a
+    threshold. Pass predictions as a column to check prediction drift."""
+    cols = [(str(c), np.asarray(reference[c], dtype=np.float64).tolist(), np.asarray(current[c], dtype=np.float64).tolist())
+            for c in reference.columns if c in current.columns]
+    return json.loads(_landopp.ml_drift(cols, psi_threshold, ks_threshold))  # type: ignore[no-any-return]
+
+
+def ab_assign(parcel_ids: Any, *, salt: str, share_b: float, model_a: str, model_b: str) -> list[str]:
+    """The model version serving each parcel: SHA-256 of salt + id, deterministic."""
+    split = json.dumps({"salt": salt, "share_b": share_b, "model_a": model_a, "model_b": model_b})
+    return _landopp.ml_ab_assign(split, [str(i) for i in parcel_ids])  # type: ignore[no-any-return]

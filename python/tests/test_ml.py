@@ -53,3 +53,42 @@ def test_explanations_sum_to_predictions_and_errors():
         landopp.ml.cross_val_predict(np.where(X > 0.99, np.nan, X), y, landopp.ml.kfold(300, 3))
     with pytest.raises(landopp.InvalidInputError, match="unknown field"):
         landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_trees=5)
+
+
+def test_model_lifecycle_drift_and_ab(tmp_path):
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"slope": rng.random(200) * 20, "area": rng.random(200) * 50})
+    y = pd.Series((X["slope"] < 8).astype(float), name="buildable")
+    m = landopp.ml.Model.fit(X, y, task="classification", model_version="1.2.0", metrics={"auc": 0.9},
+                             n_estimators=15, seed=4)
+    card = m.card
+    assert card["features"] == ["slope", "area"] and card["target"] == "buildable" and card["model_version"] == "1.2.0"
+    assert len(card["training_data_sha256"]) == 64 and card["library_version"] == landopp.__version__
+    prob = m.predict(X)
+    assert prob.shape == (200, 2) and np.allclose(prob.sum(axis=1), 1)
+    key = bytes(range(32))
+    path = tmp_path / "m.json"
+    m.save(path, hmac_key=b"sig", encryption_key=key)
+    back = landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=key, expect_features=["slope", "area"])
+    np.testing.assert_array_equal(back.predict(X), prob)
+    with pytest.raises(landopp.IntegrityError):
+        landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=bytes(32))
+    with pytest.raises(landopp.IntegrityError):
+        landopp.ml.Model.load(path, hmac_key=b"other", encryption_key=key)
+    with pytest.raises(landopp.InvalidInputError):
+        landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=key, expect_features=["area", "slope"])
+    (tmp_path / "x.json").write_text('{"type": "FeatureCollection"}')
+    with pytest.raises(landopp.FormatError):
+        landopp.ml.Model.load(tmp_path / "x.json")
+    ex = back.explain(X.iloc[:3])
+    for e, p in zip(ex, prob[:3]):
+        assert e["bias"][1] + sum(c[1] for c in e["contributions"]) == pytest.approx(p[1], abs=1e-9)
+    # drift: a shifted slope column drifts, area does not
+    cur = X.assign(slope=X["slope"] + 6)
+    rep = landopp.ml.drift_report(X, cur)
+    assert rep["drifted"] == ["slope"]
+    # A/B: deterministic, about the configured share
+    ids = [f"p{i}" for i in range(4000)]
+    a = landopp.ml.ab_assign(ids, salt="s1", share_b=0.25, model_a="1.2.0", model_b="1.3.0")
+    assert a == landopp.ml.ab_assign(ids, salt="s1", share_b=0.25, model_a="1.2.0", model_b="1.3.0")
+    assert 850 < a.count("1.3.0") < 1150

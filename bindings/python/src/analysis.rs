@@ -21,6 +21,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ml_folds, m)?)?;
     m.add_function(wrap_pyfunction!(ml_cross_val_predict, m)?)?;
     m.add_function(wrap_pyfunction!(ml_fit_explain, m)?)?;
+    m.add_function(wrap_pyfunction!(ml_drift, m)?)?;
+    m.add_function(wrap_pyfunction!(ml_ab_assign, m)?)?;
+    m.add_class::<Model>()?;
     Ok(())
 }
 
@@ -549,4 +552,159 @@ fn ml_fit_explain<'py>(
         Ok((pred, serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?))
     })?;
     Ok((pred.into_pyarray(py), ex))
+}
+
+/// Drift report (JSON text) of named columns: `[(name, reference, current)]`.
+#[pyfunction]
+#[pyo3(signature = (columns, psi_threshold=None, ks_threshold=None))]
+fn ml_drift(
+    py: Python<'_>,
+    columns: Vec<(String, Vec<f64>, Vec<f64>)>,
+    psi_threshold: Option<f64>,
+    ks_threshold: Option<f64>,
+) -> PyResult<String> {
+    run(py, move || {
+        let cols: Vec<(&str, &[f64], &[f64])> =
+            columns.iter().map(|(n, r, c)| (n.as_str(), r.as_slice(), c.as_slice())).collect();
+        let r = landopp::ml::drift::report(&cols, psi_threshold, ks_threshold)?;
+        serde_json::to_string(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+    })
+}
+
+/// Model version serving each parcel id under an A/B split (JSON: salt, share_b, model_a, model_b).
+#[pyfunction]
+fn ml_ab_assign(py: Python<'_>, split_json: String, ids: Vec<String>) -> PyResult<Vec<String>> {
+    run(py, move || {
+        let s: landopp::ml::drift::AbSplit =
+            serde_json::from_str(&split_json).map_err(|e| landopp::Error::InvalidInput(format!("split: {e}")))?;
+        ids.iter().map(|i| s.assign(i).map(str::to_string)).collect()
+    })
+}
+
+/// A fitted random forest with its model card, kept in Rust.
+#[pyclass(module = "landopp._landopp")]
+#[derive(Debug)]
+pub struct Model {
+    inner: landopp::ml::lifecycle::Model,
+}
+
+#[pymethods]
+impl Model {
+    /// Fit on `x` (n × p) and `y`; `features` name the columns; params as JSON.
+    #[staticmethod]
+    #[pyo3(signature = (x, y, features, target, params_json, model_version="0.1.0".to_string(), metrics=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        py: Python<'_>,
+        x: numpy::PyReadonlyArray2<'_, f64>,
+        y: numpy::PyReadonlyArray1<'_, f64>,
+        features: Vec<String>,
+        target: String,
+        params_json: String,
+        model_version: String,
+        metrics: Option<std::collections::BTreeMap<String, f64>>,
+    ) -> PyResult<Self> {
+        let d = dataset(&x, Some(&y))?;
+        let inner = run(py, move || {
+            if features.len() != d.p {
+                return Err(landopp::Error::InvalidInput(format!(
+                    "{} feature names for {} columns",
+                    features.len(),
+                    d.p
+                )));
+            }
+            let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
+                .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
+            let forest = landopp::ml::Forest::fit(&d, &p)?;
+            let names: Vec<&str> = features.iter().map(String::as_str).collect();
+            let card = landopp::ml::lifecycle::ModelCard::new(
+                &model_version,
+                &names,
+                &target,
+                &d,
+                metrics.unwrap_or_default(),
+                &p,
+            );
+            Ok(landopp::ml::lifecycle::Model { card, forest })
+        })?;
+        Ok(Model { inner })
+    }
+
+    /// Predictions (n, or n × classes flattened).
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+        use numpy::IntoPyArray;
+        let q = dataset(&x, None)?;
+        let f = &self.inner.forest;
+        Ok(run(py, move || f.predict(&q.x))?.into_pyarray(py))
+    }
+
+    /// Explanations of each row as JSON text.
+    fn explain(&self, py: Python<'_>, x: numpy::PyReadonlyArray2<'_, f64>) -> PyResult<String> {
+        let q = dataset(&x, None)?;
+        let f = &self.inner.forest;
+        run(py, move || {
+            let ex = q.x.chunks(q.p.max(1)).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
+            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+    }
+
+    /// The model card as JSON text.
+    fn card(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner.card).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// Save (optionally signed with an HMAC key and/or encrypted with a 32-byte key).
+    #[pyo3(signature = (path, hmac_key=None, encryption_key=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: String,
+        hmac_key: Option<Vec<u8>>,
+        encryption_key: Option<Vec<u8>>,
+    ) -> PyResult<()> {
+        let m = &self.inner;
+        run(py, move || {
+            let k = key32(encryption_key)?;
+            m.save(
+                &path,
+                &landopp::ml::lifecycle::SaveOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref() },
+            )
+        })
+    }
+
+    /// Load and verify.
+    #[staticmethod]
+    #[pyo3(signature = (path, hmac_key=None, encryption_key=None, expect_features=None))]
+    fn load(
+        py: Python<'_>,
+        path: String,
+        hmac_key: Option<Vec<u8>>,
+        encryption_key: Option<Vec<u8>>,
+        expect_features: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let inner = run(py, move || {
+            let k = key32(encryption_key)?;
+            landopp::ml::lifecycle::Model::load(
+                &path,
+                &landopp::ml::lifecycle::LoadOptions {
+                    hmac_key: hmac_key.as_deref(),
+                    encryption_key: k.as_ref(),
+                    expect_features: expect_features.as_deref(),
+                },
+            )
+        })?;
+        Ok(Model { inner })
+    }
+}
+
+fn key32(k: Option<Vec<u8>>) -> landopp::Result<Option<[u8; 32]>> {
+    k.map(|k| {
+        <[u8; 32]>::try_from(k.as_slice())
+            .map_err(|_| landopp::Error::InvalidInput(format!("encryption key must be 32 bytes, got {}", k.len())))
+    })
+    .transpose()
 }
