@@ -132,6 +132,12 @@ impl Dataset {
                 if let Some(v) = self.y.iter().find(|v| v.fract() != 0.0 || **v < 0.0) {
                     return Err(Error::InvalidInput(format!("class codes must be integers >= 0, got {v}")));
                 }
+                if self.y.iter().all(|v| *v == self.y[0]) {
+                    return Err(Error::InvalidInput(format!(
+                        "the target has one class ({}): nothing to classify",
+                        self.y[0]
+                    )));
+                }
                 self.y.iter().fold(0.0f64, |a, b| a.max(*b)) as usize + 1
             }
         })
@@ -679,3 +685,4 @@ mod tests {
 
 pub mod drift;
 pub mod lifecycle;
+pub mod registry;
