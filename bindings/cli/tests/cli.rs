@@ -20,3 +20,64 @@ fn errors_exit_2_with_the_code() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("error[NOT_FOUND]"));
 }
+
+#[test]
+fn train_predict_drift_with_a_signed_encrypted_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("f.csv");
+    let mut text = String::from("id,slope,area,x,y,developed\n");
+    let mut s: u64 = 5;
+    for i in 0..400 {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let slope = (s >> 40) as f64 / (1u64 << 24) as f64 * 20.0;
+        let area = (s & 0xffff) as f64 / 65536.0 * 10.0;
+        let dev = if slope < 8.0 { 1 } else { 0 };
+        text += &format!("p{i},{slope},{area},{},{},{dev}\n", (i % 20) as f64 * 100.0, (i / 20) as f64 * 100.0);
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let model = dir.path().join("m.json");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_landopp"))
+            .args(args)
+            .env("LANDOPP_SIGN", "s3cret")
+            .env("LANDOPP_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+            .env("LANDOPP_BAD_KEY", "ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+            .output()
+            .unwrap()
+    };
+    let (c, m) = (csv.to_str().unwrap(), model.to_str().unwrap());
+    let o = run(&[
+        "train",
+        c,
+        "--target",
+        "developed",
+        "--task",
+        "classification",
+        "--xy",
+        "x,y",
+        "--n-estimators",
+        "20",
+        "--version",
+        "1.0.0",
+        "-o",
+        m,
+        "--hmac-key-env",
+        "LANDOPP_SIGN",
+        "--key-env",
+        "LANDOPP_KEY",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let acc: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy_spatial_5fold: ")).unwrap().parse().unwrap();
+    assert!(acc > 0.9, "{out}");
+    let o = run(&["predict", m, c, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_KEY"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pred = String::from_utf8_lossy(&o.stdout);
+    assert!(pred.starts_with("id,p_class_0,p_class_1,model_version") && pred.lines().count() == 401, "{pred}");
+    let o = run(&["predict", m, c, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_BAD_KEY"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[INTEGRITY]"));
+    let o = run(&["drift", c, c]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"drifted\": []"));
+}

@@ -1,0 +1,170 @@
+//! `landopp train`, `landopp predict`, `landopp drift`.
+
+use landopp::ml::lifecycle::{LoadOptions, Model, ModelCard, SaveOptions};
+use landopp::ml::{self as core_ml, metrics, Dataset, Forest, ForestParams, Task};
+use landopp::{Error, FeatureTable};
+use std::path::{Path, PathBuf};
+
+pub struct TrainArgs {
+    pub features: PathBuf,
+    pub target: String,
+    pub columns: Vec<String>,
+    pub task: String,
+    pub xy: Vec<String>,
+    pub k: usize,
+    pub n_estimators: usize,
+    pub seed: u64,
+    pub version: String,
+    pub output: PathBuf,
+    pub hmac_key: Option<Vec<u8>>,
+    pub key: Option<Vec<u8>>,
+}
+
+/// Bytes of a key from an environment variable (hex for the AES key).
+pub fn env_bytes(var: Option<&str>, hex: bool) -> Result<Option<Vec<u8>>, Error> {
+    let Some(var) = var else { return Ok(None) };
+    let v = std::env::var(var).map_err(|_| Error::InvalidInput(format!("environment variable {var} is not set")))?;
+    if !hex {
+        return Ok(Some(v.into_bytes()));
+    }
+    let v = v.trim();
+    if v.len() != 64 {
+        return Err(Error::InvalidInput(format!("{var} must hold 64 hex digits (a 32-byte key)")));
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).map_err(|_| Error::InvalidInput(format!("{var} is not hex"))))
+        .collect::<Result<Vec<u8>, Error>>()
+        .map(Some)
+}
+
+fn key32(k: &Option<Vec<u8>>) -> Option<[u8; 32]> {
+    k.as_ref().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+}
+
+fn matrix(t: &FeatureTable, cols: &[String]) -> Result<Vec<f64>, Error> {
+    let c = cols.iter().map(|n| t.column(n)).collect::<Result<Vec<_>, _>>()?;
+    Ok((0..t.len()).flat_map(|i| c.iter().map(move |col| col.values[i])).collect())
+}
+
+pub fn train(a: TrainArgs) -> Result<(), Error> {
+    let t = FeatureTable::read_csv(&a.features)?;
+    let task = match a.task.as_str() {
+        "regression" => Task::Regression,
+        "classification" => Task::Classification,
+        o => return Err(Error::InvalidInput(format!("--task {o:?}: regression or classification"))),
+    };
+    let cols: Vec<String> = if a.columns.is_empty() {
+        t.columns()
+            .iter()
+            .filter(|c| !c.is_categorical() && c.name != a.target && !a.xy.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect()
+    } else {
+        a.columns.clone()
+    };
+    let d = Dataset { x: matrix(&t, &cols)?, p: cols.len(), y: t.column(&a.target)?.values.to_vec() };
+    let params = ForestParams {
+        task,
+        n_estimators: a.n_estimators,
+        max_features: None,
+        min_samples_leaf: 1,
+        max_depth: None,
+        bootstrap: true,
+        seed: a.seed,
+    };
+    let (folds, scheme) = match a.xy.as_slice() {
+        [x, y] => {
+            let (x, y) = (t.column(x)?, t.column(y)?);
+            let pts: Vec<[f64; 2]> = x.values.iter().zip(y.values.iter()).map(|(a, b)| [*a, *b]).collect();
+            (core_ml::spatial_blocks(&pts, (a.k * 5).min(d.len()), a.k, a.seed)?, "spatial")
+        }
+        [] => (core_ml::kfold(d.len(), a.k, a.seed)?, "kfold"),
+        _ => return Err(Error::InvalidInput("--xy takes two columns: x,y".into())),
+    };
+    let oof = core_ml::cross_val_predict(&d, &params, &folds)?;
+    let mut m = std::collections::BTreeMap::new();
+    match task {
+        Task::Regression => {
+            m.insert(format!("r2_{scheme}_{}fold", a.k), metrics::r2(&d.y, &oof));
+            m.insert(format!("rmse_{scheme}_{}fold", a.k), metrics::rmse(&d.y, &oof));
+            m.insert(format!("mae_{scheme}_{}fold", a.k), metrics::mae(&d.y, &oof));
+        }
+        Task::Classification => {
+            let w = oof.len() / d.len();
+            let y: Vec<usize> = d.y.iter().map(|v| *v as usize).collect();
+            let pred: Vec<usize> = oof
+                .chunks(w)
+                .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0))
+                .collect();
+            m.insert(format!("accuracy_{scheme}_{}fold", a.k), metrics::accuracy(&y, &pred));
+            m.insert(format!("balanced_accuracy_{scheme}_{}fold", a.k), metrics::balanced_accuracy(&y, &pred, w));
+            if w == 2 {
+                let s: Vec<f64> = oof.chunks(2).map(|p| p[1]).collect();
+                m.insert(format!("roc_auc_{scheme}_{}fold", a.k), metrics::roc_auc(&y, &s));
+            }
+        }
+    }
+    for (k, v) in &m {
+        outln!("{k}: {v:.4}");
+    }
+    let forest = Forest::fit(&d, &params)?;
+    let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let card = ModelCard::new(&a.version, &names, &a.target, &d, m, &params);
+    let key = key32(&a.key);
+    if a.key.is_some() && key.is_none() {
+        return Err(Error::InvalidInput("the encryption key must be 32 bytes".into()));
+    }
+    Model { card, forest }
+        .save(&a.output, &SaveOptions { hmac_key: a.hmac_key.as_deref(), encryption_key: key.as_ref() })?;
+    outln!("model {} ({} features, {} rows) written to {}", a.version, cols.len(), d.len(), a.output.display());
+    Ok(())
+}
+
+pub fn predict(
+    model: &Path,
+    features: &Path,
+    output: Option<&Path>,
+    hmac_key: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+) -> Result<(), Error> {
+    let k = key32(&key);
+    let m = Model::load(
+        model,
+        &LoadOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref(), expect_features: None },
+    )?;
+    let t = FeatureTable::read_csv(features)?;
+    let x = matrix(&t, &m.card.features)?;
+    let pred = m.forest.predict(&x)?;
+    let mut out = FeatureTable::new(t.ids().to_vec());
+    let w = m.forest.n_classes.max(1);
+    if w == 1 {
+        out.add_column("prediction", pred, Default::default())?;
+    } else {
+        for c in 0..w {
+            out.add_column(
+                format!("p_class_{c}"),
+                pred.iter().skip(c).step_by(w).copied().collect(),
+                Default::default(),
+            )?;
+        }
+    }
+    out.add_categorical("model_version", vec![Some(m.card.model_version.clone()); t.len()], Default::default())?;
+    match output {
+        Some(o) => out.write_csv(o),
+        None => out.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+    }
+}
+
+pub fn drift(reference: &Path, current: &Path, psi: f64, ks: f64) -> Result<(), Error> {
+    let (r, c) = (FeatureTable::read_csv(reference)?, FeatureTable::read_csv(current)?);
+    let cols: Vec<(&str, &[f64], &[f64])> = r
+        .columns()
+        .iter()
+        .filter(|col| !col.is_categorical())
+        .filter_map(|col| c.column(&col.name).ok().map(|cc| (col.name.as_str(), &col.values[..], &cc.values[..])))
+        .collect();
+    let rep = core_ml::drift::report(&cols, Some(psi), Some(ks))?;
+    outln!("{}", serde_json::to_string_pretty(&rep).map_err(|e| Error::InvalidInput(e.to_string()))?);
+    Ok(())
+}
