@@ -160,32 +160,46 @@ impl Rng {
     }
 }
 
-/// One node: a split (`feature`, `threshold`: left when `x <= threshold`) or a leaf. `value` is
-/// the node's prediction (mean, or class shares), kept on every node for path contributions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Node {
-    feature: usize,
-    threshold: f64,
-    left: usize,
-    right: usize,
-    value: Vec<f64>,
+/// One node's split: go left when `x[f] <= t`; children are `l` and `l + 1`; `l == 0` marks a
+/// leaf (the root is never a child). 16 bytes, so a tree walk stays in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Split {
+    t: f64,
+    f: u32,
+    l: u32,
 }
 
-/// A fitted tree.
+/// A fitted tree: splits plus every node's value (mean, or class shares; `w` per node), kept on
+/// internal nodes too for path contributions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
-    nodes: Vec<Node>,
+    split: Vec<Split>,
+    value: Vec<f64>,
+    w: usize,
 }
 
-const LEAF: usize = usize::MAX;
-
 impl Tree {
-    fn leaf_of(&self, x: &[f64]) -> Vec<usize> {
+    fn leaf(&self, x: &[f64]) -> usize {
+        let mut k = 0;
+        loop {
+            let s = self.split[k];
+            if s.l == 0 {
+                return k;
+            }
+            k = if x[s.f as usize] <= s.t { s.l as usize } else { s.l as usize + 1 };
+        }
+    }
+
+    fn value(&self, k: usize) -> &[f64] {
+        &self.value[k * self.w..(k + 1) * self.w]
+    }
+
+    fn path(&self, x: &[f64]) -> Vec<usize> {
         let mut path = vec![0];
         let mut k = 0;
-        while self.nodes[k].left != LEAF {
-            let n = &self.nodes[k];
-            k = if x[n.feature] <= n.threshold { n.left } else { n.right };
+        while self.split[k].l != 0 {
+            let s = self.split[k];
+            k = if x[s.f as usize] <= s.t { s.l as usize } else { s.l as usize + 1 };
             path.push(k);
         }
         path
@@ -281,11 +295,11 @@ impl Fit<'_> {
     }
 
     fn tree(&self, sample: Vec<usize>, rng: &mut Rng) -> Tree {
-        let mut nodes = Vec::new();
+        let mut split = vec![Split { t: 0.0, f: 0, l: 0 }];
+        let mut values: Vec<Vec<f64>> = vec![vec![]];
         let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(0, sample, 0)];
-        nodes.push(Node { feature: 0, threshold: 0.0, left: LEAF, right: LEAF, value: vec![] });
         while let Some((k, idx, depth)) = stack.pop() {
-            nodes[k].value = self.value(&idx);
+            values[k] = self.value(&idx);
             let pure = idx.iter().all(|&i| self.d.y[i] == self.d.y[idx[0]]);
             let deep = self.params.max_depth.is_some_and(|m| depth >= m);
             if pure || deep || idx.len() < 2 * self.params.min_samples_leaf {
@@ -293,18 +307,15 @@ impl Fit<'_> {
             }
             let Some((f, t)) = self.best_split(&idx, rng) else { continue };
             let (l, r): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| self.d.x[i * self.d.p + f] <= t);
-            let (li, ri) = (nodes.len(), nodes.len() + 1);
-            for _ in 0..2 {
-                nodes.push(Node { feature: 0, threshold: 0.0, left: LEAF, right: LEAF, value: vec![] });
-            }
-            nodes[k].feature = f;
-            nodes[k].threshold = t;
-            nodes[k].left = li;
-            nodes[k].right = ri;
-            stack.push((ri, r, depth + 1));
+            let li = split.len();
+            split.extend([Split { t: 0.0, f: 0, l: 0 }; 2]);
+            values.extend([vec![], vec![]]);
+            split[k] = Split { t, f: f as u32, l: li as u32 };
+            stack.push((li + 1, r, depth + 1));
             stack.push((li, l, depth + 1));
         }
-        Tree { nodes }
+        let w = self.n_classes.max(1);
+        Tree { split, value: values.into_iter().flatten().collect(), w }
     }
 }
 
@@ -373,15 +384,22 @@ impl Forest {
         let n = self.check(x)?;
         let w = self.n_classes.max(1);
         let mut out = vec![0.0; n * w];
-        out.par_chunks_mut(w).enumerate().for_each(|(i, o)| {
-            let row = &x[i * self.p..(i + 1) * self.p];
+        // blocks of rows, tree by tree: a tree's nodes stay in cache for the whole block
+        const BLOCK: usize = 256;
+        let k = self.trees.len() as f64;
+        out.par_chunks_mut(BLOCK * w).enumerate().for_each(|(b, o)| {
+            let start = b * BLOCK;
+            let rows = o.len() / w;
             for t in &self.trees {
-                let leaf = *t.leaf_of(row).last().expect("root");
-                for (v, l) in o.iter_mut().zip(&t.nodes[leaf].value) {
-                    *v += l;
+                for r in 0..rows {
+                    let i = start + r;
+                    let leaf = t.leaf(&x[i * self.p..(i + 1) * self.p]);
+                    for (v, l) in o[r * w..(r + 1) * w].iter_mut().zip(t.value(leaf)) {
+                        *v += l;
+                    }
                 }
             }
-            o.iter_mut().for_each(|v| *v /= self.trees.len() as f64);
+            o.iter_mut().for_each(|v| *v /= k);
         });
         Ok(out)
     }
@@ -393,13 +411,13 @@ impl Forest {
         let mut bias = vec![0.0; w];
         let mut contrib = vec![vec![0.0; w]; self.p];
         for t in &self.trees {
-            let path = t.leaf_of(row);
-            for (b, v) in bias.iter_mut().zip(&t.nodes[0].value) {
+            let path = t.path(row);
+            for (b, v) in bias.iter_mut().zip(t.value(0)) {
                 *b += v;
             }
             for pair in path.windows(2) {
-                let (a, b) = (&t.nodes[pair[0]], &t.nodes[pair[1]]);
-                for ((o, bv), av) in contrib[a.feature].iter_mut().zip(&b.value).zip(&a.value) {
+                let f = t.split[pair[0]].f as usize;
+                for ((o, bv), av) in contrib[f].iter_mut().zip(t.value(pair[1])).zip(t.value(pair[0])) {
                     *o += bv - av;
                 }
             }
