@@ -129,3 +129,21 @@ for name, folds in bfolds.items():
     theirs = (accuracy_score(yb, ref > 0.5), balanced_accuracy_score(yb, ref > 0.5), roc_auc_score(yb, ref))
     print(f"| {name} | {ours[0]:.3f} / {ours[1]:.3f} / {ours[2]:.3f} | {theirs[0]:.3f} / {theirs[1]:.3f} / {theirs[2]:.3f} "
           f"| {ours[1] - theirs[1]:+.3f} | {ours[2] - theirs[2]:+.3f} |")
+
+# --- Bangor parcels: LAND_USE (8 classes, very imbalanced), same features ------------------------------
+lu = parcels["LAND_USE"].fillna("(none)").astype(str).to_numpy()
+classes = sorted(set(lu))
+yl = np.array([classes.index(v) for v in lu], dtype=float)
+print(f"\nBangor LAND_USE ({len(classes)} classes: {', '.join(classes)}); RandomForestClassifier defaults\n")
+print("| scheme | landopp accuracy / balanced | sklearn accuracy / balanced | Δ balanced |")
+print("|---|---|---|---:|")
+for name, folds in bfolds.items():
+    prob = landopp.ml.cross_val_predict(Xb, yl, folds, task="classification", n_estimators=100, seed=0).reshape(len(yl), -1)
+    ref = np.empty(len(yl))
+    for f in np.unique(folds):
+        m = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2).fit(Xb[folds != f], yl[folds != f])
+        ref[folds == f] = m.predict(Xb[folds == f])
+    ours = prob.argmax(axis=1)
+    a = (accuracy_score(yl, ours), balanced_accuracy_score(yl, ours))
+    b = (accuracy_score(yl, ref), balanced_accuracy_score(yl, ref))
+    print(f"| {name} | {a[0]:.3f} / {a[1]:.3f} | {b[0]:.3f} / {b[1]:.3f} | {a[1] - b[1]:+.3f} |")
