@@ -28,32 +28,13 @@ fn replicated() -> Option<(Parcels, FeatureTable)> {
     let spec =
         FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/city_features.json")).ok()?;
     let base = spec.run(&|_| {}).ok()?;
-    let p = Parcels::read(&spec.parcels.path, None, spec.parcels.id_field.as_deref()).ok()?;
-    let p = p.to_crs(&landopp::Crs::from_epsg(26919).ok()?).ok()?;
-    let n = p.len();
-    let mut geoms = Vec::with_capacity(n * 100);
-    let mut ids = Vec::with_capacity(n * 100);
-    for k in 0..100 {
-        let (dx, dy) = ((k % 10) as f64 * 15_000.0, (k / 10) as f64 * 15_000.0);
-        for (g, id) in p.geometries.iter().zip(&p.ids) {
-            use landopp::geo::Translate;
-            geoms.push(g.translate(dx, dy));
-            ids.push(format!("{k}:{id}"));
-        }
-    }
-    let mut t = FeatureTable::new(ids.clone());
+    let parcels = landopp_benches::replicate_parcels(&spec.parcels.path, spec.parcels.id_field.as_deref(), 100).ok()?;
+    let ids = parcels.ids.clone();
+    let mut t = FeatureTable::new(ids);
     for c in COLS {
         let v = &base.column(c).ok()?.values;
         t.add_column(c, (0..100).flat_map(|_| v.iter().copied()).collect(), Default::default()).ok()?;
     }
-    let parcels = Parcels {
-        ids,
-        geometries: geoms,
-        crs: p.crs.clone(),
-        columns: vec![],
-        status: vec![],
-        name: "bangor_x100".into(),
-    };
     Some((parcels, t))
 }
 

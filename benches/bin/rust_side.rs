@@ -38,23 +38,6 @@ fn read_table(dir: &Path) -> landopp::Result<FeatureTable> {
     Ok(t)
 }
 
-/// Parcels reprojected to UTM 19N and replicated `k` times on a 10-wide grid 15 km apart (the
-/// same layout as `benches/benches/scoring.rs` and the comparison scripts).
-fn replicate(path: &str, id_field: &str, k: usize) -> landopp::Result<Parcels> {
-    use landopp::geo::Translate;
-    let p = Parcels::read(path, None, Some(id_field))?.to_crs(&landopp::Crs::from_epsg(26919)?)?;
-    let mut geometries = Vec::with_capacity(p.len() * k);
-    let mut ids = Vec::with_capacity(p.len() * k);
-    for r in 0..k {
-        let (dx, dy) = ((r % 10) as f64 * 15_000.0, (r / 10) as f64 * 15_000.0);
-        for (g, id) in p.geometries.iter().zip(&p.ids) {
-            geometries.push(g.translate(dx, dy));
-            ids.push(format!("{r}:{id}"));
-        }
-    }
-    Ok(Parcels { ids, geometries, crs: p.crs.clone(), columns: vec![], status: vec![], name: "replicated".into() })
-}
-
 fn main() -> landopp::Result<()> {
     let a: Vec<String> = std::env::args().collect();
     let bad = || landopp::Error::InvalidInput("usage: see the crate docs of rust_side".into());
@@ -84,7 +67,7 @@ fn main() -> landopp::Result<()> {
                 &std::fs::read_to_string(arg(3)?).map_err(|e| landopp::Error::io(arg(3).unwrap_or_default(), e))?,
             )?;
             let k: usize = arg(6)?.parse().map_err(|_| bad())?;
-            let parcels = replicate(&arg(4)?, &arg(5)?, k)?;
+            let parcels = landopp_benches::replicate_parcels(arg(4)?, Some(&arg(5)?), k)?;
             let t0 = Instant::now();
             let idx = SearchIndex::build(&parcels, t, Some(&p))?;
             let build_s = t0.elapsed().as_secs_f64();
@@ -142,15 +125,7 @@ fn main() -> landopp::Result<()> {
                     let t0 = Instant::now();
                     let r = Raster::open(arg(2)?)?;
                     let l = landopp::vector::read_layer(arg(3)?, &Default::default())?;
-                    let polys: Vec<landopp::geo::MultiPolygon<f64>> = l
-                        .geometries
-                        .into_iter()
-                        .map(|g| match g {
-                            Some(landopp::geo::Geometry::Polygon(p)) => landopp::geo::MultiPolygon(vec![p]),
-                            Some(landopp::geo::Geometry::MultiPolygon(m)) => m,
-                            _ => landopp::geo::MultiPolygon(vec![]),
-                        })
-                        .collect();
+                    let polys = landopp::vector::to_multipolygons(l.geometries)?;
                     let z = zonal_stats(&r, &polys, l.crs.as_ref(), &opts);
                     std::hint::black_box(z).map(|_| t0.elapsed().as_secs_f64() * 1e3)
                 })
@@ -159,7 +134,7 @@ fn main() -> landopp::Result<()> {
         }
         "replicate" => {
             let k: usize = arg(4)?.parse().map_err(|_| bad())?;
-            let p = replicate(&arg(2)?, &arg(3)?, k)?;
+            let p = landopp_benches::replicate_parcels(arg(2)?, Some(&arg(3)?), k)?;
             let n = p.len();
             let layer = landopp::VectorLayer {
                 name: "parcels".into(),

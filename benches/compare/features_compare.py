@@ -18,16 +18,15 @@ import json
 import os
 import pathlib
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import rasterio
 
 import landopp
+from _bench import med
 from landopp import _landopp
 
 root = pathlib.Path(__file__).resolve().parents[2]
@@ -38,16 +37,6 @@ cli = root / "target" / "release" / "landopp"
 if not cli.exists():
     raise SystemExit("cargo build --release -p landopp-cli first")
 rows: list[tuple[str, str, float, float, str]] = []
-
-
-def med(fn, n=5):
-    fn()
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 tmp = pathlib.Path(tempfile.mkdtemp(prefix="landopp-bench-"))

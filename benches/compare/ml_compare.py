@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.metrics import r2_score
 
 import landopp
+from _bench import med
 
 root = pathlib.Path(__file__).resolve().parents[2]
 shared = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else root.parent / "shared" / "data")
@@ -59,27 +60,18 @@ for name, a, b, h, ta, tb in rows:
 # --- speed: training, batch prediction, single-row predict + explain (same model size) ------------
 import statistics  # noqa: E402
 
-def medtime(fn, n=5):
-    fn()
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
 big = np.tile(X, (35, 1))[:100_000]
 big_y = np.tile(y, 35)[:100_000]
 print("\n| speed (Ames, 100 trees, 2 threads) | landopp | sklearn RandomForestRegressor | ratio |")
 print("|---|---:|---:|---:|")
 for label, xs, ys in [("fit, Ames 2,930 rows", X, y), ("fit, 100 k rows (Ames replicated)", big, big_y)]:
-    t_ours = medtime(lambda: landopp.ml.Model.fit(xs, ys, n_estimators=100, max_features=1.0, seed=0), 3)
-    t_ref = medtime(lambda: RandomForestRegressor(n_estimators=100, max_features=1.0, random_state=0, n_jobs=2).fit(xs, ys), 3)
+    t_ours = med(lambda: landopp.ml.Model.fit(xs, ys, n_estimators=100, max_features=1.0, seed=0), 3)
+    t_ref = med(lambda: RandomForestRegressor(n_estimators=100, max_features=1.0, random_state=0, n_jobs=2).fit(xs, ys), 3)
     print(f"| {label} | {t_ours:.2f} s | {t_ref:.2f} s | {t_ours / t_ref:.2f}× the time |")
 m_ours = landopp.ml.Model.fit(X, y, n_estimators=100, max_features=1.0, seed=0)
 m_ref = RandomForestRegressor(n_estimators=100, max_features=1.0, random_state=0, n_jobs=2).fit(X, y)
-p_ours = medtime(lambda: m_ours.predict(big))
-p_ref = medtime(lambda: m_ref.predict(big))
+p_ours = med(lambda: m_ours.predict(big))
+p_ref = med(lambda: m_ref.predict(big))
 print(f"| batch predict, 100 k rows | {len(big) / p_ours / 1e3:.0f} k rows/s | {len(big) / p_ref / 1e3:.0f} k rows/s | {p_ref / p_ours:.2f}× the throughput |")
 one = X[:1]
 lat_ours = []

@@ -18,9 +18,7 @@ Python extension. Prints a markdown table (BENCHMARKS.md).
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import landopp
+from _bench import med
 from landopp import _landopp
 
 root = pathlib.Path(__file__).resolve().parents[2]
@@ -46,16 +45,6 @@ COLS = [("slope_mean", 0), ("area_acres", 1), ("road_distance_m", 0), ("stream_d
         ("sfha_in_share", 0), ("slope_share_le_15", 1)]
 WEIGHTS = [3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.5]
 REPLICAS = 100
-
-
-def med(fn, n=7):
-    fn()
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 rows: list[tuple[str, str, float, str, float, str]] = []
@@ -131,8 +120,8 @@ with tempfile.TemporaryDirectory() as td:
     # --- scoring ----------------------------------------------------------------------------------
     r_wsm = rust("score", td, str(tdir / "wsm.json"), "9")["median_ms"] / 1e3
     r_top = rust("score", td, str(tdir / "topsis.json"), "9")["median_ms"] / 1e3
-    p_wsm = med(lambda: landopp.score(df, profile, explain=False))
-    p_top = med(lambda: landopp.score(df, topsis_profile, explain=False))
+    p_wsm = med(lambda: landopp.score(df, profile, explain=False), 7)
+    p_top = med(lambda: landopp.score(df, topsis_profile, explain=False), 7)
     m_wsm = med(lambda: (wsm(x, w, types, validation=False), np.argsort(-wsm(x, w, types, validation=False), kind="stable")), 3)
     m_top = med(lambda: np.argsort(-top(np.column_stack([mm(x[:, j], types[j] < 0) for j in range(len(COLS))]), w,
                                         np.ones(len(COLS)), validation=False), kind="stable"), 3)

@@ -604,6 +604,26 @@ impl ScoreResult {
     pub fn reasons(&self, i: usize) -> Vec<&str> {
         self.constraints.iter().filter(|c| c.fires(i)).map(|c| c.code.as_str()).collect()
     }
+    /// The reasons of every parcel, interned: per parcel an index into the distinct `;`-joined
+    /// code sets, whose first entry is `""` (no constraint fired). What the bindings hand over
+    /// instead of one list per parcel.
+    pub fn reason_sets(&self) -> (Vec<u32>, Vec<String>) {
+        let mut sets: Vec<String> = vec![String::new()];
+        let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
+        let codes = (0..self.ids.len())
+            .map(|i| {
+                let k = self.reasons(i);
+                if k.is_empty() {
+                    return 0;
+                }
+                *seen.entry(k.join(";")).or_insert_with_key(|k| {
+                    sets.push(k.clone());
+                    (sets.len() - 1) as u32
+                })
+            })
+            .collect();
+        (codes, sets)
+    }
     /// Buildable acres of parcel `i`: the area column minus the shares removed by partial
     /// constraints; NaN without an area column.
     pub fn buildable_acres_at(&self, i: usize) -> f64 {
@@ -1155,6 +1175,7 @@ mod tests {
     fn weighted_sum_explains_itself_and_constraints_fire() {
         let r = score(&table(), &profile("weighted_sum")).unwrap();
         assert!(r.excluded[1] && r.reasons(1) == vec!["SLOPE_GT_10", "IN_SFHA"]);
+        assert_eq!(r.reason_sets(), (vec![0, 1, 0], vec![String::new(), "SLOPE_GT_10;IN_SFHA".into()]));
         assert_eq!(r.buildable_acres_at(1), 20.0);
         let sum: f64 = r.explanation(0).iter().map(|c| c.contribution).sum();
         assert!((sum - r.score[0]).abs() < 1e-15);

@@ -136,43 +136,7 @@ enum Cmd {
     },
     /// Train a random forest on a feature CSV, cross-validate it (spatial blocks or k-fold) and
     /// save it with its model card (optionally signed / encrypted: keys from environment variables).
-    Train {
-        /// Feature table CSV (first column: parcel id).
-        features: PathBuf,
-        /// Target column.
-        #[arg(long)]
-        target: String,
-        /// Feature columns (comma-separated; default: every numeric column but the target and --xy).
-        #[arg(long, value_delimiter = ',')]
-        columns: Vec<String>,
-        /// `regression` or `classification`.
-        #[arg(long, default_value = "regression")]
-        task: String,
-        /// Coordinate columns `x,y` (projected, metres) for spatial-block folds; k-fold without.
-        #[arg(long, value_delimiter = ',')]
-        xy: Vec<String>,
-        /// Folds.
-        #[arg(long, default_value_t = 5)]
-        k: usize,
-        /// Trees.
-        #[arg(long, default_value_t = 100)]
-        n_estimators: usize,
-        /// Seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Model version recorded in the card.
-        #[arg(long, default_value = "0.1.0")]
-        version: String,
-        /// Output model file.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Environment variable holding the HMAC signing key.
-        #[arg(long)]
-        hmac_key_env: Option<String>,
-        /// Environment variable holding a 64-hex-digit AES-256 key.
-        #[arg(long)]
-        key_env: Option<String>,
-    },
+    Train(ml::TrainArgs),
     /// Predict with a saved model: one row per parcel of a feature CSV (columns by name).
     Predict {
         /// Model file.
@@ -226,33 +190,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Cmd::Demo { data, out } => demo::run(data, &out),
-        Cmd::Train {
-            features,
-            target,
-            columns,
-            task,
-            xy,
-            k,
-            n_estimators,
-            seed,
-            version,
-            output,
-            hmac_key_env,
-            key_env,
-        } => ml::train(ml::TrainArgs {
-            features,
-            target,
-            columns,
-            task,
-            xy,
-            k,
-            n_estimators,
-            seed,
-            version,
-            output,
-            hmac_key: ml::env_bytes(hmac_key_env.as_deref(), false)?,
-            key: ml::env_bytes(key_env.as_deref(), true)?,
-        }),
+        Cmd::Train(args) => ml::train(args),
         Cmd::Predict { model, features, output, hmac_key_env, key_env } => ml::predict(
             &model,
             &features,

@@ -5,19 +5,43 @@ use landopp::ml::{self as core_ml, metrics, Dataset, Forest, ForestParams, Task}
 use landopp::{Error, FeatureTable};
 use std::path::{Path, PathBuf};
 
+#[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    pub features: PathBuf,
-    pub target: String,
-    pub columns: Vec<String>,
-    pub task: String,
-    pub xy: Vec<String>,
-    pub k: usize,
-    pub n_estimators: usize,
-    pub seed: u64,
-    pub version: String,
-    pub output: PathBuf,
-    pub hmac_key: Option<Vec<u8>>,
-    pub key: Option<Vec<u8>>,
+    /// Feature table CSV (first column: parcel id).
+    features: PathBuf,
+    /// Target column.
+    #[arg(long)]
+    target: String,
+    /// Feature columns (comma-separated; default: every numeric column but the target and --xy).
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
+    /// `regression` or `classification`.
+    #[arg(long, default_value = "regression")]
+    task: String,
+    /// Coordinate columns `x,y` (projected, metres) for spatial-block folds; k-fold without.
+    #[arg(long, value_delimiter = ',')]
+    xy: Vec<String>,
+    /// Folds.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+    /// Trees.
+    #[arg(long, default_value_t = 100)]
+    n_estimators: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Model version recorded in the card.
+    #[arg(long, default_value = "0.1.0")]
+    version: String,
+    /// Output model file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Environment variable holding the HMAC signing key.
+    #[arg(long)]
+    hmac_key_env: Option<String>,
+    /// Environment variable holding a 64-hex-digit AES-256 key.
+    #[arg(long)]
+    key_env: Option<String>,
 }
 
 /// Bytes of a key from an environment variable (hex for the AES key).
@@ -48,6 +72,8 @@ fn matrix(t: &FeatureTable, cols: &[String]) -> Result<Vec<f64>, Error> {
 }
 
 pub fn train(a: TrainArgs) -> Result<(), Error> {
+    let hmac_key = env_bytes(a.hmac_key_env.as_deref(), false)?;
+    let key_bytes = env_bytes(a.key_env.as_deref(), true)?;
     let t = FeatureTable::read_csv(&a.features)?;
     let task = match a.task.as_str() {
         "regression" => Task::Regression,
@@ -111,12 +137,9 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
     let forest = Forest::fit(&d, &params)?;
     let names: Vec<&str> = cols.iter().map(String::as_str).collect();
     let card = ModelCard::new(&a.version, &names, &a.target, &d, m, &params);
-    let key = key32(&a.key);
-    if a.key.is_some() && key.is_none() {
-        return Err(Error::InvalidInput("the encryption key must be 32 bytes".into()));
-    }
+    let key = key32(&key_bytes); // env_bytes(.., true) guarantees 32 bytes
     Model { card, forest }
-        .save(&a.output, &SaveOptions { hmac_key: a.hmac_key.as_deref(), encryption_key: key.as_ref() })?;
+        .save(&a.output, &SaveOptions { hmac_key: hmac_key.as_deref(), encryption_key: key.as_ref() })?;
     outln!("model {} ({} features, {} rows) written to {}", a.version, cols.len(), d.len(), a.output.display());
     Ok(())
 }

@@ -402,20 +402,7 @@ impl Task for ScoreTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         let (r, ex) = output.map_err(|e| reject_with_code(&env, e))?;
-        let mut sets: Vec<String> = vec![String::new()];
-        let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
-        let reasons: Vec<u32> = (0..r.ids.len())
-            .map(|i| {
-                let k = r.reasons(i);
-                if k.is_empty() {
-                    return 0;
-                }
-                *seen.entry(k.join(";")).or_insert_with_key(|k| {
-                    sets.push(k.clone());
-                    (sets.len() - 1) as u32
-                })
-            })
-            .collect();
+        let (reasons, sets) = r.reason_sets();
         Ok(ScoreResultJs {
             reasons: Uint32Array::new(reasons),
             reason_sets: sets,
@@ -588,13 +575,17 @@ fn ndarray_from<T>(v: Vec<T>, h: usize, w: usize) -> landopp::Result<ndarray::Ar
     })
 }
 
-/// Polygons from JS: a vector file path or a GeoJSON FeatureCollection object.
-fn polygons_from_js(v: serde_json::Value) -> landopp::Result<landopp::Parcels> {
+/// Polygons from JS: a vector file path (with its layer) or a GeoJSON FeatureCollection object.
+fn parcels_from_js(
+    v: serde_json::Value,
+    layer: Option<&str>,
+    id_field: Option<&str>,
+) -> landopp::Result<landopp::Parcels> {
     match v {
-        serde_json::Value::String(path) => landopp::Parcels::read(&path, None, None),
+        serde_json::Value::String(path) => landopp::Parcels::read(&path, layer, id_field),
         v => {
             let layer = vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?;
-            landopp::Parcels::from_layer(layer, None)
+            landopp::Parcels::from_layer(layer, id_field)
         }
     }
 }
@@ -634,7 +625,7 @@ impl Task for ZonalTask {
         let o = std::mem::take(&mut self.opts);
         Ok((|| {
             let r = raster.load()?;
-            let p = polygons_from_js(polygons)?;
+            let p = parcels_from_js(polygons, None, None)?;
             let stats = o
                 .stats
                 .unwrap_or_else(|| vec!["count".into(), "mean".into()])
@@ -676,7 +667,8 @@ pub fn zonal_stats(
 fn table_from_js(table: FeatureTableJs) -> landopp::Result<landopp::FeatureTable> {
     use rayon::prelude::*;
     // numeric columns are copied out of JS memory in parallel (the JS thread waits, briefly)
-    let slices: Vec<&[f64]> = table.columns.iter().map(|c| &c.values[..]).collect();
+    let slices: Vec<&[f64]> =
+        table.columns.iter().map(|c| if c.categories.is_none() { &c.values[..] } else { &[][..] }).collect();
     let mut owned: Vec<Vec<f64>> = slices.par_iter().map(|v| v.to_vec()).collect();
     let mut t = landopp::FeatureTable::new(table.ids);
     for (k, c) in table.columns.into_iter().enumerate() {
@@ -738,15 +730,7 @@ impl Task for BuildIndexTask {
         let profile = self.profile.take();
         let o = std::mem::take(&mut self.opts);
         Ok((|| {
-            let p = match parcels {
-                serde_json::Value::String(path) => {
-                    landopp::Parcels::read(&path, o.layer.as_deref(), o.id_field.as_deref())?
-                }
-                v => {
-                    let layer = vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?;
-                    landopp::Parcels::from_layer(layer, o.id_field.as_deref())?
-                }
-            };
+            let p = parcels_from_js(parcels, o.layer.as_deref(), o.id_field.as_deref())?;
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
             landopp::search::SearchIndex::build(&p, t, prof.as_ref())

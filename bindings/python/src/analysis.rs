@@ -102,10 +102,10 @@ fn zonal_stats<'py>(
             Some(p) => {
                 let l = landopp::vector::read_layer(&p, &landopp::vector::ReadOptions { layer })?;
                 let crs = l.crs.clone();
-                (crate::io::to_multipolygons(l.geometries)?, crs)
+                (landopp::vector::to_multipolygons(l.geometries)?, crs)
             }
             None => (
-                crate::io::to_multipolygons(crate::io::wkb_list(wkb)?)?,
+                landopp::vector::to_multipolygons(crate::io::wkb_list(wkb)?)?,
                 crs.map(|c| Crs::from_user_input(&c)).transpose()?,
             ),
         };
@@ -288,24 +288,7 @@ impl Scores {
     fn reasons<'py>(&self, py: Python<'py>) -> (Bound<'py, numpy::PyArray1<u32>>, Vec<String>) {
         use numpy::IntoPyArray;
         let r = &self.inner;
-        let (codes, cats) = py.detach(|| {
-            let mut cats: Vec<String> = vec![String::new()];
-            let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
-            let codes: Vec<u32> = (0..r.ids.len())
-                .map(|i| {
-                    let k = r.reasons(i);
-                    if k.is_empty() {
-                        return 0;
-                    }
-                    let k = k.join(";");
-                    *seen.entry(k.clone()).or_insert_with(|| {
-                        cats.push(k);
-                        (cats.len() - 1) as u32
-                    })
-                })
-                .collect();
-            (codes, cats)
-        });
+        let (codes, cats) = py.detach(|| r.reason_sets());
         (codes.into_pyarray(py), cats)
     }
 
@@ -366,7 +349,7 @@ impl SearchIndex {
                     // in-memory parcels for search: parsed and checked for finite coordinates,
                     // not validated ring by ring (the index does not need it; `read_parcels` does)
                     use landopp::geo::CoordsIter;
-                    let geometries = crate::io::to_multipolygons(crate::io::wkb_list(w)?)?;
+                    let geometries = landopp::vector::to_multipolygons(crate::io::wkb_list(w)?)?;
                     if geometries.len() != ids.len() {
                         return Err(landopp::Error::InvalidInput(format!(
                             "{} geometries for {} feature rows",

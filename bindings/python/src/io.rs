@@ -2,7 +2,7 @@
 
 use crate::convert::{band_from_py, raster_to_py};
 use crate::run;
-use landopp::geo_types::{Geometry, MultiPolygon};
+use landopp::geo_types::Geometry;
 use landopp::vector::{self, wkb, ColumnData, ReadOptions};
 use landopp::{Crs, Error, GeoTransform, Raster, Transformer, VectorLayer, Window};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
@@ -288,27 +288,11 @@ fn transform_xy<'py>(
     Ok((ox.into_pyarray(py), oy.into_pyarray(py)))
 }
 
-pub(crate) fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> landopp::Result<Vec<MultiPolygon<f64>>> {
-    geoms
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| match g {
-            None => Ok(MultiPolygon(vec![])),
-            Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p])),
-            Some(Geometry::MultiPolygon(m)) => Ok(m),
-            Some(other) => Err(Error::InvalidGeometry(format!(
-                "geometry {i} is a {}, expected a polygon",
-                vector::geometry_name(&other)
-            ))),
-        })
-        .collect()
-}
-
 /// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
 #[pyfunction]
 fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs: String) -> PyResult<ArrayPair<'py>> {
     let (a, p) = run(py, move || {
-        let mp = to_multipolygons(wkb_list(wkb)?)?;
+        let mp = vector::to_multipolygons(wkb_list(wkb)?)?;
         let crs = Crs::from_user_input(&crs)?;
         let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
         Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))

@@ -541,6 +541,23 @@ impl Parcels {
     }
 }
 
+/// Polygons and multipolygons as multipolygons (a missing geometry → an empty one); any other
+/// geometry type is `INVALID_GEOMETRY` naming its position.
+pub fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> Result<Vec<MultiPolygon<f64>>> {
+    geoms
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| match g {
+            None => Ok(MultiPolygon(vec![])),
+            Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p])),
+            Some(Geometry::MultiPolygon(m)) => Ok(m),
+            Some(other) => {
+                Err(Error::InvalidGeometry(format!("geometry {i} is a {}, expected a polygon", geometry_name(&other))))
+            }
+        })
+        .collect()
+}
+
 /// WKT-style name of a geometry's type.
 pub fn geometry_name(g: &Geometry<f64>) -> &'static str {
     match g {
