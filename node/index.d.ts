@@ -210,7 +210,8 @@ export interface ReadRasterOptions {
 
 /**
  * Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
- * text), off the JS thread.
+ * text), off the JS thread. The numeric columns are read in place, not copied: do not write to
+ * them until the Promise settles.
  */
 export declare function score(table: FeatureTableJs | ColumnsJs, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResultJs>
 

@@ -57,10 +57,10 @@ try {
   const n = ids.length
 
   // --- score: Node vs pure Rust ------------------------------------------------------------------
-  const rScore = rust('score', td, join(td, 'profile.json'), '9').median_ms
+  const rScore = rust('score', td, join(td, 'profile.json'), '25').median_ms
   await landopp.score(table, profile)
   const ts = []
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 25; i++) {
     const t = now()
     await landopp.score(table, profile)
     ts.push(now() - t)

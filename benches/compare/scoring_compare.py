@@ -118,10 +118,10 @@ with tempfile.TemporaryDirectory() as td:
     assert np.abs(ours_t["score"].to_numpy() - ref_t).max() < 1e-9, "TOPSIS differs from pymcdm"
 
     # --- scoring ----------------------------------------------------------------------------------
-    r_wsm = rust("score", td, str(tdir / "wsm.json"), "9")["median_ms"] / 1e3
-    r_top = rust("score", td, str(tdir / "topsis.json"), "9")["median_ms"] / 1e3
-    p_wsm = med(lambda: landopp.score(df, profile, explain=False), 7)
-    p_top = med(lambda: landopp.score(df, topsis_profile, explain=False), 7)
+    r_wsm = rust("score", td, str(tdir / "wsm.json"), "25")["median_ms"] / 1e3
+    r_top = rust("score", td, str(tdir / "topsis.json"), "25")["median_ms"] / 1e3
+    p_wsm = med(lambda: landopp.score(df, profile, explain=False), 25)
+    p_top = med(lambda: landopp.score(df, topsis_profile, explain=False), 25)
     m_wsm = med(lambda: (wsm(x, w, types, validation=False), np.argsort(-wsm(x, w, types, validation=False), kind="stable")), 3)
     m_top = med(lambda: np.argsort(-top(np.column_stack([mm(x[:, j], types[j] < 0) for j in range(len(COLS))]), w,
                                         np.ones(len(COLS)), validation=False), kind="stable"), 3)

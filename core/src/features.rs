@@ -14,14 +14,66 @@ pub struct ColumnMeta {
     pub method: String,
 }
 
+/// Storage behind a feature column: an owned `Vec<f64>`, or memory borrowed from elsewhere
+/// (a numpy array, a JS `Float64Array`) and kept alive by the store. Implement it to hand a
+/// column to the core without copying.
+pub trait ColumnStore: Send + Sync + std::fmt::Debug {
+    /// The values, one per parcel.
+    fn as_slice(&self) -> &[f64];
+}
+
+impl ColumnStore for Vec<f64> {
+    fn as_slice(&self) -> &[f64] {
+        self
+    }
+}
+
+/// The values of a feature column: shared, cheap to clone, derefs to `[f64]`.
+///
+/// ```
+/// use landopp::features::Values;
+/// let v: Values = vec![1.0, 2.0].into();
+/// let w = v.clone(); // shares the storage
+/// assert_eq!(&w[..], &[1.0, 2.0]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Values(std::sync::Arc<dyn ColumnStore>);
+
+impl Values {
+    /// Values over any storage (no copy).
+    pub fn from_store(store: impl ColumnStore + 'static) -> Self {
+        Values(std::sync::Arc::new(store))
+    }
+}
+
+impl From<Vec<f64>> for Values {
+    fn from(v: Vec<f64>) -> Self {
+        Values::from_store(v)
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        self.0.as_slice()
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
 /// A feature column: numeric, or categorical (values are codes into `categories`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureColumn {
     /// Column name.
     pub name: String,
     /// One value per parcel (NaN = missing). For categorical columns: the category code.
-    /// Shared (`Arc`), so scores and indexes refer to it without copying.
-    pub values: std::sync::Arc<Vec<f64>>,
+    /// Shared, so scores and indexes refer to it without copying; may borrow foreign memory
+    /// ([`ColumnStore`]).
+    pub values: Values,
     /// Provenance.
     pub meta: ColumnMeta,
     /// Category labels of a categorical column (`None` for numeric columns).
@@ -88,6 +140,10 @@ impl FeatureTable {
     }
     /// Add (or replace) a column; its length must equal the number of parcels.
     pub fn add_column(&mut self, name: impl Into<String>, values: Vec<f64>, meta: ColumnMeta) -> Result<()> {
+        self.add_values(name, values.into(), meta)
+    }
+    /// Add (or replace) a numeric column over shared or borrowed storage, without copying.
+    pub fn add_values(&mut self, name: impl Into<String>, values: Values, meta: ColumnMeta) -> Result<()> {
         let name = name.into();
         if values.len() != self.ids.len() {
             return Err(Error::InvalidInput(format!(
@@ -97,7 +153,7 @@ impl FeatureTable {
             )));
         }
         self.columns.retain(|c| c.name != name);
-        self.columns.push(FeatureColumn { name, values: std::sync::Arc::new(values), meta, categories: None });
+        self.columns.push(FeatureColumn { name, values, meta, categories: None });
         Ok(())
     }
     /// Add (or replace) a categorical column from labels (`None` = missing).
@@ -118,12 +174,12 @@ impl FeatureTable {
         let mut cats: Vec<String> = labels.iter().flatten().cloned().collect();
         cats.sort();
         cats.dedup();
-        let values = labels
+        let values: Vec<f64> = labels
             .iter()
             .map(|l| l.as_ref().and_then(|l| cats.binary_search(l).ok()).map_or(f64::NAN, |k| k as f64))
             .collect();
         self.columns.retain(|c| c.name != name);
-        self.columns.push(FeatureColumn { name, values: std::sync::Arc::new(values), meta, categories: Some(cats) });
+        self.columns.push(FeatureColumn { name, values: Values::from(values), meta, categories: Some(cats) });
         Ok(())
     }
     /// Append every column of `other` (same ids, same order).

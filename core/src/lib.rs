@@ -20,7 +20,7 @@ pub mod zonal;
 
 pub use crs::{Crs, Transformer};
 pub use error::{Error, ErrorKind, Result};
-pub use features::{ColumnMeta, FeatureColumn, FeatureTable};
+pub use features::{ColumnMeta, ColumnStore, FeatureColumn, FeatureTable, Values};
 pub use raster::{BandData, DataType, GeoTiff, GeoTransform, Raster, Window};
 pub use vector::{read_layer, Column, ColumnData, GeometryStatus, Parcels, ReadOptions, Value, VectorLayer};
 /// Re-exported geometry crates (their versions are part of landopp's API).

@@ -468,7 +468,7 @@ pub struct Contribution {
 #[derive(Debug, Clone, PartialEq)]
 struct Bound {
     transform: Transform,
-    values: std::sync::Arc<Vec<f64>>,
+    values: crate::features::Values,
     categories: Option<Vec<String>>,
     /// Categorical transform on a categorical column: category code → score.
     lut: Option<Vec<f64>>,
@@ -568,14 +568,14 @@ pub struct ScoreResult {
     agg: Method,
     topsis: Option<TopsisParams>,
     constraints: Vec<BoundConstraint>,
-    area: Option<std::sync::Arc<Vec<f64>>>,
+    area: Option<crate::features::Values>,
 }
 
 /// A constraint bound to its feature column.
 #[derive(Debug, Clone, PartialEq)]
 struct BoundConstraint {
     code: String,
-    values: std::sync::Arc<Vec<f64>>,
+    values: crate::features::Values,
     /// `Some` for hard constraints; `None` for partial ones (share removed from the area).
     test: Option<(Op, f64)>,
 }
@@ -608,6 +608,9 @@ impl ScoreResult {
     /// code sets, whose first entry is `""` (no constraint fired). What the bindings hand over
     /// instead of one list per parcel.
     pub fn reason_sets(&self) -> (Vec<u32>, Vec<String>) {
+        if self.constraints.is_empty() {
+            return (vec![0; self.ids.len()], vec![String::new()]);
+        }
         let mut sets: Vec<String> = vec![String::new()];
         let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
         let codes = (0..self.ids.len())
@@ -635,7 +638,8 @@ impl ScoreResult {
     }
     /// Buildable acres of every parcel (see [`ScoreResult::buildable_acres_at`]).
     pub fn buildable_acres(&self) -> Vec<f64> {
-        (0..self.ids.len()).map(|i| self.buildable_acres_at(i)).collect()
+        use rayon::prelude::*;
+        (0..self.ids.len()).into_par_iter().with_min_len(CHUNK * 16).map(|i| self.buildable_acres_at(i)).collect()
     }
     /// The explanation of parcel `i`: per criterion raw value, transformed value, weight,
     /// contribution.

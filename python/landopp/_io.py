@@ -407,12 +407,11 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, expla
 
     _, cols = _columns_of(features_df, ids=False)
     r = _landopp.score(None, cols, _profile_text(profile))
-    s, rank, excluded = r.take_arrays()
-    codes, cats = r.reasons()
+    s, rank, excluded, codes, cats, acres = r.take_arrays()
     data: dict[str, Any] = {
-        "score": s, "rank": rank.astype(np.int64, copy=False), "excluded": excluded,
-        "reasons": pd.Categorical.from_codes(codes.astype(np.int32), categories=cats),
-        "buildable_acres": r.buildable_acres(),
+        "score": s, "rank": rank, "excluded": excluded,
+        "reasons": pd.Categorical.from_codes(codes, categories=cats, validate=False),
+        "buildable_acres": acres,
     }
     if explain:
         data["explanation"] = json.loads(r.explanations())

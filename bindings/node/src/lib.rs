@@ -378,8 +378,20 @@ pub struct ScoreResultJs {
     pub explanations: Option<Json>,
 }
 
+/// A score result taken apart on the worker thread.
+pub struct ScoreParts {
+    score: Vec<f64>,
+    rank: Vec<u32>,
+    excluded: Vec<u8>,
+    reasons: Vec<u32>,
+    reason_sets: Vec<String>,
+    buildable_acres: Vec<f64>,
+    method: String,
+    explanations: Option<serde_json::Value>,
+}
+
 impl Task for ScoreTask {
-    type Output = landopp::Result<(landopp::scoring::ScoreResult, Option<serde_json::Value>)>;
+    type Output = landopp::Result<ScoreParts>;
     type JsValue = ScoreResultJs;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
@@ -396,22 +408,32 @@ impl Task for ScoreTask {
             } else {
                 None
             };
-            Ok((r, ex))
+            // everything the result needs is built here, off the JS thread
+            let (reasons, reason_sets) = r.reason_sets();
+            Ok(ScoreParts {
+                reasons,
+                reason_sets,
+                buildable_acres: r.buildable_acres(),
+                rank: r.rank.iter().map(|v| *v as u32).collect(),
+                excluded: r.excluded.iter().map(|v| *v as u8).collect(),
+                method: r.method,
+                score: r.score,
+                explanations: ex,
+            })
         })())
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        let (r, ex) = output.map_err(|e| reject_with_code(&env, e))?;
-        let (reasons, sets) = r.reason_sets();
+        let p = output.map_err(|e| reject_with_code(&env, e))?;
         Ok(ScoreResultJs {
-            reasons: Uint32Array::new(reasons),
-            reason_sets: sets,
-            buildable_acres: Float64Array::new(r.buildable_acres()),
-            method: r.method.clone(),
-            score: Float64Array::new(r.score),
-            rank: Uint32Array::new(r.rank.iter().map(|v| *v as u32).collect()),
-            excluded: Uint8Array::new(r.excluded.iter().map(|v| *v as u8).collect()),
-            explanations: ex.map(Json),
+            reasons: Uint32Array::new(p.reasons),
+            reason_sets: p.reason_sets,
+            buildable_acres: Float64Array::new(p.buildable_acres),
+            method: p.method,
+            score: Float64Array::new(p.score),
+            rank: Uint32Array::new(p.rank),
+            excluded: Uint8Array::new(p.excluded),
+            explanations: p.explanations.map(Json),
         })
     }
 }
@@ -424,7 +446,8 @@ pub struct ScoreOptions {
 }
 
 /// Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
-/// text), off the JS thread.
+/// text), off the JS thread. The numeric columns are read in place, not copied: do not write to
+/// them until the Promise settles.
 #[napi(ts_return_type = "Promise<ScoreResultJs>")]
 pub fn score(
     env: Env,
@@ -434,7 +457,7 @@ pub fn score(
 ) -> napi::Result<AsyncTask<ScoreTask>> {
     // ids stay in JS (results are in row order): only the columns cross
     let n = table.columns.first().map_or(0, |c| c.values.len());
-    let t = table_from_js(FeatureTableJs { ids: vec![String::new(); n], columns: table.columns })
+    let t = table_from_js(FeatureTableJs { ids: vec![String::new(); n], columns: table.columns }, Lend::Borrow)
         .map_err(|e| reject_with_code(&env, e))?;
     Ok(AsyncTask::new(ScoreTask {
         table: Some(t),
@@ -664,21 +687,48 @@ pub fn zonal_stats(
     }))
 }
 
-fn table_from_js(table: FeatureTableJs) -> landopp::Result<landopp::FeatureTable> {
+/// A JS `Float64Array` lent to the core without copying (napi-rs keeps a reference to it, released
+/// on the JS thread whenever the last holder drops).
+struct JsColumn(Float64Array);
+
+impl std::fmt::Debug for JsColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Float64Array({})", self.0.len())
+    }
+}
+
+impl landopp::ColumnStore for JsColumn {
+    fn as_slice(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+/// How numeric columns reach the core.
+#[derive(Clone, Copy, PartialEq)]
+enum Lend {
+    /// Borrowed in place for one call (the caller must not write to the arrays until it settles).
+    Borrow,
+    /// Copied (in parallel), for objects kept in Rust across calls.
+    Copy,
+}
+
+fn table_from_js(table: FeatureTableJs, lend: Lend) -> landopp::Result<landopp::FeatureTable> {
     use rayon::prelude::*;
-    // numeric columns are copied out of JS memory in parallel (the JS thread waits, briefly)
-    let slices: Vec<&[f64]> =
-        table.columns.iter().map(|c| if c.categories.is_none() { &c.values[..] } else { &[][..] }).collect();
+    let copy = |c: &FeatureColumnJs| lend == Lend::Copy && c.categories.is_none();
+    // numeric columns to copy are copied out of JS memory in parallel (the JS thread waits, briefly)
+    let slices: Vec<&[f64]> = table.columns.iter().map(|c| if copy(c) { &c.values[..] } else { &[][..] }).collect();
     let mut owned: Vec<Vec<f64>> = slices.par_iter().map(|v| v.to_vec()).collect();
     let mut t = landopp::FeatureTable::new(table.ids);
     for (k, c) in table.columns.into_iter().enumerate() {
+        let copied = copy(&c);
         match c.categories {
             Some(cats) => {
                 let labels =
                     c.values.iter().map(|v| (!v.is_nan()).then(|| cats.get(*v as usize).cloned()).flatten()).collect();
                 t.add_categorical(c.name, labels, Default::default())?
             }
-            None => t.add_column(c.name, std::mem::take(&mut owned[k]), Default::default())?,
+            None if copied => t.add_column(c.name, std::mem::take(&mut owned[k]), Default::default())?,
+            None => t.add_values(c.name, landopp::Values::from_store(JsColumn(c.values)), Default::default())?,
         }
     }
     Ok(t)
@@ -754,7 +804,7 @@ pub fn build_search_index(
     profile: Option<serde_json::Value>,
     options: Option<SearchIndexOptions>,
 ) -> napi::Result<AsyncTask<BuildIndexTask>> {
-    let t = table_from_js(table).map_err(|e| reject_with_code(&env, e))?;
+    let t = table_from_js(table, Lend::Copy).map_err(|e| reject_with_code(&env, e))?;
     Ok(AsyncTask::new(BuildIndexTask {
         parcels,
         table: Some(t),

@@ -206,28 +206,82 @@ fn features<'py>(
     Ok((ids, cols))
 }
 
-/// A feature table `(ids, [(name, values, categories)])` from Python: the numeric columns are
-/// borrowed from numpy and copied into the table in parallel with the GIL released.
+/// A feature table `(ids, [(name, values, categories)])` from Python.
 type PyColumns<'py> = Vec<(String, numpy::PyReadonlyArray1<'py, f64>, Option<Vec<Option<String>>>)>;
+
+/// A contiguous float64 numpy array lent to the core without copying; the reference keeps the
+/// array alive as long as any result that reads it.
+#[derive(Debug)]
+struct NumpyColumn {
+    _owner: Py<numpy::PyArray1<f64>>,
+    ptr: *const f64,
+    len: usize,
+}
+
+// SAFETY: the pointer is into the numpy buffer owned by `_owner`, which is never resized while
+// referenced; the core only reads it (the Python wrapper lends read-only views).
+#[allow(unsafe_code)]
+unsafe impl Send for NumpyColumn {}
+#[allow(unsafe_code)]
+unsafe impl Sync for NumpyColumn {}
+
+impl landopp::ColumnStore for NumpyColumn {
+    #[allow(unsafe_code)]
+    fn as_slice(&self) -> &[f64] {
+        // SAFETY: see above; `ptr` came from `as_slice()` of this array (contiguous, `len` long)
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// How the numeric columns reach the core.
+#[derive(Clone, Copy, PartialEq)]
+enum Lend {
+    /// Borrowed from numpy without copying (results that outlive the call hold a reference).
+    Borrow,
+    /// Copied (in parallel, GIL released): for objects kept in Rust, so later changes to the
+    /// caller's arrays do not reach them.
+    Copy,
+}
 
 fn build_table<T: Send>(
     py: Python<'_>,
     ids: Vec<String>,
     columns: PyColumns<'_>,
+    lend: Lend,
     then: impl FnOnce(landopp::FeatureTable) -> landopp::Result<T> + Send,
 ) -> PyResult<T> {
-    type View<'a> = (String, &'a [f64], Option<Vec<Option<String>>>);
-    let views: Vec<View<'_>> =
-        columns.iter().map(|(n, v, c)| Ok((n.clone(), v.as_slice()?, c.clone()))).collect::<PyResult<_>>()?;
+    enum Col<'a> {
+        Lent(landopp::Values),
+        Slice(&'a [f64]),
+        Labels(Option<Vec<Option<String>>>),
+    }
+    let views: Vec<(String, Col<'_>)> = columns
+        .iter()
+        .map(|(n, v, c)| {
+            let col = match (c, v.as_slice()) {
+                (Some(_), _) => Col::Labels(c.clone()),
+                (None, Ok(s)) if lend == Lend::Borrow => Col::Lent(landopp::Values::from_store(NumpyColumn {
+                    _owner: v.as_unbound().clone_ref(py),
+                    ptr: s.as_ptr(),
+                    len: s.len(),
+                })),
+                (None, Ok(s)) => Col::Slice(s),
+                (None, Err(_)) => Col::Lent(v.as_array().to_vec().into()),
+            };
+            (n.clone(), col)
+        })
+        .collect();
     run(py, move || {
         use rayon::prelude::*;
-        let owned: Vec<Vec<f64>> =
-            views.par_iter().map(|(_, v, c)| if c.is_some() { Vec::new() } else { v.to_vec() }).collect();
+        let copied: Vec<Option<Vec<f64>>> =
+            views.par_iter().map(|(_, c)| if let Col::Slice(s) = c { Some(s.to_vec()) } else { None }).collect();
         let mut t = landopp::FeatureTable::new(ids);
-        for ((n, _, labels), v) in views.into_iter().zip(owned) {
-            match labels {
-                Some(l) => t.add_categorical(n, l, Default::default())?,
-                None => t.add_column(n, v, Default::default())?,
+        for ((n, col), copy) in views.into_iter().zip(copied) {
+            match (col, copy) {
+                (Col::Labels(l), _) => t.add_categorical(n, l.unwrap_or_default(), Default::default())?,
+                (_, Some(v)) => t.add_column(n, v, Default::default())?,
+                (Col::Lent(v), None) => t.add_values(n, v, Default::default())?,
+                (Col::Slice(_), None) => unreachable!("slices are copied"),
             }
         }
         then(t)
@@ -241,7 +295,7 @@ fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profi
     // ids stay on the Python side (the DataFrame index) unless given
     let n = columns.first().map_or(0, |c| c.1.len().unwrap_or(0));
     let ids = ids.unwrap_or_else(|| vec![String::new(); n]);
-    let inner = build_table(py, ids, columns, move |t| {
+    let inner = build_table(py, ids, columns, Lend::Borrow, move |t| {
         let p = landopp::scoring::Profile::parse(&profile_json)?;
         landopp::scoring::score(&t, &p)
     })?;
@@ -258,17 +312,38 @@ pub struct Scores {
 
 #[pymethods]
 impl Scores {
-    /// `(score, rank, excluded)` as numpy arrays (moved out: callable once).
+    /// `(score, rank, excluded, reason codes, reason sets, buildable acres)` as numpy arrays
+    /// (moved out: callable once): rank as int64 and reason codes as int32, as pandas wants them,
+    /// converted in place with the GIL released.
     #[allow(clippy::type_complexity)]
     fn take_arrays<'py>(
         &mut self,
         py: Python<'py>,
-    ) -> (Bound<'py, numpy::PyArray1<f64>>, Bound<'py, numpy::PyArray1<usize>>, Bound<'py, numpy::PyArray1<bool>>) {
+    ) -> (
+        Bound<'py, numpy::PyArray1<f64>>,
+        Bound<'py, numpy::PyArray1<i64>>,
+        Bound<'py, numpy::PyArray1<bool>>,
+        Bound<'py, numpy::PyArray1<i32>>,
+        Vec<String>,
+        Bound<'py, numpy::PyArray1<f64>>,
+    ) {
         use numpy::IntoPyArray;
+        let r = &mut self.inner;
+        let (score, rank, excluded, codes, sets, acres) = py.detach(|| {
+            let (codes, sets) = r.reason_sets();
+            let acres = r.buildable_acres();
+            // same size and alignment: collected in place, no allocation
+            let rank: Vec<i64> = std::mem::take(&mut r.rank).into_iter().map(|v| v as i64).collect();
+            let codes: Vec<i32> = codes.into_iter().map(|v| v as i32).collect();
+            (std::mem::take(&mut r.score), rank, std::mem::take(&mut r.excluded), codes, sets, acres)
+        });
         (
-            std::mem::take(&mut self.inner.score).into_pyarray(py),
-            std::mem::take(&mut self.inner.rank).into_pyarray(py),
-            std::mem::take(&mut self.inner.excluded).into_pyarray(py),
+            score.into_pyarray(py),
+            rank.into_pyarray(py),
+            excluded.into_pyarray(py),
+            codes.into_pyarray(py),
+            sets,
+            acres.into_pyarray(py),
         )
     }
 
@@ -342,7 +417,7 @@ impl SearchIndex {
         wkb: Option<Vec<Option<Vec<u8>>>>,
         crs: Option<String>,
     ) -> PyResult<Self> {
-        let inner = build_table(py, ids.clone(), columns, move |t| {
+        let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
             let p = match (parcels, wkb) {
                 (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
                 (None, Some(w)) => {
