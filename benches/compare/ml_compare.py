@@ -1,7 +1,9 @@
-"""landopp's random forest against scikit-learn on the same folds, one run: Ames sale prices
-(log price; numeric attributes + location), random 5-fold and spatial 5-fold (25 k-means blocks of
-the UTM 15N coordinates, made by landopp and handed to both). Same hyper-parameters on both sides
-(100 trees, all features per split, min_samples_leaf 1, bootstrap). Prints a markdown table.
+"""landopp's models against scikit-learn on the same folds, one run: Ames sale prices (log price;
+numeric attributes + location), random 5-fold and spatial 5-fold (25 k-means blocks of the UTM 15N
+coordinates, made by landopp and handed to both). Same hyper-parameters on both sides: random
+forest (100 trees, all features per split, min_samples_leaf 1, bootstrap) vs
+RandomForestRegressor; gradient boosting (defaults) vs HistGradientBoostingRegressor; ridge
+(alpha 1, standardised) vs StandardScaler + Ridge. Prints markdown tables.
 
     python benches/compare/ml_compare.py [../shared/data]
 """
@@ -14,7 +16,10 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import landopp
 from _bench import med
@@ -35,8 +40,13 @@ for name, folds in schemes.items():
     t = time.perf_counter()
     ours = landopp.ml.cross_val_predict(X, y, folds, n_estimators=100, max_features=1.0, seed=0)
     t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    ours_gb = landopp.ml.cross_val_predict(X, y, folds, model="gradient_boosting")
+    t_ours_gb = time.perf_counter() - t
+    ours_lin = landopp.ml.cross_val_predict(X, y, folds, model="linear", alpha=1.0)
     ref = np.empty_like(y)
     ref_h = np.empty_like(y)
+    ref_l = np.empty_like(y)
     t_ref = t_h = 0.0
     for f in np.unique(folds):
         tr, te = folds != f, folds == f
@@ -49,13 +59,17 @@ for name, folds in schemes.items():
         h = HistGradientBoostingRegressor(random_state=0).fit(X[tr], y[tr])
         ref_h[te] = h.predict(X[te])
         t_h += time.perf_counter() - t
-    rows.append((name, r2_score(y, ours), r2_score(y, ref), r2_score(y, ref_h), t_ours, t_ref))
+        ref_l[te] = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X[tr], y[tr]).predict(X[te])
+    rows.append((name, r2_score(y, ours), r2_score(y, ref), r2_score(y, ours_gb), r2_score(y, ref_h),
+                 r2_score(y, ours_lin), r2_score(y, ref_l), t_ours, t_ref, t_ours_gb, t_h))
 
 print(f"\nAmes {X.shape[0]:,} sales × {X.shape[1]} numeric features, log sale price; R² of out-of-fold predictions\n")
-print("| scheme | landopp RF | sklearn RF | Δ | sklearn HistGradientBoosting | landopp CV time | sklearn RF CV time |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for name, a, b, h, ta, tb in rows:
-    print(f"| {name} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {h:.3f} | {ta:.2f} s | {tb:.2f} s |")
+print("| scheme | landopp RF | sklearn RF | Δ | landopp gradient boosting | sklearn HistGradientBoosting | Δ "
+      "| landopp ridge | sklearn ridge | RF CV time landopp / sklearn | GB CV time landopp / sklearn |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, a, b, g, h, la, lb, ta, tb, tg, th in rows:
+    print(f"| {name} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {g:.3f} | {h:.3f} | {g - h:+.3f} | {la:.3f} | {lb:.3f} "
+          f"| {ta:.2f} / {tb:.2f} s | {tg:.2f} / {th:.2f} s |")
 
 # --- speed: training, batch prediction, single-row predict + explain (same model size) ------------
 import statistics  # noqa: E402
@@ -109,33 +123,46 @@ bfolds = {"random 5-fold": landopp.ml.kfold(len(yb), 5, seed=0),
           "spatial 5-fold (assessor map sheets)": np.array([sheet_fold[s] for s in sheets])}
 print(f"\nBangor {len(yb):,} parcels × {Xb.shape[1]} landopp features (terrain, overlays, soils, proximity, shape; "
       f"no value columns) → developed (building value > 0); RandomForestClassifier defaults (100 trees, √p features)\n")
-print("| scheme | landopp accuracy / balanced / AUC | sklearn accuracy / balanced / AUC | Δ balanced | Δ AUC |")
-print("|---|---|---|---:|---:|")
-for name, folds in bfolds.items():
-    prob = landopp.ml.cross_val_predict(Xb, yb, folds, task="classification", n_estimators=100, seed=0).reshape(-1, 2)[:, 1]
-    ref = np.empty_like(yb)
-    for f in np.unique(folds):
-        m = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2).fit(Xb[folds != f], yb[folds != f])
-        ref[folds == f] = m.predict_proba(Xb[folds == f])[:, 1]
-    ours = (accuracy_score(yb, prob > 0.5), balanced_accuracy_score(yb, prob > 0.5), roc_auc_score(yb, prob))
-    theirs = (accuracy_score(yb, ref > 0.5), balanced_accuracy_score(yb, ref > 0.5), roc_auc_score(yb, ref))
-    print(f"| {name} | {ours[0]:.3f} / {ours[1]:.3f} / {ours[2]:.3f} | {theirs[0]:.3f} / {theirs[1]:.3f} / {theirs[2]:.3f} "
-          f"| {ours[1] - theirs[1]:+.3f} | {ours[2] - theirs[2]:+.3f} |")
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+print("| model | scheme | landopp accuracy / balanced / AUC | sklearn accuracy / balanced / AUC | Δ balanced | Δ AUC |")
+print("|---|---|---|---|---:|---:|")
+families = [
+    ("random forest vs RandomForestClassifier", dict(n_estimators=100, seed=0),
+     lambda: RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2)),
+    ("gradient boosting vs HistGradientBoostingClassifier", dict(model="gradient_boosting"),
+     lambda: HistGradientBoostingClassifier(random_state=0)),
+    ("logistic (C 1, standardised) vs LogisticRegression", dict(model="linear", C=1.0),
+     lambda: make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))),
+]
+for label, kw, make in families:
+    for name, folds in bfolds.items():
+        prob = landopp.ml.cross_val_predict(Xb, yb, folds, task="classification", **kw).reshape(-1, 2)[:, 1]
+        ref = np.empty_like(yb)
+        for f in np.unique(folds):
+            m = make().fit(Xb[folds != f], yb[folds != f])
+            ref[folds == f] = m.predict_proba(Xb[folds == f])[:, 1]
+        ours = (accuracy_score(yb, prob > 0.5), balanced_accuracy_score(yb, prob > 0.5), roc_auc_score(yb, prob))
+        theirs = (accuracy_score(yb, ref > 0.5), balanced_accuracy_score(yb, ref > 0.5), roc_auc_score(yb, ref))
+        print(f"| {label} | {name} | {ours[0]:.3f} / {ours[1]:.3f} / {ours[2]:.3f} | {theirs[0]:.3f} / {theirs[1]:.3f} / {theirs[2]:.3f} "
+              f"| {ours[1] - theirs[1]:+.3f} | {ours[2] - theirs[2]:+.3f} |")
 
 # --- Bangor parcels: LAND_USE (8 classes, very imbalanced), same features ------------------------------
 lu = parcels["LAND_USE"].fillna("(none)").astype(str).to_numpy()
 classes = sorted(set(lu))
 yl = np.array([classes.index(v) for v in lu], dtype=float)
 print(f"\nBangor LAND_USE ({len(classes)} classes: {', '.join(classes)}); RandomForestClassifier defaults\n")
-print("| scheme | landopp accuracy / balanced | sklearn accuracy / balanced | Δ balanced |")
-print("|---|---|---|---:|")
-for name, folds in bfolds.items():
-    prob = landopp.ml.cross_val_predict(Xb, yl, folds, task="classification", n_estimators=100, seed=0).reshape(len(yl), -1)
-    ref = np.empty(len(yl))
-    for f in np.unique(folds):
-        m = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2).fit(Xb[folds != f], yl[folds != f])
-        ref[folds == f] = m.predict(Xb[folds == f])
-    ours = prob.argmax(axis=1)
-    a = (accuracy_score(yl, ours), balanced_accuracy_score(yl, ours))
-    b = (accuracy_score(yl, ref), balanced_accuracy_score(yl, ref))
-    print(f"| {name} | {a[0]:.3f} / {a[1]:.3f} | {b[0]:.3f} / {b[1]:.3f} | {a[1] - b[1]:+.3f} |")
+print("| model | scheme | landopp accuracy / balanced | sklearn accuracy / balanced | Δ balanced |")
+print("|---|---|---|---|---:|")
+for label, kw, make in families[:2]:
+    for name, folds in bfolds.items():
+        prob = landopp.ml.cross_val_predict(Xb, yl, folds, task="classification", **kw).reshape(len(yl), -1)
+        ref = np.empty(len(yl))
+        for f in np.unique(folds):
+            m = make().fit(Xb[folds != f], yl[folds != f])
+            ref[folds == f] = m.predict(Xb[folds == f])
+        ours = prob.argmax(axis=1)
+        a = (accuracy_score(yl, ours), balanced_accuracy_score(yl, ours))
+        b = (accuracy_score(yl, ref), balanced_accuracy_score(yl, ref))
+        print(f"| {label} | {name} | {a[0]:.3f} / {a[1]:.3f} | {b[0]:.3f} / {b[1]:.3f} | {a[1] - b[1]:+.3f} |")

@@ -427,7 +427,9 @@ def _columns_of(features_df: Any, *, ids: bool = True
     cols: list[tuple[str, np.ndarray, list[str | None] | None]] = []
     for name in features_df.columns:
         s = features_df[name]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        if isinstance(s.dtype, pd.CategoricalDtype) or not (pd.api.types.is_numeric_dtype(s.dtype)
+                                                            or pd.api.types.is_bool_dtype(s.dtype)):
+            # categorical, object and string (pandas 3's default for text) columns carry labels
             labels = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v) for v in s]
             cols.append((str(name), np.zeros(len(s)), labels))
         else:

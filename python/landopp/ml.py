@@ -1,11 +1,14 @@
-"""Random forests on feature tables with spatial cross-validation and explained predictions.
+"""Models on feature tables: random forests, histogram gradient boosting and linear models
+(ridge, logistic), with spatial cross-validation, explained predictions, permutation importance,
+signed/encrypted model files, drift reports and A/B routing.
 
-The forest follows scikit-learn's RandomForestRegressor/Classifier definitions, so scores compare
-on the same folds (``benches/compare/ml_compare.py``). Status: the foundation of the ML work —
-saving, signing and monitoring models are not built yet.
+Every function takes ``model=`` — ``"random_forest"`` (scikit-learn's RandomForest definitions),
+``"gradient_boosting"`` (HistGradientBoosting's algorithm) or ``"linear"`` (standardised ridge /
+logistic regression) — and that family's hyper-parameters by scikit-learn's names, so scores
+compare on the same folds (``benches/compare/ml_compare.py``).
 
->>> folds = landopp.ml.spatial_folds(xy, blocks=25, k=5)              # doctest: +SKIP
->>> oof = landopp.ml.cross_val_predict(X, y, folds, n_estimators=100)  # doctest: +SKIP
+>>> folds = landopp.ml.spatial_folds(xy, blocks=25, k=5)                          # doctest: +SKIP
+>>> oof = landopp.ml.cross_val_predict(X, y, folds, model="gradient_boosting")     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _landopp
+from ._io import _columns_of
 
 
 def kfold(n: int, k: int = 5, *, seed: int = 0) -> np.ndarray:
@@ -30,33 +34,44 @@ def spatial_folds(xy: Any, *, blocks: int = 25, k: int = 5, seed: int = 0) -> np
     return _landopp.ml_folds("spatial", len(a), k, seed, a, blocks)
 
 
-def _params(task: str, **params: Any) -> str:
-    return json.dumps({"task": task, **params})
+MODELS = ("random_forest", "gradient_boosting", "linear")
 
 
-def cross_val_predict(X: Any, y: Any, folds: Any, *, task: str = "regression", **params: Any) -> np.ndarray:
-    """Out-of-fold predictions of a random forest: for each fold, fit on the others, predict it.
-    ``params``: ``n_estimators`` (100), ``max_features`` (fraction; 1.0 regression, √p
-    classification), ``min_samples_leaf`` (1), ``max_depth``, ``bootstrap`` (True), ``seed`` (0).
-    Classification returns ``n × n_classes`` probabilities (flattened row-major)."""
+def _params(task: str, model: str = "random_forest", **params: Any) -> str:
+    return json.dumps({"model": model, "task": task, **params})
+
+
+def cross_val_predict(X: Any, y: Any, folds: Any, *, task: str = "regression", model: str = "random_forest",
+                      **params: Any) -> np.ndarray:
+    """Out-of-fold predictions: for each fold, fit on the others, predict it.
+
+    ``params`` by family — random_forest: ``n_estimators`` (100), ``max_features`` (fraction; 1.0
+    regression, √p classification), ``min_samples_leaf`` (1), ``max_depth``, ``bootstrap`` (True),
+    ``seed`` (0); gradient_boosting: ``learning_rate`` (0.1), ``max_iter`` (100),
+    ``max_leaf_nodes`` (31), ``max_depth``, ``min_samples_leaf`` (20), ``l2_regularization`` (0),
+    ``max_bins`` (255), ``seed``; linear: ``alpha`` (ridge, 1.0), ``C`` (logistic, 1.0),
+    ``max_iter`` (100). Classification returns ``n × n_classes`` probabilities (flattened
+    row-major)."""
     x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
     return _landopp.ml_cross_val_predict(x, np.ascontiguousarray(np.asarray(y, dtype=np.float64)),
-                                         [int(f) for f in folds], _params(task, **params))
+                                         [int(f) for f in folds], _params(task, model, **params))
 
 
-def fit_explain(X: Any, y: Any, X_new: Any, *, task: str = "regression",
+def fit_explain(X: Any, y: Any, X_new: Any, *, task: str = "regression", model: str = "random_forest",
                 **params: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Fit on ``X, y``; return predictions for ``X_new`` and, per row, ``{value, bias,
-    contributions}`` where ``bias + Σ contributions == value`` (exact path contributions)."""
+    contributions, scale}`` where ``bias + Σ contributions == value`` (exact path contributions
+    for trees, coefficient × standardised value for linear models; ``scale`` says whether value
+    is a value, probabilities or log-odds)."""
     x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
     xn = np.ascontiguousarray(np.asarray(X_new, dtype=np.float64))
     pred, ex = _landopp.ml_fit_explain(x, np.ascontiguousarray(np.asarray(y, dtype=np.float64)), xn,
-                                       _params(task, **params))
+                                       _params(task, model, **params))
     return pred, json.loads(ex)
 
 
 class Model:
-    """A random forest with its model card (version, feature schema, training-data hash, metrics,
+    """A fitted model (``model=`` random_forest, gradient_boosting or linear) with its model card (version, feature schema, training-data hash, metrics,
     hyper-parameters, library version), kept in Rust; saved with a SHA-256 checksum, optionally
     signed (HMAC-SHA256) and encrypted at rest (AES-256-GCM, 32-byte key).
 
@@ -69,26 +84,78 @@ class Model:
         self._inner = inner
 
     @classmethod
-    def fit(cls, X: Any, y: Any, *, task: str = "regression", features: list[str] | None = None,
-            target: str = "target", model_version: str = "0.1.0", metrics: dict[str, float] | None = None,
-            **params: Any) -> "Model":
-        """Fit on a DataFrame/array ``X`` (its columns name the features) and ``y``."""
-        names = features or [str(c) for c in getattr(X, "columns", range(np.asarray(X).shape[1]))]
+    def fit(cls, X: Any, y: Any, *, task: str = "regression", model: str = "random_forest",
+            features: list[str] | None = None, target: str = "target", model_version: str = "0.1.0",
+            metrics: dict[str, float] | None = None, unseen_category: str = "error", **params: Any) -> "Model":
+        """Fit on ``X`` and ``y``. A DataFrame ``X`` names the features by its columns; text or
+        categorical columns are one-hot encoded with the categories seen here, and at prediction a
+        category never seen fails with ``InvalidInputError`` (``unseen_category="error"``) or
+        counts as no category (``"ignore"``). A text/categorical ``y`` (classification) makes its
+        labels the classes (``card["classes"]``). NaN features are refused: impute first."""
+        tname = str(getattr(y, "name", None) or target)
+        if hasattr(X, "columns"):
+            names = [str(c) for c in X.columns]
+            frame = X.copy(deep=False)
+            frame.columns = names
+            frame[tname] = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+            ids, cols = _columns_of(frame)
+            return cls(_landopp.Model.fit_columns(ids, cols, names, tname, _params(task, model, **params),
+                                                  model_version, metrics, unseen_category))
+        if unseen_category != "error":
+            raise ValueError("unseen_category applies to categorical DataFrame columns; X is an array")
+        names = features or [f"x{i}" for i in range(np.asarray(X).shape[1])]
         x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
         yy = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
-        return cls(_landopp.Model.fit(x, yy, names, str(getattr(y, "name", None) or target),
-                                      _params(task, **params), model_version, metrics))
+        return cls(_landopp.Model.fit(x, yy, names, tname, _params(task, model, **params), model_version, metrics))
+
+    def _frame(self, X: Any) -> Any:
+        ids, cols = _columns_of(X[[c for c in X.columns if str(c) in set(self.card["features"])]])
+        return ids, cols
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions (regression) or class probabilities (``n × n_classes``)."""
-        x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
-        out = self._inner.predict(x)
-        k = len(out) // max(len(x), 1)
-        return out.reshape(len(x), k) if k > 1 else out
+        """Predictions (regression) or class probabilities (``n × n_classes``, columns in the
+        order of ``card["classes"]`` when the target had labels)."""
+        if hasattr(X, "columns"):
+            out = self._inner.predict_columns(*self._frame(X))
+            n = len(X)
+        else:
+            x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+            out = self._inner.predict(x)
+            n = len(x)
+        k = len(out) // max(n, 1)
+        return out.reshape(n, k) if k > 1 else out
 
     def explain(self, X: Any) -> list[dict[str, Any]]:
-        """Per row ``{value, bias, contributions}``; ``bias + Σ contributions == value``."""
-        return json.loads(self._inner.explain(np.ascontiguousarray(np.asarray(X, dtype=np.float64))))
+        """Per row ``{value, bias, contributions, scale}``; ``bias + Σ contributions == value``;
+        ``contributions`` follow ``card["features"]`` (a categorical feature's one-hot parts
+        summed)."""
+        if hasattr(X, "columns"):
+            return json.loads(self._inner.explain_columns(*self._frame(X)))  # type: ignore[no-any-return]
+        return json.loads(self._inner.explain(np.ascontiguousarray(np.asarray(X, dtype=np.float64))))  # type: ignore[no-any-return]
+
+    def permutation_importance(self, X: Any, y: Any, *, metric: str | None = None, n_repeats: int = 5,
+                               seed: int = 0) -> Any:
+        """Permutation importance on held-out ``X, y`` (as scikit-learn's): per feature, the drop
+        of ``metric`` (default ``r2`` for regression, ``balanced_accuracy`` for classes; any name
+        of :func:`landopp.ml.metric`) when its column is shuffled (a categorical feature's one-hot
+        columns together); a DataFrame ``importance_mean``, ``importance_std`` by feature, most
+        important first."""
+        import pandas as pd
+
+        card = self.card
+        task = card["hyper_parameters"]["task"]
+        metric = metric or ("r2" if task == "regression" else "balanced_accuracy")
+        if hasattr(X, "columns"):
+            frame = X[[c for c in X.columns if str(c) in set(card["features"])]].copy(deep=False)
+            frame[card["target"]] = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+            imp = self._inner.permutation_importance_columns(*_columns_of(frame), metric, n_repeats, seed)
+        else:
+            x = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+            yy = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+            imp = self._inner.permutation_importance(x, yy, metric, n_repeats, seed)
+        out = pd.DataFrame(imp, columns=["importance_mean", "importance_std"],
+                           index=pd.Index(card["features"], name="feature"))
+        return out.sort_values("importance_mean", ascending=False)
 
     @property
     def card(self) -> dict[str, Any]:

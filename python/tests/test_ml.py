@@ -92,3 +92,96 @@ def test_model_lifecycle_drift_and_ab(tmp_path):
     a = landopp.ml.ab_assign(ids, salt="s1", share_b=0.25, model_a="1.2.0", model_b="1.3.0")
     assert a == landopp.ml.ab_assign(ids, salt="s1", share_b=0.25, model_a="1.2.0", model_b="1.3.0")
     assert 850 < a.count("1.3.0") < 1150
+
+
+def test_boosting_and_linear_models_match_sklearn(shared):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df, X, y = ames(shared)
+    ex, ny = landopp.transform("EPSG:4326", "EPSG:26915", df["Longitude"].to_numpy(float), df["Latitude"].to_numpy(float))
+    folds = landopp.ml.spatial_folds(np.column_stack([ex, ny]), blocks=25, k=5, seed=0)
+    ours = landopp.ml.cross_val_predict(X, y, folds, model="gradient_boosting")
+    ref = np.empty_like(y)
+    for f in range(5):
+        tr, te = folds != f, folds == f
+        ref[te] = HistGradientBoostingRegressor(random_state=0).fit(X[tr], y[tr]).predict(X[te])
+    # same algorithm: same accuracy (the issue asks for at least HistGradientBoosting's)
+    assert abs(r2_score(y, ours) - r2_score(y, ref)) < 0.01, (r2_score(y, ours), r2_score(y, ref))
+    # ridge on standardised features: the same solution as scikit-learn's pipeline
+    lin = landopp.ml.cross_val_predict(X, y, folds, model="linear", alpha=3.0)
+    ref_l = np.empty_like(y)
+    for f in range(5):
+        tr, te = folds != f, folds == f
+        ref_l[te] = make_pipeline(StandardScaler(), Ridge(alpha=3.0)).fit(X[tr], y[tr]).predict(X[te])
+    np.testing.assert_allclose(lin, ref_l, rtol=0, atol=1e-8)
+    # logistic regression (two classes): the same probabilities as scikit-learn's lbfgs solution
+    yb = (y > np.median(y)).astype(float)
+    m = landopp.ml.Model.fit(X[:2000], yb[:2000], task="classification", model="linear", C=0.5)
+    ref_p = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, tol=1e-10)).fit(X[:2000], yb[:2000])
+    np.testing.assert_allclose(m.predict(X[2000:])[:, 1], ref_p.predict_proba(X[2000:])[:, 1], atol=1e-5)
+    e = m.explain(X[2000:2001])[0]
+    assert e["scale"] == "log_odds"
+    assert 1 / (1 + np.exp(-(e["bias"][0] + sum(c[0] for c in e["contributions"])))) == pytest.approx(
+        m.predict(X[2000:2001])[0, 1], abs=1e-12)
+
+
+def test_every_family_explains_and_ranks_features():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"signal": rng.random(600), "weak": rng.random(600), "noise": rng.random(600)})
+    y = 3 * (X["signal"] > 0.5) + X["weak"]
+    for model in landopp.ml.MODELS:
+        m = landopp.ml.Model.fit(X, y, model=model, seed=0) if model != "linear" else landopp.ml.Model.fit(X, y, model=model)
+        assert m.card["hyper_parameters"]["model"] == model
+        pred = m.predict(X.iloc[:4])
+        for p, e in zip(pred, m.explain(X.iloc[:4])):
+            assert e["bias"][0] + sum(c[0] for c in e["contributions"]) == pytest.approx(p, abs=1e-9)
+        imp = m.permutation_importance(X, y, n_repeats=3)
+        assert list(imp.index[:2]) == ["signal", "weak"], (model, imp)
+    yc = (X["signal"] > 0.5).astype(float) + (X["weak"] > 0.5)
+    for model in landopp.ml.MODELS:
+        prob = landopp.ml.cross_val_predict(X, yc, landopp.ml.kfold(600, 3), task="classification", model=model)
+        prob = prob.reshape(600, 3)
+        np.testing.assert_allclose(prob.sum(axis=1), 1, atol=1e-9)
+        assert (prob.argmax(axis=1) == yc).mean() > 0.8, model
+    with pytest.raises(landopp.InvalidInputError, match="learning_rate"):
+        landopp.ml.Model.fit(X, y, model="gradient_boosting", learning_rate=-1)
+    with pytest.raises(landopp.InvalidInputError, match="unknown model"):
+        landopp.ml.Model.fit(X, y, model="svm")
+    with pytest.raises(landopp.NotFoundError):
+        landopp.ml.Model.fit(X, y).permutation_importance(X, y, metric="gini")
+
+
+def test_categorical_features_and_unseen_categories(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 400
+    zone = rng.choice(["R1", "C2", "I3"], n)
+    X = pd.DataFrame({"slope": rng.random(n) * 20, "zone": pd.Categorical(zone)})
+    y = pd.Series(np.where(zone == "C2", "commercial", "other"), name="use")
+    m = landopp.ml.Model.fit(X, y, task="classification", model="gradient_boosting", min_samples_leaf=5)
+    card = m.card
+    assert card["categories"] == {"zone": ["C2", "I3", "R1"]} and card["classes"] == ["commercial", "other"]
+    prob = m.predict(X)
+    assert ((prob[:, 0] > 0.5) == (zone == "C2")).mean() > 0.97
+    ex = m.explain(X.iloc[:3])
+    assert len(ex[0]["contributions"]) == 2  # per feature: the one-hot parts of zone summed
+    imp = m.permutation_importance(X, y)
+    assert imp.index[0] == "zone"
+    new = pd.DataFrame({"slope": [3.0], "zone": ["Z9"]})
+    with pytest.raises(landopp.InvalidInputError, match='"Z9" was not seen in training'):
+        m.predict(new)
+    lenient = landopp.ml.Model.fit(X, y, task="classification", unseen_category="ignore", n_estimators=10)
+    assert lenient.predict(new).shape == (1, 2)
+    path = tmp_path / "m.json"
+    lenient.save(path)
+    assert landopp.ml.Model.load(path).card["unseen_category"] == "ignore"
+    with pytest.raises(landopp.InvalidInputError, match="numeric here"):
+        m.predict(pd.DataFrame({"slope": [1.0], "zone": [2.0]}))
+    with pytest.raises(landopp.NotFoundError):
+        m.predict(pd.DataFrame({"slope": [1.0]}))
+    with pytest.raises(landopp.EmptyError):
+        landopp.ml.Model.fit(X.iloc[:0], y.iloc[:0], task="classification")
+    with pytest.raises(landopp.InvalidInputError, match="one class"):
+        landopp.ml.Model.fit(X, pd.Series(["a"] * n, name="use"), task="classification")

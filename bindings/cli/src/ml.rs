@@ -1,7 +1,7 @@
 //! `landopp train`, `landopp predict`, `landopp drift`.
 
-use landopp::ml::lifecycle::{LoadOptions, Model, ModelCard, SaveOptions};
-use landopp::ml::{self as core_ml, metrics, Dataset, Forest, ForestParams, Task};
+use landopp::ml::lifecycle::{FitOptions, LoadOptions, Model, SaveOptions, UnseenCategory};
+use landopp::ml::{self as core_ml, metrics, Estimator, Params, Task};
 use landopp::{Error, FeatureTable};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,8 @@ pub struct TrainArgs {
     /// Target column.
     #[arg(long)]
     target: String,
-    /// Feature columns (comma-separated; default: every numeric column but the target and --xy).
+    /// Feature columns (comma-separated; default: every column but the target and --xy).
+    /// Categorical (text) columns are one-hot encoded.
     #[arg(long, value_delimiter = ',')]
     columns: Vec<String>,
     /// `regression` or `classification`.
@@ -24,12 +25,21 @@ pub struct TrainArgs {
     /// Folds.
     #[arg(long, default_value_t = 5)]
     k: usize,
-    /// Trees.
+    /// Model family: `random_forest`, `gradient_boosting` or `linear` (ridge / logistic).
+    #[arg(long, default_value = "random_forest")]
+    model: String,
+    /// Trees (random forest).
     #[arg(long, default_value_t = 100)]
     n_estimators: usize,
+    /// More hyper-parameters as JSON, e.g. `{"learning_rate": 0.05, "max_iter": 300}`.
+    #[arg(long)]
+    params: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A category unseen in training at prediction: `error` or `ignore` (no category).
+    #[arg(long, default_value = "error")]
+    unseen_category: String,
     /// Model version recorded in the card.
     #[arg(long, default_value = "0.1.0")]
     version: String,
@@ -66,11 +76,6 @@ fn key32(k: &Option<Vec<u8>>) -> Option<[u8; 32]> {
     k.as_ref().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
 }
 
-fn matrix(t: &FeatureTable, cols: &[String]) -> Result<Vec<f64>, Error> {
-    let c = cols.iter().map(|n| t.column(n)).collect::<Result<Vec<_>, _>>()?;
-    Ok((0..t.len()).flat_map(|i| c.iter().map(move |col| col.values[i])).collect())
-}
-
 pub fn train(a: TrainArgs) -> Result<(), Error> {
     let hmac_key = env_bytes(a.hmac_key_env.as_deref(), false)?;
     let key_bytes = env_bytes(a.key_env.as_deref(), true)?;
@@ -83,22 +88,36 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
     let cols: Vec<String> = if a.columns.is_empty() {
         t.columns()
             .iter()
-            .filter(|c| !c.is_categorical() && c.name != a.target && !a.xy.contains(&c.name))
+            .filter(|c| c.name != a.target && !a.xy.contains(&c.name))
             .map(|c| c.name.clone())
             .collect()
     } else {
         a.columns.clone()
     };
-    let d = Dataset { x: matrix(&t, &cols)?, p: cols.len(), y: t.column(&a.target)?.values.to_vec() };
-    let params = ForestParams {
-        task,
-        n_estimators: a.n_estimators,
-        max_features: None,
-        min_samples_leaf: 1,
-        max_depth: None,
-        bootstrap: true,
-        seed: a.seed,
+    let mut pj = serde_json::json!({"model": a.model, "task": a.task});
+    match a.model.as_str() {
+        "random_forest" => {
+            pj["n_estimators"] = a.n_estimators.into();
+            pj["seed"] = a.seed.into();
+        }
+        "gradient_boosting" => pj["seed"] = a.seed.into(),
+        _ => {}
+    }
+    if let Some(extra) = &a.params {
+        let extra: serde_json::Value =
+            serde_json::from_str(extra).map_err(|e| Error::InvalidInput(format!("--params: {e}")))?;
+        for (k, v) in extra.as_object().ok_or_else(|| Error::InvalidInput("--params must be a JSON object".into()))? {
+            pj[k] = v.clone();
+        }
+    }
+    let params = Params::parse(&pj.to_string())?;
+    let unseen_category = match a.unseen_category.as_str() {
+        "error" => UnseenCategory::Error,
+        "ignore" => UnseenCategory::Ignore,
+        o => return Err(Error::InvalidInput(format!("--unseen-category {o:?}: error or ignore"))),
     };
+    let opts = FitOptions { model_version: Some(a.version.clone()), metrics: Default::default(), unseen_category };
+    let (mut card, d) = Model::table_dataset(&t, &cols, &a.target, &params, &opts)?;
     let (folds, scheme) = match a.xy.as_slice() {
         [x, y] => {
             let (x, y) = (t.column(x)?, t.column(y)?);
@@ -134,11 +153,10 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
     for (k, v) in &m {
         outln!("{k}: {v:.4}");
     }
-    let forest = Forest::fit(&d, &params)?;
-    let names: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let card = ModelCard::new(&a.version, &names, &a.target, &d, m, &params);
+    let estimator = Estimator::fit(&d, &params)?;
+    card.metrics = m;
     let key = key32(&key_bytes); // env_bytes(.., true) guarantees 32 bytes
-    Model { card, forest }
+    Model { card, estimator }
         .save(&a.output, &SaveOptions { hmac_key: hmac_key.as_deref(), encryption_key: key.as_ref() })?;
     outln!("model {} ({} features, {} rows) written to {}", a.version, cols.len(), d.len(), a.output.display());
     Ok(())
@@ -157,16 +175,16 @@ pub fn predict(
         &LoadOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref(), expect_features: None },
     )?;
     let t = FeatureTable::read_csv(features)?;
-    let x = matrix(&t, &m.card.features)?;
-    let pred = m.forest.predict(&x)?;
+    let pred = m.predict_table(&t)?;
     let mut out = FeatureTable::new(t.ids().to_vec());
-    let w = m.forest.n_classes.max(1);
+    let w = m.estimator.n_classes().max(1);
     if w == 1 {
         out.add_column("prediction", pred, Default::default())?;
     } else {
         for c in 0..w {
+            let name = m.card.classes.as_ref().and_then(|l| l.get(c)).map_or(format!("p_class_{c}"), |l| format!("p_{l}"));
             out.add_column(
-                format!("p_class_{c}"),
+                name,
                 pred.iter().skip(c).step_by(w).copied().collect(),
                 Default::default(),
             )?;

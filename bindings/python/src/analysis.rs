@@ -569,7 +569,7 @@ fn dataset(
     })
 }
 
-/// Out-of-fold predictions of a random forest (params as JSON) for `x` (n × p), `y`, `folds`.
+/// Out-of-fold predictions of a model (params as JSON, `{"model": ..., ...}`) for `x` (n × p), `y`, `folds`.
 #[pyfunction]
 fn ml_cross_val_predict<'py>(
     py: Python<'py>,
@@ -581,8 +581,7 @@ fn ml_cross_val_predict<'py>(
     use numpy::IntoPyArray;
     let d = dataset(&x, Some(&y))?;
     let out = run(py, move || {
-        let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
+        let p = landopp::ml::Params::parse(&params_json)?;
         landopp::ml::cross_val_predict(&d, &p, &folds)
     })?;
     Ok(out.into_pyarray(py))
@@ -602,9 +601,8 @@ fn ml_fit_explain<'py>(
     let d = dataset(&x, Some(&y))?;
     let q = dataset(&x_new, None)?;
     let (pred, ex) = run(py, move || {
-        let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
-        let f = landopp::ml::Forest::fit(&d, &p)?;
+        let p = landopp::ml::Params::parse(&params_json)?;
+        let f = landopp::ml::Estimator::fit(&d, &p)?;
         let pred = f.predict(&q.x)?;
         let ex = q.x.chunks(q.p).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
         Ok((pred, serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?))
@@ -639,7 +637,7 @@ fn ml_ab_assign(py: Python<'_>, split_json: String, ids: Vec<String>) -> PyResul
     })
 }
 
-/// A fitted random forest with its model card, kept in Rust.
+/// A fitted model (forest, boosting or linear) with its model card, kept in Rust.
 #[pyclass(module = "landopp._landopp")]
 #[derive(Debug)]
 pub struct Model {
@@ -671,9 +669,8 @@ impl Model {
                     d.p
                 )));
             }
-            let p: landopp::ml::ForestParams = serde_json::from_str(&params_json)
-                .map_err(|e| landopp::Error::InvalidInput(format!("forest parameters: {e}")))?;
-            let forest = landopp::ml::Forest::fit(&d, &p)?;
+            let p = landopp::ml::Params::parse(&params_json)?;
+            let estimator = landopp::ml::Estimator::fit(&d, &p)?;
             let names: Vec<&str> = features.iter().map(String::as_str).collect();
             let card = landopp::ml::lifecycle::ModelCard::new(
                 &model_version,
@@ -683,7 +680,7 @@ impl Model {
                 metrics.unwrap_or_default(),
                 &p,
             );
-            Ok(landopp::ml::lifecycle::Model { card, forest })
+            Ok(landopp::ml::lifecycle::Model { card, estimator })
         })?;
         Ok(Model { inner })
     }
@@ -696,18 +693,34 @@ impl Model {
     ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
         use numpy::IntoPyArray;
         let q = dataset(&x, None)?;
-        let f = &self.inner.forest;
+        let f = &self.inner.estimator;
         Ok(run(py, move || f.predict(&q.x))?.into_pyarray(py))
     }
 
     /// Explanations of each row as JSON text.
     fn explain(&self, py: Python<'_>, x: numpy::PyReadonlyArray2<'_, f64>) -> PyResult<String> {
         let q = dataset(&x, None)?;
-        let f = &self.inner.forest;
+        let f = &self.inner.estimator;
         run(py, move || {
             let ex = q.x.chunks(q.p.max(1)).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
             serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
         })
+    }
+
+    /// Permutation importance `[(mean, std)]` per feature of `metric` on (`x`, `y`).
+    #[pyo3(signature = (x, y, metric, n_repeats, seed))]
+    fn permutation_importance(
+        &self,
+        py: Python<'_>,
+        x: numpy::PyReadonlyArray2<'_, f64>,
+        y: numpy::PyReadonlyArray1<'_, f64>,
+        metric: String,
+        n_repeats: usize,
+        seed: u64,
+    ) -> PyResult<Vec<(f64, f64)>> {
+        let d = dataset(&x, Some(&y))?;
+        let m = &self.inner.estimator;
+        run(py, move || landopp::ml::permutation_importance(m, &d, &metric, n_repeats, seed))
     }
 
     /// The model card as JSON text.
@@ -756,6 +769,71 @@ impl Model {
             )
         })?;
         Ok(Model { inner })
+    }
+
+    /// Fit on named columns (numeric or categorical → one-hot); the target is one of them.
+    #[staticmethod]
+    #[pyo3(signature = (ids, columns, features, target, params_json, model_version, metrics, unseen_category))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_columns(
+        py: Python<'_>,
+        ids: Vec<String>,
+        columns: PyColumns<'_>,
+        features: Vec<String>,
+        target: String,
+        params_json: String,
+        model_version: String,
+        metrics: Option<std::collections::BTreeMap<String, f64>>,
+        unseen_category: String,
+    ) -> PyResult<Self> {
+        let inner = build_table(py, ids, columns, Lend::Borrow, move |t| {
+            let p = landopp::ml::Params::parse(&params_json)?;
+            let unseen = serde_json::from_value(serde_json::Value::String(unseen_category.clone())).map_err(|_| {
+                landopp::Error::InvalidInput(format!("unseen_category {unseen_category:?}: error or ignore"))
+            })?;
+            let opts = landopp::ml::lifecycle::FitOptions {
+                model_version: Some(model_version),
+                metrics: metrics.unwrap_or_default(),
+                unseen_category: unseen,
+            };
+            landopp::ml::lifecycle::Model::fit_table(&t, &features, &target, &p, &opts)
+        })?;
+        Ok(Model { inner })
+    }
+
+    /// Predictions for named columns (the card's features, by name).
+    fn predict_columns<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<String>,
+        columns: PyColumns<'py>,
+    ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+        use numpy::IntoPyArray;
+        let m = &self.inner;
+        Ok(build_table(py, ids, columns, Lend::Borrow, move |t| m.predict_table(&t))?.into_pyarray(py))
+    }
+
+    /// Explanations (JSON text) per card feature for named columns.
+    fn explain_columns(&self, py: Python<'_>, ids: Vec<String>, columns: PyColumns<'_>) -> PyResult<String> {
+        let m = &self.inner;
+        build_table(py, ids, columns, Lend::Borrow, move |t| {
+            let ex = m.explain_table(&t)?;
+            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+    }
+
+    /// Permutation importance per card feature on named columns including the target.
+    fn permutation_importance_columns(
+        &self,
+        py: Python<'_>,
+        ids: Vec<String>,
+        columns: PyColumns<'_>,
+        metric: String,
+        n_repeats: usize,
+        seed: u64,
+    ) -> PyResult<Vec<(f64, f64)>> {
+        let m = &self.inner;
+        build_table(py, ids, columns, Lend::Borrow, move |t| m.permutation_importance_table(&t, &metric, n_repeats, seed))
     }
 }
 

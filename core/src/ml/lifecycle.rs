@@ -5,16 +5,15 @@
 //! or decryption failed), `INVALID_INPUT` (feature schema differs from the expected one).
 //!
 //! ```
-//! use landopp::ml::{Dataset, Forest, ForestParams, Task};
+//! use landopp::ml::{Dataset, Estimator, Params, Task};
 //! use landopp::ml::lifecycle::{Model, ModelCard, SaveOptions, LoadOptions};
 //! let d = Dataset { x: vec![0.0, 1.0, 2.0, 3.0], p: 1, y: vec![0.0, 0.0, 1.0, 1.0] };
-//! let params = ForestParams { task: Task::Regression, n_estimators: 3, max_features: None,
-//!     min_samples_leaf: 1, max_depth: None, bootstrap: false, seed: 1 };
-//! let forest = Forest::fit(&d, &params)?;
+//! let params = Params::parse(r#"{"model": "random_forest", "task": "regression", "n_estimators": 3}"#)?;
+//! let estimator = Estimator::fit(&d, &params)?;
 //! let card = ModelCard::new("1.0.0", &["slope_mean"], "developed", &d, Default::default(), &params);
 //! let key = [7u8; 32];
 //! let dir = std::env::temp_dir().join("landopp-doc-model.json");
-//! Model { card, forest }.save(&dir, &SaveOptions { hmac_key: Some(b"secret"), encryption_key: Some(&key) })?;
+//! Model { card, estimator }.save(&dir, &SaveOptions { hmac_key: Some(b"secret"), encryption_key: Some(&key) })?;
 //! let m = Model::load(&dir, &LoadOptions { hmac_key: Some(b"secret"), encryption_key: Some(&key), expect_features: None })?;
 //! assert_eq!(m.card.model_version, "1.0.0");
 //! let wrong = Model::load(&dir, &LoadOptions { hmac_key: Some(b"secret"), encryption_key: Some(&[0u8; 32]), expect_features: None });
@@ -22,7 +21,8 @@
 //! # Ok::<(), landopp::Error>(())
 //! ```
 
-use super::{Dataset, Forest, ForestParams};
+use super::{Dataset, Estimator, Explained, Params, Task};
+use crate::features::FeatureTable;
 use crate::error::{Error, Result};
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -35,7 +35,7 @@ use std::path::Path;
 /// The envelope's format name.
 pub const FORMAT: &str = "landopp-model";
 /// The envelope's format version this library writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a model is and how it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,9 +53,30 @@ pub struct ModelCard {
     /// Validation metrics by name (e.g. `r2_spatial_5fold`).
     pub metrics: BTreeMap<String, f64>,
     /// Hyper-parameters.
-    pub hyper_parameters: ForestParams,
+    pub hyper_parameters: Params,
     /// landopp version that trained it.
     pub library_version: String,
+    /// Categorical features: the categories seen in training, in one-hot order (the model sees
+    /// one 0/1 column per category).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, Vec<String>>,
+    /// What prediction does with a category not seen in training.
+    #[serde(default)]
+    pub unseen_category: UnseenCategory,
+    /// Labels of the target's classes (class code = position), for a categorical target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+}
+
+/// Policy for a category not seen in training (as scikit-learn's `OneHotEncoder(handle_unknown=)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnseenCategory {
+    /// Refuse the row: `INVALID_INPUT` naming the column and the category (default).
+    #[default]
+    Error,
+    /// Encode it as no category (every one-hot column 0), like a missing value.
+    Ignore,
 }
 
 impl ModelCard {
@@ -66,7 +87,7 @@ impl ModelCard {
         target: &str,
         data: &Dataset,
         metrics: BTreeMap<String, f64>,
-        params: &ForestParams,
+        params: &Params,
     ) -> Self {
         let mut h = Sha256::new();
         for v in data.x.iter().chain(&data.y) {
@@ -83,7 +104,65 @@ impl ModelCard {
             metrics,
             hyper_parameters: params.clone(),
             library_version: crate::VERSION.to_string(),
+            categories: BTreeMap::new(),
+            unseen_category: UnseenCategory::Error,
+            classes: None,
         }
+    }
+
+    /// Columns the model sees: one per numeric feature, one per category of a categorical one.
+    pub fn encoded_width(&self) -> usize {
+        self.features.iter().map(|f| self.categories.get(f).map_or(1, Vec::len)).sum()
+    }
+
+    /// The model's input matrix (row-major) from the card's features in a table: numeric columns
+    /// as they are (NaN refused later: impute first), categorical ones one-hot encoded with the
+    /// training categories (missing = no category; unseen per [`ModelCard::unseen_category`]).
+    pub fn encode(&self, t: &FeatureTable) -> Result<Vec<f64>> {
+        let w = self.encoded_width();
+        let n = t.len();
+        let mut x = vec![0.0; n * w];
+        let mut off = 0;
+        for name in &self.features {
+            let col = t.column(name)?;
+            match (self.categories.get(name), &col.categories) {
+                (None, None) => {
+                    for i in 0..n {
+                        x[i * w + off] = col.values[i];
+                    }
+                    off += 1;
+                }
+                (Some(cats), Some(_)) => {
+                    for i in 0..n {
+                        let Some(label) = col.label(i) else { continue };
+                        match cats.binary_search_by(|c| c.as_str().cmp(label)) {
+                            Ok(k) => x[i * w + off + k] = 1.0,
+                            Err(_) if self.unseen_category == UnseenCategory::Ignore => {}
+                            Err(_) => {
+                                return Err(Error::InvalidInput(format!(
+                                    "column {name:?}, row {i} ({}): category {label:?} was not seen in training \
+                                     (known: {}; unseen_category policy: error — retrain, or use \"ignore\")",
+                                    t.ids()[i],
+                                    cats.join(", ")
+                                )))
+                            }
+                        }
+                    }
+                    off += cats.len();
+                }
+                (None, Some(_)) => {
+                    return Err(Error::InvalidInput(format!(
+                        "column {name:?} is categorical here but was numeric in training"
+                    )))
+                }
+                (Some(_), None) => {
+                    return Err(Error::InvalidInput(format!(
+                        "column {name:?} is numeric here but was categorical in training"
+                    )))
+                }
+            }
+        }
+        Ok(x)
     }
 }
 
@@ -92,8 +171,155 @@ impl ModelCard {
 pub struct Model {
     /// The card.
     pub card: ModelCard,
-    /// The fitted forest.
-    pub forest: Forest,
+    /// The fitted model.
+    pub estimator: Estimator,
+}
+
+/// How [`Model::fit_table`] records the model.
+#[derive(Debug, Clone, Default)]
+pub struct FitOptions {
+    /// The model's version (default `0.1.0`).
+    pub model_version: Option<String>,
+    /// Validation metrics to record in the card.
+    pub metrics: BTreeMap<String, f64>,
+    /// Policy for unseen categories at prediction.
+    pub unseen_category: UnseenCategory,
+}
+
+impl Model {
+    /// Fit on a feature table: `features` (numeric, or categorical → one-hot) predict `target`
+    /// (numeric; for classification class codes `0..k`, or a categorical column whose labels
+    /// become the classes).
+    pub fn fit_table(
+        t: &FeatureTable,
+        features: &[String],
+        target: &str,
+        params: &Params,
+        opts: &FitOptions,
+    ) -> Result<Model> {
+        let (card, d) = Model::table_dataset(t, features, target, params, opts)?;
+        let estimator = Estimator::fit(&d, params)?;
+        Ok(Model { card, estimator })
+    }
+
+    /// The card (schema, categories, classes, data hash) and the encoded training data of
+    /// [`Model::fit_table`], for callers that cross-validate before fitting.
+    pub fn table_dataset(
+        t: &FeatureTable,
+        features: &[String],
+        target: &str,
+        params: &Params,
+        opts: &FitOptions,
+    ) -> Result<(ModelCard, Dataset)> {
+        params.validate()?;
+        if features.is_empty() {
+            return Err(Error::Empty("no feature column to learn from".into()));
+        }
+        if let Some(f) = features.iter().find(|f| f.as_str() == target) {
+            return Err(Error::InvalidInput(format!("the target {f:?} is also a feature")));
+        }
+        let mut card = ModelCard::new(
+            opts.model_version.as_deref().unwrap_or("0.1.0"),
+            &features.iter().map(String::as_str).collect::<Vec<_>>(),
+            target,
+            &Dataset { x: vec![], p: 1, y: vec![] },
+            opts.metrics.clone(),
+            params,
+        );
+        card.unseen_category = opts.unseen_category;
+        for f in features {
+            if let Some(c) = &t.column(f)?.categories {
+                card.categories.insert(f.clone(), c.clone());
+            }
+        }
+        let y = t.column(target)?;
+        if y.categories.is_some() && params.task() == Task::Regression {
+            return Err(Error::InvalidInput(format!("target {target:?} is categorical: use task classification")));
+        }
+        card.classes = y.categories.clone();
+        let d = Dataset { x: card.encode(t)?, p: card.encoded_width(), y: y.values.to_vec() };
+        let mut h = Sha256::new();
+        for v in d.x.iter().chain(&d.y) {
+            h.update(v.to_le_bytes());
+        }
+        card.training_data_sha256 = hex(&h.finalize());
+        Ok((card, d))
+    }
+
+    /// Predictions for every row of a table (see [`Estimator::predict`]).
+    pub fn predict_table(&self, t: &FeatureTable) -> Result<Vec<f64>> {
+        self.estimator.predict(&self.card.encode(t)?)
+    }
+
+    /// One encoded row explained per card feature (a categorical feature's one-hot contributions
+    /// summed).
+    pub fn explain_encoded(&self, row: &[f64]) -> Result<Explained> {
+        let mut e = self.estimator.explain(row)?;
+        if !self.card.categories.is_empty() {
+            let mut out = Vec::with_capacity(self.card.features.len());
+            let mut it = e.contributions.into_iter();
+            for f in &self.card.features {
+                let k = self.card.categories.get(f).map_or(1, Vec::len);
+                let mut acc = vec![0.0; e.value.len()];
+                for c in it.by_ref().take(k) {
+                    acc.iter_mut().zip(c).for_each(|(a, v)| *a += v);
+                }
+                out.push(acc);
+            }
+            e.contributions = out;
+        }
+        Ok(e)
+    }
+
+    /// Permutation importance per card feature on a table with the target column (a categorical
+    /// feature's one-hot columns shuffled together); `(mean, std)` per feature.
+    pub fn permutation_importance_table(
+        &self,
+        t: &FeatureTable,
+        metric: &str,
+        n_repeats: usize,
+        seed: u64,
+    ) -> Result<Vec<(f64, f64)>> {
+        let d = Dataset { x: self.card.encode(t)?, p: self.card.encoded_width(), y: self.target_of(t)? };
+        let mut groups = Vec::new();
+        let mut off = 0;
+        for f in &self.card.features {
+            let k = self.card.categories.get(f).map_or(1, Vec::len);
+            groups.push(off..off + k);
+            off += k;
+        }
+        super::permutation_importance_grouped(&self.estimator, &d, &groups, metric, n_repeats, seed)
+    }
+
+    /// The target column of a table as the model's codes (class labels mapped to the training
+    /// classes).
+    fn target_of(&self, t: &FeatureTable) -> Result<Vec<f64>> {
+        let y = t.column(&self.card.target)?;
+        match (&self.card.classes, &y.categories) {
+            (None, None) => Ok(y.values.to_vec()),
+            (Some(classes), Some(_)) => (0..t.len())
+                .map(|i| {
+                    let l = y.label(i).ok_or_else(|| Error::InvalidInput(format!("target of row {i} is missing")))?;
+                    classes
+                        .iter()
+                        .position(|c| c == l)
+                        .map(|k| k as f64)
+                        .ok_or_else(|| Error::InvalidInput(format!("target class {l:?} was not seen in training")))
+                })
+                .collect(),
+            _ => Err(Error::InvalidInput(format!(
+                "target {:?} is not of the type it had in training",
+                self.card.target
+            ))),
+        }
+    }
+
+    /// Every row of a table explained per card feature.
+    pub fn explain_table(&self, t: &FeatureTable) -> Result<Vec<Explained>> {
+        let x = self.card.encode(t)?;
+        let w = self.card.encoded_width();
+        x.chunks(w).map(|r| self.explain_encoded(r)).collect()
+    }
 }
 
 /// Options of [`Model::save`].
@@ -202,6 +428,11 @@ impl Model {
                 "model format version {ver} (this landopp reads up to {FORMAT_VERSION}; upgrade landopp)"
             )));
         }
+        if ver < FORMAT_VERSION as u64 {
+            return Err(Error::Unsupported(format!(
+                "model format version {ver} was written by a pre-release landopp: retrain the model"
+            )));
+        }
         let env: Envelope = serde_json::from_value(v).map_err(|e| bad(&e.to_string()))?;
         if hex(&Sha256::digest(env.payload.as_bytes())) != env.sha256 {
             return Err(Error::Integrity(format!("{}: checksum mismatch (corrupt or tampered)", path.display())));
@@ -266,7 +497,7 @@ mod tests {
 
     fn model() -> (Model, Dataset) {
         let d = Dataset { x: (0..40).map(|i| i as f64).collect(), p: 2, y: (0..20).map(|i| (i % 3) as f64).collect() };
-        let p = ForestParams {
+        let p: Params = crate::ml::ForestParams {
             task: Task::Regression,
             n_estimators: 5,
             max_features: None,
@@ -274,10 +505,54 @@ mod tests {
             max_depth: None,
             bootstrap: true,
             seed: 9,
-        };
-        let f = Forest::fit(&d, &p).unwrap();
+        }
+        .into();
+        let f = Estimator::fit(&d, &p).unwrap();
         let card = ModelCard::new("2.1.0", &["a", "b"], "y", &d, [("r2".to_string(), 0.5)].into(), &p);
-        (Model { card, forest: f }, d)
+        (Model { card, estimator: f }, d)
+    }
+
+    #[test]
+    fn tables_with_categories_and_unseen_policy() {
+        let n = 120;
+        let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let zone = |i: usize| ["R1", "C2", "I3"][i % 3].to_string();
+        let mut t = FeatureTable::new(ids.clone());
+        t.add_column("slope", (0..n).map(|i| (i % 17) as f64).collect(), Default::default()).unwrap();
+        t.add_categorical("zone", (0..n).map(|i| Some(zone(i))).collect(), Default::default()).unwrap();
+        t.add_categorical("use", (0..n).map(|i| Some(if i % 3 == 1 { "shop" } else { "home" }.into())).collect(), Default::default()).unwrap();
+        let feats = vec!["slope".to_string(), "zone".to_string()];
+        let params = Params::parse(r#"{"model": "random_forest", "task": "classification", "n_estimators": 10}"#).unwrap();
+        let m = Model::fit_table(&t, &feats, "use", &params, &FitOptions::default()).unwrap();
+        assert_eq!(m.card.categories["zone"], vec!["C2", "I3", "R1"]);
+        assert_eq!(m.card.classes.as_deref(), Some(&["home".to_string(), "shop".to_string()][..]));
+        assert_eq!(m.card.encoded_width(), 4);
+        let p = m.predict_table(&t).unwrap();
+        assert!(p.chunks(2).enumerate().all(|(i, q)| (q[1] > 0.5) == (i % 3 == 1)));
+        let ex = m.explain_table(&t).unwrap();
+        assert_eq!(ex[0].contributions.len(), 2); // per card feature, one-hot summed
+        let s: f64 = ex[1].bias[1] + ex[1].contributions.iter().map(|c| c[1]).sum::<f64>();
+        assert!((s - p[3]).abs() < 1e-9);
+        // an unseen zone: refused by default, no category with "ignore"
+        let mut u = FeatureTable::new(vec!["new".into()]);
+        u.add_column("slope", vec![3.0], Default::default()).unwrap();
+        u.add_categorical("zone", vec![Some("X9".into())], Default::default()).unwrap();
+        let e = m.predict_table(&u).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(e.to_string().contains("\"X9\" was not seen"), "{e}");
+        let opts = FitOptions { unseen_category: UnseenCategory::Ignore, ..Default::default() };
+        let m2 = Model::fit_table(&t, &feats, "use", &params, &opts).unwrap();
+        assert_eq!(m2.predict_table(&u).unwrap().len(), 2);
+        // schema errors
+        let mut v = FeatureTable::new(vec!["a".into()]);
+        v.add_column("zone", vec![1.0], Default::default()).unwrap();
+        v.add_column("slope", vec![1.0], Default::default()).unwrap();
+        assert!(m.predict_table(&v).unwrap_err().to_string().contains("numeric here"));
+        assert_eq!(m.predict_table(&FeatureTable::new(vec!["a".into()])).unwrap_err().code(), "NOT_FOUND");
+        let reg = Params::parse(r#"{"task": "regression"}"#).unwrap();
+        assert_eq!(Model::fit_table(&t, &feats, "use", &reg, &FitOptions::default()).unwrap_err().code(), "INVALID_INPUT");
+        let empty = FeatureTable::new(vec![]);
+        assert!(Model::fit_table(&empty, &feats, "use", &params, &FitOptions::default()).is_err());
     }
 
     #[test]
@@ -291,7 +566,7 @@ mod tests {
         let opts = LoadOptions { hmac_key: sign, encryption_key: Some(&key), expect_features: None };
         let back = Model::load(&p, &opts).unwrap();
         assert_eq!(back, m);
-        assert_eq!(back.forest.predict(&d.x).unwrap(), m.forest.predict(&d.x).unwrap());
+        assert_eq!(back.estimator.predict(&d.x).unwrap(), m.estimator.predict(&d.x).unwrap());
         let code = |o: &LoadOptions<'_>| Model::load(&p, o).unwrap_err().code();
         assert_eq!(code(&LoadOptions { encryption_key: Some(&[4u8; 32]), ..opts }), "INTEGRITY");
         assert_eq!(code(&LoadOptions { hmac_key: Some(b"k2"), ..opts }), "INTEGRITY");

@@ -8,12 +8,16 @@
 //! folds (`benches/compare/ml_compare.py`). Deterministic for a seed: each tree draws from its own
 //! SplitMix64 stream, trees are fitted in parallel.
 //!
-//! Status: the foundation of the ML issue — model lifecycle (saving, signing, encryption), drift,
-//! A/B routing, feedback and the bindings beyond cross-validation are not built yet.
+//! Three model families share one interface ([`Params`] → [`Estimator`]): the random forest here,
+//! histogram gradient boosting ([`boost`]) and linear models ([`linear`]: ridge, logistic).
+//! Every family explains a prediction as `bias + Σ contributions` ([`Explained`]).
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub mod boost;
+pub mod linear;
 
 /// What the forest predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,9 +342,13 @@ pub struct Explained {
     pub value: Vec<f64>,
     /// The forest's mean at the root (training-sample mean / class shares).
     pub bias: Vec<f64>,
-    /// Per feature (and class): the change of the node value along the decision paths, averaged
-    /// over trees (exact path contributions, "Saabas").
+    /// Per feature (and output): the change of the node value along the decision paths (trees;
+    /// averaged over a forest's trees, summed over boosting's), or coefficient × standardised
+    /// value (linear models).
     pub contributions: Vec<Vec<f64>>,
+    /// What `value` is: `"value"` (regression), `"probability"` (per class, forests),
+    /// `"log_odds"` (boosting and logistic models: of class 1 for two classes, else per class).
+    pub scale: String,
 }
 
 impl Forest {
@@ -369,13 +377,7 @@ impl Forest {
     }
 
     fn check(&self, x: &[f64]) -> Result<usize> {
-        if !x.len().is_multiple_of(self.p) {
-            return Err(Error::InvalidInput(format!("{} values are not rows of {} features", x.len(), self.p)));
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidInput(format!("feature {} of row {} is {}", i % self.p, i / self.p, x[i])));
-        }
-        Ok(x.len() / self.p)
+        check_rows(x, self.p)
     }
 
     /// Predictions for rows of `x` (row-major, `p` features): the value (regression) or the
@@ -426,7 +428,175 @@ impl Forest {
         bias.iter_mut().for_each(|v| *v /= k);
         contrib.iter_mut().flatten().for_each(|v| *v /= k);
         let value = (0..w).map(|c| bias[c] + contrib.iter().map(|f| f[c]).sum::<f64>()).collect();
-        Ok(Explained { value, bias, contributions: contrib })
+        let scale = if self.n_classes == 0 { "value" } else { "probability" };
+        Ok(Explained { value, bias, contributions: contrib, scale: scale.into() })
+    }
+}
+
+/// Rows in `x` of `p` features each, all finite (the documented policy: impute missing values
+/// before fitting or predicting).
+pub(crate) fn check_rows(x: &[f64], p: usize) -> Result<usize> {
+    if !x.len().is_multiple_of(p) {
+        return Err(Error::InvalidInput(format!("{} values are not rows of {p} features", x.len())));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!("feature {} of row {} is {} (impute missing values first)", i % p, i / p, x[i])));
+    }
+    Ok(x.len() / p)
+}
+
+/// Hyper-parameters of any model family: JSON `{"model": "random_forest" | "gradient_boosting" |
+/// "linear", ...the family's parameters}`; without `"model"`, a random forest.
+///
+/// ```
+/// use landopp::ml::Params;
+/// let p: Params = serde_json::from_str(r#"{"model": "gradient_boosting", "task": "regression", "max_iter": 50}"#).unwrap();
+/// assert_eq!(p.family(), "gradient_boosting");
+/// let bad = serde_json::from_str::<Params>(r#"{"model": "svm", "task": "regression"}"#);
+/// assert!(bad.is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// Random forest.
+    RandomForest(ForestParams),
+    /// Histogram gradient boosting.
+    GradientBoosting(boost::BoostParams),
+    /// Ridge or logistic regression.
+    Linear(linear::LinearParams),
+}
+
+impl Params {
+    /// The family's name, as in JSON.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Params::RandomForest(_) => "random_forest",
+            Params::GradientBoosting(_) => "gradient_boosting",
+            Params::Linear(_) => "linear",
+        }
+    }
+    /// Regression or classification.
+    pub fn task(&self) -> Task {
+        match self {
+            Params::RandomForest(p) => p.task,
+            Params::GradientBoosting(p) => p.task,
+            Params::Linear(p) => p.task,
+        }
+    }
+    /// Check every parameter before any work.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Params::RandomForest(p) => p.validate(),
+            Params::GradientBoosting(p) => p.validate(),
+            Params::Linear(p) => p.validate(),
+        }
+    }
+    /// Parse JSON text (errors name the problem).
+    pub fn parse(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("model parameters: {e}")))
+    }
+}
+
+impl From<ForestParams> for Params {
+    fn from(p: ForestParams) -> Self {
+        Params::RandomForest(p)
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut v = match self {
+            Params::RandomForest(p) => serde_json::to_value(p),
+            Params::GradientBoosting(p) => serde_json::to_value(p),
+            Params::Linear(p) => serde_json::to_value(p),
+        }
+        .map_err(serde::ser::Error::custom)?;
+        v["model"] = self.family().into();
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut v = serde_json::Value::deserialize(d)?;
+        let family = match v.as_object_mut().and_then(|o| o.remove("model")) {
+            None => "random_forest".to_string(),
+            Some(serde_json::Value::String(s)) => s,
+            Some(o) => return Err(D::Error::custom(format!("\"model\" must be a string, got {o}"))),
+        };
+        let e = D::Error::custom;
+        match family.as_str() {
+            "random_forest" => serde_json::from_value(v).map(Params::RandomForest).map_err(e),
+            "gradient_boosting" => serde_json::from_value(v).map(Params::GradientBoosting).map_err(e),
+            "linear" => serde_json::from_value(v).map(Params::Linear).map_err(e),
+            o => Err(D::Error::custom(format!(
+                "unknown model {o:?}: random_forest, gradient_boosting or linear"
+            ))),
+        }
+    }
+}
+
+/// A fitted model of any family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Estimator {
+    /// Random forest.
+    RandomForest(Forest),
+    /// Histogram gradient boosting.
+    GradientBoosting(boost::Boosting),
+    /// Ridge or logistic regression.
+    Linear(linear::Linear),
+}
+
+impl Estimator {
+    /// Fit a model of the family `params` names.
+    pub fn fit(d: &Dataset, params: &Params) -> Result<Estimator> {
+        Ok(match params {
+            Params::RandomForest(p) => Estimator::RandomForest(Forest::fit(d, p)?),
+            Params::GradientBoosting(p) => Estimator::GradientBoosting(boost::Boosting::fit(d, p)?),
+            Params::Linear(p) => Estimator::Linear(linear::Linear::fit(d, p)?),
+        })
+    }
+    /// Predictions for rows of `x` (row-major): the value (regression) or the probability of each
+    /// class (`n × n_classes`).
+    pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+        match self {
+            Estimator::RandomForest(m) => m.predict(x),
+            Estimator::GradientBoosting(m) => m.predict(x),
+            Estimator::Linear(m) => m.predict(x),
+        }
+    }
+    /// One row's prediction explained (`bias + Σ contributions = value`, see [`Explained::scale`]).
+    pub fn explain(&self, row: &[f64]) -> Result<Explained> {
+        match self {
+            Estimator::RandomForest(m) => m.explain(row),
+            Estimator::GradientBoosting(m) => m.explain(row),
+            Estimator::Linear(m) => m.explain(row),
+        }
+    }
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        match self {
+            Estimator::RandomForest(m) => m.p,
+            Estimator::GradientBoosting(m) => m.p,
+            Estimator::Linear(m) => m.p,
+        }
+    }
+    /// Number of classes (0 for regression).
+    pub fn n_classes(&self) -> usize {
+        match self {
+            Estimator::RandomForest(m) => m.n_classes,
+            Estimator::GradientBoosting(m) => m.n_classes,
+            Estimator::Linear(m) => m.n_classes,
+        }
+    }
+    /// Widen to `n` classes (a training fold may lack the highest class codes).
+    fn set_n_classes(&mut self, n: usize) {
+        match self {
+            Estimator::RandomForest(m) => m.n_classes = m.n_classes.max(n),
+            Estimator::GradientBoosting(m) => m.set_n_classes(n),
+            Estimator::Linear(m) => m.set_n_classes(n),
+        }
     }
 }
 
@@ -512,11 +682,12 @@ pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Re
 }
 
 /// Out-of-fold predictions: for each fold, fit on the other folds and predict this one.
-pub fn cross_val_predict(d: &Dataset, params: &ForestParams, fold: &[usize]) -> Result<Vec<f64>> {
+pub fn cross_val_predict(d: &Dataset, params: &Params, fold: &[usize]) -> Result<Vec<f64>> {
+    params.validate()?;
     if fold.len() != d.len() {
         return Err(Error::InvalidInput(format!("{} fold labels for {} rows", fold.len(), d.len())));
     }
-    let n_classes = d.validate(params.task)?;
+    let n_classes = d.validate(params.task())?;
     let w = n_classes.max(1);
     let k = fold.iter().max().map_or(0, |m| m + 1);
     let mut out = vec![f64::NAN; d.len() * w];
@@ -531,11 +702,11 @@ pub fn cross_val_predict(d: &Dataset, params: &ForestParams, fold: &[usize]) -> 
             p: d.p,
             y: train.iter().map(|&i| d.y[i]).collect(),
         };
-        let mut model = Forest::fit(&sub, params)?;
-        model.n_classes = n_classes; // every class, even if a fold lacks one
+        let mut model = Estimator::fit(&sub, params)?;
+        model.set_n_classes(n_classes); // every class, even if a fold lacks one
         let xt: Vec<f64> = test.iter().flat_map(|&i| d.row(i).to_vec()).collect();
         let pred = model.predict(&xt)?;
-        let wm = model.n_classes.max(1);
+        let wm = model.n_classes().max(1);
         for (r, &i) in test.iter().enumerate() {
             for c in 0..w {
                 out[i * w + c] = if c < wm { pred[r * wm + c] } else { 0.0 };
@@ -543,6 +714,149 @@ pub fn cross_val_predict(d: &Dataset, params: &ForestParams, fold: &[usize]) -> 
         }
     }
     Ok(out)
+}
+
+/// A metric of predictions (as [`Estimator::predict`] returns them) by name: `r2`, `rmse`, `mae`,
+/// `mape`, `cod`, `prd` (regression); `accuracy`, `balanced_accuracy`, `f1`, `roc_auc`
+/// (classification; `f1` and `roc_auc` for two classes). Higher is better for `r2`, `accuracy`,
+/// `balanced_accuracy`, `f1`, `roc_auc`; see [`greater_is_better`].
+pub fn metric(name: &str, y: &[f64], pred: &[f64], n_classes: usize) -> Result<f64> {
+    let n = y.len();
+    if n == 0 || pred.len() != n * n_classes.max(1) {
+        return Err(Error::InvalidInput(format!("{} predictions for {n} rows × {} outputs", pred.len(), n_classes.max(1))));
+    }
+    let classes = || -> (Vec<usize>, Vec<usize>) {
+        let w = n_classes.max(1);
+        let yc = y.iter().map(|v| *v as usize).collect();
+        let pc = pred
+            .chunks(w)
+            .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0))
+            .collect();
+        (yc, pc)
+    };
+    let need = |regression: bool| -> Result<()> {
+        if (n_classes == 0) != regression {
+            return Err(Error::InvalidInput(format!(
+                "metric {name:?} is for {}",
+                if regression { "regression" } else { "classification" }
+            )));
+        }
+        Ok(())
+    };
+    Ok(match name {
+        "r2" | "rmse" | "mae" | "mape" | "cod" | "prd" => {
+            need(true)?;
+            match name {
+                "r2" => metrics::r2(y, pred),
+                "rmse" => metrics::rmse(y, pred),
+                "mae" => metrics::mae(y, pred),
+                "mape" => metrics::mape(y, pred),
+                "cod" => metrics::cod(y, pred),
+                _ => metrics::prd(y, pred),
+            }
+        }
+        "accuracy" | "balanced_accuracy" => {
+            need(false)?;
+            let (yc, pc) = classes();
+            if name == "accuracy" {
+                metrics::accuracy(&yc, &pc)
+            } else {
+                metrics::balanced_accuracy(&yc, &pc, n_classes)
+            }
+        }
+        "f1" | "roc_auc" => {
+            need(false)?;
+            if n_classes != 2 {
+                return Err(Error::InvalidInput(format!("metric {name:?} needs two classes, not {n_classes}")));
+            }
+            let (yc, pc) = classes();
+            if name == "f1" {
+                metrics::f1(&yc, &pc)
+            } else {
+                metrics::roc_auc(&yc, &pred.chunks(2).map(|p| p[1]).collect::<Vec<_>>())
+            }
+        }
+        o => {
+            return Err(Error::not_found(
+                "metric",
+                o,
+                ["r2", "rmse", "mae", "mape", "cod", "prd", "accuracy", "balanced_accuracy", "f1", "roc_auc"]
+                    .map(String::from)
+                    .to_vec(),
+            ))
+        }
+    })
+}
+
+/// True when a larger value of the metric is better.
+pub fn greater_is_better(name: &str) -> bool {
+    matches!(name, "r2" | "accuracy" | "balanced_accuracy" | "f1" | "roc_auc")
+}
+
+/// Permutation importance of each feature (as scikit-learn's `permutation_importance`): the drop
+/// of `metric` on `d` when the feature's column is shuffled, `n_repeats` times; `(mean, std)` per
+/// feature. Positive = the model relies on the feature (signs follow [`greater_is_better`]).
+pub fn permutation_importance(
+    model: &Estimator,
+    d: &Dataset,
+    metric_name: &str,
+    n_repeats: usize,
+    seed: u64,
+) -> Result<Vec<(f64, f64)>> {
+    let groups: Vec<std::ops::Range<usize>> = (0..d.p).map(|f| f..f + 1).collect();
+    permutation_importance_grouped(model, d, &groups, metric_name, n_repeats, seed)
+}
+
+/// [`permutation_importance`] of groups of columns shuffled together (the one-hot columns of a
+/// categorical feature), one result per group.
+pub fn permutation_importance_grouped(
+    model: &Estimator,
+    d: &Dataset,
+    groups: &[std::ops::Range<usize>],
+    metric_name: &str,
+    n_repeats: usize,
+    seed: u64,
+) -> Result<Vec<(f64, f64)>> {
+    if n_repeats == 0 {
+        return Err(Error::InvalidInput("n_repeats must be >= 1".into()));
+    }
+    let p = d.p;
+    if p != model.n_features() {
+        return Err(Error::InvalidInput(format!("{p} features for a model of {}", model.n_features())));
+    }
+    if let Some(g) = groups.iter().find(|g| g.end > p || g.is_empty()) {
+        return Err(Error::InvalidInput(format!("column group {g:?} outside 0..{p}")));
+    }
+    let k = model.n_classes();
+    let base = metric(metric_name, &d.y, &model.predict(&d.x)?, k)?;
+    let sign = if greater_is_better(metric_name) { 1.0 } else { -1.0 };
+    groups
+        .iter()
+        .enumerate()
+        .map(|(f, cols)| {
+            crate::interrupt::check("permutation importance")?;
+            let mut rng = Rng(seed ^ (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let drops = (0..n_repeats)
+                .map(|_| {
+                    let mut x = d.x.clone();
+                    let n = d.len();
+                    let mut perm: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        perm.swap(i, rng.below(i + 1));
+                    }
+                    for (i, &j) in perm.iter().enumerate() {
+                        for c in cols.clone() {
+                            x[i * p + c] = d.x[j * p + c];
+                        }
+                    }
+                    Ok(sign * (base - metric(metric_name, &d.y, &model.predict(&x)?, k)?))
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            let m = drops.iter().sum::<f64>() / n_repeats as f64;
+            let sd = (drops.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n_repeats as f64).sqrt();
+            Ok((m, sd))
+        })
+        .collect()
 }
 
 /// Regression and ratio-study metrics by name.
@@ -660,6 +974,20 @@ mod tests {
     }
 
     #[test]
+    fn permutation_importance_ranks_the_signal() {
+        let d = toy(300);
+        let p = Params::parse(r#"{"model": "gradient_boosting", "task": "regression", "min_samples_leaf": 5}"#).unwrap();
+        let m = Estimator::fit(&d, &p).unwrap();
+        let imp = permutation_importance(&m, &d, "r2", 5, 1).unwrap();
+        assert!(imp[0].0 > imp[1].0 && imp[1].0 > 0.0, "{imp:?}");
+        // lower-is-better metrics keep "positive = important"
+        let imp = permutation_importance(&m, &d, "rmse", 3, 1).unwrap();
+        assert!(imp[0].0 > 0.0);
+        assert_eq!(permutation_importance(&m, &d, "accuracy", 3, 1).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(permutation_importance(&m, &d, "gini", 3, 1).unwrap_err().code(), "NOT_FOUND");
+    }
+
+    #[test]
     fn forest_learns_explains_and_is_deterministic() {
         let d = toy(400);
         let p = ForestParams {
@@ -679,7 +1007,7 @@ mod tests {
         assert!((e.value[0] - pred[0]).abs() < 1e-9);
         assert!(e.contributions[0][0].abs() > e.contributions[1][0].abs() * 0.5);
         let folds = kfold(400, 5, 1).unwrap();
-        let oof = cross_val_predict(&d, &p, &folds).unwrap();
+        let oof = cross_val_predict(&d, &p.clone().into(), &folds).unwrap();
         assert!(metrics::r2(&d.y, &oof) > 0.9);
         assert_eq!(
             Forest::fit(&d, &ForestParams { n_estimators: 0, ..p.clone() }).unwrap_err().code(),

@@ -218,7 +218,7 @@ impl FeedbackLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::{lifecycle::ModelCard, Dataset, Forest, ForestParams, Task};
+    use crate::ml::{lifecycle::ModelCard, Dataset, Estimator, ForestParams, Params, Task};
 
     fn model(v: &str) -> Model {
         let d = Dataset { x: vec![0.0, 1.0, 2.0, 3.0], p: 1, y: vec![1.0, 1.0, 2.0, 2.0] };
@@ -231,7 +231,8 @@ mod tests {
             bootstrap: false,
             seed: 0,
         };
-        Model { card: ModelCard::new(v, &["x"], "y", &d, Default::default(), &p), forest: Forest::fit(&d, &p).unwrap() }
+        let p = Params::from(p);
+        Model { card: ModelCard::new(v, &["x"], "y", &d, Default::default(), &p), estimator: Estimator::fit(&d, &p).unwrap() }
     }
 
     #[test]
