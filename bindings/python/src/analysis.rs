@@ -692,9 +692,16 @@ impl Model {
         x: numpy::PyReadonlyArray2<'py, f64>,
     ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
         use numpy::IntoPyArray;
-        let q = dataset(&x, None)?;
         let f = &self.inner.estimator;
-        Ok(run(py, move || f.predict(&q.x))?.into_pyarray(py))
+        let out = match x.as_slice() {
+            // C-contiguous: read in place
+            Ok(s) => run(py, move || f.predict(s))?,
+            Err(_) => {
+                let q = dataset(&x, None)?;
+                run(py, move || f.predict(&q.x))?
+            }
+        };
+        Ok(out.into_pyarray(py))
     }
 
     /// Explanations of each row as JSON text.

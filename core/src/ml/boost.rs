@@ -455,18 +455,27 @@ impl Boosting {
     fn raw(&self, x: &[f64], n: usize) -> Vec<f64> {
         let k = self.k;
         let mut out = vec![0.0; n * k];
-        const BLOCK: usize = 256;
+        const BLOCK: usize = 1024;
         out.par_chunks_mut(BLOCK * k).enumerate().for_each(|(b, o)| {
             let start = b * BLOCK;
             let rows = o.len() / k;
             for r in 0..rows {
                 o[r * k..(r + 1) * k].copy_from_slice(&self.baseline);
             }
-            for (t, tree) in self.trees.iter().enumerate() {
-                let c = t % k;
-                for r in 0..rows {
-                    let i = start + r;
-                    o[r * k + c] += tree.value[tree.leaf(&x[i * self.p..(i + 1) * self.p])];
+            if k == 1 {
+                for tree in &self.trees {
+                    tree.accumulate(x, self.p, start, o);
+                }
+            } else {
+                let mut col = vec![0.0; rows];
+                for c in 0..k {
+                    col.fill(0.0);
+                    for tree in self.trees.iter().skip(c).step_by(k) {
+                        tree.accumulate(x, self.p, start, &mut col);
+                    }
+                    for (r, v) in col.iter().enumerate() {
+                        o[r * k + c] += v;
+                    }
                 }
             }
         });

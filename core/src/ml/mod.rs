@@ -194,6 +194,52 @@ impl Tree {
         }
     }
 
+    /// Leaves of `LANES` rows at once (`rows[j]` is row j's features): the walks advance in
+    /// lockstep, a level per pass, with branch-free child selection, so the independent node
+    /// loads overlap instead of waiting on each other.
+    fn leaves<const LANES: usize>(&self, rows: [&[f64]; LANES]) -> [usize; LANES] {
+        let mut k = [0usize; LANES];
+        loop {
+            let mut moving = false;
+            for j in 0..LANES {
+                let s = self.split[k[j]];
+                let go = s.l != 0;
+                let right = !(rows[j][s.f as usize] <= s.t);
+                // a leaf stays where it is
+                k[j] = if go { s.l as usize + right as usize } else { k[j] };
+                moving |= go;
+            }
+            if !moving {
+                return k;
+            }
+        }
+    }
+
+    /// Add the leaf value of every row of `x` (`p` features, rows `start..start + out.len() / w`)
+    /// into `out` (`w` values per row).
+    fn accumulate(&self, x: &[f64], p: usize, start: usize, out: &mut [f64]) {
+        const L: usize = 8;
+        let w = self.w;
+        let rows = out.len() / w;
+        let row = |r: usize| &x[(start + r) * p..(start + r + 1) * p];
+        let mut r = 0;
+        while r + L <= rows {
+            let leaves = self.leaves::<L>(std::array::from_fn(|j| row(r + j)));
+            for (j, leaf) in leaves.into_iter().enumerate() {
+                for (o, v) in out[(r + j) * w..(r + j + 1) * w].iter_mut().zip(self.value(leaf)) {
+                    *o += v;
+                }
+            }
+            r += L;
+        }
+        for r in r..rows {
+            let leaf = self.leaf(row(r));
+            for (o, v) in out[r * w..(r + 1) * w].iter_mut().zip(self.value(leaf)) {
+                *o += v;
+            }
+        }
+    }
+
     fn value(&self, k: usize) -> &[f64] {
         &self.value[k * self.w..(k + 1) * self.w]
     }
@@ -387,19 +433,12 @@ impl Forest {
         let w = self.n_classes.max(1);
         let mut out = vec![0.0; n * w];
         // blocks of rows, tree by tree: a tree's nodes stay in cache for the whole block
-        const BLOCK: usize = 256;
+        const BLOCK: usize = 1024;
         let k = self.trees.len() as f64;
         out.par_chunks_mut(BLOCK * w).enumerate().for_each(|(b, o)| {
             let start = b * BLOCK;
-            let rows = o.len() / w;
             for t in &self.trees {
-                for r in 0..rows {
-                    let i = start + r;
-                    let leaf = t.leaf(&x[i * self.p..(i + 1) * self.p]);
-                    for (v, l) in o[r * w..(r + 1) * w].iter_mut().zip(t.value(leaf)) {
-                        *v += l;
-                    }
-                }
+                t.accumulate(x, self.p, start, o);
             }
             o.iter_mut().for_each(|v| *v /= k);
         });
