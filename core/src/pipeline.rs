@@ -16,7 +16,8 @@
 //!     {"type": "proximity", "layer": "roads.gpkg", "prefix": "road", "radius_m": 500},
 //!     {"type": "soils", "layer": "soils.gpkg", "mukey_field": "MUKEY"},
 //!     {"type": "spectral", "bands": {"N": "B08.tif", "R": "B04.tif"}, "indices": ["NDVI"],
-//!      "stac": "item.json", "scl": "SCL.tif", "stats": ["mean"]}
+//!      "stac": "item.json", "scl": "SCL.tif", "stats": ["mean"]},
+//!     {"type": "model", "path": "developed.model.json", "name": "p_developed"}
 //!   ]
 //! }
 //! ```
@@ -179,6 +180,25 @@ pub enum FeatureStep {
         #[serde(default)]
         imagery: Option<ImagerySettings>,
     },
+    /// A trained model's prediction from the columns computed by the steps before it, as a
+    /// column a scoring profile can use like any other (rules and a model in one profile).
+    /// Parcels with a missing (NaN) input get a missing prediction.
+    Model {
+        /// Model file ([`crate::ml::lifecycle::Model`]).
+        path: PathBuf,
+        /// Output column name.
+        name: String,
+        /// For a classifier: the class whose probability is output (a label of the card's
+        /// classes, or a class code); default: class 1 of two.
+        #[serde(default)]
+        class: Option<String>,
+        /// Environment variable holding the HMAC key of a signed model.
+        #[serde(default)]
+        hmac_key_env: Option<String>,
+        /// Environment variable holding the AES-256 key (64 hex digits) of an encrypted model.
+        #[serde(default)]
+        encryption_key_env: Option<String>,
+    },
 }
 
 fn one() -> usize {
@@ -317,6 +337,7 @@ impl FeatureSpec {
                     scl.iter_mut().for_each(fix);
                     qa_pixel.iter_mut().for_each(fix);
                 }
+                FeatureStep::Model { path, .. } => fix(path),
                 _ => {}
             }
         }
@@ -329,6 +350,76 @@ impl FeatureSpec {
         let parcels = Parcels::read(&p.path, p.layer.as_deref(), p.id_field.as_deref())?;
         run_steps(&parcels, self, progress)
     }
+}
+
+/// A model's prediction over a feature table: one value per row (NaN where an input is missing).
+fn model_column(
+    t: &FeatureTable,
+    path: &Path,
+    class: Option<&str>,
+    hmac_key_env: &Option<String>,
+    encryption_key_env: &Option<String>,
+) -> Result<(Vec<f64>, ColumnMeta)> {
+    use crate::ml::lifecycle::key_from_env;
+    use crate::ml::lifecycle::{LoadOptions, Model};
+    let hmac = key_from_env(hmac_key_env.as_deref(), false)?;
+    let key = key_from_env(encryption_key_env.as_deref(), true)?
+        .map(|k| <[u8; 32]>::try_from(k.as_slice()).expect("32 bytes"));
+    let m = Model::load(
+        path,
+        &LoadOptions { hmac_key: hmac.as_deref(), encryption_key: key.as_ref(), expect_features: None },
+    )?;
+    let k = m.estimator.n_classes();
+    let out = match (k, class) {
+        (0, None) => 0,
+        (0, Some(c)) => {
+            return Err(Error::InvalidInput(format!("model {}: a regression has no class {c:?}", path.display())))
+        }
+        (2, None) => 1,
+        (_, None) => {
+            return Err(Error::InvalidInput(format!(
+                "model {} has {k} classes: say which class's probability to output (\"class\")",
+                path.display()
+            )))
+        }
+        (_, Some(c)) => m
+            .card
+            .classes
+            .as_ref()
+            .and_then(|l| l.iter().position(|x| x == c))
+            .or_else(|| c.parse::<usize>().ok().filter(|i| *i < k))
+            .ok_or_else(|| Error::not_found("class", c, m.card.classes.clone().unwrap_or_default()))?,
+    };
+    let w = m.card.encoded_width();
+    let x = m.card.encode(t)?;
+    // rows with a missing input are not predicted
+    let ok: Vec<usize> = (0..t.len()).filter(|&i| x[i * w..(i + 1) * w].iter().all(|v| v.is_finite())).collect();
+    let sub: Vec<f64> = ok.iter().flat_map(|&i| x[i * w..(i + 1) * w].iter().copied()).collect();
+    let mut v = vec![f64::NAN; t.len()];
+    if !ok.is_empty() {
+        let pred = m.estimator.predict(&sub)?;
+        let stride = k.max(1);
+        for (r, &i) in ok.iter().enumerate() {
+            v[i] = pred[r * stride + out];
+        }
+    }
+    let what = match (k, &m.card.classes) {
+        (0, _) => "prediction".to_string(),
+        (_, Some(l)) => format!("probability of {:?}", l[out]),
+        _ => format!("probability of class {out}"),
+    };
+    let meta = ColumnMeta {
+        source: path.display().to_string(),
+        unit: if k == 0 { String::new() } else { "1".into() },
+        method: format!(
+            "{} {what}, model {} {} (training data sha256 {})",
+            m.card.hyper_parameters.family(),
+            m.card.target,
+            m.card.model_version,
+            &m.card.training_data_sha256[..12.min(m.card.training_data_sha256.len())]
+        ),
+    };
+    Ok((v, meta))
 }
 
 fn add_zonal(t: &mut FeatureTable, res: crate::zonal::ZonalResult, prefix: &str, meta: &ColumnMeta) -> Result<()> {
@@ -360,6 +451,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
             FeatureStep::Proximity { prefix, .. } => format!("proximity {prefix}"),
             FeatureStep::Soils { .. } => "soils".to_string(),
             FeatureStep::Spectral { .. } => "spectral".to_string(),
+            FeatureStep::Model { name, .. } => format!("model {name}"),
         };
         progress(Progress { done: i + 1, total, message: &msg });
         crate::interrupt::check(&msg)?;
@@ -509,6 +601,10 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     };
                     add_zonal(&mut t, res, &name.to_ascii_lowercase(), &m)?;
                 }
+            }
+            FeatureStep::Model { path, name, class, hmac_key_env, encryption_key_env } => {
+                let (v, meta) = model_column(&t, path, class.as_deref(), hmac_key_env, encryption_key_env)?;
+                t.add_column(name.clone(), v, meta)?;
             }
         }
     }

@@ -56,20 +56,7 @@ pub struct TrainArgs {
 
 /// Bytes of a key from an environment variable (hex for the AES key).
 pub fn env_bytes(var: Option<&str>, hex: bool) -> Result<Option<Vec<u8>>, Error> {
-    let Some(var) = var else { return Ok(None) };
-    let v = std::env::var(var).map_err(|_| Error::InvalidInput(format!("environment variable {var} is not set")))?;
-    if !hex {
-        return Ok(Some(v.into_bytes()));
-    }
-    let v = v.trim();
-    if v.len() != 64 {
-        return Err(Error::InvalidInput(format!("{var} must hold 64 hex digits (a 32-byte key)")));
-    }
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).map_err(|_| Error::InvalidInput(format!("{var} is not hex"))))
-        .collect::<Result<Vec<u8>, Error>>()
-        .map(Some)
+    landopp::ml::lifecycle::key_from_env(var, hex)
 }
 
 fn key32(k: &Option<Vec<u8>>) -> Option<[u8; 32]> {
@@ -86,11 +73,7 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
         o => return Err(Error::InvalidInput(format!("--task {o:?}: regression or classification"))),
     };
     let cols: Vec<String> = if a.columns.is_empty() {
-        t.columns()
-            .iter()
-            .filter(|c| c.name != a.target && !a.xy.contains(&c.name))
-            .map(|c| c.name.clone())
-            .collect()
+        t.columns().iter().filter(|c| c.name != a.target && !a.xy.contains(&c.name)).map(|c| c.name.clone()).collect()
     } else {
         a.columns.clone()
     };
@@ -182,12 +165,9 @@ pub fn predict(
         out.add_column("prediction", pred, Default::default())?;
     } else {
         for c in 0..w {
-            let name = m.card.classes.as_ref().and_then(|l| l.get(c)).map_or(format!("p_class_{c}"), |l| format!("p_{l}"));
-            out.add_column(
-                name,
-                pred.iter().skip(c).step_by(w).copied().collect(),
-                Default::default(),
-            )?;
+            let name =
+                m.card.classes.as_ref().and_then(|l| l.get(c)).map_or(format!("p_class_{c}"), |l| format!("p_{l}"));
+            out.add_column(name, pred.iter().skip(c).step_by(w).copied().collect(), Default::default())?;
         }
     }
     out.add_categorical("model_version", vec![Some(m.card.model_version.clone()); t.len()], Default::default())?;

@@ -840,7 +840,9 @@ impl Model {
         seed: u64,
     ) -> PyResult<Vec<(f64, f64)>> {
         let m = &self.inner;
-        build_table(py, ids, columns, Lend::Borrow, move |t| m.permutation_importance_table(&t, &metric, n_repeats, seed))
+        build_table(py, ids, columns, Lend::Borrow, move |t| {
+            m.permutation_importance_table(&t, &metric, n_repeats, seed)
+        })
     }
 }
 

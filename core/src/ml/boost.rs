@@ -253,7 +253,8 @@ impl Grower<'_> {
         let (g, h) = rows.iter().fold((0.0, 0.0), |a, &i| (a.0 + self.g[i as usize], a.1 + self.h[i as usize]));
         let mut split = vec![Split { t: 0.0, f: 0, l: 0 }];
         let mut value = vec![lr * self.value(g, h)];
-        let mut root = Node { start: 0, end: rows.len(), depth: 0, g, h, hist: self.histogram(rows), split: None, id: 0 };
+        let mut root =
+            Node { start: 0, end: rows.len(), depth: 0, g, h, hist: self.histogram(rows), split: None, id: 0 };
         self.find_split(&mut root);
         let mut open: Vec<Node> = vec![root];
         let mut leaves = 1;
@@ -263,7 +264,10 @@ impl Grower<'_> {
                 .iter()
                 .enumerate()
                 .filter_map(|(k, nd)| nd.split.map(|s| (k, s.0)))
-                .fold(None, |b: Option<(usize, f64)>, (k, gn)| if b.is_none_or(|b| gn > b.1) { Some((k, gn)) } else { b })
+                .fold(
+                    None,
+                    |b: Option<(usize, f64)>, (k, gn)| if b.is_none_or(|b| gn > b.1) { Some((k, gn)) } else { b },
+                )
                 .map(|b| b.0)
             else {
                 break;
@@ -551,8 +555,8 @@ mod tests {
         // classification, three classes
         let yc: Vec<f64> = (0..n).map(|i| ((i % 10) / 4) as f64).collect();
         let dc = Dataset { x: x.clone(), p: 2, y: yc.clone() };
-        let mc = Boosting::fit(&dc, &BoostParams { min_samples_leaf: 5, ..BoostParams::new(Task::Classification) })
-            .unwrap();
+        let mc =
+            Boosting::fit(&dc, &BoostParams { min_samples_leaf: 5, ..BoostParams::new(Task::Classification) }).unwrap();
         let pc = mc.predict(&x).unwrap();
         let acc = pc
             .chunks(3)

@@ -22,8 +22,8 @@
 //! ```
 
 use super::{Dataset, Estimator, Explained, Params, Task};
-use crate::features::FeatureTable;
 use crate::error::{Error, Result};
+use crate::features::FeatureTable;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
@@ -307,10 +307,9 @@ impl Model {
                         .ok_or_else(|| Error::InvalidInput(format!("target class {l:?} was not seen in training")))
                 })
                 .collect(),
-            _ => Err(Error::InvalidInput(format!(
-                "target {:?} is not of the type it had in training",
-                self.card.target
-            ))),
+            _ => {
+                Err(Error::InvalidInput(format!("target {:?} is not of the type it had in training", self.card.target)))
+            }
         }
     }
 
@@ -358,6 +357,26 @@ struct Envelope {
     hmac_sha256: Option<String>,
     /// The card in clear (also inside the payload), so registries can list models without keys.
     card: ModelCard,
+}
+
+/// Bytes of a key held in an environment variable `var` (none without a variable): the text as
+/// bytes (HMAC keys), or 64 hex digits decoded to 32 bytes (`hex32`, AES-256 keys). Specs and
+/// command lines name the variable, never the key.
+pub fn key_from_env(var: Option<&str>, hex32: bool) -> Result<Option<Vec<u8>>> {
+    let Some(var) = var else { return Ok(None) };
+    let v = std::env::var(var).map_err(|_| Error::InvalidInput(format!("environment variable {var} is not set")))?;
+    if !hex32 {
+        return Ok(Some(v.into_bytes()));
+    }
+    let v = v.trim();
+    if v.len() != 64 || !v.is_ascii() {
+        return Err(Error::InvalidInput(format!("{var} must hold 64 hex digits (a 32-byte key)")));
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).map_err(|_| Error::InvalidInput(format!("{var} is not hex"))))
+        .collect::<Result<Vec<u8>>>()
+        .map(Some)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -520,9 +539,15 @@ mod tests {
         let mut t = FeatureTable::new(ids.clone());
         t.add_column("slope", (0..n).map(|i| (i % 17) as f64).collect(), Default::default()).unwrap();
         t.add_categorical("zone", (0..n).map(|i| Some(zone(i))).collect(), Default::default()).unwrap();
-        t.add_categorical("use", (0..n).map(|i| Some(if i % 3 == 1 { "shop" } else { "home" }.into())).collect(), Default::default()).unwrap();
+        t.add_categorical(
+            "use",
+            (0..n).map(|i| Some(if i % 3 == 1 { "shop" } else { "home" }.into())).collect(),
+            Default::default(),
+        )
+        .unwrap();
         let feats = vec!["slope".to_string(), "zone".to_string()];
-        let params = Params::parse(r#"{"model": "random_forest", "task": "classification", "n_estimators": 10}"#).unwrap();
+        let params =
+            Params::parse(r#"{"model": "random_forest", "task": "classification", "n_estimators": 10}"#).unwrap();
         let m = Model::fit_table(&t, &feats, "use", &params, &FitOptions::default()).unwrap();
         assert_eq!(m.card.categories["zone"], vec!["C2", "I3", "R1"]);
         assert_eq!(m.card.classes.as_deref(), Some(&["home".to_string(), "shop".to_string()][..]));
@@ -550,7 +575,10 @@ mod tests {
         assert!(m.predict_table(&v).unwrap_err().to_string().contains("numeric here"));
         assert_eq!(m.predict_table(&FeatureTable::new(vec!["a".into()])).unwrap_err().code(), "NOT_FOUND");
         let reg = Params::parse(r#"{"task": "regression"}"#).unwrap();
-        assert_eq!(Model::fit_table(&t, &feats, "use", &reg, &FitOptions::default()).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(
+            Model::fit_table(&t, &feats, "use", &reg, &FitOptions::default()).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
         let empty = FeatureTable::new(vec![]);
         assert!(Model::fit_table(&empty, &feats, "use", &params, &FitOptions::default()).is_err());
     }

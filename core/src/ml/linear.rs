@@ -136,7 +136,9 @@ impl Linear {
         // standardised design with a leading 1 (intercept)
         let m = p + 1;
         let z: Vec<f64> = (0..n)
-            .flat_map(|i| std::iter::once(1.0).chain((0..p).map(|f| (d.x[i * p + f] - mean[f]) / scale[f])).collect::<Vec<_>>())
+            .flat_map(|i| {
+                std::iter::once(1.0).chain((0..p).map(|f| (d.x[i * p + f] - mean[f]) / scale[f])).collect::<Vec<_>>()
+            })
             .collect();
         let coef = match params.task {
             Task::Regression => {
@@ -294,7 +296,13 @@ fn logistic(z: &[f64], y: &[f64], n: usize, m: usize, k: usize, params: &LinearP
                 softmax(&mut prob);
             }
             for a in 0..k {
-                let t = if k == 1 { y[i] } else if y[i] as usize == a { 1.0 } else { 0.0 };
+                let t = if k == 1 {
+                    y[i]
+                } else if y[i] as usize == a {
+                    1.0
+                } else {
+                    0.0
+                };
                 let ga = c * (prob[a] - t);
                 for u in 0..m {
                     g[a * m + u] += ga * r[u];

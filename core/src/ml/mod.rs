@@ -479,7 +479,12 @@ pub(crate) fn check_rows(x: &[f64], p: usize) -> Result<usize> {
         return Err(Error::InvalidInput(format!("{} values are not rows of {p} features", x.len())));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidInput(format!("feature {} of row {} is {} (impute missing values first)", i % p, i / p, x[i])));
+        return Err(Error::InvalidInput(format!(
+            "feature {} of row {} is {} (impute missing values first)",
+            i % p,
+            i / p,
+            x[i]
+        )));
     }
     Ok(x.len() / p)
 }
@@ -568,9 +573,7 @@ impl<'de> Deserialize<'de> for Params {
             "random_forest" => serde_json::from_value(v).map(Params::RandomForest).map_err(e),
             "gradient_boosting" => serde_json::from_value(v).map(Params::GradientBoosting).map_err(e),
             "linear" => serde_json::from_value(v).map(Params::Linear).map_err(e),
-            o => Err(D::Error::custom(format!(
-                "unknown model {o:?}: random_forest, gradient_boosting or linear"
-            ))),
+            o => Err(D::Error::custom(format!("unknown model {o:?}: random_forest, gradient_boosting or linear"))),
         }
     }
 }
@@ -762,15 +765,17 @@ pub fn cross_val_predict(d: &Dataset, params: &Params, fold: &[usize]) -> Result
 pub fn metric(name: &str, y: &[f64], pred: &[f64], n_classes: usize) -> Result<f64> {
     let n = y.len();
     if n == 0 || pred.len() != n * n_classes.max(1) {
-        return Err(Error::InvalidInput(format!("{} predictions for {n} rows × {} outputs", pred.len(), n_classes.max(1))));
+        return Err(Error::InvalidInput(format!(
+            "{} predictions for {n} rows × {} outputs",
+            pred.len(),
+            n_classes.max(1)
+        )));
     }
     let classes = || -> (Vec<usize>, Vec<usize>) {
         let w = n_classes.max(1);
         let yc = y.iter().map(|v| *v as usize).collect();
-        let pc = pred
-            .chunks(w)
-            .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0))
-            .collect();
+        let pc =
+            pred.chunks(w).map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0)).collect();
         (yc, pc)
     };
     let need = |regression: bool| -> Result<()> {
@@ -1015,7 +1020,8 @@ mod tests {
     #[test]
     fn permutation_importance_ranks_the_signal() {
         let d = toy(300);
-        let p = Params::parse(r#"{"model": "gradient_boosting", "task": "regression", "min_samples_leaf": 5}"#).unwrap();
+        let p =
+            Params::parse(r#"{"model": "gradient_boosting", "task": "regression", "min_samples_leaf": 5}"#).unwrap();
         let m = Estimator::fit(&d, &p).unwrap();
         let imp = permutation_importance(&m, &d, "r2", 5, 1).unwrap();
         assert!(imp[0].0 > imp[1].0 && imp[1].0 > 0.0, "{imp:?}");

@@ -232,7 +232,10 @@ mod tests {
             seed: 0,
         };
         let p = Params::from(p);
-        Model { card: ModelCard::new(v, &["x"], "y", &d, Default::default(), &p), estimator: Estimator::fit(&d, &p).unwrap() }
+        Model {
+            card: ModelCard::new(v, &["x"], "y", &d, Default::default(), &p),
+            estimator: Estimator::fit(&d, &p).unwrap(),
+        }
     }
 
     #[test]

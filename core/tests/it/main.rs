@@ -5,6 +5,7 @@
 mod common;
 mod crs;
 mod errors;
+mod ml;
 mod raster;
 mod terrain;
 mod vector;
