@@ -121,16 +121,12 @@ impl Linear {
         let (n, p) = (d.len(), d.p);
         let mut mean = vec![0.0; p];
         let mut scale = vec![0.0; p];
-        for i in 0..n {
-            for f in 0..p {
-                mean[f] += d.x[i * p + f];
-            }
+        for row in d.x.chunks(p) {
+            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
-        for i in 0..n {
-            for f in 0..p {
-                scale[f] += (d.x[i * p + f] - mean[f]).powi(2);
-            }
+        for row in d.x.chunks(p) {
+            scale.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (v - m).powi(2));
         }
         scale.iter_mut().for_each(|s| *s = if *s > 0.0 { (*s / n as f64).sqrt() } else { 1.0 });
         // standardised design with a leading 1 (intercept)

@@ -204,7 +204,7 @@ impl Tree {
             for j in 0..LANES {
                 let s = self.split[k[j]];
                 let go = s.l != 0;
-                let right = !(rows[j][s.f as usize] <= s.t);
+                let right = rows[j][s.f as usize] > s.t; // inputs are finite
                 // a leaf stays where it is
                 k[j] = if go { s.l as usize + right as usize } else { k[j] };
                 moving |= go;
