@@ -193,6 +193,25 @@ impl FeatureTable {
         }
         Ok(())
     }
+    /// A table of the given rows (in that order), every column kept (categories too).
+    pub fn select_rows(&self, rows: &[usize]) -> Result<FeatureTable> {
+        if let Some(r) = rows.iter().find(|&&r| r >= self.len()) {
+            return Err(Error::InvalidInput(format!("row {r} out of range ({} rows)", self.len())));
+        }
+        Ok(FeatureTable {
+            ids: std::sync::Arc::new(rows.iter().map(|&r| self.ids[r].clone()).collect()),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| FeatureColumn {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r]).collect::<Vec<f64>>().into(),
+                    meta: c.meta.clone(),
+                    categories: c.categories.clone(),
+                })
+                .collect(),
+        })
+    }
     /// Column by name.
     pub fn column(&self, name: &str) -> Result<&FeatureColumn> {
         self.columns.iter().find(|c| c.name == name).ok_or_else(|| {

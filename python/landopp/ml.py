@@ -174,6 +174,90 @@ class Model:
         return cls(_landopp.Model.load(str(path), hmac_key, encryption_key, expect_features))
 
 
+class Registry:
+    """A model registry on a directory: ``models/<version>.json`` plus the production pointer.
+
+    >>> reg = landopp.ml.Registry("models/")                              # doctest: +SKIP
+    >>> reg.add(model); reg.promote("1.0.0")                              # doctest: +SKIP
+    >>> reg.retrain(features_df, "feedback.jsonl", candidate_version="1.1.0", min_new_records=200)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Any) -> None:
+        self._inner = _landopp.Registry(str(path))
+
+    def add(self, model: Model, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> str:
+        """Register ``model`` under its card's version (refused if taken); returns its file."""
+        return self._inner.add(model._inner, hmac_key, encryption_key)  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every model card, by version (read without keys)."""
+        return json.loads(self._inner.list())  # type: ignore[no-any-return]
+
+    @property
+    def production(self) -> str | None:
+        """The production version."""
+        return self._inner.production()  # type: ignore[no-any-return]
+
+    def load(self, version: str | None = None, *, hmac_key: bytes | None = None,
+             encryption_key: bytes | None = None) -> Model:
+        """A registered version (default: production), verified."""
+        v = version or self.production
+        if v is None:
+            raise ValueError("no production model: give a version")
+        return Model.load(self._inner.model_path(v), hmac_key=hmac_key, encryption_key=encryption_key)
+
+    def promote(self, version: str) -> None:
+        """Make ``version`` the production model."""
+        self._inner.promote(version)
+
+    def rollback(self) -> str:
+        """Return to the previous production model; returns its version."""
+        return self._inner.rollback()  # type: ignore[no-any-return]
+
+    def retrain(self, features_df: Any, feedback: Any, *, candidate_version: str, min_new_records: int = 100,
+                max_psi: float | None = None, holdout_fraction: float = 0.2, metric: str | None = None,
+                salt: str = "", hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> dict[str, Any]:
+        """Retrain when ``min_new_records`` outcomes arrived after the production model was made,
+        or a feature's PSI (parcels observed before vs after) exceeds ``max_psi``: a candidate with
+        the production model's hyper-parameters is fitted on the observed outcomes (each parcel's
+        latest record of the ``feedback`` log file), both are scored on the same held-out parcels,
+        and the candidate is registered — and promoted only if it is better. Returns the report
+        (``due``, ``reason``, ``champion_score``, ``candidate_score``, ``promoted``, ...)."""
+        policy = {"min_new_records": min_new_records, "max_psi": max_psi, "holdout_fraction": holdout_fraction,
+                  "metric": metric, "salt": salt}
+        ids, cols = _columns_of(features_df)
+        return json.loads(self._inner.retrain(ids, cols, str(feedback), json.dumps(policy), candidate_version,  # type: ignore[no-any-return]
+                                              hmac_key, encryption_key))
+
+
+class FeedbackLog:
+    """Observed outcomes, appended durably: each :meth:`append` returns once the record is on disk
+    (fsync); a torn last line from a crash is cut on reopening.
+
+    >>> log = landopp.ml.FeedbackLog("feedback.jsonl")                               # doctest: +SKIP
+    >>> log.append("0101-001", model_version="1.0.0", predicted=0.82, observed=1.0)   # doctest: +SKIP
+    """
+
+    def __init__(self, path: Any) -> None:
+        self.path = str(path)
+        self._inner = _landopp.FeedbackLog(self.path)
+
+    def append(self, parcel_id: str, *, model_version: str, predicted: float, observed: float,
+               at_unix: int | None = None) -> None:
+        """Append one outcome (``at_unix`` defaults to now)."""
+        import time
+
+        self._inner.append(str(parcel_id), model_version, float(predicted), float(observed),
+                           int(time.time()) if at_unix is None else int(at_unix))
+
+    def read(self) -> Any:
+        """Every complete record as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(json.loads(_landopp.FeedbackLog.read(self.path)),
+                            columns=["parcel_id", "model_version", "predicted", "observed", "at_unix"])
+
+
 def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,
                  ks_threshold: float = 0.1) -> dict[str, Any]:
     """PSI (10 quantile bins of the reference) and Kolmogorov–Smirnov statistic of every shared

@@ -185,3 +185,33 @@ def test_categorical_features_and_unseen_categories(tmp_path):
         landopp.ml.Model.fit(X.iloc[:0], y.iloc[:0], task="classification")
     with pytest.raises(landopp.InvalidInputError, match="one class"):
         landopp.ml.Model.fit(X, pd.Series(["a"] * n, name="use"), task="classification")
+
+
+def test_registry_feedback_and_retraining(tmp_path):
+    rng = np.random.default_rng(11)
+    n = 500
+    X = pd.DataFrame({"slope": rng.random(n) * 20, "road_m": rng.random(n) * 900},
+                     index=pd.Index([f"p{i}" for i in range(n)], name="parcel_id"))
+    y = pd.Series(100 - 2 * X["slope"] + rng.normal(0, 1, n), index=X.index, name="price")
+    champ = landopp.ml.Model.fit(X, y, model="linear", model_version="1.0.0")
+    reg = landopp.ml.Registry(tmp_path / "reg")
+    reg.add(champ)
+    reg.promote("1.0.0")
+    assert reg.production == "1.0.0" and [c["model_version"] for c in reg.list()] == ["1.0.0"]
+    log = landopp.ml.FeedbackLog(tmp_path / "feedback.jsonl")
+    born = champ.card["created_at_unix"]
+    # outcomes now depend on the road distance too: the old model is wrong
+    obs = 100 - 2 * X["slope"] - 0.05 * X["road_m"]
+    for pid, o, p in zip(X.index, obs, champ.predict(X)):
+        log.append(pid, model_version="1.0.0", predicted=p, observed=o, at_unix=born + 5)
+    assert len(log.read()) == n
+    rep = reg.retrain(X, log.path, candidate_version="1.1.0", min_new_records=200)
+    assert rep["due"] and rep["promoted"], rep
+    assert rep["candidate_score"] > 0.99 > rep["champion_score"]
+    assert reg.production == "1.1.0"
+    assert reg.load().card["metrics"]["r2_holdout"] == pytest.approx(rep["candidate_score"])
+    assert reg.rollback() == "1.0.0"
+    rep = reg.retrain(X, log.path, candidate_version="1.2.0", min_new_records=10_000)
+    assert not rep["due"] and rep["candidate"] is None
+    with pytest.raises(landopp.InvalidInputError):
+        reg.add(champ)  # version taken

@@ -207,7 +207,7 @@ fn features<'py>(
 }
 
 /// A feature table `(ids, [(name, values, categories)])` from Python.
-type PyColumns<'py> = Vec<(String, numpy::PyReadonlyArray1<'py, f64>, Option<Vec<Option<String>>>)>;
+pub(crate) type PyColumns<'py> = Vec<(String, numpy::PyReadonlyArray1<'py, f64>, Option<Vec<Option<String>>>)>;
 
 /// A contiguous float64 numpy array lent to the core without copying; the reference keeps the
 /// array alive as long as any result that reads it.
@@ -644,6 +644,23 @@ pub struct Model {
     inner: landopp::ml::lifecycle::Model,
 }
 
+impl Model {
+    pub(crate) fn core(&self) -> &landopp::ml::lifecycle::Model {
+        &self.inner
+    }
+}
+
+/// A feature table from Python columns (borrowed for the call), handed to `then` with the GIL
+/// released.
+pub(crate) fn with_table<T: Send>(
+    py: Python<'_>,
+    ids: Vec<String>,
+    columns: PyColumns<'_>,
+    then: impl FnOnce(landopp::FeatureTable) -> landopp::Result<T> + Send,
+) -> PyResult<T> {
+    build_table(py, ids, columns, Lend::Borrow, then)
+}
+
 #[pymethods]
 impl Model {
     /// Fit on `x` (n × p) and `y`; `features` name the columns; params as JSON.
@@ -846,7 +863,7 @@ impl Model {
     }
 }
 
-fn key32(k: Option<Vec<u8>>) -> landopp::Result<Option<[u8; 32]>> {
+pub(crate) fn key32(k: Option<Vec<u8>>) -> landopp::Result<Option<[u8; 32]>> {
     k.map(|k| {
         <[u8; 32]>::try_from(k.as_slice())
             .map_err(|_| landopp::Error::InvalidInput(format!("encryption key must be 32 bytes, got {}", k.len())))

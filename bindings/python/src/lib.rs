@@ -5,6 +5,7 @@ mod analysis;
 mod convert;
 mod error;
 mod io;
+mod registry;
 
 use pyo3::prelude::*;
 
@@ -83,5 +84,6 @@ fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     io::register(m)?;
     analysis::register(m)?;
+    registry::register(m)?;
     Ok(())
 }

@@ -205,7 +205,7 @@ impl Tree {
                 let s = self.split[k[j]];
                 let go = s.l != 0;
                 let right = rows[j][s.f as usize] > s.t; // inputs are finite
-                // a leaf stays where it is
+                                                         // a leaf stays where it is
                 k[j] = if go { s.l as usize + right as usize } else { k[j] };
                 moving |= go;
             }

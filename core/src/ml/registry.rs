@@ -5,9 +5,15 @@
 //! replaced atomically: write, fsync, rename). The feedback log is an append-only JSON-lines file:
 //! each record is written and `fsync`ed before [`FeedbackLog::append`] returns, so acknowledged
 //! records survive a crash; a torn last line from a crash mid-write is skipped on reading.
+//!
+//! [`Registry::retrain`] closes the loop: when enough new outcomes have arrived (or the features
+//! of the newly observed parcels drift), a candidate is trained with the production model's
+//! hyper-parameters on the observed outcomes, both are scored on the same held-out parcels, and
+//! the candidate is registered — and promoted only if it beats the production model.
 
-use super::lifecycle::{Model, ModelCard, SaveOptions};
+use super::lifecycle::{FitOptions, LoadOptions, Model, ModelCard, SaveOptions};
 use crate::error::{Error, Result};
+use crate::features::FeatureTable;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -141,6 +147,205 @@ impl Registry {
     }
 }
 
+/// When to retrain and how to judge the candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainPolicy {
+    /// Retrain once this many outcomes were observed after the production model was created.
+    #[serde(default = "hundred")]
+    pub min_new_records: usize,
+    /// ...or once a feature's PSI between parcels observed before and after exceeds this.
+    #[serde(default)]
+    pub max_psi: Option<f64>,
+    /// Share of the observed parcels held out to compare the two models (by a hash of the id).
+    #[serde(default = "fifth")]
+    pub holdout_fraction: f64,
+    /// Comparison metric (default `r2`, or `balanced_accuracy` for classes).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Salt of the hold-out hash.
+    #[serde(default)]
+    pub salt: String,
+}
+
+fn hundred() -> usize {
+    100
+}
+fn fifth() -> f64 {
+    0.2
+}
+
+impl Default for RetrainPolicy {
+    fn default() -> Self {
+        RetrainPolicy { min_new_records: 100, max_psi: None, holdout_fraction: 0.2, metric: None, salt: String::new() }
+    }
+}
+
+/// What [`Registry::retrain`] found and did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetrainReport {
+    /// The production model it started from.
+    pub champion: String,
+    /// Outcomes observed after the champion was created.
+    pub new_records: usize,
+    /// Largest feature PSI (before vs after), and its feature.
+    pub max_psi: Option<(String, f64)>,
+    /// Whether a retraining was due, and why (or why not).
+    pub due: bool,
+    /// Why.
+    pub reason: String,
+    /// The candidate's version, if one was trained (it is registered either way).
+    pub candidate: Option<String>,
+    /// Comparison metric.
+    pub metric: String,
+    /// Champion and candidate on the held-out parcels.
+    pub champion_score: Option<f64>,
+    /// Candidate on the held-out parcels.
+    pub candidate_score: Option<f64>,
+    /// Held-out parcels.
+    pub holdout_rows: usize,
+    /// The candidate became the production model.
+    pub promoted: bool,
+}
+
+impl Registry {
+    /// Retrain if due (see the module docs). `table` holds the parcels' current features (by
+    /// id); each parcel's latest `feedback` record is its observed outcome. The candidate gets
+    /// `candidate_version`; `load` opens the production model, `save` writes the candidate.
+    pub fn retrain(
+        &self,
+        table: &FeatureTable,
+        feedback: &[Feedback],
+        policy: &RetrainPolicy,
+        candidate_version: &str,
+        load: &LoadOptions<'_>,
+        save: &SaveOptions<'_>,
+    ) -> Result<RetrainReport> {
+        use std::collections::HashMap;
+        if !(policy.holdout_fraction > 0.0 && policy.holdout_fraction < 1.0) {
+            return Err(Error::InvalidInput(format!("holdout_fraction {} outside (0, 1)", policy.holdout_fraction)));
+        }
+        let champion = self
+            .production()?
+            .ok_or_else(|| Error::InvalidInput("no production model to retrain: promote one first".into()))?;
+        let champ = Model::load(self.model_path(&champion)?, load)?;
+        let card = &champ.card;
+        let task = card.hyper_parameters.task();
+        let metric = policy
+            .metric
+            .clone()
+            .unwrap_or_else(|| if task == super::Task::Regression { "r2" } else { "balanced_accuracy" }.to_string());
+        let mut latest: HashMap<&str, &Feedback> = HashMap::new();
+        for f in feedback {
+            let e = latest.entry(f.parcel_id.as_str()).or_insert(f);
+            if f.at_unix >= e.at_unix {
+                *e = f;
+            }
+        }
+        let rows: Vec<usize> = (0..table.len()).filter(|&i| latest.contains_key(table.ids()[i].as_str())).collect();
+        if rows.is_empty() {
+            return Err(Error::Empty("no feedback record matches a parcel of the table".into()));
+        }
+        let is_new = |i: usize| latest[table.ids()[i].as_str()].at_unix > card.created_at_unix;
+        let new_records = feedback.iter().filter(|f| f.at_unix > card.created_at_unix).count();
+        // drift of the numeric features: parcels observed before vs after the champion
+        let (old, new): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| !is_new(i));
+        let mut max_psi: Option<(String, f64)> = None;
+        if old.len() >= 10 && new.len() >= 10 {
+            for f in card.features.iter().filter(|f| !card.categories.contains_key(*f)) {
+                let v = &table.column(f)?.values;
+                let a: Vec<f64> = old.iter().map(|&i| v[i]).collect();
+                let b: Vec<f64> = new.iter().map(|&i| v[i]).collect();
+                let p = super::drift::psi(&a, &b, 10)?;
+                if max_psi.as_ref().is_none_or(|m| p > m.1) {
+                    max_psi = Some((f.clone(), p));
+                }
+            }
+        }
+        let drifted = matches!((&max_psi, policy.max_psi), (Some((_, p)), Some(t)) if *p > t);
+        let due = new_records >= policy.min_new_records || drifted;
+        let reason = if new_records >= policy.min_new_records {
+            format!("{new_records} new outcomes (threshold {})", policy.min_new_records)
+        } else if drifted {
+            let (f, p) = max_psi.clone().expect("drifted implies a PSI");
+            format!("feature {f} drifted (PSI {p:.3} > {})", policy.max_psi.unwrap_or_default())
+        } else {
+            format!("{new_records} new outcomes (< {}) and no drift over the threshold", policy.min_new_records)
+        };
+        let mut report = RetrainReport {
+            champion: champion.clone(),
+            new_records,
+            max_psi,
+            due,
+            reason,
+            candidate: None,
+            metric: metric.clone(),
+            champion_score: None,
+            candidate_score: None,
+            holdout_rows: 0,
+            promoted: false,
+        };
+        if !due {
+            return Ok(report);
+        }
+        // the observed parcels with their outcome as the target, split by a hash of the id
+        let mut labelled = table.select_rows(&rows)?;
+        labelled.add_column(
+            card.target.clone(),
+            rows.iter().map(|&i| latest[table.ids()[i].as_str()].observed).collect(),
+            Default::default(),
+        )?;
+        let split = super::drift::AbSplit {
+            salt: format!("holdout\u{1f}{}", policy.salt),
+            share_b: policy.holdout_fraction,
+            model_a: "train".into(),
+            model_b: "holdout".into(),
+        };
+        let mut train = Vec::new();
+        let mut hold = Vec::new();
+        for (r, id) in labelled.ids().iter().enumerate() {
+            if split.assign(id)? == "holdout" {
+                hold.push(r)
+            } else {
+                train.push(r)
+            }
+        }
+        if train.is_empty() || hold.is_empty() {
+            return Err(Error::Empty(format!(
+                "{} observed parcels: too few to split into training and hold-out",
+                labelled.len()
+            )));
+        }
+        let (train_t, hold_t) = (labelled.select_rows(&train)?, labelled.select_rows(&hold)?);
+        let opts = FitOptions {
+            model_version: Some(candidate_version.to_string()),
+            metrics: Default::default(),
+            unseen_category: card.unseen_category,
+        };
+        // categorical targets arrive as class codes: fit on the codes, keep the champion's labels
+        let mut cand = Model::fit_table(&train_t, &card.features, &card.target, &card.hyper_parameters, &opts)?;
+        cand.card.classes = card.classes.clone();
+        let y: Vec<f64> = hold_t.column(&card.target)?.values.to_vec();
+        let score_of = |m: &Model| -> Result<f64> {
+            super::metric(&metric, &y, &m.predict_table(&hold_t)?, m.estimator.n_classes())
+        };
+        let (champ_s, cand_s) = (score_of(&champ)?, score_of(&cand)?);
+        cand.card.metrics.insert(format!("{metric}_holdout"), cand_s);
+        cand.card.metrics.insert(format!("{metric}_holdout_champion_{champion}"), champ_s);
+        self.add(&cand, save)?;
+        let better = if super::greater_is_better(&metric) { cand_s > champ_s } else { cand_s < champ_s };
+        if better {
+            self.promote(candidate_version)?;
+        }
+        report.candidate = Some(candidate_version.to_string());
+        report.champion_score = Some(champ_s);
+        report.candidate_score = Some(cand_s);
+        report.holdout_rows = hold.len();
+        report.promoted = better;
+        Ok(report)
+    }
+}
+
 /// One observed outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
@@ -219,6 +424,7 @@ impl FeedbackLog {
 mod tests {
     use super::*;
     use crate::ml::{lifecycle::ModelCard, Dataset, Estimator, ForestParams, Params, Task};
+    use crate::FeatureTable;
 
     fn model(v: &str) -> Model {
         let d = Dataset { x: vec![0.0, 1.0, 2.0, 3.0], p: 1, y: vec![1.0, 1.0, 2.0, 2.0] };
@@ -236,6 +442,65 @@ mod tests {
             card: ModelCard::new(v, &["x"], "y", &d, Default::default(), &p),
             estimator: Estimator::fit(&d, &p).unwrap(),
         }
+    }
+
+    #[test]
+    fn retrain_promotes_only_a_better_candidate() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path()).unwrap();
+        let n = 600;
+        let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let mut t = FeatureTable::new(ids.clone());
+        let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64).collect();
+        t.add_column("x", x.clone(), Default::default()).unwrap();
+        // champion: trained when y = x
+        let mut t0 = t.clone();
+        t0.add_column("y", x.clone(), Default::default()).unwrap();
+        let params = Params::parse(r#"{"model": "linear", "task": "regression", "alpha": 0.0}"#).unwrap();
+        let opts = FitOptions { model_version: Some("1.0.0".into()), ..Default::default() };
+        let champ = Model::fit_table(&t0, &["x".to_string()], "y", &params, &opts).unwrap();
+        let born = champ.card.created_at_unix;
+        r.add(&champ, &Default::default()).unwrap();
+        r.promote("1.0.0").unwrap();
+        let fb = |k: f64, noise: f64, at: u64| -> Vec<Feedback> {
+            (0..n)
+                .map(|i| Feedback {
+                    parcel_id: ids[i].clone(),
+                    model_version: "1.0.0".into(),
+                    predicted: x[i],
+                    observed: k * x[i] + noise * (((i * 7919) % 13) as f64 - 6.0),
+                    at_unix: at,
+                })
+                .collect()
+        };
+        let policy = RetrainPolicy { min_new_records: 100, ..Default::default() };
+        // old outcomes only: nothing due
+        let rep =
+            r.retrain(&t, &fb(1.0, 0.0, born - 1), &policy, "1.1.0", &Default::default(), &Default::default()).unwrap();
+        assert!(!rep.due && rep.candidate.is_none(), "{rep:?}");
+        // the world changed (y = 2x): the candidate wins on held-out parcels and is promoted
+        let rep = r
+            .retrain(&t, &fb(2.0, 0.0, born + 10), &policy, "1.1.0", &Default::default(), &Default::default())
+            .unwrap();
+        assert!(rep.due && rep.promoted, "{rep:?}");
+        assert!(rep.candidate_score.unwrap() > 0.999 && rep.champion_score.unwrap() < rep.candidate_score.unwrap());
+        assert!(rep.holdout_rows > 60 && rep.holdout_rows < 180);
+        assert_eq!(r.production().unwrap().as_deref(), Some("1.1.0"));
+        // the same data again: the new candidate only ties the champion, so it is kept out
+        let rep =
+            r.retrain(&t, &fb(2.0, 0.0, u64::MAX), &policy, "1.2.0", &Default::default(), &Default::default()).unwrap();
+        assert!(rep.due && !rep.promoted, "{rep:?}");
+        assert_eq!(r.production().unwrap().as_deref(), Some("1.1.0"));
+        assert!(r.list().unwrap().iter().any(|c| c.model_version == "1.2.0"));
+        let bad = RetrainPolicy { holdout_fraction: 1.0, ..Default::default() };
+        assert_eq!(
+            r.retrain(&t, &[], &bad, "x", &Default::default(), &Default::default()).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
+        assert_eq!(
+            r.retrain(&t, &[], &policy, "x", &Default::default(), &Default::default()).unwrap_err().code(),
+            "EMPTY"
+        );
     }
 
     #[test]
