@@ -9,6 +9,32 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A trained model with its card (kept in Rust; predictions run off the JS thread). */
+export declare class Model {
+  /**
+   * The model card: version, created-at, features, target, training-data SHA-256, metrics,
+   * hyper-parameters, library version, categories, classes.
+   */
+  get card(): Record<string, any>
+  /**
+   * Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
+   * probabilities row-major.
+   */
+  predict(table: FeatureTableJs | ColumnsJs): Promise<Float64Array>
+  /**
+   * Per row `{value, bias, contributions, scale}` (`bias + Σ contributions = value`,
+   * contributions per card feature).
+   */
+  explain(table: FeatureTableJs | ColumnsJs): Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>
+  /**
+   * Permutation importance per card feature on columns that include the target:
+   * `[{feature, importanceMean, importanceStd}]`, in card order.
+   */
+  permutationImportance(table: FeatureTableJs | ColumnsJs, options?: ImportanceOptions | undefined | null): Promise<Array<{feature: string, importanceMean: number, importanceStd: number}>>
+  /** Write the model (optionally signed and/or encrypted). */
+  save(path: string, keys?: ModelKeys | undefined | null): Promise<void>
+}
+
 /**
  * Parcels + features + scores in an R-tree, built once and queried many times (concurrently:
  * queries share a read lock; `rescore` takes the write lock).
@@ -46,6 +72,17 @@ export declare class SearchIndex {
   assembleSites(query: any, toleranceM?: number | undefined | null, minAcres?: number | undefined | null): any
 }
 
+/** The model version serving each parcel: SHA-256 of salt + id, deterministic. */
+export declare function abAssign(parcelIds: Array<string>, options: AbOptions): Array<string>
+
+export interface AbOptions {
+  salt: string
+  /** Share of parcels served by model B (0..1). */
+  shareB: number
+  modelA: string
+  modelB: string
+}
+
 export interface AreaPerimeter {
   areaM2: Float64Array
   perimeterM: Float64Array
@@ -63,6 +100,12 @@ export interface ColumnsJs {
   columns: Array<FeatureColumnJs>
 }
 
+/**
+ * Out-of-fold predictions (`n`, or `n × classes` probabilities row-major) of a model family on
+ * columns `features` → `target`, folds from `kfold` / `spatialFolds`.
+ */
+export declare function crossValPredict(table: FeatureTableJs | ColumnsJs, folds: Uint32Array, options: TrainOptions): Promise<Float64Array>
+
 /** Parse a CRS (`EPSG:code`, WKT or a PROJ string). */
 export declare function crsInfo(crs: string): CrsInfo
 
@@ -73,6 +116,19 @@ export interface CrsInfo {
   isGeographic: boolean
   linearUnitM?: number
 }
+
+export interface DriftOptions {
+  /** PSI threshold (default 0.2). */
+  psiThreshold?: number
+  /** KS threshold (default 0.1). */
+  ksThreshold?: number
+}
+
+/**
+ * Drift of every numeric column shared by `reference` (training data) and `current`: PSI and
+ * KS per column, `drifted` names the columns over a threshold.
+ */
+export declare function driftReport(reference: FeatureTableJs | ColumnsJs, current: FeatureTableJs | ColumnsJs, options?: DriftOptions | undefined | null): Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>
 
 /** A feature column returned to JS. */
 export interface FeatureColumnJs {
@@ -125,11 +181,33 @@ export interface HitTableJs {
   contribution: Float64Array
 }
 
+export interface ImportanceOptions {
+  /** Metric name (default `r2`, or `balanced_accuracy` for classes). */
+  metric?: string
+  nRepeats?: number
+  seed?: number
+}
+
 /** A gdalinfo/ogrinfo-like summary. */
 export declare function info(path: string): any
 
+/** Fold of each of `n` rows for shuffled k-fold cross-validation. */
+export declare function kfold(n: number, k: number, seed?: number | undefined | null): Uint32Array
+
 /** Feature layers of a vector file. */
 export declare function listLayers(path: string): Array<string>
+
+/** Load and verify a model file (tampered / wrong key → `INTEGRITY`, not a model → `FORMAT`). */
+export declare function loadModel(path: string, keys?: ModelKeys | undefined | null): Promise<Model>
+
+export interface ModelKeys {
+  /** HMAC-SHA256 signing key (a Buffer or Uint8Array). */
+  hmacKey?: Uint8Array
+  /** AES-256-GCM key (32 bytes). */
+  encryptionKey?: Uint8Array
+  /** Refuse the model unless its features are exactly these (load only). */
+  expectFeatures?: Array<string>
+}
 
 export interface NamedColumn {
   name: string
@@ -251,12 +329,46 @@ export interface SearchIndexOptions {
   layer?: string
 }
 
+export interface SpatialFoldOptions {
+  /** k-means blocks (default 25). */
+  blocks?: number
+  /** Folds (default 5). */
+  k?: number
+  seed?: number
+}
+
+/**
+ * Fold of each row for spatial block cross-validation: k-means blocks of projected coordinates
+ * (`x`, `y` in metres), dealt to folds so neighbours share one.
+ */
+export declare function spatialFolds(x: Float64Array, y: Float64Array, options?: SpatialFoldOptions | undefined | null): Promise<Uint32Array>
+
 /**
  * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
  * `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
  * `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).
  */
 export declare function terrain(dem: string | RasterInput, product: string, options?: any | undefined | null): Promise<RasterResult>
+
+/** Train a model on table columns; resolves to a `Model`. */
+export declare function trainModel(table: FeatureTableJs | ColumnsJs, options: TrainOptions): Promise<Model>
+
+export interface TrainOptions {
+  /** Feature columns, in order. */
+  features: Array<string>
+  /** Target column (numeric; for classification class codes, or a categorical column). */
+  target: string
+  /**
+   * `{model: "random_forest" | "gradient_boosting" | "linear", task: "regression" |
+   * "classification", ...hyper-parameters by scikit-learn's names}`.
+   */
+  params: any
+  modelVersion?: string
+  /** Metrics to record in the card. */
+  metrics?: Record<string, number>
+  /** `"error"` (default) or `"ignore"`: a category unseen in training at prediction. */
+  unseenCategory?: string
+}
 
 /** Reproject coordinate arrays (x = easting/longitude, y = northing/latitude). */
 export declare function transform(src: string, dst: string, x: Float64Array, y: Float64Array): Xy

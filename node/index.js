@@ -835,17 +835,25 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Model = nativeBinding.Model
 module.exports.SearchIndex = nativeBinding.SearchIndex
+module.exports.abAssign = nativeBinding.abAssign
 module.exports.buildSearchIndex = nativeBinding.buildSearchIndex
+module.exports.crossValPredict = nativeBinding.crossValPredict
 module.exports.crsInfo = nativeBinding.crsInfo
+module.exports.driftReport = nativeBinding.driftReport
 module.exports.features = nativeBinding.features
 module.exports.geodesicAreaPerimeter = nativeBinding.geodesicAreaPerimeter
 module.exports.info = nativeBinding.info
+module.exports.kfold = nativeBinding.kfold
 module.exports.listLayers = nativeBinding.listLayers
+module.exports.loadModel = nativeBinding.loadModel
 module.exports.readLayer = nativeBinding.readLayer
 module.exports.readRaster = nativeBinding.readRaster
 module.exports.score = nativeBinding.score
+module.exports.spatialFolds = nativeBinding.spatialFolds
 module.exports.terrain = nativeBinding.terrain
+module.exports.trainModel = nativeBinding.trainModel
 module.exports.transform = nativeBinding.transform
 module.exports.version = nativeBinding.version
 module.exports.writeLayer = nativeBinding.writeLayer

@@ -20,5 +20,13 @@ export const {
   zonalStats,
   buildSearchIndex,
   SearchIndex,
+  kfold,
+  spatialFolds,
+  crossValPredict,
+  trainModel,
+  loadModel,
+  Model,
+  driftReport,
+  abAssign,
 } = binding
 export default binding

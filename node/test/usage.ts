@@ -2,7 +2,8 @@
 // generated, plus landopp.d.ts for the JS helpers) must type this usage.
 import {
   readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain,
-  buildSearchIndex, SearchIndex,
+  buildSearchIndex, SearchIndex, kfold, spatialFolds, crossValPredict, trainModel, loadModel, driftReport, abAssign,
+  Model,
   type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs,
 } from '../landopp.js'
 
@@ -28,6 +29,21 @@ async function main(): Promise<void> {
   const many = await idx.queryMany([q, q])
   const firstId: string = idx.ids()[many.row[0]]
   await idx.rescore({ version: 1 })
-  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n, firstId)
+  const folds: Uint32Array = kfold(table.ids.length, 5, 0)
+  const sfolds: Uint32Array = await spatialFolds(x, y, { blocks: 25, k: 5 })
+  const train = { features: ['slope_mean'], target: 'developed', params: { model: 'gradient_boosting', task: 'classification' } }
+  const oof: Float64Array = await crossValPredict(table, folds, train)
+  const m: Model = await trainModel(table, { ...train, modelVersion: '1.0.0', unseenCategory: 'ignore' })
+  const p: Float64Array = await m.predict(table)
+  const ex = await m.explain(table)
+  const contribution: number = ex[0].contributions[0][0]
+  const imp = await m.permutationImportance(table, { metric: 'roc_auc', nRepeats: 3 })
+  await m.save('m.json', { hmacKey: new TextEncoder().encode('k') })
+  const back: Model = await loadModel('m.json', { hmacKey: new TextEncoder().encode('k'), expectFeatures: ['slope_mean'] })
+  const version: string = back.card.model_version
+  const drift = await driftReport(table, table, { psiThreshold: 0.2 })
+  const arm: string[] = abAssign(table.ids, { salt: 's', shareB: 0.1, modelA: '1.0.0', modelB: '1.1.0' })
+  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n, firstId, sfolds[0], oof[0], p[0],
+    contribution, imp[0].importanceMean, version, drift.drifted, arm[0])
 }
 void main

@@ -10,13 +10,15 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 
+mod ml;
+
 /// A core error as a JS error whose `code` is the landopp code.
 fn js_err(e: &landopp::Error) -> napi::Error<String> {
     napi::Error::new(e.code().to_string(), e.to_string())
 }
 
 /// A JSON value returned to JS as a plain object.
-pub struct Json(serde_json::Value);
+pub struct Json(pub(crate) serde_json::Value);
 
 impl TypeName for Json {
     fn type_name() -> &'static str {
@@ -34,7 +36,7 @@ impl ToNapiValue for Json {
 }
 
 /// Reject an AsyncTask with a JS error carrying `code` (napi keeps the JS object as is).
-fn reject_with_code(env: &Env, e: landopp::Error) -> napi::Error {
+pub(crate) fn reject_with_code(env: &Env, e: landopp::Error) -> napi::Error {
     let js = napi::JsError::from(js_err(&e)).into_unknown(*env);
     napi::Error::from(js)
 }
@@ -705,14 +707,14 @@ impl landopp::ColumnStore for JsColumn {
 
 /// How numeric columns reach the core.
 #[derive(Clone, Copy, PartialEq)]
-enum Lend {
+pub(crate) enum Lend {
     /// Borrowed in place for one call (the caller must not write to the arrays until it settles).
     Borrow,
     /// Copied (in parallel), for objects kept in Rust across calls.
     Copy,
 }
 
-fn table_from_js(table: FeatureTableJs, lend: Lend) -> landopp::Result<landopp::FeatureTable> {
+pub(crate) fn table_from_js(table: FeatureTableJs, lend: Lend) -> landopp::Result<landopp::FeatureTable> {
     use rayon::prelude::*;
     let copy = |c: &FeatureColumnJs| lend == Lend::Copy && c.categories.is_none();
     // numeric columns to copy are copied out of JS memory in parallel (the JS thread waits, briefly)

@@ -1,0 +1,334 @@
+//! Machine learning from Node: cross-validation, training, prediction with explanations,
+//! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
+//! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
+
+use crate::{reject_with_code, table_from_js, ColumnsJs, FeatureTableJs, Json, Lend};
+use landopp::ml::lifecycle::{FitOptions, LoadOptions, Model as CoreModel, SaveOptions};
+use napi::bindgen_prelude::*;
+use napi::{Env, Task};
+use napi_derive::napi;
+use std::sync::Arc;
+
+fn columns_table(c: ColumnsJs) -> landopp::Result<landopp::FeatureTable> {
+    let n = c.columns.first().map_or(0, |c| c.values.len());
+    table_from_js(
+        FeatureTableJs { ids: (0..n).map(|i| format!("row {i}")).collect(), columns: c.columns },
+        Lend::Borrow,
+    )
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+}
+
+/// A generic off-thread job: `work` runs on the libuv pool, its result becomes a JS value.
+pub struct Job<T: Send + 'static> {
+    work: Option<Box<dyn FnOnce() -> landopp::Result<T> + Send>>,
+}
+
+impl<T: Send + ToNapiValue + TypeName + 'static> Job<T> {
+    fn new(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> AsyncTask<Job<T>> {
+        AsyncTask::new(Job { work: Some(Box::new(f)) })
+    }
+}
+
+impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
+    type Output = landopp::Result<T>;
+    type JsValue = T;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let f = self.work.take().ok_or_else(|| napi::Error::from_reason("task already ran"))?;
+        Ok(f())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
+        output.map_err(|e| reject_with_code(&env, e))
+    }
+}
+
+/// Fold of each of `n` rows for shuffled k-fold cross-validation.
+#[napi]
+pub fn kfold(env: Env, n: u32, k: u32, seed: Option<i64>) -> napi::Result<Uint32Array> {
+    let f =
+        landopp::ml::kfold(n as usize, k as usize, seed.unwrap_or(0) as u64).map_err(|e| reject_with_code(&env, e))?;
+    Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct SpatialFoldOptions {
+    /// k-means blocks (default 25).
+    pub blocks: Option<u32>,
+    /// Folds (default 5).
+    pub k: Option<u32>,
+    pub seed: Option<i64>,
+}
+
+/// Fold of each row for spatial block cross-validation: k-means blocks of projected coordinates
+/// (`x`, `y` in metres), dealt to folds so neighbours share one.
+#[napi(ts_return_type = "Promise<Uint32Array>")]
+pub fn spatial_folds(
+    x: Float64Array,
+    y: Float64Array,
+    options: Option<SpatialFoldOptions>,
+) -> AsyncTask<Job<Uint32Array>> {
+    let o = options.unwrap_or_default();
+    Job::new(move || {
+        if x.len() != y.len() {
+            return Err(landopp::Error::InvalidInput(format!("{} x for {} y", x.len(), y.len())));
+        }
+        let pts: Vec<[f64; 2]> = x.iter().zip(y.iter()).map(|(a, b)| [*a, *b]).collect();
+        let f = landopp::ml::spatial_blocks(
+            &pts,
+            o.blocks.unwrap_or(25) as usize,
+            o.k.unwrap_or(5) as usize,
+            o.seed.unwrap_or(0) as u64,
+        )?;
+        Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+    })
+}
+
+#[napi(object)]
+pub struct TrainOptions {
+    /// Feature columns, in order.
+    pub features: Vec<String>,
+    /// Target column (numeric; for classification class codes, or a categorical column).
+    pub target: String,
+    /// `{model: "random_forest" | "gradient_boosting" | "linear", task: "regression" |
+    /// "classification", ...hyper-parameters by scikit-learn's names}`.
+    pub params: serde_json::Value,
+    pub model_version: Option<String>,
+    /// Metrics to record in the card.
+    pub metrics: Option<std::collections::HashMap<String, f64>>,
+    /// `"error"` (default) or `"ignore"`: a category unseen in training at prediction.
+    pub unseen_category: Option<String>,
+}
+
+fn params_of(v: &serde_json::Value) -> landopp::Result<landopp::ml::Params> {
+    landopp::ml::Params::parse(&v.to_string())
+}
+
+/// Out-of-fold predictions (`n`, or `n × classes` probabilities row-major) of a model family on
+/// columns `features` → `target`, folds from `kfold` / `spatialFolds`.
+#[napi(ts_return_type = "Promise<Float64Array>")]
+pub fn cross_val_predict(
+    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    folds: Uint32Array,
+    options: TrainOptions,
+) -> AsyncTask<Job<Float64Array>> {
+    Job::new(move || {
+        let t = columns_table(table)?;
+        let p = params_of(&options.params)?;
+        let (_, d) = CoreModel::table_dataset(&t, &options.features, &options.target, &p, &FitOptions::default())?;
+        let f: Vec<usize> = folds.iter().map(|v| *v as usize).collect();
+        Ok(Float64Array::new(landopp::ml::cross_val_predict(&d, &p, &f)?))
+    })
+}
+
+/// A trained model with its card (kept in Rust; predictions run off the JS thread).
+#[napi]
+pub struct Model {
+    inner: Arc<CoreModel>,
+}
+
+/// Train a model on table columns; resolves to a `Model`.
+#[napi(ts_return_type = "Promise<Model>")]
+pub fn train_model(
+    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    options: TrainOptions,
+) -> AsyncTask<Job<Model>> {
+    Job::new(move || {
+        let t = columns_table(table)?;
+        let p = params_of(&options.params)?;
+        let unseen = match options.unseen_category.as_deref() {
+            None | Some("error") => landopp::ml::lifecycle::UnseenCategory::Error,
+            Some("ignore") => landopp::ml::lifecycle::UnseenCategory::Ignore,
+            Some(o) => return Err(landopp::Error::InvalidInput(format!("unseenCategory {o:?}: error or ignore"))),
+        };
+        let opts = FitOptions {
+            model_version: options.model_version,
+            metrics: options.metrics.unwrap_or_default().into_iter().collect(),
+            unseen_category: unseen,
+        };
+        let m = CoreModel::fit_table(&t, &options.features, &options.target, &p, &opts)?;
+        Ok(Model { inner: Arc::new(m) })
+    })
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct ModelKeys {
+    /// HMAC-SHA256 signing key (a Buffer or Uint8Array).
+    pub hmac_key: Option<Uint8Array>,
+    /// AES-256-GCM key (32 bytes).
+    pub encryption_key: Option<Uint8Array>,
+    /// Refuse the model unless its features are exactly these (load only).
+    pub expect_features: Option<Vec<String>>,
+}
+
+fn key32(k: &Option<Vec<u8>>) -> landopp::Result<Option<[u8; 32]>> {
+    k.as_ref()
+        .map(|k| {
+            <[u8; 32]>::try_from(k.as_slice())
+                .map_err(|_| landopp::Error::InvalidInput(format!("encryptionKey must be 32 bytes, got {}", k.len())))
+        })
+        .transpose()
+}
+
+/// Load and verify a model file (tampered / wrong key → `INTEGRITY`, not a model → `FORMAT`).
+#[napi(ts_return_type = "Promise<Model>")]
+pub fn load_model(path: String, keys: Option<ModelKeys>) -> AsyncTask<Job<Model>> {
+    let k = keys.unwrap_or_default();
+    let (hmac, enc, expect) = (k.hmac_key.map(|b| b.to_vec()), k.encryption_key.map(|b| b.to_vec()), k.expect_features);
+    Job::new(move || {
+        let key = key32(&enc)?;
+        let m = CoreModel::load(
+            &path,
+            &LoadOptions {
+                hmac_key: hmac.as_deref(),
+                encryption_key: key.as_ref(),
+                expect_features: expect.as_deref(),
+            },
+        )?;
+        Ok(Model { inner: Arc::new(m) })
+    })
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct ImportanceOptions {
+    /// Metric name (default `r2`, or `balanced_accuracy` for classes).
+    pub metric: Option<String>,
+    pub n_repeats: Option<u32>,
+    pub seed: Option<i64>,
+}
+
+#[napi]
+impl Model {
+    /// The model card: version, created-at, features, target, training-data SHA-256, metrics,
+    /// hyper-parameters, library version, categories, classes.
+    #[napi(getter, ts_return_type = "Record<string, any>")]
+    pub fn card(&self, env: Env) -> napi::Result<Json> {
+        to_json(&self.inner.card).map(Json).map_err(|e| reject_with_code(&env, e))
+    }
+
+    /// Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
+    /// probabilities row-major.
+    #[napi(ts_return_type = "Promise<Float64Array>")]
+    pub fn predict(
+        &self,
+        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    ) -> AsyncTask<Job<Float64Array>> {
+        let m = self.inner.clone();
+        Job::new(move || Ok(Float64Array::new(m.predict_table(&columns_table(table)?)?)))
+    }
+
+    /// Per row `{value, bias, contributions, scale}` (`bias + Σ contributions = value`,
+    /// contributions per card feature).
+    #[napi(
+        ts_return_type = "Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>"
+    )]
+    pub fn explain(
+        &self,
+        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    ) -> AsyncTask<Job<Json>> {
+        let m = self.inner.clone();
+        Job::new(move || Ok(Json(to_json(&m.explain_table(&columns_table(table)?)?)?)))
+    }
+
+    /// Permutation importance per card feature on columns that include the target:
+    /// `[{feature, importanceMean, importanceStd}]`, in card order.
+    #[napi(ts_return_type = "Promise<Array<{feature: string, importanceMean: number, importanceStd: number}>>")]
+    pub fn permutation_importance(
+        &self,
+        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+        options: Option<ImportanceOptions>,
+    ) -> AsyncTask<Job<Json>> {
+        let m = self.inner.clone();
+        let o = options.unwrap_or_default();
+        Job::new(move || {
+            let metric = o
+                .metric
+                .unwrap_or_else(|| if m.estimator.n_classes() == 0 { "r2" } else { "balanced_accuracy" }.to_string());
+            let imp = m.permutation_importance_table(
+                &columns_table(table)?,
+                &metric,
+                o.n_repeats.unwrap_or(5) as usize,
+                o.seed.unwrap_or(0) as u64,
+            )?;
+            let rows: Vec<serde_json::Value> = m
+                .card
+                .features
+                .iter()
+                .zip(imp)
+                .map(|(f, (a, s))| serde_json::json!({"feature": f, "importanceMean": a, "importanceStd": s}))
+                .collect();
+            Ok(Json(serde_json::Value::Array(rows)))
+        })
+    }
+
+    /// Write the model (optionally signed and/or encrypted).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn save(&self, path: String, keys: Option<ModelKeys>) -> AsyncTask<Job<()>> {
+        let m = self.inner.clone();
+        let k = keys.unwrap_or_default();
+        let (hmac, enc) = (k.hmac_key.map(|b| b.to_vec()), k.encryption_key.map(|b| b.to_vec()));
+        Job::new(move || {
+            let key = key32(&enc)?;
+            m.save(&path, &SaveOptions { hmac_key: hmac.as_deref(), encryption_key: key.as_ref() })
+        })
+    }
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct DriftOptions {
+    /// PSI threshold (default 0.2).
+    pub psi_threshold: Option<f64>,
+    /// KS threshold (default 0.1).
+    pub ks_threshold: Option<f64>,
+}
+
+/// Drift of every numeric column shared by `reference` (training data) and `current`: PSI and
+/// KS per column, `drifted` names the columns over a threshold.
+#[napi(
+    ts_return_type = "Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>"
+)]
+pub fn drift_report(
+    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] reference: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] current: ColumnsJs,
+    options: Option<DriftOptions>,
+) -> AsyncTask<Job<Json>> {
+    let o = options.unwrap_or_default();
+    Job::new(move || {
+        let (r, c) = (columns_table(reference)?, columns_table(current)?);
+        let cols: Vec<(&str, &[f64], &[f64])> = r
+            .columns()
+            .iter()
+            .filter(|col| !col.is_categorical())
+            .filter_map(|col| c.column(&col.name).ok().map(|cc| (col.name.as_str(), &col.values[..], &cc.values[..])))
+            .collect();
+        Ok(Json(to_json(&landopp::ml::drift::report(&cols, o.psi_threshold, o.ks_threshold)?)?))
+    })
+}
+
+#[napi(object)]
+pub struct AbOptions {
+    pub salt: String,
+    /// Share of parcels served by model B (0..1).
+    pub share_b: f64,
+    pub model_a: String,
+    pub model_b: String,
+}
+
+/// The model version serving each parcel: SHA-256 of salt + id, deterministic.
+#[napi]
+pub fn ab_assign(env: Env, parcel_ids: Vec<String>, options: AbOptions) -> napi::Result<Vec<String>> {
+    let s = landopp::ml::drift::AbSplit {
+        salt: options.salt,
+        share_b: options.share_b,
+        model_a: options.model_a,
+        model_b: options.model_b,
+    };
+    parcel_ids.iter().map(|i| s.assign(i).map(str::to_string).map_err(|e| reject_with_code(&env, e))).collect()
+}
