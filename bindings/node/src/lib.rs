@@ -10,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-mod ml;
+pub mod ml;
 
 /// A core error as a JS error whose `code` is the landopp code.
 fn js_err(e: &landopp::Error) -> napi::Error<String> {
