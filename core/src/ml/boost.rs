@@ -329,6 +329,12 @@ impl Grower<'_> {
                 open.push(right);
             }
         }
+        if split.len() == 1 {
+            // a root that cannot be split (too few samples, or a hessian below the 1e-3 floor, as
+            // for a class the model already separates) adds nothing, as in scikit-learn: a Newton
+            // step -G/H over a vanishing H would throw every raw prediction off
+            value[0] = 0.0;
+        }
         Tree { split, value, w: 1 }
     }
 }
@@ -567,5 +573,22 @@ mod tests {
         assert!(pc.chunks(3).all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-9));
         let bad = BoostParams { learning_rate: 0.0, ..BoostParams::new(Task::Regression) };
         assert_eq!(Boosting::fit(&d, &bad).unwrap_err().code(), "INVALID_INPUT");
+    }
+
+    #[test]
+    fn an_unsplittable_root_adds_nothing() {
+        // a class the model already separates: one badly predicted member (g = -1) and hessians
+        // that sum below the 1e-3 split floor; a Newton step -G/H would be ~1e5 for every row
+        let n = 100;
+        let binned = vec![(0..n).map(|i| (i % 7) as u8).collect::<Vec<u8>>()];
+        let edges = vec![(0..6).map(|b| b as f64 + 0.5).collect::<Vec<f64>>()];
+        let mut g = vec![1e-7; n];
+        g[3] = -1.0;
+        let h = vec![1e-7; n];
+        let params = BoostParams { min_samples_leaf: 5, ..BoostParams::new(Task::Classification) };
+        let grower = Grower { binned: &binned, edges: &edges, g: &g, h: &h, params: &params, nb: 256 };
+        let mut rows: Vec<u32> = (0..n as u32).collect();
+        let tree = grower.grow(&mut rows);
+        assert_eq!(tree.value, vec![0.0]);
     }
 }
