@@ -59,7 +59,7 @@ fn main() -> landopp::Result<()> {
                     dt
                 })
                 .collect();
-            serde_json::json!({"op": "score", "rows": t.len(), "median_ms": median(ts)})
+            serde_json::json!({"op": "score", "rows": t.len(), "median_ms": median(ts.clone()), "times_ms": ts})
         }
         "search" => {
             let t = read_table(Path::new(&arg(2)?))?;

@@ -179,13 +179,7 @@ pub fn predict(
 
 pub fn drift(reference: &Path, current: &Path, psi: f64, ks: f64) -> Result<(), Error> {
     let (r, c) = (FeatureTable::read_csv(reference)?, FeatureTable::read_csv(current)?);
-    let cols: Vec<(&str, &[f64], &[f64])> = r
-        .columns()
-        .iter()
-        .filter(|col| !col.is_categorical())
-        .filter_map(|col| c.column(&col.name).ok().map(|cc| (col.name.as_str(), &col.values[..], &cc.values[..])))
-        .collect();
-    let rep = core_ml::drift::report(&cols, Some(psi), Some(ks))?;
+    let rep = core_ml::drift::report_tables(&r, &c, Some(psi), Some(ks))?;
     outln!("{}", serde_json::to_string_pretty(&rep).map_err(|e| Error::InvalidInput(e.to_string()))?);
     Ok(())
 }

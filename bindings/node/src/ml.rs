@@ -302,13 +302,7 @@ pub fn drift_report(
     let o = options.unwrap_or_default();
     Job::new(move || {
         let (r, c) = (columns_table(reference)?, columns_table(current)?);
-        let cols: Vec<(&str, &[f64], &[f64])> = r
-            .columns()
-            .iter()
-            .filter(|col| !col.is_categorical())
-            .filter_map(|col| c.column(&col.name).ok().map(|cc| (col.name.as_str(), &col.values[..], &cc.values[..])))
-            .collect();
-        Ok(Json(to_json(&landopp::ml::drift::report(&cols, o.psi_threshold, o.ks_threshold)?)?))
+        Ok(Json(to_json(&landopp::ml::drift::report_tables(&r, &c, o.psi_threshold, o.ks_threshold)?)?))
     })
 }
 

@@ -344,7 +344,7 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 /// Softmax of `raw` in place.
-fn softmax(raw: &mut [f64]) {
+pub(super) fn softmax(raw: &mut [f64]) {
     let m = raw.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b));
     let mut s = 0.0;
     for v in raw.iter_mut() {

@@ -95,6 +95,23 @@ pub fn report(
     Ok(DriftReport { psi_threshold: pt, ks_threshold: kt, columns: cols, drifted })
 }
 
+/// [`report`] over the numeric columns of `reference` that `current` also has (categorical
+/// columns are skipped).
+pub fn report_tables(
+    reference: &crate::features::FeatureTable,
+    current: &crate::features::FeatureTable,
+    psi_threshold: Option<f64>,
+    ks_threshold: Option<f64>,
+) -> Result<DriftReport> {
+    let cols: Vec<(&str, &[f64], &[f64])> = reference
+        .columns()
+        .iter()
+        .filter(|col| !col.is_categorical())
+        .filter_map(|col| current.column(&col.name).ok().map(|cc| (col.name.as_str(), &col.values[..], &cc.values[..])))
+        .collect();
+    report(&cols, psi_threshold, ks_threshold)
+}
+
 /// Deterministic A/B assignment: SHA-256 of `salt` + parcel id → B when its first 8 bytes, as a
 /// fraction of 2⁶⁴, fall below `share_b`; the same parcel always gets the same model.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

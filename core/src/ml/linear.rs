@@ -8,6 +8,7 @@
 //! penalised). Explanations are coefficient × standardised value: `bias (intercept) + Σ
 //! contributions = raw prediction` (the value, or log-odds per class).
 
+use super::boost::softmax;
 use super::{check_rows, Dataset, Explained, Task};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -235,16 +236,6 @@ impl Linear {
             })
             .collect()
     }
-}
-
-fn softmax(raw: &mut [f64]) {
-    let m = raw.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b));
-    let mut s = 0.0;
-    for v in raw.iter_mut() {
-        *v = (*v - m).exp();
-        s += *v;
-    }
-    raw.iter_mut().for_each(|v| *v /= s);
 }
 
 /// Penalised log loss `C·Σ loss + ½‖w‖²` (no penalty on intercepts) of coefficients `w` (`k × m`).
