@@ -179,15 +179,22 @@ struct Grower<'a> {
     g: &'a [f64],
     h: &'a [f64],
     params: &'a BoostParams,
-    /// Histogram width (max bins + 1).
-    nb: usize,
+    /// Where each feature's bins start in a histogram (`p + 1` offsets): a feature with `e`
+    /// edges has `e + 1` bins, so features with few distinct values take little room.
+    offs: &'a [usize],
 }
 
 impl Grower<'_> {
     fn histogram(&self, rows: &[u32]) -> Vec<Cell> {
-        let nb = self.nb;
         let p = self.binned.len();
-        let mut hist = vec![Cell::default(); p * nb];
+        let mut hist = vec![Cell::default(); self.offs[p]];
+        let mut parts: Vec<(usize, &mut [Cell])> = Vec::with_capacity(p);
+        let mut rest = &mut hist[..];
+        for f in 0..p {
+            let (a, b) = rest.split_at_mut(self.offs[f + 1] - self.offs[f]);
+            parts.push((f, a));
+            rest = b;
+        }
         let fill = |(f, hs): (usize, &mut [Cell])| {
             let col = &self.binned[f];
             for &i in rows {
@@ -198,9 +205,9 @@ impl Grower<'_> {
             }
         };
         if rows.len() * p > 1 << 15 {
-            hist.par_chunks_mut(nb).enumerate().for_each(fill);
+            parts.into_par_iter().for_each(fill);
         } else {
-            hist.chunks_mut(nb).enumerate().for_each(fill);
+            parts.into_iter().for_each(fill);
         }
         hist
     }
@@ -220,7 +227,7 @@ impl Grower<'_> {
         let parent = node.g * node.g / (node.h + lam);
         let mut best: Option<(f64, usize, usize, f64, f64, usize)> = None;
         for (f, edges) in self.edges.iter().enumerate() {
-            let hs = &node.hist[f * self.nb..(f + 1) * self.nb];
+            let hs = &node.hist[self.offs[f]..self.offs[f + 1]];
             let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0usize);
             for (b, c) in hs.iter().enumerate().take(edges.len()) {
                 gl += c.g;
@@ -386,6 +393,12 @@ impl Boosting {
             .collect();
         let binned: Vec<Vec<u8>> =
             (0..p).into_par_iter().map(|f| (0..n).map(|i| bin_of(&edges[f], d.x[i * p + f])).collect()).collect();
+        let offs: Vec<usize> = std::iter::once(0)
+            .chain(edges.iter().scan(0, |o, e| {
+                *o += e.len() + 1;
+                Some(*o)
+            }))
+            .collect();
         let k = if n_classes > 2 { n_classes } else { 1 };
         let baseline: Vec<f64> = match (params.task, n_classes) {
             (Task::Regression, _) => vec![d.y.iter().sum::<f64>() / n as f64],
@@ -429,7 +442,7 @@ impl Boosting {
                 }
             }
             for c in 0..k {
-                let grower = Grower { binned: &binned, edges: &edges, g: &g[c], h: &h[c], params, nb: 256 };
+                let grower = Grower { binned: &binned, edges: &edges, g: &g[c], h: &h[c], params, offs: &offs };
                 let tree = grower.grow(&mut rows);
                 // raw predictions move by the new tree's leaf values
                 for (i, r) in raw.chunks_mut(k).enumerate() {
@@ -586,7 +599,8 @@ mod tests {
         g[3] = -1.0;
         let h = vec![1e-7; n];
         let params = BoostParams { min_samples_leaf: 5, ..BoostParams::new(Task::Classification) };
-        let grower = Grower { binned: &binned, edges: &edges, g: &g, h: &h, params: &params, nb: 256 };
+        let offs: Vec<usize> = (0..=edges[0].len() + 1).step_by(edges[0].len() + 1).collect();
+        let grower = Grower { binned: &binned, edges: &edges, g: &g, h: &h, params: &params, offs: &offs };
         let mut rows: Vec<u32> = (0..n as u32).collect();
         let tree = grower.grow(&mut rows);
         assert_eq!(tree.value, vec![0.0]);
