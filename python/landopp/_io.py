@@ -196,11 +196,12 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
     _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
 
 
-def _wkb(geoms: Any) -> list[bytes | None]:
-    """WKB of shapely geometries (None stays None), vectorised."""
+def _wkb(geoms: Any) -> Any:
+    """WKB of shapely geometries (None stays None), vectorised: an object array of bytes, which
+    the extension reads item by item (no intermediate list)."""
     import shapely
 
-    return shapely.to_wkb(np.asarray(geoms, dtype=object)).tolist()  # type: ignore[no-any-return]
+    return shapely.to_wkb(np.asarray(geoms, dtype=object))
 
 
 def _column_values(v: Any) -> list[Any]:
