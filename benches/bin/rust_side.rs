@@ -148,7 +148,8 @@ fn main() -> landopp::Result<()> {
                     std::hint::black_box(z).map(|_| t0.elapsed().as_secs_f64() * 1e3)
                 })
                 .collect::<landopp::Result<_>>()?;
-            serde_json::json!({"op": "zonal", "rows": parcels.len(), "median_ms": median(ts), "median_from_files_ms": median(tr)})
+            serde_json::json!({"op": "zonal", "rows": parcels.len(), "median_ms": median(ts.clone()), "median_from_files_ms": median(tr.clone()),
+                "times_ms": ts, "times_from_files_ms": tr})
         }
         "replicate" => {
             let k: usize = arg(4)?.parse().map_err(|_| bad())?;

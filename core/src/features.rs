@@ -97,6 +97,30 @@ impl FeatureColumn {
     }
 }
 
+/// `n` empty ids, for tables whose real ids stay with the caller (the bindings keep them on the
+/// Python / JS side and only need row order). Making a million `String`s costs ~10 ms, more
+/// than scoring them, so the last such vector is kept and handed out again for the same `n`
+/// (at most one is kept: 24 bytes a row).
+///
+/// ```
+/// let (a, b) = (landopp::features::blank_ids(3), landopp::features::blank_ids(3));
+/// assert!(std::sync::Arc::ptr_eq(&a, &b) && a.iter().all(String::is_empty));
+/// let t = landopp::FeatureTable::from_shared_ids(a);
+/// assert_eq!((t.len(), landopp::features::blank_ids(2).len()), (3, 2));
+/// ```
+pub fn blank_ids(n: usize) -> std::sync::Arc<Vec<String>> {
+    static LAST: std::sync::Mutex<Option<std::sync::Arc<Vec<String>>>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    match &*last {
+        Some(v) if v.len() == n => v.clone(),
+        _ => {
+            let v = std::sync::Arc::new(vec![String::new(); n]);
+            *last = Some(v.clone());
+            v
+        }
+    }
+}
+
 /// Parcel ids × named f64 columns.
 ///
 /// ```
@@ -117,6 +141,10 @@ impl FeatureTable {
     /// An empty table over these parcel ids.
     pub fn new(ids: Vec<String>) -> Self {
         FeatureTable { ids: std::sync::Arc::new(ids), columns: Vec::new() }
+    }
+    /// An empty table over parcel ids shared with other tables or results (no copy).
+    pub fn from_shared_ids(ids: std::sync::Arc<Vec<String>>) -> Self {
+        FeatureTable { ids, columns: Vec::new() }
     }
     /// Parcel ids.
     pub fn ids(&self) -> &[String] {

@@ -459,7 +459,7 @@ pub fn score(
 ) -> napi::Result<AsyncTask<ScoreTask>> {
     // ids stay in JS (results are in row order): only the columns cross
     let n = table.columns.first().map_or(0, |c| c.values.len());
-    let t = table_from_js(FeatureTableJs { ids: vec![String::new(); n], columns: table.columns }, Lend::Borrow)
+    let t = columns_into_table(landopp::features::blank_ids(n), table.columns, Lend::Borrow)
         .map_err(|e| reject_with_code(&env, e))?;
     Ok(AsyncTask::new(ScoreTask {
         table: Some(t),
@@ -715,13 +715,22 @@ pub(crate) enum Lend {
 }
 
 pub(crate) fn table_from_js(table: FeatureTableJs, lend: Lend) -> landopp::Result<landopp::FeatureTable> {
+    columns_into_table(std::sync::Arc::new(table.ids), table.columns, lend)
+}
+
+/// A feature table over `ids` from JS columns.
+fn columns_into_table(
+    ids: std::sync::Arc<Vec<String>>,
+    columns: Vec<FeatureColumnJs>,
+    lend: Lend,
+) -> landopp::Result<landopp::FeatureTable> {
     use rayon::prelude::*;
     let copy = |c: &FeatureColumnJs| lend == Lend::Copy && c.categories.is_none();
     // numeric columns to copy are copied out of JS memory in parallel (the JS thread waits, briefly)
-    let slices: Vec<&[f64]> = table.columns.iter().map(|c| if copy(c) { &c.values[..] } else { &[][..] }).collect();
+    let slices: Vec<&[f64]> = columns.iter().map(|c| if copy(c) { &c.values[..] } else { &[][..] }).collect();
     let mut owned: Vec<Vec<f64>> = slices.par_iter().map(|v| v.to_vec()).collect();
-    let mut t = landopp::FeatureTable::new(table.ids);
-    for (k, c) in table.columns.into_iter().enumerate() {
+    let mut t = landopp::FeatureTable::from_shared_ids(ids);
+    for (k, c) in columns.into_iter().enumerate() {
         let copied = copy(&c);
         match c.categories {
             Some(cats) => {

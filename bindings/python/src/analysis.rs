@@ -245,7 +245,7 @@ enum Lend {
 
 fn build_table<T: Send>(
     py: Python<'_>,
-    ids: Vec<String>,
+    ids: impl Into<std::sync::Arc<Vec<String>>>,
     columns: PyColumns<'_>,
     lend: Lend,
     then: impl FnOnce(landopp::FeatureTable) -> landopp::Result<T> + Send,
@@ -271,11 +271,12 @@ fn build_table<T: Send>(
             (n.clone(), col)
         })
         .collect();
+    let ids = ids.into();
     run(py, move || {
         use rayon::prelude::*;
         let copied: Vec<Option<Vec<f64>>> =
             views.par_iter().map(|(_, c)| if let Col::Slice(s) = c { Some(s.to_vec()) } else { None }).collect();
-        let mut t = landopp::FeatureTable::new(ids);
+        let mut t = landopp::FeatureTable::from_shared_ids(ids);
         for ((n, col), copy) in views.into_iter().zip(copied) {
             match (col, copy) {
                 (Col::Labels(l), _) => t.add_categorical(n, l.unwrap_or_default(), Default::default())?,
@@ -294,7 +295,7 @@ fn build_table<T: Send>(
 fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profile_json: String) -> PyResult<Scores> {
     // ids stay on the Python side (the DataFrame index) unless given
     let n = columns.first().map_or(0, |c| c.1.len().unwrap_or(0));
-    let ids = ids.unwrap_or_else(|| vec![String::new(); n]);
+    let ids = ids.map_or_else(|| landopp::features::blank_ids(n), std::sync::Arc::new);
     let inner = build_table(py, ids, columns, Lend::Borrow, move |t| {
         let p = landopp::scoring::Profile::parse(&profile_json)?;
         landopp::scoring::score(&t, &p)
