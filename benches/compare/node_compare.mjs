@@ -4,7 +4,7 @@
 //
 //   (cd node && npm install && npm run build:release)
 //   cargo build --release -p landopp-benches --bin rust_side
-//   node benches/compare/node_compare.mjs [../shared/data]
+//   node --expose-gc benches/compare/node_compare.mjs [../shared/data]
 //
 // Prints a markdown table (BENCHMARKS.md).
 import { execFileSync, spawn } from 'node:child_process'
