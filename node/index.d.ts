@@ -181,6 +181,20 @@ export interface HitTableJs {
   contribution: Float64Array
 }
 
+/**
+ * Hold-out split of `n` rows as fold labels (0 = training, 1 = test), a shuffled share of the
+ * rows; prefer `spatialHoldout` for parcels.
+ */
+export declare function holdout(n: number, options?: HoldoutOptions | undefined | null): Uint32Array
+
+export interface HoldoutOptions {
+  /** Share of rows on the test side (default 0.2). */
+  testFraction?: number
+  /** k-means blocks for `spatialHoldout` (default 25). */
+  blocks?: number
+  seed?: number
+}
+
 export interface ImportanceOptions {
   /** Metric name (default `r2`, or `balanced_accuracy` for classes). */
   metric?: string
@@ -342,6 +356,13 @@ export interface SpatialFoldOptions {
  * (`x`, `y` in metres), dealt to folds so neighbours share one.
  */
 export declare function spatialFolds(x: Float64Array, y: Float64Array, options?: SpatialFoldOptions | undefined | null): Promise<Uint32Array>
+
+/**
+ * Spatial hold-out split (0 = training, 1 = test): whole k-means blocks of the projected
+ * coordinates go to the test side until it holds `testFraction` of the rows, so test parcels
+ * are not neighbours of training ones. Off the JS thread.
+ */
+export declare function spatialHoldout(x: Float64Array, y: Float64Array, options?: HoldoutOptions | undefined | null): Promise<Uint32Array>
 
 /**
  * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,

@@ -21,6 +21,8 @@ export const {
   buildSearchIndex,
   SearchIndex,
   kfold,
+  holdout,
+  spatialHoldout,
   spatialFolds,
   crossValPredict,
   trainModel,

@@ -53,6 +53,12 @@ test('every family cross-validates; classification gives probabilities', async (
   const y = Float64Array.from(t.ids, (_, i) => Math.floor(i / 20) * 100)
   const sf = await landopp.spatialFolds(x, y, { blocks: 10, k: 4 })
   assert.deepEqual([...new Set(sf)].sort(), [0, 1, 2, 3])
+  const h = landopp.holdout(400, { testFraction: 0.25, seed: 2 })
+  assert.equal(h.reduce((a, b) => a + b, 0), 100)
+  const sh = await landopp.spatialHoldout(x, y, { testFraction: 0.3, blocks: 10 })
+  const nTest = sh.reduce((a, b) => a + b, 0)
+  assert.ok(nTest >= 120 && nTest < 400, `${nTest}`)
+  assert.throws(() => landopp.holdout(10, { testFraction: 1 }), (e) => e.code === 'INVALID_INPUT')
   for (const model of ['random_forest', 'gradient_boosting', 'linear']) {
     const prob = await landopp.crossValPredict(t, folds, { features: ['slope', 'road_m', 'zone'], target: 'use', params: { model, task: 'classification' } })
     assert.equal(prob.length, 800)

@@ -2,7 +2,7 @@
 // generated, plus landopp.d.ts for the JS helpers) must type this usage.
 import {
   readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain,
-  buildSearchIndex, SearchIndex, kfold, spatialFolds, crossValPredict, trainModel, loadModel, driftReport, abAssign,
+  buildSearchIndex, SearchIndex, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
   Model,
   type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs,
 } from '../landopp.js'
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   await idx.rescore({ version: 1 })
   const folds: Uint32Array = kfold(table.ids.length, 5, 0)
   const sfolds: Uint32Array = await spatialFolds(x, y, { blocks: 25, k: 5 })
+  const held: Uint32Array = holdout(table.ids.length, { testFraction: 0.2 })
+  const sheld: Uint32Array = await spatialHoldout(x, y, { testFraction: 0.2, blocks: 25, seed: 1 })
   const train = { features: ['slope_mean'], target: 'developed', params: { model: 'gradient_boosting', task: 'classification' } }
   const oof: Float64Array = await crossValPredict(table, folds, train)
   const m: Model = await trainModel(table, { ...train, modelVersion: '1.0.0', unseenCategory: 'ignore' })
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   const version: string = back.card.model_version
   const drift = await driftReport(table, table, { psiThreshold: 0.2 })
   const arm: string[] = abAssign(table.ids, { salt: 's', shareB: 0.1, modelA: '1.0.0', modelB: '1.1.0' })
-  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n, firstId, sfolds[0], oof[0], p[0],
+  console.log(first, x[0], y[0], areaM2[0], slope.width, mean[0], rank[0], best, n, firstId, sfolds[0], held[0], sheld[0], oof[0], p[0],
     contribution, imp[0].importanceMean, version, drift.drifted, arm[0])
 }
 void main

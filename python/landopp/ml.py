@@ -34,6 +34,21 @@ def spatial_folds(xy: Any, *, blocks: int = 25, k: int = 5, seed: int = 0) -> np
     return _landopp.ml_folds("spatial", len(a), k, seed, a, blocks)
 
 
+def holdout(n_or_xy: Any, *, test_fraction: float = 0.2, blocks: int = 25, seed: int = 0) -> np.ndarray:
+    """Hold-out split as fold labels (0 = training, 1 = test), usable wherever folds are. Given
+    projected coordinates (n × 2, metres) the split is spatial — whole k-means ``blocks`` go to
+    the test side until it holds ``test_fraction`` of the rows, so test parcels are not
+    neighbours of training ones; given a row count, a shuffled share of the rows.
+
+    >>> folds = holdout(xy, test_fraction=0.2)                     # doctest: +SKIP
+    >>> pred = cross_val_predict(X, y, folds)[folds == 1]          # doctest: +SKIP
+    """
+    if np.ndim(n_or_xy) == 0:
+        return _landopp.ml_folds("holdout", int(n_or_xy), 2, seed, None, blocks, test_fraction)
+    a = np.ascontiguousarray(np.asarray(n_or_xy, dtype=np.float64))
+    return _landopp.ml_folds("holdout", len(a), 2, seed, a, blocks, test_fraction)
+
+
 MODELS = ("random_forest", "gradient_boosting", "linear")
 
 

@@ -55,6 +55,22 @@ def test_explanations_sum_to_predictions_and_errors():
         landopp.ml.cross_val_predict(X, y, landopp.ml.kfold(300, 3), n_trees=5)
 
 
+def test_holdout_split_random_and_spatial():
+    h = landopp.ml.holdout(300, test_fraction=0.25, seed=2)
+    assert h.shape == (300,) and int(h.sum()) == 75
+    rng = np.random.default_rng(1)
+    xy = np.column_stack([rng.random(400) * 1e4, rng.random(400) * 1e4])
+    hs = landopp.ml.holdout(xy, test_fraction=0.3, blocks=10, seed=2)
+    assert 0.3 * 400 <= hs.sum() < 400
+    # a model fitted on the training side predicts the test side
+    X = rng.random((400, 2))
+    y = X[:, 0] * 3
+    pred = landopp.ml.cross_val_predict(X, y, hs, model="linear")
+    assert np.corrcoef(pred[hs == 1], y[hs == 1])[0, 1] > 0.99
+    with pytest.raises(landopp.InvalidInputError, match="test_fraction"):
+        landopp.ml.holdout(10, test_fraction=1.5)
+
+
 def test_model_lifecycle_drift_and_ab(tmp_path):
     rng = np.random.default_rng(2)
     X = pd.DataFrame({"slope": rng.random(200) * 20, "area": rng.random(200) * 50})

@@ -25,6 +25,10 @@ pub struct TrainArgs {
     /// Folds.
     #[arg(long, default_value_t = 5)]
     k: usize,
+    /// Validate on a hold-out share of the rows instead of k folds (e.g. 0.2): whole k-means
+    /// blocks of --xy when given (spatial), else shuffled rows.
+    #[arg(long)]
+    holdout: Option<f64>,
     /// Model family: `random_forest`, `gradient_boosting` or `linear` (ridge / logistic).
     #[arg(long, default_value = "random_forest")]
     model: String,
@@ -101,35 +105,48 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
     };
     let opts = FitOptions { model_version: Some(a.version.clone()), metrics: Default::default(), unseen_category };
     let (mut card, d) = Model::table_dataset(&t, &cols, &a.target, &params, &opts)?;
-    let (folds, scheme) = match a.xy.as_slice() {
+    let pts: Option<Vec<[f64; 2]>> = match a.xy.as_slice() {
         [x, y] => {
             let (x, y) = (t.column(x)?, t.column(y)?);
-            let pts: Vec<[f64; 2]> = x.values.iter().zip(y.values.iter()).map(|(a, b)| [*a, *b]).collect();
-            (core_ml::spatial_blocks(&pts, (a.k * 5).min(d.len()), a.k, a.seed)?, "spatial")
+            Some(x.values.iter().zip(y.values.iter()).map(|(a, b)| [*a, *b]).collect())
         }
-        [] => (core_ml::kfold(d.len(), a.k, a.seed)?, "kfold"),
+        [] => None,
         _ => return Err(Error::InvalidInput("--xy takes two columns: x,y".into())),
     };
+    let blocks = (a.k * 5).min(d.len());
+    let spatial = if pts.is_some() { "spatial" } else { "random" };
+    let (folds, scheme) = match (a.holdout, &pts) {
+        (Some(f), p) => {
+            (core_ml::holdout(d.len(), f, a.seed, p.as_deref().map(|p| (p, blocks)))?, format!("{spatial}_holdout"))
+        }
+        (None, Some(p)) => (core_ml::spatial_blocks(p, blocks, a.k, a.seed)?, format!("spatial_{}fold", a.k)),
+        (None, None) => (core_ml::kfold(d.len(), a.k, a.seed)?, format!("kfold_{}fold", a.k)),
+    };
     let oof = core_ml::cross_val_predict(&d, &params, &folds)?;
+    // with a hold-out split only the test side (fold 1, predicted by a model fitted on the
+    // training side) is scored
+    let w = oof.len() / d.len();
+    let rows: Vec<usize> = (0..d.len()).filter(|&i| a.holdout.is_none() || folds[i] == 1).collect();
+    let y_eval: Vec<f64> = rows.iter().map(|&i| d.y[i]).collect();
+    let oof: Vec<f64> = rows.iter().flat_map(|&i| oof[i * w..(i + 1) * w].iter().copied()).collect();
     let mut m = std::collections::BTreeMap::new();
     match task {
         Task::Regression => {
-            m.insert(format!("r2_{scheme}_{}fold", a.k), metrics::r2(&d.y, &oof));
-            m.insert(format!("rmse_{scheme}_{}fold", a.k), metrics::rmse(&d.y, &oof));
-            m.insert(format!("mae_{scheme}_{}fold", a.k), metrics::mae(&d.y, &oof));
+            m.insert(format!("r2_{scheme}"), metrics::r2(&y_eval, &oof));
+            m.insert(format!("rmse_{scheme}"), metrics::rmse(&y_eval, &oof));
+            m.insert(format!("mae_{scheme}"), metrics::mae(&y_eval, &oof));
         }
         Task::Classification => {
-            let w = oof.len() / d.len();
-            let y: Vec<usize> = d.y.iter().map(|v| *v as usize).collect();
+            let y: Vec<usize> = y_eval.iter().map(|v| *v as usize).collect();
             let pred: Vec<usize> = oof
                 .chunks(w)
                 .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0))
                 .collect();
-            m.insert(format!("accuracy_{scheme}_{}fold", a.k), metrics::accuracy(&y, &pred));
-            m.insert(format!("balanced_accuracy_{scheme}_{}fold", a.k), metrics::balanced_accuracy(&y, &pred, w));
+            m.insert(format!("accuracy_{scheme}"), metrics::accuracy(&y, &pred));
+            m.insert(format!("balanced_accuracy_{scheme}"), metrics::balanced_accuracy(&y, &pred, w));
             if w == 2 {
                 let s: Vec<f64> = oof.chunks(2).map(|p| p[1]).collect();
-                m.insert(format!("roc_auc_{scheme}_{}fold", a.k), metrics::roc_auc(&y, &s));
+                m.insert(format!("roc_auc_{scheme}"), metrics::roc_auc(&y, &s));
             }
         }
     }

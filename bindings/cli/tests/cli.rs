@@ -70,6 +70,28 @@ fn train_predict_drift_with_a_signed_encrypted_model() {
     let out = String::from_utf8_lossy(&o.stdout);
     let acc: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy_spatial_5fold: ")).unwrap().parse().unwrap();
     assert!(acc > 0.9, "{out}");
+    // a spatial hold-out split instead of folds
+    let m2 = m.replace(".json", "_holdout.json");
+    let o = run(&[
+        "train",
+        c,
+        "--target",
+        "developed",
+        "--task",
+        "classification",
+        "--xy",
+        "x,y",
+        "--holdout",
+        "0.25",
+        "--n-estimators",
+        "20",
+        "-o",
+        &m2,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let acc: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy_spatial_holdout: ")).unwrap().parse().unwrap();
+    assert!(acc > 0.85, "{out}");
     let o = run(&["predict", m, c, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_KEY"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pred = String::from_utf8_lossy(&o.stdout);

@@ -89,6 +89,51 @@ pub fn spatial_folds(
 }
 
 #[napi(object)]
+#[derive(Default)]
+pub struct HoldoutOptions {
+    /// Share of rows on the test side (default 0.2).
+    pub test_fraction: Option<f64>,
+    /// k-means blocks for `spatialHoldout` (default 25).
+    pub blocks: Option<u32>,
+    pub seed: Option<i64>,
+}
+
+/// Hold-out split of `n` rows as fold labels (0 = training, 1 = test), a shuffled share of the
+/// rows; prefer `spatialHoldout` for parcels.
+#[napi]
+pub fn holdout(env: Env, n: u32, options: Option<HoldoutOptions>) -> napi::Result<Uint32Array> {
+    let o = options.unwrap_or_default();
+    let f = landopp::ml::holdout(n as usize, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None)
+        .map_err(|e| reject_with_code(&env, e))?;
+    Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+}
+
+/// Spatial hold-out split (0 = training, 1 = test): whole k-means blocks of the projected
+/// coordinates go to the test side until it holds `testFraction` of the rows, so test parcels
+/// are not neighbours of training ones. Off the JS thread.
+#[napi(ts_return_type = "Promise<Uint32Array>")]
+pub fn spatial_holdout(
+    x: Float64Array,
+    y: Float64Array,
+    options: Option<HoldoutOptions>,
+) -> AsyncTask<Job<Uint32Array>> {
+    let o = options.unwrap_or_default();
+    Job::new(move || {
+        if x.len() != y.len() {
+            return Err(landopp::Error::InvalidInput(format!("{} x for {} y", x.len(), y.len())));
+        }
+        let pts: Vec<[f64; 2]> = x.iter().zip(y.iter()).map(|(a, b)| [*a, *b]).collect();
+        let f = landopp::ml::holdout(
+            pts.len(),
+            o.test_fraction.unwrap_or(0.2),
+            o.seed.unwrap_or(0) as u64,
+            Some((&pts, o.blocks.unwrap_or(25) as usize)),
+        )?;
+        Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+    })
+}
+
+#[napi(object)]
 pub struct TrainOptions {
     /// Feature columns, in order.
     pub features: Vec<String>,

@@ -533,9 +533,11 @@ impl SearchIndex {
     }
 }
 
-/// Fold labels: `kfold` (n rows) or `spatial` (k-means blocks of the coordinates `xy`).
+/// Fold labels: `kfold` (n rows), `spatial` (k-means blocks of the coordinates `xy`), or
+/// `holdout` (0 = training, 1 = test; whole blocks when `xy` is given).
 #[pyfunction]
-#[pyo3(signature = (kind, n, k, seed=0, xy=None, blocks=25))]
+#[pyo3(signature = (kind, n, k, seed=0, xy=None, blocks=25, test_fraction=0.2))]
+#[allow(clippy::too_many_arguments)]
 fn ml_folds<'py>(
     py: Python<'py>,
     kind: String,
@@ -544,12 +546,14 @@ fn ml_folds<'py>(
     seed: u64,
     xy: Option<numpy::PyReadonlyArray2<'py, f64>>,
     blocks: usize,
+    test_fraction: f64,
 ) -> PyResult<Bound<'py, numpy::PyArray1<usize>>> {
     use numpy::IntoPyArray;
     let pts: Option<Vec<[f64; 2]>> = xy.map(|a| a.as_array().rows().into_iter().map(|r| [r[0], r[1]]).collect());
     let f = run(py, move || match (kind.as_str(), pts) {
         ("kfold", _) => landopp::ml::kfold(n, k, seed),
         ("spatial", Some(p)) => landopp::ml::spatial_blocks(&p, blocks, k, seed),
+        ("holdout", p) => landopp::ml::holdout(n, test_fraction, seed, p.as_deref().map(|p| (p, blocks))),
         (other, _) => Err(landopp::Error::InvalidInput(format!("folds {other:?}: kfold, or spatial with xy"))),
     })?;
     Ok(f.into_pyarray(py))

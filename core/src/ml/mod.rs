@@ -670,8 +670,80 @@ pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Re
     if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
         return Err(Error::InvalidInput("coordinates must be finite".into()));
     }
-    let d2 = |a: &[f64; 2], b: &[f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
     let mut rng = Rng(seed);
+    let label = kmeans_blocks(xy, blocks, &mut rng);
+    // blocks to folds: shuffled, dealt round-robin
+    let mut order: Vec<usize> = (0..blocks).collect();
+    for i in (1..blocks).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut fold_of_block = vec![0; blocks];
+    for (pos, &b) in order.iter().enumerate() {
+        fold_of_block[b] = pos % k;
+    }
+    Ok(label.iter().map(|&b| fold_of_block[b]).collect())
+}
+
+/// Hold-out split as fold labels, 0 = training and 1 = test (usable wherever folds are). With
+/// coordinates `(xy, blocks)` — the spatial split, to be preferred for parcels — whole k-means
+/// blocks are drawn at random into the test side until it holds at least `test_fraction` of the
+/// rows, so test parcels are not the neighbours of training parcels; without, a shuffled
+/// `test_fraction` of the rows. Both sides always keep at least one row.
+pub fn holdout(n: usize, test_fraction: f64, seed: u64, xy: Option<(&[[f64; 2]], usize)>) -> Result<Vec<usize>> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(Error::InvalidInput(format!("test_fraction {test_fraction} outside (0, 1)")));
+    }
+    if n < 2 {
+        return Err(Error::InvalidInput(format!("a hold-out split needs at least 2 rows, got {n}")));
+    }
+    let want = ((n as f64 * test_fraction).round() as usize).clamp(1, n - 1);
+    let mut rng = Rng(seed);
+    let mut label = vec![0usize; n];
+    match xy {
+        None => {
+            let mut idx: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                idx.swap(i, rng.below(i + 1));
+            }
+            idx[..want].iter().for_each(|&i| label[i] = 1);
+        }
+        Some((xy, blocks)) => {
+            if xy.len() != n {
+                return Err(Error::InvalidInput(format!("{} coordinates for {n} rows", xy.len())));
+            }
+            if blocks < 2 || blocks > n {
+                return Err(Error::InvalidInput(format!("{blocks} blocks for {n} rows")));
+            }
+            if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
+                return Err(Error::InvalidInput("coordinates must be finite".into()));
+            }
+            let block = kmeans_blocks(xy, blocks, &mut rng);
+            let mut size = vec![0usize; blocks];
+            block.iter().for_each(|&b| size[b] += 1);
+            let mut order: Vec<usize> = (0..blocks).filter(|&b| size[b] > 0).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let mut test = vec![false; blocks];
+            let mut taken = 0;
+            // the last non-empty block always stays in training
+            for &b in &order[..order.len() - 1] {
+                if taken >= want {
+                    break;
+                }
+                test[b] = true;
+                taken += size[b];
+            }
+            block.iter().zip(label.iter_mut()).for_each(|(&b, l)| *l = test[b] as usize);
+        }
+    }
+    Ok(label)
+}
+
+/// k-means block (Lloyd, `blocks` clusters, k-means++ seeding from `rng`) of every point.
+fn kmeans_blocks(xy: &[[f64; 2]], blocks: usize, rng: &mut Rng) -> Vec<usize> {
+    let n = xy.len();
+    let d2 = |a: &[f64; 2], b: &[f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
     let mut centres = vec![xy[rng.below(n)]];
     let mut dist: Vec<f64> = xy.iter().map(|p| d2(p, &centres[0])).collect();
     while centres.len() < blocks {
@@ -711,16 +783,7 @@ pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Re
             break;
         }
     }
-    // blocks to folds: shuffled, dealt round-robin
-    let mut order: Vec<usize> = (0..blocks).collect();
-    for i in (1..blocks).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
-    let mut fold_of_block = vec![0; blocks];
-    for (pos, &b) in order.iter().enumerate() {
-        fold_of_block[b] = pos % k;
-    }
-    Ok(label.iter().map(|&b| fold_of_block[b]).collect())
+    label
 }
 
 /// Out-of-fold predictions: for each fold, fit on the other folds and predict this one.
@@ -1015,6 +1078,31 @@ mod tests {
             y.push(if a > 0.5 { 3.0 } else { 1.0 } + b);
         }
         Dataset { x, p: 2, y }
+    }
+
+    #[test]
+    fn holdout_splits_rows_or_whole_blocks() {
+        let h = holdout(1000, 0.2, 3, None).unwrap();
+        assert_eq!(h.iter().filter(|&&v| v == 1).count(), 200);
+        assert_eq!(h, holdout(1000, 0.2, 3, None).unwrap());
+        assert_ne!(h, holdout(1000, 0.2, 4, None).unwrap());
+        // two far-apart clusters of 40 x 10 points: the test side takes whole blocks
+        let xy: Vec<[f64; 2]> =
+            (0..800).map(|i| [(i % 40) as f64 + (i / 400) as f64 * 1e4, (i / 40 % 10) as f64]).collect();
+        let h = holdout(800, 0.3, 1, Some((&xy, 8))).unwrap();
+        let test = h.iter().filter(|&&v| v == 1).count();
+        assert!((240..800).contains(&test), "{test}");
+        let block = kmeans_blocks(&xy, 8, &mut Rng(1));
+        for b in 0..8 {
+            let sides: std::collections::BTreeSet<usize> = (0..800).filter(|&i| block[i] == b).map(|i| h[i]).collect();
+            assert!(sides.len() <= 1, "block {b} split across sides");
+        }
+        assert!(h.contains(&0));
+        for bad in [0.0, 1.0, f64::NAN] {
+            assert_eq!(holdout(10, bad, 0, None).unwrap_err().code(), "INVALID_INPUT");
+        }
+        assert_eq!(holdout(1, 0.5, 0, None).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(holdout(800, 0.3, 1, Some((&xy[..10], 8))).unwrap_err().code(), "INVALID_INPUT");
     }
 
     #[test]
