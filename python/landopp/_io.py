@@ -198,10 +198,18 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
 
 def _wkb(geoms: Any) -> Any:
     """WKB of shapely geometries (None stays None), vectorised: an object array of bytes, which
-    the extension reads item by item (no intermediate list)."""
+    the extension reads item by item (no intermediate list). Large arrays are encoded in two
+    halves on two threads (shapely releases the GIL); the pool lives for the call only, so a
+    forked process never inherits dead workers."""
     import shapely
 
-    return shapely.to_wkb(np.asarray(geoms, dtype=object))
+    a = np.asarray(geoms, dtype=object)
+    if len(a) < 4096 or (os.cpu_count() or 1) < 2:
+        return shapely.to_wkb(a)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as ex:
+        return np.concatenate(list(ex.map(shapely.to_wkb, np.array_split(a, 2))))
 
 
 def _column_values(v: Any) -> list[Any]:

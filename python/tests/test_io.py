@@ -147,3 +147,13 @@ def test_crs_parsing():
     with pytest.raises(landopp.CrsError) as e:
         landopp.Crs.from_user_input("EPSG:99999")
     assert e.value.code == "CRS"
+
+
+def test_wkb_encoding_in_halves_equals_shapely():
+    from landopp._io import _wkb
+
+    geoms = np.array([shapely.box(i, 0, i + 1, 1) if i % 97 else None for i in range(9001)], dtype=object)
+    got = _wkb(geoms)
+    assert len(got) == 9001 and got[0] is None
+    assert list(got) == list(shapely.to_wkb(geoms))
+    assert list(_wkb(geoms[:10])) == list(shapely.to_wkb(geoms[:10]))
