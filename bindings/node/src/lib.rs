@@ -411,13 +411,23 @@ impl Task for ScoreTask {
                 None
             };
             // everything the result needs is built here, off the JS thread
-            let (reasons, reason_sets) = r.reason_sets();
+            // the result arrays are built side by side on the core's threads
+            use rayon::prelude::*;
+            let (((reasons, reason_sets), buildable_acres), (rank, excluded)) = rayon::join(
+                || rayon::join(|| r.reason_sets(), || r.buildable_acres()),
+                || {
+                    rayon::join(
+                        || r.rank.par_iter().with_min_len(1 << 16).map(|v| *v as u32).collect(),
+                        || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
+                    )
+                },
+            );
             Ok(ScoreParts {
                 reasons,
                 reason_sets,
-                buildable_acres: r.buildable_acres(),
-                rank: r.rank.iter().map(|v| *v as u32).collect(),
-                excluded: r.excluded.iter().map(|v| *v as u8).collect(),
+                buildable_acres,
+                rank,
+                excluded,
                 method: r.method,
                 score: r.score,
                 explanations: ex,
