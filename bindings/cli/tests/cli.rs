@@ -46,52 +46,21 @@ fn train_predict_drift_with_a_signed_encrypted_model() {
             .unwrap()
     };
     let (c, m) = (csv.to_str().unwrap(), model.to_str().unwrap());
-    let o = run(&[
-        "train",
-        c,
-        "--target",
-        "developed",
-        "--task",
-        "classification",
-        "--xy",
-        "x,y",
-        "--n-estimators",
-        "20",
-        "--version",
-        "1.0.0",
-        "-o",
-        m,
-        "--hmac-key-env",
-        "LANDOPP_SIGN",
-        "--key-env",
-        "LANDOPP_KEY",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let acc: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy_spatial_5fold: ")).unwrap().parse().unwrap();
-    assert!(acc > 0.9, "{out}");
+    // train a classifier with spatial validation; prints the metric `accuracy_<scheme>`
+    let train = |extra: &[&str], scheme: &str| -> f64 {
+        let base =
+            ["train", c, "--target", "developed", "--task", "classification", "--xy", "x,y", "--n-estimators", "20"];
+        let o = run(&[&base[..], extra].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let key = format!("accuracy_{scheme}: ");
+        out.lines().find_map(|l| l.strip_prefix(key.as_str())).unwrap_or_else(|| panic!("{out}")).parse().unwrap()
+    };
+    let signed = ["--version", "1.0.0", "-o", m, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_KEY"];
+    assert!(train(&signed, "spatial_5fold") > 0.9);
     // a spatial hold-out split instead of folds
     let m2 = m.replace(".json", "_holdout.json");
-    let o = run(&[
-        "train",
-        c,
-        "--target",
-        "developed",
-        "--task",
-        "classification",
-        "--xy",
-        "x,y",
-        "--holdout",
-        "0.25",
-        "--n-estimators",
-        "20",
-        "-o",
-        &m2,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let acc: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy_spatial_holdout: ")).unwrap().parse().unwrap();
-    assert!(acc > 0.85, "{out}");
+    assert!(train(&["--holdout", "0.25", "-o", &m2], "spatial_holdout") > 0.85);
     let o = run(&["predict", m, c, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_KEY"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pred = String::from_utf8_lossy(&o.stdout);

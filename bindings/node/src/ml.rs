@@ -51,7 +51,7 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
 pub fn kfold(env: Env, n: u32, k: u32, seed: Option<i64>) -> napi::Result<Uint32Array> {
     let f =
         landopp::ml::kfold(n as usize, k as usize, seed.unwrap_or(0) as u64).map_err(|e| reject_with_code(&env, e))?;
-    Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+    Ok(labels(f))
 }
 
 #[napi(object)]
@@ -74,18 +74,27 @@ pub fn spatial_folds(
 ) -> AsyncTask<Job<Uint32Array>> {
     let o = options.unwrap_or_default();
     Job::new(move || {
-        if x.len() != y.len() {
-            return Err(landopp::Error::InvalidInput(format!("{} x for {} y", x.len(), y.len())));
-        }
-        let pts: Vec<[f64; 2]> = x.iter().zip(y.iter()).map(|(a, b)| [*a, *b]).collect();
         let f = landopp::ml::spatial_blocks(
-            &pts,
+            &points(&x, &y)?,
             o.blocks.unwrap_or(25) as usize,
             o.k.unwrap_or(5) as usize,
             o.seed.unwrap_or(0) as u64,
         )?;
-        Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+        Ok(labels(f))
     })
+}
+
+/// Coordinate pairs from two typed arrays of the same length.
+fn points(x: &[f64], y: &[f64]) -> landopp::Result<Vec<[f64; 2]>> {
+    if x.len() != y.len() {
+        return Err(landopp::Error::InvalidInput(format!("{} x for {} y", x.len(), y.len())));
+    }
+    Ok(x.iter().zip(y).map(|(a, b)| [*a, *b]).collect())
+}
+
+/// Fold labels as a typed array.
+fn labels(f: Vec<usize>) -> Uint32Array {
+    Uint32Array::new(f.into_iter().map(|v| v as u32).collect())
 }
 
 #[napi(object)]
@@ -105,7 +114,7 @@ pub fn holdout(env: Env, n: u32, options: Option<HoldoutOptions>) -> napi::Resul
     let o = options.unwrap_or_default();
     let f = landopp::ml::holdout(n as usize, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None)
         .map_err(|e| reject_with_code(&env, e))?;
-    Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+    Ok(labels(f))
 }
 
 /// Spatial hold-out split (0 = training, 1 = test): whole k-means blocks of the projected
@@ -119,17 +128,14 @@ pub fn spatial_holdout(
 ) -> AsyncTask<Job<Uint32Array>> {
     let o = options.unwrap_or_default();
     Job::new(move || {
-        if x.len() != y.len() {
-            return Err(landopp::Error::InvalidInput(format!("{} x for {} y", x.len(), y.len())));
-        }
-        let pts: Vec<[f64; 2]> = x.iter().zip(y.iter()).map(|(a, b)| [*a, *b]).collect();
+        let pts = points(&x, &y)?;
         let f = landopp::ml::holdout(
             pts.len(),
             o.test_fraction.unwrap_or(0.2),
             o.seed.unwrap_or(0) as u64,
             Some((&pts, o.blocks.unwrap_or(25) as usize)),
         )?;
-        Ok(Uint32Array::new(f.into_iter().map(|v| v as u32).collect()))
+        Ok(labels(f))
     })
 }
 
