@@ -105,12 +105,16 @@ fn zonal_stats<'py>(
         let pool = crate::pool().map_err(|e| crate::error::to_py(py, e))?;
         let reader = std::thread::spawn(move || pool.install(|| Ok((load()?, load_w.map(|f| f()).transpose()?))));
         let encoded = wkb.call0().and_then(|w| w.extract());
-        // joined here, not inside `run`: a pool worker blocked on the reader, which itself needs
-        // the pool, could deadlock (rayon workers pick up other jobs while they wait)
-        let read = py.detach(move || {
+        let join = move || {
             reader.join().unwrap_or_else(|_| Err(landopp::Error::InvalidInput("raster reader panicked".into())))
-        });
-        (Box::new(move || read), encoded?)
+        };
+        match encoded {
+            Ok(w) => (Box::new(join), w),
+            Err(e) => {
+                let _ = py.detach(join); // let the reader finish before raising
+                return Err(e);
+            }
+        }
     } else {
         (Box::new(move || Ok((load()?, load_w.map(|f| f()).transpose()?))), wkb.extract()?)
     };
