@@ -289,14 +289,13 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     """
     index = None
     path = None
-    wkb: Any
     if isinstance(polygons, (str, os.PathLike)):
         path, wkb = os.fspath(polygons), []
     elif hasattr(polygons, "geometry") or hasattr(polygons, "crs"):
         crs = crs if crs is not None else polygons.crs
         index = polygons.index
         geoms = polygons.geometry if hasattr(polygons, "geometry") else polygons
-        wkb = lambda: _wkb(geoms)  # noqa: E731 - called by the extension while it reads the raster
+        wkb = _wkb(geoms)
     else:
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),

@@ -1,5 +1,5 @@
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, final
 
 import numpy as np
@@ -23,7 +23,7 @@ def geodesic_area_perimeter(wkb: Sequence[bytes | None], crs: str) -> tuple[np.n
 def parcel_status(wkb: Sequence[bytes | None]) -> list[str]: ...
 def terrain(bands: list[np.ndarray], transform: list[float], crs: str | None, nodata: float | None,
             product: str, options_json: str) -> dict[str, Any]: ...
-def zonal_stats(raster: Any, wkb: Sequence[bytes | None] | Callable[[], Sequence[bytes | None]], crs: str | None, stats: list[str], band: int = 0,
+def zonal_stats(raster: Any, wkb: Sequence[bytes | None], crs: str | None, stats: list[str], band: int = 0,
                 min_coverage_frac: float = 0.0, weights: Any = None, polygons_path: str | None = None,
                 layer: str | None = None) -> list[tuple[str, np.ndarray]]: ...
 def spectral_indices(bands: list[tuple[str, Any]], indices: list[str], options_json: str, scl: Any = None,

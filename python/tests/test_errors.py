@@ -79,19 +79,3 @@ def test_builtin_bases():
         landopp.read_raster("/nonexistent.tif")
     with pytest.raises(ValueError):
         landopp.Crs.from_user_input("EPSG:99999")
-
-
-def test_zonal_from_a_geodataframe_reports_raster_and_geometry_errors():
-    gpd = pytest.importorskip("geopandas")
-    parcels = gpd.read_file(FIXTURES / "formats/slovenia_lulc.geojson")
-    # the raster is read on another thread while the polygons are encoded: its error still arrives
-    with pytest.raises(FileNotFoundError):
-        landopp.zonal_stats("/nonexistent.tif", parcels, ["mean"])
-    ok = landopp.zonal_stats(FIXTURES / "slovenia/dem.tif", parcels, ["count"])
-    assert len(ok) == len(parcels) and (ok["count"] > 0).any()
-    # an error while encoding comes back (after the reader has finished)
-    def boom():
-        raise RuntimeError("encoding failed")
-
-    with pytest.raises(RuntimeError, match="encoding failed"):
-        landopp._landopp.zonal_stats(str(FIXTURES / "slovenia/dem.tif"), boom, None, ["count"])

@@ -75,20 +75,15 @@ impl RasterArg<'_> {
     }
 }
 
-/// The value raster and the optional weight raster, once read.
-type RasterPair = Box<dyn FnOnce() -> landopp::Result<(Raster, Option<Raster>)> + Send>;
-
 /// Exact zonal statistics of WKB polygons (in `crs`), or of the polygons of a vector file
-/// (`polygons_path`, read in Rust), over a raster; returns `[(name, values)]`. `wkb` may be a
-/// callable returning the WKB: the rasters are then read on another thread while it runs
-/// (shapely encodes without the GIL), so the encoding and the read overlap.
+/// (`polygons_path`, read in Rust), over a raster; returns `[(name, values)]`.
 #[pyfunction]
 #[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None))]
 #[allow(clippy::too_many_arguments)]
 fn zonal_stats<'py>(
     py: Python<'py>,
     raster: RasterArg<'py>,
-    wkb: Bound<'py, PyAny>,
+    wkb: Vec<Option<Vec<u8>>>,
     crs: Option<String>,
     stats: Vec<String>,
     band: usize,
@@ -100,26 +95,9 @@ fn zonal_stats<'py>(
     use numpy::IntoPyArray;
     let load = raster.into_loader()?;
     let load_w = weights.map(RasterArg::into_loader).transpose()?;
-    let (loaded, wkb): (RasterPair, Vec<Option<Vec<u8>>>) = if wkb.is_callable() {
-        // on landopp's (fork-aware) pool, like every other core call
-        let pool = crate::pool().map_err(|e| crate::error::to_py(py, e))?;
-        let reader = std::thread::spawn(move || pool.install(|| Ok((load()?, load_w.map(|f| f()).transpose()?))));
-        let encoded = wkb.call0().and_then(|w| w.extract());
-        let join = move || {
-            reader.join().unwrap_or_else(|_| Err(landopp::Error::InvalidInput("raster reader panicked".into())))
-        };
-        match encoded {
-            Ok(w) => (Box::new(join), w),
-            Err(e) => {
-                let _ = py.detach(join); // let the reader finish before raising
-                return Err(e);
-            }
-        }
-    } else {
-        (Box::new(move || Ok((load()?, load_w.map(|f| f()).transpose()?))), wkb.extract()?)
-    };
     let cols = run(py, move || {
-        let (r, w) = loaded()?;
+        let r = load()?;
+        let w = load_w.map(|f| f()).transpose()?;
         let (polys, crs) = match polygons_path {
             Some(p) => {
                 let l = landopp::vector::read_layer(&p, &landopp::vector::ReadOptions { layer })?;

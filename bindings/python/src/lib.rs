@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 /// landopp's worker threads for this process. Rebuilt in a child after `fork()` (the parent's
 /// threads do not exist there; rayon's global pool would deadlock), so `multiprocessing` with the
 /// fork start method is safe.
-pub(crate) fn pool() -> landopp::Result<std::sync::Arc<rayon::ThreadPool>> {
+fn pool() -> landopp::Result<std::sync::Arc<rayon::ThreadPool>> {
     use std::sync::{Arc, Mutex};
     static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
     let pid = std::process::id();
