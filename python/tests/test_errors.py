@@ -79,3 +79,12 @@ def test_builtin_bases():
         landopp.read_raster("/nonexistent.tif")
     with pytest.raises(ValueError):
         landopp.Crs.from_user_input("EPSG:99999")
+
+
+def test_zonal_from_a_geodataframe_reports_raster_errors():
+    gpd = pytest.importorskip("geopandas")
+    parcels = gpd.read_file(FIXTURES / "formats/slovenia_lulc.geojson")
+    with pytest.raises(FileNotFoundError):
+        landopp.zonal_stats("/nonexistent.tif", parcels, ["mean"])
+    ok = landopp.zonal_stats(FIXTURES / "slovenia/dem.tif", parcels, ["count"])
+    assert len(ok) == len(parcels) and (ok["count"] > 0).any()
