@@ -19,9 +19,14 @@ pub struct TrainArgs {
     /// `regression` or `classification`.
     #[arg(long, default_value = "regression")]
     task: String,
-    /// Coordinate columns `x,y` (projected, metres) for spatial-block folds; k-fold without.
+    /// Coordinate columns `x,y` (projected, metres) for spatial-block folds. Default: columns
+    /// `x,y` or `centroid_x,centroid_y` when the table has them (spatial validation is the
+    /// default wherever parcel coordinates exist); shuffled k-fold otherwise or with --random-folds.
     #[arg(long, value_delimiter = ',')]
     xy: Vec<String>,
+    /// Shuffled k-fold (or hold-out) even when coordinates are there.
+    #[arg(long)]
+    random_folds: bool,
     /// Folds.
     #[arg(long, default_value_t = 5)]
     k: usize,
@@ -76,6 +81,14 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
         "classification" => Task::Classification,
         o => return Err(Error::InvalidInput(format!("--task {o:?}: regression or classification"))),
     };
+    let mut a = a;
+    if a.xy.is_empty() && !a.random_folds {
+        let has = |c: &str| t.column(c).is_ok_and(|c| !c.is_categorical());
+        if let Some((x, y)) = [("x", "y"), ("centroid_x", "centroid_y")].into_iter().find(|(x, y)| has(x) && has(y)) {
+            outln!("spatial validation on columns {x},{y} (--random-folds for shuffled folds)");
+            a.xy = vec![x.to_string(), y.to_string()];
+        }
+    }
     let cols: Vec<String> = if a.columns.is_empty() {
         t.columns().iter().filter(|c| c.name != a.target && !a.xy.contains(&c.name)).map(|c| c.name.clone()).collect()
     } else {
@@ -106,6 +119,7 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
     let opts = FitOptions { model_version: Some(a.version.clone()), metrics: Default::default(), unseen_category };
     let (mut card, d) = Model::table_dataset(&t, &cols, &a.target, &params, &opts)?;
     let pts: Option<Vec<[f64; 2]>> = match a.xy.as_slice() {
+        _ if a.random_folds => None,
         [x, y] => {
             let (x, y) = (t.column(x)?, t.column(y)?);
             Some(x.values.iter().zip(y.values.iter()).map(|(a, b)| [*a, *b]).collect())

@@ -61,6 +61,12 @@ fn train_predict_drift_with_a_signed_encrypted_model() {
     // a spatial hold-out split instead of folds
     let m2 = m.replace(".json", "_holdout.json");
     assert!(train(&["--holdout", "0.25", "-o", &m2], "spatial_holdout") > 0.85);
+    // the table's x,y columns make spatial validation the default; --random-folds opts out
+    let auto = ["train", c, "--target", "developed", "--task", "classification", "--n-estimators", "10", "-o", &m2];
+    let out = String::from_utf8_lossy(&run(&auto).stdout).to_string();
+    assert!(out.contains("spatial validation on columns x,y") && out.contains("accuracy_spatial_5fold: "), "{out}");
+    let out = String::from_utf8_lossy(&run(&[&auto[..], &["--random-folds"]].concat()).stdout).to_string();
+    assert!(out.contains("accuracy_kfold_5fold: "), "{out}");
     let o = run(&["predict", m, c, "--hmac-key-env", "LANDOPP_SIGN", "--key-env", "LANDOPP_KEY"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pred = String::from_utf8_lossy(&o.stdout);
