@@ -72,7 +72,7 @@ fn key32(k: &Option<Vec<u8>>) -> Option<[u8; 32]> {
     k.as_ref().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
 }
 
-pub fn train(a: TrainArgs) -> Result<(), Error> {
+pub fn train(mut a: TrainArgs) -> Result<(), Error> {
     let hmac_key = env_bytes(a.hmac_key_env.as_deref(), false)?;
     let key_bytes = env_bytes(a.key_env.as_deref(), true)?;
     let t = FeatureTable::read_csv(&a.features)?;
@@ -81,7 +81,6 @@ pub fn train(a: TrainArgs) -> Result<(), Error> {
         "classification" => Task::Classification,
         o => return Err(Error::InvalidInput(format!("--task {o:?}: regression or classification"))),
     };
-    let mut a = a;
     if a.xy.is_empty() && !a.random_folds {
         let has = |c: &str| t.column(c).is_ok_and(|c| !c.is_categorical());
         if let Some((x, y)) = [("x", "y"), ("centroid_x", "centroid_y")].into_iter().find(|(x, y)| has(x) && has(y)) {

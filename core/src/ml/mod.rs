@@ -667,11 +667,8 @@ pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Re
     if k < 2 || blocks < k || blocks > n {
         return Err(Error::InvalidInput(format!("{blocks} blocks into {k} folds for {n} rows")));
     }
-    if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
-        return Err(Error::InvalidInput("coordinates must be finite".into()));
-    }
     let mut rng = Rng(seed);
-    let label = kmeans_blocks(xy, blocks, &mut rng);
+    let label = kmeans_blocks(xy, blocks, &mut rng)?;
     // blocks to folds: shuffled, dealt round-robin
     let mut order: Vec<usize> = (0..blocks).collect();
     for i in (1..blocks).rev() {
@@ -714,10 +711,7 @@ pub fn holdout(n: usize, test_fraction: f64, seed: u64, xy: Option<(&[[f64; 2]],
             if blocks < 2 || blocks > n {
                 return Err(Error::InvalidInput(format!("{blocks} blocks for {n} rows")));
             }
-            if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
-                return Err(Error::InvalidInput("coordinates must be finite".into()));
-            }
-            let block = kmeans_blocks(xy, blocks, &mut rng);
+            let block = kmeans_blocks(xy, blocks, &mut rng)?;
             let mut size = vec![0usize; blocks];
             block.iter().for_each(|&b| size[b] += 1);
             let mut order: Vec<usize> = (0..blocks).filter(|&b| size[b] > 0).collect();
@@ -740,8 +734,12 @@ pub fn holdout(n: usize, test_fraction: f64, seed: u64, xy: Option<(&[[f64; 2]],
     Ok(label)
 }
 
-/// k-means block (Lloyd, `blocks` clusters, k-means++ seeding from `rng`) of every point.
-fn kmeans_blocks(xy: &[[f64; 2]], blocks: usize, rng: &mut Rng) -> Vec<usize> {
+/// k-means block (Lloyd, `blocks` clusters, k-means++ seeding from `rng`) of every point; the
+/// coordinates must be finite.
+fn kmeans_blocks(xy: &[[f64; 2]], blocks: usize, rng: &mut Rng) -> Result<Vec<usize>> {
+    if xy.iter().any(|c| !c[0].is_finite() || !c[1].is_finite()) {
+        return Err(Error::InvalidInput("coordinates must be finite".into()));
+    }
     let n = xy.len();
     let d2 = |a: &[f64; 2], b: &[f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
     let mut centres = vec![xy[rng.below(n)]];
@@ -783,7 +781,7 @@ fn kmeans_blocks(xy: &[[f64; 2]], blocks: usize, rng: &mut Rng) -> Vec<usize> {
             break;
         }
     }
-    label
+    Ok(label)
 }
 
 /// Out-of-fold predictions: for each fold, fit on the other folds and predict this one.
@@ -1092,7 +1090,7 @@ mod tests {
         let h = holdout(800, 0.3, 1, Some((&xy, 8))).unwrap();
         let test = h.iter().filter(|&&v| v == 1).count();
         assert!((240..800).contains(&test), "{test}");
-        let block = kmeans_blocks(&xy, 8, &mut Rng(1));
+        let block = kmeans_blocks(&xy, 8, &mut Rng(1)).unwrap();
         for b in 0..8 {
             let sides: std::collections::BTreeSet<usize> = (0..800).filter(|&i| block[i] == b).map(|i| h[i]).collect();
             assert!(sides.len() <= 1, "block {b} split across sides");
