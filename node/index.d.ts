@@ -371,6 +371,13 @@ export declare function spatialHoldout(x: Float64Array, y: Float64Array, options
  */
 export declare function terrain(dem: string | RasterInput, product: string, options?: any | undefined | null): Promise<RasterResult>
 
+/**
+ * Like `gdaldem PRODUCT DEM OUTPUT`: the terrain product of a DEM file written as a tiled GeoTIFF,
+ * streamed a strip of rows at a time (memory stays at a few MB whatever the DEM's size). Options
+ * as `terrain`'s plus `compress: 'deflate' | 'none'`.
+ */
+export declare function terrainToFile(dem: string, output: string, product: string, options?: any | undefined | null): Promise<void>
+
 /** Train a model on table columns; resolves to a `Model`. */
 export declare function trainModel(table: FeatureTableJs | ColumnsJs, options: TrainOptions): Promise<Model>
 

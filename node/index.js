@@ -855,6 +855,7 @@ module.exports.score = nativeBinding.score
 module.exports.spatialFolds = nativeBinding.spatialFolds
 module.exports.spatialHoldout = nativeBinding.spatialHoldout
 module.exports.terrain = nativeBinding.terrain
+module.exports.terrainToFile = nativeBinding.terrainToFile
 module.exports.trainModel = nativeBinding.trainModel
 module.exports.transform = nativeBinding.transform
 module.exports.version = nativeBinding.version

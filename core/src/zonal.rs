@@ -18,9 +18,10 @@
 
 use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};
-use crate::raster::{BandData, GeoTransform, Raster};
+use crate::raster::{BandData, DataType, GeoTiff, GeoTransform, Raster, Window};
 use geo_types::{Coord, LineString, MultiPolygon};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A statistic of [`zonal_stats`].
@@ -179,6 +180,19 @@ pub struct Coverage {
 
 /// Exact coverage fractions of `poly` (in the raster's CRS) over a `width × height` grid.
 pub fn coverage(poly: &MultiPolygon<f64>, gt: &GeoTransform, width: usize, height: usize) -> Result<Coverage> {
+    coverage_in_rows(poly, gt, width, height, 0, height)
+}
+
+/// [`coverage`] restricted to the grid rows `row_lo..row_hi` (each row's fractions are computed
+/// on their own, so they equal the unrestricted ones).
+fn coverage_in_rows(
+    poly: &MultiPolygon<f64>,
+    gt: &GeoTransform,
+    width: usize,
+    height: usize,
+    row_lo: usize,
+    row_hi: usize,
+) -> Result<Coverage> {
     if !gt.is_north_up() {
         return Err(Error::Unsupported("zonal statistics on a rotated geotransform".into()));
     }
@@ -200,8 +214,11 @@ pub fn coverage(poly: &MultiPolygon<f64>, gt: &GeoTransform, width: usize, heigh
     }
     let cmin = x0.floor().max(0.0) as usize;
     let cmax = (x1.ceil().min(width as f64)).max(0.0) as usize;
-    let rmin = y0.floor().max(0.0) as usize;
-    let rmax = (y1.ceil().min(height as f64)).max(0.0) as usize;
+    // the window's local frame starts at the polygon's first row, whatever rows are asked for,
+    // so restricted and whole computations round identically
+    let rfull = y0.floor().max(0.0) as usize;
+    let rmin = rfull.max(row_lo);
+    let rmax = ((y1.ceil().min(height as f64)).max(0.0) as usize).min(row_hi);
     if cmin >= cmax || rmin >= rmax {
         return Ok(empty);
     }
@@ -209,12 +226,13 @@ pub fn coverage(poly: &MultiPolygon<f64>, gt: &GeoTransform, width: usize, heigh
     let mut cover = vec![0.0f64; rows * cols];
     let mut acc = vec![0.0f64; rows * (cols + 1)];
     // Window-local pixel coordinates keep magnitudes small, hence rounding noise ~1e-15.
-    let (ox, oy) = (g[0] + cmin as f64 * g[1], g[3] + rmin as f64 * g[5]);
+    let (ox, oy) = (g[0] + cmin as f64 * g[1], g[3] + rfull as f64 * g[5]);
     let to_local = |c: &Coord<f64>| ((c.x - ox) / g[1], (c.y - oy) / g[5]);
+    let win = (rmin - rfull, rmax - rfull, 0, cols);
     for p in &poly.0 {
-        ring_coverage(p.exterior(), true, &to_local, (0, rows, 0, cols), &mut cover, &mut acc);
+        ring_coverage(p.exterior(), true, &to_local, win, &mut cover, &mut acc);
         for h in p.interiors() {
-            ring_coverage(h, false, &to_local, (0, rows, 0, cols), &mut cover, &mut acc);
+            ring_coverage(h, false, &to_local, win, &mut cover, &mut acc);
         }
     }
     for r in 0..rows {
@@ -442,18 +460,101 @@ pub fn zonal_stats(
     crs: Option<&Crs>,
     opts: &ZonalOptions<'_>,
 ) -> Result<ZonalResult> {
+    let band = raster.band(opts.band)?;
+    let grid = Grid {
+        width: raster.width(),
+        height: raster.height(),
+        transform: raster.transform,
+        crs: raster.crs.as_ref(),
+        nodata: raster.nodata,
+        dtype: band.dtype(),
+    };
+    zonal_core(&grid, polygons, crs, opts, raster.height().max(1), &|_, _| Ok(Cow::Borrowed(band)))
+}
+
+/// exactextract's default `--max-cells`: 30 million raster cells in memory at once.
+pub const DEFAULT_MAX_CELLS: usize = 30_000_000;
+
+/// [`zonal_stats`] over a GeoTIFF read in strips of whole rows holding at most about `max_cells`
+/// cells (at least one block row), so memory stays bounded whatever the raster's size — the
+/// raster-sequential strategy of exactextract (`--max-cells`). Each polygon accumulates over the
+/// strips it crosses in the same row-major order as in memory: the results are identical to
+/// [`zonal_stats`] on the whole raster. A weight raster, if any, is in memory on the same grid.
+///
+/// ```
+/// use landopp::raster::GeoTiff;
+/// use landopp::zonal::{zonal_stats, zonal_stats_file, Stat, ZonalOptions};
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// let parcels = landopp::Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
+/// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Median], ..Default::default() };
+/// // 2,000 cells at a time
+/// let streamed = zonal_stats_file(&GeoTiff::open(f.join("dem.tif"))?, &parcels.geometries,
+///     parcels.crs.as_ref(), &opts, 2_000)?;
+/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// assert_eq!(streamed, zonal_stats(&dem, &parcels.geometries, parcels.crs.as_ref(), &opts)?);
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn zonal_stats_file(
+    raster: &GeoTiff,
+    polygons: &[MultiPolygon<f64>],
+    crs: Option<&Crs>,
+    opts: &ZonalOptions<'_>,
+    max_cells: usize,
+) -> Result<ZonalResult> {
+    if opts.band >= raster.band_count() {
+        return Err(Error::not_found(
+            "band",
+            (opts.band + 1).to_string(),
+            vec![format!("1..={}", raster.band_count())],
+        ));
+    }
+    let (w, h) = (raster.width(), raster.height());
+    let grid = Grid {
+        width: w,
+        height: h,
+        transform: raster.transform(),
+        crs: raster.crs(),
+        nodata: raster.nodata(),
+        dtype: raster.dtype(),
+    };
+    // whole block rows, as many as fit in the budget (at least one)
+    let bh = raster.block_size().0.max(1);
+    let rows = ((max_cells / w.max(1)) / bh).max(1) * bh;
+    zonal_core(&grid, polygons, crs, opts, rows, &|r0, n| {
+        raster.read_window(opts.band, Window::new(r0, 0, n, w)).map(Cow::Owned)
+    })
+}
+
+/// The value raster's grid.
+struct Grid<'a> {
+    width: usize,
+    height: usize,
+    transform: GeoTransform,
+    crs: Option<&'a Crs>,
+    nodata: Option<f64>,
+    dtype: DataType,
+}
+
+type ReadRows<'a> = dyn Fn(usize, usize) -> Result<Cow<'a, BandData>> + Sync + 'a;
+
+fn zonal_core<'a>(
+    grid: &Grid<'_>,
+    polygons: &[MultiPolygon<f64>],
+    crs: Option<&Crs>,
+    opts: &ZonalOptions<'_>,
+    rows_per_strip: usize,
+    read_rows: &ReadRows<'a>,
+) -> Result<ZonalResult> {
     if opts.stats.is_empty() {
         return Err(Error::InvalidInput("no statistic requested".into()));
     }
     if !(0.0..=1.0).contains(&opts.min_coverage_frac) {
         return Err(Error::InvalidInput(format!("min_coverage_frac {} outside 0..1", opts.min_coverage_frac)));
     }
-    let band = raster.band(opts.band)?;
-    let cells = band_cells(band)?;
-    let (w, h) = (raster.width(), raster.height());
+    let (w, h) = (grid.width, grid.height);
     let weights = match (opts.weights, opts.stats.iter().any(|s| matches!(s, Stat::WeightedMean | Stat::WeightedSum))) {
         (Some(wr), _) => {
-            if wr.width() != w || wr.height() != h || wr.transform != raster.transform {
+            if wr.width() != w || wr.height() != h || wr.transform != grid.transform {
                 return Err(Error::InvalidInput(
                     "the weight raster must be on the value raster's grid (same size and geotransform)".into(),
                 ));
@@ -463,7 +564,7 @@ pub fn zonal_stats(
         (None, true) => return Err(Error::InvalidInput("weighted_mean/weighted_sum need a weight raster".into())),
         (None, false) => None,
     };
-    let projected: Option<Vec<MultiPolygon<f64>>> = match (crs, raster.crs.as_ref()) {
+    let projected: Option<Vec<MultiPolygon<f64>>> = match (crs, grid.crs) {
         (Some(a), Some(b)) if a != b => {
             let t = Transformer::new(a, b)?;
             Some(polygons.par_iter().map(|p| t.transform_multipolygon(p)).collect::<Result<_>>()?)
@@ -474,19 +575,49 @@ pub fn zonal_stats(
         _ => None,
     };
     let polys = projected.as_deref().unwrap_or(polygons);
-    let nodata = raster.nodata;
+    let nodata = grid.nodata;
     let valid = |v: f64| !v.is_nan() && Some(v) != nodata;
     let need_values = opts.stats.iter().any(Stat::needs_values);
     // exactextract returns quantiles in the raster's type: truncated for integer rasters
-    let integer = !matches!(band.dtype(), crate::raster::DataType::F32 | crate::raster::DataType::F64);
+    let integer = !matches!(grid.dtype, DataType::F32 | DataType::F64);
     let q = |v: f64| if integer { v.trunc() } else { v };
-    let gt = raster.transform;
-    let accs: Vec<Acc> = polys
-        .par_iter()
-        .map(|poly| {
+    let gt = grid.transform;
+    if !gt.is_north_up() {
+        return Err(Error::Unsupported("zonal statistics on a rotated geotransform".into()));
+    }
+    // rows each polygon touches (empty when it misses the raster)
+    let row_span = |poly: &MultiPolygon<f64>| -> (usize, usize) {
+        let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+        for p in &poly.0 {
+            for c in &p.exterior().0 {
+                let y = (c.y - gt.0[3]) / gt.0[5];
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+        if !(y0.is_finite() && y1.is_finite()) {
+            return (0, 0);
+        }
+        (y0.floor().max(0.0) as usize, (y1.ceil().min(h as f64)).max(0.0) as usize)
+    };
+    let spans: Vec<(usize, usize)> = polys.par_iter().map(row_span).collect();
+    let mut accs: Vec<Acc> = (0..polys.len()).map(|_| Acc::new()).collect();
+    let mut r0 = 0;
+    while r0 < h {
+        let n = rows_per_strip.min(h - r0);
+        let r1 = r0 + n;
+        if !spans.iter().any(|&(lo, hi)| lo < r1 && hi > r0) {
+            r0 = r1;
+            continue;
+        }
+        let data = read_rows(r0, n)?;
+        let cells = band_cells(&data)?;
+        accs.par_iter_mut().zip(polys.par_iter()).zip(spans.par_iter()).try_for_each(|((a, poly), &(lo, hi))| {
+            if lo >= r1 || hi <= r0 {
+                return Ok(());
+            }
             crate::interrupt::check("zonal statistics")?;
-            let cov = coverage(poly, &gt, w, h)?;
-            let mut a = Acc::new();
+            let cov = coverage_in_rows(poly, &gt, w, h, r0, r1)?;
             for r in 0..cov.rows {
                 for c in 0..cov.cols {
                     let f = cov.frac[r * cov.cols + c];
@@ -494,7 +625,7 @@ pub fn zonal_stats(
                         continue;
                     }
                     let idx = (cov.row0 + r) * w + cov.col0 + c;
-                    let v = cells.get(idx);
+                    let v = cells.get(idx - r0 * w);
                     if !valid(v) {
                         continue;
                     }
@@ -519,20 +650,23 @@ pub fn zonal_stats(
                     }
                 }
             }
-            if need_values {
-                a.values.sort_by(|x, y| x.0.total_cmp(&y.0));
-                let mut merged: Vec<(f64, f64)> = Vec::with_capacity(a.values.len());
-                for (v, f) in a.values.drain(..) {
-                    match merged.last_mut() {
-                        Some(last) if last.0 == v => last.1 += f,
-                        _ => merged.push((v, f)),
-                    }
+            Ok::<(), Error>(())
+        })?;
+        r0 = r1;
+    }
+    if need_values {
+        accs.par_iter_mut().for_each(|a| {
+            a.values.sort_by(|x, y| x.0.total_cmp(&y.0));
+            let mut merged: Vec<(f64, f64)> = Vec::with_capacity(a.values.len());
+            for (v, f) in a.values.drain(..) {
+                match merged.last_mut() {
+                    Some(last) if last.0 == v => last.1 += f,
+                    _ => merged.push((v, f)),
                 }
-                a.values = merged;
             }
-            Ok(a)
-        })
-        .collect::<Result<_>>()?;
+            a.values = merged;
+        });
+    }
 
     let mut columns = Vec::new();
     for st in &opts.stats {

@@ -268,6 +268,20 @@ def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: 
     return Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"])
 
 
+def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, compress: str = "deflate",
+                    compute_edges: bool = True, scale: float | None = None, z_factor: float = 1.0,
+                    azimuth: float = 315.0, altitude: float = 45.0, band: int = 0) -> None:
+    """Like ``gdaldem PRODUCT DEM OUTPUT``: the terrain product of a DEM file written as a tiled
+    GeoTIFF (``compress``: ``"deflate"`` or ``"none"``), streamed a strip of rows at a time so a DEM
+    larger than memory works and memory stays at a few megabytes. Same cells as :func:`terrain`.
+
+    >>> landopp.terrain_to_file("dem.tif", "slope.tif", "slope")  # doctest: +SKIP
+    """
+    opts = json.dumps({"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
+                       "azimuth": azimuth, "altitude": altitude, "band": band})
+    _landopp.terrain_file(os.fspath(dem), os.fspath(output), product, opts, compress)
+
+
 def _raster_arg(r: Any) -> Any:
     if isinstance(r, Raster):
         return (list(r.bands), list(r.transform), r.crs, r.nodata)

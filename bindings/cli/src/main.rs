@@ -81,6 +81,10 @@ enum Cmd {
         /// Weight raster on the same grid (for weighted_mean / weighted_sum).
         #[arg(long)]
         weights: Option<PathBuf>,
+        /// Raster cells held in memory at once, in millions (exactextract's --max-cells): the
+        /// raster is read in strips of whole rows, so memory stays bounded on any raster size.
+        #[arg(long, default_value_t = 30.0)]
+        max_cells: f64,
         /// Output CSV (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -294,26 +298,36 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {
-            use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions};
-            use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
-            let dem = landopp::Raster::open(&input)?;
+            use landopp::raster::{Compression, GeoTiffWriteOptions};
+            use landopp::terrain::{terrain_file, TerrainOptions, TerrainProduct};
             let opts = TerrainOptions { compute_edges: !no_edges, scale, ..Default::default() };
-            let out = terrain(&dem, TerrainProduct::parse(&product)?, &opts)?;
             let compression = if uncompressed { Compression::None } else { Compression::Deflate(6) };
-            write_geotiff(&output, &out, &GeoTiffWriteOptions { compression, ..Default::default() })
+            // streamed: the DEM is read and the output written a strip at a time
+            terrain_file(
+                &input,
+                &output,
+                TerrainProduct::parse(&product)?,
+                &opts,
+                &GeoTiffWriteOptions { compression, ..Default::default() },
+            )
         }
-        Cmd::Zonal { polygons, raster, stats, id, layer, band, min_coverage_frac, weights, output } => {
-            use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
+        Cmd::Zonal { polygons, raster, stats, id, layer, band, min_coverage_frac, weights, max_cells, output } => {
+            use landopp::zonal::{zonal_stats_file, Stat, ZonalOptions};
             let stats =
                 stats.split(',').filter(|s| !s.trim().is_empty()).map(Stat::parse).collect::<Result<Vec<_>, _>>()?;
             if band == 0 {
                 return Err(Error::InvalidInput("--band is 1-based".into()));
             }
-            let r = landopp::Raster::open(&raster)?;
+            if !(max_cells.is_finite() && max_cells > 0.0) {
+                return Err(Error::InvalidInput(format!(
+                    "--max-cells must be a positive number of millions, got {max_cells}"
+                )));
+            }
+            let r = landopp::raster::GeoTiff::open(&raster)?;
             let w = weights.map(landopp::Raster::open).transpose()?;
             let p = landopp::Parcels::read(&polygons, layer.as_deref(), id.as_deref())?;
             let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };
-            let res = zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts)?;
+            let res = zonal_stats_file(&r, &p.geometries, p.crs.as_ref(), &opts, (max_cells * 1e6) as usize)?;
             let mut t = landopp::FeatureTable::new(p.ids.clone());
             for (name, values) in res.columns {
                 t.add_column(name, values, Default::default())?;

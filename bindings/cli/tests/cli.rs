@@ -78,3 +78,46 @@ fn train_predict_drift_with_a_signed_encrypted_model() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"drifted\": []"));
 }
+
+fn fixture(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel)
+}
+
+#[test]
+fn terrain_streams_and_zonal_bounds_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_landopp");
+    let dem = fixture("slovenia/dem.tif");
+    let out = dir.path().join("slope.tif");
+    let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let streamed = landopp::Raster::open(&out).unwrap();
+    let opts = landopp::terrain::TerrainOptions::default();
+    let mem = landopp::terrain::terrain(
+        &landopp::Raster::open(&dem).unwrap(),
+        landopp::terrain::TerrainProduct::SlopeDegrees,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(streamed, mem);
+    // zonal with a tiny memory budget (one 20-row strip at a time) equals the default
+    let polys = fixture("slovenia/lulc_polygons.gpkg");
+    let run = |extra: &[&str]| {
+        let o = Command::new(bin)
+            .arg("zonal")
+            .arg(&polys)
+            .arg(&dem)
+            .args(["--stats", "count,mean,median,majority"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let small = run(&["--max-cells", "0.0001"]);
+    assert_eq!(small, run(&[]));
+    assert!(small.lines().count() > 10, "{small}");
+    let o = Command::new(bin).arg("zonal").arg(&polys).arg(&dem).args(["--max-cells=0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[INVALID_INPUT]"));
+}

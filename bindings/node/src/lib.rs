@@ -546,6 +546,71 @@ pub fn terrain(
     }))
 }
 
+pub struct TerrainFileTask {
+    input: String,
+    output: String,
+    product: String,
+    options: serde_json::Value,
+}
+
+impl Task for TerrainFileTask {
+    type Output = landopp::Result<()>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        use landopp::raster::{Compression, GeoTiffWriteOptions};
+        let mut options = self.options.clone();
+        Ok((|| {
+            // `compress` ("deflate" | "none") is the writer's; the rest are TerrainOptions
+            let compress = match options.as_object_mut().and_then(|o| o.remove("compress")) {
+                None | Some(serde_json::Value::Null) => "deflate".to_string(),
+                Some(serde_json::Value::String(s)) => s,
+                Some(v) => return Err(landopp::Error::InvalidInput(format!("compress must be a string, got {v}"))),
+            };
+            let compression = match compress.to_ascii_lowercase().as_str() {
+                "deflate" => Compression::Deflate(6),
+                "none" => Compression::None,
+                other => {
+                    return Err(landopp::Error::InvalidInput(format!(
+                        "compress must be 'deflate' or 'none', got {other:?}"
+                    )))
+                }
+            };
+            let opts: landopp::terrain::TerrainOptions = if options.is_null() {
+                Default::default()
+            } else {
+                serde_json::from_value(options)
+                    .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?
+            };
+            let product = landopp::terrain::TerrainProduct::parse(&self.product)?;
+            let write = GeoTiffWriteOptions { compression, ..Default::default() };
+            landopp::terrain::terrain_file(&self.input, &self.output, product, &opts, &write)
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        output.map_err(|e| reject_with_code(&env, e))
+    }
+}
+
+/// Like `gdaldem PRODUCT DEM OUTPUT`: the terrain product of a DEM file written as a tiled GeoTIFF,
+/// streamed a strip of rows at a time (memory stays at a few MB whatever the DEM's size). Options
+/// as `terrain`'s plus `compress: 'deflate' | 'none'`.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn terrain_to_file(
+    dem: String,
+    output: String,
+    product: String,
+    options: Option<serde_json::Value>,
+) -> napi::Result<AsyncTask<TerrainFileTask>> {
+    Ok(AsyncTask::new(TerrainFileTask {
+        input: dem,
+        output,
+        product,
+        options: options.unwrap_or(serde_json::Value::Null),
+    }))
+}
+
 /// An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
 /// a GDAL geotransform, an optional CRS and nodata.
 #[napi(object)]

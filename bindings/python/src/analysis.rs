@@ -10,6 +10,7 @@ use pyo3::types::PyDict;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(terrain, m)?)?;
+    m.add_function(wrap_pyfunction!(terrain_file, m)?)?;
     m.add_function(wrap_pyfunction!(zonal_stats, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_indices, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_catalogue, m)?)?;
@@ -48,6 +49,35 @@ fn terrain<'py>(
         core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
     })?;
     raster_to_py(py, out)
+}
+
+/// Terrain product of a DEM file streamed into a GeoTIFF (`compress`: "deflate" or "none").
+#[pyfunction]
+#[pyo3(signature = (input, output, product, options_json, compress))]
+fn terrain_file(
+    py: Python<'_>,
+    input: String,
+    output: String,
+    product: String,
+    options_json: String,
+    compress: String,
+) -> PyResult<()> {
+    use landopp::raster::{Compression, GeoTiffWriteOptions};
+    run(py, move || {
+        let opts: TerrainOptions = serde_json::from_str(&options_json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?;
+        let compression = match compress.to_ascii_lowercase().as_str() {
+            "deflate" => Compression::Deflate(6),
+            "none" => Compression::None,
+            other => {
+                return Err(landopp::Error::InvalidInput(format!(
+                    "compress must be 'deflate' or 'none', got {other:?}"
+                )))
+            }
+        };
+        let write = GeoTiffWriteOptions { compression, ..Default::default() };
+        landopp::terrain::terrain_file(&input, &output, TerrainProduct::parse(&product)?, &opts, &write)
+    })
 }
 
 /// Loads a raster off the GIL.

@@ -10,6 +10,7 @@
 mod tiff;
 
 pub use self::tiff::{write_geotiff, Compression, GeoTiff, GeoTiffWriteOptions, Predictor};
+pub(crate) use self::tiff::{GeoTiffWriter, TiffLayout};
 
 use crate::crs::Crs;
 use crate::error::{Error, Result};

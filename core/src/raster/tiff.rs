@@ -7,7 +7,7 @@
 use super::{BandData, DataType, GeoTransform, Raster, Window};
 use crate::crs::Crs;
 use crate::error::{Error, Result};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
@@ -874,10 +874,12 @@ fn parse_band_descriptions(xml: &str, names: &mut [Option<String>]) {
 }
 
 /// A sample type that can be decoded from native-endian bytes.
-trait Sample: Copy + Send + Sync + 'static {
+pub(crate) trait Sample: Copy + Send + Sync + 'static {
     const ZERO: Self;
     fn from_ne(b: &[u8]) -> Self;
     fn put(self, out: &mut Vec<u8>, little: bool);
+    /// Append samples as little-endian bytes (a plain copy on little-endian machines).
+    fn put_slice_le(s: &[Self], out: &mut Vec<u8>);
 }
 
 macro_rules! sample {
@@ -889,6 +891,13 @@ macro_rules! sample {
                 let mut a = [0u8; $n];
                 a.copy_from_slice(&b[..$n]);
                 <$t>::from_ne_bytes(a)
+            }
+            fn put_slice_le(s: &[Self], out: &mut Vec<u8>) {
+                let start = out.len();
+                out.resize(start + s.len() * $n, 0);
+                for (o, x) in out[start..].chunks_exact_mut($n).zip(s) {
+                    o.copy_from_slice(&x.to_le_bytes());
+                }
             }
             #[inline(always)]
             fn put(self, out: &mut Vec<u8>, little: bool) {
@@ -927,16 +936,17 @@ fn write_sample(v: &mut Vec<u8>, t: DataType, x: f64) {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<u8> {
+fn tile_bytes<T: Sample>(a: &ArrayView2<'_, T>, c0: usize, ts: usize) -> Vec<u8> {
     let (h, w) = a.dim();
     let sz = std::mem::size_of::<T>();
     let mut v = Vec::with_capacity(ts * ts * sz);
     let c1 = (c0 + ts).min(w);
-    for r in r0..r0 + ts {
+    for r in 0..ts {
         if r < h && c0 < w {
             let row = a.row(r);
-            for x in row.iter().skip(c0).take(c1 - c0) {
-                x.put(&mut v, true);
+            match row.as_slice() {
+                Some(s) => T::put_slice_le(&s[c0..c1], &mut v),
+                None => row.iter().skip(c0).take(c1 - c0).for_each(|x| x.put(&mut v, true)),
             }
             v.resize(v.len() + (ts - (c1 - c0)) * sz, 0);
         } else {
@@ -946,8 +956,243 @@ fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<
     v
 }
 
+/// What a GeoTIFF being written looks like: grid, bands and georeferencing.
+#[derive(Debug, Clone)]
+pub(crate) struct TiffLayout {
+    pub width: usize,
+    pub height: usize,
+    pub bands: usize,
+    pub dtype: DataType,
+    pub transform: GeoTransform,
+    pub crs: Option<Crs>,
+    pub nodata: Option<f64>,
+    pub band_names: Vec<Option<String>>,
+}
+
+type IoThread = (std::sync::mpsc::SyncSender<Vec<Vec<u8>>>, std::thread::JoinHandle<std::io::Result<File>>);
+
+/// A tiled GeoTIFF written one strip of tiles (`tile_size` rows of one band) at a time, in any
+/// order: tiles are encoded in parallel and handed to an I/O thread, so computing the next strip
+/// overlaps writing this one and memory stays bounded by a few strips.
+#[derive(Debug)]
+pub(crate) struct GeoTiffWriter {
+    path: PathBuf,
+    layout: TiffLayout,
+    opts: GeoTiffWriteOptions,
+    predictor: u16,
+    across: usize,
+    down: usize,
+    offsets: Vec<u64>,
+    counts: Vec<u64>,
+    pos: u64,
+    io: Option<IoThread>,
+}
+
+impl GeoTiffWriter {
+    /// Create the file and check everything that could fail before any cell is written.
+    pub fn create(path: &Path, layout: TiffLayout, opts: &GeoTiffWriteOptions) -> Result<Self> {
+        let ts = opts.tile_size;
+        if ts == 0 || !ts.is_multiple_of(16) {
+            return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
+        }
+        let predictor = match (opts.predictor, layout.dtype) {
+            (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,
+            (Predictor::FloatingPoint, _) => {
+                return Err(Error::InvalidInput("the floating-point predictor needs a float raster".into()))
+            }
+            (Predictor::Horizontal, DataType::F32 | DataType::F64) => {
+                return Err(Error::InvalidInput("use the floating-point predictor for float rasters".into()))
+            }
+            (Predictor::Horizontal, _) => 2,
+            (Predictor::None, _) => 1,
+        };
+        if let Some(crs) = &layout.crs {
+            if crs.epsg().is_none() {
+                return Err(Error::Unsupported(format!(
+                    "writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"
+                )));
+            }
+        }
+        let (across, down) = (layout.width.div_ceil(ts), layout.height.div_ceil(ts));
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+        let handle = std::thread::Builder::new()
+            .name("landopp-tiff-writer".into())
+            .spawn(move || -> std::io::Result<File> {
+                let mut out = file;
+                // header; the IFD offset is patched at the end
+                out.write_all(b"II\x2a\0\0\0\0\0")?;
+                // tiles are large (tens of KiB and up): written as they come, unbuffered
+                for tiles in rx {
+                    for t in tiles {
+                        out.write_all(&t)?;
+                    }
+                }
+                Ok(out)
+            })
+            .map_err(|e| Error::io(path, e))?;
+        let n = layout.bands * across * down;
+        Ok(GeoTiffWriter {
+            path: path.to_path_buf(),
+            layout,
+            opts: *opts,
+            predictor,
+            across,
+            down,
+            offsets: vec![0; n],
+            counts: vec![0; n],
+            pos: 8,
+            io: Some((tx, handle)),
+        })
+    }
+
+    /// Tile rows of the file (strips to write per band).
+    pub fn tile_rows(&self) -> usize {
+        self.down
+    }
+
+    /// Tile edge in cells (rows per strip).
+    pub fn tile_size(&self) -> usize {
+        self.opts.tile_size
+    }
+
+    /// Write tile row `tile_row` of `band`: `strip` holds rows `tile_row·tile_size ..` (all the
+    /// columns; `tile_size` rows, fewer on the last tile row).
+    pub fn write_strip<T: Sample>(&mut self, band: usize, tile_row: usize, strip: ArrayView2<'_, T>) -> Result<()> {
+        let ts = self.opts.tile_size;
+        let want = ts.min(self.layout.height.saturating_sub(tile_row * ts));
+        if band >= self.layout.bands || tile_row >= self.down || strip.dim() != (want, self.layout.width) {
+            return Err(Error::InvalidInput(format!(
+                "strip {tile_row} of band {band}: {:?} cells, expected {want} × {}",
+                strip.dim(),
+                self.layout.width
+            )));
+        }
+        let sz = self.layout.dtype.size();
+        let (predictor, compression, path) = (self.predictor, self.opts.compression, &self.path);
+        let tiles: Vec<Vec<u8>> = (0..self.across)
+            .into_par_iter()
+            .map(|tc| {
+                let mut raw = tile_bytes(&strip, tc * ts, ts);
+                apply_predictor(&mut raw, predictor, ts * sz, sz);
+                match compression {
+                    Compression::None => Ok(raw),
+                    Compression::Deflate(level) => {
+                        let mut enc =
+                            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
+                        enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
+                    }
+                }
+            })
+            .collect::<Result<_>>()?;
+        let mut tiles = tiles;
+        for (tc, t) in tiles.iter_mut().enumerate() {
+            let k = band * self.across * self.down + tile_row * self.across + tc;
+            self.offsets[k] = self.pos;
+            self.counts[k] = t.len() as u64;
+            if t.len() % 2 == 1 {
+                t.push(0); // tiles start on word boundaries
+            }
+            self.pos += t.len() as u64;
+        }
+        if self.pos > u32::MAX as u64 - (1 << 20) {
+            return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+        }
+        let (tx, _) = self.io.as_ref().ok_or_else(|| Error::InvalidInput("writer already finished".into()))?;
+        if tx.send(tiles).is_err() {
+            // the I/O thread stopped on an error: finish() reports it
+            return self.join().map(|_| ());
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<File> {
+        let (tx, handle) = self.io.take().ok_or_else(|| Error::InvalidInput("writer already finished".into()))?;
+        drop(tx);
+        let res = handle.join().map_err(|_| Error::io(&self.path, std::io::Error::other("writer thread panicked")))?;
+        res.map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Write the directory (every strip must have been written) and close the file.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(k) = self.counts.iter().position(|c| *c == 0) {
+            let per = self.across * self.down;
+            return Err(Error::InvalidInput(format!(
+                "GeoTIFF writer finished with tile row {} of band {} missing",
+                (k % per) / self.across,
+                k / per
+            )));
+        }
+        let mut out = std::io::BufWriter::new(self.join()?);
+        let (l, ts, pos) = (&self.layout, self.opts.tile_size, self.pos);
+        let (w, h, nb, sz) = (l.width, l.height, l.bands, l.dtype.size());
+        let sample_format: u16 = match l.dtype {
+            DataType::F32 | DataType::F64 => 3,
+            DataType::I8 | DataType::I16 | DataType::I32 => 2,
+            _ => 1,
+        };
+        let mut t = IfdBuilder::default();
+        t.long_if_big(IMAGE_WIDTH, w);
+        t.long_if_big(IMAGE_LENGTH, h);
+        t.short(BITS_PER_SAMPLE, &vec![(sz * 8) as u16; nb]);
+        t.short(COMPRESSION, &[if self.opts.compression == Compression::None { 1 } else { 8 }]);
+        t.short(PHOTOMETRIC, &[1]);
+        t.short(SAMPLES_PER_PIXEL, &[nb as u16]);
+        t.short(PLANAR_CONFIG, &[2]);
+        if self.predictor != 1 {
+            t.short(PREDICTOR, &[self.predictor]);
+        }
+        t.short(TILE_WIDTH, &[ts as u16]);
+        t.short(TILE_LENGTH, &[ts as u16]);
+        t.long(TILE_OFFSETS, &self.offsets.iter().map(|v| *v as u32).collect::<Vec<_>>());
+        t.long(TILE_BYTE_COUNTS, &self.counts.iter().map(|v| *v as u32).collect::<Vec<_>>());
+        if nb > 1 {
+            t.short(EXTRA_SAMPLES, &vec![0; nb - 1]);
+        }
+        t.short(SAMPLE_FORMAT, &vec![sample_format; nb]);
+        let g = l.transform.0;
+        if g[2] == 0.0 && g[4] == 0.0 {
+            t.double(MODEL_PIXEL_SCALE, &[g[1], -g[5], 0.0]);
+            t.double(MODEL_TIEPOINT, &[0.0, 0.0, 0.0, g[0], g[3], 0.0]);
+        } else {
+            t.double(
+                MODEL_TRANSFORMATION,
+                &[g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            );
+        }
+        if let Some(code) = l.crs.as_ref().and_then(|c| c.epsg().map(|e| (c.is_geographic(), e))) {
+            let (model, key) = if code.0 { (2u16, 2048u16) } else { (1, 3072) };
+            let mut keys = vec![1u16, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1];
+            keys.extend_from_slice(&[key, 0, 1, code.1 as u16]);
+            t.short(GEO_KEY_DIRECTORY, &keys);
+        }
+        let mut names = String::new();
+        for (i, n) in l.band_names.iter().enumerate() {
+            if let Some(n) = n {
+                names.push_str(&format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"));
+            }
+        }
+        if !names.is_empty() {
+            t.ascii(GDAL_METADATA, &format!("<GDALMetadata>{names}</GDALMetadata>"));
+        }
+        if let Some(nd) = l.nodata {
+            let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
+            t.ascii(GDAL_NODATA, &s);
+        }
+        let ifd = t.write(pos as usize);
+        use std::io::{Seek, SeekFrom};
+        let path = &self.path;
+        let ioe = |e: std::io::Error| Error::io(path, e);
+        out.write_all(&ifd).map_err(ioe)?;
+        out.seek(SeekFrom::Start(4)).map_err(ioe)?;
+        out.write_all(&(pos as u32).to_le_bytes()).map_err(ioe)?;
+        out.flush().map_err(ioe)?;
+        Ok(())
+    }
+}
+
 /// Write a raster as a tiled GeoTIFF (little-endian, one plane per band, GDAL nodata tag,
-/// EPSG geokeys). Tiles are compressed in parallel.
+/// EPSG geokeys). Tiles are compressed in parallel while an I/O thread writes the previous ones.
 ///
 /// ```
 /// use landopp::raster::{write_geotiff, GeoTiffWriteOptions, GeoTransform, Raster};
@@ -963,150 +1208,43 @@ fn tile_bytes<T: Sample>(a: &Array2<T>, r0: usize, c0: usize, ts: usize) -> Vec<
 /// ```
 pub fn write_geotiff(path: impl AsRef<Path>, r: &Raster, opts: &GeoTiffWriteOptions) -> Result<()> {
     let path = path.as_ref();
-    let ts = opts.tile_size;
-    if ts == 0 || !ts.is_multiple_of(16) {
-        return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
-    }
-    let (w, h, nb) = (r.width(), r.height(), r.band_count());
     let dtype = r.bands()[0].dtype();
     if r.bands().iter().any(|b| b.dtype() != dtype) {
         return Err(Error::InvalidInput("all bands must share one data type to be written as one GeoTIFF".into()));
     }
-    let predictor = match (opts.predictor, dtype) {
-        (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,
-        (Predictor::FloatingPoint, _) => {
-            return Err(Error::InvalidInput("the floating-point predictor needs a float raster".into()))
-        }
-        (Predictor::Horizontal, DataType::F32 | DataType::F64) => {
-            return Err(Error::InvalidInput("use the floating-point predictor for float rasters".into()))
-        }
-        (Predictor::Horizontal, _) => 2,
-        (Predictor::None, _) => 1,
+    let layout = TiffLayout {
+        width: r.width(),
+        height: r.height(),
+        bands: r.band_count(),
+        dtype,
+        transform: r.transform,
+        crs: r.crs.clone(),
+        nodata: r.nodata,
+        band_names: r.band_names.clone(),
     };
-    let across = w.div_ceil(ts);
-    let down = h.div_ceil(ts);
-    let sz = dtype.size();
-    let jobs: Vec<(usize, usize, usize)> =
-        (0..nb).flat_map(|b| (0..down).flat_map(move |tr| (0..across).map(move |tc| (b, tr, tc)))).collect();
-    let encode = |&(b, tr, tc): &(usize, usize, usize)| -> Result<Vec<u8>> {
-        let (r0, c0) = (tr * ts, tc * ts);
-        macro_rules! tb {
-            ($a:ident) => {
-                tile_bytes($a, r0, c0, ts)
-            };
-        }
-        let mut raw = match &r.bands()[b] {
-            BandData::U8(a) => tb!(a),
-            BandData::I8(a) => tb!(a),
-            BandData::I16(a) => tb!(a),
-            BandData::U16(a) => tb!(a),
-            BandData::I32(a) => tb!(a),
-            BandData::U32(a) => tb!(a),
-            BandData::F32(a) => tb!(a),
-            BandData::F64(a) => tb!(a),
-        };
-        apply_predictor(&mut raw, predictor, ts * sz, sz);
-        match opts.compression {
-            Compression::None => Ok(raw),
-            Compression::Deflate(level) => {
-                let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.clamp(1, 9)));
-                enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| Error::io(path, e))
+    let mut wr = GeoTiffWriter::create(path, layout, opts)?;
+    let ts = opts.tile_size;
+    for (b, band) in r.bands().iter().enumerate() {
+        for tr in 0..wr.tile_rows() {
+            let rows = tr * ts..((tr + 1) * ts).min(r.height());
+            macro_rules! strip {
+                ($a:ident) => {
+                    wr.write_strip(b, tr, $a.slice(ndarray::s![rows, ..]))
+                };
             }
-        }
-    };
-
-    // Stream: header, tiles (encoded in parallel batches of ~32 MiB), then the IFD; the header's
-    // IFD offset is patched at the end. Memory stays bounded by one batch.
-    use std::io::{Seek, SeekFrom};
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut out = std::io::BufWriter::with_capacity(8 << 20, file);
-    let ioe = |e: std::io::Error| Error::io(path, e);
-    out.write_all(b"II").map_err(ioe)?;
-    out.write_all(&42u16.to_le_bytes()).map_err(ioe)?;
-    out.write_all(&0u32.to_le_bytes()).map_err(ioe)?;
-    let mut pos: u64 = 8;
-    let mut offsets = Vec::with_capacity(jobs.len());
-    let mut counts = Vec::with_capacity(jobs.len());
-    let batch = ((32usize << 20) / (ts * ts * sz).max(1)).max(rayon::current_num_threads() * 2);
-    for jb in jobs.chunks(batch) {
-        let tiles: Vec<Vec<u8>> = jb.par_iter().map(encode).collect::<Result<_>>()?;
-        for t in tiles {
-            offsets.push(pos);
-            counts.push(t.len() as u64);
-            out.write_all(&t).map_err(ioe)?;
-            pos += t.len() as u64;
-            if pos % 2 == 1 {
-                out.write_all(&[0]).map_err(ioe)?;
-                pos += 1;
-            }
-        }
-        if pos > u32::MAX as u64 - (1 << 20) {
-            return Err(Error::Unsupported("GeoTIFF output over 4 GiB (BigTIFF writing is not implemented)".into()));
+            match band {
+                BandData::U8(a) => strip!(a),
+                BandData::I8(a) => strip!(a),
+                BandData::I16(a) => strip!(a),
+                BandData::U16(a) => strip!(a),
+                BandData::I32(a) => strip!(a),
+                BandData::U32(a) => strip!(a),
+                BandData::F32(a) => strip!(a),
+                BandData::F64(a) => strip!(a),
+            }?;
         }
     }
-    let sample_format: u16 = match dtype {
-        DataType::F32 | DataType::F64 => 3,
-        DataType::I8 | DataType::I16 | DataType::I32 => 2,
-        _ => 1,
-    };
-    let mut t = IfdBuilder::default();
-    t.long_if_big(IMAGE_WIDTH, w);
-    t.long_if_big(IMAGE_LENGTH, h);
-    t.short(BITS_PER_SAMPLE, &vec![(sz * 8) as u16; nb]);
-    t.short(COMPRESSION, &[if opts.compression == Compression::None { 1 } else { 8 }]);
-    t.short(PHOTOMETRIC, &[1]);
-    t.short(SAMPLES_PER_PIXEL, &[nb as u16]);
-    t.short(PLANAR_CONFIG, &[2]);
-    if predictor != 1 {
-        t.short(PREDICTOR, &[predictor]);
-    }
-    t.short(TILE_WIDTH, &[ts as u16]);
-    t.short(TILE_LENGTH, &[ts as u16]);
-    t.long(TILE_OFFSETS, &offsets.iter().map(|v| *v as u32).collect::<Vec<_>>());
-    t.long(TILE_BYTE_COUNTS, &counts.iter().map(|v| *v as u32).collect::<Vec<_>>());
-    if nb > 1 {
-        t.short(EXTRA_SAMPLES, &vec![0; nb - 1]);
-    }
-    t.short(SAMPLE_FORMAT, &vec![sample_format; nb]);
-    let g = r.transform.0;
-    if g[2] == 0.0 && g[4] == 0.0 {
-        t.double(MODEL_PIXEL_SCALE, &[g[1], -g[5], 0.0]);
-        t.double(MODEL_TIEPOINT, &[0.0, 0.0, 0.0, g[0], g[3], 0.0]);
-    } else {
-        t.double(
-            MODEL_TRANSFORMATION,
-            &[g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-        );
-    }
-    if let Some(crs) = &r.crs {
-        let code = crs.epsg().ok_or_else(|| {
-            Error::Unsupported(format!("writing a GeoTIFF in a CRS without an EPSG code ({crs}) is not implemented"))
-        })?;
-        let (model, key) = if crs.is_geographic() { (2u16, 2048u16) } else { (1, 3072) };
-        let mut keys = vec![1u16, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1];
-        keys.extend_from_slice(&[key, 0, 1, code as u16]);
-        t.short(GEO_KEY_DIRECTORY, &keys);
-    }
-    let mut names = String::new();
-    for (i, n) in r.band_names.iter().enumerate() {
-        if let Some(n) = n {
-            names.push_str(&format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{n}</Item>"));
-        }
-    }
-    if !names.is_empty() {
-        t.ascii(GDAL_METADATA, &format!("<GDALMetadata>{names}</GDALMetadata>"));
-    }
-    if let Some(nd) = r.nodata {
-        let s = if nd.is_nan() { "nan".to_string() } else { format_nodata(nd) };
-        t.ascii(GDAL_NODATA, &s);
-    }
-    let mut ifd = Vec::new();
-    t.write(&mut ifd, pos as usize);
-    out.write_all(&ifd[pos as usize..]).map_err(ioe)?;
-    out.seek(SeekFrom::Start(4)).map_err(ioe)?;
-    out.write_all(&(pos as u32).to_le_bytes()).map_err(ioe)?;
-    out.flush().map_err(ioe)?;
-    Ok(())
+    wr.finish()
 }
 
 fn format_nodata(v: f64) -> String {
@@ -1194,10 +1332,10 @@ impl IfdBuilder {
     }
     /// Serialise the IFD as if it started at file offset `base` (bytes before `base` in `out`
     /// are padding the caller discards).
-    fn write(mut self, out: &mut Vec<u8>, base: usize) {
-        out.resize(base, 0);
+    /// The directory's bytes, to be written at file offset `start`.
+    fn write(mut self, start: usize) -> Vec<u8> {
+        let mut out = Vec::new();
         self.entries.sort_by_key(|e| e.0);
-        let start = out.len();
         let n = self.entries.len();
         let mut extra_off = start + 2 + n * 12 + 4;
         let mut extra: Vec<u8> = Vec::new();
@@ -1221,6 +1359,7 @@ impl IfdBuilder {
         }
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&extra);
+        out
     }
 }
 

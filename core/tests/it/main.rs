@@ -9,3 +9,4 @@ mod ml;
 mod raster;
 mod terrain;
 mod vector;
+mod zonal;

@@ -89,3 +89,55 @@ fn terrain_equals_gdaldem_on_projected_dems() {
         }
     }
 }
+
+/// Streaming file-to-file terrain equals the in-memory result for every product, on DEMs with
+/// strips (100×20, 111×18 blocks) and tiles, nodata (−9999, NaN), and output strips that do not
+/// line up with the input blocks (16-row output tiles).
+#[test]
+fn terrain_file_streams_the_same_cells() {
+    use landopp::raster::{Compression, GeoTiffWriteOptions};
+    use landopp::terrain::terrain_file;
+    let mut dems = vec![fixture("slovenia/dem.tif"), fixture("olinda/srtm_dem_utm25s.tif")];
+    if let Some(s) = shared() {
+        dems.push(s.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"));
+        dems.push(s.join("dem_new_zealand_1km/nz_elev.tif"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use TerrainProduct::*;
+    for dem in &dems {
+        let mem = Raster::open(dem).unwrap();
+        for product in [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness] {
+            for (edges, ts, compression) in [(true, 16, Compression::Deflate(1)), (false, 256, Compression::None)] {
+                let opts = TerrainOptions { compute_edges: edges, ..Default::default() };
+                let out = dir.path().join("t.tif");
+                let wopts = GeoTiffWriteOptions { tile_size: ts, compression, ..Default::default() };
+                terrain_file(dem, &out, product, &opts, &wopts).unwrap();
+                let streamed = Raster::open(&out).unwrap();
+                let expected = terrain(&mem, product, &opts).unwrap();
+                assert_eq!(streamed, expected, "{} {product:?} edges={edges} tile={ts}", dem.display());
+            }
+        }
+    }
+    // errors: missing band, corrupt input
+    let err = terrain_file(
+        fixture("slovenia/dem.tif"),
+        dir.path().join("x.tif"),
+        SlopeDegrees,
+        &TerrainOptions { band: 3, ..Default::default() },
+        &GeoTiffWriteOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "NOT_FOUND");
+    let bad = dir.path().join("bad.tif");
+    std::fs::write(&bad, b"II*\0garbage").unwrap();
+    let err = terrain_file(
+        &bad,
+        dir.path().join("y.tif"),
+        SlopeDegrees,
+        &TerrainOptions::default(),
+        &GeoTiffWriteOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "FORMAT");
+    assert!(!dir.path().join("y.tif").exists(), "no output is created for an unreadable DEM");
+}
