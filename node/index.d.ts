@@ -423,6 +423,11 @@ export interface ZonalOptionsJs {
   band?: number
   /** Ignore cells covered less than this fraction. */
   minCoverageFrac?: number
+  /**
+   * Raster files only: read the raster in strips of whole rows holding at most this many cells
+   * (exactextract's `--max-cells`), so memory stays bounded; results are identical.
+   */
+  maxCells?: number
 }
 
 /**

@@ -17,6 +17,7 @@ export const {
   features,
   score,
   terrain,
+  terrainToFile,
   zonalStats,
   buildSearchIndex,
   SearchIndex,

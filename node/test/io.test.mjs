@@ -181,3 +181,23 @@ test('features, score and terrain (same spec and profile formats as Rust and Pyt
   await assert.rejects(landopp.score(t, { ...profile, version: 9 }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.features({ ...spec, parcels: { path: 'nope.gpkg' } }, root), (e) => e.code === 'NOT_FOUND')
 })
+
+test('terrainToFile streams the in-memory cells; zonalStats maxCells reads strips with identical results', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'landopp-terrain-'))
+  const out = join(dir, 'slope.tif')
+  await landopp.terrainToFile(fixture('slovenia/dem.tif'), out, 'slope', { compress: 'none' })
+  assert.ok(existsSync(out))
+  const inMemory = await landopp.terrain(fixture('slovenia/dem.tif'), 'slope')
+  const written = await landopp.zonalStats(out, fixture('slovenia/lulc_polygons.gpkg'), { stats: ['mean', 'max'] })
+  const direct = await landopp.zonalStats(
+    { width: inMemory.width, height: inMemory.height, transform: inMemory.transform, crs: inMemory.crs, nodata: inMemory.nodata, bands: [inMemory.bands[0].data] },
+    fixture('slovenia/lulc_polygons.gpkg'), { stats: ['mean', 'max'] })
+  assert.deepEqual(written.map((c) => Array.from(c.values)), direct.map((c) => Array.from(c.values)))
+  await assert.rejects(landopp.terrainToFile(fixture('slovenia/dem.tif'), join(dir, 'x.tif'), 'slope', { compress: 'zstd' }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.terrainToFile(join(dir, 'missing.tif'), join(dir, 'y.tif'), 'slope'), (e) => e.code === 'NOT_FOUND')
+  const stats = ['count', 'mean', 'median', 'majority']
+  const whole = await landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { stats })
+  const strips = await landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { stats, maxCells: 500 })
+  assert.deepEqual(strips.map((c) => Array.from(c.values)), whole.map((c) => Array.from(c.values)))
+  await assert.rejects(landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { maxCells: 0 }), (e) => e.code === 'INVALID_INPUT')
+})

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` in the test suite: the committed declarations (index.d.ts,
 // generated, plus landopp.d.ts for the JS helpers) must type this usage.
 import {
-  readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain,
+  readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain, terrainToFile,
   buildSearchIndex, SearchIndex, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
   Model,
   type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs,
@@ -16,7 +16,8 @@ async function main(): Promise<void> {
   const { areaM2 } = geodesicAreaPerimeter(fc, c.epsg ? `EPSG:${c.epsg}` : undefined)
   const mem: RasterInput = { width: 2, height: 1, transform: [0, 1, 0, 1, 0, -1], crs: 'EPSG:32633', bands: [Float32Array.of(1, 2)] }
   const slope: RasterResult = await terrain(mem, 'slope', { compute_edges: true })
-  const z = await zonalStats('dem.tif', fc, { stats: ['mean'], minCoverageFrac: 0.5 })
+  const z = await zonalStats('dem.tif', fc, { stats: ['mean'], minCoverageFrac: 0.5, maxCells: 30e6 })
+  await terrainToFile('dem.tif', 'slope.tif', 'slope', { compress: 'none' })
   const mean: Float64Array = z[0].values
   const table = await features({ version: 1 }, '.')
   const s: ScoreResultJs = await score(table, { version: 1 }, { explain: false })

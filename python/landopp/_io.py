@@ -290,7 +290,8 @@ def _raster_arg(r: Any) -> Any:
 
 def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str] = ("count", "mean"), *,
                 crs: Any = None, band: int = 0, min_coverage_frac: float = 0.0,
-                weights: "Raster | PathLike | None" = None, layer: str | None = None) -> Any:
+                weights: "Raster | PathLike | None" = None, layer: str | None = None,
+                max_cells: int | None = None) -> Any:
     """Exact zonal statistics (exactextract's definitions), one row per polygon.
 
     ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically), a
@@ -300,6 +301,10 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     ``frac`` (one ``frac_<value>`` column per class), ``weighted_mean``/``weighted_sum`` (with
     ``weights``), ``circular_mean`` (aspect). Returns a pandas DataFrame indexed like ``polygons``
     (a dict of arrays when pandas is missing).
+
+    ``max_cells`` (raster files only; exactextract's ``--max-cells`` in cells, e.g. ``30_000_000``)
+    reads the raster in strips of whole rows holding at most that many cells, so memory stays
+    bounded on rasters larger than RAM; the results are identical to the in-memory ones.
     """
     index = None
     path = None
@@ -314,7 +319,7 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),
                                 band, min_coverage_frac, None if weights is None else _raster_arg(weights),
-                                path, layer)
+                                path, layer, max_cells)
     try:
         import pandas as pd
     except ImportError:

@@ -130,3 +130,31 @@ def test_zonal_from_a_path_equals_the_geodataframe_route():
     b = landopp.zonal_stats(FIXTURES / "olinda/srtm_dem_utm25s.tif", FIXTURES / "olinda/olinda_census_tracts.gpkg",
                             ["count", "mean", "max"])
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+
+
+def test_terrain_to_file_streams_the_in_memory_cells(tmp_path):
+    dem = FIXTURES / "olinda/srtm_dem_utm25s.tif"
+    for product in ["slope", "hillshade", "aspect"]:
+        out = tmp_path / f"{product}.tif"
+        landopp.terrain_to_file(dem, out, product, compress="none")
+        with rasterio.open(out) as ds, rasterio.open(dem) as src:
+            got = ds.read(1)
+            assert ds.crs == src.crs and ds.transform == src.transform
+        np.testing.assert_array_equal(got, landopp.terrain(dem, product).bands[0], err_msg=product)
+    if shutil.which("gdaldem"):
+        subprocess.run(["gdaldem", "slope", "-q", "-compute_edges", str(dem), str(tmp_path / "gd.tif")], check=True)
+        with rasterio.open(tmp_path / "gd.tif") as a, rasterio.open(tmp_path / "slope.tif") as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+    with pytest.raises(landopp.InvalidInputError):
+        landopp.terrain_to_file(dem, tmp_path / "x.tif", "slope", compress="zstd")
+    with pytest.raises(FileNotFoundError):
+        landopp.terrain_to_file(tmp_path / "missing.tif", tmp_path / "y.tif")
+
+
+def test_zonal_max_cells_reads_strips_with_identical_results():
+    dem = FIXTURES / "slovenia/dem.tif"
+    polys = FIXTURES / "slovenia/lulc_polygons.gpkg"
+    stats = ["count", "mean", "median", "majority", "stdev"]
+    whole = landopp.zonal_stats(dem, polys, stats)
+    strips = landopp.zonal_stats(dem, polys, stats, max_cells=500)
+    np.testing.assert_array_equal(whole.to_numpy(), strips.to_numpy())

@@ -707,6 +707,9 @@ pub struct ZonalOptionsJs {
     pub band: Option<u32>,
     /// Ignore cells covered less than this fraction.
     pub min_coverage_frac: Option<f64>,
+    /// Raster files only: read the raster in strips of whole rows holding at most this many cells
+    /// (exactextract's `--max-cells`), so memory stays bounded; results are identical.
+    pub max_cells: Option<f64>,
 }
 
 pub struct ZonalTask {
@@ -724,7 +727,6 @@ impl Task for ZonalTask {
         let polygons = std::mem::take(&mut self.polygons);
         let o = std::mem::take(&mut self.opts);
         Ok((|| {
-            let r = raster.load()?;
             let p = parcels_from_js(polygons, None, None)?;
             let stats = o
                 .stats
@@ -738,7 +740,21 @@ impl Task for ZonalTask {
                 min_coverage_frac: o.min_coverage_frac.unwrap_or(0.0),
                 weights: None,
             };
-            Ok(landopp::zonal::zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts)?.columns)
+            let stream = match (&raster, o.max_cells) {
+                (RasterSource::Path(path), Some(cells)) => Some((path.clone(), cells)),
+                _ => None,
+            };
+            let res = match stream {
+                Some((path, cells)) => {
+                    if !(cells.is_finite() && cells >= 1.0) {
+                        return Err(landopp::Error::InvalidInput(format!("maxCells must be ≥ 1, got {cells}")));
+                    }
+                    let src = landopp::raster::GeoTiff::open(&path)?;
+                    landopp::zonal::zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, cells as usize)?
+                }
+                None => landopp::zonal::zonal_stats(&raster.load()?, &p.geometries, p.crs.as_ref(), &opts)?,
+            };
+            Ok(res.columns)
         })())
     }
 

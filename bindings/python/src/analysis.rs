@@ -108,7 +108,7 @@ impl RasterArg<'_> {
 /// Exact zonal statistics of WKB polygons (in `crs`), or of the polygons of a vector file
 /// (`polygons_path`, read in Rust), over a raster; returns `[(name, values)]`.
 #[pyfunction]
-#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None))]
+#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None, max_cells=None))]
 #[allow(clippy::too_many_arguments)]
 fn zonal_stats<'py>(
     py: Python<'py>,
@@ -121,12 +121,17 @@ fn zonal_stats<'py>(
     weights: Option<RasterArg<'py>>,
     polygons_path: Option<String>,
     layer: Option<String>,
+    max_cells: Option<usize>,
 ) -> PyResult<Vec<(String, Bound<'py, numpy::PyArray1<f64>>)>> {
     use numpy::IntoPyArray;
+    // a raster file with a cell budget is read in strips (memory-bounded)
+    let stream = match (&raster, max_cells) {
+        (RasterArg::Path(p), Some(m)) => Some((p.clone(), m)),
+        _ => None,
+    };
     let load = raster.into_loader()?;
     let load_w = weights.map(RasterArg::into_loader).transpose()?;
     let cols = run(py, move || {
-        let r = load()?;
         let w = load_w.map(|f| f()).transpose()?;
         let (polys, crs) = match polygons_path {
             Some(p) => {
@@ -141,7 +146,14 @@ fn zonal_stats<'py>(
         };
         let stats = stats.iter().map(|s| Stat::parse(s)).collect::<landopp::Result<Vec<_>>>()?;
         let opts = ZonalOptions { stats, band, min_coverage_frac, weights: w.as_ref() };
-        Ok(landopp::zonal::zonal_stats(&r, &polys, crs.as_ref(), &opts)?.columns)
+        let res = match stream {
+            Some((p, cells)) => {
+                let src = landopp::raster::GeoTiff::open(&p)?;
+                landopp::zonal::zonal_stats_file(&src, &polys, crs.as_ref(), &opts, cells)?
+            }
+            None => landopp::zonal::zonal_stats(&load()?, &polys, crs.as_ref(), &opts)?,
+        };
+        Ok(res.columns)
     })?;
     Ok(cols.into_iter().map(|(n, v)| (n, v.into_pyarray(py))).collect())
 }
