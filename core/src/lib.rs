@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod raster;
 pub mod scoring;
 pub mod search;
+mod simd;
 pub mod spectral;
 pub mod terrain;
 pub mod vector;
@@ -21,7 +22,7 @@ pub mod zonal;
 pub use crs::{Crs, Transformer};
 pub use error::{Error, ErrorKind, Result};
 pub use features::{ColumnMeta, ColumnStore, FeatureColumn, FeatureTable, Values};
-pub use raster::{BandData, DataType, GeoTiff, GeoTransform, Raster, Window};
+pub use raster::{BandData, BandView, DataType, GeoTiff, GeoTransform, Raster, Window};
 pub use vector::{read_layer, Column, ColumnData, GeometryStatus, Parcels, ReadOptions, Value, VectorLayer};
 /// Re-exported geometry crates (their versions are part of landopp's API).
 pub use {geo, geo_types, ndarray};

@@ -341,6 +341,7 @@ impl Program {
     }
 
     /// Evaluate over one chunk. `inputs[k]` is the chunk of variable `k`; `out` receives values.
+    #[inline(always)]
     fn eval_chunk(&self, inputs: &[Input<'_>], n: usize, stack: &mut Vec<Vec<f32>>, out: &mut [f32]) {
         let mut sp = 0usize;
         for op in &self.ops {
@@ -664,16 +665,25 @@ impl Default for ImageryOptions<'_> {
 }
 
 /// A mask raster mapped onto the band grid: same grid, or an aligned integer factor coarser.
-struct MaskGrid {
-    data: Vec<u32>,
+struct MaskGrid<'a> {
+    data: MaskData<'a>,
     width: usize,
-    kx: usize,
     ky: usize,
+    /// mask column of each band column
+    colmap: Vec<u32>,
 }
 
-impl MaskGrid {
-    fn new(mask: &crate::Raster, target: &crate::Raster) -> Result<Self> {
-        let (tw, th) = (target.width(), target.height());
+/// Mask cells: SCL (u8) and QA_PIXEL (u16) bands are read in place; other types are converted
+/// once (NaN → u32::MAX).
+enum MaskData<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    Other(Vec<u32>),
+}
+
+impl<'a> MaskGrid<'a> {
+    fn new(mask: &'a crate::Raster, target: &BandGrid) -> Result<Self> {
+        let (tw, th) = (target.width, target.height);
         let (mw, mh) = (mask.width(), mask.height());
         let (tg, mg) = (target.transform.0, mask.transform.0);
         let fx = mg[1] / tg[1];
@@ -687,38 +697,81 @@ impl MaskGrid {
                 mg[1], tg[1]
             )));
         }
-        let data = mask.band(0)?.to_f64().iter().map(|v| if v.is_nan() { u32::MAX } else { *v as u32 }).collect();
-        Ok(MaskGrid { data, width: mw, kx, ky })
+        let band = mask.band(0)?;
+        let data = match (band, band.as_contiguous()) {
+            (crate::BandData::U8(a), Some(_)) => MaskData::U8(a.as_slice().unwrap_or(&[])),
+            (crate::BandData::U16(a), Some(_)) => MaskData::U16(a.as_slice().unwrap_or(&[])),
+            _ => MaskData::Other(band.to_f64().iter().map(|v| if v.is_nan() { u32::MAX } else { *v as u32 }).collect()),
+        };
+        let colmap = (0..tw).map(|c| (c / kx) as u32).collect();
+        Ok(MaskGrid { data, width: mw, ky, colmap })
     }
-    #[inline]
-    fn at(&self, row: usize, col: usize) -> u32 {
-        self.data[(row / self.ky) * self.width + col / self.kx]
+    /// `valid[i] &= keep(mask cell)` for band columns `c0..` of band row `row`.
+    #[inline(always)]
+    fn apply(&self, row: usize, c0: usize, valid: &mut [bool], keep: impl Fn(u32) -> bool) {
+        let cols = &self.colmap[c0..c0 + valid.len()];
+        let r = (row / self.ky) * self.width..(row / self.ky + 1) * self.width;
+        macro_rules! go {
+            ($d:expr) => {{
+                let base = &$d[r];
+                for (ok, &c) in valid.iter_mut().zip(cols) {
+                    *ok &= keep(base[c as usize] as u32);
+                }
+            }};
+        }
+        match &self.data {
+            MaskData::U8(d) => go!(d),
+            MaskData::U16(d) => go!(d),
+            MaskData::Other(d) => go!(d),
+        }
+    }
+}
+
+/// A sensor's DN → reflectance as `((dn + add) / div) * mul + sub`: the same arithmetic as
+/// [`Sensor::scale`] (adding 0 or multiplying by 1 is exact), without a branch per cell.
+#[derive(Clone, Copy)]
+struct Linear {
+    add: f64,
+    div: f64,
+    mul: f64,
+    sub: f64,
+}
+
+impl Linear {
+    fn of(s: &Sensor) -> Self {
+        match s {
+            Sensor::Sentinel2L1c { offset } | Sensor::Sentinel2L2a { offset } => {
+                Linear { add: *offset, div: 10_000.0, mul: 1.0, sub: 0.0 }
+            }
+            Sensor::Landsat457 | Sensor::Landsat89 => Linear { add: 0.0, div: 1.0, mul: 0.000_027_5, sub: -0.2 },
+            Sensor::Reflectance => Linear { add: 0.0, div: 1.0, mul: 1.0, sub: 0.0 },
+        }
     }
 }
 
 /// Scale a run of stored DN to reflectance, marking nodata/NaN cells invalid.
+#[inline(always)]
 fn scale_into(
-    b: &crate::BandData,
+    b: &crate::BandView<'_>,
     nodata: Option<f64>,
-    sensor: &Sensor,
+    lin: Linear,
     start: usize,
     out: &mut [f32],
     valid: &mut [bool],
 ) {
+    // NaN never equals: "no nodata" compares against NaN
+    let nd = nodata.unwrap_or(f64::NAN);
     macro_rules! go {
         ($a:ident) => {{
-            let s = $a.as_slice().unwrap_or(&[]);
             let len = out.len();
-            for ((o, ok), x) in out.iter_mut().zip(valid.iter_mut()).zip(&s[start..start + len]) {
+            for ((o, ok), x) in out.iter_mut().zip(valid.iter_mut()).zip(&$a[start..start + len]) {
                 let v = *x as f64;
-                if v.is_nan() || Some(v) == nodata {
-                    *ok = false;
-                }
-                *o = sensor.scale(v) as f32;
+                *ok &= !(v.is_nan() || v == nd);
+                *o = (((v + lin.add) / lin.div) * lin.mul + lin.sub) as f32;
             }
         }};
     }
-    use crate::BandData as B;
+    use crate::BandView as B;
     match b {
         B::U8(a) => go!(a),
         B::I8(a) => go!(a),
@@ -728,6 +781,77 @@ fn scale_into(
         B::U32(a) => go!(a),
         B::F32(a) => go!(a),
         B::F64(a) => go!(a),
+    }
+}
+
+/// Everything a chunk of [`index_rasters`] needs besides its buffers.
+struct Chunker<'a> {
+    band_data: Vec<(crate::BandView<'a>, Option<f64>)>,
+    lin: Linear,
+    scl: Option<MaskGrid<'a>>,
+    qa: Option<MaskGrid<'a>>,
+    scl_table: [bool; 256],
+    qa_bits: u32,
+    progs: Vec<Bound>,
+    w: usize,
+}
+
+crate::simd::dispatch!(fn run_chunk(
+    ctx: &Chunker<'_>,
+    start: usize,
+    m: usize,
+    stack: &mut Vec<Vec<f32>>,
+    bufs: &mut [Vec<f32>],
+    valid: &mut [bool],
+    outs: &mut [&mut [f32]],
+) => chunk_body);
+
+/// Scale, mask and evaluate every index over cells `start..start + m`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn chunk_body(
+    ctx: &Chunker<'_>,
+    start: usize,
+    m: usize,
+    stack: &mut Vec<Vec<f32>>,
+    bufs: &mut [Vec<f32>],
+    valid: &mut [bool],
+    outs: &mut [&mut [f32]],
+) {
+    let w = ctx.w;
+    valid[..m].fill(true);
+    for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
+        scale_into(b, *nd, ctx.lin, start, &mut buf[..m], &mut valid[..m]);
+    }
+    if ctx.scl.is_some() || ctx.qa.is_some() {
+        // the chunk as row segments: one mask row lookup per segment
+        let mut k = 0;
+        while k < m {
+            let (row, col) = ((start + k) / w, (start + k) % w);
+            let len = (w - col).min(m - k);
+            let seg = &mut valid[k..k + len];
+            if let Some(g) = &ctx.scl {
+                g.apply(row, col, seg, |c| ctx.scl_table[(c as usize).min(255)]);
+            }
+            if let Some(g) = &ctx.qa {
+                g.apply(row, col, seg, |c| c & ctx.qa_bits == 0);
+            }
+            k += len;
+        }
+    }
+    for ((prog, bind), out) in ctx.progs.iter().zip(outs.iter_mut()) {
+        let ins: Vec<Input<'_>> = bind
+            .iter()
+            .map(|b| match b {
+                Ok(c) => Input::Scalar(*c),
+                Err(k) => Input::Slice(&bufs[*k][..m]),
+            })
+            .collect();
+        prog.eval_chunk(&ins, m, stack, out);
+        for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
+            let bad = !*ok | (o.abs() == f32::INFINITY);
+            *o = if bad { f32::NAN } else { *o };
+        }
     }
 }
 
@@ -751,14 +875,49 @@ pub fn index_rasters(
                 first.height()
             )));
         }
-        if b.band(0)?.as_contiguous().is_none() {
-            return Err(Error::InvalidInput(format!("band {k} is not contiguous in memory")));
-        }
     }
-    let (w, h) = (first.width(), first.height());
+    let mut views = BTreeMap::new();
+    for (k, b) in bands {
+        let v =
+            b.band(0)?.view().ok_or_else(|| Error::InvalidInput(format!("band {k} is not contiguous in memory")))?;
+        views.insert(k.clone(), (v, b.nodata));
+    }
+    let grid =
+        BandGrid { width: first.width(), height: first.height(), transform: first.transform, crs: first.crs.clone() };
+    index_views(&views, &grid, names, opts)
+}
+
+/// The grid of borrowed bands given to [`index_views`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandGrid {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Geotransform.
+    pub transform: crate::GeoTransform,
+    /// CRS, if known.
+    pub crs: Option<crate::Crs>,
+}
+
+/// [`index_rasters`] over borrowed bands (`(cells, nodata)` by catalogue band name, each
+/// `width × height` cells on `grid`): the bands are read in place, never copied.
+pub fn index_views(
+    bands: &BTreeMap<String, (crate::BandView<'_>, Option<f64>)>,
+    grid: &BandGrid,
+    names: &[&str],
+    opts: &ImageryOptions<'_>,
+) -> Result<crate::Raster> {
+    if bands.is_empty() {
+        return Err(Error::Empty("no band raster given".into()));
+    }
+    let (w, h) = (grid.width, grid.height);
+    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != w * h) {
+        return Err(Error::InvalidInput(format!("band {k} has {} cells, expected {w} × {h}", v.len())));
+    }
     let n = w * h;
-    let scl = opts.scl.map(|m| MaskGrid::new(m, first)).transpose()?;
-    let qa = opts.qa_pixel.map(|m| MaskGrid::new(m, first)).transpose()?;
+    let scl = opts.scl.map(|m| MaskGrid::new(m, grid)).transpose()?;
+    let qa = opts.qa_pixel.map(|m| MaskGrid::new(m, grid)).transpose()?;
     let mut scl_table = [true; 256];
     for &c in &opts.scl_masked {
         scl_table[c as usize] = false;
@@ -766,7 +925,6 @@ pub fn index_rasters(
     let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
     let band_names: Vec<&String> = bands.keys().collect();
     let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
-    let rasters: Vec<&crate::Raster> = bands.values().collect();
     let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; n]).collect();
     use rayon::prelude::*;
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
@@ -776,42 +934,14 @@ pub fn index_rasters(
             out_chunks[k].push(ch);
         }
     }
-    let band_data: Vec<(&crate::BandData, Option<f64>)> =
-        rasters.iter().map(|r| r.band(0).map(|b| (b, r.nodata))).collect::<Result<_>>()?;
+    let lin = Linear::of(&opts.sensor);
+    let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
+    let ctx = Chunker { band_data, lin, scl, qa, scl_table, qa_bits, progs, w };
     out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
-        || (Vec::new(), vec![vec![0f32; CHUNK]; band_data.len()], vec![true; CHUNK]),
+        || (Vec::new(), vec![vec![0f32; CHUNK]; ctx.band_data.len()], vec![true; CHUNK]),
         |(stack, bufs, valid), (mut outs_c, &start)| {
             let m = CHUNK.min(n - start);
-            valid[..m].fill(true);
-            for ((b, nd), buf) in band_data.iter().zip(bufs.iter_mut()) {
-                scale_into(b, *nd, &opts.sensor, start, &mut buf[..m], &mut valid[..m]);
-            }
-            if scl.is_some() || qa.is_some() {
-                for (k, ok) in valid[..m].iter_mut().enumerate() {
-                    let (row, col) = ((start + k) / w, (start + k) % w);
-                    if let Some(g) = &scl {
-                        *ok &= scl_table[(g.at(row, col) as usize).min(255)];
-                    }
-                    if let Some(g) = &qa {
-                        *ok &= g.at(row, col) & qa_bits == 0;
-                    }
-                }
-            }
-            for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
-                let ins: Vec<Input<'_>> = bind
-                    .iter()
-                    .map(|b| match b {
-                        Ok(c) => Input::Scalar(*c),
-                        Err(k) => Input::Slice(&bufs[*k][..m]),
-                    })
-                    .collect();
-                prog.eval_chunk(&ins, m, stack, out);
-                for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
-                    if !ok || o.is_infinite() {
-                        *o = f32::NAN;
-                    }
-                }
-            }
+            run_chunk(&ctx, start, m, stack, bufs, valid, &mut outs_c);
         },
     );
     let shape = (h, w);
@@ -820,7 +950,7 @@ pub fn index_rasters(
         .map(|v| ndarray::Array2::from_shape_vec(shape, v).map(crate::BandData::F32))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let mut r = crate::Raster::new(data, first.transform, first.crs.clone(), Some(f64::NAN))?;
+    let mut r = crate::Raster::new(data, grid.transform, grid.crs.clone(), Some(f64::NAN))?;
     r.band_names = names.iter().map(|s| Some(s.to_string())).collect();
     Ok(r)
 }

@@ -313,34 +313,10 @@ fn fast_atan(x: f64) -> f64 {
     y0 + (r + more)
 }
 
-/// Slope of the interior cells of one row (f32 DEM, no nodata in the three rows): window sums in
-/// f32 and gradient, square root and arctangent in f64 exactly as gdaldem, in lanes the compiler
-/// vectorises. On x86-64 with AVX2+FMA (detected at run time) the loop runs 4 doubles wide.
-fn slope_row_f32(up: &[f32], mid: &[f32], dn: &[f32], out: &mut [f32], res: (f64, f64), scale8: f64, degrees: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx2_fma() {
-            #[allow(unsafe_code)]
-            // SAFETY: the CPU supports AVX2 and FMA (checked above); the body is safe Rust.
-            unsafe {
-                slope_row_f32_avx2(up, mid, dn, out, res, scale8, degrees)
-            };
-            return;
-        }
-    }
-    slope_row_f32_lanes(up, mid, dn, out, res, scale8, degrees)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn avx2_fma() -> bool {
-    use std::sync::OnceLock;
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn slope_row_f32_avx2(
+// Slope of the interior cells of one row (f32 DEM, no nodata in the three rows): window sums in
+// f32 and gradient, square root and arctangent in f64 exactly as gdaldem, in lanes the compiler
+// vectorises. On x86-64 with AVX2+FMA (detected at run time) the loop runs 4 doubles wide.
+crate::simd::dispatch!(fn slope_row_f32(
     up: &[f32],
     mid: &[f32],
     dn: &[f32],
@@ -348,9 +324,7 @@ fn slope_row_f32_avx2(
     res: (f64, f64),
     scale8: f64,
     degrees: bool,
-) {
-    slope_row_f32_lanes(up, mid, dn, out, res, scale8, degrees)
-}
+) => slope_row_f32_lanes);
 
 #[inline(always)]
 fn slope_row_f32_lanes(

@@ -1,10 +1,10 @@
 //! Terrain and (later) per-parcel features.
 
-use crate::convert::{band_from_py, raster_to_py};
+use crate::convert::{band_from_py, raster_to_py, NpBand};
 use crate::run;
 use landopp::terrain::{terrain as core_terrain, TerrainOptions, TerrainProduct};
 use landopp::zonal::{Stat, ZonalOptions};
-use landopp::{Crs, GeoTransform, Raster};
+use landopp::{BandView, Crs, GeoTransform, Raster};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -158,6 +158,20 @@ fn zonal_stats<'py>(
     Ok(cols.into_iter().map(|(n, v)| (n, v.into_pyarray(py))).collect())
 }
 
+/// Geotransform, CRS and nodata of a raster given as arrays.
+type RasterMeta = ([f64; 6], Option<String>, Option<f64>);
+
+/// One band of `spectral_indices` as the core sees it: cells (borrowed) on a grid.
+struct GridBand<'a> {
+    name: String,
+    cells: BandView<'a>,
+    nodata: Option<f64>,
+    /// (rows, columns)
+    dim: (usize, usize),
+    transform: GeoTransform,
+    crs: Option<Crs>,
+}
+
 /// Indices from band rasters keyed by catalogue band name; `options_json`: sensor, masks, constants.
 #[pyfunction]
 #[pyo3(signature = (bands, indices, options_json, scl=None, qa_pixel=None))]
@@ -169,23 +183,65 @@ fn spectral_indices<'py>(
     scl: Option<RasterArg<'py>>,
     qa_pixel: Option<RasterArg<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    use landopp::spectral::{index_rasters, ImagerySettings};
-    let loaders: Vec<(String, Loader)> =
-        bands.into_iter().map(|(k, r)| r.into_loader().map(|l| (k, l))).collect::<PyResult<_>>()?;
+    use landopp::spectral::{index_views, BandGrid, ImagerySettings};
+    // numpy bands are lent to the core in place (C-contiguous, one band each); paths and other
+    // arrays are loaded (or copied) off the GIL
+    let mut lent: Vec<(String, NpBand<'py>, RasterMeta)> = Vec::new();
+    let mut loaders: Vec<(String, Loader)> = Vec::new();
+    for (k, r) in bands {
+        match r {
+            RasterArg::Arrays(b, t, crs, nd) if b.len() == 1 => match NpBand::borrow(&b[0]) {
+                Some(np) => lent.push((k, np, (t, crs, nd))),
+                None => loaders.push((k, RasterArg::Arrays(b, t, crs, nd).into_loader()?)),
+            },
+            other => loaders.push((k, other.into_loader()?)),
+        }
+    }
+    let lent_views: Vec<(String, BandView<'_>, (usize, usize), RasterMeta)> =
+        lent.iter().map(|(k, np, meta)| (k.clone(), np.view(), np.dim(), meta.clone())).collect();
     let scl = scl.map(RasterArg::into_loader).transpose()?;
     let qa = qa_pixel.map(RasterArg::into_loader).transpose()?;
     let out = run(py, move || {
         let o: ImagerySettings = serde_json::from_str(&options_json)
             .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))?;
-        let mut map = std::collections::BTreeMap::new();
-        for (k, l) in loaders {
-            map.insert(k, l()?);
+        let loaded: Vec<(String, Raster)> =
+            loaders.into_iter().map(|(k, l)| l().map(|r| (k, r))).collect::<landopp::Result<_>>()?;
+        let mut all: Vec<GridBand<'_>> = Vec::new();
+        for (name, cells, dim, (t, crs, nodata)) in lent_views {
+            let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+            all.push(GridBand { name, cells, nodata, dim, transform: GeoTransform(t), crs });
+        }
+        for (k, r) in &loaded {
+            let cells =
+                r.band(0)?.view().ok_or_else(|| landopp::Error::InvalidInput(format!("band {k} is not contiguous")))?;
+            let dim = (r.height(), r.width());
+            all.push(GridBand {
+                name: k.clone(),
+                cells,
+                nodata: r.nodata,
+                dim,
+                transform: r.transform,
+                crs: r.crs.clone(),
+            });
+        }
+        let Some(first) = all.first() else { return Err(landopp::Error::Empty("no band raster given".into())) };
+        let (dim, transform, crs) = (first.dim, first.transform, first.crs.clone());
+        let mut views = std::collections::BTreeMap::new();
+        for GridBand { name: k, cells: v, nodata: nd, dim: d, transform: t, .. } in all {
+            if d != dim || t != transform {
+                return Err(landopp::Error::InvalidInput(format!(
+                    "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
+                    d.1, d.0, dim.1, dim.0
+                )));
+            }
+            views.insert(k, (v, nd));
         }
         let scl = scl.map(|f| f()).transpose()?;
         let qa = qa.map(|f| f()).transpose()?;
         let opts = o.options(scl.as_ref(), qa.as_ref());
         let names: Vec<&str> = indices.iter().map(String::as_str).collect();
-        index_rasters(&map, &names, &opts)
+        let grid = BandGrid { width: dim.1, height: dim.0, transform, crs };
+        index_views(&views, &grid, &names, &opts)
     })?;
     raster_to_py(py, out)
 }

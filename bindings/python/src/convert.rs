@@ -1,7 +1,7 @@
 //! numpy / Python object conversions.
 
-use landopp::{BandData, Raster};
-use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use landopp::{BandData, BandView, Raster};
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
@@ -41,6 +41,69 @@ pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
     try_t!(f32, F32);
     try_t!(f64, F64);
     Err(PyTypeError::new_err(format!("unsupported array dtype {}", u.dtype())))
+}
+
+/// A 2-D numpy band borrowed read-only for the duration of one call: the core reads it in place.
+pub(crate) enum NpBand<'py> {
+    U8(PyReadonlyArray2<'py, u8>),
+    I8(PyReadonlyArray2<'py, i8>),
+    I16(PyReadonlyArray2<'py, i16>),
+    U16(PyReadonlyArray2<'py, u16>),
+    I32(PyReadonlyArray2<'py, i32>),
+    U32(PyReadonlyArray2<'py, u32>),
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+impl<'py> NpBand<'py> {
+    /// The array borrowed, if it is a C-contiguous 2-D array of a supported type (else `None`:
+    /// the caller copies it through [`band_from_py`]).
+    pub(crate) fn borrow(a: &Bound<'py, PyAny>) -> Option<Self> {
+        macro_rules! try_t {
+            ($t:ty, $v:ident) => {
+                if let Ok(x) = a.cast::<PyArray2<$t>>() {
+                    let r = x.try_readonly().ok()?;
+                    return r.as_slice().is_ok().then_some(NpBand::$v(r));
+                }
+            };
+        }
+        try_t!(u8, U8);
+        try_t!(i8, I8);
+        try_t!(i16, I16);
+        try_t!(u16, U16);
+        try_t!(i32, I32);
+        try_t!(u32, U32);
+        try_t!(f32, F32);
+        try_t!(f64, F64);
+        None
+    }
+    /// (rows, columns).
+    pub(crate) fn dim(&self) -> (usize, usize) {
+        let s = match self {
+            NpBand::U8(a) => a.shape(),
+            NpBand::I8(a) => a.shape(),
+            NpBand::I16(a) => a.shape(),
+            NpBand::U16(a) => a.shape(),
+            NpBand::I32(a) => a.shape(),
+            NpBand::U32(a) => a.shape(),
+            NpBand::F32(a) => a.shape(),
+            NpBand::F64(a) => a.shape(),
+        };
+        (s[0], s[1])
+    }
+    /// The cells, row-major.
+    pub(crate) fn view(&self) -> BandView<'_> {
+        match self {
+            NpBand::U8(a) => BandView::U8(a.as_slice().unwrap_or(&[])),
+            NpBand::I8(a) => BandView::I8(a.as_slice().unwrap_or(&[])),
+            NpBand::I16(a) => BandView::I16(a.as_slice().unwrap_or(&[])),
+            NpBand::U16(a) => BandView::U16(a.as_slice().unwrap_or(&[])),
+            NpBand::I32(a) => BandView::I32(a.as_slice().unwrap_or(&[])),
+            NpBand::U32(a) => BandView::U32(a.as_slice().unwrap_or(&[])),
+            NpBand::F32(a) => BandView::F32(a.as_slice().unwrap_or(&[])),
+            NpBand::F64(a) => BandView::F64(a.as_slice().unwrap_or(&[])),
+        }
+    }
 }
 
 pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3::types::PyDict>> {

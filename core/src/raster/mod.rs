@@ -77,6 +77,41 @@ pub enum BandData {
     F64(Array2<f64>),
 }
 
+/// One band's cells borrowed in their native type, row-major and contiguous — what a caller
+/// holding the data elsewhere (a numpy array, a typed array) lends to the core without a copy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[allow(missing_docs)]
+pub enum BandView<'a> {
+    U8(&'a [u8]),
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    U16(&'a [u16]),
+    I32(&'a [i32]),
+    U32(&'a [u32]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+impl BandView<'_> {
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        match self {
+            BandView::U8(s) => s.len(),
+            BandView::I8(s) => s.len(),
+            BandView::I16(s) => s.len(),
+            BandView::U16(s) => s.len(),
+            BandView::I32(s) => s.len(),
+            BandView::U32(s) => s.len(),
+            BandView::F32(s) => s.len(),
+            BandView::F64(s) => s.len(),
+        }
+    }
+    /// True when there is no cell.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 macro_rules! each_band {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {
@@ -140,6 +175,19 @@ impl BandData {
             BandData::F32(a) => sl!(F32, a),
             BandData::F64(a) => sl!(F64, a),
         }
+    }
+    /// The cells borrowed as a [`BandView`], when contiguous in row-major order.
+    pub fn view(&self) -> Option<BandView<'_>> {
+        Some(match self {
+            BandData::U8(a) => BandView::U8(a.as_slice()?),
+            BandData::I8(a) => BandView::I8(a.as_slice()?),
+            BandData::I16(a) => BandView::I16(a.as_slice()?),
+            BandData::U16(a) => BandView::U16(a.as_slice()?),
+            BandData::I32(a) => BandView::I32(a.as_slice()?),
+            BandData::U32(a) => BandView::U32(a.as_slice()?),
+            BandData::F32(a) => BandView::F32(a.as_slice()?),
+            BandData::F64(a) => BandView::F64(a.as_slice()?),
+        })
     }
     /// `Some(())` when the cells are contiguous in row-major order.
     pub fn as_contiguous(&self) -> Option<()> {
