@@ -365,6 +365,35 @@ export declare function spatialFolds(x: Float64Array, y: Float64Array, options?:
 export declare function spatialHoldout(x: Float64Array, y: Float64Array, options?: HoldoutOptions | undefined | null): Promise<Uint32Array>
 
 /**
+ * Spectral indices of the Awesome Spectral Indices catalogue (`NDVI`, `EVI`, `SAVI`, ...) from
+ * band rasters (file paths or typed arrays) keyed by catalogue band name (`N`, `R`, `G`, `B`,
+ * `S1`, ...), scaled per sensor and masked by SCL / QA_PIXEL; resolves to one Float32 band per
+ * index (nodata NaN), as Python's `landopp.spectral_indices`.
+ */
+export declare function spectralIndices(bands: Record<string, string | RasterInput>, indices: Array<string>, options?: SpectralOptions | undefined | null): Promise<RasterResult>
+
+/** Options of `spectralIndices`. */
+export interface SpectralOptions {
+  /**
+   * `reflectance` (default: no scaling), `sentinel2_l2a`, `sentinel2_l1c`, `landsat89`,
+   * `landsat457` (Collection 2 Level-2 scaling).
+   */
+  sensor?: string
+  /** Sentinel-2 processing baseline (`"04.00"` and later apply the −1000 offset). */
+  baseline?: string
+  /** Sentinel-2 scene classification band (file or raster), masked to NaN by class. */
+  scl?: string | RasterInput
+  /** SCL classes to mask (default 0, 1, 3, 8, 9, 10, 11). */
+  sclMasked?: Array<number>
+  /** Landsat QA_PIXEL band (file or raster), masked to NaN by bit. */
+  qaPixel?: string | RasterInput
+  /** QA_PIXEL bits to mask (default 0–5: fill, dilated cloud, cirrus, cloud, shadow, snow). */
+  qaBits?: Array<number>
+  /** Constant overrides (`L`, `g`, `C1`...). */
+  constants?: Record<string, number>
+}
+
+/**
  * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
  * `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
  * `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).

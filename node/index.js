@@ -854,6 +854,7 @@ module.exports.readRaster = nativeBinding.readRaster
 module.exports.score = nativeBinding.score
 module.exports.spatialFolds = nativeBinding.spatialFolds
 module.exports.spatialHoldout = nativeBinding.spatialHoldout
+module.exports.spectralIndices = nativeBinding.spectralIndices
 module.exports.terrain = nativeBinding.terrain
 module.exports.terrainToFile = nativeBinding.terrainToFile
 module.exports.trainModel = nativeBinding.trainModel

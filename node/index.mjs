@@ -18,6 +18,7 @@ export const {
   score,
   terrain,
   terrainToFile,
+  spectralIndices,
   zonalStats,
   buildSearchIndex,
   SearchIndex,

@@ -201,3 +201,32 @@ test('terrainToFile streams the in-memory cells; zonalStats maxCells reads strip
   assert.deepEqual(strips.map((c) => Array.from(c.values)), whole.map((c) => Array.from(c.values)))
   await assert.rejects(landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { maxCells: 0 }), (e) => e.code === 'INVALID_INPUT')
 })
+
+test('spectralIndices: catalogue formulas with Sentinel-2 scaling and SCL masking, as Python', async () => {
+  const s2 = await landopp.readRaster(fixture('slovenia/s2_l1c_13band_2015-08-30.tif'))
+  const grid = { width: s2.width, height: s2.height, transform: s2.transform, crs: s2.crs }
+  const band = (i) => ({ ...grid, bands: [s2.bands[i].data] })
+  const n = s2.width * s2.height
+  const scl = new Float64Array(n).fill(4)
+  for (let k = 0; k < n; k += 7) scl[k] = 9 // "cloud high" every 7th cell
+  const out = await landopp.spectralIndices({ R: band(3), N: band(7), G: band(2) }, ['NDVI', 'GNDVI'], {
+    sensor: 'sentinel2_l1c', baseline: '02.01', scl: { ...grid, bands: [scl] },
+  })
+  assert.deepEqual(out.bands.map((b) => b.description), ['NDVI', 'GNDVI'])
+  const [R, N, G] = [s2.bands[3].data, s2.bands[7].data, s2.bands[2].data]
+  let checked = 0
+  for (let k = 0; k < n; k++) {
+    const got = out.bands[0].data[k]
+    if (k % 7 === 0) { assert.ok(Number.isNaN(got)); continue }
+    const r = R[k] / 10000, nir = N[k] / 10000, g = G[k] / 10000
+    assert.ok(Math.abs(got - (nir - r) / (nir + r)) < 1e-6, `NDVI at ${k}`)
+    assert.ok(Math.abs(out.bands[1].data[k] - (nir - g) / (nir + g)) < 1e-6, `GNDVI at ${k}`)
+    checked++
+  }
+  assert.ok(checked > n / 2)
+  await assert.rejects(landopp.spectralIndices({ N: band(7) }, ['NOT_AN_INDEX']), (e) => e.code === 'NOT_FOUND' || e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.spectralIndices({ N: band(7), R: band(3) }, ['NDVI'], { sensor: 'modis' }), (e) => e.code === 'INVALID_INPUT')
+  await assert.rejects(landopp.spectralIndices({ N: band(7) }, ['NDVI']), (e) => e.code === 'INVALID_INPUT')
+  const shifted = { ...band(3), transform: [grid.transform[0] + 5, ...grid.transform.slice(1)] }
+  await assert.rejects(landopp.spectralIndices({ N: band(7), R: shifted }, ['NDVI']), (e) => e.code === 'INVALID_INPUT')
+})

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` in the test suite: the committed declarations (index.d.ts,
 // generated, plus landopp.d.ts for the JS helpers) must type this usage.
 import {
-  readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain, terrainToFile,
+  readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain, terrainToFile, spectralIndices,
   buildSearchIndex, SearchIndex, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
   Model,
   type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs,
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const slope: RasterResult = await terrain(mem, 'slope', { compute_edges: true })
   const z = await zonalStats('dem.tif', fc, { stats: ['mean'], minCoverageFrac: 0.5, maxCells: 30e6 })
   await terrainToFile('dem.tif', 'slope.tif', 'slope', { compress: 'none' })
+  const ndvi: RasterResult = await spectralIndices({ N: 'B08.tif', R: mem }, ['NDVI'], { sensor: 'sentinel2_l2a', baseline: '04.00', scl: 'SCL.tif', constants: { L: 0.5 } })
   const mean: Float64Array = z[0].values
   const table = await features({ version: 1 }, '.')
   const s: ScoreResultJs = await score(table, { version: 1 }, { explain: false })

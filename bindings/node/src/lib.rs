@@ -611,6 +611,117 @@ pub fn terrain_to_file(
     }))
 }
 
+/// Options of `spectralIndices`.
+#[napi(object)]
+#[derive(Default)]
+pub struct SpectralOptions {
+    /// `reflectance` (default: no scaling), `sentinel2_l2a`, `sentinel2_l1c`, `landsat89`,
+    /// `landsat457` (Collection 2 Level-2 scaling).
+    pub sensor: Option<String>,
+    /// Sentinel-2 processing baseline (`"04.00"` and later apply the −1000 offset).
+    pub baseline: Option<String>,
+    /// Sentinel-2 scene classification band (file or raster), masked to NaN by class.
+    pub scl: Option<Either<String, RasterInput>>,
+    /// SCL classes to mask (default 0, 1, 3, 8, 9, 10, 11).
+    pub scl_masked: Option<Vec<u32>>,
+    /// Landsat QA_PIXEL band (file or raster), masked to NaN by bit.
+    pub qa_pixel: Option<Either<String, RasterInput>>,
+    /// QA_PIXEL bits to mask (default 0–5: fill, dilated cloud, cirrus, cloud, shadow, snow).
+    pub qa_bits: Option<Vec<u32>>,
+    /// Constant overrides (`L`, `g`, `C1`...).
+    pub constants: Option<std::collections::HashMap<String, f64>>,
+}
+
+pub struct SpectralTask {
+    bands: Vec<(String, RasterSource)>,
+    indices: Vec<String>,
+    settings: landopp::Result<landopp::spectral::ImagerySettings>,
+    scl: Option<RasterSource>,
+    qa: Option<RasterSource>,
+}
+
+impl Task for SpectralTask {
+    type Output = landopp::Result<landopp::Raster>;
+    type JsValue = RasterResult;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let bands = std::mem::take(&mut self.bands);
+        let scl = self.scl.take();
+        let qa = self.qa.take();
+        let settings = std::mem::replace(&mut self.settings, Err(landopp::Error::InvalidInput("taken".into())));
+        Ok((|| {
+            let settings = settings?;
+            let mut map = std::collections::BTreeMap::new();
+            for (k, b) in bands {
+                map.insert(k, b.load()?);
+            }
+            let scl = scl.map(RasterSource::load).transpose()?;
+            let qa = qa.map(RasterSource::load).transpose()?;
+            let opts = settings.options(scl.as_ref(), qa.as_ref());
+            let names: Vec<&str> = self.indices.iter().map(String::as_str).collect();
+            landopp::spectral::index_rasters(&map, &names, &opts)
+        })())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let r = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(raster_js(r))
+    }
+}
+
+/// Spectral indices of the Awesome Spectral Indices catalogue (`NDVI`, `EVI`, `SAVI`, ...) from
+/// band rasters (file paths or typed arrays) keyed by catalogue band name (`N`, `R`, `G`, `B`,
+/// `S1`, ...), scaled per sensor and masked by SCL / QA_PIXEL; resolves to one Float32 band per
+/// index (nodata NaN), as Python's `landopp.spectral_indices`.
+#[napi(ts_return_type = "Promise<RasterResult>")]
+pub fn spectral_indices(
+    bands: std::collections::HashMap<String, Either<String, RasterInput>>,
+    indices: Vec<String>,
+    options: Option<SpectralOptions>,
+) -> napi::Result<AsyncTask<SpectralTask>> {
+    let o = options.unwrap_or_default();
+    let mut sorted: Vec<(String, Either<String, RasterInput>)> = bands.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let bands =
+        sorted.into_iter().map(|(k, v)| RasterSource::from_js(v).map(|r| (k, r))).collect::<napi::Result<Vec<_>>>()?;
+    let sensor = o.sensor.unwrap_or_else(|| "reflectance".into());
+    let settings = (|| {
+        let offset = match o.baseline.as_deref() {
+            Some(b) => landopp::spectral::s2_offset(b),
+            None => 0.0,
+        };
+        let sens = match sensor.as_str() {
+            "sentinel2_l2a" | "sentinel2_l1c" => serde_json::json!({ "sensor": sensor, "offset": offset }),
+            _ => serde_json::json!({ "sensor": sensor }),
+        };
+        let to_u8 = |v: Option<Vec<u32>>, what: &str| -> landopp::Result<Option<Vec<u8>>> {
+            v.map(|v| {
+                v.into_iter()
+                    .map(|x| {
+                        u8::try_from(x).map_err(|_| landopp::Error::InvalidInput(format!("{what} value {x} > 255")))
+                    })
+                    .collect()
+            })
+            .transpose()
+        };
+        let json = serde_json::json!({
+            "sensor": sens,
+            "scl_masked": to_u8(o.scl_masked, "sclMasked")?,
+            "qa_bits": to_u8(o.qa_bits, "qaBits")?,
+            "constants": o.constants.unwrap_or_default(),
+        });
+        serde_json::from_value::<landopp::spectral::ImagerySettings>(json)
+            .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))
+    })();
+    Ok(AsyncTask::new(SpectralTask {
+        bands,
+        indices,
+        settings,
+        scl: o.scl.map(RasterSource::from_js).transpose()?,
+        qa: o.qa_pixel.map(RasterSource::from_js).transpose()?,
+    }))
+}
+
 /// An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
 /// a GDAL geotransform, an optional CRS and nodata.
 #[napi(object)]
