@@ -182,6 +182,91 @@ pub struct Program {
     ops: Vec<Op>,
     /// Variable names, by index.
     pub vars: Vec<String>,
+    /// Register form for one binding of the variables (see [`Program::lower`]).
+    code: Vec<Instr>,
+}
+
+/// An operand of a register instruction: a slot of the evaluation stack, a variable's chunk, or
+/// a constant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Opd {
+    Slot(usize),
+    Var(usize),
+    Const(f32),
+}
+
+/// `slot[dst] = a op b` over a chunk (`Neg`: `-a`; `Mov`: `a`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Instr {
+    op: Op2,
+    a: Opd,
+    b: Opd,
+    dst: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op2 {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Neg,
+    Mov,
+}
+
+#[inline(always)]
+fn pow(x: f32, y: f32) -> f32 {
+    if y == 2.0 {
+        x * x
+    } else if y == 0.5 {
+        x.sqrt()
+    } else {
+        x.powf(y)
+    }
+}
+
+impl Op2 {
+    #[inline(always)]
+    fn f(self, x: f32, y: f32) -> f32 {
+        match self {
+            Op2::Add => x + y,
+            Op2::Sub => x - y,
+            Op2::Mul => x * y,
+            Op2::Div => x / y,
+            Op2::Pow => pow(x, y),
+            Op2::Neg => -x,
+            Op2::Mov => x,
+        }
+    }
+}
+
+/// A chunk operand while evaluating.
+enum Src<'a> {
+    /// The destination slot's own values (in-place update).
+    Same,
+    Slice(&'a [f32]),
+    Scalar(f32),
+}
+
+/// `d[i] = f(a[i], b[i])` with each operand a slice, a scalar or `d` itself; one tight loop per
+/// shape so every case vectorises.
+#[inline(always)]
+fn apply(d: &mut [f32], a: Src<'_>, b: Src<'_>, f: impl Fn(f32, f32) -> f32) {
+    let n = d.len();
+    match (a, b) {
+        (Src::Same, Src::Slice(y)) => d.iter_mut().zip(&y[..n]).for_each(|(x, y)| *x = f(*x, *y)),
+        (Src::Same, Src::Scalar(c)) => d.iter_mut().for_each(|x| *x = f(*x, c)),
+        (Src::Same, Src::Same) => d.iter_mut().for_each(|x| *x = f(*x, *x)),
+        (Src::Slice(x), Src::Slice(y)) => {
+            d.iter_mut().zip(&x[..n]).zip(&y[..n]).for_each(|((o, x), y)| *o = f(*x, *y))
+        }
+        (Src::Slice(x), Src::Scalar(c)) => d.iter_mut().zip(&x[..n]).for_each(|(o, x)| *o = f(*x, c)),
+        (Src::Scalar(c), Src::Slice(y)) => d.iter_mut().zip(&y[..n]).for_each(|(o, y)| *o = f(c, *y)),
+        (Src::Scalar(c), Src::Same) => d.iter_mut().for_each(|x| *x = f(c, *x)),
+        (Src::Slice(x), Src::Same) => d.iter_mut().zip(&x[..n]).for_each(|(o, x)| *o = f(*x, *o)),
+        (Src::Scalar(c), Src::Scalar(e)) => d.fill(f(c, e)),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -337,56 +422,98 @@ impl Program {
         if p.i != toks.len() {
             return Err(p.err());
         }
-        Ok(Program { ops: p.ops, vars: p.vars })
+        let mut prog = Program { ops: p.ops, vars: p.vars, code: Vec::new() };
+        // every variable a chunk of cells until bound
+        prog.lower(&vec![None; prog.vars.len()]);
+        Ok(prog)
+    }
+
+    /// Lower the stack program to register instructions for one binding (`scalar[k]`: variable
+    /// `k` is the constant, else a chunk of cells): operands are read where they are (no copy of
+    /// a variable onto the stack) and constant subexpressions are folded.
+    fn lower(&mut self, scalar: &[Option<f32>]) {
+        let mut st: Vec<Opd> = Vec::new();
+        let mut code = Vec::new();
+        for op in &self.ops {
+            match op {
+                Op::Var(k) => st.push(match scalar[*k] {
+                    Some(c) => Opd::Const(c),
+                    None => Opd::Var(*k),
+                }),
+                Op::Const(c) => st.push(Opd::Const(*c)),
+                Op::Neg => {
+                    let a = st.pop().unwrap_or(Opd::Const(f32::NAN));
+                    let dst = st.len();
+                    match a {
+                        Opd::Const(c) => st.push(Opd::Const(-c)),
+                        a => {
+                            code.push(Instr { op: Op2::Neg, a, b: Opd::Const(0.0), dst });
+                            st.push(Opd::Slot(dst));
+                        }
+                    }
+                }
+                bin => {
+                    let b = st.pop().unwrap_or(Opd::Const(f32::NAN));
+                    let a = st.pop().unwrap_or(Opd::Const(f32::NAN));
+                    let dst = st.len();
+                    let op2 = match bin {
+                        Op::Add => Op2::Add,
+                        Op::Sub => Op2::Sub,
+                        Op::Mul => Op2::Mul,
+                        Op::Div => Op2::Div,
+                        _ => Op2::Pow,
+                    };
+                    match (a, b) {
+                        (Opd::Const(x), Opd::Const(y)) => st.push(Opd::Const(op2.f(x, y))),
+                        _ => {
+                            code.push(Instr { op: op2, a, b, dst });
+                            st.push(Opd::Slot(dst));
+                        }
+                    }
+                }
+            }
+        }
+        // the result must end in slot 0
+        match st.pop() {
+            Some(Opd::Slot(0)) => {}
+            Some(a) => code.push(Instr { op: Op2::Mov, a, b: Opd::Const(0.0), dst: 0 }),
+            None => code.push(Instr { op: Op2::Mov, a: Opd::Const(f32::NAN), b: Opd::Const(0.0), dst: 0 }),
+        }
+        self.code = code;
     }
 
     /// Evaluate over one chunk. `inputs[k]` is the chunk of variable `k`; `out` receives values.
     #[inline(always)]
     fn eval_chunk(&self, inputs: &[Input<'_>], n: usize, stack: &mut Vec<Vec<f32>>, out: &mut [f32]) {
-        let mut sp = 0usize;
-        for op in &self.ops {
-            match op {
-                Op::Var(k) => {
-                    if stack.len() <= sp {
-                        stack.push(vec![0.0; CHUNK]);
+        for ins in &self.code {
+            while stack.len() <= ins.dst + 1 {
+                stack.push(vec![0.0; CHUNK]);
+            }
+            let mut d = std::mem::take(&mut stack[ins.dst]);
+            {
+                let src = |o: Opd| -> Src<'_> {
+                    match o {
+                        Opd::Slot(k) if k == ins.dst => Src::Same,
+                        Opd::Slot(k) => Src::Slice(&stack[k][..n]),
+                        Opd::Var(k) => match &inputs[k] {
+                            Input::Slice(s) => Src::Slice(&s[..n]),
+                            Input::Scalar(v) => Src::Scalar(*v),
+                        },
+                        Opd::Const(c) => Src::Scalar(c),
                     }
-                    match &inputs[*k] {
-                        Input::Slice(s) => stack[sp][..n].copy_from_slice(&s[..n]),
-                        Input::Scalar(v) => stack[sp][..n].fill(*v),
-                    }
-                    sp += 1;
-                }
-                Op::Const(v) => {
-                    if stack.len() <= sp {
-                        stack.push(vec![0.0; CHUNK]);
-                    }
-                    stack[sp][..n].fill(*v);
-                    sp += 1;
-                }
-                Op::Neg => stack[sp - 1][..n].iter_mut().for_each(|x| *x = -*x),
-                bin => {
-                    let (lo, hi) = stack.split_at_mut(sp - 1);
-                    let a = &mut lo[sp - 2][..n];
-                    let b = &hi[0][..n];
-                    match bin {
-                        Op::Add => a.iter_mut().zip(b).for_each(|(x, y)| *x += *y),
-                        Op::Sub => a.iter_mut().zip(b).for_each(|(x, y)| *x -= *y),
-                        Op::Mul => a.iter_mut().zip(b).for_each(|(x, y)| *x *= *y),
-                        Op::Div => a.iter_mut().zip(b).for_each(|(x, y)| *x /= *y),
-                        Op::Pow => a.iter_mut().zip(b).for_each(|(x, y)| {
-                            *x = if *y == 2.0 {
-                                *x * *x
-                            } else if *y == 0.5 {
-                                x.sqrt()
-                            } else {
-                                x.powf(*y)
-                            }
-                        }),
-                        _ => {}
-                    }
-                    sp -= 1;
+                };
+                let (a, b, dd) = (src(ins.a), src(ins.b), &mut d[..n]);
+                match ins.op {
+                    Op2::Add => apply(dd, a, b, |x, y| x + y),
+                    Op2::Sub => apply(dd, a, b, |x, y| x - y),
+                    Op2::Mul => apply(dd, a, b, |x, y| x * y),
+                    Op2::Div => apply(dd, a, b, |x, y| x / y),
+                    Op2::Pow => apply(dd, a, b, pow),
+                    Op2::Neg => apply(dd, a, b, |x, _| -x),
+                    Op2::Mov => apply(dd, a, b, |x, _| x),
                 }
             }
+            stack[ins.dst] = d;
         }
         out[..n].copy_from_slice(&stack[0][..n]);
     }
@@ -407,7 +534,7 @@ fn bind_indices(
     let mut progs = Vec::new();
     for name in names {
         let idx = index(name)?;
-        let prog = Program::compile(&idx.formula)?;
+        let mut prog = Program::compile(&idx.formula)?;
         let mut bind = Vec::new();
         for v in &prog.vars {
             if let Some(k) = slot(v) {
@@ -424,6 +551,8 @@ fn bind_indices(
                 )));
             }
         }
+        let scalars: Vec<Option<f32>> = bind.iter().map(|b| b.ok()).collect();
+        prog.lower(&scalars);
         progs.push((prog, bind));
     }
     Ok(progs)
