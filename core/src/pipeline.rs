@@ -31,6 +31,7 @@ use crate::terrain::{TerrainOptions, TerrainProduct};
 use crate::vector::{read_layer, Parcels, ReadOptions};
 use crate::zonal::{zonal_stats, Stat, ZonalOptions};
 use crate::{Crs, Raster};
+use geo_types::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -433,6 +434,37 @@ fn add_zonal(t: &mut FeatureTable, res: crate::zonal::ZonalResult, prefix: &str,
     Ok(())
 }
 
+/// Parcels reprojected to each raster CRS the steps meet, computed once per CRS (a spec with a
+/// zonal, a terrain and a terrain share step on one DEM reprojects the parcels once, not thrice).
+struct Projected<'a> {
+    parcels: &'a Parcels,
+    cache: Vec<(Crs, Vec<MultiPolygon<f64>>)>,
+}
+
+impl<'a> Projected<'a> {
+    /// Zonal statistics of the parcels over `r`.
+    fn zonal(&mut self, r: &Raster, opts: &ZonalOptions<'_>) -> Result<crate::zonal::ZonalResult> {
+        let p = self.parcels;
+        match (p.crs.as_ref(), r.crs.as_ref()) {
+            (Some(a), Some(b)) if a != b => {
+                let k = match self.cache.iter().position(|(c, _)| c == b) {
+                    Some(k) => k,
+                    None => {
+                        let t = crate::crs::Transformer::new(a, b)?;
+                        use rayon::prelude::*;
+                        let polys =
+                            p.geometries.par_iter().map(|g| t.transform_multipolygon(g)).collect::<Result<Vec<_>>>()?;
+                        self.cache.push((b.clone(), polys));
+                        self.cache.len() - 1
+                    }
+                };
+                zonal_stats(r, &self.cache[k].1, Some(b), opts)
+            }
+            _ => zonal_stats(r, &p.geometries, p.crs.as_ref(), opts),
+        }
+    }
+}
+
 /// Run the steps of `spec` on already loaded parcels.
 pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progress<'_>)) -> Result<FeatureTable> {
     let total = spec.features.len() + 1;
@@ -440,6 +472,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
     let work_crs = spec.work_crs.as_deref().map(Crs::from_user_input).transpose()?;
     let frame = WorkFrame::new(parcels, work_crs.as_ref())?;
     let mut t = FeatureTable::new(parcels.ids.clone());
+    let mut projected = Projected { parcels, cache: Vec::new() };
     let stats_of = |v: &[String]| v.iter().map(|s| Stat::parse(s)).collect::<Result<Vec<_>>>();
     for (i, step) in spec.features.iter().enumerate() {
         let msg = match step {
@@ -468,7 +501,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     min_coverage_frac: *min_coverage_frac,
                     weights: None,
                 };
-                let res = zonal_stats(&r, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
+                let res = projected.zonal(&r, &opts)?;
                 let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(raster));
                 let meta = ColumnMeta {
                     source: raster.display().to_string(),
@@ -494,7 +527,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     method: format!("gdaldem-identical Horn {product}, exact zonal"),
                 };
                 let opts = ZonalOptions { stats: stats_of(stats)?, ..Default::default() };
-                add_zonal(&mut t, zonal_stats(&tr, &parcels.geometries, parcels.crs.as_ref(), &opts)?, &prefix, &meta)?;
+                add_zonal(&mut t, projected.zonal(&tr, &opts)?, &prefix, &meta)?;
                 for th in share_below {
                     let b = tr.band(0)?.to_f64();
                     let nd = tr.nodata;
@@ -508,12 +541,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                         }
                     });
                     let mr = Raster::from_f64(mask, tr.transform, tr.crs.clone(), None)?;
-                    let res = zonal_stats(
-                        &mr,
-                        &parcels.geometries,
-                        parcels.crs.as_ref(),
-                        &ZonalOptions { stats: vec![Stat::Mean], ..Default::default() },
-                    )?;
+                    let res = projected.zonal(&mr, &ZonalOptions { stats: vec![Stat::Mean], ..Default::default() })?;
                     let v = res.column("mean")?.to_vec();
                     t.add_column(
                         format!("{prefix}_share_le_{th}"),
@@ -593,7 +621,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 for (k, name) in names.iter().enumerate() {
                     let one = Raster::new(vec![out.band(k)?.clone()], out.transform, out.crs.clone(), Some(f64::NAN))?;
                     let opts = ZonalOptions { stats: stats_of(stats)?, ..Default::default() };
-                    let res = zonal_stats(&one, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
+                    let res = projected.zonal(&one, &opts)?;
                     let m = ColumnMeta {
                         source: provenance.clone(),
                         unit: "1".into(),

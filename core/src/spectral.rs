@@ -258,9 +258,7 @@ fn apply(d: &mut [f32], a: Src<'_>, b: Src<'_>, f: impl Fn(f32, f32) -> f32) {
         (Src::Same, Src::Slice(y)) => d.iter_mut().zip(&y[..n]).for_each(|(x, y)| *x = f(*x, *y)),
         (Src::Same, Src::Scalar(c)) => d.iter_mut().for_each(|x| *x = f(*x, c)),
         (Src::Same, Src::Same) => d.iter_mut().for_each(|x| *x = f(*x, *x)),
-        (Src::Slice(x), Src::Slice(y)) => {
-            d.iter_mut().zip(&x[..n]).zip(&y[..n]).for_each(|((o, x), y)| *o = f(*x, *y))
-        }
+        (Src::Slice(x), Src::Slice(y)) => d.iter_mut().zip(&x[..n]).zip(&y[..n]).for_each(|((o, x), y)| *o = f(*x, *y)),
         (Src::Slice(x), Src::Scalar(c)) => d.iter_mut().zip(&x[..n]).for_each(|(o, x)| *o = f(*x, c)),
         (Src::Scalar(c), Src::Slice(y)) => d.iter_mut().zip(&y[..n]).for_each(|(o, y)| *o = f(c, *y)),
         (Src::Scalar(c), Src::Same) => d.iter_mut().for_each(|x| *x = f(c, *x)),
