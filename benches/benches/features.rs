@@ -21,6 +21,23 @@ fn terrain_bench(c: &mut Criterion) {
             b.iter(|| black_box(terrain(&dem, p, &TerrainOptions::default()).expect("terrain")))
         });
     }
+    // file to file, streamed (read + compute + write, uncompressed)
+    let out = std::env::temp_dir().join(format!("landopp-bench-slope-{}.tif", std::process::id()));
+    let wopts =
+        landopp::raster::GeoTiffWriteOptions { compression: landopp::raster::Compression::None, ..Default::default() };
+    g.bench_function("terrain_file_slope", |b| {
+        b.iter(|| {
+            landopp::terrain::terrain_file(
+                &dem_path,
+                &out,
+                TerrainProduct::SlopeDegrees,
+                &TerrainOptions::default(),
+                &wopts,
+            )
+            .expect("terrain_file")
+        })
+    });
+    let _ = std::fs::remove_file(&out);
     g.finish();
 }
 
@@ -35,7 +52,8 @@ fn zonal_bench(c: &mut Criterion) {
             Parcels::read(fixtures().join("slovenia/lulc_polygons.gpkg"), None, None).expect("p"),
         ),
     };
-    let r = Raster::open(r).expect("raster");
+    let r_path = r;
+    let r = Raster::open(&r_path).expect("raster");
     let p = p.to_crs(r.crs.as_ref().expect("crs")).expect("reproject");
     let mut g = c.benchmark_group("zonal");
     g.throughput(Throughput::Elements(p.len() as u64));
@@ -43,6 +61,15 @@ fn zonal_bench(c: &mut Criterion) {
         ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Min, Stat::Max, Stat::Stdev], ..Default::default() };
     g.bench_function("parcels_x_dem", |b| {
         b.iter(|| black_box(zonal_stats(&r, &p.geometries, p.crs.as_ref(), &opts).expect("zonal")))
+    });
+    // raster-sequential from the file, one 256-row block strip at a time
+    let src = landopp::raster::GeoTiff::open(&r_path).expect("geotiff");
+    g.bench_function("parcels_x_dem_file_strips", |b| {
+        b.iter(|| {
+            black_box(
+                landopp::zonal::zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, 1).expect("zonal file"),
+            )
+        })
     });
     g.finish();
 }
