@@ -10,16 +10,21 @@ pub(crate) fn avx2_fma() -> bool {
     *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
 }
 
-/// Define `$name(args)`: calls the `#[inline(always)]` function `$body(args)` compiled with
-/// AVX2+FMA when the CPU has them, else the baseline build of it.
+/// Define `fn $name(args) { body }` compiled twice — baseline and AVX2+FMA — calling the AVX2
+/// copy when the CPU has those features.
 macro_rules! dispatch {
-    ($vis:vis fn $name:ident($($arg:ident: $t:ty),* $(,)?) $(-> $ret:ty)? => $body:path) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $t:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
         $vis fn $name($($arg: $t),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $t),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn wide($($arg: $t),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    body($($arg),*)
                 }
                 if $crate::simd::avx2_fma() {
                     #[allow(unsafe_code)]
@@ -28,7 +33,7 @@ macro_rules! dispatch {
                     return unsafe { wide($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            body($($arg),*)
         }
     };
 }

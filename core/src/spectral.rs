@@ -923,61 +923,51 @@ struct Chunker<'a> {
     w: usize,
 }
 
-crate::simd::dispatch!(fn run_chunk(
-    ctx: &Chunker<'_>,
-    start: usize,
-    m: usize,
-    stack: &mut Vec<Vec<f32>>,
-    bufs: &mut [Vec<f32>],
-    valid: &mut [bool],
-    outs: &mut [&mut [f32]],
-) => chunk_body);
-
-/// Scale, mask and evaluate every index over cells `start..start + m`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn chunk_body(
-    ctx: &Chunker<'_>,
-    start: usize,
-    m: usize,
-    stack: &mut Vec<Vec<f32>>,
-    bufs: &mut [Vec<f32>],
-    valid: &mut [bool],
-    outs: &mut [&mut [f32]],
-) {
-    let w = ctx.w;
-    valid[..m].fill(true);
-    for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
-        scale_into(b, *nd, ctx.lin, start, &mut buf[..m], &mut valid[..m]);
-    }
-    if ctx.scl.is_some() || ctx.qa.is_some() {
-        // the chunk as row segments: one mask row lookup per segment
-        let mut k = 0;
-        while k < m {
-            let (row, col) = ((start + k) / w, (start + k) % w);
-            let len = (w - col).min(m - k);
-            let seg = &mut valid[k..k + len];
-            if let Some(g) = &ctx.scl {
-                g.apply(row, col, seg, |c| ctx.scl_table[(c as usize).min(255)]);
-            }
-            if let Some(g) = &ctx.qa {
-                g.apply(row, col, seg, |c| c & ctx.qa_bits == 0);
-            }
-            k += len;
+crate::simd::dispatch! {
+    /// Scale, mask and evaluate every index over cells `start..start + m`.
+    fn run_chunk(
+        ctx: &Chunker<'_>,
+        start: usize,
+        m: usize,
+        stack: &mut Vec<Vec<f32>>,
+        bufs: &mut [Vec<f32>],
+        valid: &mut [bool],
+        outs: &mut [&mut [f32]],
+    ) {
+        let w = ctx.w;
+        valid[..m].fill(true);
+        for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
+            scale_into(b, *nd, ctx.lin, start, &mut buf[..m], &mut valid[..m]);
         }
-    }
-    for ((prog, bind), out) in ctx.progs.iter().zip(outs.iter_mut()) {
-        let ins: Vec<Input<'_>> = bind
-            .iter()
-            .map(|b| match b {
-                Ok(c) => Input::Scalar(*c),
-                Err(k) => Input::Slice(&bufs[*k][..m]),
-            })
-            .collect();
-        prog.eval_chunk(&ins, m, stack, out);
-        for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
-            let bad = !*ok | (o.abs() == f32::INFINITY);
-            *o = if bad { f32::NAN } else { *o };
+        if ctx.scl.is_some() || ctx.qa.is_some() {
+            // the chunk as row segments: one mask row lookup per segment
+            let mut k = 0;
+            while k < m {
+                let (row, col) = ((start + k) / w, (start + k) % w);
+                let len = (w - col).min(m - k);
+                let seg = &mut valid[k..k + len];
+                if let Some(g) = &ctx.scl {
+                    g.apply(row, col, seg, |c| ctx.scl_table[(c as usize).min(255)]);
+                }
+                if let Some(g) = &ctx.qa {
+                    g.apply(row, col, seg, |c| c & ctx.qa_bits == 0);
+                }
+                k += len;
+            }
+        }
+        for ((prog, bind), out) in ctx.progs.iter().zip(outs.iter_mut()) {
+            let ins: Vec<Input<'_>> = bind
+                .iter()
+                .map(|b| match b {
+                    Ok(c) => Input::Scalar(*c),
+                    Err(k) => Input::Slice(&bufs[*k][..m]),
+                })
+                .collect();
+            prog.eval_chunk(&ins, m, stack, out);
+            for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
+                let bad = !*ok | (o.abs() == f32::INFINITY);
+                *o = if bad { f32::NAN } else { *o };
+            }
         }
     }
 }

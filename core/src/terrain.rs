@@ -316,33 +316,25 @@ fn fast_atan(x: f64) -> f64 {
 // Slope of the interior cells of one row (f32 DEM, no nodata in the three rows): window sums in
 // f32 and gradient, square root and arctangent in f64 exactly as gdaldem, in lanes the compiler
 // vectorises. On x86-64 with AVX2+FMA (detected at run time) the loop runs 4 doubles wide.
-crate::simd::dispatch!(fn slope_row_f32(
-    up: &[f32],
-    mid: &[f32],
-    dn: &[f32],
-    out: &mut [f32],
-    res: (f64, f64),
-    scale8: f64,
-    degrees: bool,
-) => slope_row_f32_lanes);
-
-#[inline(always)]
-fn slope_row_f32_lanes(
-    up: &[f32],
-    mid: &[f32],
-    dn: &[f32],
-    out: &mut [f32],
-    res: (f64, f64),
-    scale8: f64,
-    degrees: bool,
-) {
-    // dividing by a power of two (8 × scale 1, the usual case) is exactly a multiplication
-    let pow2 = scale8.is_normal() && scale8.to_bits() & ((1u64 << 52) - 1) == 0;
-    match (degrees, pow2) {
-        (true, true) => slope_cells::<true, true>(up, mid, dn, out, res, scale8),
-        (true, false) => slope_cells::<true, false>(up, mid, dn, out, res, scale8),
-        (false, true) => slope_cells::<false, true>(up, mid, dn, out, res, scale8),
-        (false, false) => slope_cells::<false, false>(up, mid, dn, out, res, scale8),
+crate::simd::dispatch! {
+    #[allow(clippy::too_many_arguments)]
+    fn slope_row_f32(
+        up: &[f32],
+        mid: &[f32],
+        dn: &[f32],
+        out: &mut [f32],
+        res: (f64, f64),
+        scale8: f64,
+        degrees: bool,
+    ) {
+        // dividing by a power of two (8 × scale 1, the usual case) is exactly a multiplication
+        let pow2 = scale8.is_normal() && scale8.to_bits() & ((1u64 << 52) - 1) == 0;
+        match (degrees, pow2) {
+            (true, true) => slope_cells::<true, true>(up, mid, dn, out, res, scale8),
+            (true, false) => slope_cells::<true, false>(up, mid, dn, out, res, scale8),
+            (false, true) => slope_cells::<false, true>(up, mid, dn, out, res, scale8),
+            (false, false) => slope_cells::<false, false>(up, mid, dn, out, res, scale8),
+        }
     }
 }
 
@@ -773,16 +765,7 @@ pub fn terrain_file(
             })
         };
     }
-    let streamed = match src.dtype() {
-        DataType::U8 => go!(u8, U8),
-        DataType::I8 => go!(i8, I8),
-        DataType::I16 => go!(i16, I16),
-        DataType::U16 => go!(u16, U16),
-        DataType::I32 => go!(i32, I32),
-        DataType::U32 => go!(u32, U32),
-        DataType::F32 => go!(f32, F32),
-        DataType::F64 => go!(f64, F64),
-    };
+    let streamed = crate::raster::with_dtype!(src.dtype(), go);
     let res = streamed.and_then(|_| out.finish());
     if res.is_err() {
         // no half-written GeoTIFF is left behind (a corrupt block, an interrupt, a full disk)

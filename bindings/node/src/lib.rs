@@ -567,15 +567,7 @@ impl Task for TerrainFileTask {
                 Some(serde_json::Value::String(s)) => s,
                 Some(v) => return Err(landopp::Error::InvalidInput(format!("compress must be a string, got {v}"))),
             };
-            let compression = match compress.to_ascii_lowercase().as_str() {
-                "deflate" => Compression::Deflate(6),
-                "none" => Compression::None,
-                other => {
-                    return Err(landopp::Error::InvalidInput(format!(
-                        "compress must be 'deflate' or 'none', got {other:?}"
-                    )))
-                }
-            };
+            let compression = Compression::parse(&compress)?;
             let opts: landopp::terrain::TerrainOptions = if options.is_null() {
                 Default::default()
             } else {

@@ -66,15 +66,7 @@ fn terrain_file(
     run(py, move || {
         let opts: TerrainOptions = serde_json::from_str(&options_json)
             .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?;
-        let compression = match compress.to_ascii_lowercase().as_str() {
-            "deflate" => Compression::Deflate(6),
-            "none" => Compression::None,
-            other => {
-                return Err(landopp::Error::InvalidInput(format!(
-                    "compress must be 'deflate' or 'none', got {other:?}"
-                )))
-            }
-        };
+        let compression = Compression::parse(&compress)?;
         let write = GeoTiffWriteOptions { compression, ..Default::default() };
         landopp::terrain::terrain_file(&input, &output, TerrainProduct::parse(&product)?, &opts, &write)
     })
@@ -197,8 +189,7 @@ fn spectral_indices<'py>(
             other => loaders.push((k, other.into_loader()?)),
         }
     }
-    let lent_views: Vec<(String, BandView<'_>, (usize, usize), RasterMeta)> =
-        lent.iter().map(|(k, np, meta)| (k.clone(), np.view(), np.dim(), meta.clone())).collect();
+    let lent_views: Vec<_> = lent.iter().map(|(k, np, meta)| (k.clone(), np.dim_and_view(), meta.clone())).collect();
     let scl = scl.map(RasterArg::into_loader).transpose()?;
     let qa = qa_pixel.map(RasterArg::into_loader).transpose()?;
     let out = run(py, move || {
@@ -207,7 +198,7 @@ fn spectral_indices<'py>(
         let loaded: Vec<(String, Raster)> =
             loaders.into_iter().map(|(k, l)| l().map(|r| (k, r))).collect::<landopp::Result<_>>()?;
         let mut all: Vec<GridBand<'_>> = Vec::new();
-        for (name, cells, dim, (t, crs, nodata)) in lent_views {
+        for (name, (dim, cells), (t, crs, nodata)) in lent_views {
             let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
             all.push(GridBand { name, cells, nodata, dim, transform: GeoTransform(t), crs });
         }

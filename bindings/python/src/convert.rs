@@ -19,6 +19,20 @@ pub(crate) fn band_to_py(py: Python<'_>, b: BandData) -> Bound<'_, PyAny> {
     }
 }
 
+/// `$m!(rust type, variant)` for every raster sample type numpy arrays can hold.
+macro_rules! for_each_dtype {
+    ($m:ident) => {
+        $m!(u8, U8);
+        $m!(i8, I8);
+        $m!(i16, I16);
+        $m!(u16, U16);
+        $m!(i32, I32);
+        $m!(u32, U32);
+        $m!(f32, F32);
+        $m!(f64, F64);
+    };
+}
+
 /// A 2-D numpy array of a supported dtype → `BandData` (one copy into Rust-owned memory).
 pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
     let u = a.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err("expected a numpy array"))?;
@@ -32,14 +46,7 @@ pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
             }
         };
     }
-    try_t!(u8, U8);
-    try_t!(i8, I8);
-    try_t!(i16, I16);
-    try_t!(u16, U16);
-    try_t!(i32, I32);
-    try_t!(u32, U32);
-    try_t!(f32, F32);
-    try_t!(f64, F64);
+    for_each_dtype!(try_t);
     Err(PyTypeError::new_err(format!("unsupported array dtype {}", u.dtype())))
 }
 
@@ -67,41 +74,26 @@ impl<'py> NpBand<'py> {
                 }
             };
         }
-        try_t!(u8, U8);
-        try_t!(i8, I8);
-        try_t!(i16, I16);
-        try_t!(u16, U16);
-        try_t!(i32, I32);
-        try_t!(u32, U32);
-        try_t!(f32, F32);
-        try_t!(f64, F64);
+        for_each_dtype!(try_t);
         None
     }
-    /// (rows, columns).
-    pub(crate) fn dim(&self) -> (usize, usize) {
-        let s = match self {
-            NpBand::U8(a) => a.shape(),
-            NpBand::I8(a) => a.shape(),
-            NpBand::I16(a) => a.shape(),
-            NpBand::U16(a) => a.shape(),
-            NpBand::I32(a) => a.shape(),
-            NpBand::U32(a) => a.shape(),
-            NpBand::F32(a) => a.shape(),
-            NpBand::F64(a) => a.shape(),
-        };
-        (s[0], s[1])
-    }
-    /// The cells, row-major.
-    pub(crate) fn view(&self) -> BandView<'_> {
+    /// (rows, columns) and the cells, row-major.
+    pub(crate) fn dim_and_view(&self) -> ((usize, usize), BandView<'_>) {
+        macro_rules! arm {
+            ($a:ident, $v:ident) => {{
+                let s = $a.shape();
+                ((s[0], s[1]), BandView::$v($a.as_slice().unwrap_or(&[])))
+            }};
+        }
         match self {
-            NpBand::U8(a) => BandView::U8(a.as_slice().unwrap_or(&[])),
-            NpBand::I8(a) => BandView::I8(a.as_slice().unwrap_or(&[])),
-            NpBand::I16(a) => BandView::I16(a.as_slice().unwrap_or(&[])),
-            NpBand::U16(a) => BandView::U16(a.as_slice().unwrap_or(&[])),
-            NpBand::I32(a) => BandView::I32(a.as_slice().unwrap_or(&[])),
-            NpBand::U32(a) => BandView::U32(a.as_slice().unwrap_or(&[])),
-            NpBand::F32(a) => BandView::F32(a.as_slice().unwrap_or(&[])),
-            NpBand::F64(a) => BandView::F64(a.as_slice().unwrap_or(&[])),
+            NpBand::U8(a) => arm!(a, U8),
+            NpBand::I8(a) => arm!(a, I8),
+            NpBand::I16(a) => arm!(a, I16),
+            NpBand::U16(a) => arm!(a, U16),
+            NpBand::I32(a) => arm!(a, I32),
+            NpBand::U32(a) => arm!(a, U32),
+            NpBand::F32(a) => arm!(a, F32),
+            NpBand::F64(a) => arm!(a, F64),
         }
     }
 }

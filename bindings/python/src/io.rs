@@ -88,16 +88,7 @@ fn write_raster(
 ) -> PyResult<()> {
     use landopp::raster::{write_geotiff, Compression, GeoTiffWriteOptions, Predictor};
     let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
-    let compression = match compress {
-        "deflate" => Compression::Deflate(6),
-        "none" => Compression::None,
-        other => {
-            return Err(crate::error::to_py(
-                py,
-                Error::InvalidInput(format!("compress={other:?} (use 'deflate' or 'none')")),
-            ))
-        }
-    };
+    let compression = Compression::parse(compress).map_err(|e| crate::error::to_py(py, e))?;
     let predictor = match predictor {
         None | Some(1) => Predictor::None,
         Some(2) => Predictor::Horizontal,

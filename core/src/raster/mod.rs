@@ -112,6 +112,23 @@ impl BandView<'_> {
     }
 }
 
+/// `$m!(rust type, variant)` for the sample type a [`DataType`] names, as one expression.
+macro_rules! with_dtype {
+    ($dtype:expr, $m:ident) => {
+        match $dtype {
+            $crate::raster::DataType::U8 => $m!(u8, U8),
+            $crate::raster::DataType::I8 => $m!(i8, I8),
+            $crate::raster::DataType::I16 => $m!(i16, I16),
+            $crate::raster::DataType::U16 => $m!(u16, U16),
+            $crate::raster::DataType::I32 => $m!(i32, I32),
+            $crate::raster::DataType::U32 => $m!(u32, U32),
+            $crate::raster::DataType::F32 => $m!(f32, F32),
+            $crate::raster::DataType::F64 => $m!(f64, F64),
+        }
+    };
+}
+pub(crate) use with_dtype;
+
 macro_rules! each_band {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {

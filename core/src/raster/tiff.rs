@@ -52,6 +52,17 @@ pub enum Compression {
     Deflate(u32),
 }
 
+impl Compression {
+    /// `"deflate"` (level 6, GDAL's default) or `"none"`, case-insensitive.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "deflate" => Ok(Compression::Deflate(6)),
+            "none" => Ok(Compression::None),
+            other => Err(Error::InvalidInput(format!("compress must be 'deflate' or 'none', got {other:?}"))),
+        }
+    }
+}
+
 /// Predictor applied before compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Predictor {
@@ -483,16 +494,7 @@ impl GeoTiff {
                 self.read_typed::<$t>(w, bands)?.into_iter().map(BandData::$v).collect()
             };
         }
-        Ok(match self.dtype {
-            DataType::U8 => go!(u8, U8),
-            DataType::I8 => go!(i8, I8),
-            DataType::I16 => go!(i16, I16),
-            DataType::U16 => go!(u16, U16),
-            DataType::I32 => go!(i32, I32),
-            DataType::U32 => go!(u32, U32),
-            DataType::F32 => go!(f32, F32),
-            DataType::F64 => go!(f64, F64),
-        })
+        Ok(super::with_dtype!(self.dtype, go))
     }
 
     fn read_typed<T: Sample>(&self, w: Window, bands: &[usize]) -> Result<Vec<Array2<T>>> {
