@@ -164,15 +164,12 @@ pub fn s2_offset(baseline: &str) -> f64 {
 // ------------------------------------------------------------------------------------------
 // Formula compiler
 
+/// A step of the parsed (postfix) formula; binary operators are those of the register form.
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
     Var(usize),
     Const(f32),
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
+    Bin(Op2),
     Neg,
 }
 
@@ -340,7 +337,7 @@ impl Parser<'_> {
         while let Some(Tok::Op(c @ ('+' | '-'))) = self.peek().cloned() {
             self.i += 1;
             self.term()?;
-            self.ops.push(if c == '+' { Op::Add } else { Op::Sub });
+            self.ops.push(Op::Bin(if c == '+' { Op2::Add } else { Op2::Sub }));
         }
         Ok(())
     }
@@ -350,7 +347,7 @@ impl Parser<'_> {
         while let Some(Tok::Op(c @ ('*' | '/'))) = self.peek().cloned() {
             self.i += 1;
             self.unary()?;
-            self.ops.push(if c == '*' { Op::Mul } else { Op::Div });
+            self.ops.push(Op::Bin(if c == '*' { Op2::Mul } else { Op2::Div }));
         }
         Ok(())
     }
@@ -376,7 +373,7 @@ impl Parser<'_> {
         if let Some(Tok::Pow) = self.peek() {
             self.i += 1;
             self.unary()?;
-            self.ops.push(Op::Pow);
+            self.ops.push(Op::Bin(Op2::Pow));
         }
         Ok(())
     }
@@ -450,17 +447,11 @@ impl Program {
                         }
                     }
                 }
-                bin => {
+                Op::Bin(op2) => {
+                    let op2 = *op2;
                     let b = st.pop().unwrap_or(Opd::Const(f32::NAN));
                     let a = st.pop().unwrap_or(Opd::Const(f32::NAN));
                     let dst = st.len();
-                    let op2 = match bin {
-                        Op::Add => Op2::Add,
-                        Op::Sub => Op2::Sub,
-                        Op::Mul => Op2::Mul,
-                        Op::Div => Op2::Div,
-                        _ => Op2::Pow,
-                    };
                     match (a, b) {
                         (Opd::Const(x), Opd::Const(y)) => st.push(Opd::Const(op2.f(x, y))),
                         _ => {

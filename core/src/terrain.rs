@@ -327,19 +327,16 @@ crate::simd::dispatch! {
         scale8: f64,
         degrees: bool,
     ) {
-        // dividing by a power of two (8 × scale 1, the usual case) is exactly a multiplication
-        let pow2 = scale8.is_normal() && scale8.to_bits() & ((1u64 << 52) - 1) == 0;
-        match (degrees, pow2) {
-            (true, true) => slope_cells::<true, true>(up, mid, dn, out, res, scale8),
-            (true, false) => slope_cells::<true, false>(up, mid, dn, out, res, scale8),
-            (false, true) => slope_cells::<false, true>(up, mid, dn, out, res, scale8),
-            (false, false) => slope_cells::<false, false>(up, mid, dn, out, res, scale8),
+        if degrees {
+            slope_cells::<true>(up, mid, dn, out, res, scale8)
+        } else {
+            slope_cells::<false>(up, mid, dn, out, res, scale8)
         }
     }
 }
 
 #[inline(always)]
-fn slope_cells<const DEGREES: bool, const POW2: bool>(
+fn slope_cells<const DEGREES: bool>(
     up: &[f32],
     mid: &[f32],
     dn: &[f32],
@@ -349,7 +346,6 @@ fn slope_cells<const DEGREES: bool, const POW2: bool>(
 ) {
     let n = out.len();
     let (up, mid, dn) = (&up[..n + 2], &mid[..n + 2], &dn[..n + 2]);
-    let inv8 = 1.0 / scale8;
     for k in 0..n {
         let (a, b, cc) = (up[k], up[k + 1], up[k + 2]);
         let (d, f) = (mid[k], mid[k + 2]);
@@ -357,7 +353,7 @@ fn slope_cells<const DEGREES: bool, const POW2: bool>(
         let dx = (((a + d + d + g) - (cc + f + f + i)) as f64) / res.0;
         let dy = (((g + h + h + i) - (a + b + b + cc)) as f64) / res.1;
         let root = (dx * dx + dy * dy).sqrt();
-        let t = if POW2 { root * inv8 } else { root / scale8 };
+        let t = root / scale8;
         out[k] = if DEGREES { fast_atan(t).to_degrees() as f32 } else { (100.0 * t) as f32 };
     }
 }

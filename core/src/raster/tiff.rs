@@ -1072,7 +1072,7 @@ impl GeoTiffWriter {
         }
         let sz = self.layout.dtype.size();
         let (predictor, compression, path) = (self.predictor, self.opts.compression, &self.path);
-        let tiles: Vec<Vec<u8>> = (0..self.across)
+        let mut tiles: Vec<Vec<u8>> = (0..self.across)
             .into_par_iter()
             .map(|tc| {
                 let mut raw = tile_bytes(&strip, tc * ts, ts);
@@ -1087,7 +1087,6 @@ impl GeoTiffWriter {
                 }
             })
             .collect::<Result<_>>()?;
-        let mut tiles = tiles;
         for (tc, t) in tiles.iter_mut().enumerate() {
             let k = band * self.across * self.down + tile_row * self.across + tc;
             self.offsets[k] = self.pos;
