@@ -192,13 +192,23 @@ enum Opd {
     Const(f32),
 }
 
-/// `slot[dst] = a op b` over a chunk (`Neg`: `-a`; `Mov`: `a`).
+/// `slot[dst] = post(a op b)` over a chunk (`Neg`: `-a`; `Mov`: `a`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Instr {
     op: Op2,
     a: Opd,
     b: Opd,
     dst: usize,
+    /// A following `× c` or `+ c` fused into the same pass (see [`Program::fuse`]).
+    post: Option<Post>,
+}
+
+/// A commutative constant operation applied to an instruction's result in the same pass:
+/// `c × x` and `x × c` (or `+`) round identically, so fusing it changes no value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Post {
+    Mul(f32),
+    Add(f32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -210,6 +220,9 @@ enum Op2 {
     Pow,
     Neg,
     Mov,
+    /// `(a - b) / (a + b)`, the normalized difference, in one pass (same operations and
+    /// rounding as the three it replaces).
+    NormDiff,
 }
 
 #[inline(always)]
@@ -234,6 +247,7 @@ impl Op2 {
             Op2::Pow => pow(x, y),
             Op2::Neg => -x,
             Op2::Mov => x,
+            Op2::NormDiff => (x - y) / (x + y),
         }
     }
 }
@@ -427,6 +441,11 @@ impl Program {
     /// `k` is the constant, else a chunk of cells): operands are read where they are (no copy of
     /// a variable onto the stack) and constant subexpressions are folded.
     fn lower(&mut self, scalar: &[Option<f32>]) {
+        self.code = Self::fuse(self.lower_code(scalar));
+    }
+
+    /// The register form, before [`Program::fuse`].
+    fn lower_code(&self, scalar: &[Option<f32>]) -> Vec<Instr> {
         let mut st: Vec<Opd> = Vec::new();
         let mut code = Vec::new();
         for op in &self.ops {
@@ -442,7 +461,7 @@ impl Program {
                     match a {
                         Opd::Const(c) => st.push(Opd::Const(-c)),
                         a => {
-                            code.push(Instr { op: Op2::Neg, a, b: Opd::Const(0.0), dst });
+                            code.push(Instr { op: Op2::Neg, a, b: Opd::Const(0.0), dst, post: None });
                             st.push(Opd::Slot(dst));
                         }
                     }
@@ -455,7 +474,7 @@ impl Program {
                     match (a, b) {
                         (Opd::Const(x), Opd::Const(y)) => st.push(Opd::Const(op2.f(x, y))),
                         _ => {
-                            code.push(Instr { op: op2, a, b, dst });
+                            code.push(Instr { op: op2, a, b, dst, post: None });
                             st.push(Opd::Slot(dst));
                         }
                     }
@@ -465,15 +484,79 @@ impl Program {
         // the result must end in slot 0
         match st.pop() {
             Some(Opd::Slot(0)) => {}
-            Some(a) => code.push(Instr { op: Op2::Mov, a, b: Opd::Const(0.0), dst: 0 }),
-            None => code.push(Instr { op: Op2::Mov, a: Opd::Const(f32::NAN), b: Opd::Const(0.0), dst: 0 }),
+            Some(a) => code.push(Instr { op: Op2::Mov, a, b: Opd::Const(0.0), dst: 0, post: None }),
+            None => code.push(Instr { op: Op2::Mov, a: Opd::Const(f32::NAN), b: Opd::Const(0.0), dst: 0, post: None }),
         }
-        self.code = code;
+        code
     }
 
-    /// Evaluate over one chunk. `inputs[k]` is the chunk of variable `k`; `out` receives values.
+    /// Fewer passes over a chunk, with the same values: `(x - y) / (x + y)` of two leaves becomes
+    /// one [`Op2::NormDiff`]; an instruction followed by `× c` or `+ c` of its result takes that
+    /// as its [`Post`]. A slot read by an instruction is dead afterwards (stack discipline), so
+    /// the fused instruction may write where the second one did.
+    fn fuse(code: Vec<Instr>) -> Vec<Instr> {
+        let leaf = |o: Opd| !matches!(o, Opd::Slot(_));
+        let mut out: Vec<Instr> = Vec::with_capacity(code.len());
+        let mut i = 0;
+        while i < code.len() {
+            if let [s, a, d, ..] = code[i..] {
+                let same_pair = (a.a == s.a && a.b == s.b) || (a.a == s.b && a.b == s.a);
+                if s.op == Op2::Sub
+                    && a.op == Op2::Add
+                    && d.op == Op2::Div
+                    && leaf(s.a)
+                    && leaf(s.b)
+                    && same_pair
+                    && a.dst == s.dst + 1
+                    && d.a == Opd::Slot(s.dst)
+                    && d.b == Opd::Slot(a.dst)
+                {
+                    out.push(Instr { op: Op2::NormDiff, a: s.a, b: s.b, dst: d.dst, post: None });
+                    i += 3;
+                    continue;
+                }
+            }
+            let ins = code[i];
+            if let Some(prev) = out.last_mut() {
+                let arith = matches!(prev.op, Op2::Add | Op2::Sub | Op2::Mul | Op2::Div | Op2::NormDiff);
+                let post = match (ins.op, ins.a, ins.b) {
+                    (Op2::Mul, Opd::Const(c), Opd::Slot(k)) | (Op2::Mul, Opd::Slot(k), Opd::Const(c))
+                        if k == prev.dst =>
+                    {
+                        Some(Post::Mul(c))
+                    }
+                    (Op2::Add, Opd::Const(c), Opd::Slot(k)) | (Op2::Add, Opd::Slot(k), Opd::Const(c))
+                        if k == prev.dst =>
+                    {
+                        Some(Post::Add(c))
+                    }
+                    _ => None,
+                };
+                if let (true, None, Some(p)) = (arith, prev.post, post) {
+                    prev.post = Some(p);
+                    prev.dst = ins.dst;
+                    i += 1;
+                    continue;
+                }
+            }
+            out.push(ins);
+            i += 1;
+        }
+        out
+    }
+
+    /// Evaluate over `n` cells; `var(k)` is variable `k` (its `n` cells, or a constant). The
+    /// result is the first stack slot's `n` values.
     #[inline(always)]
-    fn eval_chunk(&self, inputs: &[Input<'_>], n: usize, stack: &mut Vec<Vec<f32>>, out: &mut [f32]) {
+    fn eval_chunk<'s, 'i>(
+        &self,
+        var: impl Fn(usize) -> Input<'i>,
+        n: usize,
+        stack: &'s mut Vec<Vec<f32>>,
+    ) -> &'s [f32] {
+        if stack.is_empty() {
+            stack.push(vec![0.0; CHUNK]);
+        }
         for ins in &self.code {
             while stack.len() <= ins.dst + 1 {
                 stack.push(vec![0.0; CHUNK]);
@@ -484,19 +567,29 @@ impl Program {
                     match o {
                         Opd::Slot(k) if k == ins.dst => Src::Same,
                         Opd::Slot(k) => Src::Slice(&stack[k][..n]),
-                        Opd::Var(k) => match &inputs[k] {
+                        Opd::Var(k) => match var(k) {
                             Input::Slice(s) => Src::Slice(&s[..n]),
-                            Input::Scalar(v) => Src::Scalar(*v),
+                            Input::Scalar(v) => Src::Scalar(v),
                         },
                         Opd::Const(c) => Src::Scalar(c),
                     }
                 };
                 let (a, b, dd) = (src(ins.a), src(ins.b), &mut d[..n]);
+                macro_rules! with_post {
+                    ($f:expr) => {
+                        match ins.post {
+                            None => apply(dd, a, b, $f),
+                            Some(Post::Mul(c)) => apply(dd, a, b, |x, y| c * $f(x, y)),
+                            Some(Post::Add(c)) => apply(dd, a, b, |x, y| $f(x, y) + c),
+                        }
+                    };
+                }
                 match ins.op {
-                    Op2::Add => apply(dd, a, b, |x, y| x + y),
-                    Op2::Sub => apply(dd, a, b, |x, y| x - y),
-                    Op2::Mul => apply(dd, a, b, |x, y| x * y),
-                    Op2::Div => apply(dd, a, b, |x, y| x / y),
+                    Op2::Add => with_post!(|x: f32, y: f32| x + y),
+                    Op2::Sub => with_post!(|x: f32, y: f32| x - y),
+                    Op2::Mul => with_post!(|x: f32, y: f32| x * y),
+                    Op2::Div => with_post!(|x: f32, y: f32| x / y),
+                    Op2::NormDiff => with_post!(|x: f32, y: f32| (x - y) / (x + y)),
                     Op2::Pow => apply(dd, a, b, pow),
                     Op2::Neg => apply(dd, a, b, |x, _| -x),
                     Op2::Mov => apply(dd, a, b, |x, _| x),
@@ -504,7 +597,7 @@ impl Program {
             }
             stack[ins.dst] = d;
         }
-        out[..n].copy_from_slice(&stack[0][..n]);
+        &stack[0][..n]
     }
 }
 
@@ -603,14 +696,11 @@ pub fn compute_indices(names: &[&str], inputs: &IndexInputs<'_>) -> Result<Vec<V
     out_chunks.into_par_iter().zip(chunks.par_iter()).for_each_init(Vec::new, |stack, (mut outs_c, &start)| {
         let n = CHUNK.min(len - start);
         for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
-            let ins: Vec<Input<'_>> = bind
-                .iter()
-                .map(|b| match b {
-                    Ok(c) => Input::Scalar(*c),
-                    Err(k) => Input::Slice(&slices[*k][start..start + n]),
-                })
-                .collect();
-            prog.eval_chunk(&ins, n, stack, out);
+            let var = |k: usize| match bind[k] {
+                Ok(c) => Input::Scalar(c),
+                Err(b) => Input::Slice(&slices[b][start..start + n]),
+            };
+            out[..n].copy_from_slice(prog.eval_chunk(var, n, stack));
             if let Some(v) = inputs.valid {
                 for (o, ok) in out[..n].iter_mut().zip(&v[start..start + n]) {
                     if !ok {
@@ -734,8 +824,7 @@ mod tests {
         inp.bands.insert("x".into(), &n);
         let p = Program::compile("-x**2 + 3*x/2**2**1").unwrap();
         let mut st = Vec::new();
-        let mut out = [0f32];
-        p.eval_chunk(&[Input::Slice(&n)], 1, &mut st, &mut out);
+        let out = p.eval_chunk(|_| Input::Slice(&n), 1, &mut st);
         assert_eq!(out[0], -4.0 + 3.0 * 2.0 / 4.0);
     }
 
@@ -824,16 +913,27 @@ impl<'a> MaskGrid<'a> {
         let colmap = (0..tw).map(|c| (c / kx) as u32).collect();
         Ok(MaskGrid { data, width: mw, ky, colmap })
     }
-    /// `valid[i] &= keep(mask cell)` for band columns `c0..` of band row `row`.
+    /// `dst[i] = src[i] & keep(mask cell)` (all-ones / zero lane masks) for band columns `c0..`
+    /// of band row `row`. Source and destination differ so that the store is unconditional (an
+    /// in-place `&=` compiles to a masked store, which is microcoded and slow on some CPUs).
     #[inline(always)]
-    fn apply(&self, row: usize, c0: usize, valid: &mut [bool], keep: impl Fn(u32) -> bool) {
-        let cols = &self.colmap[c0..c0 + valid.len()];
+    fn apply(&self, row: usize, c0: usize, src: &[u32], dst: &mut [u32], keep: impl Fn(u32) -> bool) {
         let r = (row / self.ky) * self.width..(row / self.ky + 1) * self.width;
+        let len = dst.len();
+        let same_columns = self.width == self.colmap.len();
         macro_rules! go {
             ($d:expr) => {{
                 let base = &$d[r];
-                for (ok, &c) in valid.iter_mut().zip(cols) {
-                    *ok &= keep(base[c as usize] as u32);
+                if same_columns {
+                    // same grid: the mask row is read in place, no column map
+                    for ((ok, &v), &x) in dst.iter_mut().zip(src).zip(&base[c0..c0 + len]) {
+                        *ok = v & (keep(x as u32) as u32).wrapping_neg();
+                    }
+                } else {
+                    let cols = &self.colmap[c0..c0 + len];
+                    for ((ok, &v), &c) in dst.iter_mut().zip(src).zip(cols) {
+                        *ok = v & (keep(base[c as usize] as u32) as u32).wrapping_neg();
+                    }
                 }
             }};
         }
@@ -867,7 +967,26 @@ impl Linear {
     }
 }
 
-/// Scale a run of stored DN to reflectance, marking nodata/NaN cells invalid.
+impl Linear {
+    /// Whether `(dn + add) / div` computed in f32 is the f64 result rounded to f32 for every
+    /// cell of `b`: true when the multiply-add is the identity and `dn + add` is exact in f32
+    /// (integers of at most 16 bits with an integer offset, or f32 cells without an offset); one
+    /// division rounded twice (f64, then f32) equals the f32 division, as 53 ≥ 2·24 + 2.
+    fn exact_in_f32(&self, b: &crate::BandView<'_>) -> bool {
+        use crate::BandView as B;
+        let identity = self.mul == 1.0 && self.sub == 0.0 && (self.div as f32) as f64 == self.div;
+        let small_int = self.add.fract() == 0.0 && self.add.abs() < 65_536.0;
+        identity
+            && match b {
+                B::U8(_) | B::I8(_) | B::I16(_) | B::U16(_) => small_int,
+                B::F32(_) => self.add == 0.0,
+                _ => false,
+            }
+    }
+}
+
+/// Scale a run of stored DN to reflectance; `valid = src` with the lane masks of nodata/NaN
+/// cells cleared (see [`MaskGrid::apply`] for why source and destination differ).
 #[inline(always)]
 fn scale_into(
     b: &crate::BandView<'_>,
@@ -875,16 +994,40 @@ fn scale_into(
     lin: Linear,
     start: usize,
     out: &mut [f32],
-    valid: &mut [bool],
+    src: &[u32],
+    valid: &mut [u32],
 ) {
     // NaN never equals: "no nodata" compares against NaN
     let nd = nodata.unwrap_or(f64::NAN);
+    let len = out.len();
+    if lin.exact_in_f32(b) {
+        // a cell equals the nodata value in f64 only if that value is an f32
+        let nd32 = if (nd as f32) as f64 == nd { nd as f32 } else { f32::NAN };
+        let (add, div) = (lin.add as f32, lin.div as f32);
+        macro_rules! go32 {
+            ($a:ident) => {{
+                for (((o, ok), &s), x) in out.iter_mut().zip(valid.iter_mut()).zip(src).zip(&$a[start..start + len]) {
+                    let v = *x as f32;
+                    *ok = s & (!(v.is_nan() | (v == nd32)) as u32).wrapping_neg();
+                    *o = (v + add) / div;
+                }
+            }};
+        }
+        use crate::BandView as B;
+        match b {
+            B::U8(a) => return go32!(a),
+            B::I8(a) => return go32!(a),
+            B::I16(a) => return go32!(a),
+            B::U16(a) => return go32!(a),
+            B::F32(a) => return go32!(a),
+            _ => {} // not admitted by exact_in_f32
+        }
+    }
     macro_rules! go {
         ($a:ident) => {{
-            let len = out.len();
-            for ((o, ok), x) in out.iter_mut().zip(valid.iter_mut()).zip(&$a[start..start + len]) {
+            for (((o, ok), &s), x) in out.iter_mut().zip(valid.iter_mut()).zip(src).zip(&$a[start..start + len]) {
                 let v = *x as f64;
-                *ok &= !(v.is_nan() || v == nd);
+                *ok = s & (!(v.is_nan() | (v == nd)) as u32).wrapping_neg();
                 *o = (((v + lin.add) / lin.div) * lin.mul + lin.sub) as f32;
             }
         }};
@@ -909,59 +1052,88 @@ struct Chunker<'a> {
     scl: Option<MaskGrid<'a>>,
     qa: Option<MaskGrid<'a>>,
     scl_table: [bool; 256],
+    /// The masked SCL classes as bits when all are below 32 (a shift per cell, in vector lanes).
+    scl_bits: Option<u32>,
     qa_bits: u32,
     progs: Vec<Bound>,
     w: usize,
 }
 
 crate::simd::dispatch! {
-    /// Scale, mask and evaluate every index over cells `start..start + m`.
+    /// Scale, mask and evaluate every index over cells `start..start + m`, written to
+    /// `outs[..][off..off + m]`.
     fn run_chunk(
         ctx: &Chunker<'_>,
         start: usize,
         m: usize,
         stack: &mut Vec<Vec<f32>>,
         bufs: &mut [Vec<f32>],
-        valid: &mut [bool],
+        valid: &mut (Vec<u32>, Vec<u32>),
         outs: &mut [&mut [f32]],
+        off: usize,
     ) {
         let w = ctx.w;
-        valid[..m].fill(true);
+        // lane masks (all ones = valid), updated from one buffer into the other
+        let (mut cur, mut nxt): (&mut [u32], &mut [u32]) = (&mut valid.0[..m], &mut valid.1[..m]);
+        cur.fill(!0);
         for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
-            scale_into(b, *nd, ctx.lin, start, &mut buf[..m], &mut valid[..m]);
+            scale_into(b, *nd, ctx.lin, start, &mut buf[..m], cur, nxt);
+            std::mem::swap(&mut cur, &mut nxt);
         }
-        if ctx.scl.is_some() || ctx.qa.is_some() {
-            // the chunk as row segments: one mask row lookup per segment
-            let mut k = 0;
-            while k < m {
-                let (row, col) = ((start + k) / w, (start + k) % w);
-                let len = (w - col).min(m - k);
-                let seg = &mut valid[k..k + len];
-                if let Some(g) = &ctx.scl {
-                    g.apply(row, col, seg, |c| ctx.scl_table[(c as usize).min(255)]);
-                }
-                if let Some(g) = &ctx.qa {
-                    g.apply(row, col, seg, |c| c & ctx.qa_bits == 0);
-                }
-                k += len;
-            }
-        }
-        for ((prog, bind), out) in ctx.progs.iter().zip(outs.iter_mut()) {
-            let ins: Vec<Input<'_>> = bind
-                .iter()
-                .map(|b| match b {
-                    Ok(c) => Input::Scalar(*c),
-                    Err(k) => Input::Slice(&bufs[*k][..m]),
+        // the chunk as row segments: one mask row lookup per segment
+        let segments = || {
+            (0..m).scan(0, move |k, _| {
+                (*k < m).then(|| {
+                    let (row, col) = ((start + *k) / w, (start + *k) % w);
+                    let len = (w - col).min(m - *k);
+                    *k += len;
+                    (*k - len, row, col, len)
                 })
-                .collect();
-            prog.eval_chunk(&ins, m, stack, out);
-            for (o, ok) in out[..m].iter_mut().zip(&valid[..m]) {
-                let bad = !*ok | (o.abs() == f32::INFINITY);
-                *o = if bad { f32::NAN } else { *o };
+            })
+        };
+        if let Some(g) = &ctx.scl {
+            for (k, row, col, len) in segments() {
+                let (src, dst) = (&cur[k..k + len], &mut nxt[k..k + len]);
+                match ctx.scl_bits {
+                    Some(bits) => g.apply(row, col, src, dst, |c| (c >= 32) | ((bits >> c.min(31)) & 1 == 0)),
+                    None => g.apply(row, col, src, dst, |c| ctx.scl_table[(c as usize).min(255)]),
+                }
+            }
+            std::mem::swap(&mut cur, &mut nxt);
+        }
+        if let Some(g) = &ctx.qa {
+            for (k, row, col, len) in segments() {
+                g.apply(row, col, &cur[k..k + len], &mut nxt[k..k + len], |c| c & ctx.qa_bits == 0);
+            }
+            std::mem::swap(&mut cur, &mut nxt);
+        }
+        let valid: &[u32] = cur;
+        // one index at a time over the whole run (its output written as one long stream), in
+        // blocks whose temporaries stay in the L1 cache
+        for ((prog, bind), out) in ctx.progs.iter().zip(outs.iter_mut()) {
+            for b0 in (0..m).step_by(EVAL_BLOCK) {
+                let len = EVAL_BLOCK.min(m - b0);
+                let var = |k: usize| match bind[k] {
+                    Ok(c) => Input::Scalar(c),
+                    Err(b) => Input::Slice(&bufs[b][b0..b0 + len]),
+                };
+                let r = prog.eval_chunk(var, len, stack);
+                // masked or infinite cells become NaN, as a bit blend (no conditional store),
+                // written to the output in the same pass
+                let o = &mut out[off + b0..off + b0 + len];
+                for ((o, &ok), &x) in o.iter_mut().zip(&valid[b0..b0 + len]).zip(r) {
+                    let b = x.to_bits();
+                    let finite = (((b & 0x7fff_ffff) != 0x7f80_0000) as u32).wrapping_neg();
+                    let keep = ok & finite;
+                    *o = f32::from_bits((b & keep) | (f32::NAN.to_bits() & !keep));
+                }
             }
         }
     }
 }
+
+/// Cells per block of formula evaluation (its temporaries stay in the L1 cache).
+const EVAL_BLOCK: usize = 1024;
 
 /// Compute indices from band rasters keyed by catalogue band name (`N`, `R`, `G`, ...), all on one
 /// grid, in one streaming pass: each chunk of cells is scaled (DN → reflectance with
@@ -1016,43 +1188,13 @@ pub fn index_views(
     names: &[&str],
     opts: &ImageryOptions<'_>,
 ) -> Result<crate::Raster> {
-    if bands.is_empty() {
-        return Err(Error::Empty("no band raster given".into()));
-    }
-    let (w, h) = (grid.width, grid.height);
-    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != w * h) {
-        return Err(Error::InvalidInput(format!("band {k} has {} cells, expected {w} × {h}", v.len())));
-    }
-    let n = w * h;
-    let scl = opts.scl.map(|m| MaskGrid::new(m, grid)).transpose()?;
-    let qa = opts.qa_pixel.map(|m| MaskGrid::new(m, grid)).transpose()?;
-    let mut scl_table = [true; 256];
-    for &c in &opts.scl_masked {
-        scl_table[c as usize] = false;
-    }
-    let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
-    let band_names: Vec<&String> = bands.keys().collect();
-    let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
+    let n = grid.width * grid.height;
     let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; n]).collect();
-    use rayon::prelude::*;
-    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
-    let mut out_chunks: Vec<Vec<&mut [f32]>> = starts.iter().map(|_| Vec::with_capacity(names.len())).collect();
-    for o in outs.iter_mut() {
-        for (k, ch) in o.chunks_mut(CHUNK).enumerate() {
-            out_chunks[k].push(ch);
-        }
+    {
+        let mut slices: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
+        index_views_into(bands, grid, names, opts, &mut slices)?;
     }
-    let lin = Linear::of(&opts.sensor);
-    let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
-    let ctx = Chunker { band_data, lin, scl, qa, scl_table, qa_bits, progs, w };
-    out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
-        || (Vec::new(), vec![vec![0f32; CHUNK]; ctx.band_data.len()], vec![true; CHUNK]),
-        |(stack, bufs, valid), (mut outs_c, &start)| {
-            let m = CHUNK.min(n - start);
-            run_chunk(&ctx, start, m, stack, bufs, valid, &mut outs_c);
-        },
-    );
-    let shape = (h, w);
+    let shape = (grid.height, grid.width);
     let data = outs
         .into_iter()
         .map(|v| ndarray::Array2::from_shape_vec(shape, v).map(crate::BandData::F32))
@@ -1061,6 +1203,70 @@ pub fn index_views(
     let mut r = crate::Raster::new(data, grid.transform, grid.crs.clone(), Some(f64::NAN))?;
     r.band_names = names.iter().map(|s| Some(s.to_string())).collect();
     Ok(r)
+}
+
+/// [`index_views`] writing into caller-provided outputs (one `width × height` slice per index,
+/// row-major, NaN where masked), like numpy's `out=`: re-using outputs across scenes or tiles
+/// skips allocating (and the kernel zero-filling) fresh pages for every call, which is most of
+/// the cost of a call on large rasters.
+pub fn index_views_into(
+    bands: &BTreeMap<String, (crate::BandView<'_>, Option<f64>)>,
+    grid: &BandGrid,
+    names: &[&str],
+    opts: &ImageryOptions<'_>,
+    outs: &mut [&mut [f32]],
+) -> Result<()> {
+    if bands.is_empty() {
+        return Err(Error::Empty("no band raster given".into()));
+    }
+    let (w, h) = (grid.width, grid.height);
+    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != w * h) {
+        return Err(Error::InvalidInput(format!("band {k} has {} cells, expected {w} × {h}", v.len())));
+    }
+    let n = w * h;
+    if outs.len() != names.len() {
+        return Err(Error::InvalidInput(format!("{} output arrays for {} indices", outs.len(), names.len())));
+    }
+    if let Some((k, o)) = names.iter().zip(outs.iter()).find(|(_, o)| o.len() != n) {
+        return Err(Error::InvalidInput(format!("the output for {k} has {} cells, expected {w} × {h}", o.len())));
+    }
+    let scl = opts.scl.map(|m| MaskGrid::new(m, grid)).transpose()?;
+    let qa = opts.qa_pixel.map(|m| MaskGrid::new(m, grid)).transpose()?;
+    let mut scl_table = [true; 256];
+    for &c in &opts.scl_masked {
+        scl_table[c as usize] = false;
+    }
+    let scl_bits =
+        opts.scl_masked.iter().all(|&c| c < 32).then(|| opts.scl_masked.iter().fold(0u32, |m, &c| m | (1 << c)));
+    let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
+    let band_names: Vec<&String> = bands.keys().collect();
+    let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
+    use rayon::prelude::*;
+    // parallel tasks of TASK cells, each scaled and masked in runs of RUN cells (buffers in the
+    // L2 cache) then evaluated index by index: every input and output is read or written in
+    // long sequential runs, which the hardware prefetchers follow
+    const TASK: usize = 1 << 16;
+    const RUN: usize = 1 << 14;
+    let starts: Vec<usize> = (0..n).step_by(TASK).collect();
+    let mut out_chunks: Vec<Vec<&mut [f32]>> = starts.iter().map(|_| Vec::with_capacity(names.len())).collect();
+    for o in outs.iter_mut() {
+        for (k, ch) in o.chunks_mut(TASK).enumerate() {
+            out_chunks[k].push(ch);
+        }
+    }
+    let lin = Linear::of(&opts.sensor);
+    let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
+    let ctx = Chunker { band_data, lin, scl, qa, scl_table, scl_bits, qa_bits, progs, w };
+    out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
+        || (Vec::new(), vec![vec![0f32; RUN]; ctx.band_data.len()], (vec![!0u32; RUN], vec![!0u32; RUN])),
+        |(stack, bufs, valid), (mut outs_c, &start)| {
+            let m = TASK.min(n - start);
+            for off in (0..m).step_by(RUN) {
+                run_chunk(&ctx, start + off, RUN.min(m - off), stack, bufs, valid, &mut outs_c, off);
+            }
+        },
+    );
+    Ok(())
 }
 
 /// Serializable imagery settings (the `imagery` part of feature specs and binding options).
@@ -1100,5 +1306,140 @@ impl ImagerySettings {
             qa_bits: self.qa_bits.clone().unwrap_or_else(|| QA_PIXEL_DEFAULT_BITS.to_vec()),
             constants: self.constants.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    /// Same bits, NaN equal to NaN.
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    #[test]
+    fn fused_programs_give_the_same_bits() {
+        let n = 997;
+        // values with equal pairs, zeros, negatives and opposite pairs (0/0, x/0)
+        let col = |k: usize| -> Vec<f32> {
+            (0..n).map(|i| (((i * (7 + 2 * k) + k * 13) % 41) as f32 - 20.0) * 0.037 * (1 + k % 3) as f32).collect()
+        };
+        let cols: Vec<Vec<f32>> = (0..16).map(col).collect();
+        let mut fused_any = 0;
+        for (name, idx) in indices() {
+            let mut p = Program::compile(&idx.formula).unwrap();
+            let scalars: Vec<Option<f32>> = p
+                .vars
+                .iter()
+                .map(|v| if is_band(v) { None } else { Some(constant_default(v).unwrap_or(0.5) as f32) })
+                .collect();
+            let plain = p.lower_code(&scalars);
+            p.lower(&scalars);
+            fused_any += (p.code.len() < plain.len()) as usize;
+            let var = |k: usize| Input::Slice(&cols[k % cols.len()]);
+            let (mut s1, mut s2) = (Vec::new(), Vec::new());
+            let fused = p.eval_chunk(var, n, &mut s1).to_vec();
+            let q = Program { code: plain, ..p.clone() };
+            let unfused = q.eval_chunk(var, n, &mut s2);
+            for i in 0..n {
+                assert!(same(fused[i], unfused[i]), "{name} cell {i}: {} vs {}", fused[i], unfused[i]);
+            }
+        }
+        assert!(fused_any > 50, "only {fused_any} programs fused");
+    }
+
+    #[test]
+    fn f32_scaling_equals_the_f64_formula() {
+        let all: Vec<u16> = (0..=u16::MAX).collect();
+        let i16s: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        for offset in [0.0, -1000.0] {
+            let lin = Linear::of(&Sensor::Sentinel2L2a { offset });
+            let mut out = vec![0f32; all.len()];
+            let src = vec![!0u32; all.len()];
+            let mut valid = vec![0u32; all.len()];
+            let b = crate::BandView::U16(&all);
+            assert!(lin.exact_in_f32(&b));
+            scale_into(&b, Some(0.0), lin, 0, &mut out, &src, &mut valid);
+            for (i, v) in all.iter().enumerate() {
+                let want = ((*v as f64 + offset) / 10_000.0) as f32;
+                assert_eq!(out[i].to_bits(), want.to_bits(), "dn {v} offset {offset}");
+                assert_eq!(valid[i] == 0, *v == 0);
+            }
+            let b = crate::BandView::I16(&i16s);
+            let mut out = vec![0f32; i16s.len()];
+            scale_into(&b, Some(-9999.0), lin, 0, &mut out, &src, &mut valid);
+            for (i, v) in i16s.iter().enumerate() {
+                assert_eq!(out[i].to_bits(), (((*v as f64 + offset) / 10_000.0) as f32).to_bits());
+                assert_eq!(valid[i] == 0, *v == -9999);
+            }
+        }
+        // Landsat's multiply-add stays in f64
+        assert!(!Linear::of(&Sensor::Landsat89).exact_in_f32(&crate::BandView::U16(&all)));
+        // a nodata value that is not an f32 matches no integer cell
+        let lin = Linear::of(&Sensor::Reflectance);
+        let (mut out, src, mut valid) = (vec![0f32; 3], vec![!0u32; 3], vec![0u32; 3]);
+        scale_into(&crate::BandView::U16(&[100, 101, 102]), Some(100.000001), lin, 0, &mut out, &src, &mut valid);
+        assert_eq!(valid, vec![!0u32; 3]);
+    }
+
+    #[test]
+    fn into_caller_outputs_equals_allocating_and_checks_sizes() {
+        let (w, h) = (37, 23);
+        let g = crate::GeoTransform([0.0, 10.0, 0.0, 0.0, 0.0, -10.0]);
+        let band = |k: u16| -> Vec<u16> {
+            (0..w * h).map(|i| ((i as u16).wrapping_mul(31 + k) % 5000) * (i % 17 != 0) as u16).collect()
+        };
+        let (n, r, gb, b) = (band(1), band(2), band(3), band(4));
+        // SCL on a grid twice as coarse
+        let scl: Vec<u8> = (0..19 * 12).map(|i| (i % 12) as u8).collect();
+        let scl_r = crate::Raster::new(
+            vec![crate::BandData::U8(ndarray::Array2::from_shape_vec((12, 19), scl).unwrap())],
+            crate::GeoTransform([0.0, 20.0, 0.0, 0.0, 0.0, -20.0]),
+            None,
+            None,
+        )
+        .unwrap();
+        let views: BTreeMap<String, (crate::BandView<'_>, Option<f64>)> = [
+            ("N".to_string(), (crate::BandView::U16(&n), Some(0.0))),
+            ("R".to_string(), (crate::BandView::U16(&r), Some(0.0))),
+            ("G".to_string(), (crate::BandView::U16(&gb), Some(0.0))),
+            ("B".to_string(), (crate::BandView::U16(&b), Some(0.0))),
+        ]
+        .into();
+        let grid = BandGrid { width: w, height: h, transform: g, crs: None };
+        let names = ["NDVI", "EVI", "SAVI", "GNDVI"];
+        let opts = ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(&scl_r), ..Default::default() };
+        let r1 = index_views(&views, &grid, &names, &opts).unwrap();
+        let mut outs = vec![vec![7f32; w * h]; names.len()];
+        let mut sl: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
+        index_views_into(&views, &grid, &names, &opts, &mut sl).unwrap();
+        let mut masked = 0;
+        for (k, o) in outs.iter().enumerate() {
+            let a = r1.band(k).unwrap().to_f64();
+            for (i, (x, y)) in a.iter().zip(o).enumerate() {
+                assert!(same(*x as f32, *y), "{} cell {i}", names[k]);
+                masked += y.is_nan() as usize;
+                // scalar reference: the same formula in f64 on scaled reflectance, masks applied
+                let (row, col) = (i / w, i % w);
+                let c = (row / 2) * 19 + col / 2;
+                let bad =
+                    n[i] == 0 || r[i] == 0 || gb[i] == 0 || b[i] == 0 || SCL_DEFAULT_MASK.contains(&((c % 12) as u8));
+                if k == 0 {
+                    let (nn, rr) = ((n[i] as f64 - 1000.0) / 1e4, (r[i] as f64 - 1000.0) / 1e4);
+                    let want = (nn - rr) / (nn + rr);
+                    if bad || !want.is_finite() {
+                        assert!(y.is_nan(), "cell {i}");
+                    } else {
+                        assert!((*y as f64 - want).abs() <= 1e-5 * want.abs().max(1.0), "cell {i}: {y} vs {want}");
+                    }
+                }
+            }
+        }
+        assert!(masked > 0);
+        let mut short = vec![0f32; w * h - 1];
+        let mut bad: Vec<&mut [f32]> = vec![&mut short];
+        assert!(matches!(index_views_into(&views, &grid, &names[..1], &opts, &mut bad), Err(Error::InvalidInput(_))));
+        assert!(matches!(index_views_into(&views, &grid, &names, &opts, &mut []), Err(Error::InvalidInput(_))));
     }
 }
