@@ -1045,6 +1045,14 @@ fn scale_into(
     }
 }
 
+/// A worker's buffers for [`run_chunk`]: the evaluation stack, the scaled bands and two lane-mask
+/// buffers.
+struct Scratch {
+    stack: Vec<Vec<f32>>,
+    bufs: Vec<Vec<f32>>,
+    valid: (Vec<u32>, Vec<u32>),
+}
+
 /// Everything a chunk of [`index_rasters`] needs besides its buffers.
 struct Chunker<'a> {
     band_data: Vec<(crate::BandView<'a>, Option<f64>)>,
@@ -1066,12 +1074,11 @@ crate::simd::dispatch! {
         ctx: &Chunker<'_>,
         start: usize,
         m: usize,
-        stack: &mut Vec<Vec<f32>>,
-        bufs: &mut [Vec<f32>],
-        valid: &mut (Vec<u32>, Vec<u32>),
+        scratch: &mut Scratch,
         outs: &mut [&mut [f32]],
         off: usize,
     ) {
+        let Scratch { stack, bufs, valid } = scratch;
         let w = ctx.w;
         // lane masks (all ones = valid), updated from one buffer into the other
         let (mut cur, mut nxt): (&mut [u32], &mut [u32]) = (&mut valid.0[..m], &mut valid.1[..m]);
@@ -1258,11 +1265,15 @@ pub fn index_views_into(
     let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
     let ctx = Chunker { band_data, lin, scl, qa, scl_table, scl_bits, qa_bits, progs, w };
     out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
-        || (Vec::new(), vec![vec![0f32; RUN]; ctx.band_data.len()], (vec![!0u32; RUN], vec![!0u32; RUN])),
-        |(stack, bufs, valid), (mut outs_c, &start)| {
+        || Scratch {
+            stack: Vec::new(),
+            bufs: vec![vec![0f32; RUN]; ctx.band_data.len()],
+            valid: (vec![!0u32; RUN], vec![!0u32; RUN]),
+        },
+        |scratch, (mut outs_c, &start)| {
             let m = TASK.min(n - start);
             for off in (0..m).step_by(RUN) {
-                run_chunk(&ctx, start + off, RUN.min(m - off), stack, bufs, valid, &mut outs_c, off);
+                run_chunk(&ctx, start + off, RUN.min(m - off), scratch, &mut outs_c, off);
             }
         },
     );
