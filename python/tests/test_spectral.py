@@ -85,3 +85,37 @@ def test_mismatched_grid_and_missing_constant_errors(shared):
         landopp.spectral_indices({"N": r, "R": r, "G": r}, ["NIRvH2"] if "NIRvH2" in spyndex.indices else ["SEVI"])
     with pytest.raises(landopp.NotFoundError):
         landopp.spectral_indices({"N": r}, ["NOT_AN_INDEX"])
+
+
+def test_out_arrays_are_written_in_place():
+    """``out=`` (numpy convention) writes into the caller's arrays: same values as a fresh result,
+    the same array objects returned, and clear errors for arrays that cannot be written."""
+    path = FIXTURES / "slovenia/s2_l1c_13band_2015-08-30.tif"
+    raster = landopp.read_raster(path)
+    bands = {k: landopp.Raster([raster.bands[S2_ORDER.index(v)]], raster.transform, raster.crs)
+             for k, v in {"B": "B02", "G": "B03", "R": "B04", "N": "B08", "S1": "B11"}.items()}
+    names = ["NDVI", "NDWI", "NDBI", "SAVI", "EVI"]
+    fresh = landopp.spectral_indices(bands, names)
+    shape = fresh.bands[0].shape
+    out = {k: np.full(shape, 7.0, np.float32) for k in names}
+    res = landopp.spectral_indices(bands, names, out=out)
+    for i, k in enumerate(names):
+        assert res.bands[i] is out[k]
+        np.testing.assert_array_equal(out[k], fresh.bands[i])  # NaN where NaN
+    assert res.transform == fresh.transform and res.crs == fresh.crs and res.band_names == names
+    # Fortran-ordered input bands are read in their logical order (copied, not lent)
+    fort = {k: landopp.Raster([np.asfortranarray(b.bands[0])], b.transform, b.crs) for k, b in bands.items()}
+    for i, b in enumerate(landopp.spectral_indices(fort, names).bands):
+        np.testing.assert_array_equal(b, fresh.bands[i])
+    with pytest.raises(landopp.InvalidInputError, match="no array for EVI"):
+        landopp.spectral_indices(bands, names, out={k: out[k] for k in names[:4]})
+    with pytest.raises(landopp.InvalidInputError, match="float32"):
+        landopp.spectral_indices(bands, ["NDVI"], out={"NDVI": np.zeros(shape)})
+    with pytest.raises(landopp.InvalidInputError, match="shape"):
+        landopp.spectral_indices(bands, ["NDVI"], out={"NDVI": np.zeros(shape[::-1], np.float32)})
+    with pytest.raises(landopp.InvalidInputError, match="contiguous"):
+        landopp.spectral_indices(bands, ["NDVI"], out={"NDVI": np.zeros(shape, np.float32, order="F")})
+    ro = np.zeros(shape, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(landopp.InvalidInputError, match="writeable"):
+        landopp.spectral_indices(bands, ["NDVI"], out={"NDVI": ro})

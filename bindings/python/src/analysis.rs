@@ -165,8 +165,11 @@ struct GridBand<'a> {
 }
 
 /// Indices from band rasters keyed by catalogue band name; `options_json`: sensor, masks, constants.
+/// `out`: one writeable C-contiguous float32 array per index (the grid's shape) written in place;
+/// the returned dict then has no `bands`.
 #[pyfunction]
-#[pyo3(signature = (bands, indices, options_json, scl=None, qa_pixel=None))]
+#[pyo3(signature = (bands, indices, options_json, scl=None, qa_pixel=None, out=None))]
+#[allow(clippy::too_many_arguments)]
 fn spectral_indices<'py>(
     py: Python<'py>,
     bands: Vec<(String, RasterArg<'py>)>,
@@ -174,8 +177,30 @@ fn spectral_indices<'py>(
     options_json: String,
     scl: Option<RasterArg<'py>>,
     qa_pixel: Option<RasterArg<'py>>,
+    out: Option<Vec<Bound<'py, numpy::PyArray2<f32>>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    use landopp::spectral::{index_views, BandGrid, ImagerySettings};
+    use landopp::spectral::{index_views, index_views_into, BandGrid, ImagerySettings};
+    use numpy::{PyArrayMethods, PyUntypedArrayMethods};
+    let invalid = |m: String| crate::error::to_py(py, landopp::Error::InvalidInput(m));
+    let mut out_rw = Vec::new();
+    for (k, a) in out.iter().flatten().enumerate() {
+        let name = indices.get(k).map_or("?", String::as_str);
+        let rw = a.try_readwrite().map_err(|_| invalid(format!("out[{name}] is not writeable or is in use")))?;
+        out_rw.push(rw);
+    }
+    let mut out_slices: Vec<(&mut [f32], (usize, usize))> = Vec::new();
+    for (k, rw) in out_rw.iter_mut().enumerate() {
+        let name = indices.get(k).map_or("?", String::as_str);
+        let shape = (rw.shape()[0], rw.shape()[1]);
+        let c_order = rw.is_c_contiguous();
+        let sl = match rw.as_slice_mut() {
+            Ok(sl) if c_order => sl,
+            _ => return Err(invalid(format!("out[{name}] is not C-contiguous"))),
+        };
+        out_slices.push((sl, shape));
+    }
+    let with_out = out.is_some();
+    let band_names: Vec<Option<String>> = indices.iter().cloned().map(Some).collect();
     // numpy bands are lent to the core in place (C-contiguous, one band each); paths and other
     // arrays are loaded (or copied) off the GIL
     let mut lent: Vec<(String, NpBand<'py>, RasterMeta)> = Vec::new();
@@ -232,9 +257,31 @@ fn spectral_indices<'py>(
         let opts = o.options(scl.as_ref(), qa.as_ref());
         let names: Vec<&str> = indices.iter().map(String::as_str).collect();
         let grid = BandGrid { width: dim.1, height: dim.0, transform, crs };
-        index_views(&views, &grid, &names, &opts)
+        if !with_out {
+            return index_views(&views, &grid, &names, &opts).map(Ok);
+        }
+        if let Some((k, (_, shape))) = out_slices.iter().enumerate().find(|(_, (_, s))| *s != dim) {
+            return Err(landopp::Error::InvalidInput(format!(
+                "out[{}] has shape {shape:?}, the bands have {dim:?}",
+                names.get(k).unwrap_or(&"?")
+            )));
+        }
+        let mut outs: Vec<&mut [f32]> = out_slices.into_iter().map(|(s, _)| s).collect();
+        index_views_into(&views, &grid, &names, &opts, &mut outs)?;
+        Ok(Err(grid))
     })?;
-    raster_to_py(py, out)
+    match out {
+        Ok(raster) => raster_to_py(py, raster),
+        Err(grid) => {
+            let d = PyDict::new(py);
+            d.set_item("transform", grid.transform.0.to_vec())?;
+            d.set_item("crs", grid.crs.as_ref().map(|c| c.to_user_string()))?;
+            d.set_item("nodata", f64::NAN)?;
+            d.set_item("band_names", band_names)?;
+            d.set_item("bands", py.None())?;
+            Ok(d)
+        }
+    }
 }
 
 /// The spectral index catalogue as JSON text.
@@ -804,10 +851,14 @@ impl Model {
     ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
         use numpy::IntoPyArray;
         let f = &self.inner.estimator;
+        // C-contiguous: read in place (`as_slice` alone also accepts Fortran order)
+        let c_order = {
+            use numpy::PyUntypedArrayMethods;
+            x.is_c_contiguous()
+        };
         let out = match x.as_slice() {
-            // C-contiguous: read in place
-            Ok(s) => run(py, move || f.predict(s))?,
-            Err(_) => {
+            Ok(s) if c_order => run(py, move || f.predict(s))?,
+            _ => {
                 let q = dataset(&x, None)?;
                 run(py, move || f.predict(&q.x))?
             }

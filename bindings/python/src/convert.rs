@@ -42,7 +42,8 @@ pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
     macro_rules! try_t {
         ($t:ty, $v:ident) => {
             if let Ok(x) = a.cast::<PyArray2<$t>>() {
-                return Ok(BandData::$v(x.readonly().as_array().to_owned()));
+                // row-major whatever the array's order (Fortran-ordered arrays are copied into C order)
+                return Ok(BandData::$v(x.readonly().as_array().as_standard_layout().into_owned()));
             }
         };
     }
@@ -70,7 +71,8 @@ impl<'py> NpBand<'py> {
             ($t:ty, $v:ident) => {
                 if let Ok(x) = a.cast::<PyArray2<$t>>() {
                     let r = x.try_readonly().ok()?;
-                    return r.as_slice().is_ok().then_some(NpBand::$v(r));
+                    // C order only: `as_slice` also accepts Fortran-ordered arrays
+                    return (r.is_c_contiguous() && r.as_slice().is_ok()).then_some(NpBand::$v(r));
                 }
             };
         }
