@@ -606,8 +606,11 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 let scl_r = scl.as_ref().map(Raster::open).transpose()?;
                 let qa_r = qa_pixel.as_ref().map(Raster::open).transpose()?;
                 let names: Vec<&str> = indices.iter().map(String::as_str).collect();
-                let out =
-                    crate::spectral::index_rasters(&rasters, &names, &settings.options(scl_r.as_ref(), qa_r.as_ref()))?;
+                let out = crate::spectral::index_rasters(
+                    &rasters,
+                    &names,
+                    &settings.options(scl_r.as_ref().map(Into::into), qa_r.as_ref().map(Into::into)),
+                )?;
                 let provenance = match &meta {
                     Some(m) => format!(
                         "scene {} captured {} (cloud cover {}%, {} m)",

@@ -846,12 +846,12 @@ mod tests {
 pub struct ImageryOptions<'a> {
     /// Sensor (scaling of stored DN to reflectance).
     pub sensor: Sensor,
-    /// Sentinel-2 SCL raster (same grid, or an integer factor coarser and aligned: nearest).
-    pub scl: Option<&'a crate::Raster>,
+    /// Sentinel-2 SCL band (same grid, or an integer factor coarser and aligned: nearest).
+    pub scl: Option<Mask<'a>>,
     /// SCL classes to mask.
     pub scl_masked: Vec<u8>,
-    /// Landsat QA_PIXEL raster (same grid).
-    pub qa_pixel: Option<&'a crate::Raster>,
+    /// Landsat QA_PIXEL band (same grid, or coarser as the SCL).
+    pub qa_pixel: Option<Mask<'a>>,
     /// QA_PIXEL bits to mask.
     pub qa_bits: Vec<u8>,
     /// Constant overrides.
@@ -868,6 +868,31 @@ impl Default for ImageryOptions<'_> {
             qa_bits: QA_PIXEL_DEFAULT_BITS.to_vec(),
             constants: HashMap::new(),
         }
+    }
+}
+
+/// A mask band (SCL or QA_PIXEL): the first band of a raster, or borrowed row-major cells on a
+/// grid (e.g. a numpy array lent by a binding). Integer cells are read in place.
+#[derive(Debug, Clone, Copy)]
+pub enum Mask<'a> {
+    /// The raster's first band.
+    Raster(&'a crate::Raster),
+    /// `width × height` cells, row-major, on `transform`.
+    Cells {
+        /// The cells.
+        cells: crate::BandView<'a>,
+        /// Columns.
+        width: usize,
+        /// Rows.
+        height: usize,
+        /// Geotransform.
+        transform: crate::GeoTransform,
+    },
+}
+
+impl<'a> From<&'a crate::Raster> for Mask<'a> {
+    fn from(r: &'a crate::Raster) -> Self {
+        Mask::Raster(r)
     }
 }
 
@@ -889,10 +914,13 @@ enum MaskData<'a> {
 }
 
 impl<'a> MaskGrid<'a> {
-    fn new(mask: &'a crate::Raster, target: &BandGrid) -> Result<Self> {
+    fn new(mask: Mask<'a>, target: &BandGrid) -> Result<Self> {
         let (tw, th) = (target.width, target.height);
-        let (mw, mh) = (mask.width(), mask.height());
-        let (tg, mg) = (target.transform.0, mask.transform.0);
+        let (mw, mh, mt) = match mask {
+            Mask::Raster(r) => (r.width(), r.height(), r.transform),
+            Mask::Cells { width, height, transform, .. } => (width, height, transform),
+        };
+        let (tg, mg) = (target.transform.0, mt.0);
         let fx = mg[1] / tg[1];
         let fy = mg[5] / tg[5];
         let aligned = (mg[0] - tg[0]).abs() < 1e-6 * tg[1].abs() && (mg[3] - tg[3]).abs() < 1e-6 * tg[5].abs();
@@ -904,11 +932,35 @@ impl<'a> MaskGrid<'a> {
                 mg[1], tg[1]
             )));
         }
-        let band = mask.band(0)?;
-        let data = match (band, band.as_contiguous()) {
-            (crate::BandData::U8(a), Some(_)) => MaskData::U8(a.as_slice().unwrap_or(&[])),
-            (crate::BandData::U16(a), Some(_)) => MaskData::U16(a.as_slice().unwrap_or(&[])),
-            _ => MaskData::Other(band.to_f64().iter().map(|v| if v.is_nan() { u32::MAX } else { *v as u32 }).collect()),
+        let class = |v: f64| if v.is_nan() { u32::MAX } else { v as u32 };
+        let data = match mask {
+            Mask::Raster(r) => {
+                let band = r.band(0)?;
+                match (band, band.as_contiguous()) {
+                    (crate::BandData::U8(a), Some(_)) => MaskData::U8(a.as_slice().unwrap_or(&[])),
+                    (crate::BandData::U16(a), Some(_)) => MaskData::U16(a.as_slice().unwrap_or(&[])),
+                    _ => MaskData::Other(band.to_f64().iter().map(|v| class(*v)).collect()),
+                }
+            }
+            Mask::Cells { cells, .. } => {
+                if cells.len() != mw * mh {
+                    return Err(Error::InvalidInput(format!(
+                        "the mask has {} cells, expected {mw} × {mh}",
+                        cells.len()
+                    )));
+                }
+                use crate::BandView as B;
+                match cells {
+                    B::U8(a) => MaskData::U8(a),
+                    B::U16(a) => MaskData::U16(a),
+                    B::I8(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
+                    B::I16(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
+                    B::I32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
+                    B::U32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
+                    B::F32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
+                    B::F64(a) => MaskData::Other(a.iter().map(|v| class(*v)).collect()),
+                }
+            }
         };
         let colmap = (0..tw).map(|c| (c / kx) as u32).collect();
         Ok(MaskGrid { data, width: mw, ky, colmap })
@@ -1303,12 +1355,8 @@ fn default_sensor() -> Sensor {
 }
 
 impl ImagerySettings {
-    /// Options for [`index_rasters`] with these settings and the given mask rasters.
-    pub fn options<'a>(
-        &self,
-        scl: Option<&'a crate::Raster>,
-        qa_pixel: Option<&'a crate::Raster>,
-    ) -> ImageryOptions<'a> {
+    /// Options for [`index_rasters`] with these settings and the given mask bands.
+    pub fn options<'a>(&self, scl: Option<Mask<'a>>, qa_pixel: Option<Mask<'a>>) -> ImageryOptions<'a> {
         ImageryOptions {
             sensor: self.sensor,
             scl,
@@ -1420,7 +1468,8 @@ mod kernel_tests {
         .into();
         let grid = BandGrid { width: w, height: h, transform: g, crs: None };
         let names = ["NDVI", "EVI", "SAVI", "GNDVI"];
-        let opts = ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(&scl_r), ..Default::default() };
+        let opts =
+            ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some((&scl_r).into()), ..Default::default() };
         let r1 = index_views(&views, &grid, &names, &opts).unwrap();
         let mut outs = vec![vec![7f32; w * h]; names.len()];
         let mut sl: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();

@@ -107,6 +107,14 @@ def test_out_arrays_are_written_in_place():
     fort = {k: landopp.Raster([np.asfortranarray(b.bands[0])], b.transform, b.crs) for k, b in bands.items()}
     for i, b in enumerate(landopp.spectral_indices(fort, names).bands):
         np.testing.assert_array_equal(b, fresh.bands[i])
+    # an SCL band given as a numpy array (lent in place) or Fortran-ordered (copied) masks the same cells
+    scl = (np.arange(shape[0] * shape[1]) % 12).astype(np.uint8).reshape(shape)
+    masked = np.isin(scl, [0, 1, 3, 8, 9, 10, 11])
+    for arr in (scl, np.asfortranarray(scl), scl.astype(np.uint16)):
+        m = landopp.spectral_indices(bands, names, scl=landopp.Raster([arr], raster.transform, raster.crs), out=out)
+        for i, k in enumerate(names):
+            assert np.isnan(m.bands[i][masked]).all()
+            np.testing.assert_array_equal(m.bands[i][~masked], fresh.bands[i][~masked])
     with pytest.raises(landopp.InvalidInputError, match="no array for EVI"):
         landopp.spectral_indices(bands, names, out={k: out[k] for k in names[:4]})
     with pytest.raises(landopp.InvalidInputError, match="float32"):

@@ -649,7 +649,7 @@ impl Task for SpectralTask {
             }
             let scl = scl.map(RasterSource::load).transpose()?;
             let qa = qa.map(RasterSource::load).transpose()?;
-            let opts = settings.options(scl.as_ref(), qa.as_ref());
+            let opts = settings.options(scl.as_ref().map(Into::into), qa.as_ref().map(Into::into));
             let names: Vec<&str> = self.indices.iter().map(String::as_str).collect();
             landopp::spectral::index_rasters(&map, &names, &opts)
         })())

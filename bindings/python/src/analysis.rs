@@ -152,6 +152,10 @@ fn zonal_stats<'py>(
 
 /// Geotransform, CRS and nodata of a raster given as arrays.
 type RasterMeta = ([f64; 6], Option<String>, Option<f64>);
+/// A numpy mask band lent to the core, with its transform.
+type LentArray<'py> = (NpBand<'py>, [f64; 6]);
+/// A lent numpy mask band: ((rows, columns), cells) and its transform.
+type LentMask<'a> = (((usize, usize), BandView<'a>), [f64; 6]);
 
 /// One band of `spectral_indices` as the core sees it: cells (borrowed) on a grid.
 struct GridBand<'a> {
@@ -215,8 +219,21 @@ fn spectral_indices<'py>(
         }
     }
     let lent_views: Vec<_> = lent.iter().map(|(k, np, meta)| (k.clone(), np.dim_and_view(), meta.clone())).collect();
-    let scl = scl.map(RasterArg::into_loader).transpose()?;
-    let qa = qa_pixel.map(RasterArg::into_loader).transpose()?;
+    // masks too: a numpy SCL/QA_PIXEL band is lent, anything else loaded
+    let mask_arg = |m: Option<RasterArg<'py>>| -> PyResult<(Option<LentArray<'py>>, Option<Loader>)> {
+        Ok(match m {
+            None => (None, None),
+            Some(RasterArg::Arrays(b, t, crs, nd)) if b.len() == 1 => match NpBand::borrow(&b[0]) {
+                Some(np) => (Some((np, t)), None),
+                None => (None, Some(RasterArg::Arrays(b, t, crs, nd).into_loader()?)),
+            },
+            Some(other) => (None, Some(other.into_loader()?)),
+        })
+    };
+    let (scl_np, scl_loader) = mask_arg(scl)?;
+    let (qa_np, qa_loader) = mask_arg(qa_pixel)?;
+    let scl_lent = scl_np.as_ref().map(|(np, t)| (np.dim_and_view(), *t));
+    let qa_lent = qa_np.as_ref().map(|(np, t)| (np.dim_and_view(), *t));
     let out = run(py, move || {
         let o: ImagerySettings = serde_json::from_str(&options_json)
             .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))?;
@@ -252,9 +269,14 @@ fn spectral_indices<'py>(
             }
             views.insert(k, (v, nd));
         }
-        let scl = scl.map(|f| f()).transpose()?;
-        let qa = qa.map(|f| f()).transpose()?;
-        let opts = o.options(scl.as_ref(), qa.as_ref());
+        use landopp::spectral::Mask;
+        let scl_r = scl_loader.map(|f| f()).transpose()?;
+        let qa_r = qa_loader.map(|f| f()).transpose()?;
+        fn mask<'a>(lent: Option<LentMask<'a>>, loaded: Option<&'a Raster>) -> Option<Mask<'a>> {
+            lent.map(|(((h, w), cells), t)| Mask::Cells { cells, width: w, height: h, transform: GeoTransform(t) })
+                .or(loaded.map(Mask::Raster))
+        }
+        let opts = o.options(mask(scl_lent, scl_r.as_ref()), mask(qa_lent, qa_r.as_ref()));
         let names: Vec<&str> = indices.iter().map(String::as_str).collect();
         let grid = BandGrid { width: dim.1, height: dim.0, transform, crs };
         if !with_out {
