@@ -613,16 +613,54 @@ impl ScoreResult {
         }
         let mut sets: Vec<String> = vec![String::new()];
         let mut seen: std::collections::HashMap<String, u32> = [(String::new(), 0)].into();
-        let codes = (0..self.ids.len())
-            .map(|i| {
-                let k = self.reasons(i);
-                if k.is_empty() {
-                    return 0;
-                }
-                *seen.entry(k.join(";")).or_insert_with_key(|k| {
-                    sets.push(k.clone());
-                    (sets.len() - 1) as u32
+        let mut intern = |k: String| -> u32 {
+            *seen.entry(k).or_insert_with_key(|k| {
+                sets.push(k.clone());
+                (sets.len() - 1) as u32
+            })
+        };
+        let n = self.ids.len();
+        if self.constraints.len() > 64 {
+            let codes = (0..n)
+                .map(|i| {
+                    let k = self.reasons(i);
+                    if k.is_empty() {
+                        0
+                    } else {
+                        intern(k.join(";"))
+                    }
                 })
+                .collect();
+            return (codes, sets);
+        }
+        // which constraints fired, as one bit each, on the core's threads; then one pass interning
+        // the distinct bit sets in row order (the same sets, in the same order, as joining codes
+        // row by row)
+        use rayon::prelude::*;
+        let fired: Vec<u64> = (0..n)
+            .into_par_iter()
+            .with_min_len(CHUNK * 16)
+            .map(|i| self.constraints.iter().enumerate().fold(0u64, |m, (j, c)| m | ((c.fires(i) as u64) << j)))
+            .collect();
+        let mut by_bits: std::collections::HashMap<u64, u32> = [(0u64, 0u32)].into();
+        let (mut last_bits, mut last_code) = (0u64, 0u32);
+        let codes = fired
+            .iter()
+            .map(|&bits| {
+                if bits != last_bits {
+                    last_bits = bits;
+                    last_code = *by_bits.entry(bits).or_insert_with(|| {
+                        let k: Vec<&str> = self
+                            .constraints
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| bits >> j & 1 == 1)
+                            .map(|(_, c)| c.code.as_str())
+                            .collect();
+                        intern(k.join(";"))
+                    });
+                }
+                last_code
             })
             .collect();
         (codes, sets)
@@ -1173,6 +1211,37 @@ mod tests {
               "method": {{"type": "{method}"}}}}"#
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn reason_sets_equal_joining_codes_row_by_row() {
+        // many rows, three constraints (two sharing a code), sets first seen in different rows
+        let n = 200_000;
+        let mut t = FeatureTable::new((0..n).map(|i| i.to_string()).collect());
+        let col = |f: &dyn Fn(usize) -> f64| (0..n).map(f).collect::<Vec<f64>>();
+        t.add_column("slope", col(&|i| ((i * 7919) % 23) as f64), Default::default()).unwrap();
+        t.add_column("area_acres", col(&|i| (i % 50) as f64), Default::default()).unwrap();
+        t.add_column("flood", col(&|i| if i % 5 == 0 { 0.3 } else { 0.0 }), Default::default()).unwrap();
+        let p = Profile::parse(
+            r#"{"version": 1, "criteria": [{"column": "area_acres", "weight": 1, "transform": {"type": "linear_benefit", "min": 0, "max": 50}}],
+               "constraints": [{"code": "STEEP", "column": "slope", "op": ">", "value": 15},
+                               {"code": "IN_SFHA", "reduce_area_column": "flood"},
+                               {"code": "STEEP", "column": "slope", "op": ">", "value": 20}],
+               "method": {"type": "weighted_sum"}}"#,
+        )
+        .unwrap();
+        let r = score(&t, &p).unwrap();
+        let (codes, sets) = r.reason_sets();
+        let mut want_sets = vec![String::new()];
+        for i in 0..n {
+            let k = r.reasons(i).join(";");
+            if !want_sets.contains(&k) {
+                want_sets.push(k.clone());
+            }
+            assert_eq!(sets[codes[i] as usize], k, "row {i}");
+        }
+        assert_eq!(sets, want_sets);
+        assert!(sets.contains(&"STEEP;IN_SFHA;STEEP".to_string()));
     }
 
     #[test]
