@@ -933,34 +933,33 @@ impl<'a> MaskGrid<'a> {
             )));
         }
         let class = |v: f64| if v.is_nan() { u32::MAX } else { v as u32 };
-        let data = match mask {
+        // the cells in place; a raster band that is not contiguous is converted
+        let cells = match mask {
             Mask::Raster(r) => {
                 let band = r.band(0)?;
-                match (band, band.as_contiguous()) {
-                    (crate::BandData::U8(a), Some(_)) => MaskData::U8(a.as_slice().unwrap_or(&[])),
-                    (crate::BandData::U16(a), Some(_)) => MaskData::U16(a.as_slice().unwrap_or(&[])),
-                    _ => MaskData::Other(band.to_f64().iter().map(|v| class(*v)).collect()),
-                }
+                band.view().ok_or(band)
             }
-            Mask::Cells { cells, .. } => {
-                if cells.len() != mw * mh {
-                    return Err(Error::InvalidInput(format!(
-                        "the mask has {} cells, expected {mw} × {mh}",
-                        cells.len()
-                    )));
-                }
-                use crate::BandView as B;
-                match cells {
-                    B::U8(a) => MaskData::U8(a),
-                    B::U16(a) => MaskData::U16(a),
-                    B::I8(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
-                    B::I16(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
-                    B::I32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
-                    B::U32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
-                    B::F32(a) => MaskData::Other(a.iter().map(|v| class(*v as f64)).collect()),
-                    B::F64(a) => MaskData::Other(a.iter().map(|v| class(*v)).collect()),
-                }
+            Mask::Cells { cells, .. } => Ok(cells),
+        };
+        use crate::BandView as B;
+        macro_rules! other {
+            ($a:expr) => {
+                MaskData::Other($a.iter().map(|v| class(*v as f64)).collect())
+            };
+        }
+        let data = match cells {
+            Err(band) => MaskData::Other(band.to_f64().iter().map(|v| class(*v)).collect()),
+            Ok(c) if c.len() != mw * mh => {
+                return Err(Error::InvalidInput(format!("the mask has {} cells, expected {mw} × {mh}", c.len())))
             }
+            Ok(B::U8(a)) => MaskData::U8(a),
+            Ok(B::U16(a)) => MaskData::U16(a),
+            Ok(B::I8(a)) => other!(a),
+            Ok(B::I16(a)) => other!(a),
+            Ok(B::I32(a)) => other!(a),
+            Ok(B::U32(a)) => other!(a),
+            Ok(B::F32(a)) => other!(a),
+            Ok(B::F64(a)) => other!(a),
         };
         let colmap = (0..tw).map(|c| (c / kx) as u32).collect();
         Ok(MaskGrid { data, width: mw, ky, colmap })
@@ -1141,12 +1140,13 @@ crate::simd::dispatch! {
         }
         // the chunk as row segments: one mask row lookup per segment
         let segments = || {
-            (0..m).scan(0, move |k, _| {
-                (*k < m).then(|| {
-                    let (row, col) = ((start + *k) / w, (start + *k) % w);
-                    let len = (w - col).min(m - *k);
-                    *k += len;
-                    (*k - len, row, col, len)
+            let mut k = 0;
+            std::iter::from_fn(move || {
+                (k < m).then(|| {
+                    let (row, col) = ((start + k) / w, (start + k) % w);
+                    let len = (w - col).min(m - k);
+                    k += len;
+                    (k - len, row, col, len)
                 })
             })
         };

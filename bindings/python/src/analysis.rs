@@ -152,8 +152,20 @@ fn zonal_stats<'py>(
 
 /// Geotransform, CRS and nodata of a raster given as arrays.
 type RasterMeta = ([f64; 6], Option<String>, Option<f64>);
-/// A numpy mask band lent to the core, with its transform.
-type LentArray<'py> = (NpBand<'py>, [f64; 6]);
+/// A numpy band lent to the core, with its grid and nodata.
+type LentArray<'py> = (NpBand<'py>, RasterMeta);
+
+/// A single-band C-contiguous numpy raster is lent in place; anything else gets a loader that
+/// reads or copies it off the GIL.
+fn lend_or_load(r: RasterArg<'_>) -> PyResult<Result<LentArray<'_>, Loader>> {
+    Ok(match r {
+        RasterArg::Arrays(b, t, crs, nd) if b.len() == 1 => match NpBand::borrow(&b[0]) {
+            Some(np) => Ok((np, (t, crs, nd))),
+            None => Err(RasterArg::Arrays(b, t, crs, nd).into_loader()?),
+        },
+        other => Err(other.into_loader()?),
+    })
+}
 /// A lent numpy mask band: ((rows, columns), cells) and its transform.
 type LentMask<'a> = (((usize, usize), BandView<'a>), [f64; 6]);
 
@@ -210,30 +222,24 @@ fn spectral_indices<'py>(
     let mut lent: Vec<(String, NpBand<'py>, RasterMeta)> = Vec::new();
     let mut loaders: Vec<(String, Loader)> = Vec::new();
     for (k, r) in bands {
-        match r {
-            RasterArg::Arrays(b, t, crs, nd) if b.len() == 1 => match NpBand::borrow(&b[0]) {
-                Some(np) => lent.push((k, np, (t, crs, nd))),
-                None => loaders.push((k, RasterArg::Arrays(b, t, crs, nd).into_loader()?)),
-            },
-            other => loaders.push((k, other.into_loader()?)),
+        match lend_or_load(r)? {
+            Ok((np, meta)) => lent.push((k, np, meta)),
+            Err(l) => loaders.push((k, l)),
         }
     }
     let lent_views: Vec<_> = lent.iter().map(|(k, np, meta)| (k.clone(), np.dim_and_view(), meta.clone())).collect();
     // masks too: a numpy SCL/QA_PIXEL band is lent, anything else loaded
     let mask_arg = |m: Option<RasterArg<'py>>| -> PyResult<(Option<LentArray<'py>>, Option<Loader>)> {
-        Ok(match m {
+        Ok(match m.map(lend_or_load).transpose()? {
             None => (None, None),
-            Some(RasterArg::Arrays(b, t, crs, nd)) if b.len() == 1 => match NpBand::borrow(&b[0]) {
-                Some(np) => (Some((np, t)), None),
-                None => (None, Some(RasterArg::Arrays(b, t, crs, nd).into_loader()?)),
-            },
-            Some(other) => (None, Some(other.into_loader()?)),
+            Some(Ok(lent)) => (Some(lent), None),
+            Some(Err(l)) => (None, Some(l)),
         })
     };
     let (scl_np, scl_loader) = mask_arg(scl)?;
     let (qa_np, qa_loader) = mask_arg(qa_pixel)?;
-    let scl_lent = scl_np.as_ref().map(|(np, t)| (np.dim_and_view(), *t));
-    let qa_lent = qa_np.as_ref().map(|(np, t)| (np.dim_and_view(), *t));
+    let scl_lent = scl_np.as_ref().map(|(np, meta)| (np.dim_and_view(), meta.0));
+    let qa_lent = qa_np.as_ref().map(|(np, meta)| (np.dim_and_view(), meta.0));
     let out = run(py, move || {
         let o: ImagerySettings = serde_json::from_str(&options_json)
             .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))?;
