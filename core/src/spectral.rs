@@ -223,6 +223,13 @@ enum Op2 {
     /// `(a - b) / (a + b)`, the normalized difference, in one pass (same operations and
     /// rounding as the three it replaces).
     NormDiff,
+    /// `(k·(a - b)) / ((a + b) + c)`: the normalized difference with a scaled numerator and an
+    /// offset denominator (SAVI, OSAVI, ...), in one pass.
+    ScaledNormDiff(f32, f32),
+    /// `a + c·b`.
+    AddScaled(f32),
+    /// `a - c·b`.
+    SubScaled(f32),
 }
 
 #[inline(always)]
@@ -248,6 +255,9 @@ impl Op2 {
             Op2::Neg => -x,
             Op2::Mov => x,
             Op2::NormDiff => (x - y) / (x + y),
+            Op2::ScaledNormDiff(k, c) => (k * (x - y)) / ((x + y) + c),
+            Op2::AddScaled(c) => x + c * y,
+            Op2::SubScaled(c) => x - c * y,
         }
     }
 }
@@ -492,9 +502,68 @@ impl Program {
 
     /// Fewer passes over a chunk, with the same values: `(x - y) / (x + y)` of two leaves becomes
     /// one [`Op2::NormDiff`]; an instruction followed by `× c` or `+ c` of its result takes that
-    /// as its [`Post`]. A slot read by an instruction is dead afterwards (stack discipline), so
-    /// the fused instruction may write where the second one did.
+    /// as its [`Post`]; then `(x - y)·k / ((x + y) + c)` becomes one [`Op2::ScaledNormDiff`] and
+    /// `a ± c·v` of a leaf `v` one [`Op2::AddScaled`] / [`Op2::SubScaled`]. A
+    /// slot read by an instruction is dead afterwards (stack discipline), so the fused
+    /// instruction may write where the second one did.
     fn fuse(code: Vec<Instr>) -> Vec<Instr> {
+        let code = Self::fuse_posts(code);
+        let leaf = |o: Opd| !matches!(o, Opd::Slot(_));
+        let mut out: Vec<Instr> = Vec::with_capacity(code.len());
+        let mut i = 0;
+        while i < code.len() {
+            if let [s, a, d, ..] = code[i..] {
+                let same_pair = (a.a == s.a && a.b == s.b) || (a.a == s.b && a.b == s.a);
+                let k = match s.post {
+                    None => Some(1.0),
+                    Some(Post::Mul(k)) => Some(k),
+                    Some(Post::Add(_)) => None,
+                };
+                let c = match a.post {
+                    None => Some(0.0),
+                    Some(Post::Add(c)) => Some(c),
+                    Some(Post::Mul(_)) => None,
+                };
+                if let (Op2::Sub, Op2::Add, Op2::Div, Some(k), Some(c), true, true, true) =
+                    (s.op, a.op, d.op, k, c, leaf(s.a), leaf(s.b), same_pair)
+                {
+                    // `1·v` and `v + 0` are exact (a `-0` sum only where the numerator is 0 too:
+                    // 0/±0 is NaN either way)
+                    if a.dst == s.dst + 1 && d.a == Opd::Slot(s.dst) && d.b == Opd::Slot(a.dst) {
+                        let op = Op2::ScaledNormDiff(k, c);
+                        out.push(Instr { op, a: s.a, b: s.b, dst: d.dst, post: d.post });
+                        i += 3;
+                        continue;
+                    }
+                }
+            }
+            if let [m, x, ..] = code[i..] {
+                // `c·v` of a leaf consumed by the next `+` or `-`
+                let scaled = match (m.op, m.a, m.b, m.post) {
+                    (Op2::Mul, Opd::Const(c), v, None) | (Op2::Mul, v, Opd::Const(c), None) if leaf(v) => Some((c, v)),
+                    _ => None,
+                };
+                let t = Opd::Slot(m.dst);
+                let fused = match (scaled, x.op) {
+                    (Some((c, v)), Op2::Add) if x.b == t && x.a != t => Some((Op2::AddScaled(c), x.a, v)),
+                    (Some((c, v)), Op2::Add) if x.a == t && x.b != t => Some((Op2::AddScaled(c), x.b, v)),
+                    (Some((c, v)), Op2::Sub) if x.b == t && x.a != t => Some((Op2::SubScaled(c), x.a, v)),
+                    _ => None,
+                };
+                if let Some((op, a, b)) = fused {
+                    out.push(Instr { op, a, b, dst: x.dst, post: x.post });
+                    i += 2;
+                    continue;
+                }
+            }
+            out.push(code[i]);
+            i += 1;
+        }
+        out
+    }
+
+    /// The first step of [`Program::fuse`]: normalized differences and posts.
+    fn fuse_posts(code: Vec<Instr>) -> Vec<Instr> {
         let leaf = |o: Opd| !matches!(o, Opd::Slot(_));
         let mut out: Vec<Instr> = Vec::with_capacity(code.len());
         let mut i = 0;
@@ -557,7 +626,56 @@ impl Program {
         if stack.is_empty() {
             stack.push(vec![0.0; CHUNK]);
         }
-        for ins in &self.code {
+        Self::run(&self.code, &var, n, stack);
+        &stack[0][..n]
+    }
+
+    /// [`Program::eval_chunk`] whose last instruction writes its result straight into `out`,
+    /// masked: NaN where `valid` is zero or the result is infinite (the blend of
+    /// [`masked`] in the same pass as the last operation, not a pass of its own).
+    #[inline(always)]
+    fn eval_into<'i>(
+        &self,
+        var: impl Fn(usize) -> Input<'i>,
+        n: usize,
+        stack: &mut Vec<Vec<f32>>,
+        out: &mut [f32],
+        valid: &[u32],
+    ) {
+        let (d, ok) = (&mut out[..n], &valid[..n]);
+        match self.code.split_last() {
+            // the result is the last instruction's slot 0 (see `lower_code`)
+            Some((last, head)) if last.dst == 0 => {
+                Self::run(head, &var, n, stack);
+                let leaf = |o: Opd| -> Leaf<'_> {
+                    match o {
+                        Opd::Slot(k) => Leaf::Slice(&stack[k][..n]),
+                        Opd::Var(k) => match var(k) {
+                            Input::Slice(s) => Leaf::Slice(&s[..n]),
+                            Input::Scalar(v) => Leaf::Scalar(v),
+                        },
+                        Opd::Const(c) => Leaf::Scalar(c),
+                    }
+                };
+                let (a, b) = (leaf(last.a), leaf(last.b));
+                macro_rules! go {
+                    ($f:expr) => {
+                        apply_masked(d, ok, a, b, $f)
+                    };
+                }
+                for_op!(last, go);
+            }
+            _ => {
+                let r = self.eval_chunk(var, n, stack);
+                apply_masked(d, ok, Leaf::Slice(r), Leaf::Scalar(0.0), |x, _| x);
+            }
+        }
+    }
+
+    /// Run `code` over `n` cells of the stack.
+    #[inline(always)]
+    fn run<'i>(code: &[Instr], var: &impl Fn(usize) -> Input<'i>, n: usize, stack: &mut Vec<Vec<f32>>) {
+        for ins in code {
             while stack.len() <= ins.dst + 1 {
                 stack.push(vec![0.0; CHUNK]);
             }
@@ -575,29 +693,82 @@ impl Program {
                     }
                 };
                 let (a, b, dd) = (src(ins.a), src(ins.b), &mut d[..n]);
-                macro_rules! with_post {
+                macro_rules! go {
                     ($f:expr) => {
-                        match ins.post {
-                            None => apply(dd, a, b, $f),
-                            Some(Post::Mul(c)) => apply(dd, a, b, |x, y| c * $f(x, y)),
-                            Some(Post::Add(c)) => apply(dd, a, b, |x, y| $f(x, y) + c),
-                        }
+                        apply(dd, a, b, $f)
                     };
                 }
-                match ins.op {
-                    Op2::Add => with_post!(|x: f32, y: f32| x + y),
-                    Op2::Sub => with_post!(|x: f32, y: f32| x - y),
-                    Op2::Mul => with_post!(|x: f32, y: f32| x * y),
-                    Op2::Div => with_post!(|x: f32, y: f32| x / y),
-                    Op2::NormDiff => with_post!(|x: f32, y: f32| (x - y) / (x + y)),
-                    Op2::Pow => apply(dd, a, b, pow),
-                    Op2::Neg => apply(dd, a, b, |x, _| -x),
-                    Op2::Mov => apply(dd, a, b, |x, _| x),
-                }
+                for_op!(ins, go);
             }
             stack[ins.dst] = d;
         }
-        &stack[0][..n]
+    }
+}
+
+/// `$go!(f)` with `f` the scalar function of instruction `$ins` (its post-op included).
+macro_rules! for_op {
+    ($ins:expr, $go:ident) => {{
+        macro_rules! with_post {
+            ($f:expr) => {
+                match $ins.post {
+                    None => $go!($f),
+                    Some(Post::Mul(c)) => $go!(|x, y| c * $f(x, y)),
+                    Some(Post::Add(c)) => $go!(|x, y| $f(x, y) + c),
+                }
+            };
+        }
+        match $ins.op {
+            Op2::Add => with_post!(|x: f32, y: f32| x + y),
+            Op2::Sub => with_post!(|x: f32, y: f32| x - y),
+            Op2::Mul => with_post!(|x: f32, y: f32| x * y),
+            Op2::Div => with_post!(|x: f32, y: f32| x / y),
+            Op2::NormDiff => with_post!(|x: f32, y: f32| (x - y) / (x + y)),
+            Op2::ScaledNormDiff(k, c) => with_post!(|x: f32, y: f32| (k * (x - y)) / ((x + y) + c)),
+            Op2::AddScaled(c) => with_post!(|x: f32, y: f32| x + c * y),
+            Op2::SubScaled(c) => with_post!(|x: f32, y: f32| x - c * y),
+            Op2::Pow => $go!(pow),
+            Op2::Neg => $go!(|x: f32, _: f32| -x),
+            Op2::Mov => $go!(|x: f32, _: f32| x),
+        }
+    }};
+}
+use for_op;
+
+/// An operand of the last instruction: cells or a constant.
+#[derive(Clone, Copy)]
+enum Leaf<'a> {
+    Slice(&'a [f32]),
+    Scalar(f32),
+}
+
+/// `r`, or NaN where the lane mask `ok` is zero or `r` is infinite — a bit blend, no branch.
+#[inline(always)]
+fn masked(r: f32, ok: u32) -> f32 {
+    let b = r.to_bits();
+    let finite = (((b & 0x7fff_ffff) != 0x7f80_0000) as u32).wrapping_neg();
+    let keep = ok & finite;
+    f32::from_bits((b & keep) | (f32::NAN.to_bits() & !keep))
+}
+
+/// `d[i] = masked(f(a[i], b[i]), ok[i])`, one tight loop per operand shape.
+#[inline(always)]
+fn apply_masked(d: &mut [f32], ok: &[u32], a: Leaf<'_>, b: Leaf<'_>, f: impl Fn(f32, f32) -> f32) {
+    let n = d.len();
+    let ok = &ok[..n];
+    match (a, b) {
+        (Leaf::Slice(x), Leaf::Slice(y)) => {
+            d.iter_mut().zip(ok).zip(&x[..n]).zip(&y[..n]).for_each(|(((o, &k), x), y)| *o = masked(f(*x, *y), k))
+        }
+        (Leaf::Slice(x), Leaf::Scalar(c)) => {
+            d.iter_mut().zip(ok).zip(&x[..n]).for_each(|((o, &k), x)| *o = masked(f(*x, c), k))
+        }
+        (Leaf::Scalar(c), Leaf::Slice(y)) => {
+            d.iter_mut().zip(ok).zip(&y[..n]).for_each(|((o, &k), y)| *o = masked(f(c, *y), k))
+        }
+        (Leaf::Scalar(c), Leaf::Scalar(e)) => {
+            let v = f(c, e);
+            d.iter_mut().zip(ok).for_each(|(o, &k)| *o = masked(v, k))
+        }
     }
 }
 
@@ -1176,16 +1347,8 @@ crate::simd::dispatch! {
                     Ok(c) => Input::Scalar(c),
                     Err(b) => Input::Slice(&bufs[b][b0..b0 + len]),
                 };
-                let r = prog.eval_chunk(var, len, stack);
-                // masked or infinite cells become NaN, as a bit blend (no conditional store),
-                // written to the output in the same pass
-                let o = &mut out[off + b0..off + b0 + len];
-                for ((o, &ok), &x) in o.iter_mut().zip(&valid[b0..b0 + len]).zip(r) {
-                    let b = x.to_bits();
-                    let finite = (((b & 0x7fff_ffff) != 0x7f80_0000) as u32).wrapping_neg();
-                    let keep = ok & finite;
-                    *o = f32::from_bits((b & keep) | (f32::NAN.to_bits() & !keep));
-                }
+                // masked or infinite cells become NaN in the last operation's pass
+                prog.eval_into(var, len, stack, &mut out[off + b0..off + b0 + len], &valid[b0..b0 + len]);
             }
         }
     }
@@ -1406,6 +1569,14 @@ mod kernel_tests {
             }
         }
         assert!(fused_any > 50, "only {fused_any} programs fused");
+        // passes per chunk for the common indices
+        for (name, passes) in [("NDVI", 1), ("NDWI", 1), ("SAVI", 1), ("OSAVI", 1), ("EVI", 4)] {
+            let mut p = Program::compile(&index(name).unwrap().formula).unwrap();
+            let scalars: Vec<Option<f32>> =
+                p.vars.iter().map(|v| (!is_band(v)).then(|| constant_default(v).unwrap() as f32)).collect();
+            p.lower(&scalars);
+            assert_eq!(p.code.len(), passes, "{name}: {:?}", p.code);
+        }
     }
 
     #[test]
