@@ -60,16 +60,15 @@ fn main() -> landopp::Result<()> {
                 })
                 .collect();
             // the same call plus the result parts the bindings hand back (reason sets, buildable
-            // acres, ranks as u32, exclusion flags as u8): what a binding adds in Rust itself
+            // acres, exclusion flags as u8): what a binding adds in Rust itself
             let parts: Vec<f64> = (0..runs)
                 .map(|_| {
                     let t0 = Instant::now();
                     let r = score(&t, &p).map(|r| {
                         let rs = r.reason_sets();
                         let ba = r.buildable_acres();
-                        let rank: Vec<u32> = r.rank.iter().map(|v| *v as u32).collect();
                         let ex: Vec<u8> = r.excluded.iter().map(|v| *v as u8).collect();
-                        (r, rs, ba, rank, ex)
+                        (r, rs, ba, ex)
                     });
                     let dt = t0.elapsed().as_secs_f64() * 1e3;
                     drop(r);

@@ -557,7 +557,7 @@ pub struct ScoreResult {
     pub score: Vec<f64>,
     /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them; ties keep
     /// input order.
-    pub rank: Vec<usize>,
+    pub rank: Vec<u32>,
     /// Excluded by a hard constraint.
     pub excluded: Vec<bool>,
     /// The method's name.
@@ -896,7 +896,7 @@ fn topsis_params(bound: &[Bound], weights: &[f64], excluded: &[bool]) -> TopsisP
 /// in input order. The non-excluded rows are sorted by a stable LSD radix sort on the top 32
 /// significant bits of an order-preserving key, then runs that share those bits are settled by
 /// the full 64-bit key (a stable sort, so exact ties keep input order). Linear in n in practice.
-fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<usize> {
+fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<u32> {
     use rayon::prelude::*;
     let n = scores.len();
     // ascending key = higher score: the total order of f64, reversed
@@ -954,11 +954,12 @@ fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<usize> {
         }
         s = e;
     }
-    let mut rank = vec![0; n];
+    // n ≤ u32::MAX (checked by `score`)
+    let mut rank = vec![0u32; n];
     for (r, &(_, i)) in a.iter().enumerate() {
-        rank[i as usize] = r + 1;
+        rank[i as usize] = r as u32 + 1;
     }
-    let mut r = m;
+    let mut r = m as u32;
     for (i, e) in excluded.iter().enumerate() {
         if *e {
             r += 1;
@@ -1157,8 +1158,8 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
             }
         }
     }
-    let mut best = result.rank.clone();
-    let mut worst = result.rank.clone();
+    let mut best: Vec<usize> = result.rank.iter().map(|&r| r as usize).collect();
+    let mut worst = best.clone();
     let mut in_top = vec![0usize; n];
     for w in &sets {
         let topsis =
@@ -1166,9 +1167,10 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
         let s = aggregate(&profile.method, &result.bound, w, topsis.as_ref(), &result.excluded);
         let r = ranks(&s, &result.excluded);
         for i in 0..n {
-            best[i] = best[i].min(r[i]);
-            worst[i] = worst[i].max(r[i]);
-            if r[i] <= top_k && !result.excluded[i] {
+            let ri = r[i] as usize;
+            best[i] = best[i].min(ri);
+            worst[i] = worst[i].max(ri);
+            if ri <= top_k && !result.excluded[i] {
                 in_top[i] += 1;
             }
         }
@@ -1180,7 +1182,7 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
         parcels: (0..n)
             .map(|i| Stability {
                 id: result.ids[i].clone(),
-                rank: result.rank[i],
+                rank: result.rank[i] as usize,
                 best_rank: best[i],
                 worst_rank: worst[i],
                 p_top_k: in_top[i] as f64 / runs as f64,
@@ -1301,9 +1303,9 @@ mod tests {
             let scores: Vec<f64> = scores.iter().zip(&excluded).map(|(s, e)| if *e { 0.0 } else { *s }).collect();
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| excluded[a].cmp(&excluded[b]).then(scores[b].total_cmp(&scores[a])).then(a.cmp(&b)));
-            let mut want = vec![0; n];
+            let mut want = vec![0u32; n];
             for (r, &i) in order.iter().enumerate() {
-                want[i] = r + 1;
+                want[i] = r as u32 + 1;
             }
             assert_eq!(ranks(&scores, &excluded), want, "n = {n}");
         }

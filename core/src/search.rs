@@ -459,7 +459,7 @@ impl SearchIndex {
                 row: i,
                 id: ids[i].clone(),
                 score: score_col[i],
-                rank: self.scores.as_ref().map_or(0, |s| s.rank[i]),
+                rank: self.scores.as_ref().map_or(0, |s| s.rank[i] as usize),
                 excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
                 reasons: self
                     .scores

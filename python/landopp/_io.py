@@ -198,18 +198,12 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
 
 def _wkb(geoms: Any) -> Any:
     """WKB of shapely geometries (None stays None), vectorised: an object array of bytes, which
-    the extension reads item by item (no intermediate list). Large arrays are encoded in two
-    halves on two threads (shapely releases the GIL); the pool lives for the call only, so a
-    forked process never inherits dead workers."""
+    the extension reads in place (no copy). One call: shapely holds the GIL while it creates the
+    bytes objects, so splitting the work over threads measured slower (0.90 vs 0.81 s for
+    532 k parcels)."""
     import shapely
 
-    a = np.asarray(geoms, dtype=object)
-    if len(a) < 4096 or (os.cpu_count() or 1) < 2:
-        return shapely.to_wkb(a)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as ex:
-        return np.concatenate(list(ex.map(shapely.to_wkb, np.array_split(a, 2))))
+    return shapely.to_wkb(np.asarray(geoms, dtype=object))
 
 
 def _column_values(v: Any) -> list[Any]:
@@ -314,7 +308,14 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
         crs = crs if crs is not None else polygons.crs
         index = polygons.index
         geoms = polygons.geometry if hasattr(polygons, "geometry") else polygons
-        wkb = _wkb(geoms)
+        if isinstance(raster, (str, os.PathLike)) and max_cells is None:
+            # the raster's band is read on landopp's threads while shapely encodes the geometries
+            pending = _landopp.read_raster_start(os.fspath(raster), band)
+            wkb = _wkb(geoms)
+            d = pending.result()
+            raster, band = Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"]), 0
+        else:
+            wkb = _wkb(geoms)
     else:
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),
@@ -556,7 +557,7 @@ class SearchIndex:
         """
         import pandas as pd
 
-        d = self._inner.query_many(json.dumps(list(queries)))
+        d = self._inner.query_many(list(queries))
         if self._id_codes is None:  # ids as a categorical: one hash pass, then integer takes
             codes, uniques = pd.factorize(self._ids)
             self._id_codes = (codes, pd.CategoricalDtype(uniques))

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import landopp
@@ -88,3 +89,17 @@ def test_zonal_from_a_geodataframe_reports_raster_errors():
         landopp.zonal_stats("/nonexistent.tif", parcels, ["mean"])
     ok = landopp.zonal_stats(FIXTURES / "slovenia/dem.tif", parcels, ["count"])
     assert len(ok) == len(parcels) and (ok["count"] > 0).any()
+
+
+def test_background_raster_read_equals_read_raster_and_is_taken_once():
+    from landopp import _landopp
+
+    dem = FIXTURES / "slovenia/dem.tif"
+    pending = _landopp.read_raster_start(str(dem), 0)
+    got = pending.result()
+    want = landopp.read_raster(dem, band=0)
+    assert np.array_equal(got["bands"][0], want.bands[0]) and tuple(got["transform"]) == want.transform
+    with pytest.raises(landopp.InvalidInputError):
+        pending.result()
+    with pytest.raises(FileNotFoundError):
+        _landopp.read_raster_start("/nonexistent.tif").result()

@@ -137,3 +137,9 @@ def test_query_many_equals_query_on_bundled_parcels():
     assert idx.query_frame(filters=[{"column": "score", "min": 2.0}]).empty
     with pytest.raises(landopp.InvalidInputError):
         idx.query_many([{"bogus": 1}])
+    # the dicts are read directly (no JSON text): tuples, numpy scalars and ints where floats go
+    alt = [{"aoi": {"bbox": tuple(np.float64(v) for v in q["aoi"]["bbox"])}, "crs": "EPSG:4326", "limit": np.int64(7)}
+           for q in qs[:8]] + [{"filters": [{"column": "slope_mean", "max": 10}], "limit": 100}]
+    assert idx.query_many(alt).equals(hits)
+    with pytest.raises(landopp.InvalidInputError):
+        idx.query_many([{"limit": "seven"}])

@@ -403,7 +403,8 @@ impl Task for ScoreTask {
         Ok((|| {
             let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let p = landopp::scoring::Profile::parse(&profile)?;
-            let r = landopp::scoring::score(&t, &p)?;
+            let mut r = landopp::scoring::score(&t, &p)?;
+            let rank = std::mem::take(&mut r.rank);
             let ex = if explain {
                 let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
                 Some(serde_json::to_value(all).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?)
@@ -413,14 +414,9 @@ impl Task for ScoreTask {
             // everything the result needs is built here, off the JS thread
             // the result arrays are built side by side on the core's threads
             use rayon::prelude::*;
-            let (((reasons, reason_sets), buildable_acres), (rank, excluded)) = rayon::join(
+            let (((reasons, reason_sets), buildable_acres), excluded) = rayon::join(
                 || rayon::join(|| r.reason_sets(), || r.buildable_acres()),
-                || {
-                    rayon::join(
-                        || r.rank.par_iter().with_min_len(1 << 16).map(|v| *v as u32).collect(),
-                        || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
-                    )
-                },
+                || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
             );
             Ok(ScoreParts {
                 reasons,

@@ -105,7 +105,7 @@ impl RasterArg<'_> {
 fn zonal_stats<'py>(
     py: Python<'py>,
     raster: RasterArg<'py>,
-    wkb: Vec<Option<Vec<u8>>>,
+    wkb: crate::io::WkbItems<'py>,
     crs: Option<String>,
     stats: Vec<String>,
     band: usize,
@@ -123,6 +123,7 @@ fn zonal_stats<'py>(
     };
     let load = raster.into_loader()?;
     let load_w = weights.map(RasterArg::into_loader).transpose()?;
+    let wkb = wkb.slices();
     let cols = run(py, move || {
         let w = load_w.map(|f| f()).transpose()?;
         let (polys, crs) = match polygons_path {
@@ -132,7 +133,7 @@ fn zonal_stats<'py>(
                 (landopp::vector::to_multipolygons(l.geometries)?, crs)
             }
             None => (
-                landopp::vector::to_multipolygons(crate::io::wkb_list(wkb)?)?,
+                landopp::vector::to_multipolygons(crate::io::wkb_list(&wkb)?)?,
                 crs.map(|c| Crs::from_user_input(&c)).transpose()?,
             ),
         };
@@ -579,9 +580,10 @@ impl SearchIndex {
         profile_json: Option<String>,
         id_field: Option<String>,
         layer: Option<String>,
-        wkb: Option<Vec<Option<Vec<u8>>>>,
+        wkb: Option<crate::io::WkbItems<'_>>,
         crs: Option<String>,
     ) -> PyResult<Self> {
+        let wkb = wkb.as_ref().map(|w| w.slices());
         let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
             let p = match (parcels, wkb) {
                 (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
@@ -589,7 +591,7 @@ impl SearchIndex {
                     // in-memory parcels for search: parsed and checked for finite coordinates,
                     // not validated ring by ring (the index does not need it; `read_parcels` does)
                     use landopp::geo::CoordsIter;
-                    let geometries = landopp::vector::to_multipolygons(crate::io::wkb_list(w)?)?;
+                    let geometries = landopp::vector::to_multipolygons(crate::io::wkb_list(&w)?)?;
                     if geometries.len() != ids.len() {
                         return Err(landopp::Error::InvalidInput(format!(
                             "{} geometries for {} feature rows",
@@ -639,14 +641,16 @@ impl SearchIndex {
     /// Run many queries (JSON array text) in parallel; hits as columns:
     /// `(query, row, score, rank, excluded, sort_value, totals, criteria, contribution (hits × k))`.
     #[allow(clippy::type_complexity)]
-    fn query_many<'py>(&self, py: Python<'py>, queries_json: String) -> PyResult<Bound<'py, PyDict>> {
+    fn query_many<'py>(&self, py: Python<'py>, queries: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         use numpy::IntoPyArray;
+        // JSON text, or the Python list of query dicts read directly (no JSON round trip)
+        let qs: Vec<landopp::search::Query> = match queries.extract::<String>() {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("queries: {e}")),
+            Err(_) => pythonize::depythonize(queries).map_err(|e| format!("queries: {e}")),
+        }
+        .map_err(|m| crate::error::to_py(py, landopp::Error::InvalidInput(m)))?;
         let idx = &self.inner;
-        let t = run(py, move || {
-            let qs: Vec<landopp::search::Query> = serde_json::from_str(&queries_json)
-                .map_err(|e| landopp::Error::InvalidInput(format!("queries: {e}")))?;
-            idx.query_many(&qs)
-        })?;
+        let t = run(py, move || idx.query_many(&qs))?;
         let d = PyDict::new(py);
         let n = t.row.len();
         let k = t.criteria.len();

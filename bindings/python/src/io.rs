@@ -16,6 +16,8 @@ type CrsTuple = (Option<u32>, String, String, bool, Option<f64>);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_raster, m)?)?;
+    m.add_function(wrap_pyfunction!(read_raster_start, m)?)?;
+    m.add_class::<PendingRaster>()?;
     m.add_function(wrap_pyfunction!(raster_meta, m)?)?;
     m.add_function(wrap_pyfunction!(write_raster, m)?)?;
     m.add_function(wrap_pyfunction!(read_layer, m)?)?;
@@ -38,20 +40,59 @@ fn read_raster(
     window: Option<(usize, usize, usize, usize)>,
     band: Option<usize>,
 ) -> PyResult<Bound<'_, PyDict>> {
-    let r = run(py, move || {
-        let t = landopp::GeoTiff::open(&path)?;
-        let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
-        let mut r = t.read_window_raster(w)?;
-        if let Some(b) = band {
-            let data = r.band(b)?.clone();
-            let name = r.band_names.get(b).cloned().flatten();
-            let mut one = Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
-            one.band_names = vec![name];
-            r = one;
-        }
-        Ok(r)
-    })?;
+    let r = run(py, move || read_geotiff(&path, window, band))?;
     raster_to_py(py, r)
+}
+
+/// A GeoTIFF, whole or a window, optionally one band.
+fn read_geotiff(
+    path: &str,
+    window: Option<(usize, usize, usize, usize)>,
+    band: Option<usize>,
+) -> landopp::Result<Raster> {
+    let t = landopp::GeoTiff::open(path)?;
+    let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
+    let mut r = t.read_window_raster(w)?;
+    if let Some(b) = band {
+        let data = r.band(b)?.clone();
+        let name = r.band_names.get(b).cloned().flatten();
+        let mut one = Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
+        one.band_names = vec![name];
+        r = one;
+    }
+    Ok(r)
+}
+
+/// A GeoTIFF being read on landopp's threads while Python does other work (the zonal wrapper
+/// encodes a GeoDataFrame's geometries meanwhile); `result()` waits for it.
+#[pyclass(module = "landopp._landopp")]
+struct PendingRaster {
+    rx: std::sync::Mutex<Option<std::sync::mpsc::Receiver<landopp::Result<Raster>>>>,
+}
+
+/// Start reading a GeoTIFF (optionally one band) in the background.
+#[pyfunction]
+#[pyo3(signature = (path, band=None))]
+fn read_raster_start(py: Python<'_>, path: String, band: Option<usize>) -> PyResult<PendingRaster> {
+    let pool = crate::pool().map_err(|e| crate::error::to_py(py, e))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    pool.spawn(move || {
+        let _ = tx.send(read_geotiff(&path, None, band));
+    });
+    Ok(PendingRaster { rx: std::sync::Mutex::new(Some(rx)) })
+}
+
+#[pymethods]
+impl PendingRaster {
+    /// The raster (as `read_raster` returns it), waiting with the GIL released.
+    fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let rx = rx.ok_or_else(|| {
+            crate::error::to_py(py, Error::InvalidInput("the pending raster's result was already taken".into()))
+        })?;
+        let (out, signal) = py.detach(move || crate::recv_polling(&rx));
+        raster_to_py(py, crate::finish(py, out, signal)?)
+    }
 }
 
 /// GeoTIFF metadata without reading cells.
@@ -186,8 +227,57 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
     run(py, move || vector::list_layers(&path))
 }
 
-pub(crate) fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
-    geoms.into_iter().map(|g| g.map(|b| wkb::read(&b)).transpose()).collect()
+pub(crate) fn wkb_list(items: &[Option<&[u8]>]) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
+    use rayon::prelude::*;
+    // in parallel on the core's threads (called off the GIL); the first error in row order
+    let parsed: Vec<landopp::Result<Option<Geometry<f64>>>> =
+        items.par_iter().map(|g| g.map(wkb::read).transpose()).collect();
+    parsed.into_iter().collect()
+}
+
+/// WKB geometries lent by Python: `bytes` objects (`None` for a missing geometry) in a list or
+/// a numpy object array, read in place (no copy) while the call holds references to them.
+/// Python `bytes` are immutable, so reading them off the GIL is sound.
+pub(crate) struct WkbItems<'py>(Vec<Option<WkbItem<'py>>>);
+
+/// One lent WKB value: `bytes` (read in place) or another buffer (`bytearray`, ...) copied.
+enum WkbItem<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
+}
+
+impl<'py> FromPyObject<'_, 'py> for WkbItems<'py> {
+    type Error = PyErr;
+    fn extract(ob: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let mut items = Vec::with_capacity(ob.len().unwrap_or(0));
+        for item in ob.try_iter()? {
+            let item = item?;
+            items.push(if item.is_none() {
+                None
+            } else {
+                match item.cast_into::<PyBytes>() {
+                    Ok(b) => Some(WkbItem::Bytes(b)),
+                    Err(e) => Some(WkbItem::Owned(e.into_inner().extract::<Vec<u8>>()?)),
+                }
+            });
+        }
+        Ok(WkbItems(items))
+    }
+}
+
+impl WkbItems<'_> {
+    /// The WKB bytes, in order (taken while holding the GIL; sendable to the core's threads).
+    pub(crate) fn slices(&self) -> Vec<Option<&[u8]>> {
+        self.0
+            .iter()
+            .map(|g| {
+                g.as_ref().map(|g| match g {
+                    WkbItem::Bytes(b) => b.as_bytes(),
+                    WkbItem::Owned(v) => v.as_slice(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
@@ -196,7 +286,7 @@ pub(crate) fn wkb_list(geoms: Vec<Option<Vec<u8>>>) -> landopp::Result<Vec<Optio
 fn write_layer(
     py: Python<'_>,
     path: String,
-    wkb: Vec<Option<Vec<u8>>>,
+    wkb: WkbItems<'_>,
     columns: Vec<(String, Bound<'_, PyAny>)>,
     crs: Option<String>,
     name: String,
@@ -215,8 +305,9 @@ fn write_layer(
         };
         cols.push(Column { name: n, data });
     }
+    let wkb = wkb.slices();
     run(py, move || {
-        let geometries = wkb_list(wkb)?;
+        let geometries = wkb_list(&wkb)?;
         let n = geometries.len();
         if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
             return Err(Error::InvalidInput(format!(
@@ -281,9 +372,10 @@ fn transform_xy<'py>(
 
 /// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
 #[pyfunction]
-fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs: String) -> PyResult<ArrayPair<'py>> {
+fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: WkbItems<'_>, crs: String) -> PyResult<ArrayPair<'py>> {
+    let wkb = wkb.slices();
     let (a, p) = run(py, move || {
-        let mp = vector::to_multipolygons(wkb_list(wkb)?)?;
+        let mp = vector::to_multipolygons(wkb_list(&wkb)?)?;
         let crs = Crs::from_user_input(&crs)?;
         let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
         Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))
@@ -293,9 +385,10 @@ fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: Vec<Option<Vec<u8>>>, crs:
 
 /// Validity of WKB polygons as parcels ("valid", "empty", "invalid: reason").
 #[pyfunction]
-fn parcel_status(py: Python<'_>, wkb: Vec<Option<Vec<u8>>>) -> PyResult<Vec<String>> {
+fn parcel_status(py: Python<'_>, wkb: WkbItems<'_>) -> PyResult<Vec<String>> {
+    let wkb = wkb.slices();
     run(py, move || {
-        let geometries = wkb_list(wkb)?;
+        let geometries = wkb_list(&wkb)?;
         let n = geometries.len();
         let layer = VectorLayer {
             name: "parcels".into(),

@@ -51,29 +51,43 @@ where
             s.spawn(move |_| {
                 let _ = tx.send(f());
             });
-            let mut signal: Option<PyErr> = None;
-            loop {
-                match rx.recv_timeout(std::time::Duration::from_millis(50)) {
-                    Ok(r) => return (Some(r), signal),
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return (None, signal),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) if signal.is_none() => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            landopp::interrupt::request();
-                            signal = Some(e);
-                        }
-                    }
-                    Err(_) => {}
-                }
-            }
+            recv_polling(&rx)
         })
     });
+    finish(py, out, signal)
+}
+
+/// Receive a worker's result (called with the GIL released), checking for signals every 50 ms;
+/// on Ctrl-C the core is asked to stop ([`landopp::interrupt`]) and the signal is returned with
+/// the result.
+fn recv_polling<T>(rx: &std::sync::mpsc::Receiver<T>) -> (Option<T>, Option<PyErr>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut signal: Option<PyErr> = None;
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(r) => return (Some(r), signal),
+            Err(RecvTimeoutError::Disconnected) => return (None, signal),
+            Err(RecvTimeoutError::Timeout) if signal.is_none() => {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    landopp::interrupt::request();
+                    signal = Some(e);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// A worker's result as Python sees it: `KeyboardInterrupt` if a signal came, else the result
+/// with core errors mapped to landopp's exceptions.
+fn finish<T>(py: Python<'_>, out: Option<landopp::Result<T>>, signal: Option<PyErr>) -> PyResult<T> {
     if let Some(e) = signal {
         landopp::interrupt::clear();
         return Err(e);
     }
     match out {
         Some(r) => r.map_err(|e| error::to_py(py, e)),
-        // the work panicked: the scope re-raised it above, so this is not reached in practice
+        // the work panicked (a scope re-raises it) or its sender was dropped
         None => Err(pyo3::exceptions::PyRuntimeError::new_err("landopp worker stopped without a result")),
     }
 }
