@@ -480,37 +480,42 @@ pub struct Scores {
 impl Scores {
     /// `(score, rank, excluded, reason codes, reason sets, buildable acres)` as numpy arrays
     /// (moved out: callable once): rank as int64 and reason codes as int32, as pandas wants them,
-    /// converted in place with the GIL released.
+    /// built side by side on landopp's threads with the GIL released.
     #[allow(clippy::type_complexity)]
     fn take_arrays<'py>(
         &mut self,
         py: Python<'py>,
-    ) -> (
+    ) -> PyResult<(
         Bound<'py, numpy::PyArray1<f64>>,
         Bound<'py, numpy::PyArray1<i64>>,
         Bound<'py, numpy::PyArray1<bool>>,
         Bound<'py, numpy::PyArray1<i32>>,
         Vec<String>,
         Bound<'py, numpy::PyArray1<f64>>,
-    ) {
+    )> {
         use numpy::IntoPyArray;
         let r = &mut self.inner;
-        let (score, rank, excluded, codes, sets, acres) = py.detach(|| {
-            let (codes, sets) = r.reason_sets();
-            let acres = r.buildable_acres();
+        let (score, rank, excluded, codes, sets, acres) = run(py, move || {
+            use rayon::prelude::*;
+            let rank = std::mem::take(&mut r.rank);
+            let (score, excluded) = (std::mem::take(&mut r.score), std::mem::take(&mut r.excluded));
+            let r = &*r;
+            let (((codes, sets), acres), rank) = rayon::join(
+                || rayon::join(|| r.reason_sets(), || r.buildable_acres()),
+                || rank.par_iter().with_min_len(1 << 16).map(|&v| v as i64).collect::<Vec<i64>>(),
+            );
             // same size and alignment: collected in place, no allocation
-            let rank: Vec<i64> = std::mem::take(&mut r.rank).into_iter().map(|v| v as i64).collect();
             let codes: Vec<i32> = codes.into_iter().map(|v| v as i32).collect();
-            (std::mem::take(&mut r.score), rank, std::mem::take(&mut r.excluded), codes, sets, acres)
-        });
-        (
+            Ok((score, rank, excluded, codes, sets, acres))
+        })?;
+        Ok((
             score.into_pyarray(py),
             rank.into_pyarray(py),
             excluded.into_pyarray(py),
             codes.into_pyarray(py),
             sets,
             acres.into_pyarray(py),
-        )
+        ))
     }
 
     /// Ids, shared with the table.
