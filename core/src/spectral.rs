@@ -500,12 +500,12 @@ impl Program {
         code
     }
 
-    /// Fewer passes over a chunk, with the same values: `(x - y) / (x + y)` of two leaves becomes
-    /// one [`Op2::NormDiff`]; an instruction followed by `× c` or `+ c` of its result takes that
-    /// as its [`Post`]; then `(x - y)·k / ((x + y) + c)` becomes one [`Op2::ScaledNormDiff`] and
-    /// `a ± c·v` of a leaf `v` one [`Op2::AddScaled`] / [`Op2::SubScaled`]. A
-    /// slot read by an instruction is dead afterwards (stack discipline), so the fused
-    /// instruction may write where the second one did.
+    /// Fewer passes over a chunk, with the same values: an instruction followed by `× c` or `+ c`
+    /// of its result takes that as its [`Post`]; then `(x - y) / (x + y)` of two leaves becomes
+    /// one [`Op2::NormDiff`] (`(x - y)·k / ((x + y) + c)` one [`Op2::ScaledNormDiff`]) and
+    /// `a ± c·v` of a leaf `v` one [`Op2::AddScaled`] / [`Op2::SubScaled`]. A slot read by an
+    /// instruction is dead afterwards (stack discipline), so the fused instruction may write
+    /// where the second one did.
     fn fuse(code: Vec<Instr>) -> Vec<Instr> {
         let code = Self::fuse_posts(code);
         let leaf = |o: Opd| !matches!(o, Opd::Slot(_));
@@ -530,7 +530,10 @@ impl Program {
                     // `1·v` and `v + 0` are exact (a `-0` sum only where the numerator is 0 too:
                     // 0/±0 is NaN either way)
                     if a.dst == s.dst + 1 && d.a == Opd::Slot(s.dst) && d.b == Opd::Slot(a.dst) {
-                        let op = Op2::ScaledNormDiff(k, c);
+                        let op = match (s.post, a.post) {
+                            (None, None) => Op2::NormDiff,
+                            _ => Op2::ScaledNormDiff(k, c),
+                        };
                         out.push(Instr { op, a: s.a, b: s.b, dst: d.dst, post: d.post });
                         i += 3;
                         continue;
@@ -562,32 +565,15 @@ impl Program {
         out
     }
 
-    /// The first step of [`Program::fuse`]: normalized differences and posts.
+    /// The first step of [`Program::fuse`]: an instruction followed by `× c` or `+ c` of its
+    /// result takes that as its [`Post`].
     fn fuse_posts(code: Vec<Instr>) -> Vec<Instr> {
-        let leaf = |o: Opd| !matches!(o, Opd::Slot(_));
         let mut out: Vec<Instr> = Vec::with_capacity(code.len());
         let mut i = 0;
         while i < code.len() {
-            if let [s, a, d, ..] = code[i..] {
-                let same_pair = (a.a == s.a && a.b == s.b) || (a.a == s.b && a.b == s.a);
-                if s.op == Op2::Sub
-                    && a.op == Op2::Add
-                    && d.op == Op2::Div
-                    && leaf(s.a)
-                    && leaf(s.b)
-                    && same_pair
-                    && a.dst == s.dst + 1
-                    && d.a == Opd::Slot(s.dst)
-                    && d.b == Opd::Slot(a.dst)
-                {
-                    out.push(Instr { op: Op2::NormDiff, a: s.a, b: s.b, dst: d.dst, post: None });
-                    i += 3;
-                    continue;
-                }
-            }
             let ins = code[i];
             if let Some(prev) = out.last_mut() {
-                let arith = matches!(prev.op, Op2::Add | Op2::Sub | Op2::Mul | Op2::Div | Op2::NormDiff);
+                let arith = matches!(prev.op, Op2::Add | Op2::Sub | Op2::Mul | Op2::Div);
                 let post = match (ins.op, ins.a, ins.b) {
                     (Op2::Mul, Opd::Const(c), Opd::Slot(k)) | (Op2::Mul, Opd::Slot(k), Opd::Const(c))
                         if k == prev.dst =>
