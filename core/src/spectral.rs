@@ -1253,6 +1253,35 @@ fn scale_into(
     }
 }
 
+/// [`scale_into`] for `K` u16 bands at once (`(cells, nodata as f32)`, NaN for none) whose
+/// scaling is exact in f32: `dst = src` with the lanes of nodata cells in any of them cleared,
+/// `outs[j] = (dn + add) / div`. One lane-mask pass for the group instead of one per band;
+/// `keep(i)` (all ones or zero) folds in another mask, such as a same-grid SCL band.
+#[inline(always)]
+fn scale_u16<const K: usize>(
+    bands: [(&[u16], f32); K],
+    add: f32,
+    div: f32,
+    outs: [&mut [f32]; K],
+    src: &[u32],
+    dst: &mut [u32],
+    keep: impl Fn(usize) -> u32,
+) {
+    let n = dst.len();
+    let src = &src[..n];
+    let bands = bands.map(|(b, nd)| (&b[..n], nd));
+    let outs = outs.map(|o| &mut o[..n]);
+    for i in 0..n {
+        let mut k = src[i] & keep(i);
+        for j in 0..K {
+            let v = bands[j].0[i] as f32;
+            k &= ((v != bands[j].1) as u32).wrapping_neg();
+            outs[j][i] = (v + add) / div;
+        }
+        dst[i] = k;
+    }
+}
+
 /// A worker's buffers for [`run_chunk`]: the evaluation stack, the scaled bands and two lane-mask
 /// buffers.
 struct Scratch {
@@ -1273,6 +1302,11 @@ struct Chunker<'a> {
     qa_bits: u32,
     progs: Vec<Bound>,
     w: usize,
+    /// Every band as `(u16 cells, nodata as f32)` when all are u16 and scale exactly in f32.
+    u16_bands: Option<Vec<(&'a [u16], f32)>>,
+    /// The SCL cells and masked-class bits when SCL is u8 on the band grid itself (row-major,
+    /// so a run's cells are one slice).
+    scl_flat: Option<(&'a [u8], u32)>,
 }
 
 crate::simd::dispatch! {
@@ -1291,9 +1325,52 @@ crate::simd::dispatch! {
         // lane masks (all ones = valid), updated from one buffer into the other
         let (mut cur, mut nxt): (&mut [u32], &mut [u32]) = (&mut valid.0[..m], &mut valid.1[..m]);
         cur.fill(!0);
-        for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
-            scale_into(b, *nd, ctx.lin, start, &mut buf[..m], cur, nxt);
-            std::mem::swap(&mut cur, &mut nxt);
+        // a same-grid u8 SCL band folded into the first scaling pass
+        let mut scl_done = false;
+        match &ctx.u16_bands {
+            // u16 bands scaled in f32, up to four per pass: one lane-mask update per pass
+            Some(u16s) => {
+                let (add, div) = (ctx.lin.add as f32, ctx.lin.div as f32);
+                let band = |k: usize| (&u16s[k].0[start..start + m], u16s[k].1);
+                for (g, outs) in bufs.chunks_mut(4).enumerate() {
+                    let k = 4 * g;
+                    let (src, dst) = (&*cur, &mut *nxt);
+                    macro_rules! go {
+                        ($bands:expr, $outs:expr) => {
+                            match (g, ctx.scl_flat) {
+                                (0, Some((scl, bits))) => {
+                                    let scl = &scl[start..start + m];
+                                    scl_done = true;
+                                    scale_u16($bands, add, div, $outs, src, dst, |i| {
+                                        let c = scl[i] as u32;
+                                        (((c >= 32) | ((bits >> c.min(31)) & 1 == 0)) as u32).wrapping_neg()
+                                    })
+                                }
+                                _ => scale_u16($bands, add, div, $outs, src, dst, |_| !0),
+                            }
+                        };
+                    }
+                    match outs {
+                        [a] => go!([band(k)], [&mut a[..m]]),
+                        [a, b] => go!([band(k), band(k + 1)], [&mut a[..m], &mut b[..m]]),
+                        [a, b, c] => {
+                            go!([band(k), band(k + 1), band(k + 2)], [&mut a[..m], &mut b[..m], &mut c[..m]])
+                        }
+                        [a, b, c, d, ..] => go!(
+                            [band(k), band(k + 1), band(k + 2), band(k + 3)],
+                            [&mut a[..m], &mut b[..m], &mut c[..m], &mut d[..m]]
+                        ),
+                        [] => continue,
+                    }
+                    std::mem::swap(&mut cur, &mut nxt);
+                }
+            }
+            None => {
+                for ((b, nd), buf) in ctx.band_data.iter().zip(bufs.iter_mut()) {
+                    scale_into(b, *nd, ctx.lin, start, &mut buf[..m], cur, nxt);
+                    std::mem::swap(&mut cur, &mut nxt);
+                }
+            }
         }
         // the chunk as row segments: one mask row lookup per segment
         let segments = || {
@@ -1307,7 +1384,7 @@ crate::simd::dispatch! {
                 })
             })
         };
-        if let Some(g) = &ctx.scl {
+        if let (Some(g), false) = (&ctx.scl, scl_done) {
             for (k, row, col, len) in segments() {
                 let (src, dst) = (&cur[k..k + len], &mut nxt[k..k + len]);
                 match ctx.scl_bits {
@@ -1464,7 +1541,22 @@ pub fn index_views_into(
     }
     let lin = Linear::of(&opts.sensor);
     let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
-    let ctx = Chunker { band_data, lin, scl, qa, scl_table, scl_bits, qa_bits, progs, w };
+    // a nodata value that is not an f32 matches no u16 cell (compared as NaN)
+    let nd32 = |nd: Option<f64>| nd.filter(|v| (*v as f32) as f64 == *v).map_or(f32::NAN, |v| v as f32);
+    let u16_bands = band_data
+        .iter()
+        .map(|(b, nd)| match b {
+            crate::BandView::U16(a) if lin.exact_in_f32(b) => Some((*a, nd32(*nd))),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>();
+    let scl_flat = match (&scl, scl_bits) {
+        (Some(MaskGrid { data: MaskData::U8(d), width, ky: 1, .. }), Some(bits)) if *width == w && d.len() == n => {
+            Some((*d, bits))
+        }
+        _ => None,
+    };
+    let ctx = Chunker { band_data, lin, scl, qa, scl_table, scl_bits, qa_bits, progs, w, u16_bands, scl_flat };
     out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
         || Scratch {
             stack: Vec::new(),
@@ -1597,6 +1689,45 @@ mod kernel_tests {
         let (mut out, src, mut valid) = (vec![0f32; 3], vec![!0u32; 3], vec![0u32; 3]);
         scale_into(&crate::BandView::U16(&[100, 101, 102]), Some(100.000001), lin, 0, &mut out, &src, &mut valid);
         assert_eq!(valid, vec![!0u32; 3]);
+    }
+
+    #[test]
+    fn grouped_u16_scaling_with_same_grid_scl_equals_the_per_band_path() {
+        // u16 bands (grouped passes, SCL folded in) against the same numbers as f32 bands (one
+        // pass per band, SCL by row segments): the scaling is exact in f32 for both
+        let (w, h) = (53, 31);
+        let g = crate::GeoTransform([0.0, 10.0, 0.0, 0.0, 0.0, -10.0]);
+        let band = |k: u16| -> Vec<u16> {
+            (0..w * h).map(|i| ((i as u16).wrapping_mul(37 + k) % 9000) * (i % (11 + k as usize) != 0) as u16).collect()
+        };
+        let names = ["B", "G", "N", "R", "S1"];
+        let ints: Vec<Vec<u16>> = (0..5).map(|k| band(k as u16)).collect();
+        let floats: Vec<Vec<f32>> = ints.iter().map(|v| v.iter().map(|x| *x as f32).collect()).collect();
+        let scl: Vec<u8> = (0..w * h).map(|i| ((i * 7) % 13) as u8).collect();
+        let scl_m = Mask::Cells { cells: crate::BandView::U8(&scl), width: w, height: h, transform: g };
+        let opts = ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(scl_m), ..Default::default() };
+        let grid = BandGrid { width: w, height: h, transform: g, crs: None };
+        let idx = ["NDVI", "NDWI", "NDBI", "SAVI", "EVI"];
+        let views = |f: bool| -> BTreeMap<String, (crate::BandView<'_>, Option<f64>)> {
+            (0..5)
+                .map(|k| {
+                    let v = if f { crate::BandView::F32(&floats[k]) } else { crate::BandView::U16(&ints[k]) };
+                    (names[k].to_string(), (v, Some(0.0)))
+                })
+                .collect()
+        };
+        let a = index_views(&views(false), &grid, &idx, &opts).unwrap();
+        let b = index_views(&views(true), &grid, &idx, &opts).unwrap();
+        let mut masked = 0;
+        for k in 0..idx.len() {
+            let (x, y) = (a.band(k).unwrap().to_f64(), b.band(k).unwrap().to_f64());
+            let (x, y) = (x.iter().copied().collect::<Vec<f64>>(), y.iter().copied().collect::<Vec<f64>>());
+            for i in 0..w * h {
+                assert!(same(x[i] as f32, y[i] as f32), "{} cell {i}: {} vs {}", idx[k], x[i], y[i]);
+                masked += x[i].is_nan() as usize;
+            }
+        }
+        assert!(masked > 0 && masked < idx.len() * w * h);
     }
 
     #[test]
