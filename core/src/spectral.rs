@@ -1719,12 +1719,11 @@ mod kernel_tests {
         let a = index_views(&views(false), &grid, &idx, &opts).unwrap();
         let b = index_views(&views(true), &grid, &idx, &opts).unwrap();
         let mut masked = 0;
-        for k in 0..idx.len() {
+        for (k, name) in idx.iter().enumerate() {
             let (x, y) = (a.band(k).unwrap().to_f64(), b.band(k).unwrap().to_f64());
-            let (x, y) = (x.iter().copied().collect::<Vec<f64>>(), y.iter().copied().collect::<Vec<f64>>());
-            for i in 0..w * h {
-                assert!(same(x[i] as f32, y[i] as f32), "{} cell {i}: {} vs {}", idx[k], x[i], y[i]);
-                masked += x[i].is_nan() as usize;
+            for (i, (x, y)) in x.iter().zip(y.iter()).enumerate() {
+                assert!(same(*x as f32, *y as f32), "{name} cell {i}: {x} vs {y}");
+                masked += x.is_nan() as usize;
             }
         }
         assert!(masked > 0 && masked < idx.len() * w * h);
