@@ -1253,6 +1253,12 @@ fn scale_into(
     }
 }
 
+/// Whether SCL class `c` is kept (not among the masked classes `bits`, all below 32).
+#[inline(always)]
+fn scl_keeps(c: u32, bits: u32) -> bool {
+    (c >= 32) | ((bits >> c.min(31)) & 1 == 0)
+}
+
 /// [`scale_into`] for `K` u16 bands at once (`(cells, nodata as f32)`, NaN for none) whose
 /// scaling is exact in f32: `dst = src` with the lanes of nodata cells in any of them cleared,
 /// `outs[j] = (dn + add) / div`. One lane-mask pass for the group instead of one per band;
@@ -1305,7 +1311,8 @@ struct Chunker<'a> {
     /// Every band as `(u16 cells, nodata as f32)` when all are u16 and scale exactly in f32.
     u16_bands: Option<Vec<(&'a [u16], f32)>>,
     /// The SCL cells and masked-class bits when SCL is u8 on the band grid itself (row-major,
-    /// so a run's cells are one slice).
+    /// so a run's cells are one slice) and the bands are `u16_bands`: SCL is then applied in the
+    /// first scaling pass, not a pass of its own.
     scl_flat: Option<(&'a [u8], u32)>,
 }
 
@@ -1325,8 +1332,6 @@ crate::simd::dispatch! {
         // lane masks (all ones = valid), updated from one buffer into the other
         let (mut cur, mut nxt): (&mut [u32], &mut [u32]) = (&mut valid.0[..m], &mut valid.1[..m]);
         cur.fill(!0);
-        // a same-grid u8 SCL band folded into the first scaling pass
-        let mut scl_done = false;
         match &ctx.u16_bands {
             // u16 bands scaled in f32, up to four per pass: one lane-mask update per pass
             Some(u16s) => {
@@ -1338,12 +1343,11 @@ crate::simd::dispatch! {
                     macro_rules! go {
                         ($bands:expr, $outs:expr) => {
                             match (g, ctx.scl_flat) {
+                                // a same-grid u8 SCL band folded into the first scaling pass
                                 (0, Some((scl, bits))) => {
                                     let scl = &scl[start..start + m];
-                                    scl_done = true;
                                     scale_u16($bands, add, div, $outs, src, dst, |i| {
-                                        let c = scl[i] as u32;
-                                        (((c >= 32) | ((bits >> c.min(31)) & 1 == 0)) as u32).wrapping_neg()
+                                        (scl_keeps(scl[i] as u32, bits) as u32).wrapping_neg()
                                     })
                                 }
                                 _ => scale_u16($bands, add, div, $outs, src, dst, |_| !0),
@@ -1384,11 +1388,11 @@ crate::simd::dispatch! {
                 })
             })
         };
-        if let (Some(g), false) = (&ctx.scl, scl_done) {
+        if let (Some(g), None) = (&ctx.scl, ctx.scl_flat) {
             for (k, row, col, len) in segments() {
                 let (src, dst) = (&cur[k..k + len], &mut nxt[k..k + len]);
                 match ctx.scl_bits {
-                    Some(bits) => g.apply(row, col, src, dst, |c| (c >= 32) | ((bits >> c.min(31)) & 1 == 0)),
+                    Some(bits) => g.apply(row, col, src, dst, |c| scl_keeps(c, bits)),
                     None => g.apply(row, col, src, dst, |c| ctx.scl_table[(c as usize).min(255)]),
                 }
             }
@@ -1551,7 +1555,9 @@ pub fn index_views_into(
         })
         .collect::<Option<Vec<_>>>();
     let scl_flat = match (&scl, scl_bits) {
-        (Some(MaskGrid { data: MaskData::U8(d), width, ky: 1, .. }), Some(bits)) if *width == w && d.len() == n => {
+        (Some(MaskGrid { data: MaskData::U8(d), width, ky: 1, .. }), Some(bits))
+            if *width == w && d.len() == n && u16_bands.is_some() =>
+        {
             Some((*d, bits))
         }
         _ => None,
