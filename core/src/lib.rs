@@ -1,6 +1,8 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
 
+#[cfg(feature = "mimalloc")]
+pub mod alloc;
 pub mod crs;
 pub mod error;
 pub mod features;

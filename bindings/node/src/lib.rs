@@ -10,30 +10,14 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-// The addon's own allocator. With the process's glibc malloc, the result buffers of a batch call
-// are freed by V8's finalizers on the JS thread while they were allocated on the core's threads;
-// glibc then trims those arena heaps and the next call page-faults its buffers in again (measured:
-// 2,000-12,000 faults and +60 % on a 1 M-row `score`). mimalloc keeps freed memory for reuse.
+// The addon's allocator: see `landopp::alloc` (result buffers freed by V8's finalizers on the JS
+// thread; with glibc malloc every 1 M-row `score` faulted its buffers in again, +60 %).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: landopp::alloc::MiMalloc = landopp::alloc::MiMalloc;
 
-/// `mi_option_purge_delay` (the same index in mimalloc 2 and 3's `mimalloc.h`).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory is given back to the OS after 1 s unused (mimalloc's default, 10 ms, gives it back
-/// between two batch calls a few ms apart, so every call faults its buffers in again). A
-/// `MIMALLOC_PURGE_DELAY` set in the environment still wins.
 #[napi_derive::module_init]
 fn init_allocator() {
-    // (mimalloc reads its options at its own start, before this runs: `mi_option_set_default`
-    // would be a no-op, hence the explicit check of the environment)
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one integer option of mimalloc (thread-safe, no pointer involved).
-        #[allow(unsafe_code)]
-        unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000)
-        };
-    }
+    landopp::alloc::configure();
 }
 
 pub mod ml;
