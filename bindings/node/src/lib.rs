@@ -410,6 +410,8 @@ impl Task for ScoreTask {
         let t = self.table.take();
         let profile = self.profile.clone();
         let explain = self.explain;
+        // on the core's pool, not on whichever libuv thread took the task: the result buffers are
+        // allocated from the same few thread heaps call after call
         Ok(rayon::scope(|_| {
             let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let p = landopp::scoring::Profile::parse(&profile)?;
