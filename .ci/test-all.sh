@@ -22,6 +22,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust: tests (core unit + integration + doctests, CLI)"
 cargo test --locked
+# the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
+cargo test --locked -p landopp --features mimalloc --lib alloc::
 
 step "Python: tooling in .venv"
 PY=${PYTHON:-python3}
