@@ -8,6 +8,33 @@
 const native = require('./index.js')
 
 const FIELDS = 5 // raw, transformed, weight, contribution, missing
+// each hit keeps its row in the page's explanation numbers and the page's parts under symbols;
+// one getter function shared by every hit (V8 then shares the hits' hidden classes: a getter
+// closure per hit gave every hit its own, and the young-generation collections that copy them
+// were the search latency tail)
+const ROW = Symbol('landopp.row')
+const PARTS = Symbol('landopp.parts')
+
+function explanationOf() {
+  const parts = this[PARTS]
+  const i = this[ROW]
+  const { criteria, values } = parts
+  const k = criteria.length
+  if (parts.labels && parts.labelRows === undefined) parts.labelRows = JSON.parse(parts.labels)
+  const labels = parts.labelRows
+  const value = []
+  for (let j = 0; j < k; j++) {
+    const o = (i * k + j) * FIELDS
+    const c = { criterion: criteria[j], raw: values[o], transformed: values[o + 1], weight: values[o + 2], contribution: values[o + 3], missing: values[o + 4] === 1 }
+    if (Number.isNaN(c.raw)) c.raw = null
+    const label = labels?.[i]?.[j]
+    if (label != null) c.label = label
+    value.push(c)
+  }
+  Object.defineProperty(this, 'explanation', { value, enumerable: true, writable: true, configurable: true })
+  return value
+}
+const LAZY_EXPLANATION = { get: explanationOf, enumerable: true, configurable: true }
 
 function toPage(parts) {
   const page = JSON.parse(parts.page)
@@ -16,28 +43,13 @@ function toPage(parts) {
     for (const hit of page.hits) hit.explanation = []
     return page
   }
-  const k = criteria.length
-  let labels = null
-  page.hits.forEach((hit, i) => {
-    Object.defineProperty(hit, 'explanation', {
-      enumerable: true,
-      configurable: true,
-      get() {
-        if (parts.labels && labels === null) labels = JSON.parse(parts.labels)
-        const value = []
-        for (let j = 0; j < k; j++) {
-          const o = (i * k + j) * FIELDS
-          const c = { criterion: criteria[j], raw: values[o], transformed: values[o + 1], weight: values[o + 2], contribution: values[o + 3], missing: values[o + 4] === 1 }
-          if (Number.isNaN(c.raw)) c.raw = null
-          const label = labels?.[i]?.[j]
-          if (label != null) c.label = label
-          value.push(c)
-        }
-        Object.defineProperty(hit, 'explanation', { value, enumerable: true, writable: true, configurable: true })
-        return value
-      },
-    })
-  })
+  const hits = page.hits
+  for (let i = 0; i < hits.length; i++) {
+    const hit = hits[i]
+    hit[ROW] = i
+    hit[PARTS] = parts
+    Object.defineProperty(hit, 'explanation', LAZY_EXPLANATION)
+  }
   return page
 }
 

@@ -149,3 +149,31 @@ test('SearchIndex.queryMany: many queries in one call, hits as typed arrays equa
   }
   await assert.rejects(idx.queryMany([{ bogus: 1 }]), (e) => e.code === 'INVALID_INPUT')
 })
+
+test('search hits: `explanation` is an own enumerable property (JSON, spread) equal to the score explanations', async () => {
+  const t = await landopp.features(sample.spec, fixture(''))
+  // one missing value: its explanation entry has `raw: null`
+  const mrr = t.columns.find((c) => c.name === 'mrr_fill')
+  mrr.values = Float64Array.from(mrr.values)
+  mrr.values[0] = NaN
+  const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, sample.profile, { idField: 'index' })
+  const s = await landopp.score(t, sample.profile, { explain: true })
+  const row = new Map(t.ids.map((id, i) => [String(id), i]))
+  const page = idx.querySync({ limit: 1000 })
+  assert.equal(page.hits.length, 88)
+  let nulls = 0
+  let labels = 0
+  for (const h of page.hits) {
+    assert.ok(Object.keys(h).includes('explanation'))
+    const want = s.explanations[row.get(String(h.id))]
+    const viaJson = JSON.parse(JSON.stringify(h)).explanation
+    assert.deepEqual(viaJson, JSON.parse(JSON.stringify(want)))
+    assert.deepEqual({ ...h }.explanation, h.explanation)
+    nulls += h.explanation.filter((c) => c.raw === null).length
+    labels += h.explanation.filter((c) => typeof c.label === 'string').length
+  }
+  assert.equal(nulls, 1)
+  assert.equal(labels, 88) // the categorical land-use criterion, one label per hit
+  // built once, on first read
+  assert.equal(page.hits[0].explanation, page.hits[0].explanation)
+})
