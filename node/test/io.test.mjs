@@ -224,6 +224,25 @@ test('spectralIndices: catalogue formulas with Sentinel-2 scaling and SCL maskin
     checked++
   }
   assert.ok(checked > n / 2)
+  // digital numbers as Uint16Array (as geotiff.js and Sentinel-2 files hold them) with the SCL as
+  // Uint8Array, and the same numbers as Float64Array: the same indices bit for bit (the former
+  // through the core's integer path)
+  const dn = (i) => Uint16Array.from(s2.bands[i].data, (v) => Math.round(v * 10000))
+  const opts = { sensor: 'sentinel2_l1c', baseline: '02.01' }
+  const ints = await landopp.spectralIndices({ R: { ...grid, bands: [dn(3)] }, N: { ...grid, bands: [dn(7)] } }, ['NDVI'],
+    { ...opts, scl: { ...grid, bands: [Uint8Array.from(scl)] } })
+  const floats = await landopp.spectralIndices({ R: { ...grid, bands: [Float64Array.from(dn(3))] }, N: { ...grid, bands: [Float64Array.from(dn(7))] } },
+    ['NDVI'], { ...opts, scl: { ...grid, bands: [scl] } })
+  assert.equal(ints.bands[0].data.filter(Number.isNaN).length, floats.bands[0].data.filter(Number.isNaN).length)
+  assert.ok(ints.bands[0].data.filter(Number.isNaN).length < n / 2)
+  assert.deepEqual(Array.from(ints.bands[0].data), Array.from(floats.bands[0].data))
+  const dem = await landopp.readRaster(fixture('slovenia/dem.tif'))
+  const demGrid = { width: dem.width, height: dem.height, transform: dem.transform, crs: dem.crs }
+  const asF64 = await landopp.terrain({ ...demGrid, bands: [dem.bands[0].data] }, 'slope')
+  const asI16 = await landopp.terrain({ ...demGrid, bands: [Int16Array.from(dem.bands[0].data, Math.round)] }, 'slope')
+  const rounded = await landopp.terrain({ ...demGrid, bands: [Float64Array.from(dem.bands[0].data, Math.round)] }, 'slope')
+  assert.equal(asF64.bands[0].data.length, asI16.bands[0].data.length)
+  assert.deepEqual(Array.from(asI16.bands[0].data), Array.from(rounded.bands[0].data))
   await assert.rejects(landopp.spectralIndices({ N: band(7) }, ['NOT_AN_INDEX']), (e) => e.code === 'NOT_FOUND' || e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.spectralIndices({ N: band(7), R: band(3) }, ['NDVI'], { sensor: 'modis' }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.spectralIndices({ N: band(7) }, ['NDVI']), (e) => e.code === 'INVALID_INPUT')

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   const slope: RasterResult = await terrain(mem, 'slope', { compute_edges: true })
   const z = await zonalStats('dem.tif', fc, { stats: ['mean'], minCoverageFrac: 0.5, maxCells: 30e6 })
   await terrainToFile('dem.tif', 'slope.tif', 'slope', { compress: 'none' })
-  const ndvi: RasterResult = await spectralIndices({ N: 'B08.tif', R: mem }, ['NDVI'], { sensor: 'sentinel2_l2a', baseline: '04.00', scl: 'SCL.tif', constants: { L: 0.5 } })
+  const dn: RasterInput = { ...mem, bands: [Uint16Array.of(812, 1400)] }
+  const scl: RasterInput = { ...mem, bands: [Uint8Array.of(4, 9)] }
+  const ndvi: RasterResult = await spectralIndices({ N: 'B08.tif', R: dn, G: mem }, ['NDVI'], { sensor: 'sentinel2_l2a', baseline: '04.00', scl, constants: { L: 0.5 } })
   const mean: Float64Array = z[0].values
   const table = await features({ version: 1 }, '.')
   const s: ScoreResultJs = await score(table, { version: 1 }, { explain: false })
