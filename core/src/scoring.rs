@@ -674,6 +674,12 @@ impl ScoreResult {
         }
         a
     }
+    /// [`ScoreResult::reason_sets`] and [`ScoreResult::buildable_acres`], computed side by side
+    /// on the core's threads (the columns the bindings return with every score).
+    #[allow(clippy::type_complexity)]
+    pub fn reason_sets_and_buildable_acres(&self) -> ((Vec<u32>, Vec<String>), Vec<f64>) {
+        rayon::join(|| self.reason_sets(), || self.buildable_acres())
+    }
     /// Buildable acres of every parcel (see [`ScoreResult::buildable_acres_at`]).
     pub fn buildable_acres(&self) -> Vec<f64> {
         use rayon::prelude::*;

@@ -114,14 +114,19 @@ class Raster:
         write_raster(path, self, tile_size=tile_size, compress=compress, predictor=predictor)
 
 
+def _raster_of(d: dict[str, Any], bands: Any = None) -> Raster:
+    """A raster as the extension returns it (a dict), optionally with other band arrays."""
+    return Raster(d["bands"] if bands is None else bands, tuple(d["transform"]), d["crs"], d["nodata"],
+                  d["band_names"])
+
+
 def read_raster(path: PathLike, *, window: tuple[int, int, int, int] | None = None,
                 band: int | None = None) -> Raster:
     """Read a GeoTIFF: whole, or a window ``(row, col, rows, cols)``, optionally one band (0-based).
 
     Chunks are decoded in parallel with the GIL released.
     """
-    d = _landopp.read_raster(os.fspath(path), window, band)
-    return Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"])
+    return _raster_of(_landopp.read_raster(os.fspath(path), window, band))
 
 
 def raster_meta(path: PathLike) -> dict[str, Any]:
@@ -258,8 +263,7 @@ def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: 
         band = 0
     opts = json.dumps({"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
                        "azimuth": azimuth, "altitude": altitude, "band": band})
-    d = _landopp.terrain(list(dem.bands), list(dem.transform), dem.crs, dem.nodata, product, opts)
-    return Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"])
+    return _raster_of(_landopp.terrain(list(dem.bands), list(dem.transform), dem.crs, dem.nodata, product, opts))
 
 
 def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, compress: str = "deflate",
@@ -312,8 +316,7 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
             # the raster's band is read on landopp's threads while shapely encodes the geometries
             pending = _landopp.read_raster_start(os.fspath(raster), band)
             wkb = _wkb(geoms)
-            d = pending.result()
-            raster, band = Raster(d["bands"], tuple(d["transform"]), d["crs"], d["nodata"], d["band_names"]), 0
+            raster, band = _raster_of(pending.result()), 0
         else:
             wkb = _wkb(geoms)
     else:
@@ -381,8 +384,7 @@ def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[st
     d = _landopp.spectral_indices([(k, _raster_arg(v)) for k, v in bands.items()], list(indices), json.dumps(opts),
                                   None if scl is None else _raster_arg(scl),
                                   None if qa_pixel is None else _raster_arg(qa_pixel), out_list)
-    return Raster(d["bands"] if out_list is None else out_list, tuple(d["transform"]), d["crs"], d["nodata"],
-                  d["band_names"])
+    return _raster_of(d, out_list)
 
 
 def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -> Any:

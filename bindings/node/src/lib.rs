@@ -427,7 +427,7 @@ impl Task for ScoreTask {
             // the result arrays are built side by side on the core's threads
             use rayon::prelude::*;
             let (((reasons, reason_sets), buildable_acres), excluded) = rayon::join(
-                || rayon::join(|| r.reason_sets(), || r.buildable_acres()),
+                || r.reason_sets_and_buildable_acres(),
                 || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
             );
             Ok(ScoreParts {

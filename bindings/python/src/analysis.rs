@@ -501,7 +501,7 @@ impl Scores {
             let (score, excluded) = (std::mem::take(&mut r.score), std::mem::take(&mut r.excluded));
             let r = &*r;
             let (((codes, sets), acres), rank) = rayon::join(
-                || rayon::join(|| r.reason_sets(), || r.buildable_acres()),
+                || r.reason_sets_and_buildable_acres(),
                 || rank.par_iter().with_min_len(1 << 16).map(|&v| v as i64).collect::<Vec<i64>>(),
             );
             // same size and alignment: collected in place, no allocation
