@@ -93,6 +93,52 @@ def test_zonal_edge_cases():
     np.testing.assert_allclose(out["mean"].dropna(), ref["mean"].dropna(), rtol=1e-6)
 
 
+def test_geodataframes_are_packed_as_rings_with_wkb_for_the_rest(tmp_path):
+    # From 256 rows a GeoSeries goes to the extension as one coordinate array for the single-ring
+    # rows and WKB for the others: same results as plain WKB, geometry types kept.
+    import shapely
+    from landopp._io import _geometries
+
+    dem = landopp.read_raster(FIXTURES / "slovenia/dem.tif")
+    x0, y0 = dem.transform[0], dem.transform[3]
+    box = shapely.box(x0 + 10, y0 - 90, x0 + 90, y0 - 10)
+    kinds = [
+        box,                                                               # packed (Polygon)
+        shapely.MultiPolygon([shapely.box(x0 + 5, y0 - 45, x0 + 33, y0 - 7)]),  # packed (1-part MultiPolygon)
+        shapely.Polygon(list(box.exterior.coords)[::-1]),                  # packed, clockwise
+        box.difference(shapely.box(x0 + 30, y0 - 70, x0 + 70, y0 - 30)),   # hole -> WKB
+        shapely.MultiPolygon([shapely.box(x0, y0 - 20, x0 + 20, y0), shapely.box(x0 + 100, y0 - 120, x0 + 120, y0 - 100)]),
+        None,                                                              # missing
+        shapely.Polygon(),                                                 # empty -> WKB
+        # ring touching its start vertex midway (two triangles sharing it) -> WKB
+        shapely.Polygon([(x0, y0), (x0 + 40, y0 - 10), (x0 + 40, y0 - 40), (x0, y0), (x0 - 30, y0 - 40), (x0 - 30, y0 - 10), (x0, y0)]),
+        shapely.box(x0 + 3, y0 - 7, x0 + 6, y0 - 4),                        # smaller than a cell
+    ]
+    geoms = gpd.GeoSeries(kinds * 40, crs=dem.crs)
+    packed = _geometries(geoms)
+    assert packed[0] == "landopp-packed"
+    wkb_rows = np.flatnonzero(packed[4] != None)  # noqa: E711
+    assert sorted(set(wkb_rows % len(kinds))) == [3, 4, 6, 7]
+    plain = list(shapely.to_wkb(np.asarray(geoms.values, dtype=object)))
+    ops = ["count", "sum", "mean", "min", "max"]
+    a = landopp.zonal_stats(dem, geoms, ops)
+    b = landopp.zonal_stats(dem, plain, ops, crs=dem.crs)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    assert a["count"].iloc[0] > 0 and a["count"].iloc[5] == 0
+    area_a, per_a = landopp.geodesic_area_perimeter(geoms)
+    area_b, per_b = landopp.geodesic_area_perimeter(plain, crs=dem.crs)
+    np.testing.assert_array_equal(area_a, area_b)
+    np.testing.assert_array_equal(per_a, per_b)
+    landopp.write_layer(tmp_path / "k.gpkg", gpd.GeoDataFrame({"k": np.arange(len(geoms))}, geometry=geoms))
+    back = gpd.read_file(tmp_path / "k.gpkg")
+    assert list(back.geometry.geom_type[:5]) == [g.geom_type for g in kinds[:5]]
+    # the packed form is checked: an open ring is an error, not garbage
+    coords = packed[1].copy()
+    coords[packed[2][1] - 1] += 1.0
+    with pytest.raises(landopp.InvalidInputError, match="closed ring"):
+        landopp._landopp.geodesic_area_perimeter((packed[0], coords, *packed[2:]), "EPSG:32633")
+
+
 def test_zonal_weighted_and_circular():
     dem = FIXTURES / "slovenia/dem.tif"
     polys = gpd.read_file(FIXTURES / "slovenia/lulc_polygons.gpkg")

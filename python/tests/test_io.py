@@ -149,11 +149,16 @@ def test_crs_parsing():
     assert e.value.code == "CRS"
 
 
-def test_wkb_encoding_in_halves_equals_shapely():
-    from landopp._io import _wkb
+def test_geometries_small_as_wkb_large_packed():
+    from landopp._io import _geometries
 
     geoms = np.array([shapely.box(i, 0, i + 1, 1) if i % 97 else None for i in range(9001)], dtype=object)
-    got = _wkb(geoms)
-    assert len(got) == 9001 and got[0] is None
-    assert list(got) == list(shapely.to_wkb(geoms))
-    assert list(_wkb(geoms[:10])) == list(shapely.to_wkb(geoms[:10]))
+    assert list(_geometries(geoms[:10])) == list(shapely.to_wkb(geoms[:10]))
+    packed = _geometries(geoms)
+    tag, coords, offsets, types, wkb = packed
+    assert tag == "landopp-packed" and (wkb == None).all()  # noqa: E711  boxes: all packed
+    missing = np.flatnonzero(np.diff(offsets) == 0)
+    assert list(missing) == list(range(0, 9001, 97)) and (types[missing] == -1).all()
+    status = landopp._landopp.parcel_status(packed)
+    assert status == landopp._landopp.parcel_status(list(shapely.to_wkb(geoms)))
+    assert status[0] != "valid" and status[1] == "valid"

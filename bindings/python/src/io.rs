@@ -5,9 +5,9 @@ use crate::run;
 use landopp::geo_types::Geometry;
 use landopp::vector::{self, wkb, ColumnData, ReadOptions};
 use landopp::{Crs, Error, GeoTransform, Raster, Transformer, VectorLayer, Window};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 /// Two float arrays (x/y, area/perimeter).
 type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
@@ -28,6 +28,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transform_xy, m)?)?;
     m.add_function(wrap_pyfunction!(geodesic_area_perimeter, m)?)?;
     m.add_function(wrap_pyfunction!(parcel_status, m)?)?;
+    m.add_function(wrap_pyfunction!(ring_fallbacks, m)?)?;
     Ok(())
 }
 
@@ -227,18 +228,38 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
     run(py, move || vector::list_layers(&path))
 }
 
-pub(crate) fn wkb_list(items: &[Option<&[u8]>]) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
+/// The geometries of one call, in row order, parsed in parallel on the core's threads (called off
+/// the GIL); the first error in row order.
+pub(crate) fn wkb_list(items: &GeomRefs<'_>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
     use rayon::prelude::*;
-    // in parallel on the core's threads (called off the GIL); the first error in row order
     let parsed: Vec<landopp::Result<Option<Geometry<f64>>>> =
-        items.par_iter().map(|g| g.map(wkb::read).transpose()).collect();
+        (0..items.wkb.len()).into_par_iter().map(|i| items.get(i)).collect();
     parsed.into_iter().collect()
 }
 
-/// WKB geometries lent by Python: `bytes` objects (`None` for a missing geometry) in a list or
-/// a numpy object array, read in place (no copy) while the call holds references to them.
-/// Python `bytes` are immutable, so reading them off the GIL is sound.
-pub(crate) struct WkbItems<'py>(Vec<Option<WkbItem<'py>>>);
+/// Marker of the packed geometry form (first item of the tuple built by
+/// `landopp._io._geometries`).
+const PACKED: &str = "landopp-packed";
+
+/// Geometries lent by Python, read in place (no copy) while the call holds references to them:
+/// * WKB: `bytes` objects (`None` for a missing geometry) in a list or a numpy object array;
+///   Python `bytes` are immutable, so reading them off the GIL is sound;
+/// * packed: `("landopp-packed", coords, offsets, types, wkb)`: single-ring polygons as rows
+///   `offsets[i]..offsets[i + 1]` of one C-contiguous `(n, 2)` float64 array (shapely's
+///   `get_coordinates`; type id 3 a Polygon, 6 a MultiPolygon of that one polygon), every other
+///   row as WKB in `wkb` (`None` there and an empty range: a missing geometry). Skips shapely's
+///   WKB encoding for the rows that need none of it (see [`ring_fallbacks`]).
+pub(crate) struct WkbItems<'py> {
+    wkb: Vec<Option<WkbItem<'py>>>,
+    rings: Option<Rings<'py>>,
+}
+
+/// The coordinate part of the packed form.
+struct Rings<'py> {
+    coords: PyReadonlyArray2<'py, f64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    types: PyReadonlyArray1<'py, i32>,
+}
 
 /// One lent WKB value: `bytes` (read in place) or another buffer (`bytearray`, ...) copied.
 enum WkbItem<'py> {
@@ -246,29 +267,65 @@ enum WkbItem<'py> {
     Owned(Vec<u8>),
 }
 
+fn wkb_items<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Vec<Option<WkbItem<'py>>>> {
+    let mut items = Vec::with_capacity(ob.len().unwrap_or(0));
+    for item in ob.try_iter()? {
+        let item = item?;
+        items.push(if item.is_none() {
+            None
+        } else {
+            match item.cast_into::<PyBytes>() {
+                Ok(b) => Some(WkbItem::Bytes(b)),
+                Err(e) => Some(WkbItem::Owned(e.into_inner().extract::<Vec<u8>>()?)),
+            }
+        });
+    }
+    Ok(items)
+}
+
 impl<'py> FromPyObject<'_, 'py> for WkbItems<'py> {
     type Error = PyErr;
     fn extract(ob: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        let mut items = Vec::with_capacity(ob.len().unwrap_or(0));
-        for item in ob.try_iter()? {
-            let item = item?;
-            items.push(if item.is_none() {
-                None
-            } else {
-                match item.cast_into::<PyBytes>() {
-                    Ok(b) => Some(WkbItem::Bytes(b)),
-                    Err(e) => Some(WkbItem::Owned(e.into_inner().extract::<Vec<u8>>()?)),
-                }
-            });
+        if let Ok(t) = ob.cast::<PyTuple>() {
+            if t.len() == 5 && t.get_item(0)?.extract::<&str>().is_ok_and(|m| m == PACKED) {
+                return packed(&t);
+            }
         }
-        Ok(WkbItems(items))
+        Ok(WkbItems { wkb: wkb_items(&ob)?, rings: None })
     }
 }
 
+fn packed<'py>(t: &Bound<'py, PyTuple>) -> PyResult<WkbItems<'py>> {
+    let bad = |m: &str| crate::error::to_py(t.py(), Error::InvalidInput(format!("packed geometries: {m}")));
+    let coords: PyReadonlyArray2<'py, f64> = t.get_item(1)?.extract()?;
+    let offsets: PyReadonlyArray1<'py, i64> = t.get_item(2)?.extract()?;
+    let types: PyReadonlyArray1<'py, i32> = t.get_item(3)?.extract()?;
+    let wkb = wkb_items(&t.get_item(4)?)?;
+    let (o, c) = (offsets.as_slice().map_err(|_| bad("offsets not contiguous"))?, coords.as_slice());
+    if coords.shape()[1] != 2 || c.is_err() {
+        return Err(bad("coordinates must be a C-contiguous (n, 2) array"));
+    }
+    if o.len() != wkb.len() + 1 || types.len() != wkb.len() {
+        return Err(bad("offsets, types and wkb lengths disagree"));
+    }
+    if o.first() != Some(&0) || o.windows(2).any(|w| w[1] < w[0]) || o[o.len() - 1] as usize > coords.shape()[0] {
+        return Err(bad("offsets must rise from 0 within the coordinates"));
+    }
+    Ok(WkbItems { wkb, rings: Some(Rings { coords, offsets, types }) })
+}
+
+/// Borrowed geometries of one call (taken while holding the GIL; sendable to the core's threads).
+pub(crate) struct GeomRefs<'a> {
+    wkb: Vec<Option<&'a [u8]>>,
+    /// Packed rings: `(x0, y0, x1, ...)`, offsets in coordinates, shapely type ids.
+    rings: Option<(&'a [f64], &'a [i64], &'a [i32])>,
+}
+
 impl WkbItems<'_> {
-    /// The WKB bytes, in order (taken while holding the GIL; sendable to the core's threads).
-    pub(crate) fn slices(&self) -> Vec<Option<&[u8]>> {
-        self.0
+    /// The geometries, in order, borrowed for a call.
+    pub(crate) fn slices(&self) -> GeomRefs<'_> {
+        let wkb = self
+            .wkb
             .iter()
             .map(|g| {
                 g.as_ref().map(|g| match g {
@@ -276,8 +333,75 @@ impl WkbItems<'_> {
                     WkbItem::Owned(v) => v.as_slice(),
                 })
             })
-            .collect()
+            .collect();
+        // contiguity was checked on extraction
+        let rings = self
+            .rings
+            .as_ref()
+            .and_then(|r| Some((r.coords.as_slice().ok()?, r.offsets.as_slice().ok()?, r.types.as_slice().ok()?)));
+        GeomRefs { wkb, rings }
     }
+}
+
+impl GeomRefs<'_> {
+    /// Row `i`: its WKB when given, else its packed ring, else missing.
+    fn get(&self, i: usize) -> landopp::Result<Option<Geometry<f64>>> {
+        use landopp::geo_types::{Coord, LineString, MultiPolygon, Polygon};
+        if let Some(b) = self.wkb[i] {
+            return wkb::read(b).map(Some);
+        }
+        let Some((c, o, t)) = self.rings else { return Ok(None) };
+        let (s, e) = (o[i] as usize, o[i + 1] as usize);
+        if s == e {
+            return Ok(None);
+        }
+        let ring = &c[2 * s..2 * e];
+        if e - s < 4 || ring[..2] != ring[ring.len() - 2..] {
+            return Err(Error::InvalidInput(format!(
+                "packed geometry {i}: not a closed ring of 4 or more coordinates"
+            )));
+        }
+        let ring: Vec<Coord<f64>> = ring.chunks_exact(2).map(|p| Coord { x: p[0], y: p[1] }).collect();
+        let poly = Polygon::new(LineString(ring), vec![]);
+        Ok(Some(match t[i] {
+            3 => Geometry::Polygon(poly),
+            6 => Geometry::MultiPolygon(MultiPolygon(vec![poly])),
+            k => return Err(Error::InvalidInput(format!("packed geometry {i}: type id {k} is not a polygon"))),
+        }))
+    }
+}
+
+/// Rows of a packed geometry column that need WKB: all but the (Multi)Polygons of exactly one
+/// polygon whose coordinates are one closed ring (`types` 3/6, `parts` 1, at least 4 coordinates,
+/// the first coordinate recurring only as the last), and the missing ones (type id -1). A ring
+/// that touches its start vertex midway is sent as WKB too: the rule only ever errs towards WKB.
+#[pyfunction]
+fn ring_fallbacks<'py>(
+    py: Python<'py>,
+    coords: PyReadonlyArray2<'py, f64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    types: PyReadonlyArray1<'py, i32>,
+    parts: PyReadonlyArray1<'py, i32>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let (c, o, t, p) = (coords.as_slice()?, offsets.as_slice()?, types.as_slice()?, parts.as_slice()?);
+    if coords.shape()[1] != 2
+        || o.len() != t.len() + 1
+        || p.len() != t.len()
+        || o[o.len() - 1] as usize > coords.shape()[0]
+    {
+        return Err(crate::error::to_py(py, Error::InvalidInput("ring_fallbacks: array shapes disagree".into())));
+    }
+    let one_ring = |i: usize| {
+        let (s, e) = (o[i] as usize, o[i + 1] as usize);
+        let pt = |k: usize| (c[2 * k], c[2 * k + 1]);
+        (t[i] == 3 || t[i] == 6)
+            && p[i] == 1
+            && e >= s + 4
+            && pt(e - 1) == pt(s)
+            && (s + 1..e - 1).all(|k| pt(k) != pt(s))
+    };
+    let v: Vec<i64> = (0..t.len()).filter(|&i| t[i] != -1 && !one_ring(i)).map(|i| i as i64).collect();
+    Ok(v.into_pyarray(py))
 }
 
 /// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
