@@ -3,7 +3,7 @@
 //! same work in one session. Prints one JSON object.
 //!
 //! ```text
-//! rust_side score  TABLE_DIR PROFILE.json RUNS
+//! rust_side score  TABLE_DIR PROFILE.json RUNS [GAP_MS]   # GAP_MS idle before each timed call
 //! rust_side search TABLE_DIR PROFILE.json PARCELS.gpkg ID_FIELD REPLICAS QUERIES.json
 //! rust_side zonal  RASTER.tif PARCELS.gpkg STATS RUNS
 //! rust_side replicate PARCELS.gpkg ID_FIELD REPLICAS OUT.gpkg   # the replicated parcels, for Node
@@ -50,8 +50,14 @@ fn main() -> landopp::Result<()> {
             )?;
             let runs: usize = arg(4)?.parse().map_err(|_| bad())?;
             let _ = score(&t, &p)?;
+            // optional idle gap before every timed call (untimed), to match a caller that does
+            // other work between calls: the Node bench's forced collection (see node_compare.mjs)
+            let gap = std::time::Duration::from_millis(
+                std::env::args().nth(5).map_or(Ok(0), |g| g.parse()).map_err(|_| bad())?,
+            );
             let ts: Vec<f64> = (0..runs)
                 .map(|_| {
+                    std::thread::sleep(gap);
                     let t0 = Instant::now();
                     let r = score(&t, &p);
                     let dt = t0.elapsed().as_secs_f64() * 1e3;
@@ -60,15 +66,18 @@ fn main() -> landopp::Result<()> {
                 })
                 .collect();
             // the same call plus the result parts the bindings hand back (reason sets, buildable
-            // acres, exclusion flags as u8): what a binding adds in Rust itself
+            // acres, exclusion flags as u8), built as the bindings build them: alongside the
+            // ranking (`score_and`)
             let parts: Vec<f64> = (0..runs)
                 .map(|_| {
+                    std::thread::sleep(gap);
                     let t0 = Instant::now();
-                    let r = score(&t, &p).map(|r| {
-                        let rs = r.reason_sets();
-                        let ba = r.buildable_acres();
-                        let ex: Vec<u8> = r.excluded.iter().map(|v| *v as u8).collect();
-                        (r, rs, ba, ex)
+                    let r = landopp::scoring::score_and(&t, &p, |r| {
+                        use rayon::prelude::*;
+                        rayon::join(
+                            || r.reason_sets_and_buildable_acres(),
+                            || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect::<Vec<u8>>(),
+                        )
                     });
                     let dt = t0.elapsed().as_secs_f64() * 1e3;
                     drop(r);

@@ -59,13 +59,18 @@ try {
 
   // --- score: Node vs pure Rust ------------------------------------------------------------------
   // Rust and Node runs interleaved (5 rounds of 5 runs each side) so both see the same machine
-  // load; medians over all 25 runs of a side
+  // load; medians over all 25 runs of a side. Before every timed call both sides spend the same
+  // GAP_MS untimed: Node releases the previous result with a forced collection (30-45 ms with
+  // the 1 M ids on the heap) then waits out the rest, Rust sleeps. On this 2-core VM a call that
+  // follows an idle gap runs slower (pure Rust, 15 calls each: median 27.8 -> 31.8 ms, 28.0 ->
+  // 39.4 ms with a 40 ms sleep before each), so the gap must be the same on both sides.
+  const GAP_MS = 60
   await landopp.score(table, profile)
   const ts = []
   const rts = []
   const rparts = []
   for (let round = 0; round < 5; round++) {
-    const rr = rust('score', td, join(td, 'profile.json'), '5')
+    const rr = rust('score', td, join(td, 'profile.json'), '5', String(GAP_MS))
     rts.push(...rr.times_ms)
     rparts.push(rr.with_parts_median_ms)
     for (let i = 0; i < 5; i++) {
@@ -74,8 +79,11 @@ try {
       ts.push(now() - t)
       // the previous result is released before the next call, as the Rust side drops its own
       // (untimed on both sides; without --expose-gc its buffers wait for V8's next collection)
+      const end = now()
       r = null
       globalThis.gc?.()
+      const left = GAP_MS - (now() - end)
+      if (left > 0) await new Promise((res) => setTimeout(res, left))
     }
   }
   const rScore = median(rts)

@@ -1014,6 +1014,29 @@ fn radix_sort_pairs(a: &mut [(u32, u32)], buf: &mut [(u32, u32)]) {
 
 /// Score a feature table with a profile.
 pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> {
+    score_and(features, profile, |_| ()).map(|(r, ())| r)
+}
+
+/// [`score`], also running `also` on the core's threads while the ranks are sorted: the ranking
+/// has serial phases (merging the sorted halves, ordering ties, scattering the ranks) that leave
+/// a core idle, and the bindings derive their result arrays there (reason sets, buildable
+/// acres, `excluded` as bytes). `also` sees the result with `rank` still empty.
+///
+/// ```
+/// use landopp::{scoring::{score_and, Profile}, ColumnMeta, FeatureTable};
+/// let mut t = FeatureTable::new(vec!["a".into(), "b".into()]);
+/// t.add_column("slope", vec![2.0, 9.0], ColumnMeta::default()).unwrap();
+/// let p = Profile::parse(r#"{"version": 1, "method": {"type": "weighted_sum"}, "criteria": [{"column": "slope", "weight": 1,
+///     "transform": {"type": "linear_cost", "min": 0, "max": 10}}]}"#).unwrap();
+/// let (r, acres) = score_and(&t, &p, |r| r.buildable_acres()).unwrap();
+/// assert_eq!(r.rank, vec![1, 2]);
+/// assert!(acres.iter().all(|a| a.is_nan())); // no area column in this table
+/// ```
+pub fn score_and<T: Send>(
+    features: &FeatureTable,
+    profile: &Profile,
+    also: impl FnOnce(&ScoreResult) -> T + Send,
+) -> Result<(ScoreResult, T)> {
     profile.validate()?;
     let n = features.len();
     if n == 0 {
@@ -1051,15 +1074,14 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
     }
     let topsis = matches!(profile.method, Method::Topsis).then(|| topsis_params(&bound, &weights, &excluded));
     let scores = aggregate(&profile.method, &bound, &weights, topsis.as_ref(), &excluded);
-    let rank = ranks(&scores, &excluded);
     let method = serde_json::to_value(&profile.method)
         .ok()
         .and_then(|v| v["type"].as_str().map(str::to_string))
         .unwrap_or_default();
-    Ok(ScoreResult {
+    let mut r = ScoreResult {
         ids: features.ids_shared(),
         score: scores,
-        rank,
+        rank: Vec::new(),
         excluded,
         method,
         criteria: profile.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
@@ -1069,7 +1091,10 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
         topsis,
         constraints,
         area: features.column(&profile.area_column).ok().map(|c| c.values.clone()),
-    })
+    };
+    let (rank, extra) = rayon::join(|| ranks(&r.score, &r.excluded), || also(&r));
+    r.rank = rank;
+    Ok((r, extra))
 }
 
 /// Rank stability of one parcel under weight perturbation.
@@ -1250,6 +1275,12 @@ mod tests {
         }
         assert_eq!(sets, want_sets);
         assert!(sets.contains(&"STEEP;IN_SFHA;STEEP".to_string()));
+        // built alongside the ranking: the same parts, the same result
+        let (r2, (parts, rank_seen)) =
+            score_and(&t, &p, |r| (r.reason_sets_and_buildable_acres(), r.rank.len())).unwrap();
+        assert_eq!(rank_seen, 0);
+        assert_eq!(parts, r.reason_sets_and_buildable_acres());
+        assert_eq!((&r2.score, &r2.rank, &r2.excluded), (&r.score, &r.rank, &r.excluded));
     }
 
     #[test]

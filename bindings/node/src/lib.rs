@@ -415,7 +415,16 @@ impl Task for ScoreTask {
         Ok(rayon::scope(|_| {
             let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let p = landopp::scoring::Profile::parse(&profile)?;
-            let mut r = landopp::scoring::score(&t, &p)?;
+            // the result arrays are built side by side on the core's threads, while the ranks
+            // are sorted
+            use rayon::prelude::*;
+            let (mut r, (((reasons, reason_sets), buildable_acres), excluded)) =
+                landopp::scoring::score_and(&t, &p, |r| {
+                    rayon::join(
+                        || r.reason_sets_and_buildable_acres(),
+                        || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
+                    )
+                })?;
             let rank = std::mem::take(&mut r.rank);
             let ex = if explain {
                 let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
@@ -424,12 +433,6 @@ impl Task for ScoreTask {
                 None
             };
             // everything the result needs is built here, off the JS thread
-            // the result arrays are built side by side on the core's threads
-            use rayon::prelude::*;
-            let (((reasons, reason_sets), buildable_acres), excluded) = rayon::join(
-                || r.reason_sets_and_buildable_acres(),
-                || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
-            );
             Ok(ScoreParts {
                 reasons,
                 reason_sets,

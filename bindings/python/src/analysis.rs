@@ -461,12 +461,16 @@ fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profi
     // ids stay on the Python side (the DataFrame index) unless given
     let n = columns.first().map_or(0, |c| c.1.len().unwrap_or(0));
     let ids = ids.map_or_else(|| landopp::features::blank_ids(n), std::sync::Arc::new);
-    let inner = build_table(py, ids, columns, Lend::Borrow, move |t| {
+    let (inner, parts) = build_table(py, ids, columns, Lend::Borrow, move |t| {
         let p = landopp::scoring::Profile::parse(&profile_json)?;
-        landopp::scoring::score(&t, &p)
+        // the arrays `take_arrays` hands over are built while the ranks are sorted
+        landopp::scoring::score_and(&t, &p, |r| r.reason_sets_and_buildable_acres())
     })?;
-    Ok(Scores { inner })
+    Ok(Scores { inner, parts: Some(parts) })
 }
+
+/// Reason codes and reason sets, buildable acres.
+type ScoreParts = ((Vec<u32>, Vec<String>), Vec<f64>);
 
 /// Scores of every parcel, kept in Rust: arrays are handed to numpy without copying,
 /// explanations are built on request.
@@ -474,6 +478,8 @@ fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profi
 #[derive(Debug)]
 pub struct Scores {
     inner: landopp::scoring::ScoreResult,
+    /// Built with the scores, until `take_arrays` takes them.
+    parts: Option<ScoreParts>,
 }
 
 #[pymethods]
@@ -495,13 +501,14 @@ impl Scores {
     )> {
         use numpy::IntoPyArray;
         let r = &mut self.inner;
+        let parts = self.parts.take();
         let (score, rank, excluded, codes, sets, acres) = run(py, move || {
             use rayon::prelude::*;
             let rank = std::mem::take(&mut r.rank);
             let (score, excluded) = (std::mem::take(&mut r.score), std::mem::take(&mut r.excluded));
             let r = &*r;
             let (((codes, sets), acres), rank) = rayon::join(
-                || r.reason_sets_and_buildable_acres(),
+                || parts.unwrap_or_else(|| r.reason_sets_and_buildable_acres()),
                 || rank.par_iter().with_min_len(1 << 16).map(|&v| v as i64).collect::<Vec<i64>>(),
             );
             // same size and alignment: collected in place, no allocation
