@@ -162,3 +162,7 @@ def test_geometries_small_as_wkb_large_packed():
     status = landopp._landopp.parcel_status(packed)
     assert status == landopp._landopp.parcel_status(list(shapely.to_wkb(geoms)))
     assert status[0] != "valid" and status[1] == "valid"
+    # offsets that run past the coordinates are an error, not a read out of bounds
+    two = np.zeros(2, np.int32)
+    with pytest.raises(landopp.InvalidInputError):
+        landopp._landopp.ring_fallbacks(coords[:5], np.array([0, 10**6, 5]), two + 3, two + 1)

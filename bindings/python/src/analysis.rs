@@ -464,13 +464,51 @@ fn score(py: Python<'_>, ids: Option<Vec<String>>, columns: PyColumns<'_>, profi
     let (inner, parts) = build_table(py, ids, columns, Lend::Borrow, move |t| {
         let p = landopp::scoring::Profile::parse(&profile_json)?;
         // the arrays `take_arrays` hands over are built while the ranks are sorted
-        landopp::scoring::score_and(&t, &p, |r| r.reason_sets_and_buildable_acres())
+        landopp::scoring::score_and(&t, &p, score_parts)
     })?;
     Ok(Scores { inner, parts: Some(parts) })
 }
 
 /// Reason codes and reason sets, buildable acres.
-type ScoreParts = ((Vec<u32>, Vec<String>), Vec<f64>);
+type ScoreParts = ((ReasonCodes, Vec<String>), Vec<f64>);
+
+fn score_parts(r: &landopp::scoring::ScoreResult) -> ScoreParts {
+    let ((codes, sets), acres) = r.reason_sets_and_buildable_acres();
+    ((ReasonCodes::narrow(codes, sets.len()), sets), acres)
+}
+
+/// Reason codes in the integer type pandas keeps for that many categories (int8 below 128, int16
+/// below 32,768, else int32), so `pd.Categorical.from_codes` takes them without converting.
+#[derive(Debug)]
+enum ReasonCodes {
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+}
+
+impl ReasonCodes {
+    fn narrow(codes: Vec<u32>, categories: usize) -> Self {
+        use rayon::prelude::*;
+        let m = 1 << 16;
+        if categories < 1 << 7 {
+            ReasonCodes::I8(codes.par_iter().with_min_len(m).map(|&c| c as i8).collect())
+        } else if categories < 1 << 15 {
+            ReasonCodes::I16(codes.par_iter().with_min_len(m).map(|&c| c as i16).collect())
+        } else {
+            // same size and alignment: collected in place, no allocation
+            ReasonCodes::I32(codes.into_iter().map(|c| c as i32).collect())
+        }
+    }
+
+    fn into_py(self, py: Python<'_>) -> Bound<'_, PyAny> {
+        use numpy::IntoPyArray;
+        match self {
+            ReasonCodes::I8(v) => v.into_pyarray(py).into_any(),
+            ReasonCodes::I16(v) => v.into_pyarray(py).into_any(),
+            ReasonCodes::I32(v) => v.into_pyarray(py).into_any(),
+        }
+    }
+}
 
 /// Scores of every parcel, kept in Rust: arrays are handed to numpy without copying,
 /// explanations are built on request.
@@ -485,8 +523,8 @@ pub struct Scores {
 #[pymethods]
 impl Scores {
     /// `(score, rank, excluded, reason codes, reason sets, buildable acres)` as numpy arrays
-    /// (moved out: callable once): rank as int64 and reason codes as int32, as pandas wants them,
-    /// built side by side on landopp's threads with the GIL released.
+    /// (moved out: callable once): rank as int64 and reason codes in the smallest integer type
+    /// for the number of sets, as pandas wants them, built with the GIL released.
     #[allow(clippy::type_complexity)]
     fn take_arrays<'py>(
         &mut self,
@@ -495,7 +533,7 @@ impl Scores {
         Bound<'py, numpy::PyArray1<f64>>,
         Bound<'py, numpy::PyArray1<i64>>,
         Bound<'py, numpy::PyArray1<bool>>,
-        Bound<'py, numpy::PyArray1<i32>>,
+        Bound<'py, PyAny>,
         Vec<String>,
         Bound<'py, numpy::PyArray1<f64>>,
     )> {
@@ -508,18 +546,16 @@ impl Scores {
             let (score, excluded) = (std::mem::take(&mut r.score), std::mem::take(&mut r.excluded));
             let r = &*r;
             let (((codes, sets), acres), rank) = rayon::join(
-                || parts.unwrap_or_else(|| r.reason_sets_and_buildable_acres()),
+                || parts.unwrap_or_else(|| score_parts(r)),
                 || rank.par_iter().with_min_len(1 << 16).map(|&v| v as i64).collect::<Vec<i64>>(),
             );
-            // same size and alignment: collected in place, no allocation
-            let codes: Vec<i32> = codes.into_iter().map(|v| v as i32).collect();
             Ok((score, rank, excluded, codes, sets, acres))
         })?;
         Ok((
             score.into_pyarray(py),
             rank.into_pyarray(py),
             excluded.into_pyarray(py),
-            codes.into_pyarray(py),
+            codes.into_py(py),
             sets,
             acres.into_pyarray(py),
         ))

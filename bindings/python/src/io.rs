@@ -308,10 +308,15 @@ fn packed<'py>(t: &Bound<'py, PyTuple>) -> PyResult<WkbItems<'py>> {
     if o.len() != wkb.len() + 1 || types.len() != wkb.len() {
         return Err(bad("offsets, types and wkb lengths disagree"));
     }
-    if o.first() != Some(&0) || o.windows(2).any(|w| w[1] < w[0]) || o[o.len() - 1] as usize > coords.shape()[0] {
+    if !offsets_fit(o, coords.shape()[0]) {
         return Err(bad("offsets must rise from 0 within the coordinates"));
     }
     Ok(WkbItems { wkb, rings: Some(Rings { coords, offsets, types }) })
+}
+
+/// Whether `offsets` start at 0 and never fall, ending within `n` coordinates.
+fn offsets_fit(offsets: &[i64], n: usize) -> bool {
+    offsets.first() == Some(&0) && offsets.windows(2).all(|w| w[1] >= w[0]) && offsets[offsets.len() - 1] as usize <= n
 }
 
 /// Borrowed geometries of one call (taken while holding the GIL; sendable to the core's threads).
@@ -384,11 +389,7 @@ fn ring_fallbacks<'py>(
     parts: PyReadonlyArray1<'py, i32>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let (c, o, t, p) = (coords.as_slice()?, offsets.as_slice()?, types.as_slice()?, parts.as_slice()?);
-    if coords.shape()[1] != 2
-        || o.len() != t.len() + 1
-        || p.len() != t.len()
-        || o[o.len() - 1] as usize > coords.shape()[0]
-    {
+    if coords.shape()[1] != 2 || o.len() != t.len() + 1 || p.len() != t.len() || !offsets_fit(o, coords.shape()[0]) {
         return Err(crate::error::to_py(py, Error::InvalidInput("ring_fallbacks: array shapes disagree".into())));
     }
     let one_ring = |i: usize| {
