@@ -7,6 +7,7 @@
 //! rust_side search TABLE_DIR PROFILE.json PARCELS.gpkg ID_FIELD REPLICAS QUERIES.json
 //! rust_side zonal  RASTER.tif PARCELS.gpkg STATS RUNS
 //! rust_side replicate PARCELS.gpkg ID_FIELD REPLICAS OUT.gpkg   # the replicated parcels, for Node
+//! rust_side build  PARCELS.gpkg ID_FIELD TABLE_DIR PROFILE.json   # index build from a parcel file
 //! ```
 //! `TABLE_DIR` holds `ids.txt` (one id per line) and `<column>.f64` (raw little-endian f64).
 
@@ -158,6 +159,18 @@ fn main() -> landopp::Result<()> {
                 .collect::<landopp::Result<_>>()?;
             serde_json::json!({"op": "zonal", "rows": parcels.len(), "median_ms": median(ts.clone()), "median_from_files_ms": median(tr.clone()),
                 "times_ms": ts, "times_from_files_ms": tr})
+        }
+        "build" => {
+            // the same index build as a binding given a parcel file: read + validate + index + score
+            let t = read_table(Path::new(&arg(4)?))?;
+            let p = Profile::parse(
+                &std::fs::read_to_string(arg(5)?).map_err(|e| landopp::Error::io(arg(5).unwrap_or_default(), e))?,
+            )?;
+            let t0 = Instant::now();
+            let parcels = Parcels::read(arg(2)?, None, Some(&arg(3)?))?;
+            let idx = SearchIndex::build(&parcels, t, Some(&p))?;
+            let build_s = t0.elapsed().as_secs_f64();
+            serde_json::json!({"op": "build", "rows": idx.len(), "build_s": build_s})
         }
         "replicate" => {
             let k: usize = arg(4)?.parse().map_err(|_| bad())?;
