@@ -105,7 +105,7 @@ impl RasterArg<'_> {
 fn zonal_stats<'py>(
     py: Python<'py>,
     raster: RasterArg<'py>,
-    wkb: crate::io::WkbItems<'py>,
+    wkb: crate::io::GeomItems<'py>,
     crs: Option<String>,
     stats: Vec<String>,
     band: usize,
@@ -123,7 +123,7 @@ fn zonal_stats<'py>(
     };
     let load = raster.into_loader()?;
     let load_w = weights.map(RasterArg::into_loader).transpose()?;
-    let wkb = wkb.slices();
+    let wkb = wkb.refs();
     let cols = run(py, move || {
         let w = load_w.map(|f| f()).transpose()?;
         let (polys, crs) = match polygons_path {
@@ -133,7 +133,7 @@ fn zonal_stats<'py>(
                 (landopp::vector::to_multipolygons(l.geometries)?, crs)
             }
             None => (
-                landopp::vector::to_multipolygons(crate::io::wkb_list(&wkb)?)?,
+                landopp::vector::to_multipolygons(crate::io::parse_geometries(&wkb)?)?,
                 crs.map(|c| Crs::from_user_input(&c)).transpose()?,
             ),
         };
@@ -628,10 +628,10 @@ impl SearchIndex {
         profile_json: Option<String>,
         id_field: Option<String>,
         layer: Option<String>,
-        wkb: Option<crate::io::WkbItems<'_>>,
+        wkb: Option<crate::io::GeomItems<'_>>,
         crs: Option<String>,
     ) -> PyResult<Self> {
-        let wkb = wkb.as_ref().map(|w| w.slices());
+        let wkb = wkb.as_ref().map(|w| w.refs());
         let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
             let p = match (parcels, wkb) {
                 (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
@@ -639,7 +639,7 @@ impl SearchIndex {
                     // in-memory parcels for search: parsed and checked for finite coordinates,
                     // not validated ring by ring (the index does not need it; `read_parcels` does)
                     use landopp::geo::CoordsIter;
-                    let geometries = landopp::vector::to_multipolygons(crate::io::wkb_list(&w)?)?;
+                    let geometries = landopp::vector::to_multipolygons(crate::io::parse_geometries(&w)?)?;
                     if geometries.len() != ids.len() {
                         return Err(landopp::Error::InvalidInput(format!(
                             "{} geometries for {} feature rows",

@@ -230,7 +230,7 @@ fn list_layers(py: Python<'_>, path: String) -> PyResult<Vec<String>> {
 
 /// The geometries of one call, in row order, parsed in parallel on the core's threads (called off
 /// the GIL); the first error in row order.
-pub(crate) fn wkb_list(items: &GeomRefs<'_>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
+pub(crate) fn parse_geometries(items: &GeomRefs<'_>) -> landopp::Result<Vec<Option<Geometry<f64>>>> {
     use rayon::prelude::*;
     let parsed: Vec<landopp::Result<Option<Geometry<f64>>>> =
         (0..items.wkb.len()).into_par_iter().map(|i| items.get(i)).collect();
@@ -249,7 +249,7 @@ const PACKED: &str = "landopp-packed";
 ///   `get_coordinates`; type id 3 a Polygon, 6 a MultiPolygon of that one polygon), every other
 ///   row as WKB in `wkb` (`None` there and an empty range: a missing geometry). Skips shapely's
 ///   WKB encoding for the rows that need none of it (see [`ring_fallbacks`]).
-pub(crate) struct WkbItems<'py> {
+pub(crate) struct GeomItems<'py> {
     wkb: Vec<Option<WkbItem<'py>>>,
     rings: Option<Rings<'py>>,
 }
@@ -283,7 +283,7 @@ fn wkb_items<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Vec<Option<WkbItem<'py>>>>
     Ok(items)
 }
 
-impl<'py> FromPyObject<'_, 'py> for WkbItems<'py> {
+impl<'py> FromPyObject<'_, 'py> for GeomItems<'py> {
     type Error = PyErr;
     fn extract(ob: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
         if let Ok(t) = ob.cast::<PyTuple>() {
@@ -291,11 +291,11 @@ impl<'py> FromPyObject<'_, 'py> for WkbItems<'py> {
                 return packed(&t);
             }
         }
-        Ok(WkbItems { wkb: wkb_items(&ob)?, rings: None })
+        Ok(GeomItems { wkb: wkb_items(&ob)?, rings: None })
     }
 }
 
-fn packed<'py>(t: &Bound<'py, PyTuple>) -> PyResult<WkbItems<'py>> {
+fn packed<'py>(t: &Bound<'py, PyTuple>) -> PyResult<GeomItems<'py>> {
     let bad = |m: &str| crate::error::to_py(t.py(), Error::InvalidInput(format!("packed geometries: {m}")));
     let coords: PyReadonlyArray2<'py, f64> = t.get_item(1)?.extract()?;
     let offsets: PyReadonlyArray1<'py, i64> = t.get_item(2)?.extract()?;
@@ -311,7 +311,7 @@ fn packed<'py>(t: &Bound<'py, PyTuple>) -> PyResult<WkbItems<'py>> {
     if !offsets_fit(o, coords.shape()[0]) {
         return Err(bad("offsets must rise from 0 within the coordinates"));
     }
-    Ok(WkbItems { wkb, rings: Some(Rings { coords, offsets, types }) })
+    Ok(GeomItems { wkb, rings: Some(Rings { coords, offsets, types }) })
 }
 
 /// Whether `offsets` start at 0 and never fall, ending within `n` coordinates.
@@ -326,9 +326,9 @@ pub(crate) struct GeomRefs<'a> {
     rings: Option<(&'a [f64], &'a [i64], &'a [i32])>,
 }
 
-impl WkbItems<'_> {
+impl GeomItems<'_> {
     /// The geometries, in order, borrowed for a call.
-    pub(crate) fn slices(&self) -> GeomRefs<'_> {
+    pub(crate) fn refs(&self) -> GeomRefs<'_> {
         let wkb = self
             .wkb
             .iter()
@@ -411,7 +411,7 @@ fn ring_fallbacks<'py>(
 fn write_layer(
     py: Python<'_>,
     path: String,
-    wkb: WkbItems<'_>,
+    wkb: GeomItems<'_>,
     columns: Vec<(String, Bound<'_, PyAny>)>,
     crs: Option<String>,
     name: String,
@@ -430,9 +430,9 @@ fn write_layer(
         };
         cols.push(Column { name: n, data });
     }
-    let wkb = wkb.slices();
+    let wkb = wkb.refs();
     run(py, move || {
-        let geometries = wkb_list(&wkb)?;
+        let geometries = parse_geometries(&wkb)?;
         let n = geometries.len();
         if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
             return Err(Error::InvalidInput(format!(
@@ -497,10 +497,10 @@ fn transform_xy<'py>(
 
 /// Geodesic area (m²) and perimeter (m) of WKB polygons in `crs`.
 #[pyfunction]
-fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: WkbItems<'_>, crs: String) -> PyResult<ArrayPair<'py>> {
-    let wkb = wkb.slices();
+fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: GeomItems<'_>, crs: String) -> PyResult<ArrayPair<'py>> {
+    let wkb = wkb.refs();
     let (a, p) = run(py, move || {
-        let mp = vector::to_multipolygons(wkb_list(&wkb)?)?;
+        let mp = vector::to_multipolygons(parse_geometries(&wkb)?)?;
         let crs = Crs::from_user_input(&crs)?;
         let v = landopp::geodesic::area_perimeter(&mp, Some(&crs))?;
         Ok((v.iter().map(|x| x.0).collect::<Vec<_>>(), v.iter().map(|x| x.1).collect::<Vec<_>>()))
@@ -510,10 +510,10 @@ fn geodesic_area_perimeter<'py>(py: Python<'py>, wkb: WkbItems<'_>, crs: String)
 
 /// Validity of WKB polygons as parcels ("valid", "empty", "invalid: reason").
 #[pyfunction]
-fn parcel_status(py: Python<'_>, wkb: WkbItems<'_>) -> PyResult<Vec<String>> {
-    let wkb = wkb.slices();
+fn parcel_status(py: Python<'_>, wkb: GeomItems<'_>) -> PyResult<Vec<String>> {
+    let wkb = wkb.refs();
     run(py, move || {
-        let geometries = wkb_list(&wkb)?;
+        let geometries = parse_geometries(&wkb)?;
         let n = geometries.len();
         let layer = VectorLayer {
             name: "parcels".into(),
