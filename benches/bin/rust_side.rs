@@ -96,7 +96,7 @@ fn main() -> landopp::Result<()> {
             let k: usize = arg(6)?.parse().map_err(|_| bad())?;
             let parcels = landopp_benches::replicate_parcels(arg(4)?, Some(&arg(5)?), k)?;
             let t0 = Instant::now();
-            let idx = SearchIndex::build(&parcels, t, Some(&p))?;
+            let idx = SearchIndex::from_parcels(parcels, t, Some(&p))?;
             let build_s = t0.elapsed().as_secs_f64();
             let qs: Vec<Query> = serde_json::from_str(
                 &std::fs::read_to_string(arg(7)?).map_err(|e| landopp::Error::io(arg(7).unwrap_or_default(), e))?,
@@ -168,7 +168,7 @@ fn main() -> landopp::Result<()> {
             )?;
             let t0 = Instant::now();
             let parcels = Parcels::read(arg(2)?, None, Some(&arg(3)?))?;
-            let idx = SearchIndex::build(&parcels, t, Some(&p))?;
+            let idx = SearchIndex::from_parcels(parcels, t, Some(&p))?;
             let build_s = t0.elapsed().as_secs_f64();
             serde_json::json!({"op": "build", "rows": idx.len(), "build_s": build_s})
         }

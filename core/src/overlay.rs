@@ -31,6 +31,16 @@ pub struct WorkFrame {
 impl WorkFrame {
     /// Choose the working CRS for `parcels` (or use `crs`) and reproject them.
     pub fn new(parcels: &Parcels, crs: Option<&Crs>) -> Result<Self> {
+        let (work, unit_m, t) = Self::target(parcels, crs)?;
+        let geoms: Vec<MultiPolygon<f64>> =
+            parcels.geometries.par_iter().map(|g| reproject_mp(g, &t)).collect::<Result<_>>()?;
+        let area_m2 = geoms.iter().map(|g| g.unsigned_area() * unit_m * unit_m).collect();
+        Ok(WorkFrame { crs: work, unit_m, parcels: geoms, area_m2 })
+    }
+
+    /// The working CRS for `parcels` (`crs` when given, else theirs when projected, else the UTM
+    /// zone of their centre), its metres per unit, and the transformer from theirs to it.
+    pub(crate) fn target(parcels: &Parcels, crs: Option<&Crs>) -> Result<(Crs, f64, Transformer)> {
         let src = parcels.crs.as_ref().ok_or_else(|| Error::Crs(format!("parcels {:?} have no CRS", parcels.name)))?;
         let work = match crs {
             Some(c) => c.clone(),
@@ -49,10 +59,7 @@ impl WorkFrame {
         }
         let unit_m = work.linear_unit_m().unwrap_or(1.0);
         let t = Transformer::new(src, &work)?;
-        let geoms: Vec<MultiPolygon<f64>> =
-            parcels.geometries.par_iter().map(|g| reproject_mp(g, &t)).collect::<Result<_>>()?;
-        let area_m2 = geoms.iter().map(|g| g.unsigned_area() * unit_m * unit_m).collect();
-        Ok(WorkFrame { crs: work, unit_m, parcels: geoms, area_m2 })
+        Ok((work, unit_m, t))
     }
 
     /// A layer's geometries reprojected to the working CRS (nulls dropped), with their row index.
@@ -73,11 +80,29 @@ impl WorkFrame {
     }
 }
 
-fn reproject_mp(g: &MultiPolygon<f64>, t: &Transformer) -> Result<MultiPolygon<f64>> {
+pub(crate) fn reproject_mp(g: &MultiPolygon<f64>, t: &Transformer) -> Result<MultiPolygon<f64>> {
     if t.is_noop() {
         return Ok(g.clone());
     }
     t.transform_multipolygon(g)
+}
+
+/// [`reproject_mp`] of geometries the caller owns: in place, nothing copied when `t` is a no-op.
+pub(crate) fn reproject_owned(gs: &mut [MultiPolygon<f64>], t: &Transformer) -> Result<()> {
+    if t.is_noop() {
+        return Ok(());
+    }
+    gs.par_iter_mut().try_for_each(|g| {
+        let mut one = Geometry::MultiPolygon(std::mem::replace(g, MultiPolygon(Vec::new())));
+        t.transform_geometry(&mut one)?;
+        match one {
+            Geometry::MultiPolygon(m) => {
+                *g = m;
+                Ok(())
+            }
+            _ => Err(Error::InvalidGeometry("reprojection changed the geometry type".into())),
+        }
+    })
 }
 
 fn bounds(gs: &[MultiPolygon<f64>]) -> Option<Rect<f64>> {

@@ -6,11 +6,12 @@
 use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};
 use crate::features::FeatureTable;
-use crate::overlay::WorkFrame;
+use crate::overlay::{reproject_mp, reproject_owned, WorkFrame};
 use crate::scoring::{score, Contribution, Profile, ScoreResult};
 use crate::vector::Parcels;
 use geo::{BoundingRect, Distance, Euclidean, Intersects};
 use geo_types::{Coord, Geometry, MultiPolygon, Point, Rect};
+use rayon::prelude::*;
 use rstar::{RTree, RTreeObject, AABB};
 use serde::{Deserialize, Serialize};
 
@@ -199,32 +200,65 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+fn check_ids(parcels: &Parcels, features: &FeatureTable) -> Result<()> {
+    if features.ids() != parcels.ids.as_slice() {
+        return Err(Error::InvalidInput("the feature table's ids are not the parcels' ids (same order)".into()));
+    }
+    Ok(())
+}
+
 impl SearchIndex {
     /// Build over parcels (reprojected to a metric CRS) and their features, scored with `profile`.
+    /// The parcels are copied; [`SearchIndex::from_parcels`] takes them instead.
     pub fn build(parcels: &Parcels, features: FeatureTable, profile: Option<&Profile>) -> Result<Self> {
-        if features.ids() != parcels.ids.as_slice() {
-            return Err(Error::InvalidInput("the feature table's ids are not the parcels' ids (same order)".into()));
-        }
-        let frame = WorkFrame::new(parcels, None)?;
-        let entries = frame
-            .parcels
-            .iter()
+        check_ids(parcels, &features)?;
+        let (crs, unit_m, t) = WorkFrame::target(parcels, None)?;
+        let geoms = parcels.geometries.par_iter().map(|g| reproject_mp(g, &t)).collect::<Result<Vec<_>>>()?;
+        Self::assemble(crs, unit_m, geoms, features, profile)
+    }
+
+    /// [`SearchIndex::build`] taking the parcels: their geometries become the index's (reprojected
+    /// in place), nothing is copied. What a caller does that has no further use for the parcels.
+    ///
+    /// ```
+    /// use landopp::{search::{Query, SearchIndex}, FeatureTable, Parcels};
+    /// # fn main() -> landopp::Result<()> {
+    /// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+    /// let parcels = Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
+    /// let table = FeatureTable::new(parcels.ids.clone());
+    /// let n = parcels.len();
+    /// let idx = SearchIndex::from_parcels(parcels, table, None)?;
+    /// assert_eq!(idx.len(), n);
+    /// assert_eq!(idx.query(&Query::default())?.total, n);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_parcels(parcels: Parcels, features: FeatureTable, profile: Option<&Profile>) -> Result<Self> {
+        check_ids(&parcels, &features)?;
+        let (crs, unit_m, t) = WorkFrame::target(&parcels, None)?;
+        let mut geoms = parcels.geometries;
+        reproject_owned(&mut geoms, &t)?;
+        Self::assemble(crs, unit_m, geoms, features, profile)
+    }
+
+    fn assemble(
+        crs: Crs,
+        unit_m: f64,
+        geoms: Vec<MultiPolygon<f64>>,
+        features: FeatureTable,
+        profile: Option<&Profile>,
+    ) -> Result<Self> {
+        let entries = geoms
+            .par_iter()
             .enumerate()
             .filter_map(|(i, g)| {
                 g.bounding_rect()
                     .map(|r| Entry { idx: i, env: AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]) })
             })
             .collect();
-        let scores = profile.map(|p| score(&features, p)).transpose()?;
-        Ok(SearchIndex {
-            crs: frame.crs,
-            unit_m: frame.unit_m,
-            geoms: frame.parcels,
-            tree: RTree::bulk_load(entries),
-            features,
-            scores,
-            profile: profile.cloned(),
-        })
+        // the R-tree's bulk load is serial: the scores are computed beside it
+        let (tree, scores) =
+            rayon::join(|| RTree::bulk_load(entries), || profile.map(|p| score(&features, p)).transpose());
+        Ok(SearchIndex { crs, unit_m, geoms, tree, features, scores: scores?, profile: profile.cloned() })
     }
 
     /// Number of parcels.

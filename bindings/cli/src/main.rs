@@ -290,7 +290,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                         .and_then(|t| landopp::scoring::Profile::parse(&t))
                 })
                 .transpose()?;
-            let idx = landopp::search::SearchIndex::build(&p, f, prof.as_ref())?;
+            let idx = landopp::search::SearchIndex::from_parcels(p, f, prof.as_ref())?;
             let q: landopp::search::Query =
                 serde_json::from_str(&query).map_err(|e| Error::InvalidInput(format!("query: {e}")))?;
             let page = idx.query(&q)?;

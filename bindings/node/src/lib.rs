@@ -1004,7 +1004,7 @@ impl Task for BuildIndexTask {
             let p = parcels_from_js(parcels, o.layer.as_deref(), o.id_field.as_deref())?;
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
-            landopp::search::SearchIndex::build(&p, t, prof.as_ref())
+            landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
         })())
     }
 

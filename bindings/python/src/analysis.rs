@@ -669,7 +669,7 @@ impl SearchIndex {
                 }
             };
             let prof = profile_json.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
-            landopp::search::SearchIndex::build(&p, t, prof.as_ref())
+            landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
         })?;
         Ok(SearchIndex { inner })
     }

@@ -7,6 +7,7 @@ mod crs;
 mod errors;
 mod ml;
 mod raster;
+mod search;
 mod terrain;
 mod vector;
 mod zonal;

@@ -1,0 +1,57 @@
+//! `SearchIndex::from_parcels` (takes the parcels, reprojects in place) against `build` (copies).
+use crate::common;
+use landopp::search::{Aoi, Query, SearchIndex};
+use landopp::{Crs, Error, FeatureTable, Parcels, Transformer};
+
+fn table(p: &Parcels) -> FeatureTable {
+    let mut t = FeatureTable::new(p.ids.clone());
+    let v = (0..p.len()).map(|i| ((i * 37) % 101) as f64).collect();
+    t.add_column("x", v, Default::default()).unwrap();
+    t
+}
+
+fn profile() -> landopp::scoring::Profile {
+    landopp::scoring::Profile::parse(
+        r#"{"version": 1, "method": {"type": "weighted_sum"},
+            "criteria": [{"column": "x", "weight": 1, "transform": {"type": "linear_benefit", "min": 0, "max": 100}}]}"#,
+    )
+    .unwrap()
+}
+
+fn pages(idx: &SearchIndex, bbox: [f64; 4]) -> Vec<(String, f64)> {
+    let q = Query { aoi: Some(Aoi::Bbox(bbox)), limit: 1000, ..Default::default() };
+    idx.query(&q).unwrap().hits.into_iter().map(|h| (h.id, h.score)).collect()
+}
+
+#[test]
+fn from_parcels_equals_build_projected_and_geographic() {
+    let projected = Parcels::read(common::fixture("slovenia/lulc_polygons.gpkg"), None, Some("index")).unwrap();
+    // the same parcels in longitude/latitude: both paths then reproject to the UTM zone
+    let mut geographic = projected.clone();
+    let t = Transformer::new(projected.crs.as_ref().unwrap(), &Crs::wgs84()).unwrap();
+    for g in &mut geographic.geometries {
+        *g = t.transform_multipolygon(g).unwrap();
+    }
+    geographic.crs = Some(Crs::wgs84());
+    for p in [projected, geographic] {
+        let by_ref = SearchIndex::build(&p, table(&p), Some(&profile())).unwrap();
+        let owned = SearchIndex::from_parcels(p.clone(), table(&p), Some(&profile())).unwrap();
+        assert_eq!(by_ref.crs().epsg(), owned.crs().epsg());
+        assert_eq!(owned.crs().epsg(), Some(32633));
+        assert_eq!(by_ref.len(), owned.len());
+        // a bbox in the index CRS around the fixture's parcels
+        let bbox = [465_500.0, 5_079_300.0, 466_700.0, 5_080_400.0];
+        let a = pages(&by_ref, bbox);
+        assert!(!a.is_empty() && a.len() < p.len(), "the bbox selects some parcels: {}", a.len());
+        assert_eq!(a, pages(&owned, bbox));
+    }
+}
+
+#[test]
+fn from_parcels_rejects_ids_out_of_order() {
+    let p = Parcels::read(common::fixture("slovenia/lulc_polygons.gpkg"), None, Some("index")).unwrap();
+    let mut ids = p.ids.clone();
+    ids.reverse();
+    let e = SearchIndex::from_parcels(p, FeatureTable::new(ids), None).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+}
