@@ -134,14 +134,15 @@ with tempfile.TemporaryDirectory() as td:
     assert np.abs(ours_t["score"].to_numpy() - ref_t).max() < 1e-9, "TOPSIS differs from pymcdm"
 
     # --- scoring ----------------------------------------------------------------------------------
-    # Rust and Python runs interleaved (5 rounds of 5 runs each side), so both sides see the same
-    # machine load; the medians are over all 25 runs of a side
+    # Rust and Python runs interleaved (10 rounds of 5 runs each side), so both sides see the same
+    # machine load; the medians are over all 50 runs of a side (25 left the median swinging by
+    # ±10 % from one run of this script to the next on this VM)
     def interleaved(prof_path: pathlib.Path, prof: dict) -> tuple[float, float, float]:
         r_ts: list[float] = []
         r_parts: list[float] = []
         p_ts: list[float] = []
         landopp.score(df, prof, explain=False)
-        for _ in range(5):
+        for _ in range(10):
             rr = rust("score", td, str(prof_path), "5")
             r_ts += rr["times_ms"]
             r_parts.append(rr["with_parts_median_ms"])
