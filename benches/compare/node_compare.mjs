@@ -58,8 +58,8 @@ try {
   const n = ids.length
 
   // --- score: Node vs pure Rust ------------------------------------------------------------------
-  // Rust and Node runs interleaved (5 rounds of 5 runs each side) so both see the same machine
-  // load; medians over all 25 runs of a side. Before every timed call both sides spend the same
+  // Rust and Node runs interleaved (10 rounds of 5 runs each side) so both see the same machine
+  // load; medians over all 50 runs of a side. Before every timed call both sides spend the same
   // GAP_MS untimed: Node releases the previous result with a forced collection (30-45 ms with
   // the 1 M ids on the heap) then waits out the rest, Rust sleeps. On this 2-core VM a call that
   // follows an idle gap runs slower (pure Rust, 15 calls each: median 27.8 -> 31.8 ms, 28.0 ->
@@ -69,7 +69,7 @@ try {
   const ts = []
   const rts = []
   const rparts = []
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < 10; round++) {
     const rr = rust('score', td, join(td, 'profile.json'), '5', String(GAP_MS))
     rts.push(...rr.times_ms)
     rparts.push(rr.with_parts_median_ms)
@@ -99,17 +99,12 @@ try {
   // the same build in pure Rust from the same file (read + validation + R-tree + scoring), and
   // Node's in fresh processes: three rounds interleaved, each build the first of its process on
   // both sides (this VM's first touch of memory varies by seconds from one process to the next)
-  // (and once more with transparent huge pages off for the binding's allocator: on this VM the
-  // first touch of a 2 MiB page costs far more than of 512 recycled 4 KiB ones, see BENCHMARKS.md)
   const rBuilds = []
   const nBuilds = []
-  const nBuildsNoThp = []
-  const child = (env) =>
-    JSON.parse(execFileSync(process.execPath, [join(here, 'node_build_child.mjs'), gpkg, 'pid', td], { encoding: 'utf8', env: { ...process.env, ...env } })).build_ms
   for (let round = 0; round < 3; round++) {
     rBuilds.push(rust('build', gpkg, 'pid', td, join(td, 'profile.json')).build_s * 1e3)
-    nBuilds.push(child({}))
-    nBuildsNoThp.push(child({ MIMALLOC_ALLOW_THP: '0' }))
+    const child = execFileSync(process.execPath, [join(here, 'node_build_child.mjs'), gpkg, 'pid', td], { encoding: 'utf8' })
+    nBuilds.push(JSON.parse(child).build_ms)
   }
   // a service keeps the index, not the JS copy of the table (1 M id strings would slow every GC)
   table.ids = []
@@ -188,7 +183,6 @@ try {
   rows.push(['binding overhead: 1,000 searches as one batch (queryMany → typed arrays with contributions)', 'queryMany (Node)', median(mts), 'query_many in pure Rust', rs.many_ms, signed(median(mts) / rs.many_ms)])
   rows.push(['1,000 concurrent async searches (total, libuv pool)', 'query (Node, Promise.all)', atotal, 'pure Rust, sequential', rs.total_s * 1e3, `${(atotal / (rs.total_s * 1e3)).toFixed(2)}×`])
   rows.push(['binding overhead: search index build, 1 M (GeoPackage read + validation + R-tree + scoring), fresh process, median of 3 interleaved', 'buildSearchIndex (Node)', median(nBuilds), 'pure Rust, the same file, fresh process', median(rBuilds), signed(median(nBuilds) / median(rBuilds))])
-  rows.push(['same, `MIMALLOC_ALLOW_THP=0` (no transparent huge pages for the binding\'s allocator)', 'buildSearchIndex (Node)', median(nBuildsNoThp), 'pure Rust, the same file, fresh process', median(rBuilds), signed(median(nBuildsNoThp) / median(rBuilds))])
   rows.push(['same build in this process (after the score runs)', 'buildSearchIndex (Node)', buildMs, 'pure Rust, parcels already in memory (no read, no validation)', rs.build_s * 1e3, `${(buildMs / (rs.build_s * 1e3)).toFixed(1)}×`])
 
   // --- the example service under load ---------------------------------------------------------------

@@ -6,7 +6,9 @@
 //! are then trimmed and the next batch call page-faults its buffers in again: 2,000–12,000 minor
 //! faults and +60 % on a 1 M-row `score` from Node; a 1 M-row search index built inside Python
 //! answered the same batch 8 % slower than one built in a fresh process (heap placement). mimalloc
-//! keeps freed memory for reuse and gives the big allocations huge pages where the system allows.
+//! keeps freed memory for reuse. It is built without transparent huge pages (`no_thp`): the
+//! `MADV_HUGEPAGE` advice made a first 1 M-parcel index build from Node 50–80 % slower on a VM,
+//! where first-touching a 2 MiB page is expensive (ARCHITECTURE.md).
 //!
 //! A binding declares
 //! ```ignore

@@ -177,3 +177,23 @@ test('search hits: `explanation` is an own enumerable property (JSON, spread) eq
   // built once, on first read
   assert.equal(page.hits[0].explanation, page.hits[0].explanation)
 })
+
+test('buildSearchIndex: ids of any length and script cross intact (more than one 4,096-id block)', async () => {
+  const n = 5000
+  const ids = Array.from({ length: n }, (_, i) => (i === 7 ? 'é🌲-' + 'x'.repeat(300) : i === 9 ? 'parcelle-é' : `p${i}`))
+  const features = ids.map((id, i) => ({
+    type: 'Feature',
+    properties: { pid: id },
+    geometry: { type: 'Polygon', coordinates: [[[i, 0], [i + 0.5, 0], [i + 0.5, 0.5], [i, 0.5], [i, 0]]] },
+  }))
+  const fc = { type: 'FeatureCollection', crs: { type: 'name', properties: { name: 'urn:ogc:def:crs:EPSG::32633' } }, features }
+  const x = Float64Array.from(ids, (_, i) => i % 97)
+  const idx = await landopp.buildSearchIndex(fc, { ids, columns: [{ name: 'x', values: x, source: '', unit: '', method: '' }] }, null, { idField: 'pid' })
+  assert.equal(idx.length, n)
+  const page = idx.querySync({ aoi: { bbox: [6.9, -1, 9.9, 1] }, limit: 10 })
+  assert.deepEqual(page.hits.map((h) => h.id).sort(), [ids[7], 'p8', ids[9]].sort())
+  const all = idx.querySync({ limit: n })
+  assert.deepEqual(new Set(all.hits.map((h) => h.id)), new Set(ids))
+  // an id that is not a string is an argument error naming its position
+  assert.throws(() => landopp.buildSearchIndex(fc, { ids: ['a', 2], columns: [] }), /ids\[1\]: expected a string/)
+})

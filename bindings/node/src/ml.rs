@@ -12,7 +12,7 @@ use std::sync::Arc;
 fn columns_table(c: ColumnsJs) -> landopp::Result<landopp::FeatureTable> {
     let n = c.columns.first().map_or(0, |c| c.values.len());
     table_from_js(
-        FeatureTableJs { ids: (0..n).map(|i| format!("row {i}")).collect(), columns: c.columns },
+        FeatureTableJs { ids: crate::Ids((0..n).map(|i| format!("row {i}")).collect()), columns: c.columns },
         Lend::Borrow,
     )
 }
