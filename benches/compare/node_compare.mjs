@@ -72,7 +72,7 @@ try {
   for (let round = 0; round < 10; round++) {
     const rr = rust('score', td, join(td, 'profile.json'), '5', String(GAP_MS))
     rts.push(...rr.times_ms)
-    rparts.push(rr.with_parts_median_ms)
+    rparts.push(...rr.parts_times_ms)
     for (let i = 0; i < 5; i++) {
       const t = now()
       let r = await landopp.score(table, profile)

@@ -6,19 +6,81 @@
 //! are then trimmed and the next batch call page-faults its buffers in again: 2,000–12,000 minor
 //! faults and +60 % on a 1 M-row `score` from Node; a 1 M-row search index built inside Python
 //! answered the same batch 8 % slower than one built in a fresh process (heap placement). mimalloc
-//! keeps freed memory for reuse. It is built without transparent huge pages (`no_thp`): the
-//! `MADV_HUGEPAGE` advice made a first 1 M-parcel index build from Node 50–80 % slower on a VM,
-//! where first-touching a 2 MiB page is expensive (ARCHITECTURE.md).
+//! keeps freed memory for reuse. It is built without transparent huge pages (`no_thp`), and
+//! [`Allocator`] advises them for large allocations only: advised on all of mimalloc's arenas,
+//! they made a first 1 M-parcel index build from Node 50–80 % slower on a VM, where
+//! first-touching a 2 MiB page is expensive; off everywhere, `score` lost 5–15 % (ARCHITECTURE.md).
 //!
 //! A binding declares
 //! ```ignore
 //! #[global_allocator]
-//! static GLOBAL: landopp::alloc::MiMalloc = landopp::alloc::MiMalloc;
+//! static GLOBAL: landopp::alloc::Allocator = landopp::alloc::Allocator;
 //! ```
 //! and calls [`configure`] once when it is loaded. Rust applications choose their own global
 //! allocator; nothing here is active without the feature.
 
 pub use mimalloc::MiMalloc;
+
+/// The bindings' global allocator: [`MiMalloc`] (built without transparent huge pages), with
+/// huge pages advised for single allocations of [`LARGE`] bytes or more only — result columns,
+/// sort buffers — where they save TLB misses, and not for the millions of small geometry
+/// allocations of an index build, where first-touching 2 MiB pages cost more than it saved.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allocator;
+
+/// Allocations from this size on get `MADV_HUGEPAGE` on their whole 2 MiB pages (Linux).
+pub const LARGE: usize = 4 << 20;
+
+fn advise_huge(p: *mut u8, size: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let (start, end) = ((p as usize).next_multiple_of(HUGE), (p as usize + size) / HUGE * HUGE);
+        if end > start {
+            // SAFETY: advice on whole pages inside this allocation; it never changes contents
+            // (the kernel may back later first touches of the range with 2 MiB pages).
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE)
+            };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, size);
+}
+
+// SAFETY: every method forwards to mimalloc's; the advice touches no memory.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { MiMalloc.alloc(l) };
+        if l.size() >= LARGE && !p.is_null() {
+            advise_huge(p, l.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { MiMalloc.alloc_zeroed(l) };
+        if l.size() >= LARGE && !p.is_null() {
+            advise_huge(p, l.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { MiMalloc.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let q = unsafe { MiMalloc.realloc(p, l, new_size) };
+        if new_size >= LARGE && !q.is_null() {
+            advise_huge(q, new_size);
+        }
+        q
+    }
+}
 
 /// `mi_option_purge_delay` (the same index in `mimalloc.h` of mimalloc 2 and 3).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
@@ -45,6 +107,66 @@ pub fn configure() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `VmFlags` of the mapping of `/proc/self/smaps` that holds address `a`.
+    #[cfg(target_os = "linux")]
+    fn vm_flags(a: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16)) {
+                        inside = lo <= a && a < hi;
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(f) = line.strip_prefix("VmFlags:") {
+                    return f.trim().to_string();
+                }
+            }
+        }
+        String::new()
+    }
+
+    #[test]
+    fn large_allocations_advised_small_ones_not_contents_kept() {
+        use std::alloc::{GlobalAlloc, Layout};
+        let a = Allocator;
+        // SAFETY: layouts are non-zero; every pointer is checked, written within its size and
+        // freed once with its layout.
+        #[allow(unsafe_code)]
+        unsafe {
+            let small = Layout::from_size_align(4096, 8).unwrap();
+            let s = a.alloc(small);
+            assert!(!s.is_null());
+            let big = Layout::from_size_align(3 * LARGE, 64).unwrap();
+            let b = a.alloc(big);
+            assert!(!b.is_null());
+            for i in (0..big.size()).step_by(4096) {
+                *b.add(i) = (i / 4096) as u8;
+            }
+            #[cfg(target_os = "linux")]
+            {
+                let mid = b as usize + big.size() / 2;
+                if std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").is_ok() {
+                    assert!(vm_flags(mid).split(' ').any(|f| f == "hg"), "large allocation advised: {}", vm_flags(mid));
+                }
+            }
+            // growing a small block past LARGE keeps its contents
+            *s = 42;
+            let g = a.realloc(s, small, 2 * LARGE);
+            assert!(!g.is_null());
+            assert_eq!(*g, 42);
+            for i in (0..big.size()).step_by(4096) {
+                assert_eq!(*b.add(i), (i / 4096) as u8);
+            }
+            a.dealloc(g, Layout::from_size_align(2 * LARGE, 8).unwrap());
+            a.dealloc(b, big);
+        }
+    }
 
     #[test]
     fn configure_sets_the_purge_delay() {

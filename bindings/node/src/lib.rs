@@ -13,7 +13,7 @@ use napi_derive::napi;
 // The addon's allocator: see `landopp::alloc` (result buffers freed by V8's finalizers on the JS
 // thread; with glibc malloc every 1 M-row `score` faulted its buffers in again, +60 %).
 #[global_allocator]
-static GLOBAL: landopp::alloc::MiMalloc = landopp::alloc::MiMalloc;
+static GLOBAL: landopp::alloc::Allocator = landopp::alloc::Allocator;
 
 #[napi_derive::module_init]
 fn init_allocator() {

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 // The extension's allocator: see `landopp::alloc` (numpy arrays of results freed on the Python
 // thread; a search index built inside Python was 8 % slower than in a fresh process with glibc).
 #[global_allocator]
-static GLOBAL: landopp::alloc::MiMalloc = landopp::alloc::MiMalloc;
+static GLOBAL: landopp::alloc::Allocator = landopp::alloc::Allocator;
 
 /// landopp's worker threads for this process. Rebuilt in a child after `fork()` (the parent's
 /// threads do not exist there; rayon's global pool would deadlock), so `multiprocessing` with the
