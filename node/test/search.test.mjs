@@ -196,4 +196,7 @@ test('buildSearchIndex: ids of any length and script cross intact (more than one
   assert.deepEqual(new Set(all.hits.map((h) => h.id)), new Set(ids))
   // an id that is not a string is an argument error naming its position
   assert.throws(() => landopp.buildSearchIndex(fc, { ids: ['a', 2], columns: [] }), /ids\[1\]: expected a string/)
+  // a parcel file starts reading while the table crosses: its errors still reject the Promise
+  assert.throws(() => landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), { ids: ['a', 2], columns: [] }), /ids\[1\]/)
+  await assert.rejects(landopp.buildSearchIndex(fixture('missing.gpkg'), { ids: [], columns: [] }), (e) => e.code === 'NOT_FOUND')
 })
