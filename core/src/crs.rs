@@ -343,10 +343,23 @@ impl Transformer {
 
     /// Transform a multipolygon (one batch).
     pub fn transform_multipolygon(&self, mp: &geo_types::MultiPolygon<f64>) -> Result<geo_types::MultiPolygon<f64>> {
-        let mut g = Geometry::MultiPolygon(mp.clone());
+        let mut m = mp.clone();
+        self.transform_multipolygon_in_place(&mut m)?;
+        Ok(m)
+    }
+
+    /// Transform a multipolygon in place (one batch).
+    pub fn transform_multipolygon_in_place(&self, mp: &mut geo_types::MultiPolygon<f64>) -> Result<()> {
+        if self.noop {
+            return Ok(());
+        }
+        let mut g = Geometry::MultiPolygon(std::mem::replace(mp, geo_types::MultiPolygon(Vec::new())));
         self.transform_geometry(&mut g)?;
         match g {
-            Geometry::MultiPolygon(m) => Ok(m),
+            Geometry::MultiPolygon(m) => {
+                *mp = m;
+                Ok(())
+            }
             _ => Err(Error::InvalidGeometry("reprojection changed the geometry type".into())),
         }
     }

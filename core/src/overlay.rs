@@ -92,17 +92,7 @@ pub(crate) fn reproject_owned(gs: &mut [MultiPolygon<f64>], t: &Transformer) -> 
     if t.is_noop() {
         return Ok(());
     }
-    gs.par_iter_mut().try_for_each(|g| {
-        let mut one = Geometry::MultiPolygon(std::mem::replace(g, MultiPolygon(Vec::new())));
-        t.transform_geometry(&mut one)?;
-        match one {
-            Geometry::MultiPolygon(m) => {
-                *g = m;
-                Ok(())
-            }
-            _ => Err(Error::InvalidGeometry("reprojection changed the geometry type".into())),
-        }
-    })
+    gs.par_iter_mut().try_for_each(|g| t.transform_multipolygon_in_place(g))
 }
 
 fn bounds(gs: &[MultiPolygon<f64>]) -> Option<Rect<f64>> {
