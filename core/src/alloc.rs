@@ -31,9 +31,11 @@ pub struct Allocator;
 /// Allocations from this size on get `MADV_HUGEPAGE` on their whole 2 MiB pages (Linux).
 pub const LARGE: usize = 4 << 20;
 
-fn advise_huge(p: *mut u8, size: usize) {
+/// `p` (an allocation of `size` bytes, or null), with `MADV_HUGEPAGE` advised on its whole
+/// 2 MiB pages when it is [`LARGE`].
+fn advised(p: *mut u8, size: usize) -> *mut u8 {
     #[cfg(target_os = "linux")]
-    {
+    if size >= LARGE && !p.is_null() {
         const HUGE: usize = 2 << 20;
         let (start, end) = ((p as usize).next_multiple_of(HUGE), (p as usize + size) / HUGE * HUGE);
         if end > start {
@@ -46,7 +48,8 @@ fn advise_huge(p: *mut u8, size: usize) {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (p, size);
+    let _ = size;
+    p
 }
 
 // SAFETY: every method forwards to mimalloc's; the advice touches no memory.
@@ -54,19 +57,11 @@ fn advise_huge(p: *mut u8, size: usize) {
 unsafe impl std::alloc::GlobalAlloc for Allocator {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { MiMalloc.alloc(l) };
-        if l.size() >= LARGE && !p.is_null() {
-            advise_huge(p, l.size());
-        }
-        p
+        advised(unsafe { MiMalloc.alloc(l) }, l.size())
     }
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { MiMalloc.alloc_zeroed(l) };
-        if l.size() >= LARGE && !p.is_null() {
-            advise_huge(p, l.size());
-        }
-        p
+        advised(unsafe { MiMalloc.alloc_zeroed(l) }, l.size())
     }
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
         // SAFETY: forwarded with the caller's guarantees.
@@ -74,11 +69,7 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let q = unsafe { MiMalloc.realloc(p, l, new_size) };
-        if new_size >= LARGE && !q.is_null() {
-            advise_huge(q, new_size);
-        }
-        q
+        advised(unsafe { MiMalloc.realloc(p, l, new_size) }, new_size)
     }
 }
 
@@ -132,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn large_allocations_advised_small_ones_not_contents_kept() {
+    fn large_allocations_advised_contents_kept() {
         use std::alloc::{GlobalAlloc, Layout};
         let a = Allocator;
         // SAFETY: layouts are non-zero; every pointer is checked, written within its size and

@@ -1053,10 +1053,18 @@ pub struct SearchIndexOptions {
     pub layer: Option<String>,
 }
 
+/// Where a [`BuildIndexTask`] gets its parcels.
+enum ParcelSource {
+    /// A parcel file, read on its own thread since the call (while the table crossed).
+    Reading(std::sync::mpsc::Receiver<landopp::Result<landopp::Parcels>>),
+    /// A GeoJSON FeatureCollection, parsed in the task.
+    GeoJson(serde_json::Value),
+    /// Already handed to the task's `compute`.
+    Taken,
+}
+
 pub struct BuildIndexTask {
-    parcels: serde_json::Value,
-    /// A parcel file being read on its own thread since the call (while the table crossed).
-    reading: Option<std::sync::mpsc::Receiver<landopp::Result<landopp::Parcels>>>,
+    parcels: ParcelSource,
     table: Option<landopp::FeatureTable>,
     profile: Option<String>,
     opts: SearchIndexOptions,
@@ -1067,17 +1075,17 @@ impl Task for BuildIndexTask {
     type JsValue = SearchIndex;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let parcels = std::mem::take(&mut self.parcels);
-        let reading = self.reading.take();
+        let parcels = std::mem::replace(&mut self.parcels, ParcelSource::Taken);
         let table = self.table.take();
         let profile = self.profile.take();
         let o = std::mem::take(&mut self.opts);
         Ok((|| {
-            let p = match reading {
-                Some(rx) => rx
+            let p = match parcels {
+                ParcelSource::Reading(rx) => rx
                     .recv()
                     .map_err(|_| landopp::Error::InvalidInput("the parcel reader stopped without a result".into()))??,
-                None => parcels_from_js(parcels, o.layer.as_deref(), o.id_field.as_deref())?,
+                ParcelSource::GeoJson(v) => parcels_from_js(v, o.layer.as_deref(), o.id_field.as_deref())?,
+                ParcelSource::Taken => return Err(landopp::Error::InvalidInput("parcels already used".into())),
             };
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
@@ -1105,10 +1113,10 @@ pub fn build_search_index(
     let opts = options.unwrap_or_default();
     // a parcel file starts reading now, on a thread of its own, while the table crosses from JS
     // on this one (1 M ids: ~0.1 s of JS-thread work the read no longer waits for)
-    let reading = match &parcels {
+    let parcels = match parcels {
         serde_json::Value::String(path) => {
             let (tx, rx) = std::sync::mpsc::channel();
-            let (path, layer, id_field) = (path.clone(), opts.layer.clone(), opts.id_field.clone());
+            let (layer, id_field) = (opts.layer.clone(), opts.id_field.clone());
             std::thread::Builder::new()
                 .name("landopp-read-parcels".into())
                 .spawn(move || {
@@ -1116,15 +1124,15 @@ pub fn build_search_index(
                     let _ = tx.send(landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref()));
                 })
                 .map_err(|e| reject_with_code(&env, landopp::Error::io("<thread>", e)))?;
-            Some(rx)
+            ParcelSource::Reading(rx)
         }
-        _ => None,
+        v => ParcelSource::GeoJson(v),
     };
     let v = table.value();
     // SAFETY: `v` is this call's argument, converted in its own scope like napi-rs's glue does.
     let table = unsafe { FeatureTableJs::from_napi_value(v.env, v.value) }?;
     let t = table_from_js(table, Lend::Copy).map_err(|e| reject_with_code(&env, e))?;
-    Ok(AsyncTask::new(BuildIndexTask { parcels, reading, table: Some(t), profile: profile.map(profile_text), opts }))
+    Ok(AsyncTask::new(BuildIndexTask { parcels, table: Some(t), profile: profile.map(profile_text), opts }))
 }
 
 pub struct QueryTask {
