@@ -245,10 +245,10 @@ export interface QueryParts {
 }
 
 export interface RasterBand {
-  /** Data type name (GDAL's: Byte, Int16, UInt16, Int32, Float32, Float64, ...). */
+  /** Data type name (GDAL's: Byte, Int8, Int16, UInt16, Int32, UInt32, Float32, Float64). */
   dtype: string
-  /** Cells as float64, row-major (nodata cells keep their value). */
-  data: Float64Array
+  /** Cells, row-major, in the typed array of `dtype` (nodata cells keep their value). */
+  data: Float64Array | Float32Array | Uint16Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array
   description?: string
 }
 
@@ -267,7 +267,7 @@ export interface RasterInput {
    * One typed array per band, kept in its type (a `Uint16Array` Sentinel-2 band stays u16:
    * the spectral kernel's fast integer path, a quarter of the memory of a `Float64Array`).
    */
-  bands: Array<Float64Array | Float32Array | Uint16Array | Int16Array | Uint8Array>
+  bands: Array<Float64Array | Float32Array | Uint16Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array>
 }
 
 export interface RasterResult {
@@ -294,7 +294,10 @@ export interface ReadLayerOptions {
   idField?: string
 }
 
-/** Read a GeoTIFF off the JS thread. Resolves to bands as Float64Arrays. */
+/**
+ * Read a GeoTIFF off the JS thread. Resolves to each band in the typed array of its data type
+ * (`Uint16Array` for a UInt16 band, ...); with `band`, only that band is read.
+ */
 export declare function readRaster(path: string, options?: ReadRasterOptions | undefined | null): Promise<RasterResult>
 
 export interface ReadRasterOptions {

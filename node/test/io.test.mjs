@@ -25,6 +25,12 @@ test('require and import expose the same API', () => {
   assert.equal(typeof esm.readRaster, 'function')
 })
 
+// the typed array each GDAL data type comes back in
+const ARRAY_OF = {
+  Byte: Uint8Array, Int8: Int8Array, Int16: Int16Array, UInt16: Uint16Array,
+  Int32: Int32Array, UInt32: Uint32Array, Float32: Float32Array, Float64: Float64Array,
+}
+
 test('readRaster matches rasterio statistics for every fixture GeoTIFF (parity file)', async () => {
   const exp = expected('rasters_rasterio.json')
   let n = 0
@@ -42,6 +48,7 @@ test('readRaster matches rasterio statistics for every fixture GeoTIFF (parity f
     r.transform.forEach((v, i) => assert.ok(Math.abs(v - e.transform[i]) <= 1e-12 * Math.max(1, Math.abs(v)), key))
     assert.equal(r.crs ?? null, e.epsg ? `EPSG:${e.epsg}` : null, key)
     r.bands.forEach((b, i) => {
+      assert.ok(b.data instanceof ARRAY_OF[b.dtype], `${key} band ${i}: ${b.dtype} as ${b.data.constructor.name}`)
       let sum = 0
       let count = 0
       for (const v of b.data) {
@@ -63,6 +70,26 @@ test('readRaster window and band', async () => {
   assert.equal(w.width, 40)
   assert.equal(w.height, 30)
   assert.equal(w.bands[0].data[0], full.bands[3].data[10 * full.width + 20])
+  // the band alone, whole: the same cells, type, name and grid as that band of the full read
+  const one = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 3 })
+  assert.equal(one.bands.length, 1)
+  assert.equal(one.bands[0].dtype, full.bands[3].dtype)
+  assert.equal(one.bands[0].data.constructor, full.bands[3].data.constructor)
+  assert.equal(one.bands[0].description, full.bands[3].description)
+  assert.deepEqual(one.transform, full.transform)
+  assert.deepEqual(one.bands[0].data, full.bands[3].data)
+  await assert.rejects(landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 6 }), (e) => e.code === 'NOT_FOUND')
+})
+
+test('readRaster bands go back in as they came out: in-memory terrain equals terrain of the file', async () => {
+  for (const f of ['slovenia/dem.tif', 'olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif']) {
+    const r = await landopp.readRaster(fixture(f), { band: 0 })
+    const { width, height, transform, crs, nodata } = r
+    const mem = await landopp.terrain({ width, height, transform, crs, nodata, bands: [r.bands[0].data] }, 'slope')
+    const file = await landopp.terrain(fixture(f), 'slope')
+    assert.equal(mem.bands[0].dtype, file.bands[0].dtype, f)
+    assert.deepEqual(mem.bands[0].data, file.bands[0].data, f)
+  }
 })
 
 test('readLayer returns GeoJSON with typed properties; parcels are validated', async () => {

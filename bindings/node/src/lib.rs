@@ -125,12 +125,20 @@ pub fn version() -> String {
     landopp::VERSION.to_string()
 }
 
+/// A band's cells as the typed array of its data type: `Uint8Array` (Byte), `Int8Array`,
+/// `Int16Array`, `Uint16Array`, `Int32Array`, `Uint32Array`, `Float32Array`, `Float64Array`.
+pub type Cells =
+    Either8<Float64Array, Float32Array, Uint16Array, Int16Array, Uint8Array, Int8Array, Int32Array, Uint32Array>;
+
 #[napi(object)]
 pub struct RasterBand {
-    /// Data type name (GDAL's: Byte, Int16, UInt16, Int32, Float32, Float64, ...).
+    /// Data type name (GDAL's: Byte, Int8, Int16, UInt16, Int32, UInt32, Float32, Float64).
     pub dtype: String,
-    /// Cells as float64, row-major (nodata cells keep their value).
-    pub data: Float64Array,
+    /// Cells, row-major, in the typed array of `dtype` (nodata cells keep their value).
+    #[napi(
+        ts_type = "Float64Array | Float32Array | Uint16Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array"
+    )]
+    pub data: Cells,
     pub description: Option<String>,
 }
 
@@ -177,15 +185,10 @@ impl Task for ReadRasterTask {
                 }
                 None => Window::new(0, 0, t.height(), t.width()),
             };
-            let r = t.read_window_raster(w)?;
             Ok(match opts.band {
-                Some(b) => {
-                    let data = r.band(b as usize)?.clone();
-                    let mut one = landopp::Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
-                    one.band_names = vec![r.band_names[b as usize].clone()];
-                    one
-                }
-                None => r,
+                // only that band is decoded
+                Some(b) => t.read_window_raster_bands(w, &[b as usize])?,
+                None => t.read_window_raster(w)?,
             })
         })())
     }
@@ -196,7 +199,8 @@ impl Task for ReadRasterTask {
     }
 }
 
-/// Read a GeoTIFF off the JS thread. Resolves to bands as Float64Arrays.
+/// Read a GeoTIFF off the JS thread. Resolves to each band in the typed array of its data type
+/// (`Uint16Array` for a UInt16 band, ...); with `band`, only that band is read.
 #[napi(ts_return_type = "Promise<RasterResult>")]
 pub fn read_raster(path: String, options: Option<ReadRasterOptions>) -> AsyncTask<ReadRasterTask> {
     AsyncTask::new(ReadRasterTask { path, opts: options.unwrap_or_default() })
@@ -589,25 +593,46 @@ impl Task for TerrainTask {
     }
 }
 
-fn raster_js(r: landopp::Raster) -> RasterResult {
-    let names = r.band_names.clone();
-    RasterResult {
-        width: r.width() as u32,
-        height: r.height() as u32,
-        transform: r.transform.0.to_vec(),
-        crs: r.crs.as_ref().map(|c| c.to_user_string()),
-        nodata: r.nodata,
-        bands: r
-            .bands()
-            .iter()
-            .zip(names)
-            .map(|(b, description)| RasterBand {
-                dtype: b.dtype().gdal_name().to_string(),
-                data: Float64Array::new(b.to_f64().into_raw_vec_and_offset().0),
-                description,
-            })
-            .collect(),
+/// A band's cells, row-major, moved into the typed array of its type.
+fn cells(b: landopp::BandData) -> Cells {
+    use landopp::BandData as B;
+    match b {
+        B::F64(a) => Either8::A(Float64Array::new(row_major(a))),
+        B::F32(a) => Either8::B(Float32Array::new(row_major(a))),
+        B::U16(a) => Either8::C(Uint16Array::new(row_major(a))),
+        B::I16(a) => Either8::D(Int16Array::new(row_major(a))),
+        B::U8(a) => Either8::E(Uint8Array::new(row_major(a))),
+        B::I8(a) => Either8::F(Int8Array::new(row_major(a))),
+        B::I32(a) => Either8::G(Int32Array::new(row_major(a))),
+        B::U32(a) => Either8::H(Uint32Array::new(row_major(a))),
     }
+}
+
+/// The cells of `a` in row-major order, without a copy when `a` is already laid out so.
+fn row_major<T: Clone>(a: ndarray::Array2<T>) -> Vec<T> {
+    let n = a.len();
+    if a.is_standard_layout() {
+        let (v, off) = a.into_raw_vec_and_offset();
+        if v.len() == n {
+            return v;
+        }
+        let o = off.unwrap_or(0);
+        return v[o..o + n].to_vec();
+    }
+    a.iter().cloned().collect()
+}
+
+fn raster_js(mut r: landopp::Raster) -> RasterResult {
+    let (width, height) = (r.width() as u32, r.height() as u32);
+    let (transform, crs, nodata) = (r.transform.0.to_vec(), r.crs.as_ref().map(|c| c.to_user_string()), r.nodata);
+    let names = std::mem::take(&mut r.band_names);
+    let bands = r
+        .into_bands()
+        .into_iter()
+        .zip(names)
+        .map(|(b, description)| RasterBand { dtype: b.dtype().gdal_name().to_string(), data: cells(b), description })
+        .collect();
+    RasterResult { width, height, transform, crs, nodata, bands }
 }
 
 /// A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
@@ -806,7 +831,10 @@ pub struct RasterInput {
     pub nodata: Option<f64>,
     /// One typed array per band, kept in its type (a `Uint16Array` Sentinel-2 band stays u16:
     /// the spectral kernel's fast integer path, a quarter of the memory of a `Float64Array`).
-    pub bands: Vec<Either5<Float64Array, Float32Array, Uint16Array, Int16Array, Uint8Array>>,
+    #[napi(
+        ts_type = "Array<Float64Array | Float32Array | Uint16Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array>"
+    )]
+    pub bands: Vec<Cells>,
 }
 
 /// A raster argument, copied out of JS memory on the JS thread.
@@ -831,15 +859,17 @@ impl RasterSource {
             .bands
             .iter()
             .map(|b| {
-                let (len, data) = match b {
-                    Either5::A(a) => (a.len(), landopp::BandData::F64(ndarray_from(a.to_vec(), h, w)?)),
-                    Either5::B(a) => (a.len(), landopp::BandData::F32(ndarray_from(a.to_vec(), h, w)?)),
-                    Either5::C(a) => (a.len(), landopp::BandData::U16(ndarray_from(a.to_vec(), h, w)?)),
-                    Either5::D(a) => (a.len(), landopp::BandData::I16(ndarray_from(a.to_vec(), h, w)?)),
-                    Either5::E(a) => (a.len(), landopp::BandData::U8(ndarray_from(a.to_vec(), h, w)?)),
-                };
-                debug_assert_eq!(len, w * h);
-                Ok(data)
+                use landopp::BandData as B;
+                Ok(match b {
+                    Either8::A(a) => B::F64(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::B(a) => B::F32(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::C(a) => B::U16(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::D(a) => B::I16(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::E(a) => B::U8(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::F(a) => B::I8(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::G(a) => B::I32(ndarray_from(a.to_vec(), h, w)?),
+                    Either8::H(a) => B::U32(ndarray_from(a.to_vec(), h, w)?),
+                })
             })
             .collect::<landopp::Result<Vec<_>>>()
             .map_err(err)?;

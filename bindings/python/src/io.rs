@@ -53,15 +53,11 @@ fn read_geotiff(
 ) -> landopp::Result<Raster> {
     let t = landopp::GeoTiff::open(path)?;
     let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
-    let mut r = t.read_window_raster(w)?;
-    if let Some(b) = band {
-        let data = r.band(b)?.clone();
-        let name = r.band_names.get(b).cloned().flatten();
-        let mut one = Raster::new(vec![data], r.transform, r.crs.clone(), r.nodata)?;
-        one.band_names = vec![name];
-        r = one;
+    match band {
+        // only that band is decoded
+        Some(b) => t.read_window_raster_bands(w, &[b]),
+        None => t.read_window_raster(w),
     }
-    Ok(r)
 }
 
 /// A GeoTIFF being read on landopp's threads while Python does other work (the zonal wrapper

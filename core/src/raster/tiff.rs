@@ -468,11 +468,23 @@ impl GeoTiff {
 
     /// Read a window of every band as a [`Raster`] with the window's geotransform.
     pub fn read_window_raster(&self, w: Window) -> Result<Raster> {
-        let bands = self.read_bands_window(w)?;
+        let all: Vec<usize> = (0..self.bands).collect();
+        self.read_window_raster_bands(w, &all)
+    }
+
+    /// Read a window of some bands (0-based, in the order given) as a [`Raster`] with the
+    /// window's geotransform and those bands' names. The other bands are not decoded where the
+    /// file stores bands apart (planar); pixel-interleaved chunks are decoded once for all.
+    pub fn read_window_raster_bands(&self, w: Window, bands: &[usize]) -> Result<Raster> {
+        if let Some(&b) = bands.iter().find(|&&b| b >= self.bands) {
+            return Err(Error::not_found("band", (b + 1).to_string(), vec![format!("1..={}", self.bands)]));
+        }
+        self.check_window(w)?;
+        let data = self.read_selected(w, bands)?;
         let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
         let g = self.transform.0;
-        let mut r = Raster::new(bands, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
-        r.band_names = self.band_names.clone();
+        let mut r = Raster::new(data, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
+        r.band_names = bands.iter().map(|&b| self.band_names.get(b).cloned().flatten()).collect();
         Ok(r)
     }
 

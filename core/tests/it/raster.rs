@@ -77,6 +77,19 @@ fn windows_equal_full_read() {
         for b in t.blocks().iter().take(3) {
             assert_eq!(t.read_window(0, *b).unwrap(), full.band(0).unwrap().slice(b.row, b.col, b.rows, b.cols));
         }
+        // some bands, in the order asked, with their names and the window's geotransform
+        let n = t.band_count();
+        let pick: Vec<usize> = (0..n).rev().step_by(2).collect();
+        let some = t.read_window_raster_bands(w, &pick).unwrap();
+        let whole = full.window(w).unwrap();
+        assert_eq!(some.transform, whole.transform, "{f}");
+        assert_eq!(some.band_count(), pick.len(), "{f}");
+        for (k, &b) in pick.iter().enumerate() {
+            assert_eq!(some.band(k).unwrap(), whole.band(b).unwrap(), "{f} band {b}");
+            assert_eq!(some.band_names[k], whole.band_names[b], "{f} band {b}");
+        }
+        let e = t.read_window_raster_bands(w, &[0, n]).unwrap_err();
+        assert_eq!(e.code(), "NOT_FOUND", "{f}: {e}");
     }
 }
 
