@@ -254,7 +254,8 @@ export interface RasterBand {
 
 /**
  * An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
- * a GDAL geotransform, an optional CRS and nodata.
+ * a GDAL geotransform, an optional CRS and nodata. The arrays are read off the JS thread while
+ * the call runs: do not write to them until its Promise settles.
  */
 export interface RasterInput {
   width: number

@@ -40,7 +40,13 @@ test('zonalStats equals exactextract (fixtures/expected/zonal_exactextract.json)
   // errors carry the core code
   await assert.rejects(landopp.zonalStats(fixture('slovenia/dem.tif'), fixture('slovenia/lulc_polygons.gpkg'), { stats: ['nope'] }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.zonalStats('missing.tif', fixture('slovenia/lulc_polygons.gpkg')), (e) => e.code === 'NOT_FOUND')
-  assert.throws(() => landopp.terrain({ ...input, width: 7 }, 'slope'), /INVALID_INPUT/)
+  // a malformed in-memory raster is read on the worker thread: the Promise rejects with the core code
+  const bad = (e) => e.code === 'INVALID_INPUT'
+  await assert.rejects(landopp.terrain({ ...input, width: 7 }, 'slope'), (e) => bad(e) && /cells, expected/.test(e.message))
+  await assert.rejects(landopp.terrain({ ...input, transform: [0, 1, 0] }, 'slope'), (e) => bad(e) && /transform needs 6/.test(e.message))
+  await assert.rejects(landopp.zonalStats({ ...input, height: 3 }, fixture('slovenia/lulc_polygons.gpkg')), bad)
+  await assert.rejects(landopp.spectralIndices({ N: { ...input, width: 7 }, R: input }, ['NDVI']), bad)
+  await assert.rejects(landopp.terrain({ ...input, crs: 'EPSG:999999' }, 'slope'), (e) => typeof e.code === 'string' && e.code !== 'InvalidArg')
 })
 
 test('score returns typed arrays; explanations on request sum to the score', async () => {

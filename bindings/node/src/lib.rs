@@ -820,7 +820,8 @@ pub fn spectral_indices(
 }
 
 /// An in-memory raster from JS: one typed array per band (row-major, `width × height` cells),
-/// a GDAL geotransform, an optional CRS and nodata.
+/// a GDAL geotransform, an optional CRS and nodata. The arrays are read off the JS thread while
+/// the call runs: do not write to them until its Promise settles.
 #[napi(object)]
 pub struct RasterInput {
     pub width: u32,
@@ -837,23 +838,28 @@ pub struct RasterInput {
     pub bands: Vec<Cells>,
 }
 
-/// A raster argument, copied out of JS memory on the JS thread.
+/// A raster argument: a path, or typed arrays from JS read on the worker thread (the call's
+/// Promise settles before the caller may write to them again), so a large in-memory raster
+/// is not copied on the JS thread and its errors reject with the core's codes.
 pub enum RasterSource {
     Path(String),
-    Memory(landopp::Raster),
+    Js(RasterInput),
     Taken,
 }
 
 impl RasterSource {
     fn from_js(v: Either<String, RasterInput>) -> napi::Result<Self> {
-        let r = match v {
-            Either::A(p) => return Ok(RasterSource::Path(p)),
-            Either::B(r) => r,
-        };
-        let err = |e: landopp::Error| napi::Error::new(napi::Status::InvalidArg, format!("{}: {e}", e.code()));
+        Ok(match v {
+            Either::A(p) => RasterSource::Path(p),
+            Either::B(r) => RasterSource::Js(r),
+        })
+    }
+
+    /// A raster from JS typed arrays, each band copied into the core's own (in its type).
+    fn from_input(r: RasterInput) -> landopp::Result<landopp::Raster> {
         let (w, h) = (r.width as usize, r.height as usize);
         let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
-            err(landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", r.transform.len())))
+            landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", r.transform.len()))
         })?;
         let bands = r
             .bands
@@ -871,16 +877,15 @@ impl RasterSource {
                     Either8::H(a) => B::U32(ndarray_from(a.to_vec(), h, w)?),
                 })
             })
-            .collect::<landopp::Result<Vec<_>>>()
-            .map_err(err)?;
-        let crs = r.crs.map(|c| Crs::from_user_input(&c)).transpose().map_err(err)?;
-        Ok(RasterSource::Memory(landopp::Raster::new(bands, landopp::GeoTransform(t), crs, r.nodata).map_err(err)?))
+            .collect::<landopp::Result<Vec<_>>>()?;
+        let crs = r.crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        landopp::Raster::new(bands, landopp::GeoTransform(t), crs, r.nodata)
     }
 
     fn load(self) -> landopp::Result<landopp::Raster> {
         match self {
             RasterSource::Path(p) => landopp::Raster::open(p),
-            RasterSource::Memory(r) => Ok(r),
+            RasterSource::Js(r) => Self::from_input(r),
             RasterSource::Taken => Err(landopp::Error::InvalidInput("raster already used".into())),
         }
     }
