@@ -399,6 +399,13 @@ export interface SpectralOptions {
   qaBits?: Array<number>
   /** Constant overrides (`L`, `g`, `C1`...). */
   constants?: Record<string, number>
+  /**
+   * Caller-provided outputs, like numpy's `out=`: one `Float32Array` of `width × height` cells
+   * per index, by index name, written in place and resolved as the result's bands (re-using
+   * them across scenes or tiles skips allocating fresh memory every call). Do not touch them
+   * until the Promise settles.
+   */
+  out?: Record<string, Float32Array>
 }
 
 /**

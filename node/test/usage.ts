@@ -21,6 +21,9 @@ async function main(): Promise<void> {
   const dn: RasterInput = { ...mem, bands: [Uint16Array.of(812, 1400)] }
   const scl: RasterInput = { ...mem, bands: [Uint8Array.of(4, 9)] }
   const ndvi: RasterResult = await spectralIndices({ N: 'B08.tif', R: dn, G: mem }, ['NDVI'], { sensor: 'sentinel2_l2a', baseline: '04.00', scl, constants: { L: 0.5 } })
+  const reused: Float32Array = new Float32Array(ndvi.width * ndvi.height)
+  await spectralIndices({ N: 'B08.tif', R: dn }, ['NDVI'], { out: { NDVI: reused } })
+  const cells: Uint16Array | Float32Array | Float64Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array = ndvi.bands[0].data
   const mean: Float64Array = z[0].values
   const table = await features({ version: 1 }, '.')
   const s: ScoreResultJs = await score(table, { version: 1 }, { explain: false })

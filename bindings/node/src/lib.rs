@@ -727,6 +727,11 @@ pub struct SpectralOptions {
     pub qa_bits: Option<Vec<u32>>,
     /// Constant overrides (`L`, `g`, `C1`...).
     pub constants: Option<std::collections::HashMap<String, f64>>,
+    /// Caller-provided outputs, like numpy's `out=`: one `Float32Array` of `width × height` cells
+    /// per index, by index name, written in place and resolved as the result's bands (re-using
+    /// them across scenes or tiles skips allocating fresh memory every call). Do not touch them
+    /// until the Promise settles.
+    pub out: Option<std::collections::HashMap<String, Float32Array>>,
 }
 
 pub struct SpectralTask {
@@ -735,34 +740,158 @@ pub struct SpectralTask {
     settings: landopp::Result<landopp::spectral::ImagerySettings>,
     scl: Option<RasterSource>,
     qa: Option<RasterSource>,
+    out: Option<std::collections::HashMap<String, Float32Array>>,
+    /// The caller's outputs in index order, once written.
+    written: Vec<Float32Array>,
+}
+
+/// What a spectral call resolves to: fresh bands, or the grid of the caller's outputs.
+pub enum SpectralOut {
+    Fresh(landopp::Raster),
+    Into(landopp::spectral::BandGrid),
+}
+
+/// `(grid, band)` of a lent in-memory raster's first band.
+fn lent_band<'r>(k: &str, r: &'r RasterInput) -> landopp::Result<(landopp::spectral::BandGrid, landopp::BandView<'r>)> {
+    use landopp::BandView as V;
+    let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
+        landopp::Error::InvalidInput(format!("band {k}: transform needs 6 numbers, got {}", r.transform.len()))
+    })?;
+    let crs = r.crs.as_deref().map(Crs::from_user_input).transpose()?;
+    let grid = landopp::spectral::BandGrid {
+        width: r.width as usize,
+        height: r.height as usize,
+        transform: landopp::GeoTransform(t),
+        crs,
+    };
+    let view = match r.bands.first() {
+        Some(Either8::A(a)) => V::F64(a),
+        Some(Either8::B(a)) => V::F32(a),
+        Some(Either8::C(a)) => V::U16(a),
+        Some(Either8::D(a)) => V::I16(a),
+        Some(Either8::E(a)) => V::U8(a),
+        Some(Either8::F(a)) => V::I8(a),
+        Some(Either8::G(a)) => V::I32(a),
+        Some(Either8::H(a)) => V::U32(a),
+        None => return Err(landopp::Error::InvalidInput(format!("band {k}: the raster has no band"))),
+    };
+    Ok((grid, view))
 }
 
 impl Task for SpectralTask {
-    type Output = landopp::Result<landopp::Raster>;
+    type Output = landopp::Result<SpectralOut>;
     type JsValue = RasterResult;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let bands = std::mem::take(&mut self.bands);
         let scl = self.scl.take();
         let qa = self.qa.take();
+        let out = self.out.take();
         let settings = std::mem::replace(&mut self.settings, Err(landopp::Error::InvalidInput("taken".into())));
+        let written = &mut self.written;
+        let indices = &self.indices;
         Ok((|| {
             let settings = settings?;
-            let mut map = std::collections::BTreeMap::new();
+            // bands given as typed arrays are read in place; files are read here
+            let mut files = Vec::new();
+            let mut lent = Vec::new();
             for (k, b) in bands {
-                map.insert(k, b.load()?);
+                match b {
+                    RasterSource::Js(r) => lent.push((k, r)),
+                    other => files.push((k, other.load()?)),
+                }
+            }
+            let mut views = std::collections::BTreeMap::new();
+            let mut grids = Vec::new();
+            for (k, r) in &files {
+                let v = r
+                    .band(0)?
+                    .view()
+                    .ok_or_else(|| landopp::Error::InvalidInput(format!("band {k} is not contiguous in memory")))?;
+                let grid = landopp::spectral::BandGrid {
+                    width: r.width(),
+                    height: r.height(),
+                    transform: r.transform,
+                    crs: r.crs.clone(),
+                };
+                views.insert(k.clone(), (v, r.nodata));
+                grids.push((k.as_str(), grid));
+            }
+            for (k, r) in &lent {
+                let (grid, v) = lent_band(k, r)?;
+                views.insert(k.clone(), (v, r.nodata));
+                grids.push((k.as_str(), grid));
+            }
+            let Some((_, grid)) = grids.first() else {
+                return Err(landopp::Error::Empty("no band raster given".into()));
+            };
+            if let Some((k, g)) = grids
+                .iter()
+                .find(|(_, g)| (g.width, g.height, g.transform) != (grid.width, grid.height, grid.transform))
+            {
+                return Err(landopp::Error::InvalidInput(format!(
+                    "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
+                    g.width, g.height, grid.width, grid.height
+                )));
             }
             let scl = scl.map(RasterSource::load).transpose()?;
             let qa = qa.map(RasterSource::load).transpose()?;
             let opts = settings.options(scl.as_ref().map(Into::into), qa.as_ref().map(Into::into));
-            let names: Vec<&str> = self.indices.iter().map(String::as_str).collect();
-            landopp::spectral::index_rasters(&map, &names, &opts)
+            let names: Vec<&str> = indices.iter().map(String::as_str).collect();
+            match out {
+                None => landopp::spectral::index_views(&views, grid, &names, &opts).map(SpectralOut::Fresh),
+                Some(mut out) => {
+                    let mut arrays = Vec::with_capacity(names.len());
+                    for k in &names {
+                        arrays.push(
+                            out.remove(*k).ok_or_else(|| {
+                                landopp::Error::InvalidInput(format!("out has no Float32Array for {k}"))
+                            })?,
+                        );
+                    }
+                    {
+                        // SAFETY: the caller lent these arrays for the duration of the call (the
+                        // documented contract of `out`, like the lent columns of `score`); they
+                        // are distinct JS objects checked below not to share memory.
+                        #[allow(unsafe_code)]
+                        let mut slices: Vec<&mut [f32]> = arrays.iter_mut().map(|a| unsafe { a.as_mut() }).collect();
+                        let spans: Vec<(usize, usize)> =
+                            slices.iter().map(|s| (s.as_ptr() as usize, s.as_ptr() as usize + 4 * s.len())).collect();
+                        if spans.iter().enumerate().any(|(i, a)| spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1))
+                        {
+                            return Err(landopp::Error::InvalidInput(
+                                "out: two indices were given the same (or overlapping) array".into(),
+                            ));
+                        }
+                        landopp::spectral::index_views_into(&views, grid, &names, &opts, &mut slices)?;
+                    }
+                    *written = arrays;
+                    Ok(SpectralOut::Into(grid.clone()))
+                }
+            }
         })())
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        let r = output.map_err(|e| reject_with_code(&env, e))?;
-        Ok(raster_js(r))
+        match output.map_err(|e| reject_with_code(&env, e))? {
+            SpectralOut::Fresh(r) => Ok(raster_js(r)),
+            SpectralOut::Into(g) => Ok(RasterResult {
+                width: g.width as u32,
+                height: g.height as u32,
+                transform: g.transform.0.to_vec(),
+                crs: g.crs.as_ref().map(|c| c.to_user_string()),
+                nodata: Some(f64::NAN),
+                bands: std::mem::take(&mut self.written)
+                    .into_iter()
+                    .zip(&self.indices)
+                    .map(|(a, k)| RasterBand {
+                        dtype: "Float32".into(),
+                        data: Either8::B(a),
+                        description: Some(k.clone()),
+                    })
+                    .collect(),
+            }),
+        }
     }
 }
 
@@ -816,6 +945,8 @@ pub fn spectral_indices(
         settings,
         scl: o.scl.map(RasterSource::from_js).transpose()?,
         qa: o.qa_pixel.map(RasterSource::from_js).transpose()?,
+        out: o.out,
+        written: Vec::new(),
     }))
 }
 
