@@ -778,6 +778,32 @@ fn lent_band<'r>(k: &str, r: &'r RasterInput) -> landopp::Result<(landopp::spect
     Ok((grid, view))
 }
 
+/// A mask band (SCL, QA_PIXEL) of a spectral call: read from a file, or lent typed arrays.
+enum MaskSource {
+    File(landopp::Raster),
+    Lent(RasterInput),
+}
+
+impl MaskSource {
+    fn of(s: RasterSource) -> landopp::Result<Self> {
+        Ok(match s {
+            RasterSource::Js(r) => MaskSource::Lent(r),
+            other => MaskSource::File(other.load()?),
+        })
+    }
+
+    fn mask(&self, what: &str) -> landopp::Result<landopp::spectral::Mask<'_>> {
+        Ok(match self {
+            MaskSource::File(r) => r.into(),
+            MaskSource::Lent(r) => {
+                // the core checks the cell count against the mask's own grid
+                let (g, cells) = lent_band(what, r)?;
+                landopp::spectral::Mask::Cells { cells, width: g.width, height: g.height, transform: g.transform }
+            }
+        })
+    }
+}
+
 impl Task for SpectralTask {
     type Output = landopp::Result<SpectralOut>;
     type JsValue = RasterResult;
@@ -834,9 +860,11 @@ impl Task for SpectralTask {
                     g.width, g.height, grid.width, grid.height
                 )));
             }
-            let scl = scl.map(RasterSource::load).transpose()?;
-            let qa = qa.map(RasterSource::load).transpose()?;
-            let opts = settings.options(scl.as_ref().map(Into::into), qa.as_ref().map(Into::into));
+            // masks given as typed arrays are read in place too
+            let (scl, qa) = (scl.map(MaskSource::of).transpose()?, qa.map(MaskSource::of).transpose()?);
+            let (scl, qa) =
+                (scl.as_ref().map(|m| m.mask("scl")).transpose()?, qa.as_ref().map(|m| m.mask("qaPixel")).transpose()?);
+            let opts = settings.options(scl, qa);
             let names: Vec<&str> = indices.iter().map(String::as_str).collect();
             match out {
                 None => landopp::spectral::index_views(&views, grid, &names, &opts).map(SpectralOut::Fresh),
