@@ -751,9 +751,23 @@ pub enum SpectralOut {
     Into(landopp::spectral::BandGrid),
 }
 
+/// A JS band's cells as the core's borrowed view, in their type.
+fn view(c: &Cells) -> landopp::BandView<'_> {
+    use landopp::BandView as V;
+    match c {
+        Either8::A(a) => V::F64(a),
+        Either8::B(a) => V::F32(a),
+        Either8::C(a) => V::U16(a),
+        Either8::D(a) => V::I16(a),
+        Either8::E(a) => V::U8(a),
+        Either8::F(a) => V::I8(a),
+        Either8::G(a) => V::I32(a),
+        Either8::H(a) => V::U32(a),
+    }
+}
+
 /// `(grid, band)` of a lent in-memory raster's first band.
 fn lent_band<'r>(k: &str, r: &'r RasterInput) -> landopp::Result<(landopp::spectral::BandGrid, landopp::BandView<'r>)> {
-    use landopp::BandView as V;
     let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
         landopp::Error::InvalidInput(format!("band {k}: transform needs 6 numbers, got {}", r.transform.len()))
     })?;
@@ -764,18 +778,9 @@ fn lent_band<'r>(k: &str, r: &'r RasterInput) -> landopp::Result<(landopp::spect
         transform: landopp::GeoTransform(t),
         crs,
     };
-    let view = match r.bands.first() {
-        Some(Either8::A(a)) => V::F64(a),
-        Some(Either8::B(a)) => V::F32(a),
-        Some(Either8::C(a)) => V::U16(a),
-        Some(Either8::D(a)) => V::I16(a),
-        Some(Either8::E(a)) => V::U8(a),
-        Some(Either8::F(a)) => V::I8(a),
-        Some(Either8::G(a)) => V::I32(a),
-        Some(Either8::H(a)) => V::U32(a),
-        None => return Err(landopp::Error::InvalidInput(format!("band {k}: the raster has no band"))),
-    };
-    Ok((grid, view))
+    let band =
+        r.bands.first().ok_or_else(|| landopp::Error::InvalidInput(format!("band {k}: the raster has no band")))?;
+    Ok((grid, view(band)))
 }
 
 /// A mask band (SCL, QA_PIXEL) of a spectral call: read from a file, or lent typed arrays.
@@ -1020,23 +1025,7 @@ impl RasterSource {
         let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
             landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", r.transform.len()))
         })?;
-        let bands = r
-            .bands
-            .iter()
-            .map(|b| {
-                use landopp::BandData as B;
-                Ok(match b {
-                    Either8::A(a) => B::F64(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::B(a) => B::F32(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::C(a) => B::U16(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::D(a) => B::I16(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::E(a) => B::U8(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::F(a) => B::I8(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::G(a) => B::I32(ndarray_from(a.to_vec(), h, w)?),
-                    Either8::H(a) => B::U32(ndarray_from(a.to_vec(), h, w)?),
-                })
-            })
-            .collect::<landopp::Result<Vec<_>>>()?;
+        let bands = r.bands.iter().map(|b| view(b).to_band(h, w)).collect::<landopp::Result<Vec<_>>>()?;
         let crs = r.crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         landopp::Raster::new(bands, landopp::GeoTransform(t), crs, r.nodata)
     }
@@ -1048,13 +1037,6 @@ impl RasterSource {
             RasterSource::Taken => Err(landopp::Error::InvalidInput("raster already used".into())),
         }
     }
-}
-
-fn ndarray_from<T>(v: Vec<T>, h: usize, w: usize) -> landopp::Result<ndarray::Array2<T>> {
-    let n = v.len();
-    ndarray::Array2::from_shape_vec((h, w), v).map_err(|_| {
-        landopp::Error::InvalidInput(format!("band has {n} cells, expected width × height = {w} × {h} = {}", w * h))
-    })
 }
 
 /// Polygons from JS: a vector file path (with its layer) or a GeoJSON FeatureCollection object.

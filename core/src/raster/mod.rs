@@ -110,6 +110,38 @@ impl BandView<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The cells copied into an owned band of `height` rows × `width` columns (row-major), in
+    /// their type.
+    ///
+    /// ```
+    /// use landopp::{BandData, BandView};
+    /// let b = BandView::U16(&[1, 2, 3, 4, 5, 6]).to_band(2, 3)?;
+    /// assert!(matches!(&b, BandData::U16(a) if a[[1, 0]] == 4));
+    /// assert_eq!(BandView::U8(&[1, 2]).to_band(2, 3).unwrap_err().code(), "INVALID_INPUT");
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn to_band(&self, height: usize, width: usize) -> Result<BandData> {
+        let n = self.len();
+        if n != height * width {
+            return Err(Error::InvalidInput(format!(
+                "band has {n} cells, expected width × height = {width} × {height} = {}",
+                width * height
+            )));
+        }
+        let shape = (height, width);
+        let a = |e: ndarray::ShapeError| Error::InvalidInput(e.to_string());
+        Ok(match *self {
+            BandView::U8(s) => BandData::U8(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::I8(s) => BandData::I8(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::I16(s) => BandData::I16(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::U16(s) => BandData::U16(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::I32(s) => BandData::I32(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::U32(s) => BandData::U32(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::F32(s) => BandData::F32(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+            BandView::F64(s) => BandData::F64(Array2::from_shape_vec(shape, s.to_vec()).map_err(a)?),
+        })
+    }
 }
 
 /// `$m!(rust type, variant)` for the sample type a [`DataType`] names, as one expression.
