@@ -1433,27 +1433,15 @@ pub fn index_rasters(
     names: &[&str],
     opts: &ImageryOptions<'_>,
 ) -> Result<crate::Raster> {
-    let first = bands.values().next().ok_or_else(|| Error::Empty("no band raster given".into()))?;
-    for (k, b) in bands {
-        if b.width() != first.width() || b.height() != first.height() || b.transform != first.transform {
-            return Err(Error::InvalidInput(format!(
-                "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
-                b.width(),
-                b.height(),
-                first.width(),
-                first.height()
-            )));
-        }
-    }
+    let grids: Vec<(&str, BandGrid)> = bands.iter().map(|(k, b)| (k.as_str(), BandGrid::of(b))).collect();
+    let grid = BandGrid::common(&grids)?;
     let mut views = BTreeMap::new();
     for (k, b) in bands {
         let v =
             b.band(0)?.view().ok_or_else(|| Error::InvalidInput(format!("band {k} is not contiguous in memory")))?;
         views.insert(k.clone(), (v, b.nodata));
     }
-    let grid =
-        BandGrid { width: first.width(), height: first.height(), transform: first.transform, crs: first.crs.clone() };
-    index_views(&views, &grid, names, opts)
+    index_views(&views, grid, names, opts)
 }
 
 /// The grid of borrowed bands given to [`index_views`].
@@ -1467,6 +1455,27 @@ pub struct BandGrid {
     pub transform: crate::GeoTransform,
     /// CRS, if known.
     pub crs: Option<crate::Crs>,
+}
+
+impl BandGrid {
+    /// The grid of a raster.
+    pub fn of(r: &crate::Raster) -> Self {
+        BandGrid { width: r.width(), height: r.height(), transform: r.transform, crs: r.crs.clone() }
+    }
+
+    /// The grid every named band is on (size and geotransform): the first one's, or an error
+    /// naming a band on another grid. Bands are not resampled.
+    pub fn common<'g>(grids: &'g [(&str, BandGrid)]) -> Result<&'g BandGrid> {
+        let (_, first) = grids.first().ok_or_else(|| Error::Empty("no band raster given".into()))?;
+        let key = |g: &BandGrid| (g.width, g.height, g.transform);
+        match grids.iter().find(|(_, g)| key(g) != key(first)) {
+            Some((k, g)) => Err(Error::InvalidInput(format!(
+                "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
+                g.width, g.height, first.width, first.height
+            ))),
+            None => Ok(first),
+        }
+    }
 }
 
 /// [`index_rasters`] over borrowed bands (`(cells, nodata)` by catalogue band name, each
@@ -1660,6 +1669,24 @@ mod kernel_tests {
                 p.vars.iter().map(|v| (!is_band(v)).then(|| constant_default(v).unwrap() as f32)).collect();
             p.lower(&scalars);
             assert_eq!(p.code.len(), passes, "{name}: {:?}", p.code);
+        }
+    }
+
+    #[test]
+    fn bands_share_one_grid() {
+        let g = |w: usize, x0: f64| BandGrid {
+            width: w,
+            height: 4,
+            transform: crate::GeoTransform([x0, 10.0, 0.0, 0.0, 0.0, -10.0]),
+            crs: None,
+        };
+        assert_eq!(BandGrid::common(&[]).unwrap_err().code(), "EMPTY");
+        let same = [("N", g(5, 0.0)), ("R", g(5, 0.0))];
+        assert_eq!(BandGrid::common(&same).unwrap(), &g(5, 0.0));
+        for other in [g(6, 0.0), g(5, 5.0)] {
+            let e = BandGrid::common(&[("N", g(5, 0.0)), ("R", other)]).unwrap_err();
+            assert_eq!(e.code(), "INVALID_INPUT");
+            assert!(e.to_string().contains("band R is on another grid"), "{e}");
         }
     }
 

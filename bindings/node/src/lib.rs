@@ -839,12 +839,7 @@ impl Task for SpectralTask {
                     .band(0)?
                     .view()
                     .ok_or_else(|| landopp::Error::InvalidInput(format!("band {k} is not contiguous in memory")))?;
-                let grid = landopp::spectral::BandGrid {
-                    width: r.width(),
-                    height: r.height(),
-                    transform: r.transform,
-                    crs: r.crs.clone(),
-                };
+                let grid = landopp::spectral::BandGrid::of(r);
                 views.insert(k.clone(), (v, r.nodata));
                 grids.push((k.as_str(), grid));
             }
@@ -853,18 +848,7 @@ impl Task for SpectralTask {
                 views.insert(k.clone(), (v, r.nodata));
                 grids.push((k.as_str(), grid));
             }
-            let Some((_, grid)) = grids.first() else {
-                return Err(landopp::Error::Empty("no band raster given".into()));
-            };
-            if let Some((k, g)) = grids
-                .iter()
-                .find(|(_, g)| (g.width, g.height, g.transform) != (grid.width, grid.height, grid.transform))
-            {
-                return Err(landopp::Error::InvalidInput(format!(
-                    "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
-                    g.width, g.height, grid.width, grid.height
-                )));
-            }
+            let grid = landopp::spectral::BandGrid::common(&grids)?;
             // masks given as typed arrays are read in place too
             let (scl, qa) = (scl.map(MaskSource::of).transpose()?, qa.map(MaskSource::of).transpose()?);
             let (scl, qa) =
