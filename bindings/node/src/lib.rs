@@ -768,19 +768,28 @@ fn view(c: &Cells) -> landopp::BandView<'_> {
 
 /// `(grid, band)` of a lent in-memory raster's first band.
 fn lent_band<'r>(k: &str, r: &'r RasterInput) -> landopp::Result<(landopp::spectral::BandGrid, landopp::BandView<'r>)> {
-    let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
-        landopp::Error::InvalidInput(format!("band {k}: transform needs 6 numbers, got {}", r.transform.len()))
+    let grid = r.grid().map_err(|e| match e {
+        landopp::Error::InvalidInput(m) => landopp::Error::InvalidInput(format!("band {k}: {m}")),
+        e => e,
     })?;
-    let crs = r.crs.as_deref().map(Crs::from_user_input).transpose()?;
-    let grid = landopp::spectral::BandGrid {
-        width: r.width as usize,
-        height: r.height as usize,
-        transform: landopp::GeoTransform(t),
-        crs,
-    };
     let band =
         r.bands.first().ok_or_else(|| landopp::Error::InvalidInput(format!("band {k}: the raster has no band")))?;
     Ok((grid, view(band)))
+}
+
+impl RasterInput {
+    /// Size, geotransform and CRS, checked.
+    fn grid(&self) -> landopp::Result<landopp::spectral::BandGrid> {
+        let t: [f64; 6] = self.transform.as_slice().try_into().map_err(|_| {
+            landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", self.transform.len()))
+        })?;
+        Ok(landopp::spectral::BandGrid {
+            width: self.width as usize,
+            height: self.height as usize,
+            transform: landopp::GeoTransform(t),
+            crs: self.crs.as_deref().map(Crs::from_user_input).transpose()?,
+        })
+    }
 }
 
 /// A mask band (SCL, QA_PIXEL) of a spectral call: read from a file, or lent typed arrays.
@@ -1005,13 +1014,9 @@ impl RasterSource {
 
     /// A raster from JS typed arrays, each band copied into the core's own (in its type).
     fn from_input(r: RasterInput) -> landopp::Result<landopp::Raster> {
-        let (w, h) = (r.width as usize, r.height as usize);
-        let t: [f64; 6] = r.transform.as_slice().try_into().map_err(|_| {
-            landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", r.transform.len()))
-        })?;
-        let bands = r.bands.iter().map(|b| view(b).to_band(h, w)).collect::<landopp::Result<Vec<_>>>()?;
-        let crs = r.crs.map(|c| Crs::from_user_input(&c)).transpose()?;
-        landopp::Raster::new(bands, landopp::GeoTransform(t), crs, r.nodata)
+        let g = r.grid()?;
+        let bands = r.bands.iter().map(|b| view(b).to_band(g.height, g.width)).collect::<landopp::Result<Vec<_>>>()?;
+        landopp::Raster::new(bands, g.transform, g.crs, r.nodata)
     }
 
     fn load(self) -> landopp::Result<landopp::Raster> {
