@@ -384,10 +384,13 @@ mod wkt {
         Node(Node),
     }
 
+    /// Deepest nesting accepted: real CRS definitions nest about 5 levels (WKT2 ~7).
+    pub(super) const MAX_DEPTH: usize = 32;
+
     pub(super) fn parse(s: &str) -> Result<Node> {
         let b = s.trim().as_bytes();
         let mut pos = 0;
-        let n = node(b, &mut pos)?;
+        let n = node(b, &mut pos, 0)?;
         Ok(n)
     }
 
@@ -401,16 +404,26 @@ mod wkt {
         }
     }
 
-    fn node(b: &[u8], pos: &mut usize) -> Result<Node> {
+    fn is_word(c: u8) -> bool {
+        c.is_ascii_alphanumeric() || c == b'_'
+    }
+
+    /// One `KEYWORD[args]` node. Every branch of the argument loop consumes at least one byte, and
+    /// nesting deeper than [`MAX_DEPTH`] is refused, so hostile text can neither loop nor
+    /// exhaust the stack.
+    fn node(b: &[u8], pos: &mut usize, depth: usize) -> Result<Node> {
+        if depth > MAX_DEPTH {
+            return Err(err(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
         skip_ws(b, pos);
         let start = *pos;
-        while *pos < b.len() && (b[*pos].is_ascii_alphanumeric() || b[*pos] == b'_') {
+        while *pos < b.len() && is_word(b[*pos]) {
             *pos += 1;
         }
         let key = String::from_utf8_lossy(&b[start..*pos]).to_ascii_uppercase();
         skip_ws(b, pos);
         if key.is_empty() || *pos >= b.len() || (b[*pos] != b'[' && b[*pos] != b'(') {
-            return Err(err("expected KEYWORD["));
+            return Err(err(&format!("expected KEYWORD[ at byte {}", *pos)));
         }
         *pos += 1;
         let mut args = Vec::new();
@@ -440,21 +453,22 @@ mod wkt {
                         *pos += 1;
                     }
                     let t = String::from_utf8_lossy(&b[s..*pos]);
-                    args.push(Arg::Num(t.parse().map_err(|_| err("bad number"))?));
+                    args.push(Arg::Num(t.parse().map_err(|_| err(&format!("bad number at byte {s}")))?));
                 }
-                _ => {
+                c if is_word(c) => {
                     let save = *pos;
-                    while *pos < b.len() && (b[*pos].is_ascii_alphanumeric() || b[*pos] == b'_') {
+                    while *pos < b.len() && is_word(b[*pos]) {
                         *pos += 1;
                     }
                     skip_ws(b, pos);
                     if *pos < b.len() && (b[*pos] == b'[' || b[*pos] == b'(') {
                         *pos = save;
-                        args.push(Arg::Node(node(b, pos)?));
+                        args.push(Arg::Node(node(b, pos, depth + 1)?));
                     } else {
                         args.push(Arg::Word);
                     }
                 }
+                _ => return Err(err(&format!("unexpected character at byte {}", *pos))),
             }
         }
         Ok(Node { key, args })
@@ -644,5 +658,19 @@ mod tests {
     fn nan_is_rejected() {
         let t = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(32633).unwrap()).unwrap();
         assert_eq!(t.transform_point(f64::NAN, 1.0).unwrap_err().code(), "INVALID_GEOMETRY");
+    }
+
+    #[test]
+    fn hostile_wkt_is_refused_without_recursing_or_looping() {
+        // 10,000 levels used to overflow the stack; a stray character used to loop forever
+        let deep = format!("{}{}", "A[".repeat(10_000), "]".repeat(10_000));
+        let e = Crs::from_wkt(&deep).unwrap_err();
+        assert_eq!(e.code(), "CRS");
+        assert!(e.to_string().contains("nested deeper than"), "{e}");
+        for bad in ["GEOGCS[#]", "GEOGCS[\"x\",DATUM[\"d\",SPHEROID[\"s\",6378137,298.25]],%]", "A[", "A[1e]"] {
+            assert_eq!(Crs::from_wkt(bad).unwrap_err().code(), "CRS", "{bad}");
+        }
+        // the real nesting depth of WKT2 definitions still parses
+        assert!(wkt::parse(&format!("{}{}", "A[".repeat(wkt::MAX_DEPTH), "]".repeat(wkt::MAX_DEPTH))).is_ok());
     }
 }

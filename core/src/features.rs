@@ -249,8 +249,10 @@ impl FeatureTable {
     /// Write as CSV: `id,<columns...>` (NaN written as an empty field).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        self.write_csv_to(f).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+        let mut f = crate::output::AtomicFile::create(path)?;
+        let w = std::io::BufWriter::new(f.file()?);
+        self.write_csv_to(w).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+        f.commit()
     }
     /// Write CSV to any writer.
     pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {

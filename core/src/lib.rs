@@ -10,6 +10,7 @@ pub mod geodesic;
 pub mod info;
 pub mod interrupt;
 pub mod ml;
+pub mod output;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;

@@ -313,30 +313,43 @@ impl FeatureSpec {
 
     /// Make relative paths relative to `dir`.
     pub fn resolve_paths(&mut self, dir: &Path) {
-        let fix = |p: &mut PathBuf| {
+        self.for_each_path_mut(&mut |p| {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
-        };
-        let fix_layer = |l: &mut LayerRef| match l {
-            LayerRef::Path(p) => fix(p),
-            LayerRef::Layer { path, .. } => fix(path),
-        };
+        });
+    }
+
+    /// Every file the spec reads (parcels, rasters, layers, tables, models), e.g. to check that an
+    /// output path is none of them.
+    pub fn input_paths(&self) -> Vec<PathBuf> {
+        let mut all = Vec::new();
+        self.clone().for_each_path_mut(&mut |p| all.push(p.clone()));
+        all
+    }
+
+    fn for_each_path_mut(&mut self, fix: &mut dyn FnMut(&mut PathBuf)) {
         fix(&mut self.parcels.path);
         for f in &mut self.features {
+            fn layer(l: &mut LayerRef) -> &mut PathBuf {
+                match l {
+                    LayerRef::Path(p) => p,
+                    LayerRef::Layer { path, .. } => path,
+                }
+            }
             match f {
                 FeatureStep::Zonal { raster, .. } | FeatureStep::Terrain { raster, .. } => fix(raster),
-                FeatureStep::Overlay { layer, .. } | FeatureStep::Proximity { layer, .. } => fix_layer(layer),
-                FeatureStep::Soils { layer, component_table, mapunit_table, .. } => {
-                    fix_layer(layer);
-                    component_table.iter_mut().for_each(fix);
-                    mapunit_table.iter_mut().for_each(fix);
+                FeatureStep::Overlay { layer: l, .. } | FeatureStep::Proximity { layer: l, .. } => fix(layer(l)),
+                FeatureStep::Soils { layer: l, component_table, mapunit_table, .. } => {
+                    fix(layer(l));
+                    component_table.iter_mut().for_each(&mut *fix);
+                    mapunit_table.iter_mut().for_each(&mut *fix);
                 }
                 FeatureStep::Spectral { bands, stac, scl, qa_pixel, .. } => {
-                    bands.values_mut().for_each(fix);
-                    stac.iter_mut().for_each(fix);
-                    scl.iter_mut().for_each(fix);
-                    qa_pixel.iter_mut().for_each(fix);
+                    bands.values_mut().for_each(&mut *fix);
+                    stac.iter_mut().for_each(&mut *fix);
+                    scl.iter_mut().for_each(&mut *fix);
+                    qa_pixel.iter_mut().for_each(&mut *fix);
                 }
                 FeatureStep::Model { path, .. } => fix(path),
                 _ => {}

@@ -735,11 +735,14 @@ pub fn terrain_file(
     opts: &TerrainOptions,
     write: &GeoTiffWriteOptions,
 ) -> Result<()> {
+    crate::output::ensure_distinct(output.as_ref(), &[input.as_ref()])?;
     let src = GeoTiff::open(input.as_ref())?;
     if opts.band >= src.band_count() {
         return Err(Error::not_found("band", (opts.band + 1).to_string(), vec![format!("1..={}", src.band_count())]));
     }
     let (h, w) = (src.height(), src.width());
+    // a header claiming more cells than the file can hold fails here, before per-row tables
+    src.check_budget(Window::new(0, 0, h, w), 1)?;
     let p = Params::new(product, opts, &src.transform(), src.crs(), h)?;
     let hillshade = product == TerrainProduct::Hillshade;
     let layout = TiffLayout {

@@ -76,13 +76,13 @@ test('model files: signed and encrypted round trip; tampering and wrong keys are
   const m = await landopp.trainModel(t, { features: ['slope', 'zone'], target: 'price', modelVersion: '2.0.0', params: { model: 'gradient_boosting', task: 'regression', seed: 3 } })
   const dir = mkdtempSync(join(tmpdir(), 'landopp-ml-'))
   const path = join(dir, 'm.json')
-  const keys = { hmacKey: Buffer.from('secret'), encryptionKey: Buffer.alloc(32, 7) }
+  const keys = { hmacKey: Buffer.from('a 16-byte secret'), encryptionKey: Buffer.alloc(32, 7) }
   await m.save(path, keys)
   const back = await landopp.loadModel(path, { ...keys, expectFeatures: ['slope', 'zone'] })
   assert.equal(back.card.model_version, '2.0.0')
   assert.deepEqual(await back.predict(t), await m.predict(t))
   await assert.rejects(landopp.loadModel(path, { ...keys, encryptionKey: Buffer.alloc(32, 8) }), { code: 'INTEGRITY' })
-  await assert.rejects(landopp.loadModel(path, { ...keys, hmacKey: Buffer.from('other') }), { code: 'INTEGRITY' })
+  await assert.rejects(landopp.loadModel(path, { ...keys, hmacKey: Buffer.from('another 16-b key') }), { code: 'INTEGRITY' })
   await assert.rejects(landopp.loadModel(path, { ...keys, expectFeatures: ['zone', 'slope'] }), { code: 'INVALID_INPUT' })
   const env = JSON.parse(readFileSync(path, 'utf8'))
   env.payload = (env.payload[0] === '0' ? '1' : '0') + env.payload.slice(1)

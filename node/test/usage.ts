@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   const ex = await m.explain(table)
   const contribution: number = ex[0].contributions[0][0]
   const imp = await m.permutationImportance(table, { metric: 'roc_auc', nRepeats: 3 })
-  await m.save('m.json', { hmacKey: new TextEncoder().encode('k') })
-  const back: Model = await loadModel('m.json', { hmacKey: new TextEncoder().encode('k'), expectFeatures: ['slope_mean'] })
+  await m.save('m.json', { hmacKey: new TextEncoder().encode('a 16-byte secret') })
+  const back: Model = await loadModel('m.json', { hmacKey: new TextEncoder().encode('a 16-byte secret'), expectFeatures: ['slope_mean'] })
   const version: string = back.card.model_version
   const drift = await driftReport(table, table, { psiThreshold: 0.2 })
   const arm: string[] = abAssign(table.ids, { salt: 's', shareB: 0.1, modelA: '1.0.0', modelB: '1.1.0' })

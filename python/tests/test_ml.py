@@ -84,15 +84,15 @@ def test_model_lifecycle_drift_and_ab(tmp_path):
     assert prob.shape == (200, 2) and np.allclose(prob.sum(axis=1), 1)
     key = bytes(range(32))
     path = tmp_path / "m.json"
-    m.save(path, hmac_key=b"sig", encryption_key=key)
-    back = landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=key, expect_features=["slope", "area"])
+    m.save(path, hmac_key=b"a 16-byte secret", encryption_key=key)
+    back = landopp.ml.Model.load(path, hmac_key=b"a 16-byte secret", encryption_key=key, expect_features=["slope", "area"])
     np.testing.assert_array_equal(back.predict(X), prob)
     with pytest.raises(landopp.IntegrityError):
-        landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=bytes(32))
+        landopp.ml.Model.load(path, hmac_key=b"a 16-byte secret", encryption_key=bytes(32))
     with pytest.raises(landopp.IntegrityError):
-        landopp.ml.Model.load(path, hmac_key=b"other", encryption_key=key)
+        landopp.ml.Model.load(path, hmac_key=b"another 16-b key", encryption_key=key)
     with pytest.raises(landopp.InvalidInputError):
-        landopp.ml.Model.load(path, hmac_key=b"sig", encryption_key=key, expect_features=["area", "slope"])
+        landopp.ml.Model.load(path, hmac_key=b"a 16-byte secret", encryption_key=key, expect_features=["area", "slope"])
     (tmp_path / "x.json").write_text('{"type": "FeatureCollection"}')
     with pytest.raises(landopp.FormatError):
         landopp.ml.Model.load(tmp_path / "x.json")

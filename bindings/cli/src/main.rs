@@ -195,16 +195,22 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Cmd::Demo { data, out } => demo::run(data, &out),
         Cmd::Train(args) => ml::train(args),
-        Cmd::Predict { model, features, output, hmac_key_env, key_env } => ml::predict(
-            &model,
-            &features,
-            output.as_deref(),
-            ml::env_bytes(hmac_key_env.as_deref(), false)?,
-            ml::env_bytes(key_env.as_deref(), true)?,
-        ),
+        Cmd::Predict { model, features, output, hmac_key_env, key_env } => {
+            check_outputs(&[output.as_deref()], &[model.clone(), features.clone()])?;
+            ml::predict(
+                &model,
+                &features,
+                output.as_deref(),
+                ml::env_bytes(hmac_key_env.as_deref(), false)?,
+                ml::env_bytes(key_env.as_deref(), true)?,
+            )
+        }
         Cmd::Drift { reference, current, psi, ks } => ml::drift(&reference, &current, psi, ks),
-        Cmd::Features { spec, output, provenance, quiet, timings } => {
-            let spec = landopp::pipeline::FeatureSpec::read(&spec)?;
+        Cmd::Features { spec: spec_path, output, provenance, quiet, timings } => {
+            let spec = landopp::pipeline::FeatureSpec::read(&spec_path)?;
+            let mut inputs = spec.input_paths();
+            inputs.push(spec_path);
+            check_outputs(&[output.as_deref(), provenance.as_deref()], &inputs)?;
             let bar = indicatif::ProgressBar::new((spec.features.len() + 1) as u64);
             if quiet {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -237,8 +243,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .iter()
                     .map(|c| (c.name.clone(), serde_json::to_value(&c.meta).unwrap_or_default()))
                     .collect();
-                std::fs::write(&pv, serde_json::to_string_pretty(&m).unwrap_or_default())
-                    .map_err(|e| Error::io(&pv, e))?;
+                landopp::output::write_atomic(&pv, serde_json::to_string_pretty(&m).unwrap_or_default().as_bytes())?;
             }
             match output {
                 Some(o) => t.write_csv(o),
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Cmd::Score { features, profile, output, top } => {
+            check_outputs(&[output.as_deref()], &[features.clone(), profile.clone()])?;
             let t = landopp::FeatureTable::read_csv(&features)?;
             let text = std::fs::read_to_string(&profile).map_err(|e| Error::io(&profile, e))?;
             let p = landopp::scoring::Profile::parse(&text)?;
@@ -256,7 +262,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             match output {
                 Some(o) if o.extension().is_some_and(|e| e == "json") => {
                     let s = serde_json::to_string_pretty(&r).map_err(|e| Error::InvalidInput(e.to_string()))?;
-                    std::fs::write(&o, s).map_err(|e| Error::io(&o, e))
+                    landopp::output::write_atomic(&o, s.as_bytes())
                 }
                 o => {
                     let mut out = landopp::FeatureTable::new(r.ids.to_vec());
@@ -323,6 +329,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                     "--max-cells must be a positive number of millions, got {max_cells}"
                 )));
             }
+            let mut inputs = vec![polygons.clone(), raster.clone()];
+            inputs.extend(weights.clone());
+            check_outputs(&[output.as_deref()], &inputs)?;
             let r = landopp::raster::GeoTiff::open(&raster)?;
             let w = weights.map(landopp::Raster::open).transpose()?;
             let p = landopp::Parcels::read(&polygons, layer.as_deref(), id.as_deref())?;
@@ -338,6 +347,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// Refuse any output path that is one of the inputs (it would be destroyed while read).
+fn check_outputs(outputs: &[Option<&std::path::Path>], inputs: &[PathBuf]) -> Result<(), Error> {
+    let inputs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+    outputs.iter().flatten().try_for_each(|o| landopp::output::ensure_distinct(o, &inputs))
 }
 
 /// Print to standard output; a closed pipe (`| head`) ends the output quietly.

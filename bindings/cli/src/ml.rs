@@ -73,6 +73,7 @@ fn key32(k: &Option<Vec<u8>>) -> Option<[u8; 32]> {
 }
 
 pub fn train(mut a: TrainArgs) -> Result<(), Error> {
+    landopp::output::ensure_distinct(&a.output, &[&a.features])?;
     let hmac_key = env_bytes(a.hmac_key_env.as_deref(), false)?;
     let key_bytes = env_bytes(a.key_env.as_deref(), true)?;
     let t = FeatureTable::read_csv(&a.features)?;

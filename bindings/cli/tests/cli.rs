@@ -39,7 +39,7 @@ fn train_predict_drift_with_a_signed_encrypted_model() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_landopp"))
             .args(args)
-            .env("LANDOPP_SIGN", "s3cret")
+            .env("LANDOPP_SIGN", "a 16-byte s3cret")
             .env("LANDOPP_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
             .env("LANDOPP_BAD_KEY", "ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
             .output()

@@ -474,6 +474,24 @@ impl Boosting {
         self.n_classes = self.n_classes.max(n_classes);
     }
 
+    /// Check the sizes a model file could get wrong (the trees through `tree`).
+    pub(super) fn validate_structure(
+        &self,
+        tree: impl Fn(&Tree) -> std::result::Result<(), String>,
+    ) -> std::result::Result<(), String> {
+        let k_ok = self.k == 1 || self.k == self.n_classes;
+        if !k_ok || self.baseline.len() != self.k || !self.trees.len().is_multiple_of(self.k) {
+            return Err(format!(
+                "boosting with {} outputs for {} classes, {} baselines and {} trees",
+                self.k,
+                self.n_classes,
+                self.baseline.len(),
+                self.trees.len()
+            ));
+        }
+        self.trees.iter().try_for_each(tree)
+    }
+
     /// Raw outputs (`n × k`) of rows of `x`.
     fn raw(&self, x: &[f64], n: usize) -> Vec<f64> {
         let k = self.k;

@@ -13,10 +13,10 @@
 //! let card = ModelCard::new("1.0.0", &["slope_mean"], "developed", &d, Default::default(), &params);
 //! let key = [7u8; 32];
 //! let dir = std::env::temp_dir().join("landopp-doc-model.json");
-//! Model { card, estimator }.save(&dir, &SaveOptions { hmac_key: Some(b"secret"), encryption_key: Some(&key) })?;
-//! let m = Model::load(&dir, &LoadOptions { hmac_key: Some(b"secret"), encryption_key: Some(&key), expect_features: None })?;
+//! Model { card, estimator }.save(&dir, &SaveOptions { hmac_key: Some(b"a 16-byte secret"), encryption_key: Some(&key) })?;
+//! let m = Model::load(&dir, &LoadOptions { hmac_key: Some(b"a 16-byte secret"), encryption_key: Some(&key), expect_features: None })?;
 //! assert_eq!(m.card.model_version, "1.0.0");
-//! let wrong = Model::load(&dir, &LoadOptions { hmac_key: Some(b"secret"), encryption_key: Some(&[0u8; 32]), expect_features: None });
+//! let wrong = Model::load(&dir, &LoadOptions { hmac_key: Some(b"a 16-byte secret"), encryption_key: Some(&[0u8; 32]), expect_features: None });
 //! assert_eq!(wrong.unwrap_err().code(), "INTEGRITY");
 //! # Ok::<(), landopp::Error>(())
 //! ```
@@ -366,6 +366,7 @@ pub fn key_from_env(var: Option<&str>, hex32: bool) -> Result<Option<Vec<u8>>> {
     let Some(var) = var else { return Ok(None) };
     let v = std::env::var(var).map_err(|_| Error::InvalidInput(format!("environment variable {var} is not set")))?;
     if !hex32 {
+        check_hmac_key(Some(v.as_bytes())).map_err(|e| Error::InvalidInput(format!("{var}: {e}")))?;
         return Ok(Some(v.into_bytes()));
     }
     let v = v.trim();
@@ -379,11 +380,28 @@ pub fn key_from_env(var: Option<&str>, hex32: bool) -> Result<Option<Vec<u8>>> {
         .map(Some)
 }
 
+/// Shortest HMAC key accepted, in bytes (128 bits): an empty or short key lets anyone forge a
+/// signature.
+pub const MIN_HMAC_KEY_BYTES: usize = 16;
+
+fn check_hmac_key(k: Option<&[u8]>) -> Result<()> {
+    match k {
+        Some(k) if k.len() < MIN_HMAC_KEY_BYTES => Err(Error::InvalidInput(format!(
+            "HMAC key of {} bytes: at least {MIN_HMAC_KEY_BYTES} are needed (a short key lets anyone forge a signature)",
+            k.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
+    if !s.is_ascii() {
+        return Err(Error::Integrity("hex field holds non-ASCII characters".into()));
+    }
     if !s.len().is_multiple_of(2) {
         return Err(Error::Integrity("odd-length hex".into()));
     }
@@ -403,6 +421,7 @@ impl Model {
     /// Write the model to `path` (JSON envelope; see the module docs).
     pub fn save(&self, path: impl AsRef<Path>, opts: &SaveOptions<'_>) -> Result<()> {
         let path = path.as_ref();
+        check_hmac_key(opts.hmac_key)?;
         let json = serde_json::to_string(self).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let (payload, encryption, nonce) = match opts.encryption_key {
             Some(k) => {
@@ -427,14 +446,13 @@ impl Model {
         };
         let text = serde_json::to_string(&env).map_err(|e| Error::InvalidInput(e.to_string()))?;
         // write then rename: a crash never leaves a half-written model under the name
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        crate::output::write_atomic(path, text.as_bytes())
     }
 
     /// Read and verify a model (see the module docs for the errors).
     pub fn load(path: impl AsRef<Path>, opts: &LoadOptions<'_>) -> Result<Model> {
         let path = path.as_ref();
+        check_hmac_key(opts.hmac_key)?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let bad = |m: &str| Error::Format { format: "landopp model", path: path.to_path_buf(), message: m.into() };
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&format!("not JSON: {e}")))?;
@@ -475,7 +493,14 @@ impl Model {
             (None, None) => {}
         }
         let json = match (env.encryption.as_deref(), opts.encryption_key) {
-            (None, _) => env.payload,
+            (None, None) => env.payload,
+            (None, Some(_)) => {
+                // a plain file where an encrypted one is expected may have been substituted
+                return Err(Error::Integrity(format!(
+                    "{}: an encryption key was given but the model is not encrypted",
+                    path.display()
+                )));
+            }
             (Some("aes-256-gcm"), Some(k)) => {
                 let nonce = unhex(env.nonce.as_deref().unwrap_or(""))?;
                 if nonce.len() != 12 {
@@ -494,6 +519,17 @@ impl Model {
             (Some(other), _) => return Err(Error::Unsupported(format!("encryption {other:?}"))),
         };
         let m: Model = serde_json::from_str(&json).map_err(|e| bad(&format!("payload: {e}")))?;
+        m.estimator.check_structure().map_err(|e| bad(&format!("inconsistent model: {e}")))?;
+        if m.card.encoded_width() != m.estimator.n_features() {
+            return Err(bad(&format!(
+                "the card describes {} model inputs, the model has {}",
+                m.card.encoded_width(),
+                m.estimator.n_features()
+            )));
+        }
+        if m.card.classes.as_ref().is_some_and(|c| c.len() < m.estimator.n_classes()) {
+            return Err(bad("the card names fewer classes than the model predicts"));
+        }
         if m.card != env.card {
             return Err(Error::Integrity("the clear card differs from the card inside the payload".into()));
         }
@@ -589,7 +625,7 @@ mod tests {
         let p = dir.path().join("m.json");
         let (m, d) = model();
         let key = [3u8; 32];
-        let sign = Some(&b"k1"[..]);
+        let sign = Some(&b"sixteen bytes k1"[..]);
         m.save(&p, &SaveOptions { hmac_key: sign, encryption_key: Some(&key) }).unwrap();
         let opts = LoadOptions { hmac_key: sign, encryption_key: Some(&key), expect_features: None };
         let back = Model::load(&p, &opts).unwrap();
@@ -597,7 +633,7 @@ mod tests {
         assert_eq!(back.estimator.predict(&d.x).unwrap(), m.estimator.predict(&d.x).unwrap());
         let code = |o: &LoadOptions<'_>| Model::load(&p, o).unwrap_err().code();
         assert_eq!(code(&LoadOptions { encryption_key: Some(&[4u8; 32]), ..opts }), "INTEGRITY");
-        assert_eq!(code(&LoadOptions { hmac_key: Some(b"k2"), ..opts }), "INTEGRITY");
+        assert_eq!(code(&LoadOptions { hmac_key: Some(b"sixteen bytes k2"), ..opts }), "INTEGRITY");
         assert_eq!(code(&LoadOptions { hmac_key: None, ..opts }), "INVALID_INPUT");
         assert_eq!(code(&LoadOptions { encryption_key: None, ..opts }), "INVALID_INPUT");
         let schema = vec!["b".to_string(), "a".to_string()];
@@ -622,5 +658,80 @@ mod tests {
         m.save(&p, &SaveOptions::default()).unwrap();
         assert_eq!(Model::load(&p, &LoadOptions::default()).unwrap(), m);
         assert_eq!(code(&LoadOptions { hmac_key: sign, ..LoadOptions::default() }), "INTEGRITY");
+        // an encryption key given for a plain model: refused (a substituted plain file)
+        assert_eq!(code(&LoadOptions { encryption_key: Some(&key), ..LoadOptions::default() }), "INTEGRITY");
+        // empty and short HMAC keys are refused, on save and on load
+        for k in [&b""[..], b"short"] {
+            assert_eq!(code(&LoadOptions { hmac_key: Some(k), ..LoadOptions::default() }), "INVALID_INPUT");
+            let e = m.save(&p, &SaveOptions { hmac_key: Some(k), ..Default::default() }).unwrap_err();
+            assert_eq!(e.code(), "INVALID_INPUT");
+        }
+        // non-ASCII text where hex is expected: an error, not a panic on a character boundary
+        m.save(&p, &SaveOptions { hmac_key: sign, ..Default::default() }).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        v["hmac_sha256"] = "é".repeat(32).into();
+        std::fs::write(&p, v.to_string()).unwrap();
+        assert_eq!(code(&LoadOptions { hmac_key: sign, ..LoadOptions::default() }), "INTEGRITY");
+    }
+
+    /// Rewrite a saved model's payload with `edit` and a matching checksum.
+    fn tamper(p: &Path, edit: impl Fn(&mut serde_json::Value)) {
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let mut payload: serde_json::Value = serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+        edit(&mut payload);
+        let text = payload.to_string();
+        v["sha256"] = hex(&Sha256::digest(text.as_bytes())).into();
+        v["payload"] = text.into();
+        std::fs::write(p, v.to_string()).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_model_structures_are_refused_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        let (m, _) = model();
+        let code = || Model::load(&p, &LoadOptions::default()).unwrap_err().code();
+        let internal = |v: &serde_json::Value| {
+            // an internal node other than the root (the root pointing at itself would be a leaf)
+            v["estimator"]["trees"][0]["split"].as_array().unwrap().iter().skip(1).position(|s| s["l"] != 0).unwrap()
+                + 1
+        };
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let edits: Vec<(&str, Edit)> = vec![
+            // a child pointing back at its parent made predict loop forever
+            (
+                "cycle",
+                Box::new(move |v| {
+                    let k = internal(v);
+                    v["estimator"]["trees"][0]["split"][k]["l"] = k.into();
+                }),
+            ),
+            (
+                "feature out of range",
+                Box::new(move |v| {
+                    let k = internal(v);
+                    v["estimator"]["trees"][0]["split"][k]["f"] = 99.into();
+                }),
+            ),
+            (
+                "child out of range",
+                Box::new(move |v| {
+                    let k = internal(v);
+                    v["estimator"]["trees"][0]["split"][k]["l"] = 100_000.into();
+                }),
+            ),
+            ("values missing", Box::new(|v| v["estimator"]["trees"][0]["value"] = serde_json::json!([]))),
+            ("no trees", Box::new(|v| v["estimator"]["trees"] = serde_json::json!([]))),
+            ("zero features", Box::new(|v| v["estimator"]["p"] = 0.into())),
+        ];
+        for (what, edit) in edits {
+            m.save(&p, &SaveOptions::default()).unwrap();
+            tamper(&p, |v| edit(v));
+            let mut env: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            env["card"] =
+                serde_json::from_str::<serde_json::Value>(env["payload"].as_str().unwrap()).unwrap()["card"].clone();
+            std::fs::write(&p, env.to_string()).unwrap();
+            assert_eq!(code(), "FORMAT", "{what}");
+        }
     }
 }

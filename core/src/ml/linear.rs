@@ -183,6 +183,25 @@ impl Linear {
         self.n_classes = self.n_classes.max(n_classes);
     }
 
+    /// Check the sizes a model file could get wrong.
+    pub(super) fn validate_structure(&self) -> std::result::Result<(), String> {
+        let ok = self.mean.len() == self.p
+            && self.scale.len() == self.p
+            && (self.coef.len() == 1 || self.coef.len() == self.n_classes)
+            && self.coef.iter().all(|c| c.len() == self.p + 1);
+        if ok {
+            return Ok(());
+        }
+        Err(format!(
+            "linear model of {} features with {} means, {} scales and {} coefficient rows for {} classes",
+            self.p,
+            self.mean.len(),
+            self.scale.len(),
+            self.coef.len(),
+            self.n_classes
+        ))
+    }
+
     fn raw_row(&self, x: &[f64], out: &mut [f64]) {
         for (o, c) in out.iter_mut().zip(&self.coef) {
             *o = c[0] + (0..self.p).map(|f| c[f + 1] * (x[f] - self.mean[f]) / self.scale[f]).sum::<f64>();

@@ -183,6 +183,32 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Check a tree read from a file before any walk: `w` values per node, every split on one of
+    /// `p` features, and every child after its parent (so a walk always ends at a leaf).
+    fn validate(&self, p: usize, w: usize) -> std::result::Result<(), String> {
+        let n = self.split.len();
+        let bad = Err;
+        if n == 0 || self.w != w || self.value.len() != n.saturating_mul(w) {
+            return bad(format!(
+                "tree of {n} nodes with {} values of width {} (expected width {w})",
+                self.value.len(),
+                self.w
+            ));
+        }
+        for (k, s) in self.split.iter().enumerate() {
+            if s.l == 0 {
+                continue;
+            }
+            if (s.l as usize) <= k || s.l as usize + 1 >= n {
+                return bad(format!("tree node {k} has children {} and {} of {n} nodes", s.l, s.l as u64 + 1));
+            }
+            if s.f as usize >= p {
+                return bad(format!("tree node {k} splits on feature {} of {p}", s.f));
+            }
+        }
+        Ok(())
+    }
+
     fn leaf(&self, x: &[f64]) -> usize {
         let mut k = 0;
         loop {
@@ -591,6 +617,30 @@ pub enum Estimator {
 }
 
 impl Estimator {
+    /// Check a model read from a file: every size, index and link consistent with the others,
+    /// so prediction can neither index out of bounds nor loop (`INVALID_INPUT` naming the
+    /// inconsistency; [`lifecycle::Model::load`] reports it as `FORMAT` of the file).
+    pub fn validate(&self) -> Result<()> {
+        self.check_structure().map_err(|m| Error::InvalidInput(format!("inconsistent model: {m}")))
+    }
+
+    pub(crate) fn check_structure(&self) -> std::result::Result<(), String> {
+        let bad = Err;
+        let p = self.n_features();
+        if p == 0 {
+            return bad("a model of 0 features".into());
+        }
+        match self {
+            Estimator::RandomForest(m) => {
+                if m.trees.is_empty() {
+                    return bad("a forest without trees".into());
+                }
+                m.trees.iter().try_for_each(|t| t.validate(p, m.n_classes.max(1)))
+            }
+            Estimator::GradientBoosting(m) => m.validate_structure(|t| t.validate(p, 1)),
+            Estimator::Linear(m) => m.validate_structure(),
+        }
+    }
     /// Fit a model of the family `params` names.
     pub fn fit(d: &Dataset, params: &Params) -> Result<Estimator> {
         Ok(match params {

@@ -7,6 +7,7 @@
 use super::{BandData, DataType, GeoTransform, Raster, Window};
 use crate::crs::Crs;
 use crate::error::{Error, Result};
+use crate::output::AtomicFile;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -15,6 +16,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const FMT: &str = "GeoTIFF";
+
+/// Most samples per pixel accepted (hyperspectral cubes have a few hundred bands).
+const MAX_BANDS: u64 = 65_535;
+/// Largest image or chunk edge accepted (GDAL's limit: `INT_MAX`).
+const MAX_EDGE: u64 = i32::MAX as u64;
+/// A read may always allocate this much, whatever the file's size (sparse files, tiny rasters).
+const READ_FLOOR_BYTES: u64 = 32 << 20;
+/// Above the floor, a read may decode at most this many bytes per byte of file: more than the
+/// best case of any supported compression (Deflate ≤ 1,032×, TIFF LZW ≤ ~1,365×), so only a
+/// corrupt header or a mostly sparse file exceeds it.
+const READ_BYTES_PER_FILE_BYTE: u64 = 2048;
 
 // TIFF tags
 const IMAGE_WIDTH: u16 = 256;
@@ -260,12 +272,20 @@ impl GeoTiff {
         let tags = read_ifd(&file, file_len, ifd_off, endian, big).map_err(ferr)?;
         let get = |t: u16| tags.get(&t).map(|e| e.u64s(endian)).unwrap_or_default();
         let one = |t: u16, d: u64| get(t).first().copied().unwrap_or(d);
-        let width = one(IMAGE_WIDTH, 0) as usize;
-        let height = one(IMAGE_LENGTH, 0) as usize;
+        // Every size below is checked before it sizes anything.
+        let width = one(IMAGE_WIDTH, 0);
+        let height = one(IMAGE_LENGTH, 0);
         if width == 0 || height == 0 {
             return Err(ferr("missing or zero image width/height".into()));
         }
-        let bands = one(SAMPLES_PER_PIXEL, 1) as usize;
+        if width > MAX_EDGE || height > MAX_EDGE {
+            return Err(ferr(format!("image of {width} x {height} cells: an edge over {MAX_EDGE}")));
+        }
+        let bands = one(SAMPLES_PER_PIXEL, 1);
+        if bands == 0 || bands > MAX_BANDS {
+            return Err(ferr(format!("SamplesPerPixel {bands}: must be 1 to {MAX_BANDS}")));
+        }
+        let (width, height, bands) = (width as usize, height as usize, bands as usize);
         let bps = one(BITS_PER_SAMPLE, 1);
         let fmt = one(SAMPLE_FORMAT, 1);
         let dtype = match (fmt, bps) {
@@ -306,17 +326,26 @@ impl GeoTiff {
         let planar = one(PLANAR_CONFIG, 1) == 2;
         let tiled = tags.contains_key(&TILE_OFFSETS);
         let (chunk_w, chunk_h, offsets, byte_counts) = if tiled {
-            (one(TILE_WIDTH, 0) as usize, one(TILE_LENGTH, 0) as usize, get(TILE_OFFSETS), get(TILE_BYTE_COUNTS))
+            (one(TILE_WIDTH, 0), one(TILE_LENGTH, 0), get(TILE_OFFSETS), get(TILE_BYTE_COUNTS))
         } else {
-            let rps = (one(ROWS_PER_STRIP, height as u64) as usize).min(height);
-            (width, rps, get(STRIP_OFFSETS), get(STRIP_BYTE_COUNTS))
+            let rps = one(ROWS_PER_STRIP, height as u64).min(height as u64);
+            (width as u64, rps, get(STRIP_OFFSETS), get(STRIP_BYTE_COUNTS))
         };
-        if chunk_w == 0 || chunk_h == 0 {
-            return Err(ferr("zero tile or strip size".into()));
+        if chunk_w == 0 || chunk_h == 0 || chunk_w > MAX_EDGE || chunk_h > MAX_EDGE {
+            return Err(ferr(format!("tile or strip of {chunk_w} x {chunk_h} cells")));
         }
-        let per_plane = width.div_ceil(chunk_w) * height.div_ceil(chunk_h);
-        let expected = per_plane * if planar { bands } else { 1 };
-        if offsets.len() < expected || byte_counts.len() < expected {
+        let (chunk_w, chunk_h) = (chunk_w as usize, chunk_h as usize);
+        let spp = if planar { 1 } else { bands };
+        // a chunk's decoded size, and the chunk count, in checked arithmetic (edges < 2^31)
+        let chunk_bytes = (chunk_w as u64 * chunk_h as u64).checked_mul((spp * dtype.size()) as u64);
+        let per_plane = (width.div_ceil(chunk_w) as u64).checked_mul(height.div_ceil(chunk_h) as u64);
+        let expected = per_plane.and_then(|n| n.checked_mul(if planar { bands as u64 } else { 1 }));
+        let (Some(_), Some(expected)) = (chunk_bytes, expected) else {
+            return Err(ferr(format!(
+                "{width} x {height} cells in {chunk_w} x {chunk_h} chunks of {bands} bands overflow"
+            )));
+        };
+        if (offsets.len() as u64) < expected || (byte_counts.len() as u64) < expected {
             return Err(ferr(format!(
                 "{} chunk offsets / {} byte counts for {} chunks",
                 offsets.len(),
@@ -324,7 +353,7 @@ impl GeoTiff {
                 expected
             )));
         }
-        for (o, c) in offsets.iter().zip(&byte_counts).take(expected) {
+        for (o, c) in offsets.iter().zip(&byte_counts).take(expected as usize) {
             if o.saturating_add(*c) > file_len {
                 return Err(ferr(format!(
                     "file is truncated: a chunk at byte {o} of length {c} ends past the end of the file ({file_len} bytes)"
@@ -489,7 +518,8 @@ impl GeoTiff {
     }
 
     fn check_window(&self, w: Window) -> Result<()> {
-        if w.rows == 0 || w.cols == 0 || w.row + w.rows > self.height || w.col + w.cols > self.width {
+        let inside = |start: usize, len: usize, size: usize| start.checked_add(len).is_some_and(|end| end <= size);
+        if w.rows == 0 || w.cols == 0 || !inside(w.row, w.rows, self.height) || !inside(w.col, w.cols, self.width) {
             return Err(Error::InvalidInput(format!(
                 "window {w:?} is outside the {}x{} raster {}",
                 self.width,
@@ -500,7 +530,27 @@ impl GeoTiff {
         Ok(())
     }
 
+    /// Refuse a read whose output no file of this size could hold (a corrupt header claiming a
+    /// huge raster in a small file) before allocating it.
+    pub(crate) fn check_budget(&self, w: Window, bands: usize) -> Result<()> {
+        let bytes = (w.rows as u64 * w.cols as u64).saturating_mul((bands * self.dtype.size()) as u64);
+        let limit = READ_FLOOR_BYTES.max(self.file_len.saturating_mul(READ_BYTES_PER_FILE_BYTE));
+        if bytes > limit {
+            return Err(Error::format(
+                FMT,
+                &self.path,
+                format!(
+                    "a read of {} x {} cells x {bands} bands ({bytes} bytes) is more than a {}-byte file can hold: \
+                     the header is corrupt, or the file is mostly sparse (read it in smaller windows)",
+                    w.cols, w.rows, self.file_len
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn read_selected(&self, w: Window, bands: &[usize]) -> Result<Vec<BandData>> {
+        self.check_budget(w, bands.len())?;
         macro_rules! go {
             ($t:ty, $v:ident) => {
                 self.read_typed::<$t>(w, bands)?.into_iter().map(BandData::$v).collect()
@@ -531,22 +581,30 @@ impl GeoTiff {
         }
         let spp = if self.planar { 1 } else { self.bands };
         let sz = self.dtype.size();
-        // Decode in batches of about 64 MiB so memory stays bounded on huge windows.
+        // Sparse chunks (GDAL SPARSE_OK: byte count 0) are nodata, or zero.
+        let fill = {
+            let mut b = Vec::with_capacity(8);
+            write_sample(&mut b, self.dtype, self.nodata.unwrap_or(0.0));
+            T::from_ne(&b)
+        };
+        // Decode in batches of about 32 MiB so memory stays bounded on huge windows.
         let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
-        let batch = (64usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads() * 2);
+        let batch = (32usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads());
         for jb in jobs.chunks(batch) {
             // Decode and convert to typed samples in parallel; the copy below is row memcpy.
-            let decoded: Vec<Vec<T>> = jb
+            let decoded: Vec<Option<Vec<T>>> = jb
                 .par_iter()
                 .map(|&(idx, _, cr, _)| {
+                    if self.byte_counts[idx] == 0 {
+                        return Ok(None);
+                    }
                     let buf = self.decode_chunk(idx, cr, spp)?;
-                    Ok(buf.chunks_exact(sz).map(T::from_ne).collect())
+                    Ok(Some(buf.chunks_exact(sz).map(T::from_ne).collect()))
                 })
                 .collect::<Result<_>>()?;
             for (&(_, plane, cr, cc), buf) in jb.iter().zip(&decoded) {
-                let rows_in_chunk =
-                    if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - cr * self.chunk_h) };
                 let (y0, x0) = (cr * self.chunk_h, cc * self.chunk_w);
+                let rows_in_chunk = self.chunk_h.min(self.height - y0);
                 let r_lo = w.row.max(y0);
                 let r_hi = (w.row + w.rows).min(y0 + rows_in_chunk);
                 let c_lo = w.col.max(x0);
@@ -558,12 +616,16 @@ impl GeoTiff {
                 for (k, sample) in targets {
                     let dst = &mut out[k];
                     for r in r_lo..r_hi {
-                        let src_row = &buf[(r - y0) * self.chunk_w * spp..(r - y0 + 1) * self.chunk_w * spp];
                         let mut dst_row = dst.row_mut(r - w.row);
                         let dst_slice = dst_row
                             .as_slice_mut()
                             .ok_or_else(|| Error::InvalidInput("non-contiguous output array".into()))?;
                         let d = &mut dst_slice[c_lo - w.col..c_hi - w.col];
+                        let Some(buf) = buf else {
+                            d.fill(fill);
+                            continue;
+                        };
+                        let src_row = &buf[(r - y0) * self.chunk_w * spp..(r - y0 + 1) * self.chunk_w * spp];
                         if spp == 1 {
                             d.copy_from_slice(&src_row[c_lo - x0..c_hi - x0]);
                         } else {
@@ -578,25 +640,31 @@ impl GeoTiff {
         Ok(out)
     }
 
-    /// Decompress one chunk into native-endian samples (`chunk_w × rows × spp`).
+    /// Decompress one stored (non-sparse) chunk into native-endian samples (`chunk_w × rows ×
+    /// spp`). The decoded size is checked against what the compressed bytes can hold before
+    /// anything is allocated, and decoders write into a buffer of exactly that size.
     fn decode_chunk(&self, idx: usize, chunk_row: usize, spp: usize) -> Result<Vec<u8>> {
+        // the last strip of a stripped file may be short; tiles are always whole
         let rows = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - chunk_row * self.chunk_h) };
         let sz = self.dtype.size();
         let row_bytes = self.chunk_w * spp * sz;
         let need = row_bytes * rows;
         let (off, len) = (self.offsets[idx], self.byte_counts[idx] as usize);
-        if len == 0 {
-            // Sparse chunk (GDAL SPARSE_OK): nodata, or zero.
-            let mut v = Vec::with_capacity(need);
-            let fill = self.nodata.unwrap_or(0.0);
-            for _ in 0..self.chunk_w * rows * spp {
-                write_sample(&mut v, self.dtype, fill);
-            }
-            return Ok(v);
-        }
         let ferr = |m: String| Error::format(FMT, &self.path, m);
-        if off + len as u64 > self.file_len {
+        if off.saturating_add(len as u64) > self.file_len {
             return Err(ferr(format!("chunk {idx} extends past the end of the file")));
+        }
+        let max_ratio = match self.compression {
+            1 => 1,
+            32773 => 64,        // PackBits: 2 bytes → at most 128
+            8 | 32946 => 1_100, // Deflate: at most 1,032
+            _ => 2_048,         // LZW: at most ~1,365
+        };
+        if need as u64 > (len as u64).saturating_mul(max_ratio) {
+            return Err(ferr(format!(
+                "chunk {idx}: {len} stored bytes cannot hold {need} bytes of cells with compression {} (corrupt header)",
+                self.compression_name()
+            )));
         }
         let mut raw = vec![0u8; len];
         read_at(&self.file, &mut raw, off).map_err(|e| Error::io(&self.path, e))?;
@@ -611,13 +679,20 @@ impl GeoTiff {
             }
             5 => {
                 let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
-                let mut out = Vec::with_capacity(need);
-                let res = dec.into_vec(&mut out).decode(&raw);
-                if let Err(e) = res.status {
-                    if out.len() < need {
-                        return Err(ferr(format!("chunk {idx}: corrupt LZW stream: {e}")));
+                let mut out = vec![0u8; need];
+                let (mut i, mut o) = (0, 0);
+                while o < need {
+                    let r = dec.decode_bytes(&raw[i..], &mut out[o..]);
+                    i += r.consumed_in;
+                    o += r.consumed_out;
+                    match r.status {
+                        Ok(weezl::LzwStatus::Ok) if r.consumed_in + r.consumed_out > 0 => {}
+                        Ok(_) => break,
+                        Err(e) if o < need => return Err(ferr(format!("chunk {idx}: corrupt LZW stream: {e}"))),
+                        Err(_) => break,
                     }
                 }
+                out.truncate(o);
                 out
             }
             32773 => unpackbits(&raw, need),
@@ -754,13 +829,13 @@ fn unpackbits(src: &[u8], need: usize) -> Vec<u8> {
 
 fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::Result<HashMap<u16, Entry>, String> {
     let (cnt_sz, ent_sz, inline) = if big { (8usize, 20usize, 8usize) } else { (2, 12, 4) };
-    if off == 0 || off + cnt_sz as u64 > len {
+    if off == 0 || off.saturating_add(cnt_sz as u64) > len {
         return Err(format!("first IFD offset {off} is outside the file ({len} bytes)"));
     }
     let mut cb = [0u8; 8];
     read_at(f, &mut cb[..cnt_sz], off).map_err(|x| x.to_string())?;
     let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 } as usize;
-    if n == 0 || n > 10_000 || off + (cnt_sz + n * ent_sz) as u64 > len {
+    if n == 0 || n > 10_000 || off.saturating_add((cnt_sz + n * ent_sz) as u64) > len {
         return Err(format!("IFD with {n} entries does not fit in the file (truncated?)"));
     }
     let mut raw = vec![0u8; n * ent_sz];
@@ -783,7 +858,7 @@ fn read_ifd(f: &File, len: u64, off: u64, e: Endian, big: bool) -> std::result::
         } else {
             let vo = &ent[ent_sz - inline..];
             let voff = if big { rd_u64(vo, e) } else { rd_u32(vo, e) as u64 };
-            if voff + total as u64 > len {
+            if voff.saturating_add(total as u64) > len {
                 return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)"));
             }
             let mut d = vec![0u8; total];
@@ -819,7 +894,7 @@ fn georef(tags: &HashMap<u16, Entry>, e: Endian) -> (GeoTransform, Option<Crs>, 
                     }
                 }
                 GEO_ASCII_PARAMS => {
-                    if let Some(s) = ascii.get(val..(val + count).min(ascii.len())) {
+                    if let Some(s) = ascii.get(val..val.saturating_add(count).min(ascii.len())) {
                         key_str.insert(id, s.trim_end_matches('|').to_string());
                     }
                 }
@@ -991,6 +1066,8 @@ type IoThread = (std::sync::mpsc::SyncSender<Vec<Vec<u8>>>, std::thread::JoinHan
 #[derive(Debug)]
 pub(crate) struct GeoTiffWriter {
     path: PathBuf,
+    /// The temporary file, renamed over `path` by `finish`.
+    atomic: AtomicFile,
     layout: TiffLayout,
     opts: GeoTiffWriteOptions,
     predictor: u16,
@@ -1028,7 +1105,20 @@ impl GeoTiffWriter {
             }
         }
         let (across, down) = (layout.width.div_ceil(ts), layout.height.div_ceil(ts));
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        // a classic TIFF holds at most 4 GiB: more tiles than that could index is not writable
+        let tiles = (across as u64).saturating_mul(down as u64).saturating_mul(layout.bands as u64);
+        if layout.width > u32::MAX as usize
+            || layout.height > u32::MAX as usize
+            || layout.bands > MAX_BANDS as usize
+            || tiles > (u32::MAX as u64) / 16
+        {
+            return Err(Error::Unsupported(format!(
+                "a GeoTIFF of {} x {} cells x {} bands is larger than classic TIFF holds (BigTIFF writing is not implemented)",
+                layout.width, layout.height, layout.bands
+            )));
+        }
+        let mut atomic = AtomicFile::create(path)?;
+        let file = atomic.take_file().ok_or_else(|| Error::io(path, std::io::Error::other("temporary file")))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
         let handle = std::thread::Builder::new()
             .name("landopp-tiff-writer".into())
@@ -1048,6 +1138,7 @@ impl GeoTiffWriter {
         let n = layout.bands * across * down;
         Ok(GeoTiffWriter {
             path: path.to_path_buf(),
+            atomic,
             layout,
             opts: *opts,
             predictor,
@@ -1199,8 +1290,10 @@ impl GeoTiffWriter {
         out.write_all(&ifd).map_err(ioe)?;
         out.seek(SeekFrom::Start(4)).map_err(ioe)?;
         out.write_all(&(pos as u32).to_le_bytes()).map_err(ioe)?;
-        out.flush().map_err(ioe)?;
-        Ok(())
+        let file = out.into_inner().map_err(|e| ioe(e.into_error()))?;
+        file.sync_all().map_err(ioe)?;
+        drop(file);
+        self.atomic.commit()
     }
 }
 

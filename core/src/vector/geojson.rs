@@ -208,6 +208,10 @@ pub fn to_json(layer: &VectorLayer) -> J {
 
 /// Write a layer as GeoJSON.
 pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
-    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    serde_json::to_writer(std::io::BufWriter::new(f), &to_json(layer)).map_err(|e| Error::io(path, e.into()))
+    let mut f = crate::output::AtomicFile::create(path)?;
+    let mut w = std::io::BufWriter::new(f.file()?);
+    serde_json::to_writer(&mut w, &to_json(layer)).map_err(|e| Error::io(path, e.into()))?;
+    std::io::Write::flush(&mut w).map_err(|e| Error::io(path, e))?;
+    drop(w);
+    f.commit()
 }

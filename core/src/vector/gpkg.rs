@@ -188,10 +188,11 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
 
 /// Write a layer as a new GeoPackage (replacing the file).
 pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
-    if path.exists() {
-        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-    }
-    let mut conn = Connection::open(path).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    // written to a temporary file renamed over `path` at the end: a failure leaves `path` as it was
+    let mut atomic = crate::output::AtomicFile::create(path)?;
+    drop(atomic.take_file());
+    let mut conn =
+        Connection::open(atomic.tmp_path()).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     let e = |x: rusqlite::Error| Error::io(path, std::io::Error::other(x.to_string()));
     let (srs_id, org, code, def) = match &layer.crs {
         None => (-1i64, "NONE".to_string(), -1i64, "undefined".to_string()),
@@ -288,5 +289,6 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
         }
     }
     tx.commit().map_err(e)?;
-    Ok(())
+    conn.close().map_err(|(_, x)| e(x))?;
+    atomic.commit()
 }

@@ -431,7 +431,6 @@ impl Parcels {
     /// (`EMPTY`), an unknown id field (`NOT_FOUND`). Invalid rings are kept and flagged.
     pub fn from_layer(layer: VectorLayer, id_field: Option<&str>) -> Result<Self> {
         use geo::CoordsIter;
-        use geo::Validation;
         if layer.is_empty() {
             return Err(Error::Empty(format!("layer {:?} has no features", layer.name)));
         }
@@ -475,10 +474,7 @@ impl Parcels {
                 } else if validity::surely_valid(mp) {
                     GeometryStatus::Valid
                 } else {
-                    match mp.validation_errors().first() {
-                        None => GeometryStatus::Valid,
-                        Some(e) => GeometryStatus::Invalid(e.to_string()),
-                    }
+                    validity::ogc_status(mp)
                 }
             })
             .collect();

@@ -15,6 +15,21 @@ use geo::Contains;
 use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use rstar::{RTree, RTreeObject, AABB};
 
+/// geo's full OGC validation, with its reason. geo's topology graph panics on some degenerate
+/// inputs ("topology position conflict", e.g. subnormal coordinates in self-touching rings): such
+/// a shape is reported invalid with that reason instead of taking the process down.
+pub(crate) fn ogc_status(mp: &MultiPolygon<f64>) -> super::GeometryStatus {
+    use super::GeometryStatus;
+    use geo::Validation;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mp.validation_errors())) {
+        Ok(errors) => match errors.first() {
+            None => GeometryStatus::Valid,
+            Some(e) => GeometryStatus::Invalid(e.to_string()),
+        },
+        Err(_) => GeometryStatus::Invalid("degenerate topology (validation could not build its graph)".into()),
+    }
+}
+
 /// Shapes with fewer segments than this are tested pairwise; larger ones through an R-tree.
 const PAIRWISE: usize = 96;
 

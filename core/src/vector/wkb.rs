@@ -44,10 +44,13 @@ impl Cur<'_> {
     }
 }
 
+/// Deepest nesting of geometry collections accepted (real data nests one or two levels).
+pub const MAX_DEPTH: usize = 32;
+
 /// Parse one WKB geometry.
 pub fn read(b: &[u8]) -> Result<Geometry<f64>> {
     let mut c = Cur { b, p: 0, le: true };
-    geom(&mut c)
+    geom(&mut c, 0)
 }
 
 fn coords(c: &mut Cur<'_>, dims: usize) -> Result<Vec<Coord<f64>>> {
@@ -64,7 +67,10 @@ fn coords(c: &mut Cur<'_>, dims: usize) -> Result<Vec<Coord<f64>>> {
     Ok(v)
 }
 
-fn geom(c: &mut Cur<'_>) -> Result<Geometry<f64>> {
+fn geom(c: &mut Cur<'_>, depth: usize) -> Result<Geometry<f64>> {
+    if depth > MAX_DEPTH {
+        return Err(bad(format!("geometry collections nested deeper than {MAX_DEPTH} levels")));
+    }
     c.le = match c.u8()? {
         0 => false,
         1 => true,
@@ -111,7 +117,7 @@ fn geom(c: &mut Cur<'_>) -> Result<Geometry<f64>> {
             let n = c.count(5)?;
             let mut parts = Vec::with_capacity(n);
             for _ in 0..n {
-                parts.push(geom(c)?);
+                parts.push(geom(c, depth + 1)?);
             }
             match base {
                 4 => Geometry::MultiPoint(MultiPoint(
@@ -216,5 +222,16 @@ mod tests {
         write(&g, &mut b);
         assert_eq!(read(&b).unwrap(), g);
         assert_eq!(read(&b[..b.len() - 3]).unwrap_err().code(), "INVALID_GEOMETRY");
+    }
+
+    #[test]
+    fn deep_collections_are_refused_without_recursing() {
+        // 100,000 nested collections used to overflow the stack
+        let mut b = Vec::new();
+        for _ in 0..100_000 {
+            b.extend_from_slice(&[1, 7, 0, 0, 0, 1, 0, 0, 0]);
+        }
+        let e = read(&b).unwrap_err();
+        assert!(e.to_string().contains("nested deeper than"), "{e}");
     }
 }

@@ -123,6 +123,18 @@ fn formats_agree() {
     }
     assert_eq!(s.crs, g.crs);
     assert_eq!(f.crs, g.crs);
+    // attributes too: the Shapefile's Latin-1 text (language driver 87) decodes to the
+    // GeoPackage's UTF-8, numbers keep their values (N(24,15) ID as float, N(18,0) as int)
+    for c in &g.columns {
+        let (sc, fc) = (s.column(&c.name).unwrap(), f.column(&c.name).unwrap());
+        for i in 0..g.len() {
+            let k = fid.iter().position(|v| *v == gid[i]).unwrap();
+            assert_eq!(sc.data.get(i).to_string(), c.data.get(i).to_string(), "shp {} row {i}", c.name);
+            assert_eq!(fc.data.get(k).to_string(), c.data.get(i).to_string(), "fgb {} row {i}", c.name);
+        }
+    }
+    let names = s.column("NM_BAIR").unwrap();
+    assert!((0..s.len()).any(|i| names.data.get(i).to_string().contains("Nação")));
     let j = read_layer(fixture("formats/slovenia_lulc.geojson"), &ReadOptions::default()).unwrap();
     assert_eq!(j.crs.as_ref().unwrap().epsg(), Some(32633));
 }
