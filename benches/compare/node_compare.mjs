@@ -187,7 +187,7 @@ try {
 
   // --- the example service under load ---------------------------------------------------------------
   const port = 18000 + Math.floor(Math.random() * 1000)
-  const srv = spawn(process.execPath, [join(root, 'examples/node-search-service/server.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const srv = spawn(process.execPath, [join(root, 'examples/node-search-service/server.mjs')], { env: { ...process.env, PORT: String(port), RATE_LIMIT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((resolve, reject) => {
     srv.stdout.on('data', (d) => d.toString().includes('search service') && resolve())
     srv.on('exit', (c) => reject(new Error(`server exited ${c}`)))

@@ -117,8 +117,13 @@ impl Crs {
     }
 
     fn from_proj_inner(proj: &str, name: String) -> Result<Self> {
-        let p = proj4rs::Proj::from_proj_string(proj)
-            .map_err(|e| Error::Crs(format!("cannot parse PROJ string {proj:?}: {e}")))?;
+        // PROJ strings are ASCII; proj4rs's parser also panics on some multi-byte input
+        if !proj.is_ascii() {
+            return Err(Error::Crs("a PROJ string must be ASCII text".into()));
+        }
+        let parsed = std::panic::catch_unwind(|| proj4rs::Proj::from_proj_string(proj))
+            .map_err(|_| Error::Crs(format!("cannot parse PROJ string {proj:?}")))?;
+        let p = parsed.map_err(|e| Error::Crs(format!("cannot parse PROJ string {proj:?}: {e}")))?;
         let geographic = p.is_latlong();
         let unit_m = if geographic { f64::NAN } else { p.to_meter() };
         Ok(Crs { epsg: None, name, proj: proj.trim().to_string(), geographic, unit_m })

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Interrupted,
     /// Stored data failed an integrity check: checksum or signature mismatch, wrong decryption key.
     Integrity,
+    /// A bug in landopp caught at a language boundary (a panic turned into an error so that the
+    /// host process survives it); please report it with the input that caused it.
+    Internal,
 }
 
 impl ErrorKind {
@@ -50,11 +53,12 @@ impl ErrorKind {
             ErrorKind::Empty => "EMPTY",
             ErrorKind::Interrupted => "INTERRUPTED",
             ErrorKind::Integrity => "INTEGRITY",
+            ErrorKind::Internal => "INTERNAL",
         }
     }
 
     /// Every kind, in code order (used by the bindings to build their exception tables).
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::NotFound,
         ErrorKind::Io,
         ErrorKind::Format,
@@ -65,6 +69,7 @@ impl ErrorKind {
         ErrorKind::Empty,
         ErrorKind::Interrupted,
         ErrorKind::Integrity,
+        ErrorKind::Internal,
     ];
 }
 
@@ -134,6 +139,9 @@ pub enum Error {
     /// Failed integrity check (tampered file, wrong key).
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// A panic caught by [`catch_panic`] (a bug in landopp).
+    #[error("internal error (a bug in landopp; please report it with the input): {0}")]
+    Internal(String),
 }
 
 fn fmt_available(v: &[String]) -> String {
@@ -158,6 +166,7 @@ impl Error {
             Error::Empty(_) => ErrorKind::Empty,
             Error::Interrupted(_) => ErrorKind::Interrupted,
             Error::Integrity(_) => ErrorKind::Integrity,
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -187,19 +196,121 @@ impl Error {
     }
 }
 
+/// Run `f`, turning a panic into [`Error::Internal`] instead of unwinding further: the bindings
+/// call the core through this, so a bug hit by one input becomes an error with the code
+/// `INTERNAL` rather than a Python `PanicException` (which `except Exception` misses) or a Node
+/// process abort.
+///
+/// ```
+/// let r: landopp::Result<()> = landopp::error::catch_panic(|| panic!("boom"));
+/// assert_eq!(r.unwrap_err().code(), "INTERNAL");
+/// ```
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic without a message".into());
+        Err(Error::Internal(msg))
+    })
+}
+
 /// Parse a configuration document (feature spec, scoring profile) given as JSON (starts with
-/// `{`) or TOML; errors are `INVALID_INPUT` prefixed with `what`.
+/// `{`) or TOML; errors are `INVALID_INPUT` prefixed with `what`, giving the position and the
+/// expected form but never the document's content (a path pointing at a secret file, such as
+/// `/proc/self/environ`, must not print it): no source line, no offending value.
 pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
+        serde_json::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or_default();
+            Error::InvalidInput(format!("{what}: {} at line {}, column {}", redact(msg), e.line(), e.column()))
+        })
     } else {
-        toml::from_str(text).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(String::new(), |s| {
+                let before = &text.as_bytes()[..s.start.min(text.len())];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+                format!(" at line {line}, column {col}")
+            });
+            let msg = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+            Error::InvalidInput(format!("{what}: not valid TOML or JSON: {}{at}", redact(&msg)))
+        })
     }
+}
+
+/// Read and parse a configuration file; errors name the file (and its position), never its content.
+pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::InvalidInput(format!("{what} {}: not UTF-8 text", path.display())))?;
+    parse_config(&text, &format!("{what} {}", path.display()))
+}
+
+/// serde's messages quote the offending value (`invalid type: string "s3cret", expected u32`,
+/// `unknown variant `x``): keep what was expected, drop what was found.
+fn redact(msg: &str) -> String {
+    let (head, tail) = match msg.find(", expected") {
+        Some(i) => msg.split_at(i),
+        None => (msg, ""),
+    };
+    let quotes_value =
+        ["invalid type", "invalid value", "unknown variant", "invalid length"].iter().any(|m| head.starts_with(m));
+    if !quotes_value {
+        return msg.to_string();
+    }
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in head.chars() {
+        match (quote, c) {
+            (None, '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c) => out.push(c),
+        }
+    }
+    format!("{}{tail}", out.trim_end())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Cfg {
+        version: u32,
+        method: Option<Method>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Method {
+        WeightedSum,
+    }
+
+    #[test]
+    fn config_errors_never_quote_the_document() {
+        let secret = "s3cr3t-token-9f8e";
+        for text in [
+            format!("SHELL=/bin/bash\0API_TOKEN={secret}\0"),
+            format!("root:x:0:0:{secret}:/root:/bin/bash"),
+            format!("version = \"{secret}\""),
+            format!("version = 1\nmethod = \"{secret}\""),
+            format!("{{\"version\": \"{secret}\"}}"),
+            format!("{{\"version\": 1, \"method\": \"{secret}\"}}"),
+            format!("{{\"version\": 1, {secret}"),
+        ] {
+            let e = parse_config::<Cfg>(&text, "profile").unwrap_err();
+            let m = e.to_string();
+            assert!(!m.contains(secret) && !m.contains("bin/bash"), "{m}");
+            assert!(m.contains("line"), "{m}");
+        }
+        // the expected form stays
+        let e = parse_config::<Cfg>("{\"version\": 1, \"method\": \"x\"}", "profile").unwrap_err();
+        assert!(e.to_string().contains("weighted_sum"), "{e}");
+    }
 
     #[test]
     fn codes_are_unique_and_stable() {

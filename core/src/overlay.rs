@@ -130,7 +130,7 @@ fn build_index(geoms: &[(usize, Geometry<f64>)]) -> RTree<Indexed> {
     )
 }
 
-fn as_multipolygon(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+pub(crate) fn as_multipolygon(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
     match g {
         Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
         Geometry::MultiPolygon(m) => Some(m.clone()),
@@ -140,7 +140,7 @@ fn as_multipolygon(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
 }
 
 /// Boolean intersection guarded against panics inside the overlay engine on degenerate input.
-fn safe_intersection(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
+pub(crate) fn safe_intersection(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.intersection(b))).ok()
 }
 
@@ -503,6 +503,16 @@ fn seg_seg_d2(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> f64 {
     pt_seg_d2(a, c, d).min(pt_seg_d2(b, c, d)).min(pt_seg_d2(c, a, b)).min(pt_seg_d2(d, a, b))
 }
 
+/// A proximity count radius must be a positive, finite number of metres.
+pub(crate) fn check_radius(radius_m: Option<f64>) -> Result<()> {
+    match radius_m {
+        Some(r) if !(r.is_finite() && r > 0.0) => {
+            Err(Error::InvalidInput(format!("radius_m {r}: must be a positive number of metres")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Distance (m) from each parcel to the nearest feature of `layer` (0 when they touch or one
 /// contains the other), and the number of features within `radius_m` (when given). Features are
 /// indexed by segment in an R-tree; distances are exact planar segment distances in the working CRS.
@@ -511,6 +521,7 @@ pub fn proximity(
     layer: &VectorLayer,
     radius_m: Option<f64>,
 ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    check_radius(radius_m)?;
     let geoms = frame.layer(layer)?;
     if geoms.is_empty() {
         return Err(Error::Empty(format!("proximity layer {:?} has no geometry", layer.name)));
@@ -847,13 +858,9 @@ impl SoilTables {
             read_csv_table(component_csv, &["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"])?;
         let mu = read_csv_table(mapunit_csv, &["mukey", "farmlndcl"])?;
         let mut t = SoilTables::default();
-        for row in comp {
+        for (i, row) in comp.into_iter().enumerate() {
             let pct: f64 = row[2].trim().parse().map_err(|_| {
-                Error::format(
-                    "CSV",
-                    component_csv,
-                    format!("comppct_r {:?} is not a number (cokey {})", row[2], row[1]),
-                )
+                Error::format("CSV", component_csv, format!("comppct_r of data row {} is not a number", i + 1))
             })?;
             let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
             t.components.entry(row[0].trim().to_string()).or_default().push((
@@ -896,12 +903,23 @@ fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<Strin
         .iter()
         .map(|s| s.trim().to_ascii_lowercase())
         .collect();
+    // the header is listed back only when it looks like column names: a path pointing at some
+    // other file (`/etc/passwd`) must not print that file's first line
+    let names = |head: &[String]| -> Vec<String> {
+        let looks_like_names =
+            head.iter().all(|h| h.len() <= 64 && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' '));
+        if looks_like_names {
+            head.iter().take(50).cloned().collect()
+        } else {
+            vec![]
+        }
+    };
     let idx: Vec<usize> = cols
         .iter()
         .map(|c| {
             head.iter()
                 .position(|h| h == c)
-                .ok_or_else(|| Error::not_found("column", format!("{c} (in {})", path.display()), head.clone()))
+                .ok_or_else(|| Error::not_found("column", format!("{c} (in {})", path.display()), names(&head)))
         })
         .collect::<Result<_>>()?;
     let mut rows = Vec::new();

@@ -249,8 +249,8 @@ impl FeatureSpec {
     /// Read a spec file; relative paths become relative to its folder.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut s = Self::parse(&text)?;
+        let mut s: FeatureSpec = crate::error::read_config(path, "feature spec")?;
+        s.validate()?;
         if let Some(dir) = path.parent() {
             s.resolve_paths(dir);
         }
@@ -285,6 +285,7 @@ impl FeatureSpec {
                     TerrainProduct::parse(product).map_err(ctx)?;
                     stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
                 }
+                FeatureStep::Proximity { radius_m, .. } => crate::overlay::check_radius(*radius_m).map_err(ctx)?,
                 FeatureStep::Spectral { indices, stats, bands, .. } => {
                     stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
                     for n in indices {

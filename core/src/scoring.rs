@@ -365,6 +365,13 @@ impl Profile {
         Ok(p)
     }
 
+    /// Read a profile file (JSON or TOML), then validate; errors name the file.
+    pub fn read(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let p: Profile = crate::error::read_config(path.as_ref(), "profile")?;
+        p.validate()?;
+        Ok(p)
+    }
+
     /// Check the whole profile; errors name the field.
     pub fn validate(&self) -> Result<()> {
         if self.version != 1 {
@@ -401,9 +408,8 @@ impl Profile {
                 if let Some(i) = self.criteria.iter().position(|c| c.weight.is_none()) {
                     return Err(Error::InvalidInput(format!("criteria[{i}].weight: missing (or give an ahp matrix)")));
                 }
-                let s: f64 = self.criteria.iter().filter_map(|c| c.weight).sum();
-                if s <= 0.0 {
-                    return Err(Error::InvalidInput("criteria[*].weight: weights sum to 0".into()));
+                if self.criteria.iter().all(|c| c.weight == Some(0.0)) {
+                    return Err(Error::InvalidInput("criteria[*].weight: every weight is 0".into()));
                 }
             }
         }
@@ -419,10 +425,12 @@ impl Profile {
             }
         }
         if let Method::Owa { order_weights } = &self.method {
-            if order_weights.len() != self.criteria.len() || order_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+            if order_weights.len() != self.criteria.len()
+                || order_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                || order_weights.iter().all(|w| *w == 0.0)
             {
                 return Err(Error::InvalidInput(format!(
-                    "method.order_weights: {} non-negative weights needed",
+                    "method.order_weights: {} finite, non-negative weights, not all 0, needed",
                     self.criteria.len()
                 )));
             }
@@ -436,8 +444,10 @@ impl Profile {
             Some(a) => Ok(ahp_weights(&a.matrix)?.0),
             None => {
                 let w: Vec<f64> = self.criteria.iter().map(|c| c.weight.unwrap_or(0.0)).collect();
-                let s: f64 = w.iter().sum();
-                Ok(w.iter().map(|v| v / s).collect())
+                // scaled by the largest first: weights of 1e308 must not overflow the sum
+                let max = w.iter().fold(0.0f64, |a, b| a.max(*b));
+                let s: f64 = w.iter().map(|v| v / max).sum();
+                Ok(w.iter().map(|v| v / max / s).collect())
             }
         }
     }
@@ -762,12 +772,14 @@ impl Serialize for ScoreResult {
 /// OWA of one row: order weights applied to the values sorted high to low; `c[j]` receives
 /// criterion j's term. Returns the score.
 fn owa_row(order_weights: &[f64], tr: &[f64], c: &mut [f64]) -> f64 {
-    let tot: f64 = order_weights.iter().sum();
+    // scaled by the largest weight first: weights of 1e308 must not overflow the sum
+    let max = order_weights.iter().fold(0.0f64, |a, b| a.max(*b));
+    let tot: f64 = order_weights.iter().map(|w| w / max).sum();
     let mut idx: Vec<usize> = (0..tr.len()).collect();
     idx.sort_by(|a, b| tr[*b].total_cmp(&tr[*a]));
     let mut s = 0.0;
     for (pos, &j) in idx.iter().enumerate() {
-        c[j] = order_weights[pos] / tot * tr[j];
+        c[j] = order_weights[pos] / max / tot * tr[j];
         s += c[j];
     }
     s

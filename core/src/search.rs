@@ -50,6 +50,22 @@ pub enum Aoi {
     },
 }
 
+/// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
+/// stays close to exact after reprojection.
+fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
+    let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
+    let mut ring: Vec<Coord<f64>> = Vec::with_capacity(4 * per_edge + 1);
+    for k in 0..4 {
+        let (a, c) = (corners[k], corners[(k + 1) % 4]);
+        for s in 0..per_edge {
+            let f = s as f64 / per_edge as f64;
+            ring.push(Coord { x: a.0 + f * (c.0 - a.0), y: a.1 + f * (c.1 - a.1) });
+        }
+    }
+    ring.push(ring[0]);
+    geo_types::Polygon::new(ring.into(), vec![])
+}
+
 /// An attribute filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,26 +392,41 @@ impl SearchIndex {
                         .map(|e| e.idx)
                         .collect());
                 }
-                // densified so the box stays exact enough after reprojection
-                let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
-                let mut ring: Vec<Coord<f64>> = Vec::with_capacity(33);
-                for k in 0..4 {
-                    let (a, c) = (corners[k], corners[(k + 1) % 4]);
-                    for s in 0..8 {
-                        let f = s as f64 / 8.0;
-                        ring.push(Coord { x: a.0 + f * (c.0 - a.0), y: a.1 + f * (c.1 - a.1) });
-                    }
+                // Only the part of the box over the parcels' own extent is reprojected: a box far
+                // larger than the index's CRS domain (a near-global box against UTM parcels)
+                // would fold over when its far corners are projected.
+                let Some(e) = self.extent_in(&src) else { return Ok(vec![]) };
+                let clip = [b[0].max(e.min().x), b[1].max(e.min().y), b[2].min(e.max().x), b[3].min(e.max().y)];
+                if !(clip[0] <= clip[2] && clip[1] <= clip[3]) {
+                    return Ok(vec![]);
                 }
-                ring.push(ring[0]);
-                let mut g = Geometry::Polygon(geo_types::Polygon::new(ring.into(), vec![]));
+                let mut g = Geometry::Polygon(densified_box(clip, 8));
                 t.transform_geometry(&mut g)?;
                 self.filter_geom(&g, in_tree)
             }
             Aoi::Polygon(v) => {
                 let mut g = crate::vector::geojson::parse_geometry(v)?
                     .ok_or_else(|| Error::InvalidGeometry("aoi.polygon is null".into()))?;
-                if !matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
+                let Some(mp) = crate::overlay::as_multipolygon(&g) else {
                     return Err(Error::InvalidGeometry("aoi.polygon must be a Polygon or MultiPolygon".into()));
+                };
+                crate::vector::check_finite(std::slice::from_ref(&mp))?;
+                if !t.is_noop() {
+                    // as for boxes: only the part over the parcels' extent is reprojected
+                    let Some(e) = self.extent_in(&src) else { return Ok(vec![]) };
+                    let inside = mp.bounding_rect().is_some_and(|r| {
+                        r.min().x >= e.min().x
+                            && r.min().y >= e.min().y
+                            && r.max().x <= e.max().x
+                            && r.max().y <= e.max().y
+                    });
+                    if !inside {
+                        let b = [e.min().x, e.min().y, e.max().x, e.max().y];
+                        let clip = MultiPolygon(vec![densified_box(b, 1)]);
+                        g = Geometry::MultiPolygon(crate::overlay::safe_intersection(&mp, &clip).ok_or_else(|| {
+                            Error::InvalidGeometry("aoi.polygon could not be clipped (degenerate rings)".into())
+                        })?);
+                    }
                 }
                 t.transform_geometry(&mut g)?;
                 self.filter_geom(&g, in_tree)
@@ -413,6 +444,30 @@ impl SearchIndex {
                     .collect()
             }
         })
+    }
+
+    /// The bounding box, in `crs`, of the parcels' extent (its boundary densified and
+    /// reprojected; points that fail to reproject are left out). `None` for an empty index.
+    fn extent_in(&self, crs: &Crs) -> Option<Rect<f64>> {
+        if self.tree.size() == 0 {
+            return None;
+        }
+        let env = self.tree.root().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        let t = Transformer::new(&self.crs, crs).ok()?;
+        let ring = densified_box([lo[0], lo[1], hi[0], hi[1]], 16);
+        let pts: Vec<(f64, f64)> = ring
+            .exterior()
+            .0
+            .iter()
+            .filter_map(|c| t.transform_point(c.x, c.y).ok())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        let (x0, y0, x1, y1) =
+            pts.iter().fold((f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY), |(a, b, c, d), p| {
+                (a.min(p.0), b.min(p.1), c.max(p.0), d.max(p.1))
+            });
+        (x0 <= x1 && y0 <= y1).then(|| Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }))
     }
 
     fn filter_geom(&self, g: &Geometry<f64>, in_tree: impl Fn(Rect<f64>) -> Vec<usize>) -> Vec<usize> {

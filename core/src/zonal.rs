@@ -548,6 +548,7 @@ fn zonal_core<'a>(
     if opts.stats.is_empty() {
         return Err(Error::InvalidInput("no statistic requested".into()));
     }
+    crate::vector::check_finite(polygons)?;
     if !(0.0..=1.0).contains(&opts.min_coverage_frac) {
         return Err(Error::InvalidInput(format!("min_coverage_frac {} outside 0..1", opts.min_coverage_frac)));
     }

@@ -5,7 +5,12 @@
 //
 // with ranked parcels and their explanations as JSON (one off-thread query per request; the page
 // comes from Rust as JSON text and is written as is).
-// Errors are JSON `{error, code}` with status 400 (bad request) or 500.
+// Errors are JSON `{error, code}` with status 400 (a bad request: any input error code of the
+// core), 429 (over the rate limit, with Retry-After) or 500.
+//
+// It listens on 127.0.0.1 only (HOST to change it), takes at most MAX_CONNECTIONS (256)
+// connections, and gives each client address RATE_LIMIT requests per second (50; bursts of twice
+// that; 0 turns the limit off).
 //
 //   node examples/node-search-service/server.mjs            # PORT=8080 by default
 //   curl 'localhost:8080/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&top=5'
@@ -51,8 +56,34 @@ export function parseSearch(params) {
   return query
 }
 
+/** Core error codes that mean the request was wrong (400), as opposed to the service (500). */
+const CLIENT_CODES = new Set(['BAD_REQUEST', 'INVALID_INPUT', 'INVALID_GEOMETRY', 'NOT_FOUND', 'CRS', 'EMPTY', 'UNSUPPORTED'])
+
+/** A token bucket per client address: `rate` requests per second, bursts of `burst`. */
+export function rateLimiter(rate, burst = 2 * rate, now = () => performance.now() / 1000) {
+  const buckets = new Map()
+  return (client) => {
+    if (!(rate > 0)) return 0
+    const t = now()
+    const b = buckets.get(client) ?? { tokens: burst, at: t }
+    b.tokens = Math.min(burst, b.tokens + (t - b.at) * rate)
+    b.at = t
+    buckets.set(client, b)
+    if (buckets.size > 10000) for (const [k, v] of buckets) if (v.tokens >= burst) buckets.delete(k)
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      return 0
+    }
+    return Math.ceil((1 - b.tokens) / rate) // seconds until a token is back
+  }
+}
+
 /** Load the sample area and return a (not yet listening) http.Server. */
-export async function createSearchService({ dataDir = join(here, '..', '..', 'fixtures') } = {}) {
+export async function createSearchService({
+  dataDir = join(here, '..', '..', 'fixtures'),
+  rateLimit = Number(process.env.RATE_LIMIT ?? 50),
+  maxConnections = Number(process.env.MAX_CONNECTIONS ?? 256),
+} = {}) {
   const { spec, preset } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
   const profile = JSON.parse(readFileSync(join(here, '..', '..', 'core', 'presets', `${preset}.json`), 'utf8'))
   const table = await landopp.features(spec, dataDir)
@@ -63,8 +94,14 @@ export async function createSearchService({ dataDir = join(here, '..', '..', 'fi
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
+  const limited = rateLimiter(rateLimit)
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://localhost')
+    const wait = limited(req.socket.remoteAddress)
+    if (wait > 0) {
+      res.setHeader('retry-after', String(wait))
+      return send(res, 429, JSON.stringify({ error: 'rate limit exceeded', code: 'RATE_LIMITED' }))
+    }
     try {
       if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'GET only', code: 'METHOD' }))
       if (url.pathname === '/healthz') return send(res, 200, JSON.stringify({ parcels: index.length }))
@@ -72,10 +109,10 @@ export async function createSearchService({ dataDir = join(here, '..', '..', 'fi
       // the page comes from Rust as JSON text and is forwarded as is
       send(res, 200, (await index.queryText(parseSearch(url.searchParams))).page)
     } catch (e) {
-      const client = e.code === 'BAD_REQUEST' || e.code === 'INVALID_INPUT' || e.code === 'NOT_FOUND' || e.code === 'CRS'
-      send(res, client ? 400 : 500, JSON.stringify({ error: e.message, code: e.code ?? 'INTERNAL' }))
+      send(res, CLIENT_CODES.has(e.code) ? 400 : 500, JSON.stringify({ error: e.message, code: e.code ?? 'INTERNAL' }))
     }
   })
+  server.maxConnections = maxConnections
   server.index = index
   return server
 }
@@ -83,5 +120,6 @@ export async function createSearchService({ dataDir = join(here, '..', '..', 'fi
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const server = await createSearchService()
   const port = Number(process.env.PORT ?? 8080)
-  server.listen(port, () => console.log(`landopp search service on http://localhost:${port}/search (${server.index.length} parcels)`))
+  const host = process.env.HOST ?? '127.0.0.1'
+  server.listen(port, host, () => console.log(`landopp search service on http://${host}:${port}/search (${server.index.length} parcels)`))
 }

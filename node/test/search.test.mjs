@@ -128,6 +128,36 @@ test('example service over loopback: GET /search ranks parcels with explanations
     assert.equal(badCrs.status, 400)
     assert.equal((await fetch(`${base}/healthz`)).status, 200)
     assert.equal((await fetch(`${base}/nope`)).status, 404)
+    // every client error code of the core is a 4xx (an inverted box is INVALID_INPUT)
+    const inverted = await fetch(`${base}/search?bbox=3,3,1,1`)
+    assert.equal(inverted.status, 400)
+    assert.equal((await inverted.json()).code, 'INVALID_INPUT')
+    assert.equal(server.maxConnections, 256)
+  } finally {
+    server.close()
+  }
+})
+
+test('example service: a client over the rate limit gets 429 with Retry-After; others are served', async () => {
+  const { createSearchService, rateLimiter } = await import('../../examples/node-search-service/server.mjs')
+  // the bucket: 2/s with bursts of 4, on a fake clock
+  let t = 0
+  const lim = rateLimiter(2, 4, () => t)
+  assert.deepEqual([1, 2, 3, 4, 5].map(() => lim('a')), [0, 0, 0, 0, 1])
+  assert.equal(lim('b'), 0)
+  t = 0.5
+  assert.equal(lim('a'), 0)
+  const server = await createSearchService({ rateLimit: 1 })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  const base = `http://127.0.0.1:${server.address().port}`
+  try {
+    const codes = []
+    for (let i = 0; i < 4; i++) codes.push((await fetch(`${base}/healthz`)).status)
+    assert.deepEqual(codes.slice(0, 2), [200, 200])
+    const over = await fetch(`${base}/healthz`)
+    assert.equal(over.status, 429)
+    assert.ok(Number(over.headers.get('retry-after')) >= 1)
+    assert.equal((await over.json()).code, 'RATE_LIMITED')
   } finally {
     server.close()
   }

@@ -39,6 +39,7 @@ from .exceptions import (
     EmptyError,
     FormatError,
     IntegrityError,
+    InternalError,
     InvalidGeometryError,
     InvalidInputError,
     IoError,
@@ -61,6 +62,6 @@ if _landopp.BUILD_PROFILE == "debug":
 __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "score", "spectral_catalogue", "spectral_indices", "terrain", "terrain_to_file", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
-    "IntegrityError", "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
+    "IntegrityError", "InternalError", "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "StoppedError", "UnsupportedError", "__version__", "ml",
 ]

@@ -80,10 +80,17 @@ class IntegrityError(LandoppError, ValueError):
     code = "INTEGRITY"
 
 
+class InternalError(LandoppError, RuntimeError):
+    """A bug in landopp, caught before it could take the interpreter down (``INTERNAL``):
+    please report it with the input that caused it."""
+
+    code = "INTERNAL"
+
+
 _BY_CODE: dict[str, type[LandoppError]] = {
     cls.code: cls
     for cls in (NotFoundError, IoError, FormatError, UnsupportedError, InvalidInputError,
-                InvalidGeometryError, CrsError, EmptyError, StoppedError, IntegrityError)
+                InvalidGeometryError, CrsError, EmptyError, StoppedError, IntegrityError, InternalError)
 }
 
 
@@ -93,4 +100,5 @@ def _from_code(code: str, message: str) -> LandoppError:
 
 
 __all__ = ["LandoppError", "NotFoundError", "IoError", "FormatError", "UnsupportedError",
-           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError", "IntegrityError"]
+           "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError", "IntegrityError",
+           "InternalError"]

@@ -266,11 +266,21 @@ class FeedbackLog:
                            int(time.time()) if at_unix is None else int(at_unix))
 
     def read(self) -> Any:
-        """Every complete record as a DataFrame."""
+        """Every intact record as a DataFrame. Lines that are not records (corrupted, or torn by
+        a crash) are skipped with a warning; ``df.attrs["skipped"]`` lists them as
+        ``{line, offset, reason}``."""
+        import warnings
+
         import pandas as pd
 
-        return pd.DataFrame(json.loads(_landopp.FeedbackLog.read(self.path)),
-                            columns=["parcel_id", "model_version", "predicted", "observed", "at_unix"])
+        r = json.loads(_landopp.FeedbackLog.read(self.path))
+        df = pd.DataFrame(r["records"], columns=["parcel_id", "model_version", "predicted", "observed", "at_unix"])
+        df.attrs["skipped"] = r["skipped"]
+        if r["skipped"]:
+            where = ", ".join(f"line {s['line']} (byte {s['offset']})" for s in r["skipped"][:5])
+            warnings.warn(f"{self.path}: {len(r['skipped'])} line(s) skipped, not feedback records: {where}",
+                          stacklevel=2)
+        return df
 
 
 def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,

@@ -221,6 +221,12 @@ def test_registry_feedback_and_retraining(tmp_path):
     for pid, o, p in zip(X.index, obs, champ.predict(X)):
         log.append(pid, model_version="1.0.0", predicted=p, observed=o, at_unix=born + 5)
     assert len(log.read()) == n
+    # a corrupt line in the middle is skipped and reported, every intact record kept
+    text = open(log.path, "rb").read().split(b"\n")
+    open(log.path, "wb").write(b"\n".join(text[:3] + [b"{\"parcel_id\": garbage"] + text[3:]))
+    with pytest.warns(UserWarning, match="line 4"):
+        df = log.read()
+    assert len(df) == n and df.attrs["skipped"][0]["line"] == 4
     rep = reg.retrain(X, log.path, candidate_version="1.1.0", min_new_records=200)
     assert rep["due"] and rep["promoted"], rep
     assert rep["candidate_score"] > 0.99 > rep["champion_score"]

@@ -253,8 +253,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Score { features, profile, output, top } => {
             check_outputs(&[output.as_deref()], &[features.clone(), profile.clone()])?;
             let t = landopp::FeatureTable::read_csv(&features)?;
-            let text = std::fs::read_to_string(&profile).map_err(|e| Error::io(&profile, e))?;
-            let p = landopp::scoring::Profile::parse(&text)?;
+            let p = landopp::scoring::Profile::read(&profile)?;
             let r = landopp::scoring::score(&t, &p)?;
             if top > 0 {
                 demo::print_top(&r, top);
@@ -289,13 +288,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Search { parcels, id, features, profile, query } => {
             let p = landopp::Parcels::read(&parcels, None, id.as_deref())?;
             let f = landopp::FeatureTable::read_csv(&features)?;
-            let prof = profile
-                .map(|pp| {
-                    std::fs::read_to_string(&pp)
-                        .map_err(|e| Error::io(&pp, e))
-                        .and_then(|t| landopp::scoring::Profile::parse(&t))
-                })
-                .transpose()?;
+            let prof = profile.map(landopp::scoring::Profile::read).transpose()?;
             let idx = landopp::search::SearchIndex::from_parcels(p, f, prof.as_ref())?;
             let q: landopp::search::Query =
                 serde_json::from_str(&query).map_err(|e| Error::InvalidInput(format!("query: {e}")))?;

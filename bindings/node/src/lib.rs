@@ -119,6 +119,12 @@ pub(crate) fn reject_with_code(env: &Env, e: landopp::Error) -> napi::Error {
     napi::Error::from(js)
 }
 
+/// Core work on the JS thread: errors become JS errors with the core's `code`, and a panic an
+/// `INTERNAL` one instead of aborting the process (AsyncTasks wrap their work the same way).
+pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> landopp::Result<T>) -> napi::Result<T> {
+    landopp::error::catch_panic(f).map_err(|e| reject_with_code(env, e))
+}
+
 /// The library version.
 #[napi]
 pub fn version() -> String {
@@ -174,7 +180,7 @@ impl Task for ReadRasterTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let path = self.path.clone();
         let opts = self.opts.clone();
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let t = landopp::GeoTiff::open(&path)?;
             let w = match opts.window.as_deref() {
                 Some([r, c, h, w]) => Window::new(*r as usize, *c as usize, *h as usize, *w as usize),
@@ -190,7 +196,7 @@ impl Task for ReadRasterTask {
                 Some(b) => t.read_window_raster_bands(w, &[b as usize])?,
                 None => t.read_window_raster(w)?,
             })
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -228,7 +234,7 @@ impl Task for ReadLayerTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let path = self.path.clone();
         let o = self.opts.clone();
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let l = vector::read_layer(&path, &ReadOptions { layer: o.layer.clone() })?;
             if o.parcels.unwrap_or(false) {
                 let p = landopp::Parcels::from_layer(l, o.id_field.as_deref())?;
@@ -243,7 +249,7 @@ impl Task for ReadLayerTask {
             } else {
                 Ok(vector::geojson::to_json(&l))
             }
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -261,14 +267,16 @@ pub fn read_layer(path: String, options: Option<ReadLayerOptions>) -> AsyncTask<
 /// Feature layers of a vector file.
 #[napi]
 pub fn list_layers(env: Env, path: String) -> napi::Result<Vec<String>> {
-    vector::list_layers(&path).map_err(|e| reject_with_code(&env, e))
+    guard(&env, || vector::list_layers(&path))
 }
 
 /// A gdalinfo/ogrinfo-like summary.
 #[napi(ts_return_type = "any")]
 pub fn info(env: Env, path: String) -> napi::Result<Json> {
-    let i = landopp::info::info(&path).map_err(|e| reject_with_code(&env, e))?;
-    serde_json::to_value(&i).map(Json).map_err(|e| reject_with_code(&env, landopp::Error::InvalidInput(e.to_string())))
+    guard(&env, || {
+        let i = landopp::info::info(&path)?;
+        serde_json::to_value(&i).map(Json).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+    })
 }
 
 #[napi(object)]
@@ -283,7 +291,7 @@ pub struct CrsInfo {
 /// Parse a CRS (`EPSG:code`, WKT or a PROJ string).
 #[napi]
 pub fn crs_info(env: Env, crs: String) -> napi::Result<CrsInfo> {
-    let c = Crs::from_user_input(&crs).map_err(|e| reject_with_code(&env, e))?;
+    let c = guard(&env, || Crs::from_user_input(&crs))?;
     Ok(CrsInfo {
         epsg: c.epsg(),
         name: c.name().into(),
@@ -302,20 +310,16 @@ pub struct XY {
 /// Reproject coordinate arrays (x = easting/longitude, y = northing/latitude).
 #[napi]
 pub fn transform(env: Env, src: String, dst: String, x: Float64Array, y: Float64Array) -> napi::Result<XY> {
-    if x.len() != y.len() {
-        return Err(reject_with_code(
-            &env,
-            landopp::Error::InvalidInput(format!("x has {} values, y has {}", x.len(), y.len())),
-        ));
-    }
-    let t = Transformer::new(
-        &Crs::from_user_input(&src).map_err(|e| reject_with_code(&env, e))?,
-        &Crs::from_user_input(&dst).map_err(|e| reject_with_code(&env, e))?,
-    )
-    .map_err(|e| reject_with_code(&env, e))?;
-    let mut c: Vec<landopp::geo_types::Coord<f64>> =
-        x.iter().zip(y.iter()).map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b }).collect();
-    t.transform_coords(&mut c).map_err(|e| reject_with_code(&env, e))?;
+    let c = guard(&env, || {
+        if x.len() != y.len() {
+            return Err(landopp::Error::InvalidInput(format!("x has {} values, y has {}", x.len(), y.len())));
+        }
+        let t = Transformer::new(&Crs::from_user_input(&src)?, &Crs::from_user_input(&dst)?)?;
+        let mut c: Vec<landopp::geo_types::Coord<f64>> =
+            x.iter().zip(y.iter()).map(|(a, b)| landopp::geo_types::Coord { x: *a, y: *b }).collect();
+        t.transform_coords(&mut c)?;
+        Ok(c)
+    })?;
     Ok(XY {
         x: Float64Array::new(c.iter().map(|p| p.x).collect()),
         y: Float64Array::new(c.iter().map(|p| p.y).collect()),
@@ -336,12 +340,12 @@ pub fn geodesic_area_perimeter(
     geojson: serde_json::Value,
     crs: Option<String>,
 ) -> napi::Result<AreaPerimeter> {
-    let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326")).map_err(|e| reject_with_code(&env, e))?;
-    let text = geojson.to_string();
-    let layer = vector::geojson::parse(&text, "input", std::path::Path::new("<argument>"))
-        .map_err(|e| reject_with_code(&env, e))?;
-    let p = landopp::Parcels::from_layer(layer, None).map_err(|e| reject_with_code(&env, e))?;
-    let v = landopp::geodesic::area_perimeter(&p.geometries, Some(&crs)).map_err(|e| reject_with_code(&env, e))?;
+    let v = guard(&env, || {
+        let crs = Crs::from_user_input(crs.as_deref().unwrap_or("EPSG:4326"))?;
+        let layer = vector::geojson::parse(&geojson.to_string(), "input", std::path::Path::new("<argument>"))?;
+        let p = landopp::Parcels::from_layer(layer, None)?;
+        landopp::geodesic::area_perimeter(&p.geometries, Some(&crs))
+    })?;
     Ok(AreaPerimeter {
         area_m2: Float64Array::new(v.iter().map(|a| a.0).collect()),
         perimeter_m: Float64Array::new(v.iter().map(|a| a.1).collect()),
@@ -351,12 +355,13 @@ pub fn geodesic_area_perimeter(
 /// Write a GeoJSON FeatureCollection (coordinates in `crs`) as GeoJSON or GeoPackage.
 #[napi]
 pub fn write_layer(env: Env, path: String, geojson: serde_json::Value, crs: Option<String>) -> napi::Result<()> {
-    let mut layer = vector::geojson::parse(&geojson.to_string(), "layer", std::path::Path::new("<argument>"))
-        .map_err(|e| reject_with_code(&env, e))?;
-    if let Some(c) = crs {
-        layer.crs = Some(Crs::from_user_input(&c).map_err(|e| reject_with_code(&env, e))?);
-    }
-    vector::write_layer(&path, &layer).map_err(|e| reject_with_code(&env, e))
+    guard(&env, || {
+        let mut layer = vector::geojson::parse(&geojson.to_string(), "layer", std::path::Path::new("<argument>"))?;
+        if let Some(c) = crs {
+            layer.crs = Some(Crs::from_user_input(&c)?);
+        }
+        vector::write_layer(&path, &layer)
+    })
 }
 
 /// A feature column returned to JS.
@@ -391,13 +396,13 @@ impl Task for FeaturesTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (spec, base) = (self.spec.clone(), self.base_dir.clone());
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let mut s = landopp::pipeline::FeatureSpec::parse(&spec)?;
             if let Some(b) = base {
                 s.resolve_paths(std::path::Path::new(&b));
             }
             s.run(&|_| {})
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -485,36 +490,38 @@ impl Task for ScoreTask {
         let explain = self.explain;
         // on the core's pool, not on whichever libuv thread took the task: the result buffers are
         // allocated from the same few thread heaps call after call
-        Ok(rayon::scope(|_| {
-            let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
-            let p = landopp::scoring::Profile::parse(&profile)?;
-            // the result arrays are built side by side on the core's threads, while the ranks
-            // are sorted
-            use rayon::prelude::*;
-            let (mut r, (((reasons, reason_sets), buildable_acres), excluded)) =
-                landopp::scoring::score_and(&t, &p, |r| {
-                    rayon::join(
-                        || r.reason_sets_and_buildable_acres(),
-                        || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
-                    )
-                })?;
-            let rank = std::mem::take(&mut r.rank);
-            let ex = if explain {
-                let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
-                Some(serde_json::to_value(all).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?)
-            } else {
-                None
-            };
-            // everything the result needs is built here, off the JS thread
-            Ok(ScoreParts {
-                reasons,
-                reason_sets,
-                buildable_acres,
-                rank,
-                excluded,
-                method: r.method,
-                score: r.score,
-                explanations: ex,
+        Ok(landopp::error::catch_panic(|| {
+            rayon::scope(|_| {
+                let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
+                let p = landopp::scoring::Profile::parse(&profile)?;
+                // the result arrays are built side by side on the core's threads, while the ranks
+                // are sorted
+                use rayon::prelude::*;
+                let (mut r, (((reasons, reason_sets), buildable_acres), excluded)) =
+                    landopp::scoring::score_and(&t, &p, |r| {
+                        rayon::join(
+                            || r.reason_sets_and_buildable_acres(),
+                            || r.excluded.par_iter().with_min_len(1 << 16).map(|v| *v as u8).collect(),
+                        )
+                    })?;
+                let rank = std::mem::take(&mut r.rank);
+                let ex = if explain {
+                    let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
+                    Some(serde_json::to_value(all).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?)
+                } else {
+                    None
+                };
+                // everything the result needs is built here, off the JS thread
+                Ok(ScoreParts {
+                    reasons,
+                    reason_sets,
+                    buildable_acres,
+                    rank,
+                    excluded,
+                    method: r.method,
+                    score: r.score,
+                    explanations: ex,
+                })
             })
         }))
     }
@@ -553,8 +560,7 @@ pub fn score(
 ) -> napi::Result<AsyncTask<ScoreTask>> {
     // ids stay in JS (results are in row order): only the columns cross
     let n = table.columns.first().map_or(0, |c| c.values.len());
-    let t = columns_into_table(landopp::features::blank_ids(n), table.columns, Lend::Borrow)
-        .map_err(|e| reject_with_code(&env, e))?;
+    let t = guard(&env, || columns_into_table(landopp::features::blank_ids(n), table.columns, Lend::Borrow))?;
     Ok(AsyncTask::new(ScoreTask {
         table: Some(t),
         profile: profile_text(profile),
@@ -575,7 +581,7 @@ impl Task for TerrainTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (product, options) = (self.product.clone(), self.options.clone());
         let dem = std::mem::replace(&mut self.dem, RasterSource::Taken);
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let opts: landopp::terrain::TerrainOptions = if options.is_null() {
                 Default::default()
             } else {
@@ -584,7 +590,7 @@ impl Task for TerrainTask {
             };
             let dem = dem.load()?;
             landopp::terrain::terrain(&dem, landopp::terrain::TerrainProduct::parse(&product)?, &opts)
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -665,7 +671,7 @@ impl Task for TerrainFileTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         use landopp::raster::{Compression, GeoTiffWriteOptions};
         let mut options = self.options.clone();
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             // `compress` ("deflate" | "none") is the writer's; the rest are TerrainOptions
             let compress = match options.as_object_mut().and_then(|o| o.remove("compress")) {
                 None | Some(serde_json::Value::Null) => "deflate".to_string(),
@@ -682,7 +688,7 @@ impl Task for TerrainFileTask {
             let product = landopp::terrain::TerrainProduct::parse(&self.product)?;
             let write = GeoTiffWriteOptions { compression, ..Default::default() };
             landopp::terrain::terrain_file(&self.input, &self.output, product, &opts, &write)
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -830,7 +836,7 @@ impl Task for SpectralTask {
         let settings = std::mem::replace(&mut self.settings, Err(landopp::Error::InvalidInput("taken".into())));
         let written = &mut self.written;
         let indices = &self.indices;
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let settings = settings?;
             // bands given as typed arrays are read in place; files are read here
             let mut files = Vec::new();
@@ -895,7 +901,7 @@ impl Task for SpectralTask {
                     Ok(SpectralOut::Into(grid.clone()))
                 }
             }
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1079,7 +1085,7 @@ impl Task for ZonalTask {
         let raster = std::mem::replace(&mut self.raster, RasterSource::Taken);
         let polygons = std::mem::take(&mut self.polygons);
         let o = std::mem::take(&mut self.opts);
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let p = parcels_from_js(polygons, None, None)?;
             let stats = o
                 .stats
@@ -1108,7 +1114,7 @@ impl Task for ZonalTask {
                 None => landopp::zonal::zonal_stats(&raster.load()?, &p.geometries, p.crs.as_ref(), &opts)?,
             };
             Ok(res.columns)
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1244,7 +1250,7 @@ impl Task for BuildIndexTask {
         let table = self.table.take();
         let profile = self.profile.take();
         let o = std::mem::take(&mut self.opts);
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let p = match parcels {
                 ParcelSource::Reading(rx) => rx
                     .recv()
@@ -1255,7 +1261,7 @@ impl Task for BuildIndexTask {
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
             let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
             landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1286,7 +1292,8 @@ pub fn build_search_index(
                 .name("landopp-read-parcels".into())
                 .spawn(move || {
                     // the receiver is gone only when the call failed below: the result is dropped
-                    let _ = tx.send(landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref()));
+                    let read = || landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref());
+                    let _ = tx.send(landopp::error::catch_panic(read));
                 })
                 .map_err(|e| reject_with_code(&env, landopp::Error::io("<thread>", e)))?;
             ParcelSource::Reading(rx)
@@ -1296,7 +1303,7 @@ pub fn build_search_index(
     let v = table.value();
     // SAFETY: `v` is this call's argument, converted in its own scope like napi-rs's glue does.
     let table = unsafe { FeatureTableJs::from_napi_value(v.env, v.value) }?;
-    let t = table_from_js(table, Lend::Copy).map_err(|e| reject_with_code(&env, e))?;
+    let t = guard(&env, || table_from_js(table, Lend::Copy))?;
     Ok(AsyncTask::new(BuildIndexTask { parcels, table: Some(t), profile: profile.map(profile_text), opts }))
 }
 
@@ -1374,7 +1381,7 @@ impl Task for QueryTask {
     type JsValue = QueryParts;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(run_query(&self.index, std::mem::take(&mut self.query), self.split))
+        Ok(landopp::error::catch_panic(|| run_query(&self.index, std::mem::take(&mut self.query), self.split)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1394,7 +1401,7 @@ impl Task for RescoreTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let index = self.index.clone();
         let profile = self.profile.clone();
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let p = landopp::scoring::Profile::parse(&profile)?;
             // score outside the lock, swap in under it: queries keep running meanwhile
             let scores = {
@@ -1404,7 +1411,7 @@ impl Task for RescoreTask {
             let mut w = index.write().map_err(|_| landopp::Error::InvalidInput("search index poisoned".into()))?;
             w.set_scores(scores, p);
             Ok(())
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1443,11 +1450,11 @@ impl Task for QueryManyTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let queries = std::mem::take(&mut self.queries);
-        Ok((|| {
+        Ok(landopp::error::catch_panic(|| {
             let qs: Vec<landopp::search::Query> =
                 serde_json::from_str(&queries).map_err(|e| landopp::Error::InvalidInput(format!("queries: {e}")))?;
             read_index(&self.index)?.query_many(&qs)
-        })())
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -1479,13 +1486,13 @@ impl SearchIndex {
     /// Parcel ids in index order (`row` of a hit indexes this array).
     #[napi]
     pub fn ids(&self, env: Env) -> napi::Result<Vec<String>> {
-        Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.features().ids().to_vec())
+        guard(&env, || Ok(read_index(&self.inner)?.features().ids().to_vec()))
     }
 
     /// Number of parcels.
     #[napi(getter)]
     pub fn length(&self, env: Env) -> napi::Result<u32> {
-        Ok(read_index(&self.inner).map_err(|e| reject_with_code(&env, e))?.len() as u32)
+        guard(&env, || Ok(read_index(&self.inner)?.len() as u32))
     }
 
     /// Run a query off the JS thread; resolves to the page's parts (`query()` in landopp.js
@@ -1506,7 +1513,7 @@ impl SearchIndex {
     /// The same query on the JS thread (sub-millisecond for small areas).
     #[napi]
     pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<QueryParts> {
-        run_query(&self.inner, query, true).map(query_parts).map_err(|e| reject_with_code(&env, e))
+        guard(&env, || run_query(&self.inner, query, true).map(query_parts))
     }
 
     /// Re-score with a new profile without recomputing features (off the JS thread; queries
@@ -1525,14 +1532,12 @@ impl SearchIndex {
         tolerance_m: Option<f64>,
         min_acres: Option<f64>,
     ) -> napi::Result<Json> {
-        (|| {
+        guard(&env, || {
             let q: landopp::search::Query =
                 serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
             let sites =
                 read_index(&self.inner)?.assemble_sites(&q, tolerance_m.unwrap_or(0.0), min_acres.unwrap_or(0.0))?;
-            serde_json::to_value(&sites).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })()
-        .map(Json)
-        .map_err(|e| reject_with_code(&env, e))
+            serde_json::to_value(&sites).map(Json).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
     }
 }

@@ -2,7 +2,7 @@
 //! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
 //! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
 
-use crate::{reject_with_code, table_from_js, ColumnsJs, FeatureTableJs, Json, Lend};
+use crate::{guard, reject_with_code, table_from_js, ColumnsJs, FeatureTableJs, Json, Lend};
 use landopp::ml::lifecycle::{FitOptions, LoadOptions, Model as CoreModel, SaveOptions};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
@@ -38,7 +38,8 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let f = self.work.take().ok_or_else(|| napi::Error::from_reason("task already ran"))?;
-        Ok(f())
+        // a panic becomes an `INTERNAL` rejection, never a process abort
+        Ok(landopp::error::catch_panic(f))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
@@ -49,9 +50,7 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
 /// Fold of each of `n` rows for shuffled k-fold cross-validation.
 #[napi]
 pub fn kfold(env: Env, n: u32, k: u32, seed: Option<i64>) -> napi::Result<Uint32Array> {
-    let f =
-        landopp::ml::kfold(n as usize, k as usize, seed.unwrap_or(0) as u64).map_err(|e| reject_with_code(&env, e))?;
-    Ok(labels(f))
+    guard(&env, || landopp::ml::kfold(n as usize, k as usize, seed.unwrap_or(0) as u64).map(labels))
 }
 
 #[napi(object)]
@@ -112,9 +111,9 @@ pub struct HoldoutOptions {
 #[napi]
 pub fn holdout(env: Env, n: u32, options: Option<HoldoutOptions>) -> napi::Result<Uint32Array> {
     let o = options.unwrap_or_default();
-    let f = landopp::ml::holdout(n as usize, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None)
-        .map_err(|e| reject_with_code(&env, e))?;
-    Ok(labels(f))
+    guard(&env, || {
+        landopp::ml::holdout(n as usize, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None).map(labels)
+    })
 }
 
 /// Spatial hold-out split (0 = training, 1 = test): whole k-means blocks of the projected
@@ -260,7 +259,7 @@ impl Model {
     /// hyper-parameters, library version, categories, classes.
     #[napi(getter, ts_return_type = "Record<string, any>")]
     pub fn card(&self, env: Env) -> napi::Result<Json> {
-        to_json(&self.inner.card).map(Json).map_err(|e| reject_with_code(&env, e))
+        guard(&env, || to_json(&self.inner.card).map(Json))
     }
 
     /// Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
@@ -375,5 +374,5 @@ pub fn ab_assign(env: Env, parcel_ids: Vec<String>, options: AbOptions) -> napi:
         model_a: options.model_a,
         model_b: options.model_b,
     };
-    parcel_ids.iter().map(|i| s.assign(i).map(str::to_string).map_err(|e| reject_with_code(&env, e))).collect()
+    guard(&env, || parcel_ids.iter().map(|i| s.assign(i).map(str::to_string)).collect())
 }

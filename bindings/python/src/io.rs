@@ -74,7 +74,7 @@ fn read_raster_start(py: Python<'_>, path: String, band: Option<usize>) -> PyRes
     let pool = crate::pool().map_err(|e| crate::error::to_py(py, e))?;
     let (tx, rx) = std::sync::mpsc::channel();
     pool.spawn(move || {
-        let _ = tx.send(read_geotiff(&path, None, band));
+        let _ = tx.send(landopp::error::catch_panic(|| read_geotiff(&path, None, band)));
     });
     Ok(PendingRaster { rx: std::sync::Mutex::new(Some(rx)) })
 }

@@ -54,7 +54,8 @@ where
         pool.in_place_scope(|s| {
             let (tx, rx) = std::sync::mpsc::channel();
             s.spawn(move |_| {
-                let _ = tx.send(f());
+                // a panic becomes an `INTERNAL` error, never a PanicException
+                let _ = tx.send(landopp::error::catch_panic(f));
             });
             recv_polling(&rx)
         })
@@ -92,8 +93,8 @@ fn finish<T>(py: Python<'_>, out: Option<landopp::Result<T>>, signal: Option<PyE
     }
     match out {
         Some(r) => r.map_err(|e| error::to_py(py, e)),
-        // the work panicked (a scope re-raises it) or its sender was dropped
-        None => Err(pyo3::exceptions::PyRuntimeError::new_err("landopp worker stopped without a result")),
+        // the sender was dropped without a result (panics arrive as `INTERNAL` errors)
+        None => Err(error::to_py(py, landopp::Error::Internal("a landopp worker stopped without a result".into()))),
     }
 }
 

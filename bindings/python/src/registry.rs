@@ -94,7 +94,7 @@ impl Registry {
         crate::analysis::with_table(py, ids, columns, move |t| {
             let policy: RetrainPolicy = serde_json::from_str(&policy_json)
                 .map_err(|e| landopp::Error::InvalidInput(format!("retrain policy: {e}")))?;
-            let fb = CoreLog::read(&feedback_path)?;
+            let fb = CoreLog::read(&feedback_path)?.records;
             let k = key32(encryption_key)?;
             let load = LoadOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref(), expect_features: None };
             let save = SaveOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref() };
@@ -134,7 +134,7 @@ impl FeedbackLog {
         })
     }
 
-    /// Every complete record of a log (JSON text).
+    /// The log's intact records and skipped lines (JSON text: `{records, skipped}`).
     #[staticmethod]
     fn read(py: Python<'_>, path: String) -> PyResult<String> {
         run(py, move || json(&CoreLog::read(&path)?))

@@ -392,28 +392,60 @@ impl FeedbackLog {
         self.file.write_all(line.as_bytes()).and_then(|_| self.file.sync_data()).map_err(|e| Error::io(&self.path, e))
     }
 
-    /// Every complete record of a log (a torn last line, from a crash mid-write, is skipped; a
-    /// corrupt line elsewhere is a `FORMAT` error).
-    pub fn read(path: impl AsRef<Path>) -> Result<Vec<Feedback>> {
+    /// Every intact record of a log. A line that is not a record (corrupted on disk, or torn by
+    /// a crash mid-write) is skipped and reported with its line number and byte offset: one bad
+    /// line never makes the rest of the log unreadable.
+    pub fn read(path: impl AsRef<Path>) -> Result<FeedbackRead> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let complete = text.ends_with('\n');
-        let lines: Vec<&str> = text.lines().collect();
-        let mut out = Vec::with_capacity(lines.len());
-        for (i, l) in lines.iter().enumerate() {
-            match serde_json::from_str(l) {
-                Ok(r) => out.push(r),
-                Err(_) if i + 1 == lines.len() && !complete => {} // torn tail
-                Err(e) => {
-                    return Err(Error::Format {
-                        format: "landopp feedback log",
-                        path: path.to_path_buf(),
-                        message: format!("line {}: {e}", i + 1),
-                    })
-                }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let mut out = FeedbackRead::default();
+        let mut offset = 0u64;
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let at = offset;
+            offset += line.len() as u64 + 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed = std::str::from_utf8(line).map_err(|_| "not UTF-8 text".to_string()).and_then(|l| {
+                serde_json::from_str::<Feedback>(l)
+                    .map_err(|e| format!("not a feedback record ({})", json_category(&e)))
+            });
+            match parsed {
+                Ok(r) => out.records.push(r),
+                Err(reason) => out.skipped.push(SkippedLine { line: i + 1, offset: at, reason }),
             }
         }
         Ok(out)
+    }
+}
+
+/// What [`FeedbackLog::read`] found: the intact records, and the lines it skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FeedbackRead {
+    /// Intact records, in log order.
+    pub records: Vec<Feedback>,
+    /// Lines that were not records.
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// A log line that was skipped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkippedLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+    /// Why (never the line's content).
+    pub reason: String,
+}
+
+/// serde_json's error category as words (its message could quote the line).
+fn json_category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "I/O",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "wrong fields or types",
+        serde_json::error::Category::Eof => "truncated",
     }
 }
 
@@ -537,16 +569,30 @@ mod tests {
             .unwrap()
             .write_all(b"{\"parcel_id\": \"p3\", \"mod")
             .unwrap();
-        assert_eq!(FeedbackLog::read(&log).unwrap(), vec![rec(0), rec(1), rec(2)]);
+        let r = FeedbackLog::read(&log).unwrap();
+        assert_eq!(r.records, vec![rec(0), rec(1), rec(2)]);
+        assert_eq!(r.skipped.len(), 1, "the torn tail is reported");
         // reopening after the crash cuts the torn tail; new records follow cleanly
         drop(f);
         let mut f = FeedbackLog::open(&log).unwrap();
         f.append(&rec(3)).unwrap();
-        assert_eq!(FeedbackLog::read(&log).unwrap(), vec![rec(0), rec(1), rec(2), rec(3)]);
-        let mut text = std::fs::read_to_string(&log).unwrap();
-        text.insert_str(0, "garbage\n");
-        std::fs::write(&log, text).unwrap();
-        assert_eq!(FeedbackLog::read(&log).unwrap_err().code(), "FORMAT");
+        assert_eq!(FeedbackLog::read(&log).unwrap().records, vec![rec(0), rec(1), rec(2), rec(3)]);
+        // a corrupt line in the middle (and a non-UTF-8 one) used to make the whole log
+        // unreadable: they are skipped and reported, every intact record is kept
+        let text = std::fs::read(&log).unwrap();
+        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+        let mut bad = lines[0].to_vec();
+        bad.extend_from_slice(b"{\"parcel_id\": \"p9\", garbage}\n");
+        bad.extend_from_slice(lines[1]);
+        bad.extend_from_slice(b"\xff\xfe secret\n");
+        lines[2..].iter().for_each(|l| bad.extend_from_slice(l));
+        std::fs::write(&log, &bad).unwrap();
+        let r = FeedbackLog::read(&log).unwrap();
+        assert_eq!(r.records, vec![rec(0), rec(1), rec(2), rec(3)]);
+        let offset = lines[0].len() as u64;
+        assert_eq!((r.skipped[0].line, r.skipped[0].offset), (2, offset));
+        assert_eq!(r.skipped[1].line, 4);
+        assert!(r.skipped.iter().all(|s| !s.reason.contains("secret") && !s.reason.contains("p9")));
         assert_eq!(f.append(&Feedback { observed: f64::NAN, ..rec(9) }).unwrap_err().code(), "INVALID_INPUT");
     }
 }

@@ -537,6 +537,17 @@ impl Parcels {
     }
 }
 
+/// `INVALID_GEOMETRY` naming the first polygon with a NaN or infinite coordinate (such a vertex
+/// would turn every statistic of its polygon into NaN).
+pub fn check_finite(polygons: &[MultiPolygon<f64>]) -> Result<()> {
+    use geo::CoordsIter;
+    use rayon::prelude::*;
+    match polygons.par_iter().position_first(|mp| mp.coords_iter().any(|c| !(c.x.is_finite() && c.y.is_finite()))) {
+        Some(i) => Err(Error::InvalidGeometry(format!("polygon {i} has a non-finite (NaN or infinite) coordinate"))),
+        None => Ok(()),
+    }
+}
+
 /// Polygons and multipolygons as multipolygons (a missing geometry → an empty one); any other
 /// geometry type is `INVALID_GEOMETRY` naming its position.
 pub fn to_multipolygons(geoms: Vec<Option<Geometry<f64>>>) -> Result<Vec<MultiPolygon<f64>>> {

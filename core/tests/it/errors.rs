@@ -89,3 +89,51 @@ fn landopp_error_cases(dir: &std::path::Path) -> Vec<Case> {
         ),
     ]
 }
+
+/// Values that used to be accepted and then gave garbage (issue: "values accepted that should be
+/// refused"): absurd but finite weights score like their ratios, all-zero OWA weights and
+/// negative radii are refused, NaN polygon vertices are `INVALID_GEOMETRY`, not NaN statistics.
+#[test]
+fn absurd_values_are_refused_or_handled() {
+    use landopp::scoring::{score, Profile};
+    let mut t = landopp::FeatureTable::new((0..5).map(|i| i.to_string()).collect());
+    t.add_column("a", vec![0.0, 1.0, 2.0, 3.0, 4.0], Default::default()).unwrap();
+    t.add_column("b", vec![4.0, 0.0, 3.0, 1.0, 2.0], Default::default()).unwrap();
+    let profile = |wa: f64, wb: f64, method: &str| {
+        Profile::parse(&format!(
+            r#"{{"version": 1, "method": {method},
+                "criteria": [{{"column": "a", "weight": {wa:e}, "transform": {{"type": "linear_benefit", "min": 0, "max": 4}}}},
+                             {{"column": "b", "weight": {wb:e}, "transform": {{"type": "linear_benefit", "min": 0, "max": 4}}}}]}}"#
+        ))
+    };
+    let ws = r#"{"type": "weighted_sum"}"#;
+    // weights of 1e308 used to overflow their sum (every score 0): they score like 1 : 1.5
+    let small = score(&t, &profile(1.0, 1.5, ws).unwrap()).unwrap();
+    let huge = score(&t, &profile(1e308, 1.5e308, ws).unwrap()).unwrap();
+    for (a, b) in huge.score.iter().zip(&small.score) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    assert!(small.score.iter().any(|s| *s > 0.0));
+    assert_eq!(profile(0.0, 0.0, ws).unwrap_err().code(), "INVALID_INPUT");
+    let owa = |w: &str| profile(1.0, 1.0, &format!(r#"{{"type": "owa", "order_weights": {w}}}"#));
+    assert_eq!(owa("[0, 0]").unwrap_err().code(), "INVALID_INPUT");
+    let big = score(&t, &owa("[1e308, 1e308]").unwrap()).unwrap();
+    let unit = score(&t, &owa("[1, 1]").unwrap()).unwrap();
+    for (a, b) in big.score.iter().zip(&unit.score) {
+        assert!((a - b).abs() < 1e-12, "OWA {a} vs {b}");
+    }
+    // a negative proximity radius: refused by the spec's validation and by the core call
+    let spec = r#"{"version": 1, "parcels": {"path": "p.gpkg"},
+                   "features": [{"type": "proximity", "layer": "roads.gpkg", "prefix": "road", "radius_m": -1}]}"#;
+    assert_eq!(landopp::pipeline::FeatureSpec::parse(spec).unwrap_err().code(), "INVALID_INPUT");
+    // a NaN vertex in polygons handed to zonal statistics
+    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let poly = landopp::geo_types::MultiPolygon(vec![landopp::geo_types::Polygon::new(
+        vec![(465_600.0, 5_079_400.0), (f64::NAN, 5_079_500.0), (465_700.0, 5_079_500.0), (465_600.0, 5_079_400.0)]
+            .into(),
+        vec![],
+    )]);
+    let opts = landopp::zonal::ZonalOptions { stats: vec![landopp::zonal::Stat::Mean], ..Default::default() };
+    let e = landopp::zonal::zonal_stats(&dem, &[poly], dem.crs.as_ref(), &opts).unwrap_err();
+    assert_eq!(e.code(), "INVALID_GEOMETRY", "{e}");
+}

@@ -55,3 +55,25 @@ fn from_parcels_rejects_ids_out_of_order() {
     let e = SearchIndex::from_parcels(p, FeatureTable::new(ids), None).unwrap_err();
     assert!(matches!(e, Error::InvalidInput(_)), "{e}");
 }
+
+/// A near-global box or polygon in EPSG:4326 finds every parcel of a UTM index: only its part over
+/// the parcels' extent is reprojected (projecting its far corners into UTM 33N folded it over, and
+/// the box found no parcel).
+#[test]
+fn near_global_areas_of_interest_find_every_parcel() {
+    let p = Parcels::read(common::fixture("slovenia/lulc_polygons.gpkg"), None, Some("index")).unwrap();
+    let n = p.len();
+    let idx = SearchIndex::from_parcels(p.clone(), table(&p), Some(&profile())).unwrap();
+    let q = |aoi: Aoi| {
+        let q = Query { aoi: Some(aoi), crs: Some("EPSG:4326".into()), limit: 1000, ..Default::default() };
+        idx.query(&q).unwrap().total
+    };
+    assert_eq!(q(Aoi::Bbox([-170.0, -60.0, 170.0, 80.0])), n);
+    assert_eq!(q(Aoi::Bbox([-180.0, -90.0, 180.0, 90.0])), n);
+    let ring = serde_json::json!({"type": "Polygon", "coordinates": [[[-170, -60], [170, -60], [170, 80], [-170, 80], [-170, -60]]]});
+    assert_eq!(q(Aoi::Polygon(ring)), n);
+    // boxes beside the data find nothing, boxes over part of it find part of it
+    assert_eq!(q(Aoi::Bbox([-170.0, -60.0, -100.0, 80.0])), 0);
+    let part = q(Aoi::Bbox([14.0, 45.0, 14.56, 46.0]));
+    assert!(part > 0 && part < n, "{part} of {n}");
+}
