@@ -25,6 +25,9 @@ cargo test --locked
 # the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
 cargo test --locked -p landopp --features mimalloc --lib alloc::
 
+step "Fuzz: every parser under AFL++ for a short budget (core/fuzz/run.sh; long runs in core/fuzz/README.md)"
+bash core/fuzz/run.sh "${LANDOPP_FUZZ_CI_SECONDS:-20}"
+
 step "Python: tooling in .venv"
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

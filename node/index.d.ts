@@ -229,6 +229,12 @@ export interface NamedColumn {
 }
 
 /**
+ * Test hook: a panic inside the addon (on the JS thread, or on a worker with `onWorker`), to
+ * check that a bug rejects / throws with `code: 'INTERNAL'` instead of aborting the process.
+ */
+export declare function panicForTests(onWorker: boolean): Promise<void> | void
+
+/**
  * A search page for JS: the page as JSON text (hits without explanations) and, when the query
  * asks for them, the explanations as numbers in one Float64Array — per hit, per criterion
  * `[raw, transformed, weight, contribution, missing]` — with the criterion names once and the

@@ -849,6 +849,7 @@ module.exports.info = nativeBinding.info
 module.exports.kfold = nativeBinding.kfold
 module.exports.listLayers = nativeBinding.listLayers
 module.exports.loadModel = nativeBinding.loadModel
+module.exports.panicForTests = nativeBinding.panicForTests
 module.exports.readLayer = nativeBinding.readLayer
 module.exports.readRaster = nativeBinding.readRaster
 module.exports.score = nativeBinding.score

@@ -291,3 +291,11 @@ test('spectralIndices: catalogue formulas with Sentinel-2 scaling and SCL maskin
   const shifted = { ...band(3), transform: [grid.transform[0] + 5, ...grid.transform.slice(1)] }
   await assert.rejects(landopp.spectralIndices({ N: band(7), R: shifted }, ['NDVI']), (e) => e.code === 'INVALID_INPUT')
 })
+
+test('a panic inside the addon is an INTERNAL error, never a process abort', async () => {
+  assert.throws(() => landopp.panicForTests(false), (e) => e.code === 'INTERNAL')
+  await assert.rejects(landopp.panicForTests(true), (e) => e.code === 'INTERNAL')
+  // the process is alive and the addon still works
+  assert.equal(typeof landopp.version(), 'string')
+  assert.deepEqual(landopp.listLayers(fixture('slovenia/lulc_polygons.gpkg')).length, 1)
+})

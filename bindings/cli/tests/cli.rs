@@ -121,3 +121,72 @@ fn terrain_streams_and_zonal_bounds_memory() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("error[INVALID_INPUT]"));
 }
+
+fn landopp(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_landopp")).args(args).output().unwrap()
+}
+
+/// `landopp terrain slope d.tif d.tif` used to delete the input DEM: an output that is the
+/// input (also through a link) is refused and the input is untouched; a failed write leaves no
+/// partial file and an existing output as it was.
+#[test]
+fn outputs_never_destroy_inputs_or_leave_partial_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let dem = dir.path().join("dem.tif");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/dem.tif");
+    std::fs::copy(&fixture, &dem).unwrap();
+    let original = std::fs::read(&dem).unwrap();
+    let link = dir.path().join("link.tif");
+    std::os::unix::fs::symlink(&dem, &link).unwrap();
+    for out in [&dem, &link] {
+        let o = landopp(&["terrain".as_ref(), "slope".as_ref(), dem.as_os_str(), out.as_os_str()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("error[INVALID_INPUT]"), "{o:?}");
+        assert_eq!(std::fs::read(&dem).unwrap(), original, "the input is untouched");
+    }
+    // a real output works, and leaves nothing else behind
+    let slope = dir.path().join("slope.tif");
+    let o = landopp(&["terrain".as_ref(), "slope".as_ref(), dem.as_os_str(), slope.as_os_str()]);
+    assert!(o.status.success(), "{o:?}");
+    // a failing run (the input is not a DEM) leaves the previous output as it was, no temporary
+    let before = std::fs::read(&slope).unwrap();
+    let bad = dir.path().join("bad.tif");
+    std::fs::write(&bad, b"not a tiff").unwrap();
+    let o = landopp(&["terrain".as_ref(), "slope".as_ref(), bad.as_os_str(), slope.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&slope).unwrap(), before);
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains("landopp-tmp")), "{names:?}");
+    // zonal / score outputs that name an input are refused too
+    let o = landopp(&["zonal".as_ref(), fixture.as_os_str(), dem.as_os_str(), "-o".as_ref(), dem.as_os_str()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[INVALID_INPUT]"), "{o:?}");
+    assert_eq!(std::fs::read(&dem).unwrap(), original);
+}
+
+/// A profile, spec or table path pointing at a file that is not one (`/etc/passwd`,
+/// `/proc/self/environ`) is an error naming the path and position, never printing the content.
+#[test]
+fn parse_errors_never_print_file_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "TOKEN_4f3a9c_do_not_print";
+    let env_like = dir.path().join("environ");
+    std::fs::write(&env_like, format!("SHELL=/bin/bash\0API_TOKEN={secret}\0HOME=/root\0")).unwrap();
+    let passwd_like = dir.path().join("passwd");
+    std::fs::write(&passwd_like, format!("root:x:0:0:{secret}:/root:/bin/bash\n")).unwrap();
+    let csv = dir.path().join("f.csv");
+    std::fs::write(&csv, "id,a\n1,2\n").unwrap();
+    for f in [&env_like, &passwd_like] {
+        for args in [
+            vec!["score".as_ref(), csv.as_os_str(), f.as_os_str()],
+            vec!["features".as_ref(), f.as_os_str()],
+            vec!["predict".as_ref(), f.as_os_str(), csv.as_os_str()],
+            vec!["info".as_ref(), f.as_os_str()],
+        ] {
+            let o = landopp(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(!err.contains(secret) && !err.contains("/bin/bash"), "{args:?} printed the file: {err}");
+        }
+    }
+}

@@ -131,6 +131,17 @@ pub fn version() -> String {
     landopp::VERSION.to_string()
 }
 
+/// Test hook: a panic inside the addon (on the JS thread, or on a worker with `onWorker`), to
+/// check that a bug rejects / throws with `code: 'INTERNAL'` instead of aborting the process.
+#[napi(ts_return_type = "Promise<void> | void")]
+pub fn panic_for_tests(env: Env, on_worker: bool) -> napi::Result<Either<AsyncTask<ml::Job<()>>, ()>> {
+    let boom = || -> landopp::Result<()> { panic!("a panic raised on purpose by panicForTests") };
+    if on_worker {
+        return Ok(Either::A(ml::Job::new(boom)));
+    }
+    guard(&env, boom).map(Either::B)
+}
+
 /// A band's cells as the typed array of its data type: `Uint8Array` (Byte), `Int8Array`,
 /// `Int16Array`, `Uint16Array`, `Int32Array`, `Uint32Array`, `Float32Array`, `Float64Array`.
 pub type Cells =

@@ -27,7 +27,7 @@ pub struct Job<T: Send + 'static> {
 }
 
 impl<T: Send + ToNapiValue + TypeName + 'static> Job<T> {
-    fn new(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> AsyncTask<Job<T>> {
+    pub(crate) fn new(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> AsyncTask<Job<T>> {
         AsyncTask::new(Job { work: Some(Box::new(f)) })
     }
 }

@@ -98,11 +98,19 @@ fn finish<T>(py: Python<'_>, out: Option<landopp::Result<T>>, signal: Option<PyE
     }
 }
 
+/// Test hook: a panic inside landopp's worker, to check that a bug reaches Python as
+/// `landopp.InternalError` (code `INTERNAL`) and not as a `PanicException`.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    run(py, || -> landopp::Result<()> { panic!("a panic raised on purpose by _panic_for_tests") })
+}
+
 #[pymodule]
 fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     landopp::alloc::configure();
     m.add("__version__", landopp::VERSION)?;
     m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     io::register(m)?;
     analysis::register(m)?;
     registry::register(m)?;

@@ -327,4 +327,38 @@ mod tests {
         assert!(properties(&[1, 0, 200, 0, 0, 0, b'x'], &cols, &mut bs, 2).unwrap_err().contains("truncated"));
         assert!(properties(&[9, 0, 1], &cols, &mut bs, 3).unwrap_err().contains("column 9"));
     }
+
+    /// A FlatGeobuf file of just a header with these counts (and `tail` bytes after it).
+    fn header_only(features_count: u64, index_node_size: u16, tail: &[u8]) -> Vec<u8> {
+        let mut fbb = flatbuffers::FlatBufferBuilder::new();
+        let h = flatgeobuf::Header::create(
+            &mut fbb,
+            &flatgeobuf::HeaderArgs {
+                geometry_type: GeometryType::Polygon,
+                features_count,
+                index_node_size,
+                ..Default::default()
+            },
+        );
+        fbb.finish_size_prefixed(h, None);
+        let mut b = b"fgb\x03fgb\x00".to_vec();
+        b.extend_from_slice(fbb.finished_data());
+        b.extend_from_slice(tail);
+        b
+    }
+
+    #[test]
+    fn index_headers_are_checked() {
+        let code = |b: &[u8]| parse(b, Path::new("t.fgb")).unwrap_err().code();
+        // node size 1 made the crate's index-size computation panic
+        assert_eq!(code(&header_only(10, 1, &[0; 400])), "FORMAT");
+        // a huge count with an index: its size is checked against the file, not allocated
+        assert_eq!(code(&header_only(u64::MAX, 16, &[0; 64])), "FORMAT");
+        assert_eq!(code(&header_only(1 << 40, 2, &[0; 64])), "FORMAT");
+        // features_count 0 with an index node size (3 GB, 8 s in the crate): no index, no features
+        let empty = parse(&header_only(0, 16, &[]), Path::new("t.fgb")).unwrap();
+        assert_eq!(empty.len(), 0);
+        // a count that the features do not match
+        assert_eq!(code(&header_only(3, 0, &[])), "FORMAT");
+    }
 }
