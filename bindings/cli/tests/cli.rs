@@ -123,7 +123,7 @@ fn terrain_streams_and_zonal_bounds_memory() {
 }
 
 fn landopp(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_landopp")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_landopp")).args(args).output().expect("run landopp")
 }
 
 /// `landopp terrain slope d.tif d.tif` used to delete the input DEM: an output that is the
