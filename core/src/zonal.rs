@@ -225,14 +225,30 @@ fn coverage_in_rows(
     let (rows, cols) = (rmax - rmin, cmax - cmin);
     let mut cover = vec![0.0f64; rows * cols];
     let mut acc = vec![0.0f64; rows * (cols + 1)];
+    // cells whose interior a ring edge passes through; every other cell lies wholly inside or
+    // wholly outside the polygon
+    let mut crossed = vec![false; rows * cols];
     // Window-local pixel coordinates keep magnitudes small, hence rounding noise ~1e-15.
     let (ox, oy) = (g[0] + cmin as f64 * g[1], g[3] + rfull as f64 * g[5]);
-    let to_local = |c: &Coord<f64>| ((c.x - ox) / g[1], (c.y - oy) / g[5]);
+    // A vertex whose coordinate is exactly a grid line (origin + k × cell size, the way
+    // cell-aligned polygons are made) lands exactly on that line, as exactextract sees it in
+    // world coordinates; any other coordinate, however close, keeps its sliver.
+    let snap = |local: f64, world: f64, origin: f64, first: usize, size: f64| {
+        let k = local.round();
+        if (local - k).abs() < 1e-6 && origin + (first as f64 + k) * size == world {
+            k
+        } else {
+            local
+        }
+    };
+    let to_local = |c: &Coord<f64>| {
+        (snap((c.x - ox) / g[1], c.x, g[0], cmin, g[1]), snap((c.y - oy) / g[5], c.y, g[3], rfull, g[5]))
+    };
     let win = (rmin - rfull, rmax - rfull, 0, cols);
     for p in &poly.0 {
-        ring_coverage(p.exterior(), true, &to_local, win, &mut cover, &mut acc);
+        ring_coverage(p.exterior(), true, &to_local, win, &mut cover, &mut acc, &mut crossed);
         for h in p.interiors() {
-            ring_coverage(h, false, &to_local, win, &mut cover, &mut acc);
+            ring_coverage(h, false, &to_local, win, &mut cover, &mut acc, &mut crossed);
         }
     }
     for r in 0..rows {
@@ -241,14 +257,11 @@ fn coverage_in_rows(
             run += acc[r * (cols + 1) + c + 1];
             let v = &mut cover[r * cols + c];
             *v += run;
-            // snap rounding noise
-            *v = if *v < 1e-12 {
-                0.0
-            } else if *v > 1.0 - 1e-12 {
-                1.0
-            } else {
-                *v
-            };
+            // A cell no edge crosses is wholly in (1) or out (0): rounding noise of the running
+            // sums is removed exactly. A crossed cell keeps its fraction, however small (a
+            // sliver of 1e-13 counts, as in exactextract, whose default minimum coverage is
+            // the smallest positive float); only its noise below 0 or above 1 is clamped.
+            *v = if crossed[r * cols + c] { v.clamp(0.0, 1.0) } else { v.round().clamp(0.0, 1.0) };
         }
     }
     Ok(Coverage { row0: rmin, col0: cmin, rows, cols, frac: cover })
@@ -262,6 +275,7 @@ fn ring_coverage(
     win: (usize, usize, usize, usize),
     cover: &mut [f64],
     acc: &mut [f64],
+    crossed: &mut [bool],
 ) {
     let pts: Vec<(f64, f64)> = ring.0.iter().map(to_px).collect();
     if pts.len() < 3 {
@@ -286,6 +300,17 @@ fn ring_coverage(
     for i in 0..seg_count {
         let ((xa, ya), (xb, yb)) = seg(i);
         if ya == yb {
+            // no part in the integral, but it cuts the cells of its row it passes through
+            // (unless it runs along the row's edge)
+            if ya.fract() != 0.0 && ya >= rmin as f64 && ya < rmax as f64 {
+                let row = ya.floor() as usize - rmin;
+                let (xlo, xhi) = if xa < xb { (xa, xb) } else { (xb, xa) };
+                let c0 = (xlo.floor().max(cmin as f64)) as usize;
+                let c1 = (xhi.ceil().min(cmax as f64)).max(c0 as f64) as usize;
+                for c in c0..c1 {
+                    crossed[row * cols + c - cmin] = true;
+                }
+            }
             continue;
         }
         let (ylo, yhi) = if ya < yb { (ya, yb) } else { (yb, ya) };
@@ -333,6 +358,7 @@ fn ring_coverage(
             while c <= c_end {
                 let cf = c as f64;
                 cover[row * cols + (c as usize - cmin)] += g(cf + 1.0) - g(cf);
+                crossed[row * cols + (c as usize - cmin)] = true;
                 c += 1;
             }
         }
@@ -719,10 +745,12 @@ fn zonal_core<'a>(
                     Stat::Stdev => (a.w_m2 / a.count).sqrt(),
                     Stat::Median => q(weighted_quantile(&a.values, 0.5)),
                     Stat::Quantile(p) => q(weighted_quantile(&a.values, *p)),
+                    // values are sorted ascending: among equally covered values, majority takes
+                    // the largest and minority the smallest, as exactextract does
                     Stat::Majority => {
                         a.values
                             .iter()
-                            .fold((f64::NAN, f64::NEG_INFINITY), |b, x| if x.1 > b.1 { (x.0, x.1) } else { b })
+                            .fold((f64::NAN, f64::NEG_INFINITY), |b, x| if x.1 >= b.1 { (x.0, x.1) } else { b })
                             .0
                     }
                     Stat::Minority => {

@@ -183,3 +183,49 @@ fn fast_validity_agrees_with_geo_on_real_polygons() {
     eprintln!("fast validity path: {fast} of {total} polygons");
     assert!(fast * 2 > total, "{fast} of {total}");
 }
+
+/// Parcels snapped to zone boundaries (an edge lying exactly along the zone's, touching and
+/// duplicated vertices, a vertex midway along the shared edge; parcels inside, outside and
+/// across) get shapely's intersection shares (`fixtures/expected/edge_cases.json`).
+#[test]
+fn overlay_shares_of_snapped_parcels_equal_shapely() {
+    use landopp::geo_types::{Geometry, MultiPolygon, Polygon};
+    use landopp::overlay::{overlay_shares, WorkFrame};
+    let exp = expected("edge_cases.json");
+    let crs = landopp::Crs::from_user_input(exp["overlay_snapped"]["crs"].as_str().unwrap()).unwrap();
+    let ring = |v: &serde_json::Value| -> Polygon<f64> {
+        let pts: Vec<(f64, f64)> =
+            v.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect();
+        Polygon::new(pts.into(), vec![])
+    };
+    let layer = |gs: Vec<Geometry<f64>>| landopp::VectorLayer {
+        name: "l".into(),
+        crs: Some(crs.clone()),
+        fids: (0..gs.len() as i64).collect(),
+        geometries: gs.into_iter().map(Some).collect(),
+        columns: vec![],
+        geometry_type: "POLYGON".into(),
+    };
+    let mut checked = 0;
+    for case in exp["overlay_snapped"]["cases"].as_array().unwrap() {
+        let zone = layer(vec![Geometry::Polygon(ring(&case["zone"]))]);
+        let ps = case["parcels"].as_array().unwrap();
+        if ps.is_empty() {
+            continue;
+        }
+        let parcels = Parcels::from_layer(
+            layer(ps.iter().map(|p| Geometry::MultiPolygon(MultiPolygon(vec![ring(&p["ring"])]))).collect()),
+            None,
+        )
+        .unwrap();
+        let frame = WorkFrame::new(&parcels, None).unwrap();
+        let r = overlay_shares(&frame, &zone, None).unwrap();
+        for (i, p) in ps.iter().enumerate() {
+            let want = p["share"].as_f64().unwrap();
+            let got = r.shares[i].first().copied().unwrap_or(0.0);
+            assert!((got - want).abs() < 1e-6, "{} parcel {i}: share {got}, shapely {want}", p["kind"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}

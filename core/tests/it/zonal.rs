@@ -66,3 +66,38 @@ fn streamed_zonal_errors() {
     let r = zonal_stats_file(&src, &[], p.crs.as_ref(), &opts, 1000).unwrap();
     assert!(r.columns.iter().all(|c| c.1.is_empty()));
 }
+
+fn ring(v: &serde_json::Value) -> landopp::geo_types::Polygon<f64> {
+    let pts: Vec<(f64, f64)> =
+        v.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect();
+    landopp::geo_types::Polygon::new(pts.into(), vec![])
+}
+
+/// Cells a polygon covers by a sliver (1e-7 .. 1e-12 of their area) count, as in exactextract,
+/// whose default minimum coverage keeps any positive area: min / max / variety / majority /
+/// minority equal exactextract's (`fixtures/expected/edge_cases.json`, make_edge_cases.py).
+/// Cells were dropped below 1e-12 of coverage before.
+#[test]
+fn sliver_cells_count_like_exactextract() {
+    let exp = expected("edge_cases.json");
+    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let names = ["count", "min", "max", "variety", "majority", "minority"];
+    let stats: Vec<Stat> = names.iter().map(|s| Stat::parse(s).unwrap()).collect();
+    let opts = ZonalOptions { stats, ..Default::default() };
+    let cases = exp["zonal_slivers"]["cases"].as_array().unwrap();
+    let polys: Vec<_> = cases.iter().map(|c| landopp::geo_types::MultiPolygon(vec![ring(&c["ring"])])).collect();
+    let r = zonal_stats(&dem, &polys, dem.crs.as_ref(), &opts).unwrap();
+    for (i, c) in cases.iter().enumerate() {
+        for name in names {
+            let (got, want) = (r.column(name).unwrap()[i], c["values"][name].as_f64().unwrap());
+            // exactextract keeps coverage fractions as float32
+            let tol = if name == "count" { 1e-7 * want } else { 0.0 };
+            assert!(
+                (got - want).abs() <= tol,
+                "sliver {} {}: {name} {got} vs exactextract {want}",
+                c["sliver"],
+                c["side"]
+            );
+        }
+    }
+}
