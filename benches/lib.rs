@@ -24,7 +24,9 @@ pub fn replicate_parcels(
     k: usize,
 ) -> landopp::Result<landopp::Parcels> {
     use landopp::geo::Translate;
-    let p = landopp::Parcels::read(path, None, id_field)?.to_crs(&landopp::Crs::from_epsg(26919)?)?;
+    // Bangor ids repeat (condo units stacked on one footprint): suffixed, as a user would
+    let suffix = landopp::vector::DuplicateIds::Suffix;
+    let p = landopp::Parcels::read_with(path, None, id_field, suffix)?.to_crs(&landopp::Crs::from_epsg(26919)?)?;
     let mut geometries = Vec::with_capacity(p.len() * k);
     let mut ids = Vec::with_capacity(p.len() * k);
     for r in 0..k {

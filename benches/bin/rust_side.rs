@@ -160,7 +160,7 @@ fn main() -> landopp::Result<()> {
                 &std::fs::read_to_string(arg(5)?).map_err(|e| landopp::Error::io(arg(5).unwrap_or_default(), e))?,
             )?;
             let t0 = Instant::now();
-            let parcels = Parcels::read(arg(2)?, None, Some(&arg(3)?))?;
+            let parcels = Parcels::read_with(arg(2)?, None, Some(&arg(3)?), landopp::vector::DuplicateIds::Suffix)?;
             let idx = SearchIndex::from_parcels(parcels, t, Some(&p))?;
             let build_s = t0.elapsed().as_secs_f64();
             serde_json::json!({"op": "build", "rows": idx.len(), "build_s": build_s})

@@ -134,17 +134,41 @@ pub fn blank_ids(n: usize) -> std::sync::Arc<Vec<String>> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureTable {
     ids: std::sync::Arc<Vec<String>>,
+    /// Name of the id column in CSV (`id` unless set; a read CSV keeps its header's).
+    id_name: Option<String>,
     columns: Vec<FeatureColumn>,
 }
 
 impl FeatureTable {
     /// An empty table over these parcel ids.
     pub fn new(ids: Vec<String>) -> Self {
-        FeatureTable { ids: std::sync::Arc::new(ids), columns: Vec::new() }
+        FeatureTable { ids: std::sync::Arc::new(ids), id_name: None, columns: Vec::new() }
     }
     /// An empty table over parcel ids shared with other tables or results (no copy).
     pub fn from_shared_ids(ids: std::sync::Arc<Vec<String>>) -> Self {
-        FeatureTable { ids, columns: Vec::new() }
+        FeatureTable { ids, id_name: None, columns: Vec::new() }
+    }
+    /// Name the id column (`id` by default), e.g. after the parcels' id field, as exactextract
+    /// keeps it.
+    pub fn set_id_name(&mut self, name: impl Into<String>) {
+        self.id_name = Some(name.into());
+    }
+    /// The id column's name.
+    pub fn id_name(&self) -> &str {
+        self.id_name.as_deref().unwrap_or("id")
+    }
+    /// Add a source attribute column as a feature column: numbers (and booleans, as 0/1) as a
+    /// numeric column, text as a categorical one (`include_cols` of exactextract).
+    pub fn add_attribute(&mut self, col: &crate::vector::Column) -> Result<()> {
+        use crate::vector::ColumnData;
+        let meta = ColumnMeta { method: "source attribute".into(), ..Default::default() };
+        match &col.data {
+            ColumnData::Text(v) => self.add_categorical(col.name.clone(), v.clone(), meta),
+            ColumnData::Binary(_) => {
+                Err(Error::InvalidInput(format!("column {:?} holds binary values, not numbers or text", col.name)))
+            }
+            other => self.add_column(col.name.clone(), other.to_f64(), meta),
+        }
     }
     /// Parcel ids.
     pub fn ids(&self) -> &[String] {
@@ -228,6 +252,7 @@ impl FeatureTable {
         }
         Ok(FeatureTable {
             ids: std::sync::Arc::new(rows.iter().map(|&r| self.ids[r].clone()).collect()),
+            id_name: self.id_name.clone(),
             columns: self
                 .columns
                 .iter()
@@ -257,7 +282,7 @@ impl FeatureTable {
     /// Write CSV to any writer.
     pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {
         let mut wr = csv::Writer::from_writer(w);
-        let mut head = vec!["id".to_string()];
+        let mut head = vec![self.id_name().to_string()];
         head.extend(self.columns.iter().map(|c| c.name.clone()));
         wr.write_record(&head)?;
         for (i, id) in self.ids.iter().enumerate() {
@@ -300,7 +325,11 @@ impl FeatureTable {
                 col.push(rec.get(k + 1).unwrap_or("").trim().to_string());
             }
         }
+        crate::vector::check_unique_ids(&ids, &format!("ids of {}", path.display()))?;
         let mut t = FeatureTable::new(ids);
+        if head[0] != "id" {
+            t.set_id_name(head[0].clone());
+        }
         for (name, values) in head.into_iter().skip(1).zip(raw) {
             let meta = ColumnMeta { source: path.display().to_string(), ..Default::default() };
             let nums: Option<Vec<f64>> =

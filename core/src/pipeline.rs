@@ -51,6 +51,9 @@ pub struct ParcelSource {
     /// Id field (default: feature id).
     #[serde(default)]
     pub id_field: Option<String>,
+    /// Repeated ids: `refuse` (default) or `suffix`.
+    #[serde(default)]
+    pub duplicate_ids: crate::vector::DuplicateIds,
 }
 
 /// A layer reference with an optional GeoPackage layer name.
@@ -362,7 +365,7 @@ impl FeatureSpec {
     pub fn run(&self, progress: &dyn Fn(Progress<'_>)) -> Result<FeatureTable> {
         self.validate()?;
         let p = &self.parcels;
-        let parcels = Parcels::read(&p.path, p.layer.as_deref(), p.id_field.as_deref())?;
+        let parcels = Parcels::read_with(&p.path, p.layer.as_deref(), p.id_field.as_deref(), p.duplicate_ids)?;
         run_steps(&parcels, self, progress)
     }
 }

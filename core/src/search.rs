@@ -220,7 +220,7 @@ fn check_ids(parcels: &Parcels, features: &FeatureTable) -> Result<()> {
     if features.ids() != parcels.ids.as_slice() {
         return Err(Error::InvalidInput("the feature table's ids are not the parcels' ids (same order)".into()));
     }
-    Ok(())
+    crate::vector::check_unique_ids(features.ids(), "search index parcel ids")
 }
 
 impl SearchIndex {

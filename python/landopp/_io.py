@@ -180,12 +180,14 @@ def read_layer(path: PathLike, *, layer: str | None = None, geodataframe: bool |
 
 
 def read_parcels(path: PathLike, *, layer: str | None = None, id_field: str | None = None,
-                 geodataframe: bool | None = None) -> Any:
+                 duplicate_ids: str = "refuse", geodataframe: bool | None = None) -> Any:
     """Read a polygon layer as parcels: ``parcel_id`` from ``id_field`` (default: feature id),
     every source column, and ``geometry_status`` (``valid``, ``empty`` or ``invalid: reason``:
-    invalid rings are kept and flagged, never dropped)."""
+    invalid rings are kept and flagged, never dropped). Ids that repeat are refused
+    (``InvalidInputError`` naming them) unless ``duplicate_ids="suffix"``, which keeps the first
+    and gives the repeats ``_2``, ``_3``, …"""
     gdf = _has_geopandas() if geodataframe is None else geodataframe
-    return _to_frame(_landopp.read_layer(os.fspath(path), layer, True, id_field), gdf)
+    return _to_frame(_landopp.read_layer(os.fspath(path), layer, True, id_field, duplicate_ids), gdf)
 
 
 def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "layer") -> None:
@@ -518,7 +520,7 @@ class SearchIndex:
     """
 
     def __init__(self, parcels: Any, features_df: Any, profile: Any = None, *, id_field: str | None = None,
-                 layer: str | None = None) -> None:
+                 layer: str | None = None, duplicate_ids: str = "refuse") -> None:
         ids, cols = _columns_of(features_df)
         self._ids = np.asarray(ids, dtype=object)
         self._id_codes: Any = None
@@ -527,7 +529,8 @@ class SearchIndex:
             wkb = _geometries(parcels.geometry)
             self._inner = _landopp.SearchIndex(None, ids, cols, prof, None, None, wkb, _crs_str(parcels.crs))
         else:
-            self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, prof, id_field, layer)
+            self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, prof, id_field, layer,
+                                               duplicate_ids=duplicate_ids)
 
     def __len__(self) -> int:
         return len(self._inner)

@@ -102,7 +102,10 @@ def test_bangor_parcels_area_and_crs_against_pyproj(shared):
     """Bangor (EPSG:26847, US survey feet): geodesic area within 0.01 % of pyproj.Geod and
     reprojection of every vertex within 1 cm of pyproj — computed live, nothing stored."""
     path = shared / "bangor_me/parcels.gpkg"
-    p = landopp.read_parcels(path, id_field="MAPLOTUNIT")
+    with pytest.raises(landopp.InvalidInputError, match="R57-001"):
+        landopp.read_parcels(path, id_field="MAPLOTUNIT")  # ids repeat: refused by default
+    p = landopp.read_parcels(path, id_field="MAPLOTUNIT", duplicate_ids="suffix")
+    assert p.parcel_id.is_unique
     assert len(p) == 10643
     assert (p.geometry_status.str.startswith("invalid")).sum() >= 4
     area, perim = landopp.geodesic_area_perimeter(p)

@@ -14,7 +14,7 @@ from pymcdm import methods, normalizations  # noqa: E402
 def bangor_matrix(shared):
     spec = {
         "version": 1,
-        "parcels": {"path": str(shared / "bangor_me/parcels.gpkg"), "id_field": "MAPLOTUNIT"},
+        "parcels": {"path": str(shared / "bangor_me/parcels.gpkg"), "id_field": "MAPLOTUNIT", "duplicate_ids": "suffix"},
         "work_crs": "EPSG:26919",
         "features": [
             {"type": "shape"},

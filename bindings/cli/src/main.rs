@@ -69,6 +69,13 @@ enum Cmd {
         /// Id field of the polygons (default: feature id).
         #[arg(long)]
         id: Option<String>,
+        /// Repeated ids: `refuse` (an error naming them) or `suffix` (`_2`, `_3`, … on the repeats).
+        #[arg(long, default_value = "refuse")]
+        duplicate_ids: String,
+        /// Polygon attributes to copy into the output beside the statistics (exactextract's
+        /// `--include-col`), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        include_cols: Vec<String>,
         /// GeoPackage layer.
         #[arg(long)]
         layer: Option<String>,
@@ -128,6 +135,9 @@ enum Cmd {
         /// Parcel id field.
         #[arg(long)]
         id: Option<String>,
+        /// Repeated ids: `refuse` (an error naming them) or `suffix` (`_2`, `_3`, … on the repeats).
+        #[arg(long, default_value = "refuse")]
+        duplicate_ids: String,
         /// Feature CSV for those parcels (from `landopp features`).
         #[arg(long)]
         features: PathBuf,
@@ -285,8 +295,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
         }
-        Cmd::Search { parcels, id, features, profile, query } => {
-            let p = landopp::Parcels::read(&parcels, None, id.as_deref())?;
+        Cmd::Search { parcels, id, duplicate_ids, features, profile, query } => {
+            let dup = landopp::vector::DuplicateIds::parse(&duplicate_ids)?;
+            let p = landopp::Parcels::read_with(&parcels, None, id.as_deref(), dup)?;
             let f = landopp::FeatureTable::read_csv(&features)?;
             let prof = profile.map(landopp::scoring::Profile::read).transpose()?;
             let idx = landopp::search::SearchIndex::from_parcels(p, f, prof.as_ref())?;
@@ -310,7 +321,20 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &GeoTiffWriteOptions { compression, ..Default::default() },
             )
         }
-        Cmd::Zonal { polygons, raster, stats, id, layer, band, min_coverage_frac, weights, max_cells, output } => {
+        Cmd::Zonal {
+            polygons,
+            raster,
+            stats,
+            id,
+            duplicate_ids,
+            include_cols,
+            layer,
+            band,
+            min_coverage_frac,
+            weights,
+            max_cells,
+            output,
+        } => {
             use landopp::zonal::{zonal_stats_file, Stat, ZonalOptions};
             let stats =
                 stats.split(',').filter(|s| !s.trim().is_empty()).map(Stat::parse).collect::<Result<Vec<_>, _>>()?;
@@ -327,10 +351,18 @@ fn run(cli: Cli) -> Result<(), Error> {
             check_outputs(&[output.as_deref()], &inputs)?;
             let r = landopp::raster::GeoTiff::open(&raster)?;
             let w = weights.map(landopp::Raster::open).transpose()?;
-            let p = landopp::Parcels::read(&polygons, layer.as_deref(), id.as_deref())?;
+            let dup = landopp::vector::DuplicateIds::parse(&duplicate_ids)?;
+            let p = landopp::Parcels::read_with(&polygons, layer.as_deref(), id.as_deref(), dup)?;
             let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };
             let res = zonal_stats_file(&r, &p.geometries, p.crs.as_ref(), &opts, (max_cells * 1e6) as usize)?;
+            // the id column keeps the id field's name, then the included attributes, as in exactextract
             let mut t = landopp::FeatureTable::new(p.ids.clone());
+            if let Some(f) = &id {
+                t.set_id_name(f.clone());
+            }
+            for c in &include_cols {
+                t.add_attribute(p.column(c)?)?;
+            }
             for (name, values) in res.columns {
                 t.add_column(name, values, Default::default())?;
             }

@@ -190,3 +190,40 @@ fn parse_errors_never_print_file_content() {
         }
     }
 }
+
+/// `landopp zonal --id FIELD` keeps the field's name for the id column (it was `id`), and
+/// `--include-cols` copies polygon attributes beside the statistics, as exactextract does.
+#[test]
+fn zonal_keeps_the_id_field_name_and_included_columns() {
+    let f = |p: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(p);
+    let (polys, dem) = (f("olinda/olinda_census_tracts.gpkg"), f("olinda/srtm_dem_utm25s.tif"));
+    let o = landopp(&[
+        "zonal".as_ref(),
+        polys.as_os_str(),
+        dem.as_os_str(),
+        "--id".as_ref(),
+        "CD_GEOCODI".as_ref(),
+        "--include-cols".as_ref(),
+        "NM_BAIR,V014".as_ref(),
+        "--stats".as_ref(),
+        "count,mean".as_ref(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().next(), Some("CD_GEOCODI,NM_BAIR,V014,count,mean"));
+    assert_eq!(text.lines().count(), 471);
+    // an id field whose values repeat: refused, or suffixed on request
+    let dup = landopp(&["zonal".as_ref(), polys.as_os_str(), dem.as_os_str(), "--id".as_ref(), "NM_BAIR".as_ref()]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("error[INVALID_INPUT]"), "{dup:?}");
+    let ok = landopp(&[
+        "zonal".as_ref(),
+        polys.as_os_str(),
+        dem.as_os_str(),
+        "--id".as_ref(),
+        "NM_BAIR".as_ref(),
+        "--duplicate-ids".as_ref(),
+        "suffix".as_ref(),
+    ]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Ouro Preto_2,"));
+}

@@ -231,6 +231,9 @@ pub struct ReadLayerOptions {
     /// Validate as parcels (polygons only, invalid rings flagged) with ids from this field.
     pub parcels: Option<bool>,
     pub id_field: Option<String>,
+    /// Repeated parcel ids: `'refuse'` (default: an INVALID_INPUT error naming them) or
+    /// `'suffix'` (`_2`, `_3`, … on the repeats).
+    pub duplicate_ids: Option<String>,
 }
 
 pub struct ReadLayerTask {
@@ -248,7 +251,8 @@ impl Task for ReadLayerTask {
         Ok(landopp::error::catch_panic(|| {
             let l = vector::read_layer(&path, &ReadOptions { layer: o.layer.clone() })?;
             if o.parcels.unwrap_or(false) {
-                let p = landopp::Parcels::from_layer(l, o.id_field.as_deref())?;
+                let dup = landopp::vector::DuplicateIds::parse(o.duplicate_ids.as_deref().unwrap_or("refuse"))?;
+                let p = landopp::Parcels::from_layer_with(l, o.id_field.as_deref(), dup)?;
                 let mut fc = vector::geojson::to_json(&p.to_layer());
                 if let Some(feats) = fc["features"].as_array_mut() {
                     for (i, f) in feats.iter_mut().enumerate() {
@@ -1050,12 +1054,14 @@ fn parcels_from_js(
     v: serde_json::Value,
     layer: Option<&str>,
     id_field: Option<&str>,
+    duplicate_ids: Option<&str>,
 ) -> landopp::Result<landopp::Parcels> {
+    let dup = landopp::vector::DuplicateIds::parse(duplicate_ids.unwrap_or("refuse"))?;
     match v {
-        serde_json::Value::String(path) => landopp::Parcels::read(&path, layer, id_field),
+        serde_json::Value::String(path) => landopp::Parcels::read_with(&path, layer, id_field, dup),
         v => {
             let layer = vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?;
-            landopp::Parcels::from_layer(layer, id_field)
+            landopp::Parcels::from_layer_with(layer, id_field, dup)
         }
     }
 }
@@ -1097,7 +1103,7 @@ impl Task for ZonalTask {
         let polygons = std::mem::take(&mut self.polygons);
         let o = std::mem::take(&mut self.opts);
         Ok(landopp::error::catch_panic(|| {
-            let p = parcels_from_js(polygons, None, None)?;
+            let p = parcels_from_js(polygons, None, None, None)?;
             let stats = o
                 .stats
                 .unwrap_or_else(|| vec!["count".into(), "mean".into()])
@@ -1233,6 +1239,8 @@ pub struct SearchIndexOptions {
     pub id_field: Option<String>,
     /// Layer of a multi-layer file.
     pub layer: Option<String>,
+    /// Repeated parcel ids: `'refuse'` (default) or `'suffix'`.
+    pub duplicate_ids: Option<String>,
 }
 
 /// Where a [`BuildIndexTask`] gets its parcels.
@@ -1266,7 +1274,9 @@ impl Task for BuildIndexTask {
                 ParcelSource::Reading(rx) => rx
                     .recv()
                     .map_err(|_| landopp::Error::InvalidInput("the parcel reader stopped without a result".into()))??,
-                ParcelSource::GeoJson(v) => parcels_from_js(v, o.layer.as_deref(), o.id_field.as_deref())?,
+                ParcelSource::GeoJson(v) => {
+                    parcels_from_js(v, o.layer.as_deref(), o.id_field.as_deref(), o.duplicate_ids.as_deref())?
+                }
                 ParcelSource::Taken => return Err(landopp::Error::InvalidInput("parcels already used".into())),
             };
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
@@ -1298,12 +1308,15 @@ pub fn build_search_index(
     let parcels = match parcels {
         serde_json::Value::String(path) => {
             let (tx, rx) = std::sync::mpsc::channel();
-            let (layer, id_field) = (opts.layer.clone(), opts.id_field.clone());
+            let (layer, id_field, dup) = (opts.layer.clone(), opts.id_field.clone(), opts.duplicate_ids.clone());
             std::thread::Builder::new()
                 .name("landopp-read-parcels".into())
                 .spawn(move || {
                     // the receiver is gone only when the call failed below: the result is dropped
-                    let read = || landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref());
+                    let read = || {
+                        let dup = landopp::vector::DuplicateIds::parse(dup.as_deref().unwrap_or("refuse"))?;
+                        landopp::Parcels::read_with(&path, layer.as_deref(), id_field.as_deref(), dup)
+                    };
                     let _ = tx.send(landopp::error::catch_panic(read));
                 })
                 .map_err(|e| reject_with_code(&env, landopp::Error::io("<thread>", e)))?;

@@ -618,7 +618,8 @@ pub struct SearchIndex {
 impl SearchIndex {
     /// Build from a parcel file (or WKB + CRS + ids), a feature table and an optional profile.
     #[new]
-    #[pyo3(signature = (parcels, ids, columns, profile_json=None, id_field=None, layer=None, wkb=None, crs=None))]
+    #[pyo3(signature = (parcels, ids, columns, profile_json=None, id_field=None, layer=None, wkb=None, crs=None,
+                        duplicate_ids="refuse"))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn new(
         py: Python<'_>,
@@ -630,11 +631,13 @@ impl SearchIndex {
         layer: Option<String>,
         wkb: Option<crate::io::GeomItems<'_>>,
         crs: Option<String>,
+        duplicate_ids: &str,
     ) -> PyResult<Self> {
         let wkb = wkb.as_ref().map(|w| w.refs());
+        let dup = landopp::vector::DuplicateIds::parse(duplicate_ids).map_err(|e| crate::error::to_py(py, e))?;
         let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
             let p = match (parcels, wkb) {
-                (Some(path), _) => landopp::Parcels::read(&path, layer.as_deref(), id_field.as_deref())?,
+                (Some(path), _) => landopp::Parcels::read_with(&path, layer.as_deref(), id_field.as_deref(), dup)?,
                 (None, Some(w)) => {
                     // in-memory parcels for search: parsed and checked for finite coordinates,
                     // not validated ring by ring (the index does not need it; `read_parcels` does)

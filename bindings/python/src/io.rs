@@ -194,20 +194,23 @@ fn layer_to_py(
 }
 
 /// Read a vector layer. With `parcels=True` the layer is validated as parcels (polygons only,
-/// finite coordinates, invalid rings flagged) and ids come from `id_field`.
+/// finite coordinates, invalid rings flagged) and ids come from `id_field` (repeats: refused, or
+/// suffixed with `duplicate_ids="suffix"`).
 #[pyfunction]
-#[pyo3(signature = (path, layer=None, parcels=false, id_field=None))]
-fn read_layer(
-    py: Python<'_>,
+#[pyo3(signature = (path, layer=None, parcels=false, id_field=None, duplicate_ids="refuse"))]
+fn read_layer<'py>(
+    py: Python<'py>,
     path: String,
     layer: Option<String>,
     parcels: bool,
     id_field: Option<String>,
-) -> PyResult<Bound<'_, PyDict>> {
+    duplicate_ids: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dup = landopp::vector::DuplicateIds::parse(duplicate_ids).map_err(|e| crate::error::to_py(py, e))?;
     let (l, status, ids) = run(py, move || {
         let l = vector::read_layer(&path, &ReadOptions { layer })?;
         if parcels {
-            let p = landopp::Parcels::from_layer(l, id_field.as_deref())?;
+            let p = landopp::Parcels::from_layer_with(l, id_field.as_deref(), dup)?;
             let status = p.status.iter().map(ToString::to_string).collect();
             let ids = p.ids.clone();
             Ok((p.to_layer(), Some(status), Some(ids)))

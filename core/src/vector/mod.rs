@@ -379,6 +379,95 @@ pub fn read_layer(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<VectorLa
     }
 }
 
+/// What reading parcels does with ids that repeat (condo units stacked on one footprint, parcels
+/// split into several polygons that kept one id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateIds {
+    /// Refuse the layer: `INVALID_INPUT` naming the first repeated ids (features, scores, search
+    /// results and joins would otherwise mix parcels).
+    #[default]
+    Refuse,
+    /// Keep the first occurrence's id; later ones get `_2`, `_3`, … in file order (never an id
+    /// that already exists).
+    Suffix,
+}
+
+impl DuplicateIds {
+    /// `"refuse"` or `"suffix"` (the names in specs, the CLI and the bindings).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "refuse" => Ok(DuplicateIds::Refuse),
+            "suffix" => Ok(DuplicateIds::Suffix),
+            o => Err(Error::InvalidInput(format!("duplicate_ids {o:?}: \"refuse\" or \"suffix\""))),
+        }
+    }
+
+    /// Apply the policy to `ids` in place.
+    ///
+    /// ```
+    /// use landopp::vector::DuplicateIds;
+    /// let mut ids: Vec<String> = ["a", "b", "a", "a_2", "a"].iter().map(|s| s.to_string()).collect();
+    /// assert_eq!(DuplicateIds::Refuse.apply(&mut ids.clone(), "parcels").unwrap_err().code(), "INVALID_INPUT");
+    /// DuplicateIds::Suffix.apply(&mut ids, "parcels")?;
+    /// assert_eq!(ids, ["a", "b", "a_3", "a_2", "a_4"]);
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn apply(self, ids: &mut [String], what: &str) -> Result<()> {
+        use std::collections::{HashMap, HashSet};
+        let repeated = repeated_ids(ids);
+        if repeated.is_empty() {
+            return Ok(());
+        }
+        if self == DuplicateIds::Refuse {
+            return Err(repeated_error(ids, &repeated, what));
+        }
+        let mut taken: HashSet<String> = ids.iter().cloned().collect();
+        let mut next: HashMap<String, usize> = HashMap::new();
+        for i in repeated {
+            let base = ids[i].clone();
+            let k = next.entry(base.clone()).or_insert(2);
+            let id = loop {
+                let candidate = format!("{base}_{k}");
+                *k += 1;
+                if taken.insert(candidate.clone()) {
+                    break candidate;
+                }
+            };
+            ids[i] = id;
+        }
+        Ok(())
+    }
+}
+
+/// Positions of the ids that repeat an earlier one.
+fn repeated_ids(ids: &[String]) -> Vec<usize> {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::with_capacity(ids.len());
+    ids.iter().enumerate().filter(|(_, id)| !seen.insert(id.as_str())).map(|(i, _)| i).collect()
+}
+
+fn repeated_error(ids: &[String], repeated: &[usize], what: &str) -> Error {
+    let mut names: Vec<&str> = repeated.iter().map(|&i| ids[i].as_str()).collect();
+    names.dedup();
+    let shown: Vec<String> = names.iter().take(5).map(|s| format!("{s:?}")).collect();
+    Error::InvalidInput(format!(
+        "{what}: {} ids repeat (first: {}); pick a unique id field, or let landopp suffix the repeats \
+         (duplicate_ids = \"suffix\")",
+        repeated.len(),
+        shown.join(", ")
+    ))
+}
+
+/// `INVALID_INPUT` naming the first repeated ids, if any (tables joined by id must not mix rows).
+pub fn check_unique_ids(ids: &[String], what: &str) -> Result<()> {
+    let repeated = repeated_ids(ids);
+    if repeated.is_empty() {
+        Ok(())
+    } else {
+        Err(repeated_error(ids, &repeated, what))
+    }
+}
+
 /// Validity of one parcel geometry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
@@ -422,25 +511,43 @@ pub struct Parcels {
 impl Parcels {
     /// Read parcels from a polygon layer. `id_field` names the id column (default: feature id).
     pub fn read(path: impl AsRef<Path>, layer: Option<&str>, id_field: Option<&str>) -> Result<Self> {
+        Self::read_with(path, layer, id_field, DuplicateIds::Refuse)
+    }
+
+    /// [`Parcels::read`] with a policy for repeated ids.
+    pub fn read_with(
+        path: impl AsRef<Path>,
+        layer: Option<&str>,
+        id_field: Option<&str>,
+        duplicate_ids: DuplicateIds,
+    ) -> Result<Self> {
         let l = read_layer(path, &ReadOptions { layer: layer.map(str::to_string) })?;
-        Self::from_layer(l, id_field)
+        Self::from_layer_with(l, id_field, duplicate_ids)
     }
 
     /// Turn a polygon layer into parcels. Errors: a non-polygon geometry
     /// (`INVALID_GEOMETRY`), a non-finite coordinate (`INVALID_GEOMETRY`), an empty layer
-    /// (`EMPTY`), an unknown id field (`NOT_FOUND`). Invalid rings are kept and flagged.
+    /// (`EMPTY`), an unknown id field (`NOT_FOUND`), repeated ids (`INVALID_INPUT`; see
+    /// [`Parcels::from_layer_with`]). Invalid rings are kept and flagged.
     pub fn from_layer(layer: VectorLayer, id_field: Option<&str>) -> Result<Self> {
+        Self::from_layer_with(layer, id_field, DuplicateIds::Refuse)
+    }
+
+    /// [`Parcels::from_layer`] with a policy for repeated ids.
+    pub fn from_layer_with(layer: VectorLayer, id_field: Option<&str>, duplicate_ids: DuplicateIds) -> Result<Self> {
         use geo::CoordsIter;
         if layer.is_empty() {
             return Err(Error::Empty(format!("layer {:?} has no features", layer.name)));
         }
-        let ids: Vec<String> = match id_field {
+        let mut ids: Vec<String> = match id_field {
             Some(f) => {
                 let c = layer.column(f)?;
                 (0..layer.len()).map(|i| c.data.get(i).to_string()).collect()
             }
             None => layer.fids.iter().map(|f| f.to_string()).collect(),
         };
+        let what = format!("parcel ids of layer {:?} ({})", layer.name, id_field.unwrap_or("feature id"));
+        duplicate_ids.apply(&mut ids, &what)?;
         let mut geometries = Vec::with_capacity(layer.len());
         for (i, g) in layer.geometries.into_iter().enumerate() {
             let mp = match g {

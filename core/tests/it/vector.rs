@@ -59,8 +59,16 @@ fn bangor_layers_read() {
         assert_eq!(l.len(), n, "{f}");
         assert!(l.crs.is_some(), "{f}");
     }
-    let p = Parcels::read(b.join("parcels.gpkg"), None, Some("MAPLOTUNIT")).unwrap();
+    // MAPLOTUNIT repeats (condo units stacked on one footprint): refused unless suffixed
+    let e = Parcels::read(b.join("parcels.gpkg"), None, Some("MAPLOTUNIT")).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT");
+    assert!(e.to_string().contains("\"R57-001\""), "{e}");
+    let p = Parcels::read_with(b.join("parcels.gpkg"), None, Some("MAPLOTUNIT"), landopp::vector::DuplicateIds::Suffix)
+        .unwrap();
     assert_eq!(p.len(), 10_643);
+    let unique: std::collections::HashSet<&String> = p.ids.iter().collect();
+    assert_eq!(unique.len(), p.len());
+    assert!(p.ids.contains(&"R57-001_2".to_string()));
     assert_eq!(p.crs.as_ref().unwrap().epsg(), Some(26847));
     let invalid = p.invalid_indices();
     assert!(invalid.len() >= 4, "expected the 4 self-intersecting parcels, got {}", invalid.len());
