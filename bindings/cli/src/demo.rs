@@ -149,6 +149,22 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
 
 /// Print the top `n` parcels of a scoring result with their explanations.
 pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
+    // what the hard constraints screened out, by reason code
+    let mut screened: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in 0..r.ids.len() {
+        for code in r.reasons(i) {
+            *screened.entry(code.to_string()).or_default() += 1;
+        }
+    }
+    if !screened.is_empty() {
+        let list: Vec<String> = screened.iter().map(|(c, k)| format!("{k} {c}")).collect();
+        outln!(
+            "screened out by the profile's constraints: {} of {} parcels ({})",
+            r.excluded.iter().filter(|e| **e).count(),
+            r.ids.len(),
+            list.join(", ")
+        );
+    }
     let mut order: Vec<usize> = (0..r.ids.len()).collect();
     order.sort_by_key(|&i| r.rank[i]);
     for &i in order.iter().take(n) {

@@ -10,6 +10,16 @@ fn demo_ranks_the_bundled_parcels() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("top 10 parcels for agriculture"), "{text}");
     assert!(text.contains("#10 "), "{text}");
+    // the preset screens out slivers and parcels under an acre: every parcel of the top 10 is
+    // one a farmer would look at (it was 0.03-0.18-acre strips before)
+    assert!(text.contains("TOO_SMALL") && text.contains("SLIVER"), "{text}");
+    let sizes: Vec<f64> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("size (acres)"))
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 10, "{text}");
+    assert!(sizes.iter().all(|a| *a >= 1.0), "{sizes:?}");
     assert!(out.path().join("parcels_features.csv").exists());
     assert!(out.path().join("parcels_features.geojson").exists());
 }
