@@ -248,6 +248,13 @@ export interface QueryParts {
   values?: Float64Array
   /** JSON `[[label | null, ...], ...]` per hit, only when a criterion has labels. */
   labels?: string
+  /**
+   * The method's own terms when it is not additive (`factor` for weighted product;
+   * `weightedValue`, `gapToIdeal`, `gapToAntiIdeal` for TOPSIS): their names, and the values
+   * per hit, per criterion, in that order.
+   */
+  extraNames?: Array<string>
+  extra?: Float64Array
 }
 
 export interface RasterBand {
@@ -299,6 +306,11 @@ export interface ReadLayerOptions {
   /** Validate as parcels (polygons only, invalid rings flagged) with ids from this field. */
   parcels?: boolean
   idField?: string
+  /**
+   * Repeated parcel ids: `'refuse'` (default: an INVALID_INPUT error naming them) or
+   * `'suffix'` (`_2`, `_3`, … on the repeats).
+   */
+  duplicateIds?: string
 }
 
 /**
@@ -355,6 +367,8 @@ export interface SearchIndexOptions {
   idField?: string
   /** Layer of a multi-layer file. */
   layer?: string
+  /** Repeated parcel ids: `'refuse'` (default) or `'suffix'`. */
+  duplicateIds?: string
 }
 
 export interface SpatialFoldOptions {

@@ -27,8 +27,17 @@ export interface Contribution {
   label?: string
   transformed: number
   weight: number
+  /** Additive share of the score (weighted sum, OWA, SPOTIS); NaN for weighted product and TOPSIS. */
   contribution: number
   missing: boolean
+  /** Weighted product: transformed ^ weight (the score is the product of the factors). */
+  factor?: number
+  /** TOPSIS: weight × transformed / the criterion's norm over the candidate set. */
+  weightedValue?: number
+  /** TOPSIS: squared gap to the ideal value (score = √Σ anti / (√Σ ideal + √Σ anti)). */
+  gapToIdeal?: number
+  /** TOPSIS: squared gap to the anti-ideal value. */
+  gapToAntiIdeal?: number
 }
 
 export interface SearchHit {

@@ -29,6 +29,12 @@ function explanationOf() {
     if (Number.isNaN(c.raw)) c.raw = null
     const label = labels?.[i]?.[j]
     if (label != null) c.label = label
+    // methods that are not sums (weighted product, TOPSIS) carry their own terms; their
+    // `contribution` is NaN
+    if (parts.extraNames) {
+      const e = parts.extraNames.length
+      for (let x = 0; x < e; x++) c[parts.extraNames[x]] = parts.extra[(i * k + j) * e + x]
+    }
     value.push(c)
   }
   Object.defineProperty(this, 'explanation', { value, enumerable: true, writable: true, configurable: true })

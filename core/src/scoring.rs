@@ -467,11 +467,63 @@ pub struct Contribution {
     pub transformed: f64,
     /// Normalised weight.
     pub weight: f64,
-    /// Contribution to the score (weighted sum: weight × transformed; other methods: the
-    /// method's per-criterion term).
+    /// This criterion's additive share of the score, for the methods whose score is a sum
+    /// ([`Method::is_additive`]: weighted sum w·t, OWA its order weight × t, SPOTIS w − w·|1 − t|);
+    /// NaN for weighted product and TOPSIS, which are explained by `factor` and by the gaps.
     pub contribution: f64,
     /// True when the raw value was missing (scored 0).
     pub missing: bool,
+    /// Weighted product: this criterion's factor t^w (the score is the product of the factors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+    /// TOPSIS: the weighted normalised value v = w · t / ‖t‖ over the candidate set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted_value: Option<f64>,
+    /// TOPSIS: (v − v⁺)², the squared gap to the ideal (best) value of this criterion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_to_ideal: Option<f64>,
+    /// TOPSIS: (v − v⁻)², the squared gap to the anti-ideal (worst) value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_to_anti_ideal: Option<f64>,
+}
+
+impl Method {
+    /// True when a score is the sum of its criteria's `contribution`s.
+    pub fn is_additive(&self) -> bool {
+        matches!(self, Method::WeightedSum | Method::Owa { .. } | Method::Spotis)
+    }
+
+    /// How this method's explanation terms make the score, in words (printed beside
+    /// explanations).
+    pub fn explained_by(&self) -> &'static str {
+        match self {
+            Method::WeightedSum => "score = sum of contributions (weight x transformed)",
+            Method::Owa { .. } => "score = sum of contributions (order weight of the criterion's rank x transformed)",
+            Method::Spotis => "score = sum of contributions (weight - weight x |1 - transformed|)",
+            Method::WeightedProduct => "score = product of factors (transformed ^ weight)",
+            Method::Topsis => {
+                "score = sqrt(sum of gaps to the anti-ideal) / (sqrt(sum of gaps to the ideal) + sqrt(sum of gaps to the anti-ideal))"
+            }
+        }
+    }
+
+    /// The score an explanation gives under this method (what [`ScoreResult::explanation`]
+    /// documents; it equals the parcel's score unless the parcel is excluded).
+    pub fn recombine(&self, ex: &[Contribution]) -> f64 {
+        match self {
+            Method::WeightedProduct => ex.iter().map(|c| c.factor.unwrap_or(f64::NAN)).product(),
+            Method::Topsis => {
+                let p: f64 = ex.iter().map(|c| c.gap_to_ideal.unwrap_or(f64::NAN)).sum::<f64>().sqrt();
+                let m: f64 = ex.iter().map(|c| c.gap_to_anti_ideal.unwrap_or(f64::NAN)).sum::<f64>().sqrt();
+                if p + m > 0.0 {
+                    m / (p + m)
+                } else {
+                    0.0
+                }
+            }
+            _ => ex.iter().map(|c| c.contribution).sum(),
+        }
+    }
 }
 
 /// A criterion bound to its feature column (shared, not copied).
@@ -697,6 +749,10 @@ impl ScoreResult {
     }
     /// The explanation of parcel `i`: per criterion raw value, transformed value, weight,
     /// contribution.
+    ///
+    /// The terms are the ones the method computes ([`Method::explained_by`] says how they make
+    /// the score, [`Method::recombine`] recomputes it): additive methods fill `contribution`,
+    /// weighted product `factor`, TOPSIS `weighted_value` and the two squared gaps.
     pub fn explanation(&self, i: usize) -> Vec<Contribution> {
         let k = self.criteria.len();
         let evals: Vec<f64> = self.bound.iter().map(|b| b.eval(i)).collect();
@@ -704,21 +760,37 @@ impl ScoreResult {
         let w = &self.weights;
         let mut contrib = vec![0.0; k];
         self.contrib_of(&tr, &mut contrib);
+        let topsis = match (&self.agg, &self.topsis) {
+            (Method::Topsis, Some(t)) => Some(t),
+            _ => None,
+        };
         (0..k)
-            .map(|j| Contribution {
-                criterion: self.criteria[j].clone(),
-                raw: self.bound[j].values[i],
-                label: self.bound[j].label(i).map(str::to_string),
-                transformed: tr[j],
-                weight: w[j],
-                contribution: contrib[j],
-                missing: evals[j].is_nan(),
+            .map(|j| {
+                let v = topsis.map(|t| t.v(w[j], j, tr[j]));
+                Contribution {
+                    criterion: self.criteria[j].clone(),
+                    raw: self.bound[j].values[i],
+                    label: self.bound[j].label(i).map(str::to_string),
+                    transformed: tr[j],
+                    weight: w[j],
+                    contribution: if self.agg.is_additive() { contrib[j] } else { f64::NAN },
+                    missing: evals[j].is_nan(),
+                    factor: matches!(self.agg, Method::WeightedProduct).then_some(contrib[j]),
+                    weighted_value: v,
+                    gap_to_ideal: topsis.zip(v).map(|(t, v)| (v - t.pis[j]).powi(2)),
+                    gap_to_anti_ideal: topsis.zip(v).map(|(t, v)| (v - t.nis[j]).powi(2)),
+                }
             })
             .collect()
     }
     /// The per-criterion contributions of parcel `i` into `out` (one per criterion), without
     /// building the full explanation.
+    /// NaN for the methods that are not additive (see [`Contribution::contribution`]).
     pub fn contributions_into(&self, i: usize, out: &mut [f64]) {
+        if !self.agg.is_additive() {
+            out.fill(f64::NAN);
+            return;
+        }
         let tr: Vec<f64> = self.bound.iter().map(|b| b.eval(i)).map(|v| if v.is_nan() { 0.0 } else { v }).collect();
         self.contrib_of(&tr, out);
     }
@@ -738,6 +810,11 @@ impl ScoreResult {
                 owa_row(order_weights, tr, out);
             }
         }
+    }
+
+    /// The aggregation method (with its parameters) the scores were computed with.
+    pub fn aggregation(&self) -> &Method {
+        &self.agg
     }
 
     /// Transformed (0..1) value of parcel `i`, criterion `j`.
@@ -1256,6 +1333,43 @@ mod tests {
               "method": {{"type": "{method}"}}}}"#
         ))
         .unwrap()
+    }
+
+    /// Each method's explanation, recombined by its own rule, reproduces the score (it read
+    /// like additive contributions for TOPSIS and weighted product before, which did not add up).
+    #[test]
+    fn explanations_reproduce_the_score_for_every_method() {
+        let n = 50;
+        let mut t = FeatureTable::new((0..n).map(|i| i.to_string()).collect());
+        t.add_column("a", (0..n).map(|i| ((i * 7) % 13) as f64).collect(), Default::default()).unwrap();
+        t.add_column("b", (0..n).map(|i| ((i * 5) % 11) as f64 + 0.5).collect(), Default::default()).unwrap();
+        t.add_column("c", (0..n).map(|i| (i % 4) as f64).collect(), Default::default()).unwrap();
+        for method in [
+            r#"{"type": "weighted_sum"}"#,
+            r#"{"type": "weighted_product"}"#,
+            r#"{"type": "topsis"}"#,
+            r#"{"type": "spotis"}"#,
+            r#"{"type": "owa", "order_weights": [0.5, 0.3, 0.2]}"#,
+        ] {
+            let p = Profile::parse(&format!(
+                r#"{{"version": 1, "method": {method}, "criteria": [
+                  {{"column": "a", "weight": 3, "transform": {{"type": "linear_benefit", "min": 0, "max": 12}}}},
+                  {{"column": "b", "weight": 2, "transform": {{"type": "linear_cost", "min": 0, "max": 11}}}},
+                  {{"column": "c", "weight": 1, "transform": {{"type": "linear_benefit", "min": 0, "max": 3}}}}]}}"#
+            ))
+            .unwrap();
+            let r = score(&t, &p).unwrap();
+            for i in 0..n {
+                let ex = r.explanation(i);
+                let back = p.method.recombine(&ex);
+                assert!((back - r.score[i]).abs() < 1e-12, "{method} row {i}: {back} vs {}", r.score[i]);
+                let additive = p.method.is_additive();
+                assert_eq!(ex.iter().all(|c| c.contribution.is_finite()), additive, "{method}");
+                if additive {
+                    assert!((ex.iter().map(|c| c.contribution).sum::<f64>() - r.score[i]).abs() < 1e-12);
+                }
+            }
+        }
     }
 
     #[test]

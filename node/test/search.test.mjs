@@ -56,7 +56,8 @@ test('score returns typed arrays; explanations on request sum to the score', asy
   assert.equal(r.explanations, undefined)
   assert.deepEqual([...r.rank].sort((a, b) => a - b), Array.from({ length: t.ids.length }, (_, i) => i + 1))
   const e = await landopp.score(t, sample.profile, { explain: true })
-  e.explanations.forEach((ex, i) => assert.ok(Math.abs(ex.reduce((s, c) => s + c.contribution, 0) - e.score[i]) < 1e-12))
+  // excluded parcels (the preset's TOO_SMALL / SLIVER screens) score 0 whatever their terms
+  e.explanations.forEach((ex, i) => assert.ok(e.excluded[i] === 1 || Math.abs(ex.reduce((s, c) => s + c.contribution, 0) - e.score[i]) < 1e-12))
   const withC = { ...sample.profile, constraints: [{ code: 'TINY', column: 'area_acres', op: '<', value: 1 }] }
   const c = await landopp.score(t, withC)
   assert.deepEqual(c.reasonSets, ['', 'TINY'])
@@ -67,10 +68,13 @@ test('SearchIndex: build once, query concurrently, paginate, rescore, assemble s
   const t = await landopp.features(sample.spec, fixture(''))
   const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, sample.profile, { idField: 'index' })
   assert.equal(idx.length, 88)
-  const all = await idx.query({ limit: 1000 })
+  // the preset screens out slivers and parcels under an acre (excluded: score 0, not listed by default)
+  const all = await idx.query({ limit: 1000, include_excluded: true })
   assert.equal(all.total, 88)
   for (let i = 1; i < all.hits.length; i++) assert.ok(all.hits[i - 1].score >= all.hits[i].score)
-  for (const h of all.hits) assert.ok(Math.abs(h.explanation.reduce((s, c) => s + c.contribution, 0) - h.score) < 1e-12)
+  for (const h of all.hits.filter((h) => !h.excluded)) assert.ok(Math.abs(h.explanation.reduce((s, c) => s + c.contribution, 0) - h.score) < 1e-12)
+  assert.ok(all.hits.some((h) => h.excluded && h.reasons.includes('TOO_SMALL')))
+  assert.equal((await idx.query({ limit: 1000 })).total, all.hits.filter((h) => !h.excluded).length)
   // bbox in WGS 84 over part of the area; concurrent async queries equal the sync ones
   const q = { aoi: { bbox: [14.555, 45.865, 14.56, 45.87] }, crs: 'EPSG:4326', filters: [{ column: 'slope_mean', max: 20 }], limit: 5 }
   const pages = await Promise.all(Array.from({ length: 16 }, () => idx.query(q)))
@@ -103,6 +107,28 @@ test('SearchIndex: build once, query concurrently, paginate, rescore, assemble s
   assert.throws(() => idx.querySync({ bogus: 1 }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(idx.rescore({ version: 1, criteria: [], method: { type: 'weighted_sum' } }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), { ids: ['a'], columns: [] }), (e) => e.code === 'INVALID_INPUT')
+})
+
+test('explanations of TOPSIS and weighted product carry their own terms and reproduce the score', async () => {
+  const t = await landopp.features(sample.spec, fixture(''))
+  for (const type of ['topsis', 'weighted_product']) {
+    const profile = { ...sample.profile, method: { type } }
+    const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, profile, { idField: 'index' })
+    const page = await idx.query({ limit: 20 })
+    assert.ok(page.hits.length > 0)
+    for (const h of page.hits) {
+      const ex = h.explanation
+      assert.ok(ex.every((c) => Number.isNaN(c.contribution)), 'not additive: no contribution')
+      const back = type === 'topsis'
+        ? (() => {
+            const p = Math.sqrt(ex.reduce((s, c) => s + c.gapToIdeal, 0))
+            const m = Math.sqrt(ex.reduce((s, c) => s + c.gapToAntiIdeal, 0))
+            return p + m > 0 ? m / (p + m) : 0
+          })()
+        : ex.reduce((s, c) => s * c.factor, 1)
+      assert.ok(Math.abs(back - h.score) < 1e-12, `${type}: ${back} vs ${h.score}`)
+    }
+  }
 })
 
 test('example service over loopback: GET /search ranks parcels with explanations', async () => {
@@ -195,7 +221,7 @@ test('search hits: `explanation` is an own enumerable property (JSON, spread) eq
   const idx = await landopp.buildSearchIndex(fixture('slovenia/lulc_polygons.gpkg'), t, sample.profile, { idField: 'index' })
   const s = await landopp.score(t, sample.profile, { explain: true })
   const row = new Map(t.ids.map((id, i) => [String(id), i]))
-  const page = idx.querySync({ limit: 1000 })
+  const page = idx.querySync({ limit: 1000, include_excluded: true })
   assert.equal(page.hits.length, 88)
   let nulls = 0
   let labels = 0

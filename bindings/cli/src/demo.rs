@@ -125,10 +125,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let features = spec.run(&|_| {})?;
     let profile = landopp::scoring::Profile::parse(DEMO_PROFILE)?;
     let scored = landopp::scoring::score(&features, &profile)?;
-    outln!(
-        "\ntop 10 parcels for agriculture ({} criteria, weighted sum; score = sum of contributions):",
-        profile.criteria.len()
-    );
+    outln!("\ntop 10 parcels for agriculture ({} criteria, {}):", profile.criteria.len(), scored.method);
     print_top(&scored, 10);
 
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -165,6 +162,8 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
             list.join(", ")
         );
     }
+    let method = r.aggregation();
+    outln!("({})", method.explained_by());
     let mut order: Vec<usize> = (0..r.ids.len()).collect();
     order.sort_by_key(|&i| r.rank[i]);
     for &i in order.iter().take(n) {
@@ -177,14 +176,15 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
                 (None, true) => "missing".into(),
                 (None, false) => format!("{:.3}", c.raw),
             };
-            outln!(
-                "       {:<22} raw {:>12}  -> {:.3} x w {:.3} = {:.3}",
-                c.criterion,
-                raw,
-                c.transformed,
-                c.weight,
-                c.contribution
-            );
+            let terms = match (c.factor, c.weighted_value, c.gap_to_ideal, c.gap_to_anti_ideal) {
+                (Some(f), ..) => format!("{:.3} ^ w {:.3} = factor {:.3}", c.transformed, c.weight, f),
+                (None, Some(v), Some(gp), Some(gm)) => format!(
+                    "{:.3}, weighted {:.4}, gap² to ideal {:.2e}, to anti-ideal {:.2e}",
+                    c.transformed, v, gp, gm
+                ),
+                _ => format!("{:.3} x w {:.3} = {:.3}", c.transformed, c.weight, c.contribution),
+            };
+            outln!("       {:<22} raw {:>12}  -> {terms}", c.criterion, raw);
         }
     }
 }

@@ -1350,12 +1350,17 @@ pub struct QueryParts {
     pub values: Option<Float64Array>,
     /// JSON `[[label | null, ...], ...]` per hit, only when a criterion has labels.
     pub labels: Option<String>,
+    /// The method's own terms when it is not additive (`factor` for weighted product;
+    /// `weightedValue`, `gapToIdeal`, `gapToAntiIdeal` for TOPSIS): their names, and the values
+    /// per hit, per criterion, in that order.
+    pub extra_names: Option<Vec<String>>,
+    pub extra: Option<Float64Array>,
 }
 
 /// What a query produces off the JS thread (typed arrays are made on the JS thread).
 pub struct QueryOut {
     page: String,
-    explained: Option<(Vec<String>, Vec<f64>, Option<String>)>,
+    explained: Option<(Vec<String>, Vec<f64>, Option<String>, Option<(Vec<String>, Vec<f64>)>)>,
 }
 
 fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> landopp::Result<QueryOut> {
@@ -1380,7 +1385,24 @@ fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> land
         } else {
             None
         };
-        Some((criteria, values, labels))
+        // non-additive methods are explained by their own terms (the core fills them per method)
+        let first = ex.iter().flatten().next();
+        let extra = match first {
+            Some(c) if c.factor.is_some() => {
+                Some((vec!["factor".to_string()], ex.iter().flatten().map(|c| c.factor.unwrap_or(f64::NAN)).collect()))
+            }
+            Some(c) if c.weighted_value.is_some() => Some((
+                vec!["weightedValue".into(), "gapToIdeal".into(), "gapToAntiIdeal".into()],
+                ex.iter()
+                    .flatten()
+                    .flat_map(|c| {
+                        [c.weighted_value, c.gap_to_ideal, c.gap_to_anti_ideal].map(|v| v.unwrap_or(f64::NAN))
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        };
+        Some((criteria, values, labels, extra))
     } else {
         None
     };
@@ -1389,10 +1411,23 @@ fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> land
 
 fn query_parts(out: QueryOut) -> QueryParts {
     match out.explained {
-        Some((criteria, values, labels)) => {
-            QueryParts { page: out.page, criteria: Some(criteria), values: Some(Float64Array::new(values)), labels }
+        Some((criteria, values, labels, extra)) => {
+            let (extra_names, extra) = match extra {
+                Some((n, v)) => (Some(n), Some(Float64Array::new(v))),
+                None => (None, None),
+            };
+            QueryParts {
+                page: out.page,
+                criteria: Some(criteria),
+                values: Some(Float64Array::new(values)),
+                labels,
+                extra_names,
+                extra,
+            }
         }
-        None => QueryParts { page: out.page, criteria: None, values: None, labels: None },
+        None => {
+            QueryParts { page: out.page, criteria: None, values: None, labels: None, extra_names: None, extra: None }
+        }
     }
 }
 
