@@ -1360,7 +1360,16 @@ pub struct QueryParts {
 /// What a query produces off the JS thread (typed arrays are made on the JS thread).
 pub struct QueryOut {
     page: String,
-    explained: Option<(Vec<String>, Vec<f64>, Option<String>, Option<(Vec<String>, Vec<f64>)>)>,
+    explained: Option<Explained>,
+}
+
+/// A page's explanations as they cross: criterion names, the five numbers per hit and criterion,
+/// labels as JSON, and the method's own terms (names, values) when it is not additive.
+struct Explained {
+    criteria: Vec<String>,
+    values: Vec<f64>,
+    labels: Option<String>,
+    extra: Option<(Vec<String>, Vec<f64>)>,
 }
 
 fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> landopp::Result<QueryOut> {
@@ -1402,7 +1411,7 @@ fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> land
             )),
             _ => None,
         };
-        Some((criteria, values, labels, extra))
+        Some(Explained { criteria, values, labels, extra })
     } else {
         None
     };
@@ -1411,7 +1420,7 @@ fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> land
 
 fn query_parts(out: QueryOut) -> QueryParts {
     match out.explained {
-        Some((criteria, values, labels, extra)) => {
+        Some(Explained { criteria, values, labels, extra }) => {
             let (extra_names, extra) = match extra {
                 Some((n, v)) => (Some(n), Some(Float64Array::new(v))),
                 None => (None, None),
