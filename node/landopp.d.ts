@@ -7,8 +7,8 @@ export interface SearchQuery {
   aoi?: { bbox: [number, number, number, number] } | { polygon: object } | { point: { xy: [number, number]; radius_m: number } }
   /** CRS of the AOI coordinates (default: the index CRS), e.g. `"EPSG:4326"`. */
   crs?: string
-  /** All must hold: `{column, min?, max?, any_of?}`. */
-  filters?: Array<{ column: string; min?: number; max?: number; any_of?: string[] }>
+  /** All must hold: `{column, min?, max?, in?}` (`in`: allowed category labels). */
+  filters?: Array<{ column: string; min?: number; max?: number; in?: string[] }>
   include_excluded?: boolean
   /** Sort column (default `score`). */
   sort_by?: string
