@@ -237,3 +237,24 @@ def test_registry_feedback_and_retraining(tmp_path):
     assert not rep["due"] and rep["candidate"] is None
     with pytest.raises(landopp.InvalidInputError):
         reg.add(champ)  # version taken
+
+
+def test_boosting_stops_early_like_hist_gradient_boosting():
+    """Above 10,000 rows both stop on the held-out loss (scikit-learn's early_stopping='auto'):
+    same accuracy on new data; early_stopping=False runs every iteration and differs."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(3)
+    n = 24_000
+    X = pd.DataFrame({"a": rng.uniform(0, 10, n), "b": rng.uniform(0, 10, n), "c": rng.normal(size=n)},
+                     index=pd.Index([f"p{i}" for i in range(n)], name="parcel_id"))
+    y = pd.Series(np.sin(X["a"]) + 0.3 * X["b"] + rng.normal(0, 1.0, n), index=X.index, name="y")
+    train, test = X.index[:20_000], X.index[20_000:]
+    ours = landopp.ml.Model.fit(X.loc[train], y.loc[train], model="gradient_boosting").predict(X.loc[test])
+    ref_model = HistGradientBoostingRegressor(random_state=0).fit(X.loc[train], y.loc[train])
+    assert ref_model.n_iter_ < 100  # scikit-learn did stop early on this data
+    ref = ref_model.predict(X.loc[test])
+    r2_ours, r2_ref = r2_score(y.loc[test], ours), r2_score(y.loc[test], ref)
+    assert abs(r2_ours - r2_ref) < 0.01, (r2_ours, r2_ref)
+    full = landopp.ml.Model.fit(X.loc[train], y.loc[train], model="gradient_boosting", early_stopping=False)
+    assert not np.allclose(full.predict(X.loc[test]), ours)

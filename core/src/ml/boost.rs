@@ -44,9 +44,82 @@ pub struct BoostParams {
     /// Bins per feature (2..=255).
     #[serde(default = "max_bins")]
     pub max_bins: usize,
-    /// Seed (sub-sample for the bin edges above 200,000 rows).
+    /// Seed (sub-sample for the bin edges above 200,000 rows; the early-stopping split).
     #[serde(default)]
     pub seed: u64,
+    /// Stop when the held-out loss stops improving: `"auto"` (scikit-learn's default: on above
+    /// 10,000 rows), `true` or `false`.
+    #[serde(default)]
+    pub early_stopping: EarlyStopping,
+    /// Share of the rows held out for early stopping (stratified by class for classification).
+    #[serde(default = "validation_fraction")]
+    pub validation_fraction: f64,
+    /// Stop when none of the last `n_iter_no_change` iterations improved the held-out score by
+    /// more than `tol` over the one before them.
+    #[serde(default = "ten")]
+    pub n_iter_no_change: usize,
+    /// Minimum improvement of the held-out score (the negative loss).
+    #[serde(default = "tol")]
+    pub tol: f64,
+    /// Early-stopping score: `"loss"` (scikit-learn's default; the only one implemented).
+    #[serde(default = "loss")]
+    pub scoring: String,
+}
+
+/// scikit-learn's `early_stopping` (`"auto"`, `true`, `false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EarlyStopping {
+    /// On when there are more than 10,000 rows.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never: `max_iter` iterations.
+    Off,
+}
+
+impl Serialize for EarlyStopping {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            EarlyStopping::Auto => s.serialize_str("auto"),
+            EarlyStopping::On => s.serialize_bool(true),
+            EarlyStopping::Off => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EarlyStopping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(EarlyStopping::On),
+            serde_json::Value::Bool(false) => Ok(EarlyStopping::Off),
+            serde_json::Value::String(s) if s == "auto" => Ok(EarlyStopping::Auto),
+            _ => Err(serde::de::Error::custom("early_stopping must be \"auto\", true or false")),
+        }
+    }
+}
+
+impl EarlyStopping {
+    fn enabled(self, rows: usize) -> bool {
+        match self {
+            EarlyStopping::Auto => rows > 10_000,
+            EarlyStopping::On => true,
+            EarlyStopping::Off => false,
+        }
+    }
+}
+
+fn validation_fraction() -> f64 {
+    0.1
+}
+fn ten() -> usize {
+    10
+}
+fn tol() -> f64 {
+    1e-7
+}
+fn loss() -> String {
+    "loss".into()
 }
 
 fn lr() -> f64 {
@@ -78,6 +151,11 @@ impl BoostParams {
             l2_regularization: 0.0,
             max_bins: max_bins(),
             seed: 0,
+            early_stopping: EarlyStopping::Auto,
+            validation_fraction: validation_fraction(),
+            n_iter_no_change: ten(),
+            tol: tol(),
+            scoring: loss(),
         }
     }
 
@@ -104,6 +182,18 @@ impl BoostParams {
         }
         if !(2..=255).contains(&self.max_bins) {
             return bad(format!("max_bins {} must be in 2..=255", self.max_bins));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return bad(format!("validation_fraction {} must be in (0, 1)", self.validation_fraction));
+        }
+        if self.n_iter_no_change == 0 {
+            return bad("n_iter_no_change must be >= 1".into());
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return bad(format!("tol {} must be >= 0", self.tol));
+        }
+        if self.scoring != "loss" {
+            return bad(format!("scoring {:?}: only \"loss\" is implemented", self.scoring));
         }
         Ok(())
     }
@@ -361,11 +451,88 @@ pub(super) fn softmax(raw: &mut [f64]) {
     raw.iter_mut().for_each(|v| *v /= s);
 }
 
+/// scikit-learn's `_should_stop`: no score of the last `n` iterations beats the one before them
+/// by more than `tol`.
+fn should_stop(scores: &[f64], n: usize, tol: f64) -> bool {
+    if scores.len() <= n {
+        return false;
+    }
+    let reference = scores[scores.len() - n - 1];
+    !scores[scores.len() - n..].iter().any(|s| *s > reference + tol)
+}
+
+/// Mean loss of raw predictions (scikit-learn's: half squared error, binary log loss, or
+/// multinomial log loss).
+fn mean_loss(task: Task, k: usize, y: &[f64], raw: &[f64]) -> f64 {
+    let n = y.len().max(1) as f64;
+    let total: f64 = match (task, k) {
+        (Task::Regression, _) => y.iter().zip(raw).map(|(y, r)| 0.5 * (y - r) * (y - r)).sum(),
+        (_, 1) => y
+            .iter()
+            .zip(raw)
+            // log(1 + e^r) - y r, computed without overflow
+            .map(|(y, r)| r.max(0.0) + (-r.abs()).exp().ln_1p() - y * r)
+            .sum(),
+        _ => y
+            .iter()
+            .zip(raw.chunks(k))
+            .map(|(y, r)| {
+                let m = r.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b));
+                m + r.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - r[*y as usize]
+            })
+            .sum(),
+    };
+    total / n
+}
+
+/// Training and held-out rows for early stopping: `validation_fraction` of the rows (of each
+/// class, for classification: stratified like scikit-learn's split), chosen with `seed`.
+fn split_validation(d: &Dataset, n_classes: usize, params: &BoostParams) -> (Dataset, Dataset) {
+    let n = d.len();
+    let mut rng = Rng(params.seed ^ 0x5EED_0F_E5);
+    let groups: Vec<Vec<usize>> = if params.task == Task::Classification {
+        let mut g = vec![Vec::new(); n_classes.max(1)];
+        (0..n).for_each(|i| g[d.y[i] as usize].push(i));
+        g
+    } else {
+        vec![(0..n).collect()]
+    };
+    let mut held = vec![false; n];
+    for mut g in groups {
+        let m = g.len();
+        let take = ((m as f64 * params.validation_fraction).round() as usize).min(m.saturating_sub(1));
+        for i in 0..take {
+            let j = i + rng.below(m - i);
+            g.swap(i, j);
+            held[g[i]] = true;
+        }
+    }
+    let pick = |keep: bool| {
+        let rows: Vec<usize> = (0..n).filter(|&i| held[i] == keep).collect();
+        Dataset {
+            x: rows.iter().flat_map(|&i| d.x[i * d.p..(i + 1) * d.p].iter().copied()).collect(),
+            p: d.p,
+            y: rows.iter().map(|&i| d.y[i]).collect(),
+        }
+    };
+    (pick(false), pick(true))
+}
+
 impl Boosting {
     /// Fit on `d` (validated first).
     pub fn fit(d: &Dataset, params: &BoostParams) -> Result<Boosting> {
         params.validate()?;
         let n_classes = d.validate(params.task)?;
+        if !params.early_stopping.enabled(d.len()) {
+            return Self::fit_rows(d, None, n_classes, params);
+        }
+        // scikit-learn's early stopping: a (class-stratified) share of the rows is held out and
+        // scored with the loss after every iteration
+        let (train, held) = split_validation(d, n_classes, params);
+        Self::fit_rows(&train, Some(&held), n_classes, params)
+    }
+
+    fn fit_rows(d: &Dataset, held: Option<&Dataset>, n_classes: usize, params: &BoostParams) -> Result<Boosting> {
         let (n, p) = (d.len(), d.p);
         if n > u32::MAX as usize {
             return Err(Error::InvalidInput(format!("{n} rows: at most {} can be fitted", u32::MAX)));
@@ -413,6 +580,9 @@ impl Boosting {
             }
         };
         let mut raw: Vec<f64> = (0..n).flat_map(|_| baseline.iter().copied()).collect();
+        let mut held_raw: Vec<f64> =
+            held.map_or(vec![], |h| (0..h.len()).flat_map(|_| baseline.iter().copied()).collect());
+        let mut scores: Vec<f64> = held.map(|h| vec![-mean_loss(params.task, k, &h.y, &held_raw)]).unwrap_or_default();
         let mut trees = Vec::with_capacity(params.max_iter * k);
         let mut g = vec![vec![0.0; n]; k];
         let mut h = vec![vec![1.0; n]; k];
@@ -448,10 +618,26 @@ impl Boosting {
                 for (i, r) in raw.chunks_mut(k).enumerate() {
                     r[c] += tree.value[tree.leaf(&d.x[i * p..(i + 1) * p])];
                 }
+                if let Some(h) = held {
+                    for (i, r) in held_raw.chunks_mut(k).enumerate() {
+                        r[c] += tree.value[tree.leaf(&h.x[i * p..(i + 1) * p])];
+                    }
+                }
                 trees.push(tree);
+            }
+            if let Some(h) = held {
+                scores.push(-mean_loss(params.task, k, &h.y, &held_raw));
+                if should_stop(&scores, params.n_iter_no_change, params.tol) {
+                    break;
+                }
             }
         }
         Ok(Boosting { params: params.clone(), p, n_classes, k, baseline, trees })
+    }
+
+    /// Boosting iterations the model holds (fewer than `max_iter` after early stopping).
+    pub fn n_iter(&self) -> usize {
+        self.trees.len() / self.k.max(1)
     }
 
     pub(super) fn set_n_classes(&mut self, n_classes: usize) {
@@ -604,6 +790,38 @@ mod tests {
         assert!(pc.chunks(3).all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-9));
         let bad = BoostParams { learning_rate: 0.0, ..BoostParams::new(Task::Regression) };
         assert_eq!(Boosting::fit(&d, &bad).unwrap_err().code(), "INVALID_INPUT");
+    }
+
+    /// scikit-learn's early stopping: on by default above 10,000 rows, it stops once the held-out
+    /// loss has not improved by `tol` for `n_iter_no_change` iterations; off, every iteration runs.
+    #[test]
+    fn early_stopping_like_hist_gradient_boosting() {
+        // a signal the first trees learn, then noise the rest can only overfit
+        let n = 12_000;
+        let mut rng = Rng(7);
+        let x: Vec<f64> = (0..n).flat_map(|_| [rng.below(1000) as f64 / 100.0, rng.below(1000) as f64]).collect();
+        let y: Vec<f64> =
+            (0..n).map(|i| if x[2 * i] > 5.0 { 1.0 } else { 0.0 } + rng.below(1000) as f64 / 100.0).collect();
+        let d = Dataset { x, p: 2, y };
+        let auto = Boosting::fit(&d, &BoostParams::new(Task::Regression)).unwrap();
+        assert!(auto.n_iter() < 100, "auto above 10,000 rows stops early: {} iterations", auto.n_iter());
+        let off = BoostParams { early_stopping: EarlyStopping::Off, ..BoostParams::new(Task::Regression) };
+        assert_eq!(Boosting::fit(&d, &off).unwrap().n_iter(), 100);
+        // below 10,000 rows "auto" is off; true turns it on
+        let small = Dataset { x: d.x[..2 * 5000].to_vec(), p: 2, y: d.y[..5000].to_vec() };
+        assert_eq!(Boosting::fit(&small, &BoostParams::new(Task::Regression)).unwrap().n_iter(), 100);
+        let on = BoostParams { early_stopping: EarlyStopping::On, ..BoostParams::new(Task::Regression) };
+        assert!(Boosting::fit(&small, &on).unwrap().n_iter() < 100);
+        // the rule itself: scikit-learn's _should_stop
+        assert!(!should_stop(&[1.0, 2.0, 3.0], 2, 0.0));
+        assert!(should_stop(&[1.0, 3.0, 3.0, 2.9], 2, 0.0));
+        assert!(!should_stop(&[1.0, 3.0, 3.0, 3.1], 2, 0.0));
+        // parameters parse like scikit-learn's
+        let p: BoostParams =
+            serde_json::from_str(r#"{"task": "classification", "early_stopping": false, "n_iter_no_change": 5}"#)
+                .unwrap();
+        assert_eq!((p.early_stopping, p.n_iter_no_change, p.tol), (EarlyStopping::Off, 5, 1e-7));
+        assert!(serde_json::from_str::<BoostParams>(r#"{"task": "regression", "early_stopping": "yes"}"#).is_err());
     }
 
     #[test]
