@@ -489,7 +489,7 @@ fn mean_loss(task: Task, k: usize, y: &[f64], raw: &[f64]) -> f64 {
 /// class, for classification: stratified like scikit-learn's split), chosen with `seed`.
 fn split_validation(d: &Dataset, n_classes: usize, params: &BoostParams) -> (Dataset, Dataset) {
     let n = d.len();
-    let mut rng = Rng(params.seed ^ 0x5EED_0F_E5);
+    let mut rng = Rng(params.seed ^ 0x5EED_0FE5);
     let groups: Vec<Vec<usize>> = if params.task == Task::Classification {
         let mut g = vec![Vec::new(); n_classes.max(1)];
         (0..n).for_each(|i| g[d.y[i] as usize].push(i));
