@@ -241,9 +241,50 @@ pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &st
     }
 }
 
+/// Largest configuration file (feature spec, profile, STAC item) read: 16 MiB.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// The whole content of a regular file of at most `max` bytes: a device (`/dev/zero`), a pipe or
+/// a directory, or a file over the limit, is `INVALID_INPUT` naming it — never an unbounded read.
+pub fn read_file_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::InvalidInput(format!("{what} {} is not a regular file", path.display())));
+    }
+    if meta.len() > max {
+        return Err(Error::InvalidInput(format!(
+            "{what} {} is {} bytes, more than the {max} a {what} may have",
+            path.display(),
+            meta.len()
+        )));
+    }
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // bounded even if the file grows while it is read
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::InvalidInput(format!("{what} {} grew past {max} bytes while read", path.display())));
+    }
+    Ok(bytes)
+}
+
+/// The text of a configuration file (feature spec, scoring profile, STAC item) named `what` in
+/// errors: a regular UTF-8 file of at most 16 MiB, else `INVALID_INPUT` — for bindings that take
+/// a path where text is also accepted.
+pub fn read_config_text(path: &Path, what: &str) -> Result<String> {
+    read_text_bounded(path, MAX_CONFIG_BYTES, what)
+}
+
+/// [`read_file_bounded`] as UTF-8 text.
+pub(crate) fn read_text_bounded(path: &Path, max: u64, what: &str) -> Result<String> {
+    String::from_utf8(read_file_bounded(path, max, what)?)
+        .map_err(|_| Error::InvalidInput(format!("{what} {}: not UTF-8 text", path.display())))
+}
+
 /// Read and parse a configuration file; errors name the file (and its position), never its content.
 pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_file_bounded(path, MAX_CONFIG_BYTES, what)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::InvalidInput(format!("{what} {}: not UTF-8 text", path.display())))?;
     parse_config(&text, &format!("{what} {}", path.display()))
@@ -258,6 +299,11 @@ fn redact(msg: &str) -> String {
     };
     let quotes_value =
         ["invalid type", "invalid value", "unknown variant", "invalid length"].iter().any(|m| head.starts_with(m));
+    if let Some(name) = head.strip_prefix("unknown field `").and_then(|r| r.strip_suffix('`')) {
+        // a misspelt key is worth naming; anything else in that place is content, not a key
+        let plain = name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        return if plain { msg.to_string() } else { format!("unknown field{tail}") };
+    }
     if !quotes_value {
         return msg.to_string();
     }
@@ -288,6 +334,18 @@ mod tests {
     #[serde(rename_all = "snake_case")]
     enum Method {
         WeightedSum,
+    }
+
+    #[test]
+    fn unknown_fields_are_named_only_when_they_look_like_keys() {
+        assert_eq!(
+            redact("unknown field `wieght`, expected one of `weight`"),
+            "unknown field `wieght`, expected one of `weight`"
+        );
+        assert_eq!(
+            redact("unknown field `root:x:0:0:s3cr3t`, expected one of `weight`"),
+            "unknown field, expected one of `weight`"
+        );
     }
 
     #[test]

@@ -20,8 +20,16 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
     let t = Transformer::new(crs, &Crs::wgs84())?;
     geoms
         .par_iter()
-        .map(|mp| {
+        .enumerate()
+        .map(|(i, mp)| {
             let ll = if t.is_noop() { mp.clone() } else { t.transform_multipolygon(mp)? };
+            use geo::CoordsIter;
+            // NaN or beyond the poles would come out as NaN (or a wrong area), silently
+            if ll.coords_iter().any(|c| !(c.x.is_finite() && c.y.is_finite() && c.y.abs() <= 90.0)) {
+                return Err(Error::InvalidGeometry(format!(
+                    "polygon {i} has a coordinate that is not a longitude/latitude (NaN, infinite or |latitude| > 90)"
+                )));
+            }
             let mut area = 0.0;
             let mut perim = 0.0;
             for p in &ll.0 {
@@ -39,4 +47,24 @@ pub fn area_perimeter(geoms: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<
             Ok((area, perim))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::polygon;
+
+    #[test]
+    fn coordinates_beyond_the_poles_or_nan_are_invalid_geometry() {
+        let ok = MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)]]);
+        let r = area_perimeter(std::slice::from_ref(&ok), Some(&Crs::wgs84())).expect("area");
+        assert!(r[0].0 > 6.0e9 && r[0].0 < 6.3e9, "{r:?}");
+        for y in [95.0, f64::NAN] {
+            let bad =
+                MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: y), (x: 0.0, y: 0.0)]]);
+            let e = area_perimeter(&[ok.clone(), bad], Some(&Crs::wgs84())).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidGeometry);
+            assert!(e.to_string().contains("polygon 1"), "{e}");
+        }
+    }
 }

@@ -55,6 +55,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// A file written under a temporary name beside its target and renamed into place by
 /// [`commit`](Self::commit); dropped without a commit, it removes the temporary file.
+///
+/// A target that is a symbolic link is written through (the link's destination is replaced,
+/// not the link); a target that exists and is not a regular file (`/dev/null`, a FIFO) is
+/// refused: renaming over it would replace a device with a regular file.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
@@ -65,7 +69,21 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Create the temporary file for `target` (in the same folder, so the rename is atomic).
     pub fn create(target: impl AsRef<Path>) -> Result<Self> {
-        let target = target.as_ref().to_path_buf();
+        let mut target = target.as_ref().to_path_buf();
+        if let Ok(m) = std::fs::symlink_metadata(&target) {
+            if m.file_type().is_symlink() {
+                // write through the link: the file it points at is the output
+                target = std::fs::canonicalize(&target).unwrap_or(target);
+            }
+        }
+        if let Ok(m) = std::fs::metadata(&target) {
+            if !m.is_file() {
+                return Err(Error::InvalidInput(format!(
+                    "output {} exists and is not a regular file (a directory, device or pipe): choose a file path",
+                    target.display()
+                )));
+            }
+        }
         let name = target
             .file_name()
             .ok_or_else(|| Error::InvalidInput(format!("output path {} does not name a file", target.display())))?;
@@ -161,5 +179,14 @@ mod tests {
             assert_eq!(ensure_distinct(out, &[&input]).unwrap_err().code(), "INVALID_INPUT");
         }
         assert!(ensure_distinct(&d.path().join("new.tif"), &[&input]).is_ok());
+        // a symbolic link is written through: the link stays, its target gets the bytes
+        write_atomic(&sym, b"through").unwrap();
+        assert!(std::fs::symlink_metadata(&sym).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), "through");
+        // a device is never replaced by a regular file
+        let e = write_atomic("/dev/null", b"x").unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        assert_eq!(write_atomic(d.path(), b"x").unwrap_err().code(), "INVALID_INPUT");
     }
 }

@@ -1233,6 +1233,9 @@ pub enum Perturbation {
     },
 }
 
+/// Most Monte Carlo runs of [`sensitivity`] (each rescores every parcel).
+pub const MAX_SENSITIVITY_RUNS: usize = 10_000;
+
 /// Rank stability under weight perturbation, reusing the bound feature columns (features are not
 /// recomputed). Excluded parcels keep their exclusion.
 pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, top_k: usize) -> Result<Sensitivity> {
@@ -1261,8 +1264,10 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
             }
         }
         Perturbation::MonteCarlo { runs, spread, seed } => {
-            if runs == 0 || !(0.0..1.0).contains(&spread) {
-                return Err(Error::InvalidInput("runs must be > 0 and spread in [0, 1)".into()));
+            if runs == 0 || runs > MAX_SENSITIVITY_RUNS || !(0.0..1.0).contains(&spread) {
+                return Err(Error::InvalidInput(format!(
+                    "runs {runs} must be in 1..={MAX_SENSITIVITY_RUNS} and spread {spread} in [0, 1)"
+                )));
             }
             // splitmix64: deterministic, dependency-free
             let mut state = seed;
@@ -1282,6 +1287,8 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
     let mut worst = best.clone();
     let mut in_top = vec![0usize; n];
     for w in &sets {
+        // every run rescores every parcel: a long analysis stops on request (Ctrl-C)
+        crate::interrupt::check("sensitivity")?;
         let topsis =
             matches!(profile.method, Method::Topsis).then(|| topsis_params(&result.bound, w, &result.excluded));
         let s = aggregate(&profile.method, &result.bound, w, topsis.as_ref(), &result.excluded);

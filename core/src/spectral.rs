@@ -168,7 +168,7 @@ pub fn s2_offset(baseline: &str) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
     Var(usize),
-    Const(f32),
+    Const(f64),
     Bin(Op2),
     Neg,
 }
@@ -189,7 +189,7 @@ pub struct Program {
 enum Opd {
     Slot(usize),
     Var(usize),
-    Const(f32),
+    Const(f64),
 }
 
 /// `slot[dst] = post(a op b)` over a chunk (`Neg`: `-a`; `Mov`: `a`).
@@ -207,8 +207,8 @@ struct Instr {
 /// `c × x` and `x × c` (or `+`) round identically, so fusing it changes no value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Post {
-    Mul(f32),
-    Add(f32),
+    Mul(f64),
+    Add(f64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,15 +225,15 @@ enum Op2 {
     NormDiff,
     /// `(k·(a - b)) / ((a + b) + c)`: the normalized difference with a scaled numerator and an
     /// offset denominator (SAVI, OSAVI, ...), in one pass.
-    ScaledNormDiff(f32, f32),
+    ScaledNormDiff(f64, f64),
     /// `a + c·b`.
-    AddScaled(f32),
+    AddScaled(f64),
     /// `a - c·b`.
-    SubScaled(f32),
+    SubScaled(f64),
 }
 
 #[inline(always)]
-fn pow(x: f32, y: f32) -> f32 {
+fn pow(x: f64, y: f64) -> f64 {
     if y == 2.0 {
         x * x
     } else if y == 0.5 {
@@ -245,7 +245,7 @@ fn pow(x: f32, y: f32) -> f32 {
 
 impl Op2 {
     #[inline(always)]
-    fn f(self, x: f32, y: f32) -> f32 {
+    fn f(self, x: f64, y: f64) -> f64 {
         match self {
             Op2::Add => x + y,
             Op2::Sub => x - y,
@@ -266,14 +266,14 @@ impl Op2 {
 enum Src<'a> {
     /// The destination slot's own values (in-place update).
     Same,
-    Slice(&'a [f32]),
-    Scalar(f32),
+    Slice(&'a [f64]),
+    Scalar(f64),
 }
 
 /// `d[i] = f(a[i], b[i])` with each operand a slice, a scalar or `d` itself; one tight loop per
 /// shape so every case vectorises.
 #[inline(always)]
-fn apply(d: &mut [f32], a: Src<'_>, b: Src<'_>, f: impl Fn(f32, f32) -> f32) {
+fn apply(d: &mut [f64], a: Src<'_>, b: Src<'_>, f: impl Fn(f64, f64) -> f64) {
     let n = d.len();
     match (a, b) {
         (Src::Same, Src::Slice(y)) => d.iter_mut().zip(&y[..n]).for_each(|(x, y)| *x = f(*x, *y)),
@@ -405,7 +405,7 @@ impl Parser<'_> {
         match self.peek().cloned() {
             Some(Tok::Num(v)) => {
                 self.i += 1;
-                self.ops.push(Op::Const(v as f32));
+                self.ops.push(Op::Const(v as f64));
             }
             Some(Tok::Id(name)) => {
                 self.i += 1;
@@ -450,12 +450,12 @@ impl Program {
     /// Lower the stack program to register instructions for one binding (`scalar[k]`: variable
     /// `k` is the constant, else a chunk of cells): operands are read where they are (no copy of
     /// a variable onto the stack) and constant subexpressions are folded.
-    fn lower(&mut self, scalar: &[Option<f32>]) {
+    fn lower(&mut self, scalar: &[Option<f64>]) {
         self.code = Self::fuse(self.lower_code(scalar));
     }
 
     /// The register form, before [`Program::fuse`].
-    fn lower_code(&self, scalar: &[Option<f32>]) -> Vec<Instr> {
+    fn lower_code(&self, scalar: &[Option<f64>]) -> Vec<Instr> {
         let mut st: Vec<Opd> = Vec::new();
         let mut code = Vec::new();
         for op in &self.ops {
@@ -466,7 +466,7 @@ impl Program {
                 }),
                 Op::Const(c) => st.push(Opd::Const(*c)),
                 Op::Neg => {
-                    let a = st.pop().unwrap_or(Opd::Const(f32::NAN));
+                    let a = st.pop().unwrap_or(Opd::Const(f64::NAN));
                     let dst = st.len();
                     match a {
                         Opd::Const(c) => st.push(Opd::Const(-c)),
@@ -478,8 +478,8 @@ impl Program {
                 }
                 Op::Bin(op2) => {
                     let op2 = *op2;
-                    let b = st.pop().unwrap_or(Opd::Const(f32::NAN));
-                    let a = st.pop().unwrap_or(Opd::Const(f32::NAN));
+                    let b = st.pop().unwrap_or(Opd::Const(f64::NAN));
+                    let a = st.pop().unwrap_or(Opd::Const(f64::NAN));
                     let dst = st.len();
                     match (a, b) {
                         (Opd::Const(x), Opd::Const(y)) => st.push(Opd::Const(op2.f(x, y))),
@@ -495,7 +495,7 @@ impl Program {
         match st.pop() {
             Some(Opd::Slot(0)) => {}
             Some(a) => code.push(Instr { op: Op2::Mov, a, b: Opd::Const(0.0), dst: 0, post: None }),
-            None => code.push(Instr { op: Op2::Mov, a: Opd::Const(f32::NAN), b: Opd::Const(0.0), dst: 0, post: None }),
+            None => code.push(Instr { op: Op2::Mov, a: Opd::Const(f64::NAN), b: Opd::Const(0.0), dst: 0, post: None }),
         }
         code
     }
@@ -607,8 +607,8 @@ impl Program {
         &self,
         var: impl Fn(usize) -> Input<'i>,
         n: usize,
-        stack: &'s mut Vec<Vec<f32>>,
-    ) -> &'s [f32] {
+        stack: &'s mut Vec<Vec<f64>>,
+    ) -> &'s [f64] {
         if stack.is_empty() {
             stack.push(vec![0.0; CHUNK]);
         }
@@ -624,7 +624,7 @@ impl Program {
         &self,
         var: impl Fn(usize) -> Input<'i>,
         n: usize,
-        stack: &mut Vec<Vec<f32>>,
+        stack: &mut Vec<Vec<f64>>,
         out: &mut [f32],
         valid: &[u32],
     ) {
@@ -660,7 +660,7 @@ impl Program {
 
     /// Run `code` over `n` cells of the stack.
     #[inline(always)]
-    fn run<'i>(code: &[Instr], var: &impl Fn(usize) -> Input<'i>, n: usize, stack: &mut Vec<Vec<f32>>) {
+    fn run<'i>(code: &[Instr], var: &impl Fn(usize) -> Input<'i>, n: usize, stack: &mut Vec<Vec<f64>>) {
         for ins in code {
             while stack.len() <= ins.dst + 1 {
                 stack.push(vec![0.0; CHUNK]);
@@ -704,17 +704,17 @@ macro_rules! for_op {
             };
         }
         match $ins.op {
-            Op2::Add => with_post!(|x: f32, y: f32| x + y),
-            Op2::Sub => with_post!(|x: f32, y: f32| x - y),
-            Op2::Mul => with_post!(|x: f32, y: f32| x * y),
-            Op2::Div => with_post!(|x: f32, y: f32| x / y),
-            Op2::NormDiff => with_post!(|x: f32, y: f32| (x - y) / (x + y)),
-            Op2::ScaledNormDiff(k, c) => with_post!(|x: f32, y: f32| (k * (x - y)) / ((x + y) + c)),
-            Op2::AddScaled(c) => with_post!(|x: f32, y: f32| x + c * y),
-            Op2::SubScaled(c) => with_post!(|x: f32, y: f32| x - c * y),
+            Op2::Add => with_post!(|x: f64, y: f64| x + y),
+            Op2::Sub => with_post!(|x: f64, y: f64| x - y),
+            Op2::Mul => with_post!(|x: f64, y: f64| x * y),
+            Op2::Div => with_post!(|x: f64, y: f64| x / y),
+            Op2::NormDiff => with_post!(|x: f64, y: f64| (x - y) / (x + y)),
+            Op2::ScaledNormDiff(k, c) => with_post!(|x: f64, y: f64| (k * (x - y)) / ((x + y) + c)),
+            Op2::AddScaled(c) => with_post!(|x: f64, y: f64| x + c * y),
+            Op2::SubScaled(c) => with_post!(|x: f64, y: f64| x - c * y),
             Op2::Pow => $go!(pow),
-            Op2::Neg => $go!(|x: f32, _: f32| -x),
-            Op2::Mov => $go!(|x: f32, _: f32| x),
+            Op2::Neg => $go!(|x: f64, _: f64| -x),
+            Op2::Mov => $go!(|x: f64, _: f64| x),
         }
     }};
 }
@@ -723,14 +723,16 @@ use for_op;
 /// An operand of the last instruction: cells or a constant.
 #[derive(Clone, Copy)]
 enum Leaf<'a> {
-    Slice(&'a [f32]),
-    Scalar(f32),
+    Slice(&'a [f64]),
+    Scalar(f64),
 }
 
-/// `r`, or NaN where the lane mask `ok` is zero or `r` is infinite — a bit blend, no branch.
+/// `r` rounded to f32, or NaN where the lane mask `ok` is zero or the result is infinite — a bit
+/// blend, no branch.
 #[inline(always)]
-fn masked(r: f32, ok: u32) -> f32 {
-    let b = r.to_bits();
+fn masked(r: f64, ok: u32) -> f32 {
+    // the f64 result rounded once to the f32 output (beyond f32's range: infinite, hence NaN)
+    let b = (r as f32).to_bits();
     let finite = (((b & 0x7fff_ffff) != 0x7f80_0000) as u32).wrapping_neg();
     let keep = ok & finite;
     f32::from_bits((b & keep) | (f32::NAN.to_bits() & !keep))
@@ -738,7 +740,7 @@ fn masked(r: f32, ok: u32) -> f32 {
 
 /// `d[i] = masked(f(a[i], b[i]), ok[i])`, one tight loop per operand shape.
 #[inline(always)]
-fn apply_masked(d: &mut [f32], ok: &[u32], a: Leaf<'_>, b: Leaf<'_>, f: impl Fn(f32, f32) -> f32) {
+fn apply_masked(d: &mut [f32], ok: &[u32], a: Leaf<'_>, b: Leaf<'_>, f: impl Fn(f64, f64) -> f64) {
     let n = d.len();
     let ok = &ok[..n];
     match (a, b) {
@@ -761,7 +763,7 @@ fn apply_masked(d: &mut [f32], ok: &[u32], a: Leaf<'_>, b: Leaf<'_>, f: impl Fn(
 const CHUNK: usize = 4096;
 
 /// A compiled index whose variables are bound to band slots (`Err(slot)`) or constants (`Ok(v)`).
-type Bound = (Program, Vec<std::result::Result<f32, usize>>);
+type Bound = (Program, Vec<std::result::Result<f64, usize>>);
 
 /// Compile every index and bind its variables: bands through `slot`, constants from `constants`
 /// or the catalogue defaults. All errors come before any work.
@@ -781,7 +783,7 @@ fn bind_indices(
             } else if let Some(c) =
                 constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
             {
-                bind.push(Ok(c as f32));
+                bind.push(Ok(c as f64));
             } else {
                 return Err(Error::InvalidInput(format!(
                     "index {name} needs {} {v:?}, which was not given{}",
@@ -790,16 +792,17 @@ fn bind_indices(
                 )));
             }
         }
-        let scalars: Vec<Option<f32>> = bind.iter().map(|b| b.ok()).collect();
+        let scalars: Vec<Option<f64>> = bind.iter().map(|b| b.ok()).collect();
         prog.lower(&scalars);
         progs.push((prog, bind));
     }
     Ok(progs)
 }
 
+/// A variable's chunk while evaluating: cells (reflectance, widened to f64) or a constant.
 enum Input<'a> {
-    Slice(&'a [f32]),
-    Scalar(f32),
+    Slice(&'a [f64]),
+    Scalar(f64),
 }
 
 /// Inputs of [`compute_indices`]: reflectance arrays by catalogue band name (`N`, `R`, ...), a
@@ -850,28 +853,30 @@ pub fn compute_indices(names: &[&str], inputs: &IndexInputs<'_>) -> Result<Vec<V
             out_chunks[k].push(ch);
         }
     }
-    out_chunks.into_par_iter().zip(chunks.par_iter()).for_each_init(Vec::new, |stack, (mut outs_c, &start)| {
-        let n = CHUNK.min(len - start);
-        for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
-            let var = |k: usize| match bind[k] {
-                Ok(c) => Input::Scalar(c),
-                Err(b) => Input::Slice(&slices[b][start..start + n]),
-            };
-            out[..n].copy_from_slice(prog.eval_chunk(var, n, stack));
-            if let Some(v) = inputs.valid {
-                for (o, ok) in out[..n].iter_mut().zip(&v[start..start + n]) {
-                    if !ok {
-                        *o = f32::NAN;
-                    }
-                }
+    let scratch = || (Vec::new(), vec![vec![0f64; CHUNK]; slices.len()], vec![0u32; CHUNK]);
+    out_chunks.into_par_iter().zip(chunks.par_iter()).for_each_init(
+        scratch,
+        |(stack, wide, ok), (mut outs_c, &start)| {
+            let n = CHUNK.min(len - start);
+            // reflectance widened to f64 (exact): every index is computed in f64, rounded once
+            for (w, s) in wide.iter_mut().zip(&slices) {
+                w[..n].iter_mut().zip(&s[start..start + n]).for_each(|(w, s)| *w = *s as f64);
             }
-            for o in out[..n].iter_mut() {
-                if o.is_infinite() {
-                    *o = f32::NAN;
+            match inputs.valid {
+                Some(v) => {
+                    ok[..n].iter_mut().zip(&v[start..start + n]).for_each(|(o, v)| *o = (*v as u32).wrapping_neg())
                 }
+                None => ok[..n].fill(!0),
             }
-        }
-    });
+            for ((prog, bind), out) in progs.iter().zip(outs_c.iter_mut()) {
+                let var = |k: usize| match bind[k] {
+                    Ok(c) => Input::Scalar(c),
+                    Err(b) => Input::Slice(&wide[b][..n]),
+                };
+                prog.eval_into(var, n, stack, &mut out[..n], &ok[..n]);
+            }
+        },
+    );
     Ok(outs)
 }
 
@@ -894,7 +899,8 @@ pub fn scl_valid(scl: &[u8], masked: &[u8]) -> Vec<bool> {
 
 /// Validity from a Landsat QA_PIXEL band: `false` where any of `bits` is set.
 pub fn qa_pixel_valid(qa: &[u16], bits: &[u8]) -> Vec<bool> {
-    let m: u16 = bits.iter().fold(0, |m, b| m | (1u16 << b));
+    // bits beyond 15 cannot be set in a u16
+    let m: u16 = bits.iter().fold(0, |m, &b| m | 1u16.checked_shl(b as u32).unwrap_or(0));
     qa.iter().map(|v| v & m == 0).collect()
 }
 
@@ -919,7 +925,7 @@ impl SceneMeta {
     /// Read a STAC item JSON file.
     pub fn from_stac(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::error::read_text_bounded(path, crate::error::MAX_CONFIG_BYTES, "STAC item")?;
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::format("STAC", path, e.to_string()))?;
         let p = &v["properties"];
@@ -976,9 +982,7 @@ mod tests {
 
     #[test]
     fn precedence_like_python() {
-        let n = [2.0f32];
-        let mut inp = IndexInputs::default();
-        inp.bands.insert("x".into(), &n);
+        let n = [2.0f64];
         let p = Program::compile("-x**2 + 3*x/2**2**1").unwrap();
         let mut st = Vec::new();
         let out = p.eval_chunk(|_| Input::Slice(&n), 1, &mut st);
@@ -995,6 +999,32 @@ mod tests {
         assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("N").as_deref(), Some("B08"));
         assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("S1").as_deref(), Some("B11"));
         assert_eq!(qa_pixel_valid(&[0b1000, 0b1000000], &QA_PIXEL_DEFAULT_BITS), vec![false, true]);
+    }
+
+    #[test]
+    fn qa_bits_beyond_15_are_refused() {
+        // bits a u16 does not have: ignored by the mask helper, refused by the index options
+        assert_eq!(qa_pixel_valid(&[0xffff, 0], &[16, 200]), vec![true, true]);
+        let (n, r, qa) = ([5000u16; 4], [1000u16; 4], [0u16; 4]);
+        let mut bands = BTreeMap::new();
+        bands.insert("N".to_string(), (crate::BandView::U16(&n), None));
+        bands.insert("R".to_string(), (crate::BandView::U16(&r), None));
+        let grid =
+            BandGrid { width: 2, height: 2, transform: crate::GeoTransform::north_up(0.0, 2.0, 1.0, 1.0), crs: None };
+        let opts = ImageryOptions {
+            sensor: Sensor::Landsat89,
+            qa_pixel: Some(Mask::Cells {
+                cells: crate::BandView::U16(&qa),
+                width: 2,
+                height: 2,
+                transform: grid.transform,
+            }),
+            qa_bits: vec![3, 16],
+            ..Default::default()
+        };
+        let e = index_views(&bands, &grid, &["NDVI"], &opts).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(e.to_string().contains("QA_PIXEL bit 16"), "{e}");
     }
 }
 
@@ -1176,24 +1206,15 @@ impl Linear {
 }
 
 impl Linear {
-    /// Whether `(dn + add) / div` computed in f32 is the f64 result rounded to f32 for every
-    /// cell of `b`: true when the multiply-add is the identity and `dn + add` is exact in f32
-    /// (integers of at most 16 bits with an integer offset, or f32 cells without an offset); one
-    /// division rounded twice (f64, then f32) equals the f32 division, as 53 ≥ 2·24 + 2.
-    fn exact_in_f32(&self, b: &crate::BandView<'_>) -> bool {
-        use crate::BandView as B;
-        let identity = self.mul == 1.0 && self.sub == 0.0 && (self.div as f32) as f64 == self.div;
-        let small_int = self.add.fract() == 0.0 && self.add.abs() < 65_536.0;
-        identity
-            && match b {
-                B::U8(_) | B::I8(_) | B::I16(_) | B::U16(_) => small_int,
-                B::F32(_) => self.add == 0.0,
-                _ => false,
-            }
+    /// DN → reflectance in f64: the same operations as [`Sensor::scale`] (adding 0, dividing or
+    /// multiplying by 1 are exact), so the reflectance is the f64 formula's.
+    #[inline(always)]
+    fn apply(&self, dn: f64) -> f64 {
+        ((dn + self.add) / self.div) * self.mul + self.sub
     }
 }
 
-/// Scale a run of stored DN to reflectance; `valid = src` with the lane masks of nodata/NaN
+/// Scale a run of stored DN to reflectance (f64); `valid = src` with the lane masks of nodata/NaN
 /// cells cleared (see [`MaskGrid::apply`] for why source and destination differ).
 #[inline(always)]
 fn scale_into(
@@ -1201,42 +1222,19 @@ fn scale_into(
     nodata: Option<f64>,
     lin: Linear,
     start: usize,
-    out: &mut [f32],
+    out: &mut [f64],
     src: &[u32],
     valid: &mut [u32],
 ) {
     // NaN never equals: "no nodata" compares against NaN
     let nd = nodata.unwrap_or(f64::NAN);
     let len = out.len();
-    if lin.exact_in_f32(b) {
-        // a cell equals the nodata value in f64 only if that value is an f32
-        let nd32 = if (nd as f32) as f64 == nd { nd as f32 } else { f32::NAN };
-        let (add, div) = (lin.add as f32, lin.div as f32);
-        macro_rules! go32 {
-            ($a:ident) => {{
-                for (((o, ok), &s), x) in out.iter_mut().zip(valid.iter_mut()).zip(src).zip(&$a[start..start + len]) {
-                    let v = *x as f32;
-                    *ok = s & (!(v.is_nan() | (v == nd32)) as u32).wrapping_neg();
-                    *o = (v + add) / div;
-                }
-            }};
-        }
-        use crate::BandView as B;
-        match b {
-            B::U8(a) => return go32!(a),
-            B::I8(a) => return go32!(a),
-            B::I16(a) => return go32!(a),
-            B::U16(a) => return go32!(a),
-            B::F32(a) => return go32!(a),
-            _ => {} // not admitted by exact_in_f32
-        }
-    }
     macro_rules! go {
         ($a:ident) => {{
             for (((o, ok), &s), x) in out.iter_mut().zip(valid.iter_mut()).zip(src).zip(&$a[start..start + len]) {
                 let v = *x as f64;
                 *ok = s & (!(v.is_nan() | (v == nd)) as u32).wrapping_neg();
-                *o = (((v + lin.add) / lin.div) * lin.mul + lin.sub) as f32;
+                *o = lin.apply(v);
             }
         }};
     }
@@ -1259,16 +1257,15 @@ fn scl_keeps(c: u32, bits: u32) -> bool {
     (c >= 32) | ((bits >> c.min(31)) & 1 == 0)
 }
 
-/// [`scale_into`] for `K` u16 bands at once (`(cells, nodata as f32)`, NaN for none) whose
-/// scaling is exact in f32: `dst = src` with the lanes of nodata cells in any of them cleared,
-/// `outs[j] = (dn + add) / div`. One lane-mask pass for the group instead of one per band;
-/// `keep(i)` (all ones or zero) folds in another mask, such as a same-grid SCL band.
+/// [`scale_into`] for `K` u16 bands at once (`(cells, nodata)`, NaN for none): `dst = src` with
+/// the lanes of nodata cells in any of them cleared, `outs[j] = lin(dn)`. One lane-mask pass for
+/// the group instead of one per band; `keep(i)` (all ones or zero) folds in another mask, such as
+/// a same-grid SCL band.
 #[inline(always)]
 fn scale_u16<const K: usize>(
-    bands: [(&[u16], f32); K],
-    add: f32,
-    div: f32,
-    outs: [&mut [f32]; K],
+    bands: [(&[u16], f64); K],
+    lin: Linear,
+    outs: [&mut [f64]; K],
     src: &[u32],
     dst: &mut [u32],
     keep: impl Fn(usize) -> u32,
@@ -1280,9 +1277,9 @@ fn scale_u16<const K: usize>(
     for i in 0..n {
         let mut k = src[i] & keep(i);
         for j in 0..K {
-            let v = bands[j].0[i] as f32;
+            let v = bands[j].0[i] as f64;
             k &= ((v != bands[j].1) as u32).wrapping_neg();
-            outs[j][i] = (v + add) / div;
+            outs[j][i] = lin.apply(v);
         }
         dst[i] = k;
     }
@@ -1291,8 +1288,8 @@ fn scale_u16<const K: usize>(
 /// A worker's buffers for [`run_chunk`]: the evaluation stack, the scaled bands and two lane-mask
 /// buffers.
 struct Scratch {
-    stack: Vec<Vec<f32>>,
-    bufs: Vec<Vec<f32>>,
+    stack: Vec<Vec<f64>>,
+    bufs: Vec<Vec<f64>>,
     valid: (Vec<u32>, Vec<u32>),
 }
 
@@ -1308,8 +1305,8 @@ struct Chunker<'a> {
     qa_bits: u32,
     progs: Vec<Bound>,
     w: usize,
-    /// Every band as `(u16 cells, nodata as f32)` when all are u16 and scale exactly in f32.
-    u16_bands: Option<Vec<(&'a [u16], f32)>>,
+    /// Every band as `(u16 cells, nodata)` when all are u16 (scaled four per pass).
+    u16_bands: Option<Vec<(&'a [u16], f64)>>,
     /// The SCL cells and masked-class bits when SCL is u8 on the band grid itself (row-major,
     /// so a run's cells are one slice) and the bands are `u16_bands`: SCL is then applied in the
     /// first scaling pass, not a pass of its own.
@@ -1333,9 +1330,9 @@ crate::simd::dispatch! {
         let (mut cur, mut nxt): (&mut [u32], &mut [u32]) = (&mut valid.0[..m], &mut valid.1[..m]);
         cur.fill(!0);
         match &ctx.u16_bands {
-            // u16 bands scaled in f32, up to four per pass: one lane-mask update per pass
+            // u16 bands, up to four per pass: one lane-mask update per pass
             Some(u16s) => {
-                let (add, div) = (ctx.lin.add as f32, ctx.lin.div as f32);
+                let lin = ctx.lin;
                 let band = |k: usize| (&u16s[k].0[start..start + m], u16s[k].1);
                 for (g, outs) in bufs.chunks_mut(4).enumerate() {
                     let k = 4 * g;
@@ -1346,11 +1343,11 @@ crate::simd::dispatch! {
                                 // a same-grid u8 SCL band folded into the first scaling pass
                                 (0, Some((scl, bits))) => {
                                     let scl = &scl[start..start + m];
-                                    scale_u16($bands, add, div, $outs, src, dst, |i| {
+                                    scale_u16($bands, lin, $outs, src, dst, |i| {
                                         (scl_keeps(scl[i] as u32, bits) as u32).wrapping_neg()
                                     })
                                 }
-                                _ => scale_u16($bands, add, div, $outs, src, dst, |_| !0),
+                                _ => scale_u16($bands, lin, $outs, src, dst, |_| !0),
                             }
                         };
                     }
@@ -1536,6 +1533,9 @@ pub fn index_views_into(
     }
     let scl_bits =
         opts.scl_masked.iter().all(|&c| c < 32).then(|| opts.scl_masked.iter().fold(0u32, |m, &c| m | (1 << c)));
+    if let Some(b) = opts.qa_bits.iter().find(|&&b| b > 15) {
+        return Err(Error::InvalidInput(format!("QA_PIXEL bit {b} does not exist: QA_PIXEL has bits 0..15")));
+    }
     let qa_bits: u32 = opts.qa_bits.iter().fold(0, |m, b| m | (1u32 << b));
     let band_names: Vec<&String> = bands.keys().collect();
     let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
@@ -1554,12 +1554,10 @@ pub fn index_views_into(
     }
     let lin = Linear::of(&opts.sensor);
     let band_data: Vec<(crate::BandView<'_>, Option<f64>)> = bands.values().copied().collect();
-    // a nodata value that is not an f32 matches no u16 cell (compared as NaN)
-    let nd32 = |nd: Option<f64>| nd.filter(|v| (*v as f32) as f64 == *v).map_or(f32::NAN, |v| v as f32);
     let u16_bands = band_data
         .iter()
         .map(|(b, nd)| match b {
-            crate::BandView::U16(a) if lin.exact_in_f32(b) => Some((*a, nd32(*nd))),
+            crate::BandView::U16(a) => Some((*a, nd.unwrap_or(f64::NAN))),
             _ => None,
         })
         .collect::<Option<Vec<_>>>();
@@ -1575,7 +1573,7 @@ pub fn index_views_into(
     out_chunks.into_par_iter().zip(starts.par_iter()).for_each_init(
         || Scratch {
             stack: Vec::new(),
-            bufs: vec![vec![0f32; RUN]; ctx.band_data.len()],
+            bufs: vec![vec![0f64; RUN]; ctx.band_data.len()],
             valid: (vec![!0u32; RUN], vec![!0u32; RUN]),
         },
         |scratch, (mut outs_c, &start)| {
@@ -1629,25 +1627,115 @@ mod kernel_tests {
     use super::*;
 
     /// Same bits, NaN equal to NaN.
-    fn same(a: f32, b: f32) -> bool {
+    fn same(a: f64, b: f64) -> bool {
         a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// The formula evaluated the plain way: its postfix operations one value at a time in f64,
+    /// no folding, no fusion — what spyndex computes on float64 arrays.
+    fn reference(p: &Program, vals: &[f64]) -> f64 {
+        let mut st: Vec<f64> = Vec::new();
+        for op in &p.ops {
+            match op {
+                Op::Var(k) => st.push(vals[*k]),
+                Op::Const(c) => st.push(*c),
+                Op::Neg => {
+                    let a = st.pop().unwrap_or(f64::NAN);
+                    st.push(-a)
+                }
+                Op::Bin(o) => {
+                    let b = st.pop().unwrap_or(f64::NAN);
+                    let a = st.pop().unwrap_or(f64::NAN);
+                    st.push(o.f(a, b))
+                }
+            }
+        }
+        st.pop().unwrap_or(f64::NAN)
+    }
+
+    /// Every index of the catalogue, on every kind of input (bright and dark pixels, equal and
+    /// opposite bands, near-zero and exactly zero denominators, large DN), is the f64 formula's
+    /// value rounded once to f32 — infinite results NaN. Computed in f32 before, EVI on a bright
+    /// cloud pixel came out 3.3e4 where the f64 formula gives -1.8e13.
+    #[test]
+    fn every_index_is_the_f64_formula_rounded_to_f32() {
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        // reflectances as they come from DN: (dn - 1000) / 10000 and Landsat's dn·2.75e-5 - 0.2
+        let s2 = Sensor::sentinel2_l2a("04.00");
+        let mut pool: Vec<f64> = (0..4000).map(|_| s2.scale((next() % 20_000) as f64)).collect();
+        pool.extend((0..2000).map(|_| Sensor::Landsat89.scale((next() % 65_536) as f64)));
+        pool.extend([0.0, -0.0, 1e-4, -1e-4, 0.1, 0.1000001, 1.6, 2.0, 0.5]);
+        let n = 4096;
+        let mut checked = 0usize;
+        for (name, idx) in indices() {
+            let prog = Program::compile(&idx.formula).unwrap();
+            let mut inputs: HashMap<String, Vec<f32>> = HashMap::new();
+            let mut cols: Vec<Vec<f64>> = Vec::new();
+            for (k, v) in prog.vars.iter().enumerate() {
+                if is_band(v) {
+                    // every third cell: a band equal to the previous one, for 0/0 and x/0 cases
+                    let c: Vec<f64> = (0..n)
+                        .map(|i| match (i % 3, k) {
+                            (0, k) if k > 0 => cols[k - 1][i],
+                            _ => pool[(next() % pool.len() as u64) as usize],
+                        })
+                        .collect();
+                    // the public API takes f32 reflectance: exact for these inputs only after
+                    // rounding, so the reference reads the same f32 values
+                    let c32: Vec<f32> = c.iter().map(|x| *x as f32).collect();
+                    cols.push(c32.iter().map(|x| *x as f64).collect());
+                    inputs.insert(v.clone(), c32);
+                } else {
+                    cols.push(vec![constant_default(v).unwrap_or(0.5); n]);
+                }
+            }
+            let mut inp = IndexInputs::default();
+            for (k, v) in &inputs {
+                inp.bands.insert(k.clone(), v);
+            }
+            for v in prog.vars.iter().filter(|v| !is_band(v)) {
+                inp.constants.insert(v.clone(), constant_default(v).unwrap_or(0.5));
+            }
+            if inputs.is_empty() {
+                continue; // an index of constants only has no cells
+            }
+            let out = &compute_indices(&[name.as_str()], &inp).unwrap()[0];
+            for i in 0..n {
+                let vals: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+                let want = reference(&prog, &vals) as f32;
+                let want = if want.is_finite() { want } else { f32::NAN };
+                assert!(
+                    out[i].to_bits() == want.to_bits() || (out[i].is_nan() && want.is_nan()),
+                    "{name} cell {i} {vals:?}: {} vs f64 formula {want}",
+                    out[i]
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 200 * 4096, "{checked}");
     }
 
     #[test]
     fn fused_programs_give_the_same_bits() {
         let n = 997;
         // values with equal pairs, zeros, negatives and opposite pairs (0/0, x/0)
-        let col = |k: usize| -> Vec<f32> {
-            (0..n).map(|i| (((i * (7 + 2 * k) + k * 13) % 41) as f32 - 20.0) * 0.037 * (1 + k % 3) as f32).collect()
+        let col = |k: usize| -> Vec<f64> {
+            (0..n).map(|i| (((i * (7 + 2 * k) + k * 13) % 41) as f64 - 20.0) * 0.037 * (1 + k % 3) as f64).collect()
         };
-        let cols: Vec<Vec<f32>> = (0..16).map(col).collect();
+        let cols: Vec<Vec<f64>> = (0..16).map(col).collect();
         let mut fused_any = 0;
         for (name, idx) in indices() {
             let mut p = Program::compile(&idx.formula).unwrap();
-            let scalars: Vec<Option<f32>> = p
+            let scalars: Vec<Option<f64>> = p
                 .vars
                 .iter()
-                .map(|v| if is_band(v) { None } else { Some(constant_default(v).unwrap_or(0.5) as f32) })
+                .map(|v| if is_band(v) { None } else { Some(constant_default(v).unwrap_or(0.5)) })
                 .collect();
             let plain = p.lower_code(&scalars);
             p.lower(&scalars);
@@ -1665,8 +1753,8 @@ mod kernel_tests {
         // passes per chunk for the common indices
         for (name, passes) in [("NDVI", 1), ("NDWI", 1), ("SAVI", 1), ("OSAVI", 1), ("EVI", 4)] {
             let mut p = Program::compile(&index(name).unwrap().formula).unwrap();
-            let scalars: Vec<Option<f32>> =
-                p.vars.iter().map(|v| (!is_band(v)).then(|| constant_default(v).unwrap() as f32)).collect();
+            let scalars: Vec<Option<f64>> =
+                p.vars.iter().map(|v| (!is_band(v)).then(|| constant_default(v).unwrap())).collect();
             p.lower(&scalars);
             assert_eq!(p.code.len(), passes, "{name}: {:?}", p.code);
         }
@@ -1691,35 +1779,33 @@ mod kernel_tests {
     }
 
     #[test]
-    fn f32_scaling_equals_the_f64_formula() {
+    fn scaling_equals_the_sensor_formula_in_f64() {
         let all: Vec<u16> = (0..=u16::MAX).collect();
         let i16s: Vec<i16> = (i16::MIN..=i16::MAX).collect();
-        for offset in [0.0, -1000.0] {
-            let lin = Linear::of(&Sensor::Sentinel2L2a { offset });
-            let mut out = vec![0f32; all.len()];
+        for sensor in
+            [Sensor::Sentinel2L2a { offset: 0.0 }, Sensor::Sentinel2L2a { offset: -1000.0 }, Sensor::Landsat89]
+        {
+            let lin = Linear::of(&sensor);
+            let mut out = vec![0f64; all.len()];
             let src = vec![!0u32; all.len()];
             let mut valid = vec![0u32; all.len()];
             let b = crate::BandView::U16(&all);
-            assert!(lin.exact_in_f32(&b));
             scale_into(&b, Some(0.0), lin, 0, &mut out, &src, &mut valid);
             for (i, v) in all.iter().enumerate() {
-                let want = ((*v as f64 + offset) / 10_000.0) as f32;
-                assert_eq!(out[i].to_bits(), want.to_bits(), "dn {v} offset {offset}");
+                assert_eq!(out[i].to_bits(), sensor.scale(*v as f64).to_bits(), "dn {v} {sensor:?}");
                 assert_eq!(valid[i] == 0, *v == 0);
             }
             let b = crate::BandView::I16(&i16s);
-            let mut out = vec![0f32; i16s.len()];
+            let mut out = vec![0f64; i16s.len()];
             scale_into(&b, Some(-9999.0), lin, 0, &mut out, &src, &mut valid);
             for (i, v) in i16s.iter().enumerate() {
-                assert_eq!(out[i].to_bits(), (((*v as f64 + offset) / 10_000.0) as f32).to_bits());
+                assert_eq!(out[i].to_bits(), sensor.scale(*v as f64).to_bits());
                 assert_eq!(valid[i] == 0, *v == -9999);
             }
         }
-        // Landsat's multiply-add stays in f64
-        assert!(!Linear::of(&Sensor::Landsat89).exact_in_f32(&crate::BandView::U16(&all)));
-        // a nodata value that is not an f32 matches no integer cell
+        // a nodata value that is not the cell's value matches no integer cell
         let lin = Linear::of(&Sensor::Reflectance);
-        let (mut out, src, mut valid) = (vec![0f32; 3], vec![!0u32; 3], vec![0u32; 3]);
+        let (mut out, src, mut valid) = (vec![0f64; 3], vec![!0u32; 3], vec![0u32; 3]);
         scale_into(&crate::BandView::U16(&[100, 101, 102]), Some(100.000001), lin, 0, &mut out, &src, &mut valid);
         assert_eq!(valid, vec![!0u32; 3]);
     }
@@ -1755,7 +1841,7 @@ mod kernel_tests {
         for (k, name) in idx.iter().enumerate() {
             let (x, y) = (a.band(k).unwrap().to_f64(), b.band(k).unwrap().to_f64());
             for (i, (x, y)) in x.iter().zip(y.iter()).enumerate() {
-                assert!(same(*x as f32, *y as f32), "{name} cell {i}: {x} vs {y}");
+                assert!(same(*x as f64, *y as f64), "{name} cell {i}: {x} vs {y}");
                 masked += x.is_nan() as usize;
             }
         }
@@ -1798,7 +1884,7 @@ mod kernel_tests {
         for (k, o) in outs.iter().enumerate() {
             let a = r1.band(k).unwrap().to_f64();
             for (i, (x, y)) in a.iter().zip(o).enumerate() {
-                assert!(same(*x as f32, *y), "{} cell {i}", names[k]);
+                assert!(same(*x as f64, *y as f64), "{} cell {i}", names[k]);
                 masked += y.is_nan() as usize;
                 // scalar reference: the same formula in f64 on scaled reflectance, masks applied
                 let (row, col) = (i / w, i % w);

@@ -417,8 +417,7 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
         text = json.dumps(spec)
     elif isinstance(spec, (str, os.PathLike)) and os.path.exists(os.fspath(spec)):
         path = os.fspath(spec)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = _landopp.config_text(path, "feature spec")
         base = os.path.dirname(os.path.abspath(path))
     else:
         text = str(spec)
@@ -459,8 +458,7 @@ def _profile_text(profile: Any) -> str:
     if isinstance(profile, dict):
         return json.dumps(profile)
     if isinstance(profile, (str, os.PathLike)) and os.path.exists(os.fspath(profile)):
-        with open(os.fspath(profile), encoding="utf-8") as f:
-            return f.read()
+        return str(_landopp.config_text(os.fspath(profile), "scoring profile"))
     return str(profile)
 
 

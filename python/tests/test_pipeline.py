@@ -108,3 +108,36 @@ def test_all_nodata_and_degenerate_parcels():
     assert (out["count"] == 0).all() and out["mean"].isna().all() and out["max"].isna().all()
     out = landopp.zonal_stats(dem, polys, ["count", "mean"])
     assert out["count"].iloc[0] > 0 and out["count"].iloc[1] == 0 and out["count"].iloc[2] == 0
+
+
+def test_landopp_called_from_a_progress_callback_does_not_deadlock():
+    # a progress callback runs on landopp's worker; calling landopp from it used to wait forever
+    # for a worker that was itself. Run in a child so a regression fails instead of hanging.
+    import subprocess
+    import sys
+
+    code = f"""
+import json, landopp
+spec = json.loads({json.dumps(json.dumps(slovenia_spec()))})
+seen = []
+def cb(d, t, m):
+    seen.append(len(landopp.read_parcels(spec["parcels"]["path"], id_field="index")))
+df = landopp.features(spec, progress=cb)
+assert len(df) > 0 and seen and all(n == len(df) for n in seen), seen
+print("ok", len(seen))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("ok")
+
+
+def test_spec_and_profile_paths_are_read_bounded(tmp_path):
+    # a device or a huge file given as a spec / profile path: a typed error, not an endless read
+    with pytest.raises(landopp.InvalidInputError, match="not a regular file"):
+        landopp.features("/dev/zero")
+    big = tmp_path / "profile.json"
+    with open(big, "wb") as f:
+        f.truncate(17 << 20)
+    df = landopp.features(slovenia_spec())
+    with pytest.raises(landopp.InvalidInputError, match="more than the"):
+        landopp.score(df, big)

@@ -697,7 +697,10 @@ impl SearchIndex {
         // JSON text, or the Python list of query dicts read directly (no JSON round trip)
         let qs: Vec<landopp::search::Query> = match queries.extract::<String>() {
             Ok(text) => serde_json::from_str(&text).map_err(|e| format!("queries: {e}")),
-            Err(_) => pythonize::depythonize(queries).map_err(|e| format!("queries: {e}")),
+            Err(_) => {
+                crate::convert::check_nesting(queries, 64)?;
+                pythonize::depythonize(queries).map_err(|e| format!("queries: {e}"))
+            }
         }
         .map_err(|m| crate::error::to_py(py, landopp::Error::InvalidInput(m)))?;
         let idx = &self.inner;
@@ -768,7 +771,13 @@ fn ml_folds<'py>(
     test_fraction: f64,
 ) -> PyResult<Bound<'py, numpy::PyArray1<usize>>> {
     use numpy::IntoPyArray;
-    let pts: Option<Vec<[f64; 2]>> = xy.map(|a| a.as_array().rows().into_iter().map(|r| [r[0], r[1]]).collect());
+    let pts: Option<Vec<[f64; 2]>> = match xy.map(|a| a.as_array().to_owned()) {
+        Some(a) if a.ncols() != 2 => {
+            let e = landopp::Error::InvalidInput(format!("xy has {} columns: (n, 2) coordinates expected", a.ncols()));
+            return Err(crate::error::to_py(py, e));
+        }
+        a => a.map(|a| a.rows().into_iter().map(|r| [r[0], r[1]]).collect()),
+    };
     let f = run(py, move || match (kind.as_str(), pts) {
         ("kfold", _) => landopp::ml::kfold(n, k, seed),
         ("spatial", Some(p)) => landopp::ml::spatial_blocks(&p, blocks, k, seed),
@@ -827,8 +836,8 @@ fn ml_fit_explain<'py>(
     let (pred, ex) = run(py, move || {
         let p = landopp::ml::Params::parse(&params_json)?;
         let f = landopp::ml::Estimator::fit(&d, &p)?;
+        let ex = f.explain_rows(&q.x, q.p)?;
         let pred = f.predict(&q.x)?;
-        let ex = q.x.chunks(q.p).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
         Ok((pred, serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?))
     })?;
     Ok((pred.into_pyarray(py), ex))
@@ -954,7 +963,7 @@ impl Model {
         let q = dataset(&x, None)?;
         let f = &self.inner.estimator;
         run(py, move || {
-            let ex = q.x.chunks(q.p.max(1)).map(|r| f.explain(r)).collect::<landopp::Result<Vec<_>>>()?;
+            let ex = f.explain_rows(&q.x, q.p)?;
             serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
         })
     }

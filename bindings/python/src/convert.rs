@@ -39,11 +39,27 @@ pub(crate) fn band_from_py(a: &Bound<'_, PyAny>) -> PyResult<BandData> {
     if u.ndim() != 2 {
         return Err(PyTypeError::new_err(format!("expected a 2-D array, got {} dimensions", u.ndim())));
     }
+    let invalid = |m: String| crate::error::to_py(a.py(), landopp::Error::InvalidInput(m));
     macro_rules! try_t {
         ($t:ty, $v:ident) => {
             if let Ok(x) = a.cast::<PyArray2<$t>>() {
-                // row-major whatever the array's order (Fortran-ordered arrays are copied into C order)
-                return Ok(BandData::$v(x.readonly().as_array().as_standard_layout().into_owned()));
+                let r = x.try_readonly().map_err(|_| {
+                    invalid("an input array is also written by this call (given as an output too?): pass a copy".into())
+                })?;
+                let v = r.as_array();
+                // row-major whatever the array's order; the copy is allocated fallibly (a
+                // zero-stride view can claim far more cells than memory holds)
+                let mut cells = Vec::new();
+                cells.try_reserve_exact(v.len()).map_err(|_| {
+                    pyo3::exceptions::PyMemoryError::new_err(format!(
+                        "a {} x {} array cannot be copied: not enough memory",
+                        v.nrows(),
+                        v.ncols()
+                    ))
+                })?;
+                cells.extend(v.iter().copied());
+                let arr = ndarray::Array2::from_shape_vec(v.dim(), cells).map_err(|e| invalid(e.to_string()))?;
+                return Ok(BandData::$v(arr));
             }
         };
     }
@@ -109,4 +125,29 @@ pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3
     let bands: Vec<Bound<'_, PyAny>> = r.into_bands().into_iter().map(|b| band_to_py(py, b)).collect();
     d.set_item("bands", bands)?;
     Ok(d)
+}
+
+/// `INVALID_INPUT` when a Python value nests lists, tuples or dicts deeper than `max` (walked
+/// without recursion): converting it to Rust recurses once per level, and 100,000 levels
+/// overflowed the stack.
+pub(crate) fn check_nesting(obj: &Bound<'_, PyAny>, max: usize) -> PyResult<()> {
+    use pyo3::types::{PyDict, PyList, PyTuple};
+    let mut stack: Vec<(Bound<'_, PyAny>, usize)> = vec![(obj.clone(), 0)];
+    while let Some((o, depth)) = stack.pop() {
+        let children: Vec<Bound<'_, PyAny>> = if let Ok(l) = o.cast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = o.cast::<PyTuple>() {
+            t.iter().collect()
+        } else if let Ok(d) = o.cast::<PyDict>() {
+            d.values().iter().collect()
+        } else {
+            continue;
+        };
+        if depth >= max {
+            let e = landopp::Error::InvalidInput(format!("a value nested deeper than {max} levels"));
+            return Err(crate::error::to_py(obj.py(), e));
+        }
+        stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ type CrsTuple = (Option<u32>, String, String, bool, Option<f64>);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_raster, m)?)?;
+    m.add_function(wrap_pyfunction!(config_text, m)?)?;
     m.add_function(wrap_pyfunction!(read_raster_start, m)?)?;
     m.add_class::<PendingRaster>()?;
     m.add_function(wrap_pyfunction!(raster_meta, m)?)?;
@@ -525,4 +526,10 @@ fn parcel_status(py: Python<'_>, wkb: GeomItems<'_>) -> PyResult<Vec<String>> {
         let p = landopp::Parcels::from_layer(layer, None)?;
         Ok(p.status.iter().map(ToString::to_string).collect())
     })
+}
+
+/// The text of a configuration file (spec, profile): a regular UTF-8 file of at most 16 MiB.
+#[pyfunction]
+fn config_text(py: Python<'_>, path: std::path::PathBuf, what: String) -> PyResult<String> {
+    run(py, move || landopp::error::read_config_text(&path, &what))
 }

@@ -43,13 +43,21 @@ fn pool() -> landopp::Result<std::sync::Arc<rayon::ThreadPool>> {
 /// Run core work with the GIL released, mapping errors to landopp's Python exceptions.
 /// Every call that does real work goes through here: the work runs on landopp's pool while this
 /// thread waits; every 50 ms it checks for signals, and on Ctrl-C asks the core to stop
-/// ([`landopp::interrupt`]) and raises `KeyboardInterrupt` once the work has returned.
+/// ([`landopp::interrupt`]) and raises `KeyboardInterrupt` once the work has returned. Called
+/// from a landopp worker (Python code run by landopp, e.g. a progress callback calling landopp
+/// again) the work runs on that thread: no deadlock.
 pub(crate) fn run<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> landopp::Result<T> + Send,
 {
     let pool = pool().map_err(|e| error::to_py(py, e))?;
+    if pool.current_thread_index().is_some() {
+        // called from Python code that landopp's own worker is running (a progress callback, a
+        // custom function): waiting for another worker could wait for this one, so run here
+        let out = py.detach(|| landopp::error::catch_panic(f));
+        return out.map_err(|e| error::to_py(py, e));
+    }
     let (out, signal) = py.detach(|| {
         pool.in_place_scope(|s| {
             let (tx, rx) = std::sync::mpsc::channel();

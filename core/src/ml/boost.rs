@@ -165,8 +165,8 @@ impl BoostParams {
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return bad(format!("learning_rate {} must be > 0", self.learning_rate));
         }
-        if self.max_iter == 0 {
-            return bad("max_iter must be > 0".into());
+        if self.max_iter == 0 || self.max_iter > super::MAX_ITERATIONS {
+            return bad(format!("max_iter {} must be in 1..={}", self.max_iter, super::MAX_ITERATIONS));
         }
         if self.max_leaf_nodes < 2 {
             return bad(format!("max_leaf_nodes {} must be >= 2", self.max_leaf_nodes));

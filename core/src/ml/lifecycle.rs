@@ -380,6 +380,9 @@ pub fn key_from_env(var: Option<&str>, hex32: bool) -> Result<Option<Vec<u8>>> {
         .map(Some)
 }
 
+/// Largest model file read: 2 GiB (a 500-tree forest on a million rows is a few hundred MB).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
 /// Shortest HMAC key accepted, in bytes (128 bits): an empty or short key lets anyone forge a
 /// signature.
 pub const MIN_HMAC_KEY_BYTES: usize = 16;
@@ -453,7 +456,7 @@ impl Model {
     pub fn load(path: impl AsRef<Path>, opts: &LoadOptions<'_>) -> Result<Model> {
         let path = path.as_ref();
         check_hmac_key(opts.hmac_key)?;
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::error::read_text_bounded(path, MAX_MODEL_BYTES, "model file")?;
         let bad = |m: &str| Error::Format { format: "landopp model", path: path.to_path_buf(), message: m.into() };
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&format!("not JSON: {e}")))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {

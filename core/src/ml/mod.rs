@@ -70,8 +70,8 @@ impl ForestParams {
     /// Check every parameter before any work; errors name the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidInput(m));
-        if self.n_estimators == 0 {
-            return bad("n_estimators must be > 0".into());
+        if self.n_estimators == 0 || self.n_estimators > MAX_ITERATIONS {
+            return bad(format!("n_estimators {} must be in 1..={MAX_ITERATIONS}", self.n_estimators));
         }
         if let Some(f) = self.max_features {
             if !(f > 0.0 && f <= 1.0) {
@@ -142,10 +142,40 @@ impl Dataset {
                         self.y[0]
                     )));
                 }
-                self.y.iter().fold(0.0f64, |a, b| a.max(*b)) as usize + 1
+                let top = self.y.iter().fold(0.0f64, |a, b| a.max(*b));
+                // every class code sizes per-class tables: codes run 0..k-1, k at most the rows
+                if top >= MAX_CLASSES as f64 || top >= self.len() as f64 {
+                    return Err(Error::InvalidInput(format!(
+                        "class code {top}: codes must be 0..k-1 with k at most the number of rows ({}) and {MAX_CLASSES}",
+                        self.len()
+                    )));
+                }
+                top as usize + 1
             }
         })
     }
+}
+
+/// Most trees or boosting iterations a model takes.
+pub const MAX_ITERATIONS: usize = 100_000;
+
+/// Most classes a classifier takes (class codes are 0..k-1).
+pub const MAX_CLASSES: usize = 65_536;
+
+/// Most rows the fold and split helpers take (they return a label per row).
+pub const MAX_ROWS: usize = u32::MAX as usize;
+
+/// `n` values of `v`, or `INVALID_INPUT` when `n` is beyond [`MAX_ROWS`] or memory cannot hold
+/// them (instead of aborting the process).
+pub(crate) fn try_filled<T: Clone>(n: usize, v: T, what: &str) -> Result<Vec<T>> {
+    let refuse = || Error::InvalidInput(format!("{what}: {n} rows cannot be allocated (at most {MAX_ROWS})"));
+    if n > MAX_ROWS {
+        return Err(refuse());
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| refuse())?;
+    out.resize(n, v);
+    Ok(out)
 }
 
 /// SplitMix64.
@@ -501,7 +531,7 @@ impl Forest {
 /// Rows in `x` of `p` features each, all finite (the documented policy: impute missing values
 /// before fitting or predicting).
 pub(crate) fn check_rows(x: &[f64], p: usize) -> Result<usize> {
-    if !x.len().is_multiple_of(p) {
+    if p == 0 || !x.len().is_multiple_of(p) {
         return Err(Error::InvalidInput(format!("{} values are not rows of {p} features", x.len())));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
@@ -658,6 +688,14 @@ impl Estimator {
             Estimator::Linear(m) => m.predict(x),
         }
     }
+    /// Every row of `x` (`p` features each, the model's) explained.
+    pub fn explain_rows(&self, x: &[f64], p: usize) -> Result<Vec<Explained>> {
+        if p != self.n_features() {
+            return Err(Error::InvalidInput(format!("rows of {p} features for a model of {}", self.n_features())));
+        }
+        check_rows(x, p)?;
+        x.chunks(p).map(|r| self.explain(r)).collect()
+    }
     /// One row's prediction explained (`bias + Σ contributions = value`, see [`Explained::scale`]).
     pub fn explain(&self, row: &[f64]) -> Result<Explained> {
         match self {
@@ -697,12 +735,13 @@ pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<usize>> {
     if k < 2 || k > n {
         return Err(Error::InvalidInput(format!("k = {k} folds for {n} rows")));
     }
-    let mut idx: Vec<usize> = (0..n).collect();
+    let mut idx: Vec<usize> = try_filled(n, 0, "kfold")?;
+    idx.iter_mut().enumerate().for_each(|(i, v)| *v = i);
     let mut rng = Rng(seed);
     for i in (1..n).rev() {
         idx.swap(i, rng.below(i + 1));
     }
-    let mut fold = vec![0; n];
+    let mut fold = try_filled(n, 0, "kfold")?;
     for (pos, &i) in idx.iter().enumerate() {
         fold[i] = pos % k;
     }
@@ -745,7 +784,7 @@ pub fn holdout(n: usize, test_fraction: f64, seed: u64, xy: Option<(&[[f64; 2]],
     }
     let want = ((n as f64 * test_fraction).round() as usize).clamp(1, n - 1);
     let mut rng = Rng(seed);
-    let mut label = vec![0usize; n];
+    let mut label = try_filled(n, 0usize, "holdout")?;
     match xy {
         None => {
             let mut idx: Vec<usize> = (0..n).collect();
@@ -842,9 +881,18 @@ pub fn cross_val_predict(d: &Dataset, params: &Params, fold: &[usize]) -> Result
     }
     let n_classes = d.validate(params.task())?;
     let w = n_classes.max(1);
-    let k = fold.iter().max().map_or(0, |m| m + 1);
+    // the distinct fold labels (any numbering), each held out once
+    let mut folds: Vec<usize> = fold.to_vec();
+    folds.sort_unstable();
+    folds.dedup();
+    if folds.len() < 2 {
+        return Err(Error::InvalidInput(format!(
+            "{} distinct fold label(s): cross-validation needs at least 2",
+            folds.len()
+        )));
+    }
     let mut out = vec![f64::NAN; d.len() * w];
-    for f in 0..k {
+    for f in folds {
         let train: Vec<usize> = (0..d.len()).filter(|&i| fold[i] != f).collect();
         let test: Vec<usize> = (0..d.len()).filter(|&i| fold[i] == f).collect();
         if train.is_empty() || test.is_empty() {
@@ -881,6 +929,12 @@ pub fn metric(name: &str, y: &[f64], pred: &[f64], n_classes: usize) -> Result<f
             pred.len(),
             n_classes.max(1)
         )));
+    }
+    // class codes index per-class tables: each must be one of the model's classes
+    if n_classes > 0 {
+        if let Some(v) = y.iter().find(|v| !(v.fract() == 0.0 && **v >= 0.0 && **v < n_classes as f64)) {
+            return Err(Error::InvalidInput(format!("class code {v}: the model has classes 0..{}", n_classes - 1)));
+        }
     }
     let classes = || -> (Vec<usize>, Vec<usize>) {
         let w = n_classes.max(1);
@@ -972,8 +1026,8 @@ pub fn permutation_importance_grouped(
     n_repeats: usize,
     seed: u64,
 ) -> Result<Vec<(f64, f64)>> {
-    if n_repeats == 0 {
-        return Err(Error::InvalidInput("n_repeats must be >= 1".into()));
+    if n_repeats == 0 || n_repeats > 10_000 {
+        return Err(Error::InvalidInput(format!("n_repeats {n_repeats} must be in 1..=10000")));
     }
     let p = d.p;
     if p != model.n_features() {

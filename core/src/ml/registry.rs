@@ -370,6 +370,11 @@ impl FeedbackLog {
     /// off first, so new records start on a line of their own.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        if let Ok(m) = std::fs::metadata(&path) {
+            if !m.is_file() {
+                return Err(Error::InvalidInput(format!("feedback log {} is not a regular file", path.display())));
+            }
+        }
         if let Ok(bytes) = std::fs::read(&path) {
             if !bytes.is_empty() && !bytes.ends_with(b"\n") {
                 let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -397,7 +402,7 @@ impl FeedbackLog {
     /// line never makes the rest of the log unreadable.
     pub fn read(path: impl AsRef<Path>) -> Result<FeedbackRead> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::error::read_file_bounded(path, u64::MAX, "feedback log")?;
         let mut out = FeedbackRead::default();
         let mut offset = 0u64;
         for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {

@@ -1083,8 +1083,8 @@ impl GeoTiffWriter {
     /// Create the file and check everything that could fail before any cell is written.
     pub fn create(path: &Path, layout: TiffLayout, opts: &GeoTiffWriteOptions) -> Result<Self> {
         let ts = opts.tile_size;
-        if ts == 0 || !ts.is_multiple_of(16) {
-            return Err(Error::InvalidInput(format!("tile size {ts} must be a positive multiple of 16")));
+        if ts == 0 || !ts.is_multiple_of(16) || ts > 4096 {
+            return Err(Error::InvalidInput(format!("tile size {ts} must be a multiple of 16 from 16 to 4096")));
         }
         let predictor = match (opts.predictor, layout.dtype) {
             (Predictor::FloatingPoint, DataType::F32 | DataType::F64) => 3u16,

@@ -37,7 +37,7 @@ fn index_size(items: u64, node_size: u16, limit: u64) -> Option<u64> {
 
 /// Read a FlatGeobuf file.
 pub fn read(path: &Path) -> Result<VectorLayer> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::error::read_file_bounded(path, u64::MAX, "FlatGeobuf file")?;
     parse(&bytes, path)
 }
 

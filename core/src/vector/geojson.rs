@@ -63,7 +63,13 @@ pub fn parse_geometry(g: &J) -> Result<Option<Geometry<f64>>> {
                 .transpose()?
                 .unwrap_or_default(),
         )),
-        other => return Err(Error::InvalidGeometry(format!("unknown GeoJSON geometry type {other:?}"))),
+        // the file's text is not quoted back
+        _ => {
+            return Err(Error::InvalidGeometry(
+                "unknown GeoJSON geometry type (expected Point, LineString, Polygon, their Multi- forms or GeometryCollection)"
+                    .into(),
+            ))
+        }
     }))
 }
 
@@ -71,7 +77,13 @@ pub fn parse_geometry(g: &J) -> Result<Option<Geometry<f64>>> {
 pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
     let v: J = serde_json::from_str(text).map_err(|e| Error::format(FMT, path, e.to_string()))?;
     let crs = match v.pointer("/crs/properties/name").and_then(J::as_str) {
-        Some(n) => Crs::from_user_input(n)?,
+        // the file's text is not quoted back
+        Some(n) => Crs::from_user_input(n).map_err(|_| {
+            Error::Crs(format!(
+                "{}: its crs member names a CRS landopp does not know (expected an EPSG code or OGC URN)",
+                path.display()
+            ))
+        })?,
         None => Crs::wgs84(),
     };
     let feats: Vec<J> = match v.get("type").and_then(J::as_str) {
@@ -130,7 +142,7 @@ pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
 
 /// Read a GeoJSON file.
 pub fn read(path: &Path) -> Result<VectorLayer> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::error::read_text_bounded(path, u64::MAX, "GeoJSON file")?;
     parse(&text, &super::stem(path), path)
 }
 

@@ -25,18 +25,16 @@ fn le_f64(b: &[u8], at: usize) -> Option<f64> {
 
 /// Read a shapefile.
 pub fn read(path: &Path) -> Result<VectorLayer> {
-    let shp = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let shp = crate::error::read_file_bounded(path, u64::MAX, "shapefile")?;
     let dbf_path = path.with_extension("dbf");
-    let dbf = match std::fs::read(&dbf_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(&dbf_path, e)),
+    let dbf = match dbf_path.exists() {
+        true => Some(crate::error::read_file_bounded(&dbf_path, u64::MAX, "dBASE file")?),
+        false => None,
     };
     let prj = path.with_extension("prj");
-    let crs = match std::fs::read_to_string(&prj) {
-        Ok(wkt) => Some(Crs::from_wkt(&wkt)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(&prj, e)),
+    let crs = match prj.exists() {
+        true => Some(Crs::from_wkt(&crate::error::read_text_bounded(&prj, 1 << 20, ".prj file")?)?),
+        false => None,
     };
     let cpg = std::fs::read_to_string(path.with_extension("cpg")).ok();
     let geometries = parse_shp(&shp).map_err(|m| Error::format(FMT, path, m))?;

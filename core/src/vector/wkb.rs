@@ -119,21 +119,27 @@ fn geom(c: &mut Cur<'_>, depth: usize) -> Result<Geometry<f64>> {
             for _ in 0..n {
                 parts.push(geom(c, depth + 1)?);
             }
+            // a part of another type is corrupt WKB, not something to drop silently
+            let wrong =
+                || Error::InvalidGeometry(format!("WKB multi-geometry (type {base}) with a part of another type"));
             match base {
                 4 => Geometry::MultiPoint(MultiPoint(
-                    parts.into_iter().filter_map(|g| if let Geometry::Point(p) = g { Some(p) } else { None }).collect(),
+                    parts
+                        .into_iter()
+                        .map(|g| if let Geometry::Point(p) = g { Ok(p) } else { Err(wrong()) })
+                        .collect::<Result<_>>()?,
                 )),
                 5 => Geometry::MultiLineString(MultiLineString(
                     parts
                         .into_iter()
-                        .filter_map(|g| if let Geometry::LineString(p) = g { Some(p) } else { None })
-                        .collect(),
+                        .map(|g| if let Geometry::LineString(p) = g { Ok(p) } else { Err(wrong()) })
+                        .collect::<Result<_>>()?,
                 )),
                 6 => Geometry::MultiPolygon(MultiPolygon(
                     parts
                         .into_iter()
-                        .filter_map(|g| if let Geometry::Polygon(p) = g { Some(p) } else { None })
-                        .collect(),
+                        .map(|g| if let Geometry::Polygon(p) = g { Ok(p) } else { Err(wrong()) })
+                        .collect::<Result<_>>()?,
                 )),
                 _ => Geometry::GeometryCollection(GeometryCollection(parts)),
             }
@@ -233,5 +239,15 @@ mod tests {
         }
         let e = read(&b).unwrap_err();
         assert!(e.to_string().contains("nested deeper than"), "{e}");
+    }
+
+    #[test]
+    fn a_multipolygon_with_a_point_part_is_refused() {
+        // MultiPolygon of one part, that part a Point: was read as an empty multipolygon
+        let mut b = vec![1, 6, 0, 0, 0, 1, 0, 0, 0];
+        write(&Geometry::Point(Point::new(1.0, 2.0)), &mut b);
+        let e = read(&b).unwrap_err();
+        assert_eq!(e.code(), "INVALID_GEOMETRY");
+        assert!(e.to_string().contains("part of another type"), "{e}");
     }
 }
