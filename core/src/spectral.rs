@@ -405,7 +405,7 @@ impl Parser<'_> {
         match self.peek().cloned() {
             Some(Tok::Num(v)) => {
                 self.i += 1;
-                self.ops.push(Op::Const(v as f64));
+                self.ops.push(Op::Const(v));
             }
             Some(Tok::Id(name)) => {
                 self.i += 1;
@@ -783,7 +783,7 @@ fn bind_indices(
             } else if let Some(c) =
                 constants.get(v).copied().or_else(|| (!is_band(v)).then(|| constant_default(v)).flatten())
             {
-                bind.push(Ok(c as f64));
+                bind.push(Ok(c));
             } else {
                 return Err(Error::InvalidInput(format!(
                     "index {name} needs {} {v:?}, which was not given{}",
@@ -1841,7 +1841,7 @@ mod kernel_tests {
         for (k, name) in idx.iter().enumerate() {
             let (x, y) = (a.band(k).unwrap().to_f64(), b.band(k).unwrap().to_f64());
             for (i, (x, y)) in x.iter().zip(y.iter()).enumerate() {
-                assert!(same(*x as f64, *y as f64), "{name} cell {i}: {x} vs {y}");
+                assert!(same(*x, *y), "{name} cell {i}: {x} vs {y}");
                 masked += x.is_nan() as usize;
             }
         }
@@ -1884,7 +1884,7 @@ mod kernel_tests {
         for (k, o) in outs.iter().enumerate() {
             let a = r1.band(k).unwrap().to_f64();
             for (i, (x, y)) in a.iter().zip(o).enumerate() {
-                assert!(same(*x as f64, *y as f64), "{} cell {i}", names[k]);
+                assert!(same(*x, *y as f64), "{} cell {i}", names[k]);
                 masked += y.is_nan() as usize;
                 // scalar reference: the same formula in f64 on scaled reflectance, masks applied
                 let (row, col) = (i / w, i % w);
