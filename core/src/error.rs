@@ -247,10 +247,7 @@ pub(crate) const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// The whole content of a regular file of at most `max` bytes: a device (`/dev/zero`), a pipe or
 /// a directory, or a file over the limit, is `INVALID_INPUT` naming it — never an unbounded read.
 pub fn read_file_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::InvalidInput(format!("{what} {} is not a regular file", path.display())));
-    }
+    let meta = regular_file(path, what)?;
     if meta.len() > max {
         return Err(Error::InvalidInput(format!(
             "{what} {} is {} bytes, more than the {max} a {what} may have",
@@ -267,6 +264,17 @@ pub fn read_file_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
         return Err(Error::InvalidInput(format!("{what} {} grew past {max} bytes while read", path.display())));
     }
     Ok(bytes)
+}
+
+/// The metadata of `path` when it is a regular file (symlinks followed); a directory, device
+/// (`/dev/zero`) or FIFO is `INVALID_INPUT` — opening a FIFO for reading would block until some
+/// other process writes to it, a device never ends.
+pub fn regular_file(path: &Path, what: &str) -> Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::InvalidInput(format!("{what} {} is not a regular file", path.display())));
+    }
+    Ok(meta)
 }
 
 /// The text of a configuration file (feature spec, scoring profile, STAC item) named `what` in

@@ -1113,7 +1113,7 @@ impl<'a> MaskGrid<'a> {
         let aligned = (mg[0] - tg[0]).abs() < 1e-6 * tg[1].abs() && (mg[3] - tg[3]).abs() < 1e-6 * tg[5].abs();
         let integer = (fx - fx.round()).abs() < 1e-9 && (fy - fy.round()).abs() < 1e-9 && fx >= 1.0 && fy >= 1.0;
         let (kx, ky) = (fx.round() as usize, fy.round() as usize);
-        if !(aligned && integer) || mw * kx < tw || mh * ky < th {
+        if !(aligned && integer) || mw.saturating_mul(kx) < tw || mh.saturating_mul(ky) < th {
             return Err(Error::InvalidInput(format!(
                 "the mask grid ({mw}x{mh}, cell {}) is not the band grid ({tw}x{th}, cell {}) nor an aligned integer multiple of it",
                 mg[1], tg[1]
@@ -1136,7 +1136,7 @@ impl<'a> MaskGrid<'a> {
         }
         let data = match cells {
             Err(band) => MaskData::Other(band.to_f64().iter().map(|v| class(*v)).collect()),
-            Ok(c) if c.len() != mw * mh => {
+            Ok(c) if mw.checked_mul(mh) != Some(c.len()) => {
                 return Err(Error::InvalidInput(format!("the mask has {} cells, expected {mw} × {mh}", c.len())))
             }
             Ok(B::U8(a)) => MaskData::U8(a),
@@ -1455,6 +1455,16 @@ pub struct BandGrid {
 }
 
 impl BandGrid {
+    /// `width × height`, or an error when the product overflows (a size from a caller).
+    pub fn cells(&self) -> Result<usize> {
+        self.width.checked_mul(self.height).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "a {} × {} grid has more cells than memory can address",
+                self.width, self.height
+            ))
+        })
+    }
+
     /// The grid of a raster.
     pub fn of(r: &crate::Raster) -> Self {
         BandGrid { width: r.width(), height: r.height(), transform: r.transform, crs: r.crs.clone() }
@@ -1483,7 +1493,16 @@ pub fn index_views(
     names: &[&str],
     opts: &ImageryOptions<'_>,
 ) -> Result<crate::Raster> {
-    let n = grid.width * grid.height;
+    let n = grid.cells()?;
+    // the bands' sizes are checked before any output is allocated
+    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != n) {
+        return Err(Error::InvalidInput(format!(
+            "band {k} has {} cells, expected {} × {}",
+            v.len(),
+            grid.width,
+            grid.height
+        )));
+    }
     let mut outs: Vec<Vec<f32>> = names.iter().map(|_| vec![0f32; n]).collect();
     {
         let mut slices: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -1515,10 +1534,10 @@ pub fn index_views_into(
         return Err(Error::Empty("no band raster given".into()));
     }
     let (w, h) = (grid.width, grid.height);
-    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != w * h) {
+    let n = grid.cells()?;
+    if let Some((k, (v, _))) = bands.iter().find(|(_, (v, _))| v.len() != n) {
         return Err(Error::InvalidInput(format!("band {k} has {} cells, expected {w} × {h}", v.len())));
     }
-    let n = w * h;
     if outs.len() != names.len() {
         return Err(Error::InvalidInput(format!("{} output arrays for {} indices", outs.len(), names.len())));
     }

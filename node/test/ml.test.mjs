@@ -121,3 +121,25 @@ test('drift report and A/B routing', async () => {
   assert.ok(b > 850 && b < 1150, `${b}`)
   assert.throws(() => landopp.abAssign(ids, { salt: 's', shareB: 2, modelA: 'a', modelB: 'b' }), { code: 'INVALID_INPUT' })
 })
+
+test('hostile numbers: counts from JS are whole numbers, never wrapped to 2^32 - 1 nor truncated', async () => {
+  const bad = (e) => e.code === 'INVALID_INPUT' && /whole number/.test(e.message)
+  for (const n of [-1, NaN, 2.5, Infinity]) {
+    assert.throws(() => landopp.kfold(n, 5), bad)
+    assert.throws(() => landopp.holdout(n), bad)
+  }
+  assert.throws(() => landopp.kfold(10, -1), bad)
+  // a count too large to allocate is refused before any allocation
+  assert.throws(() => landopp.kfold(2 ** 52, 5), { code: 'INVALID_INPUT' })
+  const t = table(60)
+  const m = await landopp.trainModel(t, { features: ['slope'], target: 'price', params: { model: 'linear', task: 'regression' } })
+  await assert.rejects(m.permutationImportance(t, { nRepeats: -1 }), bad)
+  await assert.rejects(m.permutationImportance(t, { nRepeats: 1e9 }), { code: 'INVALID_INPUT' })
+  await assert.rejects(landopp.trainModel(t, { features: ['slope'], target: 'price', params: { task: 'regression', n_estimators: 1e9 } }), { code: 'INVALID_INPUT' })
+  const x = Float64Array.from({ length: 60 }, (_, i) => i), y = x.map((v) => v * 2)
+  await assert.rejects(landopp.spatialFolds(x, y, { blocks: -1 }), bad)
+  // sparse arrays claiming 2^32 - 1 ids are read element by element, not pre-allocated
+  const sparse = []
+  sparse.length = 2 ** 32 - 1
+  assert.throws(() => landopp.abAssign(sparse, { salt: 's', shareB: 0.5, modelA: 'a', modelB: 'b' }))
+})

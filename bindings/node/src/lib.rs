@@ -73,7 +73,8 @@ impl FromNapiValue for Ids {
         if unsafe { sys::napi_get_array_length(env, v, &mut len) } != sys::Status::napi_ok {
             return Err(fail("ids: expected an array of strings".into()));
         }
-        let mut out = Vec::with_capacity(len as usize);
+        // a sparse array may claim 2^32 - 1 elements: grow as they are read
+        let mut out = Vec::with_capacity((len as usize).min(1 << 16));
         let mut buf = [0u8; 256];
         let mut one = |i: u32| -> napi::Result<String> {
             let mut e = std::ptr::null_mut();
@@ -110,6 +111,16 @@ impl FromNapiValue for Ids {
 impl ToNapiValue for Ids {
     unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
         unsafe { Vec::<String>::to_napi_value(env, val.0) }
+    }
+}
+
+/// A count, size or index from JS. Taken as a JS number (napi's `u32` conversion wraps: `-1`
+/// becomes 4294967295 and `NaN` 0) and checked here: a whole number from 0 to 2^53 - 1.
+pub(crate) fn whole(v: f64, what: &str) -> landopp::Result<usize> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 {
+        Ok(v as usize)
+    } else {
+        Err(landopp::Error::InvalidInput(format!("{what} must be a whole number ≥ 0, got {v}")))
     }
 }
 
@@ -174,9 +185,9 @@ pub struct RasterResult {
 #[derive(Clone, Default)]
 pub struct ReadRasterOptions {
     /// `[row, col, rows, cols]`.
-    pub window: Option<Vec<u32>>,
+    pub window: Option<Vec<f64>>,
     /// 0-based band; default all bands.
-    pub band: Option<u32>,
+    pub band: Option<f64>,
 }
 
 pub struct ReadRasterTask {
@@ -194,7 +205,12 @@ impl Task for ReadRasterTask {
         Ok(landopp::error::catch_panic(|| {
             let t = landopp::GeoTiff::open(&path)?;
             let w = match opts.window.as_deref() {
-                Some([r, c, h, w]) => Window::new(*r as usize, *c as usize, *h as usize, *w as usize),
+                Some([r, c, h, w]) => Window::new(
+                    whole(*r, "window row")?,
+                    whole(*c, "window col")?,
+                    whole(*h, "window rows")?,
+                    whole(*w, "window cols")?,
+                ),
                 Some(other) => {
                     return Err(landopp::Error::InvalidInput(format!(
                         "window must be [row, col, rows, cols], got {other:?}"
@@ -204,7 +220,7 @@ impl Task for ReadRasterTask {
             };
             Ok(match opts.band {
                 // only that band is decoded
-                Some(b) => t.read_window_raster_bands(w, &[b as usize])?,
+                Some(b) => t.read_window_raster_bands(w, &[whole(b, "band")?])?,
                 None => t.read_window_raster(w)?,
             })
         }))
@@ -741,11 +757,11 @@ pub struct SpectralOptions {
     /// Sentinel-2 scene classification band (file or raster), masked to NaN by class.
     pub scl: Option<Either<String, RasterInput>>,
     /// SCL classes to mask (default 0, 1, 3, 8, 9, 10, 11).
-    pub scl_masked: Option<Vec<u32>>,
+    pub scl_masked: Option<Vec<f64>>,
     /// Landsat QA_PIXEL band (file or raster), masked to NaN by bit.
     pub qa_pixel: Option<Either<String, RasterInput>>,
     /// QA_PIXEL bits to mask (default 0–5: fill, dilated cloud, cirrus, cloud, shadow, snow).
-    pub qa_bits: Option<Vec<u32>>,
+    pub qa_bits: Option<Vec<f64>>,
     /// Constant overrides (`L`, `g`, `C1`...).
     pub constants: Option<std::collections::HashMap<String, f64>>,
     /// Caller-provided outputs, like numpy's `out=`: one `Float32Array` of `width × height` cells
@@ -805,8 +821,8 @@ impl RasterInput {
             landopp::Error::InvalidInput(format!("transform needs 6 numbers, got {}", self.transform.len()))
         })?;
         Ok(landopp::spectral::BandGrid {
-            width: self.width as usize,
-            height: self.height as usize,
+            width: whole(self.width, "width")?,
+            height: whole(self.height, "height")?,
             transform: landopp::GeoTransform(t),
             crs: self.crs.as_deref().map(Crs::from_user_input).transpose()?,
         })
@@ -967,11 +983,12 @@ pub fn spectral_indices(
             "sentinel2_l2a" | "sentinel2_l1c" => serde_json::json!({ "sensor": sensor, "offset": offset }),
             _ => serde_json::json!({ "sensor": sensor }),
         };
-        let to_u8 = |v: Option<Vec<u32>>, what: &str| -> landopp::Result<Option<Vec<u8>>> {
+        let to_u8 = |v: Option<Vec<f64>>, what: &str| -> landopp::Result<Option<Vec<u8>>> {
             v.map(|v| {
                 v.into_iter()
                     .map(|x| {
-                        u8::try_from(x).map_err(|_| landopp::Error::InvalidInput(format!("{what} value {x} > 255")))
+                        u8::try_from(whole(x, what)?)
+                            .map_err(|_| landopp::Error::InvalidInput(format!("{what} value {x} > 255")))
                     })
                     .collect()
             })
@@ -1002,8 +1019,8 @@ pub fn spectral_indices(
 /// the call runs: do not write to them until its Promise settles.
 #[napi(object)]
 pub struct RasterInput {
-    pub width: u32,
-    pub height: u32,
+    pub width: f64,
+    pub height: f64,
     /// GDAL geotransform `[x0, dx, rx, y0, ry, dy]`.
     pub transform: Vec<f64>,
     pub crs: Option<String>,
@@ -1080,7 +1097,7 @@ pub struct ZonalOptionsJs {
     /// `["count", "mean"]`.
     pub stats: Option<Vec<String>>,
     /// 0-based band.
-    pub band: Option<u32>,
+    pub band: Option<f64>,
     /// Ignore cells covered less than this fraction.
     pub min_coverage_frac: Option<f64>,
     /// Raster files only: read the raster in strips of whole rows holding at most this many cells
@@ -1112,7 +1129,7 @@ impl Task for ZonalTask {
                 .collect::<landopp::Result<Vec<_>>>()?;
             let opts = landopp::zonal::ZonalOptions {
                 stats,
-                band: o.band.unwrap_or(0) as usize,
+                band: whole(o.band.unwrap_or(0.0), "band")?,
                 min_coverage_frac: o.min_coverage_frac.unwrap_or(0.0),
                 weights: None,
             };

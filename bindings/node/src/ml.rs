@@ -2,7 +2,7 @@
 //! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
 //! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
 
-use crate::{guard, reject_with_code, table_from_js, ColumnsJs, FeatureTableJs, Json, Lend};
+use crate::{guard, reject_with_code, table_from_js, whole, ColumnsJs, FeatureTableJs, Json, Lend};
 use landopp::ml::lifecycle::{FitOptions, LoadOptions, Model as CoreModel, SaveOptions};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
@@ -49,17 +49,17 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
 
 /// Fold of each of `n` rows for shuffled k-fold cross-validation.
 #[napi]
-pub fn kfold(env: Env, n: u32, k: u32, seed: Option<i64>) -> napi::Result<Uint32Array> {
-    guard(&env, || landopp::ml::kfold(n as usize, k as usize, seed.unwrap_or(0) as u64).map(labels))
+pub fn kfold(env: Env, n: f64, k: f64, seed: Option<i64>) -> napi::Result<Uint32Array> {
+    guard(&env, || landopp::ml::kfold(whole(n, "n")?, whole(k, "k")?, seed.unwrap_or(0) as u64).map(labels))
 }
 
 #[napi(object)]
 #[derive(Default)]
 pub struct SpatialFoldOptions {
     /// k-means blocks (default 25).
-    pub blocks: Option<u32>,
+    pub blocks: Option<f64>,
     /// Folds (default 5).
-    pub k: Option<u32>,
+    pub k: Option<f64>,
     pub seed: Option<i64>,
 }
 
@@ -75,8 +75,8 @@ pub fn spatial_folds(
     Job::new(move || {
         let f = landopp::ml::spatial_blocks(
             &points(&x, &y)?,
-            o.blocks.unwrap_or(25) as usize,
-            o.k.unwrap_or(5) as usize,
+            whole(o.blocks.unwrap_or(25.0), "blocks")?,
+            whole(o.k.unwrap_or(5.0), "k")?,
             o.seed.unwrap_or(0) as u64,
         )?;
         Ok(labels(f))
@@ -102,17 +102,18 @@ pub struct HoldoutOptions {
     /// Share of rows on the test side (default 0.2).
     pub test_fraction: Option<f64>,
     /// k-means blocks for `spatialHoldout` (default 25).
-    pub blocks: Option<u32>,
+    pub blocks: Option<f64>,
     pub seed: Option<i64>,
 }
 
 /// Hold-out split of `n` rows as fold labels (0 = training, 1 = test), a shuffled share of the
 /// rows; prefer `spatialHoldout` for parcels.
 #[napi]
-pub fn holdout(env: Env, n: u32, options: Option<HoldoutOptions>) -> napi::Result<Uint32Array> {
+pub fn holdout(env: Env, n: f64, options: Option<HoldoutOptions>) -> napi::Result<Uint32Array> {
     let o = options.unwrap_or_default();
     guard(&env, || {
-        landopp::ml::holdout(n as usize, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None).map(labels)
+        landopp::ml::holdout(whole(n, "n")?, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None)
+            .map(labels)
     })
 }
 
@@ -132,7 +133,7 @@ pub fn spatial_holdout(
             pts.len(),
             o.test_fraction.unwrap_or(0.2),
             o.seed.unwrap_or(0) as u64,
-            Some((&pts, o.blocks.unwrap_or(25) as usize)),
+            Some((&pts, whole(o.blocks.unwrap_or(25.0), "blocks")?)),
         )?;
         Ok(labels(f))
     })
@@ -249,7 +250,7 @@ pub fn load_model(path: String, keys: Option<ModelKeys>) -> AsyncTask<Job<Model>
 pub struct ImportanceOptions {
     /// Metric name (default `r2`, or `balanced_accuracy` for classes).
     pub metric: Option<String>,
-    pub n_repeats: Option<u32>,
+    pub n_repeats: Option<f64>,
     pub seed: Option<i64>,
 }
 
@@ -303,7 +304,7 @@ impl Model {
             let imp = m.permutation_importance_table(
                 &columns_table(table)?,
                 &metric,
-                o.n_repeats.unwrap_or(5) as usize,
+                whole(o.n_repeats.unwrap_or(5.0), "nRepeats")?,
                 o.seed.unwrap_or(0) as u64,
             )?;
             let rows: Vec<serde_json::Value> = m
@@ -367,12 +368,16 @@ pub struct AbOptions {
 
 /// The model version serving each parcel: SHA-256 of salt + id, deterministic.
 #[napi]
-pub fn ab_assign(env: Env, parcel_ids: Vec<String>, options: AbOptions) -> napi::Result<Vec<String>> {
+pub fn ab_assign(
+    env: Env,
+    #[napi(ts_arg_type = "Array<string>")] parcel_ids: crate::Ids,
+    options: AbOptions,
+) -> napi::Result<Vec<String>> {
     let s = landopp::ml::drift::AbSplit {
         salt: options.salt,
         share_b: options.share_b,
         model_a: options.model_a,
         model_b: options.model_b,
     };
-    guard(&env, || parcel_ids.iter().map(|i| s.assign(i).map(str::to_string)).collect())
+    guard(&env, || parcel_ids.0.iter().map(|i| s.assign(i).map(str::to_string)).collect())
 }

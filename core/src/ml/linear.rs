@@ -171,10 +171,15 @@ impl Linear {
     }
 
     pub(super) fn set_n_classes(&mut self, n_classes: usize) {
-        if self.n_classes > 2 && n_classes > self.n_classes {
-            // classes absent from the training fold: a very low intercept, no slope
+        if matches!(self.params.task, Task::Classification) && n_classes > self.n_classes.max(2) {
             let m = self.p + 1;
-            self.coef.extend((self.n_classes..n_classes).map(|_| {
+            if self.coef.len() == 1 {
+                // a binary model (sigmoid(z) = softmax([0, z])[1]) becomes a multinomial one
+                self.coef.insert(0, vec![0.0; m]);
+            }
+            // classes absent from the training fold: a very low intercept, no slope
+            let have = self.coef.len();
+            self.coef.extend((have..n_classes).map(|_| {
                 let mut c = vec![0.0; m];
                 c[0] = -1e3;
                 c
@@ -187,7 +192,12 @@ impl Linear {
     pub(super) fn validate_structure(&self) -> std::result::Result<(), String> {
         let ok = self.mean.len() == self.p
             && self.scale.len() == self.p
-            && (self.coef.len() == 1 || self.coef.len() == self.n_classes)
+            && match self.params.task {
+                Task::Regression => self.coef.len() == 1 && self.n_classes == 0,
+                Task::Classification => {
+                    self.n_classes >= 2 && self.coef.len() == if self.n_classes > 2 { self.n_classes } else { 1 }
+                }
+            }
             && self.coef.iter().all(|c| c.len() == self.p + 1);
         if ok {
             return Ok(());
@@ -367,6 +377,38 @@ fn logistic(z: &[f64], y: &[f64], n: usize, m: usize, k: usize, params: &LinearP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_fold_of_a_three_class_target_predicts_three_probabilities() {
+        // cross-validation fits a fold that holds classes 0 and 1 of a 3-class target
+        let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
+        let y: Vec<f64> = (0..40).map(|i| if i < 20 { 0.0 } else { 1.0 }).collect();
+        let d = Dataset { x: x.clone(), p: 1, y };
+        let mut m = Linear::fit(&d, &LinearParams::new(Task::Classification)).unwrap();
+        let binary = m.predict(&x).unwrap();
+        m.set_n_classes(3);
+        m.validate_structure().unwrap();
+        let three = m.predict(&x).unwrap();
+        assert_eq!(three.len(), 3 * x.len());
+        for (b, t) in binary.chunks(2).zip(three.chunks(3)) {
+            assert!((b[0] - t[0]).abs() < 1e-9 && (b[1] - t[1]).abs() < 1e-9 && t[2] < 1e-300, "{b:?} {t:?}");
+        }
+    }
+
+    #[test]
+    fn coefficient_rows_must_match_the_task() {
+        let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
+        let d = Dataset { x, p: 1, y: (0..40).map(|i| (i % 3) as f64).collect() };
+        let m = Linear::fit(&d, &LinearParams::new(Task::Classification)).unwrap();
+        m.validate_structure().unwrap();
+        let mut empty = m.clone();
+        empty.coef.clear();
+        empty.n_classes = 0;
+        assert!(empty.validate_structure().is_err());
+        let mut short = m.clone();
+        short.coef.truncate(2);
+        assert!(short.validate_structure().is_err());
+    }
 
     #[test]
     fn ridge_and_logistic() {

@@ -123,10 +123,9 @@ impl BandView<'_> {
     /// ```
     pub fn to_band(&self, height: usize, width: usize) -> Result<BandData> {
         let n = self.len();
-        if n != height * width {
+        if height.checked_mul(width) != Some(n) {
             return Err(Error::InvalidInput(format!(
-                "band has {n} cells, expected width × height = {width} × {height} = {}",
-                width * height
+                "band has {n} cells, expected width × height = {width} × {height}"
             )));
         }
         let shape = (height, width);

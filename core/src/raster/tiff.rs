@@ -241,6 +241,7 @@ impl GeoTiff {
     /// Open a GeoTIFF and parse its first image's metadata.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        crate::error::regular_file(&path, "raster")?;
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         let ferr = |m: String| Error::format(FMT, &path, m);

@@ -360,6 +360,7 @@ pub fn read_layer(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<VectorLa
     if !path.exists() {
         return Err(Error::FileNotFound { path: path.to_path_buf() });
     }
+    crate::error::regular_file(path, "vector file")?;
     let fmt = VectorFormat::from_path(path)?;
     if fmt != VectorFormat::GeoPackage {
         if let Some(l) = &opts.layer {
