@@ -349,7 +349,7 @@ fn features<'py>(
     let table = run(py, move || {
         spec.run(&|p| {
             if let Some(cb) = &cb {
-                Python::attach(|py| {
+                crate::attach_from_worker(|py| {
                     let _ = cb.call1(py, (p.done, p.total, p.message));
                 });
             }

@@ -30,6 +30,10 @@ fn pool() -> landopp::Result<std::sync::Arc<rayon::ThreadPool>> {
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("landopp-{i}"))
+            // Python code runs on these threads (progress callbacks, which may call landopp,
+            // pyproj, GDAL): give them a main thread's stack, not Rust's 2 MiB default.
+            // Reserved, not committed, memory.
+            .stack_size(16 << 20)
             .build()
             .map_err(|e| landopp::Error::InvalidInput(format!("cannot start worker threads: {e}")))?,
     );
@@ -69,6 +73,35 @@ where
         })
     });
     finish(py, out, signal)
+}
+
+/// Run Python code (a progress callback) from one of landopp's worker threads.
+///
+/// The first time a worker calls into Python it gets a Python thread state that it keeps for
+/// the life of the thread. Without that, every `Python::attach` on a thread Python did not create
+/// makes a fresh thread state and deletes it afterwards, which clears that thread's
+/// `threading.local` data between two calls: pyproj keeps its PROJ context there, and its second
+/// `CRS(...)` on the same thread crashed the interpreter (SIGSEGV in `proj_create`).
+pub(crate) fn attach_from_worker<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+    thread_local! {
+        static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if !PINNED.with(std::cell::Cell::get) {
+        // SAFETY: only on a thread with no Python thread state of its own (checked first), while
+        // the interpreter runs (a worker only calls back during a landopp call made from Python):
+        // `PyGILState_Ensure` creates and attaches a thread state holding the GIL,
+        // `PyEval_SaveThread` releases the GIL and keeps the state; later `PyGILState_Ensure`
+        // calls on this thread reuse it, and their releases never delete it (count stays >= 1).
+        #[allow(unsafe_code)]
+        unsafe {
+            if pyo3::ffi::PyGILState_GetThisThreadState().is_null() {
+                let _ = pyo3::ffi::PyGILState_Ensure();
+                pyo3::ffi::PyEval_SaveThread();
+            }
+        }
+        PINNED.with(|p| p.set(true));
+    }
+    Python::attach(f)
 }
 
 /// Receive a worker's result (called with the GIL released), checking for signals every 50 ms;
@@ -116,6 +149,11 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
 #[pymodule]
 fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     landopp::alloc::configure();
+    // `threading` takes the thread that first imports it as the main thread and waits for it at
+    // exit. Import it here, on the thread importing landopp, so a progress callback importing it
+    // first on a worker (whose thread state lives on, see `attach_from_worker`) cannot make exit
+    // wait for that worker forever.
+    m.py().import("threading")?;
     m.add("__version__", landopp::VERSION)?;
     m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
