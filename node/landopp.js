@@ -71,7 +71,58 @@ native.SearchIndex.prototype.querySync = function querySync(q = {}) {
 
 /** @param {object[]} queries */
 native.SearchIndex.prototype.queryMany = function queryMany(queries) {
+  if (!Array.isArray(queries)) throw invalidInput('queryMany takes an array of queries')
   return this.queryManyJson(JSON.stringify(queries))
+}
+
+// napi-rs refuses an argument of the wrong JS type before landopp sees it, with its own status
+// as the code (`StringExpected`, `NumberExpected`, `InvalidArg`, ...) or a bare TypeError. Those
+// are the caller's input errors: they carry landopp's code `INVALID_INPUT` like every other one
+// (the napi status stays in `napiStatus`), thrown or rejected exactly as before.
+const NAPI_INPUT = new Set(['InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected',
+  'NumberExpected', 'BooleanExpected', 'ArrayExpected', 'BigintExpected', 'DateExpected', 'ArrayBufferExpected',
+  'DetachableArraybufferExpected'])
+
+function invalidInput(message) {
+  const e = new TypeError(`invalid input: ${message}`)
+  e.code = 'INVALID_INPUT'
+  return e
+}
+
+function asLandoppError(e) {
+  if (e instanceof Error && (NAPI_INPUT.has(e.code) || (e instanceof TypeError && e.code === undefined))) {
+    if (e.code !== undefined) e.napiStatus = e.code
+    e.code = 'INVALID_INPUT'
+  }
+  return e
+}
+
+function withCodes(f) {
+  const wrapped = function (...args) {
+    let out
+    try {
+      out = f.apply(this, args)
+    } catch (e) {
+      throw asLandoppError(e)
+    }
+    return out instanceof Promise ? out.catch((e) => { throw asLandoppError(e) }) : out
+  }
+  Object.defineProperty(wrapped, 'name', { value: f.name })
+  Object.defineProperty(wrapped, 'length', { value: f.length })
+  return wrapped
+}
+
+for (const [name, value] of Object.entries(native)) {
+  if (typeof value !== 'function') continue
+  if (value.prototype && Object.getOwnPropertyNames(value.prototype).length > 1) {
+    // a class: its methods (not its getters, not the constructor)
+    for (const key of Object.getOwnPropertyNames(value.prototype)) {
+      const d = Object.getOwnPropertyDescriptor(value.prototype, key)
+      if (key !== 'constructor' && typeof d.value === 'function') value.prototype[key] = withCodes(d.value)
+    }
+  } else {
+    native[name] = withCodes(value)
+  }
 }
 
 module.exports = native

@@ -299,3 +299,26 @@ test('a panic inside the addon is an INTERNAL error, never a process abort', asy
   assert.equal(typeof landopp.version(), 'string')
   assert.deepEqual(landopp.listLayers(fixture('slovenia/lulc_polygons.gpkg')).length, 1)
 })
+
+test('arguments of the wrong JS type are INVALID_INPUT errors, thrown or rejected as before', async () => {
+  const pkg = require('../landopp.js') // the package entry (index.js is the bare binding)
+  // napi-rs refuses them before landopp sees them; the code is landopp's, the napi status kept
+  assert.throws(() => pkg.crsInfo(5), (e) => e.code === 'INVALID_INPUT' && e.napiStatus === 'StringExpected')
+  assert.throws(() => pkg.kfold('ten', 3), (e) => e.code === 'INVALID_INPUT' && e.napiStatus === 'NumberExpected')
+  const wrongType = async (f) => {
+    try {
+      await f()
+    } catch (e) {
+      return e
+    }
+    assert.fail('accepted an argument of the wrong type')
+  }
+  for (const f of [() => pkg.readRaster(5), () => pkg.score(null, {}), () => pkg.zonalStats(7, null)]) {
+    const e = await wrongType(f)
+    assert.equal(e.code, 'INVALID_INPUT', String(e.message))
+  }
+  // queryMany checks its argument before serialising it
+  assert.throws(() => pkg.SearchIndex.prototype.queryMany.call({}, undefined), (e) => e.code === 'INVALID_INPUT')
+  // landopp's own codes pass through unchanged
+  assert.throws(() => pkg.crsInfo('EPSG:999999'), (e) => e.code === 'CRS')
+})
