@@ -296,7 +296,9 @@ export interface RasterResult {
 
 /**
  * Read a vector layer (GeoPackage, GeoJSON, FlatGeobuf, Shapefile) as a GeoJSON
- * FeatureCollection (coordinates in the layer's CRS, named in `crs`).
+ * FeatureCollection (coordinates in the layer's CRS, named in `crs`). Dates and date-times are
+ * ISO 8601 strings, their columns named in `'landopp:field_types'` (`{ sold: 'date' }`), which
+ * `writeLayer` honours to write them back as the same types.
  */
 export declare function readLayer(path: string, options?: ReadLayerOptions | undefined | null): Promise<any>
 

@@ -164,6 +164,16 @@ impl FeatureTable {
         let meta = ColumnMeta { method: "source attribute".into(), ..Default::default() };
         match &col.data {
             ColumnData::Text(v) => self.add_categorical(col.name.clone(), v.clone(), meta),
+            // dates as categories of their ISO text, as before they had a type
+            ColumnData::Date(_) | ColumnData::DateTime(_) => {
+                let v = (0..col.data.len())
+                    .map(|i| match col.data.get(i) {
+                        crate::vector::Value::Null => None,
+                        d => Some(d.to_string()),
+                    })
+                    .collect();
+                self.add_categorical(col.name.clone(), v, meta)
+            }
             ColumnData::Binary(_) => {
                 Err(Error::InvalidInput(format!("column {:?} holds binary values, not numbers or text", col.name)))
             }

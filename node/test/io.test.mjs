@@ -136,6 +136,23 @@ test('info and writeLayer', async () => {
   assert.equal(landopp.info(join(dir, 'o.gpkg')).layers[0].crs, 'EPSG:32633')
 })
 
+test('dates and date-times: ISO strings with their types in landopp:field_types, written back typed', async () => {
+  const fc = await landopp.readLayer(fixture('formats/temporal.gpkg'))
+  assert.deepEqual(fc['landopp:field_types'], { sold: 'date', updated: 'datetime', naive: 'datetime' })
+  const byName = Object.fromEntries(fc.features.map((f) => [f.properties.name, f.properties]))
+  assert.equal(byName.a.sold, '2021-03-04')
+  assert.equal(byName.b.sold, null)
+  assert.equal(byName.a.updated, '2021-06-01T12:30:15.250+02:00')
+  assert.equal(byName.c.naive, '1999-12-31T23:59:59.500')
+  const dir = mkdtempSync(join(tmpdir(), 'landopp-t-'))
+  for (const ext of ['gpkg', 'geojson']) {
+    landopp.writeLayer(join(dir, `t.${ext}`), fc, 'EPSG:4326')
+    const back = await landopp.readLayer(join(dir, `t.${ext}`))
+    assert.deepEqual(back['landopp:field_types'], fc['landopp:field_types'], ext)
+    assert.deepEqual(back.features.map((f) => f.properties), fc.features.map((f) => f.properties), ext)
+  }
+})
+
 // The shared list of bad inputs: every case rejects/throws with err.code equal to the core code.
 test('error codes (fixtures/expected/errors.json)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'landopp-err-'))

@@ -146,19 +146,48 @@ def list_layers(path: PathLike) -> list[str]:
     return list(_landopp.list_layers(os.fspath(path)))
 
 
+FIELD_TYPES = "landopp:field_types"
+
+
+def _temporal(d: dict[str, Any], cols: dict[str, Any], pandas: bool) -> dict[str, str]:
+    """Dates and date-times as pyogrio gives them: ``datetime64[ms]`` (dates at midnight), with the
+    column's one UTC offset as a pandas time zone when every value has it, naive otherwise; the
+    source types in the returned ``{name: "date" | "datetime"}`` (kept in ``attrs`` so that
+    :func:`write_layer` writes them back as the same types)."""
+    kinds = {n: k for n, k in d.get("types", []) if k in ("date", "datetime")}
+    for name, kind in kinds.items():
+        a = np.asarray(cols[name]).view("datetime64[D]" if kind == "date" else "datetime64[ms]")
+        a = a.astype("datetime64[ms]")
+        offset = d.get("utc_offsets", {}).get(name)
+        if pandas and offset is not None:
+            import datetime as dt
+
+            import pandas as pd
+
+            tz = dt.timezone.utc if offset == 0 else dt.timezone(dt.timedelta(minutes=offset))
+            cols[name] = pd.Series(a).dt.tz_localize("UTC").dt.tz_convert(tz).array
+        else:
+            cols[name] = a
+    return kinds
+
+
 def _to_frame(d: dict[str, Any], geodataframe: bool) -> Any:
     cols: dict[str, Any] = dict(d["columns"])
+    kinds = _temporal(d, cols, geodataframe)
     if "ids" in d:
         cols = {"parcel_id": d["ids"], **cols}
     if "status" in d:
         cols["geometry_status"] = d["status"]
     if not geodataframe:
-        return {"name": d["name"], "crs": d["crs"], "wkb": d["wkb"], "columns": cols}
+        return {"name": d["name"], "crs": d["crs"], "wkb": d["wkb"], "columns": cols, FIELD_TYPES: kinds}
     import geopandas as gpd
     import shapely
 
     geoms = shapely.from_wkb(np.array(d["wkb"], dtype=object))
-    return gpd.GeoDataFrame(cols, geometry=geoms, crs=d["crs"])
+    gdf = gpd.GeoDataFrame(cols, geometry=geoms, crs=d["crs"])
+    if kinds:
+        gdf.attrs[FIELD_TYPES] = kinds
+    return gdf
 
 
 def _has_geopandas() -> bool:
@@ -194,11 +223,13 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
     """Write a GeoDataFrame (or the dict :func:`read_layer` returns) as GeoJSON or GeoPackage."""
     if hasattr(frame, "geometry"):
         wkb = _geometries(frame.geometry)
-        cols = [(c, _column_values(frame[c])) for c in frame.columns if c != frame.geometry.name]
+        kinds = getattr(frame, "attrs", {}).get(FIELD_TYPES, {})
+        cols = [(c, _column_values(frame[c], kinds.get(c))) for c in frame.columns if c != frame.geometry.name]
         crs = crs if crs is not None else frame.crs
     else:
         wkb = frame["wkb"]
-        cols = [(k, _column_values(v)) for k, v in frame["columns"].items()]
+        kinds = frame.get(FIELD_TYPES, {})
+        cols = [(k, _column_values(v, kinds.get(k))) for k, v in frame["columns"].items()]
         crs = crs if crs is not None else frame.get("crs")
     _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
 
@@ -229,7 +260,28 @@ def _geometries(geoms: Any) -> Any:
     return ("landopp-packed", coords, offsets, types, wkb)
 
 
-def _column_values(v: Any) -> list[Any]:
+def _column_values(v: Any, kind: str | None = None) -> Any:
+    dtype = getattr(v, "dtype", None)
+    tz = getattr(dtype, "tz", None)
+    if tz is not None or np.asarray(v).dtype.kind == "M":
+        # date-times (pandas time zones kept as the UTC offset of the column's first value);
+        # a column read as a date (``attrs``) is written back as a date when every value is a
+        # midnight
+        offset = None
+        if tz is not None:
+            import pandas as pd
+
+            s = pd.Series(v)
+            first = s.dropna()
+            offset = int(first.iloc[0].utcoffset().total_seconds() // 60) if len(first) else 0
+            a = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ms]")
+        else:
+            a = np.asarray(v).astype("datetime64[ms]")
+        nat = np.isnat(a)
+        ms = a.view(np.int64)
+        if kind == "date" and tz is None and bool((ms[~nat] % 86_400_000 == 0).all()):
+            return ("date", [None if n else int(x // 86_400_000) for x, n in zip(ms, nat)], None)
+        return ("datetime", [None if n else int(x) for x, n in zip(ms, nat)], offset)
     arr = np.asarray(v)
     if arr.dtype.kind == "b":
         return [bool(x) for x in arr]

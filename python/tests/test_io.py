@@ -169,3 +169,61 @@ def test_geometries_small_as_wkb_large_packed():
     two = np.zeros(2, np.int32)
     with pytest.raises(landopp.InvalidInputError):
         landopp._landopp.ring_fallbacks(coords[:5], np.array([0, 10**6, 5]), two + 3, two + 1)
+
+
+@pytest.mark.parametrize("ext", ["geojson", "gpkg", "fgb", "shp"])
+def test_dates_and_datetimes_read_as_pyogrio(ext):
+    """Date and date-time columns come back as pyogrio gives them (fixtures/expected/make_temporal.py):
+    ``datetime64[ms]`` for dates and naive date-times, a fixed-offset time zone when every value
+    of the column carries the same one."""
+    import json
+
+    import pandas as pd
+
+    expected = json.loads((FIXTURES / "expected/temporal_pyogrio.json").read_text())[ext]
+    g = landopp.read_layer(FIXTURES / f"formats/temporal.{ext}")
+    assert list(g["name"]) == expected["name"]  # FlatGeobuf: spatial-index order in both readers
+    for col, exp in expected["columns"].items():
+        assert str(g[col].dtype) == exp["dtype"], (ext, col, g[col].dtype)
+        want = pd.Series([pd.NaT if v is None else pd.Timestamp(v) for v in exp["values"]])
+        got = g[col].reset_index(drop=True)
+        assert [None if pd.isna(a) else a.isoformat() for a in got] == \
+            [None if pd.isna(b) else b.isoformat() for b in want], (ext, col)
+    # FlatGeobuf has no date type (ogr2ogr wrote a date-time): the others keep "date"
+    assert g.attrs[landopp._io.FIELD_TYPES]["sold"] == ("datetime" if ext == "fgb" else "date")
+
+
+@pytest.mark.parametrize("ext", ["gpkg", "geojson"])
+def test_dates_and_datetimes_write_back_typed(tmp_path, ext):
+    """A layer read with dates and date-times writes them back as the same types: GeoPackage
+    columns declared DATE / DATETIME (read by pyogrio as datetimes again), GeoJSON ISO text that
+    GDAL reads as dates and date-times."""
+    import sqlite3
+
+    g = landopp.read_layer(FIXTURES / "formats/temporal.gpkg")
+    out = tmp_path / f"t.{ext}"
+    landopp.write_layer(out, g, name="t")
+    back = pyogrio.read_dataframe(out)
+    ref = pyogrio.read_dataframe(FIXTURES / "formats/temporal.gpkg")
+    for col in ("sold", "updated", "naive"):
+        assert str(back[col].dtype) == str(ref[col].dtype), (ext, col)
+        assert back[col].equals(ref[col]), (ext, col)
+    again = landopp.read_layer(out)
+    for col in ("sold", "updated", "naive"):
+        assert again[col].equals(g[col]), (ext, col)
+    if ext == "gpkg":
+        with sqlite3.connect(out) as db:
+            decl = {r[1]: r[2] for r in db.execute('PRAGMA table_info("t")')}
+        assert decl["sold"] == "DATE" and decl["updated"] == "DATETIME" and decl["naive"] == "DATETIME"
+
+
+def test_numpy_datetimes_write_as_datetime_columns(tmp_path):
+    """A plain ``datetime64`` column (no pandas time zone) is written as a date-time column."""
+    import geopandas as gpd
+
+    g = gpd.GeoDataFrame({"t": np.array(["2020-01-02T03:04:05", "NaT"], dtype="datetime64[s]")},
+                         geometry=[shapely.Point(0, 0), shapely.Point(1, 1)], crs=4326)
+    landopp.write_layer(tmp_path / "p.gpkg", g)
+    back = pyogrio.read_dataframe(tmp_path / "p.gpkg")
+    assert str(back["t"].dtype) == "datetime64[ms]"
+    assert back["t"].iloc[0] == np.datetime64("2020-01-02T03:04:05") and back["t"].isna().iloc[1]

@@ -289,7 +289,9 @@ impl Task for ReadLayerTask {
 }
 
 /// Read a vector layer (GeoPackage, GeoJSON, FlatGeobuf, Shapefile) as a GeoJSON
-/// FeatureCollection (coordinates in the layer's CRS, named in `crs`).
+/// FeatureCollection (coordinates in the layer's CRS, named in `crs`). Dates and date-times are
+/// ISO 8601 strings, their columns named in `'landopp:field_types'` (`{ sold: 'date' }`), which
+/// `writeLayer` honours to write them back as the same types.
 #[napi(ts_return_type = "Promise<any>")]
 pub fn read_layer(path: String, options: Option<ReadLayerOptions>) -> AsyncTask<ReadLayerTask> {
     AsyncTask::new(ReadLayerTask { path, opts: options.unwrap_or_default() })

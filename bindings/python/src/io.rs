@@ -153,7 +153,33 @@ fn column_to_py<'py>(py: Python<'py>, c: &ColumnData) -> PyResult<Bound<'py, PyA
         ColumnData::Text(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Bool(v) => PyList::new(py, v)?.into_any(),
         ColumnData::Binary(v) => PyList::new(py, v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))))?.into_any(),
+        // int64 counts that Python views as datetime64[D] / [ms] (i64::MIN is NaT)
+        ColumnData::Date(v) => {
+            v.iter().map(|d| d.map_or(i64::MIN, i64::from)).collect::<Vec<i64>>().into_pyarray(py).into_any()
+        }
+        ColumnData::DateTime(v) => {
+            let utc = utc_offset(v).is_some();
+            v.iter()
+                .map(|t| match t {
+                    None => i64::MIN,
+                    // one zone for the column: UTC instants; no zone (or a mix): wall clock
+                    Some(t) if utc => t.ms,
+                    Some(t) => t.ms + i64::from(t.offset_min.unwrap_or(0)) * 60_000,
+                })
+                .collect::<Vec<i64>>()
+                .into_pyarray(py)
+                .into_any()
+        }
     })
+}
+
+/// The zone of a date-time column as pandas gets it: the one UTC offset every value carries
+/// (minutes), or `None` when values have no zone or different ones (then naive wall-clock
+/// times, as pyogrio gives mixed zones).
+fn utc_offset(v: &[Option<landopp::vector::Timestamp>]) -> Option<i16> {
+    let mut zones = v.iter().flatten().map(|t| t.offset_min);
+    let first = zones.next()??;
+    zones.all(|z| z == Some(first)).then_some(first)
 }
 
 fn layer_to_py(
@@ -185,6 +211,13 @@ fn layer_to_py(
     }
     d.set_item("columns", cols)?;
     d.set_item("types", l.columns.iter().map(|c| (c.name.clone(), c.data.type_name())).collect::<Vec<_>>())?;
+    let zones = PyDict::new(py);
+    for c in &l.columns {
+        if let ColumnData::DateTime(v) = &c.data {
+            zones.set_item(&c.name, utc_offset(v))?;
+        }
+    }
+    d.set_item("utc_offsets", zones)?;
     if let Some(s) = status {
         d.set_item("status", s)?;
     }
@@ -419,7 +452,24 @@ fn write_layer(
     use landopp::vector::Column;
     let mut cols = Vec::new();
     for (n, v) in columns {
-        let data = if let Ok(a) = v.extract::<Vec<Option<i64>>>() {
+        let data = if let Ok((kind, a, zone)) = v.extract::<(String, Vec<Option<i64>>, Option<i16>)>() {
+            match kind.as_str() {
+                "date" => ColumnData::Date(
+                    a.into_iter().map(|d| d.map(i32::try_from).transpose()).collect::<Result<_, _>>().map_err(
+                        |_| crate::error::to_py(py, Error::InvalidInput(format!("column {n:?}: date out of range"))),
+                    )?,
+                ),
+                "datetime" => ColumnData::DateTime(
+                    a.into_iter().map(|ms| ms.map(|ms| landopp::vector::Timestamp { ms, offset_min: zone })).collect(),
+                ),
+                k => {
+                    return Err(crate::error::to_py(
+                        py,
+                        Error::InvalidInput(format!("column {n:?}: unknown temporal kind {k:?}")),
+                    ))
+                }
+            }
+        } else if let Ok(a) = v.extract::<Vec<Option<i64>>>() {
             ColumnData::Int(a)
         } else if let Ok(a) = v.extract::<Vec<Option<f64>>>() {
             ColumnData::Float(a.into_iter().map(|x| x.filter(|f| !f.is_nan())).collect())

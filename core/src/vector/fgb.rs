@@ -70,7 +70,8 @@ pub fn parse(b: &[u8], path: &Path) -> Result<VectorLayer> {
             let hint = match *t {
                 ColumnType::Bool => TypeHint::Bool,
                 ColumnType::Float | ColumnType::Double => TypeHint::Float,
-                ColumnType::String | ColumnType::DateTime | ColumnType::Json => TypeHint::Text,
+                ColumnType::DateTime => TypeHint::DateTime,
+                ColumnType::String | ColumnType::Json => TypeHint::Text,
                 ColumnType::Binary => TypeHint::None,
                 _ => TypeHint::Int,
             };

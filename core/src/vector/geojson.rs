@@ -92,6 +92,13 @@ pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
         Some(_) => vec![json!({"type": "Feature", "geometry": v, "properties": {}})],
         None => return Err(Error::format(FMT, path, "top-level object has no \"type\"")),
     };
+    // the types landopp wrote (see `to_json`); other columns are typed from their values
+    let types = v.get(FIELD_TYPES).and_then(J::as_object);
+    let declared = |k: &str| match types.and_then(|t| t.get(k)).and_then(J::as_str) {
+        Some("date") => TypeHint::Date,
+        Some("datetime") => TypeHint::DateTime,
+        _ => TypeHint::None,
+    };
     let mut order: Vec<String> = Vec::new();
     let mut builders: HashMap<String, ColumnBuilder> = HashMap::new();
     let mut geoms = Vec::with_capacity(feats.len());
@@ -106,7 +113,7 @@ pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
             for (k, val) in props {
                 let b = builders.entry(k.clone()).or_insert_with(|| {
                     order.push(k.clone());
-                    ColumnBuilder::new(k.clone(), TypeHint::None)
+                    ColumnBuilder::new(k.clone(), declared(k))
                 });
                 b.pad_to(i);
                 b.push(match val {
@@ -190,11 +197,18 @@ pub fn value_to_json(v: Value<'_>) -> J {
         Value::Text(s) => json!(s),
         Value::Bool(b) => json!(b),
         Value::Binary(b) => json!(format!("<{} bytes>", b.len())),
+        Value::Date(_) | Value::DateTime(_) => json!(v.to_string()),
     }
 }
 
+/// The foreign member naming the temporal columns of a FeatureCollection landopp writes
+/// (`{"sold": "date", "updated": "datetime"}`): their values are ISO 8601 strings, and readers
+/// of JSON (Node) learn their type without guessing.
+pub const FIELD_TYPES: &str = "landopp:field_types";
+
 /// Serialise a layer as a FeatureCollection. Layers not in EPSG:4326 carry the legacy `crs`
-/// member (as GDAL writes it) so the CRS is not lost.
+/// member (as GDAL writes it) so the CRS is not lost; dates and date-times are ISO 8601 strings,
+/// their columns named in [`FIELD_TYPES`].
 pub fn to_json(layer: &VectorLayer) -> J {
     let feats: Vec<J> = (0..layer.len())
         .map(|i| {
@@ -208,6 +222,15 @@ pub fn to_json(layer: &VectorLayer) -> J {
         })
         .collect();
     let mut fc = json!({"type": "FeatureCollection", "name": layer.name, "features": feats});
+    let temporal: Map<String, J> = layer
+        .columns
+        .iter()
+        .filter(|c| matches!(c.data, super::ColumnData::Date(_) | super::ColumnData::DateTime(_)))
+        .map(|c| (c.name.clone(), json!(c.data.type_name())))
+        .collect();
+    if !temporal.is_empty() {
+        fc[FIELD_TYPES] = J::Object(temporal);
+    }
     if let Some(c) = &layer.crs {
         if c.epsg() != Some(4326) {
             if let Some(code) = c.epsg() {

@@ -81,7 +81,11 @@ fn hint(decl: &str) -> TypeHint {
         TypeHint::Int
     } else if d.starts_with("REAL") || d.starts_with("DOUBLE") || d.starts_with("FLOAT") || d.starts_with("NUMERIC") {
         TypeHint::Float
-    } else if d.starts_with("TEXT") || d.starts_with("DATE") || d.starts_with("VARCHAR") {
+    } else if d.starts_with("DATETIME") {
+        TypeHint::DateTime
+    } else if d.starts_with("DATE") {
+        TypeHint::Date
+    } else if d.starts_with("TEXT") || d.starts_with("VARCHAR") {
         TypeHint::Text
     } else {
         TypeHint::None
@@ -236,6 +240,8 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
         ColumnData::Text(_) => "TEXT",
         ColumnData::Bool(_) => "BOOLEAN",
         ColumnData::Binary(_) => "BLOB",
+        ColumnData::Date(_) => "DATE",
+        ColumnData::DateTime(_) => "DATETIME",
     };
     let mut ddl = format!("CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY", q(&layer.name));
     for c in &layer.columns {
@@ -283,6 +289,8 @@ pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
                     super::Value::Text(v) => V::Text(v.to_string()),
                     super::Value::Bool(v) => V::Integer(v as i64),
                     super::Value::Binary(v) => V::Blob(v.to_vec()),
+                    // ISO 8601 text, as the GeoPackage standard stores DATE and DATETIME
+                    d @ (super::Value::Date(_) | super::Value::DateTime(_)) => V::Text(d.to_string()),
                 });
             }
             st.execute(rusqlite::params_from_iter(vals)).map_err(e)?;

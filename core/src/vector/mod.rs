@@ -13,6 +13,7 @@ pub mod geojson;
 #[cfg(feature = "gpkg")]
 pub mod gpkg;
 mod shp;
+pub mod temporal;
 pub mod validity;
 pub mod wkb;
 
@@ -20,6 +21,7 @@ use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};
 use geo_types::{Geometry, MultiPolygon};
 use std::path::Path;
+pub use temporal::Timestamp;
 
 /// A typed attribute column. Nulls are `None`.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,11 @@ pub enum ColumnData {
     Text(Vec<Option<String>>),
     Bool(Vec<Option<bool>>),
     Binary(Vec<Option<Vec<u8>>>),
+    /// Days since 1970-01-01 (GeoPackage `DATE`, Shapefile `D`, ISO dates in GeoJSON).
+    Date(Vec<Option<i32>>),
+    /// Date-times with their source zone (GeoPackage `DATETIME`, FlatGeobuf `DateTime`, ISO
+    /// date-times in GeoJSON).
+    DateTime(Vec<Option<Timestamp>>),
 }
 
 impl ColumnData {
@@ -41,13 +48,15 @@ impl ColumnData {
             ColumnData::Text(v) => v.len(),
             ColumnData::Bool(v) => v.len(),
             ColumnData::Binary(v) => v.len(),
+            ColumnData::Date(v) => v.len(),
+            ColumnData::DateTime(v) => v.len(),
         }
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Type name: `int`, `float`, `text`, `bool`, `binary`.
+    /// Type name: `int`, `float`, `text`, `bool`, `binary`, `date`, `datetime`.
     pub fn type_name(&self) -> &'static str {
         match self {
             ColumnData::Int(_) => "int",
@@ -55,6 +64,8 @@ impl ColumnData {
             ColumnData::Text(_) => "text",
             ColumnData::Bool(_) => "bool",
             ColumnData::Binary(_) => "binary",
+            ColumnData::Date(_) => "date",
+            ColumnData::DateTime(_) => "datetime",
         }
     }
     /// Value at row `i`.
@@ -65,9 +76,12 @@ impl ColumnData {
             ColumnData::Text(v) => v.get(i).and_then(|s| s.as_deref()).map_or(Value::Null, Value::Text),
             ColumnData::Bool(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::Bool),
             ColumnData::Binary(v) => v.get(i).and_then(|s| s.as_deref()).map_or(Value::Null, Value::Binary),
+            ColumnData::Date(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::Date),
+            ColumnData::DateTime(v) => v.get(i).copied().flatten().map_or(Value::Null, Value::DateTime),
         }
     }
-    /// Numeric view (ints and bools converted, text parsed where it is a number, else NaN).
+    /// Numeric view (ints and bools converted, text parsed where it is a number, else NaN; dates
+    /// and date-times are NaN).
     pub fn to_f64(&self) -> Vec<f64> {
         (0..self.len())
             .map(|i| match self.get(i) {
@@ -86,6 +100,8 @@ impl ColumnData {
             ColumnData::Text(v) => ColumnData::Text(idx.iter().map(|&i| v[i].clone()).collect()),
             ColumnData::Bool(v) => ColumnData::Bool(idx.iter().map(|&i| v[i]).collect()),
             ColumnData::Binary(v) => ColumnData::Binary(idx.iter().map(|&i| v[i].clone()).collect()),
+            ColumnData::Date(v) => ColumnData::Date(idx.iter().map(|&i| v[i]).collect()),
+            ColumnData::DateTime(v) => ColumnData::DateTime(idx.iter().map(|&i| v[i]).collect()),
         }
     }
 }
@@ -100,6 +116,9 @@ pub enum Value<'a> {
     Text(&'a str),
     Bool(bool),
     Binary(&'a [u8]),
+    /// Days since 1970-01-01.
+    Date(i32),
+    DateTime(Timestamp),
 }
 
 impl std::fmt::Display for Value<'_> {
@@ -111,6 +130,8 @@ impl std::fmt::Display for Value<'_> {
             Value::Text(v) => f.write_str(v),
             Value::Bool(v) => write!(f, "{v}"),
             Value::Binary(v) => write!(f, "<{} bytes>", v.len()),
+            Value::Date(d) => f.write_str(&temporal::format_date(*d)),
+            Value::DateTime(t) => f.write_str(&temporal::format_datetime(*t)),
         }
     }
 }
@@ -143,6 +164,10 @@ pub(crate) enum TypeHint {
     Float,
     Text,
     Bool,
+    /// Dates as text (ISO, or Shapefile `YYYYMMDD` already turned into ISO).
+    Date,
+    /// Date-times (or dates) as ISO text.
+    DateTime,
 }
 
 /// Builds a typed column from values whose type is only known at the end.
@@ -168,6 +193,9 @@ impl ColumnBuilder {
     pub fn finish(self) -> Column {
         let vals = self.values;
         let all = |f: fn(&OwnedValue) -> bool| vals.iter().all(|v| matches!(v, OwnedValue::Null) || f(v));
+        if let Some(data) = temporal_column(self.hint, &vals) {
+            return Column { name: self.name, data };
+        }
         let data = if self.hint == TypeHint::Bool && all(|v| matches!(v, OwnedValue::Int(0 | 1) | OwnedValue::Bool(_)))
         {
             ColumnData::Bool(
@@ -216,6 +244,39 @@ impl ColumnBuilder {
             )
         };
         Column { name: self.name, data }
+    }
+}
+
+/// A temporal column from text values: when the format declares dates / date-times and every
+/// value parses (else the text is kept, as GDAL does), or, for formats without a schema
+/// (GeoJSON), when every non-null value is text in one ISO form (GDAL's detection).
+fn temporal_column(hint: TypeHint, vals: &[OwnedValue]) -> Option<ColumnData> {
+    fn text(v: &OwnedValue) -> Option<&str> {
+        if let OwnedValue::Text(t) = v {
+            Some(t.as_str())
+        } else {
+            None
+        }
+    }
+    let texts = || vals.iter().filter_map(|v| if let OwnedValue::Text(t) = v { Some(t.as_str()) } else { None });
+    let only_text = vals.iter().all(|v| matches!(v, OwnedValue::Null | OwnedValue::Text(_)));
+    if !only_text || texts().next().is_none() && hint == TypeHint::None {
+        return None;
+    }
+    match hint {
+        TypeHint::Date if texts().all(|t| temporal::parse_date(t).is_some()) => {
+            Some(ColumnData::Date(vals.iter().map(|v| text(v).and_then(temporal::parse_date)).collect()))
+        }
+        TypeHint::DateTime if texts().all(|t| temporal::parse_date_or_datetime(t).is_some()) => Some(
+            ColumnData::DateTime(vals.iter().map(|v| text(v).and_then(temporal::parse_date_or_datetime)).collect()),
+        ),
+        TypeHint::None if texts().all(|t| temporal::parse_date(t).is_some()) => {
+            Some(ColumnData::Date(vals.iter().map(|v| text(v).and_then(temporal::parse_date)).collect()))
+        }
+        TypeHint::None if texts().all(|t| temporal::parse_datetime(t).is_some()) => {
+            Some(ColumnData::DateTime(vals.iter().map(|v| text(v).and_then(temporal::parse_datetime)).collect()))
+        }
+        _ => None,
     }
 }
 

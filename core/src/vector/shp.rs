@@ -244,6 +244,7 @@ fn parse_dbf(b: &[u8], rows: usize, cpg: Option<&str>) -> std::result::Result<Ve
                 b'N' | b'F' | b'O' | b'B' | b'Y' => TypeHint::Float,
                 b'I' | b'+' => TypeHint::Int,
                 b'L' => TypeHint::Bool,
+                b'D' => TypeHint::Date,
                 _ => TypeHint::Text,
             };
             ColumnBuilder::new(name.clone(), hint)
@@ -271,8 +272,9 @@ fn parse_dbf(b: &[u8], rows: usize, cpg: Option<&str>) -> std::result::Result<Ve
                     Some(b'F' | b'N') => OwnedValue::Bool(false),
                     _ => OwnedValue::Null,
                 },
+                // blanks and GDAL's `00000000` (and any impossible date) are nulls, as GDAL reads them
                 b'D' => match text() {
-                    t if t.len() == 8 && t.bytes().all(|c| c.is_ascii_digit()) => {
+                    t if super::temporal::parse_yyyymmdd(&t).is_some() => {
                         OwnedValue::Text(format!("{}-{}-{}", &t[..4], &t[4..6], &t[6..]))
                     }
                     _ => OwnedValue::Null,

@@ -237,3 +237,65 @@ fn overlay_shares_of_snapped_parcels_equal_shapely() {
     }
     assert!(checked > 300, "{checked}");
 }
+
+/// Dates and date-times keep their type and value (and their UTC offset) through every reader,
+/// as pyogrio reads them (`fixtures/expected/temporal_pyogrio.json`), and through the writers.
+#[test]
+fn dates_and_datetimes_read_as_pyogrio_and_write_back_typed() {
+    use landopp::vector::{temporal, ColumnData, Timestamp};
+    let exp = expected("temporal_pyogrio.json");
+    // the source type of each column per format (pyogrio gives datetime64 for both)
+    let kinds = [
+        ("geojson", ["date", "datetime", "datetime"]),
+        ("gpkg", ["date", "datetime", "datetime"]),
+        ("fgb", ["datetime", "datetime", "datetime"]),
+        ("shp", ["date", "date", "date"]),
+    ];
+    let as_instants = |c: &ColumnData| -> Vec<Option<Timestamp>> {
+        match c {
+            ColumnData::Date(v) => {
+                v.iter().map(|d| d.map(|d| Timestamp { ms: i64::from(d) * 86_400_000, offset_min: None })).collect()
+            }
+            ColumnData::DateTime(v) => v.clone(),
+            other => panic!("not temporal: {other:?}"),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, types) in kinds {
+        let l = read_layer(fixture(&format!("formats/temporal.{ext}")), &ReadOptions::default()).unwrap();
+        let e = &exp[ext];
+        let names: Vec<String> = match &l.column("name").unwrap().data {
+            ColumnData::Text(v) => v.iter().map(|s| s.clone().unwrap()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(serde_json::json!(names), e["name"], "{ext}: row order");
+        for (col, kind) in ["sold", "updated", "naive"].into_iter().zip(types) {
+            let c = &l.column(col).unwrap().data;
+            assert_eq!(c.type_name(), kind, "{ext}.{col}");
+            let want: Vec<Option<Timestamp>> = e["columns"][col]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().map(|s| temporal::parse_date_or_datetime(s).unwrap()))
+                .collect();
+            assert_eq!(as_instants(c), want, "{ext}.{col}");
+            // written and read back: the same type and values
+            for out in ["geojson", "gpkg"] {
+                let p = dir.path().join(format!("{ext}_{col}.{out}"));
+                write_layer(&p, &l).unwrap();
+                let back = read_layer(&p, &ReadOptions::default()).unwrap();
+                assert_eq!(&back.column(col).unwrap().data, c, "{ext}.{col} through {out}");
+            }
+        }
+    }
+    // a text column whose values are not all ISO dates stays text
+    let text = landopp::vector::geojson::parse(
+        r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","geometry":null,"properties":{"d":"2021-01-01"}},
+            {"type":"Feature","geometry":null,"properties":{"d":"soon"}}]}"#,
+        "t",
+        std::path::Path::new("t.geojson"),
+    )
+    .unwrap();
+    assert_eq!(text.column("d").unwrap().data.type_name(), "text");
+}
