@@ -39,6 +39,9 @@ shutil.copy(sys.argv[1], sys.argv[2])
 EOF
 v -f GeoJSON $F/geojson/seed-olinda3.geojson $O
 v -t_srs EPSG:4326 -f GeoJSON -lco RFC7946=YES $F/geojson/seed-olinda3-rfc7946.geojson $O
+cp fixtures/formats/temporal.fgb $F/flatgeobuf/seed-temporal.fgb
+cp fixtures/formats/temporal.geojson $F/geojson/seed-temporal.geojson
+python3 -c 'import json,sys; d=json.load(open("fixtures/formats/temporal.geojson")); d["landopp:field_types"]={"sold":"date","updated":"datetime","naive":"datetime"}; print(json.dumps(d), end="")' > $F/geojson/seed-temporal-typed.geojson
 v -f "ESRI Shapefile" $T/s.shp $O
 python3 - "$T" <<'EOF'
 import struct, sys, json
@@ -50,6 +53,11 @@ open("fixtures/fuzz/shapefile/seed-olinda3.bin", "wb").write(
     struct.pack("<III", len(shp), len(shx), len(dbf)) + shp + shx + dbf + prj)
 open("fixtures/fuzz/shapefile/seed-olinda3-noprj.bin", "wb").write(
     struct.pack("<III", len(shp), len(shx), len(dbf)) + shp + shx + dbf)
+# dates and date-times (fixtures/formats/temporal.*): DBF `D` fields
+def tf(e): return open(f"fixtures/formats/temporal.{e}", "rb").read()
+shp, shx, dbf, prj = tf("shp"), tf("shx"), tf("dbf"), tf("prj")
+open("fixtures/fuzz/shapefile/seed-temporal.bin", "wb").write(
+    struct.pack("<III", len(shp), len(shx), len(dbf)) + shp + shx + dbf + prj)
 
 # WKB: every geometry type, ISO Z/M, EWKB with SRID, big-endian
 def ring(pts): return struct.pack("<I", len(pts)) + b"".join(struct.pack("<dd", *p) for p in pts)
