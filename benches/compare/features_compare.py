@@ -144,77 +144,9 @@ rows.append((f"zonal stats, {npoly:,} replicated Bangor parcels x {cells127 / 1e
              f"{cells127 * 4 / 2**20:.0f} MB raster in memory"))
 
 # ---------------- spectral indices on >= 100 Mcells ----------------
-d = shared / "sentinel2_l2a_29RKH_2020-02-19"
-def rd(name):
-    with rasterio.open(d / f"{name}.tif") as ds:
-        return ds.read(1)
-b = {k: rd(v) for k, v in {"B": "B02", "G": "B03", "R": "B04", "N": "B08"}.items()}
-b["S1"] = np.repeat(np.repeat(rd("B11"), 2, 0), 2, 1)
-scl = np.repeat(np.repeat(rd("SCL"), 2, 0), 2, 1)
-T = 10
-tile = lambda x: np.ascontiguousarray(np.tile(x, (T, T)))  # noqa: E731
-B = {k: tile(v) for k, v in b.items()}
-SCL = tile(scl)
-n = SCL.size
-g = (0.0, 10.0, 0.0, 0.0, 0.0, -10.0)
-rb = {k: landopp.Raster([v], g, None, 0.0) for k, v in B.items()}
-rs = landopp.Raster([SCL], g, None, None)
-names = ["NDVI", "NDWI", "NDBI", "SAVI", "EVI"]
-t_lsp = med(lambda: landopp.spectral_indices(rb, names, sensor="sentinel2_l2a", baseline="02.14", scl=rs), 3)
+from spectral_compare import spectral_rows  # noqa: E402
 
-def numpy_chunked():
-    out = {k: np.empty(n, np.float32) for k in names}
-    flat = {k: v.reshape(-1) for k, v in B.items()}
-    s = SCL.reshape(-1)
-    bad = np.zeros(256, bool)
-    bad[[0, 1, 3, 8, 9, 10, 11]] = True
-    step = 1 << 20
-    for i in range(0, n, step):
-        sl = slice(i, i + step)
-        Bl, G, R, N, S1 = (flat[k][sl].astype(np.float32) / np.float32(10000) for k in ["B", "G", "R", "N", "S1"])
-        m = bad[s[sl]] | (flat["R"][sl] == 0)
-        with np.errstate(all="ignore"):
-            res = {"NDVI": (N - R) / (N + R), "NDWI": (G - N) / (G + N), "NDBI": (S1 - N) / (S1 + N),
-                   "SAVI": (1 + 1.0) * (N - R) / (N + R + 1.0), "EVI": 2.5 * (N - R) / (N + 6 * R - 7.5 * Bl + 1)}
-        for k, v in res.items():
-            v[m] = np.nan
-            out[k][sl] = v
-    return out
-
-t_np = med(numpy_chunked, 3)
-# the same call writing into caller-provided (already mapped) outputs, as numpy's out=
-outs = {k: np.zeros(SCL.shape, np.float32) for k in names}
-t_lsp_out = med(lambda: landopp.spectral_indices(rb, names, sensor="sentinel2_l2a", baseline="02.14", scl=rs, out=outs), 5)
-fresh = landopp.spectral_indices(rb, names, sensor="sentinel2_l2a", baseline="02.14", scl=rs)
-assert all(np.array_equal(outs[k], fresh.bands[i], equal_nan=True) for i, k in enumerate(names))
-del fresh
-# memory bandwidth in the same run: copy (numpy, 1 thread) and a 2-thread copy and triad on 2 x 1 GiB arrays
-x = np.ones(1 << 27)
-y = np.empty_like(x)
-z = np.ones_like(x)
-t_copy = med(lambda: np.copyto(y, x), 3)
-bw_copy = 2 * x.nbytes / t_copy / 1e9
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-half = x.size // 2
-with ThreadPoolExecutor(2) as ex:
-    def par(f):
-        list(ex.map(f, [slice(0, half), slice(half, None)]))
-    t_copy2 = med(lambda: par(lambda s: np.copyto(y[s], x[s])), 3)
-    t_triad2 = med(lambda: par(lambda s: np.add(x[s], z[s], out=y[s])), 3)  # numpy ufuncs release the GIL
-bw_copy2 = 2 * x.nbytes / t_copy2 / 1e9
-bw_triad2 = 3 * x.nbytes / t_triad2 / 1e9
-bw_limit = max(bw_copy, bw_copy2)
-bytes_per_cell = 5 * 2 + 1 + 5 * 4
-rows.append((f"5 indices + SCL mask, {n / 1e6:.0f} Mcells (u16 bands)", "numpy chunked single pass", t_np, t_lsp,
-             f"{n / t_np / 1e6:.0f} vs {n / t_lsp / 1e6:.0f} Mcells/s; landopp moves {n * bytes_per_cell / t_lsp / 1e9:.1f} GB/s of "
-             f"input+output with fresh outputs"))
-rows.append((f"same, into caller-provided outputs (out=), {n / 1e6:.0f} Mcells", "memory copy at the copy bandwidth",
-             n * bytes_per_cell / (bw_limit * 1e9), t_lsp_out,
-             f"landopp {n * bytes_per_cell / t_lsp_out / 1e9:.1f} GB/s of input+output ({bytes_per_cell} B/cell) vs copy "
-             f"{bw_copy:.1f} GB/s (1 thread) / {bw_copy2:.1f} GB/s (2 threads), triad {bw_triad2:.1f} GB/s (2 threads) in this run; "
-             f"the reference column is the time to move the same bytes at the best copy bandwidth"))
-del B, SCL, rb, rs, x, y, z, outs
+rows += spectral_rows(shared)
 
 # ---------------- full Bangor pipeline ----------------
 spec = root / "benches/compare/city_pipeline.json"
