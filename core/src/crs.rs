@@ -121,11 +121,26 @@ impl Crs {
         if !proj.is_ascii() {
             return Err(Error::Crs("a PROJ string must be ASCII text".into()));
         }
+        // numbers that parse as NaN or infinite (`+to_meter=NaN`, `+k=inf`) make every coordinate garbage
+        for tok in proj.split_whitespace() {
+            if let Some((key, value)) = tok.split_once('=') {
+                if value.split(',').any(|v| v.trim().parse::<f64>().is_ok_and(|x| !x.is_finite())) {
+                    return Err(Error::Crs(format!(
+                        "PROJ parameter {} must be a finite number",
+                        key.trim_start_matches('+')
+                    )));
+                }
+            }
+        }
         let parsed = std::panic::catch_unwind(|| proj4rs::Proj::from_proj_string(proj))
             .map_err(|_| Error::Crs(format!("cannot parse PROJ string {proj:?}")))?;
         let p = parsed.map_err(|e| Error::Crs(format!("cannot parse PROJ string {proj:?}: {e}")))?;
         let geographic = p.is_latlong();
         let unit_m = if geographic { f64::NAN } else { p.to_meter() };
+        let positive_length = unit_m.is_finite() && unit_m > 0.0;
+        if !geographic && !positive_length {
+            return Err(Error::Crs(format!("the unit of PROJ string {proj:?} is not a positive length")));
+        }
         Ok(Crs { epsg: None, name, proj: proj.trim().to_string(), geographic, unit_m })
     }
 
@@ -628,6 +643,19 @@ mod tests {
         assert!(Crs::from_user_input("+proj=utm +zone=19 +datum=NAD83").unwrap().epsg().is_none());
         assert_eq!(Crs::from_user_input("EPSG:99999").unwrap_err().code(), "CRS");
         assert_eq!(Crs::from_user_input("not a crs").unwrap_err().code(), "CRS");
+        // non-finite numbers and non-positive units are refused, not turned into NaN coordinates
+        for bad in [
+            "+proj=utm +zone=19 +datum=NAD83 +to_meter=NaN",
+            "+proj=utm +zone=19 +datum=NAD83 +to_meter=0",
+            "+proj=utm +zone=19 +datum=NAD83 +to_meter=-1",
+            "+proj=tmerc +k=inf +datum=WGS84",
+            "+proj=utm +zone=19 +towgs84=0,0,nan",
+        ] {
+            let e = Crs::from_user_input(bad).unwrap_err();
+            assert_eq!(e.code(), "CRS", "{bad}: {e}");
+        }
+        let wkt0 = r#"PROJCS["x",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",-69.0],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",0.0]]"#;
+        assert!(Crs::from_wkt(wkt0).is_err());
     }
 
     #[test]

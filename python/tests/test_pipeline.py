@@ -26,6 +26,19 @@ def slovenia_spec():
     }
 
 
+def test_an_exception_in_the_progress_callback_is_raised():
+    """Not swallowed: the first exception the callback raises comes out of features(), once."""
+    calls = []
+
+    def cb(done, total, message):
+        calls.append(done)
+        raise KeyError("stop here")
+
+    with pytest.raises(KeyError, match="stop here"):
+        landopp.features(slovenia_spec(), progress=cb)
+    assert len(calls) == 1
+
+
 def test_pipeline_on_fixture_matches_geopandas():
     calls = []
     df = landopp.features(slovenia_spec(), progress=lambda d, t, m: calls.append((d, t, m)))

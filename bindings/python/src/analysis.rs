@@ -346,15 +346,25 @@ fn features<'py>(
         spec.resolve_paths(std::path::Path::new(&d));
     }
     let cb = progress.map(|p| p.unbind());
-    let table = run(py, move || {
+    // the first exception a callback raises (a KeyboardInterrupt in a notebook, a bug in the
+    // callback) is raised when the run returns; the callback is not called again
+    let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let table = run(py, || {
         spec.run(&|p| {
             if let Some(cb) = &cb {
-                crate::attach_from_worker(|py| {
-                    let _ = cb.call1(py, (p.done, p.total, p.message));
-                });
+                let lock = || raised.lock().unwrap_or_else(|e| e.into_inner());
+                if lock().is_none() {
+                    if let Err(e) = crate::attach_from_worker(|py| cb.call1(py, (p.done, p.total, p.message))) {
+                        lock().get_or_insert(e);
+                    }
+                }
             }
         })
-    })?;
+    });
+    if let Some(e) = raised.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let table = table?;
     let ids = table.ids().to_vec();
     let cols = table
         .columns()

@@ -200,6 +200,14 @@ impl Linear {
             }
             && self.coef.iter().all(|c| c.len() == self.p + 1);
         if ok {
+            // standardisation divides by the scale: zero, negative or non-finite is a corrupt file
+            if !self.scale.iter().all(|s| s.is_finite() && *s > 0.0)
+                || !self.mean.iter().chain(self.coef.iter().flatten()).all(|v| v.is_finite())
+            {
+                return Err("linear model with a non-positive or non-finite scale, or a non-finite mean or \
+                            coefficient"
+                    .into());
+            }
             return Ok(());
         }
         Err(format!(
@@ -408,6 +416,15 @@ mod tests {
         let mut short = m.clone();
         short.coef.truncate(2);
         assert!(short.validate_structure().is_err());
+        // a zero or NaN scale (hand-edited file) would divide by zero in every prediction
+        for bad in [0.0, -1.0, f64::NAN] {
+            let mut z = m.clone();
+            z.scale[0] = bad;
+            assert!(z.validate_structure().is_err(), "{bad}");
+        }
+        let mut c = m.clone();
+        c.coef[0][1] = f64::INFINITY;
+        assert!(c.validate_structure().is_err());
     }
 
     #[test]
