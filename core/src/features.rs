@@ -244,6 +244,45 @@ impl FeatureTable {
         self.columns.push(FeatureColumn { name, values: Values::from(values), meta, categories: Some(cats) });
         Ok(())
     }
+    /// Add (or replace) a categorical column from codes into `categories` (NaN = missing), as a
+    /// caller holding a coded column sends it. A code that is not a whole number in
+    /// `0..categories.len()` is `INVALID_INPUT` naming the column and the first such code (it
+    /// was truncated to a neighbouring category, or read as missing).
+    ///
+    /// ```
+    /// use landopp::FeatureTable;
+    /// let mut t = FeatureTable::new(vec!["a".into(), "b".into(), "c".into()]);
+    /// let cats = vec!["farm".to_string(), "forest".to_string()];
+    /// t.add_coded("landuse", &[1.0, f64::NAN, 0.0], cats.clone(), Default::default())?;
+    /// assert_eq!(t.columns()[0].label(0), Some("forest"));
+    /// assert_eq!(t.columns()[0].label(1), None);
+    /// for bad in [-1.0, 1.9, 2.0, f64::INFINITY] {
+    ///     let e = t.add_coded("x", &[0.0, bad, 0.0], cats.clone(), Default::default()).unwrap_err();
+    ///     assert_eq!(e.code(), "INVALID_INPUT");
+    /// }
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn add_coded(
+        &mut self,
+        name: impl Into<String>,
+        codes: &[f64],
+        categories: Vec<String>,
+        meta: ColumnMeta,
+    ) -> Result<()> {
+        let name = name.into();
+        let bad = codes
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !(c.is_nan() || (c.fract() == 0.0 && **c >= 0.0 && **c < categories.len() as f64)));
+        if let Some((row, code)) = bad {
+            return Err(Error::InvalidInput(format!(
+                "column {name:?} row {row}: code {code} is not an index into its {} categories",
+                categories.len()
+            )));
+        }
+        let labels = codes.iter().map(|c| (!c.is_nan()).then(|| categories[*c as usize].clone())).collect();
+        self.add_categorical(name, labels, meta)
+    }
     /// Append every column of `other` (same ids, same order).
     pub fn extend(&mut self, other: FeatureTable) -> Result<()> {
         if other.ids != self.ids {

@@ -45,6 +45,16 @@ test('linear model recovers an exact relation; explanations sum to the predictio
   assert.ok(imp.every((r) => r.importanceMean > 0))
 })
 
+test('categorical codes must index their categories (no truncation of -1 or 1.9)', async () => {
+  for (const bad of [-1, 1.9, 3]) {
+    const t = table()
+    t.columns[2].values[7] = bad
+    await assert.rejects(
+      landopp.trainModel(t, { features: ['slope', 'zone'], target: 'price', params: { model: 'linear', task: 'regression' } }),
+      (e) => e.code === 'INVALID_INPUT' && /zone/.test(e.message) && /row 7/.test(e.message), String(bad))
+  }
+})
+
 test('every family cross-validates; classification gives probabilities', async () => {
   const t = table()
   const folds = landopp.kfold(t.ids.length, 4, 1)

@@ -1219,11 +1219,7 @@ fn columns_into_table(
     for (k, c) in columns.into_iter().enumerate() {
         let copied = copy(&c);
         match c.categories {
-            Some(cats) => {
-                let labels =
-                    c.values.iter().map(|v| (!v.is_nan()).then(|| cats.get(*v as usize).cloned()).flatten()).collect();
-                t.add_categorical(c.name, labels, Default::default())?
-            }
+            Some(cats) => t.add_coded(c.name, &c.values, cats, Default::default())?,
             None if copied => t.add_column(c.name, std::mem::take(&mut owned[k]), Default::default())?,
             None => t.add_values(c.name, landopp::Values::from_store(JsColumn(c.values)), Default::default())?,
         }
