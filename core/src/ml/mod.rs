@@ -1070,12 +1070,24 @@ pub fn permutation_importance_grouped(
 
 /// Regression and ratio-study metrics by name.
 pub mod metrics {
-    /// Coefficient of determination.
+    /// Coefficient of determination. A constant target gives 1 for a perfect prediction and 0
+    /// otherwise, as scikit-learn's `r2_score` (`force_finite=True`), not NaN / -inf.
+    ///
+    /// ```
+    /// use landopp::ml::metrics::r2;
+    /// assert_eq!(r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
+    /// assert_eq!(r2(&[5.0, 5.0], &[5.0, 5.0]), 1.0);
+    /// assert_eq!(r2(&[5.0, 5.0], &[4.0, 6.0]), 0.0);
+    /// ```
     pub fn r2(y: &[f64], p: &[f64]) -> f64 {
         let m = y.iter().sum::<f64>() / y.len() as f64;
         let ss_res: f64 = y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum();
         let ss_tot: f64 = y.iter().map(|a| (a - m).powi(2)).sum();
-        1.0 - ss_res / ss_tot
+        match (ss_res == 0.0, ss_tot == 0.0) {
+            (true, true) => 1.0,
+            (false, true) => 0.0,
+            _ => 1.0 - ss_res / ss_tot,
+        }
     }
     /// Root mean squared error.
     pub fn rmse(y: &[f64], p: &[f64]) -> f64 {
