@@ -50,6 +50,26 @@ pub enum Aoi {
     },
 }
 
+/// An area of interest as drawn by hand or by a web map: parts that overlap (a part drawn twice,
+/// two overlapping sketches) are unioned — the boolean clip's fill rule cancelled a part drawn
+/// twice, so such an area found nothing. A part that is itself invalid (a ring crossing itself)
+/// is `INVALID_GEOMETRY` with the reason.
+fn valid_aoi(mp: MultiPolygon<f64>) -> Result<MultiPolygon<f64>> {
+    use crate::vector::GeometryStatus;
+    let status = |m: &MultiPolygon<f64>| crate::vector::validity::ogc_status(m);
+    if status(&mp) == GeometryStatus::Valid {
+        return Ok(mp);
+    }
+    for (k, part) in mp.0.iter().enumerate() {
+        if let GeometryStatus::Invalid(why) = status(&MultiPolygon(vec![part.clone()])) {
+            return Err(Error::InvalidGeometry(format!("aoi.polygon part {k} is not valid: {why}")));
+        }
+    }
+    let polys = mp.0;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| geo::unary_union(&polys)))
+        .map_err(|_| Error::InvalidGeometry("aoi.polygon: its overlapping parts could not be unioned".into()))
+}
+
 /// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
 /// stays close to exact after reprojection.
 fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
@@ -411,6 +431,8 @@ impl SearchIndex {
                     return Err(Error::InvalidGeometry("aoi.polygon must be a Polygon or MultiPolygon".into()));
                 };
                 crate::vector::check_finite(std::slice::from_ref(&mp))?;
+                let mp = valid_aoi(mp)?;
+                g = Geometry::MultiPolygon(mp.clone());
                 if !t.is_noop() {
                     // as for boxes: only the part over the parcels' extent is reprojected
                     let Some(e) = self.extent_in(&src) else { return Ok(vec![]) };

@@ -77,3 +77,42 @@ fn near_global_areas_of_interest_find_every_parcel() {
     let part = q(Aoi::Bbox([14.0, 45.0, 14.56, 46.0]));
     assert!(part > 0 && part < n, "{part} of {n}");
 }
+
+/// An area of interest whose parts overlap (a part drawn twice, two overlapping sketches) finds
+/// what their union finds: the parts are unioned (the boolean clip's fill rule cancelled a part
+/// drawn twice, and such an area found nothing). A ring that crosses itself is refused.
+#[test]
+fn overlapping_aoi_parts_find_their_union() {
+    let p = Parcels::read(common::fixture("slovenia/lulc_polygons.gpkg"), None, Some("index")).unwrap();
+    let n = p.len();
+    let idx = SearchIndex::from_parcels(p.clone(), table(&p), Some(&profile())).unwrap();
+    let q = |aoi: serde_json::Value, crs: &str| {
+        let q = Query { aoi: Some(Aoi::Polygon(aoi)), crs: Some(crs.into()), limit: 1000, ..Default::default() };
+        idx.query(&q).map(|p| p.total)
+    };
+    let a = [[14.50, 45.80], [14.60, 45.80], [14.60, 45.90], [14.50, 45.90], [14.50, 45.80]];
+    let b = [[14.55, 45.85], [14.70, 45.85], [14.70, 45.95], [14.55, 45.95], [14.55, 45.85]];
+    let one = q(serde_json::json!({"type": "Polygon", "coordinates": [a]}), "EPSG:4326").unwrap();
+    assert!(one > 0);
+    let twice = serde_json::json!({"type": "MultiPolygon", "coordinates": [[a], [a]]});
+    assert_eq!(q(twice, "EPSG:4326").unwrap(), one);
+    let both = serde_json::json!({"type": "MultiPolygon", "coordinates": [[a], [b]]});
+    assert!(q(both, "EPSG:4326").unwrap() >= one);
+    // in the index CRS too (no clip), the answer is the same
+    let utm = [
+        [465_500.0, 5_079_300.0],
+        [466_700.0, 5_079_300.0],
+        [466_700.0, 5_080_400.0],
+        [465_500.0, 5_080_400.0],
+        [465_500.0, 5_079_300.0],
+    ];
+    let single = q(serde_json::json!({"type": "Polygon", "coordinates": [utm]}), "EPSG:32633").unwrap();
+    assert!(single > 0 && single <= n);
+    assert_eq!(
+        q(serde_json::json!({"type": "MultiPolygon", "coordinates": [[utm], [utm]]}), "EPSG:32633").unwrap(),
+        single
+    );
+    let bowtie = serde_json::json!({"type": "Polygon", "coordinates": [[[14.5, 45.8], [14.6, 45.9], [14.6, 45.8], [14.5, 45.9], [14.5, 45.8]]]});
+    let e = q(bowtie, "EPSG:4326").unwrap_err();
+    assert_eq!(e.code(), "INVALID_GEOMETRY", "{e}");
+}
