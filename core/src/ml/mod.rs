@@ -758,9 +758,18 @@ pub fn spatial_blocks(xy: &[[f64; 2]], blocks: usize, k: usize, seed: u64) -> Re
     }
     let mut rng = Rng(seed);
     let label = kmeans_blocks(xy, blocks, &mut rng)?;
-    // blocks to folds: shuffled, dealt round-robin
-    let mut order: Vec<usize> = (0..blocks).collect();
-    for i in (1..blocks).rev() {
+    // blocks to folds: the non-empty blocks shuffled, dealt round-robin (an empty block dealt to a
+    // fold left that fold without rows when the points have few distinct locations)
+    let mut size = vec![0usize; blocks];
+    label.iter().for_each(|&b| size[b] += 1);
+    let mut order: Vec<usize> = (0..blocks).filter(|&b| size[b] > 0).collect();
+    if order.len() < k {
+        return Err(Error::InvalidInput(format!(
+            "the {n} points form only {} spatial blocks, fewer than the {k} folds (repeated or too few distinct locations)",
+            order.len()
+        )));
+    }
+    for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i + 1));
     }
     let mut fold_of_block = vec![0; blocks];
@@ -804,6 +813,11 @@ pub fn holdout(n: usize, test_fraction: f64, seed: u64, xy: Option<(&[[f64; 2]],
             let mut size = vec![0usize; blocks];
             block.iter().for_each(|&b| size[b] += 1);
             let mut order: Vec<usize> = (0..blocks).filter(|&b| size[b] > 0).collect();
+            if order.len() < 2 {
+                return Err(Error::InvalidInput(format!(
+                    "the {n} points form one spatial block: a spatial hold-out needs two (repeated locations)"
+                )));
+            }
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i + 1));
             }
@@ -1273,6 +1287,17 @@ mod tests {
         let xy: Vec<[f64; 2]> = (0..100).map(|i| [(i % 10) as f64 * 1000.0, (i / 10) as f64 * 1000.0]).collect();
         let f = spatial_blocks(&xy, 10, 5, 1).unwrap();
         assert_eq!(f.iter().max(), Some(&4));
+        // every fold has rows; repeated locations that cannot fill k folds are refused
+        for k in 0..5 {
+            assert!(f.contains(&k), "fold {k} empty");
+        }
+        let same = vec![[5.0, 5.0]; 50];
+        assert_eq!(spatial_blocks(&same, 10, 5, 1).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(holdout(50, 0.3, 1, Some((&same, 10))).unwrap_err().code(), "INVALID_INPUT");
+        let two: Vec<[f64; 2]> = (0..50).map(|i| [(i % 2) as f64 * 1000.0, 0.0]).collect();
+        let f = spatial_blocks(&two, 10, 2, 1).unwrap();
+        assert!(f.contains(&0) && f.contains(&1));
+        assert!(spatial_blocks(&two, 10, 3, 1).is_err());
     }
 }
 
