@@ -618,6 +618,15 @@ impl Boosting {
                 for (i, r) in raw.chunks_mut(k).enumerate() {
                     r[c] += tree.value[tree.leaf(&d.x[i * p..(i + 1) * p])];
                 }
+                if !raw.iter().all(|v| v.is_finite()) {
+                    // a huge learning rate or target: every later tree (and prediction) is NaN
+                    return Err(Error::InvalidInput(format!(
+                        "gradient boosting diverged at iteration {} (predictions beyond f64's range): \
+                         lower learning_rate ({}) or rescale the target",
+                        trees.len() / k + 1,
+                        params.learning_rate
+                    )));
+                }
                 if let Some(h) = held {
                     for (i, r) in held_raw.chunks_mut(k).enumerate() {
                         r[c] += tree.value[tree.leaf(&h.x[i * p..(i + 1) * p])];
@@ -790,6 +799,10 @@ mod tests {
         assert!(pc.chunks(3).all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-9));
         let bad = BoostParams { learning_rate: 0.0, ..BoostParams::new(Task::Regression) };
         assert_eq!(Boosting::fit(&d, &bad).unwrap_err().code(), "INVALID_INPUT");
+        // a learning rate that drives predictions past f64's range: an error, not a NaN model
+        let huge = BoostParams { learning_rate: 1e308, ..BoostParams::new(Task::Regression) };
+        let e = Boosting::fit(&d, &huge).unwrap_err();
+        assert!(e.code() == "INVALID_INPUT" && e.to_string().contains("diverged"), "{e}");
     }
 
     /// scikit-learn's early stopping: on by default above 10,000 rows, it stops once the held-out
