@@ -167,6 +167,12 @@ impl Linear {
                 logistic(&z, &d.y, n, m, k, params)?
             }
         };
+        if !mean.iter().chain(&scale).chain(coef.iter().flatten()).all(|v| v.is_finite()) {
+            // sums of squares of values near f64's limit (±1e308 targets or features) overflow
+            return Err(Error::InvalidInput(
+                "the linear fit overflowed f64 (features or target near its limit): rescale them".into(),
+            ));
+        }
         Ok(Linear { params: params.clone(), p, n_classes, mean, scale, coef })
     }
 
@@ -425,6 +431,9 @@ mod tests {
         let mut c = m.clone();
         c.coef[0][1] = f64::INFINITY;
         assert!(c.validate_structure().is_err());
+        // targets near f64's limit overflow the sums of squares: an error, not NaN coefficients
+        let huge = Dataset { x: (0..40).map(|i| i as f64).collect(), p: 1, y: vec![1e308; 40] };
+        assert_eq!(Linear::fit(&huge, &LinearParams::new(Task::Regression)).unwrap_err().code(), "INVALID_INPUT");
     }
 
     #[test]
