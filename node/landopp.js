@@ -90,7 +90,10 @@ function invalidInput(message) {
 }
 
 function asLandoppError(e) {
-  if (e instanceof Error && (NAPI_INPUT.has(e.code) || (e instanceof TypeError && e.code === undefined))) {
+  // an argument nested so deeply that converting it exhausts the JS stack (a hostile GeoJSON
+  // value): V8's RangeError, which is the caller's input too
+  const tooDeep = e instanceof RangeError && e.code === undefined && /call stack/.test(e.message)
+  if (e instanceof Error && (NAPI_INPUT.has(e.code) || tooDeep || (e instanceof TypeError && e.code === undefined))) {
     if (e.code !== undefined) e.napiStatus = e.code
     e.code = 'INVALID_INPUT'
   }

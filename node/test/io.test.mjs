@@ -322,6 +322,10 @@ test('arguments of the wrong JS type are INVALID_INPUT errors, thrown or rejecte
   // napi-rs refuses them before landopp sees them; the code is landopp's, the napi status kept
   assert.throws(() => pkg.crsInfo(5), (e) => e.code === 'INVALID_INPUT' && e.napiStatus === 'StringExpected')
   assert.throws(() => pkg.kfold('ten', 3), (e) => e.code === 'INVALID_INPUT' && e.napiStatus === 'NumberExpected')
+  // nested so deep that converting it exhausts the JS stack: V8's RangeError, with the input code
+  let deep = []
+  for (let i = 0; i < 200000; i++) deep = [deep]
+  assert.throws(() => pkg.crsInfo(deep), (e) => e instanceof RangeError && e.code === 'INVALID_INPUT')
   const wrongType = async (f) => {
     try {
       await f()
