@@ -865,12 +865,26 @@ fn kmeans_blocks(xy: &[[f64; 2]], blocks: usize, rng: &mut Rng) -> Result<Vec<us
     }
     let mut label = vec![0usize; n];
     for _ in 0..100 {
-        let mut moved = false;
-        for (l, p) in label.iter_mut().zip(xy) {
-            let best = (0..blocks).min_by(|&a, &b| d2(p, &centres[a]).total_cmp(&d2(p, &centres[b]))).expect("blocks");
-            moved |= best != *l;
-            *l = best;
-        }
+        // nearest centre of each point (the first on ties), in parallel chunks
+        let moved = label
+            .par_chunks_mut(4096)
+            .zip(xy.par_chunks(4096))
+            .map(|(ls, ps)| {
+                let mut moved = false;
+                for (l, p) in ls.iter_mut().zip(ps) {
+                    let (mut best, mut bd) = (0, d2(p, &centres[0]));
+                    for (c, centre) in centres.iter().enumerate().skip(1) {
+                        let d = d2(p, centre);
+                        if d < bd {
+                            (best, bd) = (c, d);
+                        }
+                    }
+                    moved |= best != *l;
+                    *l = best;
+                }
+                moved
+            })
+            .reduce(|| false, |a, b| a | b);
         let mut sum = vec![[0.0, 0.0, 0.0]; blocks];
         for (l, p) in label.iter().zip(xy) {
             sum[*l] = [sum[*l][0] + p[0], sum[*l][1] + p[1], sum[*l][2] + 1.0];
