@@ -78,11 +78,16 @@ pub fn parse_date(s: &str) -> Option<i32> {
 
 /// A Shapefile date (`YYYYMMDD`); `None` for anything else (blank dates are nulls).
 pub fn parse_yyyymmdd(s: &str) -> Option<i32> {
+    // bytes, not `str` slices: a corrupt field's multi-byte character must not split a slice
     let b = s.trim().as_bytes();
     if b.len() != 8 {
         return None;
     }
-    parse_date(&format!("{}-{}-{}", &s.trim()[..4], &s.trim()[4..6], &s.trim()[6..]))
+    let iso = [&b[..4], b"-", &b[4..6], b"-", &b[6..]].concat();
+    match date_prefix(&iso)? {
+        (d, []) => i32::try_from(d).ok(),
+        _ => None,
+    }
 }
 
 /// An ISO 8601 date-time: `YYYY-MM-DD[T| ]HH:MM[:SS[.fff…]][Z|±HH[:MM]]`; `None` for anything
@@ -189,6 +194,10 @@ mod tests {
         }
         assert_eq!(parse_yyyymmdd("20240229"), Some(19_782));
         assert_eq!(parse_yyyymmdd("        "), None);
+        // corrupt DBF date fields (found by AFL): multi-byte characters inside the eight bytes
+        for bad in ["   \u{a1} ", "\u{f8}\u{c0}36t", "20200\u{cb}0", "199\u{cb}123", "@@@@@\u{c0}0", "2024-1-1"] {
+            assert_eq!(parse_yyyymmdd(bad), None, "{bad}");
+        }
     }
 
     #[test]
