@@ -1088,6 +1088,8 @@ struct MaskGrid<'a> {
     data: MaskData<'a>,
     width: usize,
     ky: usize,
+    /// band columns per mask column
+    kx: usize,
     /// mask column of each band column
     colmap: Vec<u32>,
 }
@@ -1149,7 +1151,7 @@ impl<'a> MaskGrid<'a> {
             Ok(B::F64(a)) => other!(a),
         };
         let colmap = (0..tw).map(|c| (c / kx) as u32).collect();
-        Ok(MaskGrid { data, width: mw, ky, colmap })
+        Ok(MaskGrid { data, width: mw, ky, kx, colmap })
     }
     /// `dst[i] = src[i] & keep(mask cell)` (all-ones / zero lane masks) for band columns `c0..`
     /// of band row `row`. Source and destination differ so that the store is unconditional (an
@@ -1166,6 +1168,28 @@ impl<'a> MaskGrid<'a> {
                     // same grid: the mask row is read in place, no column map
                     for ((ok, &v), &x) in dst.iter_mut().zip(src).zip(&base[c0..c0 + len]) {
                         *ok = v & (keep(x as u32) as u32).wrapping_neg();
+                    }
+                } else if self.kx == 2 {
+                    // the usual coarser mask (Sentinel-2's 20 m SCL over 10 m bands): one mask
+                    // cell per pair of band columns, read in order without a column map
+                    let (src, dst) = (&src[..len], &mut dst[..len]);
+                    let head = c0 % 2;
+                    if head == 1 && len > 0 {
+                        dst[0] = src[0] & (keep(base[c0 / 2] as u32) as u32).wrapping_neg();
+                    }
+                    let h = head.min(len);
+                    let (body_s, body_d) = (&src[h..], &mut dst[h..]);
+                    let first = (c0 + h) / 2;
+                    let pairs = body_d.len() / 2;
+                    let cells = &base[first..first + pairs];
+                    for ((d, s), &x) in body_d.chunks_exact_mut(2).zip(body_s.chunks_exact(2)).zip(cells) {
+                        let k = (keep(x as u32) as u32).wrapping_neg();
+                        d[0] = s[0] & k;
+                        d[1] = s[1] & k;
+                    }
+                    if body_d.len() % 2 == 1 {
+                        let i = body_d.len() - 1;
+                        body_d[i] = body_s[i] & (keep(base[first + pairs] as u32) as u32).wrapping_neg();
                     }
                 } else {
                     let cols = &self.colmap[c0..c0 + len];
@@ -1419,7 +1443,7 @@ crate::simd::dispatch! {
 }
 
 /// Cells per block of formula evaluation (its temporaries stay in the L1 cache).
-const EVAL_BLOCK: usize = 1024;
+const EVAL_BLOCK: usize = 512;
 
 /// Compute indices from band rasters keyed by catalogue band name (`N`, `R`, `G`, ...), all on one
 /// grid, in one streaming pass: each chunk of cells is scaled (DN → reflectance with
@@ -1559,11 +1583,12 @@ pub fn index_views_into(
     let band_names: Vec<&String> = bands.keys().collect();
     let progs = bind_indices(names, |v| band_names.iter().position(|b| *b == v), &opts.constants)?;
     use rayon::prelude::*;
-    // parallel tasks of TASK cells, each scaled and masked in runs of RUN cells (buffers in the
-    // L2 cache) then evaluated index by index: every input and output is read or written in
+    // parallel tasks of TASK cells, each scaled and masked in runs of RUN cells (the f64 band
+    // buffers, 32 KB each, stay in the L2 cache; 16 Ki cells measured 1.2x slower) then evaluated
+    // index by index: every input and output is read or written in
     // long sequential runs, which the hardware prefetchers follow
     const TASK: usize = 1 << 16;
-    const RUN: usize = 1 << 14;
+    const RUN: usize = 1 << 12;
     let starts: Vec<usize> = (0..n).step_by(TASK).collect();
     let mut out_chunks: Vec<Vec<&mut [f32]>> = starts.iter().map(|_| Vec::with_capacity(names.len())).collect();
     for o in outs.iter_mut() {
@@ -1865,6 +1890,43 @@ mod kernel_tests {
             }
         }
         assert!(masked > 0 && masked < idx.len() * w * h);
+    }
+
+    #[test]
+    fn a_coarser_mask_equals_the_same_mask_repeated_onto_the_band_grid() {
+        // 1365 columns: runs of 4096 cells start mid-row at odd and even columns, so the
+        // two-columns-per-mask-cell path meets both alignments and odd-length segments
+        let (w, h) = (1365, 7);
+        let g = crate::GeoTransform([0.0, 10.0, 0.0, 0.0, 0.0, -10.0]);
+        let band = |k: u16| -> Vec<u16> {
+            (0..w * h).map(|i| ((i as u16).wrapping_mul(29 + k) % 7000) * (i % (13 + k as usize) != 0) as u16).collect()
+        };
+        let (n, r) = (band(1), band(2));
+        let views: BTreeMap<String, (crate::BandView<'_>, Option<f64>)> = [
+            ("N".to_string(), (crate::BandView::U16(&n), Some(0.0))),
+            ("R".to_string(), (crate::BandView::U16(&r), Some(0.0))),
+        ]
+        .into();
+        let grid = BandGrid { width: w, height: h, transform: g, crs: None };
+        for k in [2usize, 3] {
+            let (mw, mh) = (w.div_ceil(k), h.div_ceil(k));
+            let coarse: Vec<u8> = (0..mw * mh).map(|i| ((i * 5 + i / 7) % 12) as u8).collect();
+            let fine: Vec<u8> = (0..w * h).map(|i| coarse[(i / w / k) * mw + (i % w) / k]).collect();
+            let gc = crate::GeoTransform([0.0, 10.0 * k as f64, 0.0, 0.0, 0.0, -10.0 * k as f64]);
+            let mc = Mask::Cells { cells: crate::BandView::U8(&coarse), width: mw, height: mh, transform: gc };
+            let mf = Mask::Cells { cells: crate::BandView::U8(&fine), width: w, height: h, transform: g };
+            let run = |m: Mask<'_>| {
+                let opts =
+                    ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(m), ..Default::default() };
+                index_views(&views, &grid, &["NDVI"], &opts).unwrap().band(0).unwrap().to_f64()
+            };
+            let (a, b) = (run(mc), run(mf));
+            let masked = b.iter().filter(|v| v.is_nan()).count();
+            assert!(masked > w && masked < w * h - w, "{masked} masked");
+            for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                assert!(same(*x, *y), "factor {k}, cell {i} (row {}, column {}): {x} vs {y}", i / w, i % w);
+            }
+        }
     }
 
     #[test]
