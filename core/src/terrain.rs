@@ -218,12 +218,26 @@ fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
             a
         }
         TerrainProduct::Hillshade => {
-            let x = horn_dx(w).f64() * (1.0 / res.0);
-            let y = horn_dy(w).f64() * (1.0 / res.1);
-            let xx_plus_yy = x * x + y * y;
+            // gdaldem's two formulations: on square cells (|ewres| = |nsres|) the Horn sums are
+            // taken as differences first (finite where the sums would overflow) with the light
+            // constants folded with 1/res; otherwise sums, then × 1/res.
             let [sin_alt_254, cos_az_254, sin_az_254, square_z] = p.hs;
-            let num = sin_alt_254 - (y * cos_az_254 - x * sin_az_254);
-            let cang = num / (1.0 + square_z * xx_plus_yy).sqrt();
+            let inv_ew = 1.0 / (res.0 * p.scale);
+            let (num, den) = if res.0 == -res.1 {
+                let d08 = w[0].sub(w[8]);
+                let d62 = w[6].sub(w[2]);
+                let d35 = w[3].sub(w[5]);
+                let d17 = w[1].sub(w[7]);
+                let x = d08.add(d35).add(d35).add(d62).f64();
+                let y = d08.add(d17).add(d17).sub(d62).f64();
+                let (kx, ky) = (sin_az_254 * inv_ew, cos_az_254 * -inv_ew);
+                (sin_alt_254 + (x * kx + y * ky), 1.0 + square_z * inv_ew * inv_ew * (x * x + y * y))
+            } else {
+                let x = horn_dx(w).f64() * inv_ew;
+                let y = horn_dy(w).f64() * (1.0 / (res.1 * p.scale));
+                (sin_alt_254 - (y * cos_az_254 - x * sin_az_254), 1.0 + square_z * (x * x + y * y))
+            };
+            let cang = div_sqrt_like_gdal(num, den);
             (if cang <= 0.0 { 1.0 } else { 1.0 + cang }) as f32
         }
         TerrainProduct::Tri => {
@@ -691,14 +705,41 @@ impl Params {
     ) -> Result<Self> {
         let (res, scale) = row_resolutions(t, crs, h, opts.scale)?;
         let (alt, az) = (opts.altitude.to_radians(), opts.azimuth.to_radians());
-        let z_scaled = opts.z_factor / (8.0 * scale);
-        let cos_alt_z = alt.cos() * z_scaled;
+        // gdaldem's constants, rounded in its order (the scale goes into 1/res, see `compute`)
+        let z_factor = opts.z_factor / 8.0;
+        let cos_alt_z = alt.cos() * z_factor;
         Ok(Params {
             product,
             res,
             scale,
-            hs: [254.0 * alt.sin(), 254.0 * az.cos() * cos_alt_z, 254.0 * az.sin() * cos_alt_z, z_scaled * z_scaled],
+            hs: [
+                254.0 * alt.sin(),
+                254.0 * (az.cos() * cos_alt_z),
+                254.0 * (az.sin() * cos_alt_z),
+                z_factor * z_factor,
+            ],
         })
+    }
+}
+
+/// `a / sqrt(b)` as gdaldem's hillshade computes it on x86-64 (GDAL's SSE2 build): the f32
+/// reciprocal-square-root estimate of `b` (`rsqrtss`) refined by one Newton step in f64. A
+/// denominator beyond f32 range (near-vertical cells of absurd DEMs) makes the estimate 0 and the
+/// shade 1, as gdaldem's. Other targets divide exactly, as GDAL's builds without SSE2 do.
+#[inline(always)]
+fn div_sqrt_like_gdal(a: f64, b: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rsqrt_ss, _mm_set_ss};
+        #[allow(unsafe_code)]
+        // SAFETY: SSE is part of the x86-64 baseline, so every x86-64 CPU has these instructions;
+        // they only read and write registers.
+        let est = f64::from(unsafe { _mm_cvtss_f32(_mm_rsqrt_ss(_mm_set_ss(b as f32))) });
+        a * (est * (1.5 - (b * 0.5) * (est * est)))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a / b.sqrt()
     }
 }
 

@@ -162,7 +162,7 @@ def test_terrain_equals_gdaldem(tmp_path):
         pytest.skip("gdaldem not installed")
     dem = FIXTURES / "olinda/srtm_dem_utm25s.tif"
     for product, args in [("slope", ["slope"]), ("aspect", ["aspect"]), ("tri", ["TRI"]), ("tpi", ["TPI"]),
-                          ("roughness", ["roughness"]), ("slope_percent", ["slope", "-p"])]:
+                          ("roughness", ["roughness"]), ("slope_percent", ["slope", "-p"]), ("hillshade", ["hillshade"])]:
         out = tmp_path / f"{product}.tif"
         subprocess.run(["gdaldem", *args, "-q", "-compute_edges", str(dem), str(out)], check=True)
         with rasterio.open(out) as ds:

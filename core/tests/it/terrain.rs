@@ -20,6 +20,17 @@ fn gdaldem_available() -> bool {
 
 /// Max |landopp − gdaldem| over cells valid in both, and the count of cells whose validity differs.
 fn compare(dem: &Path, product: TerrainProduct, edges: bool) -> (f64, usize, usize) {
+    compare_with(dem, product, &TerrainOptions { compute_edges: edges, ..Default::default() }, &[])
+}
+
+/// [`compare`] with options, `gdaldem_args` being the same options in gdaldem's words.
+fn compare_with(
+    dem: &Path,
+    product: TerrainProduct,
+    opts: &TerrainOptions,
+    gdaldem_args: &[&str],
+) -> (f64, usize, usize) {
+    let edges = opts.compute_edges;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ref.tif");
     let (mode, extra): (&str, &[&str]) = match product {
@@ -36,12 +47,10 @@ fn compare(dem: &Path, product: TerrainProduct, edges: bool) -> (f64, usize, usi
     if edges {
         cmd.arg("-compute_edges");
     }
-    let st = cmd.arg(dem).arg(&out).status().unwrap();
+    let st = cmd.args(gdaldem_args).arg(dem).arg(&out).status().unwrap();
     assert!(st.success());
     let reference = Raster::open(&out).unwrap();
-    let r =
-        terrain(&Raster::open(dem).unwrap(), product, &TerrainOptions { compute_edges: edges, ..Default::default() })
-            .unwrap();
+    let r = terrain(&Raster::open(dem).unwrap(), product, opts).unwrap();
     let a = r.band(0).unwrap().to_f64();
     let b = reference.band(0).unwrap().to_f64();
     let (nd_a, nd_b) = (r.nodata.unwrap(), reference.nodata.unwrap_or(f64::NAN));
@@ -73,11 +82,8 @@ fn terrain_equals_gdaldem_on_projected_dems() {
         for product in [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness] {
             for edges in [true, false] {
                 let (max, diff_valid, n) = compare(dem, product, edges);
-                let tol = match product {
-                    Hillshade => 1.0, // gdaldem uses an approximate 1/sqrt, then rounds to a byte
-                    SlopePercent => 1e-3,
-                    _ => 1e-3,
-                };
+                // hillshade: every byte equal (gdaldem's 1/sqrt estimate and formulations reproduced)
+                let tol = if product == Hillshade { 0.0 } else { 1e-3 };
                 eprintln!(
                     "{} {product:?} edges={edges}: {n} cells, max diff {max:e}, validity mismatches {diff_valid}",
                     dem.display()
@@ -87,6 +93,83 @@ fn terrain_equals_gdaldem_on_projected_dems() {
                 assert!(n > 0);
             }
         }
+    }
+}
+
+/// Hillshade equals gdaldem byte for byte with its options (`-z -az -alt`, `-s` on a geographic
+/// DEM, both formulations: square and non-square cells), and every product equals gdaldem on
+/// absurd elevations (±3.4e38, 1e30, ∞, NaN next to nodata) whose Horn sums overflow f32 —
+/// gdaldem's square-cell hillshade takes differences first and its f32 1/sqrt estimate turns
+/// a denominator beyond f32 range into a shade of 1.
+#[test]
+fn hillshade_and_absurd_elevations_equal_gdaldem() {
+    if !gdaldem_available() {
+        return;
+    }
+    use landopp::raster::{write_geotiff, BandData, GeoTiffWriteOptions, GeoTransform};
+    use TerrainProduct::*;
+    let dir = tempfile::tempdir().unwrap();
+    // 12×12 DEM of 10 m square cells with one absurd 3×3 window per 4×4 block
+    let mut z = ndarray::Array2::from_shape_fn((12, 12), |(r, c)| (r * 7 + c * 3) as f32);
+    let absurd: [&[(usize, usize, f32)]; 9] = [
+        &[(0, 1, 3.4e38)],
+        &[(0, 1, 3.4e38), (2, 1, 3.4e38)],
+        &[(1, 0, 3.4e38), (1, 2, 3.4e38), (0, 0, 3.4e38), (0, 2, 3.4e38)],
+        &[(2, 2, 1e30)],
+        &[(2, 2, 1e19)],
+        &[(0, 1, -3.4e38)],
+        &[(0, 1, 1.7e38), (0, 0, 1.7e38)],
+        &[(1, 1, f32::INFINITY), (0, 0, -9999.0)],
+        &[(0, 2, f32::NAN), (2, 0, 3.4e38)],
+    ];
+    for (k, cells) in absurd.iter().enumerate() {
+        let (r0, c0) = ((k / 3) * 4, (k % 3) * 4);
+        for &(dr, dc, v) in *cells {
+            z[(r0 + dr, c0 + dc)] = v;
+        }
+    }
+    let square = dir.path().join("absurd.tif");
+    let g = GeoTransform::north_up(500_000.0, 4_000_000.0, 10.0, 10.0);
+    let r = Raster::new(vec![BandData::F32(z.clone())], g, None, Some(-9999.0)).unwrap();
+    write_geotiff(&square, &r, &GeoTiffWriteOptions::default()).unwrap();
+    let oblong = dir.path().join("absurd_oblong.tif");
+    let g = GeoTransform::north_up(500_000.0, 4_000_000.0, 10.0, 12.5);
+    let r = Raster::new(vec![BandData::F32(z)], g, None, Some(-9999.0)).unwrap();
+    write_geotiff(&oblong, &r, &GeoTiffWriteOptions::default()).unwrap();
+    for dem in [&square, &oblong] {
+        for product in [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness] {
+            for edges in [true, false] {
+                let opts = TerrainOptions { compute_edges: edges, ..Default::default() };
+                let (max, diff_valid, _) = compare_with(dem, product, &opts, &[]);
+                assert_eq!(diff_valid, 0, "{} {product:?} edges={edges}", dem.display());
+                assert!(max <= if product == Hillshade { 0.0 } else { 1e-3 }, "{} {product:?}: {max}", dem.display());
+            }
+        }
+    }
+    let mut cases: Vec<(std::path::PathBuf, TerrainOptions, Vec<&str>)> = vec![(
+        fixture("slovenia/dem.tif"),
+        TerrainOptions { z_factor: 3.0, azimuth: 200.0, altitude: 30.0, ..Default::default() },
+        vec!["-z", "3", "-az", "200", "-alt", "30"],
+    )];
+    if let Some(s) = shared() {
+        let bangor = s.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif");
+        cases.push((bangor.clone(), TerrainOptions::default(), vec![]));
+        cases.push((
+            bangor,
+            TerrainOptions { z_factor: 3.0, azimuth: 200.0, altitude: 30.0, ..Default::default() },
+            vec!["-z", "3", "-az", "200", "-alt", "30"],
+        ));
+        cases.push((
+            s.join("dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif"),
+            TerrainOptions { scale: Some(111_120.0), ..Default::default() },
+            vec!["-s", "111120"],
+        ));
+    }
+    for (dem, opts, args) in &cases {
+        let (max, diff_valid, n) = compare_with(dem, Hillshade, opts, args);
+        eprintln!("{} hillshade {args:?}: {n} cells, max diff {max}, validity mismatches {diff_valid}", dem.display());
+        assert_eq!((max, diff_valid), (0.0, 0), "{} {args:?}", dem.display());
+        assert!(n > 0);
     }
 }
 
