@@ -99,7 +99,8 @@ trait Work: Copy + Send + Sync + PartialEq + PartialOrd + 'static {
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn f64(self) -> f64;
-    fn div8(self) -> Self;
+    /// gdaldem's TPI, `centre − sum·0.125` in f32 (an integer sum is converted, not divided).
+    fn tpi(centre: Self, sum: Self) -> f32;
     fn interp(a: Self, b: Self) -> Self;
     fn from_f64(v: f64) -> Self;
 }
@@ -118,8 +119,8 @@ impl Work for f32 {
         self as f64
     }
     #[inline(always)]
-    fn div8(self) -> Self {
-        self / 8.0
+    fn tpi(centre: Self, sum: Self) -> f32 {
+        centre - sum * 0.125
     }
     #[inline(always)]
     fn interp(a: Self, b: Self) -> Self {
@@ -145,8 +146,8 @@ impl Work for i32 {
         self as f64
     }
     #[inline(always)]
-    fn div8(self) -> Self {
-        self / 8
+    fn tpi(centre: Self, sum: Self) -> f32 {
+        centre as f32 - sum as f32 * 0.125
     }
     #[inline(always)]
     fn interp(a: Self, b: Self) -> Self {
@@ -250,7 +251,7 @@ fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
         }
         TerrainProduct::Tpi => {
             let s = w[0].add(w[1]).add(w[2]).add(w[3]).add(w[5]).add(w[6]).add(w[7]).add(w[8]);
-            w[4].sub(s.div8()).f64() as f32
+            W::tpi(w[4], s)
         }
         TerrainProduct::Roughness => {
             let (mut lo, mut hi) = (w[0], w[0]);

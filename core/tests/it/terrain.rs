@@ -100,9 +100,10 @@ fn terrain_equals_gdaldem_on_projected_dems() {
 /// DEM, both formulations: square and non-square cells), and every product equals gdaldem on
 /// absurd elevations (±3.4e38, 1e30, ∞, NaN next to nodata) whose Horn sums overflow f32 —
 /// gdaldem's square-cell hillshade takes differences first and its f32 1/sqrt estimate turns
-/// a denominator beyond f32 range into a shade of 1.
+/// a denominator beyond f32 range into a shade of 1 — and on 8/16-bit DEMs, whose windows
+/// gdaldem sums as integers (TPI: the sum × 0.125 in f32, not an integer division).
 #[test]
-fn hillshade_and_absurd_elevations_equal_gdaldem() {
+fn hillshade_absurd_elevations_and_integer_dems_equal_gdaldem() {
     if !gdaldem_available() {
         return;
     }
@@ -136,7 +137,36 @@ fn hillshade_and_absurd_elevations_equal_gdaldem() {
     let g = GeoTransform::north_up(500_000.0, 4_000_000.0, 10.0, 12.5);
     let r = Raster::new(vec![BandData::F32(z)], g, None, Some(-9999.0)).unwrap();
     write_geotiff(&oblong, &r, &GeoTiffWriteOptions::default()).unwrap();
-    for dem in [&square, &oblong] {
+    // int16 and uint8 DEMs with nodata, both cell shapes
+    let mut ints = vec![];
+    for (k, (name, g)) in [
+        ("i16.tif", GeoTransform::north_up(0.0, 0.0, 30.0, 30.0)),
+        ("u8.tif", GeoTransform::north_up(0.0, 0.0, 30.0, 20.0)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut x = 12_345u32;
+        let mut next = move || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) % 251
+        };
+        let band = if k == 0 {
+            let mut a = ndarray::Array2::from_shape_fn((16, 16), |(r, c)| (r * 97 + c * 13) as i16 + next() as i16 * 7);
+            a[(5, 6)] = -32768;
+            BandData::I16(a)
+        } else {
+            let mut a = ndarray::Array2::from_shape_fn((16, 16), |_| next() as u8);
+            a[(9, 2)] = 255;
+            BandData::U8(a)
+        };
+        let nd = if k == 0 { -32768.0 } else { 255.0 };
+        let path = dir.path().join(name);
+        write_geotiff(&path, &Raster::new(vec![band], g, None, Some(nd)).unwrap(), &GeoTiffWriteOptions::default())
+            .unwrap();
+        ints.push(path);
+    }
+    for dem in [&square, &oblong, &ints[0], &ints[1]] {
         for product in [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness] {
             for edges in [true, false] {
                 let opts = TerrainOptions { compute_edges: edges, ..Default::default() };
