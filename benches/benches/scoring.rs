@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("weighted_sum_10_criteria", |b| b.iter(|| black_box(score(&table, &p1).expect("score"))));
     let mut topsis = p1.clone();
-    topsis.method = landopp::scoring::Method::Topsis;
+    topsis.method = landopp::scoring::Method::Topsis { normalization: Default::default() };
     g.bench_function("topsis_10_criteria", |b| b.iter(|| black_box(score(&table, &topsis).expect("score"))));
     g.finish();
 

@@ -124,7 +124,8 @@ with tempfile.TemporaryDirectory() as td:
     w = np.array(WEIGHTS) / sum(WEIGHTS)
     mm = normalizations.minmax_normalization
     wsm = methods.WSM(normalization_function=mm)
-    top = methods.TOPSIS(normalization_function=normalizations.vector_normalization)
+    # TOPSIS on the transformed matrix as its normalised matrix (landopp's default: no second normalisation)
+    top = methods.TOPSIS(normalization_function=lambda col, cost: col)
     ours = landopp.score(df, profile, explain=False)
     ref = wsm(x, w, types, validation=False)
     assert np.abs(ours["score"].to_numpy() - ref).max() < 1e-9, "WSM differs from pymcdm"

@@ -267,8 +267,15 @@ pub enum Method {
     WeightedSum,
     /// Π sᵢ^wᵢ.
     WeightedProduct,
-    /// TOPSIS closeness over the candidate set (vector normalisation of the transformed values).
-    Topsis,
+    /// TOPSIS closeness over the candidate set: distances to the ideal and anti-ideal points of
+    /// the weighted transformed values (pymcdm's TOPSIS with the transformed matrix as its
+    /// normalised matrix), after a second, data-derived normalisation only when `normalization`
+    /// asks for one.
+    Topsis {
+        /// Second normalisation of the transformed values over the candidate set (default none).
+        #[serde(default)]
+        normalization: TopsisNormalization,
+    },
     /// Ordered weighted average: order weights applied to the criteria sorted high to low.
     Owa {
         /// Order weights (one per criterion, normalised).
@@ -276,6 +283,39 @@ pub enum Method {
     },
     /// 1 − SPOTIS distance to the ideal (1 for every criterion) with bounds [0, 1].
     Spotis,
+}
+
+/// A second normalisation of the transformed criteria TOPSIS applies over the candidate set
+/// (pymcdm's normalisation functions on a profit column). Data-derived: adding or removing
+/// candidates changes every score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopsisNormalization {
+    /// None: the transformed values (already 0..1 with fixed bounds) are the normalised matrix.
+    #[default]
+    None,
+    /// t / √Σt² (pymcdm `vector_normalization`); a column of zeros stays 0.
+    Vector,
+    /// (t − min) / (max − min) (pymcdm `minmax_normalization`); a constant column becomes 1.
+    MinMax,
+}
+
+/// How tied scores share ranks (pandas' `rank(method=…)` vocabulary). Listings keep a stable
+/// order whatever the rule: ties are listed in input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ties {
+    /// The mean of the positions the tied group occupies (pandas' default, pymcdm `rrankdata`).
+    Average,
+    /// The group's best position ("1224" competition ranking). The default.
+    #[default]
+    Min,
+    /// The group's worst position ("1334").
+    Max,
+    /// Like `min`, but the next group follows on directly ("1223").
+    Dense,
+    /// Distinct ranks in input order ("1234").
+    First,
 }
 
 /// An AHP pairwise comparison matrix (Saaty 1..9 and reciprocals), rows/columns in criteria order.
@@ -311,6 +351,9 @@ pub struct Profile {
     /// Column with the parcel area in acres (for buildable acres; default `area_acres`).
     #[serde(default = "acres")]
     pub area_column: String,
+    /// How equal scores share a rank (default `min`).
+    #[serde(default)]
+    pub ties: Ties,
 }
 
 fn acres() -> String {
@@ -501,7 +544,7 @@ impl Method {
             Method::Owa { .. } => "score = sum of contributions (order weight of the criterion's rank x transformed)",
             Method::Spotis => "score = sum of contributions (weight - weight x |1 - transformed|)",
             Method::WeightedProduct => "score = product of factors (transformed ^ weight)",
-            Method::Topsis => {
+            Method::Topsis { .. } => {
                 "score = sqrt(sum of gaps to the anti-ideal) / (sqrt(sum of gaps to the ideal) + sqrt(sum of gaps to the anti-ideal))"
             }
         }
@@ -512,7 +555,7 @@ impl Method {
     pub fn recombine(&self, ex: &[Contribution]) -> f64 {
         match self {
             Method::WeightedProduct => ex.iter().map(|c| c.factor.unwrap_or(f64::NAN)).product(),
-            Method::Topsis => {
+            Method::Topsis { .. } => {
                 let p: f64 = ex.iter().map(|c| c.gap_to_ideal.unwrap_or(f64::NAN)).sum::<f64>().sqrt();
                 let m: f64 = ex.iter().map(|c| c.gap_to_anti_ideal.unwrap_or(f64::NAN)).sum::<f64>().sqrt();
                 if p + m > 0.0 {
@@ -590,21 +633,21 @@ impl Bound {
     }
 }
 
-/// Parameters TOPSIS derives from the candidate set.
+/// Parameters TOPSIS derives from the candidate set: the normalised value of a transformed value
+/// t is `scale · t + offset` (per criterion; scale ≥ 0, so the extremes of t give the ideal and
+/// anti-ideal points).
 #[derive(Debug, Clone, PartialEq)]
 struct TopsisParams {
-    norms: Vec<f64>,
+    scale: Vec<f64>,
+    offset: Vec<f64>,
     pis: Vec<f64>,
     nis: Vec<f64>,
 }
 
 impl TopsisParams {
+    /// The weighted normalised value of transformed value `t` of criterion `j`.
     fn v(&self, w: f64, j: usize, t: f64) -> f64 {
-        if self.norms[j] > 0.0 {
-            w * t / self.norms[j]
-        } else {
-            0.0
-        }
+        w * (self.scale[j] * t + self.offset[j])
     }
 }
 
@@ -617,9 +660,9 @@ pub struct ScoreResult {
     pub ids: std::sync::Arc<Vec<String>>,
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Vec<f64>,
-    /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them; ties keep
-    /// input order.
-    pub rank: Vec<u32>,
+    /// Rank (1 = best) among non-excluded parcels; excluded parcels rank after them, as one tied
+    /// group. Equal scores share ranks by the profile's [`Ties`] rule (`average` gives halves).
+    pub rank: Vec<f64>,
     /// Excluded by a hard constraint.
     pub excluded: Vec<bool>,
     /// The method's name.
@@ -761,7 +804,7 @@ impl ScoreResult {
         let mut contrib = vec![0.0; k];
         self.contrib_of(&tr, &mut contrib);
         let topsis = match (&self.agg, &self.topsis) {
-            (Method::Topsis, Some(t)) => Some(t),
+            (Method::Topsis { .. }, Some(t)) => Some(t),
             _ => None,
         };
         (0..k)
@@ -802,7 +845,7 @@ impl ScoreResult {
             Method::WeightedSum => (0..k).for_each(|j| out[j] = w[j] * tr[j]),
             Method::WeightedProduct => (0..k).for_each(|j| out[j] = tr[j].powf(w[j])),
             Method::Spotis => (0..k).for_each(|j| out[j] = w[j] - w[j] * (1.0 - tr[j]).abs()),
-            Method::Topsis => {
+            Method::Topsis { .. } => {
                 let t = self.topsis.as_ref().expect("topsis parameters");
                 (0..k).for_each(|j| out[j] = t.v(w[j], j, tr[j]))
             }
@@ -912,7 +955,7 @@ fn aggregate(
                     *o = 1.0 - d;
                 }
             }
-            Method::Topsis => {
+            Method::Topsis { .. } => {
                 let t = topsis.expect("topsis parameters");
                 let (mut dp, mut dm) = (vec![0.0; len], vec![0.0; len]);
                 for (j, w) in weights.iter().enumerate() {
@@ -946,9 +989,13 @@ fn aggregate(
     scores
 }
 
-/// TOPSIS ideal and anti-ideal points over the non-excluded rows (vector normalisation).
-fn topsis_params(bound: &[Bound], weights: &[f64], excluded: &[bool]) -> TopsisParams {
+/// TOPSIS parameters when `method` is TOPSIS: the normalisation and the ideal and anti-ideal
+/// points over the non-excluded rows.
+fn topsis_params(method: &Method, bound: &[Bound], weights: &[f64], excluded: &[bool]) -> Option<TopsisParams> {
     use rayon::prelude::*;
+    let Method::Topsis { normalization } = method else {
+        return None;
+    };
     let k = bound.len();
     let n = excluded.len();
     let ident = || (vec![0.0; k], vec![f64::NEG_INFINITY; k], vec![f64::INFINITY; k]);
@@ -978,20 +1025,35 @@ fn topsis_params(bound: &[Bound], weights: &[f64], excluded: &[bool]) -> TopsisP
             }
             a
         });
-    let mut t = TopsisParams { norms: sq.iter().map(|v| v.sqrt()).collect(), pis: vec![0.0; k], nis: vec![0.0; k] };
+    let (scale, offset): (Vec<f64>, Vec<f64>) = (0..k)
+        .map(|j| match normalization {
+            TopsisNormalization::None => (1.0, 0.0),
+            TopsisNormalization::Vector => {
+                let norm = sq[j].sqrt();
+                (if norm > 0.0 { 1.0 / norm } else { 0.0 }, 0.0)
+            }
+            // pymcdm: a constant column (or none at all) normalises to ones
+            TopsisNormalization::MinMax if hi[j] > lo[j] => {
+                let d = hi[j] - lo[j];
+                (1.0 / d, -lo[j] / d)
+            }
+            TopsisNormalization::MinMax => (0.0, 1.0),
+        })
+        .unzip();
+    let mut t = TopsisParams { scale, offset, pis: vec![0.0; k], nis: vec![0.0; k] };
     for j in 0..k {
-        // w·t/norm is monotone in t, so the extremes of v are v of the extremes of t
+        // the normalisation is monotone in t, so the extremes of v are v of the extremes of t
         t.pis[j] = if hi[j].is_finite() { t.v(weights[j], j, hi[j]) } else { f64::NEG_INFINITY };
         t.nis[j] = if lo[j].is_finite() { t.v(weights[j], j, lo[j]) } else { f64::INFINITY };
     }
-    t
+    Some(t)
 }
 
-/// Ranks (1 = best): non-excluded by score descending, ties in input order, then excluded ones
-/// in input order. The non-excluded rows are sorted by a stable LSD radix sort on the top 32
+/// Ranks (1 = best): non-excluded by score descending, then the excluded ones; equal scores (and
+/// the excluded parcels, as one group) share ranks by the `ties` rule, listed in input order. The non-excluded rows are sorted by a stable LSD radix sort on the top 32
 /// significant bits of an order-preserving key, then runs that share those bits are settled by
 /// the full 64-bit key (a stable sort, so exact ties keep input order). Linear in n in practice.
-fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<u32> {
+fn ranks(scores: &[f64], excluded: &[bool], ties: Ties) -> Vec<f64> {
     use rayon::prelude::*;
     let n = scores.len();
     // ascending key = higher score: the total order of f64, reversed
@@ -1049,17 +1111,33 @@ fn ranks(scores: &[f64], excluded: &[bool]) -> Vec<u32> {
         }
         s = e;
     }
-    // n ≤ u32::MAX (checked by `score`)
-    let mut rank = vec![0u32; n];
-    for (r, &(_, i)) in a.iter().enumerate() {
-        rank[i as usize] = r as u32 + 1;
-    }
-    let mut r = m as u32;
-    for (i, e) in excluded.iter().enumerate() {
-        if *e {
-            r += 1;
-            rank[i] = r;
+    // the listing order: scores descending (ties in input order), then the excluded parcels in
+    // input order, which share one tie group after every scored one
+    let mut order: Vec<u32> = a.into_iter().map(|(_, i)| i).collect();
+    order.extend((0..n as u32).filter(|&i| excluded[i as usize]));
+    let mut rank = vec![0.0; n];
+    let (mut s, mut dense) = (0, 0.0);
+    while s < n {
+        let mut e = s + 1;
+        if s < m {
+            let x = scores[order[s] as usize];
+            while e < m && scores[order[e] as usize] == x {
+                e += 1;
+            }
+        } else {
+            e = n;
         }
+        dense += 1.0;
+        for (p, &i) in order[s..e].iter().enumerate() {
+            rank[i as usize] = match ties {
+                Ties::First => (s + p + 1) as f64,
+                Ties::Min => (s + 1) as f64,
+                Ties::Max => e as f64,
+                Ties::Average => (s + 1 + e) as f64 / 2.0,
+                Ties::Dense => dense,
+            };
+        }
+        s = e;
     }
     rank
 }
@@ -1118,7 +1196,7 @@ pub fn score(features: &FeatureTable, profile: &Profile) -> Result<ScoreResult> 
 /// let p = Profile::parse(r#"{"version": 1, "method": {"type": "weighted_sum"}, "criteria": [{"column": "slope", "weight": 1,
 ///     "transform": {"type": "linear_cost", "min": 0, "max": 10}}]}"#).unwrap();
 /// let (r, acres) = score_and(&t, &p, |r| r.buildable_acres()).unwrap();
-/// assert_eq!(r.rank, vec![1, 2]);
+/// assert_eq!(r.rank, vec![1.0, 2.0]);
 /// assert!(acres.iter().all(|a| a.is_nan())); // no area column in this table
 /// ```
 pub fn score_and<T: Send>(
@@ -1161,7 +1239,7 @@ pub fn score_and<T: Send>(
             });
         }
     }
-    let topsis = matches!(profile.method, Method::Topsis).then(|| topsis_params(&bound, &weights, &excluded));
+    let topsis = topsis_params(&profile.method, &bound, &weights, &excluded);
     let scores = aggregate(&profile.method, &bound, &weights, topsis.as_ref(), &excluded);
     let method = serde_json::to_value(&profile.method)
         .ok()
@@ -1181,7 +1259,7 @@ pub fn score_and<T: Send>(
         constraints,
         area: features.column(&profile.area_column).ok().map(|c| c.values.clone()),
     };
-    let (rank, extra) = rayon::join(|| ranks(&r.score, &r.excluded), || also(&r));
+    let (rank, extra) = rayon::join(|| ranks(&r.score, &r.excluded, profile.ties), || also(&r));
     r.rank = rank;
     Ok((r, extra))
 }
@@ -1192,11 +1270,11 @@ pub struct Stability {
     /// Parcel id.
     pub id: String,
     /// Rank with the profile's weights.
-    pub rank: usize,
+    pub rank: f64,
     /// Best (lowest) rank seen.
-    pub best_rank: usize,
+    pub best_rank: f64,
     /// Worst rank seen.
-    pub worst_rank: usize,
+    pub worst_rank: f64,
     /// Share of runs in which the parcel stayed in the top k.
     pub p_top_k: f64,
 }
@@ -1283,21 +1361,20 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
             }
         }
     }
-    let mut best: Vec<usize> = result.rank.iter().map(|&r| r as usize).collect();
+    let mut best = result.rank.clone();
     let mut worst = best.clone();
     let mut in_top = vec![0usize; n];
     for w in &sets {
         // every run rescores every parcel: a long analysis stops on request (Ctrl-C)
         crate::interrupt::check("sensitivity")?;
-        let topsis =
-            matches!(profile.method, Method::Topsis).then(|| topsis_params(&result.bound, w, &result.excluded));
+        let topsis = topsis_params(&profile.method, &result.bound, w, &result.excluded);
         let s = aggregate(&profile.method, &result.bound, w, topsis.as_ref(), &result.excluded);
-        let r = ranks(&s, &result.excluded);
+        let r = ranks(&s, &result.excluded, profile.ties);
         for i in 0..n {
-            let ri = r[i] as usize;
+            let ri = r[i];
             best[i] = best[i].min(ri);
             worst[i] = worst[i].max(ri);
-            if ri <= top_k && !result.excluded[i] {
+            if ri <= top_k as f64 && !result.excluded[i] {
                 in_top[i] += 1;
             }
         }
@@ -1309,7 +1386,7 @@ pub fn sensitivity(result: &ScoreResult, profile: &Profile, how: Perturbation, t
         parcels: (0..n)
             .map(|i| Stability {
                 id: result.ids[i].clone(),
-                rank: result.rank[i] as usize,
+                rank: result.rank[i],
                 best_rank: best[i],
                 worst_rank: worst[i],
                 p_top_k: in_top[i] as f64 / runs as f64,
@@ -1425,7 +1502,7 @@ mod tests {
         let sum: f64 = r.explanation(0).iter().map(|c| c.contribution).sum();
         assert!((sum - r.score[0]).abs() < 1e-15);
         assert!(r.explanation(2)[0].missing && r.explanation(2)[0].transformed == 0.0);
-        assert_eq!(r.rank[0], 1);
+        assert_eq!(r.rank[0], 1.0);
     }
 
     #[test]
@@ -1473,11 +1550,67 @@ mod tests {
             let scores: Vec<f64> = scores.iter().zip(&excluded).map(|(s, e)| if *e { 0.0 } else { *s }).collect();
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| excluded[a].cmp(&excluded[b]).then(scores[b].total_cmp(&scores[a])).then(a.cmp(&b)));
-            let mut want = vec![0u32; n];
+            let mut want = vec![0.0; n];
             for (r, &i) in order.iter().enumerate() {
-                want[i] = r as u32 + 1;
+                want[i] = r as f64 + 1.0;
             }
-            assert_eq!(ranks(&scores, &excluded), want, "n = {n}");
+            assert_eq!(ranks(&scores, &excluded, Ties::First), want, "n = {n}");
         }
+    }
+
+    #[test]
+    fn tied_scores_share_ranks_by_the_pandas_rules() {
+        // scores 0.9 twice, 0.5 three times, 0.1 once, and two excluded parcels (one tied group)
+        let scores = [0.5, 0.9, 0.5, 0.0, 0.9, 0.1, 0.5, 0.0];
+        let excluded = [false, false, false, true, false, false, false, true];
+        let want = |v: [f64; 8]| v.to_vec();
+        // pandas: Series(scores).rank(ascending=False, method=…) on the scored rows, then the
+        // excluded group after them
+        assert_eq!(ranks(&scores, &excluded, Ties::Average), want([4.0, 1.5, 4.0, 7.5, 1.5, 6.0, 4.0, 7.5]));
+        assert_eq!(ranks(&scores, &excluded, Ties::Min), want([3.0, 1.0, 3.0, 7.0, 1.0, 6.0, 3.0, 7.0]));
+        assert_eq!(ranks(&scores, &excluded, Ties::Max), want([5.0, 2.0, 5.0, 8.0, 2.0, 6.0, 5.0, 8.0]));
+        assert_eq!(ranks(&scores, &excluded, Ties::Dense), want([2.0, 1.0, 2.0, 4.0, 1.0, 3.0, 2.0, 4.0]));
+        assert_eq!(ranks(&scores, &excluded, Ties::First), want([3.0, 1.0, 4.0, 7.0, 2.0, 6.0, 5.0, 8.0]));
+        // the default is `min`, named in profiles as pandas names it
+        let p: Profile = Profile::parse(
+            r#"{"version": 1, "method": {"type": "weighted_sum"}, "ties": "dense", "criteria": [{"column": "slope",
+                "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 10}}]}"#,
+        )
+        .unwrap();
+        assert_eq!((p.ties, Ties::default()), (Ties::Dense, Ties::Min));
+        let bad = p.clone();
+        let e = Profile::parse(&serde_json::to_string(&bad).unwrap().replace("dense", "random")).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+    }
+
+    #[test]
+    fn topsis_normalisations_are_affine_and_refuse_unknown_names() {
+        let mut t = FeatureTable::new(vec!["a".into(), "b".into(), "c".into()]);
+        t.add_column("x", vec![2.0, 6.0, 10.0], Default::default()).unwrap();
+        t.add_column("y", vec![5.0, 5.0, 5.0], Default::default()).unwrap();
+        let prof = |norm: &str| {
+            Profile::parse(&format!(
+                r#"{{"version": 1, "method": {{"type": "topsis"{norm}}}, "criteria": [
+                {{"column": "x", "weight": 3, "transform": {{"type": "linear_benefit", "min": 0, "max": 20}}}},
+                {{"column": "y", "weight": 1, "transform": {{"type": "linear_benefit", "min": 0, "max": 10}}}}]}}"#
+            ))
+        };
+        // the constant criterion y adds nothing; x transformed to 0.1, 0.3, 0.5
+        let none = score(&t, &prof("").unwrap()).unwrap();
+        assert_eq!(none.aggregation(), &Method::Topsis { normalization: TopsisNormalization::None });
+        assert!((none.score[1] - 0.5).abs() < 1e-15 && none.score[0] == 0.0 && none.score[2] == 1.0);
+        for n in ["vector", "min_max"] {
+            let r = score(&t, &prof(&format!(r#", "normalization": "{n}""#)).unwrap()).unwrap();
+            assert_eq!(r.rank, vec![3.0, 2.0, 1.0], "{n}");
+            for i in 0..3 {
+                assert!(
+                    (Method::Topsis { normalization: TopsisNormalization::None }.recombine(&r.explanation(i))
+                        - r.score[i])
+                        .abs()
+                        < 1e-12
+                );
+            }
+        }
+        assert_eq!(prof(r#", "normalization": "sum""#).unwrap_err().code(), "INVALID_INPUT");
     }
 }

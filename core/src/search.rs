@@ -170,8 +170,8 @@ pub struct Hit {
     pub id: String,
     /// Score (NaN without a profile).
     pub score: f64,
-    /// Rank among all parcels.
-    pub rank: usize,
+    /// Rank among all parcels (the profile's tie rule; NaN without a profile).
+    pub rank: f64,
     /// Excluded by a hard constraint.
     pub excluded: bool,
     /// Constraint codes that fired.
@@ -203,8 +203,8 @@ pub struct HitTable {
     pub row: Vec<u32>,
     /// Score (NaN without a profile).
     pub score: Vec<f64>,
-    /// Rank among all parcels.
-    pub rank: Vec<u32>,
+    /// Rank among all parcels (the profile's tie rule; NaN without a profile).
+    pub rank: Vec<f64>,
     /// Excluded by a hard constraint.
     pub excluded: Vec<bool>,
     /// Value of the sort column.
@@ -343,7 +343,7 @@ impl SearchIndex {
                 t.query.push(k as u32);
                 t.row.push(h.row as u32);
                 t.score.push(h.score);
-                t.rank.push(h.rank as u32);
+                t.rank.push(h.rank);
                 t.excluded.push(h.excluded);
                 t.sort_value.push(h.sort_value);
             }
@@ -570,7 +570,7 @@ impl SearchIndex {
                 row: i,
                 id: ids[i].clone(),
                 score: score_col[i],
-                rank: self.scores.as_ref().map_or(0, |s| s.rank[i] as usize),
+                rank: self.scores.as_ref().map_or(f64::NAN, |s| s.rank[i]),
                 excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
                 reasons: self
                     .scores

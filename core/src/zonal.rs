@@ -11,8 +11,8 @@
 //! coverage-weighted mean, `min`/`max` over cells with coverage > 0, `stdev` the weighted
 //! population standard deviation, quantiles from exactextract's weighted quantile definition
 //! (distinct values weighted by coverage; truncated to an integer on integer rasters, as
-//! exactextract returns them in the raster's type), `majority`/`minority` by summed coverage (ties: the
-//! smallest value), `variety` the number of distinct values, `frac` the coverage share of each
+//! exactextract returns them in the raster's type), `majority`/`minority` by summed coverage (ties,
+//! as exactextract: the largest value for majority, the smallest for minority), `variety` the number of distinct values, `frac` the coverage share of each
 //! value, `weighted_mean`/`weighted_sum` with a weight raster on the same grid. Cells with nodata
 //! or NaN are ignored; a polygon with no valid cell has `count` 0 and NaN statistics.
 

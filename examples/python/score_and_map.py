@@ -49,7 +49,7 @@ scores = landopp.score(features, profile)
 best = scores.sort_values("rank").head(5)
 for pid, row in best.iterrows():
     parts = ", ".join(f"{c['criterion']} {c['contribution']:.2f}" for c in row["explanation"])
-    print(f"#{row['rank']} parcel {pid}: score {row['score']:.3f} = {parts}")
+    print(f"#{row['rank']:g} parcel {pid}: score {row['score']:.3f} = {parts}")
 
 # %% Search: parcels in an area (WGS 84 box) with gentle slopes, best first
 index = landopp.SearchIndex(parcels, features, profile)

@@ -52,9 +52,14 @@ test('zonalStats equals exactextract (fixtures/expected/zonal_exactextract.json)
 test('score returns typed arrays; explanations on request sum to the score', async () => {
   const t = await landopp.features(sample.spec, fixture(''))
   const r = await landopp.score(t, sample.profile)
-  assert.ok(r.score instanceof Float64Array && r.rank instanceof Uint32Array && r.excluded instanceof Uint8Array)
+  assert.ok(r.score instanceof Float64Array && r.rank instanceof Float64Array && r.excluded instanceof Uint8Array)
   assert.equal(r.explanations, undefined)
-  assert.deepEqual([...r.rank].sort((a, b) => a - b), Array.from({ length: t.ids.length }, (_, i) => i + 1))
+  // `first` gives distinct ranks 1..n; the default `min` gives every parcel the count of better
+  // scored parcels + 1 (the excluded ones after all scored ones, as one group)
+  const first = await landopp.score(t, { ...sample.profile, ties: 'first' })
+  assert.deepEqual([...first.rank].sort((a, b) => a - b), Array.from({ length: t.ids.length }, (_, i) => i + 1))
+  const key = (i) => (r.excluded[i] ? -1 : r.score[i])
+  r.rank.forEach((v, i) => assert.equal(v, 1 + r.rank.filter((_, j) => key(j) > key(i)).length))
   const e = await landopp.score(t, sample.profile, { explain: true })
   // excluded parcels (the preset's TOO_SMALL / SLIVER screens) score 0 whatever their terms
   e.explanations.forEach((ex, i) => assert.ok(e.excluded[i] === 1 || Math.abs(ex.reduce((s, c) => s + c.contribution, 0) - e.score[i]) < 1e-12))

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const mean: Float64Array = z[0].values
     const table: FeatureTableJs = await features(sample.spec, fixtures)
     const s: ScoreResultJs = await score(table, profile, { explain: false })
-    const rank: Uint32Array = s.rank
+    const rank: Float64Array = s.rank
     const idx: SearchIndex = await buildSearchIndex(parcels, table, profile, { idField: 'index', duplicateIds: 'refuse' })
     const q: SearchQuery = {
       aoi: { bbox: [14.54, 45.86, 14.58, 45.89] }, crs: 'EPSG:4326',

@@ -518,7 +518,9 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, expla
     """Score parcels: ``features_df`` (as :func:`features` returns it, indexed by parcel id) with
     a scoring profile (dict, JSON/TOML text or file).
 
-    Returns a DataFrame indexed like ``features_df`` with ``score`` (0..1), ``rank`` (1 = best),
+    Returns a DataFrame indexed like ``features_df`` with ``score`` (0..1), ``rank`` (1 = best;
+    float64 like pandas' ``rank``: equal scores share ranks by the profile's ``ties`` rule, one of
+    ``"average"``, ``"min"`` (the default), ``"max"``, ``"dense"``, ``"first"``),
     ``excluded``, ``reasons`` (the ``;``-joined codes of the constraints that fired, categorical),
     ``buildable_acres`` and, with ``explain=True``, ``explanation`` (per criterion: raw,
     transformed, weight, contribution). For millions of parcels pass ``explain=False`` (the arrays

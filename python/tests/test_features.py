@@ -93,6 +93,39 @@ def test_zonal_edge_cases():
     np.testing.assert_allclose(out["mean"].dropna(), ref["mean"].dropna(), rtol=1e-6)
 
 
+def test_categorical_ties_and_quantile_arguments_as_exactextract(tmp_path):
+    # equally covered values: majority takes the largest and minority the smallest (exactextract)
+    import shapely
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "classes.tif"
+    classes = np.array([[3, 7, 7, 3], [1, 1, 5, 5], [9, 2, 2, 9], [4, 4, 4, 8]], dtype=np.int16)
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="int16", crs="EPSG:32633",
+                       transform=from_origin(0, 4, 1, 1)) as ds:
+        ds.write(classes, 1)
+    polys = gpd.GeoDataFrame(geometry=[
+        shapely.box(0, 3, 2, 4),          # 3 and 7, one cell each
+        shapely.box(0, 2, 4, 3),          # 1, 1, 5, 5
+        shapely.box(0, 1, 4, 2),          # 9, 2, 2, 9
+        shapely.box(0.5, 3, 1.5, 4),      # half a 3, half a 7
+        shapely.box(0.5, 0, 4, 1),        # 4 covered 2.5 cells, 8 one: no tie
+        shapely.box(2.5, 0, 4, 1),        # half a 4, a whole 8
+    ], crs="EPSG:32633")
+    ops = ["majority", "minority", "mode", "variety"]
+    ref = exact_extract(str(path), polys, ops, output="pandas")
+    ours = landopp.zonal_stats(path, polys, ["majority", "minority", "variety"])
+    assert ref["majority"].tolist() == [7, 5, 9, 7, 4, 8] and ref["minority"].tolist() == [3, 1, 2, 3, 8, 4]
+    for c in ["majority", "minority", "variety"]:
+        np.testing.assert_array_equal(ours[c].to_numpy(float), ref[c].to_numpy(float), err_msg=c)
+    np.testing.assert_array_equal(ref["mode"], ref["majority"])
+    # quantile arguments outside [0, 1] are refused by both, naming the argument
+    for q in ["1.1", "-0.2"]:
+        with pytest.raises(Exception):
+            exact_extract(str(path), polys, [f"quantile(q={q})"], output="pandas")
+        with pytest.raises(landopp.InvalidInputError, match=f"quantile {float(q):g} outside"):
+            landopp.zonal_stats(path, polys, [f"quantile(q={q})"])
+
+
 def test_geodataframes_are_packed_as_rings_with_wkb_for_the_rest(tmp_path):
     # From 256 rows a GeoSeries goes to the extension as one coordinate array for the single-ring
     # rows and WKB for the others: same results as plain WKB, geometry types kept.

@@ -53,15 +53,51 @@ def test_methods_equal_pymcdm(shared):
     ]:
         ours = landopp.score(df, profile_for(df, cols, types, w, method))["score"].to_numpy()
         np.testing.assert_allclose(ours, ref(x, w, types, validation=False), rtol=0, atol=1e-9, err_msg=name)
-    # TOPSIS: min-max transform, then pymcdm's TOPSIS with vector normalisation of the transformed matrix
+    # TOPSIS on the transformed matrix t (min-max transforms): by default t is TOPSIS's normalised
+    # matrix (pymcdm's TOPSIS with an identity normalisation); a second normalisation on request
     t = np.column_stack([mm(x[:, j], types[j] < 0) for j in range(4)])
-    ours = landopp.score(df, profile_for(df, cols, types, w, {"type": "topsis"}))["score"].to_numpy()
-    ref = methods.TOPSIS(normalization_function=normalizations.vector_normalization)(t, w, np.ones(4), validation=False)
-    np.testing.assert_allclose(ours, ref, atol=1e-9)
+    for norm, ref_norm in [
+        (None, lambda col, cost: col),
+        ("vector", normalizations.vector_normalization),
+        ("min_max", normalizations.minmax_normalization),
+    ]:
+        method = {"type": "topsis"} | ({"normalization": norm} if norm else {})
+        ours = landopp.score(df, profile_for(df, cols, types, w, method))["score"].to_numpy()
+        ref = methods.TOPSIS(normalization_function=ref_norm)(t, w, np.ones(4), validation=False)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9, err_msg=str(norm))
+    # min-max transforms of a min-max normalised matrix change nothing: pymcdm's default TOPSIS
+    ours = landopp.score(df, profile_for(df, cols, types, w, {"type": "topsis", "normalization": "min_max"}))
+    np.testing.assert_allclose(ours["score"].to_numpy(), methods.TOPSIS()(x, w, types, validation=False), atol=1e-9)
     # SPOTIS on the transformed matrix with bounds [0, 1] (lower distance is better)
     ours = landopp.score(df, profile_for(df, cols, types, w, {"type": "spotis"}))["score"].to_numpy()
     ref = methods.SPOTIS(np.array([[0.0, 1.0]] * 4))(t, w, np.ones(4), validation=False)
     np.testing.assert_allclose(ours, 1 - ref, atol=1e-9)
+
+
+def test_tied_scores_share_ranks_like_pandas_and_pymcdm():
+    # scores with ties (two parcels on identical features, a constant column) and one excluded parcel
+    import pandas as pd
+
+    df = pd.DataFrame({"slope": [2.0, 5.0, 2.0, 9.0, 5.0, 30.0], "area_acres": [3.0] * 6},
+                      index=pd.Index(list("abcdef"), name="parcel_id"))
+    prof = {"version": 1, "method": {"type": "weighted_sum"},
+            "criteria": [{"column": "slope", "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 10}}],
+            "constraints": [{"code": "STEEP", "column": "slope", "op": ">", "value": 20}]}
+    scored = df.index[df["slope"] <= 20]
+    default = landopp.score(df, prof)
+    assert default["rank"].tolist() == [1, 3, 1, 5, 3, 6]  # `min` unless the profile says otherwise
+    for ties in ["average", "min", "max", "dense", "first"]:
+        r = landopp.score(df, prof | {"ties": ties})
+        want = r.loc[scored, "score"].rank(ascending=False, method=ties)
+        np.testing.assert_array_equal(r.loc[scored, "rank"], want, err_msg=ties)
+        assert r.loc["f", "rank"] == (want.max() + 1 if ties in ("dense",) else len(scored) + 1)
+    # pymcdm's rankdata (average ranks, larger is better) reproduced exactly
+    from pymcdm.helpers import rrankdata
+
+    r = landopp.score(df, prof | {"ties": "average"})
+    np.testing.assert_array_equal(r.loc[scored, "rank"], rrankdata(r.loc[scored, "score"].to_numpy()))
+    with pytest.raises(landopp.InvalidInputError):
+        landopp.score(df, prof | {"ties": "random"})
 
 
 def test_explanation_sums_and_rank_reversal(shared):

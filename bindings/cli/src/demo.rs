@@ -165,7 +165,7 @@ pub fn print_top(r: &landopp::scoring::ScoreResult, n: usize) {
     let method = r.aggregation();
     outln!("({})", method.explained_by());
     let mut order: Vec<usize> = (0..r.ids.len()).collect();
-    order.sort_by_key(|&i| r.rank[i]);
+    order.sort_by(|&a, &b| r.rank[a].total_cmp(&r.rank[b]));
     for &i in order.iter().take(n) {
         let reasons = r.reasons(i);
         let flags = if reasons.is_empty() { String::new() } else { format!("  [{}]", reasons.join(", ")) };

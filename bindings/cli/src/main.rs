@@ -276,7 +276,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 o => {
                     let mut out = landopp::FeatureTable::new(r.ids.to_vec());
                     out.add_column("score", r.score.clone(), Default::default())?;
-                    out.add_column("rank", r.rank.iter().map(|v| *v as f64).collect(), Default::default())?;
+                    out.add_column("rank", r.rank.clone(), Default::default())?;
                     out.add_column(
                         "excluded",
                         r.excluded.iter().map(|v| *v as u8 as f64).collect(),

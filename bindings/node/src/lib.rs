@@ -483,8 +483,9 @@ pub struct ScoreTask {
 pub struct ScoreResultJs {
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Float64Array,
-    /// Rank, 1 = best; excluded parcels rank last.
-    pub rank: Uint32Array,
+    /// Rank, 1 = best; equal scores share ranks by the profile's `ties` rule (default `min`;
+    /// `average` gives halves); excluded parcels rank last, as one tied group.
+    pub rank: Float64Array,
     /// 1 when a hard constraint excluded the parcel.
     pub excluded: Uint8Array,
     /// Per parcel, an index into `reasonSets`.
@@ -504,7 +505,7 @@ pub struct ScoreResultJs {
 /// A score result taken apart on the worker thread.
 pub struct ScoreParts {
     score: Vec<f64>,
-    rank: Vec<u32>,
+    rank: Vec<f64>,
     excluded: Vec<u8>,
     reasons: Vec<u32>,
     reason_sets: Vec<String>,
@@ -567,7 +568,7 @@ impl Task for ScoreTask {
             buildable_acres: Float64Array::new(p.buildable_acres),
             method: p.method,
             score: Float64Array::new(p.score),
-            rank: Uint32Array::new(p.rank),
+            rank: Float64Array::new(p.rank),
             excluded: Uint8Array::new(p.excluded),
             explanations: p.explanations.map(Json),
         })
@@ -1510,7 +1511,8 @@ pub struct HitTableJs {
     /// Row of the parcel in the index (`index.ids()[row]` is its id).
     pub row: Uint32Array,
     pub score: Float64Array,
-    pub rank: Uint32Array,
+    /// Rank among all parcels (the profile's tie rule; NaN without a profile).
+    pub rank: Float64Array,
     pub excluded: Uint8Array,
     pub sort_value: Float64Array,
     /// Matches of each query (all pages).
@@ -1546,7 +1548,7 @@ impl Task for QueryManyTask {
             query: Uint32Array::new(t.query),
             row: Uint32Array::new(t.row),
             score: Float64Array::new(t.score),
-            rank: Uint32Array::new(t.rank),
+            rank: Float64Array::new(t.rank),
             excluded: Uint8Array::new(t.excluded.into_iter().map(u8::from).collect()),
             sort_value: Float64Array::new(t.sort_value),
             totals: t.totals.into_iter().map(|v| v as u32).collect(),

@@ -533,15 +533,16 @@ pub struct Scores {
 #[pymethods]
 impl Scores {
     /// `(score, rank, excluded, reason codes, reason sets, buildable acres)` as numpy arrays
-    /// (moved out: callable once): rank as int64 and reason codes in the smallest integer type
-    /// for the number of sets, as pandas wants them, built with the GIL released.
+    /// (moved out: callable once): rank as float64 (as pandas' `rank` gives it: `average` ties
+    /// are halves) and reason codes in the smallest integer type for the number of sets, built
+    /// with the GIL released.
     #[allow(clippy::type_complexity)]
     fn take_arrays<'py>(
         &mut self,
         py: Python<'py>,
     ) -> PyResult<(
         Bound<'py, numpy::PyArray1<f64>>,
-        Bound<'py, numpy::PyArray1<i64>>,
+        Bound<'py, numpy::PyArray1<f64>>,
         Bound<'py, numpy::PyArray1<bool>>,
         Bound<'py, PyAny>,
         Vec<String>,
@@ -551,14 +552,9 @@ impl Scores {
         let r = &mut self.inner;
         let parts = self.parts.take();
         let (score, rank, excluded, codes, sets, acres) = run(py, move || {
-            use rayon::prelude::*;
             let rank = std::mem::take(&mut r.rank);
             let (score, excluded) = (std::mem::take(&mut r.score), std::mem::take(&mut r.excluded));
-            let r = &*r;
-            let (((codes, sets), acres), rank) = rayon::join(
-                || parts.unwrap_or_else(|| score_parts(r)),
-                || rank.par_iter().with_min_len(1 << 16).map(|&v| v as i64).collect::<Vec<i64>>(),
-            );
+            let ((codes, sets), acres) = parts.unwrap_or_else(|| score_parts(r));
             Ok((score, rank, excluded, codes, sets, acres))
         })?;
         Ok((
