@@ -66,20 +66,31 @@ impl Stat {
     /// Parse exactextract-style names: `count`, `mean`, `quantile(q=0.25)` or `quantile_25`, `frac`, ...
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase();
-        let q = |v: &str| -> Result<Stat> {
-            let x: f64 = v.trim().parse().map_err(|_| Error::InvalidInput(format!("bad quantile in {s:?}")))?;
-            let x = if x > 1.0 { x / 100.0 } else { x };
+        // `quantile(q=0.25)` takes a fraction in [0, 1], as exactextract (which refuses any
+        // other q); the column-name form `quantile_25` a percentage in [0, 100]
+        let q = |v: &str, percent: bool| -> Result<Stat> {
+            let arg = if percent { "percentage" } else { "q" };
+            let x: f64 = v.trim().parse().map_err(|_| Error::InvalidInput(format!("bad quantile {arg} in {s:?}")))?;
+            let (x, hi) = if percent { (x / 100.0, 100) } else { (x, 1) };
             if !(0.0..=1.0).contains(&x) {
-                return Err(Error::InvalidInput(format!("quantile {x} outside 0..1 in {s:?}")));
+                return Err(Error::InvalidInput(format!("quantile {arg} {v} outside [0, {hi}] in {s:?}")));
             }
             Ok(Stat::Quantile(x))
         };
         if let Some(rest) = t.strip_prefix("quantile(") {
-            let inner = rest.trim_end_matches(')');
-            return q(inner.trim_start_matches("q=").trim());
+            let Some(inner) = rest.strip_suffix(')') else {
+                return Err(Error::InvalidInput(format!("unclosed argument list in {s:?}")));
+            };
+            let inner = inner.trim();
+            let Some(v) = inner.strip_prefix("q").map(str::trim_start).and_then(|r| r.strip_prefix('=')) else {
+                return Err(Error::InvalidInput(format!(
+                    "quantile needs its argument q, as quantile(q=0.25), in {s:?}"
+                )));
+            };
+            return q(v, false);
         }
         if let Some(rest) = t.strip_prefix("quantile_") {
-            return q(rest);
+            return q(rest, true);
         }
         Ok(match t.as_str() {
             "count" => Stat::Count,
@@ -820,5 +831,16 @@ mod tests {
         assert_eq!(Stat::parse("quantile(q=0.25)").unwrap(), Stat::Quantile(0.25));
         assert_eq!(Stat::Quantile(0.25).name(), "quantile_25");
         assert_eq!(Stat::parse("nope").unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(Stat::parse("quantile_25").unwrap(), Stat::Quantile(0.25));
+        assert_eq!(Stat::parse("Quantile( q = 1 )").unwrap(), Stat::Quantile(1.0));
+        // q is a fraction, as exactextract takes it: 1.1 is refused, not read as 1.1 %
+        for bad in
+            ["quantile(q=1.1)", "quantile(q=-0.2)", "quantile(q=25)", "quantile(0.5)", "quantile(q=0.5", "quantile_101"]
+        {
+            let e = Stat::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "INVALID_INPUT", "{bad}");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        assert!(Stat::parse("quantile(q=1.1)").unwrap_err().to_string().contains("quantile q 1.1 outside [0, 1]"));
     }
 }

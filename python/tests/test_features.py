@@ -122,7 +122,7 @@ def test_categorical_ties_and_quantile_arguments_as_exactextract(tmp_path):
     for q in ["1.1", "-0.2"]:
         with pytest.raises(Exception):
             exact_extract(str(path), polys, [f"quantile(q={q})"], output="pandas")
-        with pytest.raises(landopp.InvalidInputError, match=f"quantile {float(q):g} outside"):
+        with pytest.raises(landopp.InvalidInputError, match="quantile q .* outside \\[0, 1\\]"):
             landopp.zonal_stats(path, polys, [f"quantile(q={q})"])
 
 
