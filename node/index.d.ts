@@ -167,7 +167,8 @@ export interface HitTableJs {
   /** Row of the parcel in the index (`index.ids()[row]` is its id). */
   row: Uint32Array
   score: Float64Array
-  rank: Uint32Array
+  /** Rank among all parcels (the profile's tie rule; NaN without a profile). */
+  rank: Float64Array
   excluded: Uint8Array
   sortValue: Float64Array
   /** Matches of each query (all pages). */
@@ -347,8 +348,11 @@ export interface ScoreOptions {
 export interface ScoreResultJs {
   /** Score in 0..1 (0 for excluded parcels). */
   score: Float64Array
-  /** Rank, 1 = best; excluded parcels rank last. */
-  rank: Uint32Array
+  /**
+   * Rank, 1 = best; equal scores share ranks by the profile's `ties` rule (default `min`;
+   * `average` gives halves); excluded parcels rank last, as one tied group.
+   */
+  rank: Float64Array
   /** 1 when a hard constraint excluded the parcel. */
   excluded: Uint8Array
   /** Per parcel, an index into `reasonSets`. */
