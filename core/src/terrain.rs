@@ -86,11 +86,107 @@ pub struct TerrainOptions {
     pub altitude: f64,
     /// 0-based band of the DEM.
     pub band: usize,
+    /// Gradient of slope, aspect and hillshade (`gdaldem -alg`): Horn (default) or
+    /// Zevenbergen–Thorne.
+    pub gradient: Gradient,
+    /// Hillshade variant (`gdaldem hillshade -combined | -multidirectional | -igor`).
+    pub hillshade: HillshadeMode,
+    /// TRI variant (`gdaldem TRI -alg Riley | Wilson`).
+    pub tri: TriAlgorithm,
+    /// Aspect: flat cells are 0 instead of nodata, and the output has no nodata value (cells
+    /// with nodata in the DEM are 0 too), as `gdaldem aspect -zero_for_flat`.
+    pub zero_for_flat: bool,
+    /// Aspect as a trigonometric angle, counter-clockwise from east (`gdaldem aspect
+    /// -trigonometric`), instead of an azimuth clockwise from north.
+    pub trigonometric: bool,
 }
 
 impl Default for TerrainOptions {
     fn default() -> Self {
-        TerrainOptions { compute_edges: true, scale: None, z_factor: 1.0, azimuth: 315.0, altitude: 45.0, band: 0 }
+        TerrainOptions {
+            compute_edges: true,
+            scale: None,
+            z_factor: 1.0,
+            azimuth: 315.0,
+            altitude: 45.0,
+            band: 0,
+            gradient: Gradient::Horn,
+            hillshade: HillshadeMode::Standard,
+            tri: TriAlgorithm::Riley,
+            zero_for_flat: false,
+            trigonometric: false,
+        }
+    }
+}
+
+/// The 3×3 gradient of slope, aspect and hillshade (`gdaldem -alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gradient {
+    /// Horn (1981): the weighted 3×3 differences; best on rough terrain (gdaldem's default).
+    #[default]
+    Horn,
+    /// Zevenbergen & Thorne (1987): the central differences; smoother terrain.
+    ZevenbergenThorne,
+}
+
+/// The hillshade variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HillshadeMode {
+    /// One light source at `azimuth`, `altitude` (gdaldem's default).
+    #[default]
+    Standard,
+    /// Shading combined with slope (`-combined`): flat areas light, steep areas dark.
+    Combined,
+    /// Four lights at 225°, 270°, 315° and 360°, weighted by aspect (`-multidirectional`, USGS
+    /// Open-File Report 92-422); `azimuth` is not used.
+    Multidirectional,
+    /// Igor's hillshade (`-igor`): a shade of slope and aspect only, for terrain behind a map.
+    Igor,
+}
+
+/// The terrain ruggedness index variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriAlgorithm {
+    /// Riley et al. (1999): the root of the summed squared differences to the 8 neighbours
+    /// (terrestrial; gdaldem's default).
+    #[default]
+    Riley,
+    /// Wilson et al. (2007): the mean absolute difference to the 8 neighbours (bathymetry).
+    Wilson,
+}
+
+impl TerrainOptions {
+    /// Refuse options that do not apply to `product` (an option set to a non-default value for
+    /// another product would otherwise be silently ignored) and meaningless values.
+    pub fn check(&self, product: TerrainProduct) -> Result<()> {
+        use TerrainProduct::*;
+        let d = TerrainOptions::default();
+        let bad = |name: &str, applies: &str| {
+            Err(Error::InvalidInput(format!("terrain option {name} applies to {applies}, not to {product:?}")))
+        };
+        if self.gradient != d.gradient && !matches!(product, SlopeDegrees | SlopePercent | Aspect | Hillshade) {
+            return bad("gradient", "slope, aspect and hillshade");
+        }
+        if self.hillshade != d.hillshade && product != Hillshade {
+            return bad("hillshade", "hillshade");
+        }
+        if self.tri != d.tri && product != Tri {
+            return bad("tri", "tri");
+        }
+        if (self.zero_for_flat || self.trigonometric) && product != Aspect {
+            return bad(if self.zero_for_flat { "zero_for_flat" } else { "trigonometric" }, "aspect");
+        }
+        if product == Hillshade {
+            for (name, v) in [("z_factor", self.z_factor), ("azimuth", self.azimuth), ("altitude", self.altitude)] {
+                if !v.is_finite() {
+                    return Err(Error::InvalidInput(format!("terrain option {name} must be finite, got {v}")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -101,6 +197,10 @@ trait Work: Copy + Send + Sync + PartialEq + PartialOrd + 'static {
     fn f64(self) -> f64;
     /// gdaldem's TPI, `centre − sum·0.125` in f32 (an integer sum is converted, not divided).
     fn tpi(centre: Self, sum: Self) -> f32;
+    /// `|self − o|` in the working type.
+    fn abs_diff(self, o: Self) -> Self;
+    /// `self · 0.125` in f32 (an integer is converted first), as gdaldem's Wilson TRI.
+    fn eighth(self) -> f32;
     fn interp(a: Self, b: Self) -> Self;
     fn from_f64(v: f64) -> Self;
 }
@@ -121,6 +221,14 @@ impl Work for f32 {
     #[inline(always)]
     fn tpi(centre: Self, sum: Self) -> f32 {
         centre - sum * 0.125
+    }
+    #[inline(always)]
+    fn abs_diff(self, o: Self) -> Self {
+        (self - o).abs()
+    }
+    #[inline(always)]
+    fn eighth(self) -> f32 {
+        self * 0.125
     }
     #[inline(always)]
     fn interp(a: Self, b: Self) -> Self {
@@ -148,6 +256,14 @@ impl Work for i32 {
     #[inline(always)]
     fn tpi(centre: Self, sum: Self) -> f32 {
         centre as f32 - sum as f32 * 0.125
+    }
+    #[inline(always)]
+    fn abs_diff(self, o: Self) -> Self {
+        self.wrapping_sub(o).wrapping_abs()
+    }
+    #[inline(always)]
+    fn eighth(self) -> f32 {
+        self as f32 * 0.125
     }
     #[inline(always)]
     fn interp(a: Self, b: Self) -> Self {
@@ -178,7 +294,31 @@ struct Params {
     /// (ewres, nsres) per row (nsres negative for north-up, as the geotransform).
     res: Vec<(f64, f64)>,
     scale: f64,
+    /// Standard Horn hillshade: sin(alt)·254, cos(az)·cos(alt)·z·254, sin(az)·cos(alt)·z·254, z².
     hs: [f64; 4],
+    gradient: Gradient,
+    hillshade: HillshadeMode,
+    tri: TriAlgorithm,
+    zero_for_flat: bool,
+    trigonometric: bool,
+    /// The other hillshades' constants, in gdaldem's names.
+    shade: Shade,
+}
+
+/// gdaldem's constants of the combined, multidirectional and Igor hillshades and of the
+/// Zevenbergen–Thorne one (z is `z_factor / 8`, or `/ 2` for Zevenbergen–Thorne).
+#[derive(Debug, Clone, Copy, Default)]
+struct Shade {
+    sin_alt: f64,
+    cos_az_cos_alt_z: f64,
+    sin_az_cos_alt_z: f64,
+    square_z: f64,
+    z: f64,
+    az: f64,
+    sin_alt_127: f64,
+    sin_alt_254: f64,
+    cos_alt_z_127: f64,
+    cos225_cos_alt_z_127: f64,
 }
 
 #[inline(always)]
@@ -196,27 +336,44 @@ fn horn_dy<W: Work>(w: &[W; 9]) -> W {
 fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
     match p.product {
         TerrainProduct::SlopeDegrees | TerrainProduct::SlopePercent => {
-            let dx = horn_dx(w).f64() / res.0;
-            let dy = horn_dy(w).f64() / res.1;
+            let (gx, gy, div) = match p.gradient {
+                Gradient::Horn => (horn_dx(w), horn_dy(w), 8.0),
+                Gradient::ZevenbergenThorne => (w[3].sub(w[5]), w[7].sub(w[1]), 2.0),
+            };
+            let dx = gx.f64() / res.0;
+            let dy = gy.f64() / res.1;
             let key = dx * dx + dy * dy;
             if p.product == TerrainProduct::SlopeDegrees {
-                (fast_atan(key.sqrt() / (8.0 * p.scale)).to_degrees()) as f32
+                (fast_atan(key.sqrt() / (div * p.scale)).to_degrees()) as f32
             } else {
-                (100.0 * (key.sqrt() / (8.0 * p.scale))) as f32
+                (100.0 * (key.sqrt() / (div * p.scale))) as f32
             }
         }
         TerrainProduct::Aspect => {
-            let dx = w[2].add(w[5]).add(w[5]).add(w[8]).sub(w[0].add(w[3]).add(w[3]).add(w[6])).f64();
-            let dy = horn_dy(w).f64();
+            let (dx, dy) = match p.gradient {
+                Gradient::Horn => {
+                    (w[2].add(w[5]).add(w[5]).add(w[8]).sub(w[0].add(w[3]).add(w[3]).add(w[6])).f64(), horn_dy(w).f64())
+                }
+                Gradient::ZevenbergenThorne => (w[5].sub(w[3]).f64(), w[7].sub(w[1]).f64()),
+            };
             if dx == 0.0 && dy == 0.0 {
                 return NODATA;
             }
             let mut a = (dy.atan2(-dx) / (std::f64::consts::PI / 180.0)) as f32;
-            a = if a > 90.0 { 450.0 - a } else { 90.0 - a };
+            if p.trigonometric {
+                if a < 0.0 {
+                    a += 360.0;
+                }
+            } else {
+                a = if a > 90.0 { 450.0 - a } else { 90.0 - a };
+            }
             if a == 360.0 {
                 a = 0.0;
             }
             a
+        }
+        TerrainProduct::Hillshade if p.gradient != Gradient::Horn || p.hillshade != HillshadeMode::Standard => {
+            shade_variant(w, p, res)
         }
         TerrainProduct::Hillshade => {
             // gdaldem's two formulations: on square cells (|ewres| = |nsres|) the Horn sums are
@@ -241,6 +398,18 @@ fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
             let cang = div_sqrt_like_gdal(num, den);
             (if cang <= 0.0 { 1.0 } else { 1.0 + cang }) as f32
         }
+        TerrainProduct::Tri if p.tri == TriAlgorithm::Wilson => {
+            let c = w[4];
+            w[0].abs_diff(c)
+                .add(w[1].abs_diff(c))
+                .add(w[2].abs_diff(c))
+                .add(w[3].abs_diff(c))
+                .add(w[5].abs_diff(c))
+                .add(w[6].abs_diff(c))
+                .add(w[7].abs_diff(c))
+                .add(w[8].abs_diff(c))
+                .eighth()
+        }
         TerrainProduct::Tri => {
             let c = w[4];
             let sq = |v: W| {
@@ -264,6 +433,83 @@ fn compute<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
                 }
             }
             hi.sub(lo).f64() as f32
+        }
+    }
+}
+
+/// The hillshades other than the standard Horn one, as gdaldem computes them: the gradient as
+/// sums (or central differences) × 1/res, then each variant's shade.
+#[cold]
+fn shade_variant<W: Work>(w: &[W; 9], p: &Params, res: (f64, f64)) -> f32 {
+    let sh = &p.shade;
+    let (inv_ew, inv_ns) = (1.0 / (res.0 * p.scale), 1.0 / (res.1 * p.scale));
+    let (x, y) = match p.gradient {
+        Gradient::Horn => (horn_dx(w).f64() * inv_ew, horn_dy(w).f64() * inv_ns),
+        Gradient::ZevenbergenThorne => (w[3].sub(w[5]).f64() * inv_ew, w[7].sub(w[1]).f64() * inv_ns),
+    };
+    match p.hillshade {
+        HillshadeMode::Standard => {
+            let [sin_alt_254, cos_az_254, sin_az_254, square_z] = p.hs;
+            let cang =
+                div_sqrt_like_gdal(sin_alt_254 - (y * cos_az_254 - x * sin_az_254), 1.0 + square_z * (x * x + y * y));
+            (if cang <= 0.0 { 1.0 } else { 1.0 + cang }) as f32
+        }
+        HillshadeMode::Combined => {
+            let slope = (x * x + y * y) * sh.square_z;
+            let cang =
+                div_sqrt_like_gdal(sh.sin_alt - (y * sh.cos_az_cos_alt_z - x * sh.sin_az_cos_alt_z), 1.0 + slope)
+                    .acos();
+            let cang = 1.0 - cang * slope.sqrt().atan() * (1.0 / ((std::f64::consts::PI * std::f64::consts::PI) / 4.0));
+            if cang <= 0.0 {
+                1.0
+            } else {
+                (1.0 + 254.0 * cang) as f32
+            }
+        }
+        HillshadeMode::Multidirectional => {
+            let (xx, yy) = (x * x, y * y);
+            let xx_plus_yy = xx + yy;
+            if xx_plus_yy == 0.0 {
+                return (1.0 + sh.sin_alt_254) as f32;
+            }
+            let pos = |v: f64| if v <= 0.0 { 0.0 } else { v };
+            let v225 = pos(sh.sin_alt_127 + (x - y) * sh.cos225_cos_alt_z_127);
+            let v270 = pos(sh.sin_alt_127 - x * sh.cos_alt_z_127);
+            let v315 = pos(sh.sin_alt_127 + (x + y) * sh.cos225_cos_alt_z_127);
+            let v360 = pos(sh.sin_alt_127 - y * sh.cos_alt_z_127);
+            let w225 = 0.5 * xx_plus_yy - x * y;
+            let w315 = xx_plus_yy - w225;
+            let cang = div_sqrt_like_gdal(
+                (w225 * v225 + xx * v270 + w315 * v315 + yy * v360) / xx_plus_yy,
+                1.0 + sh.square_z * xx_plus_yy,
+            );
+            (1.0 + cang) as f32
+        }
+        HillshadeMode::Igor => {
+            // Igor's slope and aspect take the gradient in gdaldem's aspect orientation
+            let slope_deg = ((x * x + y * y).sqrt() * sh.z).atan() * (180.0 / std::f64::consts::PI);
+            let aspect = match p.gradient {
+                Gradient::Horn => {
+                    let dx = w[2].add(w[5]).add(w[5]).add(w[8]).sub(w[0].add(w[3]).add(w[3]).add(w[6])).f64();
+                    horn_dy(w).f64().atan2(-dx)
+                }
+                Gradient::ZevenbergenThorne => w[7].sub(w[1]).f64().atan2(-w[5].sub(w[3]).f64()),
+            };
+            let two_pi = std::f64::consts::PI * 2.0;
+            let norm = |a: f64| {
+                let a = a % two_pi;
+                if a < 0.0 {
+                    two_pi + a
+                } else {
+                    a
+                }
+            };
+            let mut diff = (norm(aspect) - norm(std::f64::consts::PI * 3.0 / 2.0 - sh.az)).abs();
+            if diff > two_pi / 2.0 {
+                diff = two_pi - diff;
+            }
+            let aspect_strength = 1.0 - diff / std::f64::consts::PI;
+            (255.0 * (1.0 - slope_deg / 90.0 * aspect_strength)) as f32
         }
     }
 }
@@ -472,7 +718,8 @@ fn run_rows<T: Src>(
         Vec::new()
     };
     let clean = |rr: usize| !has_nd || !row_nd[rr - b0];
-    let is_slope = matches!(p.product, TerrainProduct::SlopeDegrees | TerrainProduct::SlopePercent);
+    let is_slope = matches!(p.product, TerrainProduct::SlopeDegrees | TerrainProduct::SlopePercent)
+        && p.gradient == Gradient::Horn;
     let f32_data = T::as_f32(buf);
     out.par_chunks_mut(w).enumerate().for_each(|(i, orow)| {
         let r = o0 + i;
@@ -686,17 +933,35 @@ pub fn terrain(dem: &Raster, product: TerrainProduct, opts: &TerrainOptions) -> 
         BandData::F32(a) => run(a, dem.nodata, &p, opts.compute_edges),
         BandData::F64(a) => run(a, dem.nodata, &p, opts.compute_edges),
     };
-    let (data, nodata) = if product == TerrainProduct::Hillshade {
-        (BandData::U8(out.mapv(hillshade_byte)), 0.0)
-    } else {
-        (BandData::F32(out), NODATA as f64)
-    };
-    let mut r = Raster::new(vec![data], GeoTransform(dem.transform.0), dem.crs.clone(), Some(nodata))?;
+    let mut out = out;
+    if let Some(cells) = out.as_slice_mut() {
+        p.finish(cells);
+    }
+    let data =
+        if product == TerrainProduct::Hillshade { BandData::U8(out.mapv(hillshade_byte)) } else { BandData::F32(out) };
+    let mut r = Raster::new(vec![data], GeoTransform(dem.transform.0), dem.crs.clone(), p.nodata_out())?;
     r.band_names = vec![Some(format!("{product:?}").to_ascii_lowercase())];
     Ok(r)
 }
 
 impl Params {
+    /// The output's nodata value: 0 for hillshade (bytes), none for aspect with
+    /// `zero_for_flat` (flat and nodata cells are 0), −9999 otherwise.
+    fn nodata_out(&self) -> Option<f64> {
+        match self.product {
+            TerrainProduct::Hillshade => Some(0.0),
+            TerrainProduct::Aspect if self.zero_for_flat => None,
+            _ => Some(NODATA as f64),
+        }
+    }
+
+    /// Map computed cells to the output's values: nodata is 0 with `zero_for_flat`.
+    fn finish(&self, cells: &mut [f32]) {
+        if self.product == TerrainProduct::Aspect && self.zero_for_flat {
+            cells.iter_mut().filter(|v| **v == NODATA).for_each(|v| *v = 0.0);
+        }
+    }
+
     fn new(
         product: TerrainProduct,
         opts: &TerrainOptions,
@@ -704,21 +969,36 @@ impl Params {
         crs: Option<&Crs>,
         h: usize,
     ) -> Result<Self> {
+        opts.check(product)?;
         let (res, scale) = row_resolutions(t, crs, h, opts.scale)?;
-        let (alt, az) = (opts.altitude.to_radians(), opts.azimuth.to_radians());
+        let deg = std::f64::consts::PI / 180.0;
+        let (alt, az) = (opts.altitude * deg, opts.azimuth * deg);
         // gdaldem's constants, rounded in its order (the scale goes into 1/res, see `compute`)
-        let z_factor = opts.z_factor / 8.0;
+        let z_factor = opts.z_factor / if opts.gradient == Gradient::ZevenbergenThorne { 2.0 } else { 8.0 };
         let cos_alt_z = alt.cos() * z_factor;
+        let (cos_az_cos_alt_z, sin_az_cos_alt_z) = (az.cos() * cos_alt_z, az.sin() * cos_alt_z);
         Ok(Params {
             product,
             res,
             scale,
-            hs: [
-                254.0 * alt.sin(),
-                254.0 * (az.cos() * cos_alt_z),
-                254.0 * (az.sin() * cos_alt_z),
-                z_factor * z_factor,
-            ],
+            hs: [254.0 * alt.sin(), 254.0 * cos_az_cos_alt_z, 254.0 * sin_az_cos_alt_z, z_factor * z_factor],
+            gradient: opts.gradient,
+            hillshade: opts.hillshade,
+            tri: opts.tri,
+            zero_for_flat: opts.zero_for_flat,
+            trigonometric: opts.trigonometric,
+            shade: Shade {
+                sin_alt: alt.sin(),
+                cos_az_cos_alt_z,
+                sin_az_cos_alt_z,
+                square_z: z_factor * z_factor,
+                z: z_factor,
+                az,
+                sin_alt_127: 127.0 * alt.sin(),
+                sin_alt_254: 254.0 * alt.sin(),
+                cos_alt_z_127: 127.0 * cos_alt_z,
+                cos225_cos_alt_z_127: 127.0 * (225.0 * deg).cos() * cos_alt_z,
+            },
         })
     }
 }
@@ -794,7 +1074,7 @@ pub fn terrain_file(
         dtype: if hillshade { DataType::U8 } else { DataType::F32 },
         transform: src.transform(),
         crs: src.crs().cloned(),
-        nodata: Some(if hillshade { 0.0 } else { NODATA as f64 }),
+        nodata: p.nodata_out(),
         band_names: vec![Some(format!("{product:?}").to_ascii_lowercase())],
     };
     let mut out = GeoTiffWriter::create(output.as_ref(), layout, write)?;
@@ -853,6 +1133,7 @@ fn stream<T: Src>(
         let at = pending.len();
         pending.resize(at + (upto - done) * w, 0.0);
         run_rows(&buf, b0, h, w, &mut pending[at..], done, src.nodata(), p, opts.compute_edges);
+        p.finish(&mut pending[at..]);
         done = upto;
         // write every complete output strip (the last one may be short)
         while pending.len() >= ts * w || (done == h && !pending.is_empty()) {

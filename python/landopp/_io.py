@@ -319,34 +319,59 @@ def geodesic_area_perimeter(geometries: Any, crs: Any = None) -> tuple[np.ndarra
     return _landopp.geodesic_area_perimeter(wkb, _crs_str(crs))
 
 
+def _terrain_options(compute_edges: bool, scale: float | None, z_factor: float, azimuth: float, altitude: float,
+                     band: int, alg: str | None, hillshade: str, zero_for_flat: bool, trigonometric: bool) -> str:
+    opts: dict[str, Any] = {"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
+                            "azimuth": azimuth, "altitude": altitude, "band": band, "hillshade": hillshade,
+                            "zero_for_flat": zero_for_flat, "trigonometric": trigonometric}
+    # gdaldem's -alg names both the gradient (slope, aspect, hillshade) and the TRI variant
+    key = None if alg is None else alg.lower().replace("_", "")
+    if key in ("horn", "zevenbergenthorne"):
+        opts["gradient"] = "horn" if key == "horn" else "zevenbergen_thorne"
+    elif key in ("riley", "wilson"):
+        opts["tri"] = key
+    elif key is not None:
+        from .exceptions import InvalidInputError
+        raise InvalidInputError(f"unknown alg {alg!r} (Horn, ZevenbergenThorne, Riley, Wilson)")
+    return json.dumps(opts)
+
+
 def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: bool = True,
             scale: float | None = None, z_factor: float = 1.0, azimuth: float = 315.0,
-            altitude: float = 45.0, band: int = 0) -> Raster:
+            altitude: float = 45.0, band: int = 0, alg: str | None = None, hillshade: str = "standard",
+            zero_for_flat: bool = False, trigonometric: bool = False) -> Raster:
     """A gdaldem-identical terrain product of a DEM: ``slope`` (degrees), ``slope_percent``,
     ``aspect``, ``hillshade``, ``tri``, ``tpi`` or ``roughness``.
 
-    ``compute_edges`` is gdaldem's ``-compute_edges``; ``scale`` its ``-s`` (default: metres from
-    the CRS, per-row geodesic cell size on geographic DEMs). Output nodata is -9999 (hillshade 0).
+    gdaldem's options by their names: ``compute_edges`` (``-compute_edges``), ``scale`` (``-s``;
+    default: metres from the CRS, per-row geodesic cell size on geographic DEMs), ``z_factor``,
+    ``azimuth``, ``altitude`` (``-z -az -alt``), ``alg`` (``"Horn"`` or ``"ZevenbergenThorne"`` for
+    slope, aspect and hillshade; ``"Riley"`` or ``"Wilson"`` for TRI), ``hillshade``
+    (``"standard"``, ``"combined"``, ``"multidirectional"``, ``"igor"``), ``zero_for_flat`` and
+    ``trigonometric`` (aspect). An option for another product is an ``InvalidInputError``.
+    Output nodata is -9999 (hillshade 0; aspect with ``zero_for_flat``: none).
     """
     if not isinstance(dem, Raster):
         dem = read_raster(dem, band=band)
         band = 0
-    opts = json.dumps({"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
-                       "azimuth": azimuth, "altitude": altitude, "band": band})
+    opts = _terrain_options(compute_edges, scale, z_factor, azimuth, altitude, band, alg, hillshade, zero_for_flat,
+                            trigonometric)
     return _raster_of(_landopp.terrain(list(dem.bands), list(dem.transform), dem.crs, dem.nodata, product, opts))
 
 
 def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, compress: str = "deflate",
                     compute_edges: bool = True, scale: float | None = None, z_factor: float = 1.0,
-                    azimuth: float = 315.0, altitude: float = 45.0, band: int = 0) -> None:
+                    azimuth: float = 315.0, altitude: float = 45.0, band: int = 0, alg: str | None = None,
+                    hillshade: str = "standard", zero_for_flat: bool = False, trigonometric: bool = False) -> None:
     """Like ``gdaldem PRODUCT DEM OUTPUT``: the terrain product of a DEM file written as a tiled
     GeoTIFF (``compress``: ``"deflate"`` or ``"none"``), streamed a strip of rows at a time so a DEM
-    larger than memory works and memory stays at a few megabytes. Same cells as :func:`terrain`.
+    larger than memory works and memory stays at a few megabytes. Same cells and options as
+    :func:`terrain`.
 
     >>> landopp.terrain_to_file("dem.tif", "slope.tif", "slope")  # doctest: +SKIP
     """
-    opts = json.dumps({"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
-                       "azimuth": azimuth, "altitude": altitude, "band": band})
+    opts = _terrain_options(compute_edges, scale, z_factor, azimuth, altitude, band, alg, hillshade, zero_for_flat,
+                            trigonometric)
     _landopp.terrain_file(os.fspath(dem), os.fspath(output), product, opts, compress)
 
 

@@ -201,6 +201,31 @@ def test_terrain_equals_gdaldem(tmp_path):
         with rasterio.open(out) as ds:
             ref = ds.read(1)
         np.testing.assert_array_equal(landopp.terrain(dem, product).bands[0], ref, err_msg=product)
+    # gdaldem's options by their names, the file route too
+    for product, args, kw in [
+        ("slope", ["slope", "-alg", "ZevenbergenThorne"], {"alg": "ZevenbergenThorne"}),
+        ("aspect", ["aspect", "-zero_for_flat", "-trigonometric"], {"zero_for_flat": True, "trigonometric": True}),
+        ("hillshade", ["hillshade", "-multidirectional", "-z", "2"], {"hillshade": "multidirectional", "z_factor": 2}),
+        ("hillshade", ["hillshade", "-combined", "-alg", "ZevenbergenThorne"], {"hillshade": "combined", "alg": "ZevenbergenThorne"}),
+        ("hillshade", ["hillshade", "-igor", "-az", "200"], {"hillshade": "igor", "azimuth": 200}),
+        ("tri", ["TRI", "-alg", "Wilson"], {"alg": "Wilson"}),
+    ]:
+        out = tmp_path / "ref.tif"
+        subprocess.run(["gdaldem", *args, "-q", "-compute_edges", str(dem), str(out)], check=True)
+        with rasterio.open(out) as ds:
+            ref, ref_nodata = ds.read(1), ds.nodata
+        r = landopp.terrain(dem, product, **kw)
+        np.testing.assert_array_equal(r.bands[0], ref, err_msg=str(args))
+        assert r.nodata == ref_nodata, args
+        landopp.terrain_to_file(dem, tmp_path / "ours.tif", product, **kw)
+        with rasterio.open(tmp_path / "ours.tif") as ds:
+            np.testing.assert_array_equal(ds.read(1), ref, err_msg=str(args))
+    with pytest.raises(landopp.InvalidInputError, match="applies to hillshade"):
+        landopp.terrain(dem, "slope", hillshade="igor")
+    with pytest.raises(landopp.InvalidInputError, match="unknown alg"):
+        landopp.terrain(dem, "slope", alg="Sobel")
+    with pytest.raises(landopp.InvalidInputError):
+        landopp.terrain(dem, "hillshade", hillshade="flat")
 
 
 def test_zonal_from_a_path_equals_the_geodataframe_route():

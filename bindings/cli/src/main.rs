@@ -37,8 +37,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Terrain derivative of a DEM, identical to gdaldem (Horn): slope, slope_percent, aspect,
-    /// hillshade, tri, tpi, roughness. Writes a tiled Deflate GeoTIFF.
+    /// Terrain derivative of a DEM, identical to gdaldem: slope, slope_percent, aspect,
+    /// hillshade, tri, tpi, roughness, with gdaldem's options. Writes a tiled Deflate GeoTIFF.
     Terrain {
         /// slope | slope_percent | aspect | hillshade | tri | tpi | roughness
         product: String,
@@ -55,6 +55,33 @@ enum Cmd {
         /// Write without compression (faster for large outputs).
         #[arg(long)]
         uncompressed: bool,
+        /// gdaldem -alg: Horn | ZevenbergenThorne (slope, aspect, hillshade), Riley | Wilson (tri).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Hillshade vertical exaggeration (gdaldem -z).
+        #[arg(short = 'z', long, default_value_t = 1.0)]
+        z_factor: f64,
+        /// Hillshade light azimuth in degrees (gdaldem -az).
+        #[arg(long = "az", default_value_t = 315.0)]
+        azimuth: f64,
+        /// Hillshade light altitude in degrees (gdaldem -alt).
+        #[arg(long = "alt", default_value_t = 45.0)]
+        altitude: f64,
+        /// Hillshade combined with slope (gdaldem -combined).
+        #[arg(long, conflicts_with_all = ["multidirectional", "igor"])]
+        combined: bool,
+        /// Hillshade from four light directions (gdaldem -multidirectional).
+        #[arg(long, conflicts_with = "igor")]
+        multidirectional: bool,
+        /// Igor's hillshade (gdaldem -igor).
+        #[arg(long)]
+        igor: bool,
+        /// Aspect: 0 for flat cells and no nodata value (gdaldem -zero_for_flat).
+        #[arg(long)]
+        zero_for_flat: bool,
+        /// Aspect counter-clockwise from east (gdaldem -trigonometric).
+        #[arg(long)]
+        trigonometric: bool,
     },
     /// Exact zonal statistics (exactextract-like): one CSV row per polygon.
     Zonal {
@@ -307,10 +334,55 @@ fn run(cli: Cli) -> Result<(), Error> {
             emit(&serde_json::to_string_pretty(&page).map_err(|e| Error::InvalidInput(e.to_string()))?);
             Ok(())
         }
-        Cmd::Terrain { product, input, output, no_edges, scale, uncompressed } => {
+        Cmd::Terrain {
+            product,
+            input,
+            output,
+            no_edges,
+            scale,
+            uncompressed,
+            alg,
+            z_factor,
+            azimuth,
+            altitude,
+            combined,
+            multidirectional,
+            igor,
+            zero_for_flat,
+            trigonometric,
+        } => {
             use landopp::raster::{Compression, GeoTiffWriteOptions};
-            use landopp::terrain::{terrain_file, TerrainOptions, TerrainProduct};
-            let opts = TerrainOptions { compute_edges: !no_edges, scale, ..Default::default() };
+            use landopp::terrain::{
+                terrain_file, Gradient, HillshadeMode, TerrainOptions, TerrainProduct, TriAlgorithm,
+            };
+            let mut opts = TerrainOptions {
+                compute_edges: !no_edges,
+                scale,
+                z_factor,
+                azimuth,
+                altitude,
+                zero_for_flat,
+                trigonometric,
+                ..Default::default()
+            };
+            opts.hillshade = match (combined, multidirectional, igor) {
+                (true, _, _) => HillshadeMode::Combined,
+                (_, true, _) => HillshadeMode::Multidirectional,
+                (_, _, true) => HillshadeMode::Igor,
+                _ => HillshadeMode::Standard,
+            };
+            // gdaldem's -alg names both the gradient and the TRI variant
+            match alg.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("horn") => {}
+                Some("zevenbergenthorne" | "zevenbergen_thorne") => opts.gradient = Gradient::ZevenbergenThorne,
+                Some("riley") => opts.tri = TriAlgorithm::Riley,
+                Some("wilson") => opts.tri = TriAlgorithm::Wilson,
+                Some(other) => {
+                    return Err(Error::InvalidInput(format!(
+                        "unknown --alg {other:?} (Horn, ZevenbergenThorne, Riley, Wilson)"
+                    )))
+                }
+            }
             let compression = if uncompressed { Compression::None } else { Compression::Deflate(6) };
             // streamed: the DEM is read and the output written a strip at a time
             terrain_file(

@@ -110,6 +110,31 @@ fn terrain_streams_and_zonal_bounds_memory() {
     )
     .unwrap();
     assert_eq!(streamed, mem);
+    // gdaldem's options map onto the core's (each equal to gdaldem in core/tests/it/terrain.rs)
+    use landopp::terrain::{Gradient, HillshadeMode, TerrainOptions, TerrainProduct, TriAlgorithm};
+    let o = TerrainOptions::default();
+    for (product, args, opts) in [
+        (
+            TerrainProduct::Aspect,
+            &["--alg", "ZevenbergenThorne", "--zero-for-flat", "--trigonometric"][..],
+            TerrainOptions { gradient: Gradient::ZevenbergenThorne, zero_for_flat: true, trigonometric: true, ..o },
+        ),
+        (
+            TerrainProduct::Hillshade,
+            &["--igor", "-z", "2", "--az", "200", "--alt", "30"][..],
+            TerrainOptions { hillshade: HillshadeMode::Igor, z_factor: 2.0, azimuth: 200.0, altitude: 30.0, ..o },
+        ),
+        (TerrainProduct::Tri, &["--alg", "wilson"][..], TerrainOptions { tri: TriAlgorithm::Wilson, ..o }),
+    ] {
+        let name = format!("{product:?}").to_ascii_lowercase();
+        let st = Command::new(bin).args(["terrain", &name]).arg(&dem).arg(&out).args(args).status().unwrap();
+        assert!(st.success(), "{args:?}");
+        let mem = landopp::terrain::terrain(&landopp::Raster::open(&dem).unwrap(), product, &opts).unwrap();
+        assert_eq!(landopp::Raster::open(&out).unwrap(), mem, "{args:?}");
+    }
+    let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).args(["--igor"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("applies to hillshade"));
     // zonal with a tiny memory budget (one 20-row strip at a time) equals the default
     let polys = fixture("slovenia/lulc_polygons.gpkg");
     let run = |extra: &[&str]| {

@@ -53,7 +53,8 @@ fn compare_with(
     let r = terrain(&Raster::open(dem).unwrap(), product, opts).unwrap();
     let a = r.band(0).unwrap().to_f64();
     let b = reference.band(0).unwrap().to_f64();
-    let (nd_a, nd_b) = (r.nodata.unwrap(), reference.nodata.unwrap_or(f64::NAN));
+    let (nd_a, nd_b) = (r.nodata.unwrap_or(f64::NAN), reference.nodata.unwrap_or(f64::NAN));
+    assert_eq!(r.nodata.is_some(), reference.nodata.is_some(), "output nodata");
     let (mut max, mut diff_valid, mut n) = (0.0f64, 0usize, 0usize);
     for (x, y) in a.iter().zip(b.iter()) {
         let (va, vb) = (*x != nd_a && !x.is_nan(), *y != nd_b && !y.is_nan());
@@ -203,6 +204,86 @@ fn hillshade_absurd_elevations_and_integer_dems_equal_gdaldem() {
     }
 }
 
+/// gdaldem's options — `-alg ZevenbergenThorne` (slope, aspect, hillshade), `-trigonometric`,
+/// `-zero_for_flat`, `-combined`, `-multidirectional`, `-igor`, TRI `-alg Wilson | Riley` — equal
+/// gdaldem on float and 16-bit DEMs, hillshades byte for byte, with and without edges.
+#[test]
+fn gdaldem_options_equal_gdaldem() {
+    if !gdaldem_available() {
+        return;
+    }
+    use landopp::terrain::{Gradient, HillshadeMode, TriAlgorithm};
+    use TerrainProduct::*;
+    let zt = Gradient::ZevenbergenThorne;
+    let o = TerrainOptions::default();
+    let cases: Vec<(TerrainProduct, TerrainOptions, Vec<&str>)> = vec![
+        (SlopeDegrees, TerrainOptions { gradient: zt, ..o }, vec!["-alg", "ZevenbergenThorne"]),
+        (SlopePercent, TerrainOptions { gradient: zt, ..o }, vec!["-alg", "ZevenbergenThorne"]),
+        (Aspect, TerrainOptions { gradient: zt, ..o }, vec!["-alg", "ZevenbergenThorne"]),
+        (Aspect, TerrainOptions { trigonometric: true, ..o }, vec!["-trigonometric"]),
+        (Aspect, TerrainOptions { zero_for_flat: true, ..o }, vec!["-zero_for_flat"]),
+        (
+            Aspect,
+            TerrainOptions { gradient: zt, trigonometric: true, zero_for_flat: true, ..o },
+            vec!["-alg", "ZevenbergenThorne", "-trigonometric", "-zero_for_flat"],
+        ),
+        (Hillshade, TerrainOptions { gradient: zt, ..o }, vec!["-alg", "ZevenbergenThorne"]),
+        (Hillshade, TerrainOptions { hillshade: HillshadeMode::Combined, ..o }, vec!["-combined"]),
+        (Hillshade, TerrainOptions { hillshade: HillshadeMode::Multidirectional, ..o }, vec!["-multidirectional"]),
+        (Hillshade, TerrainOptions { hillshade: HillshadeMode::Igor, ..o }, vec!["-igor"]),
+        (
+            Hillshade,
+            TerrainOptions { hillshade: HillshadeMode::Combined, gradient: zt, z_factor: 2.0, ..o },
+            vec!["-combined", "-alg", "ZevenbergenThorne", "-z", "2"],
+        ),
+        (
+            Hillshade,
+            TerrainOptions { hillshade: HillshadeMode::Multidirectional, z_factor: 3.0, altitude: 30.0, ..o },
+            vec!["-multidirectional", "-z", "3", "-alt", "30"],
+        ),
+        (
+            Hillshade,
+            TerrainOptions { hillshade: HillshadeMode::Igor, gradient: zt, azimuth: 200.0, ..o },
+            vec!["-igor", "-alg", "ZevenbergenThorne", "-az", "200"],
+        ),
+        (Tri, TerrainOptions { tri: TriAlgorithm::Wilson, ..o }, vec!["-alg", "Wilson"]),
+        (Tri, TerrainOptions { tri: TriAlgorithm::Riley, ..o }, vec!["-alg", "Riley"]),
+    ];
+    // float32 (Slovenia) and int16 (SRTM, Olinda) DEMs
+    let mut dems = vec![fixture("slovenia/dem.tif"), fixture("olinda/srtm_dem_utm25s.tif")];
+    if let Some(s) = shared() {
+        dems.push(s.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"));
+    }
+    for dem in &dems {
+        for (product, opts, args) in &cases {
+            for edges in [true, false] {
+                let opts = TerrainOptions { compute_edges: edges, ..*opts };
+                let (max, diff_valid, n) = compare_with(dem, *product, &opts, args);
+                eprintln!(
+                    "{} {product:?} {args:?} edges={edges}: {n} cells, max diff {max:e}, validity {diff_valid}",
+                    dem.display()
+                );
+                // every cell bit for bit (measured: 0 on 2.3 M cells of three DEMs)
+                assert_eq!(diff_valid, 0, "{} {product:?} {args:?} edges={edges}", dem.display());
+                assert!(max == 0.0, "{} {product:?} {args:?} edges={edges}: max diff {max}", dem.display());
+                assert!(n > 0);
+            }
+        }
+    }
+    // an option for another product is refused, not ignored
+    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    for (product, opts) in [
+        (Tri, TerrainOptions { gradient: zt, ..o }),
+        (SlopeDegrees, TerrainOptions { zero_for_flat: true, ..o }),
+        (Aspect, TerrainOptions { hillshade: HillshadeMode::Igor, ..o }),
+        (Hillshade, TerrainOptions { tri: TriAlgorithm::Wilson, ..o }),
+        (Hillshade, TerrainOptions { azimuth: f64::NAN, ..o }),
+    ] {
+        let e = terrain(&dem, product, &opts).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT", "{product:?} {opts:?}");
+    }
+}
+
 /// Streaming file-to-file terrain equals the in-memory result for every product, on DEMs with
 /// strips (100×20, 111×18 blocks) and tiles, nodata (−9999, NaN), and output strips that do not
 /// line up with the input blocks (16-row output tiles).
@@ -219,15 +300,23 @@ fn terrain_file_streams_the_same_cells() {
     use TerrainProduct::*;
     for dem in &dems {
         let mem = Raster::open(dem).unwrap();
-        for product in [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness] {
+        // every product, and the options that change the output's values or nodata
+        let o = TerrainOptions::default();
+        let with_options = [
+            (Aspect, TerrainOptions { zero_for_flat: true, trigonometric: true, ..o }),
+            (Hillshade, TerrainOptions { hillshade: landopp::terrain::HillshadeMode::Multidirectional, ..o }),
+            (Tri, TerrainOptions { tri: landopp::terrain::TriAlgorithm::Wilson, ..o }),
+        ];
+        let all = [SlopeDegrees, SlopePercent, Aspect, Hillshade, Tri, Tpi, Roughness].map(|p| (p, o));
+        for (product, base) in all.into_iter().chain(with_options) {
             for (edges, ts, compression) in [(true, 16, Compression::Deflate(1)), (false, 256, Compression::None)] {
-                let opts = TerrainOptions { compute_edges: edges, ..Default::default() };
+                let opts = TerrainOptions { compute_edges: edges, ..base };
                 let out = dir.path().join("t.tif");
                 let wopts = GeoTiffWriteOptions { tile_size: ts, compression, ..Default::default() };
                 terrain_file(dem, &out, product, &opts, &wopts).unwrap();
                 let streamed = Raster::open(&out).unwrap();
                 let expected = terrain(&mem, product, &opts).unwrap();
-                assert_eq!(streamed, expected, "{} {product:?} edges={edges} tile={ts}", dem.display());
+                assert_eq!(streamed, expected, "{} {product:?} {base:?} edges={edges} tile={ts}", dem.display());
             }
         }
     }
