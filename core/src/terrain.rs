@@ -1,11 +1,16 @@
-//! Terrain derivatives of a DEM with gdaldem's (GDAL 3.6) Horn 3×3 algorithms: slope (degrees or
-//! percent), aspect, hillshade, TRI (Riley), TPI and roughness.
+//! Terrain derivatives of a DEM with gdaldem's (GDAL 3.6) 3×3 algorithms: slope (degrees or
+//! percent), aspect, hillshade, TRI, TPI and roughness, with gdaldem's options
+//! ([`TerrainOptions`]): `-alg Horn | ZevenbergenThorne` ([`Gradient`]) for slope, aspect and
+//! hillshade; `-combined`, `-multidirectional`, `-igor` ([`HillshadeMode`]); TRI `-alg Riley |
+//! Wilson` ([`TriAlgorithm`]); aspect `-zero_for_flat` and `-trigonometric`; `-z -az -alt -s`.
 //!
-//! Every value equals `gdaldem` on projected DEMs (asserted in `core/tests/it/terrain.rs`):
+//! Every value equals `gdaldem` on projected DEMs (asserted in `core/tests/it/terrain.rs`, bit for
+//! bit for every option):
 //!
 //! * window sums are done in gdaldem's working type — `i32` for 8/16-bit integer DEMs, `f32`
 //!   otherwise — in gdaldem's order, then widened to `f64`;
-//! * output is `f32` with nodata −9999 (hillshade: `u8`, nodata 0); a flat cell's aspect is −9999;
+//! * output is `f32` with nodata −9999 (hillshade: `u8`, nodata 0); a flat cell's aspect is −9999
+//!   (0, and no output nodata, with `zero_for_flat`);
 //! * [`TerrainOptions::compute_edges`] (default `true`) is `gdaldem -compute_edges`: a missing
 //!   outside row/column is extrapolated as `2a − b` from the two nearest inside cells (columns are
 //!   clamped on the first and last rows) and a nodata neighbour of a valid centre takes the
@@ -15,7 +20,8 @@
 //! On geographic DEMs (degrees) gdaldem needs `-s 111120` and is still wrong away from the
 //! equator. landopp instead uses the metric size of one cell at each row's latitude on the WGS 84
 //! ellipsoid (meridian and prime-vertical radii of curvature), unless an explicit
-//! [`TerrainOptions::scale`] is given.
+//! [`TerrainOptions::scale`] is given: `scale: Some(1.0)` is gdaldem's own default (degrees
+//! taken as metres), `Some(111_120.0)` its usual advice.
 
 use crate::crs::Crs;
 use crate::error::{Error, Result};
