@@ -75,9 +75,12 @@ impl TerrainProduct {
     }
 }
 
-/// Options shared by the terrain products.
+/// Options shared by the terrain products, with gdaldem's meaning. As JSON (feature specs, the
+/// bindings): these snake_case keys, every one optional, plus gdaldem's `alg` (`"Horn"`,
+/// `"ZevenbergenThorne"`, `"Riley"`, `"Wilson"`), which sets [`TerrainOptions::gradient`] or
+/// [`TerrainOptions::tri`]; an unknown key is refused.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, try_from = "TerrainOptionsJson")]
 pub struct TerrainOptions {
     /// `gdaldem -compute_edges` behaviour (default true).
     pub compute_edges: bool,
@@ -125,6 +128,67 @@ impl Default for TerrainOptions {
     }
 }
 
+/// [`TerrainOptions`] as written: every field, plus gdaldem's `alg`.
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TerrainOptionsJson {
+    compute_edges: bool,
+    scale: Option<f64>,
+    z_factor: f64,
+    azimuth: f64,
+    altitude: f64,
+    band: usize,
+    gradient: Gradient,
+    hillshade: HillshadeMode,
+    tri: TriAlgorithm,
+    zero_for_flat: bool,
+    trigonometric: bool,
+    alg: Option<String>,
+}
+
+impl Default for TerrainOptionsJson {
+    fn default() -> Self {
+        let o = TerrainOptions::default();
+        TerrainOptionsJson {
+            compute_edges: o.compute_edges,
+            scale: o.scale,
+            z_factor: o.z_factor,
+            azimuth: o.azimuth,
+            altitude: o.altitude,
+            band: o.band,
+            gradient: o.gradient,
+            hillshade: o.hillshade,
+            tri: o.tri,
+            zero_for_flat: o.zero_for_flat,
+            trigonometric: o.trigonometric,
+            alg: None,
+        }
+    }
+}
+
+impl TryFrom<TerrainOptionsJson> for TerrainOptions {
+    type Error = Error;
+    fn try_from(j: TerrainOptionsJson) -> Result<Self> {
+        let mut o = TerrainOptions {
+            compute_edges: j.compute_edges,
+            scale: j.scale,
+            z_factor: j.z_factor,
+            azimuth: j.azimuth,
+            altitude: j.altitude,
+            band: j.band,
+            gradient: j.gradient,
+            hillshade: j.hillshade,
+            tri: j.tri,
+            zero_for_flat: j.zero_for_flat,
+            trigonometric: j.trigonometric,
+        };
+        if let Some(a) = &j.alg {
+            o.set_alg(a)?;
+        }
+        Ok(o)
+    }
+}
+
 /// The 3×3 gradient of slope, aspect and hillshade (`gdaldem -alg`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -165,6 +229,36 @@ pub enum TriAlgorithm {
 }
 
 impl TerrainOptions {
+    /// Options from JSON (`null`: the defaults); errors are `INVALID_INPUT` naming the key.
+    pub fn from_json(v: serde_json::Value) -> Result<Self> {
+        if v.is_null() {
+            return Ok(TerrainOptions::default());
+        }
+        serde_json::from_value(v).map_err(|e| Error::InvalidInput(format!("terrain options: {e}")))
+    }
+
+    /// Options from JSON text (see [`TerrainOptions::from_json`]).
+    pub fn parse(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("terrain options: {e}")))
+    }
+
+    /// Apply gdaldem's `-alg` value (case-insensitive): `Horn` or `ZevenbergenThorne` set the
+    /// gradient, `Riley` or `Wilson` the TRI variant.
+    pub fn set_alg(&mut self, alg: &str) -> Result<()> {
+        match alg.to_ascii_lowercase().replace('_', "").as_str() {
+            "horn" => self.gradient = Gradient::Horn,
+            "zevenbergenthorne" => self.gradient = Gradient::ZevenbergenThorne,
+            "riley" => self.tri = TriAlgorithm::Riley,
+            "wilson" => self.tri = TriAlgorithm::Wilson,
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown terrain alg {alg:?} (Horn, ZevenbergenThorne, Riley, Wilson)"
+                )))
+            }
+        }
+        Ok(())
+    }
+
     /// Refuse options that do not apply to `product` (an option set to a non-default value for
     /// another product would otherwise be silently ignored) and meaningless values.
     pub fn check(&self, product: TerrainProduct) -> Result<()> {
@@ -283,6 +377,25 @@ impl Work for i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_json_take_gdaldems_alg_and_refuse_unknown_keys() {
+        assert_eq!(TerrainOptions::from_json(serde_json::Value::Null).unwrap(), TerrainOptions::default());
+        assert_eq!(TerrainOptions::parse("{}").unwrap(), TerrainOptions::default());
+        let o = TerrainOptions::parse(r#"{"alg": "ZevenbergenThorne", "hillshade": "igor", "z_factor": 2}"#).unwrap();
+        assert_eq!((o.gradient, o.hillshade, o.z_factor), (Gradient::ZevenbergenThorne, HillshadeMode::Igor, 2.0));
+        assert_eq!(TerrainOptions::parse(r#"{"alg": "wilson"}"#).unwrap().tri, TriAlgorithm::Wilson);
+        // what serialises parses back
+        let text = serde_json::to_string(&o).unwrap();
+        assert_eq!(TerrainOptions::parse(&text).unwrap(), o);
+        for bad in [r#"{"computeEdges": false}"#, r#"{"alg": "Sobel"}"#, r#"{"hillshade": "flat"}"#, "[1]"] {
+            let e = TerrainOptions::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "INVALID_INPUT", "{bad}");
+            assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
+        }
+    }
+
     #[test]
     fn fast_atan_matches_std() {
         let mut worst: f64 = 0.0;

@@ -324,15 +324,8 @@ def _terrain_options(compute_edges: bool, scale: float | None, z_factor: float, 
     opts: dict[str, Any] = {"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
                             "azimuth": azimuth, "altitude": altitude, "band": band, "hillshade": hillshade,
                             "zero_for_flat": zero_for_flat, "trigonometric": trigonometric}
-    # gdaldem's -alg names both the gradient (slope, aspect, hillshade) and the TRI variant
-    key = None if alg is None else alg.lower().replace("_", "")
-    if key in ("horn", "zevenbergenthorne"):
-        opts["gradient"] = "horn" if key == "horn" else "zevenbergen_thorne"
-    elif key in ("riley", "wilson"):
-        opts["tri"] = key
-    elif key is not None:
-        from .exceptions import InvalidInputError
-        raise InvalidInputError(f"unknown alg {alg!r} (Horn, ZevenbergenThorne, Riley, Wilson)")
+    if alg is not None:
+        opts["alg"] = alg  # gdaldem's -alg: the gradient or the TRI variant, resolved in Rust
     return json.dumps(opts)
 
 

@@ -222,7 +222,7 @@ def test_terrain_equals_gdaldem(tmp_path):
             np.testing.assert_array_equal(ds.read(1), ref, err_msg=str(args))
     with pytest.raises(landopp.InvalidInputError, match="applies to hillshade"):
         landopp.terrain(dem, "slope", hillshade="igor")
-    with pytest.raises(landopp.InvalidInputError, match="unknown alg"):
+    with pytest.raises(landopp.InvalidInputError, match="unknown terrain alg"):
         landopp.terrain(dem, "slope", alg="Sobel")
     with pytest.raises(landopp.InvalidInputError):
         landopp.terrain(dem, "hillshade", hillshade="flat")

@@ -352,9 +352,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             trigonometric,
         } => {
             use landopp::raster::{Compression, GeoTiffWriteOptions};
-            use landopp::terrain::{
-                terrain_file, Gradient, HillshadeMode, TerrainOptions, TerrainProduct, TriAlgorithm,
-            };
+            use landopp::terrain::{terrain_file, HillshadeMode, TerrainOptions, TerrainProduct};
             let mut opts = TerrainOptions {
                 compute_edges: !no_edges,
                 scale,
@@ -372,16 +370,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 _ => HillshadeMode::Standard,
             };
             // gdaldem's -alg names both the gradient and the TRI variant
-            match alg.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("horn") => {}
-                Some("zevenbergenthorne" | "zevenbergen_thorne") => opts.gradient = Gradient::ZevenbergenThorne,
-                Some("riley") => opts.tri = TriAlgorithm::Riley,
-                Some("wilson") => opts.tri = TriAlgorithm::Wilson,
-                Some(other) => {
-                    return Err(Error::InvalidInput(format!(
-                        "unknown --alg {other:?} (Horn, ZevenbergenThorne, Riley, Wilson)"
-                    )))
-                }
+            if let Some(a) = &alg {
+                opts.set_alg(a)?;
             }
             let compression = if uncompressed { Compression::None } else { Compression::Deflate(6) };
             // streamed: the DEM is read and the output written a strip at a time

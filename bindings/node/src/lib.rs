@@ -616,12 +616,7 @@ impl Task for TerrainTask {
         let (product, options) = (self.product.clone(), self.options.clone());
         let dem = std::mem::replace(&mut self.dem, RasterSource::Taken);
         Ok(landopp::error::catch_panic(|| {
-            let opts: landopp::terrain::TerrainOptions = if options.is_null() {
-                Default::default()
-            } else {
-                serde_json::from_value(options)
-                    .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?
-            };
+            let opts = landopp::terrain::TerrainOptions::from_json(options)?;
             let dem = dem.load()?;
             landopp::terrain::terrain(&dem, landopp::terrain::TerrainProduct::parse(&product)?, &opts)
         }))
@@ -677,7 +672,7 @@ fn raster_js(mut r: landopp::Raster) -> RasterResult {
 
 /// A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
 /// `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
-/// `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).
+/// `TerrainOptions` in its snake_case keys (`{compute_edges, z_factor, alg, hillshade, ...}`).
 #[napi(ts_return_type = "Promise<RasterResult>")]
 pub fn terrain(
     dem: Either<String, RasterInput>,
@@ -713,12 +708,7 @@ impl Task for TerrainFileTask {
                 Some(v) => return Err(landopp::Error::InvalidInput(format!("compress must be a string, got {v}"))),
             };
             let compression = Compression::parse(&compress)?;
-            let opts: landopp::terrain::TerrainOptions = if options.is_null() {
-                Default::default()
-            } else {
-                serde_json::from_value(options)
-                    .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?
-            };
+            let opts = landopp::terrain::TerrainOptions::from_json(options)?;
             let product = landopp::terrain::TerrainProduct::parse(&self.product)?;
             let write = GeoTiffWriteOptions { compression, ..Default::default() };
             landopp::terrain::terrain_file(&self.input, &self.output, product, &opts, &write)

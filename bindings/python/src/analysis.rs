@@ -42,8 +42,7 @@ fn terrain<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
     let out = run(py, move || {
-        let opts: TerrainOptions = serde_json::from_str(&options_json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?;
+        let opts = TerrainOptions::parse(&options_json)?;
         let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         let dem = Raster::new(data, GeoTransform(transform), crs, nodata)?;
         core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
@@ -64,8 +63,7 @@ fn terrain_file(
 ) -> PyResult<()> {
     use landopp::raster::{Compression, GeoTiffWriteOptions};
     run(py, move || {
-        let opts: TerrainOptions = serde_json::from_str(&options_json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("terrain options: {e}")))?;
+        let opts = TerrainOptions::parse(&options_json)?;
         let compression = Compression::parse(&compress)?;
         let write = GeoTiffWriteOptions { compression, ..Default::default() };
         landopp::terrain::terrain_file(&input, &output, TerrainProduct::parse(&product)?, &opts, &write)
