@@ -437,7 +437,7 @@ export interface SpectralOptions {
 /**
  * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,
  * `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
- * `TerrainOptions` (`{computeEdges, zFactor, ...}` in snake_case).
+ * `TerrainOptions` in its snake_case keys (`{compute_edges, z_factor, alg, hillshade, ...}`).
  */
 export declare function terrain(dem: string | RasterInput, product: string, options?: any | undefined | null): Promise<RasterResult>
 

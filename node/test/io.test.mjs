@@ -222,6 +222,14 @@ test('features, score and terrain (same spec and profile formats as Rust and Pyt
   const slope = await landopp.terrain(fixture('slovenia/dem.tif'), 'slope')
   assert.equal(slope.nodata, -9999)
   assert.equal(slope.bands[0].data.length, slope.width * slope.height)
+  // gdaldem's options by their snake_case names (each equal to gdaldem in the Rust tests)
+  const flat = await landopp.terrain(fixture('slovenia/dem.tif'), 'aspect', { alg: 'ZevenbergenThorne', zero_for_flat: true })
+  assert.ok(flat.nodata == null && flat.bands[0].data.every((v) => v >= 0 && v < 360))
+  const igor = await landopp.terrain(fixture('slovenia/dem.tif'), 'hillshade', { hillshade: 'igor' })
+  assert.ok(igor.bands[0].data.some((v, i) => v !== slope.bands[0].data[i]))
+  for (const bad of [{ computeEdges: false }, { alg: 'Sobel' }, { tri: 'wilson' }]) {
+    await assert.rejects(landopp.terrain(fixture('slovenia/dem.tif'), 'slope', bad), (e) => e.code === 'INVALID_INPUT')
+  }
   await assert.rejects(landopp.score(t, { ...profile, version: 9 }), (e) => e.code === 'INVALID_INPUT')
   await assert.rejects(landopp.features({ ...spec, parcels: { path: 'nope.gpkg' } }, root), (e) => e.code === 'NOT_FOUND')
 })
