@@ -3,6 +3,7 @@
 
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
+pub mod color_relief;
 pub mod crs;
 pub mod error;
 pub mod features;

@@ -83,6 +83,29 @@ enum Cmd {
         #[arg(long)]
         trigonometric: bool,
     },
+    /// Colour a DEM through a colour table, identical to gdaldem color-relief: an RGB(A)
+    /// GeoTIFF. Table lines: `value R G B [A]` or `value colourname`; values may be `nv`
+    /// (nodata) or `P%` of the range; GMT .cpt tables too.
+    ColorRelief {
+        /// Input raster (GeoTIFF).
+        input: PathBuf,
+        /// Colour table (text).
+        colors: PathBuf,
+        /// Output GeoTIFF.
+        output: PathBuf,
+        /// Add an alpha band (gdaldem -alpha).
+        #[arg(long)]
+        alpha: bool,
+        /// Only values equal to an entry are coloured, others transparent black (gdaldem -exact_color_entry).
+        #[arg(long, conflicts_with = "nearest_color_entry")]
+        exact_color_entry: bool,
+        /// The colour of the nearest entry, no interpolation (gdaldem -nearest_color_entry).
+        #[arg(long)]
+        nearest_color_entry: bool,
+        /// 1-based band of the input (gdaldem -b).
+        #[arg(short, long, default_value_t = 1)]
+        band: usize,
+    },
     /// Exact zonal statistics (exactextract-like): one CSV row per polygon.
     Zonal {
         /// Polygon layer (.gpkg, .geojson, .fgb, .shp).
@@ -382,6 +405,20 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &opts,
                 &GeoTiffWriteOptions { compression, ..Default::default() },
             )
+        }
+        Cmd::ColorRelief { input, colors, output, alpha, exact_color_entry, nearest_color_entry, band } => {
+            use landopp::color_relief::{color_relief, ColorMode, ColorReliefOptions, ColorTable};
+            let mode = match (exact_color_entry, nearest_color_entry) {
+                (true, _) => ColorMode::ExactEntry,
+                (_, true) => ColorMode::NearestEntry,
+                _ => ColorMode::Interpolate,
+            };
+            let band = band.checked_sub(1).ok_or_else(|| Error::InvalidInput("--band counts from 1".into()))?;
+            let table = ColorTable::open(&colors)?;
+            let dem = landopp::Raster::open(&input)?;
+            let rgb = color_relief(&dem, &table, &ColorReliefOptions { mode, alpha, band })?;
+            landopp::output::ensure_distinct(&output, &[input.as_path(), colors.as_path()])?;
+            landopp::raster::write_geotiff(&output, &rgb, &Default::default())
         }
         Cmd::Zonal {
             polygons,

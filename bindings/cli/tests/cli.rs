@@ -132,6 +132,32 @@ fn terrain_streams_and_zonal_bounds_memory() {
         let mem = landopp::terrain::terrain(&landopp::Raster::open(&dem).unwrap(), product, &opts).unwrap();
         assert_eq!(landopp::Raster::open(&out).unwrap(), mem, "{args:?}");
     }
+    // color-relief: the core's colours through gdaldem's flags; a bad table line is named, not quoted
+    let table = dir.path().join("colors.txt");
+    std::fs::write(&table, "0% 0 96 0\n50% yellow\n100% white\n").unwrap();
+    let rgb = dir.path().join("rgb.tif");
+    let st = Command::new(bin)
+        .arg("color-relief")
+        .arg(&dem)
+        .arg(&table)
+        .arg(&rgb)
+        .args(["--alpha", "--nearest-color-entry"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    use landopp::color_relief::{color_relief, ColorMode, ColorReliefOptions, ColorTable};
+    let want = color_relief(
+        &landopp::Raster::open(&dem).unwrap(),
+        &ColorTable::open(&table).unwrap(),
+        &ColorReliefOptions { mode: ColorMode::NearestEntry, alpha: true, band: 0 },
+    )
+    .unwrap();
+    assert_eq!(landopp::Raster::open(&rgb).unwrap(), want);
+    std::fs::write(&table, "0 0 96 0\n10 secret-colour\n").unwrap();
+    let o = Command::new(bin).arg("color-relief").arg(&dem).arg(&table).arg(&rgb).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("line 2: unknown colour name") && !err.contains("secret"), "{err}");
     let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).args(["--igor"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("applies to hillshade"));

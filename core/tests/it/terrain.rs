@@ -343,3 +343,83 @@ fn terrain_file_streams_the_same_cells() {
     assert_eq!(err.code(), "FORMAT");
     assert!(!dir.path().join("y.tif").exists(), "no output is created for an unreadable DEM");
 }
+
+/// `gdaldem color-relief` equals landopp's byte for byte: percentages of the valid range, `nv`,
+/// named colours, alpha, repeated values, a GMT table; interpolated and nearest entries; float and
+/// 16-bit DEMs. With `-exact_color_entry`, gdaldem 3.6 colours only the values equal to the
+/// table's first entry (its lookup compares the value with the entry below only; later GDAL
+/// fixed it): landopp colours every value equal to an entry, and elsewhere equals gdaldem 3.6.
+#[test]
+fn color_relief_equals_gdaldem() {
+    if !gdaldem_available() {
+        return;
+    }
+    use landopp::color_relief::{color_relief, ColorMode, ColorReliefOptions, ColorTable};
+    let dir = tempfile::tempdir().unwrap();
+    let tables = [
+        "nv 0 0 0 0\n0% 0 96 0\n25% 120 180 60\n50% yellow\n75% 160 100 40 200\n100% white\n",
+        "# absolute values, one repeated\n-100 0 0 255\n100 255 0 0\n100 0 255 0\n300,0,0,255,128\n800:brown:90\n",
+        "# COLOR_MODEL = RGB\n0 0 0 0 150 255 255 0\n150 255 255 0 400 255 0 0\nB 0 0 0\nF 255 255 255\nN 1 2 3\n",
+        "664 0 96 0\n700 10 20 30\n715 40 50 60\n801 white\n",
+    ];
+    let mut dems = vec![fixture("slovenia/dem.tif"), fixture("olinda/srtm_dem_utm25s.tif")];
+    if let Some(s) = shared() {
+        dems.push(s.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"));
+    }
+    let (mut exact_fixed, mut cells) = (0usize, 0usize);
+    for (d, original) in dems.iter().enumerate() {
+        // gdaldem writes the statistics percentages need beside its input (.aux.xml): a copy
+        let dem = &dir.path().join(format!("dem{d}.tif"));
+        std::fs::copy(original, dem).unwrap();
+        let raster = Raster::open(dem).unwrap();
+        for (k, text) in tables.iter().enumerate() {
+            let path = dir.path().join(format!("t{k}.txt"));
+            std::fs::write(&path, text).unwrap();
+            let table = ColorTable::open(&path).unwrap();
+            for alpha in [false, true] {
+                let gdaldem = |flag: Option<&str>| {
+                    let out = dir.path().join("ref.tif");
+                    let mut cmd = Command::new("gdaldem");
+                    cmd.args(["color-relief", "-q"]).arg(dem).arg(&path).arg(&out);
+                    cmd.args(flag).args(alpha.then_some("-alpha"));
+                    assert!(cmd.status().unwrap().success());
+                    Raster::open(&out).unwrap()
+                };
+                let bands = |r: &Raster| {
+                    (0..r.band_count())
+                        .map(|b| r.band(b).unwrap().to_f64().iter().copied().collect())
+                        .collect::<Vec<Vec<f64>>>()
+                };
+                let nearest = bands(&gdaldem(Some("-nearest_color_entry")));
+                for (mode, flag) in [
+                    (ColorMode::Interpolate, None),
+                    (ColorMode::NearestEntry, Some("-nearest_color_entry")),
+                    (ColorMode::ExactEntry, Some("-exact_color_entry")),
+                ] {
+                    let reference = gdaldem(flag);
+                    let ours = color_relief(&raster, &table, &ColorReliefOptions { mode, alpha, band: 0 }).unwrap();
+                    assert_eq!((ours.band_count(), ours.nodata), (reference.band_count(), reference.nodata));
+                    let (x, y) = (bands(&ours), bands(&reference));
+                    let n = x[0].len();
+                    cells += n;
+                    for i in 0..n {
+                        let (a, b): (Vec<f64>, Vec<f64>) = x.iter().zip(&y).map(|(p, q)| (p[i], q[i])).unzip();
+                        if a == b {
+                            continue;
+                        }
+                        let at_entry: Vec<f64> = nearest.iter().map(|p| p[i]).collect();
+                        let fixed = mode == ColorMode::ExactEntry && b.iter().all(|v| *v == 0.0) && a == at_entry;
+                        assert!(
+                            fixed,
+                            "{} table {k} {mode:?} alpha={alpha} cell {i}: ours {a:?}, gdaldem {b:?}",
+                            original.display()
+                        );
+                        exact_fixed += 1;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("color-relief: {cells} cells compared, {exact_fixed} exact-entry cells gdaldem 3.6 leaves black");
+    assert!(exact_fixed > 0);
+}
