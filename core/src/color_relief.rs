@@ -46,6 +46,14 @@ pub struct ColorReliefOptions {
     pub band: usize,
 }
 
+impl ColorReliefOptions {
+    /// Options from JSON text (`mode`: `interpolate`, `nearest_entry`, `exact_entry`; `alpha`;
+    /// `band`); an unknown key is refused.
+    pub fn parse(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("color relief options: {e}")))
+    }
+}
+
 /// Where an entry's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum EntryValue {

@@ -368,6 +368,32 @@ def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, 
     _landopp.terrain_file(os.fspath(dem), os.fspath(output), product, opts, compress)
 
 
+def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Sequence[Any]]", *,
+                 mode: str = "interpolate", alpha: bool = False, band: int = 0) -> Raster:
+    """``gdaldem color-relief``: a raster coloured through a colour table, as an RGB (``alpha=True``:
+    RGBA) byte :class:`Raster` on the same grid, without nodata — for maps and quick looks.
+
+    ``colors`` is a gdaldem colour table file (``value R G B [A]`` or ``value colourname`` per line;
+    ``nv`` for nodata, ``P%`` for a share of the valid range; GMT ``.cpt`` too) or the entries
+    themselves, e.g. ``[("0%", 0, 96, 0), ("50%", "yellow"), ("100%", "white")]``. ``mode``:
+    ``"interpolate"`` (default), ``"nearest_entry"`` (``-nearest_color_entry``) or
+    ``"exact_entry"`` (``-exact_color_entry``).
+
+    >>> rgb = landopp.color_relief("dem.tif", [("0%", 0, 96, 0), ("100%", "white")])  # doctest: +SKIP
+    """
+    if not isinstance(raster, Raster):
+        raster = read_raster(raster, band=band)
+        band = 0
+    path, text = None, None
+    if isinstance(colors, (str, os.PathLike)):
+        path = os.fspath(colors)
+    else:
+        text = "\n".join(" ".join(str(f) for f in entry) for entry in colors) + "\n"
+    opts = json.dumps({"mode": mode, "alpha": alpha, "band": band})
+    return _raster_of(_landopp.color_relief(list(raster.bands), list(raster.transform), raster.crs, raster.nodata,
+                                            path, text, opts))
+
+
 def _raster_arg(r: Any) -> Any:
     if isinstance(r, Raster):
         return (list(r.bands), list(r.transform), r.crs, r.nodata)

@@ -228,6 +228,29 @@ def test_terrain_equals_gdaldem(tmp_path):
         landopp.terrain(dem, "hillshade", hillshade="flat")
 
 
+def test_color_relief_equals_gdaldem(tmp_path):
+    if shutil.which("gdaldem") is None:
+        pytest.skip("gdaldem not installed")
+    dem = tmp_path / "dem.tif"  # a copy: gdaldem writes statistics beside its input for percentages
+    shutil.copy(FIXTURES / "olinda/srtm_dem_utm25s.tif", dem)
+    entries = [("0%", 0, 96, 0), ("30%", 120, 180, 60, 200), ("60%", "yellow"), ("100%", "white")]
+    table = tmp_path / "colors.txt"
+    table.write_text("".join(" ".join(map(str, e)) + "\n" for e in entries))
+    for mode, flags in [("interpolate", []), ("nearest_entry", ["-nearest_color_entry"])]:
+        out = tmp_path / f"{mode}.tif"
+        subprocess.run(["gdaldem", "color-relief", "-q", *flags, "-alpha", str(dem), str(table), str(out)], check=True)
+        with rasterio.open(out) as ds:
+            ref = ds.read()
+        for colors in (table, entries):
+            rgba = landopp.color_relief(dem, colors, mode=mode, alpha=True)
+            assert rgba.nodata is None and len(rgba.bands) == 4
+            np.testing.assert_array_equal(np.stack(rgba.bands), ref, err_msg=mode)
+    with pytest.raises(landopp.InvalidInputError, match="line 2: unknown colour name"):
+        landopp.color_relief(dem, [("0", 0, 0, 0), ("10", "no-such-colour")])
+    with pytest.raises(landopp.InvalidInputError, match="color relief options"):
+        landopp.color_relief(dem, entries, mode="closest")
+
+
 def test_zonal_from_a_path_equals_the_geodataframe_route():
     polys = gpd.read_file(FIXTURES / "olinda/olinda_census_tracts.gpkg")  # EPSG:4674, raster in UTM 25S
     a = landopp.zonal_stats(FIXTURES / "olinda/srtm_dem_utm25s.tif", polys, ["count", "mean", "max"])
