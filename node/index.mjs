@@ -18,6 +18,7 @@ export const {
   score,
   terrain,
   terrainToFile,
+  colorRelief,
   spectralIndices,
   zonalStats,
   buildSearchIndex,

@@ -227,6 +227,15 @@ test('features, score and terrain (same spec and profile formats as Rust and Pyt
   assert.ok(flat.nodata == null && flat.bands[0].data.every((v) => v >= 0 && v < 360))
   const igor = await landopp.terrain(fixture('slovenia/dem.tif'), 'hillshade', { hillshade: 'igor' })
   assert.ok(igor.bands[0].data.some((v, i) => v !== slope.bands[0].data[i]))
+  // color relief from a gdaldem colour table file: RGBA bytes, no nodata
+  const table = join(mkdtempSync(join(tmpdir(), 'landopp-colors-')), 'colors.txt')
+  writeFileSync(table, '0% 0 96 0\n50% yellow\n100% white\n')
+  const rgba = await landopp.colorRelief(fixture('slovenia/dem.tif'), table, { alpha: true, mode: 'nearest_entry' })
+  assert.equal(rgba.bands.length, 4)
+  assert.ok(rgba.nodata == null && rgba.bands[0].data instanceof Uint8Array && rgba.bands[3].data.every((v) => v === 255))
+  writeFileSync(table, '0 0 96 0\n10 secret-colour\n')
+  await assert.rejects(landopp.colorRelief(fixture('slovenia/dem.tif'), table),
+    (e) => e.code === 'INVALID_INPUT' && /line 2/.test(e.message) && !/secret/.test(e.message))
   for (const bad of [{ computeEdges: false }, { alg: 'Sobel' }, { tri: 'wilson' }]) {
     await assert.rejects(landopp.terrain(fixture('slovenia/dem.tif'), 'slope', bad), (e) => e.code === 'INVALID_INPUT')
   }

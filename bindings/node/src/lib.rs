@@ -628,6 +628,56 @@ impl Task for TerrainTask {
     }
 }
 
+pub struct ColorReliefTask {
+    raster: RasterSource,
+    colors: String,
+    options: serde_json::Value,
+}
+
+impl Task for ColorReliefTask {
+    type Output = landopp::Result<landopp::Raster>;
+    type JsValue = RasterResult;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        use landopp::color_relief::{color_relief, ColorReliefOptions, ColorTable};
+        let (colors, options) = (self.colors.clone(), self.options.clone());
+        let raster = std::mem::replace(&mut self.raster, RasterSource::Taken);
+        Ok(landopp::error::catch_panic(|| {
+            let opts = if options.is_null() {
+                ColorReliefOptions::default()
+            } else {
+                ColorReliefOptions::parse(&options.to_string())?
+            };
+            let table = ColorTable::open(&colors)?;
+            color_relief(&raster.load()?, &table, &opts)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let r = output.map_err(|e| reject_with_code(&env, e))?;
+        Ok(raster_js(r))
+    }
+}
+
+/// `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table file
+/// (`value R G B [A]` or `value colourname` per line; `nv`, `P%`; GMT .cpt), as RGB(A) bytes
+/// without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
+#[napi(
+    ts_args_type = "raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }",
+    ts_return_type = "Promise<RasterResult>"
+)]
+pub fn color_relief(
+    raster: Either<String, RasterInput>,
+    colors: String,
+    options: Option<serde_json::Value>,
+) -> napi::Result<AsyncTask<ColorReliefTask>> {
+    Ok(AsyncTask::new(ColorReliefTask {
+        raster: RasterSource::from_js(raster)?,
+        colors,
+        options: options.unwrap_or(serde_json::Value::Null),
+    }))
+}
+
 /// A band's cells, row-major, moved into the typed array of its type.
 fn cells(b: landopp::BandData) -> Cells {
     use landopp::BandData as B;
