@@ -95,6 +95,13 @@ export interface AreaPerimeter {
  */
 export declare function buildSearchIndex(parcels: any, table: FeatureTableJs, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
+/**
+ * `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table file
+ * (`value R G B [A]` or `value colourname` per line; `nv`, `P%`; GMT .cpt), as RGB(A) bytes
+ * without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
+ */
+export declare function colorRelief(raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }): Promise<RasterResult>
+
 /** Feature columns without ids (a `FeatureTableJs` works too: its ids are not read). */
 export interface ColumnsJs {
   columns: Array<FeatureColumnJs>

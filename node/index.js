@@ -839,6 +839,7 @@ module.exports.Model = nativeBinding.Model
 module.exports.SearchIndex = nativeBinding.SearchIndex
 module.exports.abAssign = nativeBinding.abAssign
 module.exports.buildSearchIndex = nativeBinding.buildSearchIndex
+module.exports.colorRelief = nativeBinding.colorRelief
 module.exports.crossValPredict = nativeBinding.crossValPredict
 module.exports.crsInfo = nativeBinding.crsInfo
 module.exports.driftReport = nativeBinding.driftReport
