@@ -10,7 +10,7 @@ J=fixtures/jacksboro/jacksboro_fault_dem.tif
 L=fixtures/olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif
 O=fixtures/olinda/olinda_census_tracts.gpkg
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-mkdir -p $F/{geotiff,wkb,geojson,flatgeobuf,shapefile,geopackage,crs,model,config}
+mkdir -p $F/{geotiff,wkb,geojson,flatgeobuf,shapefile,geopackage,crs,model,config,relief}
 rm -f $F/*/seed-*
 
 # GeoTIFF: every layout, compression, predictor, sample type and byte order the reader handles
@@ -103,6 +103,16 @@ cfg("params-rf", 2, '{"model": "random_forest", "task": "regression", "n_estimat
 cfg("params-gb", 2, '{"model": "gradient_boosting", "task": "classification", "learning_rate": 0.1, "max_iter": 20}')
 cfg("query", 3, json.dumps({"aoi": {"bbox": [14.55, 45.86, 14.575, 45.88]}, "crs": "EPSG:4326",
     "filters": [{"column": "slope_mean", "max": 12}, {"column": "zone", "in": ["A", "B"]}], "limit": 5}))
+
+# relief: a selector byte (0 colour table, 1 terrain options, 2 colour relief options), then text
+def rel(name, sel, text): open(f"fixtures/fuzz/relief/seed-{name}.bin", "wb").write(bytes([sel]) + text.encode())
+rel("table-percent", 0, "nv 0 0 0 0\n0% 0 96 0\n25% 120 180 60\n50% yellow\n75% 160 100 40 200\n100% white\n")
+rel("table-repeated", 0, "# absolute values, one repeated\n-100 0 0 255\n100 255 0 0\n100 0 255 0\n300,0,0,255,128\n800:brown:90\n")
+rel("table-cpt", 0, "# COLOR_MODEL = RGB\n0 0 0 0 150 255 255 0\n150 255 255 0 400 255 0 0\nB 0 0 0\nF 255 255 255\nN 1 2 3\n")
+rel("table-nan", 0, "nan 1 2 3\n-inf 4 5 6\n1e308 white\n-9999 black 0\n")
+rel("terrain-options", 1, '{"alg": "ZevenbergenThorne", "hillshade": "igor", "z_factor": 2, "azimuth": 200, "altitude": 30, "compute_edges": false}')
+rel("terrain-wilson", 1, '{"alg": "Wilson", "zero_for_flat": true, "trigonometric": true, "scale": 111120}')
+rel("relief-options", 2, '{"mode": "exact_entry", "alpha": true, "band": 0}')
 EOF
 
 # Models: a small forest, boosting and linear model of the Slovenia parcels' shape features

@@ -34,11 +34,14 @@ pub enum Target {
     Model,
     /// Configs: first byte picks profile / feature spec / model parameters / search query.
     Config,
+    /// Relief: first byte picks a colour table (applied to a small DEM with nodata and NaN),
+    /// terrain options (run on that DEM) or colour relief options.
+    Relief,
 }
 
 impl Target {
     /// Every target, in a stable order.
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 10] = [
         Target::GeoTiff,
         Target::Wkb,
         Target::GeoJson,
@@ -48,6 +51,7 @@ impl Target {
         Target::Crs,
         Target::Model,
         Target::Config,
+        Target::Relief,
     ];
 
     /// The name used on the command line and for the corpus folder `fixtures/fuzz/<name>/`.
@@ -62,6 +66,7 @@ impl Target {
             Target::Crs => "crs",
             Target::Model => "model",
             Target::Config => "config",
+            Target::Relief => "relief",
         }
     }
 
@@ -82,6 +87,7 @@ impl Target {
             Target::Crs => crs(data),
             Target::Model => model(data),
             Target::Config => config(data),
+            Target::Relief => relief(data),
         }
     }
 }
@@ -254,5 +260,49 @@ fn config(data: &[u8]) -> landopp::Result<()> {
         _ => serde_json::from_str::<landopp::search::Query>(&text)
             .map(drop)
             .map_err(|e| landopp::Error::InvalidInput(e.to_string())),
+    }
+}
+
+/// A 6×5 DEM with nodata, a NaN and a flat patch, for the relief target.
+fn small_dem() -> &'static landopp::Raster {
+    static DEM: OnceLock<landopp::Raster> = OnceLock::new();
+    DEM.get_or_init(|| {
+        let mut z = ndarray::Array2::from_shape_fn((5, 6), |(r, c)| (r * 7 + c * 3) as f32);
+        z[(1, 1)] = -9999.0;
+        z[(2, 4)] = f32::NAN;
+        z[(4, 0)] = 4.0;
+        let g = landopp::raster::GeoTransform::north_up(500_000.0, 4_000_000.0, 10.0, 10.0);
+        landopp::Raster::new(vec![landopp::BandData::F32(z)], g, None, Some(-9999.0)).expect("small DEM")
+    })
+}
+
+fn relief(data: &[u8]) -> landopp::Result<()> {
+    use landopp::color_relief::{color_relief, ColorReliefOptions, ColorTable};
+    use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+    let Some((&which, rest)) = data.split_first() else { return Ok(()) };
+    let text = String::from_utf8_lossy(rest);
+    match which % 3 {
+        0 => {
+            let table = ColorTable::parse(&text)?;
+            for mode in [
+                Default::default(),
+                landopp::color_relief::ColorMode::NearestEntry,
+                landopp::color_relief::ColorMode::ExactEntry,
+            ] {
+                color_relief(small_dem(), &table, &ColorReliefOptions { mode, alpha: true, band: 0 })?;
+            }
+            Ok(())
+        }
+        1 => {
+            let opts = TerrainOptions::parse(&text)?;
+            let products =
+                [TerrainProduct::SlopeDegrees, TerrainProduct::Aspect, TerrainProduct::Hillshade, TerrainProduct::Tri];
+            for p in products {
+                // options for another product are errors; every other error is the reader's
+                let _ = terrain(small_dem(), p, &opts);
+            }
+            Ok(())
+        }
+        _ => ColorReliefOptions::parse(&text).map(drop),
     }
 }
