@@ -60,6 +60,20 @@ pub enum Stat {
     CircularMean,
     /// Share of the covered valid area in each distinct value: one `frac_<value>` column each.
     Frac,
+    /// Population standard deviation / mean.
+    CoefficientOfVariation,
+    /// Population variance weighted by coverage × weight (needs a weight raster).
+    WeightedVariance,
+    /// Population standard deviation weighted by coverage × weight (needs a weight raster).
+    WeightedStdev,
+    /// X of the centre of the cell holding the minimum (the first in row-major order).
+    MinCenterX,
+    /// Y of the centre of the cell holding the minimum.
+    MinCenterY,
+    /// X of the centre of the cell holding the maximum (the first in row-major order).
+    MaxCenterX,
+    /// Y of the centre of the cell holding the maximum.
+    MaxCenterY,
 }
 
 impl Stat {
@@ -108,10 +122,19 @@ impl Stat {
             "weighted_sum" => Stat::WeightedSum,
             "circular_mean" => Stat::CircularMean,
             "frac" => Stat::Frac,
+            "coefficient_of_variation" => Stat::CoefficientOfVariation,
+            "weighted_variance" => Stat::WeightedVariance,
+            "weighted_stdev" => Stat::WeightedStdev,
+            "min_center_x" => Stat::MinCenterX,
+            "min_center_y" => Stat::MinCenterY,
+            "max_center_x" => Stat::MaxCenterX,
+            "max_center_y" => Stat::MaxCenterY,
             _ => {
                 return Err(Error::InvalidInput(format!(
-                    "unknown statistic {s:?} (count, sum, mean, min, max, stdev, variance, median, quantile(q=..), \
-                     majority, minority, variety, weighted_mean, weighted_sum, circular_mean, frac)"
+                    "unknown statistic {s:?} (count, sum, mean, min, max, stdev, variance, coefficient_of_variation, \
+                     median, quantile(q=..), majority, minority, variety, weighted_mean, weighted_sum, \
+                     weighted_variance, weighted_stdev, circular_mean, frac, min_center_x, min_center_y, \
+                     max_center_x, max_center_y)"
                 )))
             }
         })
@@ -122,6 +145,9 @@ impl Stat {
             Stat::Quantile(q) => format!("quantile_{}", fmt_q(*q)),
             other => serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         }
+    }
+    fn needs_weights(&self) -> bool {
+        matches!(self, Stat::WeightedMean | Stat::WeightedSum | Stat::WeightedVariance | Stat::WeightedStdev)
     }
     fn needs_values(&self) -> bool {
         matches!(self, Stat::Median | Stat::Quantile(_) | Stat::Majority | Stat::Minority | Stat::Variety | Stat::Frac)
@@ -458,6 +484,12 @@ struct Acc {
     sin: f64,
     cos: f64,
     values: Vec<(f64, f64)>,
+    // Welford with weight coverage × weight
+    ww_mean: f64,
+    ww_m2: f64,
+    // cells (row, column) of the first minimum and maximum
+    min_at: (usize, usize),
+    max_at: (usize, usize),
 }
 
 impl Acc {
@@ -474,6 +506,10 @@ impl Acc {
             sin: 0.0,
             cos: 0.0,
             values: Vec::new(),
+            ww_mean: 0.0,
+            ww_m2: 0.0,
+            min_at: (0, 0),
+            max_at: (0, 0),
         }
     }
 }
@@ -590,7 +626,7 @@ fn zonal_core<'a>(
         return Err(Error::InvalidInput(format!("min_coverage_frac {} outside 0..1", opts.min_coverage_frac)));
     }
     let (w, h) = (grid.width, grid.height);
-    let weights = match (opts.weights, opts.stats.iter().any(|s| matches!(s, Stat::WeightedMean | Stat::WeightedSum))) {
+    let weights = match (opts.weights, opts.stats.iter().any(Stat::needs_weights)) {
         (Some(wr), _) => {
             if wr.width() != w || wr.height() != h || wr.transform != grid.transform {
                 return Err(Error::InvalidInput(
@@ -599,7 +635,11 @@ fn zonal_core<'a>(
             }
             Some((band_cells(wr.band(0)?)?, wr.nodata))
         }
-        (None, true) => return Err(Error::InvalidInput("weighted_mean/weighted_sum need a weight raster".into())),
+        (None, true) => {
+            return Err(Error::InvalidInput(
+                "weighted_mean, weighted_sum, weighted_variance and weighted_stdev need a weight raster".into(),
+            ))
+        }
         (None, false) => None,
     };
     let projected: Option<Vec<MultiPolygon<f64>>> = match (crs, grid.crs) {
@@ -669,8 +709,15 @@ fn zonal_core<'a>(
                     }
                     a.count += f;
                     a.sum += f * v;
-                    a.min = a.min.min(v);
-                    a.max = a.max.max(v);
+                    // the first cell in row-major order holding the extreme
+                    if v < a.min {
+                        a.min = v;
+                        a.min_at = (cov.row0 + r, cov.col0 + c);
+                    }
+                    if v > a.max {
+                        a.max = v;
+                        a.max_at = (cov.row0 + r, cov.col0 + c);
+                    }
                     let old = a.w_mean;
                     a.w_mean += (f / a.count) * (v - old);
                     a.w_m2 += f * (v - old) * (v - a.w_mean);
@@ -679,6 +726,9 @@ fn zonal_core<'a>(
                         let wv = if wv.is_nan() || Some(wv) == *wnd { f64::NAN } else { wv };
                         a.wsum += f * wv * v;
                         a.wcount += f * wv;
+                        let old = a.ww_mean;
+                        a.ww_mean += (f * wv / a.wcount) * (v - old);
+                        a.ww_m2 += f * wv * (v - old) * (v - a.ww_mean);
                     }
                     let rad = v.to_radians();
                     a.sin += f * rad.sin();
@@ -768,6 +818,13 @@ fn zonal_core<'a>(
                         a.values.iter().fold((f64::NAN, f64::INFINITY), |b, x| if x.1 < b.1 { (x.0, x.1) } else { b }).0
                     }
                     Stat::WeightedMean => a.wsum / a.wcount,
+                    Stat::CoefficientOfVariation => (a.w_m2 / a.count).sqrt() / (a.sum / a.count),
+                    Stat::WeightedVariance => a.ww_m2 / a.wcount,
+                    Stat::WeightedStdev => (a.ww_m2 / a.wcount).sqrt(),
+                    Stat::MinCenterX => gt.0[0] + (a.min_at.1 as f64 + 0.5) * gt.0[1],
+                    Stat::MinCenterY => gt.0[3] + (a.min_at.0 as f64 + 0.5) * gt.0[5],
+                    Stat::MaxCenterX => gt.0[0] + (a.max_at.1 as f64 + 0.5) * gt.0[1],
+                    Stat::MaxCenterY => gt.0[3] + (a.max_at.0 as f64 + 0.5) * gt.0[5],
                     Stat::WeightedSum => a.wsum,
                     Stat::CircularMean => {
                         if a.sin == 0.0 && a.cos == 0.0 {

@@ -14,7 +14,8 @@ import landopp
 from conftest import FIXTURES
 
 OPS = ["count", "sum", "mean", "min", "max", "stdev", "median", "quantile(q=0.25)", "quantile(q=0.75)",
-       "minority", "majority", "variety"]
+       "minority", "majority", "variety", "coefficient_of_variation", "min_center_x", "min_center_y",
+       "max_center_x", "max_center_y"]
 
 
 def assert_matches_exactextract(polys, raster_path, band=1, ops=OPS, skip_majority=False, exclude=None):
@@ -178,13 +179,15 @@ def test_zonal_weighted_and_circular():
     w = landopp.terrain(dem, "slope")
     w.bands[0][w.bands[0] < 0] = np.nan
     w.nodata = None
-    ours = landopp.zonal_stats(dem, polys, ["weighted_mean"], weights=w)
+    ops = ["weighted_mean", "weighted_variance", "weighted_stdev"]
+    ours = landopp.zonal_stats(dem, polys, ops, weights=w)
     import tempfile, os
     with tempfile.TemporaryDirectory() as d:
         wp = os.path.join(d, "w.tif")
         w.write(wp)
-        ref = exact_extract(str(dem), polys, ["weighted_mean"], weights=wp, output="pandas")
-    np.testing.assert_allclose(ours["weighted_mean"], ref["weighted_mean"], rtol=1e-6)
+        ref = exact_extract(str(dem), polys, ops, weights=wp, output="pandas")
+    for op in ops:
+        np.testing.assert_allclose(ours[op], ref[op], rtol=1e-6, err_msg=op)
     aspect = landopp.terrain(dem, "aspect")
     cm = landopp.zonal_stats(aspect, polys, ["circular_mean", "mean"])
     assert ((cm["circular_mean"].dropna() >= 0) & (cm["circular_mean"].dropna() < 360)).all()
