@@ -726,9 +726,13 @@ fn zonal_core<'a>(
                         let wv = if wv.is_nan() || Some(wv) == *wnd { f64::NAN } else { wv };
                         a.wsum += f * wv * v;
                         a.wcount += f * wv;
-                        let old = a.ww_mean;
-                        a.ww_mean += (f * wv / a.wcount) * (v - old);
-                        a.ww_m2 += f * wv * (v - old) * (v - a.ww_mean);
+                        // a zero weight adds nothing (and would divide 0 by 0 while the sum is 0)
+                        let ww = f * wv;
+                        if ww != 0.0 {
+                            let old = a.ww_mean;
+                            a.ww_mean += (ww / a.wcount) * (v - old);
+                            a.ww_m2 += ww * (v - old) * (v - a.ww_mean);
+                        }
                     }
                     let rad = v.to_radians();
                     a.sin += f * rad.sin();
