@@ -12,8 +12,11 @@
 //! population standard deviation, quantiles from exactextract's weighted quantile definition
 //! (distinct values weighted by coverage; truncated to an integer on integer rasters, as
 //! exactextract returns them in the raster's type), `majority`/`minority` by summed coverage (ties,
-//! as exactextract: the largest value for majority, the smallest for minority), `variety` the number of distinct values, `frac` the coverage share of each
-//! value, `weighted_mean`/`weighted_sum` with a weight raster on the same grid. Cells with nodata
+//! as exactextract: the largest value for majority, the smallest for minority), `variety` the
+//! number of distinct values, `frac` the coverage share of each value, `coefficient_of_variation`
+//! (stdev / mean), `min_center_x/y` and `max_center_x/y` (the centre of the first cell in row-major
+//! order holding the minimum or maximum), `weighted_mean`/`weighted_sum`/`weighted_variance`/
+//! `weighted_stdev` with a weight raster on the same grid (coverage × weight). Cells with nodata
 //! or NaN are ignored; a polygon with no valid cell has `count` 0 and NaN statistics.
 
 use crate::crs::{Crs, Transformer};

@@ -409,9 +409,11 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically), a
     vector file path (read in Rust: the fastest route; ``layer`` picks a GeoPackage layer) or a
     list of WKB with ``crs``. ``stats``: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``stdev``,
-    ``variance``, ``median``, ``quantile(q=0.25)``, ``majority``, ``minority``, ``variety``,
-    ``frac`` (one ``frac_<value>`` column per class), ``weighted_mean``/``weighted_sum`` (with
-    ``weights``), ``circular_mean`` (aspect). Returns a pandas DataFrame indexed like ``polygons``
+    ``variance``, ``coefficient_of_variation``, ``median``, ``quantile(q=0.25)``, ``majority``,
+    ``minority``, ``variety``, ``frac`` (one ``frac_<value>`` column per class),
+    ``min_center_x``/``min_center_y``/``max_center_x``/``max_center_y``, ``weighted_mean``/
+    ``weighted_sum``/``weighted_variance``/``weighted_stdev`` (with ``weights``),
+    ``circular_mean`` (aspect). Returns a pandas DataFrame indexed like ``polygons``
     (a dict of arrays when pandas is missing).
 
     ``max_cells`` (raster files only; exactextract's ``--max-cells`` in cells, e.g. ``30_000_000``)
