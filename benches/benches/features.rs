@@ -83,8 +83,11 @@ fn spectral_bench(c: &mut Criterion) {
         bands.insert(k.to_string(), Raster::open(d.join(format!("{f}.tif"))).expect("band"));
     }
     let scl = Raster::open(d.join("SCL.tif")).expect("scl");
-    let opts =
-        ImageryOptions { sensor: Sensor::sentinel2_l2a("02.14"), scl: Some((&scl).into()), ..Default::default() };
+    let opts = ImageryOptions {
+        sensor: Sensor::sentinel2_l2a("02.14").expect("a baseline"),
+        scl: Some((&scl).into()),
+        ..Default::default()
+    };
     let n = bands["N"].width() * bands["N"].height();
     let mut g = c.benchmark_group("spectral");
     g.throughput(Throughput::Elements(n as u64));

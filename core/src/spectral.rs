@@ -75,9 +75,11 @@ pub fn is_band(name: &str) -> bool {
     catalogue().bands.contains_key(name)
 }
 
-/// A sensor, for band maps and reflectance scaling.
+/// A sensor, for band maps and reflectance scaling. As JSON: `{"sensor": "landsat89"}`, or for
+/// Sentinel-2 `{"sensor": "sentinel2_l2a", "baseline": "04.00"}` (the processing baseline sets
+/// the offset) or `{"sensor": "sentinel2_l2a", "offset": -1000}`; without either the offset is 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "sensor")]
+#[serde(rename_all = "snake_case", tag = "sensor", try_from = "SensorJson")]
 pub enum Sensor {
     /// Sentinel-2 Level-1C top-of-atmosphere: reflectance = DN / 10000 (− 1000 offset from
     /// processing baseline 04.00).
@@ -99,10 +101,67 @@ pub enum Sensor {
     Reflectance,
 }
 
+/// [`Sensor`] as written: a Sentinel-2 offset given directly or by a processing baseline.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "sensor", deny_unknown_fields)]
+enum SensorJson {
+    Sentinel2L1c {
+        #[serde(default)]
+        offset: Option<f64>,
+        #[serde(default)]
+        baseline: Option<String>,
+    },
+    Sentinel2L2a {
+        #[serde(default)]
+        offset: Option<f64>,
+        #[serde(default)]
+        baseline: Option<String>,
+    },
+    // struct variants, so that a stray key (a baseline for Landsat) is refused
+    Landsat457 {},
+    Landsat89 {},
+    Reflectance {},
+}
+
+impl TryFrom<SensorJson> for Sensor {
+    type Error = Error;
+    fn try_from(j: SensorJson) -> Result<Self> {
+        let offset = |offset: Option<f64>, baseline: Option<String>| -> Result<f64> {
+            match (offset, baseline) {
+                (Some(_), Some(_)) => {
+                    Err(Error::InvalidInput("give a Sentinel-2 offset or its processing baseline, not both".into()))
+                }
+                (Some(o), None) if o.is_finite() => Ok(o),
+                (Some(o), None) => Err(Error::InvalidInput(format!("Sentinel-2 offset {o} is not finite"))),
+                (None, Some(b)) => s2_offset(&b),
+                (None, None) => Ok(0.0),
+            }
+        };
+        Ok(match j {
+            SensorJson::Sentinel2L1c { offset: o, baseline } => Sensor::Sentinel2L1c { offset: offset(o, baseline)? },
+            SensorJson::Sentinel2L2a { offset: o, baseline } => Sensor::Sentinel2L2a { offset: offset(o, baseline)? },
+            SensorJson::Landsat457 {} => Sensor::Landsat457,
+            SensorJson::Landsat89 {} => Sensor::Landsat89,
+            SensorJson::Reflectance {} => Sensor::Reflectance,
+        })
+    }
+}
+
 impl Sensor {
     /// Sentinel-2 L2A with the offset implied by a processing baseline such as `"02.14"` or `"04.00"`.
-    pub fn sentinel2_l2a(baseline: &str) -> Self {
-        Sensor::Sentinel2L2a { offset: s2_offset(baseline) }
+    pub fn sentinel2_l2a(baseline: &str) -> Result<Self> {
+        Ok(Sensor::Sentinel2L2a { offset: s2_offset(baseline)? })
+    }
+
+    /// A sensor by name (`reflectance`, `sentinel2_l2a`, `sentinel2_l1c`, `landsat89`,
+    /// `landsat457`), with a Sentinel-2 processing baseline when known — the one place the
+    /// baseline's offset rule lives.
+    pub fn from_name(name: &str, baseline: Option<&str>) -> Result<Self> {
+        let mut v = serde_json::json!({ "sensor": name });
+        if let Some(b) = baseline {
+            v["baseline"] = b.into();
+        }
+        serde_json::from_value(v).map_err(|e| Error::InvalidInput(format!("sensor: {e}")))
     }
     /// DN → reflectance.
     #[inline]
@@ -151,13 +210,14 @@ impl Sensor {
     }
 }
 
-/// BOA/TOA offset of a Sentinel-2 processing baseline: −1000 from 04.00 on, else 0.
-pub fn s2_offset(baseline: &str) -> f64 {
-    let v: f64 = baseline.trim().parse().unwrap_or(0.0);
-    if v >= 4.0 {
-        -1000.0
-    } else {
-        0.0
+/// BOA/TOA offset of a Sentinel-2 processing baseline (`"02.14"`, `"04.00"`, `"05.11"`): −1000
+/// from 04.00 on, else 0. A baseline that is not such a number is `INVALID_INPUT`.
+pub fn s2_offset(baseline: &str) -> Result<f64> {
+    match baseline.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(if v >= 4.0 { -1000.0 } else { 0.0 }),
+        _ => Err(Error::InvalidInput(format!(
+            "Sentinel-2 processing baseline {baseline:?} is not a version number like \"04.00\""
+        ))),
     }
 }
 
@@ -942,14 +1002,23 @@ impl SceneMeta {
             cloud_cover: p["eo:cloud_cover"].as_f64(),
             resolution_m: gsd,
             platform: p["platform"].as_str().unwrap_or_default().to_string(),
-            processing_baseline: p["s2:processing_baseline"].as_str().map(str::to_string),
+            processing_baseline: match p["s2:processing_baseline"].as_str() {
+                Some(b) => {
+                    s2_offset(b).map_err(|_| {
+                        Error::format("STAC", path, "properties.s2:processing_baseline is not a version number")
+                    })?;
+                    Some(b.to_string())
+                }
+                None => None,
+            },
         })
     }
     /// The sensor implied by the platform / product (L2A unless the id says L1C).
     pub fn sensor(&self) -> Sensor {
         let pl = self.platform.to_ascii_lowercase();
         if pl.starts_with("sentinel-2") {
-            let off = self.processing_baseline.as_deref().map_or(0.0, s2_offset);
+            // checked by `from_stac`; a baseline set by hand that is not a number counts as 0
+            let off = self.processing_baseline.as_deref().map_or(0.0, |b| s2_offset(b).unwrap_or(0.0));
             if self.scene_id.contains("L1C") {
                 Sensor::Sentinel2L1c { offset: off }
             } else {
@@ -991,13 +1060,27 @@ mod tests {
 
     #[test]
     fn sensors() {
-        assert_eq!(Sensor::sentinel2_l2a("04.00").scale(2000.0), 0.1);
-        assert_eq!(Sensor::sentinel2_l2a("02.14").scale(2000.0), 0.2);
+        assert_eq!(Sensor::sentinel2_l2a("04.00").unwrap().scale(2000.0), 0.1);
+        assert_eq!(Sensor::sentinel2_l2a("02.14").unwrap().scale(2000.0), 0.2);
+        // the baseline rule in one place: by name, by JSON, strict
+        assert_eq!(
+            Sensor::from_name("sentinel2_l1c", Some("05.11")).unwrap(),
+            Sensor::Sentinel2L1c { offset: -1000.0 }
+        );
+        assert_eq!(Sensor::from_name("landsat89", None).unwrap(), Sensor::Landsat89);
+        for (name, b) in [("sentinel2_l2a", Some("latest")), ("landsat89", Some("04.00")), ("sentinel3", None)] {
+            assert_eq!(Sensor::from_name(name, b).unwrap_err().code(), "INVALID_INPUT", "{name} {b:?}");
+        }
+        let j: Sensor = serde_json::from_str(r#"{"sensor": "sentinel2_l2a", "offset": -1000}"#).unwrap();
+        assert_eq!(j, Sensor::sentinel2_l2a("04.00").unwrap());
+        assert!(
+            serde_json::from_str::<Sensor>(r#"{"sensor": "sentinel2_l2a", "offset": 0, "baseline": "04.00"}"#).is_err()
+        );
         assert!((Sensor::Landsat89.scale(10000.0) - 0.075).abs() < 1e-12);
         assert_eq!(Sensor::Landsat89.band_id("N").as_deref(), Some("B5"));
         assert_eq!(Sensor::Landsat457.band_id("N").as_deref(), Some("B4"));
-        assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("N").as_deref(), Some("B08"));
-        assert_eq!(Sensor::sentinel2_l2a("02.14").band_id("S1").as_deref(), Some("B11"));
+        assert_eq!(Sensor::sentinel2_l2a("02.14").unwrap().band_id("N").as_deref(), Some("B08"));
+        assert_eq!(Sensor::sentinel2_l2a("02.14").unwrap().band_id("S1").as_deref(), Some("B11"));
         assert_eq!(qa_pixel_valid(&[0b1000, 0b1000000], &QA_PIXEL_DEFAULT_BITS), vec![false, true]);
     }
 
@@ -1730,7 +1813,7 @@ mod kernel_tests {
             rng
         };
         // reflectances as they come from DN: (dn - 1000) / 10000 and Landsat's dn·2.75e-5 - 0.2
-        let s2 = Sensor::sentinel2_l2a("04.00");
+        let s2 = Sensor::sentinel2_l2a("04.00").unwrap();
         let mut pool: Vec<f64> = (0..4000).map(|_| s2.scale((next() % 20_000) as f64)).collect();
         pool.extend((0..2000).map(|_| Sensor::Landsat89.scale((next() % 65_536) as f64)));
         pool.extend([0.0, -0.0, 1e-4, -1e-4, 0.1, 0.1000001, 1.6, 2.0, 0.5]);
@@ -1887,7 +1970,8 @@ mod kernel_tests {
         let floats: Vec<Vec<f32>> = ints.iter().map(|v| v.iter().map(|x| *x as f32).collect()).collect();
         let scl: Vec<u8> = (0..w * h).map(|i| ((i * 7) % 13) as u8).collect();
         let scl_m = Mask::Cells { cells: crate::BandView::U8(&scl), width: w, height: h, transform: g };
-        let opts = ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(scl_m), ..Default::default() };
+        let opts =
+            ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00").unwrap(), scl: Some(scl_m), ..Default::default() };
         let grid = BandGrid { width: w, height: h, transform: g, crs: None };
         let idx = ["NDVI", "NDWI", "NDBI", "SAVI", "EVI"];
         let views = |f: bool| -> BTreeMap<String, (crate::BandView<'_>, Option<f64>)> {
@@ -1967,8 +2051,11 @@ mod kernel_tests {
             let mc = Mask::Cells { cells: crate::BandView::U8(&coarse), width: mw, height: mh, transform: gc };
             let mf = Mask::Cells { cells: crate::BandView::U8(&fine), width: w, height: h, transform: g };
             let run = |m: Mask<'_>| {
-                let opts =
-                    ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some(m), ..Default::default() };
+                let opts = ImageryOptions {
+                    sensor: Sensor::sentinel2_l2a("04.00").unwrap(),
+                    scl: Some(m),
+                    ..Default::default()
+                };
                 index_views(&views, &grid, &["NDVI"], &opts).unwrap().band(0).unwrap().to_f64()
             };
             let (a, b) = (run(mc), run(mf));
@@ -2006,8 +2093,11 @@ mod kernel_tests {
         .into();
         let grid = BandGrid { width: w, height: h, transform: g, crs: None };
         let names = ["NDVI", "EVI", "SAVI", "GNDVI"];
-        let opts =
-            ImageryOptions { sensor: Sensor::sentinel2_l2a("04.00"), scl: Some((&scl_r).into()), ..Default::default() };
+        let opts = ImageryOptions {
+            sensor: Sensor::sentinel2_l2a("04.00").unwrap(),
+            scl: Some((&scl_r).into()),
+            ..Default::default()
+        };
         let r1 = index_views(&views, &grid, &names, &opts).unwrap();
         let mut outs = vec![vec![7f32; w * h]; names.len()];
         let mut sl: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();

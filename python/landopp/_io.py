@@ -477,11 +477,8 @@ def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[st
         for scene in scenes:
             landopp.spectral_indices(scene, ["NDVI", "EVI"], sensor="sentinel2_l2a", out=out)
     """
-    if sensor in ("sentinel2_l2a", "sentinel2_l1c"):
-        off = -1000.0 if baseline is not None and float(baseline) >= 4.0 else 0.0
-        sens: dict[str, Any] = {"sensor": sensor, "offset": off}
-    else:
-        sens = {"sensor": sensor}
+    # the sensor's scaling (and Sentinel-2's baseline offset rule) is resolved in Rust
+    sens: dict[str, Any] = {"sensor": sensor} | ({} if baseline is None else {"baseline": baseline})
     opts = {"sensor": sens, "scl_masked": None if scl_masked is None else list(scl_masked),
             "qa_bits": None if qa_bits is None else list(qa_bits), "constants": dict(constants or {})}
     out_list = None

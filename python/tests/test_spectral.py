@@ -89,6 +89,22 @@ def test_mismatched_grid_and_missing_constant_errors(shared):
         landopp.spectral_indices({"N": r}, ["NOT_AN_INDEX"])
 
 
+def test_sensor_and_baseline_are_checked_in_one_place():
+    # the baseline's offset rule and the sensor names live in Rust: bad values are typed errors
+    gt = (0.0, 10.0, 0.0, 0.0, 0.0, -10.0)
+    red = landopp.Raster(bands=[np.full((3, 4), 1500, np.uint16)], transform=gt)
+    nir = landopp.Raster(bands=[np.full((3, 4), 3000, np.uint16)], transform=gt)
+    band = red
+    for baseline, ndvi in [("04.00", (0.2 - 0.05) / 0.25), ("02.14", (0.3 - 0.15) / 0.45)]:
+        r = landopp.spectral_indices({"R": red, "N": nir}, ["NDVI"], sensor="sentinel2_l2a", baseline=baseline)
+        np.testing.assert_allclose(r.bands[0], ndvi, rtol=1e-6, err_msg=baseline)
+    for kw, msg in [({"sensor": "sentinel2_l2a", "baseline": "latest"}, "processing baseline"),
+                    ({"sensor": "landsat89", "baseline": "04.00"}, "baseline"),
+                    ({"sensor": "sentinel3"}, "sentinel3")]:
+        with pytest.raises(landopp.InvalidInputError, match=msg):
+            landopp.spectral_indices({"R": band, "N": band}, ["NDVI"], **kw)
+
+
 def test_out_arrays_are_written_in_place():
     """``out=`` (numpy convention) writes into the caller's arrays: same values as a fresh result,
     the same array objects returned, and clear errors for arrays that cannot be written."""

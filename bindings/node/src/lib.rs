@@ -1018,14 +1018,7 @@ pub fn spectral_indices(
         sorted.into_iter().map(|(k, v)| RasterSource::from_js(v).map(|r| (k, r))).collect::<napi::Result<Vec<_>>>()?;
     let sensor = o.sensor.unwrap_or_else(|| "reflectance".into());
     let settings = (|| {
-        let offset = match o.baseline.as_deref() {
-            Some(b) => landopp::spectral::s2_offset(b),
-            None => 0.0,
-        };
-        let sens = match sensor.as_str() {
-            "sentinel2_l2a" | "sentinel2_l1c" => serde_json::json!({ "sensor": sensor, "offset": offset }),
-            _ => serde_json::json!({ "sensor": sensor }),
-        };
+        let sens = landopp::spectral::Sensor::from_name(&sensor, o.baseline.as_deref())?;
         let to_u8 = |v: Option<Vec<f64>>, what: &str| -> landopp::Result<Option<Vec<u8>>> {
             v.map(|v| {
                 v.into_iter()
