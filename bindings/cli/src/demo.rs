@@ -2,7 +2,7 @@
 
 use landopp::geodesic::M2_PER_ACRE;
 use landopp::vector::{self, Column, ColumnData};
-use landopp::{ColumnMeta, Error, FeatureTable, Parcels, Raster, Transformer};
+use landopp::{ColumnMeta, Error, FeatureTable, Parcels, Raster};
 use std::path::{Path, PathBuf};
 
 /// The demo's profile: the `agriculture_landcover` preset (agriculture where a land-cover layer
@@ -63,28 +63,15 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     ft.add_column("perimeter_m", ap.iter().map(|v| v.1).collect(), meta("m", "geodesic perimeter on WGS 84"))?;
 
     // Elevation at each parcel's interior point (the DEM covers only part of the parcels).
-    let to_dem = Transformer::new(
-        parcels.crs.as_ref().ok_or_else(|| Error::Crs("parcels without CRS".into()))?,
-        dem.crs.as_ref().ok_or_else(|| Error::Crs("DEM without CRS".into()))?,
-    )?;
-    let band = dem.band(0)?;
-    let mut elev = Vec::with_capacity(parcels.len());
-    for g in &parcels.geometries {
-        use landopp::geo::InteriorPoint;
-        let v = match g.interior_point() {
-            Some(p) => {
-                let (x, y) = to_dem.transform_point(p.x(), p.y())?;
-                let (c, r) = dem.transform.invert(x, y);
-                if c >= 0.0 && r >= 0.0 && (c as usize) < dem.width() && (r as usize) < dem.height() {
-                    band.get_f64(r as usize, c as usize).filter(|v| Some(*v) != dem.nodata).unwrap_or(f64::NAN)
-                } else {
-                    f64::NAN
-                }
-            }
-            None => f64::NAN,
-        };
-        elev.push(v);
-    }
+    let points: Vec<(f64, f64)> = parcels
+        .geometries
+        .iter()
+        .map(|g| {
+            use landopp::geo::InteriorPoint;
+            g.interior_point().map_or((f64::NAN, f64::NAN), |p| (p.x(), p.y()))
+        })
+        .collect();
+    let elev = dem.sample(0, &points, parcels.crs.as_ref())?;
     ft.add_column(
         "elevation_m",
         elev,
@@ -114,14 +101,34 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     }
 
     // Rank the parcels for agriculture: features from a spec, scored with a transparent profile.
-    let spec = landopp::pipeline::FeatureSpec::parse(&format!(
-        r#"{{"version": 1, "parcels": {{"path": {p:?}, "id_field": "index"}},
-            "features": [{{"type": "shape"}},
-                         {{"type": "terrain", "raster": {d:?}, "product": "slope", "stats": ["mean"], "share_below": [8]}},
-                         {{"type": "overlay", "layer": {p:?}, "field": "LULC_NAME", "prefix": "landuse"}}]}}"#,
-        p = parcels_path.display().to_string(),
-        d = dem_path.display().to_string()
-    ))?;
+    use landopp::pipeline::{FeatureSpec, FeatureStep, LayerRef, ParcelSource};
+    let spec = FeatureSpec {
+        version: 1,
+        parcels: ParcelSource {
+            path: parcels_path.clone(),
+            layer: None,
+            id_field: Some("index".into()),
+            duplicate_ids: Default::default(),
+        },
+        work_crs: None,
+        features: vec![
+            FeatureStep::Shape,
+            FeatureStep::Terrain {
+                raster: dem_path.clone(),
+                product: "slope".into(),
+                stats: vec!["mean".into()],
+                prefix: None,
+                share_below: vec![8.0],
+                options: Default::default(),
+            },
+            FeatureStep::Overlay {
+                layer: LayerRef::Path(parcels_path.clone()),
+                field: Some("LULC_NAME".into()),
+                prefix: "landuse".into(),
+            },
+        ],
+    };
+    spec.validate()?;
     let features = spec.run(&|_| {})?;
     let profile = landopp::scoring::Profile::parse(DEMO_PROFILE)?;
     let scored = landopp::scoring::score(&features, &profile)?;

@@ -342,6 +342,48 @@ pub struct Raster {
 }
 
 impl Raster {
+    /// The value of band `band` at each point (the cell containing it, as `gdallocationinfo`):
+    /// points are in `crs` and reprojected to the raster's CRS when they differ; a point outside
+    /// the raster, on a nodata cell or NaN (or a NaN point) gives NaN.
+    ///
+    /// ```
+    /// let dem = landopp::Raster::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+    /// let t = dem.transform.0;
+    /// let v = dem.sample(0, &[(t[0] + 5.0, t[3] - 5.0), (t[0] - 1e6, t[3])], None)?;
+    /// assert_eq!(v[0], dem.band(0)?.get_f64(0, 0).unwrap());
+    /// assert!(v[1].is_nan());
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn sample(&self, band: usize, points: &[(f64, f64)], crs: Option<&Crs>) -> Result<Vec<f64>> {
+        let b = self.band(band)?;
+        let to = match (crs, self.crs.as_ref()) {
+            (Some(a), Some(r)) if a != r => Some(crate::crs::Transformer::new(a, r)?),
+            (Some(a), None) => {
+                return Err(Error::Crs(format!("the raster has no CRS; cannot relate points in {a} to it")));
+            }
+            _ => None,
+        };
+        points
+            .iter()
+            .map(|&(x, y)| {
+                if x.is_nan() || y.is_nan() {
+                    return Ok(f64::NAN);
+                }
+                let (x, y) = match &to {
+                    Some(t) => t.transform_point(x, y)?,
+                    None => (x, y),
+                };
+                let (c, r) = self.transform.invert(x, y);
+                let inside = c >= 0.0 && r >= 0.0 && c < self.width() as f64 && r < self.height() as f64;
+                Ok(if inside {
+                    b.get_f64(r as usize, c as usize).filter(|v| Some(*v) != self.nodata).unwrap_or(f64::NAN)
+                } else {
+                    f64::NAN
+                })
+            })
+            .collect()
+    }
+
     /// Build a raster from bands of equal shape.
     pub fn new(bands: Vec<BandData>, transform: GeoTransform, crs: Option<Crs>, nodata: Option<f64>) -> Result<Self> {
         let first = bands.first().ok_or_else(|| Error::Empty("a raster needs at least one band".into()))?;

@@ -130,3 +130,30 @@ fn geotiff_write_roundtrip_and_gdalinfo() {
         }
     }
 }
+
+/// `Raster::sample` takes points in any CRS: the centre of every 7th cell of the Slovenia DEM,
+/// taken to WGS 84 and sampled back, gives that cell's value; outside points, NaN points and a
+/// raster without CRS asked about points in a CRS are handled.
+#[test]
+fn sampling_points_reprojects_and_reads_the_containing_cell() {
+    let dem = landopp::Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let crs = dem.crs.clone().unwrap();
+    let to_wgs = landopp::Transformer::new(&crs, &landopp::Crs::wgs84()).unwrap();
+    let t = dem.transform.0;
+    let cells: Vec<(usize, usize)> =
+        (0..dem.height()).step_by(7).flat_map(|r| (0..dem.width()).step_by(7).map(move |c| (r, c))).collect();
+    let pts: Vec<(f64, f64)> = cells
+        .iter()
+        .map(|&(r, c)| to_wgs.transform_point(t[0] + (c as f64 + 0.5) * t[1], t[3] + (r as f64 + 0.5) * t[5]).unwrap())
+        .collect();
+    let v = dem.sample(0, &pts, Some(&landopp::Crs::wgs84())).unwrap();
+    for (k, &(r, c)) in cells.iter().enumerate() {
+        assert_eq!(v[k], dem.band(0).unwrap().get_f64(r, c).unwrap(), "cell {r},{c}");
+    }
+    let odd = dem.sample(0, &[(f64::NAN, 1.0), (0.0, 0.0)], Some(&landopp::Crs::wgs84())).unwrap();
+    assert!(odd.iter().all(|v| v.is_nan()));
+    let mut bare = dem.clone();
+    bare.crs = None;
+    assert_eq!(bare.sample(0, &pts, Some(&crs)).unwrap_err().code(), "CRS");
+    assert_eq!(dem.sample(3, &pts, None).unwrap_err().code(), "NOT_FOUND");
+}
