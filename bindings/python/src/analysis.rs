@@ -294,18 +294,17 @@ fn spectral_indices<'py>(
                 crs: r.crs.clone(),
             });
         }
-        let Some(first) = all.first() else { return Err(landopp::Error::Empty("no band raster given".into())) };
-        let (dim, transform, crs) = (first.dim, first.transform, first.crs.clone());
-        let mut views = std::collections::BTreeMap::new();
-        for GridBand { name: k, cells: v, nodata: nd, dim: d, transform: t, .. } in all {
-            if d != dim || t != transform {
-                return Err(landopp::Error::InvalidInput(format!(
-                    "band {k} is on another grid ({}x{}) than the others ({}x{}); resample the bands to one grid first",
-                    d.1, d.0, dim.1, dim.0
-                )));
-            }
-            views.insert(k, (v, nd));
-        }
+        // one grid check, the core's
+        let grids: Vec<(&str, BandGrid)> = all
+            .iter()
+            .map(|b| {
+                let g = BandGrid { width: b.dim.1, height: b.dim.0, transform: b.transform, crs: b.crs.clone() };
+                (b.name.as_str(), g)
+            })
+            .collect();
+        let grid = BandGrid::common(&grids)?.clone();
+        let dim = (grid.height, grid.width);
+        let views: std::collections::BTreeMap<_, _> = all.into_iter().map(|b| (b.name, (b.cells, b.nodata))).collect();
         use landopp::spectral::Mask;
         let scl_r = scl_loader.map(|f| f()).transpose()?;
         let qa_r = qa_loader.map(|f| f()).transpose()?;
@@ -315,7 +314,6 @@ fn spectral_indices<'py>(
         }
         let opts = o.options(mask(scl_lent, scl_r.as_ref()), mask(qa_lent, qa_r.as_ref()));
         let names: Vec<&str> = indices.iter().map(String::as_str).collect();
-        let grid = BandGrid { width: dim.1, height: dim.0, transform, crs };
         if !with_out {
             return index_views(&views, &grid, &names, &opts).map(Ok);
         }
