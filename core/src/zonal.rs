@@ -551,6 +551,78 @@ pub fn zonal_stats(
 /// exactextract's default `--max-cells`: 30 million raster cells in memory at once.
 pub const DEFAULT_MAX_CELLS: usize = 30_000_000;
 
+/// The raster of [`zonal`]: a GeoTIFF file (read in strips) or a raster in memory.
+#[derive(Debug, Clone, Copy)]
+pub enum ZonalRaster<'a> {
+    /// A GeoTIFF file, read in strips of at most the cell budget.
+    File(&'a std::path::Path),
+    /// A raster already in memory.
+    Memory(&'a Raster),
+}
+
+/// The polygons of [`zonal`]: a vector file (any format landopp reads) or geometries in memory.
+#[derive(Debug, Clone, Copy)]
+pub enum ZonalPolygons<'a> {
+    /// A vector file and, for a GeoPackage, its layer (default: the first feature layer).
+    File {
+        /// The file.
+        path: &'a std::path::Path,
+        /// The layer.
+        layer: Option<&'a str>,
+    },
+    /// Polygons in `crs` (the raster's when `None`).
+    Memory {
+        /// The polygons.
+        polygons: &'a [MultiPolygon<f64>],
+        /// Their CRS.
+        crs: Option<&'a Crs>,
+    },
+}
+
+/// Zonal statistics from any raster source and polygon source — the one entry the bindings and
+/// the CLI call: a raster file is read in strips of at most `max_cells` cells (default
+/// [`DEFAULT_MAX_CELLS`], exactextract's), so memory stays bounded whatever its size, with the
+/// same results as in memory ([`zonal_stats_file`]); a raster in memory is used as it is
+/// ([`zonal_stats`]). Polygons from a file are read with their CRS.
+///
+/// ```
+/// use landopp::zonal::{zonal, Stat, ZonalOptions, ZonalPolygons, ZonalRaster};
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean], ..Default::default() };
+/// let polygons = ZonalPolygons::File { path: &f.join("lulc_polygons.gpkg"), layer: None };
+/// let from_file = zonal(ZonalRaster::File(&f.join("dem.tif")), polygons, &opts, None)?;
+/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// assert_eq!(from_file, zonal(ZonalRaster::Memory(&dem), polygons, &opts, Some(500))?);
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn zonal(
+    raster: ZonalRaster<'_>,
+    polygons: ZonalPolygons<'_>,
+    opts: &ZonalOptions<'_>,
+    max_cells: Option<usize>,
+) -> Result<ZonalResult> {
+    if max_cells == Some(0) {
+        return Err(Error::InvalidInput("max_cells must be at least 1".into()));
+    }
+    let read;
+    let (polys, crs): (&[MultiPolygon<f64>], Option<&Crs>) = match polygons {
+        ZonalPolygons::Memory { polygons, crs } => (polygons, crs),
+        ZonalPolygons::File { path, layer } => {
+            let l = crate::vector::read_layer(path, &crate::vector::ReadOptions { layer: layer.map(str::to_string) })?;
+            let crs = l.crs.clone();
+            read = (crate::vector::to_multipolygons(l.geometries)?, crs);
+            (&read.0, read.1.as_ref())
+        }
+    };
+    match raster {
+        ZonalRaster::File(path) => {
+            let src = GeoTiff::open(path)?;
+            zonal_stats_file(&src, polys, crs, opts, max_cells.unwrap_or(DEFAULT_MAX_CELLS))
+        }
+        ZonalRaster::Memory(r) => zonal_stats(r, polys, crs, opts),
+    }
+}
+
 /// [`zonal_stats`] over a GeoTIFF read in strips of whole rows holding at most about `max_cells`
 /// cells (at least one block row), so memory stays bounded whatever the raster's size — the
 /// raster-sequential strategy of exactextract (`--max-cells`). Each polygon accumulates over the

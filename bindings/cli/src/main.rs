@@ -434,7 +434,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             max_cells,
             output,
         } => {
-            use landopp::zonal::{zonal_stats_file, Stat, ZonalOptions};
+            use landopp::zonal::{zonal, Stat, ZonalOptions, ZonalPolygons, ZonalRaster};
             let stats =
                 stats.split(',').filter(|s| !s.trim().is_empty()).map(Stat::parse).collect::<Result<Vec<_>, _>>()?;
             if band == 0 {
@@ -448,12 +448,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             let mut inputs = vec![polygons.clone(), raster.clone()];
             inputs.extend(weights.clone());
             check_outputs(&[output.as_deref()], &inputs)?;
-            let r = landopp::raster::GeoTiff::open(&raster)?;
             let w = weights.map(landopp::Raster::open).transpose()?;
             let dup = landopp::vector::DuplicateIds::parse(&duplicate_ids)?;
             let p = landopp::Parcels::read_with(&polygons, layer.as_deref(), id.as_deref(), dup)?;
             let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };
-            let res = zonal_stats_file(&r, &p.geometries, p.crs.as_ref(), &opts, (max_cells * 1e6) as usize)?;
+            let polys = ZonalPolygons::Memory { polygons: &p.geometries, crs: p.crs.as_ref() };
+            let cells = ((max_cells * 1e6) as usize).max(1);
+            let res = zonal(ZonalRaster::File(&raster), polys, &opts, Some(cells))?;
             // the id column keeps the id field's name, then the included attributes, as in exactextract
             let mut t = landopp::FeatureTable::new(p.ids.clone());
             if let Some(f) = &id {

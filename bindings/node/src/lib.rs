@@ -1169,19 +1169,15 @@ impl Task for ZonalTask {
                 min_coverage_frac: o.min_coverage_frac.unwrap_or(0.0),
                 weights: None,
             };
-            let stream = match (&raster, o.max_cells) {
-                (RasterSource::Path(path), Some(cells)) => Some((path.clone(), cells)),
-                _ => None,
-            };
-            let res = match stream {
-                Some((path, cells)) => {
-                    if !(cells.is_finite() && cells >= 1.0) {
-                        return Err(landopp::Error::InvalidInput(format!("maxCells must be ≥ 1, got {cells}")));
-                    }
-                    let src = landopp::raster::GeoTiff::open(&path)?;
-                    landopp::zonal::zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, cells as usize)?
+            use landopp::zonal::{zonal, ZonalPolygons, ZonalRaster};
+            let max_cells = o.max_cells.map(|c| whole(c, "maxCells")).transpose()?;
+            let polygons = ZonalPolygons::Memory { polygons: &p.geometries, crs: p.crs.as_ref() };
+            // a file goes to the core as a file (read in strips); typed arrays as a raster
+            let res = match &raster {
+                RasterSource::Path(path) => {
+                    zonal(ZonalRaster::File(std::path::Path::new(path)), polygons, &opts, max_cells)?
                 }
-                None => landopp::zonal::zonal_stats(&raster.load()?, &p.geometries, p.crs.as_ref(), &opts)?,
+                _ => zonal(ZonalRaster::Memory(&raster.load()?), polygons, &opts, max_cells)?,
             };
             Ok(res.columns)
         }))

@@ -145,10 +145,10 @@ fn zonal_stats<'py>(
     layer: Option<String>,
     max_cells: Option<usize>,
 ) -> PyResult<Vec<(String, Bound<'py, numpy::PyArray1<f64>>)>> {
+    use landopp::zonal::{zonal, ZonalPolygons, ZonalRaster};
     use numpy::IntoPyArray;
-    // a raster file with a cell budget is read in strips (memory-bounded)
-    let stream = match (&raster, max_cells) {
-        (RasterArg::Path(p), Some(m)) => Some((p.clone(), m)),
+    let path = match &raster {
+        RasterArg::Path(p) => Some(p.clone()),
         _ => None,
     };
     let load = raster.into_loader()?;
@@ -156,27 +156,27 @@ fn zonal_stats<'py>(
     let wkb = wkb.refs();
     let cols = run(py, move || {
         let w = load_w.map(|f| f()).transpose()?;
-        let (polys, crs) = match polygons_path {
-            Some(p) => {
-                let l = landopp::vector::read_layer(&p, &landopp::vector::ReadOptions { layer })?;
-                let crs = l.crs.clone();
-                (landopp::vector::to_multipolygons(l.geometries)?, crs)
-            }
-            None => (
-                landopp::vector::to_multipolygons(crate::io::parse_geometries(&wkb)?)?,
-                crs.map(|c| Crs::from_user_input(&c)).transpose()?,
-            ),
-        };
         let stats = stats.iter().map(|s| Stat::parse(s)).collect::<landopp::Result<Vec<_>>>()?;
         let opts = ZonalOptions { stats, band, min_coverage_frac, weights: w.as_ref() };
-        let res = match stream {
-            Some((p, cells)) => {
-                let src = landopp::raster::GeoTiff::open(&p)?;
-                landopp::zonal::zonal_stats_file(&src, &polys, crs.as_ref(), &opts, cells)?
+        let parsed;
+        let polygons = match &polygons_path {
+            Some(p) => ZonalPolygons::File { path: std::path::Path::new(p), layer: layer.as_deref() },
+            None => {
+                let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+                parsed = (landopp::vector::to_multipolygons(crate::io::parse_geometries(&wkb)?)?, crs);
+                ZonalPolygons::Memory { polygons: &parsed.0, crs: parsed.1.as_ref() }
             }
-            None => landopp::zonal::zonal_stats(&load()?, &polys, crs.as_ref(), &opts)?,
         };
-        Ok(res.columns)
+        // a file goes to the core as a file (read in strips); arrays as a raster
+        let loaded;
+        let source = match &path {
+            Some(p) => ZonalRaster::File(std::path::Path::new(p)),
+            None => {
+                loaded = load()?;
+                ZonalRaster::Memory(&loaded)
+            }
+        };
+        Ok(zonal(source, polygons, &opts, max_cells)?.columns)
     })?;
     Ok(cols.into_iter().map(|(n, v)| (n, v.into_pyarray(py))).collect())
 }
