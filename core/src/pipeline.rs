@@ -388,44 +388,13 @@ fn model_column(
         &LoadOptions { hmac_key: hmac.as_deref(), encryption_key: key.as_ref(), expect_features: None },
     )?;
     let k = m.estimator.n_classes();
-    let out = match (k, class) {
-        (0, None) => 0,
-        (0, Some(c)) => {
-            return Err(Error::InvalidInput(format!("model {}: a regression has no class {c:?}", path.display())))
-        }
-        (2, None) => 1,
-        (_, None) => {
-            return Err(Error::InvalidInput(format!(
-                "model {} has {k} classes: say which class's probability to output (\"class\")",
-                path.display()
-            )))
-        }
-        (_, Some(c)) => m
-            .card
-            .classes
-            .as_ref()
-            .and_then(|l| l.iter().position(|x| x == c))
-            .or_else(|| c.parse::<usize>().ok().filter(|i| *i < k))
-            .ok_or_else(|| Error::not_found("class", c, m.card.classes.clone().unwrap_or_default()))?,
+    let in_model = |e: Error| match e {
+        Error::InvalidInput(msg) => Error::InvalidInput(format!("model {}: {msg}", path.display())),
+        other => other,
     };
-    let w = m.card.encoded_width();
-    let x = m.card.encode(t)?;
-    // rows with a missing input are not predicted
-    let ok: Vec<usize> = (0..t.len()).filter(|&i| x[i * w..(i + 1) * w].iter().all(|v| v.is_finite())).collect();
-    let sub: Vec<f64> = ok.iter().flat_map(|&i| x[i * w..(i + 1) * w].iter().copied()).collect();
-    let mut v = vec![f64::NAN; t.len()];
-    if !ok.is_empty() {
-        let pred = m.estimator.predict(&sub)?;
-        let stride = k.max(1);
-        for (r, &i) in ok.iter().enumerate() {
-            v[i] = pred[r * stride + out];
-        }
-    }
-    let what = match (k, &m.card.classes) {
-        (0, _) => "prediction".to_string(),
-        (_, Some(l)) => format!("probability of {:?}", l[out]),
-        _ => format!("probability of class {out}"),
-    };
+    let out = m.output_index(class).map_err(in_model)?;
+    let v = m.predict_column(t, out)?;
+    let what = m.output_name(out);
     let meta = ColumnMeta {
         source: path.display().to_string(),
         unit: if k == 0 { String::new() } else { "1".into() },

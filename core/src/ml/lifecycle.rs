@@ -251,6 +251,56 @@ impl Model {
         self.estimator.predict(&self.card.encode(t)?)
     }
 
+    /// The output a prediction column takes: 0 for a regression; for a classifier the class
+    /// whose probability `class` names (a label of the card's classes, or a class code), class 1
+    /// of two by default.
+    pub fn output_index(&self, class: Option<&str>) -> Result<usize> {
+        let k = self.estimator.n_classes();
+        match (k, class) {
+            (0, None) => Ok(0),
+            (0, Some(c)) => Err(Error::InvalidInput(format!("a regression has no class {c:?}"))),
+            (2, None) => Ok(1),
+            (_, None) => Err(Error::InvalidInput(format!(
+                "the model has {k} classes: say which class's probability to output (\"class\")"
+            ))),
+            (_, Some(c)) => self
+                .card
+                .classes
+                .as_ref()
+                .and_then(|l| l.iter().position(|x| x == c))
+                .or_else(|| c.parse::<usize>().ok().filter(|i| *i < k))
+                .ok_or_else(|| Error::not_found("class", c, self.card.classes.clone().unwrap_or_default())),
+        }
+    }
+
+    /// One value per row of a table: output `out` ([`Model::output_index`]) of the prediction,
+    /// NaN for rows with a missing (non-finite) input — what a feature spec's model step adds.
+    pub fn predict_column(&self, t: &FeatureTable, out: usize) -> Result<Vec<f64>> {
+        let k = self.estimator.n_classes();
+        let w = self.card.encoded_width();
+        let x = self.card.encode(t)?;
+        let ok: Vec<usize> = (0..t.len()).filter(|&i| x[i * w..(i + 1) * w].iter().all(|v| v.is_finite())).collect();
+        let sub: Vec<f64> = ok.iter().flat_map(|&i| x[i * w..(i + 1) * w].iter().copied()).collect();
+        let mut v = vec![f64::NAN; t.len()];
+        if !ok.is_empty() {
+            let pred = self.estimator.predict(&sub)?;
+            let stride = k.max(1);
+            for (r, &i) in ok.iter().enumerate() {
+                v[i] = pred[r * stride + out];
+            }
+        }
+        Ok(v)
+    }
+
+    /// What output `out` is, in words (`prediction`, `probability of "cropland"`).
+    pub fn output_name(&self, out: usize) -> String {
+        match (self.estimator.n_classes(), &self.card.classes) {
+            (0, _) => "prediction".to_string(),
+            (_, Some(l)) if out < l.len() => format!("probability of {:?}", l[out]),
+            _ => format!("probability of class {out}"),
+        }
+    }
+
     /// One encoded row explained per card feature (a categorical feature's one-hot contributions
     /// summed).
     pub fn explain_encoded(&self, row: &[f64]) -> Result<Explained> {
@@ -593,6 +643,20 @@ mod tests {
         assert_eq!(m.card.encoded_width(), 4);
         let p = m.predict_table(&t).unwrap();
         assert!(p.chunks(2).enumerate().all(|(i, q)| (q[1] > 0.5) == (i % 3 == 1)));
+        // a prediction column: the class by label or code, class 1 of two by default; a row with
+        // a missing input is NaN
+        assert_eq!((m.output_index(None).unwrap(), m.output_index(Some("home")).unwrap()), (1, 0));
+        assert_eq!(m.output_index(Some("1")).unwrap(), 1);
+        assert_eq!(m.output_index(Some("garden")).unwrap_err().code(), "NOT_FOUND");
+        assert_eq!(m.output_name(1), "probability of \"shop\"");
+        let col = m.predict_column(&t, 1).unwrap();
+        assert!(col.iter().zip(p.chunks(2)).all(|(c, q)| *c == q[1]));
+        let mut holes = FeatureTable::new(ids.clone());
+        let slope = (0..n).map(|i| if i == 4 { f64::NAN } else { (i % 17) as f64 }).collect();
+        holes.add_column("slope", slope, Default::default()).unwrap();
+        holes.add_categorical("zone", (0..n).map(|i| Some(zone(i))).collect(), Default::default()).unwrap();
+        let col = m.predict_column(&holes, 1).unwrap();
+        assert!(col[4].is_nan() && col[5] == p[11]);
         let ex = m.explain_table(&t).unwrap();
         assert_eq!(ex[0].contributions.len(), 2); // per card feature, one-hot summed
         let s: f64 = ex[1].bias[1] + ex[1].contributions.iter().map(|c| c[1]).sum::<f64>();
