@@ -492,6 +492,19 @@ impl Parser<'_> {
     }
 }
 
+/// The variables of a spectral index expression in the Awesome Spectral Indices grammar (`+ - * /
+/// **`, parentheses, numbers, band and constant names), in order of first use; an expression the
+/// parser refuses is `INVALID_INPUT`.
+///
+/// ```
+/// assert_eq!(landopp::spectral::formula_variables("g*(N-R)/(N+C1*R-C2*B+L)")?, ["g", "N", "R", "C1", "C2", "B", "L"]);
+/// assert_eq!(landopp::spectral::formula_variables("(N-R").unwrap_err().code(), "INVALID_INPUT");
+/// # Ok::<(), landopp::Error>(())
+/// ```
+pub fn formula_variables(expr: &str) -> Result<Vec<String>> {
+    Ok(Program::compile(expr)?.vars)
+}
+
 impl Program {
     /// Compile a formula using `+ - * / **`, parentheses, numbers and variable names.
     pub fn compile(formula: &str) -> Result<Program> {

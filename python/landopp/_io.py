@@ -452,6 +452,17 @@ def spectral_catalogue() -> dict[str, Any]:
     return json.loads(_landopp.spectral_catalogue())
 
 
+def formula_variables(expr: str) -> list[str]:
+    """The band and constant names a spectral index expression uses, in order of first use, as
+    landopp's formula parser reads it (the Awesome Spectral Indices grammar: ``+ - * / **``,
+    parentheses, numbers, names); an expression it refuses raises ``InvalidInputError``.
+
+    >>> landopp.formula_variables("g*(N-R)/(N+C1*R-C2*B+L)")
+    ['g', 'N', 'R', 'C1', 'C2', 'B', 'L']
+    """
+    return _landopp.formula_variables(expr)
+
+
 def scene_meta(stac_item: PathLike) -> dict[str, Any]:
     """Scene id, capture date, cloud cover, resolution, platform, processing baseline of a STAC item."""
     return json.loads(_landopp.scene_meta(os.fspath(stac_item)))

@@ -89,6 +89,16 @@ def test_mismatched_grid_and_missing_constant_errors(shared):
         landopp.spectral_indices({"N": r}, ["NOT_AN_INDEX"])
 
 
+def test_formula_variables_equal_the_catalogue_declarations():
+    # every catalogue index: the parser finds exactly the bands and constants spyndex declares
+    for name, idx in spyndex.indices.items():
+        assert set(landopp.formula_variables(idx.formula)) == set(idx.bands), name
+    assert landopp.formula_variables("g*(N-R)/(N+C1*R-C2*B+L)") == ["g", "N", "R", "C1", "C2", "B", "L"]
+    for bad in ["(N-R", "N-", "N R", "N $ R", ""]:
+        with pytest.raises(landopp.InvalidInputError):
+            landopp.formula_variables(bad)
+
+
 def test_sensor_and_baseline_are_checked_in_one_place():
     # the baseline's offset rule and the sensor names live in Rust: bad values are typed errors
     gt = (0.0, 10.0, 0.0, 0.0, 0.0, -10.0)

@@ -15,6 +15,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(zonal_stats, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_indices, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(formula_variables, m)?)?;
     m.add_function(wrap_pyfunction!(scene_meta, m)?)?;
     m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
@@ -346,6 +347,12 @@ fn spectral_indices<'py>(
 fn spectral_catalogue() -> PyResult<String> {
     serde_json::to_string(landopp::spectral::indices())
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+}
+
+/// The variables of a spectral index expression, in order of first use.
+#[pyfunction]
+fn formula_variables(py: Python<'_>, expr: String) -> PyResult<Vec<String>> {
+    run(py, move || landopp::spectral::formula_variables(&expr))
 }
 
 /// Scene metadata of a STAC item as JSON text.
