@@ -114,9 +114,8 @@ impl ColorTable {
     /// Parse a colour table (see the module docs). Errors name the line, never quote it.
     pub fn parse(text: &str) -> Result<Self> {
         let bad = |line: usize, what: &str| Error::InvalidInput(format!("colour table line {line}: {what}"));
-        if text.starts_with('\u{feff}') && text.len() > 3 && text[3..].starts_with('\u{0}') {
-            return Err(Error::InvalidInput("colour table: UTF-16 is not supported, save it as UTF-8".into()));
-        }
+        // a UTF-8 byte order mark (Notepad's) is not part of the first value
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut entries = Vec::new();
         let mut cpt = false;
         for (k, line) in text.lines().enumerate() {
@@ -393,7 +392,8 @@ mod tests {
 
     #[test]
     fn tables_parse_like_gdaldem_and_errors_name_the_line_only() {
-        let t = ColorTable::parse("# comment\n100 255 0 0\n50%,green,128\nnv:0:0:0:0\n\n/ c\n2000\twhite\n").unwrap();
+        let t = ColorTable::parse("\u{feff}# comment\n100 255 0 0\n50%,green,128\nnv:0:0:0:0\n\n/ c\n2000\twhite\n")
+            .unwrap();
         assert_eq!(t.entries.len(), 4);
         assert_eq!(t.entries[1], ColorEntry { value: EntryValue::Percent(0.5), rgba: [0, 255, 0, 128] });
         assert_eq!(t.entries[2].value, EntryValue::NoData);

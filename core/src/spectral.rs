@@ -215,9 +215,10 @@ impl Sensor {
 pub fn s2_offset(baseline: &str) -> Result<f64> {
     match baseline.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(if v >= 4.0 { -1000.0 } else { 0.0 }),
-        _ => Err(Error::InvalidInput(format!(
-            "Sentinel-2 processing baseline {baseline:?} is not a version number like \"04.00\""
-        ))),
+        // not quoted: the value may come from a file
+        _ => {
+            Err(Error::InvalidInput("the Sentinel-2 processing baseline is not a version number like \"04.00\"".into()))
+        }
     }
 }
 

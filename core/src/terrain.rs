@@ -138,9 +138,9 @@ struct TerrainOptionsJson {
     azimuth: f64,
     altitude: f64,
     band: usize,
-    gradient: Gradient,
+    gradient: Option<Gradient>,
     hillshade: HillshadeMode,
-    tri: TriAlgorithm,
+    tri: Option<TriAlgorithm>,
     zero_for_flat: bool,
     trigonometric: bool,
     alg: Option<String>,
@@ -156,9 +156,9 @@ impl Default for TerrainOptionsJson {
             azimuth: o.azimuth,
             altitude: o.altitude,
             band: o.band,
-            gradient: o.gradient,
+            gradient: None,
             hillshade: o.hillshade,
-            tri: o.tri,
+            tri: None,
             zero_for_flat: o.zero_for_flat,
             trigonometric: o.trigonometric,
             alg: None,
@@ -176,13 +176,16 @@ impl TryFrom<TerrainOptionsJson> for TerrainOptions {
             azimuth: j.azimuth,
             altitude: j.altitude,
             band: j.band,
-            gradient: j.gradient,
+            gradient: j.gradient.unwrap_or_default(),
             hillshade: j.hillshade,
-            tri: j.tri,
+            tri: j.tri.unwrap_or_default(),
             zero_for_flat: j.zero_for_flat,
             trigonometric: j.trigonometric,
         };
         if let Some(a) = &j.alg {
+            if j.gradient.is_some() || j.tri.is_some() {
+                return Err(Error::InvalidInput("give gdaldem's alg or gradient / tri, not both".into()));
+            }
             o.set_alg(a)?;
         }
         Ok(o)
@@ -251,9 +254,8 @@ impl TerrainOptions {
             "riley" => self.tri = TriAlgorithm::Riley,
             "wilson" => self.tri = TriAlgorithm::Wilson,
             _ => {
-                return Err(Error::InvalidInput(format!(
-                    "unknown terrain alg {alg:?} (Horn, ZevenbergenThorne, Riley, Wilson)"
-                )))
+                // not quoted: the value may come from a file
+                return Err(Error::InvalidInput("unknown terrain alg (Horn, ZevenbergenThorne, Riley, Wilson)".into()));
             }
         }
         Ok(())
@@ -389,10 +391,17 @@ mod tests {
         // what serialises parses back
         let text = serde_json::to_string(&o).unwrap();
         assert_eq!(TerrainOptions::parse(&text).unwrap(), o);
-        for bad in [r#"{"computeEdges": false}"#, r#"{"alg": "Sobel"}"#, r#"{"hillshade": "flat"}"#, "[1]"] {
+        for bad in [
+            r#"{"computeEdges": false}"#,
+            r#"{"alg": "Sobel"}"#,
+            r#"{"hillshade": "flat"}"#,
+            "[1]",
+            r#"{"alg": "Horn", "gradient": "zevenbergen_thorne"}"#,
+        ] {
             let e = TerrainOptions::parse(bad).unwrap_err();
             assert_eq!(e.code(), "INVALID_INPUT", "{bad}");
             assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
+            assert!(!e.to_string().contains("Sobel"), "{e}");
         }
     }
 

@@ -782,14 +782,15 @@ fn zonal_core<'a>(
                     if !valid(v) {
                         continue;
                     }
+                    let first = a.count == 0.0;
                     a.count += f;
                     a.sum += f * v;
-                    // the first cell in row-major order holding the extreme
-                    if v < a.min {
+                    // the first cell in row-major order holding the extreme (±inf included)
+                    if first || v < a.min {
                         a.min = v;
                         a.min_at = (cov.row0 + r, cov.col0 + c);
                     }
-                    if v > a.max {
+                    if first || v > a.max {
                         a.max = v;
                         a.max_at = (cov.row0 + r, cov.col0 + c);
                     }

@@ -374,8 +374,9 @@ def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Seque
     RGBA) byte :class:`Raster` on the same grid, without nodata — for maps and quick looks.
 
     ``colors`` is a gdaldem colour table file (``value R G B [A]`` or ``value colourname`` per line;
-    ``nv`` for nodata, ``P%`` for a share of the valid range; GMT ``.cpt`` too) or the entries
-    themselves, e.g. ``[("0%", 0, 96, 0), ("50%", "yellow"), ("100%", "white")]``. ``mode``:
+    ``nv`` for nodata, ``P%`` for a share of the valid range; GMT ``.cpt`` too), the table's text
+    (several lines), or its entries as tuples or lines, e.g.
+    ``[("0%", 0, 96, 0), ("50%", "yellow"), "100% white"]``. ``mode``:
     ``"interpolate"`` (default), ``"nearest_entry"`` (``-nearest_color_entry``) or
     ``"exact_entry"`` (``-exact_color_entry``).
 
@@ -385,10 +386,13 @@ def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Seque
         raster = read_raster(raster, band=band)
         band = 0
     path, text = None, None
-    if isinstance(colors, (str, os.PathLike)):
+    if isinstance(colors, str) and "\n" in colors:
+        text = colors  # the table itself
+    elif isinstance(colors, (str, os.PathLike)):
         path = os.fspath(colors)
     else:
-        text = "\n".join(" ".join(str(f) for f in entry) for entry in colors) + "\n"
+        # entries: a line each, as a string or as its fields
+        text = "".join((e if isinstance(e, str) else " ".join(str(f) for f in e)) + "\n" for e in colors)
     opts = json.dumps({"mode": mode, "alpha": alpha, "band": band})
     return _raster_of(_landopp.color_relief(list(raster.bands), list(raster.transform), raster.crs, raster.nodata,
                                             path, text, opts))
@@ -489,7 +493,7 @@ def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[st
             landopp.spectral_indices(scene, ["NDVI", "EVI"], sensor="sentinel2_l2a", out=out)
     """
     # the sensor's scaling (and Sentinel-2's baseline offset rule) is resolved in Rust
-    sens: dict[str, Any] = {"sensor": sensor} | ({} if baseline is None else {"baseline": baseline})
+    sens: dict[str, Any] = {"sensor": sensor} | ({} if baseline is None else {"baseline": str(baseline)})
     opts = {"sensor": sens, "scl_masked": None if scl_masked is None else list(scl_masked),
             "qa_bits": None if qa_bits is None else list(qa_bits), "constants": dict(constants or {})}
     out_list = None

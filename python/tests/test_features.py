@@ -244,7 +244,8 @@ def test_color_relief_equals_gdaldem(tmp_path):
         subprocess.run(["gdaldem", "color-relief", "-q", *flags, "-alpha", str(dem), str(table), str(out)], check=True)
         with rasterio.open(out) as ds:
             ref = ds.read()
-        for colors in (table, entries):
+        lines = [" ".join(map(str, e)) for e in entries]
+        for colors in (table, entries, lines, "\n".join(lines)):
             rgba = landopp.color_relief(dem, colors, mode=mode, alpha=True)
             assert rgba.nodata is None and len(rgba.bands) == 4
             np.testing.assert_array_equal(np.stack(rgba.bands), ref, err_msg=mode)

@@ -268,7 +268,9 @@ impl Model {
                 .classes
                 .as_ref()
                 .and_then(|l| l.iter().position(|x| x == c))
-                .or_else(|| c.parse::<usize>().ok().filter(|i| *i < k))
+                .or_else(|| c.parse::<usize>().ok())
+                // a label the card lists but the model never saw (an unused category) is not a class
+                .filter(|i| *i < k)
                 .ok_or_else(|| Error::not_found("class", c, self.card.classes.clone().unwrap_or_default())),
         }
     }
@@ -277,6 +279,9 @@ impl Model {
     /// NaN for rows with a missing (non-finite) input — what a feature spec's model step adds.
     pub fn predict_column(&self, t: &FeatureTable, out: usize) -> Result<Vec<f64>> {
         let k = self.estimator.n_classes();
+        if out >= k.max(1) {
+            return Err(Error::InvalidInput(format!("output {out} of a model with {} outputs", k.max(1))));
+        }
         let w = self.card.encoded_width();
         let x = self.card.encode(t)?;
         let ok: Vec<usize> = (0..t.len()).filter(|&i| x[i * w..(i + 1) * w].iter().all(|v| v.is_finite())).collect();

@@ -369,8 +369,12 @@ impl Raster {
                 if x.is_nan() || y.is_nan() {
                     return Ok(f64::NAN);
                 }
+                // a point the transformation cannot take (latitude 95) is NaN like one outside
                 let (x, y) = match &to {
-                    Some(t) => t.transform_point(x, y)?,
+                    Some(t) => match t.transform_point(x, y) {
+                        Ok(p) => p,
+                        Err(_) => return Ok(f64::NAN),
+                    },
                     None => (x, y),
                 };
                 let (c, r) = self.transform.invert(x, y);
