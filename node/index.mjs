@@ -20,6 +20,7 @@ export const {
   terrainToFile,
   colorRelief,
   spectralIndices,
+  formulaVariables,
   zonalStats,
   buildSearchIndex,
   SearchIndex,

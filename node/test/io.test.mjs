@@ -227,6 +227,8 @@ test('features, score and terrain (same spec and profile formats as Rust and Pyt
   assert.ok(flat.nodata == null && flat.bands[0].data.every((v) => v >= 0 && v < 360))
   const igor = await landopp.terrain(fixture('slovenia/dem.tif'), 'hillshade', { hillshade: 'igor' })
   assert.ok(igor.bands[0].data.some((v, i) => v !== slope.bands[0].data[i]))
+  assert.deepEqual(landopp.formulaVariables('g*(N-R)/(N+C1*R-C2*B+L)'), ['g', 'N', 'R', 'C1', 'C2', 'B', 'L'])
+  assert.throws(() => landopp.formulaVariables('(N-R'), (e) => e.code === 'INVALID_INPUT')
   // color relief from a gdaldem colour table file: RGBA bytes, no nodata
   const table = join(mkdtempSync(join(tmpdir(), 'landopp-colors-')), 'colors.txt')
   writeFileSync(table, '0% 0 96 0\n50% yellow\n100% white\n')

@@ -142,6 +142,14 @@ pub fn version() -> String {
     landopp::VERSION.to_string()
 }
 
+/// The band and constant names a spectral index expression uses, in order of first use, as
+/// landopp's formula parser reads it (`+ - * / **`, parentheses, numbers, names); an expression it
+/// refuses throws an error with code `INVALID_INPUT`.
+#[napi]
+pub fn formula_variables(env: Env, expr: String) -> napi::Result<Vec<String>> {
+    guard(&env, || landopp::spectral::formula_variables(&expr))
+}
+
 /// Test hook: a panic inside the addon (on the JS thread, or on a worker with `onWorker`), to
 /// check that a bug rejects / throws with `code: 'INTERNAL'` instead of aborting the process.
 #[napi(ts_return_type = "Promise<void> | void")]
