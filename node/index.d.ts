@@ -162,6 +162,13 @@ export interface FeatureTableJs {
 }
 
 /**
+ * The band and constant names a spectral index expression uses, in order of first use, as
+ * landopp's formula parser reads it (`+ - * / **`, parentheses, numbers, names); an expression it
+ * refuses throws an error with code `INVALID_INPUT`.
+ */
+export declare function formulaVariables(expr: string): Array<string>
+
+/**
  * Geodesic area (m²) and exterior perimeter (m) on WGS 84 of a GeoJSON FeatureCollection or
  * geometry list, whose coordinates are in `crs` (default EPSG:4326).
  */

@@ -844,6 +844,7 @@ module.exports.crossValPredict = nativeBinding.crossValPredict
 module.exports.crsInfo = nativeBinding.crsInfo
 module.exports.driftReport = nativeBinding.driftReport
 module.exports.features = nativeBinding.features
+module.exports.formulaVariables = nativeBinding.formulaVariables
 module.exports.geodesicAreaPerimeter = nativeBinding.geodesicAreaPerimeter
 module.exports.holdout = nativeBinding.holdout
 module.exports.info = nativeBinding.info
