@@ -610,54 +610,32 @@ pub fn score(
     }))
 }
 
-pub struct TerrainTask {
-    dem: RasterSource,
-    product: String,
-    options: serde_json::Value,
-}
-
-impl Task for TerrainTask {
-    type Output = landopp::Result<landopp::Raster>;
-    type JsValue = RasterResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (product, options) = (self.product.clone(), self.options.clone());
-        let dem = std::mem::replace(&mut self.dem, RasterSource::Taken);
-        Ok(landopp::error::catch_panic(|| {
-            let opts = landopp::terrain::TerrainOptions::from_json(options)?;
-            let dem = dem.load()?;
-            landopp::terrain::terrain(&dem, landopp::terrain::TerrainProduct::parse(&product)?, &opts)
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        let r = output.map_err(|e| reject_with_code(&env, e))?;
-        Ok(raster_js(r))
-    }
-}
-
-pub struct ColorReliefTask {
+/// A raster computed from a raster (file or typed arrays) on the worker pool: terrain products,
+/// colour relief.
+pub struct RasterOpTask {
     raster: RasterSource,
-    colors: String,
-    options: serde_json::Value,
+    op: Option<RasterOp>,
 }
 
-impl Task for ColorReliefTask {
+/// Parses its options first, then loads the raster (a bad option costs no read).
+type RasterOp = Box<dyn FnOnce(RasterSource) -> landopp::Result<landopp::Raster> + Send>;
+
+impl RasterOpTask {
+    fn new(raster: Either<String, RasterInput>, op: RasterOp) -> napi::Result<AsyncTask<Self>> {
+        Ok(AsyncTask::new(RasterOpTask { raster: RasterSource::from_js(raster)?, op: Some(op) }))
+    }
+}
+
+impl Task for RasterOpTask {
     type Output = landopp::Result<landopp::Raster>;
     type JsValue = RasterResult;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        use landopp::color_relief::{color_relief, ColorReliefOptions, ColorTable};
-        let (colors, options) = (self.colors.clone(), self.options.clone());
         let raster = std::mem::replace(&mut self.raster, RasterSource::Taken);
+        let op = self.op.take();
         Ok(landopp::error::catch_panic(|| {
-            let opts = if options.is_null() {
-                ColorReliefOptions::default()
-            } else {
-                ColorReliefOptions::parse(&options.to_string())?
-            };
-            let table = ColorTable::open(&colors)?;
-            color_relief(&raster.load()?, &table, &opts)
+            let op = op.ok_or_else(|| landopp::Error::InvalidInput("task already run".into()))?;
+            op(raster)
         }))
     }
 
@@ -678,12 +656,17 @@ pub fn color_relief(
     raster: Either<String, RasterInput>,
     colors: String,
     options: Option<serde_json::Value>,
-) -> napi::Result<AsyncTask<ColorReliefTask>> {
-    Ok(AsyncTask::new(ColorReliefTask {
-        raster: RasterSource::from_js(raster)?,
-        colors,
-        options: options.unwrap_or(serde_json::Value::Null),
-    }))
+) -> napi::Result<AsyncTask<RasterOpTask>> {
+    use landopp::color_relief::{color_relief, ColorReliefOptions, ColorTable};
+    let options = options.unwrap_or(serde_json::Value::Null);
+    RasterOpTask::new(
+        raster,
+        Box::new(move |r| {
+            let opts = ColorReliefOptions::from_json(options)?;
+            let table = ColorTable::open(&colors)?;
+            color_relief(&r.load()?, &table, &opts)
+        }),
+    )
 }
 
 /// A band's cells, row-major, moved into the typed array of its type.
@@ -736,12 +719,16 @@ pub fn terrain(
     dem: Either<String, RasterInput>,
     product: String,
     options: Option<serde_json::Value>,
-) -> napi::Result<AsyncTask<TerrainTask>> {
-    Ok(AsyncTask::new(TerrainTask {
-        dem: RasterSource::from_js(dem)?,
-        product,
-        options: options.unwrap_or(serde_json::Value::Null),
-    }))
+) -> napi::Result<AsyncTask<RasterOpTask>> {
+    use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+    let options = options.unwrap_or(serde_json::Value::Null);
+    RasterOpTask::new(
+        dem,
+        Box::new(move |r| {
+            let opts = TerrainOptions::from_json(options)?;
+            terrain(&r.load()?, TerrainProduct::parse(&product)?, &opts)
+        }),
+    )
 }
 
 pub struct TerrainFileTask {
