@@ -1,0 +1,188 @@
+//! One interface over every model family: [`Params`] (hyper-parameters, JSON-tagged by family) → [`Estimator`] (a fitted model).
+
+use super::*;
+
+/// Hyper-parameters of any model family: JSON `{"model": "random_forest" | "gradient_boosting" |
+/// "linear", ...the family's parameters}`; without `"model"`, a random forest.
+///
+/// ```
+/// use landopp::ml::Params;
+/// let p: Params = serde_json::from_str(r#"{"model": "gradient_boosting", "task": "regression", "max_iter": 50}"#).unwrap();
+/// assert_eq!(p.family(), "gradient_boosting");
+/// let bad = serde_json::from_str::<Params>(r#"{"model": "svm", "task": "regression"}"#);
+/// assert!(bad.is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// Random forest.
+    RandomForest(ForestParams),
+    /// Histogram gradient boosting.
+    GradientBoosting(boost::BoostParams),
+    /// Ridge or logistic regression.
+    Linear(linear::LinearParams),
+}
+
+impl Params {
+    /// The family's name, as in JSON.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Params::RandomForest(_) => "random_forest",
+            Params::GradientBoosting(_) => "gradient_boosting",
+            Params::Linear(_) => "linear",
+        }
+    }
+    /// Regression or classification.
+    pub fn task(&self) -> Task {
+        match self {
+            Params::RandomForest(p) => p.task,
+            Params::GradientBoosting(p) => p.task,
+            Params::Linear(p) => p.task,
+        }
+    }
+    /// Check every parameter before any work.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Params::RandomForest(p) => p.validate(),
+            Params::GradientBoosting(p) => p.validate(),
+            Params::Linear(p) => p.validate(),
+        }
+    }
+    /// Parse JSON text (errors name the problem).
+    pub fn parse(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("model parameters: {e}")))
+    }
+}
+
+impl From<ForestParams> for Params {
+    fn from(p: ForestParams) -> Self {
+        Params::RandomForest(p)
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut v = match self {
+            Params::RandomForest(p) => serde_json::to_value(p),
+            Params::GradientBoosting(p) => serde_json::to_value(p),
+            Params::Linear(p) => serde_json::to_value(p),
+        }
+        .map_err(serde::ser::Error::custom)?;
+        v["model"] = self.family().into();
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut v = serde_json::Value::deserialize(d)?;
+        let family = match v.as_object_mut().and_then(|o| o.remove("model")) {
+            None => "random_forest".to_string(),
+            Some(serde_json::Value::String(s)) => s,
+            Some(o) => return Err(D::Error::custom(format!("\"model\" must be a string, got {o}"))),
+        };
+        let e = D::Error::custom;
+        match family.as_str() {
+            "random_forest" => serde_json::from_value(v).map(Params::RandomForest).map_err(e),
+            "gradient_boosting" => serde_json::from_value(v).map(Params::GradientBoosting).map_err(e),
+            "linear" => serde_json::from_value(v).map(Params::Linear).map_err(e),
+            o => Err(D::Error::custom(format!("unknown model {o:?}: random_forest, gradient_boosting or linear"))),
+        }
+    }
+}
+
+/// A fitted model of any family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Estimator {
+    /// Random forest.
+    RandomForest(Forest),
+    /// Histogram gradient boosting.
+    GradientBoosting(boost::Boosting),
+    /// Ridge or logistic regression.
+    Linear(linear::Linear),
+}
+
+impl Estimator {
+    /// Check a model read from a file: every size, index and link consistent with the others,
+    /// so prediction can neither index out of bounds nor loop (`INVALID_INPUT` naming the
+    /// inconsistency; [`lifecycle::Model::load`] reports it as `FORMAT` of the file).
+    pub fn validate(&self) -> Result<()> {
+        self.check_structure().map_err(|m| Error::InvalidInput(format!("inconsistent model: {m}")))
+    }
+
+    pub(crate) fn check_structure(&self) -> std::result::Result<(), String> {
+        let bad = Err;
+        let p = self.n_features();
+        if p == 0 {
+            return bad("a model of 0 features".into());
+        }
+        match self {
+            Estimator::RandomForest(m) => {
+                if m.trees.is_empty() {
+                    return bad("a forest without trees".into());
+                }
+                m.trees.iter().try_for_each(|t| t.validate(p, m.n_classes.max(1)))
+            }
+            Estimator::GradientBoosting(m) => m.validate_structure(|t| t.validate(p, 1)),
+            Estimator::Linear(m) => m.validate_structure(),
+        }
+    }
+    /// Fit a model of the family `params` names.
+    pub fn fit(d: &Dataset, params: &Params) -> Result<Estimator> {
+        Ok(match params {
+            Params::RandomForest(p) => Estimator::RandomForest(Forest::fit(d, p)?),
+            Params::GradientBoosting(p) => Estimator::GradientBoosting(boost::Boosting::fit(d, p)?),
+            Params::Linear(p) => Estimator::Linear(linear::Linear::fit(d, p)?),
+        })
+    }
+    /// Predictions for rows of `x` (row-major): the value (regression) or the probability of each
+    /// class (`n × n_classes`).
+    pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+        match self {
+            Estimator::RandomForest(m) => m.predict(x),
+            Estimator::GradientBoosting(m) => m.predict(x),
+            Estimator::Linear(m) => m.predict(x),
+        }
+    }
+    /// Every row of `x` (`p` features each, the model's) explained.
+    pub fn explain_rows(&self, x: &[f64], p: usize) -> Result<Vec<Explained>> {
+        if p != self.n_features() {
+            return Err(Error::InvalidInput(format!("rows of {p} features for a model of {}", self.n_features())));
+        }
+        check_rows(x, p)?;
+        x.chunks(p).map(|r| self.explain(r)).collect()
+    }
+    /// One row's prediction explained (`bias + Σ contributions = value`, see [`Explained::scale`]).
+    pub fn explain(&self, row: &[f64]) -> Result<Explained> {
+        match self {
+            Estimator::RandomForest(m) => m.explain(row),
+            Estimator::GradientBoosting(m) => m.explain(row),
+            Estimator::Linear(m) => m.explain(row),
+        }
+    }
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        match self {
+            Estimator::RandomForest(m) => m.p,
+            Estimator::GradientBoosting(m) => m.p,
+            Estimator::Linear(m) => m.p,
+        }
+    }
+    /// Number of classes (0 for regression).
+    pub fn n_classes(&self) -> usize {
+        match self {
+            Estimator::RandomForest(m) => m.n_classes,
+            Estimator::GradientBoosting(m) => m.n_classes,
+            Estimator::Linear(m) => m.n_classes,
+        }
+    }
+    /// Widen to `n` classes (a training fold may lack the highest class codes).
+    pub(super) fn set_n_classes(&mut self, n: usize) {
+        match self {
+            Estimator::RandomForest(m) => m.n_classes = m.n_classes.max(n),
+            Estimator::GradientBoosting(m) => m.set_n_classes(n),
+            Estimator::Linear(m) => m.set_n_classes(n),
+        }
+    }
+}
