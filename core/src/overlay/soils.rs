@@ -1,0 +1,191 @@
+//! SSURGO soils: component-weighted class shares, dominant classes and map-unit aggregates per parcel.
+
+use super::*;
+
+/// One SSURGO component: `(comppct_r, majcompflag, drainagecl, hydgrp)`.
+pub type Component = (f64, bool, Option<String>, Option<String>);
+
+/// Per parcel, the label of the column with the largest positive value (None when all are 0).
+pub(super) fn dominant(labels: &[String], cols: &[Vec<f64>], n: usize) -> Vec<Option<String>> {
+    (0..n)
+        .map(|i| {
+            cols.iter()
+                .enumerate()
+                .filter(|c| c.1[i] > 0.0)
+                .max_by(|a, b| a.1[i].total_cmp(&b.1[i]))
+                .map(|(k, _)| labels[k].clone())
+        })
+        .collect()
+}
+
+/// SSURGO component and map-unit tables, as exported by Soil Data Access (CSV).
+#[derive(Debug, Clone, Default)]
+pub struct SoilTables {
+    /// mukey → [(comppct_r, majcompflag, drainagecl, hydgrp)].
+    pub components: HashMap<String, Vec<Component>>,
+    /// mukey → farmlndcl.
+    pub farmland: HashMap<String, Option<String>>,
+}
+
+impl SoilTables {
+    /// Read the component table (`mukey, cokey, comppct_r, majcompflag, drainagecl, hydgrp`) and
+    /// the map-unit table (`mukey, farmlndcl`). A missing file or column is an error naming it.
+    pub fn read(component_csv: &std::path::Path, mapunit_csv: &std::path::Path) -> Result<Self> {
+        let comp =
+            read_csv_table(component_csv, &["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"])?;
+        let mu = read_csv_table(mapunit_csv, &["mukey", "farmlndcl"])?;
+        let mut t = SoilTables::default();
+        for (i, row) in comp.into_iter().enumerate() {
+            let pct: f64 = row[2].trim().parse().map_err(|_| {
+                Error::format("CSV", component_csv, format!("comppct_r of data row {} is not a number", i + 1))
+            })?;
+            let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+            t.components.entry(row[0].trim().to_string()).or_default().push((
+                pct,
+                row[3].trim().eq_ignore_ascii_case("yes"),
+                opt(&row[4]),
+                opt(&row[5]),
+            ));
+        }
+        for row in mu {
+            t.farmland
+                .insert(row[0].trim().to_string(), (!row[1].trim().is_empty()).then(|| row[1].trim().to_string()));
+        }
+        Ok(t)
+    }
+
+    /// Component-percent-weighted class shares of a map unit for `attr` (0 = drainagecl, 1 = hydgrp).
+    fn class_weights(&self, mukey: &str, attr: usize) -> Vec<(String, f64)> {
+        let mut m: BTreeMap<String, f64> = BTreeMap::new();
+        if let Some(cs) = self.components.get(mukey) {
+            for (pct, _, dr, hg) in cs {
+                let v = if attr == 0 { dr } else { hg };
+                if let Some(v) = v {
+                    *m.entry(v.clone()).or_default() += pct / 100.0;
+                }
+            }
+        }
+        m.into_iter().collect()
+    }
+}
+
+pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<String>>> {
+    if !path.exists() {
+        return Err(Error::FileNotFound { path: path.to_path_buf() });
+    }
+    let mut rd = csv::Reader::from_path(path).map_err(|e| Error::format("CSV", path, e.to_string()))?;
+    let head: Vec<String> = rd
+        .headers()
+        .map_err(|e| Error::format("CSV", path, e.to_string()))?
+        .iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    // the header is listed back only when it looks like column names: a path pointing at some
+    // other file (`/etc/passwd`) must not print that file's first line
+    let names = |head: &[String]| -> Vec<String> {
+        let looks_like_names =
+            head.iter().all(|h| h.len() <= 64 && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' '));
+        if looks_like_names {
+            head.iter().take(50).cloned().collect()
+        } else {
+            vec![]
+        }
+    };
+    let idx: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            head.iter()
+                .position(|h| h == c)
+                .ok_or_else(|| Error::not_found("column", format!("{c} (in {})", path.display()), names(&head)))
+        })
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
+        rows.push(idx.iter().map(|&i| rec.get(i).unwrap_or("").to_string()).collect());
+    }
+    Ok(rows)
+}
+
+/// Soil features: map-unit shares (`soil_mukey_<key>_share`, `soil_mukey_dominant`) and, given
+/// SDA tables, per parcel shares of each drainage class / hydrologic group (area share × component
+/// percent) and farmland class (area share), with their dominant classes.
+pub fn soil_features(
+    frame: &WorkFrame,
+    layer: &VectorLayer,
+    mukey_field: &str,
+    tables: Option<&SoilTables>,
+    t: &mut FeatureTable,
+) -> Result<()> {
+    let r = overlay_shares(frame, layer, Some(mukey_field))?;
+    let src = layer.name.clone();
+    add_overlay_columns(t, &r, "soil_mukey", &src)?;
+    let Some(tables) = tables else { return Ok(()) };
+    let unknown: Vec<&String> = r.classes.iter().filter(|k| !tables.components.contains_key(*k)).collect();
+    if unknown.len() == r.classes.len() {
+        return Err(Error::InvalidInput(format!(
+            "none of the {} map units ({}) is in the component table",
+            r.classes.len(),
+            r.classes.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    for (attr, name) in [(0usize, "drainage"), (1, "hydgrp")] {
+        let mut cls: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for (pi, shares) in r.shares.iter().enumerate() {
+            for (k, mk) in r.classes.iter().enumerate() {
+                if shares[k] <= 0.0 {
+                    continue;
+                }
+                for (c, w) in tables.class_weights(mk, attr) {
+                    cls.entry(c).or_insert_with(|| vec![0.0; r.shares.len()])[pi] += shares[k] * w;
+                }
+            }
+        }
+        let labels: Vec<String> = cls.keys().cloned().collect();
+        let cols: Vec<Vec<f64>> = cls.into_values().collect();
+        let method = "Σ map-unit area share × component percent (SSURGO component table)";
+        for (l, v) in labels.iter().zip(&cols) {
+            t.add_column(
+                format!("soil_{name}_{}_share", sanitize(l)),
+                v.clone(),
+                ColumnMeta { source: src.clone(), unit: "1".into(), method: method.into() },
+            )?;
+        }
+        let dom = dominant(&labels, &cols, r.shares.len());
+        t.add_categorical(
+            format!("soil_{name}_dominant"),
+            dom,
+            ColumnMeta { source: src.clone(), unit: String::new(), method: format!("dominant condition: {method}") },
+        )?;
+    }
+    let mut farm: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (pi, shares) in r.shares.iter().enumerate() {
+        for (k, mk) in r.classes.iter().enumerate() {
+            if let Some(Some(f)) = tables.farmland.get(mk) {
+                if shares[k] > 0.0 {
+                    farm.entry(f.clone()).or_insert_with(|| vec![0.0; r.shares.len()])[pi] += shares[k];
+                }
+            }
+        }
+    }
+    let labels: Vec<String> = farm.keys().cloned().collect();
+    let cols: Vec<Vec<f64>> = farm.into_values().collect();
+    for (l, v) in labels.iter().zip(&cols) {
+        t.add_column(
+            format!("soil_farmland_{}_share", sanitize(l)),
+            v.clone(),
+            ColumnMeta {
+                source: src.clone(),
+                unit: "1".into(),
+                method: "map-unit area share (SSURGO mapunit.farmlndcl)".into(),
+            },
+        )?;
+    }
+    let dom = dominant(&labels, &cols, r.shares.len());
+    t.add_categorical(
+        "soil_farmland_dominant",
+        dom,
+        ColumnMeta { source: src, unit: String::new(), method: "farmland class with the largest area share".into() },
+    )?;
+    Ok(())
+}
