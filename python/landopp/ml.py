@@ -5,7 +5,9 @@ signed/encrypted model files, drift reports and A/B routing.
 Every function takes ``model=`` — ``"random_forest"`` (scikit-learn's RandomForest definitions),
 ``"gradient_boosting"`` (HistGradientBoosting's algorithm) or ``"linear"`` (standardised ridge /
 logistic regression) — and that family's hyper-parameters by scikit-learn's names, so scores
-compare on the same folds (``benches/compare/ml_compare.py``).
+compare on the same folds (``benches/compare/ml_compare.py``). The same models as scikit-learn
+estimators (``RandomForestRegressor``, ..., ``LogisticRegression``: :mod:`landopp.estimators`) are
+importable from here; they load scikit-learn on first use.
 
 >>> folds = landopp.ml.spatial_folds(xy, blocks=25, k=5)                          # doctest: +SKIP
 >>> oof = landopp.ml.cross_val_predict(X, y, folds, model="gradient_boosting")     # doctest: +SKIP
@@ -14,6 +16,7 @@ compare on the same folds (``benches/compare/ml_compare.py``).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -97,6 +100,17 @@ class Model:
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """Pickle (and deep-copy) as the bytes of the model file (checksummed, verified on
+        unpickling), e.g. for scikit-learn's ``n_jobs`` and ``joblib.dump``."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "model.json")
+            self.save(path)
+            with open(path, "rb") as f:
+                return (_model_from_bytes, (f.read(),))
 
     @classmethod
     def fit(cls, X: Any, y: Any, *, task: str = "regression", model: str = "random_forest",
@@ -187,6 +201,17 @@ class Model:
         """Read and verify: tampered or wrongly keyed → ``IntegrityError``; not a model →
         ``FormatError``; other features than ``expect_features`` → ``InvalidInputError``."""
         return cls(_landopp.Model.load(str(path), hmac_key, encryption_key, expect_features))
+
+
+def _model_from_bytes(data: bytes) -> Model:
+    """A :class:`Model` from the bytes of its file (unpickling)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.json")
+        with open(path, "wb") as f:
+            f.write(data)
+        return Model.load(path)
 
 
 class Registry:
@@ -297,3 +322,21 @@ def ab_assign(parcel_ids: Any, *, salt: str, share_b: float, model_a: str, model
     """The model version serving each parcel: SHA-256 of salt + id, deterministic."""
     split = json.dumps({"salt": salt, "share_b": share_b, "model_a": model_a, "model_b": model_b})
     return _landopp.ml_ab_assign(split, [str(i) for i in parcel_ids])  # type: ignore[no-any-return]
+
+
+_ESTIMATORS = ("RandomForestRegressor", "RandomForestClassifier", "GradientBoostingRegressor",
+               "GradientBoostingClassifier", "Ridge", "LogisticRegression")
+
+
+def __getattr__(name: str) -> Any:
+    """scikit-learn estimators (:mod:`landopp.estimators`), imported on first use so that
+    ``import landopp`` does not import scikit-learn."""
+    if name in _ESTIMATORS:
+        from . import estimators  # ImportError naming `pip install landopp[sklearn]` without scikit-learn
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_ESTIMATORS])
