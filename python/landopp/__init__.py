@@ -12,30 +12,25 @@ from __future__ import annotations
 import warnings
 
 from . import _landopp, ml
+from ._features import features
 from ._io import (
     Crs,
     Raster,
-    SearchIndex,
-    color_relief,
-    features,
-    formula_variables,
     geodesic_area_perimeter,
     info,
     list_layers,
     read_layer,
     read_parcels,
     read_raster,
-    scene_meta,
-    score,
-    spectral_catalogue,
-    spectral_indices,
-    terrain,
-    terrain_to_file,
     transform,
     write_layer,
     write_raster,
-    zonal_stats,
 )
+from ._scoring import score
+from ._search import SearchIndex
+from ._spectral import formula_variables, scene_meta, spectral_catalogue, spectral_indices
+from ._terrain import color_relief, terrain, terrain_to_file
+from ._zonal import zonal_stats
 from .exceptions import (
     CrsError,
     EmptyError,

@@ -4,7 +4,7 @@ from typing import Any, final
 
 import numpy as np
 
-# WKB per row, or the packed form built by landopp._io._geometries:
+# WKB per row, or the packed form built by landopp._convert._geometries:
 # ("landopp-packed", coords (n, 2) float64, offsets int64, shapely type ids int32, WKB-or-None per row)
 _Geometries = Sequence[bytes | None] | tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _landopp
-from ._io import _columns_of
+from ._convert import _columns_of
 
 
 def kfold(n: int, k: int = 5, *, seed: int = 0) -> np.ndarray:

@@ -131,7 +131,7 @@ def test_geodataframes_are_packed_as_rings_with_wkb_for_the_rest(tmp_path):
     # From 256 rows a GeoSeries goes to the extension as one coordinate array for the single-ring
     # rows and WKB for the others: same results as plain WKB, geometry types kept.
     import shapely
-    from landopp._io import _geometries
+    from landopp._convert import _geometries
 
     dem = landopp.read_raster(FIXTURES / "slovenia/dem.tif")
     x0, y0 = dem.transform[0], dem.transform[3]

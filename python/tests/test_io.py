@@ -153,7 +153,7 @@ def test_crs_parsing():
 
 
 def test_geometries_small_as_wkb_large_packed():
-    from landopp._io import _geometries
+    from landopp._convert import _geometries
 
     geoms = np.array([shapely.box(i, 0, i + 1, 1) if i % 97 else None for i in range(9001)], dtype=object)
     assert list(_geometries(geoms[:10])) == list(shapely.to_wkb(geoms[:10]))
@@ -190,7 +190,7 @@ def test_dates_and_datetimes_read_as_pyogrio(ext):
         assert [None if pd.isna(a) else a.isoformat() for a in got] == \
             [None if pd.isna(b) else b.isoformat() for b in want], (ext, col)
     # FlatGeobuf has no date type (ogr2ogr wrote a date-time): the others keep "date"
-    assert g.attrs[landopp._io.FIELD_TYPES]["sold"] == ("datetime" if ext == "fgb" else "date")
+    assert g.attrs[landopp._convert.FIELD_TYPES]["sold"] == ("datetime" if ext == "fgb" else "date")
 
 
 @pytest.mark.parametrize("ext", ["gpkg", "geojson"])
