@@ -1,6 +1,7 @@
 //! numpy / Python object conversions.
 
-use landopp::{BandData, BandView, Raster};
+use crate::run;
+use landopp::{BandData, BandView, Crs, GeoTransform, Raster};
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -150,4 +151,129 @@ pub(crate) fn check_nesting(obj: &Bound<'_, PyAny>, max: usize) -> PyResult<()> 
         stack.extend(children.into_iter().map(|c| (c, depth + 1)));
     }
     Ok(())
+}
+
+/// Loads a raster off the GIL.
+pub(crate) type Loader = Box<dyn FnOnce() -> landopp::Result<Raster> + Send>;
+
+/// A raster given either as a path or as (bands, transform, crs, nodata).
+#[derive(FromPyObject)]
+pub(crate) enum RasterArg<'py> {
+    Path(String),
+    Arrays(Vec<Bound<'py, PyAny>>, [f64; 6], Option<String>, Option<f64>),
+}
+
+impl RasterArg<'_> {
+    pub(crate) fn into_loader(self) -> PyResult<Loader> {
+        Ok(match self {
+            RasterArg::Path(p) => Box::new(move || Raster::open(&p)),
+            RasterArg::Arrays(b, t, crs, nd) => {
+                let data = b.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+                Box::new(move || {
+                    let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+                    Raster::new(data, GeoTransform(t), crs, nd)
+                })
+            }
+        })
+    }
+}
+
+/// Geotransform, CRS and nodata of a raster given as arrays.
+pub(crate) type RasterMeta = ([f64; 6], Option<String>, Option<f64>);
+/// A numpy band lent to the core, with its grid and nodata.
+pub(crate) type LentArray<'py> = (NpBand<'py>, RasterMeta);
+
+/// A single-band C-contiguous numpy raster is lent in place; anything else gets a loader that
+/// reads or copies it off the GIL.
+pub(crate) fn lend_or_load(r: RasterArg<'_>) -> PyResult<Result<LentArray<'_>, Loader>> {
+    Ok(match r {
+        RasterArg::Arrays(b, t, crs, nd) if b.len() == 1 => match NpBand::borrow(&b[0]) {
+            Some(np) => Ok((np, (t, crs, nd))),
+            None => Err(RasterArg::Arrays(b, t, crs, nd).into_loader()?),
+        },
+        other => Err(other.into_loader()?),
+    })
+}
+
+/// A feature table `(ids, [(name, values, categories)])` from Python.
+pub(crate) type PyColumns<'py> = Vec<(String, numpy::PyReadonlyArray1<'py, f64>, Option<Vec<Option<String>>>)>;
+
+/// A contiguous float64 numpy array lent to the core without copying; the reference keeps the
+/// array alive as long as any result that reads it.
+#[derive(Debug)]
+pub(crate) struct NumpyColumn {
+    _owner: Py<numpy::PyArray1<f64>>,
+    ptr: *const f64,
+    len: usize,
+}
+
+// SAFETY: the pointer is into the numpy buffer owned by `_owner`, which is never resized while
+// referenced; the core only reads it (the Python wrapper lends read-only views).
+#[allow(unsafe_code)]
+unsafe impl Send for NumpyColumn {}
+#[allow(unsafe_code)]
+unsafe impl Sync for NumpyColumn {}
+
+impl landopp::ColumnStore for NumpyColumn {
+    #[allow(unsafe_code)]
+    fn as_slice(&self) -> &[f64] {
+        // SAFETY: see above; `ptr` came from `as_slice()` of this array (contiguous, `len` long)
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// How the numeric columns reach the core.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Lend {
+    /// Borrowed from numpy without copying (results that outlive the call hold a reference).
+    Borrow,
+    /// Copied (in parallel, GIL released): for objects kept in Rust, so later changes to the
+    /// caller's arrays do not reach them.
+    Copy,
+}
+
+pub(crate) fn build_table<T: Send>(
+    py: Python<'_>,
+    ids: impl Into<std::sync::Arc<Vec<String>>>,
+    columns: PyColumns<'_>,
+    lend: Lend,
+    then: impl FnOnce(landopp::FeatureTable) -> landopp::Result<T> + Send,
+) -> PyResult<T> {
+    enum Col<'a> {
+        Lent(landopp::Values),
+        Slice(&'a [f64]),
+        Labels(Option<Vec<Option<String>>>),
+    }
+    let views: Vec<(String, Col<'_>)> = columns
+        .iter()
+        .map(|(n, v, c)| {
+            let col = match (c, v.as_slice()) {
+                (Some(_), _) => Col::Labels(c.clone()),
+                (None, Ok(s)) if lend == Lend::Borrow => Col::Lent(landopp::Values::from_store(NumpyColumn {
+                    _owner: v.as_unbound().clone_ref(py),
+                    ptr: s.as_ptr(),
+                    len: s.len(),
+                })),
+                (None, Ok(s)) => Col::Slice(s),
+                (None, Err(_)) => Col::Lent(v.as_array().to_vec().into()),
+            };
+            (n.clone(), col)
+        })
+        .collect();
+    let ids = ids.into();
+    run(py, move || {
+        use rayon::prelude::*;
+        let copied: Vec<Option<Vec<f64>>> =
+            views.par_iter().map(|(_, c)| if let Col::Slice(s) = c { Some(s.to_vec()) } else { None }).collect();
+        let mut t = landopp::FeatureTable::from_shared_ids(ids);
+        for ((n, col), copy) in views.into_iter().zip(copied) {
+            match (col, copy) {
+                (Col::Labels(l), _) => t.add_categorical(n, l.unwrap_or_default(), Default::default())?,
+                (_, Some(v)) => t.add_column(n, v, Default::default())?,
+                (Col::Lent(v), None) => t.add_values(n, v, Default::default())?,
+                (Col::Slice(_), None) => unreachable!("slices are copied"),
+            }
+        }
+        then(t)
+    })
 }

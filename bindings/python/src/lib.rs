@@ -1,11 +1,17 @@
 //! PyO3 glue for landopp: conversions and error mapping only. Public API and docs live in the
 //! Python package (`python/landopp`).
 
-mod analysis;
 mod convert;
 mod error;
+mod features;
 mod io;
+mod ml;
 mod registry;
+mod scoring;
+mod search;
+mod spectral;
+mod terrain;
+mod zonal;
 
 use pyo3::prelude::*;
 
@@ -158,7 +164,13 @@ fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     io::register(m)?;
-    analysis::register(m)?;
+    terrain::register(m)?;
+    zonal::register(m)?;
+    spectral::register(m)?;
+    features::register(m)?;
+    scoring::register(m)?;
+    search::register(m)?;
+    ml::register(m)?;
     registry::register(m)?;
     Ok(())
 }

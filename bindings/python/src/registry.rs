@@ -1,6 +1,6 @@
 //! Model registry, feedback log and retraining.
 
-use crate::analysis::key32;
+use crate::ml::key32;
 use crate::run;
 use landopp::ml::lifecycle::{LoadOptions, SaveOptions};
 use landopp::ml::registry::{Feedback, FeedbackLog as CoreLog, Registry as CoreRegistry, RetrainPolicy};
@@ -35,7 +35,7 @@ impl Registry {
     fn add(
         &self,
         py: Python<'_>,
-        model: &crate::analysis::Model,
+        model: &crate::ml::Model,
         hmac_key: Option<Vec<u8>>,
         encryption_key: Option<Vec<u8>>,
     ) -> PyResult<String> {
@@ -83,7 +83,7 @@ impl Registry {
         &self,
         py: Python<'_>,
         ids: Vec<String>,
-        columns: crate::analysis::PyColumns<'_>,
+        columns: crate::convert::PyColumns<'_>,
         feedback_path: String,
         policy_json: String,
         candidate_version: String,
@@ -91,7 +91,7 @@ impl Registry {
         encryption_key: Option<Vec<u8>>,
     ) -> PyResult<String> {
         let r = &self.inner;
-        crate::analysis::with_table(py, ids, columns, move |t| {
+        crate::ml::with_table(py, ids, columns, move |t| {
             let policy: RetrainPolicy = serde_json::from_str(&policy_json)
                 .map_err(|e| landopp::Error::InvalidInput(format!("retrain policy: {e}")))?;
             let fb = CoreLog::read(&feedback_path)?.records;

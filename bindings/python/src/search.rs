@@ -1,0 +1,160 @@
+//! The search index over parcels.
+
+use crate::convert::{build_table, Lend};
+use crate::run;
+use landopp::Crs;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SearchIndex>()?;
+    Ok(())
+}
+
+/// A parcel search index (R-tree + features + scores) kept in Rust between queries.
+#[pyclass(module = "landopp._landopp")]
+#[derive(Debug)]
+pub struct SearchIndex {
+    inner: landopp::search::SearchIndex,
+}
+
+#[pymethods]
+impl SearchIndex {
+    /// Build from a parcel file (or WKB + CRS + ids), a feature table and an optional profile.
+    #[new]
+    #[pyo3(signature = (parcels, ids, columns, profile_json=None, id_field=None, layer=None, wkb=None, crs=None,
+                        duplicate_ids="refuse"))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn new(
+        py: Python<'_>,
+        parcels: Option<String>,
+        ids: Vec<String>,
+        columns: Vec<(String, numpy::PyReadonlyArray1<'_, f64>, Option<Vec<Option<String>>>)>,
+        profile_json: Option<String>,
+        id_field: Option<String>,
+        layer: Option<String>,
+        wkb: Option<crate::io::GeomItems<'_>>,
+        crs: Option<String>,
+        duplicate_ids: &str,
+    ) -> PyResult<Self> {
+        let wkb = wkb.as_ref().map(|w| w.refs());
+        let dup = landopp::vector::DuplicateIds::parse(duplicate_ids).map_err(|e| crate::error::to_py(py, e))?;
+        let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
+            let p = match (parcels, wkb) {
+                (Some(path), _) => landopp::Parcels::read_with(&path, layer.as_deref(), id_field.as_deref(), dup)?,
+                (None, Some(w)) => {
+                    // in-memory parcels for search: parsed and checked for finite coordinates,
+                    // not validated ring by ring (the index does not need it; `read_parcels` does)
+                    use landopp::geo::CoordsIter;
+                    let geometries = landopp::vector::to_multipolygons(crate::io::parse_geometries(&w)?)?;
+                    if geometries.len() != ids.len() {
+                        return Err(landopp::Error::InvalidInput(format!(
+                            "{} geometries for {} feature rows",
+                            geometries.len(),
+                            ids.len()
+                        )));
+                    }
+                    if let Some(i) =
+                        geometries.iter().position(|g| g.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()))
+                    {
+                        return Err(landopp::Error::InvalidGeometry(format!(
+                            "parcel {} has a non-finite coordinate",
+                            ids[i]
+                        )));
+                    }
+                    landopp::Parcels {
+                        ids: ids.clone(),
+                        geometries,
+                        crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+                        columns: vec![],
+                        status: vec![],
+                        name: "parcels".into(),
+                    }
+                }
+                (None, None) => {
+                    return Err(landopp::Error::InvalidInput("give a parcel path or WKB geometries".into()))
+                }
+            };
+            let prof = profile_json.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
+            landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
+        })?;
+        Ok(SearchIndex { inner })
+    }
+
+    /// Run a query (JSON text) and return the page as JSON text.
+    fn query(&self, py: Python<'_>, query_json: String) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| {
+            let q: landopp::search::Query =
+                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let page = idx.query(&q)?;
+            serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    /// Run many queries (JSON array text) in parallel; hits as columns:
+    /// `(query, row, score, rank, excluded, sort_value, totals, criteria, contribution (hits × k))`.
+    #[allow(clippy::type_complexity)]
+    fn query_many<'py>(&self, py: Python<'py>, queries: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        use numpy::IntoPyArray;
+        // JSON text, or the Python list of query dicts read directly (no JSON round trip)
+        let qs: Vec<landopp::search::Query> = match queries.extract::<String>() {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("queries: {e}")),
+            Err(_) => {
+                crate::convert::check_nesting(queries, 64)?;
+                pythonize::depythonize(queries).map_err(|e| format!("queries: {e}"))
+            }
+        }
+        .map_err(|m| crate::error::to_py(py, landopp::Error::InvalidInput(m)))?;
+        let idx = &self.inner;
+        let t = run(py, move || idx.query_many(&qs))?;
+        let d = PyDict::new(py);
+        let n = t.row.len();
+        let k = t.criteria.len();
+        d.set_item("query", t.query.into_pyarray(py))?;
+        d.set_item("row", t.row.into_pyarray(py))?;
+        d.set_item("score", t.score.into_pyarray(py))?;
+        d.set_item("rank", t.rank.into_pyarray(py))?;
+        d.set_item("excluded", t.excluded.into_pyarray(py))?;
+        d.set_item("sort_value", t.sort_value.into_pyarray(py))?;
+        d.set_item("totals", t.totals)?;
+        d.set_item("criteria", t.criteria)?;
+        let c = numpy::ndarray::Array2::from_shape_vec((if k == 0 { 0 } else { n }, k), t.contribution)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        d.set_item("contribution", c.into_pyarray(py))?;
+        Ok(d)
+    }
+
+    /// Re-score with a new profile (JSON text) without recomputing features.
+    fn rescore(&mut self, py: Python<'_>, profile_json: String) -> PyResult<()> {
+        let idx = &mut self.inner;
+        py.detach(|| {
+            let p = landopp::scoring::Profile::parse(&profile_json)?;
+            idx.rescore(&p)
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Sites of adjacent matching parcels (JSON text query) as JSON text.
+    fn assemble_sites(&self, py: Python<'_>, query_json: String, tolerance_m: f64, min_acres: f64) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| {
+            let q: landopp::search::Query =
+                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let sites = idx.assemble_sites(&q, tolerance_m, min_acres)?;
+            serde_json::to_string(&sites).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(|e| crate::error::to_py(py, e))
+    }
+
+    /// Rank stability under weight perturbation (JSON options) as JSON text.
+    fn sensitivity(&self, py: Python<'_>, options_json: String) -> PyResult<String> {
+        let idx = &self.inner;
+        py.detach(|| idx.sensitivity_json(&options_json)).map_err(|e| crate::error::to_py(py, e))
+    }
+}

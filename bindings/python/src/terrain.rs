@@ -1,0 +1,88 @@
+//! Terrain products and colour relief of a DEM given as arrays or a path.
+
+use crate::convert::{band_from_py, raster_to_py};
+use crate::run;
+use landopp::terrain::{terrain as core_terrain, TerrainOptions, TerrainProduct};
+use landopp::{Crs, GeoTransform, Raster};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(terrain, m)?)?;
+    m.add_function(wrap_pyfunction!(terrain_file, m)?)?;
+    m.add_function(wrap_pyfunction!(color_relief, m)?)?;
+    Ok(())
+}
+
+/// Terrain product of a DEM given as arrays + transform (+ CRS, nodata); options as JSON.
+#[pyfunction]
+#[pyo3(signature = (bands, transform, crs, nodata, product, options_json))]
+pub(crate) fn terrain<'py>(
+    py: Python<'py>,
+    bands: Vec<Bound<'py, PyAny>>,
+    transform: [f64; 6],
+    crs: Option<String>,
+    nodata: Option<f64>,
+    product: String,
+    options_json: String,
+) -> PyResult<Bound<'py, PyDict>> {
+    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let out = run(py, move || {
+        let opts = TerrainOptions::parse(&options_json)?;
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let dem = Raster::new(data, GeoTransform(transform), crs, nodata)?;
+        core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
+    })?;
+    raster_to_py(py, out)
+}
+
+/// `gdaldem color-relief` of a raster given as arrays: the colour table from a file (`colors_path`)
+/// or as text (`colors_text`); options as JSON.
+#[pyfunction]
+#[pyo3(signature = (bands, transform, crs, nodata, colors_path, colors_text, options_json))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn color_relief<'py>(
+    py: Python<'py>,
+    bands: Vec<Bound<'py, PyAny>>,
+    transform: [f64; 6],
+    crs: Option<String>,
+    nodata: Option<f64>,
+    colors_path: Option<String>,
+    colors_text: Option<String>,
+    options_json: String,
+) -> PyResult<Bound<'py, PyDict>> {
+    use landopp::color_relief::{ColorReliefOptions, ColorTable};
+    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let out = run(py, move || {
+        let opts = ColorReliefOptions::parse(&options_json)?;
+        let table = match (colors_path, colors_text) {
+            (Some(p), None) => ColorTable::open(p)?,
+            (None, Some(t)) => ColorTable::parse(&t)?,
+            _ => return Err(landopp::Error::InvalidInput("give a colour table file or its text, not both".into())),
+        };
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let raster = Raster::new(data, GeoTransform(transform), crs, nodata)?;
+        landopp::color_relief::color_relief(&raster, &table, &opts)
+    })?;
+    raster_to_py(py, out)
+}
+
+/// Terrain product of a DEM file streamed into a GeoTIFF (`compress`: "deflate" or "none").
+#[pyfunction]
+#[pyo3(signature = (input, output, product, options_json, compress))]
+pub(crate) fn terrain_file(
+    py: Python<'_>,
+    input: String,
+    output: String,
+    product: String,
+    options_json: String,
+    compress: String,
+) -> PyResult<()> {
+    use landopp::raster::{Compression, GeoTiffWriteOptions};
+    run(py, move || {
+        let opts = TerrainOptions::parse(&options_json)?;
+        let compression = Compression::parse(&compress)?;
+        let write = GeoTiffWriteOptions { compression, ..Default::default() };
+        landopp::terrain::terrain_file(&input, &output, TerrainProduct::parse(&product)?, &opts, &write)
+    })
+}
