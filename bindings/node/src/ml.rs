@@ -2,7 +2,10 @@
 //! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
 //! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
 
-use crate::{guard, reject_with_code, table_from_js, whole, ColumnsJs, FeatureTableJs, Json, Lend};
+use crate::convert::{table_from_js, whole, Json, Lend};
+use crate::error::{guard, reject_with_code};
+use crate::features::FeatureTableJs;
+use crate::scoring::ColumnsJs;
 use landopp::ml::lifecycle::{FitOptions, LoadOptions, Model as CoreModel, SaveOptions};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
@@ -12,7 +15,7 @@ use std::sync::Arc;
 fn columns_table(c: ColumnsJs) -> landopp::Result<landopp::FeatureTable> {
     let n = c.columns.first().map_or(0, |c| c.values.len());
     table_from_js(
-        FeatureTableJs { ids: crate::Ids((0..n).map(|i| format!("row {i}")).collect()), columns: c.columns },
+        FeatureTableJs { ids: crate::convert::Ids((0..n).map(|i| format!("row {i}")).collect()), columns: c.columns },
         Lend::Borrow,
     )
 }
@@ -370,7 +373,7 @@ pub struct AbOptions {
 #[napi]
 pub fn ab_assign(
     env: Env,
-    #[napi(ts_arg_type = "Array<string>")] parcel_ids: crate::Ids,
+    #[napi(ts_arg_type = "Array<string>")] parcel_ids: crate::convert::Ids,
     options: AbOptions,
 ) -> napi::Result<Vec<String>> {
     let s = landopp::ml::drift::AbSplit {
