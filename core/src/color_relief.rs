@@ -49,16 +49,13 @@ pub struct ColorReliefOptions {
 impl ColorReliefOptions {
     /// Options from JSON (`null`: the defaults); errors are `INVALID_INPUT`.
     pub fn from_json(v: serde_json::Value) -> Result<Self> {
-        if v.is_null() {
-            return Ok(ColorReliefOptions::default());
-        }
-        serde_json::from_value(v).map_err(|e| Error::InvalidInput(format!("color relief options: {e}")))
+        <Self as crate::config::Config>::from_value(v)
     }
 
     /// Options from JSON text (`mode`: `interpolate`, `nearest_entry`, `exact_entry`; `alpha`;
     /// `band`); an unknown key is refused.
     pub fn parse(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("color relief options: {e}")))
+        <Self as crate::config::Config>::from_text(text)
     }
 }
 

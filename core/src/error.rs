@@ -300,7 +300,7 @@ pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path, what: &st
 
 /// serde's messages quote the offending value (`invalid type: string "s3cret", expected u32`,
 /// `unknown variant `x``): keep what was expected, drop what was found.
-fn redact(msg: &str) -> String {
+pub(crate) fn redact(msg: &str) -> String {
     let (head, tail) = match msg.find(", expected") {
         Some(i) => msg.split_at(i),
         None => (msg, ""),

@@ -4,6 +4,7 @@
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
 pub mod color_relief;
+pub mod config;
 pub mod crs;
 pub mod error;
 pub mod features;

@@ -244,20 +244,12 @@ pub struct Progress<'a> {
 impl FeatureSpec {
     /// Parse JSON or TOML text (TOML when it does not start with `{`).
     pub fn parse(text: &str) -> Result<Self> {
-        let spec: FeatureSpec = crate::error::parse_config(text, "feature spec")?;
-        spec.validate()?;
-        Ok(spec)
+        <Self as crate::config::Config>::from_text(text)
     }
 
     /// Read a spec file; relative paths become relative to its folder.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let mut s: FeatureSpec = crate::error::read_config(path, "feature spec")?;
-        s.validate()?;
-        if let Some(dir) = path.parent() {
-            s.resolve_paths(dir);
-        }
-        Ok(s)
+        <Self as crate::config::Config>::from_file(path)
     }
 
     /// Check everything that can be checked before any work (names of statistics and products,

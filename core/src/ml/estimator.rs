@@ -47,9 +47,9 @@ impl Params {
             Params::Linear(p) => p.validate(),
         }
     }
-    /// Parse JSON text (errors name the problem).
+    /// Parse JSON or TOML text, then validate (errors name the problem).
     pub fn parse(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("model parameters: {e}")))
+        <Self as crate::config::Config>::from_text(text)
     }
 }
 

@@ -386,16 +386,12 @@ pub fn ahp_weights(m: &[Vec<f64>]) -> Result<(Vec<f64>, f64)> {
 impl Profile {
     /// Parse JSON or TOML, then validate.
     pub fn parse(text: &str) -> Result<Self> {
-        let p: Profile = crate::error::parse_config(text, "profile")?;
-        p.validate()?;
-        Ok(p)
+        <Self as crate::config::Config>::from_text(text)
     }
 
     /// Read a profile file (JSON or TOML), then validate; errors name the file.
     pub fn read(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let p: Profile = crate::error::read_config(path.as_ref(), "profile")?;
-        p.validate()?;
-        Ok(p)
+        <Self as crate::config::Config>::from_file(path)
     }
 
     /// Check the whole profile; errors name the field.

@@ -204,15 +204,12 @@ pub enum TriAlgorithm {
 impl TerrainOptions {
     /// Options from JSON (`null`: the defaults); errors are `INVALID_INPUT` naming the key.
     pub fn from_json(v: serde_json::Value) -> Result<Self> {
-        if v.is_null() {
-            return Ok(TerrainOptions::default());
-        }
-        serde_json::from_value(v).map_err(|e| Error::InvalidInput(format!("terrain options: {e}")))
+        <Self as crate::config::Config>::from_value(v)
     }
 
     /// Options from JSON text (see [`TerrainOptions::from_json`]).
     pub fn parse(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("terrain options: {e}")))
+        <Self as crate::config::Config>::from_text(text)
     }
 
     /// Apply gdaldem's `-alg` value (case-insensitive): `Horn` or `ZevenbergenThorne` set the

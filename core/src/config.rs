@@ -1,0 +1,217 @@
+//! Typed configurations, parsed once: params → [`Config::check`] → valid params (as linfa does).
+//!
+//! Every configuration a caller hands over — a scoring [`Profile`](crate::scoring::Profile), a
+//! [`FeatureSpec`](crate::pipeline::FeatureSpec), a search [`Query`](crate::search::Query), model
+//! [`Params`](crate::ml::Params), [`TerrainOptions`](crate::terrain::TerrainOptions), ... — is
+//! a serde type that implements [`Config`]. It is built from any [`ConfigSource`]: a structured
+//! value (a Python dict through pythonize, a JS object through napi's serde, a `serde_json::Value`
+//! in Rust), JSON or TOML text, or a file. The value is deserialised, then checked once,
+//! whatever the source; errors are `INVALID_INPUT` naming the configuration and the field, never
+//! quoting the offending value (configurations come from strangers).
+//!
+//! ```
+//! use landopp::config::{Config, ConfigSource};
+//! use landopp::scoring::Profile;
+//! let v = serde_json::json!({"version": 1, "method": {"type": "weighted_sum"}, "criteria": [
+//!     {"column": "slope", "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 10}}]});
+//! let from_value = Profile::from_source(ConfigSource::Value(v.clone()))?;
+//! let from_text = Profile::from_source(ConfigSource::Text(v.to_string()))?;
+//! assert_eq!(from_value, from_text);
+//! let bad = Profile::from_value(serde_json::json!({"version": 1, "criteria": []})).unwrap_err();
+//! assert_eq!(bad.code(), "INVALID_INPUT");
+//! # Ok::<(), landopp::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Where a configuration comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigSource {
+    /// A structured value (a Python dict, a JS object, `serde_json::json!`).
+    Value(serde_json::Value),
+    /// JSON text (starting with `{`) or TOML text.
+    Text(String),
+    /// A JSON or TOML file (a regular file of at most 16 MiB).
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    /// A string as the bindings take it: the name of an existing file is that file, anything
+    /// else is JSON or TOML text (the one rule, for every binding).
+    pub fn text_or_file(s: impl Into<String>) -> Self {
+        let s = s.into();
+        // text holding a newline or a brace is never taken for a file name
+        if !s.contains(['\n', '{']) && Path::new(&s).exists() {
+            ConfigSource::File(PathBuf::from(s))
+        } else {
+            ConfigSource::Text(s)
+        }
+    }
+}
+
+impl From<serde_json::Value> for ConfigSource {
+    fn from(v: serde_json::Value) -> Self {
+        ConfigSource::Value(v)
+    }
+}
+
+/// A configuration: deserialised from any [`ConfigSource`], then checked once.
+pub trait Config: DeserializeOwned {
+    /// What the configuration is called in errors (`"scoring profile"`).
+    const WHAT: &'static str;
+
+    /// The value of an absent configuration (`null`, `None`), when it has defaults.
+    fn absent() -> Option<Self> {
+        None
+    }
+
+    /// Check the whole value; errors name the field.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// After reading from a file: make relative paths relative to the file's folder.
+    fn relative_to(&mut self, _dir: &Path) {}
+
+    /// From a structured value (`null`: [`Config::absent`], else refused).
+    fn from_value(v: serde_json::Value) -> Result<Self> {
+        let c = if v.is_null() {
+            Self::absent().ok_or_else(|| Error::InvalidInput(format!("{}: a value is needed", Self::WHAT)))?
+        } else {
+            serde_json::from_value(v)
+                .map_err(|e| Error::InvalidInput(format!("{}: {}", Self::WHAT, crate::error::redact(&e.to_string()))))?
+        };
+        c.check()?;
+        Ok(c)
+    }
+
+    /// From JSON (starting with `{`) or TOML text; errors give the line and column.
+    fn from_text(text: &str) -> Result<Self> {
+        let c: Self = crate::error::parse_config(text, Self::WHAT)?;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// From a JSON or TOML file; errors name the file, never its content.
+    fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut c: Self = crate::error::read_config(path, Self::WHAT)?;
+        c.check()?;
+        if let Some(dir) = path.parent() {
+            c.relative_to(dir);
+        }
+        Ok(c)
+    }
+
+    /// From any source.
+    fn from_source(src: ConfigSource) -> Result<Self> {
+        match src {
+            ConfigSource::Value(v) => Self::from_value(v),
+            ConfigSource::Text(t) => Self::from_text(&t),
+            ConfigSource::File(p) => Self::from_file(p),
+        }
+    }
+}
+
+impl Config for crate::scoring::Profile {
+    const WHAT: &'static str = "profile";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
+impl Config for crate::pipeline::FeatureSpec {
+    const WHAT: &'static str = "feature spec";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn relative_to(&mut self, dir: &Path) {
+        self.resolve_paths(dir)
+    }
+}
+
+impl Config for crate::ml::Params {
+    const WHAT: &'static str = "model parameters";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
+impl Config for crate::search::Query {
+    const WHAT: &'static str = "query";
+    fn absent() -> Option<Self> {
+        serde_json::from_value(serde_json::json!({})).ok()
+    }
+}
+
+impl Config for crate::terrain::TerrainOptions {
+    const WHAT: &'static str = "terrain options";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+impl Config for crate::color_relief::ColorReliefOptions {
+    const WHAT: &'static str = "color relief options";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+impl Config for crate::spectral::ImagerySettings {
+    const WHAT: &'static str = "imagery options";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+impl Config for crate::ml::registry::RetrainPolicy {
+    const WHAT: &'static str = "retrain policy";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scoring::Profile;
+    use crate::terrain::TerrainOptions;
+
+    const PROFILE: &str = r#"{"version": 1, "method": {"type": "weighted_sum"}, "criteria": [
+        {"column": "slope", "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 10}}]}"#;
+
+    #[test]
+    fn every_source_gives_the_same_checked_value() {
+        let v: serde_json::Value = serde_json::from_str(PROFILE).unwrap();
+        let dir = std::env::temp_dir().join(format!("landopp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.json");
+        std::fs::write(&file, PROFILE).unwrap();
+        let a = Profile::from_source(ConfigSource::Value(v)).unwrap();
+        let b = Profile::from_source(ConfigSource::text_or_file(PROFILE)).unwrap();
+        let c = Profile::from_source(ConfigSource::text_or_file(file.to_str().unwrap())).unwrap();
+        assert_eq!((&a, &a), (&b, &c));
+        assert_eq!(ConfigSource::text_or_file(file.to_str().unwrap()), ConfigSource::File(file.clone()));
+        // a missing file is text, and then not valid TOML: the error says so without echoing it
+        let e = Profile::from_source(ConfigSource::text_or_file("no/such/profile.toml")).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn values_are_checked_once_whatever_the_source_and_errors_do_not_quote_values() {
+        let mut v: serde_json::Value = serde_json::from_str(PROFILE).unwrap();
+        v["criteria"][0]["weight"] = serde_json::json!(-1.0);
+        let e = Profile::from_value(v.clone()).unwrap_err();
+        assert!(e.to_string().contains("criteria[0].weight"), "{e}");
+        assert_eq!(Profile::from_text(&v.to_string()).unwrap_err().to_string(), e.to_string());
+        let e = TerrainOptions::from_value(serde_json::json!({"alg": "s3cret"})).unwrap_err();
+        assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert_eq!(TerrainOptions::from_value(serde_json::Value::Null).unwrap(), TerrainOptions::default());
+        assert_eq!(Profile::from_value(serde_json::Value::Null).unwrap_err().code(), "INVALID_INPUT");
+    }
+}
