@@ -146,6 +146,10 @@ impl Config for crate::search::Query {
     }
 }
 
+impl Config for crate::search::SensitivityOptions {
+    const WHAT: &'static str = "sensitivity options";
+}
+
 impl Config for crate::terrain::TerrainOptions {
     const WHAT: &'static str = "terrain options";
     fn absent() -> Option<Self> {
@@ -161,10 +165,14 @@ impl Config for crate::color_relief::ColorReliefOptions {
 }
 
 impl Config for crate::spectral::ImagerySettings {
-    const WHAT: &'static str = "imagery options";
+    const WHAT: &'static str = "spectral options";
     fn absent() -> Option<Self> {
         Some(Self::default())
     }
+}
+
+impl Config for crate::ml::drift::AbSplit {
+    const WHAT: &'static str = "A/B split";
 }
 
 impl Config for crate::ml::registry::RetrainPolicy {

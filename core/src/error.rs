@@ -277,10 +277,9 @@ pub fn regular_file(path: &Path, what: &str) -> Result<std::fs::Metadata> {
     Ok(meta)
 }
 
-/// The text of a configuration file (feature spec, scoring profile, STAC item) named `what` in
-/// errors: a regular UTF-8 file of at most 16 MiB, else `INVALID_INPUT` — for bindings that take
-/// a path where text is also accepted.
-pub fn read_config_text(path: &Path, what: &str) -> Result<String> {
+/// The text of a configuration file (colour table) named `what` in errors: a regular UTF-8 file
+/// of at most 16 MiB, else `INVALID_INPUT`.
+pub(crate) fn read_config_text(path: &Path, what: &str) -> Result<String> {
     read_text_bounded(path, MAX_CONFIG_BYTES, what)
 }
 

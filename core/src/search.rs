@@ -677,13 +677,16 @@ impl SearchIndex {
     }
 }
 
-/// Options of [`SearchIndex::sensitivity_json`].
-#[derive(Debug, Deserialize)]
+/// Options of [`SearchIndex::sensitivity`]:
+/// `{"perturbation": {"type": "monte_carlo", "runs": 200, "spread": 0.2, "seed": 1}, "top_k": 10}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SensitivityOptions {
-    perturbation: crate::scoring::Perturbation,
+pub struct SensitivityOptions {
+    /// How the weights are perturbed.
+    pub perturbation: crate::scoring::Perturbation,
+    /// How many of the best parcels to follow (default 10).
     #[serde(default = "ten")]
-    top_k: usize,
+    pub top_k: usize,
 }
 
 fn ten() -> usize {
@@ -691,16 +694,12 @@ fn ten() -> usize {
 }
 
 impl SearchIndex {
-    /// Rank stability of the current scores under weight perturbation, for the bindings:
-    /// `{"perturbation": {"type": "monte_carlo", "runs": 200, "spread": 0.2, "seed": 1}, "top_k": 10}`.
-    pub fn sensitivity_json(&self, options: &str) -> Result<String> {
-        let o: SensitivityOptions =
-            serde_json::from_str(options).map_err(|e| Error::InvalidInput(format!("sensitivity options: {e}")))?;
+    /// Rank stability of the current scores under weight perturbation.
+    pub fn sensitivity(&self, o: &SensitivityOptions) -> Result<crate::scoring::Sensitivity> {
         let (s, p) = match (&self.scores, &self.profile) {
             (Some(s), Some(p)) => (s, p),
             _ => return Err(Error::InvalidInput("sensitivity needs a scoring profile".into())),
         };
-        let r = crate::scoring::sensitivity(s, p, o.perturbation, o.top_k)?;
-        serde_json::to_string(&r).map_err(|e| Error::InvalidInput(e.to_string()))
+        crate::scoring::sensitivity(s, p, o.perturbation, o.top_k)
     }
 }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import numpy as np
@@ -19,15 +17,6 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
 
     ``progress``: ``True`` for a tqdm bar, or a callable ``(done, total, message)``.
     """
-    base = None
-    if isinstance(spec, dict):
-        text = json.dumps(spec)
-    elif isinstance(spec, (str, os.PathLike)) and os.path.exists(os.fspath(spec)):
-        path = os.fspath(spec)
-        text = _landopp.config_text(path, "feature spec")
-        base = os.path.dirname(os.path.abspath(path))
-    else:
-        text = str(spec)
     cb = progress
     bar = None
     if progress is True:
@@ -41,7 +30,7 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
             bar.set_description(message)
             bar.refresh()
     try:
-        ids, cols = _landopp.features(text, base, cb)
+        ids, cols = _landopp.features(spec, cb)
     finally:
         if bar is not None:
             bar.close()
@@ -55,7 +44,7 @@ def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -
             data[name] = pd.Categorical.from_codes(codes, categories=cats)
         else:
             data[name] = values
-        prov[name] = json.loads(meta)
+        prov[name] = meta
     df = pd.DataFrame(data, index=pd.Index(ids, name="parcel_id"))
     df.attrs["provenance"] = prov
     return df

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -183,7 +182,7 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
 
 def info(path: PathLike) -> dict[str, Any]:
     """A gdalinfo/ogrinfo-like summary (size, CRS, bounds, bands/fields, feature counts)."""
-    return json.loads(_landopp.info_json(os.fspath(path)))
+    return _landopp.info(os.fspath(path))  # type: ignore[no-any-return]
 
 
 def transform(src: Any, dst: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:

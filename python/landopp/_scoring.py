@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from . import _landopp
 from ._convert import PathLike, _columns_of
-
-
-def _profile_text(profile: Any) -> str:
-    if isinstance(profile, dict):
-        return json.dumps(profile)
-    if isinstance(profile, (str, os.PathLike)) and os.path.exists(os.fspath(profile)):
-        return str(_landopp.config_text(os.fspath(profile), "scoring profile"))
-    return str(profile)
 
 
 def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, explain: bool = True) -> Any:
@@ -36,7 +26,7 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, expla
     import pandas as pd
 
     _, cols = _columns_of(features_df, ids=False)
-    r = _landopp.score(None, cols, _profile_text(profile))
+    r = _landopp.score(None, cols, profile)
     s, rank, excluded, codes, cats, acres = r.take_arrays()
     data: dict[str, Any] = {
         "score": s, "rank": rank, "excluded": excluded,
@@ -44,7 +34,7 @@ def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, expla
         "buildable_acres": acres,
     }
     if explain:
-        data["explanation"] = json.loads(r.explanations())
+        data["explanation"] = r.explanations()
     index = features_df.index.copy()
     index.name = index.name or "parcel_id"
     return pd.DataFrame(data, index=index, copy=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Sequence
 
@@ -26,12 +25,11 @@ class SearchIndex:
         ids, cols = _columns_of(features_df)
         self._ids = np.asarray(ids, dtype=object)
         self._id_codes: Any = None
-        prof = None if profile is None else (json.dumps(profile) if isinstance(profile, dict) else str(profile))
         if hasattr(parcels, "geometry"):
             wkb = _geometries(parcels.geometry)
-            self._inner = _landopp.SearchIndex(None, ids, cols, prof, None, None, wkb, _crs_str(parcels.crs))
+            self._inner = _landopp.SearchIndex(None, ids, cols, profile, None, None, wkb, _crs_str(parcels.crs))
         else:
-            self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, prof, id_field, layer,
+            self._inner = _landopp.SearchIndex(os.fspath(parcels), ids, cols, profile, id_field, layer,
                                                duplicate_ids=duplicate_ids)
 
     def __len__(self) -> int:
@@ -42,7 +40,7 @@ class SearchIndex:
         ``crs``, ``filters`` ([{"column", "min", "max", "in"}]), ``include_excluded``, ``sort_by``,
         ``ascending``, ``limit``, ``cursor``, ``explain`` (default True: each hit carries its
         per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
-        return json.loads(self._inner.query(json.dumps(query)))
+        return self._inner.query(query)  # type: ignore[no-any-return]
 
     def query_frame(self, **query: Any) -> Any:
         """:meth:`query` as a DataFrame indexed by ``parcel_id``: ``score``, ``rank``, ``excluded``,
@@ -100,7 +98,7 @@ class SearchIndex:
         """Group matching parcels (``query`` as in :meth:`query`: aoi, filters...) into sites of
         adjacent parcels (shared boundary, or a gap up to ``tolerance_m``) of at least
         ``min_acres``, largest first: ``[{"parcel_ids", "acres", "score"}]``."""
-        return json.loads(self._inner.assemble_sites(json.dumps(query), tolerance_m, min_acres))
+        return self._inner.assemble_sites(query, tolerance_m, min_acres)  # type: ignore[no-any-return]
 
     def sensitivity(self, *, method: str = "monte_carlo", runs: int = 200, spread: float = 0.2, delta: float = 0.2,
                     seed: int = 0, top_k: int = 10) -> Any:
@@ -109,11 +107,11 @@ class SearchIndex:
         DataFrame: rank, best_rank, worst_rank, p_top_k per parcel."""
         pert: dict[str, Any] = ({"type": "one_at_a_time", "delta": delta} if method == "one_at_a_time"
                                 else {"type": "monte_carlo", "runs": runs, "spread": spread, "seed": seed})
-        r = json.loads(self._inner.sensitivity(json.dumps({"perturbation": pert, "top_k": top_k})))
+        r = self._inner.sensitivity({"perturbation": pert, "top_k": top_k})
         import pandas as pd
 
         return pd.DataFrame(r["parcels"]).set_index("id")
 
     def rescore(self, profile: Any) -> None:
         """Re-rank with a new profile (e.g. other weights) without recomputing features."""
-        self._inner.rescore(json.dumps(profile) if isinstance(profile, dict) else str(profile))
+        self._inner.rescore(profile)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Sequence
 
@@ -15,7 +14,7 @@ from ._io import Raster, _raster_arg, _raster_of
 
 def spectral_catalogue() -> dict[str, Any]:
     """The Awesome Spectral Indices catalogue (spyndex 0.12): formula, bands, long name, domain."""
-    return json.loads(_landopp.spectral_catalogue())
+    return _landopp.spectral_catalogue()  # type: ignore[no-any-return]
 
 
 def formula_variables(expr: str) -> list[str]:
@@ -31,7 +30,7 @@ def formula_variables(expr: str) -> list[str]:
 
 def scene_meta(stac_item: PathLike) -> dict[str, Any]:
     """Scene id, capture date, cloud cover, resolution, platform, processing baseline of a STAC item."""
-    return json.loads(_landopp.scene_meta(os.fspath(stac_item)))
+    return _landopp.scene_meta(os.fspath(stac_item))  # type: ignore[no-any-return]
 
 
 def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[str], *, sensor: str = "reflectance",
@@ -71,7 +70,7 @@ def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[st
         for k, a in zip(indices, out_list):
             if not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.ndim != 2:
                 raise InvalidInputError(f"out[{k}] must be a 2-D float32 numpy array")
-    d = _landopp.spectral_indices([(k, _raster_arg(v)) for k, v in bands.items()], list(indices), json.dumps(opts),
+    d = _landopp.spectral_indices([(k, _raster_arg(v)) for k, v in bands.items()], list(indices), opts,
                                   None if scl is None else _raster_arg(scl),
                                   None if qa_pixel is None else _raster_arg(qa_pixel), out_list)
     return _raster_of(d, out_list)

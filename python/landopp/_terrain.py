@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Sequence
 
@@ -12,13 +11,13 @@ from ._io import Raster, _raster_of, read_raster
 
 
 def _terrain_options(compute_edges: bool, scale: float | None, z_factor: float, azimuth: float, altitude: float,
-                     band: int, alg: str | None, hillshade: str, zero_for_flat: bool, trigonometric: bool) -> str:
+                     band: int, alg: str | None, hillshade: str, zero_for_flat: bool, trigonometric: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {"compute_edges": compute_edges, "scale": scale, "z_factor": z_factor,
                             "azimuth": azimuth, "altitude": altitude, "band": band, "hillshade": hillshade,
                             "zero_for_flat": zero_for_flat, "trigonometric": trigonometric}
     if alg is not None:
         opts["alg"] = alg  # gdaldem's -alg: the gradient or the TRI variant, resolved in Rust
-    return json.dumps(opts)
+    return opts
 
 
 def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: bool = True,
@@ -85,6 +84,6 @@ def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Seque
     else:
         # entries: a line each, as a string or as its fields
         text = "".join((e if isinstance(e, str) else " ".join(str(f) for f in e)) + "\n" for e in colors)
-    opts = json.dumps({"mode": mode, "alpha": alpha, "band": band})
+    opts = {"mode": mode, "alpha": alpha, "band": band}
     return _raster_of(_landopp.color_relief(list(raster.bands), list(raster.transform), raster.crs, raster.nodata,
                                             path, text, opts))

@@ -15,7 +15,6 @@ importable from here; they load scikit-learn on first use.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -55,8 +54,8 @@ def holdout(n_or_xy: Any, *, test_fraction: float = 0.2, blocks: int = 25, seed:
 MODELS = ("random_forest", "gradient_boosting", "linear")
 
 
-def _params(task: str, model: str = "random_forest", **params: Any) -> str:
-    return json.dumps({"model": model, "task": task, **params})
+def _params(task: str, model: str = "random_forest", **params: Any) -> dict[str, Any]:
+    return {"model": model, "task": task, **params}
 
 
 def cross_val_predict(X: Any, y: Any, folds: Any, *, task: str = "regression", model: str = "random_forest",
@@ -85,7 +84,7 @@ def fit_explain(X: Any, y: Any, X_new: Any, *, task: str = "regression", model: 
     xn = np.ascontiguousarray(np.asarray(X_new, dtype=np.float64))
     pred, ex = _landopp.ml_fit_explain(x, np.ascontiguousarray(np.asarray(y, dtype=np.float64)), xn,
                                        _params(task, model, **params))
-    return pred, json.loads(ex)
+    return pred, ex
 
 
 class Model:
@@ -159,8 +158,8 @@ class Model:
         ``contributions`` follow ``card["features"]`` (a categorical feature's one-hot parts
         summed)."""
         if hasattr(X, "columns"):
-            return json.loads(self._inner.explain_columns(*self._frame(X)))  # type: ignore[no-any-return]
-        return json.loads(self._inner.explain(np.ascontiguousarray(np.asarray(X, dtype=np.float64))))  # type: ignore[no-any-return]
+            return self._inner.explain_columns(*self._frame(X))  # type: ignore[no-any-return]
+        return self._inner.explain(np.ascontiguousarray(np.asarray(X, dtype=np.float64)))  # type: ignore[no-any-return]
 
     def permutation_importance(self, X: Any, y: Any, *, metric: str | None = None, n_repeats: int = 5,
                                seed: int = 0) -> Any:
@@ -189,7 +188,7 @@ class Model:
     @property
     def card(self) -> dict[str, Any]:
         """The model card."""
-        return json.loads(self._inner.card())
+        return self._inner.card()  # type: ignore[no-any-return]
 
     def save(self, path: Any, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> None:
         """Write the model (write-then-rename)."""
@@ -231,7 +230,7 @@ class Registry:
 
     def list(self) -> list[dict[str, Any]]:
         """Every model card, by version (read without keys)."""
-        return json.loads(self._inner.list())  # type: ignore[no-any-return]
+        return self._inner.list()  # type: ignore[no-any-return]
 
     @property
     def production(self) -> str | None:
@@ -266,8 +265,8 @@ class Registry:
         policy = {"min_new_records": min_new_records, "max_psi": max_psi, "holdout_fraction": holdout_fraction,
                   "metric": metric, "salt": salt}
         ids, cols = _columns_of(features_df)
-        return json.loads(self._inner.retrain(ids, cols, str(feedback), json.dumps(policy), candidate_version,  # type: ignore[no-any-return]
-                                              hmac_key, encryption_key))
+        return self._inner.retrain(ids, cols, str(feedback), policy, candidate_version,  # type: ignore[no-any-return]
+                                   hmac_key, encryption_key)
 
 
 class FeedbackLog:
@@ -298,7 +297,7 @@ class FeedbackLog:
 
         import pandas as pd
 
-        r = json.loads(_landopp.FeedbackLog.read(self.path))
+        r = _landopp.FeedbackLog.read(self.path)
         df = pd.DataFrame(r["records"], columns=["parcel_id", "model_version", "predicted", "observed", "at_unix"])
         df.attrs["skipped"] = r["skipped"]
         if r["skipped"]:
@@ -315,12 +314,12 @@ def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,
     threshold. Pass predictions as a column to check prediction drift."""
     cols = [(str(c), np.asarray(reference[c], dtype=np.float64).tolist(), np.asarray(current[c], dtype=np.float64).tolist())
             for c in reference.columns if c in current.columns]
-    return json.loads(_landopp.ml_drift(cols, psi_threshold, ks_threshold))  # type: ignore[no-any-return]
+    return _landopp.ml_drift(cols, psi_threshold, ks_threshold)  # type: ignore[no-any-return]
 
 
 def ab_assign(parcel_ids: Any, *, salt: str, share_b: float, model_a: str, model_b: str) -> list[str]:
     """The model version serving each parcel: SHA-256 of salt + id, deterministic."""
-    split = json.dumps({"salt": salt, "share_b": share_b, "model_a": model_a, "model_b": model_b})
+    split = {"salt": salt, "share_b": share_b, "model_a": model_a, "model_b": model_b}
     return _landopp.ml_ab_assign(split, [str(i) for i in parcel_ids])  # type: ignore[no-any-return]
 
 

@@ -1,6 +1,7 @@
 //! numpy / Python object conversions.
 
 use crate::run;
+use landopp::config::{Config, ConfigSource};
 use landopp::{BandData, BandView, Crs, GeoTransform, Raster};
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -151,6 +152,37 @@ pub(crate) fn check_nesting(obj: &Bound<'_, PyAny>, max: usize) -> PyResult<()> 
         stack.extend(children.into_iter().map(|c| (c, depth + 1)));
     }
     Ok(())
+}
+
+/// A configuration (profile, feature spec, query, model parameters, options) as Python code
+/// gives it: a dict or list (read directly through pythonize: no JSON text), a `str` (a file name
+/// when it names an existing file, else JSON or TOML text), an `os.PathLike` (a file), or `None`.
+pub(crate) fn config_source(obj: &Bound<'_, PyAny>) -> PyResult<ConfigSource> {
+    if obj.is_none() {
+        return Ok(ConfigSource::Value(serde_json::Value::Null));
+    }
+    if let Ok(s) = obj.cast::<pyo3::types::PyString>() {
+        return Ok(ConfigSource::text_or_file(s.to_str()?));
+    }
+    if obj.hasattr("__fspath__")? {
+        return Ok(ConfigSource::File(obj.extract::<std::path::PathBuf>()?));
+    }
+    check_nesting(obj, 64)?;
+    pythonize::depythonize(obj).map(ConfigSource::Value).map_err(|e| {
+        let e = landopp::Error::InvalidInput(format!("configuration: {e}"));
+        crate::error::to_py(obj.py(), e)
+    })
+}
+
+/// A typed configuration from a Python argument ([`config_source`]), checked once by the core.
+pub(crate) fn config<T: Config>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    let src = config_source(obj)?;
+    T::from_source(src).map_err(|e| crate::error::to_py(obj.py(), e))
+}
+
+/// A serialisable result as Python objects (dicts, lists, floats, strings): no JSON text.
+pub(crate) fn to_object<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, v).map_err(|e| crate::error::to_py(py, landopp::Error::Internal(e.to_string())))
 }
 
 /// Loads a raster off the GIL.

@@ -1,5 +1,6 @@
 //! The feature pipeline from a spec, with a progress callback.
 
+use crate::convert::{config, to_object};
 use crate::run;
 use pyo3::prelude::*;
 
@@ -8,22 +9,22 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Run a feature spec (JSON text, paths relative to `base_dir`); `progress(done, total, message)`
-/// is called between steps. Returns `(ids, [(name, values, categories or None, meta json)])`.
+/// Parcel ids and `(name, values, categories or None, provenance)` per column.
+type FeatureColumns<'py> =
+    (Vec<String>, Vec<(String, Bound<'py, numpy::PyArray1<f64>>, Option<Vec<String>>, Bound<'py, PyAny>)>);
+
+/// Run a feature spec (a dict, JSON/TOML text or a spec file, whose relative paths are relative
+/// to its folder); `progress(done, total, message)` is called between steps. Returns
+/// `(ids, [(name, values, categories or None, provenance dict)])`.
 #[pyfunction]
-#[pyo3(signature = (spec_json, base_dir=None, progress=None))]
-#[allow(clippy::type_complexity)]
+#[pyo3(signature = (spec, progress=None))]
 pub(crate) fn features<'py>(
     py: Python<'py>,
-    spec_json: String,
-    base_dir: Option<String>,
+    spec: &Bound<'py, PyAny>,
     progress: Option<Bound<'py, PyAny>>,
-) -> PyResult<(Vec<String>, Vec<(String, Bound<'py, numpy::PyArray1<f64>>, Option<Vec<String>>, String)>)> {
+) -> PyResult<FeatureColumns<'py>> {
     use numpy::IntoPyArray;
-    let mut spec = landopp::pipeline::FeatureSpec::parse(&spec_json).map_err(|e| crate::error::to_py(py, e))?;
-    if let Some(d) = base_dir {
-        spec.resolve_paths(std::path::Path::new(&d));
-    }
+    let spec: landopp::pipeline::FeatureSpec = config(spec)?;
     let cb = progress.map(|p| p.unbind());
     // the first exception a callback raises (a KeyboardInterrupt in a notebook, a bug in the
     // callback) is raised when the run returns; the callback is not called again
@@ -49,13 +50,8 @@ pub(crate) fn features<'py>(
         .columns()
         .iter()
         .map(|c| {
-            (
-                c.name.clone(),
-                c.values.to_vec().into_pyarray(py),
-                c.categories.clone(),
-                serde_json::to_string(&c.meta).unwrap_or_default(),
-            )
+            Ok((c.name.clone(), c.values.to_vec().into_pyarray(py), c.categories.clone(), to_object(py, &c.meta)?))
         })
-        .collect();
+        .collect::<PyResult<_>>()?;
     Ok((ids, cols))
 }

@@ -16,7 +16,6 @@ type CrsTuple = (Option<u32>, String, String, bool, Option<f64>);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_raster, m)?)?;
-    m.add_function(wrap_pyfunction!(config_text, m)?)?;
     m.add_function(wrap_pyfunction!(read_raster_start, m)?)?;
     m.add_class::<PendingRaster>()?;
     m.add_function(wrap_pyfunction!(raster_meta, m)?)?;
@@ -24,7 +23,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_layer, m)?)?;
     m.add_function(wrap_pyfunction!(list_layers, m)?)?;
     m.add_function(wrap_pyfunction!(write_layer, m)?)?;
-    m.add_function(wrap_pyfunction!(info_json, m)?)?;
+    m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(crs_info, m)?)?;
     m.add_function(wrap_pyfunction!(transform_xy, m)?)?;
     m.add_function(wrap_pyfunction!(geodesic_area_perimeter, m)?)?;
@@ -503,13 +502,11 @@ fn write_layer(
     })
 }
 
-/// `landopp info` as JSON text.
+/// `landopp info` (a dict).
 #[pyfunction]
-fn info_json(py: Python<'_>, path: String) -> PyResult<String> {
-    run(py, move || {
-        let i = landopp::info::info(&path)?;
-        serde_json::to_string(&i).map_err(|e| Error::InvalidInput(e.to_string()))
-    })
+fn info(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyAny>> {
+    let i = run(py, move || landopp::info::info(&path))?;
+    crate::convert::to_object(py, &i)
 }
 
 /// `(epsg or None, name, proj string, is_geographic, linear unit in metres or None)`.
@@ -576,10 +573,4 @@ fn parcel_status(py: Python<'_>, wkb: GeomItems<'_>) -> PyResult<Vec<String>> {
         let p = landopp::Parcels::from_layer(layer, None)?;
         Ok(p.status.iter().map(ToString::to_string).collect())
     })
-}
-
-/// The text of a configuration file (spec, profile): a regular UTF-8 file of at most 16 MiB.
-#[pyfunction]
-fn config_text(py: Python<'_>, path: std::path::PathBuf, what: String) -> PyResult<String> {
-    run(py, move || landopp::error::read_config_text(&path, &what))
 }

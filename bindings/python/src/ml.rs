@@ -1,6 +1,6 @@
 //! Machine learning: folds, cross-validation, models (fit, predict, explain, save), drift, A/B routing.
 
-use crate::convert::{build_table, Lend, PyColumns};
+use crate::convert::{build_table, config, to_object, Lend, PyColumns};
 use crate::run;
 use pyo3::prelude::*;
 
@@ -61,48 +61,45 @@ pub(crate) fn dataset(
     })
 }
 
-/// Out-of-fold predictions of a model (params as JSON, `{"model": ..., ...}`) for `x` (n × p), `y`, `folds`.
+/// Out-of-fold predictions of a model (params: `{"model": ..., ...}`) for `x` (n × p), `y`, `folds`.
 #[pyfunction]
 pub(crate) fn ml_cross_val_predict<'py>(
     py: Python<'py>,
     x: numpy::PyReadonlyArray2<'py, f64>,
     y: numpy::PyReadonlyArray1<'py, f64>,
     folds: Vec<usize>,
-    params_json: String,
+    params: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
     use numpy::IntoPyArray;
     let d = dataset(&x, Some(&y))?;
-    let out = run(py, move || {
-        let p = landopp::ml::Params::parse(&params_json)?;
-        landopp::ml::cross_val_predict(&d, &p, &folds)
-    })?;
+    let p: landopp::ml::Params = config(params)?;
+    let out = run(py, move || landopp::ml::cross_val_predict(&d, &p, &folds))?;
     Ok(out.into_pyarray(py))
 }
 
 /// Fit on (`x`, `y`) and return predictions of `x_new` and the explanation of each of its rows
-/// (JSON text: `[{value, bias, contributions}]`).
+/// (`[{value, bias, contributions}]`).
 #[pyfunction]
 pub(crate) fn ml_fit_explain<'py>(
     py: Python<'py>,
     x: numpy::PyReadonlyArray2<'py, f64>,
     y: numpy::PyReadonlyArray1<'py, f64>,
     x_new: numpy::PyReadonlyArray2<'py, f64>,
-    params_json: String,
-) -> PyResult<(Bound<'py, numpy::PyArray1<f64>>, String)> {
+    params: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, numpy::PyArray1<f64>>, Bound<'py, PyAny>)> {
     use numpy::IntoPyArray;
     let d = dataset(&x, Some(&y))?;
     let q = dataset(&x_new, None)?;
+    let p: landopp::ml::Params = config(params)?;
     let (pred, ex) = run(py, move || {
-        let p = landopp::ml::Params::parse(&params_json)?;
         let f = landopp::ml::Estimator::fit(&d, &p)?;
         let ex = f.explain_rows(&q.x, q.p)?;
-        let pred = f.predict(&q.x)?;
-        Ok((pred, serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?))
+        Ok((f.predict(&q.x)?, ex))
     })?;
-    Ok((pred.into_pyarray(py), ex))
+    Ok((pred.into_pyarray(py), to_object(py, &ex)?))
 }
 
-/// Drift report (JSON text) of named columns: `[(name, reference, current)]`.
+/// Drift report (a dict) of named columns: `[(name, reference, current)]`.
 #[pyfunction]
 #[pyo3(signature = (columns, psi_threshold=None, ks_threshold=None))]
 pub(crate) fn ml_drift(
@@ -110,23 +107,20 @@ pub(crate) fn ml_drift(
     columns: Vec<(String, Vec<f64>, Vec<f64>)>,
     psi_threshold: Option<f64>,
     ks_threshold: Option<f64>,
-) -> PyResult<String> {
-    run(py, move || {
+) -> PyResult<Bound<'_, PyAny>> {
+    let r = run(py, move || {
         let cols: Vec<(&str, &[f64], &[f64])> =
             columns.iter().map(|(n, r, c)| (n.as_str(), r.as_slice(), c.as_slice())).collect();
-        let r = landopp::ml::drift::report(&cols, psi_threshold, ks_threshold)?;
-        serde_json::to_string(&r).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-    })
+        landopp::ml::drift::report(&cols, psi_threshold, ks_threshold)
+    })?;
+    to_object(py, &r)
 }
 
-/// Model version serving each parcel id under an A/B split (JSON: salt, share_b, model_a, model_b).
+/// Model version serving each parcel id under an A/B split (`{salt, share_b, model_a, model_b}`).
 #[pyfunction]
-pub(crate) fn ml_ab_assign(py: Python<'_>, split_json: String, ids: Vec<String>) -> PyResult<Vec<String>> {
-    run(py, move || {
-        let s: landopp::ml::drift::AbSplit =
-            serde_json::from_str(&split_json).map_err(|e| landopp::Error::InvalidInput(format!("split: {e}")))?;
-        ids.iter().map(|i| s.assign(i).map(str::to_string)).collect()
-    })
+pub(crate) fn ml_ab_assign(py: Python<'_>, split: &Bound<'_, PyAny>, ids: Vec<String>) -> PyResult<Vec<String>> {
+    let s: landopp::ml::drift::AbSplit = config(split)?;
+    run(py, move || ids.iter().map(|i| s.assign(i).map(str::to_string)).collect())
 }
 
 /// A fitted model (forest, boosting or linear) with its model card, kept in Rust.
@@ -155,9 +149,9 @@ pub(crate) fn with_table<T: Send>(
 
 #[pymethods]
 impl Model {
-    /// Fit on `x` (n × p) and `y`; `features` name the columns; params as JSON.
+    /// Fit on `x` (n × p) and `y`; `features` name the columns; params `{"model": ..., ...}`.
     #[staticmethod]
-    #[pyo3(signature = (x, y, features, target, params_json, model_version="0.1.0".to_string(), metrics=None))]
+    #[pyo3(signature = (x, y, features, target, params, model_version="0.1.0".to_string(), metrics=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -165,11 +159,12 @@ impl Model {
         y: numpy::PyReadonlyArray1<'_, f64>,
         features: Vec<String>,
         target: String,
-        params_json: String,
+        params: &Bound<'_, PyAny>,
         model_version: String,
         metrics: Option<std::collections::BTreeMap<String, f64>>,
     ) -> PyResult<Self> {
         let d = dataset(&x, Some(&y))?;
+        let p: landopp::ml::Params = config(params)?;
         let inner = run(py, move || {
             if features.len() != d.p {
                 return Err(landopp::Error::InvalidInput(format!(
@@ -178,7 +173,6 @@ impl Model {
                     d.p
                 )));
             }
-            let p = landopp::ml::Params::parse(&params_json)?;
             let estimator = landopp::ml::Estimator::fit(&d, &p)?;
             let names: Vec<&str> = features.iter().map(String::as_str).collect();
             let card = landopp::ml::lifecycle::ModelCard::new(
@@ -217,14 +211,12 @@ impl Model {
         Ok(out.into_pyarray(py))
     }
 
-    /// Explanations of each row as JSON text.
-    fn explain(&self, py: Python<'_>, x: numpy::PyReadonlyArray2<'_, f64>) -> PyResult<String> {
+    /// Explanations of each row (`[{value, bias, contributions}]`).
+    fn explain<'py>(&self, py: Python<'py>, x: numpy::PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyAny>> {
         let q = dataset(&x, None)?;
         let f = &self.inner.estimator;
-        run(py, move || {
-            let ex = f.explain_rows(&q.x, q.p)?;
-            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })
+        let ex = run(py, move || f.explain_rows(&q.x, q.p))?;
+        to_object(py, &ex)
     }
 
     /// Permutation importance `[(mean, std)]` per feature of `metric` on (`x`, `y`).
@@ -244,8 +236,8 @@ impl Model {
     }
 
     /// The model card as JSON text.
-    fn card(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner.card).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    fn card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_object(py, &self.inner.card)
     }
 
     /// Save (optionally signed with an HMAC key and/or encrypted with a 32-byte key).
@@ -293,7 +285,7 @@ impl Model {
 
     /// Fit on named columns (numeric or categorical → one-hot); the target is one of them.
     #[staticmethod]
-    #[pyo3(signature = (ids, columns, features, target, params_json, model_version, metrics, unseen_category))]
+    #[pyo3(signature = (ids, columns, features, target, params, model_version, metrics, unseen_category))]
     #[allow(clippy::too_many_arguments)]
     fn fit_columns(
         py: Python<'_>,
@@ -301,13 +293,13 @@ impl Model {
         columns: PyColumns<'_>,
         features: Vec<String>,
         target: String,
-        params_json: String,
+        params: &Bound<'_, PyAny>,
         model_version: String,
         metrics: Option<std::collections::BTreeMap<String, f64>>,
         unseen_category: String,
     ) -> PyResult<Self> {
+        let p: landopp::ml::Params = config(params)?;
         let inner = build_table(py, ids, columns, Lend::Borrow, move |t| {
-            let p = landopp::ml::Params::parse(&params_json)?;
             let unseen = serde_json::from_value(serde_json::Value::String(unseen_category.clone())).map_err(|_| {
                 landopp::Error::InvalidInput(format!("unseen_category {unseen_category:?}: error or ignore"))
             })?;
@@ -333,13 +325,16 @@ impl Model {
         Ok(build_table(py, ids, columns, Lend::Borrow, move |t| m.predict_table(&t))?.into_pyarray(py))
     }
 
-    /// Explanations (JSON text) per card feature for named columns.
-    fn explain_columns(&self, py: Python<'_>, ids: Vec<String>, columns: PyColumns<'_>) -> PyResult<String> {
+    /// Explanations per card feature for named columns.
+    fn explain_columns<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<String>,
+        columns: PyColumns<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let m = &self.inner;
-        build_table(py, ids, columns, Lend::Borrow, move |t| {
-            let ex = m.explain_table(&t)?;
-            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })
+        let ex = build_table(py, ids, columns, Lend::Borrow, move |t| m.explain_table(&t))?;
+        to_object(py, &ex)
     }
 
     /// Permutation importance per card feature on named columns including the target.

@@ -1,5 +1,6 @@
 //! Model registry, feedback log and retraining.
 
+use crate::convert::{config, to_object};
 use crate::ml::key32;
 use crate::run;
 use landopp::ml::lifecycle::{LoadOptions, SaveOptions};
@@ -10,10 +11,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Registry>()?;
     m.add_class::<FeedbackLog>()?;
     Ok(())
-}
-
-fn json<T: serde::Serialize>(v: &T) -> landopp::Result<String> {
-    serde_json::to_string(v).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
 }
 
 /// A model registry on a directory.
@@ -47,10 +44,11 @@ impl Registry {
         })
     }
 
-    /// Cards of every model (JSON text).
-    fn list(&self, py: Python<'_>) -> PyResult<String> {
+    /// Cards of every model.
+    fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = &self.inner;
-        run(py, move || json(&r.list()?))
+        let cards = run(py, move || r.list())?;
+        to_object(py, &cards)
     }
 
     /// The production version.
@@ -75,31 +73,31 @@ impl Registry {
         run(py, move || r.rollback())
     }
 
-    /// Retrain if due; the report as JSON text. Columns as `score()` takes them; feedback as a
-    /// log path.
-    #[pyo3(signature = (ids, columns, feedback_path, policy_json, candidate_version, hmac_key=None, encryption_key=None))]
+    /// Retrain if due; the report as a dict. Columns as `score()` takes them; feedback as a log
+    /// path; the policy a dict (`None`: the defaults).
+    #[pyo3(signature = (ids, columns, feedback_path, policy, candidate_version, hmac_key=None, encryption_key=None))]
     #[allow(clippy::too_many_arguments)]
-    fn retrain(
+    fn retrain<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         ids: Vec<String>,
-        columns: crate::convert::PyColumns<'_>,
+        columns: crate::convert::PyColumns<'py>,
         feedback_path: String,
-        policy_json: String,
+        policy: &Bound<'py, PyAny>,
         candidate_version: String,
         hmac_key: Option<Vec<u8>>,
         encryption_key: Option<Vec<u8>>,
-    ) -> PyResult<String> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let r = &self.inner;
-        crate::ml::with_table(py, ids, columns, move |t| {
-            let policy: RetrainPolicy = serde_json::from_str(&policy_json)
-                .map_err(|e| landopp::Error::InvalidInput(format!("retrain policy: {e}")))?;
+        let policy: RetrainPolicy = config(policy)?;
+        let report = crate::ml::with_table(py, ids, columns, move |t| {
             let fb = CoreLog::read(&feedback_path)?.records;
             let k = key32(encryption_key)?;
             let load = LoadOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref(), expect_features: None };
             let save = SaveOptions { hmac_key: hmac_key.as_deref(), encryption_key: k.as_ref() };
-            json(&r.retrain(&t, &fb, &policy, &candidate_version, &load, &save)?)
-        })
+            r.retrain(&t, &fb, &policy, &candidate_version, &load, &save)
+        })?;
+        to_object(py, &report)
     }
 }
 
@@ -134,9 +132,10 @@ impl FeedbackLog {
         })
     }
 
-    /// The log's intact records and skipped lines (JSON text: `{records, skipped}`).
+    /// The log's intact records and skipped lines (`{records, skipped}`).
     #[staticmethod]
-    fn read(py: Python<'_>, path: String) -> PyResult<String> {
-        run(py, move || json(&CoreLog::read(&path)?))
+    fn read(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyAny>> {
+        let log = run(py, move || CoreLog::read(&path))?;
+        to_object(py, &log)
     }
 }

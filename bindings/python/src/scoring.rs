@@ -1,6 +1,6 @@
 //! Scoring a table of lent numpy columns; results handed over as arrays.
 
-use crate::convert::{build_table, Lend, PyColumns};
+use crate::convert::{build_table, config, to_object, Lend, PyColumns};
 use crate::run;
 use pyo3::prelude::*;
 
@@ -10,20 +10,21 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Score a feature table `(ids, [(name, values, categories)])` with a profile (JSON text).
+/// Score a feature table `(ids, [(name, values, categories)])` with a profile (a dict, JSON/TOML
+/// text or a file).
 #[pyfunction]
-#[pyo3(signature = (ids, columns, profile_json))]
+#[pyo3(signature = (ids, columns, profile))]
 pub(crate) fn score(
     py: Python<'_>,
     ids: Option<Vec<String>>,
     columns: PyColumns<'_>,
-    profile_json: String,
+    profile: &Bound<'_, PyAny>,
 ) -> PyResult<Scores> {
+    let p: landopp::scoring::Profile = config(profile)?;
     // ids stay on the Python side (the DataFrame index) unless given
     let n = columns.first().map_or(0, |c| c.1.len().unwrap_or(0));
     let ids = ids.map_or_else(|| landopp::features::blank_ids(n), std::sync::Arc::new);
     let (inner, parts) = build_table(py, ids, columns, Lend::Borrow, move |t| {
-        let p = landopp::scoring::Profile::parse(&profile_json)?;
         // the arrays `take_arrays` hands over are built while the ranks are sorted
         landopp::scoring::score_and(&t, &p, score_parts)
     })?;
@@ -138,19 +139,19 @@ impl Scores {
         (codes.into_pyarray(py), cats)
     }
 
-    /// Explanations of the given rows (all when `None`) as JSON text.
+    /// Explanations of the given rows (all when `None`): per row, a list of per-criterion dicts.
     #[pyo3(signature = (rows=None))]
-    fn explanations(&self, py: Python<'_>, rows: Option<Vec<usize>>) -> PyResult<String> {
+    fn explanations<'py>(&self, py: Python<'py>, rows: Option<Vec<usize>>) -> PyResult<Bound<'py, PyAny>> {
         let r = &self.inner;
         let n = r.ids.len();
-        run(py, move || {
+        let ex = run(py, move || {
             let rows = rows.unwrap_or_else(|| (0..n).collect());
             if let Some(bad) = rows.iter().find(|&&i| i >= n) {
                 return Err(landopp::Error::InvalidInput(format!("row {bad} out of range ({n} parcels)")));
             }
-            let ex: Vec<Vec<landopp::scoring::Contribution>> = rows.iter().map(|&i| r.explanation(i)).collect();
-            serde_json::to_string(&ex).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })
+            Ok(rows.iter().map(|&i| r.explanation(i)).collect::<Vec<Vec<landopp::scoring::Contribution>>>())
+        })?;
+        to_object(py, &ex)
     }
 
     /// The aggregation method.

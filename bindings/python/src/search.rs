@@ -1,6 +1,6 @@
 //! The search index over parcels.
 
-use crate::convert::{build_table, Lend};
+use crate::convert::{build_table, config, to_object, Lend};
 use crate::run;
 use landopp::Crs;
 use pyo3::prelude::*;
@@ -22,7 +22,7 @@ pub struct SearchIndex {
 impl SearchIndex {
     /// Build from a parcel file (or WKB + CRS + ids), a feature table and an optional profile.
     #[new]
-    #[pyo3(signature = (parcels, ids, columns, profile_json=None, id_field=None, layer=None, wkb=None, crs=None,
+    #[pyo3(signature = (parcels, ids, columns, profile=None, id_field=None, layer=None, wkb=None, crs=None,
                         duplicate_ids="refuse"))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn new(
@@ -30,7 +30,7 @@ impl SearchIndex {
         parcels: Option<String>,
         ids: Vec<String>,
         columns: Vec<(String, numpy::PyReadonlyArray1<'_, f64>, Option<Vec<Option<String>>>)>,
-        profile_json: Option<String>,
+        profile: Option<&Bound<'_, PyAny>>,
         id_field: Option<String>,
         layer: Option<String>,
         wkb: Option<crate::io::GeomItems<'_>>,
@@ -39,6 +39,7 @@ impl SearchIndex {
     ) -> PyResult<Self> {
         let wkb = wkb.as_ref().map(|w| w.refs());
         let dup = landopp::vector::DuplicateIds::parse(duplicate_ids).map_err(|e| crate::error::to_py(py, e))?;
+        let prof: Option<landopp::scoring::Profile> = profile.map(config).transpose()?;
         let inner = build_table(py, ids.clone(), columns, Lend::Copy, move |t| {
             let p = match (parcels, wkb) {
                 (Some(path), _) => landopp::Parcels::read_with(&path, layer.as_deref(), id_field.as_deref(), dup)?,
@@ -75,22 +76,17 @@ impl SearchIndex {
                     return Err(landopp::Error::InvalidInput("give a parcel path or WKB geometries".into()))
                 }
             };
-            let prof = profile_json.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
             landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
         })?;
         Ok(SearchIndex { inner })
     }
 
-    /// Run a query (JSON text) and return the page as JSON text.
-    fn query(&self, py: Python<'_>, query_json: String) -> PyResult<String> {
+    /// Run a query (a dict) and return the page (a dict).
+    fn query<'py>(&self, py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let q: landopp::search::Query = config(query)?;
         let idx = &self.inner;
-        py.detach(|| {
-            let q: landopp::search::Query =
-                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
-            let page = idx.query(&q)?;
-            serde_json::to_string(&page).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })
-        .map_err(|e| crate::error::to_py(py, e))
+        let page = py.detach(|| idx.query(&q)).map_err(|e| crate::error::to_py(py, e))?;
+        to_object(py, &page)
     }
 
     /// Run many queries (JSON array text) in parallel; hits as columns:
@@ -126,35 +122,37 @@ impl SearchIndex {
         Ok(d)
     }
 
-    /// Re-score with a new profile (JSON text) without recomputing features.
-    fn rescore(&mut self, py: Python<'_>, profile_json: String) -> PyResult<()> {
+    /// Re-score with a new profile (a dict, JSON/TOML text or a file) without recomputing features.
+    fn rescore(&mut self, py: Python<'_>, profile: &Bound<'_, PyAny>) -> PyResult<()> {
+        let p: landopp::scoring::Profile = config(profile)?;
         let idx = &mut self.inner;
-        py.detach(|| {
-            let p = landopp::scoring::Profile::parse(&profile_json)?;
-            idx.rescore(&p)
-        })
-        .map_err(|e| crate::error::to_py(py, e))
+        py.detach(|| idx.rescore(&p)).map_err(|e| crate::error::to_py(py, e))
     }
 
     fn __len__(&self) -> usize {
         self.inner.len()
     }
 
-    /// Sites of adjacent matching parcels (JSON text query) as JSON text.
-    fn assemble_sites(&self, py: Python<'_>, query_json: String, tolerance_m: f64, min_acres: f64) -> PyResult<String> {
+    /// Sites of adjacent matching parcels (a query dict), as a list of dicts.
+    fn assemble_sites<'py>(
+        &self,
+        py: Python<'py>,
+        query: &Bound<'py, PyAny>,
+        tolerance_m: f64,
+        min_acres: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let q: landopp::search::Query = config(query)?;
         let idx = &self.inner;
-        py.detach(|| {
-            let q: landopp::search::Query =
-                serde_json::from_str(&query_json).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
-            let sites = idx.assemble_sites(&q, tolerance_m, min_acres)?;
-            serde_json::to_string(&sites).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-        })
-        .map_err(|e| crate::error::to_py(py, e))
+        let sites =
+            py.detach(|| idx.assemble_sites(&q, tolerance_m, min_acres)).map_err(|e| crate::error::to_py(py, e))?;
+        to_object(py, &sites)
     }
 
-    /// Rank stability under weight perturbation (JSON options) as JSON text.
-    fn sensitivity(&self, py: Python<'_>, options_json: String) -> PyResult<String> {
+    /// Rank stability under weight perturbation (an options dict), as a dict.
+    fn sensitivity<'py>(&self, py: Python<'py>, options: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let o: landopp::search::SensitivityOptions = config(options)?;
         let idx = &self.inner;
-        py.detach(|| idx.sensitivity_json(&options_json)).map_err(|e| crate::error::to_py(py, e))
+        let s = py.detach(|| idx.sensitivity(&o)).map_err(|e| crate::error::to_py(py, e))?;
+        to_object(py, &s)
     }
 }

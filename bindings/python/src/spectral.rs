@@ -1,6 +1,6 @@
 //! Spectral indices from band arrays (lent in place) with cloud masks; catalogue and scene metadata.
 
-use crate::convert::{lend_or_load, LentArray, Loader, RasterArg, RasterMeta};
+use crate::convert::{config, lend_or_load, to_object, LentArray, Loader, RasterArg, RasterMeta};
 use crate::convert::{raster_to_py, NpBand};
 use crate::run;
 use landopp::{BandView, Crs, GeoTransform, Raster};
@@ -29,17 +29,17 @@ pub(crate) struct GridBand<'a> {
     crs: Option<Crs>,
 }
 
-/// Indices from band rasters keyed by catalogue band name; `options_json`: sensor, masks, constants.
+/// Indices from band rasters keyed by catalogue band name; `options` (a dict): sensor, masks, constants.
 /// `out`: one writeable C-contiguous float32 array per index (the grid's shape) written in place;
 /// the returned dict then has no `bands`.
 #[pyfunction]
-#[pyo3(signature = (bands, indices, options_json, scl=None, qa_pixel=None, out=None))]
+#[pyo3(signature = (bands, indices, options, scl=None, qa_pixel=None, out=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn spectral_indices<'py>(
     py: Python<'py>,
     bands: Vec<(String, RasterArg<'py>)>,
     indices: Vec<String>,
-    options_json: String,
+    options: &Bound<'py, PyAny>,
     scl: Option<RasterArg<'py>>,
     qa_pixel: Option<RasterArg<'py>>,
     out: Option<Vec<Bound<'py, numpy::PyArray2<f32>>>>,
@@ -89,9 +89,8 @@ pub(crate) fn spectral_indices<'py>(
     let (qa_np, qa_loader) = mask_arg(qa_pixel)?;
     let scl_lent = scl_np.as_ref().map(|(np, meta)| (np.dim_and_view(), meta.0));
     let qa_lent = qa_np.as_ref().map(|(np, meta)| (np.dim_and_view(), meta.0));
+    let o: ImagerySettings = config(options)?;
     let out = run(py, move || {
-        let o: ImagerySettings = serde_json::from_str(&options_json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))?;
         let loaded: Vec<(String, Raster)> =
             loaders.into_iter().map(|(k, l)| l().map(|r| (k, r))).collect::<landopp::Result<_>>()?;
         let mut all: Vec<GridBand<'_>> = Vec::new();
@@ -159,11 +158,10 @@ pub(crate) fn spectral_indices<'py>(
     }
 }
 
-/// The spectral index catalogue as JSON text.
+/// The spectral index catalogue (a dict by index name).
 #[pyfunction]
-pub(crate) fn spectral_catalogue() -> PyResult<String> {
-    serde_json::to_string(landopp::spectral::indices())
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+pub(crate) fn spectral_catalogue(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_object(py, landopp::spectral::indices())
 }
 
 /// The variables of a spectral index expression, in order of first use.
@@ -172,11 +170,9 @@ pub(crate) fn formula_variables(py: Python<'_>, expr: String) -> PyResult<Vec<St
     run(py, move || landopp::spectral::formula_variables(&expr))
 }
 
-/// Scene metadata of a STAC item as JSON text.
+/// Scene metadata of a STAC item (a dict).
 #[pyfunction]
-pub(crate) fn scene_meta(py: Python<'_>, path: String) -> PyResult<String> {
-    run(py, move || {
-        let m = landopp::spectral::SceneMeta::from_stac(&path)?;
-        serde_json::to_string(&m).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
-    })
+pub(crate) fn scene_meta(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyAny>> {
+    let m = run(py, move || landopp::spectral::SceneMeta::from_stac(&path))?;
+    to_object(py, &m)
 }

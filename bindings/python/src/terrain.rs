@@ -1,6 +1,6 @@
 //! Terrain products and colour relief of a DEM given as arrays or a path.
 
-use crate::convert::{band_from_py, raster_to_py};
+use crate::convert::{band_from_py, config, raster_to_py};
 use crate::run;
 use landopp::terrain::{terrain as core_terrain, TerrainOptions, TerrainProduct};
 use landopp::{Crs, GeoTransform, Raster};
@@ -14,9 +14,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Terrain product of a DEM given as arrays + transform (+ CRS, nodata); options as JSON.
+/// Terrain product of a DEM given as arrays + transform (+ CRS, nodata); options a dict.
 #[pyfunction]
-#[pyo3(signature = (bands, transform, crs, nodata, product, options_json))]
+#[pyo3(signature = (bands, transform, crs, nodata, product, options))]
 pub(crate) fn terrain<'py>(
     py: Python<'py>,
     bands: Vec<Bound<'py, PyAny>>,
@@ -24,11 +24,11 @@ pub(crate) fn terrain<'py>(
     crs: Option<String>,
     nodata: Option<f64>,
     product: String,
-    options_json: String,
+    options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let opts: TerrainOptions = config(options)?;
     let out = run(py, move || {
-        let opts = TerrainOptions::parse(&options_json)?;
         let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         let dem = Raster::new(data, GeoTransform(transform), crs, nodata)?;
         core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
@@ -37,9 +37,9 @@ pub(crate) fn terrain<'py>(
 }
 
 /// `gdaldem color-relief` of a raster given as arrays: the colour table from a file (`colors_path`)
-/// or as text (`colors_text`); options as JSON.
+/// or as text (`colors_text`); options a dict.
 #[pyfunction]
-#[pyo3(signature = (bands, transform, crs, nodata, colors_path, colors_text, options_json))]
+#[pyo3(signature = (bands, transform, crs, nodata, colors_path, colors_text, options))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn color_relief<'py>(
     py: Python<'py>,
@@ -49,12 +49,12 @@ pub(crate) fn color_relief<'py>(
     nodata: Option<f64>,
     colors_path: Option<String>,
     colors_text: Option<String>,
-    options_json: String,
+    options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use landopp::color_relief::{ColorReliefOptions, ColorTable};
     let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let opts: ColorReliefOptions = config(options)?;
     let out = run(py, move || {
-        let opts = ColorReliefOptions::parse(&options_json)?;
         let table = match (colors_path, colors_text) {
             (Some(p), None) => ColorTable::open(p)?,
             (None, Some(t)) => ColorTable::parse(&t)?,
@@ -69,18 +69,18 @@ pub(crate) fn color_relief<'py>(
 
 /// Terrain product of a DEM file streamed into a GeoTIFF (`compress`: "deflate" or "none").
 #[pyfunction]
-#[pyo3(signature = (input, output, product, options_json, compress))]
+#[pyo3(signature = (input, output, product, options, compress))]
 pub(crate) fn terrain_file(
     py: Python<'_>,
     input: String,
     output: String,
     product: String,
-    options_json: String,
+    options: &Bound<'_, PyAny>,
     compress: String,
 ) -> PyResult<()> {
     use landopp::raster::{Compression, GeoTiffWriteOptions};
+    let opts: TerrainOptions = config(options)?;
     run(py, move || {
-        let opts = TerrainOptions::parse(&options_json)?;
         let compression = Compression::parse(&compress)?;
         let write = GeoTiffWriteOptions { compression, ..Default::default() };
         landopp::terrain::terrain_file(&input, &output, TerrainProduct::parse(&product)?, &opts, &write)
