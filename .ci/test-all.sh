@@ -40,6 +40,8 @@ step "Python: pytest"
 .venv/bin/python -m pytest python/tests -q
 step "Python: stubs match the runtime (mypy.stubtest)"
 .venv/bin/python -m mypy.stubtest landopp --mypy-config-file python/mypy.ini --allowlist python/stubtest-allowlist.txt
+step "Python: mypy --strict on the package and the examples"
+(cd python && ../.venv/bin/python -m mypy --strict --config-file mypy.ini landopp ../examples/python/*.py)
 
 step "Node: tooling (npm) and native addon (napi build)"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)

@@ -103,7 +103,7 @@ class Raster:
             gt = tuple(float(v) for v in transform)
         if len(gt) != 6:
             raise ValueError("transform must have 6 terms")
-        return cls([np.ascontiguousarray(b) for b in bands], gt,  # type: ignore[arg-type]
+        return cls([np.ascontiguousarray(b) for b in bands], gt,
                    None if crs is None else _crs_str(crs), nodata, [None] * len(bands))
 
     def write(self, path: PathLike, *, tile_size: int = 256, compress: str = "deflate",
@@ -182,7 +182,7 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
 
 def info(path: PathLike) -> dict[str, Any]:
     """A gdalinfo/ogrinfo-like summary (size, CRS, bounds, bands/fields, feature counts)."""
-    return _landopp.info(os.fspath(path))  # type: ignore[no-any-return]
+    return _landopp.info(os.fspath(path))
 
 
 def transform(src: Any, dst: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -40,7 +40,7 @@ class SearchIndex:
         ``crs``, ``filters`` ([{"column", "min", "max", "in"}]), ``include_excluded``, ``sort_by``,
         ``ascending``, ``limit``, ``cursor``, ``explain`` (default True: each hit carries its
         per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
-        return self._inner.query(query)  # type: ignore[no-any-return]
+        return self._inner.query(query)
 
     def query_frame(self, **query: Any) -> Any:
         """:meth:`query` as a DataFrame indexed by ``parcel_id``: ``score``, ``rank``, ``excluded``,
@@ -98,7 +98,7 @@ class SearchIndex:
         """Group matching parcels (``query`` as in :meth:`query`: aoi, filters...) into sites of
         adjacent parcels (shared boundary, or a gap up to ``tolerance_m``) of at least
         ``min_acres``, largest first: ``[{"parcel_ids", "acres", "score"}]``."""
-        return self._inner.assemble_sites(query, tolerance_m, min_acres)  # type: ignore[no-any-return]
+        return self._inner.assemble_sites(query, tolerance_m, min_acres)
 
     def sensitivity(self, *, method: str = "monte_carlo", runs: int = 200, spread: float = 0.2, delta: float = 0.2,
                     seed: int = 0, top_k: int = 10) -> Any:

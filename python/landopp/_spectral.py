@@ -14,7 +14,7 @@ from ._io import Raster, _raster_arg, _raster_of
 
 def spectral_catalogue() -> dict[str, Any]:
     """The Awesome Spectral Indices catalogue (spyndex 0.12): formula, bands, long name, domain."""
-    return _landopp.spectral_catalogue()  # type: ignore[no-any-return]
+    return _landopp.spectral_catalogue()
 
 
 def formula_variables(expr: str) -> list[str]:
@@ -30,7 +30,7 @@ def formula_variables(expr: str) -> list[str]:
 
 def scene_meta(stac_item: PathLike) -> dict[str, Any]:
     """Scene id, capture date, cloud cover, resolution, platform, processing baseline of a STAC item."""
-    return _landopp.scene_meta(os.fspath(stac_item))  # type: ignore[no-any-return]
+    return _landopp.scene_meta(os.fspath(stac_item))
 
 
 def spectral_indices(bands: dict[str, "Raster | PathLike"], indices: Sequence[str], *, sensor: str = "reflectance",

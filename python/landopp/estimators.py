@@ -103,7 +103,8 @@ class _LandoppEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ha
             y = codes.astype(np.float64)
         params = self._core_params(X.shape[1])
         self.model_ = Model.fit(X, y, task=self._task, model=self._model, **params)
-        return y
+        target: np.ndarray = y
+        return target
 
     def _raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")

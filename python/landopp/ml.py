@@ -151,7 +151,8 @@ class Model:
             out = self._inner.predict(x)
             n = len(x)
         k = len(out) // max(n, 1)
-        return out.reshape(n, k) if k > 1 else out
+        res: np.ndarray = out.reshape(n, k) if k > 1 else out
+        return res
 
     def explain(self, X: Any) -> list[dict[str, Any]]:
         """Per row ``{value, bias, contributions, scale}``; ``bias + Σ contributions == value``;
@@ -226,16 +227,16 @@ class Registry:
 
     def add(self, model: Model, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> str:
         """Register ``model`` under its card's version (refused if taken); returns its file."""
-        return self._inner.add(model._inner, hmac_key, encryption_key)  # type: ignore[no-any-return]
+        return self._inner.add(model._inner, hmac_key, encryption_key)
 
     def list(self) -> list[dict[str, Any]]:
         """Every model card, by version (read without keys)."""
-        return self._inner.list()  # type: ignore[no-any-return]
+        return self._inner.list()
 
     @property
     def production(self) -> str | None:
         """The production version."""
-        return self._inner.production()  # type: ignore[no-any-return]
+        return self._inner.production()
 
     def load(self, version: str | None = None, *, hmac_key: bytes | None = None,
              encryption_key: bytes | None = None) -> Model:
@@ -251,7 +252,7 @@ class Registry:
 
     def rollback(self) -> str:
         """Return to the previous production model; returns its version."""
-        return self._inner.rollback()  # type: ignore[no-any-return]
+        return self._inner.rollback()
 
     def retrain(self, features_df: Any, feedback: Any, *, candidate_version: str, min_new_records: int = 100,
                 max_psi: float | None = None, holdout_fraction: float = 0.2, metric: str | None = None,
@@ -265,7 +266,7 @@ class Registry:
         policy = {"min_new_records": min_new_records, "max_psi": max_psi, "holdout_fraction": holdout_fraction,
                   "metric": metric, "salt": salt}
         ids, cols = _columns_of(features_df)
-        return self._inner.retrain(ids, cols, str(feedback), policy, candidate_version,  # type: ignore[no-any-return]
+        return self._inner.retrain(ids, cols, str(feedback), policy, candidate_version,
                                    hmac_key, encryption_key)
 
 
@@ -314,13 +315,13 @@ def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,
     threshold. Pass predictions as a column to check prediction drift."""
     cols = [(str(c), np.asarray(reference[c], dtype=np.float64).tolist(), np.asarray(current[c], dtype=np.float64).tolist())
             for c in reference.columns if c in current.columns]
-    return _landopp.ml_drift(cols, psi_threshold, ks_threshold)  # type: ignore[no-any-return]
+    return _landopp.ml_drift(cols, psi_threshold, ks_threshold)
 
 
 def ab_assign(parcel_ids: Any, *, salt: str, share_b: float, model_a: str, model_b: str) -> list[str]:
     """The model version serving each parcel: SHA-256 of salt + id, deterministic."""
     split = {"salt": salt, "share_b": share_b, "model_a": model_a, "model_b": model_b}
-    return _landopp.ml_ab_assign(split, [str(i) for i in parcel_ids])  # type: ignore[no-any-return]
+    return _landopp.ml_ab_assign(split, [str(i) for i in parcel_ids])
 
 
 _ESTIMATORS = ("RandomForestRegressor", "RandomForestClassifier", "GradientBoostingRegressor",
