@@ -151,8 +151,9 @@ export interface FeatureColumnJs {
 }
 
 /**
- * Run a feature spec (the same JSON as the CLI and Python); relative paths resolve against
- * `baseDir`. Runs off the JS thread.
+ * Run a feature spec (an object, JSON/TOML text or a spec file: the same spec as the CLI and
+ * Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
+ * JS thread.
  */
 export declare function features(spec: any, baseDir?: string | undefined | null): Promise<FeatureTableJs>
 

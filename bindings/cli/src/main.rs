@@ -194,7 +194,7 @@ enum Cmd {
         /// Scoring profile.
         #[arg(long)]
         profile: Option<PathBuf>,
-        /// Query as JSON: {"aoi": {"bbox": [..]}, "crs": "EPSG:4326", "filters": [..], "limit": 10, ...}
+        /// Query as JSON (or a JSON/TOML file): {"aoi": {"bbox": [..]}, "crs": "EPSG:4326", "filters": [..], "limit": 10, ...}
         #[arg(long, default_value = "{}")]
         query: String,
     },
@@ -351,8 +351,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             let f = landopp::FeatureTable::read_csv(&features)?;
             let prof = profile.map(landopp::scoring::Profile::read).transpose()?;
             let idx = landopp::search::SearchIndex::from_parcels(p, f, prof.as_ref())?;
-            let q: landopp::search::Query =
-                serde_json::from_str(&query).map_err(|e| Error::InvalidInput(format!("query: {e}")))?;
+            let q = <landopp::search::Query as landopp::config::Config>::from_source(
+                landopp::config::ConfigSource::text_or_file(query),
+            )?;
             let page = idx.query(&q)?;
             emit(&serde_json::to_string_pretty(&page).map_err(|e| Error::InvalidInput(e.to_string()))?);
             Ok(())

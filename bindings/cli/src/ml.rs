@@ -110,7 +110,7 @@ pub fn train(mut a: TrainArgs) -> Result<(), Error> {
             pj[k] = v.clone();
         }
     }
-    let params = Params::parse(&pj.to_string())?;
+    let params = <Params as landopp::config::Config>::from_value(pj)?;
     let unseen_category = match a.unseen_category.as_str() {
         "error" => UnseenCategory::Error,
         "ignore" => UnseenCategory::Ignore,

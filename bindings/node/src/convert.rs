@@ -308,10 +308,13 @@ pub(crate) fn columns_into_table(
     Ok(t)
 }
 
-pub(crate) fn profile_text(v: serde_json::Value) -> String {
+/// A configuration (profile, feature spec, model parameters) as JS gives it: an object (read
+/// directly by serde, no JSON text), or a string — a file name when it names an existing file,
+/// else JSON or TOML text (the core's one rule).
+pub(crate) fn config_source(v: serde_json::Value) -> landopp::config::ConfigSource {
     match v {
-        serde_json::Value::String(s) => s,
-        v => v.to_string(),
+        serde_json::Value::String(s) => landopp::config::ConfigSource::text_or_file(s),
+        v => landopp::config::ConfigSource::Value(v),
     }
 }
 

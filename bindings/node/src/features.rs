@@ -1,7 +1,9 @@
 //! The feature pipeline from a spec.
 
+use crate::convert::config_source;
 use crate::convert::Ids;
 use crate::error::reject_with_code;
+use landopp::config::{Config, ConfigSource};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -28,7 +30,7 @@ pub struct FeatureTableJs {
 }
 
 pub struct FeaturesTask {
-    spec: String,
+    spec: Option<ConfigSource>,
     base_dir: Option<String>,
 }
 
@@ -37,10 +39,13 @@ impl Task for FeaturesTask {
     type JsValue = FeatureTableJs;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (spec, base) = (self.spec.clone(), self.base_dir.clone());
+        let (spec, base) = (self.spec.take(), self.base_dir.clone());
         Ok(landopp::error::catch_panic(|| {
-            let mut s = landopp::pipeline::FeatureSpec::parse(&spec)?;
-            if let Some(b) = base {
+            let spec = spec.ok_or_else(|| landopp::Error::Internal("feature task run twice".into()))?;
+            // a spec file's relative paths are relative to its folder; `baseDir` is for the others
+            let from_file = matches!(spec, ConfigSource::File(_));
+            let mut s = landopp::pipeline::FeatureSpec::from_source(spec)?;
+            if let (Some(b), false) = (base, from_file) {
                 s.resolve_paths(std::path::Path::new(&b));
             }
             s.run(&|_| {})
@@ -67,9 +72,10 @@ impl Task for FeaturesTask {
     }
 }
 
-/// Run a feature spec (the same JSON as the CLI and Python); relative paths resolve against
-/// `baseDir`. Runs off the JS thread.
+/// Run a feature spec (an object, JSON/TOML text or a spec file: the same spec as the CLI and
+/// Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
+/// JS thread.
 #[napi(ts_return_type = "Promise<FeatureTableJs>")]
 pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<FeaturesTask> {
-    AsyncTask::new(FeaturesTask { spec: spec.to_string(), base_dir })
+    AsyncTask::new(FeaturesTask { spec: Some(config_source(spec)), base_dir })
 }

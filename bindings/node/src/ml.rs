@@ -159,7 +159,8 @@ pub struct TrainOptions {
 }
 
 fn params_of(v: &serde_json::Value) -> landopp::Result<landopp::ml::Params> {
-    landopp::ml::Params::parse(&v.to_string())
+    use landopp::config::Config;
+    landopp::ml::Params::from_source(crate::convert::config_source(v.clone()))
 }
 
 /// Out-of-fold predictions (`n`, or `n × classes` probabilities row-major) of a model family on

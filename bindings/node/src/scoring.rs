@@ -1,8 +1,9 @@
 //! Scoring a feature table with a profile; results as typed arrays with lazy explanations.
 
-use crate::convert::{columns_into_table, profile_text, Json, Lend};
+use crate::convert::{columns_into_table, config_source, Json, Lend};
 use crate::error::{guard, reject_with_code};
 use crate::features::FeatureColumnJs;
+use landopp::config::{Config, ConfigSource};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -15,7 +16,7 @@ pub struct ColumnsJs {
 
 pub struct ScoreTask {
     table: Option<landopp::FeatureTable>,
-    profile: String,
+    profile: ConfigSource,
     explain: bool,
 }
 
@@ -69,7 +70,7 @@ impl Task for ScoreTask {
         Ok(landopp::error::catch_panic(|| {
             rayon::scope(|_| {
                 let t = t.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
-                let p = landopp::scoring::Profile::parse(&profile)?;
+                let p = landopp::scoring::Profile::from_source(profile)?;
                 // the result arrays are built side by side on the core's threads, while the ranks
                 // are sorted
                 use rayon::prelude::*;
@@ -139,7 +140,7 @@ pub fn score(
     let t = guard(&env, || columns_into_table(landopp::features::blank_ids(n), table.columns, Lend::Borrow))?;
     Ok(AsyncTask::new(ScoreTask {
         table: Some(t),
-        profile: profile_text(profile),
+        profile: config_source(profile),
         explain: options.and_then(|o| o.explain).unwrap_or(false),
     }))
 }

@@ -1,8 +1,9 @@
 //! The search index over parcels: build, query, rescore, query many.
 
-use crate::convert::{parcels_from_js, profile_text, table_from_js, to_json, Json, Lend};
+use crate::convert::{config_source, parcels_from_js, table_from_js, to_json, Json, Lend};
 use crate::error::{guard, reject_with_code};
 use crate::features::FeatureTableJs;
+use landopp::config::{Config, ConfigSource};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -46,7 +47,7 @@ pub(crate) enum ParcelSource {
 pub struct BuildIndexTask {
     parcels: ParcelSource,
     table: Option<landopp::FeatureTable>,
-    profile: Option<String>,
+    profile: Option<ConfigSource>,
     opts: SearchIndexOptions,
 }
 
@@ -70,7 +71,7 @@ impl Task for BuildIndexTask {
                 ParcelSource::Taken => return Err(landopp::Error::InvalidInput("parcels already used".into())),
             };
             let t = table.ok_or_else(|| landopp::Error::InvalidInput("feature table already used".into()))?;
-            let prof = profile.map(|p| landopp::scoring::Profile::parse(&p)).transpose()?;
+            let prof = profile.map(landopp::scoring::Profile::from_source).transpose()?;
             landopp::search::SearchIndex::from_parcels(p, t, prof.as_ref())
         }))
     }
@@ -118,7 +119,7 @@ pub fn build_search_index(
     // SAFETY: `v` is this call's argument, converted in its own scope like napi-rs's glue does.
     let table = unsafe { FeatureTableJs::from_napi_value(v.env, v.value) }?;
     let t = guard(&env, || table_from_js(table, Lend::Copy))?;
-    Ok(AsyncTask::new(BuildIndexTask { parcels, table: Some(t), profile: profile.map(profile_text), opts }))
+    Ok(AsyncTask::new(BuildIndexTask { parcels, table: Some(t), profile: profile.map(config_source), opts }))
 }
 
 pub struct QueryTask {
@@ -163,8 +164,7 @@ pub(crate) struct Explained {
 }
 
 pub(crate) fn run_query(index: &SharedIndex, query: serde_json::Value, split: bool) -> landopp::Result<QueryOut> {
-    let mut q: landopp::search::Query =
-        serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+    let mut q = landopp::search::Query::from_value(query)?;
     let idx = read_index(index)?;
     if !split {
         return Ok(QueryOut { page: to_json(&idx.query(&q)?)?, explained: None });
@@ -245,7 +245,7 @@ impl Task for QueryTask {
 
 pub struct RescoreTask {
     index: SharedIndex,
-    profile: String,
+    profile: ConfigSource,
 }
 
 impl Task for RescoreTask {
@@ -256,7 +256,7 @@ impl Task for RescoreTask {
         let index = self.index.clone();
         let profile = self.profile.clone();
         Ok(landopp::error::catch_panic(|| {
-            let p = landopp::scoring::Profile::parse(&profile)?;
+            let p = landopp::scoring::Profile::from_source(profile)?;
             // score outside the lock, swap in under it: queries keep running meanwhile
             let scores = {
                 let idx = read_index(&index)?;
@@ -375,7 +375,7 @@ impl SearchIndex {
     /// running meanwhile see the old scores).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn rescore(&self, profile: serde_json::Value) -> AsyncTask<RescoreTask> {
-        AsyncTask::new(RescoreTask { index: self.inner.clone(), profile: profile_text(profile) })
+        AsyncTask::new(RescoreTask { index: self.inner.clone(), profile: config_source(profile) })
     }
 
     /// Sites of adjacent matching parcels: `[{parcel_ids, acres, score}]`, largest first.
@@ -388,8 +388,7 @@ impl SearchIndex {
         min_acres: Option<f64>,
     ) -> napi::Result<Json> {
         guard(&env, || {
-            let q: landopp::search::Query =
-                serde_json::from_value(query).map_err(|e| landopp::Error::InvalidInput(format!("query: {e}")))?;
+            let q = landopp::search::Query::from_value(query)?;
             let sites =
                 read_index(&self.inner)?.assemble_sites(&q, tolerance_m.unwrap_or(0.0), min_acres.unwrap_or(0.0))?;
             serde_json::to_value(&sites).map(Json).map_err(|e| landopp::Error::InvalidInput(e.to_string()))

@@ -251,8 +251,7 @@ pub fn spectral_indices(
             "qa_bits": to_u8(o.qa_bits, "qaBits")?,
             "constants": o.constants.unwrap_or_default(),
         });
-        serde_json::from_value::<landopp::spectral::ImagerySettings>(json)
-            .map_err(|e| landopp::Error::InvalidInput(format!("spectral options: {e}")))
+        <landopp::spectral::ImagerySettings as landopp::config::Config>::from_value(json)
     })();
     Ok(AsyncTask::new(SpectralTask {
         bands,
