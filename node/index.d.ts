@@ -20,17 +20,17 @@ export declare class Model {
    * Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
    * probabilities row-major.
    */
-  predict(table: FeatureTableJs | ColumnsJs): Promise<Float64Array>
+  predict(table: FeatureTable | FeatureColumns): Promise<Float64Array>
   /**
    * Per row `{value, bias, contributions, scale}` (`bias + Σ contributions = value`,
    * contributions per card feature).
    */
-  explain(table: FeatureTableJs | ColumnsJs): Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>
+  explain(table: FeatureTable | FeatureColumns): Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>
   /**
    * Permutation importance per card feature on columns that include the target:
    * `[{feature, importanceMean, importanceStd}]`, in card order.
    */
-  permutationImportance(table: FeatureTableJs | ColumnsJs, options?: ImportanceOptions | undefined | null): Promise<Array<{feature: string, importanceMean: number, importanceStd: number}>>
+  permutationImportance(table: FeatureTable | FeatureColumns, options?: ImportanceOptions | undefined | null): Promise<Array<{feature: string, importanceMean: number, importanceStd: number}>>
   /** Write the model (optionally signed and/or encrypted). */
   save(path: string, keys?: ModelKeys | undefined | null): Promise<void>
 }
@@ -45,7 +45,7 @@ export declare class SearchIndex {
    * parsed and run in parallel off the JS thread; resolves to the hits as typed arrays (one
    * entry per hit) — for batch work over thousands of areas.
    */
-  queryManyJson(queriesJson: string): Promise<HitTableJs>
+  queryManyJson(queriesJson: string): Promise<HitTable>
   /** Parcel ids in index order (`row` of a hit indexes this array). */
   ids(): Array<string>
   /** Number of parcels. */
@@ -93,7 +93,7 @@ export interface AreaPerimeter {
  * ids matching the table's, same order), the feature table (as `features()` returns it) and an
  * optional scoring profile (object or JSON/TOML text).
  */
-export declare function buildSearchIndex(parcels: any, table: FeatureTableJs, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
+export declare function buildSearchIndex(parcels: any, table: FeatureTable, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
 /**
  * `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table file
@@ -102,16 +102,11 @@ export declare function buildSearchIndex(parcels: any, table: FeatureTableJs, pr
  */
 export declare function colorRelief(raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }): Promise<RasterResult>
 
-/** Feature columns without ids (a `FeatureTableJs` works too: its ids are not read). */
-export interface ColumnsJs {
-  columns: Array<FeatureColumnJs>
-}
-
 /**
  * Out-of-fold predictions (`n`, or `n × classes` probabilities row-major) of a model family on
  * columns `features` → `target`, folds from `kfold` / `spatialFolds`.
  */
-export declare function crossValPredict(table: FeatureTableJs | ColumnsJs, folds: Uint32Array, options: TrainOptions): Promise<Float64Array>
+export declare function crossValPredict(table: FeatureTable | FeatureColumns, folds: Uint32Array, options: TrainOptions): Promise<Float64Array>
 
 /** Parse a CRS (`EPSG:code`, WKT or a PROJ string). */
 export declare function crsInfo(crs: string): CrsInfo
@@ -135,10 +130,10 @@ export interface DriftOptions {
  * Drift of every numeric column shared by `reference` (training data) and `current`: PSI and
  * KS per column, `drifted` names the columns over a threshold.
  */
-export declare function driftReport(reference: FeatureTableJs | ColumnsJs, current: FeatureTableJs | ColumnsJs, options?: DriftOptions | undefined | null): Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>
+export declare function driftReport(reference: FeatureTable | FeatureColumns, current: FeatureTable | FeatureColumns, options?: DriftOptions | undefined | null): Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>
 
 /** A feature column returned to JS. */
-export interface FeatureColumnJs {
+export interface FeatureColumn {
   name: string
   /** Values (category codes for categorical columns; NaN = missing). */
   values: Float64Array
@@ -150,16 +145,21 @@ export interface FeatureColumnJs {
   method: string
 }
 
+/** Feature columns without ids (a `FeatureTable` works too: its ids are not read). */
+export interface FeatureColumns {
+  columns: Array<FeatureColumn>
+}
+
 /**
  * Run a feature spec (an object, JSON/TOML text or a spec file: the same spec as the CLI and
  * Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
  * JS thread.
  */
-export declare function features(spec: any, baseDir?: string | undefined | null): Promise<FeatureTableJs>
+export declare function features(spec: any, baseDir?: string | undefined | null): Promise<FeatureTable>
 
-export interface FeatureTableJs {
+export interface FeatureTable {
   ids: Array<string>
-  columns: Array<FeatureColumnJs>
+  columns: Array<FeatureColumn>
 }
 
 /**
@@ -176,7 +176,7 @@ export declare function formulaVariables(expr: string): Array<string>
 export declare function geodesicAreaPerimeter(geojson: any, crs?: string | undefined | null): AreaPerimeter
 
 /** Hits of many queries as columns (one entry per hit). */
-export interface HitTableJs {
+export interface HitTable {
   /** Position of the query in the batch. */
   query: Uint32Array
   /** Row of the parcel in the index (`index.ids()[row]` is its id). */
@@ -349,7 +349,7 @@ export interface ReadRasterOptions {
  * text), off the JS thread. The numeric columns are read in place, not copied: do not write to
  * them until the Promise settles.
  */
-export declare function score(table: FeatureTableJs | ColumnsJs, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResultJs>
+export declare function score(table: FeatureTable | FeatureColumns, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResult>
 
 export interface ScoreOptions {
   /** Include every parcel's explanation (default false: use a SearchIndex for explained hits). */
@@ -360,7 +360,7 @@ export interface ScoreOptions {
  * Scores of every parcel, in the table's row order: typed arrays, plus explanations when asked
  * for.
  */
-export interface ScoreResultJs {
+export interface ScoreResult {
   /** Score in 0..1 (0 for excluded parcels). */
   score: Float64Array
   /**
@@ -464,7 +464,7 @@ export declare function terrain(dem: string | RasterInput, product: string, opti
 export declare function terrainToFile(dem: string, output: string, product: string, options?: any | undefined | null): Promise<void>
 
 /** Train a model on table columns; resolves to a `Model`. */
-export declare function trainModel(table: FeatureTableJs | ColumnsJs, options: TrainOptions): Promise<Model>
+export declare function trainModel(table: FeatureTable | FeatureColumns, options: TrainOptions): Promise<Model>
 
 export interface TrainOptions {
   /** Feature columns, in order. */
@@ -497,7 +497,7 @@ export interface Xy {
   y: Float64Array
 }
 
-export interface ZonalOptionsJs {
+export interface ZonalOptions {
   /**
    * Statistics (`count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, `quantile(q=0.9)`,
    * `majority`, `minority`, `variety`, `frac`, `weighted_mean`, `circular_mean`...). Default
@@ -520,4 +520,4 @@ export interface ZonalOptionsJs {
  * over polygons (file path or GeoJSON FeatureCollection; reprojected to the raster CRS). Resolves
  * to one Float64Array per statistic, in polygon order.
  */
-export declare function zonalStats(raster: string | RasterInput, polygons: any, options?: ZonalOptionsJs | undefined | null): Promise<NamedColumn[]>
+export declare function zonalStats(raster: string | RasterInput, polygons: any, options?: ZonalOptions | undefined | null): Promise<NamedColumn[]>

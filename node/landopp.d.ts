@@ -56,7 +56,7 @@ export interface SearchPage {
   next_cursor: string | null
 }
 
-import type { HitTableJs } from './index'
+import type { HitTable } from './index'
 
 declare module './index' {
   interface SearchIndex {
@@ -65,6 +65,6 @@ declare module './index' {
     /** Run a query on the JS thread (sub-millisecond for small areas). */
     querySync(q?: SearchQuery): SearchPage
     /** Run many queries in one call (in parallel, off the JS thread); hits as typed arrays. */
-    queryMany(queries: SearchQuery[]): Promise<HitTableJs>
+    queryMany(queries: SearchQuery[]): Promise<HitTable>
   }
 }

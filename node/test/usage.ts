@@ -6,7 +6,7 @@ import {
   readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain, terrainToFile, spectralIndices,
   buildSearchIndex, SearchIndex, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
   Model,
-  type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResultJs, type FeatureTableJs,
+  type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResult, type FeatureTable,
 } from 'landopp'
 import { strict as assert } from 'node:assert'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -45,8 +45,8 @@ async function main(): Promise<void> {
     const cells: Uint16Array | Float32Array | Float64Array | Int16Array | Uint8Array | Int8Array | Int32Array | Uint32Array = ndvi.bands[0].data
     assert.ok(Number.isNaN(cells[1]), 'SCL 9 (cloud) is masked')
     const mean: Float64Array = z[0].values
-    const table: FeatureTableJs = await features(sample.spec, fixtures)
-    const s: ScoreResultJs = await score(table, profile, { explain: false })
+    const table: FeatureTable = await features(sample.spec, fixtures)
+    const s: ScoreResult = await score(table, profile, { explain: false })
     const rank: Float64Array = s.rank
     const idx: SearchIndex = await buildSearchIndex(parcels, table, profile, { idField: 'index', duplicateIds: 'refuse' })
     const q: SearchQuery = {
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     // ML on the sample's features: is a parcel grassland?
     const land = table.columns.find((col) => col.name === 'area_acres')
     assert.ok(land)
-    const withTarget: FeatureTableJs = {
+    const withTarget: FeatureTable = {
       ids: table.ids,
       columns: [...table.columns, { name: 'big', values: Float64Array.from(land.values, (v) => (v > 1 ? 1 : 0)), source: 'usage', unit: '', method: 'area > 1 acre' }],
     }

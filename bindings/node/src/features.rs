@@ -9,7 +9,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 /// A feature column returned to JS.
-#[napi(object)]
+#[napi(object, js_name = "FeatureColumn")]
 pub struct FeatureColumnJs {
     pub name: String,
     /// Values (category codes for categorical columns; NaN = missing).
@@ -22,7 +22,7 @@ pub struct FeatureColumnJs {
     pub method: String,
 }
 
-#[napi(object)]
+#[napi(object, js_name = "FeatureTable")]
 pub struct FeatureTableJs {
     #[napi(ts_type = "Array<string>")]
     pub ids: Ids,
@@ -75,7 +75,7 @@ impl Task for FeaturesTask {
 /// Run a feature spec (an object, JSON/TOML text or a spec file: the same spec as the CLI and
 /// Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
 /// JS thread.
-#[napi(ts_return_type = "Promise<FeatureTableJs>")]
+#[napi(ts_return_type = "Promise<FeatureTable>")]
 pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<FeaturesTask> {
     AsyncTask::new(FeaturesTask { spec: Some(config_source(spec)), base_dir })
 }

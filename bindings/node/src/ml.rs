@@ -167,7 +167,7 @@ fn params_of(v: &serde_json::Value) -> landopp::Result<landopp::ml::Params> {
 /// columns `features` → `target`, folds from `kfold` / `spatialFolds`.
 #[napi(ts_return_type = "Promise<Float64Array>")]
 pub fn cross_val_predict(
-    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     folds: Uint32Array,
     options: TrainOptions,
 ) -> AsyncTask<Job<Float64Array>> {
@@ -189,7 +189,7 @@ pub struct Model {
 /// Train a model on table columns; resolves to a `Model`.
 #[napi(ts_return_type = "Promise<Model>")]
 pub fn train_model(
-    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     options: TrainOptions,
 ) -> AsyncTask<Job<Model>> {
     Job::new(move || {
@@ -272,7 +272,7 @@ impl Model {
     #[napi(ts_return_type = "Promise<Float64Array>")]
     pub fn predict(
         &self,
-        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+        #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     ) -> AsyncTask<Job<Float64Array>> {
         let m = self.inner.clone();
         Job::new(move || Ok(Float64Array::new(m.predict_table(&columns_table(table)?)?)))
@@ -285,7 +285,7 @@ impl Model {
     )]
     pub fn explain(
         &self,
-        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+        #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     ) -> AsyncTask<Job<Json>> {
         let m = self.inner.clone();
         Job::new(move || Ok(Json(to_json(&m.explain_table(&columns_table(table)?)?)?)))
@@ -296,7 +296,7 @@ impl Model {
     #[napi(ts_return_type = "Promise<Array<{feature: string, importanceMean: number, importanceStd: number}>>")]
     pub fn permutation_importance(
         &self,
-        #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+        #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
         options: Option<ImportanceOptions>,
     ) -> AsyncTask<Job<Json>> {
         let m = self.inner.clone();
@@ -350,8 +350,8 @@ pub struct DriftOptions {
     ts_return_type = "Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>"
 )]
 pub fn drift_report(
-    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] reference: ColumnsJs,
-    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] current: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] reference: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] current: ColumnsJs,
     options: Option<DriftOptions>,
 ) -> AsyncTask<Job<Json>> {
     let o = options.unwrap_or_default();

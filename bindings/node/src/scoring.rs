@@ -8,8 +8,8 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-/// Feature columns without ids (a `FeatureTableJs` works too: its ids are not read).
-#[napi(object)]
+/// Feature columns without ids (a `FeatureTable` works too: its ids are not read).
+#[napi(object, js_name = "FeatureColumns")]
 pub struct ColumnsJs {
     pub columns: Vec<FeatureColumnJs>,
 }
@@ -22,7 +22,7 @@ pub struct ScoreTask {
 
 /// Scores of every parcel, in the table's row order: typed arrays, plus explanations when asked
 /// for.
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, js_name = "ScoreResult")]
 pub struct ScoreResultJs {
     /// Score in 0..1 (0 for excluded parcels).
     pub score: Float64Array,
@@ -128,10 +128,10 @@ pub struct ScoreOptions {
 /// Score a feature table (as `features()` returns it) with a scoring profile (object or JSON/TOML
 /// text), off the JS thread. The numeric columns are read in place, not copied: do not write to
 /// them until the Promise settles.
-#[napi(ts_return_type = "Promise<ScoreResultJs>")]
+#[napi(ts_return_type = "Promise<ScoreResult>")]
 pub fn score(
     env: Env,
-    #[napi(ts_arg_type = "FeatureTableJs | ColumnsJs")] table: ColumnsJs,
+    #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     profile: serde_json::Value,
     options: Option<ScoreOptions>,
 ) -> napi::Result<AsyncTask<ScoreTask>> {

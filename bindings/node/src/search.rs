@@ -89,7 +89,7 @@ impl Task for BuildIndexTask {
 pub fn build_search_index(
     env: Env,
     parcels: serde_json::Value,
-    #[napi(ts_arg_type = "FeatureTableJs")] table: Unknown<'_>,
+    #[napi(ts_arg_type = "FeatureTable")] table: Unknown<'_>,
     profile: Option<serde_json::Value>,
     options: Option<SearchIndexOptions>,
 ) -> napi::Result<AsyncTask<BuildIndexTask>> {
@@ -274,7 +274,7 @@ impl Task for RescoreTask {
 }
 
 /// Hits of many queries as columns (one entry per hit).
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, js_name = "HitTable")]
 pub struct HitTableJs {
     /// Position of the query in the batch.
     pub query: Uint32Array,
@@ -333,7 +333,7 @@ impl SearchIndex {
     /// Run many queries (a JSON array text; `queryMany()` in landopp.js takes the array) at once,
     /// parsed and run in parallel off the JS thread; resolves to the hits as typed arrays (one
     /// entry per hit) — for batch work over thousands of areas.
-    #[napi(ts_return_type = "Promise<HitTableJs>")]
+    #[napi(ts_return_type = "Promise<HitTable>")]
     pub fn query_many_json(&self, queries_json: String) -> AsyncTask<QueryManyTask> {
         AsyncTask::new(QueryManyTask { index: self.inner.clone(), queries: queries_json })
     }

@@ -12,7 +12,7 @@ pub struct NamedColumn {
     pub values: Float64Array,
 }
 
-#[napi(object)]
+#[napi(object, js_name = "ZonalOptions")]
 #[derive(Default)]
 pub struct ZonalOptionsJs {
     /// Statistics (`count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, `quantile(q=0.9)`,
