@@ -444,6 +444,8 @@ impl<'a> Projected<'a> {
 }
 
 /// Run the steps of `spec` on already loaded parcels.
+// Long by design: one arm per kind of feature step, each a short call into its module; the shared
+// state (working frame, reprojected parcels cache, progress) lives across the arms.
 pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progress<'_>)) -> Result<FeatureTable> {
     let total = spec.features.len() + 1;
     progress(Progress { done: 0, total, message: "preparing parcels" });

@@ -22,6 +22,7 @@ fn find_data(data: Option<PathBuf>) -> Result<PathBuf, Error> {
 }
 
 /// Run the demo; returns the feature table (also written to `out`).
+// Long by design: a script: the README's demo, step by step, printing as it goes.
 pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
     let dir = find_data(data)?;
     let parcels_path = dir.join("slovenia/lulc_polygons.gpkg");

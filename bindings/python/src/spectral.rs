@@ -35,6 +35,8 @@ pub(crate) struct GridBand<'a> {
 #[pyfunction]
 #[pyo3(signature = (bands, indices, options, scl=None, qa_pixel=None, out=None))]
 #[allow(clippy::too_many_arguments)]
+// Long by design: conversion only: each kind of band and mask argument (numpy lent in place or
+// loaded off the GIL) and the optional `out=` arrays; the core call is one line.
 pub(crate) fn spectral_indices<'py>(
     py: Python<'py>,
     bands: Vec<(String, RasterArg<'py>)>,

@@ -532,6 +532,8 @@ impl Boosting {
         Self::fit_rows(&train, Some(&held), n_classes, params)
     }
 
+    // Long by design: scikit-learn's HistGradientBoosting loop (gradients, tree growth, early
+    // stopping) kept in its reference order so the two can be compared line by line.
     fn fit_rows(d: &Dataset, held: Option<&Dataset>, n_classes: usize, params: &BoostParams) -> Result<Boosting> {
         let (n, p) = (d.len(), d.p);
         if n > u32::MAX as usize {

@@ -209,6 +209,8 @@ impl Registry {
     /// Retrain if due (see the module docs). `table` holds the parcels' current features (by
     /// id); each parcel's latest `feedback` record is its observed outcome. The candidate gets
     /// `candidate_version`; `load` opens the production model, `save` writes the candidate.
+    // Long by design: the documented retraining steps in order (due? → hold-out → champion vs
+    // candidate → register → promote), each a few lines.
     pub fn retrain(
         &self,
         table: &FeatureTable,

@@ -93,6 +93,8 @@ pub(crate) fn check_radius(radius_m: Option<f64>) -> Result<()> {
 /// Distance (m) from each parcel to the nearest feature of `layer` (0 when they touch or one
 /// contains the other), and the number of features within `radius_m` (when given). Features are
 /// indexed by segment in an R-tree; distances are exact planar segment distances in the working CRS.
+// Long by design: the nearest-distance and within-radius searches share the segment index and one
+// candidate walk per parcel.
 pub fn proximity(
     frame: &WorkFrame,
     layer: &VectorLayer,

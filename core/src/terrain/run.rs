@@ -73,6 +73,8 @@ pub(super) fn run<T: Src>(a: &Array2<T>, nodata: Option<f64>, p: &Params, edges:
 /// `b0 .. b0 + buf.len() / w` are in `buf`. The buffer must hold the row above and the row below
 /// every output row where those exist in the DEM. Every output cell is written.
 #[allow(clippy::too_many_arguments)]
+// Long by design: gdaldem's row loop: the interior fast path, edges and nodata in one pass, keeping
+// its exact arithmetic order.
 pub(super) fn run_rows<T: Src>(
     buf: &[T],
     b0: usize,

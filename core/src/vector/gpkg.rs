@@ -191,6 +191,8 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
 }
 
 /// Write a layer as a new GeoPackage (replacing the file).
+// Long by design: the GeoPackage tables (spatial reference, contents, geometry columns, features,
+// R-tree) created in one transaction, in the order the specification lists them.
 pub fn write(path: &Path, layer: &VectorLayer) -> Result<()> {
     // written to a temporary file renamed over `path` at the end: a failure leaves `path` as it was
     let mut atomic = crate::output::AtomicFile::create(path)?;

@@ -210,6 +210,9 @@ pub(super) struct Grid<'a> {
 
 pub(super) type ReadRows<'a> = dyn Fn(usize, usize) -> Result<Cow<'a, BandData>> + Sync + 'a;
 
+// Long by design: one pass per row strip: coverage, the strip read and the accumulation share the
+// strip's state and run in one loop, so each strip is read once and released; split up, that state
+// would be threaded through the hot path.
 pub(super) fn zonal_core<'a>(
     grid: &Grid<'_>,
     polygons: &[MultiPolygon<f64>],

@@ -30,6 +30,8 @@ pub struct GeoTiff {
 
 impl GeoTiff {
     /// Open a GeoTIFF and parse its first image's metadata.
+    // Long by design: the tags are read and checked in order, each count against the file before it
+    // sizes anything; each check reads best next to the tag it guards.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         crate::error::regular_file(&path, "raster")?;
@@ -435,6 +437,8 @@ impl GeoTiff {
     /// Decompress one stored (non-sparse) chunk into native-endian samples (`chunk_w × rows ×
     /// spp`). The decoded size is checked against what the compressed bytes can hold before
     /// anything is allocated, and decoders write into a buffer of exactly that size.
+    // Long by design: decompression, predictor and sample-format conversion of one chunk, each step
+    // guarded by the chunk's size budget.
     fn decode_chunk(&self, idx: usize, chunk_row: usize, spp: usize) -> Result<Vec<u8>> {
         // the last strip of a stripped file may be short; tiles are always whole
         let rows = if self.tiled { self.chunk_h } else { self.chunk_h.min(self.height - chunk_row * self.chunk_h) };
