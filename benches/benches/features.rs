@@ -12,7 +12,7 @@ fn terrain_bench(c: &mut Criterion) {
     let dem_path = shared_data()
         .map(|s| s.join("dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif"))
         .unwrap_or_else(|| fixtures().join("slovenia/dem.tif"));
-    let mut dem = Raster::open(&dem_path).expect("dem");
+    let mut dem = Raster::read(&dem_path).expect("dem");
     dem.crs = landopp::Crs::from_epsg(32632).ok(); // metric grid: the projected code path
     let mut g = c.benchmark_group("terrain");
     g.throughput(Throughput::Elements((dem.width() * dem.height()) as u64));
@@ -53,7 +53,7 @@ fn zonal_bench(c: &mut Criterion) {
         ),
     };
     let r_path = r;
-    let r = Raster::open(&r_path).expect("raster");
+    let r = Raster::read(&r_path).expect("raster");
     let p = p.to_crs(r.crs.as_ref().expect("crs")).expect("reproject");
     let mut g = c.benchmark_group("zonal");
     g.throughput(Throughput::Elements(p.len() as u64));
@@ -80,9 +80,9 @@ fn spectral_bench(c: &mut Criterion) {
     let d = s.join("sentinel2_l2a_29RKH_2020-02-19");
     let mut bands = std::collections::BTreeMap::new();
     for (k, f) in [("B", "B02"), ("G", "B03"), ("R", "B04"), ("N", "B08")] {
-        bands.insert(k.to_string(), Raster::open(d.join(format!("{f}.tif"))).expect("band"));
+        bands.insert(k.to_string(), Raster::read(d.join(format!("{f}.tif"))).expect("band"));
     }
-    let scl = Raster::open(d.join("SCL.tif")).expect("scl");
+    let scl = Raster::read(d.join("SCL.tif")).expect("scl");
     let opts = ImageryOptions {
         sensor: Sensor::sentinel2_l2a("02.14").expect("a baseline"),
         scl: Some((&scl).into()),

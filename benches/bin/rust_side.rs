@@ -134,7 +134,7 @@ fn main() -> landopp::Result<()> {
             let ts: Vec<f64> = (0..runs)
                 .map(|_| {
                     let t0 = Instant::now();
-                    let r = Raster::open(arg(2)?)?;
+                    let r = Raster::read(arg(2)?)?;
                     let z = zonal_stats(&r, &parcels.geometries, parcels.crs.as_ref(), &opts);
                     std::hint::black_box(z).map(|_| t0.elapsed().as_secs_f64() * 1e3)
                 })
@@ -143,7 +143,7 @@ fn main() -> landopp::Result<()> {
             let tr: Vec<f64> = (0..runs)
                 .map(|_| {
                     let t0 = Instant::now();
-                    let r = Raster::open(arg(2)?)?;
+                    let r = Raster::read(arg(2)?)?;
                     let l = landopp::vector::read_layer(arg(3)?, &Default::default())?;
                     let polys = landopp::vector::to_multipolygons(l.geometries)?;
                     let z = zonal_stats(&r, &polys, l.crs.as_ref(), &opts);

@@ -5,9 +5,11 @@
 //! [`Params`](crate::ml::Params), [`TerrainOptions`](crate::terrain::TerrainOptions), ... — is
 //! a serde type that implements [`Config`]. It is built from any [`ConfigSource`]: a structured
 //! value (a Python dict through pythonize, a JS object through napi's serde, a `serde_json::Value`
-//! in Rust), JSON or TOML text, or a file. The value is deserialised, then checked once,
-//! whatever the source; errors are `INVALID_INPUT` naming the configuration and the field, never
-//! quoting the offending value (configurations come from strangers).
+//! in Rust), JSON or TOML text, or a file. The value is deserialised, then checked, whatever the
+//! source; errors are `INVALID_INPUT` naming the configuration and where in it the problem is (the
+//! field path, or the line and column of text), and a value that does not parse is never quoted
+//! (configurations come from strangers). Names the caller chose and the library looks up (a
+//! statistic, an index, a CRS) are quoted in the errors of the lookups when short and plain.
 //!
 //! ```
 //! use landopp::config::{Config, ConfigSource};
@@ -38,12 +40,16 @@ pub enum ConfigSource {
 }
 
 impl ConfigSource {
-    /// A string as the bindings take it: the name of an existing file is that file, anything
-    /// else is JSON or TOML text (the one rule, for every binding).
+    /// A string as the bindings take it (the one rule, for every binding): JSON text (it starts
+    /// with `{`) and text of several lines are text; otherwise an existing path is that file, a
+    /// one-line `key = value` is TOML text, and anything else is a file name (so a mistyped
+    /// path is `NOT_FOUND` naming it, not a TOML syntax error).
     pub fn text_or_file(s: impl Into<String>) -> Self {
         let s = s.into();
-        // text holding a newline or a brace is never taken for a file name
-        if !s.contains(['\n', '{']) && Path::new(&s).exists() {
+        let t = s.trim_start_matches('\u{feff}').trim_start();
+        if t.starts_with('{') || s.contains('\n') {
+            ConfigSource::Text(s)
+        } else if Path::new(&s).exists() || !s.contains('=') {
             ConfigSource::File(PathBuf::from(s))
         } else {
             ConfigSource::Text(s)
@@ -77,12 +83,24 @@ pub trait Config: DeserializeOwned {
 
     /// From a structured value (`null`: [`Config::absent`], else refused).
     fn from_value(v: serde_json::Value) -> Result<Self> {
-        let c = if v.is_null() {
-            Self::absent().ok_or_else(|| Error::InvalidInput(format!("{}: a value is needed", Self::WHAT)))?
-        } else {
-            serde_json::from_value(v)
-                .map_err(|e| Error::InvalidInput(format!("{}: {}", Self::WHAT, crate::error::redact(&e.to_string()))))?
-        };
+        if v.is_null() {
+            let c = Self::absent().ok_or_else(|| Error::InvalidInput(format!("{}: a value is needed", Self::WHAT)))?;
+            c.check()?;
+            return Ok(c);
+        }
+        Self::from_deserializer(v)
+    }
+
+    /// From any serde deserializer (pythonize's, to read a Python dict straight into the type);
+    /// errors give the field path (`criteria[0].weight`).
+    fn from_deserializer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self> {
+        let c: Self = serde_path_to_error::deserialize(d).map_err(|e| {
+            let msg = crate::error::redact(&e.inner().to_string());
+            match e.path().to_string().as_str() {
+                "." => Error::InvalidInput(format!("{}: {msg}", Self::WHAT)),
+                path => Error::InvalidInput(format!("{}: {path}: {msg}", Self::WHAT)),
+            }
+        })?;
         c.check()?;
         Ok(c)
     }
@@ -99,7 +117,8 @@ pub trait Config: DeserializeOwned {
         let path = path.as_ref();
         let mut c: Self = crate::error::read_config(path, Self::WHAT)?;
         c.check()?;
-        if let Some(dir) = path.parent() {
+        // relative to the file's folder, made absolute (provenance then names the real file)
+        if let Some(dir) = std::path::absolute(path).ok().as_deref().and_then(Path::parent) {
             c.relative_to(dir);
         }
         Ok(c)
@@ -171,6 +190,11 @@ impl Config for crate::spectral::ImagerySettings {
     }
 }
 
+/// Many search queries at once (`query_many`).
+impl Config for Vec<crate::search::Query> {
+    const WHAT: &'static str = "queries";
+}
+
 impl Config for crate::ml::drift::AbSplit {
     const WHAT: &'static str = "A/B split";
 }
@@ -203,9 +227,18 @@ mod tests {
         let c = Profile::from_source(ConfigSource::text_or_file(file.to_str().unwrap())).unwrap();
         assert_eq!((&a, &a), (&b, &c));
         assert_eq!(ConfigSource::text_or_file(file.to_str().unwrap()), ConfigSource::File(file.clone()));
-        // a missing file is text, and then not valid TOML: the error says so without echoing it
+        // a mistyped path is a missing file, named; one-line TOML and JSON are text
         let e = Profile::from_source(ConfigSource::text_or_file("no/such/profile.toml")).unwrap_err();
-        assert_eq!(e.code(), "INVALID_INPUT");
+        assert_eq!(e.code(), "NOT_FOUND", "{e}");
+        assert!(matches!(ConfigSource::text_or_file("version = 1"), ConfigSource::Text(_)));
+        assert!(matches!(ConfigSource::text_or_file(" {\"version\": 1}"), ConfigSource::Text(_)));
+        let braces = dir.join("{proj}");
+        std::fs::create_dir_all(&braces).unwrap();
+        std::fs::write(braces.join("p.json"), PROFILE).unwrap();
+        let b = braces.join("p.json");
+        assert_eq!(Profile::from_source(ConfigSource::text_or_file(b.to_str().unwrap())).unwrap(), a);
+        // a byte-order mark before JSON
+        assert_eq!(Profile::from_text(&format!("\u{feff}{PROFILE}")).unwrap(), a);
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -216,6 +249,11 @@ mod tests {
         let e = Profile::from_value(v.clone()).unwrap_err();
         assert!(e.to_string().contains("criteria[0].weight"), "{e}");
         assert_eq!(Profile::from_text(&v.to_string()).unwrap_err().to_string(), e.to_string());
+        // a type error in a value names the field path, not the value
+        v["criteria"][0]["weight"] = serde_json::json!("s3cret");
+        let e = Profile::from_value(v).unwrap_err();
+        assert!(e.to_string().contains("profile: criteria[0].weight: invalid type"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
         let e = TerrainOptions::from_value(serde_json::json!({"alg": "s3cret"})).unwrap_err();
         assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
         assert!(!e.to_string().contains("s3cret"), "{e}");

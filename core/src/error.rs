@@ -221,6 +221,8 @@ pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// expected form but never the document's content (a path pointing at a secret file, such as
 /// `/proc/self/environ`, must not print it): no source line, no offending value.
 pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    // a byte-order mark (Windows editors write one) is not part of the document
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();

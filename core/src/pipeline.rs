@@ -474,7 +474,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 t.extend(overlay::value_features(parcels, total_field, land_field.as_deref())?)?
             }
             FeatureStep::Zonal { raster, band, stats, prefix, min_coverage_frac } => {
-                let r = Raster::open(raster)?;
+                let r = Raster::read(raster)?;
                 let opts = ZonalOptions {
                     stats: stats_of(stats)?,
                     band: band - 1,
@@ -491,7 +491,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 add_zonal(&mut t, res, &prefix, &meta)?;
             }
             FeatureStep::Terrain { raster, product, stats, prefix, share_below, options } => {
-                let dem = Raster::open(raster)?;
+                let dem = Raster::read(raster)?;
                 let prod = TerrainProduct::parse(product)?;
                 let tr = crate::terrain::terrain(&dem, prod, options)?;
                 let prefix = prefix.clone().unwrap_or_else(|| product.clone());
@@ -581,10 +581,10 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 }
                 let mut rasters = BTreeMap::new();
                 for (k, p) in bands {
-                    rasters.insert(k.clone(), Raster::open(p)?);
+                    rasters.insert(k.clone(), Raster::read(p)?);
                 }
-                let scl_r = scl.as_ref().map(Raster::open).transpose()?;
-                let qa_r = qa_pixel.as_ref().map(Raster::open).transpose()?;
+                let scl_r = scl.as_ref().map(Raster::read).transpose()?;
+                let qa_r = qa_pixel.as_ref().map(Raster::read).transpose()?;
                 let names: Vec<&str> = indices.iter().map(String::as_str).collect();
                 let out = crate::spectral::index_rasters(
                     &rasters,

@@ -105,8 +105,9 @@ class SearchIndex:
         """Rank stability under weight perturbation: ``one_at_a_time`` (each weight ×(1±delta)) or
         ``monte_carlo`` (``runs`` weight sets, each weight ×U[1−spread, 1+spread], seeded). Returns a
         DataFrame: rank, best_rank, worst_rank, p_top_k per parcel."""
-        pert: dict[str, Any] = ({"type": "one_at_a_time", "delta": delta} if method == "one_at_a_time"
-                                else {"type": "monte_carlo", "runs": runs, "spread": spread, "seed": seed})
+        # the core names and checks the perturbation (an unknown method is refused there)
+        pert: dict[str, Any] = ({"type": method, "delta": delta} if method == "one_at_a_time"
+                                else {"type": method, "runs": runs, "spread": spread, "seed": seed})
         r = self._inner.sensitivity({"perturbation": pert, "top_k": top_k})
         import pandas as pd
 

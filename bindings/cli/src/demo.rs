@@ -32,7 +32,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
         landopp::VERSION
     );
     let parcels = Parcels::read(&parcels_path, None, Some("index"))?;
-    let dem = Raster::open(&dem_path)?;
+    let dem = Raster::read(&dem_path)?;
     outln!(
         "parcels: {} from {} ({}), {} invalid geometries kept and flagged",
         parcels.len(),

@@ -361,8 +361,8 @@ fn color_relief(a: ColorReliefArgs) -> Result<(), Error> {
         _ => ColorMode::Interpolate,
     };
     let band = band.checked_sub(1).ok_or_else(|| Error::InvalidInput("--band counts from 1".into()))?;
-    let table = ColorTable::open(&colors)?;
-    let dem = landopp::Raster::open(&input)?;
+    let table = ColorTable::read(&colors)?;
+    let dem = landopp::Raster::read(&input)?;
     let rgb = color_relief(&dem, &table, &ColorReliefOptions { mode, alpha, band })?;
     landopp::output::ensure_distinct(&output, &[input.as_path(), colors.as_path()])?;
     landopp::raster::write_geotiff(&output, &rgb, &Default::default())
@@ -395,7 +395,7 @@ fn zonal(a: ZonalArgs) -> Result<(), Error> {
     let mut inputs = vec![polygons.clone(), raster.clone()];
     inputs.extend(weights.clone());
     check_outputs(&[output.as_deref()], &inputs)?;
-    let w = weights.map(landopp::Raster::open).transpose()?;
+    let w = weights.map(landopp::Raster::read).transpose()?;
     let dup = landopp::vector::DuplicateIds::parse(&duplicate_ids)?;
     let p = landopp::Parcels::read_with(&polygons, layer.as_deref(), id.as_deref(), dup)?;
     let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };

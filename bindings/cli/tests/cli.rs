@@ -101,10 +101,10 @@ fn terrain_streams_and_zonal_bounds_memory() {
     let out = dir.path().join("slope.tif");
     let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let streamed = landopp::Raster::open(&out).unwrap();
+    let streamed = landopp::Raster::read(&out).unwrap();
     let opts = landopp::terrain::TerrainOptions::default();
     let mem = landopp::terrain::terrain(
-        &landopp::Raster::open(&dem).unwrap(),
+        &landopp::Raster::read(&dem).unwrap(),
         landopp::terrain::TerrainProduct::SlopeDegrees,
         &opts,
     )
@@ -129,8 +129,8 @@ fn terrain_streams_and_zonal_bounds_memory() {
         let name = format!("{product:?}").to_ascii_lowercase();
         let st = Command::new(bin).args(["terrain", &name]).arg(&dem).arg(&out).args(args).status().unwrap();
         assert!(st.success(), "{args:?}");
-        let mem = landopp::terrain::terrain(&landopp::Raster::open(&dem).unwrap(), product, &opts).unwrap();
-        assert_eq!(landopp::Raster::open(&out).unwrap(), mem, "{args:?}");
+        let mem = landopp::terrain::terrain(&landopp::Raster::read(&dem).unwrap(), product, &opts).unwrap();
+        assert_eq!(landopp::Raster::read(&out).unwrap(), mem, "{args:?}");
     }
     // color-relief: the core's colours through gdaldem's flags; a bad table line is named, not quoted
     let table = dir.path().join("colors.txt");
@@ -147,12 +147,12 @@ fn terrain_streams_and_zonal_bounds_memory() {
     assert!(st.success());
     use landopp::color_relief::{color_relief, ColorMode, ColorReliefOptions, ColorTable};
     let want = color_relief(
-        &landopp::Raster::open(&dem).unwrap(),
-        &ColorTable::open(&table).unwrap(),
+        &landopp::Raster::read(&dem).unwrap(),
+        &ColorTable::read(&table).unwrap(),
         &ColorReliefOptions { mode: ColorMode::NearestEntry, alpha: true, band: 0 },
     )
     .unwrap();
-    assert_eq!(landopp::Raster::open(&rgb).unwrap(), want);
+    assert_eq!(landopp::Raster::read(&rgb).unwrap(), want);
     std::fs::write(&table, "0 0 96 0\n10 secret-colour\n").unwrap();
     let o = Command::new(bin).arg("color-relief").arg(&dem).arg(&table).arg(&rgb).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);

@@ -232,7 +232,7 @@ impl RasterSource {
 
     pub(super) fn load(self) -> landopp::Result<landopp::Raster> {
         match self {
-            RasterSource::Path(p) => landopp::Raster::open(p),
+            RasterSource::Path(p) => landopp::Raster::read(p),
             RasterSource::Js(r) => Self::from_input(r),
             RasterSource::Taken => Err(landopp::Error::InvalidInput("raster already used".into())),
         }

@@ -306,8 +306,7 @@ impl Task for QueryManyTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let queries = std::mem::take(&mut self.queries);
         Ok(landopp::error::catch_panic(|| {
-            let qs: Vec<landopp::search::Query> =
-                serde_json::from_str(&queries).map_err(|e| landopp::Error::InvalidInput(format!("queries: {e}")))?;
+            let qs = Vec::<landopp::search::Query>::from_text(&queries)?;
             read_index(&self.index)?.query_many(&qs)
         }))
     }

@@ -59,7 +59,7 @@ pub fn color_relief(
         raster,
         Box::new(move |r| {
             let opts = ColorReliefOptions::from_json(options)?;
-            let table = ColorTable::open(&colors)?;
+            let table = ColorTable::read(&colors)?;
             color_relief(&r.load()?, &table, &opts)
         }),
     )

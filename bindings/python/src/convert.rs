@@ -129,35 +129,82 @@ pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3
     Ok(d)
 }
 
-/// `INVALID_INPUT` when a Python value nests lists, tuples or dicts deeper than `max` (walked
-/// without recursion): converting it to Rust recurses once per level, and 100,000 levels
-/// overflowed the stack.
-pub(crate) fn check_nesting(obj: &Bound<'_, PyAny>, max: usize) -> PyResult<()> {
-    use pyo3::types::{PyDict, PyList, PyTuple};
-    let mut stack: Vec<(Bound<'_, PyAny>, usize)> = vec![(obj.clone(), 0)];
-    while let Some((o, depth)) = stack.pop() {
-        let children: Vec<Bound<'_, PyAny>> = if let Ok(l) = o.cast::<PyList>() {
-            l.iter().collect()
+/// Check a Python value before serde reads it (pythonize walks dicts, mappings, sequences, sets
+/// and dataclasses): `INVALID_INPUT` when containers nest deeper than `max` (walked without
+/// recursion: reading recurses once per level, and 100,000 levels overflowed the stack) or a
+/// number is NaN or infinite (no configuration value may be, and a NaN bound would silently
+/// match nothing), naming where.
+pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyResult<()> {
+    use pyo3::types::{
+        PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PySequence, PySet, PyTuple,
+    };
+    let refuse =
+        |msg: String| Err(crate::error::to_py(obj.py(), landopp::Error::InvalidInput(format!("{what}: {msg}"))));
+    let mut stack: Vec<(Bound<'_, PyAny>, usize, String)> = vec![(obj.clone(), 0, String::new())];
+    while let Some((o, depth, at)) = stack.pop() {
+        let at_or_top = || if at.is_empty() { "the value".to_string() } else { at.clone() };
+        let children: Vec<(Bound<'_, PyAny>, String)> = if let Ok(d) = o.cast::<PyDict>() {
+            d.iter().map(|(k, v)| (v, format!("{at}.{}", plain_key(&k)))).collect()
+        } else if let Ok(l) = o.cast::<PyList>() {
+            l.iter().enumerate().map(|(i, v)| (v, format!("{at}[{i}]"))).collect()
         } else if let Ok(t) = o.cast::<PyTuple>() {
-            t.iter().collect()
-        } else if let Ok(d) = o.cast::<PyDict>() {
-            d.values().iter().collect()
+            t.iter().enumerate().map(|(i, v)| (v, format!("{at}[{i}]"))).collect()
+        } else if o.is_instance_of::<pyo3::types::PyString>()
+            || o.is_instance_of::<PyBytes>()
+            || o.is_instance_of::<PyBool>()
+            || o.is_instance_of::<PyInt>()
+        {
+            continue;
+        } else if let Ok(f) = o.cast::<PyFloat>() {
+            if !f.value().is_finite() {
+                return refuse(format!("{} is not a finite number", at_or_top()));
+            }
+            continue;
+        } else if o.is_instance_of::<PySet>() || o.is_instance_of::<PyFrozenSet>() {
+            o.try_iter()?.enumerate().map(|(i, v)| v.map(|v| (v, format!("{at}[{i}]")))).collect::<PyResult<_>>()?
+        } else if o.hasattr("__dataclass_fields__")? {
+            let fields = o.getattr("__dataclass_fields__")?;
+            let names: Vec<String> =
+                fields.cast::<PyDict>()?.keys().iter().map(|k| k.extract()).collect::<PyResult<_>>()?;
+            names.into_iter().map(|n| Ok((o.getattr(n.as_str())?, format!("{at}.{n}")))).collect::<PyResult<_>>()?
+        } else if let Ok(m) = o.cast::<PyMapping>() {
+            m.items()?
+                .iter()
+                .map(|kv| {
+                    let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = kv.extract()?;
+                    Ok((v, format!("{at}.{}", plain_key(&k))))
+                })
+                .collect::<PyResult<_>>()?
+        } else if let Ok(s) = o.cast::<PySequence>() {
+            (0..s.len()?).map(|i| Ok((s.get_item(i)?, format!("{at}[{i}]")))).collect::<PyResult<_>>()?
         } else {
+            // numpy scalars and other numbers: checked through their float value
+            if let Ok(v) = o.extract::<f64>() {
+                if !v.is_finite() {
+                    return refuse(format!("{} is not a finite number", at_or_top()));
+                }
+            }
             continue;
         };
-        if depth >= max {
-            let e = landopp::Error::InvalidInput(format!("a value nested deeper than {max} levels"));
-            return Err(crate::error::to_py(obj.py(), e));
+        if depth >= max && !children.is_empty() {
+            return refuse(format!("a value nested deeper than {max} levels"));
         }
-        stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+        stack.extend(children.into_iter().map(|(c, p)| (c, depth + 1, p)));
     }
     Ok(())
 }
 
-/// A configuration (profile, feature spec, query, model parameters, options) as Python code
-/// gives it: a dict or list (read directly through pythonize: no JSON text), a `str` (a file name
-/// when it names an existing file, else JSON or TOML text), an `os.PathLike` (a file), or `None`.
-pub(crate) fn config_source(obj: &Bound<'_, PyAny>) -> PyResult<ConfigSource> {
+/// A dict key as a path component: short plain keys as they are, anything else not echoed.
+fn plain_key(k: &Bound<'_, PyAny>) -> String {
+    match k.extract::<String>() {
+        Ok(s) if s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => s,
+        _ => "<key>".into(),
+    }
+}
+
+/// A configuration given as text or a path: a `str` (JSON/TOML text or a file name, by the core's
+/// [`ConfigSource::text_or_file`] rule), an `os.PathLike` (a file), or `None` (absent).
+fn config_source(obj: &Bound<'_, PyAny>) -> PyResult<ConfigSource> {
     if obj.is_none() {
         return Ok(ConfigSource::Value(serde_json::Value::Null));
     }
@@ -167,17 +214,23 @@ pub(crate) fn config_source(obj: &Bound<'_, PyAny>) -> PyResult<ConfigSource> {
     if obj.hasattr("__fspath__")? {
         return Ok(ConfigSource::File(obj.extract::<std::path::PathBuf>()?));
     }
-    check_nesting(obj, 64)?;
-    pythonize::depythonize(obj).map(ConfigSource::Value).map_err(|e| {
-        let e = landopp::Error::InvalidInput(format!("configuration: {e}"));
-        crate::error::to_py(obj.py(), e)
-    })
+    Err(PyTypeError::new_err("a configuration is a dict, a str or a path"))
 }
 
-/// A typed configuration from a Python argument ([`config_source`]), checked once by the core.
+/// A typed configuration from a Python argument, checked by the core: a dict (or list) is read
+/// straight into the type through pythonize (numbers keep their type: numpy scalars work, NaN is
+/// refused with its path), a `str` or path as [`config_source`] says.
 pub(crate) fn config<T: Config>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
-    let src = config_source(obj)?;
-    T::from_source(src).map_err(|e| crate::error::to_py(obj.py(), e))
+    let py = obj.py();
+    let is_text_or_path =
+        obj.is_none() || obj.is_instance_of::<pyo3::types::PyString>() || obj.hasattr("__fspath__")?;
+    let c = if is_text_or_path {
+        T::from_source(config_source(obj)?)
+    } else {
+        check_value(obj, 64, T::WHAT)?;
+        T::from_deserializer(&mut pythonize::Depythonizer::from_object(obj))
+    };
+    c.map_err(|e| crate::error::to_py(py, e))
 }
 
 /// A serialisable result as Python objects (dicts, lists, floats, strings): no JSON text.
@@ -198,7 +251,7 @@ pub(crate) enum RasterArg<'py> {
 impl RasterArg<'_> {
     pub(crate) fn into_loader(self) -> PyResult<Loader> {
         Ok(match self {
-            RasterArg::Path(p) => Box::new(move || Raster::open(&p)),
+            RasterArg::Path(p) => Box::new(move || Raster::read(&p)),
             RasterArg::Arrays(b, t, crs, nd) => {
                 let data = b.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
                 Box::new(move || {

@@ -89,20 +89,13 @@ impl SearchIndex {
         to_object(py, &page)
     }
 
-    /// Run many queries (JSON array text) in parallel; hits as columns:
+    /// Run many queries (a list of query dicts) in parallel; hits as columns:
     /// `(query, row, score, rank, excluded, sort_value, totals, criteria, contribution (hits × k))`.
     #[allow(clippy::type_complexity)]
     fn query_many<'py>(&self, py: Python<'py>, queries: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         use numpy::IntoPyArray;
-        // JSON text, or the Python list of query dicts read directly (no JSON round trip)
-        let qs: Vec<landopp::search::Query> = match queries.extract::<String>() {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("queries: {e}")),
-            Err(_) => {
-                crate::convert::check_nesting(queries, 64)?;
-                pythonize::depythonize(queries).map_err(|e| format!("queries: {e}"))
-            }
-        }
-        .map_err(|m| crate::error::to_py(py, landopp::Error::InvalidInput(m)))?;
+        // the Python list of query dicts read directly (no JSON round trip)
+        let qs: Vec<landopp::search::Query> = config(queries)?;
         let idx = &self.inner;
         let t = run(py, move || idx.query_many(&qs))?;
         let d = PyDict::new(py);

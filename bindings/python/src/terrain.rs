@@ -56,7 +56,7 @@ pub(crate) fn color_relief<'py>(
     let opts: ColorReliefOptions = config(options)?;
     let out = run(py, move || {
         let table = match (colors_path, colors_text) {
-            (Some(p), None) => ColorTable::open(p)?,
+            (Some(p), None) => ColorTable::read(p)?,
             (None, Some(t)) => ColorTable::parse(&t)?,
             _ => return Err(landopp::Error::InvalidInput("give a colour table file or its text, not both".into())),
         };

@@ -347,7 +347,7 @@ impl Raster {
     /// the raster, on a nodata cell or NaN (or a NaN point) gives NaN.
     ///
     /// ```
-    /// let dem = landopp::Raster::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+    /// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
     /// let t = dem.transform.0;
     /// let v = dem.sample(0, &[(t[0] + 5.0, t[3] - 5.0), (t[0] - 1e6, t[3])], None)?;
     /// assert_eq!(v[0], dem.band(0)?.get_f64(0, 0).unwrap());
@@ -410,8 +410,9 @@ impl Raster {
         Self::new(vec![BandData::F64(data)], transform, crs, nodata)
     }
 
-    /// Read a whole GeoTIFF into memory.
-    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
+    /// Read a whole GeoTIFF into memory (`read`: everything now, file closed; [`GeoTiff::open`]
+    /// gives a handle that reads windows on demand).
+    pub fn read(path: impl AsRef<std::path::Path>) -> Result<Self> {
         GeoTiff::open(path)?.read()
     }
 

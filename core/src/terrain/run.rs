@@ -301,7 +301,7 @@ pub(super) fn row_resolutions(
 ///
 /// ```
 /// use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
-/// # let dem = landopp::Raster::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+/// # let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
 /// let slope = terrain(&dem, TerrainProduct::SlopeDegrees, &TerrainOptions::default())?;
 /// assert_eq!(slope.nodata, Some(-9999.0));
 /// # Ok::<(), landopp::Error>(())
@@ -343,8 +343,8 @@ pub fn terrain(dem: &Raster, product: TerrainProduct, opts: &TerrainOptions) -> 
 /// let out = dir.path().join("slope.tif");
 /// let opts = TerrainOptions::default();
 /// terrain_file(dem, &out, TerrainProduct::SlopeDegrees, &opts, &GeoTiffWriteOptions::default())?;
-/// let in_memory = terrain(&landopp::Raster::open(dem)?, TerrainProduct::SlopeDegrees, &opts)?;
-/// assert_eq!(landopp::Raster::open(&out)?, in_memory);
+/// let in_memory = terrain(&landopp::Raster::read(dem)?, TerrainProduct::SlopeDegrees, &opts)?;
+/// assert_eq!(landopp::Raster::read(&out)?, in_memory);
 /// # Ok::<(), landopp::Error>(())
 /// ```
 pub fn terrain_file(

@@ -48,7 +48,7 @@ pub(super) fn band_cells(b: &BandData) -> Result<Box<dyn Cells + '_>> {
 /// ```
 /// use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
 /// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
-/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// let dem = landopp::Raster::read(f.join("dem.tif"))?;
 /// let parcels = landopp::Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
 /// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Max], ..Default::default() };
 /// let r = zonal_stats(&dem, &parcels.geometries, parcels.crs.as_ref(), &opts)?;
@@ -116,7 +116,7 @@ pub enum ZonalPolygons<'a> {
 /// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean], ..Default::default() };
 /// let polygons = ZonalPolygons::File { path: &f.join("lulc_polygons.gpkg"), layer: None };
 /// let from_file = zonal(ZonalRaster::File(&f.join("dem.tif")), polygons, &opts, None)?;
-/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// let dem = landopp::Raster::read(f.join("dem.tif"))?;
 /// assert_eq!(from_file, zonal(ZonalRaster::Memory(&dem), polygons, &opts, Some(500))?);
 /// # Ok::<(), landopp::Error>(())
 /// ```
@@ -163,7 +163,7 @@ pub fn zonal(
 /// // 2,000 cells at a time
 /// let streamed = zonal_stats_file(&GeoTiff::open(f.join("dem.tif"))?, &parcels.geometries,
 ///     parcels.crs.as_ref(), &opts, 2_000)?;
-/// let dem = landopp::Raster::open(f.join("dem.tif"))?;
+/// let dem = landopp::Raster::read(f.join("dem.tif"))?;
 /// assert_eq!(streamed, zonal_stats(&dem, &parcels.geometries, parcels.crs.as_ref(), &opts)?);
 /// # Ok::<(), landopp::Error>(())
 /// ```

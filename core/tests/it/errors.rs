@@ -54,12 +54,12 @@ fn landopp_error_cases(dir: &std::path::Path) -> Vec<Case> {
     f.write_all(b"hello world, not a tiff").unwrap();
     let not_tiff = dir.join("not_a_tiff.tif");
     vec![
-        ("missing_file", Box::new(|| Raster::open("/nonexistent/dem.tif").map(|_| ()))),
+        ("missing_file", Box::new(|| Raster::read("/nonexistent/dem.tif").map(|_| ()))),
         ("missing_vector", Box::new(|| read_layer("/nonexistent/parcels.gpkg", &ReadOptions::default()).map(|_| ()))),
-        ("truncated_tiff", Box::new(move || Raster::open(&truncated).map(|_| ()))),
-        ("not_a_tiff", Box::new(move || Raster::open(&not_tiff).map(|_| ()))),
+        ("truncated_tiff", Box::new(move || Raster::read(&truncated).map(|_| ()))),
+        ("not_a_tiff", Box::new(move || Raster::read(&not_tiff).map(|_| ()))),
         ("corrupt_gpkg", Box::new(move || read_layer(&corrupt, &ReadOptions::default()).map(|_| ()))),
-        ("unsupported_compression", Box::new(|| Raster::open(fixture("formats/unsupported_jpeg.tif")).map(|_| ()))),
+        ("unsupported_compression", Box::new(|| Raster::read(fixture("formats/unsupported_jpeg.tif")).map(|_| ()))),
         (
             "unknown_layer",
             Box::new(|| {
@@ -127,7 +127,7 @@ fn absurd_values_are_refused_or_handled() {
                    "features": [{"type": "proximity", "layer": "roads.gpkg", "prefix": "road", "radius_m": -1}]}"#;
     assert_eq!(landopp::pipeline::FeatureSpec::parse(spec).unwrap_err().code(), "INVALID_INPUT");
     // a NaN vertex in polygons handed to zonal statistics
-    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let dem = Raster::read(fixture("slovenia/dem.tif")).unwrap();
     let poly = landopp::geo_types::MultiPolygon(vec![landopp::geo_types::Polygon::new(
         vec![(465_600.0, 5_079_400.0), (f64::NAN, 5_079_500.0), (465_700.0, 5_079_500.0), (465_600.0, 5_079_400.0)]
             .into(),

@@ -98,9 +98,9 @@ fn windows_equal_full_read() {
 #[test]
 fn geotiff_write_roundtrip_and_gdalinfo() {
     let dir = tempfile::tempdir().unwrap();
-    let src = Raster::open(fixture("slovenia/dem.tif")).unwrap();
-    let multi = Raster::open(fixture("olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif")).unwrap();
-    let ints = Raster::open(fixture("formats/jacksboro_i32_pred2.tif")).unwrap();
+    let src = Raster::read(fixture("slovenia/dem.tif")).unwrap();
+    let multi = Raster::read(fixture("olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif")).unwrap();
+    let ints = Raster::read(fixture("formats/jacksboro_i32_pred2.tif")).unwrap();
     let cases = [
         (&src, Predictor::FloatingPoint, Compression::Deflate(6)),
         (&src, Predictor::None, Compression::None),
@@ -110,7 +110,7 @@ fn geotiff_write_roundtrip_and_gdalinfo() {
     for (i, (r, p, c)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("out{i}.tif"));
         write_geotiff(&path, r, &GeoTiffWriteOptions { tile_size: 64, compression: *c, predictor: *p }).unwrap();
-        let back = Raster::open(&path).unwrap();
+        let back = Raster::read(&path).unwrap();
         assert_eq!(&back, *r, "case {i}");
         if let Ok(out) = std::process::Command::new("gdalinfo").arg("-json").arg(&path).output() {
             if out.status.success() {
@@ -136,7 +136,7 @@ fn geotiff_write_roundtrip_and_gdalinfo() {
 /// raster without CRS asked about points in a CRS are handled.
 #[test]
 fn sampling_points_reprojects_and_reads_the_containing_cell() {
-    let dem = landopp::Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let dem = landopp::Raster::read(fixture("slovenia/dem.tif")).unwrap();
     let crs = dem.crs.clone().unwrap();
     let to_wgs = landopp::Transformer::new(&crs, &landopp::Crs::wgs84()).unwrap();
     let t = dem.transform.0;

@@ -49,8 +49,8 @@ fn compare_with(
     }
     let st = cmd.args(gdaldem_args).arg(dem).arg(&out).status().unwrap();
     assert!(st.success());
-    let reference = Raster::open(&out).unwrap();
-    let r = terrain(&Raster::open(dem).unwrap(), product, opts).unwrap();
+    let reference = Raster::read(&out).unwrap();
+    let r = terrain(&Raster::read(dem).unwrap(), product, opts).unwrap();
     let a = r.band(0).unwrap().to_f64();
     let b = reference.band(0).unwrap().to_f64();
     let (nd_a, nd_b) = (r.nodata.unwrap_or(f64::NAN), reference.nodata.unwrap_or(f64::NAN));
@@ -271,7 +271,7 @@ fn gdaldem_options_equal_gdaldem() {
         }
     }
     // an option for another product is refused, not ignored
-    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let dem = Raster::read(fixture("slovenia/dem.tif")).unwrap();
     for (product, opts) in [
         (Tri, TerrainOptions { gradient: zt, ..o }),
         (SlopeDegrees, TerrainOptions { zero_for_flat: true, ..o }),
@@ -299,7 +299,7 @@ fn terrain_file_streams_the_same_cells() {
     let dir = tempfile::tempdir().unwrap();
     use TerrainProduct::*;
     for dem in &dems {
-        let mem = Raster::open(dem).unwrap();
+        let mem = Raster::read(dem).unwrap();
         // every product, and the options that change the output's values or nodata
         let o = TerrainOptions::default();
         let with_options = [
@@ -314,7 +314,7 @@ fn terrain_file_streams_the_same_cells() {
                 let out = dir.path().join("t.tif");
                 let wopts = GeoTiffWriteOptions { tile_size: ts, compression, ..Default::default() };
                 terrain_file(dem, &out, product, &opts, &wopts).unwrap();
-                let streamed = Raster::open(&out).unwrap();
+                let streamed = Raster::read(&out).unwrap();
                 let expected = terrain(&mem, product, &opts).unwrap();
                 assert_eq!(streamed, expected, "{} {product:?} {base:?} edges={edges} tile={ts}", dem.display());
             }
@@ -371,11 +371,11 @@ fn color_relief_equals_gdaldem() {
         // gdaldem writes the statistics percentages need beside its input (.aux.xml): a copy
         let dem = &dir.path().join(format!("dem{d}.tif"));
         std::fs::copy(original, dem).unwrap();
-        let raster = Raster::open(dem).unwrap();
+        let raster = Raster::read(dem).unwrap();
         for (k, text) in tables.iter().enumerate() {
             let path = dir.path().join(format!("t{k}.txt"));
             std::fs::write(&path, text).unwrap();
-            let table = ColorTable::open(&path).unwrap();
+            let table = ColorTable::read(&path).unwrap();
             for alpha in [false, true] {
                 let gdaldem = |flag: Option<&str>| {
                     let out = dir.path().join("ref.tif");
@@ -383,7 +383,7 @@ fn color_relief_equals_gdaldem() {
                     cmd.args(["color-relief", "-q"]).arg(dem).arg(&path).arg(&out);
                     cmd.args(flag).args(alpha.then_some("-alpha"));
                     assert!(cmd.status().unwrap().success());
-                    Raster::open(&out).unwrap()
+                    Raster::read(&out).unwrap()
                 };
                 let bands = |r: &Raster| {
                     (0..r.band_count())

@@ -16,7 +16,7 @@ fn all_stats() -> Vec<Stat> {
 
 fn check(raster: &Path, polygons: &Path, budgets: &[usize]) {
     let p = Parcels::read(polygons, None, None).unwrap();
-    let mem = Raster::open(raster).unwrap();
+    let mem = Raster::read(raster).unwrap();
     let src = GeoTiff::open(raster).unwrap();
     let opts = ZonalOptions { stats: all_stats(), ..Default::default() };
     let expected = zonal_stats(&mem, &p.geometries, p.crs.as_ref(), &opts).unwrap();
@@ -80,7 +80,7 @@ fn ring(v: &serde_json::Value) -> landopp::geo_types::Polygon<f64> {
 #[test]
 fn sliver_cells_count_like_exactextract() {
     let exp = expected("edge_cases.json");
-    let dem = Raster::open(fixture("slovenia/dem.tif")).unwrap();
+    let dem = Raster::read(fixture("slovenia/dem.tif")).unwrap();
     let names = ["count", "min", "max", "variety", "majority", "minority"];
     let stats: Vec<Stat> = names.iter().map(|s| Stat::parse(s).unwrap()).collect();
     let opts = ZonalOptions { stats, ..Default::default() };

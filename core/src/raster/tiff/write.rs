@@ -350,7 +350,7 @@ impl GeoTiffWriter {
 /// let r = Raster::from_f64(data, GeoTransform::north_up(500000.0, 4100000.0, 30.0, 30.0),
 ///     Some(landopp::Crs::from_epsg(32633)?), Some(-9999.0))?;
 /// write_geotiff(&path, &r, &GeoTiffWriteOptions::default())?;
-/// let back = Raster::open(&path)?;
+/// let back = Raster::read(&path)?;
 /// assert_eq!(back, r);
 /// # Ok::<(), landopp::Error>(())
 /// ```
