@@ -144,7 +144,7 @@ pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyR
     while let Some((o, depth, at)) = stack.pop() {
         let at_or_top = || if at.is_empty() { "the value".to_string() } else { at.clone() };
         let children: Vec<(Bound<'_, PyAny>, String)> = if let Ok(d) = o.cast::<PyDict>() {
-            d.iter().map(|(k, v)| (v, format!("{at}.{}", plain_key(&k)))).collect()
+            d.iter().map(|(k, v)| (v, join_key(&at, &plain_key(&k)))).collect()
         } else if let Ok(l) = o.cast::<PyList>() {
             l.iter().enumerate().map(|(i, v)| (v, format!("{at}[{i}]"))).collect()
         } else if let Ok(t) = o.cast::<PyTuple>() {
@@ -166,13 +166,13 @@ pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyR
             let fields = o.getattr("__dataclass_fields__")?;
             let names: Vec<String> =
                 fields.cast::<PyDict>()?.keys().iter().map(|k| k.extract()).collect::<PyResult<_>>()?;
-            names.into_iter().map(|n| Ok((o.getattr(n.as_str())?, format!("{at}.{n}")))).collect::<PyResult<_>>()?
+            names.into_iter().map(|n| Ok((o.getattr(n.as_str())?, join_key(&at, &n)))).collect::<PyResult<_>>()?
         } else if let Ok(m) = o.cast::<PyMapping>() {
             m.items()?
                 .iter()
                 .map(|kv| {
                     let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = kv.extract()?;
-                    Ok((v, format!("{at}.{}", plain_key(&k))))
+                    Ok((v, join_key(&at, &plain_key(&k))))
                 })
                 .collect::<PyResult<_>>()?
         } else if let Ok(s) = o.cast::<PySequence>() {
@@ -192,6 +192,15 @@ pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyR
         stack.extend(children.into_iter().map(|(c, p)| (c, depth + 1, p)));
     }
     Ok(())
+}
+
+/// `at.key` (`key` at the top).
+fn join_key(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
 }
 
 /// A dict key as a path component: short plain keys as they are, anything else not echoed.
