@@ -110,6 +110,15 @@ const NAMED: [(&str, [f32; 3]); 16] = [
 ];
 
 impl ColorTable {
+    /// A colour table from a string as the bindings take it: the table's text (several lines) or
+    /// a file name — [`ConfigSource::text_or_file`](crate::config::ConfigSource::text_or_file)'s rule.
+    pub fn from_text_or_file(s: &str) -> Result<Self> {
+        match crate::config::ConfigSource::text_or_file(s) {
+            crate::config::ConfigSource::File(path) => ColorTable::read(path),
+            _ => ColorTable::parse(s),
+        }
+    }
+
     /// Read a colour table file (UTF-8, at most 16 MiB).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let text = crate::error::read_config_text(path.as_ref(), "colour table")?;

@@ -76,14 +76,11 @@ def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Seque
     if not isinstance(raster, Raster):
         raster = read_raster(raster, band=band)
         band = 0
-    path, text = None, None
-    if isinstance(colors, str) and "\n" in colors:
-        text = colors  # the table itself
-    elif isinstance(colors, (str, os.PathLike)):
-        path = os.fspath(colors)
+    if isinstance(colors, (str, os.PathLike)):
+        table = os.fspath(colors)  # a file or the table's text: the core tells which
     else:
         # entries: a line each, as a string or as its fields
-        text = "".join((e if isinstance(e, str) else " ".join(str(f) for f in e)) + "\n" for e in colors)
+        table = "".join((e if isinstance(e, str) else " ".join(str(f) for f in e)) + "\n" for e in colors)
     opts = {"mode": mode, "alpha": alpha, "band": band}
     return _raster_of(_landopp.color_relief(list(raster.bands), list(raster.transform), raster.crs, raster.nodata,
-                                            path, text, opts))
+                                            table, opts))

@@ -41,8 +41,9 @@ impl Task for RasterOpTask {
     }
 }
 
-/// `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table file
-/// (`value R G B [A]` or `value colourname` per line; `nv`, `P%`; GMT .cpt), as RGB(A) bytes
+/// `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table (a
+/// file, or its text of several lines: `value R G B [A]` or `value colourname` per line; `nv`,
+/// `P%`; GMT .cpt), as RGB(A) bytes
 /// without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
 #[napi(
     ts_args_type = "raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }",
@@ -59,7 +60,7 @@ pub fn color_relief(
         raster,
         Box::new(move |r| {
             let opts = ColorReliefOptions::from_json(options)?;
-            let table = ColorTable::read(&colors)?;
+            let table = ColorTable::from_text_or_file(&colors)?;
             color_relief(&r.load()?, &table, &opts)
         }),
     )

@@ -36,30 +36,24 @@ pub(crate) fn terrain<'py>(
     raster_to_py(py, out)
 }
 
-/// `gdaldem color-relief` of a raster given as arrays: the colour table from a file (`colors_path`)
-/// or as text (`colors_text`); options a dict.
+/// `gdaldem color-relief` of a raster given as arrays: the colour table as a file name or its text
+/// (the core's rule); options a dict.
 #[pyfunction]
-#[pyo3(signature = (bands, transform, crs, nodata, colors_path, colors_text, options))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (bands, transform, crs, nodata, colors, options))]
 pub(crate) fn color_relief<'py>(
     py: Python<'py>,
     bands: Vec<Bound<'py, PyAny>>,
     transform: [f64; 6],
     crs: Option<String>,
     nodata: Option<f64>,
-    colors_path: Option<String>,
-    colors_text: Option<String>,
+    colors: String,
     options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use landopp::color_relief::{ColorReliefOptions, ColorTable};
     let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
     let opts: ColorReliefOptions = config(options)?;
     let out = run(py, move || {
-        let table = match (colors_path, colors_text) {
-            (Some(p), None) => ColorTable::read(p)?,
-            (None, Some(t)) => ColorTable::parse(&t)?,
-            _ => return Err(landopp::Error::InvalidInput("give a colour table file or its text, not both".into())),
-        };
+        let table = ColorTable::from_text_or_file(&colors)?;
         let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
         let raster = Raster::new(data, GeoTransform(transform), crs, nodata)?;
         landopp::color_relief::color_relief(&raster, &table, &opts)
