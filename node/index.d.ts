@@ -96,8 +96,9 @@ export interface AreaPerimeter {
 export declare function buildSearchIndex(parcels: any, table: FeatureTable, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
 /**
- * `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table file
- * (`value R G B [A]` or `value colourname` per line; `nv`, `P%`; GMT .cpt), as RGB(A) bytes
+ * `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table (a
+ * file, or its text of several lines: `value R G B [A]` or `value colourname` per line; `nv`,
+ * `P%`; GMT .cpt), as RGB(A) bytes
  * without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
  */
 export declare function colorRelief(raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }): Promise<RasterResult>

@@ -40,14 +40,13 @@ pub enum ConfigSource {
 }
 
 impl ConfigSource {
-    /// A string as the bindings take it (the one rule, for every binding): JSON text (it starts
-    /// with `{`) and text of several lines are text; otherwise an existing path is that file, a
+    /// A string as the bindings take it (the one rule, for every binding): JSON text (an object
+    /// or an array) and text of several lines are text; otherwise an existing path is that file, a
     /// one-line `key = value` is TOML text, and anything else is a file name (so a mistyped
     /// path is `NOT_FOUND` naming it, not a TOML syntax error).
     pub fn text_or_file(s: impl Into<String>) -> Self {
         let s = s.into();
-        let t = s.trim_start_matches('\u{feff}').trim_start();
-        if t.starts_with('{') || s.contains('\n') {
+        if crate::error::is_json(s.trim_start_matches('\u{feff}')) || s.contains('\n') {
             ConfigSource::Text(s)
         } else if Path::new(&s).exists() || !s.contains('=') {
             ConfigSource::File(PathBuf::from(s))
@@ -232,6 +231,15 @@ mod tests {
         assert_eq!(e.code(), "NOT_FOUND", "{e}");
         assert!(matches!(ConfigSource::text_or_file("version = 1"), ConfigSource::Text(_)));
         assert!(matches!(ConfigSource::text_or_file(" {\"version\": 1}"), ConfigSource::Text(_)));
+        // an array of queries is JSON; a TOML table header is TOML
+        let qs = Vec::<crate::search::Query>::from_source(ConfigSource::text_or_file(r#"[{"limit": 3}, {}]"#)).unwrap();
+        assert_eq!((qs.len(), qs[0].limit), (2, 3));
+        assert!(Vec::<crate::search::Query>::from_text("[]").unwrap().is_empty());
+        let s = crate::search::SensitivityOptions::from_text(
+            "top_k = 3\n[perturbation]\ntype = \"one_at_a_time\"\ndelta = 0.1",
+        )
+        .unwrap();
+        assert_eq!(s.top_k, 3);
         let braces = dir.join("{proj}");
         std::fs::create_dir_all(&braces).unwrap();
         std::fs::write(braces.join("p.json"), PROFILE).unwrap();

@@ -223,7 +223,7 @@ pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     // a byte-order mark (Windows editors write one) is not part of the document
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim_start().starts_with('{') {
+    if is_json(text) {
         serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or_default();
@@ -241,6 +241,16 @@ pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &st
             Error::InvalidInput(format!("{what}: not valid TOML or JSON: {}{at}", redact(&msg)))
         })
     }
+}
+
+/// JSON, not TOML: an object, or an array of values (`[{`, `[]`, `["`, `[1`); a TOML document
+/// starts with a key or a `[table]` / `[[array-of-tables]]` header.
+pub(crate) fn is_json(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with('{')
+        || t.strip_prefix('[').is_some_and(|r| {
+            r.trim_start().starts_with(|c: char| matches!(c, '{' | ']' | '"' | '-') || c.is_ascii_digit())
+        })
 }
 
 /// Largest configuration file (feature spec, profile, STAC item) read: 16 MiB.
