@@ -119,3 +119,40 @@ def test_a_bug_is_an_internal_error_that_except_exception_catches():
         pass
     # the interpreter and the extension keep working
     assert landopp.read_raster(FIXTURES / "slovenia" / "dem.tif").bands[0].size > 0
+
+
+def test_configurations_cross_as_dicts_numpy_scalars_paths_and_nan_is_refused_with_its_path(tmp_path):
+    """A profile crosses as the dict it is (read straight into the Rust type): numpy scalars are
+    numbers, a str or Path names a file, NaN anywhere is refused naming where, and containers of
+    any kind nested 100,000 deep are refused instead of overflowing the stack."""
+    import collections
+    import json
+
+    import pandas as pd
+
+    df = pd.DataFrame({"slope": [1.0, 5.0, 9.0]}, index=pd.Index(["a", "b", "c"], name="parcel_id"))
+    prof = {"version": 1, "method": {"type": "weighted_sum"},
+            "criteria": [{"column": "slope", "weight": np.float32(1),
+                          "transform": {"type": "linear_cost", "min": np.int64(0), "max": 10}}]}
+    assert landopp.score(df, prof)["rank"].tolist() == [1.0, 2.0, 3.0]
+    bad = json.loads(json.dumps(prof, default=float))
+    bad["criteria"][0]["transform"]["max"] = float("nan")
+    with pytest.raises(landopp.InvalidInputError, match=r"criteria\[0\]\.transform\.max is not a finite number"):
+        landopp.score(df, bad)
+    bad["criteria"][0]["transform"]["max"] = "s3cret"
+    with pytest.raises(landopp.InvalidInputError, match=r"profile: criteria\[0\]\.transform") as e:
+        landopp.score(df, bad)
+    assert "s3cret" not in str(e.value)
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(prof, default=float))
+    assert landopp.score(df, path)["rank"].tolist() == [1.0, 2.0, 3.0]
+    assert landopp.score(df, str(path))["rank"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(landopp.NotFoundError):
+        landopp.score(df, str(tmp_path / "missing.json"))
+    deep = cur = collections.UserList()
+    for _ in range(100_000):
+        nxt = collections.UserList()
+        cur.append(nxt)
+        cur = nxt
+    with pytest.raises(landopp.InvalidInputError, match="nested deeper than 64 levels"):
+        landopp.score(df, {"version": 1, "criteria": deep})

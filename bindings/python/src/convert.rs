@@ -133,8 +133,10 @@ pub(crate) fn raster_to_py(py: Python<'_>, r: Raster) -> PyResult<Bound<'_, pyo3
 /// and dataclasses): `INVALID_INPUT` when containers nest deeper than `max` (walked without
 /// recursion: reading recurses once per level, and 100,000 levels overflowed the stack) or a
 /// number is NaN or infinite (no configuration value may be, and a NaN bound would silently
-/// match nothing), naming where.
-pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyResult<()> {
+/// match nothing), naming where. Returns whether the value holds numbers that are not Python's
+/// own (numpy scalars), which serde reads only in typed fields: [`builtin_copy`] then converts.
+pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyResult<bool> {
+    let mut foreign_numbers = false;
     use pyo3::types::{
         PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PySequence, PySet, PyTuple,
     };
@@ -183,6 +185,7 @@ pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyR
                 if !v.is_finite() {
                     return refuse(format!("{} is not a finite number", at_or_top()));
                 }
+                foreign_numbers = true;
             }
             continue;
         };
@@ -191,7 +194,36 @@ pub(crate) fn check_value(obj: &Bound<'_, PyAny>, max: usize, what: &str) -> PyR
         }
         stack.extend(children.into_iter().map(|(c, p)| (c, depth + 1, p)));
     }
-    Ok(())
+    Ok(foreign_numbers)
+}
+
+/// A copy of a checked value with numbers that are not Python's own (numpy scalars) as Python
+/// ints and floats (`.item()`), dicts and sequences rebuilt around them: serde reads untyped
+/// places (internally tagged enums buffer their content) only from Python's own numbers.
+/// Recursion is bounded by [`check_value`]'s depth limit.
+fn builtin_copy<'py>(o: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+    let py = o.py();
+    if let Ok(d) = o.cast::<PyDict>() {
+        let out = PyDict::new(py);
+        for (k, v) in d.iter() {
+            out.set_item(k, builtin_copy(&v)?)?;
+        }
+        Ok(out.into_any())
+    } else if o.is_instance_of::<PyList>() || o.is_instance_of::<PyTuple>() {
+        let items = o.try_iter()?.map(|v| builtin_copy(&v?)).collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, items)?.into_any())
+    } else if o.is_instance_of::<PyString>()
+        || o.is_instance_of::<PyBool>()
+        || o.is_instance_of::<PyInt>()
+        || o.is_instance_of::<PyFloat>()
+    {
+        Ok(o.clone())
+    } else if o.hasattr("item")? && o.extract::<f64>().is_ok() {
+        o.call_method0("item")
+    } else {
+        Ok(o.clone())
+    }
 }
 
 /// `at.key` (`key` at the top).
@@ -236,8 +268,11 @@ pub(crate) fn config<T: Config>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
     let c = if is_text_or_path {
         T::from_source(config_source(obj)?)
     } else {
-        check_value(obj, 64, T::WHAT)?;
-        T::from_deserializer(&mut pythonize::Depythonizer::from_object(obj))
+        if check_value(obj, 64, T::WHAT)? {
+            T::from_deserializer(&mut pythonize::Depythonizer::from_object(&builtin_copy(obj)?))
+        } else {
+            T::from_deserializer(&mut pythonize::Depythonizer::from_object(obj))
+        }
     };
     c.map_err(|e| crate::error::to_py(py, e))
 }
