@@ -50,7 +50,9 @@ pub struct ModelCard {
     pub target: String,
     /// SHA-256 of the training data (features as little-endian f64, then the target).
     pub training_data_sha256: String,
-    /// Validation metrics by name (e.g. `r2_spatial_5fold`).
+    /// Validation metrics by name (e.g. `r2_spatial_5fold`); an undefined one is NaN (`null` in
+    /// the file, read back as NaN: a card with a NaN metric saved, and then would not load).
+    #[serde(deserialize_with = "nan_for_null")]
     pub metrics: BTreeMap<String, f64>,
     /// Hyper-parameters.
     pub hyper_parameters: Params,
@@ -588,7 +590,12 @@ impl Model {
         if m.card.classes.as_ref().is_some_and(|c| c.len() < m.estimator.n_classes()) {
             return Err(bad("the card names fewer classes than the model predicts"));
         }
-        if m.card != env.card {
+        // compared as written (NaN metrics are equal there, not as numbers)
+        let same = match (serde_json::to_value(&m.card), serde_json::to_value(&env.card)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if !same {
             return Err(Error::Integrity("the clear card differs from the card inside the payload".into()));
         }
         if let Some(want) = opts.expect_features {
@@ -601,6 +608,12 @@ impl Model {
         }
         Ok(m)
     }
+}
+
+/// A map of numbers in which `null` (how JSON writes NaN) reads back as NaN.
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let m: BTreeMap<String, Option<f64>> = serde::Deserialize::deserialize(d)?;
+    Ok(m.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
 }
 
 #[cfg(test)]
@@ -703,6 +716,13 @@ mod tests {
         let back = Model::load(&p, &opts).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.estimator.predict(&d.x).unwrap(), m.estimator.predict(&d.x).unwrap());
+        // an undefined metric (NaN) saves and loads back as NaN
+        let mut nan = m.clone();
+        nan.card.metrics.insert("r2".into(), f64::NAN);
+        let q = dir.path().join("nan.json");
+        nan.save(&q, &SaveOptions { hmac_key: sign, encryption_key: None }).unwrap();
+        let back = Model::load(&q, &LoadOptions { encryption_key: None, ..opts }).unwrap();
+        assert!(back.card.metrics["r2"].is_nan());
         let code = |o: &LoadOptions<'_>| Model::load(&p, o).unwrap_err().code();
         assert_eq!(code(&LoadOptions { encryption_key: Some(&[4u8; 32]), ..opts }), "INTEGRITY");
         assert_eq!(code(&LoadOptions { hmac_key: Some(b"sixteen bytes k2"), ..opts }), "INTEGRITY");
