@@ -266,6 +266,19 @@ mod tests {
         assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert_eq!(TerrainOptions::from_value(serde_json::Value::Null).unwrap(), TerrainOptions::default());
+        // a step's check names the step once and keeps its code
+        use crate::pipeline::FeatureSpec;
+        let spec = |step: serde_json::Value| {
+            FeatureSpec::from_value(
+                serde_json::json!({"version": 1, "parcels": {"path": "p.gpkg"}, "features": [step]}),
+            )
+            .unwrap_err()
+        };
+        let e = spec(serde_json::json!({"type": "zonal", "raster": "r.tif", "stats": ["s3cret"]}));
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(e.to_string().starts_with("invalid input: features[0]: unknown statistic"), "{e}");
+        let e = spec(serde_json::json!({"type": "spectral", "bands": {}, "indices": ["NOPE"], "stats": ["mean"]}));
+        assert_eq!(e.code(), "NOT_FOUND", "{e}");
         assert_eq!(Profile::from_value(serde_json::Value::Null).unwrap_err().code(), "INVALID_INPUT");
     }
 }

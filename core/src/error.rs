@@ -153,6 +153,19 @@ fn fmt_available(v: &[String]) -> String {
 }
 
 impl Error {
+    /// The same error, its message prefixed with where it happened (`features[2]`); the kind, and
+    /// so the code, is kept. Errors about a file already name it and are returned as they are.
+    pub(crate) fn at(self, at: &str) -> Error {
+        match self {
+            Error::Unsupported(m) => Error::Unsupported(format!("{at}: {m}")),
+            Error::InvalidInput(m) => Error::InvalidInput(format!("{at}: {m}")),
+            Error::InvalidGeometry(m) => Error::InvalidGeometry(format!("{at}: {m}")),
+            Error::Crs(m) => Error::Crs(format!("{at}: {m}")),
+            Error::Empty(m) => Error::Empty(format!("{at}: {m}")),
+            other => other,
+        }
+    }
+
     /// The stable category of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

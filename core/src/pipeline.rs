@@ -268,7 +268,7 @@ impl FeatureSpec {
             Crs::from_user_input(c)?;
         }
         for (i, f) in self.features.iter().enumerate() {
-            let ctx = |e: Error| Error::InvalidInput(format!("features[{i}]: {e}"));
+            let ctx = |e: Error| e.at(&format!("features[{i}]"));
             match f {
                 FeatureStep::Zonal { stats, band, .. } => {
                     stats.iter().try_for_each(|s| Stat::parse(s).map(|_| ())).map_err(ctx)?;
