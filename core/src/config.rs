@@ -266,6 +266,13 @@ mod tests {
         assert!(e.to_string().starts_with("invalid input: terrain options"), "{e}");
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert_eq!(TerrainOptions::from_value(serde_json::Value::Null).unwrap(), TerrainOptions::default());
+        // serde's messages do not name the library's internal types
+        for e in [
+            TerrainOptions::from_value(serde_json::json!("slope")).unwrap_err(),
+            crate::spectral::ImagerySettings::from_value(serde_json::json!({"sensor": "sentinel2_l2a"})).unwrap_err(),
+        ] {
+            assert!(!e.to_string().contains("Json"), "{e}");
+        }
         // a step's check names the step once and keeps its code
         use crate::pipeline::FeatureSpec;
         let spec = |step: serde_json::Value| {

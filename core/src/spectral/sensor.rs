@@ -31,7 +31,12 @@ pub enum Sensor {
 
 /// [`Sensor`] as written: a Sentinel-2 offset given directly or by a processing baseline.
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "sensor", deny_unknown_fields)]
+#[serde(
+    rename_all = "snake_case",
+    tag = "sensor",
+    deny_unknown_fields,
+    expecting = "a sensor: {\"sensor\": \"sentinel2_l2a\", ...}"
+)]
 enum SensorJson {
     Sentinel2L1c {
         #[serde(default)]

@@ -100,7 +100,7 @@ impl Default for TerrainOptions {
 
 /// [`TerrainOptions`] as written: every field, plus gdaldem's `alg`.
 #[derive(serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, expecting = "terrain options (an object)")]
 pub(super) struct TerrainOptionsJson {
     pub(super) compute_edges: bool,
     pub(super) scale: Option<f64>,
