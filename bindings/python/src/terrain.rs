@@ -1,9 +1,8 @@
 //! Terrain products and colour relief of a DEM given as arrays or a path.
 
-use crate::convert::{band_from_py, config, raster_to_py};
+use crate::convert::{config, raster_to_py, RasterArg};
 use crate::run;
 use landopp::terrain::{terrain as core_terrain, TerrainOptions, TerrainProduct};
-use landopp::{Crs, GeoTransform, Raster};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -26,13 +25,9 @@ pub(crate) fn terrain<'py>(
     product: String,
     options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let load = RasterArg::Arrays(bands, transform, crs, nodata).into_loader()?;
     let opts: TerrainOptions = config(options)?;
-    let out = run(py, move || {
-        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
-        let dem = Raster::new(data, GeoTransform(transform), crs, nodata)?;
-        core_terrain(&dem, TerrainProduct::parse(&product)?, &opts)
-    })?;
+    let out = run(py, move || core_terrain(&load()?, TerrainProduct::parse(&product)?, &opts))?;
     raster_to_py(py, out)
 }
 
@@ -50,13 +45,11 @@ pub(crate) fn color_relief<'py>(
     options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use landopp::color_relief::{ColorReliefOptions, ColorTable};
-    let data = bands.iter().map(band_from_py).collect::<PyResult<Vec<_>>>()?;
+    let load = RasterArg::Arrays(bands, transform, crs, nodata).into_loader()?;
     let opts: ColorReliefOptions = config(options)?;
     let out = run(py, move || {
         let table = ColorTable::from_text_or_file(&colors)?;
-        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
-        let raster = Raster::new(data, GeoTransform(transform), crs, nodata)?;
-        landopp::color_relief::color_relief(&raster, &table, &opts)
+        landopp::color_relief::color_relief(&load()?, &table, &opts)
     })?;
     raster_to_py(py, out)
 }
