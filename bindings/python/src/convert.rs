@@ -243,38 +243,24 @@ fn plain_key(k: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// A configuration given as text or a path: a `str` (JSON/TOML text or a file name, by the core's
-/// [`ConfigSource::text_or_file`] rule), an `os.PathLike` (a file), or `None` (absent).
-fn config_source(obj: &Bound<'_, PyAny>) -> PyResult<ConfigSource> {
-    if obj.is_none() {
-        return Ok(ConfigSource::Value(serde_json::Value::Null));
-    }
-    if let Ok(s) = obj.cast::<pyo3::types::PyString>() {
-        return Ok(ConfigSource::text_or_file(s.to_str()?));
-    }
-    if obj.hasattr("__fspath__")? {
-        return Ok(ConfigSource::File(obj.extract::<std::path::PathBuf>()?));
-    }
-    Err(PyTypeError::new_err("a configuration is a dict, a str or a path"))
-}
-
 /// A typed configuration from a Python argument, checked by the core: a dict (or list) is read
 /// straight into the type through pythonize (numbers keep their type: numpy scalars work, NaN is
-/// refused with its path), a `str` or path as [`config_source`] says.
+/// refused with its path), a `str` as JSON/TOML text or a file name (the core's rule), an
+/// `os.PathLike` as a file, `None` as absent.
 pub(crate) fn config<T: Config>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
-    let py = obj.py();
-    let is_text_or_path =
-        obj.is_none() || obj.is_instance_of::<pyo3::types::PyString>() || obj.hasattr("__fspath__")?;
-    let c = if is_text_or_path {
-        T::from_source(config_source(obj)?)
+    let c = if obj.is_none() {
+        T::from_value(serde_json::Value::Null)
+    } else if let Ok(s) = obj.cast::<pyo3::types::PyString>() {
+        // JSON/TOML text or a file name, by the core's rule
+        T::from_source(ConfigSource::text_or_file(s.to_str()?))
+    } else if obj.hasattr("__fspath__")? {
+        T::from_file(obj.extract::<std::path::PathBuf>()?)
+    } else if check_value(obj, 64, T::WHAT)? {
+        T::from_deserializer(&mut pythonize::Depythonizer::from_object(&builtin_copy(obj)?))
     } else {
-        if check_value(obj, 64, T::WHAT)? {
-            T::from_deserializer(&mut pythonize::Depythonizer::from_object(&builtin_copy(obj)?))
-        } else {
-            T::from_deserializer(&mut pythonize::Depythonizer::from_object(obj))
-        }
+        T::from_deserializer(&mut pythonize::Depythonizer::from_object(obj))
     };
-    c.map_err(|e| crate::error::to_py(py, e))
+    c.map_err(|e| crate::error::to_py(obj.py(), e))
 }
 
 /// A serialisable result as Python objects (dicts, lists, floats, strings): no JSON text.
