@@ -25,6 +25,13 @@ cargo test --locked
 # the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
 cargo test --locked -p landopp --features mimalloc --lib alloc::
 
+step "Rust: the lean build (cargo add landopp --no-default-features): at most 60 dependencies, lints, unit tests"
+lean=$(cargo tree --locked -p landopp --no-default-features -e normal,build --prefix none | sed 's/ (\*)//' | sort -u | grep -cv '^landopp ')
+echo "landopp --no-default-features: $lean dependencies"
+[ "$lean" -le 60 ] || { echo "the lean build grew past 60 dependencies" >&2; exit 1; }
+cargo clippy --locked -p landopp --no-default-features --all-targets -- -D warnings
+cargo test --locked -p landopp --no-default-features --lib
+
 step "Fuzz: every parser under AFL++ for a short budget (core/fuzz/run.sh; long runs in core/fuzz/README.md)"
 bash core/fuzz/run.sh "${LANDOPP_FUZZ_CI_SECONDS:-20}"
 
@@ -45,8 +52,10 @@ step "Python: mypy --strict on the package and the examples"
 
 step "Node: tooling (npm) and native addon (napi build)"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
-step "Node: generated index.d.ts / index.js are committed and up to date"
-git diff --exit-code -- node/index.d.ts node/index.js
+step "Node: generated index.d.ts / index.js / types.schema.json / types.d.ts are committed and up to date"
+# the documents' schema from the Rust types (fails when a config or result type changed without it)
+cargo test --locked -q -p landopp --features schema --test node_types
+git diff --exit-code -- node/index.d.ts node/index.js node/types.schema.json node/types.d.ts
 step "Node: node --test"
 (cd node && node --test test/)
 

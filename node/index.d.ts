@@ -13,9 +13,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Model {
   /**
    * The model card: version, created-at, features, target, training-data SHA-256, metrics,
-   * hyper-parameters, library version, categories, classes.
+   * hyper-parameters, library version, categories, classes. Keys in camelCase, except
+   * `hyperParameters`, which is a parameters document as `train` takes it (snake_case keys, as
+   * in the files).
    */
-  get card(): Record<string, any>
+  get card(): import('./types').ModelCard
   /**
    * Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
    * probabilities row-major.
@@ -25,7 +27,7 @@ export declare class Model {
    * Per row `{value, bias, contributions, scale}` (`bias + Σ contributions = value`,
    * contributions per card feature).
    */
-  explain(table: FeatureTable | FeatureColumns): Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>
+  explain(table: FeatureTable | FeatureColumns): Promise<import('./types').Explained[]>
   /**
    * Permutation importance per card feature on columns that include the target:
    * `[{feature, importanceMean, importanceStd}]`, in card order.
@@ -55,21 +57,21 @@ export declare class SearchIndex {
    * assembles them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending, limit,
    * cursor, explain}`, as in Rust and Python.
    */
-  queryJson(query: any): Promise<QueryParts>
+  queryJson(query: import('./types').Query): Promise<QueryParts>
   /**
    * The query off the JS thread, resolving to the whole page (explanations inline) as one
    * JSON text in `page` — for services that forward it as the response body unparsed.
    */
-  queryText(query: any): Promise<QueryParts>
+  queryText(query: import('./types').Query): Promise<QueryParts>
   /** The same query on the JS thread (sub-millisecond for small areas). */
-  queryJsonSync(query: any): QueryParts
+  queryJsonSync(query: import('./types').Query): QueryParts
   /**
    * Re-score with a new profile without recomputing features (off the JS thread; queries
    * running meanwhile see the old scores).
    */
-  rescore(profile: any): Promise<void>
-  /** Sites of adjacent matching parcels: `[{parcel_ids, acres, score}]`, largest first. */
-  assembleSites(query: any, toleranceM?: number | undefined | null, minAcres?: number | undefined | null): any
+  rescore(profile: import('./types').Profile | string): Promise<void>
+  /** Sites of adjacent matching parcels: `[{parcelIds, acres, score}]`, largest first. */
+  assembleSites(query: import('./types').Query, toleranceM?: number | undefined | null, minAcres?: number | undefined | null): import('./types').Site[]
 }
 
 /** The model version serving each parcel: SHA-256 of salt + id, deterministic. */
@@ -93,7 +95,7 @@ export interface AreaPerimeter {
  * ids matching the table's, same order), the feature table (as `features()` returns it) and an
  * optional scoring profile (object or JSON/TOML text).
  */
-export declare function buildSearchIndex(parcels: any, table: FeatureTable, profile?: any | undefined | null, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
+export declare function buildSearchIndex(parcels: string | import('geojson').FeatureCollection, table: FeatureTable, profile?: import('./types').Profile | string, options?: SearchIndexOptions | undefined | null): Promise<SearchIndex>
 
 /**
  * `gdaldem color-relief`: a raster (path or arrays) coloured through a gdaldem colour table (a
@@ -101,7 +103,7 @@ export declare function buildSearchIndex(parcels: any, table: FeatureTable, prof
  * `P%`; GMT .cpt), as RGB(A) bytes
  * without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
  */
-export declare function colorRelief(raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }): Promise<RasterResult>
+export declare function colorRelief(raster: string | RasterInput, colors: string, options?: import('./types').ColorReliefOptions): Promise<RasterResult>
 
 /**
  * Out-of-fold predictions (`n`, or `n × classes` probabilities row-major) of a model family on
@@ -131,7 +133,7 @@ export interface DriftOptions {
  * Drift of every numeric column shared by `reference` (training data) and `current`: PSI and
  * KS per column, `drifted` names the columns over a threshold.
  */
-export declare function driftReport(reference: FeatureTable | FeatureColumns, current: FeatureTable | FeatureColumns, options?: DriftOptions | undefined | null): Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>
+export declare function driftReport(reference: FeatureTable | FeatureColumns, current: FeatureTable | FeatureColumns, options?: DriftOptions | undefined | null): Promise<import('./types').DriftReport>
 
 /** A feature column returned to JS. */
 export interface FeatureColumn {
@@ -156,7 +158,7 @@ export interface FeatureColumns {
  * Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
  * JS thread.
  */
-export declare function features(spec: any, baseDir?: string | undefined | null): Promise<FeatureTable>
+export declare function features(spec: import('./types').FeatureSpec | string, baseDir?: string | undefined | null): Promise<FeatureTable>
 
 export interface FeatureTable {
   ids: Array<string>
@@ -174,7 +176,7 @@ export declare function formulaVariables(expr: string): Array<string>
  * Geodesic area (m²) and exterior perimeter (m) on WGS 84 of a GeoJSON FeatureCollection or
  * geometry list, whose coordinates are in `crs` (default EPSG:4326).
  */
-export declare function geodesicAreaPerimeter(geojson: any, crs?: string | undefined | null): AreaPerimeter
+export declare function geodesicAreaPerimeter(geojson: import('geojson').FeatureCollection | import('geojson').Geometry[], crs?: string | undefined | null): AreaPerimeter
 
 /** Hits of many queries as columns (one entry per hit). */
 export interface HitTable {
@@ -215,12 +217,14 @@ export interface HoldoutOptions {
 export interface ImportanceOptions {
   /** Metric name (default `r2`, or `balanced_accuracy` for classes). */
   metric?: string
+  /** Shuffles per feature (default 5). */
   nRepeats?: number
+  /** Seed of the shuffles (default 0). */
   seed?: number
 }
 
 /** A gdalinfo/ogrinfo-like summary. */
-export declare function info(path: string): any
+export declare function info(path: string): import('./types').Info
 
 /** Fold of each of `n` rows for shuffled k-fold cross-validation. */
 export declare function kfold(n: number, k: number, seed?: number | undefined | null): Uint32Array
@@ -317,7 +321,7 @@ export interface RasterResult {
  * ISO 8601 strings, their columns named in `'landopp:field_types'` (`{ sold: 'date' }`), which
  * `writeLayer` honours to write them back as the same types.
  */
-export declare function readLayer(path: string, options?: ReadLayerOptions | undefined | null): Promise<any>
+export declare function readLayer(path: string, options?: ReadLayerOptions | undefined | null): Promise<import('geojson').FeatureCollection>
 
 export interface ReadLayerOptions {
   /** GeoPackage layer name. */
@@ -341,7 +345,7 @@ export declare function readRaster(path: string, options?: ReadRasterOptions | u
 export interface ReadRasterOptions {
   /** `[row, col, rows, cols]`. */
   window?: Array<number>
-  /** 0-based band; default all bands. */
+  /** Band number (1-based, as GDAL numbers bands); default all bands. */
   band?: number
 }
 
@@ -350,7 +354,7 @@ export interface ReadRasterOptions {
  * text), off the JS thread. The numeric columns are read in place, not copied: do not write to
  * them until the Promise settles.
  */
-export declare function score(table: FeatureTable | FeatureColumns, profile: any, options?: ScoreOptions | undefined | null): Promise<ScoreResult>
+export declare function score(table: FeatureTable | FeatureColumns, profile: import('./types').Profile | string, options?: ScoreOptions | undefined | null): Promise<ScoreResult>
 
 export interface ScoreOptions {
   /** Include every parcel's explanation (default false: use a SearchIndex for explained hits). */
@@ -381,7 +385,7 @@ export interface ScoreResult {
    * Per parcel, per criterion: `{criterion, raw, transformed, weight, contribution, missing}`
    * (only with `{explain: true}`).
    */
-  explanations?: Array<Array<{criterion: string, raw: number, label?: string, transformed: number, weight: number, contribution: number, missing: boolean}>> | undefined
+  explanations?: Array<Array<import('./types').Contribution>> | undefined
 }
 
 export interface SearchIndexOptions {
@@ -455,14 +459,14 @@ export interface SpectralOptions {
  * `tpi`, `roughness`) of a DEM file or an in-memory raster (typed arrays); options as in the Rust
  * `TerrainOptions` in its snake_case keys (`{compute_edges, z_factor, alg, hillshade, ...}`).
  */
-export declare function terrain(dem: string | RasterInput, product: string, options?: any | undefined | null): Promise<RasterResult>
+export declare function terrain(dem: string | RasterInput, product: string, options?: import('./types').TerrainOptions): Promise<RasterResult>
 
 /**
  * Like `gdaldem PRODUCT DEM OUTPUT`: the terrain product of a DEM file written as a tiled GeoTIFF,
  * streamed a strip of rows at a time (memory stays at a few MB whatever the DEM's size). Options
  * as `terrain`'s plus `compress: 'deflate' | 'none'`.
  */
-export declare function terrainToFile(dem: string, output: string, product: string, options?: any | undefined | null): Promise<void>
+export declare function terrainToFile(dem: string, output: string, product: string, options?: import('./types').TerrainOptions & { compress?: 'deflate' | 'none' }): Promise<void>
 
 /** Train a model on table columns; resolves to a `Model`. */
 export declare function trainModel(table: FeatureTable | FeatureColumns, options: TrainOptions): Promise<Model>
@@ -474,9 +478,9 @@ export interface TrainOptions {
   target: string
   /**
    * `{model: "random_forest" | "gradient_boosting" | "linear", task: "regression" |
-   * "classification", ...hyper-parameters by scikit-learn's names}`.
+   * "classification", ...hyper-parameters by scikit-learn's names}`, or a file or JSON / TOML text.
    */
-  params: any
+  params: import('./types').Params | string
   modelVersion?: string
   /** Metrics to record in the card. */
   metrics?: Record<string, number>
@@ -491,7 +495,7 @@ export declare function transform(src: string, dst: string, x: Float64Array, y: 
 export declare function version(): string
 
 /** Write a GeoJSON FeatureCollection (coordinates in `crs`) as GeoJSON or GeoPackage. */
-export declare function writeLayer(path: string, geojson: any, crs?: string | undefined | null): void
+export declare function writeLayer(path: string, geojson: import('geojson').FeatureCollection, crs?: string | undefined | null): void
 
 export interface Xy {
   x: Float64Array
@@ -505,7 +509,7 @@ export interface ZonalOptions {
    * `["count", "mean"]`.
    */
   stats?: Array<string>
-  /** 0-based band. */
+  /** Band number (1-based, as GDAL numbers bands; default 1). */
   band?: number
   /** Ignore cells covered less than this fraction. */
   minCoverageFrac?: number
@@ -521,4 +525,4 @@ export interface ZonalOptions {
  * over polygons (file path or GeoJSON FeatureCollection; reprojected to the raster CRS). Resolves
  * to one Float64Array per statistic, in polygon order.
  */
-export declare function zonalStats(raster: string | RasterInput, polygons: any, options?: ZonalOptions | undefined | null): Promise<NamedColumn[]>
+export declare function zonalStats(raster: string | RasterInput, polygons: string | import('geojson').FeatureCollection, options?: ZonalOptions | undefined | null): Promise<NamedColumn[]>

@@ -1,62 +1,24 @@
-// Types of the package entry: the generated declarations (index.d.ts) plus the JS helpers.
+// Types of the package entry: the generated declarations — index.d.ts (the native functions, by
+// napi-rs) and types.d.ts (the configuration and result documents, from the Rust types) — plus
+// the JS helpers of landopp.js.
 export * from './index'
+export * from './types'
 
-/** A search request (same JSON as Rust and Python). */
-export interface SearchQuery {
-  /** `{bbox: [xmin, ymin, xmax, ymax]}`, `{polygon: GeoJSON geometry}` or `{point: {xy: [x, y], radius_m: r}}`. */
-  aoi?: { bbox: [number, number, number, number] } | { polygon: object } | { point: { xy: [number, number]; radius_m: number } }
-  /** CRS of the AOI coordinates (default: the index CRS), e.g. `"EPSG:4326"`. */
-  crs?: string
-  /** All must hold: `{column, min?, max?, in?}` (`in`: allowed category labels). */
-  filters?: Array<{ column: string; min?: number; max?: number; in?: string[] }>
-  include_excluded?: boolean
-  /** Sort column (default `score`). */
-  sort_by?: string
-  ascending?: boolean
-  /** Page size (default 100). */
-  limit?: number
-  /** `next_cursor` of the previous page. */
-  cursor?: string
-  /** Per-criterion explanations in the hits (default true). */
-  explain?: boolean
-}
+import type { Contribution, Hit, Page, Query } from './types'
+import type { HitTable } from './index'
 
-export interface Contribution {
-  criterion: string
-  raw: number | null
-  label?: string
-  transformed: number
-  weight: number
-  /** Additive share of the score (weighted sum, OWA, SPOTIS); NaN for weighted product and TOPSIS. */
-  contribution: number
-  missing: boolean
-  /** Weighted product: transformed ^ weight (the score is the product of the factors). */
-  factor?: number
-  /** TOPSIS: weight × transformed / the criterion's norm over the candidate set. */
-  weightedValue?: number
-  /** TOPSIS: squared gap to the ideal value (score = √Σ anti / (√Σ ideal + √Σ anti)). */
-  gapToIdeal?: number
-  /** TOPSIS: squared gap to the anti-ideal value. */
-  gapToAntiIdeal?: number
-}
+/** A search request: the same document as in Rust, Python and the CLI (snake_case keys). */
+export type SearchQuery = Query
 
-export interface SearchHit {
-  id: string
-  score: number | null
-  rank: number
-  excluded: boolean
-  reasons: string[]
-  sort_value: number | null
+/** One result; its `explanation` is built from the page's numbers when first read. */
+export interface SearchHit extends Hit {
   explanation: Contribution[]
 }
 
-export interface SearchPage {
+/** One page of results. */
+export interface SearchPage extends Page {
   hits: SearchHit[]
-  total: number
-  next_cursor: string | null
 }
-
-import type { HitTable } from './index'
 
 declare module './index' {
   interface SearchIndex {

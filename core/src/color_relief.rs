@@ -21,6 +21,7 @@ use crate::raster::{BandData, Raster};
 use std::path::Path;
 
 /// How values between two entries of the table are coloured.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColorMode {
@@ -35,15 +36,22 @@ pub enum ColorMode {
 }
 
 /// Options of [`color_relief`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ColorReliefOptions {
     /// How values between entries are coloured.
     pub mode: ColorMode,
     /// Add an alpha band (`-alpha`).
     pub alpha: bool,
-    /// 0-based band of the input.
+    /// Band number of the input (1-based, as gdaldem `-b`; default 1).
     pub band: usize,
+}
+
+impl Default for ColorReliefOptions {
+    fn default() -> Self {
+        ColorReliefOptions { mode: ColorMode::default(), alpha: false, band: 1 }
+    }
 }
 
 impl ColorReliefOptions {
@@ -368,7 +376,7 @@ fn rgba_of(t: &[(f64, [u8; 4])], x: f64, mode: ColorMode) -> [u8; 4] {
 /// # Ok::<(), landopp::Error>(())
 /// ```
 pub fn color_relief(raster: &Raster, table: &ColorTable, opts: &ColorReliefOptions) -> Result<Raster> {
-    let band = raster.band(opts.band)?;
+    let band = raster.band(crate::raster::band_index(opts.band, raster.band_count())?)?;
     // cells as gdaldem reads them: f32
     let cells: Vec<f32> = band.to_f64().iter().map(|v| *v as f32).collect();
     let nodata = raster.nodata;

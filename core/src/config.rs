@@ -194,10 +194,12 @@ impl Config for Vec<crate::search::Query> {
     const WHAT: &'static str = "queries";
 }
 
+#[cfg(feature = "ml-files")]
 impl Config for crate::ml::drift::AbSplit {
     const WHAT: &'static str = "A/B split";
 }
 
+#[cfg(feature = "ml-files")]
 impl Config for crate::ml::registry::RetrainPolicy {
     const WHAT: &'static str = "retrain policy";
     fn absent() -> Option<Self> {
@@ -214,6 +216,7 @@ mod tests {
     const PROFILE: &str = r#"{"version": 1, "method": {"type": "weighted_sum"}, "criteria": [
         {"column": "slope", "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 10}}]}"#;
 
+    #[cfg(feature = "toml")]
     #[test]
     fn every_source_gives_the_same_checked_value() {
         let v: serde_json::Value = serde_json::from_str(PROFILE).unwrap();

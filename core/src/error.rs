@@ -243,6 +243,18 @@ pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str, what: &st
             Error::InvalidInput(format!("{what}: {} at line {}, column {}", redact(msg), e.line(), e.column()))
         })
     } else {
+        parse_toml(text, what)
+    }
+}
+
+#[cfg(not(feature = "toml"))]
+fn parse_toml<T: serde::de::DeserializeOwned>(_text: &str, what: &str) -> Result<T> {
+    Err(Error::Unsupported(format!("{what}: not JSON, and TOML documents need the `toml` feature")))
+}
+
+#[cfg(feature = "toml")]
+fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    {
         toml::from_str(text).map_err(|e| {
             let at = e.span().map_or(String::new(), |s| {
                 let before = &text.as_bytes()[..s.start.min(text.len())];
@@ -380,6 +392,15 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "toml"))]
+    #[test]
+    fn toml_needs_its_feature() {
+        let e = parse_config::<Cfg>("version = 1", "profile").unwrap_err();
+        assert_eq!(e.code(), "UNSUPPORTED", "{e}");
+        assert!(e.to_string().contains("`toml` feature"), "{e}");
+    }
+
+    #[cfg(feature = "toml")]
     #[test]
     fn config_errors_never_quote_the_document() {
         let secret = "s3cr3t-token-9f8e";

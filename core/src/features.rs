@@ -1,6 +1,7 @@
 //! [`FeatureTable`]: parcel ids × named f64 columns, each with provenance metadata.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "csv")]
 use std::path::Path;
 
 /// Where a feature column came from and what it means.
@@ -320,6 +321,7 @@ impl FeatureTable {
             Error::not_found("feature column", name, self.columns.iter().map(|c| c.name.clone()).collect())
         })
     }
+    #[cfg(feature = "csv")]
     /// Write as CSV: `id,<columns...>` (NaN written as an empty field).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
@@ -328,6 +330,7 @@ impl FeatureTable {
         self.write_csv_to(w).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
         f.commit()
     }
+    #[cfg(feature = "csv")]
     /// Write CSV to any writer.
     pub fn write_csv_to<W: std::io::Write>(&self, w: W) -> std::result::Result<(), csv::Error> {
         let mut wr = csv::Writer::from_writer(w);
@@ -352,6 +355,7 @@ impl FeatureTable {
         wr.flush()?;
         Ok(())
     }
+    #[cfg(feature = "csv")]
     /// Read a CSV written by [`write_csv`](Self::write_csv) (first column = id; empty = NaN;
     /// a column with any non-numeric value is categorical).
     pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// One band of a raster summary.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct BandInfo {
     /// 1-based band number.
@@ -25,6 +26,7 @@ pub struct BandInfo {
 }
 
 /// A raster summary.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RasterInfo {
     /// Path.
@@ -56,6 +58,7 @@ pub struct RasterInfo {
 }
 
 /// One field of a vector layer summary.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldInfo {
     /// Name.
@@ -66,6 +69,7 @@ pub struct FieldInfo {
 }
 
 /// A vector layer summary.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerInfo {
     /// Layer name.
@@ -85,6 +89,7 @@ pub struct LayerInfo {
 }
 
 /// A file summary.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Info {

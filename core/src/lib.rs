@@ -16,6 +16,8 @@ pub mod output;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod scoring;
 pub mod search;
 mod simd;

@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 pub const SPEC_VERSION: u32 = 1;
 
 /// Where the parcels come from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParcelSource {
@@ -57,6 +58,7 @@ pub struct ParcelSource {
 }
 
 /// A layer reference with an optional GeoPackage layer name.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LayerRef {
@@ -81,6 +83,7 @@ impl LayerRef {
 }
 
 /// One feature group of a spec.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeatureStep {
@@ -216,6 +219,7 @@ fn mean_only() -> Vec<String> {
 }
 
 /// A feature spec.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
@@ -362,7 +366,19 @@ impl FeatureSpec {
     }
 }
 
+#[cfg(not(feature = "ml-files"))]
+fn model_column(
+    _t: &FeatureTable,
+    _path: &Path,
+    _class: Option<&str>,
+    _hmac_key_env: &Option<String>,
+    _encryption_key_env: &Option<String>,
+) -> Result<(Vec<f64>, ColumnMeta)> {
+    Err(Error::Unsupported("the `model` feature step reads model files: it needs the `ml-files` feature".into()))
+}
+
 /// A model's prediction over a feature table: one value per row (NaN where an input is missing).
+#[cfg(feature = "ml-files")]
 fn model_column(
     t: &FeatureTable,
     path: &Path,
@@ -477,7 +493,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 let r = Raster::read(raster)?;
                 let opts = ZonalOptions {
                     stats: stats_of(stats)?,
-                    band: band - 1,
+                    band: *band,
                     min_coverage_frac: *min_coverage_frac,
                     weights: None,
                 };

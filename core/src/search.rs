@@ -28,6 +28,7 @@ impl RTreeObject for Entry {
 }
 
 /// An area of interest.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Aoi {
@@ -87,6 +88,7 @@ fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
 }
 
 /// An attribute filter.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
@@ -104,6 +106,7 @@ pub struct Filter {
 }
 
 /// A search query.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
@@ -161,6 +164,7 @@ impl Default for Query {
 }
 
 /// One result.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     /// Row of the parcel in the index (not serialised).
@@ -169,20 +173,24 @@ pub struct Hit {
     /// Parcel id.
     pub id: String,
     /// Score (NaN without a profile).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>", required))] // NaN is null in JSON
     pub score: f64,
     /// Rank among all parcels (the profile's tie rule; NaN without a profile).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>", required))] // NaN is null in JSON
     pub rank: f64,
     /// Excluded by a hard constraint.
     pub excluded: bool,
     /// Constraint codes that fired.
     pub reasons: Vec<String>,
     /// Value of the sort column.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>", required))] // NaN is null in JSON
     pub sort_value: f64,
     /// Per-criterion explanation.
     pub explanation: Vec<Contribution>,
 }
 
 /// One page of results.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
     /// Hits in order.
@@ -586,6 +594,7 @@ impl SearchIndex {
 }
 
 /// A candidate site: adjacent parcels that pass a filter.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
     /// Parcel ids, best score first.
@@ -679,6 +688,7 @@ impl SearchIndex {
 
 /// Options of [`SearchIndex::sensitivity`]:
 /// `{"perturbation": {"type": "monte_carlo", "runs": 200, "spread": 0.2, "seed": 1}, "top_k": 10}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SensitivityOptions {

@@ -66,24 +66,26 @@ test('readRaster matches rasterio statistics for every fixture GeoTIFF (parity f
 
 test('readRaster window and band', async () => {
   const full = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'))
-  const w = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { window: [10, 20, 30, 40], band: 3 })
+  const w = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { window: [10, 20, 30, 40], band: 4 })
   assert.equal(w.width, 40)
   assert.equal(w.height, 30)
   assert.equal(w.bands[0].data[0], full.bands[3].data[10 * full.width + 20])
   // the band alone, whole: the same cells, type, name and grid as that band of the full read
-  const one = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 3 })
+  const one = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 4 })
   assert.equal(one.bands.length, 1)
   assert.equal(one.bands[0].dtype, full.bands[3].dtype)
   assert.equal(one.bands[0].data.constructor, full.bands[3].data.constructor)
   assert.equal(one.bands[0].description, full.bands[3].description)
   assert.deepEqual(one.transform, full.transform)
   assert.deepEqual(one.bands[0].data, full.bands[3].data)
-  await assert.rejects(landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 6 }), (e) => e.code === 'NOT_FOUND')
+  await assert.rejects(landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 7 }), (e) => e.code === 'NOT_FOUND')
+  // band numbers are 1-based, as GDAL numbers bands
+  await assert.rejects(landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { band: 0 }), (e) => e.code === 'INVALID_INPUT')
 })
 
 test('readRaster bands go back in as they came out: in-memory terrain equals terrain of the file', async () => {
   for (const f of ['slovenia/dem.tif', 'olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif']) {
-    const r = await landopp.readRaster(fixture(f), { band: 0 })
+    const r = await landopp.readRaster(fixture(f), { band: 1 })
     const { width, height, transform, crs, nodata } = r
     const mem = await landopp.terrain({ width, height, transform, crs, nodata, bands: [r.bands[0].data] }, 'slope')
     const file = await landopp.terrain(fixture(f), 'slope')

@@ -89,7 +89,7 @@ test('model files: signed and encrypted round trip; tampering and wrong keys are
   const keys = { hmacKey: Buffer.from('a 16-byte secret'), encryptionKey: Buffer.alloc(32, 7) }
   await m.save(path, keys)
   const back = await landopp.loadModel(path, { ...keys, expectFeatures: ['slope', 'zone'] })
-  assert.equal(back.card.model_version, '2.0.0')
+  assert.equal(back.card.modelVersion, '2.0.0')
   assert.deepEqual(await back.predict(t), await m.predict(t))
   await assert.rejects(landopp.loadModel(path, { ...keys, encryptionKey: Buffer.alloc(32, 8) }), { code: 'INTEGRITY' })
   await assert.rejects(landopp.loadModel(path, { ...keys, hmacKey: Buffer.from('another 16-b key') }), { code: 'INTEGRITY' })

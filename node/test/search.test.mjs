@@ -91,7 +91,7 @@ test('SearchIndex: build once, query concurrently, paginate, rescore, assemble s
   do {
     const p = await idx.query({ ...q, cursor })
     seen.push(...p.hits.map((h) => h.id))
-    cursor = p.next_cursor ?? undefined
+    cursor = p.nextCursor ?? undefined
   } while (cursor)
   assert.equal(seen.length, pages[0].total)
   assert.equal(new Set(seen).size, seen.length)
@@ -105,7 +105,7 @@ test('SearchIndex: build once, query concurrently, paginate, rescore, assemble s
   assert.equal(top.id, biggest)
   assert.notEqual(before, undefined)
   const sites = idx.assembleSites({ filters: [{ column: 'score', min: 0.01 }] }, 0, 0)
-  assert.equal(sites.reduce((s, x) => s + x.parcel_ids.length, 0), (await idx.query({ filters: [{ column: 'score', min: 0.01 }], limit: 1000 })).total)
+  assert.equal(sites.reduce((s, x) => s + x.parcelIds.length, 0), (await idx.query({ filters: [{ column: 'score', min: 0.01 }], limit: 1000 })).total)
   // errors
   await assert.rejects(idx.query({ filters: [{ column: 'nope', max: 1 }] }), (e) => e.code === 'NOT_FOUND')
   await assert.rejects(idx.query({ aoi: { bbox: [1, 1, 0, 0] } }), (e) => e.code === 'INVALID_INPUT')
@@ -147,7 +147,7 @@ test('example service over loopback: GET /search ranks parcels with explanations
     assert.equal(res.headers.get('content-type'), 'application/json')
     const page = await res.json()
     assert.equal(page.hits.length, 3)
-    assert.ok(page.total >= 3 && page.next_cursor === 'o3')
+    assert.ok(page.total >= 3 && page.nextCursor === 'o3')
     assert.ok(page.hits.every((h) => h.score >= 0.2 && h.explanation.length === 4))
     assert.ok(page.hits[0].score >= page.hits[1].score)
     const next = await (await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&minScore=0.2&top=3&cursor=o3&explain=false`)).json()

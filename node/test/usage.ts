@@ -4,9 +4,10 @@
 // does not return) fails here at compile time or at run time.
 import {
   readRaster, readLayer, transform, crsInfo, geodesicAreaPerimeter, features, score, zonalStats, terrain, terrainToFile, spectralIndices,
-  buildSearchIndex, SearchIndex, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
+  buildSearchIndex, SearchIndex, info, kfold, spatialFolds, holdout, spatialHoldout, crossValPredict, trainModel, loadModel, driftReport, abAssign,
   Model,
   type RasterResult, type CrsInfo, type RasterInput, type SearchPage, type SearchQuery, type ScoreResult, type FeatureTable,
+  type Params, type ModelCard, type DriftReport, type Site, type Info, type Profile,
 } from 'landopp'
 import { strict as assert } from 'node:assert'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -19,12 +20,12 @@ const fixtures = join(root, 'fixtures')
 const dem = join(fixtures, 'slovenia', 'dem.tif')
 const parcels = join(fixtures, 'slovenia', 'lulc_polygons.gpkg')
 const sample = JSON.parse(readFileSync(join(root, 'examples', 'node-search-service', 'sample-area.json'), 'utf8'))
-const profile = JSON.parse(readFileSync(join(root, 'core', 'presets', 'agriculture_landcover.json'), 'utf8'))
+const profile: Profile = JSON.parse(readFileSync(join(root, 'core', 'presets', 'agriculture_landcover.json'), 'utf8'))
 
 async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'landopp-usage-'))
   try {
-    const r: RasterResult = await readRaster(dem, { window: [0, 0, 10, 10], band: 0 })
+    const r: RasterResult = await readRaster(dem, { window: [0, 0, 10, 10], band: 1 })
     const first: number = r.bands[0].data[0]
     assert.equal(r.width, 10)
     const fc = await readLayer(parcels, { parcels: true, idField: 'index', duplicateIds: 'refuse' })
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     const firstId: string = idx.ids()[many.row[0]]
     await idx.rescore({ ...profile, method: { type: 'topsis' } })
     const topsis: SearchPage = await idx.query({ limit: 3 })
-    const gap: number | undefined = topsis.hits[0]?.explanation[0]?.gapToIdeal
+    const gap: number | null | undefined = topsis.hits[0]?.explanation[0]?.gapToIdeal
     assert.equal(typeof gap, 'number')
     // ML on the sample's features: is a parcel grassland?
     const land = table.columns.find((col) => col.name === 'area_acres')
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
     const sfolds: Uint32Array = await spatialFolds(px, py, { blocks: 9, k: 3 })
     const held: Uint32Array = holdout(table.ids.length, { testFraction: 0.2 })
     const sheld: Uint32Array = await spatialHoldout(px, py, { testFraction: 0.2, blocks: 9, seed: 1 })
-    const train = { features: ['slope_mean', 'mrr_fill'], target: 'big', params: { model: 'gradient_boosting', task: 'classification', max_iter: 20 } }
+    const params: Params = { model: 'gradient_boosting', task: 'classification', max_iter: 20 }
+    const train = { features: ['slope_mean', 'mrr_fill'], target: 'big', params }
     const oof: Float64Array = await crossValPredict(withTarget, folds, train)
     const m: Model = await trainModel(withTarget, { ...train, modelVersion: '1.0.0', unseenCategory: 'ignore' })
     const p: Float64Array = await m.predict(withTarget)
@@ -87,8 +89,17 @@ async function main(): Promise<void> {
     const key = new TextEncoder().encode('a 16-byte secret')
     await m.save(join(tmp, 'm.json'), { hmacKey: key })
     const back: Model = await loadModel(join(tmp, 'm.json'), { hmacKey: key, expectFeatures: ['slope_mean', 'mrr_fill'] })
-    const version: string = back.card.model_version
-    const drift = await driftReport(withTarget, withTarget, { psiThreshold: 0.2 })
+    const card: ModelCard = back.card
+    const version: string = card.modelVersion
+    // a card's hyper-parameters are a parameters document: they train the same model again
+    const again: Model = await trainModel(withTarget, { ...train, params: card.hyperParameters })
+    assert.equal(again.card.hyperParameters.model, 'gradient_boosting')
+    const drift: DriftReport = await driftReport(withTarget, withTarget, { psiThreshold: 0.2 })
+    assert.equal(drift.psiThreshold, 0.2)
+    const sites: Site[] = idx.assembleSites({ limit: 1000 }, 1, 0)
+    assert.ok(sites.length > 0 && sites[0].parcelIds.length > 0)
+    const about: Info = info(dem)
+    assert.equal(about.kind, 'raster')
     const arm: string[] = abAssign(table.ids, { salt: 's', shareB: 0.1, modelA: '1.0.0', modelB: '1.1.0' })
     assert.equal(version, '1.0.0')
     console.log(first, x[0], y[0], slope.width, mean[0], rank[0], best, n, firstId, sfolds[0], held[0], sheld[0], oof[0], p[0],

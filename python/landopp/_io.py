@@ -80,9 +80,13 @@ class Raster:
         ys = (g[3], g[3] + self.height * g[5])
         return (min(xs), min(ys), max(xs), max(ys))
 
-    def masked(self, band: int = 0) -> np.ma.MaskedArray:
-        """Band ``band`` (0-based) as a masked array (nodata and NaN masked)."""
-        a = self.bands[band]
+    def masked(self, band: int = 1) -> np.ma.MaskedArray:
+        """Band number ``band`` (1-based, as GDAL and rasterio number bands) as a masked array
+        (nodata and NaN masked)."""
+        if not 1 <= band <= len(self.bands):
+            from .exceptions import NotFoundError
+            raise NotFoundError(f"band {band!r} not found; choose one of 1..={len(self.bands)}")
+        a = self.bands[band - 1]
         mask = np.zeros(a.shape, bool)
         if np.issubdtype(a.dtype, np.floating):
             mask |= np.isnan(a)
@@ -120,7 +124,8 @@ def _raster_of(d: dict[str, Any], bands: Any = None) -> Raster:
 
 def read_raster(path: PathLike, *, window: tuple[int, int, int, int] | None = None,
                 band: int | None = None) -> Raster:
-    """Read a GeoTIFF: whole, or a window ``(row, col, rows, cols)``, optionally one band (0-based).
+    """Read a GeoTIFF: whole, or a window ``(row, col, rows, cols)``, optionally one band (a band number:
+    1-based, as GDAL and rasterio number bands).
 
     Chunks are decoded in parallel with the GIL released.
     """

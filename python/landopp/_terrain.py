@@ -22,7 +22,7 @@ def _terrain_options(compute_edges: bool, scale: float | None, z_factor: float, 
 
 def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: bool = True,
             scale: float | None = None, z_factor: float = 1.0, azimuth: float = 315.0,
-            altitude: float = 45.0, band: int = 0, alg: str | None = None, hillshade: str = "standard",
+            altitude: float = 45.0, band: int = 1, alg: str | None = None, hillshade: str = "standard",
             zero_for_flat: bool = False, trigonometric: bool = False) -> Raster:
     """A gdaldem-identical terrain product of a DEM: ``slope`` (degrees), ``slope_percent``,
     ``aspect``, ``hillshade``, ``tri``, ``tpi`` or ``roughness``.
@@ -32,12 +32,12 @@ def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: 
     ``azimuth``, ``altitude`` (``-z -az -alt``), ``alg`` (``"Horn"`` or ``"ZevenbergenThorne"`` for
     slope, aspect and hillshade; ``"Riley"`` or ``"Wilson"`` for TRI), ``hillshade``
     (``"standard"``, ``"combined"``, ``"multidirectional"``, ``"igor"``), ``zero_for_flat`` and
-    ``trigonometric`` (aspect). An option for another product is an ``InvalidInputError``.
+    ``trigonometric`` (aspect); ``band`` (``-b``: 1-based, as GDAL numbers bands). An option for another product is an ``InvalidInputError``.
     Output nodata is -9999 (hillshade 0; aspect with ``zero_for_flat``: none).
     """
     if not isinstance(dem, Raster):
         dem = read_raster(dem, band=band)
-        band = 0
+        band = 1
     opts = _terrain_options(compute_edges, scale, z_factor, azimuth, altitude, band, alg, hillshade, zero_for_flat,
                             trigonometric)
     return _raster_of(_landopp.terrain(list(dem.bands), list(dem.transform), dem.crs, dem.nodata, product, opts))
@@ -45,7 +45,7 @@ def terrain(dem: "Raster | PathLike", product: str = "slope", *, compute_edges: 
 
 def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, compress: str = "deflate",
                     compute_edges: bool = True, scale: float | None = None, z_factor: float = 1.0,
-                    azimuth: float = 315.0, altitude: float = 45.0, band: int = 0, alg: str | None = None,
+                    azimuth: float = 315.0, altitude: float = 45.0, band: int = 1, alg: str | None = None,
                     hillshade: str = "standard", zero_for_flat: bool = False, trigonometric: bool = False) -> None:
     """Like ``gdaldem PRODUCT DEM OUTPUT``: the terrain product of a DEM file written as a tiled
     GeoTIFF (``compress``: ``"deflate"`` or ``"none"``), streamed a strip of rows at a time so a DEM
@@ -60,7 +60,7 @@ def terrain_to_file(dem: PathLike, output: PathLike, product: str = "slope", *, 
 
 
 def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Sequence[Any]]", *,
-                 mode: str = "interpolate", alpha: bool = False, band: int = 0) -> Raster:
+                 mode: str = "interpolate", alpha: bool = False, band: int = 1) -> Raster:
     """``gdaldem color-relief``: a raster coloured through a colour table, as an RGB (``alpha=True``:
     RGBA) byte :class:`Raster` on the same grid, without nodata — for maps and quick looks.
 
@@ -75,7 +75,7 @@ def color_relief(raster: "Raster | PathLike", colors: "PathLike | Sequence[Seque
     """
     if not isinstance(raster, Raster):
         raster = read_raster(raster, band=band)
-        band = 0
+        band = 1
     if isinstance(colors, (str, os.PathLike)):
         table = os.fspath(colors)  # a file or the table's text: the core tells which
     else:

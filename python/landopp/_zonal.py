@@ -11,7 +11,7 @@ from ._io import Raster, _crs_str, _raster_arg, _raster_of
 
 
 def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str] = ("count", "mean"), *,
-                crs: Any = None, band: int = 0, min_coverage_frac: float = 0.0,
+                crs: Any = None, band: int = 1, min_coverage_frac: float = 0.0,
                 weights: "Raster | PathLike | None" = None, layer: str | None = None,
                 max_cells: int | None = None) -> Any:
     """Exact zonal statistics (exactextract's definitions), one row per polygon.
@@ -24,7 +24,8 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     ``min_center_x``/``min_center_y``/``max_center_x``/``max_center_y``, ``weighted_mean``/
     ``weighted_sum``/``weighted_variance``/``weighted_stdev`` (with ``weights``),
     ``circular_mean`` (aspect). Returns a pandas DataFrame indexed like ``polygons``
-    (a dict of arrays when pandas is missing).
+    (a dict of arrays when pandas is missing). ``band`` is a band number: 1-based, as GDAL and
+    rasterio number bands.
 
     ``max_cells`` (raster files only; exactextract's ``--max-cells`` in cells, e.g. ``30_000_000``)
     reads the raster in strips of whole rows holding at most that many cells, so memory stays
@@ -42,7 +43,7 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
             # the raster's band is read on landopp's threads while shapely encodes the geometries
             pending = _landopp.read_raster_start(os.fspath(raster), band)
             wkb = _geometries(geoms)
-            raster, band = _raster_of(pending.result()), 0
+            raster, band = _raster_of(pending.result()), 1
         else:
             wkb = _geometries(geoms)
     else:

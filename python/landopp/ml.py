@@ -172,8 +172,6 @@ class Model:
         import pandas as pd
 
         card = self.card
-        task = card["hyper_parameters"]["task"]
-        metric = metric or ("r2" if task == "regression" else "balanced_accuracy")
         if hasattr(X, "columns"):
             frame = X[[c for c in X.columns if str(c) in set(card["features"])]].copy(deep=False)
             frame[card["target"]] = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)

@@ -95,9 +95,9 @@ def test_background_raster_read_equals_read_raster_and_is_taken_once():
     from landopp import _landopp
 
     dem = FIXTURES / "slovenia/dem.tif"
-    pending = _landopp.read_raster_start(str(dem), 0)
+    pending = _landopp.read_raster_start(str(dem), 1)
     got = pending.result()
-    want = landopp.read_raster(dem, band=0)
+    want = landopp.read_raster(dem, band=1)
     assert np.array_equal(got["bands"][0], want.bands[0]) and tuple(got["transform"]) == want.transform
     with pytest.raises(landopp.InvalidInputError):
         pending.result()

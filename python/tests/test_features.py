@@ -25,7 +25,7 @@ def assert_matches_exactextract(polys, raster_path, band=1, ops=OPS, skip_majori
     if any(c.startswith("band_") for c in ref.columns):  # multiband rasters: band_<n>_<op>
         ref = ref[[c for c in ref.columns if c.startswith(f"band_{band}_")]]
         ref.columns = [c[len(f"band_{band}_"):] for c in ref.columns]
-    ours = landopp.zonal_stats(raster_path, polys, ops, band=band - 1)  # reprojected automatically
+    ours = landopp.zonal_stats(raster_path, polys, ops, band=band)  # reprojected automatically
     keep = np.ones(len(polys), bool) if exclude is None else ~exclude
     for c in ref.columns:
         if skip_majority and c in ("majority", "minority"):

@@ -45,7 +45,7 @@ def test_shared_dems_equal_rasterio(shared):
 
 def test_window_and_band_read():
     path = FIXTURES / "olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif"
-    w = landopp.read_raster(path, window=(10, 20, 30, 40), band=3)
+    w = landopp.read_raster(path, window=(10, 20, 30, 40), band=4)
     with rasterio.open(path) as ds:
         ref = ds.read(4, window=rasterio.windows.Window(20, 10, 40, 30))
         np.testing.assert_array_equal(w.bands[0], ref)

@@ -72,7 +72,7 @@ pub fn run(data: Option<PathBuf>, out: &Path) -> Result<(), Error> {
             g.interior_point().map_or((f64::NAN, f64::NAN), |p| (p.x(), p.y()))
         })
         .collect();
-    let elev = dem.sample(0, &points, parcels.crs.as_ref())?;
+    let elev = dem.sample(1, &points, parcels.crs.as_ref())?;
     ft.add_column(
         "elevation_m",
         elev,

@@ -360,7 +360,6 @@ fn color_relief(a: ColorReliefArgs) -> Result<(), Error> {
         (_, true) => ColorMode::NearestEntry,
         _ => ColorMode::Interpolate,
     };
-    let band = band.checked_sub(1).ok_or_else(|| Error::InvalidInput("--band counts from 1".into()))?;
     let table = ColorTable::read(&colors)?;
     let dem = landopp::Raster::read(&input)?;
     let rgb = color_relief(&dem, &table, &ColorReliefOptions { mode, alpha, band })?;
@@ -386,9 +385,6 @@ fn zonal(a: ZonalArgs) -> Result<(), Error> {
     } = a;
     use landopp::zonal::{zonal, Stat, ZonalOptions, ZonalPolygons, ZonalRaster};
     let stats = stats.split(',').filter(|s| !s.trim().is_empty()).map(Stat::parse).collect::<Result<Vec<_>, _>>()?;
-    if band == 0 {
-        return Err(Error::InvalidInput("--band is 1-based".into()));
-    }
     if !(max_cells.is_finite() && max_cells > 0.0) {
         return Err(Error::InvalidInput(format!("--max-cells must be a positive number of millions, got {max_cells}")));
     }
@@ -398,7 +394,7 @@ fn zonal(a: ZonalArgs) -> Result<(), Error> {
     let w = weights.map(landopp::Raster::read).transpose()?;
     let dup = landopp::vector::DuplicateIds::parse(&duplicate_ids)?;
     let p = landopp::Parcels::read_with(&polygons, layer.as_deref(), id.as_deref(), dup)?;
-    let opts = ZonalOptions { stats, band: band - 1, min_coverage_frac, weights: w.as_ref() };
+    let opts = ZonalOptions { stats, band, min_coverage_frac, weights: w.as_ref() };
     let polys = ZonalPolygons::Memory { polygons: &p.geometries, crs: p.crs.as_ref() };
     let cells = ((max_cells * 1e6) as usize).max(1);
     let res = zonal(ZonalRaster::File(&raster), polys, &opts, Some(cells))?;

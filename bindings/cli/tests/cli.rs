@@ -149,7 +149,7 @@ fn terrain_streams_and_zonal_bounds_memory() {
     let want = color_relief(
         &landopp::Raster::read(&dem).unwrap(),
         &ColorTable::read(&table).unwrap(),
-        &ColorReliefOptions { mode: ColorMode::NearestEntry, alpha: true, band: 0 },
+        &ColorReliefOptions { mode: ColorMode::NearestEntry, alpha: true, band: 1 },
     )
     .unwrap();
     assert_eq!(landopp::Raster::read(&rgb).unwrap(), want);

@@ -246,7 +246,7 @@ pub(crate) fn parcels_from_js(
     id_field: Option<&str>,
     duplicate_ids: Option<&str>,
 ) -> landopp::Result<landopp::Parcels> {
-    let dup = landopp::vector::DuplicateIds::parse(duplicate_ids.unwrap_or("refuse"))?;
+    let dup = landopp::vector::DuplicateIds::parse_or_default(duplicate_ids)?;
     match v {
         serde_json::Value::String(path) => landopp::Parcels::read_with(&path, layer, id_field, dup),
         v => {
@@ -318,6 +318,260 @@ pub(crate) fn config_source(v: serde_json::Value) -> landopp::config::ConfigSour
     }
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<String> {
-    serde_json::to_string(v).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+/// A result as JSON text, in Node's key case ([`Camel`]).
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> landopp::Result<String> {
+    serde_json::to_string(&Camel(v)).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+}
+
+/// A result as a JSON value, in Node's key case ([`Camel`]).
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> landopp::Result<serde_json::Value> {
+    serde_json::to_value(Camel(v)).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+}
+
+/// Serializes `T` with every struct field name in camelCase (`top_k` → `topK`): the one key case of
+/// everything Node returns. Map keys are the user's (feature, criterion and column names, parcel
+/// ids) and pass unchanged, as do enum variant names, which are values.
+pub(crate) struct Camel<'a, T: ?Sized>(pub(crate) &'a T);
+
+impl<T: serde::Serialize + ?Sized> serde::Serialize for Camel<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(camel::Ser(s))
+    }
+}
+
+/// `snake_case` → `camelCase`, once per distinct field name (field names are `&'static str` in
+/// serde's struct protocol; there are a few hundred in the library, interned here).
+fn camel_name(key: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    if !key.contains('_') {
+        return key;
+    }
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    names.entry(key).or_insert_with(|| {
+        let mut out = String::with_capacity(key.len());
+        let mut up = false;
+        for (i, ch) in key.chars().enumerate() {
+            match ch {
+                '_' if i > 0 => up = true,
+                c if up => {
+                    out.extend(c.to_uppercase());
+                    up = false;
+                }
+                c => out.push(c),
+            }
+        }
+        Box::leak(out.into_boxed_str())
+    })
+}
+
+/// The serializer adapter behind [`Camel`]: forwards everything to the wrapped serializer and
+/// wraps every nested value again, renaming struct fields on the way.
+mod camel {
+    use super::{camel_name, Camel};
+    use serde::ser::{self, Serialize};
+
+    pub(super) struct Ser<S>(pub(super) S);
+    pub(super) struct Wrap<C>(C);
+
+    macro_rules! forward {
+        ($($f:ident($t:ty)),*) => {$(
+            fn $f(self, v: $t) -> Result<S::Ok, S::Error> { self.0.$f(v) }
+        )*};
+    }
+
+    impl<S: ser::Serializer> ser::Serializer for Ser<S> {
+        type Ok = S::Ok;
+        type Error = S::Error;
+        type SerializeSeq = Wrap<S::SerializeSeq>;
+        type SerializeTuple = Wrap<S::SerializeTuple>;
+        type SerializeTupleStruct = Wrap<S::SerializeTupleStruct>;
+        type SerializeTupleVariant = Wrap<S::SerializeTupleVariant>;
+        type SerializeMap = Wrap<S::SerializeMap>;
+        type SerializeStruct = Wrap<S::SerializeStruct>;
+        type SerializeStructVariant = Wrap<S::SerializeStructVariant>;
+
+        forward!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_i128(i128),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_u128(u128),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_char(char),
+            serialize_str(&str),
+            serialize_bytes(&[u8]),
+            serialize_unit_struct(&'static str)
+        );
+
+        fn serialize_none(self) -> Result<S::Ok, S::Error> {
+            self.0.serialize_none()
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<S::Ok, S::Error> {
+            self.0.serialize_some(&Camel(v))
+        }
+        fn serialize_unit(self) -> Result<S::Ok, S::Error> {
+            self.0.serialize_unit()
+        }
+        fn serialize_unit_variant(self, name: &'static str, i: u32, variant: &'static str) -> Result<S::Ok, S::Error> {
+            self.0.serialize_unit_variant(name, i, variant)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<S::Ok, S::Error> {
+            self.0.serialize_newtype_struct(name, &Camel(v))
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            name: &'static str,
+            i: u32,
+            variant: &'static str,
+            v: &T,
+        ) -> Result<S::Ok, S::Error> {
+            self.0.serialize_newtype_variant(name, i, variant, &Camel(v))
+        }
+        fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+            self.0.serialize_seq(len).map(Wrap)
+        }
+        fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+            self.0.serialize_tuple(len).map(Wrap)
+        }
+        fn serialize_tuple_struct(
+            self,
+            name: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeTupleStruct, S::Error> {
+            self.0.serialize_tuple_struct(name, len).map(Wrap)
+        }
+        fn serialize_tuple_variant(
+            self,
+            name: &'static str,
+            i: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeTupleVariant, S::Error> {
+            self.0.serialize_tuple_variant(name, i, variant, len).map(Wrap)
+        }
+        fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+            self.0.serialize_map(len).map(Wrap)
+        }
+        fn serialize_struct(self, name: &'static str, len: usize) -> Result<Self::SerializeStruct, S::Error> {
+            self.0.serialize_struct(name, len).map(Wrap)
+        }
+        fn serialize_struct_variant(
+            self,
+            name: &'static str,
+            i: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeStructVariant, S::Error> {
+            self.0.serialize_struct_variant(name, i, variant, len).map(Wrap)
+        }
+        fn is_human_readable(&self) -> bool {
+            self.0.is_human_readable()
+        }
+    }
+
+    macro_rules! elements {
+        ($($tr:ident :: $f:ident),*) => {$(
+            impl<C: ser::$tr> ser::$tr for Wrap<C> {
+                type Ok = C::Ok;
+                type Error = C::Error;
+                fn $f<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), C::Error> {
+                    self.0.$f(&Camel(v))
+                }
+                fn end(self) -> Result<C::Ok, C::Error> {
+                    self.0.end()
+                }
+            }
+        )*};
+    }
+    elements!(
+        SerializeSeq::serialize_element,
+        SerializeTuple::serialize_element,
+        SerializeTupleStruct::serialize_field,
+        SerializeTupleVariant::serialize_field
+    );
+
+    impl<C: ser::SerializeMap> ser::SerializeMap for Wrap<C> {
+        type Ok = C::Ok;
+        type Error = C::Error;
+        fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), C::Error> {
+            // the user's key, unchanged
+            self.0.serialize_key(k)
+        }
+        fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), C::Error> {
+            self.0.serialize_value(&Camel(v))
+        }
+        fn end(self) -> Result<C::Ok, C::Error> {
+            self.0.end()
+        }
+    }
+
+    macro_rules! fields {
+        ($($tr:ident),*) => {$(
+            impl<C: ser::$tr> ser::$tr for Wrap<C> {
+                type Ok = C::Ok;
+                type Error = C::Error;
+                fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), C::Error> {
+                    self.0.serialize_field(camel_name(key), &Camel(v))
+                }
+                fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
+                    self.0.skip_field(camel_name(key))
+                }
+                fn end(self) -> Result<C::Ok, C::Error> {
+                    self.0.end()
+                }
+            }
+        )*};
+    }
+    fields!(SerializeStruct, SerializeStructVariant);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Inner {
+        psi_threshold: f64,
+        by_feature: std::collections::BTreeMap<String, Vec<Option<Inner2>>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Inner2 {
+        excluded_by: &'static str,
+        x: u8,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        OneAtATime { top_k: u8 },
+    }
+
+    #[test]
+    fn struct_fields_are_camel_case_and_user_keys_stay() {
+        let v = Inner {
+            psi_threshold: 0.2,
+            by_feature: [("slope_mean".to_string(), vec![Some(Inner2 { excluded_by: "flood_zone", x: 1 }), None])]
+                .into(),
+        };
+        let j = to_value(&v).unwrap();
+        let want = serde_json::json!({
+            "psiThreshold": 0.2,
+            "byFeature": {"slope_mean": [{"excludedBy": "flood_zone", "x": 1}, null]}
+        });
+        assert_eq!(j, want);
+        assert_eq!(to_json(&v).unwrap(), serde_json::to_string(&j).unwrap());
+        assert_eq!(
+            to_value(&Kind::OneAtATime { top_k: 3 }).unwrap(),
+            serde_json::json!({"one_at_a_time": {"topK": 3}})
+        );
+        assert_eq!((camel_name("a_b_c"), camel_name("plain"), camel_name("_private")), ("aBC", "plain", "_private"));
+    }
 }

@@ -76,6 +76,9 @@ impl Task for FeaturesTask {
 /// Python); relative paths resolve against `baseDir` (a file's against its folder). Runs off the
 /// JS thread.
 #[napi(ts_return_type = "Promise<FeatureTable>")]
-pub fn features(spec: serde_json::Value, base_dir: Option<String>) -> AsyncTask<FeaturesTask> {
+pub fn features(
+    #[napi(ts_arg_type = "import('./types').FeatureSpec | string")] spec: serde_json::Value,
+    base_dir: Option<String>,
+) -> AsyncTask<FeaturesTask> {
     AsyncTask::new(FeaturesTask { spec: Some(config_source(spec)), base_dir })
 }

@@ -13,7 +13,7 @@ use napi_derive::napi;
 pub struct ReadRasterOptions {
     /// `[row, col, rows, cols]`.
     pub window: Option<Vec<f64>>,
-    /// 0-based band; default all bands.
+    /// Band number (1-based, as GDAL numbers bands); default all bands.
     pub band: Option<f64>,
 }
 
@@ -30,26 +30,22 @@ impl Task for ReadRasterTask {
         let path = self.path.clone();
         let opts = self.opts.clone();
         Ok(landopp::error::catch_panic(|| {
-            let t = landopp::GeoTiff::open(&path)?;
-            let w = match opts.window.as_deref() {
-                Some([r, c, h, w]) => Window::new(
+            let window = match opts.window.as_deref() {
+                Some([r, c, h, w]) => Some(Window::new(
                     whole(*r, "window row")?,
                     whole(*c, "window col")?,
                     whole(*h, "window rows")?,
                     whole(*w, "window cols")?,
-                ),
+                )),
                 Some(other) => {
                     return Err(landopp::Error::InvalidInput(format!(
                         "window must be [row, col, rows, cols], got {other:?}"
                     )))
                 }
-                None => Window::new(0, 0, t.height(), t.width()),
+                None => None,
             };
-            Ok(match opts.band {
-                // only that band is decoded
-                Some(b) => t.read_window_raster_bands(w, &[whole(b, "band")?])?,
-                None => t.read_window_raster(w)?,
-            })
+            let band = opts.band.map(|b| whole(b, "band")).transpose()?;
+            landopp::Raster::read_with(&path, &landopp::raster::ReadOptions { window, band })
         }))
     }
 
@@ -94,13 +90,13 @@ impl Task for ReadLayerTask {
         Ok(landopp::error::catch_panic(|| {
             let l = vector::read_layer(&path, &ReadOptions { layer: o.layer.clone() })?;
             if o.parcels.unwrap_or(false) {
-                let dup = landopp::vector::DuplicateIds::parse(o.duplicate_ids.as_deref().unwrap_or("refuse"))?;
+                let dup = landopp::vector::DuplicateIds::parse_or_default(o.duplicate_ids.as_deref())?;
                 let p = landopp::Parcels::from_layer_with(l, o.id_field.as_deref(), dup)?;
                 let mut fc = vector::geojson::to_json(&p.to_layer());
                 if let Some(feats) = fc["features"].as_array_mut() {
                     for (i, f) in feats.iter_mut().enumerate() {
                         f["id"] = serde_json::json!(p.ids[i]);
-                        f["properties"]["geometry_status"] = serde_json::to_value(&p.status[i]).unwrap_or_default();
+                        f["properties"]["geometry_status"] = crate::convert::to_value(&p.status[i]).unwrap_or_default();
                     }
                 }
                 Ok(fc)
@@ -119,7 +115,7 @@ impl Task for ReadLayerTask {
 /// FeatureCollection (coordinates in the layer's CRS, named in `crs`). Dates and date-times are
 /// ISO 8601 strings, their columns named in `'landopp:field_types'` (`{ sold: 'date' }`), which
 /// `writeLayer` honours to write them back as the same types.
-#[napi(ts_return_type = "Promise<any>")]
+#[napi(ts_return_type = "Promise<import('geojson').FeatureCollection>")]
 pub fn read_layer(path: String, options: Option<ReadLayerOptions>) -> AsyncTask<ReadLayerTask> {
     AsyncTask::new(ReadLayerTask { path, opts: options.unwrap_or_default() })
 }
@@ -131,11 +127,11 @@ pub fn list_layers(env: Env, path: String) -> napi::Result<Vec<String>> {
 }
 
 /// A gdalinfo/ogrinfo-like summary.
-#[napi(ts_return_type = "any")]
+#[napi(ts_return_type = "import('./types').Info")]
 pub fn info(env: Env, path: String) -> napi::Result<Json> {
     guard(&env, || {
         let i = landopp::info::info(&path)?;
-        serde_json::to_value(&i).map(Json).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+        crate::convert::to_value(&i).map(Json)
     })
 }
 
@@ -197,6 +193,7 @@ pub struct AreaPerimeter {
 #[napi]
 pub fn geodesic_area_perimeter(
     env: Env,
+    #[napi(ts_arg_type = "import('geojson').FeatureCollection | import('geojson').Geometry[]")]
     geojson: serde_json::Value,
     crs: Option<String>,
 ) -> napi::Result<AreaPerimeter> {
@@ -214,7 +211,12 @@ pub fn geodesic_area_perimeter(
 
 /// Write a GeoJSON FeatureCollection (coordinates in `crs`) as GeoJSON or GeoPackage.
 #[napi]
-pub fn write_layer(env: Env, path: String, geojson: serde_json::Value, crs: Option<String>) -> napi::Result<()> {
+pub fn write_layer(
+    env: Env,
+    path: String,
+    #[napi(ts_arg_type = "import('geojson').FeatureCollection")] geojson: serde_json::Value,
+    crs: Option<String>,
+) -> napi::Result<()> {
     guard(&env, || {
         let mut layer = vector::geojson::parse(&geojson.to_string(), "layer", std::path::Path::new("<argument>"))?;
         if let Some(c) = crs {

@@ -2,7 +2,7 @@
 //! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
 //! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
 
-use crate::convert::{table_from_js, whole, Json, Lend};
+use crate::convert::{table_from_js, to_value, whole, Json, Lend};
 use crate::error::{guard, reject_with_code};
 use crate::features::FeatureTableJs;
 use crate::scoring::ColumnsJs;
@@ -18,10 +18,6 @@ fn columns_table(c: ColumnsJs) -> landopp::Result<landopp::FeatureTable> {
         FeatureTableJs { ids: crate::convert::Ids((0..n).map(|i| format!("row {i}")).collect()), columns: c.columns },
         Lend::Borrow,
     )
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> landopp::Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
 }
 
 /// A generic off-thread job: `work` runs on the libuv pool, its result becomes a JS value.
@@ -149,7 +145,8 @@ pub struct TrainOptions {
     /// Target column (numeric; for classification class codes, or a categorical column).
     pub target: String,
     /// `{model: "random_forest" | "gradient_boosting" | "linear", task: "regression" |
-    /// "classification", ...hyper-parameters by scikit-learn's names}`.
+    /// "classification", ...hyper-parameters by scikit-learn's names}`, or a file or JSON / TOML text.
+    #[napi(ts_type = "import('./types').Params | string")]
     pub params: serde_json::Value,
     pub model_version: Option<String>,
     /// Metrics to record in the card.
@@ -254,17 +251,26 @@ pub fn load_model(path: String, keys: Option<ModelKeys>) -> AsyncTask<Job<Model>
 pub struct ImportanceOptions {
     /// Metric name (default `r2`, or `balanced_accuracy` for classes).
     pub metric: Option<String>,
+    /// Shuffles per feature (default 5).
     pub n_repeats: Option<f64>,
+    /// Seed of the shuffles (default 0).
     pub seed: Option<i64>,
 }
 
 #[napi]
 impl Model {
     /// The model card: version, created-at, features, target, training-data SHA-256, metrics,
-    /// hyper-parameters, library version, categories, classes.
-    #[napi(getter, ts_return_type = "Record<string, any>")]
+    /// hyper-parameters, library version, categories, classes. Keys in camelCase, except
+    /// `hyperParameters`, which is a parameters document as `train` takes it (snake_case keys, as
+    /// in the files).
+    #[napi(getter, ts_return_type = "import('./types').ModelCard")]
     pub fn card(&self, env: Env) -> napi::Result<Json> {
-        guard(&env, || to_json(&self.inner.card).map(Json))
+        guard(&env, || {
+            let mut card = to_value(&self.inner.card)?;
+            card["hyperParameters"] = serde_json::to_value(&self.inner.card.hyper_parameters)
+                .map_err(|e| landopp::Error::InvalidInput(e.to_string()))?;
+            Ok(Json(card))
+        })
     }
 
     /// Predictions for table columns (the card's features, by name): `n` values, or `n × classes`
@@ -280,15 +286,13 @@ impl Model {
 
     /// Per row `{value, bias, contributions, scale}` (`bias + Σ contributions = value`,
     /// contributions per card feature).
-    #[napi(
-        ts_return_type = "Promise<Array<{value: number[], bias: number[], contributions: number[][], scale: string}>>"
-    )]
+    #[napi(ts_return_type = "Promise<import('./types').Explained[]>")]
     pub fn explain(
         &self,
         #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
     ) -> AsyncTask<Job<Json>> {
         let m = self.inner.clone();
-        Job::new(move || Ok(Json(to_json(&m.explain_table(&columns_table(table)?)?)?)))
+        Job::new(move || Ok(Json(to_value(&m.explain_table(&columns_table(table)?)?)?)))
     }
 
     /// Permutation importance per card feature on columns that include the target:
@@ -302,15 +306,13 @@ impl Model {
         let m = self.inner.clone();
         let o = options.unwrap_or_default();
         Job::new(move || {
-            let metric = o
-                .metric
-                .unwrap_or_else(|| if m.estimator.n_classes() == 0 { "r2" } else { "balanced_accuracy" }.to_string());
-            let imp = m.permutation_importance_table(
-                &columns_table(table)?,
-                &metric,
-                whole(o.n_repeats.unwrap_or(5.0), "nRepeats")?,
-                o.seed.unwrap_or(0) as u64,
-            )?;
+            let d = landopp::ml::ImportanceOptions::default();
+            let opts = landopp::ml::ImportanceOptions {
+                metric: o.metric,
+                n_repeats: o.n_repeats.map(|n| whole(n, "nRepeats")).transpose()?.unwrap_or(d.n_repeats),
+                seed: o.seed.map_or(d.seed, |s| s as u64),
+            };
+            let imp = m.permutation_importance_table(&columns_table(table)?, &opts)?;
             let rows: Vec<serde_json::Value> = m
                 .card
                 .features
@@ -346,9 +348,7 @@ pub struct DriftOptions {
 
 /// Drift of every numeric column shared by `reference` (training data) and `current`: PSI and
 /// KS per column, `drifted` names the columns over a threshold.
-#[napi(
-    ts_return_type = "Promise<{psi_threshold: number, ks_threshold: number, columns: Array<{name: string, psi: number, ks: number, drifted: boolean}>, drifted: string[]}>"
-)]
+#[napi(ts_return_type = "Promise<import('./types').DriftReport>")]
 pub fn drift_report(
     #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] reference: ColumnsJs,
     #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] current: ColumnsJs,
@@ -357,7 +357,7 @@ pub fn drift_report(
     let o = options.unwrap_or_default();
     Job::new(move || {
         let (r, c) = (columns_table(reference)?, columns_table(current)?);
-        Ok(Json(to_json(&landopp::ml::drift::report_tables(&r, &c, o.psi_threshold, o.ks_threshold)?)?))
+        Ok(Json(to_value(&landopp::ml::drift::report_tables(&r, &c, o.psi_threshold, o.ks_threshold)?)?))
     })
 }
 

@@ -39,9 +39,7 @@ pub struct ScoreResultJs {
     pub method: String,
     /// Per parcel, per criterion: `{criterion, raw, transformed, weight, contribution, missing}`
     /// (only with `{explain: true}`).
-    #[napi(
-        ts_type = "Array<Array<{criterion: string, raw: number, label?: string, transformed: number, weight: number, contribution: number, missing: boolean}>> | undefined"
-    )]
+    #[napi(ts_type = "Array<Array<import('./types').Contribution>> | undefined")]
     pub explanations: Option<Json>,
 }
 
@@ -84,7 +82,7 @@ impl Task for ScoreTask {
                 let rank = std::mem::take(&mut r.rank);
                 let ex = if explain {
                     let all: Vec<_> = (0..r.ids.len()).map(|i| r.explanation(i)).collect();
-                    Some(serde_json::to_value(all).map_err(|e| landopp::Error::InvalidInput(e.to_string()))?)
+                    Some(crate::convert::to_value(&all)?)
                 } else {
                     None
                 };
@@ -132,7 +130,7 @@ pub struct ScoreOptions {
 pub fn score(
     env: Env,
     #[napi(ts_arg_type = "FeatureTable | FeatureColumns")] table: ColumnsJs,
-    profile: serde_json::Value,
+    #[napi(ts_arg_type = "import('./types').Profile | string")] profile: serde_json::Value,
     options: Option<ScoreOptions>,
 ) -> napi::Result<AsyncTask<ScoreTask>> {
     // ids stay in JS (results are in row order): only the columns cross

@@ -1,6 +1,6 @@
 //! The search index over parcels: build, query, rescore, query many.
 
-use crate::convert::{config_source, parcels_from_js, table_from_js, to_json, Json, Lend};
+use crate::convert::{config_source, parcels_from_js, table_from_js, to_json, to_value, Json, Lend};
 use crate::error::{guard, reject_with_code};
 use crate::features::FeatureTableJs;
 use landopp::config::{Config, ConfigSource};
@@ -88,9 +88,9 @@ impl Task for BuildIndexTask {
 #[napi(ts_return_type = "Promise<SearchIndex>")]
 pub fn build_search_index(
     env: Env,
-    parcels: serde_json::Value,
+    #[napi(ts_arg_type = "string | import('geojson').FeatureCollection")] parcels: serde_json::Value,
     #[napi(ts_arg_type = "FeatureTable")] table: Unknown<'_>,
-    profile: Option<serde_json::Value>,
+    #[napi(ts_arg_type = "import('./types').Profile | string")] profile: Option<serde_json::Value>,
     options: Option<SearchIndexOptions>,
 ) -> napi::Result<AsyncTask<BuildIndexTask>> {
     let opts = options.unwrap_or_default();
@@ -105,7 +105,7 @@ pub fn build_search_index(
                 .spawn(move || {
                     // the receiver is gone only when the call failed below: the result is dropped
                     let read = || {
-                        let dup = landopp::vector::DuplicateIds::parse(dup.as_deref().unwrap_or("refuse"))?;
+                        let dup = landopp::vector::DuplicateIds::parse_or_default(dup.as_deref())?;
                         landopp::Parcels::read_with(&path, layer.as_deref(), id_field.as_deref(), dup)
                     };
                     let _ = tx.send(landopp::error::catch_panic(read));
@@ -353,36 +353,49 @@ impl SearchIndex {
     /// assembles them). Query: `{aoi, crs, filters, include_excluded, sort_by, ascending, limit,
     /// cursor, explain}`, as in Rust and Python.
     #[napi(ts_return_type = "Promise<QueryParts>")]
-    pub fn query_json(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
+    pub fn query_json(
+        &self,
+        #[napi(ts_arg_type = "import('./types').Query")] query: serde_json::Value,
+    ) -> AsyncTask<QueryTask> {
         AsyncTask::new(QueryTask { index: self.inner.clone(), query, split: true })
     }
 
     /// The query off the JS thread, resolving to the whole page (explanations inline) as one
     /// JSON text in `page` — for services that forward it as the response body unparsed.
     #[napi(ts_return_type = "Promise<QueryParts>")]
-    pub fn query_text(&self, query: serde_json::Value) -> AsyncTask<QueryTask> {
+    pub fn query_text(
+        &self,
+        #[napi(ts_arg_type = "import('./types').Query")] query: serde_json::Value,
+    ) -> AsyncTask<QueryTask> {
         AsyncTask::new(QueryTask { index: self.inner.clone(), query, split: false })
     }
 
     /// The same query on the JS thread (sub-millisecond for small areas).
     #[napi]
-    pub fn query_json_sync(&self, env: Env, query: serde_json::Value) -> napi::Result<QueryParts> {
+    pub fn query_json_sync(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "import('./types').Query")] query: serde_json::Value,
+    ) -> napi::Result<QueryParts> {
         guard(&env, || run_query(&self.inner, query, true).map(query_parts))
     }
 
     /// Re-score with a new profile without recomputing features (off the JS thread; queries
     /// running meanwhile see the old scores).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn rescore(&self, profile: serde_json::Value) -> AsyncTask<RescoreTask> {
+    pub fn rescore(
+        &self,
+        #[napi(ts_arg_type = "import('./types').Profile | string")] profile: serde_json::Value,
+    ) -> AsyncTask<RescoreTask> {
         AsyncTask::new(RescoreTask { index: self.inner.clone(), profile: config_source(profile) })
     }
 
-    /// Sites of adjacent matching parcels: `[{parcel_ids, acres, score}]`, largest first.
-    #[napi(ts_return_type = "any")]
+    /// Sites of adjacent matching parcels: `[{parcelIds, acres, score}]`, largest first.
+    #[napi(ts_return_type = "import('./types').Site[]")]
     pub fn assemble_sites(
         &self,
         env: Env,
-        query: serde_json::Value,
+        #[napi(ts_arg_type = "import('./types').Query")] query: serde_json::Value,
         tolerance_m: Option<f64>,
         min_acres: Option<f64>,
     ) -> napi::Result<Json> {
@@ -390,7 +403,7 @@ impl SearchIndex {
             let q = landopp::search::Query::from_value(query)?;
             let sites =
                 read_index(&self.inner)?.assemble_sites(&q, tolerance_m.unwrap_or(0.0), min_acres.unwrap_or(0.0))?;
-            serde_json::to_value(&sites).map(Json).map_err(|e| landopp::Error::InvalidInput(e.to_string()))
+            to_value(&sites).map(Json)
         })
     }
 }

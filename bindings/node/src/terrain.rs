@@ -46,7 +46,7 @@ impl Task for RasterOpTask {
 /// `P%`; GMT .cpt), as RGB(A) bytes
 /// without nodata. Options: `{mode: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha, band}`.
 #[napi(
-    ts_args_type = "raster: string | RasterInput, colors: string, options?: { mode?: 'interpolate' | 'nearest_entry' | 'exact_entry', alpha?: boolean, band?: number }",
+    ts_args_type = "raster: string | RasterInput, colors: string, options?: import('./types').ColorReliefOptions",
     ts_return_type = "Promise<RasterResult>"
 )]
 pub fn color_relief(
@@ -73,7 +73,7 @@ pub fn color_relief(
 pub fn terrain(
     dem: Either<String, RasterInput>,
     product: String,
-    options: Option<serde_json::Value>,
+    #[napi(ts_arg_type = "import('./types').TerrainOptions")] options: Option<serde_json::Value>,
 ) -> napi::Result<AsyncTask<RasterOpTask>> {
     use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
     let options = options.unwrap_or(serde_json::Value::Null);
@@ -128,7 +128,9 @@ pub fn terrain_to_file(
     dem: String,
     output: String,
     product: String,
-    options: Option<serde_json::Value>,
+    #[napi(ts_arg_type = "import('./types').TerrainOptions & { compress?: 'deflate' | 'none' }")] options: Option<
+        serde_json::Value,
+    >,
 ) -> napi::Result<AsyncTask<TerrainFileTask>> {
     Ok(AsyncTask::new(TerrainFileTask {
         input: dem,

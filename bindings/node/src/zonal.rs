@@ -19,7 +19,7 @@ pub struct ZonalOptionsJs {
     /// `majority`, `minority`, `variety`, `frac`, `weighted_mean`, `circular_mean`...). Default
     /// `["count", "mean"]`.
     pub stats: Option<Vec<String>>,
-    /// 0-based band.
+    /// Band number (1-based, as GDAL numbers bands; default 1).
     pub band: Option<f64>,
     /// Ignore cells covered less than this fraction.
     pub min_coverage_frac: Option<f64>,
@@ -44,16 +44,15 @@ impl Task for ZonalTask {
         let o = std::mem::take(&mut self.opts);
         Ok(landopp::error::catch_panic(|| {
             let p = parcels_from_js(polygons, None, None, None)?;
-            let stats = o
-                .stats
-                .unwrap_or_else(|| vec!["count".into(), "mean".into()])
-                .iter()
-                .map(|s| landopp::zonal::Stat::parse(s))
-                .collect::<landopp::Result<Vec<_>>>()?;
+            let d = landopp::zonal::ZonalOptions::default();
+            let stats = match &o.stats {
+                Some(s) => s.iter().map(|s| landopp::zonal::Stat::parse(s)).collect::<landopp::Result<Vec<_>>>()?,
+                None => d.stats,
+            };
             let opts = landopp::zonal::ZonalOptions {
                 stats,
-                band: whole(o.band.unwrap_or(0.0), "band")?,
-                min_coverage_frac: o.min_coverage_frac.unwrap_or(0.0),
+                band: o.band.map(|b| whole(b, "band")).transpose()?.unwrap_or(d.band),
+                min_coverage_frac: o.min_coverage_frac.unwrap_or(d.min_coverage_frac),
                 weights: None,
             };
             use landopp::zonal::{zonal, ZonalPolygons, ZonalRaster};
@@ -82,7 +81,7 @@ impl Task for ZonalTask {
 #[napi(ts_return_type = "Promise<NamedColumn[]>")]
 pub fn zonal_stats(
     raster: Either<String, RasterInput>,
-    polygons: serde_json::Value,
+    #[napi(ts_arg_type = "string | import('geojson').FeatureCollection")] polygons: serde_json::Value,
     options: Option<ZonalOptionsJs>,
 ) -> napi::Result<AsyncTask<ZonalTask>> {
     Ok(AsyncTask::new(ZonalTask {

@@ -51,13 +51,8 @@ fn read_geotiff(
     window: Option<(usize, usize, usize, usize)>,
     band: Option<usize>,
 ) -> landopp::Result<Raster> {
-    let t = landopp::GeoTiff::open(path)?;
-    let w = window.map(|(r, c, h, w)| Window::new(r, c, h, w)).unwrap_or(Window::new(0, 0, t.height(), t.width()));
-    match band {
-        // only that band is decoded
-        Some(b) => t.read_window_raster_bands(w, &[b]),
-        None => t.read_window_raster(w),
-    }
+    let window = window.map(|(r, c, h, w)| Window::new(r, c, h, w));
+    Raster::read_with(path, &landopp::raster::ReadOptions { window, band })
 }
 
 /// A GeoTIFF being read on landopp's threads while Python does other work (the zonal wrapper

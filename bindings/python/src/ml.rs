@@ -226,13 +226,14 @@ impl Model {
         py: Python<'_>,
         x: numpy::PyReadonlyArray2<'_, f64>,
         y: numpy::PyReadonlyArray1<'_, f64>,
-        metric: String,
+        metric: Option<String>,
         n_repeats: usize,
         seed: u64,
     ) -> PyResult<Vec<(f64, f64)>> {
         let d = dataset(&x, Some(&y))?;
         let m = &self.inner.estimator;
-        run(py, move || landopp::ml::permutation_importance(m, &d, &metric, n_repeats, seed))
+        let opts = landopp::ml::ImportanceOptions { metric, n_repeats, seed };
+        run(py, move || landopp::ml::permutation_importance(m, &d, &opts))
     }
 
     /// The model card as JSON text.
@@ -343,14 +344,13 @@ impl Model {
         py: Python<'_>,
         ids: Vec<String>,
         columns: PyColumns<'_>,
-        metric: String,
+        metric: Option<String>,
         n_repeats: usize,
         seed: u64,
     ) -> PyResult<Vec<(f64, f64)>> {
         let m = &self.inner;
-        build_table(py, ids, columns, Lend::Borrow, move |t| {
-            m.permutation_importance_table(&t, &metric, n_repeats, seed)
-        })
+        let opts = landopp::ml::ImportanceOptions { metric, n_repeats, seed };
+        build_table(py, ids, columns, Lend::Borrow, move |t| m.permutation_importance_table(&t, &opts))
     }
 }
 

@@ -14,7 +14,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Exact zonal statistics of WKB polygons (in `crs`), or of the polygons of a vector file
 /// (`polygons_path`, read in Rust), over a raster; returns `[(name, values)]`.
 #[pyfunction]
-#[pyo3(signature = (raster, wkb, crs, stats, band=0, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None, max_cells=None))]
+#[pyo3(signature = (raster, wkb, crs, stats, band=1, min_coverage_frac=0.0, weights=None, polygons_path=None, layer=None, max_cells=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn zonal_stats<'py>(
     py: Python<'py>,

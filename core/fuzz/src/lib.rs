@@ -289,7 +289,7 @@ fn relief(data: &[u8]) -> landopp::Result<()> {
                 landopp::color_relief::ColorMode::NearestEntry,
                 landopp::color_relief::ColorMode::ExactEntry,
             ] {
-                color_relief(small_dem(), &table, &ColorReliefOptions { mode, alpha: true, band: 0 })?;
+                color_relief(small_dem(), &table, &ColorReliefOptions { mode, alpha: true, band: 1 })?;
             }
             Ok(())
         }

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters (scikit-learn's names and defaults).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoostParams {
@@ -96,6 +97,19 @@ impl<'de> Deserialize<'de> for EarlyStopping {
             serde_json::Value::String(s) if s == "auto" => Ok(EarlyStopping::Auto),
             _ => Err(serde::de::Error::custom("early_stopping must be \"auto\", true or false")),
         }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for EarlyStopping {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EarlyStopping".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "scikit-learn's `early_stopping`: `\"auto\"` (on above 10,000 rows), `true` or `false`.",
+            "anyOf": [{"const": "auto"}, {"type": "boolean"}]
+        })
     }
 }
 

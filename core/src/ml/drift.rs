@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 
 /// Drift of one column.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnDrift {
     /// Column (feature name, or `prediction`).
@@ -19,6 +20,7 @@ pub struct ColumnDrift {
 }
 
 /// A drift report.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftReport {
     /// PSI threshold used (0.2: "significant shift" in credit-risk practice).
@@ -114,6 +116,7 @@ pub fn report_tables(
 
 /// Deterministic A/B assignment: SHA-256 of `salt` + parcel id → B when its first 8 bytes, as a
 /// fraction of 2⁶⁴, fall below `share_b`; the same parcel always gets the same model.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AbSplit {
     /// Salt (change it to reshuffle).

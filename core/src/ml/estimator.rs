@@ -72,6 +72,41 @@ impl Serialize for Params {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Params {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Params".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // each family's parameters inline, with the `model` tag among their properties (they refuse
+        // unknown keys)
+        let family = |name: &str, mut params: schemars::Schema, default: bool| {
+            if let Some(o) = params.as_object_mut() {
+                if let Some(p) = o.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                    p.insert("model".into(), serde_json::json!({"type": "string", "const": name}));
+                }
+                if !default {
+                    if let Some(r) = o.entry("required").or_insert_with(|| serde_json::json!([])).as_array_mut() {
+                        r.push("model".into());
+                    }
+                }
+            }
+            params
+        };
+        let forest = ForestParams::json_schema(g);
+        let boost = <boost::BoostParams as schemars::JsonSchema>::json_schema(g);
+        let linear = <linear::LinearParams as schemars::JsonSchema>::json_schema(g);
+        schemars::json_schema!({
+            "description": "Hyper-parameters of a model family, tagged by `model` (default `random_forest`).",
+            "anyOf": [
+                family("random_forest", forest, true),
+                family("gradient_boosting", boost, false),
+                family("linear", linear, false)
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Params {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;

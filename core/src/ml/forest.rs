@@ -3,6 +3,7 @@
 use super::*;
 
 /// Hyper-parameters (scikit-learn's names and defaults where they exist).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForestParams {
@@ -321,6 +322,7 @@ pub struct Forest {
 }
 
 /// A prediction explained: `bias + Σ contributions = value` (per class for classification).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explained {
     /// The prediction (regression) or the probability of each class.

@@ -2,18 +2,37 @@
 
 use super::*;
 
+/// Options of [`permutation_importance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportanceOptions {
+    /// Metric whose drop is measured (any name of [`metric`]); default `r2` for regression,
+    /// `balanced_accuracy` for classes.
+    pub metric: Option<String>,
+    /// Shuffles per feature (1..=10000; default 5).
+    pub n_repeats: usize,
+    /// Seed of the shuffles (default 0).
+    pub seed: u64,
+}
+
+impl Default for ImportanceOptions {
+    fn default() -> Self {
+        ImportanceOptions { metric: None, n_repeats: 5, seed: 0 }
+    }
+}
+
+impl ImportanceOptions {
+    /// The metric used for a model of `n_classes` classes (0: regression).
+    pub fn metric_for(&self, n_classes: usize) -> &str {
+        self.metric.as_deref().unwrap_or(if n_classes == 0 { "r2" } else { "balanced_accuracy" })
+    }
+}
+
 /// Permutation importance of each feature (as scikit-learn's `permutation_importance`): the drop
-/// of `metric` on `d` when the feature's column is shuffled, `n_repeats` times; `(mean, std)` per
+/// of the metric on `d` when the feature's column is shuffled, `n_repeats` times; `(mean, std)` per
 /// feature. Positive = the model relies on the feature (signs follow [`greater_is_better`]).
-pub fn permutation_importance(
-    model: &Estimator,
-    d: &Dataset,
-    metric_name: &str,
-    n_repeats: usize,
-    seed: u64,
-) -> Result<Vec<(f64, f64)>> {
+pub fn permutation_importance(model: &Estimator, d: &Dataset, opts: &ImportanceOptions) -> Result<Vec<(f64, f64)>> {
     let groups: Vec<std::ops::Range<usize>> = (0..d.p).map(|f| f..f + 1).collect();
-    permutation_importance_grouped(model, d, &groups, metric_name, n_repeats, seed)
+    permutation_importance_grouped(model, d, &groups, opts)
 }
 
 /// [`permutation_importance`] of groups of columns shuffled together (the one-hot columns of a
@@ -22,10 +41,10 @@ pub fn permutation_importance_grouped(
     model: &Estimator,
     d: &Dataset,
     groups: &[std::ops::Range<usize>],
-    metric_name: &str,
-    n_repeats: usize,
-    seed: u64,
+    opts: &ImportanceOptions,
 ) -> Result<Vec<(f64, f64)>> {
+    let (n_repeats, seed) = (opts.n_repeats, opts.seed);
+    let metric_name = opts.metric_for(model.n_classes());
     if n_repeats == 0 || n_repeats > 10_000 {
         return Err(Error::InvalidInput(format!("n_repeats {n_repeats} must be in 1..=10000")));
     }

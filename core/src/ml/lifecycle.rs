@@ -38,6 +38,7 @@ pub const FORMAT: &str = "landopp-model";
 pub const FORMAT_VERSION: u32 = 2;
 
 /// What a model is and how it was made.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
     /// The model's own version (semantic version chosen by the caller).
@@ -71,6 +72,7 @@ pub struct ModelCard {
 }
 
 /// Policy for a category not seen in training (as scikit-learn's `OneHotEncoder(handle_unknown=)`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnseenCategory {
@@ -333,9 +335,7 @@ impl Model {
     pub fn permutation_importance_table(
         &self,
         t: &FeatureTable,
-        metric: &str,
-        n_repeats: usize,
-        seed: u64,
+        opts: &super::ImportanceOptions,
     ) -> Result<Vec<(f64, f64)>> {
         let d = Dataset { x: self.card.encode(t)?, p: self.card.encoded_width(), y: self.target_of(t)? };
         let mut groups = Vec::new();
@@ -345,7 +345,7 @@ impl Model {
             groups.push(off..off + k);
             off += k;
         }
-        super::permutation_importance_grouped(&self.estimator, &d, &groups, metric, n_repeats, seed)
+        super::permutation_importance_grouped(&self.estimator, &d, &groups, opts)
     }
 
     /// The target column of a table as the model's codes (class labels mapped to the training

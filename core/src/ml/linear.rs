@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinearParams {

@@ -37,6 +37,10 @@ pub use validation::*;
 mod tests {
     use super::*;
 
+    fn imp_opts(metric: &str, n_repeats: usize) -> ImportanceOptions {
+        ImportanceOptions { metric: Some(metric.into()), n_repeats, seed: 1 }
+    }
+
     fn toy(n: usize) -> Dataset {
         let mut rng = Rng(3);
         let mut x = Vec::new();
@@ -81,13 +85,13 @@ mod tests {
         let p =
             Params::parse(r#"{"model": "gradient_boosting", "task": "regression", "min_samples_leaf": 5}"#).unwrap();
         let m = Estimator::fit(&d, &p).unwrap();
-        let imp = permutation_importance(&m, &d, "r2", 5, 1).unwrap();
+        let imp = permutation_importance(&m, &d, &imp_opts("r2", 5)).unwrap();
         assert!(imp[0].0 > imp[1].0 && imp[1].0 > 0.0, "{imp:?}");
         // lower-is-better metrics keep "positive = important"
-        let imp = permutation_importance(&m, &d, "rmse", 3, 1).unwrap();
+        let imp = permutation_importance(&m, &d, &imp_opts("rmse", 3)).unwrap();
         assert!(imp[0].0 > 0.0);
-        assert_eq!(permutation_importance(&m, &d, "accuracy", 3, 1).unwrap_err().code(), "INVALID_INPUT");
-        assert_eq!(permutation_importance(&m, &d, "gini", 3, 1).unwrap_err().code(), "NOT_FOUND");
+        assert_eq!(permutation_importance(&m, &d, &imp_opts("accuracy", 3)).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(permutation_importance(&m, &d, &imp_opts("gini", 3)).unwrap_err().code(), "NOT_FOUND");
     }
 
     #[test]
@@ -143,6 +147,9 @@ mod tests {
     }
 }
 
+#[cfg(feature = "ml-files")]
 pub mod drift;
+#[cfg(feature = "ml-files")]
 pub mod lifecycle;
+#[cfg(feature = "ml-files")]
 pub mod registry;

@@ -145,6 +145,7 @@ impl Registry {
 }
 
 /// When to retrain and how to judge the candidate.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrainPolicy {

@@ -69,6 +69,12 @@ impl SoilTables {
     }
 }
 
+#[cfg(not(feature = "csv"))]
+pub(super) fn read_csv_table(path: &std::path::Path, _cols: &[&str]) -> Result<Vec<Vec<String>>> {
+    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
+}
+
+#[cfg(feature = "csv")]
 pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<String>>> {
     if !path.exists() {
         return Err(Error::FileNotFound { path: path.to_path_buf() });

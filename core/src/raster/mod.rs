@@ -341,21 +341,42 @@ pub struct Raster {
     pub band_names: Vec<Option<String>>,
 }
 
+/// What [`Raster::read_with`] reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Cells to read (default: all).
+    pub window: Option<Window>,
+    /// Band number (1-based, as GDAL numbers bands; default: every band).
+    pub band: Option<usize>,
+}
+
+/// The 0-based index of band number `number` (1-based, as GDAL, gdaldem `-b` and rasterio number
+/// bands: every option and argument naming a band takes this number) in a raster of `count` bands.
+pub(crate) fn band_index(number: usize, count: usize) -> Result<usize> {
+    if number == 0 {
+        return Err(Error::InvalidInput("band numbers start at 1 (as in GDAL), not 0".into()));
+    }
+    if number > count {
+        return Err(Error::not_found("band", number.to_string(), vec![format!("1..={count}")]));
+    }
+    Ok(number - 1)
+}
+
 impl Raster {
-    /// The value of band `band` at each point (the cell containing it, as `gdallocationinfo`):
+    /// The value of band number `band` (1-based) at each point (the cell containing it, as `gdallocationinfo`):
     /// points are in `crs` and reprojected to the raster's CRS when they differ; a point outside
     /// the raster, on a nodata cell or NaN (or a NaN point) gives NaN.
     ///
     /// ```
     /// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
     /// let t = dem.transform.0;
-    /// let v = dem.sample(0, &[(t[0] + 5.0, t[3] - 5.0), (t[0] - 1e6, t[3])], None)?;
+    /// let v = dem.sample(1, &[(t[0] + 5.0, t[3] - 5.0), (t[0] - 1e6, t[3])], None)?;
     /// assert_eq!(v[0], dem.band(0)?.get_f64(0, 0).unwrap());
     /// assert!(v[1].is_nan());
     /// # Ok::<(), landopp::Error>(())
     /// ```
     pub fn sample(&self, band: usize, points: &[(f64, f64)], crs: Option<&Crs>) -> Result<Vec<f64>> {
-        let b = self.band(band)?;
+        let b = self.band(band_index(band, self.band_count())?)?;
         let to = match (crs, self.crs.as_ref()) {
             (Some(a), Some(r)) if a != r => Some(crate::crs::Transformer::new(a, r)?),
             (Some(a), None) => {
@@ -416,6 +437,26 @@ impl Raster {
         GeoTiff::open(path)?.read()
     }
 
+    /// Read part of a GeoTIFF: a window (default: the whole grid) of one band (default: all);
+    /// only the chunks the window touches, and only that band where the file stores bands apart,
+    /// are decoded.
+    ///
+    /// ```
+    /// use landopp::raster::{Raster, ReadOptions, Window};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif");
+    /// let part = Raster::read_with(path, &ReadOptions { window: Some(Window::new(10, 20, 5, 8)), band: Some(1) })?;
+    /// assert_eq!((part.height(), part.width()), (5, 8));
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn read_with(path: impl AsRef<std::path::Path>, opts: &ReadOptions) -> Result<Self> {
+        let t = GeoTiff::open(path)?;
+        let w = opts.window.unwrap_or(Window::new(0, 0, t.height(), t.width()));
+        match opts.band {
+            Some(b) => t.read_window_raster_bands(w, &[band_index(b, t.band_count())?]),
+            None => t.read_window_raster(w),
+        }
+    }
+
     /// Columns.
     pub fn width(&self) -> usize {
         self.bands[0].shape().1
@@ -428,7 +469,7 @@ impl Raster {
     pub fn band_count(&self) -> usize {
         self.bands.len()
     }
-    /// Band `i` (0-based).
+    /// Band at index `i` of [`bands`](Self::bands) (0-based: band number − 1).
     pub fn band(&self, i: usize) -> Result<&BandData> {
         self.bands
             .get(i)

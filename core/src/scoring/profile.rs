@@ -3,6 +3,7 @@
 use super::*;
 
 /// How a raw feature value becomes a 0..1 suitability.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Transform {
@@ -170,6 +171,7 @@ pub(super) fn fmt_num(x: f64) -> String {
 }
 
 /// One criterion.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
@@ -186,6 +188,7 @@ pub struct Criterion {
 }
 
 /// A comparison operator of a constraint.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// Greater than.
@@ -223,6 +226,7 @@ impl Op {
 
 /// A hard constraint (excludes the parcel, with a reason code) or, with `reduce_area_column`, a
 /// partial constraint that removes that share of the parcel from its buildable area instead.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Constraint {
@@ -243,6 +247,7 @@ pub struct Constraint {
 }
 
 /// Aggregation of the transformed criteria.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Method {
@@ -271,6 +276,7 @@ pub enum Method {
 /// A second normalisation of the transformed criteria TOPSIS applies over the candidate set
 /// (pymcdm's normalisation functions on a profit column). Data-derived: adding or removing
 /// candidates changes every score.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TopsisNormalization {
@@ -285,6 +291,7 @@ pub enum TopsisNormalization {
 
 /// How tied scores share ranks (pandas' `rank(method=…)` vocabulary). Listings keep a stable
 /// order whatever the rule: ties are listed in input order.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ties {
@@ -302,6 +309,7 @@ pub enum Ties {
 }
 
 /// An AHP pairwise comparison matrix (Saaty 1..9 and reciprocals), rows/columns in criteria order.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ahp {
@@ -313,6 +321,7 @@ pub struct Ahp {
 }
 
 /// A scoring profile.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {

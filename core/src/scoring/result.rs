@@ -3,11 +3,13 @@
 use super::*;
 
 /// One criterion's part of a parcel's explanation.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contribution {
     /// Criterion name.
     pub criterion: String,
     /// Raw feature value (NaN when missing).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>", required))] // NaN is null in JSON
     pub raw: f64,
     /// Category label, for categorical columns.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 use super::*;
 
 /// Rank stability of one parcel under weight perturbation.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stability {
     /// Parcel id.
@@ -18,6 +19,7 @@ pub struct Stability {
 }
 
 /// Sensitivity of the ranking to the weights.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sensitivity {
     /// `top_k` used.
@@ -29,6 +31,7 @@ pub struct Sensitivity {
 }
 
 /// How weights are perturbed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Perturbation {

@@ -34,6 +34,7 @@ impl Default for ImageryOptions<'_> {
 }
 
 /// Serializable imagery settings (the `imagery` part of feature specs and binding options).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImagerySettings {

@@ -6,6 +6,7 @@ use super::*;
 /// A sensor, for band maps and reflectance scaling. As JSON: `{"sensor": "landsat89"}`, or for
 /// Sentinel-2 `{"sensor": "sentinel2_l2a", "baseline": "04.00"}` (the processing baseline sets
 /// the offset) or `{"sensor": "sentinel2_l2a", "offset": -1000}`; without either the offset is 0.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "sensor", try_from = "SensorJson")]
 pub enum Sensor {
@@ -30,6 +31,7 @@ pub enum Sensor {
 }
 
 /// [`Sensor`] as written: a Sentinel-2 offset given directly or by a processing baseline.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(serde::Deserialize)]
 #[serde(
     rename_all = "snake_case",

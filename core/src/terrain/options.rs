@@ -49,6 +49,7 @@ impl TerrainProduct {
 /// bindings): these snake_case keys, every one optional, plus gdaldem's `alg` (`"Horn"`,
 /// `"ZevenbergenThorne"`, `"Riley"`, `"Wilson"`), which sets [`TerrainOptions::gradient`] or
 /// [`TerrainOptions::tri`]; an unknown key is refused.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, try_from = "TerrainOptionsJson")]
 pub struct TerrainOptions {
@@ -63,7 +64,7 @@ pub struct TerrainOptions {
     pub azimuth: f64,
     /// Hillshade light altitude in degrees (`-alt`).
     pub altitude: f64,
-    /// 0-based band of the DEM.
+    /// Band number of the DEM (1-based, as gdaldem `-b`; default 1).
     pub band: usize,
     /// Gradient of slope, aspect and hillshade (`gdaldem -alg`): Horn (default) or
     /// Zevenbergen–Thorne.
@@ -88,7 +89,7 @@ impl Default for TerrainOptions {
             z_factor: 1.0,
             azimuth: 315.0,
             altitude: 45.0,
-            band: 0,
+            band: 1,
             gradient: Gradient::Horn,
             hillshade: HillshadeMode::Standard,
             tri: TriAlgorithm::Riley,
@@ -99,6 +100,7 @@ impl Default for TerrainOptions {
 }
 
 /// [`TerrainOptions`] as written: every field, plus gdaldem's `alg`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(serde::Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "terrain options (an object)")]
 pub(super) struct TerrainOptionsJson {
@@ -163,6 +165,7 @@ impl TryFrom<TerrainOptionsJson> for TerrainOptions {
 }
 
 /// The 3×3 gradient of slope, aspect and hillshade (`gdaldem -alg`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gradient {
@@ -174,6 +177,7 @@ pub enum Gradient {
 }
 
 /// The hillshade variant.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HillshadeMode {
@@ -190,6 +194,7 @@ pub enum HillshadeMode {
 }
 
 /// The terrain ruggedness index variant.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriAlgorithm {

@@ -307,7 +307,7 @@ pub(super) fn row_resolutions(
 /// # Ok::<(), landopp::Error>(())
 /// ```
 pub fn terrain(dem: &Raster, product: TerrainProduct, opts: &TerrainOptions) -> Result<Raster> {
-    let band = dem.band(opts.band)?;
+    let band = dem.band(crate::raster::band_index(opts.band, dem.band_count())?)?;
     let p = Params::new(product, opts, &dem.transform, dem.crs.as_ref(), dem.height())?;
     let out = match band {
         BandData::U8(a) => run(a, dem.nodata, &p, opts.compute_edges),
@@ -356,9 +356,7 @@ pub fn terrain_file(
 ) -> Result<()> {
     crate::output::ensure_distinct(output.as_ref(), &[input.as_ref()])?;
     let src = GeoTiff::open(input.as_ref())?;
-    if opts.band >= src.band_count() {
-        return Err(Error::not_found("band", (opts.band + 1).to_string(), vec![format!("1..={}", src.band_count())]));
-    }
+    crate::raster::band_index(opts.band, src.band_count())?;
     let (h, w) = (src.height(), src.width());
     // a header claiming more cells than the file can hold fails here, before per-row tables
     src.check_budget(Window::new(0, 0, h, w), 1)?;
@@ -414,7 +412,7 @@ pub(super) fn stream<T: Src>(
     while r0 < h {
         crate::interrupt::check("terrain")?;
         let n = step.min(h - r0);
-        let block = src.read_window(opts.band, Window::new(r0, 0, n, w))?;
+        let block = src.read_window(opts.band - 1, Window::new(r0, 0, n, w))?;
         let block = typed(block).ok_or_else(|| Error::InvalidInput("DEM block of an unexpected type".into()))?;
         // keep the rows still needed (from done − 1) and append the new ones
         let keep_from = done.saturating_sub(1).max(b0);

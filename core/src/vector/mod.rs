@@ -8,6 +8,7 @@
 //! Readers: GeoPackage (feature `gpkg`), GeoJSON, FlatGeobuf, Shapefile — see [`read_layer`].
 //! Writers: GeoJSON, GeoPackage, CSV.
 
+#[cfg(feature = "fgb")]
 mod fgb;
 pub mod geojson;
 #[cfg(feature = "gpkg")]
@@ -153,6 +154,7 @@ pub(crate) enum OwnedValue {
     Float(f64),
     Text(String),
     Bool(bool),
+    #[cfg_attr(not(feature = "fgb"), allow(dead_code))] // FlatGeobuf binary attributes
     Binary(Vec<u8>),
 }
 
@@ -436,13 +438,17 @@ pub fn read_layer(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<VectorLa
         #[cfg(not(feature = "gpkg"))]
         VectorFormat::GeoPackage => Err(Error::Unsupported("GeoPackage support needs the `gpkg` feature".into())),
         VectorFormat::GeoJson => geojson::read(path),
+        #[cfg(feature = "fgb")]
         VectorFormat::FlatGeobuf => fgb::read(path),
+        #[cfg(not(feature = "fgb"))]
+        VectorFormat::FlatGeobuf => Err(Error::Unsupported("FlatGeobuf support needs the `fgb` feature".into())),
         VectorFormat::Shapefile => shp::read(path),
     }
 }
 
 /// What reading parcels does with ids that repeat (condo units stacked on one footprint, parcels
 /// split into several polygons that kept one id).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateIds {
@@ -463,6 +469,11 @@ impl DuplicateIds {
             "suffix" => Ok(DuplicateIds::Suffix),
             o => Err(Error::InvalidInput(format!("duplicate_ids {o:?}: \"refuse\" or \"suffix\""))),
         }
+    }
+
+    /// The policy a caller named, or the default ([`Refuse`](Self::Refuse)) when it named none.
+    pub fn parse_or_default(s: Option<&str>) -> Result<Self> {
+        s.map_or(Ok(Self::default()), Self::parse)
     }
 
     /// Apply the policy to `ids` in place.
@@ -531,6 +542,7 @@ pub fn check_unique_ids(ids: &[String], what: &str) -> Result<()> {
 }
 
 /// Validity of one parcel geometry.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum GeometryStatus {

@@ -61,7 +61,7 @@ pub fn zonal_stats(
     crs: Option<&Crs>,
     opts: &ZonalOptions<'_>,
 ) -> Result<ZonalResult> {
-    let band = raster.band(opts.band)?;
+    let band = raster.band(crate::raster::band_index(opts.band, raster.band_count())?)?;
     let grid = Grid {
         width: raster.width(),
         height: raster.height(),
@@ -174,13 +174,7 @@ pub fn zonal_stats_file(
     opts: &ZonalOptions<'_>,
     max_cells: usize,
 ) -> Result<ZonalResult> {
-    if opts.band >= raster.band_count() {
-        return Err(Error::not_found(
-            "band",
-            (opts.band + 1).to_string(),
-            vec![format!("1..={}", raster.band_count())],
-        ));
-    }
+    let band = crate::raster::band_index(opts.band, raster.band_count())?;
     let (w, h) = (raster.width(), raster.height());
     let grid = Grid {
         width: w,
@@ -194,7 +188,7 @@ pub fn zonal_stats_file(
     let bh = raster.block_size().0.max(1);
     let rows = ((max_cells / w.max(1)) / bh).max(1) * bh;
     zonal_core(&grid, polygons, crs, opts, rows, &|r0, n| {
-        raster.read_window(opts.band, Window::new(r0, 0, n, w)).map(Cow::Owned)
+        raster.read_window(band, Window::new(r0, 0, n, w)).map(Cow::Owned)
     })
 }
 

@@ -146,7 +146,7 @@ pub(super) fn fmt_q(q: f64) -> String {
 pub struct ZonalOptions<'a> {
     /// Statistics to compute, in output order.
     pub stats: Vec<Stat>,
-    /// 0-based band.
+    /// Band number (1-based, as GDAL numbers bands; default 1).
     pub band: usize,
     /// Ignore cells covered less than this fraction (exactextract `min_coverage_frac`).
     pub min_coverage_frac: f64,
@@ -156,7 +156,7 @@ pub struct ZonalOptions<'a> {
 
 impl Default for ZonalOptions<'_> {
     fn default() -> Self {
-        ZonalOptions { stats: vec![Stat::Count, Stat::Mean], band: 0, min_coverage_frac: 0.0, weights: None }
+        ZonalOptions { stats: vec![Stat::Count, Stat::Mean], band: 1, min_coverage_frac: 0.0, weights: None }
     }
 }
 

@@ -146,14 +146,17 @@ fn sampling_points_reprojects_and_reads_the_containing_cell() {
         .iter()
         .map(|&(r, c)| to_wgs.transform_point(t[0] + (c as f64 + 0.5) * t[1], t[3] + (r as f64 + 0.5) * t[5]).unwrap())
         .collect();
-    let v = dem.sample(0, &pts, Some(&landopp::Crs::wgs84())).unwrap();
+    let v = dem.sample(1, &pts, Some(&landopp::Crs::wgs84())).unwrap();
     for (k, &(r, c)) in cells.iter().enumerate() {
         assert_eq!(v[k], dem.band(0).unwrap().get_f64(r, c).unwrap(), "cell {r},{c}");
     }
-    let odd = dem.sample(0, &[(f64::NAN, 1.0), (0.0, 0.0), (14.5, 95.0)], Some(&landopp::Crs::wgs84())).unwrap();
+    let odd = dem.sample(1, &[(f64::NAN, 1.0), (0.0, 0.0), (14.5, 95.0)], Some(&landopp::Crs::wgs84())).unwrap();
     assert!(odd.iter().all(|v| v.is_nan()));
     let mut bare = dem.clone();
     bare.crs = None;
-    assert_eq!(bare.sample(0, &pts, Some(&crs)).unwrap_err().code(), "CRS");
+    assert_eq!(bare.sample(1, &pts, Some(&crs)).unwrap_err().code(), "CRS");
     assert_eq!(dem.sample(3, &pts, None).unwrap_err().code(), "NOT_FOUND");
+    // band numbers are 1-based (GDAL's numbering) wherever a band is named
+    let zero = dem.sample(0, &pts, None).unwrap_err();
+    assert_eq!((zero.code(), zero.to_string().contains("start at 1")), ("INVALID_INPUT", true));
 }

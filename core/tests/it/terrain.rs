@@ -397,7 +397,7 @@ fn color_relief_equals_gdaldem() {
                     (ColorMode::ExactEntry, Some("-exact_color_entry")),
                 ] {
                     let reference = gdaldem(flag);
-                    let ours = color_relief(&raster, &table, &ColorReliefOptions { mode, alpha, band: 0 }).unwrap();
+                    let ours = color_relief(&raster, &table, &ColorReliefOptions { mode, alpha, band: 1 }).unwrap();
                     assert_eq!((ours.band_count(), ours.nodata), (reference.band_count(), reference.nodata));
                     let (x, y) = (bands(&ours), bands(&reference));
                     let n = x[0].len();

@@ -58,6 +58,9 @@ fn streamed_zonal_errors() {
     let opts = ZonalOptions { band: 4, ..Default::default() };
     let e = zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, 1000).unwrap_err();
     assert_eq!(e.code(), "NOT_FOUND");
+    let opts = ZonalOptions { band: 0, ..Default::default() };
+    let e = zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, 1000).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT");
     let opts = ZonalOptions { stats: vec![], ..Default::default() };
     let e = zonal_stats_file(&src, &p.geometries, p.crs.as_ref(), &opts, 1000).unwrap_err();
     assert_eq!(e.code(), "INVALID_INPUT");
