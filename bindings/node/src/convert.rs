@@ -339,17 +339,28 @@ impl<T: serde::Serialize + ?Sized> serde::Serialize for Camel<'_, T> {
     }
 }
 
-/// `snake_case` → `camelCase`, once per distinct field name (field names are `&'static str` in
-/// serde's struct protocol; there are a few hundred in the library, interned here).
+/// `snake_case` → `camelCase`, once per distinct field name and thread (field names are
+/// `&'static str` in serde's struct protocol — a few hundred in the library — so the renamed ones
+/// are leaked once, looked up by address without a lock: a search page renames ~1,000 fields).
 fn camel_name(key: &'static str) -> &'static str {
+    use std::cell::RefCell;
     use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
     if !key.contains('_') {
         return key;
     }
-    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
-    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    names.entry(key).or_insert_with(|| {
+    thread_local! {
+        static NAMES: RefCell<HashMap<(usize, usize), &'static str>> = RefCell::new(HashMap::new());
+    }
+    NAMES.with_borrow_mut(|names| *names.entry((key.as_ptr() as usize, key.len())).or_insert_with(|| camel_leaked(key)))
+}
+
+/// The camelCase form of `key`, leaked once per process (several threads share it).
+fn camel_leaked(key: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static ALL: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
+    let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+    *all.get_or_insert_with(HashMap::new).entry(key).or_insert_with(|| {
         let mut out = String::with_capacity(key.len());
         let mut up = false;
         for (i, ch) in key.chars().enumerate() {
