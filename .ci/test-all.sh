@@ -43,6 +43,8 @@ PY=${PYTHON:-python3}
   "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6"
 step "Python: build the extension (maturin develop --release: the cross-checks run real workloads)"
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
+step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"
+.venv/bin/python python/gen_types.py --check
 step "Python: pytest"
 .venv/bin/python -m pytest python/tests -q
 step "Python: stubs match the runtime (mypy.stubtest)"
@@ -54,7 +56,7 @@ step "Node: tooling (npm) and native addon (napi build)"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
 step "Node: generated index.d.ts / index.js / types.schema.json / types.d.ts are committed and up to date"
 # the documents' schema from the Rust types (fails when a config or result type changed without it)
-cargo test --locked -q -p landopp --features schema --test node_types
+cargo test --locked -q -p landopp --features schema --test binding_types
 git diff --exit-code -- node/index.d.ts node/index.js node/types.schema.json node/types.d.ts
 step "Node: node --test"
 (cd node && node --test test/)

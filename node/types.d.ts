@@ -1,4 +1,4 @@
-/* Generated from the Rust types (types.schema.json, written by core/tests/node_types.rs) by json-schema-to-typescript: do not edit. */
+/* Generated from the Rust types (types.schema.json, written by core/tests/binding_types.rs) by json-schema-to-typescript: do not edit. */
 
 /**
  * How a raw feature value becomes a 0..1 suitability.

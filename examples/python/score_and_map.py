@@ -31,7 +31,7 @@ dem = landopp.read_raster(data / "dem.tif")
 print(len(parcels), "parcels,", parcels.crs, "| DEM", dem.bands[0].shape, dem.crs)
 
 # %% Exact per-parcel features from one declarative spec (same JSON as the CLI, Rust and Node)
-spec = {
+spec: landopp.types.FeatureSpec = {
     "version": 1,
     "parcels": {"path": str(data / "lulc_polygons.gpkg"), "id_field": "index"},
     "features": [

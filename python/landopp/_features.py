@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _landopp
 from ._convert import PathLike
 
+if TYPE_CHECKING:
+    from .types import FeatureSpec
 
-def features(spec: "dict[str, Any] | str | PathLike", *, progress: Any = None) -> Any:
+
+def features(spec: FeatureSpec | str | PathLike, *, progress: Any = None) -> Any:
     """Run a feature spec (dict, JSON/TOML text, or a spec file path) and return a pandas
     DataFrame indexed by parcel id; categorical columns are pandas categoricals, and
     ``df.attrs["provenance"]`` holds each column's source, unit and method.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from . import _landopp
 from ._convert import FIELD_TYPES, PathLike, _column_values, _geometries, _has_geopandas, _to_frame
+
+if TYPE_CHECKING:
+    from .types import Info
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
     _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
 
 
-def info(path: PathLike) -> dict[str, Any]:
+def info(path: PathLike) -> Info:
     """A gdalinfo/ogrinfo-like summary (size, CRS, bounds, bands/fields, feature counts)."""
     return _landopp.info(os.fspath(path))
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _landopp
 from ._convert import PathLike, _columns_of
 
+if TYPE_CHECKING:
+    from .types import Profile
 
-def score(features_df: Any, profile: "dict[str, Any] | str | PathLike", *, explain: bool = True) -> Any:
+
+def score(features_df: Any, profile: Profile | str | PathLike, *, explain: bool = True) -> Any:
     """Score parcels: ``features_df`` (as :func:`features` returns it, indexed by parcel id) with
     a scoring profile (dict, JSON/TOML text or file).
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from . import _landopp
 from ._convert import _columns_of, _geometries
 from ._io import _crs_str
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._convert import PathLike
+    from .types import Page, Profile, Query, Site
 
 
 class SearchIndex:
@@ -20,7 +26,7 @@ class SearchIndex:
     ...           filters=[{"column": "slope_mean", "max": 5}], limit=10)            # doctest: +SKIP
     """
 
-    def __init__(self, parcels: Any, features_df: Any, profile: Any = None, *, id_field: str | None = None,
+    def __init__(self, parcels: Any, features_df: Any, profile: Profile | str | PathLike | None = None, *, id_field: str | None = None,
                  layer: str | None = None, duplicate_ids: str = "refuse") -> None:
         ids, cols = _columns_of(features_df)
         self._ids = np.asarray(ids, dtype=object)
@@ -35,14 +41,14 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self._inner)
 
-    def query(self, **query: Any) -> dict[str, Any]:
+    def query(self, **query: Unpack[Query]) -> Page:
         """Keys: ``aoi`` ({"bbox": [...]} | {"polygon": geojson} | {"point": {"xy": [x, y], "radius_m": r}}),
         ``crs``, ``filters`` ([{"column", "min", "max", "in"}]), ``include_excluded``, ``sort_by``,
         ``ascending``, ``limit``, ``cursor``, ``explain`` (default True: each hit carries its
         per-criterion explanation). Returns ``{"hits", "total", "next_cursor"}``."""
         return self._inner.query(query)
 
-    def query_frame(self, **query: Any) -> Any:
+    def query_frame(self, **query: Unpack[Query]) -> Any:
         """:meth:`query` as a DataFrame indexed by ``parcel_id``: ``score``, ``rank``, ``excluded``,
         ``reasons`` (``;``-joined), ``sort_value`` and one ``contribution.<criterion>`` column per
         criterion (with ``explain``, the default); ``attrs`` holds ``total`` and ``next_cursor``.
@@ -65,7 +71,7 @@ class SearchIndex:
         df.attrs["next_cursor"] = page["next_cursor"]
         return df
 
-    def query_many(self, queries: Sequence[dict[str, Any]]) -> Any:
+    def query_many(self, queries: Sequence[Query]) -> Any:
         """Run many queries at once (in parallel, one crossing) and return every hit in one
         DataFrame: ``query`` (position in ``queries``), ``parcel_id`` (categorical), ``score``, ``rank``,
         ``excluded``, ``sort_value`` and, when every query keeps ``explain`` (the default), one
@@ -94,7 +100,7 @@ class SearchIndex:
         df.attrs["totals"] = list(d["totals"])
         return df
 
-    def assemble_sites(self, *, tolerance_m: float = 0.0, min_acres: float = 0.0, **query: Any) -> list[dict[str, Any]]:
+    def assemble_sites(self, *, tolerance_m: float = 0.0, min_acres: float = 0.0, **query: Unpack[Query]) -> list[Site]:
         """Group matching parcels (``query`` as in :meth:`query`: aoi, filters...) into sites of
         adjacent parcels (shared boundary, or a gap up to ``tolerance_m``) of at least
         ``min_acres``, largest first: ``[{"parcel_ids", "acres", "score"}]``."""
@@ -113,6 +119,6 @@ class SearchIndex:
 
         return pd.DataFrame(r["parcels"]).set_index("id")
 
-    def rescore(self, profile: Any) -> None:
+    def rescore(self, profile: Profile | str | PathLike) -> None:
         """Re-rank with a new profile (e.g. other weights) without recomputing features."""
         self._inner.rescore(profile)

@@ -16,12 +16,15 @@ importable from here; they load scikit-learn on first use.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _landopp
 from ._convert import _columns_of
+
+if TYPE_CHECKING:
+    from .types import DriftReport, Explained, ModelCard
 
 
 def kfold(n: int, k: int = 5, *, seed: int = 0) -> np.ndarray:
@@ -75,7 +78,7 @@ def cross_val_predict(X: Any, y: Any, folds: Any, *, task: str = "regression", m
 
 
 def fit_explain(X: Any, y: Any, X_new: Any, *, task: str = "regression", model: str = "random_forest",
-                **params: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+                **params: Any) -> tuple[np.ndarray, list[Explained]]:
     """Fit on ``X, y``; return predictions for ``X_new`` and, per row, ``{value, bias,
     contributions, scale}`` where ``bias + Σ contributions == value`` (exact path contributions
     for trees, coefficient × standardised value for linear models; ``scale`` says whether value
@@ -154,7 +157,7 @@ class Model:
         res: np.ndarray = out.reshape(n, k) if k > 1 else out
         return res
 
-    def explain(self, X: Any) -> list[dict[str, Any]]:
+    def explain(self, X: Any) -> list[Explained]:
         """Per row ``{value, bias, contributions, scale}``; ``bias + Σ contributions == value``;
         ``contributions`` follow ``card["features"]`` (a categorical feature's one-hot parts
         summed)."""
@@ -185,9 +188,10 @@ class Model:
         return out.sort_values("importance_mean", ascending=False)
 
     @property
-    def card(self) -> dict[str, Any]:
+    def card(self) -> ModelCard:
         """The model card."""
-        return self._inner.card()  # type: ignore[no-any-return]
+        card: ModelCard = self._inner.card()
+        return card
 
     def save(self, path: Any, *, hmac_key: bytes | None = None, encryption_key: bytes | None = None) -> None:
         """Write the model (write-then-rename)."""
@@ -307,7 +311,7 @@ class FeedbackLog:
 
 
 def drift_report(reference: Any, current: Any, *, psi_threshold: float = 0.2,
-                 ks_threshold: float = 0.1) -> dict[str, Any]:
+                 ks_threshold: float = 0.1) -> DriftReport:
     """PSI (10 quantile bins of the reference) and Kolmogorov–Smirnov statistic of every shared
     column of two DataFrames (training reference, new data); ``drifted`` lists the columns over a
     threshold. Pass predictions as a column to check prediction drift."""

@@ -1,10 +1,13 @@
-//! The schema the Node package's TypeScript declarations (`node/types.d.ts`) are compiled from:
-//! the configuration documents as they are written (snake_case keys, as in the files) and the
-//! results in Node's key case — struct fields camelCase, map keys (the user's names) unchanged —
-//! the rule `bindings/node/src/convert.rs` (`Camel`) applies at run time.
+//! The schemas the bindings' types are generated from, from the Rust types:
+//! - `node/types.schema.json`, compiled to `node/types.d.ts` (TypeScript): the configuration
+//!   documents as they are written (snake_case keys, as in the files) and the results in Node's
+//!   key case — struct fields camelCase, map keys (the user's names) unchanged — the rule
+//!   `bindings/node/src/convert.rs` (`Camel`) applies at run time;
+//! - `python/types.schema.json`, compiled to `python/landopp/types.py` (TypedDicts) by
+//!   `python/gen_types.py`: the same documents with the library's own keys, as Python gets them.
 //!
-//! `LANDOPP_BLESS=1 cargo test -p landopp --features schema --test node_types` rewrites
-//! `node/types.schema.json`; `npm run build` compiles it to `node/types.d.ts`.
+//! `LANDOPP_BLESS=1 cargo test -p landopp --features schema --test binding_types` rewrites both;
+//! then `npm run types` in `node/` and `python python/gen_types.py`.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Map, Value};
@@ -125,25 +128,53 @@ fn node_schema() -> Value {
     out.insert("title".into(), "landopp".into());
     out.insert(
         "description".into(),
-        "Configuration documents (snake_case keys, as in the files) and results (camelCase keys) of the landopp Node package. Generated from the Rust types by core/tests/node_types.rs: do not edit.".into(),
+        "Configuration documents (snake_case keys, as in the files) and results (camelCase keys) of the landopp Node package. Generated from the Rust types by core/tests/binding_types.rs: do not edit.".into(),
     );
     out.insert("definitions".into(), Value::Object(defs));
     Value::Object(out)
 }
 
-#[test]
-fn node_types_schema_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/types.schema.json");
-    let text = serde_json::to_string_pretty(&node_schema()).unwrap() + "\n";
+/// Configurations and results with the library's own keys (Python's).
+fn python_schema() -> Value {
+    let mut defs = landopp::schema::configs()["definitions"].as_object().unwrap().clone();
+    for (name, def) in landopp::schema::results()["definitions"].as_object().unwrap() {
+        if let Some(same) = defs.get(name) {
+            assert_eq!(same, def, "{name} differs between a configuration and a result");
+            continue;
+        }
+        defs.insert(name.clone(), def.clone());
+    }
+    defs.values_mut().for_each(hoist_all_of);
+    serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "landopp",
+        "description": "Configuration documents and results of the landopp Python package. Generated from the Rust types by core/tests/binding_types.rs: do not edit.",
+        "definitions": defs,
+    })
+}
+
+fn check_current(rel: &str, schema: Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
     if std::env::var_os("LANDOPP_BLESS").is_some() {
         std::fs::write(&path, &text).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == text,
-        "node/types.schema.json is out of date with the Rust types: \
-         LANDOPP_BLESS=1 cargo test -p landopp --features schema --test node_types, then npm run build in node/"
+        "{rel} is out of date with the Rust types: LANDOPP_BLESS=1 cargo test -p landopp --features schema \
+         --test binding_types, then `npm run types` in node/ and `python python/gen_types.py`"
     );
+}
+
+#[test]
+fn node_types_schema_is_current() {
+    check_current("node/types.schema.json", node_schema());
+}
+
+#[test]
+fn python_types_schema_is_current() {
+    check_current("python/types.schema.json", python_schema());
 }
 
 #[test]
