@@ -142,6 +142,9 @@ struct TerrainArgs {
     /// Aspect counter-clockwise from east (gdaldem -trigonometric).
     #[arg(long)]
     trigonometric: bool,
+    /// 1-based band of the DEM (gdaldem -b).
+    #[arg(short, long, default_value_t = 1)]
+    band: usize,
 }
 
 /// Arguments of `landopp color-relief`.
@@ -317,6 +320,7 @@ fn terrain(a: TerrainArgs) -> Result<(), Error> {
         igor,
         zero_for_flat,
         trigonometric,
+        band,
     } = a;
     use landopp::raster::{Compression, GeoTiffWriteOptions};
     use landopp::terrain::{terrain_file, HillshadeMode, TerrainOptions, TerrainProduct};
@@ -328,6 +332,7 @@ fn terrain(a: TerrainArgs) -> Result<(), Error> {
         altitude,
         zero_for_flat,
         trigonometric,
+        band,
         ..Default::default()
     };
     opts.hillshade = match (combined, multidirectional, igor) {

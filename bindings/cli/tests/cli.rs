@@ -161,6 +161,14 @@ fn terrain_streams_and_zonal_bounds_memory() {
     let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).args(["--igor"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("applies to hillshade"));
+    // gdaldem's -b: band numbers from 1 (a single-band DEM has no band 2, and no band 0)
+    let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).args(["-b", "1"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (b, code) in [("2", "NOT_FOUND"), ("0", "INVALID_INPUT")] {
+        let o = Command::new(bin).args(["terrain", "slope"]).arg(&dem).arg(&out).args(["--band", b]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(code), "band {b}: {err}");
+    }
     // zonal with a tiny memory budget (one 20-row strip at a time) equals the default
     let polys = fixture("slovenia/lulc_polygons.gpkg");
     let run = |extra: &[&str]| {
