@@ -360,7 +360,7 @@ fn camel_leaked(key: &'static str) -> &'static str {
     use std::sync::Mutex;
     static ALL: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
     let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
-    *all.get_or_insert_with(HashMap::new).entry(key).or_insert_with(|| {
+    all.get_or_insert_with(HashMap::new).entry(key).or_insert_with(|| {
         let mut out = String::with_capacity(key.len());
         let mut up = false;
         for (i, ch) in key.chars().enumerate() {
