@@ -27,31 +27,34 @@ if TYPE_CHECKING:
     from .types import DriftReport, Explained, ModelCard
 
 
-def kfold(n: int, k: int = 5, *, seed: int = 0) -> np.ndarray:
-    """Fold of each of ``n`` rows for shuffled k-fold cross-validation."""
+def kfold(n: int, k: int | None = None, *, seed: int | None = None) -> np.ndarray:
+    """Fold of each of ``n`` rows for shuffled k-fold cross-validation (default ``k`` 5, ``seed`` 0)."""
     return _landopp.ml_folds("kfold", n, k, seed)
 
 
-def spatial_folds(xy: Any, *, blocks: int = 25, k: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold of each row for spatial block cross-validation: k-means ``blocks`` of the projected
-    coordinates ``xy`` (n × 2, metres), dealt to ``k`` folds so neighbours share a fold."""
+def spatial_folds(xy: Any, *, blocks: int | None = None, k: int | None = None, seed: int | None = None) -> np.ndarray:
+    """Fold of each row for spatial block cross-validation: k-means ``blocks`` (default 25) of the
+    projected coordinates ``xy`` (n × 2, metres), dealt to ``k`` folds (default 5) so neighbours
+    share a fold."""
     a = np.ascontiguousarray(np.asarray(xy, dtype=np.float64))
     return _landopp.ml_folds("spatial", len(a), k, seed, a, blocks)
 
 
-def holdout(n_or_xy: Any, *, test_fraction: float = 0.2, blocks: int = 25, seed: int = 0) -> np.ndarray:
+def holdout(n_or_xy: Any, *, test_fraction: float | None = None, blocks: int | None = None,
+            seed: int | None = None) -> np.ndarray:
     """Hold-out split as fold labels (0 = training, 1 = test), usable wherever folds are. Given
     projected coordinates (n × 2, metres) the split is spatial — whole k-means ``blocks`` go to
     the test side until it holds ``test_fraction`` of the rows, so test parcels are not
-    neighbours of training ones; given a row count, a shuffled share of the rows.
+    neighbours of training ones; given a row count, a shuffled share of the rows. Defaults:
+    ``test_fraction`` 0.2, ``blocks`` 25, ``seed`` 0 (the core's, as in every language).
 
     >>> folds = holdout(xy, test_fraction=0.2)                     # doctest: +SKIP
     >>> pred = cross_val_predict(X, y, folds)[folds == 1]          # doctest: +SKIP
     """
     if np.ndim(n_or_xy) == 0:
-        return _landopp.ml_folds("holdout", int(n_or_xy), 2, seed, None, blocks, test_fraction)
+        return _landopp.ml_folds("holdout", int(n_or_xy), None, seed, None, blocks, test_fraction)
     a = np.ascontiguousarray(np.asarray(n_or_xy, dtype=np.float64))
-    return _landopp.ml_folds("holdout", len(a), 2, seed, a, blocks, test_fraction)
+    return _landopp.ml_folds("holdout", len(a), None, seed, a, blocks, test_fraction)
 
 
 MODELS = ("random_forest", "gradient_boosting", "linear")

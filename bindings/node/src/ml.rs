@@ -49,7 +49,8 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
 /// Fold of each of `n` rows for shuffled k-fold cross-validation.
 #[napi]
 pub fn kfold(env: Env, n: f64, k: f64, seed: Option<i64>) -> napi::Result<Uint32Array> {
-    guard(&env, || landopp::ml::kfold(whole(n, "n")?, whole(k, "k")?, seed.unwrap_or(0) as u64).map(labels))
+    let seed = seed.map_or(landopp::ml::FoldDefaults::default().seed, |s| s as u64);
+    guard(&env, || landopp::ml::kfold(whole(n, "n")?, whole(k, "k")?, seed).map(labels))
 }
 
 #[napi(object)]
@@ -72,11 +73,12 @@ pub fn spatial_folds(
 ) -> AsyncTask<Job<Uint32Array>> {
     let o = options.unwrap_or_default();
     Job::new(move || {
+        let d = landopp::ml::FoldDefaults::default();
         let f = landopp::ml::spatial_blocks(
             &points(&x, &y)?,
-            whole(o.blocks.unwrap_or(25.0), "blocks")?,
-            whole(o.k.unwrap_or(5.0), "k")?,
-            o.seed.unwrap_or(0) as u64,
+            o.blocks.map(|b| whole(b, "blocks")).transpose()?.unwrap_or(d.blocks),
+            o.k.map(|k| whole(k, "k")).transpose()?.unwrap_or(d.k),
+            o.seed.map_or(d.seed, |s| s as u64),
         )?;
         Ok(labels(f))
     })
@@ -110,9 +112,15 @@ pub struct HoldoutOptions {
 #[napi]
 pub fn holdout(env: Env, n: f64, options: Option<HoldoutOptions>) -> napi::Result<Uint32Array> {
     let o = options.unwrap_or_default();
+    let d = landopp::ml::FoldDefaults::default();
     guard(&env, || {
-        landopp::ml::holdout(whole(n, "n")?, o.test_fraction.unwrap_or(0.2), o.seed.unwrap_or(0) as u64, None)
-            .map(labels)
+        landopp::ml::holdout(
+            whole(n, "n")?,
+            o.test_fraction.unwrap_or(d.test_fraction),
+            o.seed.map_or(d.seed, |s| s as u64),
+            None,
+        )
+        .map(labels)
     })
 }
 
@@ -128,11 +136,12 @@ pub fn spatial_holdout(
     let o = options.unwrap_or_default();
     Job::new(move || {
         let pts = points(&x, &y)?;
+        let d = landopp::ml::FoldDefaults::default();
         let f = landopp::ml::holdout(
             pts.len(),
-            o.test_fraction.unwrap_or(0.2),
-            o.seed.unwrap_or(0) as u64,
-            Some((&pts, whole(o.blocks.unwrap_or(25.0), "blocks")?)),
+            o.test_fraction.unwrap_or(d.test_fraction),
+            o.seed.map_or(d.seed, |s| s as u64),
+            Some((&pts, o.blocks.map(|b| whole(b, "blocks")).transpose()?.unwrap_or(d.blocks))),
         )?;
         Ok(labels(f))
     })

@@ -17,19 +17,26 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Fold labels: `kfold` (n rows), `spatial` (k-means blocks of the coordinates `xy`), or
 /// `holdout` (0 = training, 1 = test; whole blocks when `xy` is given).
 #[pyfunction]
-#[pyo3(signature = (kind, n, k, seed=0, xy=None, blocks=25, test_fraction=0.2))]
+#[pyo3(signature = (kind, n, k=None, seed=None, xy=None, blocks=None, test_fraction=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ml_folds<'py>(
     py: Python<'py>,
     kind: String,
     n: usize,
-    k: usize,
-    seed: u64,
+    k: Option<usize>,
+    seed: Option<u64>,
     xy: Option<numpy::PyReadonlyArray2<'py, f64>>,
-    blocks: usize,
-    test_fraction: f64,
+    blocks: Option<usize>,
+    test_fraction: Option<f64>,
 ) -> PyResult<Bound<'py, numpy::PyArray1<usize>>> {
     use numpy::IntoPyArray;
+    let d = landopp::ml::FoldDefaults::default();
+    let (k, seed, blocks, test_fraction) = (
+        k.unwrap_or(d.k),
+        seed.unwrap_or(d.seed),
+        blocks.unwrap_or(d.blocks),
+        test_fraction.unwrap_or(d.test_fraction),
+    );
     let pts: Option<Vec<[f64; 2]>> = match xy.map(|a| a.as_array().to_owned()) {
         Some(a) if a.ncols() != 2 => {
             let e = landopp::Error::InvalidInput(format!("xy has {} columns: (n, 2) coordinates expected", a.ncols()));

@@ -2,6 +2,26 @@
 
 use super::*;
 
+/// The defaults of the fold and hold-out helpers ([`kfold`], [`spatial_blocks`], [`holdout`]),
+/// the same in every language: 5 folds, 25 k-means blocks, 20 % held out, seed 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldDefaults {
+    /// Folds.
+    pub k: usize,
+    /// k-means blocks of a spatial split.
+    pub blocks: usize,
+    /// Share of rows held out.
+    pub test_fraction: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for FoldDefaults {
+    fn default() -> Self {
+        FoldDefaults { k: 5, blocks: 25, test_fraction: 0.2, seed: 0 }
+    }
+}
+
 /// Fold of each row for k-fold cross-validation (shuffled with `seed`).
 pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<usize>> {
     if k < 2 || k > n {
