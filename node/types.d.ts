@@ -649,7 +649,7 @@ export type Info =
     };
 
 /**
- * Configuration documents (snake_case keys, as in the files) and results (camelCase keys) of the landopp Node package. Generated from the Rust types by core/tests/node_types.rs: do not edit.
+ * Configuration documents (snake_case keys, as in the files) and results (camelCase keys) of the landopp Node package. Generated from the Rust types by core/tests/binding_types.rs: do not edit.
  */
 export interface Landopp {
   [k: string]: unknown;
