@@ -25,6 +25,25 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A dataset from an `n × p` feature matrix and its `n` targets, in any memory layout (copied
+    /// row-major, as the fits read it).
+    ///
+    /// ```
+    /// use landopp::ml::{Dataset, Estimator, Params};
+    /// let x = ndarray::array![[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]];
+    /// let d = Dataset::from_arrays(x.view(), ndarray::array![1.0, 2.0, 3.0, 4.0].view())?;
+    /// let m = Estimator::fit(&d, &Params::parse(r#"{"model": "linear", "task": "regression", "alpha": 0}"#)?)?;
+    /// let pred = m.predict_array(x.t().as_standard_layout().t())?; // any layout
+    /// assert!((pred[[2, 0]] - 3.0).abs() < 1e-9);
+    /// # Ok::<(), landopp::Error>(())
+    /// ```
+    pub fn from_arrays(x: ndarray::ArrayView2<'_, f64>, y: ndarray::ArrayView1<'_, f64>) -> Result<Self> {
+        if x.nrows() != y.len() {
+            return Err(Error::InvalidInput(format!("{} rows of features for {} targets", x.nrows(), y.len())));
+        }
+        // `iter` walks the logical (row-major) order whatever the strides
+        Ok(Dataset { x: x.iter().copied().collect(), p: x.ncols(), y: y.to_vec() })
+    }
     /// Rows.
     pub fn len(&self) -> usize {
         self.y.len()

@@ -180,6 +180,33 @@ impl Estimator {
             Estimator::Linear(m) => m.predict(x),
         }
     }
+    /// Predictions for the rows of an `n × p` matrix in any memory layout (read in place when it is
+    /// row-major): `n × 1` values (regression) or `n × n_classes` probabilities.
+    pub fn predict_array(&self, x: ndarray::ArrayView2<'_, f64>) -> Result<ndarray::Array2<f64>> {
+        if x.ncols() != self.n_features() {
+            return Err(Error::InvalidInput(format!(
+                "rows of {} features for a model of {}",
+                x.ncols(),
+                self.n_features()
+            )));
+        }
+        let copy;
+        let flat = match x.as_slice() {
+            Some(s) => s,
+            None => {
+                copy = x.iter().copied().collect::<Vec<f64>>();
+                &copy
+            }
+        };
+        let out = self.predict(flat)?;
+        let k = if x.nrows() == 0 { self.n_classes().max(1) } else { out.len() / x.nrows() };
+        ndarray::Array2::from_shape_vec((x.nrows(), k), out).map_err(|e| Error::Internal(e.to_string()))
+    }
+    /// Every row of an `n × p` matrix (any memory layout) explained.
+    pub fn explain_array(&self, x: ndarray::ArrayView2<'_, f64>) -> Result<Vec<Explained>> {
+        let rows: Vec<f64> = x.iter().copied().collect();
+        self.explain_rows(&rows, x.ncols())
+    }
     /// Every row of `x` (`p` features each, the model's) explained.
     pub fn explain_rows(&self, x: &[f64], p: usize) -> Result<Vec<Explained>> {
         if p != self.n_features() {

@@ -55,6 +55,24 @@ mod tests {
     }
 
     #[test]
+    fn ndarray_views_in_any_layout() {
+        let d = toy(200);
+        let x = ndarray::Array2::from_shape_vec((d.len(), d.p), d.x.clone()).unwrap();
+        let y = ndarray::Array1::from(d.y.clone());
+        // p × n row-major: its transpose is the n × p matrix in column-major layout
+        let f = x.t().as_standard_layout().into_owned();
+        assert_eq!(Dataset::from_arrays(f.t(), y.view()).unwrap(), d);
+        let m = Estimator::fit(&d, &Params::parse(r#"{"task": "regression", "n_estimators": 5}"#).unwrap()).unwrap();
+        let a = m.predict_array(f.t()).unwrap();
+        assert_eq!(a.shape(), [d.len(), 1]);
+        assert_eq!(a.column(0).to_vec(), m.predict(&d.x).unwrap());
+        assert_eq!(m.predict_array(x.view()).unwrap(), a);
+        assert_eq!(m.explain_array(f.t()).unwrap(), m.explain_rows(&d.x, d.p).unwrap());
+        assert_eq!(Dataset::from_arrays(f.t(), ndarray::Array1::zeros(3).view()).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(m.predict_array(ndarray::Array2::zeros((2, 5)).view()).unwrap_err().code(), "INVALID_INPUT");
+    }
+
+    #[test]
     fn holdout_splits_rows_or_whole_blocks() {
         let h = holdout(1000, 0.2, 3, None).unwrap();
         assert_eq!(h.iter().filter(|&&v| v == 1).count(), 200);
