@@ -207,6 +207,29 @@ impl Config for crate::ml::registry::RetrainPolicy {
     }
 }
 
+/// `snake_case` → `camelCase` (`gap_to_anti_ideal` → `gapToAntiIdeal`; a leading `_` stays): the
+/// key case of the results the Node package returns — their struct fields; map keys, which are the
+/// user's names, are never renamed.
+///
+/// ```
+/// assert_eq!(landopp::config::camel_case("next_cursor"), "nextCursor");
+/// ```
+pub fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut up = false;
+    for (i, ch) in key.chars().enumerate() {
+        match ch {
+            '_' if i > 0 => up = true,
+            c if up => {
+                out.extend(c.to_uppercase());
+                up = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,21 +12,7 @@
 
 use serde_json::{Map, Value};
 
-fn camel(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut up = false;
-    for (i, ch) in key.chars().enumerate() {
-        match ch {
-            '_' if i > 0 => up = true,
-            c if up => {
-                out.extend(c.to_uppercase());
-                up = false;
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+use landopp::config::camel_case as camel;
 
 /// Rename the properties (struct fields) of a schema and of every schema nested in it.
 fn camelize(v: &mut Value) {

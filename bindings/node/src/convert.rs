@@ -360,21 +360,9 @@ fn camel_leaked(key: &'static str) -> &'static str {
     use std::sync::Mutex;
     static ALL: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
     let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
-    all.get_or_insert_with(HashMap::new).entry(key).or_insert_with(|| {
-        let mut out = String::with_capacity(key.len());
-        let mut up = false;
-        for (i, ch) in key.chars().enumerate() {
-            match ch {
-                '_' if i > 0 => up = true,
-                c if up => {
-                    out.extend(c.to_uppercase());
-                    up = false;
-                }
-                c => out.push(c),
-            }
-        }
-        Box::leak(out.into_boxed_str())
-    })
+    all.get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert_with(|| Box::leak(landopp::config::camel_case(key).into_boxed_str()))
 }
 
 /// The serializer adapter behind [`Camel`]: forwards everything to the wrapped serializer and
