@@ -254,18 +254,16 @@ fn parse_toml<T: serde::de::DeserializeOwned>(_text: &str, what: &str) -> Result
 
 #[cfg(feature = "toml")]
 fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    {
-        toml::from_str(text).map_err(|e| {
-            let at = e.span().map_or(String::new(), |s| {
-                let before = &text.as_bytes()[..s.start.min(text.len())];
-                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-                let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-                format!(" at line {line}, column {col}")
-            });
-            let msg = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
-            Error::InvalidInput(format!("{what}: not valid TOML or JSON: {}{at}", redact(&msg)))
-        })
-    }
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map_or(String::new(), |s| {
+            let before = &text.as_bytes()[..s.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            format!(" at line {line}, column {col}")
+        });
+        let msg = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        Error::InvalidInput(format!("{what}: not valid TOML or JSON: {}{at}", redact(&msg)))
+    })
 }
 
 /// JSON, not TOML: an object, or an array of values (`[{`, `[]`, `["`, `[1`); a TOML document

@@ -12,7 +12,6 @@
 //! ```
 
 use schemars::generate::SchemaSettings;
-use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 /// A schema whose `definitions` hold every configuration document, by name (`Profile`,
@@ -83,10 +82,6 @@ fn bundle(mut g: schemars::SchemaGenerator) -> Value {
     out.insert("definitions".into(), Value::Object(defs));
     Value::Object(out)
 }
-
-/// Every document type is [`JsonSchema`] (checked at compile time).
-#[allow(dead_code)]
-fn assert_schema<T: JsonSchema>() {}
 
 #[cfg(test)]
 mod tests {

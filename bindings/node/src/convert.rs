@@ -102,6 +102,11 @@ pub(crate) fn whole(v: f64, what: &str) -> landopp::Result<usize> {
     }
 }
 
+/// An optional whole number from JS, or the core's default when it is absent.
+pub(crate) fn whole_or(v: Option<f64>, default: usize, what: &str) -> landopp::Result<usize> {
+    v.map_or(Ok(default), |v| whole(v, what))
+}
+
 /// A band's cells as the typed array of its data type: `Uint8Array` (Byte), `Int8Array`,
 /// `Int16Array`, `Uint16Array`, `Int32Array`, `Uint32Array`, `Float32Array`, `Float64Array`.
 pub type Cells =

@@ -2,7 +2,7 @@
 //! permutation importance, model files (signed, encrypted), drift and A/B routing. Heavy calls are
 //! AsyncTasks (Promises); fold labels and A/B assignment are synchronous.
 
-use crate::convert::{table_from_js, to_value, whole, Json, Lend};
+use crate::convert::{table_from_js, to_value, whole, whole_or, Json, Lend};
 use crate::error::{guard, reject_with_code};
 use crate::features::FeatureTableJs;
 use crate::scoring::ColumnsJs;
@@ -76,8 +76,8 @@ pub fn spatial_folds(
         let d = landopp::ml::FoldDefaults::default();
         let f = landopp::ml::spatial_blocks(
             &points(&x, &y)?,
-            o.blocks.map(|b| whole(b, "blocks")).transpose()?.unwrap_or(d.blocks),
-            o.k.map(|k| whole(k, "k")).transpose()?.unwrap_or(d.k),
+            whole_or(o.blocks, d.blocks, "blocks")?,
+            whole_or(o.k, d.k, "k")?,
             o.seed.map_or(d.seed, |s| s as u64),
         )?;
         Ok(labels(f))
@@ -141,7 +141,7 @@ pub fn spatial_holdout(
             pts.len(),
             o.test_fraction.unwrap_or(d.test_fraction),
             o.seed.map_or(d.seed, |s| s as u64),
-            Some((&pts, o.blocks.map(|b| whole(b, "blocks")).transpose()?.unwrap_or(d.blocks))),
+            Some((&pts, whole_or(o.blocks, d.blocks, "blocks")?)),
         )?;
         Ok(labels(f))
     })
@@ -318,7 +318,7 @@ impl Model {
             let d = landopp::ml::ImportanceOptions::default();
             let opts = landopp::ml::ImportanceOptions {
                 metric: o.metric,
-                n_repeats: o.n_repeats.map(|n| whole(n, "nRepeats")).transpose()?.unwrap_or(d.n_repeats),
+                n_repeats: whole_or(o.n_repeats, d.n_repeats, "nRepeats")?,
                 seed: o.seed.map_or(d.seed, |s| s as u64),
             };
             let imp = m.permutation_importance_table(&columns_table(table)?, &opts)?;

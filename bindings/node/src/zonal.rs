@@ -1,6 +1,6 @@
 //! Exact zonal statistics of a raster over polygons.
 
-use crate::convert::{parcels_from_js, whole, RasterInput, RasterSource};
+use crate::convert::{parcels_from_js, whole, whole_or, RasterInput, RasterSource};
 use crate::error::reject_with_code;
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
@@ -51,7 +51,7 @@ impl Task for ZonalTask {
             };
             let opts = landopp::zonal::ZonalOptions {
                 stats,
-                band: o.band.map(|b| whole(b, "band")).transpose()?.unwrap_or(d.band),
+                band: whole_or(o.band, d.band, "band")?,
                 min_coverage_frac: o.min_coverage_frac.unwrap_or(d.min_coverage_frac),
                 weights: None,
             };

@@ -190,22 +190,15 @@ impl Estimator {
                 self.n_features()
             )));
         }
-        let copy;
-        let flat = match x.as_slice() {
-            Some(s) => s,
-            None => {
-                copy = x.iter().copied().collect::<Vec<f64>>();
-                &copy
-            }
-        };
-        let out = self.predict(flat)?;
+        let x = x.as_standard_layout(); // a view when already row-major
+        let out = self.predict(x.as_slice().expect("standard layout"))?;
         let k = if x.nrows() == 0 { self.n_classes().max(1) } else { out.len() / x.nrows() };
         ndarray::Array2::from_shape_vec((x.nrows(), k), out).map_err(|e| Error::Internal(e.to_string()))
     }
-    /// Every row of an `n × p` matrix (any memory layout) explained.
+    /// Every row of an `n × p` matrix (any memory layout; read in place when row-major) explained.
     pub fn explain_array(&self, x: ndarray::ArrayView2<'_, f64>) -> Result<Vec<Explained>> {
-        let rows: Vec<f64> = x.iter().copied().collect();
-        self.explain_rows(&rows, x.ncols())
+        let x = x.as_standard_layout(); // a view when already row-major
+        self.explain_rows(x.as_slice().expect("standard layout"), x.ncols())
     }
     /// Every row of `x` (`p` features each, the model's) explained.
     pub fn explain_rows(&self, x: &[f64], p: usize) -> Result<Vec<Explained>> {
