@@ -507,6 +507,24 @@ impl SearchIndex {
 
     /// Run a query.
     pub fn query(&self, q: &Query) -> Result<Page> {
+        self.query_with(q, self.scores.as_ref())
+    }
+
+    /// Run a query ranked by `scores` instead of the index's own: scores of another profile
+    /// computed with [`score`]`(self.features(), &profile)` — a what-if rescoring for one request,
+    /// leaving the index untouched (so readers sharing it are not blocked). `None` = unscored.
+    ///
+    /// `scores` must come from this index's feature table (same parcels, same order).
+    pub fn query_with(&self, q: &Query, scores: Option<&ScoreResult>) -> Result<Page> {
+        if let Some(s) = scores {
+            if s.score.len() != self.len() {
+                return Err(Error::InvalidInput(format!(
+                    "scores of {} parcels for an index of {}",
+                    s.score.len(),
+                    self.len()
+                )));
+            }
+        }
         if q.limit == 0 {
             return Err(Error::InvalidInput("limit must be > 0".into()));
         }
@@ -518,7 +536,7 @@ impl SearchIndex {
             None => 0,
         };
         let nan_scores;
-        let score_col: &[f64] = match &self.scores {
+        let score_col: &[f64] = match scores {
             Some(s) => &s.score,
             None => {
                 nan_scores = vec![f64::NAN; self.len()];
@@ -532,7 +550,7 @@ impl SearchIndex {
             Ok(&self.features.column(name)?.values)
         };
         let mut keep = self.candidates(q)?;
-        if let Some(s) = &self.scores {
+        if let Some(s) = scores {
             if !q.include_excluded {
                 keep.retain(|&i| !s.excluded[i]);
             }
@@ -578,15 +596,13 @@ impl SearchIndex {
                 row: i,
                 id: ids[i].clone(),
                 score: score_col[i],
-                rank: self.scores.as_ref().map_or(f64::NAN, |s| s.rank[i]),
-                excluded: self.scores.as_ref().is_some_and(|s| s.excluded[i]),
-                reasons: self
-                    .scores
-                    .as_ref()
+                rank: scores.map_or(f64::NAN, |s| s.rank[i]),
+                excluded: scores.is_some_and(|s| s.excluded[i]),
+                reasons: scores
                     .map(|s| s.reasons(i).iter().map(|c| c.to_string()).collect())
                     .unwrap_or_default(),
                 sort_value: sort[i],
-                explanation: self.scores.as_ref().filter(|_| q.explain).map(|s| s.explanation(i)).unwrap_or_default(),
+                explanation: scores.filter(|_| q.explain).map(|s| s.explanation(i)).unwrap_or_default(),
             })
             .collect();
         Ok(Page { hits, total, next_cursor: next })
@@ -610,17 +626,29 @@ impl SearchIndex {
     /// adjacent parcels — sharing a boundary or closer than `tolerance_m` — and keep sites of at
     /// least `min_acres`, largest first.
     pub fn assemble_sites(&self, q: &Query, tolerance_m: f64, min_acres: f64) -> Result<Vec<Site>> {
+        self.assemble_sites_with(q, self.scores.as_ref(), tolerance_m, min_acres)
+    }
+
+    /// [`SearchIndex::assemble_sites`] under `scores` instead of the index's own (see
+    /// [`SearchIndex::query_with`]).
+    pub fn assemble_sites_with(
+        &self,
+        q: &Query,
+        scores: Option<&ScoreResult>,
+        tolerance_m: f64,
+        min_acres: f64,
+    ) -> Result<Vec<Site>> {
         if !(tolerance_m.is_finite() && tolerance_m >= 0.0) {
             return Err(Error::InvalidInput(format!("tolerance_m {tolerance_m} must be >= 0")));
         }
         let all = Query { limit: usize::MAX, cursor: None, ..q.clone() };
-        let page = self.query(&all)?;
+        let page = self.query_with(&all, scores)?;
         // map hits back to row indices (ids may repeat: take rows in query order)
         let mut rows = self.candidates(&all)?;
         let wanted: std::collections::HashSet<&str> = page.hits.iter().map(|h| h.id.as_str()).collect();
         let ids = self.features.ids();
         rows.retain(|&i| wanted.contains(ids[i].as_str()));
-        if let Some(s) = &self.scores {
+        if let Some(s) = scores {
             if !q.include_excluded {
                 rows.retain(|&i| !s.excluded[i]);
             }
@@ -661,7 +689,7 @@ impl SearchIndex {
             .column("area_acres")
             .map(|c| c.values.to_vec())
             .unwrap_or_else(|_| vec![f64::NAN; self.len()]);
-        let score = |i: usize| self.scores.as_ref().map_or(f64::NAN, |s| s.score[i]);
+        let score = |i: usize| scores.map_or(f64::NAN, |s| s.score[i]);
         let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
         for (k, &i) in rows.iter().enumerate() {
             let root = find(&mut parent, k);

@@ -469,6 +469,48 @@ impl Profile {
         Ok(())
     }
 
+    /// A copy with new direct weights: `weights` maps criteria, by display name or column, to a
+    /// weight (a what-if from weight sliders). Criteria not named keep their weight (under an AHP
+    /// matrix: its derived weight); the result has direct weights only, so the matrix is dropped.
+    /// An unknown criterion is `NOT_FOUND`; the copy is validated (negative, NaN or all-zero
+    /// weights are `INVALID_INPUT`).
+    ///
+    /// ```
+    /// # fn main() -> landopp::Result<()> {
+    /// let p = landopp::scoring::Profile::parse(r#"{"version": 1, "criteria": [
+    ///   {"column": "slope", "transform": {"type": "linear_cost", "min": 0, "max": 10}, "weight": 1},
+    ///   {"column": "area", "transform": {"type": "linear_benefit", "min": 0, "max": 10}, "weight": 1}],
+///   "method": {"type": "weighted_sum"}}"#)?;
+    /// let w = p.with_weights(&[("area".to_string(), 3.0)].into_iter().collect())?;
+    /// assert_eq!(w.weights()?, vec![0.25, 0.75]);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_weights(&self, weights: &std::collections::BTreeMap<String, f64>) -> Result<Profile> {
+        let mut p = self.clone();
+        if self.ahp.is_some() {
+            for (c, w) in p.criteria.iter_mut().zip(self.weights()?) {
+                c.weight = Some(w);
+            }
+        }
+        for (name, w) in weights {
+            let c = p
+                .criteria
+                .iter_mut()
+                .find(|c| c.name.as_deref().unwrap_or(&c.column) == name || c.column == *name)
+                .ok_or_else(|| {
+                    Error::not_found(
+                        "criterion",
+                        name.clone(),
+                        self.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
+                    )
+                })?;
+            c.weight = Some(*w);
+        }
+        p.ahp = None;
+        p.validate()?;
+        Ok(p)
+    }
+
     /// Normalised criterion weights (direct weights / their sum, or AHP).
     pub fn weights(&self) -> Result<Vec<f64>> {
         match &self.ahp {

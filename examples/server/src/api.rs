@@ -1,0 +1,246 @@
+//! The request and response documents of the API (beside the core's own: `Query`, `Page`,
+//! `Site`, `Profile`), and extractors that turn unreadable requests into problem+json.
+
+use crate::problem::Problem;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use schemars::JsonSchema;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A JSON body; unreadable JSON is a 400 (a 413 above the size limit, a 415 without
+/// `application/json`) in problem+json.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(r) => Err(match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large")
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "send the body as application/json",
+                ),
+                _ => Problem::bad_request(r.body_text()),
+            }),
+        }
+    }
+}
+
+/// Query-string pairs in order (repeated keys kept); a malformed string is a 400.
+#[derive(Debug)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Pairs {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        axum::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map(|q| Pairs(q.0))
+            .map_err(|r| Problem::bad_request(r.body_text()))
+    }
+}
+
+/// `POST /v1/parcels/search`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The search: area of interest (bbox, GeoJSON polygon, point + radius) in `crs`, filters,
+    /// sort, `limit` (top-k), `cursor`, `explain`.
+    #[serde(default)]
+    pub query: landopp::search::Query,
+    /// A served profile by name (default: the first).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// New weights for some criteria of the profile, by name or column: a what-if rescoring of
+    /// this request only (analyst or admin).
+    #[serde(default)]
+    pub weights: Option<BTreeMap<String, f64>>,
+}
+
+/// `POST /v1/rescore`: rank with a posted profile (this request only).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescoreRequest {
+    /// The profile (validated as `landopp score` validates it).
+    pub profile: landopp::scoring::Profile,
+    /// The search to rank.
+    #[serde(default)]
+    pub query: landopp::search::Query,
+}
+
+/// `POST /v1/sites`: adjacent parcels grouped into sites.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SitesRequest {
+    /// Which parcels may join a site (area, filters; paging ignored).
+    #[serde(default)]
+    pub query: landopp::search::Query,
+    /// A served profile by name (default: the first).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Parcels closer than this join (metres; 0 = sharing a boundary).
+    #[serde(default)]
+    pub tolerance_m: f64,
+    /// Smallest site kept, acres.
+    #[serde(default)]
+    pub min_acres: f64,
+}
+
+/// One feature of a parcel with its provenance.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FeatureValue {
+    /// Column name.
+    pub name: String,
+    /// Value (null when missing; the category code of a categorical column).
+    pub value: Option<f64>,
+    /// Category label of a categorical column.
+    pub label: Option<String>,
+    /// Unit.
+    pub unit: String,
+    /// Source layer (its file name).
+    pub source: String,
+    /// How it was computed.
+    pub method: String,
+}
+
+/// `GET /v1/parcels/{id}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ParcelDetail {
+    /// Parcel id.
+    pub id: String,
+    /// Profile the score is under.
+    pub profile: String,
+    /// Score (null when it cannot be computed).
+    pub score: Option<f64>,
+    /// Rank among all parcels (the profile's tie rule).
+    pub rank: Option<f64>,
+    /// Excluded by a hard constraint.
+    pub excluded: bool,
+    /// Constraint codes that fired.
+    pub reasons: Vec<String>,
+    /// Per-criterion explanation.
+    pub explanation: Vec<landopp::scoring::Contribution>,
+    /// Every feature with its provenance.
+    pub features: Vec<FeatureValue>,
+}
+
+/// `GET /v1/profiles`: one served profile.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProfileSummary {
+    /// Name (`profile=`).
+    pub name: String,
+    /// The profile's own title.
+    pub title: String,
+    /// Aggregation method.
+    pub method: String,
+    /// Criteria and their normalised weights.
+    pub criteria: Vec<CriterionWeight>,
+    /// Hard constraints.
+    pub constraints: usize,
+    /// Parcels excluded by them.
+    pub excluded: usize,
+}
+
+/// A criterion and its weight.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CriterionWeight {
+    /// Display name.
+    pub name: String,
+    /// Feature column.
+    pub column: String,
+    /// Normalised weight.
+    pub weight: f64,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A token.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Token {
+    /// The JWT, for `Authorization: Bearer`.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// `POST /v1/keys`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// Role the key grants.
+    pub role: crate::auth::Role,
+    /// Label (who or what uses it), at most 100 characters.
+    #[serde(default)]
+    pub label: String,
+    /// Days until it expires (none: never).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A created key: the secret is shown this once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedKey {
+    /// The key, for `X-API-Key` (store it now: it is not shown again).
+    pub key: String,
+    /// Its record.
+    pub record: crate::store::KeyRecord,
+}
+
+/// `POST /v1/users`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Login name: 1–64 of letters, digits, `.`, `_`, `-`, `@`.
+    pub username: String,
+    /// Password, 12–1,024 characters.
+    pub password: String,
+    /// Role.
+    pub role: crate::auth::Role,
+}
+
+/// A created record's id.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Created {
+    /// Id.
+    pub id: i64,
+}
+
+/// Searches in one hour.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchesInHour {
+    /// Hour start, Unix seconds.
+    pub hour: i64,
+    /// Searches.
+    pub count: i64,
+    /// Mean time to answer, milliseconds.
+    pub mean_ms: f64,
+}
+
+/// `/healthz`, `/readyz`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok` or what is wrong.
+    pub status: String,
+    /// Parcels in the index.
+    pub parcels: usize,
+    /// Served profiles.
+    pub profiles: usize,
+}

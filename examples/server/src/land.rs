@@ -1,0 +1,114 @@
+//! The land the server answers about: parcels and their features in a search index, and the
+//! scores of every served profile — all computed at start, immutable afterwards (a what-if
+//! rescoring scores a copy of the profile for one request and leaves these untouched).
+
+use crate::config::DataConfig;
+use landopp::pipeline::FeatureSpec;
+use landopp::scoring::{score, Profile, ScoreResult};
+use landopp::search::SearchIndex;
+use landopp::{Parcels, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The presets bundled with landopp (`core/presets`), by name.
+pub const PRESETS: [(&str, &str); 4] = [
+    ("agriculture_landcover", include_str!("../../../core/presets/agriculture_landcover.json")),
+    ("agriculture", include_str!("../../../core/presets/agriculture.json")),
+    ("residential", include_str!("../../../core/presets/residential.json")),
+    ("solar_utility", include_str!("../../../core/presets/solar_utility.json")),
+];
+
+/// The demo's area: the Node example service's (the bundled Slovenian sample, MIT).
+const DEMO_AREA: &str = include_str!("../../node-search-service/sample-area.json");
+
+/// A served profile with its scores over every parcel.
+#[derive(Debug)]
+pub struct Scored {
+    /// Name the API uses (`profile=`): the file stem or the preset's name.
+    pub name: String,
+    /// The profile.
+    pub profile: Profile,
+    /// Its scores.
+    pub scores: ScoreResult,
+}
+
+/// Everything loaded at start.
+#[derive(Debug)]
+pub struct Land {
+    /// Geometries (in a metric CRS) and features.
+    pub index: SearchIndex,
+    /// Row of each parcel id.
+    pub rows: HashMap<String, usize>,
+    /// Served profiles; the first is the default.
+    pub profiles: Vec<Scored>,
+}
+
+impl Land {
+    /// The bundled sample area (`fixtures/`, or `data` when given): features from the demo's
+    /// spec, every bundled preset whose criteria the features cover.
+    pub fn demo(data: Option<&Path>) -> Result<Land> {
+        let dir = match data {
+            Some(d) => d.to_path_buf(),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
+        };
+        let area: serde_json::Value = serde_json::from_str(DEMO_AREA)
+            .map_err(|e| landopp::Error::Internal(format!("bundled demo area: {e}")))?;
+        let mut spec = FeatureSpec::parse(&area["spec"].to_string())?;
+        spec.resolve_paths(&dir);
+        let presets: Vec<String> = PRESETS.iter().map(|p| p.0.to_string()).collect();
+        Self::load(&spec, &[], &presets, false)
+    }
+
+    /// The configured data: a spec, profile files and presets; every profile must score.
+    pub fn from_config(c: &DataConfig) -> Result<Land> {
+        let spec = FeatureSpec::read(&c.spec)?;
+        Self::load(&spec, &c.profiles, &c.presets, true)
+    }
+
+    fn load(spec: &FeatureSpec, files: &[PathBuf], presets: &[String], strict: bool) -> Result<Land> {
+        spec.validate()?;
+        let p = &spec.parcels;
+        let parcels = Parcels::read_with(&p.path, p.layer.as_deref(), p.id_field.as_deref(), p.duplicate_ids)?;
+        let features = landopp::pipeline::run_steps(&parcels, spec, &|_| {})?;
+        // served by the file's stem or the preset's name (a URL-friendly key; the profile's own
+        // `name` is its display title)
+        let mut profiles: Vec<(String, Profile)> = files
+            .iter()
+            .map(|f| {
+                let key = f.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned());
+                Ok((key, Profile::read(f)?))
+            })
+            .collect::<Result<_>>()?;
+        for name in presets {
+            let text = PRESETS.iter().find(|p| p.0 == name).map(|p| p.1).ok_or_else(|| {
+                landopp::Error::not_found("preset", name.clone(), PRESETS.iter().map(|p| p.0.to_string()).collect())
+            })?;
+            profiles.push((name.clone(), Profile::parse(text)?));
+        }
+        let mut scored: Vec<Scored> = Vec::new();
+        for (name, p) in profiles {
+            if scored.iter().any(|s| s.name == name) {
+                return Err(landopp::Error::InvalidInput(format!("two profiles are served as {name:?}")));
+            }
+            match score(&features, &p) {
+                Ok(scores) => scored.push(Scored { name, profile: p, scores }),
+                // the demo serves the presets its features can score; a configured one must
+                Err(e) if !strict => tracing::info!(profile = %name, reason = %e, "preset not served"),
+                Err(e) => return Err(e),
+            }
+        }
+        let rows = features.ids().iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        let index = SearchIndex::from_parcels(parcels, features, None)?;
+        Ok(Land { index, rows, profiles: scored })
+    }
+
+    /// A served profile by name (`None`: the default).
+    pub fn profile(&self, name: Option<&str>) -> Result<&Scored> {
+        match name {
+            None => self.profiles.first().ok_or_else(|| landopp::Error::InvalidInput("no profile is served".into())),
+            Some(n) => self.profiles.iter().find(|p| p.name == n).ok_or_else(|| {
+                landopp::Error::not_found("profile", n, self.profiles.iter().map(|p| p.name.clone()).collect())
+            }),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `landopp-server`: landopp's reference HTTP server — the land-search API of the product, on
+//! axum. The handlers translate HTTP to core calls and back; every decision about land (what a
+//! query means, how a profile scores, what a weight does) is the library's.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), String> {
+//! let config = landopp_server::config::ServerConfig::default();
+//! let land = landopp_server::land::Land::demo(None).map_err(|e| e.to_string())?;
+//! let server = landopp_server::Server::start(config, land, &|k| std::env::var(k).ok()).await?;
+//! println!("listening on {}", server.addr);
+//! server.serve_until(std::future::pending()).await
+//! # }
+//! ```
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod land;
+pub mod limits;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+static METRICS: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
+
+/// Install the process's Prometheus recorder (once; later calls reuse it).
+fn metrics_handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    METRICS
+        .get_or_init(|| {
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// The metrics in Prometheus' text format.
+pub fn metrics_render() -> String {
+    metrics_handle().map(|h| h.render()).unwrap_or_default()
+}
+
+/// A started server: bound, state loaded, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    /// The bound address (port 0 in the config gets a free port).
+    pub addr: SocketAddr,
+    /// The admin key made at this start (none when an admin key existed).
+    pub bootstrap_key: Option<String>,
+    /// Shared state.
+    pub state: app::St,
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Open the store (migrations), load the keys, make the bootstrap admin key when no active
+    /// admin key exists (from `LANDOPP_BOOTSTRAP_ADMIN_KEY` when set, else random), bind.
+    pub async fn start(
+        config: config::ServerConfig,
+        land: land::Land,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Server, String> {
+        config.check()?;
+        metrics_handle();
+        let store = store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?;
+        let keys = auth::KeyCache::default();
+        keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
+        let bootstrap_key = bootstrap(&store, &keys, env)?;
+        let jwt = auth::Jwt::new(&config.auth, env)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+        tokio::spawn(write_analytics(store.clone(), rx));
+        let burst = config.limits.burst_factor;
+        let state = Arc::new(app::AppState {
+            per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
+            per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
+            land: Arc::new(land),
+            store,
+            keys,
+            jwt,
+            analytics: tx,
+            config,
+        });
+        let listener = tokio::net::TcpListener::bind(state.config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        Ok(Server { addr, bootstrap_key, state, listener })
+    }
+
+    /// Serve until `shutdown` completes, then finish the requests in flight.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
+        let app = app::router(self.state.clone());
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The first admin key of an empty store.
+fn bootstrap(
+    store: &store::Store,
+    keys: &auth::KeyCache,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, String> {
+    let given = match env("LANDOPP_BOOTSTRAP_ADMIN_KEY_FILE") {
+        Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {f}: {e}"))?.trim().to_string()),
+        None => env("LANDOPP_BOOTSTRAP_ADMIN_KEY"),
+    };
+    if let Some(k) = &given {
+        let (id, secret) = auth::split_key(k).ok_or(
+            "LANDOPP_BOOTSTRAP_ADMIN_KEY must look like lok_<16 hex>_<64 hex> (make one with `landopp-server new-key`)",
+        )?;
+        if keys.verify(k, store::now()).is_ok() {
+            return Ok(None);
+        }
+        let rec = store::KeyRecord {
+            id: id.into(),
+            role: "admin".into(),
+            label: "bootstrap".into(),
+            created_at: store::now(),
+            expires_at: None,
+            revoked_at: None,
+            secret_sha256: auth::secret_hash(secret),
+        };
+        let r = rec.clone();
+        store.run_sync(move |c| store::keys::insert(c, &r)).map_err(|e| e.to_string())?;
+        keys.put(rec);
+        return Ok(None);
+    }
+    if keys.has_active_admin(store::now()) {
+        return Ok(None);
+    }
+    let (key, rec) = auth::new_key(auth::Role::Admin, "bootstrap", None);
+    let r = rec.clone();
+    store.run_sync(move |c| store::keys::insert(c, &r)).map_err(|e| e.to_string())?;
+    keys.put(rec);
+    Ok(Some(key))
+}
+
+/// Search analytics in batches (one transaction per second or per 500 searches).
+async fn write_analytics(store: store::Store, mut rx: tokio::sync::mpsc::Receiver<store::SearchRecord>) {
+    let mut batch = Vec::new();
+    loop {
+        let more = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;
+        let closed = matches!(more, Ok(None));
+        if let Ok(Some(r)) = more {
+            batch.push(r);
+            while batch.len() < 500 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let b = std::mem::take(&mut batch);
+            if let Err(e) = store.run(move |c| store::searches::insert_batch(c, &b)).await {
+                tracing::error!(error = %e, "analytics write failed");
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `landopp-server`: see the crate docs and examples/server/README.md.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// landopp's reference HTTP server.
+#[derive(Debug, Parser)]
+#[command(name = "landopp-server", version)]
+struct Args {
+    /// Serve the bundled sample area (fixtures/slovenia): no configuration needed.
+    #[arg(long)]
+    demo: bool,
+    /// The demo's data folder (default: the repository's fixtures/).
+    #[arg(long, requires = "demo")]
+    data: Option<PathBuf>,
+    /// server.toml (every setting also from LANDOPP_* variables).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (over the config and LANDOPP_LISTEN).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// The SQLite store (over the config and LANDOPP_STORE).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Print a new random API key (for LANDOPP_BOOTSTRAP_ADMIN_KEY) and exit.
+    #[arg(long)]
+    new_key: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    if args.new_key {
+        let (key, _) = landopp_server::auth::new_key(landopp_server::auth::Role::Admin, "", None);
+        println!("{key}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LANDOPP_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("landopp-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("landopp-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut config = landopp_server::config::ServerConfig::load(args.config.as_deref(), &env)?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(s) = args.store {
+        config.store = s;
+    }
+    let t0 = std::time::Instant::now();
+    let land = match (&config.data, args.demo) {
+        (_, true) => tokio::task::spawn_blocking(move || landopp_server::land::Land::demo(args.data.as_deref())),
+        (Some(d), false) => {
+            let d = d.clone();
+            tokio::task::spawn_blocking(move || landopp_server::land::Land::from_config(&d))
+        }
+        (None, false) => return Err("give --demo, or --config with a [data] section".into()),
+    }
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("[{}] {e}", e.code()))?;
+    let server = landopp_server::Server::start(config, land, &env).await?;
+    tracing::info!(
+        addr = %server.addr,
+        parcels = server.state.land.index.len(),
+        profiles = server.state.land.profiles.len(),
+        ready_ms = t0.elapsed().as_millis() as u64,
+        "ready"
+    );
+    println!("landopp-server listening on http://{}", server.addr);
+    if let Some(k) = &server.bootstrap_key {
+        println!("admin API key (shown once; send it as X-API-Key): {k}");
+    }
+    server.serve_until(shutdown()).await
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, finish the requests in flight.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: draining requests in flight");
+}

@@ -1,0 +1,758 @@
+//! The handlers: each translates HTTP to one core call (or one store call) and back. The route
+//! table [`ROUTES`] is the single list the router and the OpenAPI document are built from.
+
+use crate::api::*;
+use crate::app::{Ctx, Route, St};
+use crate::auth::{Principal, Role};
+use crate::openapi::schema;
+use crate::problem::{ApiResult, Problem};
+use crate::store::{self, Feedback};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json};
+use landopp::search::{Aoi, Filter, Page, Query, Site};
+
+/// Every route.
+pub static ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/healthz",
+        role: None,
+        id: "healthz",
+        summary: "Liveness: the process answers",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Health>)),
+        handler: || get(healthz),
+    },
+    Route {
+        method: "GET",
+        path: "/readyz",
+        role: None,
+        id: "readyz",
+        summary: "Readiness: the index is loaded and the store writable (503 otherwise)",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Health>)),
+        handler: || get(readyz),
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        role: None,
+        id: "metrics",
+        summary: "Prometheus metrics (text exposition format)",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(metrics_text),
+    },
+    Route {
+        method: "GET",
+        path: "/openapi.json",
+        role: None,
+        id: "openapi",
+        summary: "This document",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(openapi_json),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/login",
+        role: None,
+        id: "login",
+        summary: "Exchange a user name and password for a JWT",
+        body: Some(schema::<Login>),
+        params: &[],
+        ok: (200, Some(schema::<Token>)),
+        handler: || post(login),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/parcels/search",
+        role: Some(Role::Viewer),
+        id: "searchGet",
+        summary: "Ranked parcels in a box or around a point, with filters and explanations",
+        body: None,
+        params: &[
+            ("bbox", "minx,miny,maxx,maxy in `crs`"),
+            ("point", "x,y in `crs` (with radius_m)"),
+            ("radius_m", "radius around `point`, metres"),
+            ("crs", "CRS of bbox / point (default: the index's), e.g. EPSG:4326"),
+            ("limit", "page size (top-k), 1..limits.max_page; default 100"),
+            ("cursor", "the previous page's next_cursor"),
+            ("profile", "a served profile (default: the first)"),
+            ("min_score", "smallest score"),
+            ("max_score", "largest score"),
+            ("filter", "column:min:max (either bound may be empty) or column:in:a|b; repeatable"),
+            ("sort_by", "column to sort by (default: score)"),
+            ("ascending", "true for ascending order"),
+            ("include_excluded", "true to include parcels a hard constraint excludes"),
+            ("explain", "false to leave out the per-criterion explanations"),
+        ],
+        ok: (200, Some(schema::<Page>)),
+        handler: || get(search_get),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/parcels/search",
+        role: Some(Role::Viewer),
+        id: "searchPost",
+        summary: "Search with a JSON body: polygon or point + radius in any CRS, filters, top-k, cursor, profile or weights (weights: analyst)",
+        body: Some(schema::<SearchRequest>),
+        params: &[],
+        ok: (200, Some(schema::<Page>)),
+        handler: || post(search_post),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/parcels/{id}",
+        role: Some(Role::Viewer),
+        id: "parcel",
+        summary: "One parcel: features with provenance, score, rank, explanation",
+        body: None,
+        params: &[("profile", "a served profile (default: the first)")],
+        ok: (200, Some(schema::<ParcelDetail>)),
+        handler: || get(parcel),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/rescore",
+        role: Some(Role::Analyst),
+        id: "rescore",
+        summary: "Rank with a posted profile (this request only; features are not recomputed)",
+        body: Some(schema::<RescoreRequest>),
+        params: &[],
+        ok: (200, Some(schema::<Page>)),
+        handler: || post(rescore),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/sites",
+        role: Some(Role::Viewer),
+        id: "sites",
+        summary: "Site assembly: adjacent matching parcels grouped, largest first",
+        body: Some(schema::<SitesRequest>),
+        params: &[],
+        ok: (200, Some(schema::<Vec<Site>>)),
+        handler: || post(sites),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/profiles",
+        role: Some(Role::Viewer),
+        id: "profiles",
+        summary: "The served scoring profiles, their criteria and weights",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Vec<ProfileSummary>>)),
+        handler: || get(profiles),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/feedback",
+        role: Some(Role::Analyst),
+        id: "feedback",
+        summary: "Record an observed outcome for a parcel (for retraining); on disk when answered",
+        body: Some(schema::<Feedback>),
+        params: &[],
+        ok: (201, Some(schema::<Created>)),
+        handler: || post(feedback),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/analytics/searches",
+        role: Some(Role::Analyst),
+        id: "analyticsSearches",
+        summary: "Searches per hour over the last `days` (default 7)",
+        body: None,
+        params: &[("days", "how far back, 1..366")],
+        ok: (200, Some(schema::<Vec<SearchesInHour>>)),
+        handler: || get(analytics_searches),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/keys",
+        role: Some(Role::Admin),
+        id: "keys",
+        summary: "API keys (without their secrets)",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Vec<store::KeyRecord>>)),
+        handler: || get(keys_list),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/keys",
+        role: Some(Role::Admin),
+        id: "keyCreate",
+        summary: "Create an API key; its secret is shown once",
+        body: Some(schema::<NewKey>),
+        params: &[],
+        ok: (201, Some(schema::<CreatedKey>)),
+        handler: || post(keys_create),
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/keys/{id}",
+        role: Some(Role::Admin),
+        id: "keyRevoke",
+        summary: "Revoke an API key",
+        body: None,
+        params: &[],
+        ok: (204, None),
+        handler: || delete(keys_revoke),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/keys/{id}/rotate",
+        role: Some(Role::Admin),
+        id: "keyRotate",
+        summary: "Replace an API key by a new one with the same role and label (the old one is revoked)",
+        body: None,
+        params: &[],
+        ok: (201, Some(schema::<CreatedKey>)),
+        handler: || post(keys_rotate),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/users",
+        role: Some(Role::Admin),
+        id: "users",
+        summary: "Users",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Vec<store::UserRecord>>)),
+        handler: || get(users_list),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/users",
+        role: Some(Role::Admin),
+        id: "userCreate",
+        summary: "Create a user (argon2id password hash)",
+        body: Some(schema::<NewUser>),
+        params: &[],
+        ok: (201, Some(schema::<store::UserRecord>)),
+        handler: || post(users_create),
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/users/{name}",
+        role: Some(Role::Admin),
+        id: "userDelete",
+        summary: "Delete a user",
+        body: None,
+        params: &[],
+        ok: (204, None),
+        handler: || delete(users_delete),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/audit",
+        role: Some(Role::Admin),
+        id: "audit",
+        summary: "The audit log, newest first",
+        body: None,
+        params: &[("limit", "entries, 1..1000 (default 100)")],
+        ok: (200, Some(schema::<Vec<store::AuditEntry>>)),
+        handler: || get(audit),
+    },
+];
+
+fn joined(e: tokio::task::JoinError) -> Problem {
+    Problem::internal(&format!("worker: {e}"))
+}
+
+/// Run core work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> ApiResult<T> {
+    Ok(tokio::task::spawn_blocking(f).await.map_err(joined)??)
+}
+
+async fn healthz(State(st): State<St>) -> Json<Health> {
+    Json(Health { status: "ok".into(), parcels: st.land.index.len(), profiles: st.land.profiles.len() })
+}
+
+async fn readyz(State(st): State<St>) -> Response {
+    let writable = st
+        .store
+        .run(|c| {
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok(())
+        })
+        .await;
+    let h = Health {
+        status: match &writable {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("store not writable: {e}"),
+        },
+        parcels: st.land.index.len(),
+        profiles: st.land.profiles.len(),
+    };
+    let code = if writable.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(h)).into_response()
+}
+
+async fn metrics_text() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics_render()).into_response()
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
+
+async fn login(State(st): State<St>, Extension(ctx): Extension<Ctx>, Body(l): Body<Login>) -> ApiResult<Json<Token>> {
+    let name = l.username.clone();
+    let found = st.store.run(move |c| store::users::get(c, &name)).await?;
+    // the hash is checked even for an unknown user, so timing does not tell which names exist
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1CaB1PTEKe4ZrH2GNzUeJy9tyF5sbwVGB1Ak4ndYmrg";
+    let (user, hash) = match &found {
+        Some((u, h)) => (Some(u.clone()), h.clone()),
+        None => (None, DUMMY.to_string()),
+    };
+    let pw = l.password;
+    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&pw, &hash)).await.map_err(joined)?;
+    match (user, ok) {
+        (Some(u), true) => {
+            let role = Role::parse(&u.role).ok_or_else(|| Problem::internal("stored role"))?;
+            let (token, ttl) = st.jwt.issue(&u.name, role)?;
+            st.audit(&ctx, &format!("user:{}", u.name), "login", "", "ok").await;
+            Ok(Json(Token { access_token: token, token_type: "Bearer".into(), expires_in: ttl }))
+        }
+        _ => {
+            st.audit(&ctx, "anonymous", "login", &l.username.chars().take(64).collect::<String>(), "failed").await;
+            Err(Problem::unauthenticated("wrong user name or password"))
+        }
+    }
+}
+
+fn parse_bool(k: &str, v: &str) -> ApiResult<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Problem::bad_request(format!("{k} must be true or false"))),
+    }
+}
+
+fn parse_f64(k: &str, v: &str) -> ApiResult<f64> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| Problem::bad_request(format!("{k} must be a finite number")))
+}
+
+fn parse_numbers<const N: usize>(k: &str, v: &str) -> ApiResult<[f64; N]> {
+    let xs: Vec<f64> = v.split(',').map(|s| parse_f64(k, s)).collect::<ApiResult<_>>()?;
+    xs.try_into().map_err(|_| Problem::bad_request(format!("{k} needs {N} comma-separated numbers")))
+}
+
+/// `column:min:max` or `column:in:a|b`.
+fn parse_filter(v: &str) -> ApiResult<Filter> {
+    let bad = || Problem::bad_request(format!("filter {v:?}: column:min:max or column:in:a|b"));
+    let (column, rest) = v.split_once(':').ok_or_else(bad)?;
+    if column.is_empty() {
+        return Err(bad());
+    }
+    let mut f = Filter { column: column.into(), min: None, max: None, any_of: None };
+    if let Some(labels) = rest.strip_prefix("in:") {
+        f.any_of = Some(labels.split('|').map(str::to_string).collect());
+        return Ok(f);
+    }
+    let (lo, hi) = rest.split_once(':').ok_or_else(bad)?;
+    f.min = (!lo.is_empty()).then(|| parse_f64("filter min", lo)).transpose()?;
+    f.max = (!hi.is_empty()).then(|| parse_f64("filter max", hi)).transpose()?;
+    Ok(f)
+}
+
+/// The GET query string as a core query and a profile name.
+fn parse_search(pairs: &[(String, String)]) -> ApiResult<(Query, Option<String>)> {
+    let mut q = Query::default();
+    let mut profile = None;
+    let (mut point, mut radius) = (None, None);
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in pairs {
+        if k != "filter" && !seen.insert(k.as_str()) {
+            return Err(Problem::bad_request(format!("parameter {k} given twice")));
+        }
+        match k.as_str() {
+            "bbox" => q.aoi = Some(Aoi::Bbox(parse_numbers::<4>(k, v)?)),
+            "point" => point = Some(parse_numbers::<2>(k, v)?),
+            "radius_m" => radius = Some(parse_f64(k, v)?),
+            "crs" => q.crs = Some(v.clone()),
+            "limit" => q.limit = v.parse().map_err(|_| Problem::bad_request("limit must be a whole number"))?,
+            "cursor" => q.cursor = Some(v.clone()),
+            "profile" => profile = Some(v.clone()),
+            "min_score" | "max_score" => {
+                let x = parse_f64(k, v)?;
+                let (min, max) = if k == "min_score" { (Some(x), None) } else { (None, Some(x)) };
+                q.filters.push(Filter { column: "score".into(), min, max, any_of: None });
+            }
+            "filter" => q.filters.push(parse_filter(v)?),
+            "sort_by" => q.sort_by = Some(v.clone()),
+            "ascending" => q.ascending = parse_bool(k, v)?,
+            "include_excluded" => q.include_excluded = parse_bool(k, v)?,
+            "explain" => q.explain = parse_bool(k, v)?,
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    match (point, radius) {
+        (Some(xy), Some(radius_m)) if q.aoi.is_none() => q.aoi = Some(Aoi::Point { xy, radius_m }),
+        (None, None) => {}
+        _ => return Err(Problem::bad_request("give point with radius_m, and not with bbox")),
+    }
+    Ok((q, profile))
+}
+
+/// Positions in a GeoJSON geometry (arrays of numbers), counted without recursion limits issues:
+/// serde_json already bounds nesting at 128.
+fn positions(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_number()) => 1,
+        serde_json::Value::Array(a) => a.iter().map(positions).sum(),
+        serde_json::Value::Object(o) => o.get("coordinates").map_or(0, positions),
+        _ => 0,
+    }
+}
+
+/// The server's limits on a query (page size, vertices).
+fn check_query(st: &St, q: &Query) -> ApiResult<()> {
+    let l = &st.config.limits;
+    if q.limit > l.max_page {
+        return Err(Problem::bad_request(format!("limit {} is above the largest page, {}", q.limit, l.max_page)));
+    }
+    if let Some(Aoi::Polygon(g)) = &q.aoi {
+        let n = positions(g);
+        if n > l.max_vertices {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "TOO_MANY_VERTICES",
+                format!("the area has {n} vertices; at most {}", l.max_vertices),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The centre of a WGS 84 area (for the popular-areas analytics).
+fn centre(q: &Query) -> Option<(f64, f64)> {
+    let wgs84 = q.crs.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("EPSG:4326"));
+    match (&q.aoi, wgs84) {
+        (Some(Aoi::Bbox(b)), true) => Some(((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0)),
+        (Some(Aoi::Point { xy, .. }), true) => Some((xy[0], xy[1])),
+        _ => None,
+    }
+}
+
+async fn run_search(
+    st: St,
+    who: &Principal,
+    q: Query,
+    profile: Option<String>,
+    weights: Option<std::collections::BTreeMap<String, f64>>,
+) -> ApiResult<Json<Page>> {
+    check_query(&st, &q)?;
+    if weights.is_some() {
+        who.require(Role::Analyst)?;
+    }
+    let t0 = std::time::Instant::now();
+    let land = st.land.clone();
+    let c = centre(&q);
+    let page = blocking(move || {
+        let s = land.profile(profile.as_deref())?;
+        match weights {
+            Some(w) => {
+                let p = s.profile.with_weights(&w)?;
+                let scores = landopp::scoring::score(land.index.features(), &p)?;
+                land.index.query_with(&q, Some(&scores))
+            }
+            None => land.index.query_with(&q, Some(&s.scores)),
+        }
+    })
+    .await?;
+    let rec = store::SearchRecord {
+        at: store::now(),
+        actor: who.subject.clone(),
+        centre: c,
+        total: page.total,
+        micros: t0.elapsed().as_micros() as u64,
+    };
+    if st.analytics.try_send(rec).is_err() {
+        metrics::counter!("landopp_analytics_dropped_total").increment(1);
+    }
+    Ok(Json(page))
+}
+
+async fn search_get(State(st): State<St>, Extension(p): Extension<Principal>, Pairs(pairs): Pairs) -> ApiResult<Json<Page>> {
+    let (q, profile) = parse_search(&pairs)?;
+    run_search(st, &p, q, profile, None).await
+}
+
+async fn search_post(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Body(r): Body<SearchRequest>,
+) -> ApiResult<Json<Page>> {
+    run_search(st, &p, r.query, r.profile, r.weights).await
+}
+
+async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pairs) -> ApiResult<Json<ParcelDetail>> {
+    let mut profile = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "profile" => profile = Some(v.clone()),
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let land = st.land.clone();
+    let &row = land.rows.get(&id).ok_or_else(|| Problem::not_found("no parcel has that id"))?;
+    let s = land.profile(profile.as_deref())?;
+    let num = |x: f64| (!x.is_nan()).then_some(x);
+    let features = land
+        .index
+        .features()
+        .columns()
+        .iter()
+        .map(|c| FeatureValue {
+            name: c.name.clone(),
+            value: num(c.values[row]),
+            label: c.label(row).map(str::to_string),
+            unit: c.meta.unit.clone(),
+            // the file name only: the server's own paths are not the client's business
+            source: std::path::Path::new(&c.meta.source)
+                .file_name()
+                .map_or_else(|| c.meta.source.clone(), |f| f.to_string_lossy().into_owned()),
+            method: c.meta.method.clone(),
+        })
+        .collect();
+    Ok(Json(ParcelDetail {
+        id,
+        profile: s.name.clone(),
+        score: num(s.scores.score[row]),
+        rank: num(s.scores.rank[row]),
+        excluded: s.scores.excluded[row],
+        reasons: s.scores.reasons(row).iter().map(|r| r.to_string()).collect(),
+        explanation: s.scores.explanation(row),
+        features,
+    }))
+}
+
+async fn rescore(State(st): State<St>, Body(r): Body<RescoreRequest>) -> ApiResult<Json<Page>> {
+    check_query(&st, &r.query)?;
+    let land = st.land.clone();
+    let page = blocking(move || {
+        r.profile.validate()?;
+        let scores = landopp::scoring::score(land.index.features(), &r.profile)?;
+        land.index.query_with(&r.query, Some(&scores))
+    })
+    .await?;
+    Ok(Json(page))
+}
+
+async fn sites(State(st): State<St>, Body(r): Body<SitesRequest>) -> ApiResult<Json<Vec<Site>>> {
+    check_query(&st, &Query { limit: 1, ..r.query.clone() })?;
+    let land = st.land.clone();
+    let sites = blocking(move || {
+        let s = land.profile(r.profile.as_deref())?;
+        land.index.assemble_sites_with(&r.query, Some(&s.scores), r.tolerance_m, r.min_acres)
+    })
+    .await?;
+    Ok(Json(sites))
+}
+
+async fn profiles(State(st): State<St>) -> ApiResult<Json<Vec<ProfileSummary>>> {
+    let out = st
+        .land
+        .profiles
+        .iter()
+        .map(|s| {
+            let w = s.profile.weights()?;
+            Ok(ProfileSummary {
+                name: s.name.clone(),
+                title: s.profile.name.clone(),
+                method: s.scores.method.clone(),
+                criteria: s
+                    .profile
+                    .criteria
+                    .iter()
+                    .zip(w)
+                    .map(|(c, weight)| CriterionWeight {
+                        name: c.name.clone().unwrap_or_else(|| c.column.clone()),
+                        column: c.column.clone(),
+                        weight,
+                    })
+                    .collect(),
+                constraints: s.profile.constraints.len(),
+                excluded: s.scores.excluded.iter().filter(|e| **e).count(),
+            })
+        })
+        .collect::<landopp::Result<_>>()?;
+    Ok(Json(out))
+}
+
+async fn feedback(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Body(f): Body<Feedback>,
+) -> ApiResult<Response> {
+    if !st.land.rows.contains_key(&f.parcel_id) {
+        return Err(Problem::not_found("no parcel has that id"));
+    }
+    if f.label.is_some_and(|l| !l.is_finite()) {
+        return Err(Problem::bad_request("label must be a finite number"));
+    }
+    if f.outcome.as_ref().is_some_and(|o| o.chars().count() > 64) || f.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(Problem::bad_request("outcome is at most 64 characters, note at most 2,000"));
+    }
+    let (actor, rid) = (p.subject.clone(), ctx.id.clone());
+    let id = st.store.run(move |c| store::feedback::insert(c, &actor, &f, &rid)).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })).into_response())
+}
+
+async fn analytics_searches(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<SearchesInHour>>> {
+    let mut days = 7i64;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "days" => {
+                days = v.parse().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Problem::bad_request("days must be 1..366"))?
+            }
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let since = store::now() - days * 86_400;
+    let rows = st.store.run(move |c| store::searches::per_hour(c, since)).await?;
+    Ok(Json(rows.into_iter().map(|(hour, count, us)| SearchesInHour { hour, count, mean_ms: us / 1e3 }).collect()))
+}
+
+async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>>> {
+    Ok(Json(st.store.run(|c| store::keys::list(c)).await?))
+}
+
+async fn create_key(st: &St, ctx: &Ctx, who: &Principal, role: Role, label: String, expires_at: Option<i64>) -> ApiResult<Response> {
+    let (key, rec) = crate::auth::new_key(role, &label, expires_at);
+    let r = rec.clone();
+    st.store.run(move |c| store::keys::insert(c, &r)).await?;
+    st.keys.put(rec.clone());
+    st.audit(ctx, &who.subject, "key.create", &rec.id, "ok").await;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, record: rec })).into_response())
+}
+
+async fn keys_create(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Body(k): Body<NewKey>,
+) -> ApiResult<Response> {
+    if k.label.chars().count() > 100 {
+        return Err(Problem::bad_request("label is at most 100 characters"));
+    }
+    let exp = k.expires_in_days.map(|d| store::now() + i64::from(d) * 86_400);
+    create_key(&st, &ctx, &p, k.role, k.label, exp).await
+}
+
+async fn revoke(st: &St, ctx: &Ctx, who: &Principal, id: &str) -> ApiResult<()> {
+    let at = store::now();
+    let k = id.to_string();
+    if !st.store.run(move |c| store::keys::revoke(c, &k, at)).await? {
+        return Err(Problem::not_found("no active key has that id"));
+    }
+    st.keys.revoke(id, at);
+    st.audit(ctx, &who.subject, "key.revoke", id, "ok").await;
+    Ok(())
+}
+
+async fn keys_revoke(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    revoke(&st, &ctx, &p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn keys_rotate(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let k = id.clone();
+    let old = st
+        .store
+        .run(move |c| Ok(store::keys::list(c)?.into_iter().find(|r| r.id == k && r.revoked_at.is_none())))
+        .await?
+        .ok_or_else(|| Problem::not_found("no active key has that id"))?;
+    let role = Role::parse(&old.role).ok_or_else(|| Problem::internal("stored role"))?;
+    let res = create_key(&st, &ctx, &p, role, old.label.clone(), old.expires_at).await?;
+    revoke(&st, &ctx, &p, &id).await?;
+    Ok(res)
+}
+
+async fn users_list(State(st): State<St>) -> ApiResult<Json<Vec<store::UserRecord>>> {
+    Ok(Json(st.store.run(|c| store::users::list(c)).await?))
+}
+
+async fn users_create(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Body(u): Body<NewUser>,
+) -> ApiResult<Response> {
+    let name_ok = (1..=64).contains(&u.username.len())
+        && u.username.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if !name_ok {
+        return Err(Problem::bad_request("username: 1-64 of letters, digits, '.', '_', '-', '@'"));
+    }
+    let n = u.password.chars().count();
+    if !(12..=1024).contains(&n) {
+        return Err(Problem::bad_request("password: 12 to 1,024 characters"));
+    }
+    let pw = u.password;
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw)).await.map_err(joined)??;
+    let (name, role) = (u.username.clone(), u.role);
+    let res = st.store.run(move |c| store::users::insert(c, &name, role.as_str(), &hash)).await;
+    if let Err(store::StoreError::Conflict(_)) = res {
+        return Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", "a user has that name"));
+    }
+    res?;
+    st.audit(&ctx, &p.subject, "user.create", &u.username, "ok").await;
+    let rec = store::UserRecord { name: u.username, role: role.as_str().into(), created_at: store::now() };
+    Ok((StatusCode::CREATED, Json(rec)).into_response())
+}
+
+async fn users_delete(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let n = name.clone();
+    if !st.store.run(move |c| store::users::delete(c, &n)).await? {
+        return Err(Problem::not_found("no user has that name"));
+    }
+    st.audit(&ctx, &p.subject, "user.delete", &name, "ok").await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn audit(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<store::AuditEntry>>> {
+    let mut limit = 100usize;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| Problem::bad_request("limit must be 1..1000"))?
+            }
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    Ok(Json(st.store.run(move |c| store::audit::latest(c, limit)).await?))
+}
