@@ -40,7 +40,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "maturin>=1.9,<2" "pytest>=8" "numpy>=1.24" "geopandas>=0.14" "shapely>=2" "pandas>=2" "matplotlib>=3.7" \
-  "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6"
+  "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6" "openapi-spec-validator>=0.7"
 step "Python: build the extension (maturin develop --release: the cross-checks run real workloads)"
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
 step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"

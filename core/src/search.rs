@@ -598,9 +598,7 @@ impl SearchIndex {
                 score: score_col[i],
                 rank: scores.map_or(f64::NAN, |s| s.rank[i]),
                 excluded: scores.is_some_and(|s| s.excluded[i]),
-                reasons: scores
-                    .map(|s| s.reasons(i).iter().map(|c| c.to_string()).collect())
-                    .unwrap_or_default(),
+                reasons: scores.map(|s| s.reasons(i).iter().map(|c| c.to_string()).collect()).unwrap_or_default(),
                 sort_value: sort[i],
                 explanation: scores.filter(|_| q.explain).map(|s| s.explanation(i)).unwrap_or_default(),
             })

@@ -480,7 +480,7 @@ impl Profile {
     /// let p = landopp::scoring::Profile::parse(r#"{"version": 1, "criteria": [
     ///   {"column": "slope", "transform": {"type": "linear_cost", "min": 0, "max": 10}, "weight": 1},
     ///   {"column": "area", "transform": {"type": "linear_benefit", "min": 0, "max": 10}, "weight": 1}],
-///   "method": {"type": "weighted_sum"}}"#)?;
+    ///   "method": {"type": "weighted_sum"}}"#)?;
     /// let w = p.with_weights(&[("area".to_string(), 3.0)].into_iter().collect())?;
     /// assert_eq!(w.weights()?, vec![0.25, 0.75]);
     /// # Ok(()) }

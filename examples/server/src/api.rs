@@ -17,20 +17,29 @@ pub struct Body<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Problem;
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(r) => Err(match r.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => {
-                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large")
-                }
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    "send the body as application/json",
-                ),
-                _ => Problem::bad_request(r.body_text()),
-            }),
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim() == "application/json"));
+        if !json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the body as application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large")
+            }
+            _ => Problem::bad_request(r.body_text()),
+        })?;
+        // an object, not serde's array form of a struct
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Problem::bad_request("the body must be a JSON object"));
+        }
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| Problem::bad_request(format!("body: {e}")))
     }
 }
 

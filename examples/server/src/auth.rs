@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 /// Roles, each allowed what the ones below it are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Search and read parcels, sites, profiles.

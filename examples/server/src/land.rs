@@ -51,8 +51,8 @@ impl Land {
             Some(d) => d.to_path_buf(),
             None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
         };
-        let area: serde_json::Value = serde_json::from_str(DEMO_AREA)
-            .map_err(|e| landopp::Error::Internal(format!("bundled demo area: {e}")))?;
+        let area: serde_json::Value =
+            serde_json::from_str(DEMO_AREA).map_err(|e| landopp::Error::Internal(format!("bundled demo area: {e}")))?;
         let mut spec = FeatureSpec::parse(&area["spec"].to_string())?;
         spec.resolve_paths(&dir);
         let presets: Vec<String> = PRESETS.iter().map(|p| p.0.to_string()).collect();

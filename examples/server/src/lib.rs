@@ -33,11 +33,7 @@ fn metrics_handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHa
     METRICS
         .get_or_init(|| {
             let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .set_buckets(&buckets)
-                .ok()?
-                .install_recorder()
-                .ok()
+            metrics_exporter_prometheus::PrometheusBuilder::new().set_buckets(&buckets).ok()?.install_recorder().ok()
         })
         .as_ref()
 }
@@ -64,7 +60,7 @@ impl Server {
     /// admin key exists (from `LANDOPP_BOOTSTRAP_ADMIN_KEY` when set, else random), bind.
     pub async fn start(
         config: config::ServerConfig,
-        land: land::Land,
+        land: impl Into<Arc<land::Land>>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Server, String> {
         config.check()?;
@@ -80,7 +76,7 @@ impl Server {
         let state = Arc::new(app::AppState {
             per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
-            land: Arc::new(land),
+            land: land.into(),
             store,
             keys,
             jwt,
@@ -95,7 +91,10 @@ impl Server {
     }
 
     /// Serve until `shutdown` completes, then finish the requests in flight.
-    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
+    pub async fn serve_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
         let app = app::router(self.state.clone());
         axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)

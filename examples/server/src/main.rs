@@ -36,9 +36,7 @@ fn main() -> std::process::ExitCode {
     }
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LANDOPP_LOG").unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LANDOPP_LOG").unwrap_or_else(|_| "info".into()))
         .with_current_span(false)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

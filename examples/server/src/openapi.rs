@@ -81,7 +81,8 @@ pub fn document() -> Value {
         };
         responses.insert(code.to_string(), ok);
         if r.body.is_some() || !r.params.is_empty() {
-            responses.insert("400".into(), problem("the request cannot be read (JSON, parameters, core INVALID_INPUT)"));
+            responses
+                .insert("400".into(), problem("the request cannot be read (JSON, parameters, core INVALID_INPUT)"));
         }
         if r.body.is_some() {
             responses.insert("413".into(), problem("body above limits.body_bytes"));

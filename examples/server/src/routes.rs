@@ -309,7 +309,8 @@ async fn login(State(st): State<St>, Extension(ctx): Extension<Ctx>, Body(l): Bo
     let name = l.username.clone();
     let found = st.store.run(move |c| store::users::get(c, &name)).await?;
     // the hash is checked even for an unknown user, so timing does not tell which names exist
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1CaB1PTEKe4ZrH2GNzUeJy9tyF5sbwVGB1Ak4ndYmrg";
+    const DUMMY: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1CaB1PTEKe4ZrH2GNzUeJy9tyF5sbwVGB1Ak4ndYmrg";
     let (user, hash) = match &found {
         Some((u, h)) => (Some(u.clone()), h.clone()),
         None => (None, DUMMY.to_string()),
@@ -487,7 +488,11 @@ async fn run_search(
     Ok(Json(page))
 }
 
-async fn search_get(State(st): State<St>, Extension(p): Extension<Principal>, Pairs(pairs): Pairs) -> ApiResult<Json<Page>> {
+async fn search_get(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Json<Page>> {
     let (q, profile) = parse_search(&pairs)?;
     run_search(st, &p, q, profile, None).await
 }
@@ -606,7 +611,9 @@ async fn feedback(
     if f.label.is_some_and(|l| !l.is_finite()) {
         return Err(Problem::bad_request("label must be a finite number"));
     }
-    if f.outcome.as_ref().is_some_and(|o| o.chars().count() > 64) || f.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+    if f.outcome.as_ref().is_some_and(|o| o.chars().count() > 64)
+        || f.note.as_ref().is_some_and(|n| n.chars().count() > 2000)
+    {
         return Err(Problem::bad_request("outcome is at most 64 characters, note at most 2,000"));
     }
     let (actor, rid) = (p.subject.clone(), ctx.id.clone());
@@ -619,7 +626,11 @@ async fn analytics_searches(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     for (k, v) in &pairs {
         match k.as_str() {
             "days" => {
-                days = v.parse().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Problem::bad_request("days must be 1..366"))?
+                days = v
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=366).contains(d))
+                    .ok_or_else(|| Problem::bad_request("days must be 1..366"))?
             }
             other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
         }
@@ -633,7 +644,14 @@ async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>
     Ok(Json(st.store.run(|c| store::keys::list(c)).await?))
 }
 
-async fn create_key(st: &St, ctx: &Ctx, who: &Principal, role: Role, label: String, expires_at: Option<i64>) -> ApiResult<Response> {
+async fn create_key(
+    st: &St,
+    ctx: &Ctx,
+    who: &Principal,
+    role: Role,
+    label: String,
+    expires_at: Option<i64>,
+) -> ApiResult<Response> {
     let (key, rec) = crate::auth::new_key(role, &label, expires_at);
     let r = rec.clone();
     st.store.run(move |c| store::keys::insert(c, &r)).await?;

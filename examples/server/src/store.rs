@@ -296,11 +296,9 @@ pub mod users {
 
     /// A user and the password hash.
     pub fn get(c: &Connection, name: &str) -> StoreResult<Option<(UserRecord, String)>> {
-        Ok(c.query_row(
-            "SELECT name, role, created_at, password_hash FROM users WHERE name = ?1",
-            params![name],
-            |r| Ok((UserRecord { name: r.get(0)?, role: r.get(1)?, created_at: r.get(2)? }, r.get(3)?)),
-        )
+        Ok(c.query_row("SELECT name, role, created_at, password_hash FROM users WHERE name = ?1", params![name], |r| {
+            Ok((UserRecord { name: r.get(0)?, role: r.get(1)?, created_at: r.get(2)? }, r.get(3)?))
+        })
         .optional()?)
     }
 
@@ -369,7 +367,8 @@ pub mod feedback {
 
     /// Feedback on one parcel, oldest first.
     pub fn for_parcel(c: &Connection, parcel_id: &str) -> StoreResult<Vec<Feedback>> {
-        let mut s = c.prepare("SELECT parcel_id, label, outcome, note FROM feedback WHERE parcel_id = ?1 ORDER BY id")?;
+        let mut s =
+            c.prepare("SELECT parcel_id, label, outcome, note FROM feedback WHERE parcel_id = ?1 ORDER BY id")?;
         let rows = s.query_map(params![parcel_id], |r| {
             Ok(Feedback { parcel_id: r.get(0)?, label: r.get(1)?, outcome: r.get(2)?, note: r.get(3)? })
         })?;

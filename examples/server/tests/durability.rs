@@ -1,0 +1,95 @@
+//! `kill -9` at any moment loses nothing that was acknowledged: the real binary takes a stream of
+//! feedback posts, is killed mid-stream, restarts on the same store, and every record answered
+//! 201 is there (WAL, synchronous = FULL).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn spawn(store: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+        .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
+        .arg(store)
+        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
+        .env("LANDOPP_LOG", "warn")
+        .env("LANDOPP_RATE_LIMIT", "0")
+        .env("LANDOPP_RATE_LIMIT_IP", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let out = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).expect("first line");
+    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    (child, addr)
+}
+
+/// POST one feedback record; the id when answered 201.
+fn post(addr: &str, n: usize) -> Option<i64> {
+    let body = format!(r#"{{"parcel_id": "357730", "label": {n}}}"#);
+    let mut s = TcpStream::connect(addr).ok()?;
+    let req = format!(
+        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    if !resp.starts_with("HTTP/1.1 201") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1)?).ok()?;
+    v["id"].as_i64()
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_feedback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store.db");
+    let (mut child, addr) = spawn(&store);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (acked, stop, addr) = (acked.clone(), stop.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let mut n = w * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    match post(&addr, n) {
+                        Some(id) => acked.lock().unwrap_or_else(|p| p.into_inner()).push(id),
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    // kill -9 while both writers are mid-stream
+    while acked.lock().unwrap_or_else(|p| p.into_inner()).len() < 40 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // restart on the same store: it opens (WAL recovery) and keeps serving
+    let (mut child, addr) = spawn(&store);
+    let after = post(&addr, 0).expect("the restarted server takes feedback");
+    child.kill().expect("stop");
+    child.wait().expect("reaped");
+    let s = landopp_server::store::Store::open(&store).expect("store opens");
+    let ids = s.run_sync(|c| landopp_server::store::feedback::ids(c)).expect("ids");
+    let missing: Vec<&i64> = acked.iter().filter(|id| !ids.contains(id)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?} of {}", acked.len());
+    assert!(ids.contains(&after));
+    assert!(acked.len() >= 40, "{}", acked.len());
+}

@@ -1,0 +1,647 @@
+//! The reference server over real HTTP on loopback: every route × role, credentials of every
+//! kind gone wrong, limits, headers, CORS, problem+json, hostile input, the OpenAPI document.
+
+use landopp_server::auth::Role;
+use landopp_server::config::ServerConfig;
+use landopp_server::land::Land;
+use landopp_server::Server;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn land() -> Arc<Land> {
+    static LAND: OnceLock<Arc<Land>> = OnceLock::new();
+    LAND.get_or_init(|| Arc::new(Land::demo(None).expect("the bundled demo area loads"))).clone()
+}
+
+struct Srv {
+    addr: SocketAddr,
+    admin: String,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
+    let dir = tempfile::tempdir().expect("tempdir");
+    c.store = dir.path().join("store.db");
+    c.listen = "127.0.0.1:0".parse().expect("addr");
+    let s = Server::start(c, land(), &|k| env.get(k).cloned()).await.expect("server starts");
+    let addr = s.addr;
+    let admin = s.bootstrap_key.clone().expect("an empty store makes an admin key");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(s.serve_until(async move {
+        let _ = rx.await;
+    }));
+    Srv { addr, admin, _dir: dir, _stop: tx }
+}
+
+async fn start() -> Srv {
+    start_with(ServerConfig::default(), HashMap::new()).await
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn header(&self, k: &str) -> Option<&str> {
+        self.headers.get(k).map(String::as_str)
+    }
+    fn problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.body);
+        assert_eq!(self.json()["code"], code, "{}", self.body);
+    }
+}
+
+/// One raw HTTP/1.1 exchange (so malformed requests can be sent as they are).
+async fn raw(addr: SocketAddr, request: String) -> Resp {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Resp { status, headers, body: body.to_string() }
+}
+
+async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        r.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len()));
+    } else {
+        r.push_str("\r\n");
+    }
+    raw(addr, r).await
+}
+
+async fn as_key(addr: SocketAddr, key: &str, method: &str, path: &str, body: Option<&str>) -> Resp {
+    call(addr, method, path, &[("X-API-Key", key)], body).await
+}
+
+async fn new_key(s: &Srv, role: &str) -> String {
+    let r =
+        as_key(s.addr, &s.admin, "POST", "/v1/keys", Some(&json!({"role": role, "label": "test"}).to_string())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["key"].as_str().expect("key").to_string()
+}
+
+/// A request that succeeds for each route (by operation id), for the route × role matrix.
+fn sample(id: &str) -> (String, Option<String>) {
+    let q = json!({"aoi": {"bbox": [14.54, 45.86, 14.58, 45.89]}, "crs": "EPSG:4326", "limit": 3});
+    let profile: Value = serde_json::from_str(landopp_server::land::PRESETS[0].1).expect("preset");
+    match id {
+        "searchGet" => ("/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=3".into(), None),
+        "searchPost" => ("/v1/parcels/search".into(), Some(json!({"query": q}).to_string())),
+        "parcel" => ("/v1/parcels/357730".into(), None),
+        "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
+        "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
+        "feedback" => ("/v1/feedback".into(), Some(json!({"parcel_id": "357730", "label": 1.0}).to_string())),
+        "keyCreate" => ("/v1/keys".into(), Some(json!({"role": "viewer"}).to_string())),
+        "userCreate" => (
+            "/v1/users".into(),
+            Some(json!({"username": format!("u{}", rand_suffix()), "password": "correct horse battery", "role": "viewer"}).to_string()),
+        ),
+        _ => (String::new(), None),
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_by_every_role() {
+    let s = start().await;
+    let keys: Vec<(Role, String)> = vec![
+        (Role::Viewer, new_key(&s, "viewer").await),
+        (Role::Analyst, new_key(&s, "analyst").await),
+        (Role::Admin, s.admin.clone()),
+    ];
+    let mut checked = 0;
+    for route in landopp_server::routes::ROUTES {
+        let (path, body) = match sample(route.id) {
+            (p, b) if !p.is_empty() => (p, b),
+            _ => (route.path.to_string(), None),
+        };
+        let Some(min) = route.role else {
+            if route.id != "login" {
+                let r = call(s.addr, route.method, &path, &[], body.as_deref()).await;
+                assert_eq!(r.status, 200, "{} {path}: {}", route.method, r.body);
+            }
+            continue;
+        };
+        // the parameterised key / user routes are exercised in their own tests
+        if path.contains('{') {
+            continue;
+        }
+        let r = call(s.addr, route.method, &path, &[], body.as_deref()).await;
+        r.problem(401, "UNAUTHENTICATED");
+        assert!(r.header("www-authenticate").is_some());
+        for (role, key) in &keys {
+            let r = as_key(s.addr, key, route.method, &path, body.as_deref()).await;
+            if *role >= min {
+                assert!((200..300).contains(&r.status), "{:?} {} {path}: {} {}", role, route.method, r.status, r.body);
+            } else {
+                r.problem(403, "FORBIDDEN");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 36, "{checked}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_revoked_expired_rotated_and_malformed() {
+    let s = start().await;
+    let k = new_key(&s, "viewer").await;
+    let id = k.split('_').nth(1).expect("id").to_string();
+    assert_eq!(as_key(s.addr, &k, "GET", "/v1/profiles", None).await.status, 200);
+    // rotate: a new key works, the old one is revoked
+    let r = as_key(s.addr, &s.admin, "POST", &format!("/v1/keys/{id}/rotate"), None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let k2 = r.json()["key"].as_str().expect("key").to_string();
+    assert_eq!(r.json()["record"]["role"], "viewer");
+    let r = as_key(s.addr, &k, "GET", "/v1/profiles", None).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert!(r.json()["detail"].as_str().unwrap_or("").contains("revoked"));
+    assert_eq!(as_key(s.addr, &k2, "GET", "/v1/profiles", None).await.status, 200);
+    // revoke
+    let id2 = k2.split('_').nth(1).expect("id");
+    assert_eq!(as_key(s.addr, &s.admin, "DELETE", &format!("/v1/keys/{id2}"), None).await.status, 204);
+    as_key(s.addr, &k2, "GET", "/v1/profiles", None).await.problem(401, "UNAUTHENTICATED");
+    as_key(s.addr, &s.admin, "DELETE", &format!("/v1/keys/{id2}"), None).await.problem(404, "NOT_FOUND");
+    // a right id with a wrong secret, and garbage
+    let forged = format!("lok_{id}_{}", "0".repeat(64));
+    as_key(s.addr, &forged, "GET", "/v1/profiles", None).await.problem(401, "UNAUTHENTICATED");
+    for bad in ["", "lok_", "Bearer x", "lok_zz_zz", &"a".repeat(5000)] {
+        as_key(s.addr, bad, "GET", "/v1/profiles", None).await.problem(401, "UNAUTHENTICATED");
+    }
+    // expired: a key made to expire has no grace
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/keys", Some(r#"{"role": "viewer", "expires_in_days": 0}"#)).await;
+    let k3 = r.json()["key"].as_str().expect("key").to_string();
+    let r = as_key(s.addr, &k3, "GET", "/v1/profiles", None).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert!(r.json()["detail"].as_str().unwrap_or("").contains("expired"));
+    // the list never shows secrets or their hashes
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/keys", None).await;
+    assert!(!r.body.contains(&k2[21..]) && !r.body.contains("secret"), "{}", r.body);
+    // the audit log saw it all, and cannot be rewritten
+    let a = as_key(s.addr, &s.admin, "GET", "/v1/audit?limit=1000", None).await.json();
+    let actions: Vec<&str> = a.as_array().expect("list").iter().filter_map(|e| e["action"].as_str()).collect();
+    for want in ["key.create", "key.revoke", "auth_failure"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+    assert!(!a.to_string().contains(&forged), "the audit log does not echo presented keys");
+}
+
+fn hs_token(secret: &[u8], claims: Value, alg: jsonwebtoken::Algorithm) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).expect("key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key).expect("encode")
+}
+
+fn claims(role: &str, exp_in: i64, nbf_in: i64, aud: &str) -> Value {
+    let now = landopp_server::store::now();
+    json!({"sub": "user:ann", "role": role, "iss": "landopp-server", "aud": aud, "iat": now, "nbf": now + nbf_in, "exp": now + exp_in})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_login_and_every_bad_jwt() {
+    let secret = "s".repeat(40);
+    let env = HashMap::from([("LANDOPP_JWT_SECRET", secret.clone())]);
+    let s = start_with(ServerConfig::default(), env).await;
+    let r = as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/users",
+        Some(r#"{"username": "ann", "password": "correct horse battery", "role": "analyst"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/users",
+        Some(r#"{"username": "ann", "password": "correct horse battery", "role": "viewer"}"#),
+    )
+    .await
+    .problem(409, "CONFLICT");
+    as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/users",
+        Some(r#"{"username": "bob", "password": "short", "role": "viewer"}"#),
+    )
+    .await
+    .problem(400, "BAD_REQUEST");
+    call(s.addr, "POST", "/v1/auth/login", &[], Some(r#"{"username": "ann", "password": "wrong password!"}"#))
+        .await
+        .problem(401, "UNAUTHENTICATED");
+    call(s.addr, "POST", "/v1/auth/login", &[], Some(r#"{"username": "nobody", "password": "wrong password!"}"#))
+        .await
+        .problem(401, "UNAUTHENTICATED");
+    let r = call(
+        s.addr,
+        "POST",
+        "/v1/auth/login",
+        &[],
+        Some(r#"{"username": "ann", "password": "correct horse battery"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["access_token"].as_str().expect("token").to_string();
+    let bearer = |t: &str| format!("Bearer {t}");
+    let ok = call(
+        s.addr,
+        "POST",
+        "/v1/feedback",
+        &[("Authorization", &bearer(&token))],
+        Some(r#"{"parcel_id": "357730", "outcome": "sold"}"#),
+    )
+    .await;
+    assert_eq!(ok.status, 201, "analyst token posts feedback: {}", ok.body);
+    call(s.addr, "GET", "/v1/keys", &[("Authorization", &bearer(&token))], None).await.problem(403, "FORBIDDEN");
+    // tampered: the role raised in the payload, signature kept
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged_payload = {
+        use base64_lite::encode;
+        encode(&claims("admin", 3600, 0, "landopp").to_string())
+    };
+    let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    let hs = jsonwebtoken::Algorithm::HS256;
+    let cases = [
+        ("tampered", tampered),
+        ("expired", hs_token(secret.as_bytes(), claims("admin", -3600, -7200, "landopp"), hs)),
+        ("not yet valid", hs_token(secret.as_bytes(), claims("admin", 7200, 3600, "landopp"), hs)),
+        ("wrong audience", hs_token(secret.as_bytes(), claims("admin", 3600, 0, "someone-else"), hs)),
+        ("wrong key", hs_token(&[7u8; 40], claims("admin", 3600, 0, "landopp"), hs)),
+        ("HS384", hs_token(secret.as_bytes(), claims("admin", 3600, 0, "landopp"), jsonwebtoken::Algorithm::HS384)),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                base64_lite::encode(r#"{"alg":"none","typ":"JWT"}"#),
+                base64_lite::encode(&claims("admin", 3600, 0, "landopp").to_string())
+            ),
+        ),
+        ("garbage", "a.b.c".into()),
+    ];
+    for (what, t) in cases {
+        let r = call(s.addr, "GET", "/v1/users", &[("Authorization", &bearer(&t))], None).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.body);
+        assert!(!r.body.contains(&t), "{what}: the token is not echoed");
+    }
+    let audit = as_key(s.addr, &s.admin, "GET", "/v1/audit", None).await.json().to_string();
+    assert!(audit.contains("\"login\"") && audit.contains("user.create"), "{audit}");
+    assert!(!audit.contains("correct horse"), "passwords never reach the audit log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_tokens_and_algorithm_confusion() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+    let mut c = ServerConfig::default();
+    c.auth.jwt_algorithm = "RS256".into();
+    c.auth.jwt_private_key_file = Some(format!("{dir}/rs256-test-private.pem").into());
+    c.auth.jwt_public_key_file = Some(format!("{dir}/rs256-test-public.pem").into());
+    let s = start_with(c, HashMap::new()).await;
+    as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/users",
+        Some(r#"{"username": "rae", "password": "correct horse battery", "role": "viewer"}"#),
+    )
+    .await;
+    let r = call(
+        s.addr,
+        "POST",
+        "/v1/auth/login",
+        &[],
+        Some(r#"{"username": "rae", "password": "correct horse battery"}"#),
+    )
+    .await;
+    let token = r.json()["access_token"].as_str().expect("token").to_string();
+    let header: Value =
+        serde_json::from_slice(&base64_lite::decode(token.split('.').next().expect("header"))).expect("json");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(
+        call(s.addr, "GET", "/v1/profiles", &[("Authorization", &format!("Bearer {token}"))], None).await.status,
+        200
+    );
+    // HS/RS confusion: an HS256 token keyed with the public key's PEM text
+    let public = std::fs::read(format!("{dir}/rs256-test-public.pem")).expect("pem");
+    let confused = hs_token(&public, claims("admin", 3600, 0, "landopp"), jsonwebtoken::Algorithm::HS256);
+    call(s.addr, "GET", "/v1/profiles", &[("Authorization", &format!("Bearer {confused}"))], None)
+        .await
+        .problem(401, "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after() {
+    let mut c = ServerConfig::default();
+    c.limits.rate_per_key = 2.0;
+    c.limits.burst_factor = 1.0;
+    let s = start_with(c, HashMap::new()).await;
+    let mut codes = Vec::new();
+    let mut last = None;
+    for _ in 0..6 {
+        let r = as_key(s.addr, &s.admin, "GET", "/v1/profiles", None).await;
+        codes.push(r.status);
+        if r.status == 429 {
+            last = Some(r);
+        }
+    }
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
+    let r = last.expect("some requests were limited");
+    r.problem(429, "RATE_LIMITED");
+    assert!(r.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+    assert_eq!(r.header("ratelimit-limit"), Some("2"));
+    let metrics = call(s.addr, "GET", "/metrics", &[], None).await.body;
+    assert!(metrics.contains("landopp_rate_limited_total"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_headers_limits_and_problem_json() {
+    let mut c = ServerConfig { cors_origins: vec!["https://maps.example.org".into()], ..Default::default() };
+    c.limits.body_bytes = 4096;
+    c.limits.max_vertices = 8;
+    let s = start_with(c, HashMap::new()).await;
+    let pre = |origin: &'static str| {
+        let addr = s.addr;
+        async move {
+            call(
+                addr,
+                "OPTIONS",
+                "/v1/parcels/search",
+                &[
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "x-api-key,content-type"),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let ok = pre("https://maps.example.org").await;
+    assert_eq!(ok.header("access-control-allow-origin"), Some("https://maps.example.org"), "{:?}", ok.headers);
+    let refused = pre("https://evil.example.com").await;
+    assert_eq!(refused.header("access-control-allow-origin"), None, "{:?}", refused.headers);
+    // security headers on every answer, errors included
+    for r in
+        [as_key(s.addr, &s.admin, "GET", "/v1/profiles", None).await, call(s.addr, "GET", "/nope", &[], None).await]
+    {
+        for h in [
+            "strict-transport-security",
+            "content-security-policy",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "x-request-id",
+            "traceparent",
+        ] {
+            assert!(r.header(h).is_some(), "{h} in {:?}", r.headers);
+        }
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    call(s.addr, "GET", "/nope", &[], None).await.problem(404, "NOT_FOUND");
+    call(s.addr, "DELETE", "/v1/profiles", &[("X-API-Key", &s.admin)], None).await.problem(405, "METHOD_NOT_ALLOWED");
+    // a traceparent is continued: same trace id, new span
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let r = call(s.addr, "GET", "/healthz", &[("traceparent", tp)], None).await;
+    let back = r.header("traceparent").expect("traceparent");
+    assert!(back.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && !back.contains("00f067aa0ba902b7"), "{back}");
+    // 413 above the body limit
+    let big = json!({"query": {"filters": [{"column": "x".repeat(5000)}]}}).to_string();
+    as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&big)).await.problem(413, "PAYLOAD_TOO_LARGE");
+    // malformed JSON, wrong types, unknown fields, malformed query strings: 400
+    for b in ["{", "[]", r#"{"query": {"limit": "ten"}}"#, r#"{"query": {}, "surprise": 1}"#] {
+        as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(b)).await.problem(400, "BAD_REQUEST");
+    }
+    for q in [
+        "bbox=1,2,3",
+        "bbox=a,b,c,d",
+        "limit=-1",
+        "limit=99999",
+        "nonsense=1",
+        "bbox=0,0,1,1&bbox=0,0,1,1",
+        "point=1,2",
+        "filter=broken",
+        "explain=maybe",
+        "min_score=NaN",
+        "%zz=1",
+    ] {
+        let r = as_key(s.addr, &s.admin, "GET", &format!("/v1/parcels/search?{q}"), None).await;
+        assert_eq!((q, r.status), (q, 400));
+        r.problem(400, "BAD_REQUEST");
+    }
+    // the core's codes come through: a bowtie polygon is INVALID_GEOMETRY (422), a bad CRS 400
+    let bowtie = json!({"query": {"aoi": {"polygon": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}}});
+    as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&bowtie.to_string()))
+        .await
+        .problem(422, "INVALID_GEOMETRY");
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/parcels/search?bbox=0,0,1,1&crs=EPSG:999999", None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "CRS");
+    let ring: Vec<[f64; 2]> = (0..20)
+        .map(|k| {
+            let a = k as f64 / 19.0 * std::f64::consts::TAU;
+            [14.56 + 0.01 * a.cos(), 45.87 + 0.01 * a.sin()]
+        })
+        .collect();
+    let many = json!({"query": {"aoi": {"polygon": {"type": "Polygon", "coordinates": [ring]}}, "crs": "EPSG:4326"}});
+    as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&many.to_string()))
+        .await
+        .problem(422, "TOO_MANY_VERTICES");
+    // weights are an analyst's what-if; absurd weights are the core's INVALID_INPUT
+    let viewer = new_key(&s, "viewer").await;
+    let w = json!({"weights": {"land use": 2}}).to_string();
+    as_key(s.addr, &viewer, "POST", "/v1/parcels/search", Some(&w)).await.problem(403, "FORBIDDEN");
+    let neg = json!({"weights": {"land use": -1}}).to_string();
+    as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&neg)).await.problem(400, "INVALID_INPUT");
+    let unknown = json!({"weights": {"nope": 1}}).to_string();
+    as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&unknown)).await.problem(404, "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_strings_are_data_and_paths_are_not_files() {
+    let s = start().await;
+    let sql = "score'; DROP TABLE users; --";
+    let r = as_key(s.addr, &s.admin, "GET", &format!("/v1/parcels/search?filter={}:0:1", urlencode(sql)), None).await;
+    r.problem(404, "NOT_FOUND");
+    let note = "'); DELETE FROM feedback; --";
+    let fb = json!({"parcel_id": "357730", "note": note}).to_string();
+    assert_eq!(as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(&fb)).await.status, 201);
+    assert_eq!(as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(&fb)).await.status, 201);
+    as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(r#"{"parcel_id": "no such parcel"}"#))
+        .await
+        .problem(404, "NOT_FOUND");
+    assert_eq!(as_key(s.addr, &s.admin, "GET", "/v1/users", None).await.status, 200, "users table still there");
+    for path in
+        ["/v1/parcels/..%2F..%2F..%2Fetc%2Fpasswd", "/v1/parcels/../../etc/passwd", "/v1/parcels/%2Fetc%2Fpasswd"]
+    {
+        let r = as_key(s.addr, &s.admin, "GET", path, None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(!r.body.contains("root:"), "{path}");
+    }
+    for q in ["profile=..%2F..%2Fetc%2Fpasswd", "profile=%2Fetc%2Fpasswd"] {
+        let r = as_key(s.addr, &s.admin, "GET", &format!("/v1/parcels/search?{q}"), None).await;
+        r.problem(404, "NOT_FOUND");
+        assert!(!r.body.contains("root:"));
+    }
+    // no path is taken from a request: a profile posted with a file-ish column is just a name
+    let mut p: Value = serde_json::from_str(landopp_server::land::PRESETS[0].1).expect("preset");
+    p["criteria"][0]["column"] = json!("/etc/passwd");
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/rescore", Some(&json!({"profile": p}).to_string())).await;
+    assert!(r.status == 404 || r.status == 400, "{}", r.body);
+    assert!(!r.body.contains("root:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_answers_match_the_library() {
+    let s = start().await;
+    let l = land();
+    let q: landopp::search::Query =
+        serde_json::from_value(json!({"aoi": {"bbox": [14.54, 45.86, 14.58, 45.89]}, "crs": "EPSG:4326", "limit": 5}))
+            .expect("query");
+    let want = serde_json::to_value(l.index.query_with(&q, Some(&l.profiles[0].scores)).expect("query")).expect("json");
+    let got =
+        as_key(s.addr, &s.admin, "GET", "/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=5", None)
+            .await
+            .json();
+    assert_eq!(got, want);
+    let post =
+        as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&json!({"query": q}).to_string())).await.json();
+    assert_eq!(post, want);
+    // paging by cursor walks the same order
+    let next = got["next_cursor"].as_str().expect("cursor");
+    let p2 = as_key(
+        s.addr,
+        &s.admin,
+        "GET",
+        &format!("/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=5&cursor={next}"),
+        None,
+    )
+    .await
+    .json();
+    assert_ne!(p2["hits"][0]["id"], got["hits"][0]["id"]);
+    // a what-if rescoring equals the library's with the same weights, and leaves the default alone
+    let w = std::collections::BTreeMap::from([("land use".to_string(), 5.0)]);
+    let prof = l.profiles[0].profile.with_weights(&w).expect("weights");
+    let sc = landopp::scoring::score(l.index.features(), &prof).expect("score");
+    let want_w = serde_json::to_value(l.index.query_with(&q, Some(&sc)).expect("q")).expect("json");
+    let got_w =
+        as_key(s.addr, &s.admin, "POST", "/v1/parcels/search", Some(&json!({"query": q, "weights": w}).to_string()))
+            .await
+            .json();
+    assert_eq!(got_w, want_w);
+    let again =
+        as_key(s.addr, &s.admin, "GET", "/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=5", None)
+            .await
+            .json();
+    assert_eq!(again, want);
+    // parcel by id: score, rank and explanation of the library
+    let d = as_key(s.addr, &s.admin, "GET", "/v1/parcels/357730", None).await.json();
+    let row = l.rows["357730"];
+    assert_eq!(d["score"], json!(l.profiles[0].scores.score[row]));
+    assert_eq!(d["explanation"], serde_json::to_value(l.profiles[0].scores.explanation(row)).expect("json"));
+    assert!(
+        d["features"].as_array().is_some_and(|f| f.iter().any(|c| c["name"] == "slope_mean" && c["unit"] == "deg")),
+        "{d}"
+    );
+    assert!(!d.to_string().contains("/work/") && !d.to_string().contains("fixtures/"), "no server paths: {d}");
+    as_key(s.addr, &s.admin, "GET", "/v1/parcels/does-not-exist", None).await.problem(404, "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_matches_the_routes_and_the_committed_file() {
+    let doc = landopp_server::openapi::document();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
+    if std::env::var_os("LANDOPP_BLESS").is_some() {
+        std::fs::write(path, &text).expect("write openapi.json");
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "examples/server/openapi.json is stale: run LANDOPP_BLESS=1 cargo test -p landopp-server --test http openapi"
+    );
+    assert_eq!(doc["openapi"], "3.1.0");
+    // every documented operation is served (neither 404 nor 405), every $ref resolves
+    let s = start().await;
+    let ops = doc["paths"].as_object().expect("paths");
+    for (p, methods) in ops {
+        for m in methods.as_object().expect("methods").keys() {
+            let concrete = p.replace("{id}", "x").replace("{name}", "x");
+            let r = as_key(s.addr, &s.admin, &m.to_ascii_uppercase(), &concrete, Some("{}")).await;
+            assert!(
+                r.status != 405 && !(r.status == 404 && r.json()["detail"] == "no such route"),
+                "{m} {p}: {}",
+                r.status
+            );
+        }
+    }
+    let refs: Vec<String> = text
+        .match_indices("\"$ref\": \"")
+        .map(|(i, _)| text[i + 9..].split('"').next().unwrap_or("").to_string())
+        .collect();
+    for r in refs {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(doc["components"]["schemas"].get(name).is_some(), "dangling {r}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// base64url without padding (JWT segments), enough for the tests.
+mod base64_lite {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    pub fn encode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = String::new();
+        for c in b.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for k in 0..=c.len() {
+                out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+    pub fn decode(s: &str) -> Vec<u8> {
+        let v: Vec<u32> = s.bytes().filter_map(|c| A.iter().position(|a| *a == c).map(|p| p as u32)).collect();
+        let mut out = Vec::new();
+        for c in v.chunks(4) {
+            let n = c.iter().enumerate().fold(0u32, |n, (k, x)| n | (x << (18 - 6 * k)));
+            for k in 0..c.len().saturating_sub(1) {
+                out.push((n >> (16 - 8 * k)) as u8);
+            }
+        }
+        out
+    }
+}
