@@ -645,3 +645,21 @@ mod base64_lite {
         out
     }
 }
+
+#[test]
+fn readme_role_table_is_the_route_table() {
+    let mut t = String::from("| method | path | least role | what |\n|---|---|---|---|\n");
+    for r in landopp_server::routes::ROUTES {
+        let role = r.role.map_or("public", |x| x.as_str());
+        t.push_str(&format!("| {} | `{}` | {role} | {} |\n", r.method, r.path, r.summary));
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README");
+    let (a, rest) = readme.split_once("<!-- rbac:start -->\n").expect("start marker");
+    let (_, b) = rest.split_once("<!-- rbac:end -->").expect("end marker");
+    let fresh = format!("{a}<!-- rbac:start -->\n{t}<!-- rbac:end -->{b}");
+    if std::env::var_os("LANDOPP_BLESS").is_some() {
+        std::fs::write(path, &fresh).expect("write README");
+    }
+    assert!(readme == fresh, "the role table in examples/server/README.md is stale: LANDOPP_BLESS=1 cargo test -p landopp-server --test http readme");
+}
