@@ -243,6 +243,20 @@ pub struct SearchesInHour {
     pub mean_ms: f64,
 }
 
+/// `POST /v1/models/predict`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// Parcels to predict (1..=10,000).
+    pub parcel_ids: Vec<String>,
+    /// A loaded model version (default: the A/B split's by parcel, else production).
+    #[serde(default)]
+    pub model_version: Option<String>,
+    /// Add each feature's contribution.
+    #[serde(default)]
+    pub explain: bool,
+}
+
 /// `/healthz`, `/readyz`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {

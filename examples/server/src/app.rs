@@ -28,6 +28,8 @@ pub struct AppState {
     pub land: Arc<Land>,
     /// The embedded store.
     pub store: Store,
+    /// Served models (none configured: `None`).
+    pub models: Option<crate::models::Models>,
     /// API keys, mirrored from the store.
     pub keys: KeyCache,
     /// JWTs.

@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Origins allowed by CORS (exact matches; `LANDOPP_CORS_ORIGINS`, comma-separated). Empty: none.
     pub cors_origins: Vec<String>,
+    /// Models to serve (none: the model routes answer 404).
+    pub models: Option<crate::models::ModelsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +36,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             cors_origins: vec![],
+            models: None,
         }
     }
 }
@@ -133,6 +136,9 @@ impl ServerConfig {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
                 let mut c: ServerConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+                if let Some(m) = &mut c.models {
+                    m.registry = p.parent().unwrap_or(Path::new(".")).join(&m.registry);
+                }
                 if let Some(d) = &mut c.data {
                     let base = p.parent().unwrap_or(Path::new("."));
                     d.spec = base.join(&d.spec);

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod land;
 pub mod limits;
+pub mod models;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -70,13 +71,29 @@ impl Server {
         keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
         let bootstrap_key = bootstrap(&store, &keys, env)?;
         let jwt = auth::Jwt::new(&config.auth, env)?;
+        let land: Arc<land::Land> = land.into();
+        let models = match &config.models {
+            None => None,
+            Some(m) => {
+                let (m, l) = (m.clone(), land.clone());
+                let loaded = tokio::task::spawn_blocking(move || match m.demo {
+                    true => models::Models::demo(&m.registry, l.index.features()),
+                    false => models::Models::open(&m, l.index.features()),
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("models: [{}] {e}", e.code()))?;
+                Some(loaded)
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(10_000);
         tokio::spawn(write_analytics(store.clone(), rx));
         let burst = config.limits.burst_factor;
         let state = Arc::new(app::AppState {
             per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
-            land: land.into(),
+            land,
+            models,
             store,
             keys,
             jwt,

@@ -64,6 +64,12 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(s) = args.store {
         config.store = s;
     }
+    if args.demo && config.models.is_none() {
+        // the demo's model registry sits beside its store
+        let mut dir = config.store.clone().into_os_string();
+        dir.push(".models");
+        config.models = Some(landopp_server::models::ModelsConfig { registry: dir.into(), ab_split: None, demo: true });
+    }
     let t0 = std::time::Instant::now();
     let land = match (&config.data, args.demo) {
         (_, true) => tokio::task::spawn_blocking(move || landopp_server::land::Land::demo(args.data.as_deref())),

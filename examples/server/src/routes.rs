@@ -176,6 +176,39 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/v1/models",
+        role: Some(Role::Viewer),
+        id: "models",
+        summary: "Registered models: cards (features, metrics, hyper-parameters), production, loaded",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Vec<crate::models::ModelInfo>>)),
+        handler: || get(models_list),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/predict",
+        role: Some(Role::Viewer),
+        id: "predict",
+        summary: "Batch prediction for parcels by id (A/B routed by parcel unless a version is named), with explanations",
+        body: Some(schema::<PredictRequest>),
+        params: &[],
+        ok: (200, Some(schema::<Vec<crate::models::Prediction>>)),
+        handler: || post(predict),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/{version}/promote",
+        role: Some(Role::Admin),
+        id: "promote",
+        summary: "Make a registered version production: loaded and warmed, then swapped in without dropping requests",
+        body: None,
+        params: &[],
+        ok: (204, None),
+        handler: || post(promote),
+    },
+    Route {
+        method: "GET",
         path: "/v1/keys",
         role: Some(Role::Admin),
         id: "keys",
@@ -638,6 +671,60 @@ async fn analytics_searches(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     let since = store::now() - days * 86_400;
     let rows = st.store.run(move |c| store::searches::per_hour(c, since)).await?;
     Ok(Json(rows.into_iter().map(|(hour, count, us)| SearchesInHour { hour, count, mean_ms: us / 1e3 }).collect()))
+}
+
+fn models(st: &St) -> ApiResult<&crate::models::Models> {
+    st.models.as_ref().ok_or_else(|| Problem::not_found("this server serves no models"))
+}
+
+async fn models_list(State(st): State<St>) -> ApiResult<Json<Vec<crate::models::ModelInfo>>> {
+    models(&st)?;
+    let s = st.clone();
+    Ok(Json(blocking(move || s.models.as_ref().map_or(Ok(vec![]), |m| m.list())).await?))
+}
+
+async fn predict(
+    State(st): State<St>,
+    Body(r): Body<PredictRequest>,
+) -> ApiResult<Json<Vec<crate::models::Prediction>>> {
+    models(&st)?;
+    if r.parcel_ids.is_empty() || r.parcel_ids.len() > 10_000 {
+        return Err(Problem::bad_request("parcel_ids: 1 to 10,000 ids"));
+    }
+    let rows = r
+        .parcel_ids
+        .into_iter()
+        .map(|id| match st.land.rows.get(&id) {
+            Some(&row) => Ok((id, row)),
+            None => {
+                Err(Problem::not_found(format!("no parcel has the id {:?}", id.chars().take(64).collect::<String>())))
+            }
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let s = st.clone();
+    let out = blocking(move || {
+        let m = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
+        m.predict(s.land.index.features(), &rows, r.model_version.as_deref(), r.explain)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+async fn promote(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Path(version): Path<String>,
+) -> ApiResult<StatusCode> {
+    models(&st)?;
+    let (s, v) = (st.clone(), version.clone());
+    blocking(move || {
+        let m = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
+        m.promote(&v, s.land.index.features())
+    })
+    .await?;
+    st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>>> {

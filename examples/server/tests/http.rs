@@ -4,6 +4,7 @@
 use landopp_server::auth::Role;
 use landopp_server::config::ServerConfig;
 use landopp_server::land::Land;
+use landopp_server::models::ModelsConfig;
 use landopp_server::Server;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -26,6 +27,9 @@ struct Srv {
 async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
     let dir = tempfile::tempdir().expect("tempdir");
     c.store = dir.path().join("store.db");
+    if c.models.is_none() {
+        c.models = Some(ModelsConfig { registry: dir.path().join("models"), ab_split: None, demo: true });
+    }
     c.listen = "127.0.0.1:0".parse().expect("addr");
     let s = Server::start(c, land(), &|k| env.get(k).cloned()).await.expect("server starts");
     let addr = s.addr;
@@ -114,6 +118,7 @@ fn sample(id: &str) -> (String, Option<String>) {
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
         "feedback" => ("/v1/feedback".into(), Some(json!({"parcel_id": "357730", "label": 1.0}).to_string())),
+        "predict" => ("/v1/models/predict".into(), Some(json!({"parcel_ids": ["357730", "1447274"]}).to_string())),
         "keyCreate" => ("/v1/keys".into(), Some(json!({"role": "viewer"}).to_string())),
         "userCreate" => (
             "/v1/users".into(),
@@ -662,4 +667,120 @@ fn readme_role_table_is_the_route_table() {
         std::fs::write(path, &fresh).expect("write README");
     }
     assert!(readme == fresh, "the role table in examples/server/README.md is stale: LANDOPP_BLESS=1 cargo test -p landopp-server --test http readme");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_predict_explain_promote_and_ab_route() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = dir.path().join("models");
+    let s = start_with(
+        ServerConfig {
+            models: Some(ModelsConfig { registry: reg.clone(), ab_split: None, demo: true }),
+            ..Default::default()
+        },
+        HashMap::new(),
+    )
+    .await;
+    let list = as_key(s.addr, &s.admin, "GET", "/v1/models", None).await.json();
+    assert_eq!(list[0]["card"]["model_version"], "demo-1.0.0");
+    assert_eq!(list[0]["production"], true);
+    assert_eq!(list[0]["loaded"], true, "production is loaded and warm at start");
+    // predictions equal the library's on the same model file
+    let ids = ["357730", "1447274", "232813"];
+    let r = as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/models/predict",
+        Some(&json!({"parcel_ids": ids, "explain": true}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = r.json();
+    let registry = landopp::ml::registry::Registry::open(&reg).expect("registry");
+    let model =
+        landopp::ml::lifecycle::Model::load(registry.model_path("demo-1.0.0").expect("path"), &Default::default())
+            .expect("model");
+    let l = land();
+    let rows: Vec<usize> = ids.iter().map(|i| l.rows[*i]).collect();
+    let sub = l.index.features().select_rows(&rows).expect("rows");
+    let p0 = model.predict_column(&sub, 0).expect("predict");
+    let explained = model.explain_table(&sub).expect("explain");
+    for (j, id) in ids.iter().enumerate() {
+        assert_eq!(got[j]["parcel_id"], *id);
+        assert_eq!(got[j]["model_version"], "demo-1.0.0");
+        assert_eq!(got[j]["values"][0], json!(p0[j]));
+        let c = &got[j]["contributions"];
+        assert_eq!(c.as_array().map(Vec::len), Some(model.card.features.len()));
+        assert_eq!(c[0]["contribution"], json!(explained[j].contributions[0]));
+        let outputs = got[j]["outputs"].as_array().expect("outputs");
+        assert!(outputs.iter().any(|o| o == "grassland"), "{outputs:?}");
+    }
+    as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(r#"{"parcel_ids": ["nope"]}"#))
+        .await
+        .problem(404, "NOT_FOUND");
+    as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(r#"{"parcel_ids": []}"#))
+        .await
+        .problem(400, "BAD_REQUEST");
+    as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/models/predict",
+        Some(r#"{"parcel_ids": ["357730"], "model_version": "9.9"}"#),
+    )
+    .await
+    .problem(404, "NOT_FOUND");
+    // a second version, registered beside; promote swaps it in (only an admin may)
+    let params = landopp::ml::Params::parse(
+        r#"{"model": "random_forest", "task": "classification", "n_estimators": 10, "seed": 3}"#,
+    )
+    .expect("params");
+    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some("demo-2.0.0".into()), ..Default::default() };
+    let cols: Vec<String> = vec!["slope_mean".into(), "area_acres".into()];
+    let m2 = landopp::ml::lifecycle::Model::fit_table(l.index.features(), &cols, "landuse_dominant", &params, &opts)
+        .expect("fit");
+    registry.add(&m2, &Default::default()).expect("add");
+    let analyst = new_key(&s, "analyst").await;
+    as_key(s.addr, &analyst, "POST", "/v1/models/demo-2.0.0/promote", None).await.problem(403, "FORBIDDEN");
+    assert_eq!(as_key(s.addr, &s.admin, "POST", "/v1/models/demo-2.0.0/promote", None).await.status, 204);
+    let after =
+        as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(r#"{"parcel_ids": ["357730"]}"#)).await.json();
+    assert_eq!(after[0]["model_version"], "demo-2.0.0");
+    assert_eq!(
+        after[0]["values"][0],
+        json!(m2.predict_column(&l.index.features().select_rows(&[l.rows["357730"]]).expect("row"), 0).expect("p")[0])
+    );
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/models/..%2F..%2Fetc/promote", None).await;
+    assert!(r.status == 400 || r.status == 404, "{}", r.body);
+    as_key(s.addr, &s.admin, "POST", "/v1/models/no-such/promote", None).await.problem(404, "NOT_FOUND");
+    let metrics = call(s.addr, "GET", "/metrics", &[], None).await.body;
+    assert!(metrics.contains("landopp_model_predictions_total{model_version=\"demo-2.0.0\"}"), "{metrics}");
+    // an A/B split routes each parcel by its id, the same way every time, as the library assigns
+    drop(s);
+    let ab = landopp::ml::drift::AbSplit {
+        salt: "t".into(),
+        share_b: 0.5,
+        model_a: "demo-1.0.0".into(),
+        model_b: "demo-2.0.0".into(),
+    };
+    let s = start_with(
+        ServerConfig {
+            models: Some(ModelsConfig { registry: reg.clone(), ab_split: Some(ab.clone()), demo: false }),
+            ..Default::default()
+        },
+        HashMap::new(),
+    )
+    .await;
+    let all: Vec<&String> = l.rows.keys().collect();
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(&json!({"parcel_ids": all}).to_string()))
+        .await
+        .json();
+    let mut seen = std::collections::HashSet::new();
+    for p in r.as_array().expect("list") {
+        let id = p["parcel_id"].as_str().expect("id");
+        assert_eq!(p["model_version"], ab.assign(id).expect("assign"));
+        seen.insert(p["model_version"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(seen.len(), 2, "both arms answer");
 }

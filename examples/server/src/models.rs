@@ -1,0 +1,243 @@
+//! Model serving as a serving system does it: the registry's models loaded and warmed at start
+//! (the first request is as fast as the rest), the production model swapped atomically on promote
+//! (requests in flight finish on the model they started with), A/B routing by parcel id, batch
+//! prediction with per-feature explanations.
+
+use landopp::ml::drift::AbSplit;
+use landopp::ml::lifecycle::{LoadOptions, Model, ModelCard};
+use landopp::ml::registry::Registry;
+use landopp::{FeatureTable, Result};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// Where models come from.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// A model registry directory (`landopp train --registry`).
+    pub registry: std::path::PathBuf,
+    /// Route parcels between two registered versions (deterministic by parcel id).
+    #[serde(default)]
+    pub ab_split: Option<AbSplit>,
+    /// Train and promote the demo's model when the registry is empty (`--demo` sets it).
+    #[serde(default)]
+    pub demo: bool,
+}
+
+/// The served models.
+#[derive(Debug)]
+pub struct Models {
+    registry: Registry,
+    live: RwLock<HashMap<String, Arc<Model>>>,
+    production: RwLock<Option<String>>,
+    ab: Option<AbSplit>,
+}
+
+/// One prediction.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Prediction {
+    /// Parcel id.
+    pub parcel_id: String,
+    /// Model version that answered.
+    pub model_version: String,
+    /// The prediction (regression) or each class's probability, in `outputs` order; null for a
+    /// parcel with a missing input.
+    pub values: Vec<Option<f64>>,
+    /// What each value is (`prediction`, or the class labels).
+    pub outputs: Vec<String>,
+    /// Per feature and output, its contribution (with `explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributions: Option<Vec<FeatureContribution>>,
+}
+
+/// A feature's contribution to a prediction.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct FeatureContribution {
+    /// Feature.
+    pub feature: String,
+    /// Its value for the parcel.
+    pub value: Option<f64>,
+    /// Contribution to each output.
+    pub contribution: Vec<f64>,
+}
+
+/// A registered model.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ModelInfo {
+    /// Its card.
+    pub card: ModelCard,
+    /// True for the production model.
+    pub production: bool,
+    /// Loaded and warm in this process.
+    pub loaded: bool,
+}
+
+impl Models {
+    /// Open the registry, load the production model and the A/B pair, and warm them on `features`.
+    pub fn open(c: &ModelsConfig, features: &FeatureTable) -> Result<Models> {
+        let registry = Registry::open(&c.registry)?;
+        let m = Models {
+            registry,
+            live: RwLock::new(HashMap::new()),
+            production: RwLock::new(None),
+            ab: c.ab_split.clone(),
+        };
+        if let Some(ab) = &m.ab {
+            ab.assign("")?;
+            m.load(&ab.model_a, features)?;
+            m.load(&ab.model_b, features)?;
+        }
+        if let Some(p) = m.registry.production()? {
+            m.load(&p, features)?;
+            *m.production.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+        }
+        Ok(m)
+    }
+
+    /// The demo's registry: a random forest predicting a parcel's land-use class from its
+    /// terrain and shape (labels from the land-use map itself: a stand-in for an outcome model
+    /// trained on sales or permits), added and promoted when the registry is new.
+    pub fn demo(dir: &Path, features: &FeatureTable) -> Result<Models> {
+        let registry = Registry::open(dir)?;
+        if registry.list()?.is_empty() {
+            let cols: Vec<String> =
+                ["slope_mean", "slope_share_le_8", "area_acres", "polsby_popper", "mrr_fill", "mrr_elongation"]
+                    .map(String::from)
+                    .to_vec();
+            let params = landopp::ml::Params::parse(
+                r#"{"model": "random_forest", "task": "classification", "n_estimators": 50, "seed": 7}"#,
+            )?;
+            let opts =
+                landopp::ml::lifecycle::FitOptions { model_version: Some("demo-1.0.0".into()), ..Default::default() };
+            let model = Model::fit_table(features, &cols, "landuse_dominant", &params, &opts)?;
+            registry.add(&model, &Default::default())?;
+            registry.promote("demo-1.0.0")?;
+        }
+        Models::open(&ModelsConfig { registry: dir.to_path_buf(), ab_split: None, demo: false }, features)
+    }
+
+    /// Load (and warm) a version unless loaded.
+    fn load(&self, version: &str, features: &FeatureTable) -> Result<Arc<Model>> {
+        if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
+            return Ok(m.clone());
+        }
+        let path = self.registry.model_path(version)?;
+        let m = Arc::new(Model::load(&path, &LoadOptions::default())?);
+        // warm: one prediction touches every tree and the encoder before the first request does
+        if !features.is_empty() {
+            let one = features.select_rows(&[0])?;
+            let _ = m.predict_table(&one);
+        }
+        self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
+        Ok(m)
+    }
+
+    /// Every registered model.
+    pub fn list(&self) -> Result<Vec<ModelInfo>> {
+        let prod = self.production.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        Ok(self
+            .registry
+            .list()?
+            .into_iter()
+            .map(|card| ModelInfo {
+                production: prod.as_deref() == Some(card.model_version.as_str()),
+                loaded: live.contains_key(&card.model_version),
+                card,
+            })
+            .collect())
+    }
+
+    /// Make `version` production: loaded and warmed first, then swapped in one step.
+    pub fn promote(&self, version: &str, features: &FeatureTable) -> Result<()> {
+        self.load(version, features)?;
+        self.registry.promote(version)?;
+        *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
+        Ok(())
+    }
+
+    /// The model that answers for `parcel_id`: the asked version, else the A/B split's, else
+    /// production.
+    fn route(&self, parcel_id: &str, version: Option<&str>) -> Result<(String, Arc<Model>)> {
+        let v = match (version, &self.ab) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(ab)) => ab.assign(parcel_id)?.to_string(),
+            (None, None) => self
+                .production
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or_else(|| landopp::Error::InvalidInput("no production model: promote one first".into()))?,
+        };
+        let m = self
+            .live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&v)
+            .cloned()
+            .ok_or_else(|| landopp::Error::not_found("loaded model version", v.clone(), self.loaded()))?;
+        Ok((v, m))
+    }
+
+    fn loaded(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.live.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Predict (and explain) the parcels at `rows` of `features`, each by its routed model.
+    pub fn predict(
+        &self,
+        features: &FeatureTable,
+        rows: &[(String, usize)],
+        version: Option<&str>,
+        explain: bool,
+    ) -> Result<Vec<Prediction>> {
+        // group rows by model so each model predicts one batch
+        let mut groups: Vec<(String, Arc<Model>, Vec<usize>)> = Vec::new();
+        for (k, (id, _)) in rows.iter().enumerate() {
+            let (v, m) = self.route(id, version)?;
+            match groups.iter_mut().find(|g| g.0 == v) {
+                Some(g) => g.2.push(k),
+                None => groups.push((v, m, vec![k])),
+            }
+        }
+        let mut out: Vec<Option<Prediction>> = (0..rows.len()).map(|_| None).collect();
+        for (v, m, ks) in groups {
+            let sub = features.select_rows(&ks.iter().map(|&k| rows[k].1).collect::<Vec<_>>())?;
+            let k = m.estimator.n_classes();
+            let outputs: Vec<String> = match (&m.card.classes, k) {
+                (_, 0) => vec!["prediction".into()],
+                (Some(l), _) => l.iter().take(k).cloned().collect(),
+                (None, _) => (0..k).map(|c| c.to_string()).collect(),
+            };
+            let cols: Vec<Vec<f64>> = (0..k.max(1)).map(|o| m.predict_column(&sub, o)).collect::<Result<_>>()?;
+            let explained = if explain { Some(m.explain_table(&sub)?) } else { None };
+            metrics::counter!("landopp_model_predictions_total", "model_version" => v.clone())
+                .increment(ks.len() as u64);
+            for (j, &kk) in ks.iter().enumerate() {
+                let contributions = explained.as_ref().map(|e| {
+                    m.card
+                        .features
+                        .iter()
+                        .zip(&e[j].contributions)
+                        .map(|(f, c)| FeatureContribution {
+                            feature: f.clone(),
+                            value: sub.column(f).ok().map(|col| col.values[j]).filter(|x| !x.is_nan()),
+                            contribution: c.clone(),
+                        })
+                        .collect()
+                });
+                out[kk] = Some(Prediction {
+                    parcel_id: rows[kk].0.clone(),
+                    model_version: v.clone(),
+                    values: cols.iter().map(|c| Some(c[j]).filter(|x| !x.is_nan())).collect(),
+                    outputs: outputs.clone(),
+                    contributions,
+                });
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
