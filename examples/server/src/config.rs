@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// Every setting. Each has a default; `deny_unknown_fields` turns a misspelt key into an error
+/// Every setting (paths in `server.toml` are relative to it). Each has a default; `deny_unknown_fields` turns a misspelt key into an error
 /// at start instead of a silently ignored setting.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,13 +41,28 @@ impl Default for ServerConfig {
     }
 }
 
-/// The data the server loads at start.
+/// The data the server loads at start: a feature spec (features computed at start), or parcels
+/// with a feature table computed beforehand (`landopp features spec.json -o features.csv`: same
+/// parcels, same order).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// A feature spec (JSON or TOML, as `landopp features` takes); relative paths in it are
     /// relative to its folder.
-    pub spec: PathBuf,
+    #[serde(default)]
+    pub spec: Option<PathBuf>,
+    /// Parcels (GeoPackage, Shapefile, GeoJSON, FlatGeobuf), with `features`.
+    #[serde(default)]
+    pub parcels: Option<PathBuf>,
+    /// Layer of `parcels` (default: the first).
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Id field of `parcels`.
+    #[serde(default)]
+    pub id_field: Option<String>,
+    /// The parcels' feature table (CSV, as `landopp features -o` writes it).
+    #[serde(default)]
+    pub features: Option<PathBuf>,
     /// Scoring profiles (JSON or TOML files), served by their `name`; the first is the default.
     #[serde(default)]
     pub profiles: Vec<PathBuf>,
@@ -136,12 +151,24 @@ impl ServerConfig {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
                 let mut c: ServerConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+                // every path in the file is relative to the file
+                let base = p.parent().unwrap_or(Path::new("."));
+                c.store = base.join(&c.store);
                 if let Some(m) = &mut c.models {
-                    m.registry = p.parent().unwrap_or(Path::new(".")).join(&m.registry);
+                    m.registry = base.join(&m.registry);
+                }
+                let a = &mut c.auth;
+                for f in [&mut a.jwt_secret_file, &mut a.jwt_private_key_file, &mut a.jwt_public_key_file]
+                    .into_iter()
+                    .flatten()
+                {
+                    *f = base.join(&*f);
                 }
                 if let Some(d) = &mut c.data {
                     let base = p.parent().unwrap_or(Path::new("."));
-                    d.spec = base.join(&d.spec);
+                    for f in [&mut d.spec, &mut d.parcels, &mut d.features].into_iter().flatten() {
+                        *f = base.join(&*f);
+                    }
                     for f in &mut d.profiles {
                         *f = base.join(&*f);
                     }
@@ -185,6 +212,12 @@ impl ServerConfig {
         }
         if l.body_bytes == 0 || l.max_page == 0 || l.max_vertices < 4 || l.timeout_ms == 0 {
             return Err("limits: body_bytes, max_page and timeout_ms must be > 0, max_vertices >= 4".into());
+        }
+        if let Some(d) = &self.data {
+            match (&d.spec, &d.parcels, &d.features) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                _ => return Err("data: give spec, or parcels with features".into()),
+            }
         }
         match self.auth.jwt_algorithm.as_str() {
             "HS256" => {}

@@ -59,10 +59,18 @@ impl Land {
         Self::load(&spec, &[], &presets, false)
     }
 
-    /// The configured data: a spec, profile files and presets; every profile must score.
+    /// The configured data: a spec or parcels with their feature table, profile files and
+    /// presets; every profile must score.
     pub fn from_config(c: &DataConfig) -> Result<Land> {
-        let spec = FeatureSpec::read(&c.spec)?;
-        Self::load(&spec, &c.profiles, &c.presets, true)
+        match (&c.spec, &c.parcels, &c.features) {
+            (Some(spec), _, _) => Self::load(&FeatureSpec::read(spec)?, &c.profiles, &c.presets, true),
+            (None, Some(parcels), Some(features)) => {
+                let parcels = Parcels::read(parcels, c.layer.as_deref(), c.id_field.as_deref())?;
+                let features = landopp::FeatureTable::read_csv(features)?;
+                Self::assemble(parcels, features, &c.profiles, &c.presets, true)
+            }
+            _ => Err(landopp::Error::InvalidInput("data: give spec, or parcels with features".into())),
+        }
     }
 
     fn load(spec: &FeatureSpec, files: &[PathBuf], presets: &[String], strict: bool) -> Result<Land> {
@@ -70,6 +78,16 @@ impl Land {
         let p = &spec.parcels;
         let parcels = Parcels::read_with(&p.path, p.layer.as_deref(), p.id_field.as_deref(), p.duplicate_ids)?;
         let features = landopp::pipeline::run_steps(&parcels, spec, &|_| {})?;
+        Self::assemble(parcels, features, files, presets, strict)
+    }
+
+    fn assemble(
+        parcels: Parcels,
+        features: landopp::FeatureTable,
+        files: &[PathBuf],
+        presets: &[String],
+        strict: bool,
+    ) -> Result<Land> {
         // served by the file's stem or the preset's name (a URL-friendly key; the profile's own
         // `name` is its display title)
         let mut profiles: Vec<(String, Profile)> = files

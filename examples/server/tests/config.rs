@@ -1,0 +1,82 @@
+//! `server.toml`: parsed once, misspellings refused, the environment over the file, both data
+//! modes (a spec, or parcels with a feature table computed beforehand) serve the same answers.
+
+use landopp_server::config::ServerConfig;
+use landopp_server::land::Land;
+use std::collections::HashMap;
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+#[test]
+fn toml_env_and_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("server.toml");
+    let spec = dir.path().join("spec.json");
+    let area: serde_json::Value =
+        serde_json::from_str(include_str!("../../node-search-service/sample-area.json")).expect("area");
+    let mut s = area["spec"].clone();
+    let f = fixtures().canonicalize().expect("fixtures");
+    s["parcels"]["path"] = f.join("slovenia/lulc_polygons.gpkg").display().to_string().into();
+    s["features"][1]["raster"] = f.join("slovenia/dem.tif").display().to_string().into();
+    s["features"][2]["layer"] = f.join("slovenia/lulc_polygons.gpkg").display().to_string().into();
+    std::fs::write(&spec, s.to_string()).expect("spec");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:9999\"\nstore = \"s.db\"\ncors_origins = [\"https://a.example\"]\n\
+         [data]\nspec = \"spec.json\"\npresets = [\"agriculture_landcover\"]\n[limits]\nmax_page = 50\n",
+    )
+    .expect("toml");
+    let env: HashMap<&str, String> = HashMap::from([("LANDOPP_LISTEN", "127.0.0.1:7777".into())]);
+    let c = ServerConfig::load(Some(&cfg), &|k| env.get(k).cloned()).expect("loads");
+    assert_eq!(c.listen.port(), 7777, "the environment wins over the file");
+    assert_eq!(c.store, dir.path().join("s.db"), "paths relative to the file: store");
+    assert_eq!(c.limits.max_page, 50);
+    assert_eq!(c.data.as_ref().and_then(|d| d.spec.clone()), Some(spec.clone()));
+    let land = Land::from_config(c.data.as_ref().expect("data")).expect("land from the spec");
+    assert_eq!(land.profiles[0].name, "agriculture_landcover");
+
+    // the same land from parcels + a feature table written beforehand
+    let csv = dir.path().join("features.csv");
+    land.index.features().write_csv(&csv).expect("csv");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\nparcels = \"{}\"\nid_field = \"index\"\nfeatures = \"features.csv\"\npresets = [\"agriculture_landcover\"]\n",
+            f.join("slovenia/lulc_polygons.gpkg").display()
+        ),
+    )
+    .expect("toml");
+    let c = ServerConfig::load(Some(&cfg), &|_| None).expect("loads");
+    let l2 = Land::from_config(c.data.as_ref().expect("data")).expect("land from parcels + csv");
+    // equal scores, except where a land-use label is the empty string (a blank LULC_NAME): CSV
+    // cannot tell an empty label from a missing value, so it reads back as missing
+    let lu = land.index.features().column("landuse_dominant").expect("column");
+    let (a, b) = (&land.profiles[0].scores.score, &l2.profiles[0].scores.score);
+    let mut blank = 0;
+    for i in 0..a.len() {
+        if lu.label(i) == Some("") {
+            blank += 1;
+            continue;
+        }
+        assert_eq!(a[i].to_bits(), b[i].to_bits(), "row {i}");
+    }
+    assert!(blank < 5, "{blank}");
+
+    for (bad, why) in [
+        ("lisen = \"127.0.0.1:1\"\n", "unknown field"),
+        ("[limits]\nrate_per_key = -1\n", "rate_per_key"),
+        ("[limits]\nburst = 2\n", "unknown field"),
+        ("cors_origins = [\"https://a.example/\"]\n", "without a path"),
+        ("[auth]\njwt_algorithm = \"none\"\n", "HS256 or RS256"),
+        ("[auth]\njwt_algorithm = \"RS256\"\n", "jwt_public_key_file"),
+        ("[data]\nspec = \"a.json\"\nparcels = \"b.gpkg\"\n", "spec, or parcels with features"),
+    ] {
+        std::fs::write(&cfg, bad).expect("toml");
+        let e = ServerConfig::load(Some(&cfg), &|_| None).expect_err(bad);
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+    let e = ServerConfig::load(None, &|k| (k == "LANDOPP_RATE_LIMIT").then(|| "fast".into())).expect_err("bad env");
+    assert!(e.contains("LANDOPP_RATE_LIMIT"), "{e}");
+}
