@@ -257,6 +257,23 @@ pub struct PredictRequest {
     pub explain: bool,
 }
 
+/// `POST /v1/jobs/features`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureJob {
+    /// The feature spec; its paths are relative to the server's data folder.
+    pub spec: landopp::pipeline::FeatureSpec,
+}
+
+/// A started job.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobStarted {
+    /// Job id (`GET /v1/jobs/{id}`).
+    pub id: String,
+    /// `queued`.
+    pub state: String,
+}
+
 /// `/healthz`, `/readyz`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {

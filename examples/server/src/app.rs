@@ -30,6 +30,8 @@ pub struct AppState {
     pub store: Store,
     /// Served models (none configured: `None`).
     pub models: Option<crate::models::Models>,
+    /// Feature-build jobs (no `jobs_root`: `None`).
+    pub jobs: Option<Arc<crate::jobs::Jobs>>,
     /// API keys, mirrored from the store.
     pub keys: KeyCache,
     /// JWTs.

@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Models to serve (none: the model routes answer 404).
     pub models: Option<crate::models::ModelsConfig>,
+    /// The folder feature specs posted to `/v1/jobs/features` read from (their paths are relative
+    /// to it); none: no feature jobs.
+    pub jobs_root: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             cors_origins: vec![],
             models: None,
+            jobs_root: None,
         }
     }
 }
@@ -154,6 +158,9 @@ impl ServerConfig {
                 // every path in the file is relative to the file
                 let base = p.parent().unwrap_or(Path::new("."));
                 c.store = base.join(&c.store);
+                if let Some(j) = &mut c.jobs_root {
+                    *j = base.join(&*j);
+                }
                 if let Some(m) = &mut c.models {
                     m.registry = base.join(&m.registry);
                 }

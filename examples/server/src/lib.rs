@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod jobs;
 pub mod land;
 pub mod limits;
 pub mod models;
@@ -86,6 +87,15 @@ impl Server {
                 Some(loaded)
             }
         };
+        let jobs = match &config.jobs_root {
+            None => None,
+            Some(root) => {
+                let mut out = config.store.clone().into_os_string();
+                out.push(".jobs");
+                store.run_sync(|c| store::jobs::fail_unfinished(c)).map_err(|e| e.to_string())?;
+                Some(Arc::new(jobs::Jobs::new(root, std::path::Path::new(&out))?))
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(10_000);
         tokio::spawn(write_analytics(store.clone(), rx));
         let burst = config.limits.burst_factor;
@@ -94,6 +104,7 @@ impl Server {
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
             land,
             models,
+            jobs,
             store,
             keys,
             jwt,

@@ -64,6 +64,14 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(s) = args.store {
         config.store = s;
     }
+    if args.demo && config.jobs_root.is_none() {
+        // the demo's feature jobs read the bundled sample data
+        config.jobs_root = Some(
+            args.data
+                .clone()
+                .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")),
+        );
+    }
     if args.demo && config.models.is_none() {
         // the demo's model registry sits beside its store
         let mut dir = config.store.clone().into_os_string();

@@ -208,6 +208,61 @@ pub static ROUTES: &[Route] = &[
         handler: || post(promote),
     },
     Route {
+        method: "POST",
+        path: "/v1/jobs/features",
+        role: Some(Role::Analyst),
+        id: "jobFeatures",
+        summary: "Build a feature table from a posted spec in the background: 202 and a job id",
+        body: Some(schema::<FeatureJob>),
+        params: &[],
+        ok: (202, Some(schema::<JobStarted>)),
+        handler: || post(job_start),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/jobs",
+        role: Some(Role::Analyst),
+        id: "jobs",
+        summary: "The latest 100 jobs",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Vec<store::JobRecord>>)),
+        handler: || get(jobs_list),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/jobs/{id}",
+        role: Some(Role::Analyst),
+        id: "job",
+        summary: "A job: state, progress (steps done of total, what runs), error, result shape",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<store::JobRecord>)),
+        handler: || get(job_get),
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/jobs/{id}",
+        role: Some(Role::Analyst),
+        id: "jobCancel",
+        summary: "Cancel a queued or running job (its starter or an admin)",
+        body: None,
+        params: &[],
+        ok: (202, None),
+        handler: || delete(job_cancel),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/jobs/{id}/result",
+        role: Some(Role::Analyst),
+        id: "jobResult",
+        summary: "A finished job's feature table (CSV: id, then one column per feature)",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(job_result),
+    },
+    Route {
         method: "GET",
         path: "/v1/keys",
         role: Some(Role::Admin),
@@ -725,6 +780,75 @@ async fn promote(
     .await?;
     st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn jobs(st: &St) -> ApiResult<&std::sync::Arc<crate::jobs::Jobs>> {
+    st.jobs.as_ref().ok_or_else(|| Problem::not_found("this server runs no feature jobs"))
+}
+
+async fn job_start(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Body(j): Body<FeatureJob>,
+) -> ApiResult<Response> {
+    let jobs = jobs(&st)?;
+    let mut spec = j.spec;
+    jobs.sandbox(&mut spec)?;
+    let id = jobs.start(&st.store, &p.subject, spec).await?;
+    st.audit(&ctx, &p.subject, "job.start", &id, "ok").await;
+    let mut r = (StatusCode::ACCEPTED, Json(JobStarted { id: id.clone(), state: "queued".into() })).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
+        r.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+async fn jobs_list(State(st): State<St>) -> ApiResult<Json<Vec<store::JobRecord>>> {
+    jobs(&st)?;
+    Ok(Json(st.store.run(|c| store::jobs::latest(c, 100)).await?))
+}
+
+async fn job_record(st: &St, id: &str) -> ApiResult<store::JobRecord> {
+    let i = id.to_string();
+    st.store.run(move |c| store::jobs::get(c, &i)).await?.ok_or_else(|| Problem::not_found("no job has that id"))
+}
+
+async fn job_get(State(st): State<St>, Path(id): Path<String>) -> ApiResult<Json<store::JobRecord>> {
+    jobs(&st)?;
+    Ok(Json(job_record(&st, &id).await?))
+}
+
+async fn job_cancel(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let jobs = jobs(&st)?;
+    let rec = job_record(&st, &id).await?;
+    if rec.actor != p.subject && p.role < Role::Admin {
+        return Err(Problem::forbidden("only the job's starter or an admin cancels it"));
+    }
+    if !jobs.cancel(&id) {
+        return Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", format!("the job is {}", rec.state)));
+    }
+    st.audit(&ctx, &p.subject, "job.cancel", &id, "ok").await;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn job_result(State(st): State<St>, Path(id): Path<String>) -> ApiResult<Response> {
+    let jobs = jobs(&st)?;
+    let rec = job_record(&st, &id).await?;
+    if rec.state != "succeeded" {
+        return Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", format!("the job is {}", rec.state)));
+    }
+    let path = jobs.result_path(&id).ok_or_else(|| Problem::not_found("no job has that id"))?;
+    let body = tokio::task::spawn_blocking(move || std::fs::read(path))
+        .await
+        .map_err(joined)?
+        .map_err(|e| Problem::internal(&format!("job result: {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }
 
 async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>>> {

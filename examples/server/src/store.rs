@@ -92,6 +92,21 @@ const MIGRATIONS: &[&str] = &[
         micros INTEGER NOT NULL
      );
      CREATE INDEX searches_at ON searches (at);",
+    // 2: feature-build jobs
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        actor TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        error_code TEXT,
+        error TEXT,
+        rows INTEGER,
+        columns INTEGER,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+     );",
 ];
 
 /// Seconds since the Unix epoch.
@@ -417,5 +432,113 @@ pub mod searches {
         )?;
         let rows = s.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// A feature-build job.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct JobRecord {
+    /// Id.
+    pub id: String,
+    /// Who started it.
+    pub actor: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`.
+    pub state: String,
+    /// Steps done.
+    pub done: i64,
+    /// Steps in all.
+    pub total: i64,
+    /// What is running.
+    pub message: String,
+    /// The core's error code when it failed.
+    pub error_code: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Parcels in the result.
+    pub rows: Option<i64>,
+    /// Feature columns in the result.
+    pub columns: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub finished_at: Option<i64>,
+}
+
+/// Jobs.
+pub mod jobs {
+    use super::*;
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
+        Ok(JobRecord {
+            id: r.get(0)?,
+            actor: r.get(1)?,
+            state: r.get(2)?,
+            done: r.get(3)?,
+            total: r.get(4)?,
+            message: r.get(5)?,
+            error_code: r.get(6)?,
+            error: r.get(7)?,
+            rows: r.get(8)?,
+            columns: r.get(9)?,
+            created_at: r.get(10)?,
+            finished_at: r.get(11)?,
+        })
+    }
+    const COLS: &str =
+        "id, actor, state, done, total, message, error_code, error, rows, columns, created_at, finished_at";
+
+    /// Insert a queued job.
+    pub fn insert(c: &Connection, id: &str, actor: &str) -> StoreResult<()> {
+        c.execute(
+            "INSERT INTO jobs (id, actor, state, created_at) VALUES (?1, ?2, 'queued', ?3)",
+            params![id, actor, now()],
+        )?;
+        Ok(())
+    }
+
+    /// One job.
+    pub fn get(c: &Connection, id: &str) -> StoreResult<Option<JobRecord>> {
+        Ok(c.query_row(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"), params![id], row).optional()?)
+    }
+
+    /// The latest jobs.
+    pub fn latest(c: &Connection, limit: usize) -> StoreResult<Vec<JobRecord>> {
+        let mut s = c.prepare(&format!("SELECT {COLS} FROM jobs ORDER BY created_at DESC, id LIMIT ?1"))?;
+        let rows = s.query_map(params![limit as i64], row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Progress of a running job.
+    pub fn progress(c: &Connection, id: &str, done: i64, total: i64, message: &str) -> StoreResult<()> {
+        c.execute(
+            "UPDATE jobs SET state = 'running', done = ?2, total = ?3, message = ?4 WHERE id = ?1 AND state IN ('queued', 'running')",
+            params![id, done, total, message],
+        )?;
+        Ok(())
+    }
+
+    /// The end of a job (`succeeded`, `failed` or `cancelled`).
+    pub fn finish(
+        c: &Connection,
+        id: &str,
+        state: &str,
+        error: Option<(&str, &str)>,
+        shape: Option<(i64, i64)>,
+    ) -> StoreResult<()> {
+        c.execute(
+            "UPDATE jobs SET state = ?2, error_code = ?3, error = ?4, rows = ?5, columns = ?6, finished_at = ?7
+             WHERE id = ?1 AND state IN ('queued', 'running')",
+            params![id, state, error.map(|e| e.0), error.map(|e| e.1), shape.map(|s| s.0), shape.map(|s| s.1), now()],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs a restart interrupted: failed, with the reason.
+    pub fn fail_unfinished(c: &Connection) -> StoreResult<usize> {
+        Ok(c.execute(
+            "UPDATE jobs SET state = 'failed', error_code = 'INTERRUPTED', error = 'the server restarted', finished_at = ?1
+             WHERE state IN ('queued', 'running')",
+            params![now()],
+        )?)
     }
 }

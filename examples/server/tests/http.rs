@@ -27,6 +27,9 @@ struct Srv {
 async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
     let dir = tempfile::tempdir().expect("tempdir");
     c.store = dir.path().join("store.db");
+    if c.jobs_root.is_none() {
+        c.jobs_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"));
+    }
     if c.models.is_none() {
         c.models = Some(ModelsConfig { registry: dir.path().join("models"), ab_split: None, demo: true });
     }
@@ -119,6 +122,7 @@ fn sample(id: &str) -> (String, Option<String>) {
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
         "feedback" => ("/v1/feedback".into(), Some(json!({"parcel_id": "357730", "label": 1.0}).to_string())),
         "predict" => ("/v1/models/predict".into(), Some(json!({"parcel_ids": ["357730", "1447274"]}).to_string())),
+        "jobFeatures" => ("/v1/jobs/features".into(), Some(json!({"spec": demo_spec()}).to_string())),
         "keyCreate" => ("/v1/keys".into(), Some(json!({"role": "viewer"}).to_string())),
         "userCreate" => (
             "/v1/users".into(),
@@ -783,4 +787,101 @@ async fn models_predict_explain_promote_and_ab_route() {
         seen.insert(p["model_version"].as_str().unwrap_or("").to_string());
     }
     assert_eq!(seen.len(), 2, "both arms answer");
+}
+
+fn demo_spec() -> Value {
+    let area: Value = serde_json::from_str(include_str!("../../node-search-service/sample-area.json")).expect("area");
+    area["spec"].clone()
+}
+
+async fn wait_job(s: &Srv, id: &str) -> Value {
+    for _ in 0..600 {
+        let j = as_key(s.addr, &s.admin, "GET", &format!("/v1/jobs/{id}"), None).await.json();
+        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_jobs_run_sandboxed_and_cancel() {
+    let s = start().await;
+    let r =
+        as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&json!({"spec": demo_spec()}).to_string())).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/jobs/{id}").as_str()));
+    let j = wait_job(&s, &id).await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    assert_eq!(j["done"], j["total"]);
+    // the result is the library's table for the same spec
+    let csv = as_key(s.addr, &s.admin, "GET", &format!("/v1/jobs/{id}/result"), None).await;
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let mut spec = landopp::pipeline::FeatureSpec::parse(&demo_spec().to_string()).expect("spec");
+    spec.resolve_paths(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").canonicalize().expect("dir"),
+    );
+    let mut want = Vec::new();
+    spec.run(&|_| {}).expect("run").write_csv_to(&mut want).expect("csv");
+    assert_eq!(csv.body.as_bytes(), want.as_slice());
+    assert_eq!(j["rows"], json!(land().index.len()));
+    // a viewer cannot start jobs; nothing outside the data folder is read
+    let viewer = new_key(&s, "viewer").await;
+    as_key(s.addr, &viewer, "POST", "/v1/jobs/features", Some(&json!({"spec": demo_spec()}).to_string()))
+        .await
+        .problem(403, "FORBIDDEN");
+    let with = |path: &str| {
+        let mut sp = demo_spec();
+        sp["parcels"]["path"] = json!(path);
+        json!({"spec": sp}).to_string()
+    };
+    for bad in ["/etc/passwd", "../../../../etc/passwd", "slovenia/../../Cargo.toml", ""] {
+        let r = as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&with(bad))).await;
+        r.problem(400, "BAD_REQUEST");
+        assert!(!r.body.contains("root:"), "{bad}");
+    }
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&with("slovenia/missing.gpkg"))).await;
+    r.problem(404, "NOT_FOUND");
+    assert!(r.body.contains("slovenia/missing.gpkg") && !r.body.contains(env!("CARGO_MANIFEST_DIR")), "{}", r.body);
+    let mut m = demo_spec();
+    m["features"] =
+        json!([{"type": "model", "path": "slovenia/dem.tif", "prefix": "m", "hmac_key_env": "LANDOPP_JWT_SECRET"}]);
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&json!({"spec": m}).to_string())).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // a symlink inside the data folder that leads out of it
+    let root = tempfile::tempdir().expect("root");
+    std::os::unix::fs::symlink("/etc/passwd", root.path().join("parcels.gpkg")).expect("symlink");
+    let s2 =
+        start_with(ServerConfig { jobs_root: Some(root.path().to_path_buf()), ..Default::default() }, HashMap::new())
+            .await;
+    let r = as_key(s2.addr, &s2.admin, "POST", "/v1/jobs/features", Some(&with("parcels.gpkg"))).await;
+    r.problem(400, "BAD_REQUEST");
+    assert!(r.json()["detail"].as_str().unwrap_or("").contains("out of the data folder"), "{}", r.body);
+    // cancel: a long spec (many terrain steps), cancelled right after it starts
+    let mut long = demo_spec();
+    let step = long["features"][1].clone();
+    let steps: Vec<Value> = (0..400)
+        .map(|k| {
+            let mut t = step.clone();
+            t["prefix"] = json!(format!("s{k}"));
+            t
+        })
+        .collect();
+    long["features"] = Value::Array(steps);
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&json!({"spec": long}).to_string())).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    let analyst = new_key(&s, "analyst").await;
+    as_key(s.addr, &analyst, "DELETE", &format!("/v1/jobs/{id}"), None).await.problem(403, "FORBIDDEN");
+    assert_eq!(as_key(s.addr, &s.admin, "DELETE", &format!("/v1/jobs/{id}"), None).await.status, 202);
+    let j = wait_job(&s, &id).await;
+    assert_eq!(j["state"], "cancelled", "{j}");
+    assert!(j["done"].as_i64().unwrap_or(0) < 400, "{j}");
+    as_key(s.addr, &s.admin, "DELETE", &format!("/v1/jobs/{id}"), None).await.problem(409, "CONFLICT");
+    as_key(s.addr, &s.admin, "GET", &format!("/v1/jobs/{id}/result"), None).await.problem(409, "CONFLICT");
+    as_key(s.addr, &s.admin, "GET", "/v1/jobs/0123456789abcdef", None).await.problem(404, "NOT_FOUND");
+    let list = as_key(s.addr, &s.admin, "GET", "/v1/jobs", None).await.json();
+    assert!(list.as_array().is_some_and(|l| l.len() >= 2));
 }
