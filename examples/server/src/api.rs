@@ -274,6 +274,54 @@ pub struct JobStarted {
     pub state: String,
 }
 
+/// Searches in one H3 cell.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AreaCount {
+    /// H3 cell index (hex).
+    pub cell: String,
+    /// Searches centred in it.
+    pub count: i64,
+    /// Cell centre latitude.
+    pub lat: f64,
+    /// Cell centre longitude.
+    pub lng: f64,
+}
+
+/// One bin of a histogram.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HistogramBin {
+    /// Lower bound (inclusive).
+    pub lo: f64,
+    /// Upper bound (exclusive; the last bin includes 1).
+    pub hi: f64,
+    /// Parcels.
+    pub count: usize,
+}
+
+/// A profile's score distribution.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScoreHistogram {
+    /// Profile.
+    pub profile: String,
+    /// Bins over [0, 1].
+    pub bins: Vec<HistogramBin>,
+    /// Parcels excluded by hard constraints (not in the bins).
+    pub excluded: usize,
+    /// Parcels without a score.
+    pub missing: usize,
+}
+
+/// Use of one model version.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ModelUsage {
+    /// Version.
+    pub model_version: String,
+    /// Prediction requests answered by it.
+    pub requests: i64,
+    /// Parcels it predicted.
+    pub parcels: i64,
+}
+
 /// `/healthz`, `/readyz`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {

@@ -8,7 +8,7 @@ use crate::config::ServerConfig;
 use crate::land::Land;
 use crate::limits::{Limited, RateLimiter};
 use crate::problem::Problem;
-use crate::store::{AuditEntry, SearchRecord, Store};
+use crate::store::{AuditEntry, Event, Store};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -41,7 +41,7 @@ pub struct AppState {
     /// Per client address.
     pub per_ip: RateLimiter,
     /// Search analytics, written in batches by a background task.
-    pub analytics: tokio::sync::mpsc::Sender<SearchRecord>,
+    pub analytics: tokio::sync::mpsc::Sender<crate::store::Event>,
 }
 
 /// Shared state as handlers see it.
@@ -59,6 +59,13 @@ pub struct Ctx {
 }
 
 impl AppState {
+    /// Record an analytics event (dropped, and counted, when the writer is behind).
+    pub fn record(&self, e: Event) {
+        if self.analytics.try_send(e).is_err() {
+            metrics::counter!("landopp_analytics_dropped_total").increment(1);
+        }
+    }
+
     /// Append to the audit log (awaited: an acknowledged write is on disk).
     pub async fn audit(&self, ctx: &Ctx, actor: &str, action: &str, target: &str, outcome: &str) {
         let e = AuditEntry {

@@ -173,7 +173,7 @@ fn bootstrap(
 }
 
 /// Search analytics in batches (one transaction per second or per 500 searches).
-async fn write_analytics(store: store::Store, mut rx: tokio::sync::mpsc::Receiver<store::SearchRecord>) {
+async fn write_analytics(store: store::Store, mut rx: tokio::sync::mpsc::Receiver<store::Event>) {
     let mut batch = Vec::new();
     loop {
         let more = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;

@@ -62,6 +62,20 @@ pub struct FeatureContribution {
     pub contribution: Vec<f64>,
 }
 
+/// A model's predictions against the outcomes recorded as feedback.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Accuracy {
+    /// Model version.
+    pub model_version: String,
+    /// Feedback records compared (with a label for a regression, an outcome that is one of the
+    /// classes for a classifier, on parcels with complete inputs).
+    pub n: usize,
+    /// Feedback records left out (no usable label or outcome, or a missing input).
+    pub skipped: usize,
+    /// `accuracy` (classifiers), or `r2`, `rmse`, `mae` (regressions); absent with no record.
+    pub metrics: std::collections::BTreeMap<String, f64>,
+}
+
 /// A registered model.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ModelInfo {
@@ -184,6 +198,55 @@ impl Models {
         let mut v: Vec<String> = self.live.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         v.sort();
         v
+    }
+
+    /// The model's predictions for the parcels with feedback, against the feedback: classifiers by
+    /// the recorded `outcome` (a class label), regressions by the recorded `label`.
+    pub fn accuracy(
+        &self,
+        features: &FeatureTable,
+        rows: &HashMap<String, usize>,
+        feedback: &[crate::store::Feedback],
+        version: Option<&str>,
+    ) -> Result<Accuracy> {
+        let v = match version {
+            Some(v) => v.to_string(),
+            None => self
+                .production
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or_else(|| landopp::Error::InvalidInput("no production model: promote one first".into()))?,
+        };
+        let (_, m) = self.route("", Some(&v))?;
+        let k = m.estimator.n_classes();
+        let classes = m.card.classes.clone().unwrap_or_default();
+        // (row, truth) of the usable records
+        let usable: Vec<(usize, f64)> = feedback
+            .iter()
+            .filter_map(|f| {
+                let row = *rows.get(&f.parcel_id)?;
+                let truth = if k == 0 {
+                    f.label.filter(|l| l.is_finite())?
+                } else {
+                    classes.iter().take(k).position(|c| Some(c) == f.outcome.as_ref())? as f64
+                };
+                Some((row, truth))
+            })
+            .collect();
+        let sub = features.select_rows(&usable.iter().map(|u| u.0).collect::<Vec<_>>())?;
+        let outs: Vec<Vec<f64>> = (0..k.max(1)).map(|o| m.predict_column(&sub, o)).collect::<Result<_>>()?;
+        let ok: Vec<usize> = (0..usable.len()).filter(|&j| outs.iter().all(|c| c[j].is_finite())).collect();
+        let y: Vec<f64> = ok.iter().map(|&j| usable[j].1).collect();
+        let pred: Vec<f64> = ok.iter().flat_map(|&j| outs.iter().map(move |c| c[j])).collect();
+        let mut metrics = std::collections::BTreeMap::new();
+        if !y.is_empty() {
+            let names: &[&str] = if k == 0 { &["r2", "rmse", "mae"] } else { &["accuracy"] };
+            for name in names {
+                metrics.insert(name.to_string(), landopp::ml::metrics::metric(name, &y, &pred, k)?);
+            }
+        }
+        Ok(Accuracy { model_version: v, n: y.len(), skipped: feedback.len() - y.len(), metrics })
     }
 
     /// Predict (and explain) the parcels at `rows` of `features`, each by its routed model.

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use landopp::search::{Aoi, Filter, Page, Query, Site};
+use std::collections::HashMap;
 
 /// Every route.
 pub static ROUTES: &[Route] = &[
@@ -173,6 +174,50 @@ pub static ROUTES: &[Route] = &[
         params: &[("days", "how far back, 1..366")],
         ok: (200, Some(schema::<Vec<SearchesInHour>>)),
         handler: || get(analytics_searches),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/analytics/areas",
+        role: Some(Role::Analyst),
+        id: "analyticsAreas",
+        summary: "Popular areas: searches by H3 cell of their centre (WGS 84 searches), most searched first",
+        body: None,
+        params: &[("days", "how far back, 1..366 (default 7)"), ("resolution", "H3 resolution 0..15 (default 7)")],
+        ok: (200, Some(schema::<Vec<AreaCount>>)),
+        handler: || get(analytics_areas),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/analytics/scores",
+        role: Some(Role::Analyst),
+        id: "analyticsScores",
+        summary: "Score distribution of a served profile: a histogram over [0, 1] of the parcels not excluded",
+        body: None,
+        params: &[("profile", "a served profile (default: the first)"), ("bins", "1..100 (default 10)")],
+        ok: (200, Some(schema::<ScoreHistogram>)),
+        handler: || get(analytics_scores),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/analytics/models",
+        role: Some(Role::Analyst),
+        id: "analyticsModels",
+        summary: "Model usage by version: prediction requests and parcels predicted",
+        body: None,
+        params: &[("days", "how far back, 1..366 (default 7)")],
+        ok: (200, Some(schema::<Vec<ModelUsage>>)),
+        handler: || get(analytics_models),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/analytics/accuracy",
+        role: Some(Role::Analyst),
+        id: "analyticsAccuracy",
+        summary: "Prediction accuracy against feedback: the model's predictions for parcels with recorded outcomes",
+        body: None,
+        params: &[("model_version", "a loaded version (default: production)")],
+        ok: (200, Some(schema::<crate::models::Accuracy>)),
+        handler: || get(analytics_accuracy),
     },
     Route {
         method: "GET",
@@ -570,9 +615,7 @@ async fn run_search(
         total: page.total,
         micros: t0.elapsed().as_micros() as u64,
     };
-    if st.analytics.try_send(rec).is_err() {
-        metrics::counter!("landopp_analytics_dropped_total").increment(1);
-    }
+    st.record(store::Event::Search(rec));
     Ok(Json(page))
 }
 
@@ -740,6 +783,7 @@ async fn models_list(State(st): State<St>) -> ApiResult<Json<Vec<crate::models::
 
 async fn predict(
     State(st): State<St>,
+    Extension(p): Extension<Principal>,
     Body(r): Body<PredictRequest>,
 ) -> ApiResult<Json<Vec<crate::models::Prediction>>> {
     models(&st)?;
@@ -762,6 +806,18 @@ async fn predict(
         m.predict(s.land.index.features(), &rows, r.model_version.as_deref(), r.explain)
     })
     .await?;
+    let mut by_version: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in &out {
+        *by_version.entry(p.model_version.as_str()).or_default() += 1;
+    }
+    for (v, n) in by_version {
+        st.record(store::Event::Predictions(store::PredictionRecord {
+            at: store::now(),
+            actor: p.subject.clone(),
+            model_version: v.to_string(),
+            n,
+        }));
+    }
     Ok(Json(out))
 }
 
@@ -849,6 +905,107 @@ async fn job_result(State(st): State<St>, Path(id): Path<String>) -> ApiResult<R
         .map_err(joined)?
         .map_err(|e| Problem::internal(&format!("job result: {e}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+}
+
+/// The value of `days` (1..=366, default 7) and the other allowed parameters.
+fn params<'a>(pairs: &'a [(String, String)], allowed: &[&str]) -> ApiResult<HashMap<&'a str, &'a str>> {
+    let mut m = HashMap::new();
+    for (k, v) in pairs {
+        if !allowed.contains(&k.as_str()) {
+            return Err(Problem::bad_request(format!("unknown parameter {k:?}")));
+        }
+        if m.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(Problem::bad_request(format!("parameter {k} given twice")));
+        }
+    }
+    Ok(m)
+}
+
+fn int_param(m: &HashMap<&str, &str>, k: &str, range: std::ops::RangeInclusive<i64>, default: i64) -> ApiResult<i64> {
+    match m.get(k) {
+        None => Ok(default),
+        Some(v) => v.parse::<i64>().ok().filter(|x| range.contains(x)).ok_or_else(|| {
+            Problem::bad_request(format!("{k} must be a whole number in {}..{}", range.start(), range.end()))
+        }),
+    }
+}
+
+async fn analytics_areas(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<AreaCount>>> {
+    let m = params(&pairs, &["days", "resolution"])?;
+    let since = store::now() - int_param(&m, "days", 1..=366, 7)? * 86_400;
+    let res = h3o::Resolution::try_from(int_param(&m, "resolution", 0..=15, 7)? as u8)
+        .map_err(|_| Problem::bad_request("resolution must be 0..15"))?;
+    let centres = st.store.run(move |c| store::searches::centres(c, since)).await?;
+    let mut counts: HashMap<h3o::CellIndex, i64> = HashMap::new();
+    for (x, y) in centres {
+        if let Ok(ll) = h3o::LatLng::new(y, x) {
+            *counts.entry(ll.to_cell(res)).or_default() += 1;
+        }
+    }
+    let mut out: Vec<AreaCount> = counts
+        .into_iter()
+        .map(|(cell, count)| {
+            let c = h3o::LatLng::from(cell);
+            AreaCount { cell: cell.to_string(), count, lat: c.lat(), lng: c.lng() }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cell.cmp(&b.cell)));
+    out.truncate(100);
+    Ok(Json(out))
+}
+
+async fn analytics_scores(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<ScoreHistogram>> {
+    let m = params(&pairs, &["profile", "bins"])?;
+    let bins = int_param(&m, "bins", 1..=100, 10)? as usize;
+    let s = st.land.profile(m.get("profile").copied())?;
+    let mut counts = vec![0usize; bins];
+    let (mut excluded, mut missing) = (0, 0);
+    for (v, ex) in s.scores.score.iter().zip(&s.scores.excluded) {
+        if *ex {
+            excluded += 1;
+        } else if !v.is_finite() {
+            missing += 1;
+        } else {
+            counts[((v.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1)] += 1;
+        }
+    }
+    let w = 1.0 / bins as f64;
+    Ok(Json(ScoreHistogram {
+        profile: s.name.clone(),
+        bins: counts
+            .into_iter()
+            .enumerate()
+            .map(|(k, count)| HistogramBin { lo: k as f64 * w, hi: (k + 1) as f64 * w, count })
+            .collect(),
+        excluded,
+        missing,
+    }))
+}
+
+async fn analytics_models(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<ModelUsage>>> {
+    let m = params(&pairs, &["days"])?;
+    let since = store::now() - int_param(&m, "days", 1..=366, 7)? * 86_400;
+    let rows = st.store.run(move |c| store::searches::model_usage(c, since)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(model_version, requests, parcels)| ModelUsage { model_version, requests, parcels })
+            .collect(),
+    ))
+}
+
+async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<crate::models::Accuracy>> {
+    models(&st)?;
+    let m = params(&pairs, &["model_version"])?;
+    let version = m.get("model_version").map(|v| v.to_string());
+    let feedback = st.store.run(|c| store::feedback::all(c)).await?;
+    let s = st.clone();
+    Ok(Json(
+        blocking(move || {
+            let models = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
+            models.accuracy(s.land.index.features(), &s.land.rows, &feedback, version.as_deref())
+        })
+        .await?,
+    ))
 }
 
 async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>>> {

@@ -107,6 +107,15 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         finished_at INTEGER
      );",
+    // 3: model usage
+    "CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        n INTEGER NOT NULL
+     );
+     CREATE INDEX predictions_at ON predictions (at);",
 ];
 
 /// Seconds since the Unix epoch.
@@ -182,6 +191,28 @@ pub struct Feedback {
     /// Free note, at most 2,000 characters.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// Predictions by one model in one request.
+#[derive(Debug, Clone)]
+pub struct PredictionRecord {
+    /// Unix seconds.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// Model version.
+    pub model_version: String,
+    /// Parcels predicted.
+    pub n: usize,
+}
+
+/// What the analytics writer records.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A search.
+    Search(SearchRecord),
+    /// Predictions.
+    Predictions(PredictionRecord),
 }
 
 /// One search recorded for analytics.
@@ -390,6 +421,15 @@ pub mod feedback {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every feedback record with its parcel, oldest first.
+    pub fn all(c: &Connection) -> StoreResult<Vec<Feedback>> {
+        let mut s = c.prepare("SELECT parcel_id, label, outcome, note FROM feedback ORDER BY id")?;
+        let rows = s.query_map([], |r| {
+            Ok(Feedback { parcel_id: r.get(0)?, label: r.get(1)?, outcome: r.get(2)?, note: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every feedback id (tests of durability).
     pub fn ids(c: &Connection) -> StoreResult<Vec<i64>> {
         let mut s = c.prepare("SELECT id FROM feedback ORDER BY id")?;
@@ -402,26 +442,48 @@ pub mod feedback {
 pub mod searches {
     use super::*;
 
-    /// Insert a batch in one transaction.
-    pub fn insert_batch(c: &mut Connection, batch: &[SearchRecord]) -> StoreResult<()> {
+    /// Insert a batch of events in one transaction.
+    pub fn insert_batch(c: &mut Connection, batch: &[Event]) -> StoreResult<()> {
         let tx = c.transaction()?;
         {
             let mut s = tx.prepare_cached(
                 "INSERT INTO searches (at, actor, cx, cy, total, micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for r in batch {
-                s.execute(params![
-                    r.at,
-                    r.actor,
-                    r.centre.map(|c| c.0),
-                    r.centre.map(|c| c.1),
-                    r.total as i64,
-                    r.micros as i64
-                ])?;
+            let mut p =
+                tx.prepare_cached("INSERT INTO predictions (at, actor, model_version, n) VALUES (?1, ?2, ?3, ?4)")?;
+            for e in batch {
+                match e {
+                    Event::Search(r) => s.execute(params![
+                        r.at,
+                        r.actor,
+                        r.centre.map(|c| c.0),
+                        r.centre.map(|c| c.1),
+                        r.total as i64,
+                        r.micros as i64
+                    ])?,
+                    Event::Predictions(r) => p.execute(params![r.at, r.actor, r.model_version, r.n as i64])?,
+                };
             }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Centres (WGS 84 longitude, latitude) of the searches since `since`.
+    pub fn centres(c: &Connection, since: i64) -> StoreResult<Vec<(f64, f64)>> {
+        let mut s = c.prepare("SELECT cx, cy FROM searches WHERE at >= ?1 AND cx IS NOT NULL AND cy IS NOT NULL")?;
+        let rows = s.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Predictions per model version since `since`: `(version, requests, parcels)`.
+    pub fn model_usage(c: &Connection, since: i64) -> StoreResult<Vec<(String, i64, i64)>> {
+        let mut s = c.prepare(
+            "SELECT model_version, COUNT(*), SUM(n) FROM predictions WHERE at >= ?1 GROUP BY model_version
+             ORDER BY model_version",
+        )?;
+        let rows = s.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Searches per hour since `since` (Unix seconds): `(hour start, count, mean micros)`.

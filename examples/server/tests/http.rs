@@ -670,6 +670,7 @@ fn readme_role_table_is_the_route_table() {
     if std::env::var_os("LANDOPP_BLESS").is_some() {
         std::fs::write(path, &fresh).expect("write README");
     }
+    let readme = std::fs::read_to_string(path).expect("README");
     assert!(readme == fresh, "the role table in examples/server/README.md is stale: LANDOPP_BLESS=1 cargo test -p landopp-server --test http readme");
 }
 
@@ -884,4 +885,93 @@ async fn feature_jobs_run_sandboxed_and_cancel() {
     as_key(s.addr, &s.admin, "GET", "/v1/jobs/0123456789abcdef", None).await.problem(404, "NOT_FOUND");
     let list = as_key(s.addr, &s.admin, "GET", "/v1/jobs", None).await.json();
     assert!(list.as_array().is_some_and(|l| l.len() >= 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_areas_scores_model_usage_and_accuracy() {
+    let s = start().await;
+    for _ in 0..3 {
+        assert_eq!(
+            as_key(
+                s.addr,
+                &s.admin,
+                "GET",
+                "/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=1",
+                None
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    assert_eq!(
+        as_key(
+            s.addr,
+            &s.admin,
+            "GET",
+            "/v1/parcels/search?point=14.56,45.87&radius_m=100&crs=EPSG:4326&limit=1",
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let l = land();
+    let mut ids: Vec<&String> = l.rows.keys().collect();
+    ids.sort();
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(&json!({"parcel_ids": ids}).to_string())).await;
+    assert_eq!(r.status, 200);
+    // feedback: the land-use class observed on the ground for ten parcels
+    let lu = l.index.features().column("landuse_dominant").expect("col");
+    let mut fed = Vec::new();
+    for id in ids.iter().take(10) {
+        let label = lu.label(l.rows[id.as_str()]).unwrap_or("").to_string();
+        fed.push((id.to_string(), label.clone()));
+        let b = json!({"parcel_id": id, "outcome": label}).to_string();
+        assert_eq!(as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(&b)).await.status, 201);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // the analytics writer's batch
+    let areas = as_key(s.addr, &s.admin, "GET", "/v1/analytics/areas?resolution=9", None).await.json();
+    let cell = |lng: f64, lat: f64| h3o::LatLng::new(lat, lng).expect("ll").to_cell(h3o::Resolution::Nine).to_string();
+    assert_eq!(areas[0]["cell"], cell(14.56, 45.875), "{areas}");
+    assert_eq!(areas[0]["count"], 3);
+    assert_eq!(areas[1]["cell"], cell(14.56, 45.87));
+    as_key(s.addr, &s.admin, "GET", "/v1/analytics/areas?resolution=16", None).await.problem(400, "BAD_REQUEST");
+    let h = as_key(s.addr, &s.admin, "GET", "/v1/analytics/scores?bins=4", None).await.json();
+    let sc = &l.profiles[0].scores;
+    let n_in: i64 = h["bins"].as_array().expect("bins").iter().map(|b| b["count"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(n_in + h["excluded"].as_i64().unwrap_or(0) + h["missing"].as_i64().unwrap_or(0), l.index.len() as i64);
+    let top = sc.score.iter().zip(&sc.excluded).filter(|(v, e)| !**e && **v >= 0.75).count();
+    assert_eq!(h["bins"][3]["count"], json!(top));
+    assert_eq!(h["excluded"], json!(sc.excluded.iter().filter(|e| **e).count()));
+    let usage = as_key(s.addr, &s.admin, "GET", "/v1/analytics/models", None).await.json();
+    assert_eq!(usage, json!([{"model_version": "demo-1.0.0", "requests": 1, "parcels": ids.len()}]));
+    // accuracy: the served model against the feedback, as the library computes it
+    let acc = as_key(s.addr, &s.admin, "GET", "/v1/analytics/accuracy", None).await.json();
+    let reg_models = as_key(s.addr, &s.admin, "GET", "/v1/models", None).await.json();
+    let classes: Vec<String> = serde_json::from_value(reg_models[0]["card"]["classes"].clone()).expect("classes");
+    let rows: Vec<usize> = fed.iter().map(|(id, _)| l.rows[id.as_str()]).collect();
+    let truth: Vec<f64> = fed.iter().map(|(_, c)| classes.iter().position(|x| x == c).expect("class") as f64).collect();
+    let p = as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/models/predict",
+        Some(&json!({"parcel_ids": fed.iter().map(|f| &f.0).collect::<Vec<_>>()}).to_string()),
+    )
+    .await
+    .json();
+    let correct = p
+        .as_array()
+        .expect("p")
+        .iter()
+        .zip(&truth)
+        .filter(|(q, t)| {
+            let v: Vec<f64> = q["values"].as_array().expect("v").iter().map(|x| x.as_f64().unwrap_or(-1.0)).collect();
+            let arg = v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(usize::MAX, |x| x.0);
+            arg as f64 == **t
+        })
+        .count();
+    assert_eq!(acc["n"], json!(rows.len()), "{acc}");
+    assert_eq!(acc["metrics"]["accuracy"], json!(correct as f64 / rows.len() as f64), "{acc}");
 }
