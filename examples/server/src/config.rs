@@ -163,6 +163,9 @@ impl ServerConfig {
                 }
                 if let Some(m) = &mut c.models {
                     m.registry = base.join(&m.registry);
+                    if let Some(r) = &mut m.drift_reference {
+                        *r = base.join(&*r);
+                    }
                 }
                 let a = &mut c.auth;
                 for f in [&mut a.jwt_secret_file, &mut a.jwt_private_key_file, &mut a.jwt_public_key_file]

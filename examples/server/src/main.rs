@@ -76,7 +76,12 @@ async fn run(args: Args) -> Result<(), String> {
         // the demo's model registry sits beside its store
         let mut dir = config.store.clone().into_os_string();
         dir.push(".models");
-        config.models = Some(landopp_server::models::ModelsConfig { registry: dir.into(), ab_split: None, demo: true });
+        config.models = Some(landopp_server::models::ModelsConfig {
+            registry: dir.into(),
+            ab_split: None,
+            demo: true,
+            drift_reference: None,
+        });
     }
     let t0 = std::time::Instant::now();
     let land = match (&config.data, args.demo) {

@@ -23,6 +23,11 @@ pub struct ModelsConfig {
     /// Train and promote the demo's model when the registry is empty (`--demo` sets it).
     #[serde(default)]
     pub demo: bool,
+    /// The training data's feature table (CSV): the served features' drift (PSI, KS) against it
+    /// is computed at start, served at `/v1/models/drift` and as the gauge
+    /// `landopp_feature_drift_psi{feature}`. `--demo` uses its training table.
+    #[serde(default)]
+    pub drift_reference: Option<std::path::PathBuf>,
 }
 
 /// The served models.
@@ -32,6 +37,7 @@ pub struct Models {
     live: RwLock<HashMap<String, Arc<Model>>>,
     production: RwLock<Option<String>>,
     ab: Option<AbSplit>,
+    drift: Option<landopp::ml::drift::DriftReport>,
 }
 
 /// One prediction.
@@ -91,11 +97,19 @@ impl Models {
     /// Open the registry, load the production model and the A/B pair, and warm them on `features`.
     pub fn open(c: &ModelsConfig, features: &FeatureTable) -> Result<Models> {
         let registry = Registry::open(&c.registry)?;
+        let drift = match &c.drift_reference {
+            None => None,
+            Some(p) => Some(landopp::ml::drift::report_tables(&FeatureTable::read_csv(p)?, features, None, None)?),
+        };
+        for col in drift.iter().flat_map(|d| &d.columns) {
+            metrics::gauge!("landopp_feature_drift_psi", "feature" => col.name.clone()).set(col.psi);
+        }
         let m = Models {
             registry,
             live: RwLock::new(HashMap::new()),
             production: RwLock::new(None),
             ab: c.ab_split.clone(),
+            drift,
         };
         if let Some(ab) = &m.ab {
             ab.assign("")?;
@@ -114,6 +128,7 @@ impl Models {
     /// trained on sales or permits), added and promoted when the registry is new.
     pub fn demo(dir: &Path, features: &FeatureTable) -> Result<Models> {
         let registry = Registry::open(dir)?;
+        let reference = dir.join("training_features.csv");
         if registry.list()?.is_empty() {
             let cols: Vec<String> =
                 ["slope_mean", "slope_share_le_8", "area_acres", "polsby_popper", "mrr_fill", "mrr_elongation"]
@@ -127,8 +142,15 @@ impl Models {
             let model = Model::fit_table(features, &cols, "landuse_dominant", &params, &opts)?;
             registry.add(&model, &Default::default())?;
             registry.promote("demo-1.0.0")?;
+            features.write_csv(&reference)?;
         }
-        Models::open(&ModelsConfig { registry: dir.to_path_buf(), ab_split: None, demo: false }, features)
+        let c = ModelsConfig {
+            registry: dir.to_path_buf(),
+            ab_split: None,
+            demo: false,
+            drift_reference: reference.exists().then_some(reference),
+        };
+        Models::open(&c, features)
     }
 
     /// Load (and warm) a version unless loaded.
@@ -145,6 +167,11 @@ impl Models {
         }
         self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
         Ok(m)
+    }
+
+    /// The served features' drift against the training reference (none configured: `None`).
+    pub fn drift(&self) -> Option<&landopp::ml::drift::DriftReport> {
+        self.drift.as_ref()
     }
 
     /// Every registered model.

@@ -242,6 +242,17 @@ pub static ROUTES: &[Route] = &[
         handler: || post(predict),
     },
     Route {
+        method: "GET",
+        path: "/v1/models/drift",
+        role: Some(Role::Analyst),
+        id: "drift",
+        summary: "Drift of the served features against the training data (PSI on reference quantile bins, KS), per feature",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<landopp::ml::drift::DriftReport>)),
+        handler: || get(drift),
+    },
+    Route {
         method: "POST",
         path: "/v1/models/{version}/promote",
         role: Some(Role::Admin),
@@ -819,6 +830,11 @@ async fn predict(
         }));
     }
     Ok(Json(out))
+}
+
+async fn drift(State(st): State<St>) -> ApiResult<Json<landopp::ml::drift::DriftReport>> {
+    let d = models(&st)?.drift().ok_or_else(|| Problem::not_found("no drift reference is configured"))?;
+    Ok(Json(d.clone()))
 }
 
 async fn promote(

@@ -1,6 +1,6 @@
 //! `kill -9` at any moment loses nothing that was acknowledged: the real binary takes a stream of
 //! feedback posts, is killed mid-stream, restarts on the same store, and every record answered
-//! 201 is there (WAL, synchronous = FULL).
+//! 201 is there (WAL, synchronous = FULL). SIGTERM drains: a request in flight is answered.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -92,4 +92,30 @@ fn kill_9_loses_no_acknowledged_feedback() {
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?} of {}", acked.len());
     assert!(ids.contains(&after));
     assert!(acked.len() >= 40, "{}", acked.len());
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr) = spawn(&dir.path().join("store.db"));
+    let body = r#"{"parcel_id": "357730", "outcome": "sold"}"#;
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    let head = format!(
+        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // half the request, then SIGTERM, then the rest
+    s.write_all(head.as_bytes()).expect("head");
+    s.write_all(&body.as_bytes()[..10]).expect("part");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(ok.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(TcpStream::connect(&addr).is_err(), "no new connections once draining");
+    s.write_all(&body.as_bytes()[10..]).expect("rest");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("response");
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "{status:?}");
 }

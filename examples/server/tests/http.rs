@@ -31,7 +31,12 @@ async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> 
         c.jobs_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"));
     }
     if c.models.is_none() {
-        c.models = Some(ModelsConfig { registry: dir.path().join("models"), ab_split: None, demo: true });
+        c.models = Some(ModelsConfig {
+            registry: dir.path().join("models"),
+            ab_split: None,
+            demo: true,
+            drift_reference: None,
+        });
     }
     c.listen = "127.0.0.1:0".parse().expect("addr");
     let s = Server::start(c, land(), &|k| env.get(k).cloned()).await.expect("server starts");
@@ -680,7 +685,7 @@ async fn models_predict_explain_promote_and_ab_route() {
     let reg = dir.path().join("models");
     let s = start_with(
         ServerConfig {
-            models: Some(ModelsConfig { registry: reg.clone(), ab_split: None, demo: true }),
+            models: Some(ModelsConfig { registry: reg.clone(), ab_split: None, demo: true, drift_reference: None }),
             ..Default::default()
         },
         HashMap::new(),
@@ -762,7 +767,19 @@ async fn models_predict_explain_promote_and_ab_route() {
     let metrics = call(s.addr, "GET", "/metrics", &[], None).await.body;
     assert!(metrics.contains("landopp_model_predictions_total{model_version=\"demo-2.0.0\"}"), "{metrics}");
     // an A/B split routes each parcel by its id, the same way every time, as the library assigns
+    // the demo's drift reference is its own training table: no drift
+    let d = as_key(s.addr, &s.admin, "GET", "/v1/models/drift", None).await.json();
+    assert_eq!(d["drifted"], json!([]), "{d}");
     drop(s);
+    // a reference where parcels were three times as large: area drifts, slope does not
+    let mut t = landopp::FeatureTable::new(l.index.features().ids().to_vec());
+    for name in ["area_acres", "slope_mean"] {
+        let c = l.index.features().column(name).expect("col");
+        let f = if name == "area_acres" { 3.0 } else { 1.0 };
+        t.add_column(name, c.values.iter().map(|v| v * f).collect(), Default::default()).expect("add");
+    }
+    let shifted = dir.path().join("reference.csv");
+    t.write_csv(&shifted).expect("csv");
     let ab = landopp::ml::drift::AbSplit {
         salt: "t".into(),
         share_b: 0.5,
@@ -771,7 +788,12 @@ async fn models_predict_explain_promote_and_ab_route() {
     };
     let s = start_with(
         ServerConfig {
-            models: Some(ModelsConfig { registry: reg.clone(), ab_split: Some(ab.clone()), demo: false }),
+            models: Some(ModelsConfig {
+                registry: reg.clone(),
+                ab_split: Some(ab.clone()),
+                demo: false,
+                drift_reference: Some(shifted.clone()),
+            }),
             ..Default::default()
         },
         HashMap::new(),
@@ -788,6 +810,10 @@ async fn models_predict_explain_promote_and_ab_route() {
         seen.insert(p["model_version"].as_str().unwrap_or("").to_string());
     }
     assert_eq!(seen.len(), 2, "both arms answer");
+    let d = as_key(s.addr, &s.admin, "GET", "/v1/models/drift", None).await.json();
+    assert_eq!(d["drifted"], json!(["area_acres"]), "{d}");
+    let metrics = call(s.addr, "GET", "/metrics", &[], None).await.body;
+    assert!(metrics.contains("landopp_feature_drift_psi{feature=\"area_acres\"}"), "{metrics}");
 }
 
 fn demo_spec() -> Value {
@@ -974,4 +1000,56 @@ async fn analytics_areas_scores_model_usage_and_accuracy() {
         .count();
     assert_eq!(acc["n"], json!(rows.len()), "{acc}");
     assert_eq!(acc["metrics"]["accuracy"], json!(correct as f64 / rows.len() as f64), "{acc}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_under_load_drops_no_request() {
+    let mut c = ServerConfig::default();
+    c.limits.rate_per_key = 0.0;
+    let s = start_with(c, HashMap::new()).await;
+    let reg = landopp::ml::registry::Registry::open(s._dir.path().join("models")).expect("registry");
+    let params = landopp::ml::Params::parse(
+        r#"{"model": "random_forest", "task": "classification", "n_estimators": 5, "seed": 1}"#,
+    )
+    .expect("params");
+    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some("demo-1.1.0".into()), ..Default::default() };
+    let cols: Vec<String> = vec!["slope_mean".into(), "area_acres".into()];
+    reg.add(
+        &landopp::ml::lifecycle::Model::fit_table(land().index.features(), &cols, "landuse_dominant", &params, &opts)
+            .expect("fit"),
+        &Default::default(),
+    )
+    .expect("add");
+    let (addr, key) = (s.addr, s.admin.clone());
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let key = key.clone();
+            tokio::spawn(async move {
+                let mut versions = Vec::new();
+                for _ in 0..25 {
+                    let r = as_key(
+                        addr,
+                        &key,
+                        "POST",
+                        "/v1/models/predict",
+                        Some(r#"{"parcel_ids": ["357730", "232813"]}"#),
+                    )
+                    .await;
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    versions.push(r.json()[0]["model_version"].as_str().unwrap_or("").to_string());
+                }
+                versions
+            })
+        })
+        .collect();
+    for k in 0..10 {
+        let v = if k % 2 == 0 { "demo-1.1.0" } else { "demo-1.0.0" };
+        assert_eq!(as_key(addr, &key, "POST", &format!("/v1/models/{v}/promote"), None).await.status, 204);
+    }
+    let mut all = Vec::new();
+    for c in clients {
+        all.extend(c.await.expect("client"));
+    }
+    assert_eq!(all.len(), 200);
+    assert!(all.iter().all(|v| v == "demo-1.0.0" || v == "demo-1.1.0"), "{all:?}");
 }
