@@ -6,7 +6,8 @@
 //! rust_side score  TABLE_DIR PROFILE.json RUNS [GAP_MS]   # GAP_MS idle before each timed call
 //! rust_side search TABLE_DIR PROFILE.json PARCELS.gpkg ID_FIELD REPLICAS QUERIES.json
 //! rust_side zonal  RASTER.tif PARCELS.gpkg STATS RUNS
-//! rust_side replicate PARCELS.gpkg ID_FIELD REPLICAS OUT.gpkg   # the replicated parcels, for Node
+//! rust_side replicate PARCELS.gpkg ID_FIELD REPLICAS OUT.gpkg [TABLE_DIR]   # the replicated parcels
+//!                                        (with TABLE_DIR: its columns as attributes), for Node / the server
 //! rust_side build  PARCELS.gpkg ID_FIELD TABLE_DIR PROFILE.json   # index build from a parcel file
 //! ```
 //! `TABLE_DIR` holds `ids.txt` (one id per line) and `<column>.f64` (raw little-endian f64).
@@ -174,10 +175,32 @@ fn main() -> landopp::Result<()> {
                 crs: p.crs.clone(),
                 fids: (1..=n as i64).collect(),
                 geometries: p.geometries.into_iter().map(|g| Some(landopp::geo::Geometry::MultiPolygon(g))).collect(),
-                columns: vec![landopp::Column {
-                    name: "pid".into(),
-                    data: landopp::ColumnData::Text(p.ids.into_iter().map(Some).collect()),
-                }],
+                columns: {
+                    let mut c = vec![landopp::Column {
+                        name: "pid".into(),
+                        data: landopp::ColumnData::Text(p.ids.into_iter().map(Some).collect()),
+                    }];
+                    // with a table directory (columns.txt + <name>.f64, as the comparison scripts
+                    // write them): the features as attribute columns of the layer
+                    if let Ok(dir) = arg(6) {
+                        let t = read_table(Path::new(&dir))?;
+                        if t.len() != n {
+                            return Err(landopp::Error::InvalidInput(format!(
+                                "{} table rows for {n} parcels",
+                                t.len()
+                            )));
+                        }
+                        for col in t.columns() {
+                            c.push(landopp::Column {
+                                name: col.name.clone(),
+                                data: landopp::ColumnData::Float(
+                                    col.values.iter().map(|x| (!x.is_nan()).then_some(*x)).collect(),
+                                ),
+                            });
+                        }
+                    }
+                    c
+                },
                 geometry_type: "MULTIPOLYGON".into(),
             };
             landopp::vector::write_layer(arg(5)?, &layer)?;

@@ -67,6 +67,9 @@ pub struct DataConfig {
     /// The parcels' feature table (CSV, as `landopp features -o` writes it).
     #[serde(default)]
     pub features: Option<PathBuf>,
+    /// Attribute columns of `parcels` to serve as features (a layer that carries its features).
+    #[serde(default)]
+    pub attributes: Vec<String>,
     /// Scoring profiles (JSON or TOML files), served by their `name`; the first is the default.
     #[serde(default)]
     pub profiles: Vec<PathBuf>,
@@ -224,9 +227,9 @@ impl ServerConfig {
             return Err("limits: body_bytes, max_page and timeout_ms must be > 0, max_vertices >= 4".into());
         }
         if let Some(d) = &self.data {
-            match (&d.spec, &d.parcels, &d.features) {
-                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-                _ => return Err("data: give spec, or parcels with features".into()),
+            match (&d.spec, &d.parcels, &d.features, d.attributes.is_empty()) {
+                (Some(_), None, None, true) | (None, Some(_), Some(_), _) | (None, Some(_), None, false) => {}
+                _ => return Err("data: give spec, or parcels with features and / or attributes".into()),
             }
         }
         match self.auth.jwt_algorithm.as_str() {

@@ -64,10 +64,25 @@ impl Land {
     pub fn from_config(c: &DataConfig) -> Result<Land> {
         match (&c.spec, &c.parcels, &c.features) {
             (Some(spec), _, _) => Self::load(&FeatureSpec::read(spec)?, &c.profiles, &c.presets, true),
-            (None, Some(parcels), Some(features)) => {
-                let parcels = Parcels::read(parcels, c.layer.as_deref(), c.id_field.as_deref())?;
-                let features = landopp::FeatureTable::read_csv(features)?;
-                Self::assemble(parcels, features, &c.profiles, &c.presets, true)
+            (None, Some(parcels), features) => {
+                let mut parcels = Parcels::read(parcels, c.layer.as_deref(), c.id_field.as_deref())?;
+                let mut table = match features {
+                    Some(f) => landopp::FeatureTable::read_csv(f)?,
+                    None => landopp::FeatureTable::new(parcels.ids.clone()),
+                };
+                for name in &c.attributes {
+                    let col = parcels.columns.iter().find(|col| col.name == *name).ok_or_else(|| {
+                        landopp::Error::not_found(
+                            "attribute",
+                            name.clone(),
+                            parcels.columns.iter().map(|c| c.name.clone()).collect(),
+                        )
+                    })?;
+                    table.add_attribute(col)?;
+                }
+                // the geometries go to the index; the attributes were copied into the table
+                parcels.columns.clear();
+                Self::assemble(parcels, table, &c.profiles, &c.presets, true)
             }
             _ => Err(landopp::Error::InvalidInput("data: give spec, or parcels with features".into())),
         }

@@ -64,6 +64,31 @@ fn toml_env_and_refusals() {
     }
     assert!(blank < 5, "{blank}");
 
+    // parcels that carry their features as attribute columns
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\nparcels = \"{}\"\nid_field = \"index\"\nattributes = [\"AREA\", \"LULC_NAME\"]\n\
+             profiles = [\"p.json\"]\n",
+            f.join("slovenia/lulc_polygons.gpkg").display()
+        ),
+    )
+    .expect("toml");
+    std::fs::write(
+        dir.path().join("p.json"),
+        r#"{"version": 1, "method": {"type": "weighted_sum"}, "criteria": [
+            {"column": "AREA", "transform": {"type": "linear_benefit", "min": 0, "max": 50000}, "weight": 1}]}"#,
+    )
+    .expect("profile");
+    let c = ServerConfig::load(Some(&cfg), &|_| None).expect("loads");
+    let l3 = Land::from_config(c.data.as_ref().expect("data")).expect("land from attributes");
+    assert_eq!(l3.profiles[0].name, "p");
+    let area = l3.index.features().column("AREA").expect("AREA");
+    assert!(area.values.iter().all(|v| v.is_finite() && *v > 0.0));
+    assert!(l3.index.features().column("LULC_NAME").expect("LULC_NAME").is_categorical());
+    std::fs::write(&cfg, "[data]\nparcels = \"x.gpkg\"\nattributes = []\n").expect("toml");
+    assert!(ServerConfig::load(Some(&cfg), &|_| None).is_err(), "parcels need features or attributes");
+
     for (bad, why) in [
         ("lisen = \"127.0.0.1:1\"\n", "unknown field"),
         ("[limits]\nrate_per_key = -1\n", "rate_per_key"),
