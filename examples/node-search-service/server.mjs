@@ -1,7 +1,7 @@
 // A parcel search service on node:http only: loads the bundled sample area at start-up (features
 // + the agriculture_landcover preset → a SearchIndex), then answers
 //
-//   GET /search?bbox=xmin,ymin,xmax,ymax[&crs=EPSG:4326][&minScore=0.5][&top=10][&cursor=o10][&explain=false]
+//   GET /search?bbox=xmin,ymin,xmax,ymax[&crs=EPSG:4326][&minScore=0.5][&filter=slope_mean::10][&top=10][&cursor=o10][&explain=false]
 //
 // with ranked parcels and their explanations as JSON (one off-thread query per request; the page
 // comes from Rust as JSON text and is written as is).
@@ -51,6 +51,16 @@ export function parseSearch(params) {
     if (!Number.isInteger(t) || t < 1 || t > 1000) throw new BadRequest('top must be an integer in 1..1000')
     query.limit = t
   }
+  // filter=column:min:max (either bound may be empty), repeatable — as the reference server takes it
+  for (const f of params.getAll('filter')) {
+    const [column, lo, hi, ...rest] = f.split(':')
+    const num = (v) => (v === '' || v === undefined ? undefined : Number(v))
+    const [min, max] = [num(lo), num(hi)]
+    if (!column || rest.length || hi === undefined || [min, max].some((v) => v !== undefined && !Number.isFinite(v))) {
+      throw new BadRequest('filter must be column:min:max')
+    }
+    query.filters.push({ column, ...(min !== undefined && { min }), ...(max !== undefined && { max }) })
+  }
   if (params.has('cursor')) query.cursor = params.get('cursor')
   if (params.get('explain') === 'false') query.explain = false
   return query
@@ -78,18 +88,25 @@ export function rateLimiter(rate, burst = 2 * rate, now = () => performance.now(
   }
 }
 
-/** Load the sample area and return a (not yet listening) http.Server. */
+/** Load the sample area (or `land`: `{parcels, idField, table, profile}`, parcels with a feature
+ * table computed beforehand) and return a (not yet listening) http.Server. */
 export async function createSearchService({
   dataDir = join(here, '..', '..', 'fixtures'),
   rateLimit = Number(process.env.RATE_LIMIT ?? 50),
   maxConnections = Number(process.env.MAX_CONNECTIONS ?? 256),
+  land = undefined,
 } = {}) {
-  const { spec, preset } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
-  const profile = JSON.parse(readFileSync(join(here, '..', '..', 'core', 'presets', `${preset}.json`), 'utf8'))
-  const table = await landopp.features(spec, dataDir)
-  const index = await landopp.buildSearchIndex(join(dataDir, spec.parcels.path), table, profile, {
-    idField: spec.parcels.id_field,
-  })
+  let index
+  if (land) {
+    index = await landopp.buildSearchIndex(land.parcels, land.table, land.profile, { idField: land.idField })
+  } else {
+    const { spec, preset } = JSON.parse(readFileSync(join(here, 'sample-area.json'), 'utf8'))
+    const profile = JSON.parse(readFileSync(join(here, '..', '..', 'core', 'presets', `${preset}.json`), 'utf8'))
+    const table = await landopp.features(spec, dataDir)
+    index = await landopp.buildSearchIndex(join(dataDir, spec.parcels.path), table, profile, {
+      idField: spec.parcels.id_field,
+    })
+  }
   const send = (res, status, body) => {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)

@@ -152,6 +152,14 @@ test('example service over loopback: GET /search ranks parcels with explanations
     assert.ok(page.hits[0].score >= page.hits[1].score)
     const next = await (await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&minScore=0.2&top=3&cursor=o3&explain=false`)).json()
     assert.ok(next.hits.every((h) => !page.hits.some((p) => p.id === h.id) && h.explanation.length === 0))
+    // column filters: column:min:max, either bound open
+    const filtered = await (await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&filter=slope_mean::5&filter=area_acres:2:&top=50&explain=false`)).json()
+    assert.ok(filtered.total > 0 && filtered.total < page.total + 100)
+    const all = await (await fetch(`${base}/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&top=1000&explain=false`)).json()
+    assert.ok(filtered.total < all.total, `${filtered.total} < ${all.total}`)
+    for (const f of ['slope_mean', 'slope_mean:1', 'slope_mean:a:', ':1:2']) {
+      assert.equal((await fetch(`${base}/search?filter=${f}`)).status, 400, f)
+    }
     const bad = await fetch(`${base}/search?bbox=1,2,3`)
     assert.equal(bad.status, 400)
     assert.equal((await bad.json()).code, 'BAD_REQUEST')
