@@ -127,10 +127,6 @@ pub fn router(state: St) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this route does not take that method")
         })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_millis(limits.timeout_ms),
-        ))
         .layer(crate::limits::cors(&state.config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(state.clone(), outer))
         .with_state(state)
@@ -238,9 +234,15 @@ async fn outer(State(st): State<St>, mut req: Request, next: Next) -> Response {
     let ctx = Ctx { id: id.clone(), client: client.clone(), trace_id: trace_id.clone() };
     let method = req.method().clone();
     req.extensions_mut().insert(ctx);
+    let timeout = Duration::from_millis(st.config.limits.timeout_ms);
     let mut res = match st.per_ip.check(&client) {
         Err(l) => limited(l, "address"),
-        Ok(()) => next.run(req).await,
+        Ok(()) => match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", "the request took too long").into_response()
+            }
+        },
     };
     let status = res.status().as_u16();
     let route = res.extensions().get::<RouteLabel>().map_or_else(|| "unmatched".to_string(), |r| r.0.clone());

@@ -152,62 +152,70 @@ impl Default for Limits {
 }
 
 impl ServerConfig {
-    /// Read `server.toml` (when given), then apply `LANDOPP_*` variables from `env`.
-    pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut c: ServerConfig = match path {
+    /// Read `server.toml` (when given; its paths are relative to it), then apply the environment
+    /// `env`: `LANDOPP_SERVER_<KEY>` or `LANDOPP_SERVER_<SECTION>_<KEY>` for every setting (the
+    /// value as a TOML value, else as text: `LANDOPP_SERVER_LIMITS_MAX_PAGE=50`,
+    /// `LANDOPP_SERVER_STORE=/var/lib/landopp.db`), and the shortcuts `LANDOPP_LISTEN`,
+    /// `LANDOPP_STORE`, `LANDOPP_CORS_ORIGINS` (comma-separated), `LANDOPP_RATE_LIMIT`,
+    /// `LANDOPP_RATE_LIMIT_IP`, `LANDOPP_JWT_SECRET_FILE`. An unknown key is an error.
+    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Self, String> {
+        let mut doc = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                let mut c: ServerConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-                // every path in the file is relative to the file
-                let base = p.parent().unwrap_or(Path::new("."));
-                c.store = base.join(&c.store);
-                if let Some(j) = &mut c.jobs_root {
-                    *j = base.join(&*j);
-                }
-                if let Some(m) = &mut c.models {
-                    m.registry = base.join(&m.registry);
-                    if let Some(r) = &mut m.drift_reference {
-                        *r = base.join(&*r);
-                    }
-                }
-                let a = &mut c.auth;
-                for f in [&mut a.jwt_secret_file, &mut a.jwt_private_key_file, &mut a.jwt_public_key_file]
-                    .into_iter()
-                    .flatten()
-                {
-                    *f = base.join(&*f);
-                }
-                if let Some(d) = &mut c.data {
-                    let base = p.parent().unwrap_or(Path::new("."));
-                    for f in [&mut d.spec, &mut d.parcels, &mut d.features].into_iter().flatten() {
-                        *f = base.join(&*f);
-                    }
-                    for f in &mut d.profiles {
-                        *f = base.join(&*f);
-                    }
-                }
-                c
+                let mut doc: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+                rebase(&mut doc, p.parent().unwrap_or(Path::new(".")));
+                doc
             }
-            None => ServerConfig::default(),
+            None => toml::Table::new(),
         };
-        if let Some(v) = env("LANDOPP_LISTEN") {
-            c.listen = v.parse().map_err(|e| format!("LANDOPP_LISTEN {v:?}: {e}"))?;
+        let shortcuts: [(&str, Option<&str>, &str); 6] = [
+            ("LANDOPP_LISTEN", None, "listen"),
+            ("LANDOPP_STORE", None, "store"),
+            ("LANDOPP_CORS_ORIGINS", None, "cors_origins"),
+            ("LANDOPP_RATE_LIMIT", Some("limits"), "rate_per_key"),
+            ("LANDOPP_RATE_LIMIT_IP", Some("limits"), "rate_per_ip"),
+            ("LANDOPP_JWT_SECRET_FILE", Some("auth"), "jwt_secret_file"),
+        ];
+        for (name, value) in env {
+            let (section, key, value) = if let Some((_, section, key)) = shortcuts.iter().find(|s| s.0 == name) {
+                let v = match *key {
+                    "cors_origins" => toml::Value::Array(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| s.to_string().into())
+                            .collect(),
+                    ),
+                    "rate_per_key" | "rate_per_ip" => {
+                        toml::Value::Float(value.trim().parse().map_err(|e| format!("{name} {value:?}: {e}"))?)
+                    }
+                    _ => toml::Value::String(value.clone()),
+                };
+                (section.map(str::to_string), key.to_string(), v)
+            } else if let Some(rest) = name.strip_prefix("LANDOPP_SERVER_") {
+                let k = rest.to_ascii_lowercase();
+                let (section, key) = match SECTIONS.iter().find(|s| k.starts_with(&format!("{s}_"))) {
+                    Some(s) => (Some(s.to_string()), k[s.len() + 1..].to_string()),
+                    None => (None, k),
+                };
+                (section, key, env_value(value))
+            } else {
+                continue;
+            };
+            let table = match section {
+                None => &mut doc,
+                Some(s) => doc
+                    .entry(s.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| format!("{s} must be a table"))?,
+            };
+            table.insert(key, value);
         }
-        if let Some(v) = env("LANDOPP_STORE") {
-            c.store = v.into();
-        }
-        if let Some(v) = env("LANDOPP_CORS_ORIGINS") {
-            c.cors_origins = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        }
-        if let Some(v) = env("LANDOPP_RATE_LIMIT") {
-            c.limits.rate_per_key = v.parse().map_err(|e| format!("LANDOPP_RATE_LIMIT {v:?}: {e}"))?;
-        }
-        if let Some(v) = env("LANDOPP_RATE_LIMIT_IP") {
-            c.limits.rate_per_ip = v.parse().map_err(|e| format!("LANDOPP_RATE_LIMIT_IP {v:?}: {e}"))?;
-        }
-        if let Some(v) = env("LANDOPP_JWT_SECRET_FILE") {
-            c.auth.jwt_secret_file = Some(v.into());
-        }
+        let c: ServerConfig = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e| format!("configuration (file or LANDOPP_SERVER_* variables): {e}"))?;
         c.check()?;
         Ok(c)
     }
@@ -244,5 +252,49 @@ impl ServerConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// The sections of `server.toml`.
+const SECTIONS: [&str; 4] = ["data", "auth", "limits", "models"];
+
+/// An environment value as TOML (`50`, `true`, `["a", "b"]`, `{ salt = "s" }`), else as text.
+fn env_value(v: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()))
+}
+
+/// Make the file's relative paths relative to its folder.
+fn rebase(doc: &mut toml::Table, base: &Path) {
+    let fix = |v: &mut toml::Value| {
+        if let toml::Value::String(s) = v {
+            *s = base.join(&*s).display().to_string();
+        }
+    };
+    let paths: [(Option<&str>, &str); 11] = [
+        (None, "store"),
+        (None, "jobs_root"),
+        (Some("data"), "spec"),
+        (Some("data"), "parcels"),
+        (Some("data"), "features"),
+        (Some("data"), "profiles"),
+        (Some("models"), "registry"),
+        (Some("models"), "drift_reference"),
+        (Some("auth"), "jwt_secret_file"),
+        (Some("auth"), "jwt_private_key_file"),
+        (Some("auth"), "jwt_public_key_file"),
+    ];
+    for (section, key) in paths {
+        let table = match section {
+            None => Some(&mut *doc),
+            Some(s) => doc.get_mut(s).and_then(|t| t.as_table_mut()),
+        };
+        match table.and_then(|t| t.get_mut(key)) {
+            Some(toml::Value::Array(a)) => a.iter_mut().for_each(fix),
+            Some(v) => fix(v),
+            None => {}
+        }
     }
 }

@@ -57,7 +57,8 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let env = |k: &str| std::env::var(k).ok();
-    let mut config = landopp_server::config::ServerConfig::load(args.config.as_deref(), &env)?;
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let mut config = landopp_server::config::ServerConfig::load(args.config.as_deref(), &vars)?;
     if let Some(l) = args.listen {
         config.listen = l;
     }

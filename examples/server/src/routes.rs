@@ -758,8 +758,9 @@ async fn feedback(
     {
         return Err(Problem::bad_request("outcome is at most 64 characters, note at most 2,000"));
     }
-    let (actor, rid) = (p.subject.clone(), ctx.id.clone());
+    let (actor, rid, parcel) = (p.subject.clone(), ctx.id.clone(), f.parcel_id.clone());
     let id = st.store.run(move |c| store::feedback::insert(c, &actor, &f, &rid)).await?;
+    st.audit(&ctx, &p.subject, "feedback.create", &parcel.chars().take(64).collect::<String>(), "ok").await;
     Ok((StatusCode::CREATED, Json(Created { id })).into_response())
 }
 

@@ -3,7 +3,6 @@
 
 use landopp_server::config::ServerConfig;
 use landopp_server::land::Land;
-use std::collections::HashMap;
 
 fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -28,9 +27,24 @@ fn toml_env_and_refusals() {
          [data]\nspec = \"spec.json\"\npresets = [\"agriculture_landcover\"]\n[limits]\nmax_page = 50\n",
     )
     .expect("toml");
-    let env: HashMap<&str, String> = HashMap::from([("LANDOPP_LISTEN", "127.0.0.1:7777".into())]);
-    let c = ServerConfig::load(Some(&cfg), &|k| env.get(k).cloned()).expect("loads");
+    let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let c = ServerConfig::load(
+        Some(&cfg),
+        &env(&[
+            ("LANDOPP_LISTEN", "127.0.0.1:7777"),
+            ("LANDOPP_SERVER_LIMITS_TIMEOUT_MS", "1234"),
+            ("LANDOPP_SERVER_AUTH_JWT_ISSUER", "county-gis"),
+            ("LANDOPP_SERVER_CORS_ORIGINS", r#"["https://b.example", "https://c.example"]"#),
+            ("LANDOPP_SHARED_DATA", "/elsewhere"),
+        ]),
+    )
+    .expect("loads");
     assert_eq!(c.listen.port(), 7777, "the environment wins over the file");
+    assert_eq!(c.limits.timeout_ms, 1234, "every setting from the environment");
+    assert_eq!(c.auth.jwt_issuer, "county-gis");
+    assert_eq!(c.cors_origins, vec!["https://b.example", "https://c.example"]);
     assert_eq!(c.store, dir.path().join("s.db"), "paths relative to the file: store");
     assert_eq!(c.limits.max_page, 50);
     assert_eq!(c.data.as_ref().and_then(|d| d.spec.clone()), Some(spec.clone()));
@@ -48,7 +62,7 @@ fn toml_env_and_refusals() {
         ),
     )
     .expect("toml");
-    let c = ServerConfig::load(Some(&cfg), &|_| None).expect("loads");
+    let c = ServerConfig::load(Some(&cfg), &[]).expect("loads");
     let l2 = Land::from_config(c.data.as_ref().expect("data")).expect("land from parcels + csv");
     // equal scores, except where a land-use label is the empty string (a blank LULC_NAME): CSV
     // cannot tell an empty label from a missing value, so it reads back as missing
@@ -80,14 +94,14 @@ fn toml_env_and_refusals() {
             {"column": "AREA", "transform": {"type": "linear_benefit", "min": 0, "max": 50000}, "weight": 1}]}"#,
     )
     .expect("profile");
-    let c = ServerConfig::load(Some(&cfg), &|_| None).expect("loads");
+    let c = ServerConfig::load(Some(&cfg), &[]).expect("loads");
     let l3 = Land::from_config(c.data.as_ref().expect("data")).expect("land from attributes");
     assert_eq!(l3.profiles[0].name, "p");
     let area = l3.index.features().column("AREA").expect("AREA");
     assert!(area.values.iter().all(|v| v.is_finite() && *v > 0.0));
     assert!(l3.index.features().column("LULC_NAME").expect("LULC_NAME").is_categorical());
     std::fs::write(&cfg, "[data]\nparcels = \"x.gpkg\"\nattributes = []\n").expect("toml");
-    assert!(ServerConfig::load(Some(&cfg), &|_| None).is_err(), "parcels need features or attributes");
+    assert!(ServerConfig::load(Some(&cfg), &[]).is_err(), "parcels need features or attributes");
 
     for (bad, why) in [
         ("lisen = \"127.0.0.1:1\"\n", "unknown field"),
@@ -99,9 +113,13 @@ fn toml_env_and_refusals() {
         ("[data]\nspec = \"a.json\"\nparcels = \"b.gpkg\"\n", "spec, or parcels with features"),
     ] {
         std::fs::write(&cfg, bad).expect("toml");
-        let e = ServerConfig::load(Some(&cfg), &|_| None).expect_err(bad);
+        let e = ServerConfig::load(Some(&cfg), &[]).expect_err(bad);
         assert!(e.contains(why), "{bad}: {e}");
     }
-    let e = ServerConfig::load(None, &|k| (k == "LANDOPP_RATE_LIMIT").then(|| "fast".into())).expect_err("bad env");
+    let e = ServerConfig::load(None, &env(&[("LANDOPP_RATE_LIMIT", "fast")])).expect_err("bad env");
     assert!(e.contains("LANDOPP_RATE_LIMIT"), "{e}");
+    let e = ServerConfig::load(None, &env(&[("LANDOPP_SERVER_LIMITS_MAX_PAGEE", "5")])).expect_err("typo");
+    assert!(e.contains("max_pagee"), "{e}");
+    let e = ServerConfig::load(None, &env(&[("LANDOPP_SERVER_LIMITS_MAX_PAGE", "many")])).expect_err("type");
+    assert!(e.contains("max_page"), "{e}");
 }

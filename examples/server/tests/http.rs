@@ -401,7 +401,22 @@ async fn cors_headers_limits_and_problem_json() {
     let mut c = ServerConfig { cors_origins: vec!["https://maps.example.org".into()], ..Default::default() };
     c.limits.body_bytes = 4096;
     c.limits.max_vertices = 8;
+    c.limits.timeout_ms = 300;
     let s = start_with(c, HashMap::new()).await;
+    // a request that never finishes sending its body: 503 TIMEOUT after timeout_ms
+    let t0 = std::time::Instant::now();
+    let slow = raw(
+        s.addr,
+        format!("POST /v1/parcels/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{", s.admin),
+    );
+    let slow = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        // keep the connection open without sending the rest: `raw` waits for the server to answer and close
+        slow.await
+    })
+    .await
+    .expect("the server answers without the body");
+    slow.problem(503, "TIMEOUT");
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(300));
     let pre = |origin: &'static str| {
         let addr = s.addr;
         async move {
