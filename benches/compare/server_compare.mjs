@@ -143,12 +143,20 @@ try {
   execFileSync(bin('rust_side'), ['replicate', join(shared, 'bangor_me/parcels.gpkg'), 'MAPLOTUNIT', String(REPLICAS), gpkg, td])
   // a model for batch prediction: a random forest on the base parcels (elevation from the rest)
   const csv = ['id,' + COLS.map(([c]) => c).join(',')]
-  base.ids.forEach((id, i) => csv.push(`"${id}",` + COLS.map(([c]) => { const v = base.columns.find((x) => x.name === c).values[i]; return Number.isNaN(v) ? '' : v }).join(',')))
+  const elev = base.columns.find((x) => x.name === 'elev_mean').values
+  base.ids.forEach((id, i) => {
+    // parcels off the DEM have no elevation: not training rows
+    if (Number.isFinite(elev[i])) csv.push(`"${id}",` + COLS.map(([c]) => { const v = base.columns.find((x) => x.name === c).values[i]; return Number.isNaN(v) ? '' : v }).join(','))
+  })
   writeFileSync(join(td, 'base.csv'), csv.join('\n') + '\n')
   mkdirSync(join(td, 'models', 'models'), { recursive: true })
   execFileSync(bin('landopp'), ['train', join(td, 'base.csv'), '--target', 'elev_mean', '--columns', 'slope_mean,area_acres,road_distance_m,stream_distance_m,polsby_popper,mrr_fill,slope_share_le_15',
-    '--random-folds', '--k', '2', '--n-estimators', '100', '--version', 'bench-1.0.0', '-o', join(td, 'models', 'models', 'bench-1.0.0.json')], { stdio: 'ignore' })
+    '--random-folds', '--k', '2', '--n-estimators', '100', '--version', 'bench-1.0.0', '-o', join(td, 'models', 'models', 'bench-1.0.0.json')], { stdio: ['ignore', 'ignore', 'inherit'] })
   writeFileSync(join(td, 'models', 'registry.json'), JSON.stringify({ production: 'bench-1.0.0', history: [] }))
+  if (process.env.LANDOPP_BENCH_INPUTS_ONLY) {
+    console.log(`inputs in ${td}`)
+    process.exit(0)
+  }
   const toml = (port, store, limits) => `listen = "127.0.0.1:${port}"\nstore = "${store}"\n[data]\nparcels = "${gpkg}"\nid_field = "pid"\nattributes = [${COLS.map(([c]) => `"${c}"`).join(', ')}]\nprofiles = ["${join(td, 'profile.json')}"]\n[models]\nregistry = "${join(td, 'models')}"\n[limits]\n${limits}\n`
   const startServer = (port, name, limits) => {
     const cfg = join(td, `${name}.toml`)
@@ -161,13 +169,13 @@ try {
 
   // --- start-up to ready, 1 M parcels (GeoPackage read + validation + R-tree + scoring + model warm-up)
   const starts = []
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const p = startServer(18600 + i, `start${i}`, 'rate_per_key = 0.0\nrate_per_ip = 0.0')
     starts.push(await waitReady(18600 + i, '/readyz', {}, p))
     p.kill('SIGTERM')
     await new Promise((r) => p.on('exit', r))
   }
-  rows.push(['start-up to ready, 1 M parcels (read + validation + R-tree + scoring + model warm-up), fresh process, median of 3', 'landopp-server', median(starts), 'target', 5000, `${(median(starts) / 1000).toFixed(2)} s (target ≤ 5 s)`])
+  rows.push(['start-up to ready, 1 M parcels (read + validation + R-tree + scoring + model warm-up), fresh process, median of 5', 'landopp-server', median(starts), 'target', 5000, `${(median(starts) / 1000).toFixed(2)} s (target ≤ 5 s)`])
 
   // --- the three services ------------------------------------------------------------------------
   const S = 18700
@@ -222,7 +230,7 @@ try {
     rows.push([`search at 2,000 req/s (2 km + 2 filters + top 20 with explanations, 1 M), p50 / p95 / p99, median of 5 interleaved 6 s runs`, t.name, m(runs, 'p95'), 'p99', m(runs, 'p99'), `p50 ${m(runs, 'p50').toFixed(2)} ms; ${Math.round(m(runs, 'achieved'))} req/s done; non-200 ${bad}`])
   }
   // the highest rate each sustains with p99 ≤ 20 ms (4 s steps, interleaved by step)
-  const steps = [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]
+  const steps = [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000]
   const best = targets.map(() => 0)
   const alive = targets.map(() => true)
   for (const rate of steps) {
@@ -235,7 +243,7 @@ try {
     }
     if (!alive.some(Boolean)) break
   }
-  for (const [i, t] of targets.entries()) rows.push(['max sustained search rate with p99 ≤ 20 ms (steps of 1,000-2,000 req/s, 4 s each)', t.name, best[i], 'ratio to landopp-server', best[0], `${(best[0] / Math.max(best[i], 1)).toFixed(2)}×`])
+  for (const [i, t] of targets.entries()) rows.push(['max sustained search rate with p99 ≤ 20 ms (steps of 250-2,000 req/s, 4 s each, interleaved by step)', t.name, best[i], 'ratio to landopp-server', best[0], `${(best[0] / Math.max(best[i], 1)).toFixed(2)}×`])
   nodeSrv.kill()
   py.kill()
 
@@ -251,7 +259,7 @@ try {
   }
   const perS = (batches * 10000) / ((now() - tp) / 1000)
   const per1000 = ((2 * PRICE) / (perS * 3600)) * 1000
-  rows.push(['batch prediction (random forest, 100 trees, 7 features; 10,000 parcel ids per request, 2 in flight)', 'landopp-server', perS, 'USD per 1,000 predictions', per1000, `at $${PRICE}/core-hour × 2 cores: $${(per1000 / 1000).toExponential(2)} per prediction (seed asks < $0.01)`])
+  rows.push(['batch prediction (random forest, 100 trees, 7 features; 10,000 parcel ids per request, 2 in flight)', 'landopp-server', perS, 'USD per 1,000 predictions', per1000, `parcels/s; at $${PRICE}/core-hour × 2 cores: $${(per1000 / 1000).toExponential(2)} per prediction, ${(0.01 / (per1000 / 1000)).toExponential(1)}× below the seed's $0.01`])
 
   // --- rate limit at 10× the limit: only 429s besides 200s, memory flat ---------------------------
   srv.kill('SIGTERM')
@@ -271,4 +279,5 @@ try {
 console.log(`\n1,064,300 parcels; landopp ${landopp.version()}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}\n`)
 console.log('| case | service | value | reference | value | note |')
 console.log('|---|---|---:|---|---:|---|')
-for (const [c, a, ta, b, tb, r] of rows) console.log(`| ${c} | ${a} | ${Number(ta).toFixed(2)} | ${b} | ${Number(tb).toFixed(2)} | ${r} |`)
+const fmt = (v) => (v !== 0 && Math.abs(v) < 0.01 ? Number(v).toExponential(2) : Number(v).toFixed(2))
+for (const [c, a, ta, b, tb, r] of rows) console.log(`| ${c} | ${a} | ${fmt(ta)} | ${b} | ${fmt(tb)} | ${r} |`)

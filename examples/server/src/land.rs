@@ -7,7 +7,6 @@ use landopp::pipeline::FeatureSpec;
 use landopp::scoring::{score, Profile, ScoreResult};
 use landopp::search::SearchIndex;
 use landopp::{Parcels, Result};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The presets bundled with landopp (`core/presets`), by name.
@@ -37,8 +36,8 @@ pub struct Scored {
 pub struct Land {
     /// Geometries (in a metric CRS) and features.
     pub index: SearchIndex,
-    /// Row of each parcel id.
-    pub rows: HashMap<String, usize>,
+    /// Rows sorted by parcel id: the id → row lookup (4 bytes a parcel, built in parallel).
+    by_id: Vec<u32>,
     /// Served profiles; the first is the default.
     pub profiles: Vec<Scored>,
 }
@@ -65,7 +64,9 @@ impl Land {
         match (&c.spec, &c.parcels, &c.features) {
             (Some(spec), _, _) => Self::load(&FeatureSpec::read(spec)?, &c.profiles, &c.presets, true),
             (None, Some(parcels), features) => {
+                let t0 = std::time::Instant::now();
                 let mut parcels = Parcels::read(parcels, c.layer.as_deref(), c.id_field.as_deref())?;
+                tracing::info!(ms = t0.elapsed().as_millis() as u64, parcels = parcels.len(), "parcels read");
                 let mut table = match features {
                     Some(f) => landopp::FeatureTable::read_csv(f)?,
                     None => landopp::FeatureTable::new(parcels.ids.clone()),
@@ -118,6 +119,7 @@ impl Land {
             })?;
             profiles.push((name.clone(), Profile::parse(text)?));
         }
+        let t0 = std::time::Instant::now();
         let mut scored: Vec<Scored> = Vec::new();
         for (name, p) in profiles {
             if scored.iter().any(|s| s.name == name) {
@@ -130,9 +132,35 @@ impl Land {
                 Err(e) => return Err(e),
             }
         }
-        let rows = features.ids().iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
-        let index = SearchIndex::from_parcels(parcels, features, None)?;
-        Ok(Land { index, rows, profiles: scored })
+        tracing::info!(ms = t0.elapsed().as_millis() as u64, profiles = scored.len(), "profiles scored");
+        let t0 = std::time::Instant::now();
+        let ids = features.ids_shared();
+        if ids.len() > u32::MAX as usize {
+            return Err(landopp::Error::InvalidInput(format!(
+                "{} parcels: at most {} are served",
+                ids.len(),
+                u32::MAX
+            )));
+        }
+        // the id lookup is sorted beside the index build
+        let (by_id, index) = rayon::join(
+            || {
+                use rayon::prelude::*;
+                let mut by_id: Vec<u32> = (0..ids.len() as u32).collect();
+                by_id.par_sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+                by_id
+            },
+            || SearchIndex::from_parcels(parcels, features, None),
+        );
+        let index = index?;
+        tracing::info!(ms = t0.elapsed().as_millis() as u64, "search index and id lookup built");
+        Ok(Land { index, by_id, profiles: scored })
+    }
+
+    /// The row of a parcel id.
+    pub fn row(&self, id: &str) -> Option<usize> {
+        let ids = self.index.features().ids();
+        self.by_id.binary_search_by(|&r| ids[r as usize].as_str().cmp(id)).ok().map(|k| self.by_id[k] as usize)
     }
 
     /// A served profile by name (`None`: the default).

@@ -65,14 +65,8 @@ impl Server {
         land: impl Into<Arc<land::Land>>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Server, String> {
-        config.check()?;
-        metrics_handle();
-        let store = store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?;
-        let keys = auth::KeyCache::default();
-        keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
-        let bootstrap_key = bootstrap(&store, &keys, env)?;
-        let jwt = auth::Jwt::new(&config.auth, env)?;
         let land: Arc<land::Land> = land.into();
+        let t0 = std::time::Instant::now();
         let models = match &config.models {
             None => None,
             Some(m) => {
@@ -87,6 +81,25 @@ impl Server {
                 Some(loaded)
             }
         };
+        tracing::info!(ms = t0.elapsed().as_millis() as u64, "models loaded and warmed");
+        Self::start_with_models(config, land, models, env).await
+    }
+
+    /// [`Server::start`] with the models already open ([`load`] reads them while the parcels
+    /// load).
+    pub async fn start_with_models(
+        config: config::ServerConfig,
+        land: Arc<land::Land>,
+        models: Option<models::Models>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Server, String> {
+        config.check()?;
+        metrics_handle();
+        let store = store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?;
+        let keys = auth::KeyCache::default();
+        keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
+        let bootstrap_key = bootstrap(&store, &keys, env)?;
+        let jwt = auth::Jwt::new(&config.auth, env)?;
         let jobs = match &config.jobs_root {
             None => None,
             Some(root) => {
@@ -129,6 +142,31 @@ impl Server {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// Load the configured land and models at once: the model files are read while the parcels load
+/// (two cores, two jobs), then the models are warmed on the features. The demo's models (trained
+/// on its features) are left to [`Server::start`].
+pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<models::Models>), String> {
+    let data = config.data.clone().ok_or("no [data] section")?;
+    let land = tokio::task::spawn_blocking(move || land::Land::from_config(&data));
+    let models = config.models.clone().filter(|m| !m.demo).map(|m| {
+        let read = tokio::task::spawn_blocking({
+            let m = m.clone();
+            move || models::Models::read(&m)
+        });
+        (m, read)
+    });
+    let land = land.await.map_err(|e| e.to_string())?.map_err(|e| format!("[{}] {e}", e.code()))?;
+    let models = match models {
+        None => None,
+        Some((c, read)) => {
+            let mut m = read.await.map_err(|e| e.to_string())?.map_err(|e| format!("models: [{}] {e}", e.code()))?;
+            m.prepare(&c, land.index.features()).map_err(|e| format!("models: [{}] {e}", e.code()))?;
+            Some(m)
+        }
+    };
+    Ok((land, models))
 }
 
 /// The first admin key of an empty store.

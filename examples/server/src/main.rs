@@ -85,18 +85,21 @@ async fn run(args: Args) -> Result<(), String> {
         });
     }
     let t0 = std::time::Instant::now();
-    let land = match (&config.data, args.demo) {
-        (_, true) => tokio::task::spawn_blocking(move || landopp_server::land::Land::demo(args.data.as_deref())),
-        (Some(d), false) => {
-            let d = d.clone();
-            tokio::task::spawn_blocking(move || landopp_server::land::Land::from_config(&d))
+    let server = match (&config.data, args.demo) {
+        (_, true) => {
+            let data = args.data.clone();
+            let land = tokio::task::spawn_blocking(move || landopp_server::land::Land::demo(data.as_deref()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("[{}] {e}", e.code()))?;
+            landopp_server::Server::start(config, land, &env).await?
+        }
+        (Some(_), false) => {
+            let (land, models) = landopp_server::load(&config).await?;
+            landopp_server::Server::start_with_models(config, land.into(), models, &env).await?
         }
         (None, false) => return Err("give --demo, or --config with a [data] section".into()),
-    }
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("[{}] {e}", e.code()))?;
-    let server = landopp_server::Server::start(config, land, &env).await?;
+    };
     tracing::info!(
         addr = %server.addr,
         parcels = server.state.land.index.len(),

@@ -82,6 +82,17 @@ pub struct Accuracy {
     pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
+/// One prediction touches every tree and the encoder before the first request does. A model
+/// whose inputs the served features lack is refused here, at start or promote, not at the first
+/// request.
+fn warm(m: &Model, features: &FeatureTable) -> Result<()> {
+    if !features.is_empty() {
+        let one = features.select_rows(&[0])?;
+        m.predict_table(&one)?;
+    }
+    Ok(())
+}
+
 /// A registered model.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ModelInfo {
@@ -96,31 +107,50 @@ pub struct ModelInfo {
 impl Models {
     /// Open the registry, load the production model and the A/B pair, and warm them on `features`.
     pub fn open(c: &ModelsConfig, features: &FeatureTable) -> Result<Models> {
-        let registry = Registry::open(&c.registry)?;
-        let drift = match &c.drift_reference {
-            None => None,
-            Some(p) => Some(landopp::ml::drift::report_tables(&FeatureTable::read_csv(p)?, features, None, None)?),
-        };
-        for col in drift.iter().flat_map(|d| &d.columns) {
-            metrics::gauge!("landopp_feature_drift_psi", "feature" => col.name.clone()).set(col.psi);
-        }
+        let mut m = Models::read(c)?;
+        m.prepare(c, features)?;
+        Ok(m)
+    }
+
+    /// The first half of [`Models::open`], which needs no features (so it runs while the parcels
+    /// load): the registry, and the production model and the A/B pair read from their files.
+    pub fn read(c: &ModelsConfig) -> Result<Models> {
         let m = Models {
-            registry,
+            registry: Registry::open(&c.registry)?,
             live: RwLock::new(HashMap::new()),
             production: RwLock::new(None),
             ab: c.ab_split.clone(),
-            drift,
+            drift: None,
         };
+        let mut versions = Vec::new();
         if let Some(ab) = &m.ab {
             ab.assign("")?;
-            m.load(&ab.model_a, features)?;
-            m.load(&ab.model_b, features)?;
+            versions.extend([ab.model_a.clone(), ab.model_b.clone()]);
         }
-        if let Some(p) = m.registry.production()? {
-            m.load(&p, features)?;
-            *m.production.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+        let production = m.registry.production()?;
+        versions.extend(production.clone());
+        for v in versions {
+            m.read_version(&v)?;
         }
+        *m.production.write().unwrap_or_else(|e| e.into_inner()) = production;
         Ok(m)
+    }
+
+    /// The second half of [`Models::open`]: warm every loaded model on the served features and
+    /// compute their drift against the reference.
+    pub fn prepare(&mut self, c: &ModelsConfig, features: &FeatureTable) -> Result<()> {
+        let live: Vec<Arc<Model>> = self.live.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for m in live {
+            warm(&m, features)?;
+        }
+        self.drift = match &c.drift_reference {
+            None => None,
+            Some(p) => Some(landopp::ml::drift::report_tables(&FeatureTable::read_csv(p)?, features, None, None)?),
+        };
+        for col in self.drift.iter().flat_map(|d| &d.columns) {
+            metrics::gauge!("landopp_feature_drift_psi", "feature" => col.name.clone()).set(col.psi);
+        }
+        Ok(())
     }
 
     /// The demo's registry: a random forest predicting a parcel's land-use class from its
@@ -154,18 +184,21 @@ impl Models {
     }
 
     /// Load (and warm) a version unless loaded.
-    fn load(&self, version: &str, features: &FeatureTable) -> Result<Arc<Model>> {
+    /// Read a version's file unless loaded.
+    fn read_version(&self, version: &str) -> Result<Arc<Model>> {
         if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
             return Ok(m.clone());
         }
         let path = self.registry.model_path(version)?;
         let m = Arc::new(Model::load(&path, &LoadOptions::default())?);
-        // warm: one prediction touches every tree and the encoder before the first request does
-        if !features.is_empty() {
-            let one = features.select_rows(&[0])?;
-            let _ = m.predict_table(&one);
-        }
         self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
+        Ok(m)
+    }
+
+    /// Load (and warm) a version unless loaded.
+    fn load(&self, version: &str, features: &FeatureTable) -> Result<Arc<Model>> {
+        let m = self.read_version(version)?;
+        warm(&m, features)?;
         Ok(m)
     }
 
@@ -232,7 +265,7 @@ impl Models {
     pub fn accuracy(
         &self,
         features: &FeatureTable,
-        rows: &HashMap<String, usize>,
+        row_of: &dyn Fn(&str) -> Option<usize>,
         feedback: &[crate::store::Feedback],
         version: Option<&str>,
     ) -> Result<Accuracy> {
@@ -252,7 +285,7 @@ impl Models {
         let usable: Vec<(usize, f64)> = feedback
             .iter()
             .filter_map(|f| {
-                let row = *rows.get(&f.parcel_id)?;
+                let row = row_of(&f.parcel_id)?;
                 let truth = if k == 0 {
                     f.label.filter(|l| l.is_finite())?
                 } else {

@@ -656,7 +656,7 @@ async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pair
         }
     }
     let land = st.land.clone();
-    let &row = land.rows.get(&id).ok_or_else(|| Problem::not_found("no parcel has that id"))?;
+    let row = land.row(&id).ok_or_else(|| Problem::not_found("no parcel has that id"))?;
     let s = land.profile(profile.as_deref())?;
     let num = |x: f64| (!x.is_nan()).then_some(x);
     let features = land
@@ -747,7 +747,7 @@ async fn feedback(
     Extension(ctx): Extension<Ctx>,
     Body(f): Body<Feedback>,
 ) -> ApiResult<Response> {
-    if !st.land.rows.contains_key(&f.parcel_id) {
+    if st.land.row(&f.parcel_id).is_none() {
         return Err(Problem::not_found("no parcel has that id"));
     }
     if f.label.is_some_and(|l| !l.is_finite()) {
@@ -805,8 +805,8 @@ async fn predict(
     let rows = r
         .parcel_ids
         .into_iter()
-        .map(|id| match st.land.rows.get(&id) {
-            Some(&row) => Ok((id, row)),
+        .map(|id| match st.land.row(&id) {
+            Some(row) => Ok((id, row)),
             None => {
                 Err(Problem::not_found(format!("no parcel has the id {:?}", id.chars().take(64).collect::<String>())))
             }
@@ -1019,7 +1019,7 @@ async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     Ok(Json(
         blocking(move || {
             let models = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
-            models.accuracy(s.land.index.features(), &s.land.rows, &feedback, version.as_deref())
+            models.accuracy(s.land.index.features(), &|id| s.land.row(id), &feedback, version.as_deref())
         })
         .await?,
     ))

@@ -591,7 +591,7 @@ async fn search_answers_match_the_library() {
     assert_eq!(again, want);
     // parcel by id: score, rank and explanation of the library
     let d = as_key(s.addr, &s.admin, "GET", "/v1/parcels/357730", None).await.json();
-    let row = l.rows["357730"];
+    let row = l.row("357730").expect("row");
     assert_eq!(d["score"], json!(l.profiles[0].scores.score[row]));
     assert_eq!(d["explanation"], serde_json::to_value(l.profiles[0].scores.explanation(row)).expect("json"));
     assert!(
@@ -725,7 +725,7 @@ async fn models_predict_explain_promote_and_ab_route() {
         landopp::ml::lifecycle::Model::load(registry.model_path("demo-1.0.0").expect("path"), &Default::default())
             .expect("model");
     let l = land();
-    let rows: Vec<usize> = ids.iter().map(|i| l.rows[*i]).collect();
+    let rows: Vec<usize> = ids.iter().map(|i| l.row(i).expect("row")).collect();
     let sub = l.index.features().select_rows(&rows).expect("rows");
     let p0 = model.predict_column(&sub, 0).expect("predict");
     let explained = model.explain_table(&sub).expect("explain");
@@ -772,7 +772,10 @@ async fn models_predict_explain_promote_and_ab_route() {
     assert_eq!(after[0]["model_version"], "demo-2.0.0");
     assert_eq!(
         after[0]["values"][0],
-        json!(m2.predict_column(&l.index.features().select_rows(&[l.rows["357730"]]).expect("row"), 0).expect("p")[0])
+        json!(
+            m2.predict_column(&l.index.features().select_rows(&[l.row("357730").expect("row")]).expect("row"), 0)
+                .expect("p")[0]
+        )
     );
     let r = as_key(s.addr, &s.admin, "POST", "/v1/models/..%2F..%2Fetc/promote", None).await;
     assert!(r.status == 400 || r.status == 404, "{}", r.body);
@@ -812,7 +815,7 @@ async fn models_predict_explain_promote_and_ab_route() {
         HashMap::new(),
     )
     .await;
-    let all: Vec<&String> = l.rows.keys().collect();
+    let all: Vec<&String> = l.index.features().ids().iter().collect();
     let r = as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(&json!({"parcel_ids": all}).to_string()))
         .await
         .json();
@@ -956,7 +959,7 @@ async fn analytics_areas_scores_model_usage_and_accuracy() {
         200
     );
     let l = land();
-    let mut ids: Vec<&String> = l.rows.keys().collect();
+    let mut ids: Vec<&String> = l.index.features().ids().iter().collect();
     ids.sort();
     let r = as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(&json!({"parcel_ids": ids}).to_string())).await;
     assert_eq!(r.status, 200);
@@ -964,7 +967,7 @@ async fn analytics_areas_scores_model_usage_and_accuracy() {
     let lu = l.index.features().column("landuse_dominant").expect("col");
     let mut fed = Vec::new();
     for id in ids.iter().take(10) {
-        let label = lu.label(l.rows[id.as_str()]).unwrap_or("").to_string();
+        let label = lu.label(l.row(id).expect("row")).unwrap_or("").to_string();
         fed.push((id.to_string(), label.clone()));
         let b = json!({"parcel_id": id, "outcome": label}).to_string();
         assert_eq!(as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(&b)).await.status, 201);
@@ -989,7 +992,7 @@ async fn analytics_areas_scores_model_usage_and_accuracy() {
     let acc = as_key(s.addr, &s.admin, "GET", "/v1/analytics/accuracy", None).await.json();
     let reg_models = as_key(s.addr, &s.admin, "GET", "/v1/models", None).await.json();
     let classes: Vec<String> = serde_json::from_value(reg_models[0]["card"]["classes"].clone()).expect("classes");
-    let rows: Vec<usize> = fed.iter().map(|(id, _)| l.rows[id.as_str()]).collect();
+    let rows: Vec<usize> = fed.iter().map(|(id, _)| l.row(id).expect("row")).collect();
     let truth: Vec<f64> = fed.iter().map(|(_, c)| classes.iter().position(|x| x == c).expect("class") as f64).collect();
     let p = as_key(
         s.addr,
