@@ -155,23 +155,20 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
     let mut st = conn.prepare(&sql).map_err(|e| sql_err(path, e))?;
     let mut builders: Vec<ColumnBuilder> = attrs.iter().map(|c| ColumnBuilder::new(c.0.clone(), hint(&c.1))).collect();
     let mut fids = Vec::new();
-    // geometry blobs are copied into one arena while SQLite steps through the rows, then decoded
-    // in parallel (the decoding is most of a large layer's read)
-    let mut arena: Vec<u8> = Vec::new();
-    let mut spans: Vec<Option<(usize, usize)>> = Vec::new();
+    let mut geoms = Vec::new();
     let mut rows = st.query([]).map_err(|e| sql_err(path, e))?;
     while let Some(row) = rows.next().map_err(|e| sql_err(path, e))? {
         fids.push(row.get::<_, i64>(0).unwrap_or(fids.len() as i64));
-        match row.get_ref(1).map_err(|e| sql_err(path, e))? {
-            ValueRef::Null => spans.push(None),
-            ValueRef::Blob(b) => {
-                spans.push(Some((arena.len(), arena.len() + b.len())));
-                arena.extend_from_slice(b);
-            }
+        let g = match row.get_ref(1).map_err(|e| sql_err(path, e))? {
+            ValueRef::Null => None,
+            ValueRef::Blob(b) => parse_blob(b).map_err(|e| {
+                Error::format(FMT, path, format!("layer {name:?} feature {}: {e}", fids.last().copied().unwrap_or(0)))
+            })?,
             _ => {
                 return Err(Error::format(FMT, path, format!("layer {name:?}: geometry column holds a non-blob value")))
             }
-        }
+        };
+        geoms.push(g);
         for (k, b) in builders.iter_mut().enumerate() {
             let v = match row.get_ref(k + 2).map_err(|e| sql_err(path, e))? {
                 ValueRef::Null => OwnedValue::Null,
@@ -183,19 +180,6 @@ pub fn read(path: &Path, layer: Option<&str>) -> Result<VectorLayer> {
             b.push(v);
         }
     }
-    let geoms = {
-        use rayon::prelude::*;
-        spans
-            .par_iter()
-            .enumerate()
-            .map(|(i, span)| match span {
-                None => Ok(None),
-                Some((a, b)) => parse_blob(&arena[*a..*b])
-                    .map_err(|e| Error::format(FMT, path, format!("layer {name:?} feature {}: {e}", fids[i]))),
-            })
-            .collect::<Result<Vec<_>>>()?
-    };
-    drop(arena);
     Ok(VectorLayer {
         name,
         crs,
