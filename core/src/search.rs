@@ -639,7 +639,8 @@ impl SearchIndex {
         if !(tolerance_m.is_finite() && tolerance_m >= 0.0) {
             return Err(Error::InvalidInput(format!("tolerance_m {tolerance_m} must be >= 0")));
         }
-        let all = Query { limit: usize::MAX, cursor: None, ..q.clone() };
+        // every match, without explanations (only ids are needed: no per-hit allocations)
+        let all = Query { limit: usize::MAX, cursor: None, explain: false, ..q.clone() };
         let page = self.query_with(&all, scores)?;
         // map hits back to row indices (ids may repeat: take rows in query order)
         let mut rows = self.candidates(&all)?;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub jobs: Option<Arc<crate::jobs::Jobs>>,
     /// API keys, mirrored from the store.
     pub keys: KeyCache,
+    /// Users, mirrored from the store.
+    pub users: crate::auth::UserCache,
     /// JWTs.
     pub jwt: crate::auth::Jwt,
     /// Per key / user.
@@ -64,6 +66,21 @@ impl AppState {
         if self.analytics.try_send(e).is_err() {
             metrics::counter!("landopp_analytics_dropped_total").increment(1);
         }
+    }
+
+    /// Append to the audit log in the next batch (authentication failures and refusals: nothing
+    /// acknowledged depends on them, and a flood of them must not cost a disk sync each).
+    pub fn audit_later(&self, ctx: &Ctx, actor: &str, action: &str, target: &str, outcome: &str) {
+        self.record(Event::Audit(AuditEntry {
+            seq: 0,
+            at: 0,
+            actor: actor.into(),
+            action: action.into(),
+            target: target.chars().take(200).collect(),
+            outcome: outcome.into(),
+            client: ctx.client.clone(),
+            request_id: ctx.id.clone(),
+        }));
     }
 
     /// Append to the audit log (awaited: an acknowledged write is on disk).
@@ -171,14 +188,14 @@ async fn check(st: St, role: Option<Role>, mut req: Request, next: Next) -> Resp
     let p = match principal(&st, req.headers()) {
         Ok(p) => p,
         Err(why) => {
-            st.audit(&ctx, "anonymous", "auth_failure", req.uri().path(), why.as_str()).await;
+            st.audit_later(&ctx, "anonymous", "auth_failure", req.uri().path(), why.as_str());
             let mut r = Problem::unauthenticated(why).into_response();
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer, ApiKey"));
             return r;
         }
     };
     if let Err(e) = p.require(min) {
-        st.audit(&ctx, &p.subject, "forbidden", req.uri().path(), "denied").await;
+        st.audit_later(&ctx, &p.subject, "forbidden", req.uri().path(), "denied");
         return e.into_response();
     }
     if let Err(l) = st.per_key.check(&p.subject) {
@@ -197,7 +214,7 @@ fn principal(st: &AppState, h: &HeaderMap) -> Result<Principal, String> {
     if let Some(a) = h.get(header::AUTHORIZATION) {
         let a = a.to_str().map_err(|_| "malformed Authorization header".to_string())?;
         let t = a.strip_prefix("Bearer ").ok_or("Authorization must be `Bearer <token>`")?;
-        return st.jwt.verify(t.trim());
+        return st.users.check(&st.jwt.verify(t.trim())?);
     }
     Err("credentials required: X-API-Key or Authorization: Bearer".into())
 }

@@ -135,6 +135,18 @@ impl KeyCache {
             k.revoked_at = Some(at);
         }
     }
+    /// True when the key exists and is neither revoked nor expired.
+    pub fn is_active(&self, id: &str, now: i64) -> bool {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .is_some_and(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now))
+    }
+    /// True when the key id exists, whatever its state.
+    pub fn exists(&self, id: &str) -> bool {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+    }
     /// True when an active admin key exists.
     pub fn has_active_admin(&self, now: i64) -> bool {
         self.keys
@@ -159,6 +171,43 @@ impl KeyCache {
         }
         let role = Role::parse(&k.role).ok_or("API key with an unknown role")?;
         Ok(Principal { subject: format!("key:{id}"), role })
+    }
+}
+
+/// The users (name → role, creation time), mirrored from the store like the keys: a token is
+/// honoured only while its user exists with the role it names and was issued after the user was
+/// (re)created, so deleting or re-creating a user ends their tokens at once.
+#[derive(Debug, Default)]
+pub struct UserCache {
+    users: RwLock<HashMap<String, (Role, i64)>>,
+}
+
+impl UserCache {
+    /// Replace the cache with the store's users.
+    pub fn load(&self, users: &[crate::store::UserRecord]) {
+        let mut m = self.users.write().unwrap_or_else(|p| p.into_inner());
+        *m = users.iter().filter_map(|u| Some((u.name.clone(), (Role::parse(&u.role)?, u.created_at)))).collect();
+    }
+    /// Add or replace a user.
+    pub fn put(&self, name: &str, role: Role, created_at: i64) {
+        self.users.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), (role, created_at));
+    }
+    /// Forget a user.
+    pub fn remove(&self, name: &str) {
+        self.users.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+    }
+    /// Check a verified token's claims against the user as they are now.
+    pub fn check(&self, c: &Claims) -> Result<Principal, String> {
+        let name = c.sub.strip_prefix("user:").ok_or("token subject is not a user")?;
+        let m = self.users.read().unwrap_or_else(|p| p.into_inner());
+        let &(role, created) = m.get(name).ok_or("the token's user no longer exists")?;
+        if role != c.role {
+            return Err("the token's role is no longer the user's: log in again".into());
+        }
+        if c.iat < created {
+            return Err("the token was issued before the user was re-created".into());
+        }
+        Ok(Principal { subject: c.sub.clone(), role })
     }
 }
 
@@ -288,8 +337,9 @@ impl Jwt {
         Ok((t, self.ttl_s))
     }
 
-    /// Check a presented token. The error names the reason, never the token.
-    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+    /// Check a presented token's signature and claims; the error names the reason, never the
+    /// token. The caller checks the claims against the user ([`UserCache::check`]).
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
         use jsonwebtoken::errors::ErrorKind as K;
         let d = jsonwebtoken::decode::<Claims>(token, &self.decode, &self.validation).map_err(|e| {
             match e.kind() {
@@ -304,9 +354,6 @@ impl Jwt {
             }
             .to_string()
         })?;
-        if !d.claims.sub.starts_with("user:") {
-            return Err("token subject is not a user".into());
-        }
-        Ok(Principal { subject: d.claims.sub, role: d.claims.role })
+        Ok(d.claims)
     }
 }

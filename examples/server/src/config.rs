@@ -135,6 +135,10 @@ pub struct Limits {
     pub max_page: usize,
     /// Request timeout, milliseconds.
     pub timeout_ms: u64,
+    /// Largest `tolerance_m` of a site assembly, metres.
+    pub max_site_tolerance_m: f64,
+    /// Most parcels a site assembly may group.
+    pub max_site_parcels: usize,
 }
 
 impl Default for Limits {
@@ -147,6 +151,8 @@ impl Default for Limits {
             max_vertices: 10_000,
             max_page: 1000,
             timeout_ms: 30_000,
+            max_site_tolerance_m: 1000.0,
+            max_site_parcels: 50_000,
         }
     }
 }

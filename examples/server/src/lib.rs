@@ -99,6 +99,8 @@ impl Server {
         let keys = auth::KeyCache::default();
         keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
         let bootstrap_key = bootstrap(&store, &keys, env)?;
+        let users = auth::UserCache::default();
+        users.load(&store.run_sync(|c| store::users::list(c)).map_err(|e| e.to_string())?);
         let jwt = auth::Jwt::new(&config.auth, env)?;
         let jobs = match &config.jobs_root {
             None => None,
@@ -120,6 +122,7 @@ impl Server {
             jobs,
             store,
             keys,
+            users,
             jwt,
             analytics: tx,
             config,
@@ -181,9 +184,16 @@ fn bootstrap(
     };
     if let Some(k) = &given {
         let (id, secret) = auth::split_key(k).ok_or(
-            "LANDOPP_BOOTSTRAP_ADMIN_KEY must look like lok_<16 hex>_<64 hex> (make one with `landopp-server new-key`)",
+            "LANDOPP_BOOTSTRAP_ADMIN_KEY must look like lok_<16 hex>_<64 hex> (make one with `landopp-server --new-key`)",
         )?;
-        if keys.verify(k, store::now()).is_ok() {
+        if keys.exists(id) {
+            // already there (maybe revoked or rotated since): left as it is
+            if keys.verify(k, store::now()).is_err() {
+                tracing::warn!(
+                    key_id = id,
+                    "LANDOPP_BOOTSTRAP_ADMIN_KEY names a key that is revoked, expired or differs"
+                );
+            }
             return Ok(None);
         }
         let rec = store::KeyRecord {

@@ -38,6 +38,7 @@ fn main() -> std::process::ExitCode {
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LANDOPP_LOG").unwrap_or_else(|_| "info".into()))
         .with_current_span(false)
+        .with_writer(std::io::stderr)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -57,7 +58,9 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let env = |k: &str| std::env::var(k).ok();
-    let vars: Vec<(String, String)> = std::env::vars().collect();
+    // (variables that are not UTF-8 are not landopp's: skipped, not a panic)
+    let vars: Vec<(String, String)> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
     let mut config = landopp_server::config::ServerConfig::load(args.config.as_deref(), &vars)?;
     if let Some(l) = args.listen {
         config.listen = l;
@@ -109,9 +112,30 @@ async fn run(args: Args) -> Result<(), String> {
     );
     println!("landopp-server listening on http://{}", server.addr);
     if let Some(k) = &server.bootstrap_key {
-        println!("admin API key (shown once; send it as X-API-Key): {k}");
+        use std::io::IsTerminal;
+        if std::io::stdout().is_terminal() {
+            println!("admin API key (shown once; send it as X-API-Key): {k}");
+        } else {
+            // not a terminal (a service manager, a container log): the key goes to a file only
+            // its owner reads, never into a log stream
+            let mut path = server.state.config.store.clone().into_os_string();
+            path.push(".admin-key");
+            write_private(std::path::Path::new(&path), k)?;
+            println!("admin API key written to {} (shown once: read it, then delete the file)", path.to_string_lossy());
+        }
     }
     server.serve_until(shutdown()).await
+}
+
+/// Write a secret to a new file readable by its owner only.
+fn write_private(path: &std::path::Path, secret: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(f, "{secret}").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// SIGTERM or Ctrl-C: stop accepting, finish the requests in flight.

@@ -38,6 +38,7 @@ pub struct Models {
     production: RwLock<Option<String>>,
     ab: Option<AbSplit>,
     drift: Option<landopp::ml::drift::DriftReport>,
+    promoting: std::sync::Mutex<()>,
 }
 
 /// One prediction.
@@ -121,6 +122,7 @@ impl Models {
             production: RwLock::new(None),
             ab: c.ab_split.clone(),
             drift: None,
+            promoting: std::sync::Mutex::new(()),
         };
         let mut versions = Vec::new();
         if let Some(ab) = &m.ab {
@@ -184,7 +186,7 @@ impl Models {
     }
 
     /// Load (and warm) a version unless loaded.
-    /// Read a version's file unless loaded.
+    /// Read a version's file unless loaded (served once warmed, by [`Models::prepare`]).
     fn read_version(&self, version: &str) -> Result<Arc<Model>> {
         if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
             return Ok(m.clone());
@@ -195,10 +197,15 @@ impl Models {
         Ok(m)
     }
 
-    /// Load (and warm) a version unless loaded.
+    /// Load and warm a version unless loaded; it is served only once warmed.
     fn load(&self, version: &str, features: &FeatureTable) -> Result<Arc<Model>> {
-        let m = self.read_version(version)?;
+        if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
+            return Ok(m.clone());
+        }
+        let path = self.registry.model_path(version)?;
+        let m = Arc::new(Model::load(&path, &LoadOptions::default())?);
         warm(&m, features)?;
+        self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
         Ok(m)
     }
 
@@ -225,23 +232,28 @@ impl Models {
 
     /// Make `version` production: loaded and warmed first, then swapped in one step.
     pub fn promote(&self, version: &str, features: &FeatureTable) -> Result<()> {
+        // one promote at a time: the registry file and the served model move together
+        let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
         self.load(version, features)?;
         self.registry.promote(version)?;
         *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
         Ok(())
     }
 
+    fn production(&self) -> Option<String> {
+        self.production.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The model that answers for `parcel_id`: the asked version, else the A/B split's, else
     /// production.
-    fn route(&self, parcel_id: &str, version: Option<&str>) -> Result<(String, Arc<Model>)> {
+    /// `production` is read once per request by the caller, so one request is answered by one
+    /// production model even while a promote swaps it.
+    fn route(&self, parcel_id: &str, version: Option<&str>, production: Option<&str>) -> Result<(String, Arc<Model>)> {
         let v = match (version, &self.ab) {
             (Some(v), _) => v.to_string(),
             (None, Some(ab)) => ab.assign(parcel_id)?.to_string(),
-            (None, None) => self
-                .production
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
+            (None, None) => production
+                .map(str::to_string)
                 .ok_or_else(|| landopp::Error::InvalidInput("no production model: promote one first".into()))?,
         };
         let m = self
@@ -272,13 +284,10 @@ impl Models {
         let v = match version {
             Some(v) => v.to_string(),
             None => self
-                .production
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
+                .production()
                 .ok_or_else(|| landopp::Error::InvalidInput("no production model: promote one first".into()))?,
         };
-        let (_, m) = self.route("", Some(&v))?;
+        let (_, m) = self.route("", Some(&v), None)?;
         let k = m.estimator.n_classes();
         let classes = m.card.classes.clone().unwrap_or_default();
         // (row, truth) of the usable records
@@ -318,9 +327,10 @@ impl Models {
         explain: bool,
     ) -> Result<Vec<Prediction>> {
         // group rows by model so each model predicts one batch
+        let production = self.production();
         let mut groups: Vec<(String, Arc<Model>, Vec<usize>)> = Vec::new();
         for (k, (id, _)) in rows.iter().enumerate() {
-            let (v, m) = self.route(id, version)?;
+            let (v, m) = self.route(id, version, production.as_deref())?;
             match groups.iter_mut().find(|g| g.0 == v) {
                 Some(g) => g.2.push(k),
                 None => groups.push((v, m, vec![k])),

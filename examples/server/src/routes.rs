@@ -412,8 +412,19 @@ fn joined(e: tokio::task::JoinError) -> Problem {
     Problem::internal(&format!("worker: {e}"))
 }
 
+/// Core work runs on the blocking pool, at most [`CPU_SLOTS`] calls at once (the others wait,
+/// under the request timeout): a flood of heavy requests queues instead of taking every thread
+/// the store also needs.
+const CPU_SLOTS: usize = 4;
+
+static CPU: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CPU_SLOTS);
+
+/// Password hashing (argon2id, 19 MiB each) two at a time.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Run core work on the blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> ApiResult<T> {
+    let _slot = CPU.acquire().await.map_err(|_| Problem::internal("cpu slots closed"))?;
     Ok(tokio::task::spawn_blocking(f).await.map_err(joined)??)
 }
 
@@ -460,7 +471,10 @@ async fn login(State(st): State<St>, Extension(ctx): Extension<Ctx>, Body(l): Bo
         None => (None, DUMMY.to_string()),
     };
     let pw = l.password;
-    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&pw, &hash)).await.map_err(joined)?;
+    let ok = {
+        let _slot = HASHING.acquire().await.map_err(|_| Problem::internal("hashing slots closed"))?;
+        tokio::task::spawn_blocking(move || crate::auth::verify_password(&pw, &hash)).await.map_err(joined)?
+    };
     match (user, ok) {
         (Some(u), true) => {
             let role = Role::parse(&u.role).ok_or_else(|| Problem::internal("stored role"))?;
@@ -702,9 +716,20 @@ async fn rescore(State(st): State<St>, Body(r): Body<RescoreRequest>) -> ApiResu
 
 async fn sites(State(st): State<St>, Body(r): Body<SitesRequest>) -> ApiResult<Json<Vec<Site>>> {
     check_query(&st, &Query { limit: 1, ..r.query.clone() })?;
-    let land = st.land.clone();
+    let l = &st.config.limits;
+    if r.tolerance_m > l.max_site_tolerance_m {
+        return Err(Problem::bad_request(format!("tolerance_m is at most {} m", l.max_site_tolerance_m)));
+    }
+    let (land, most) = (st.land.clone(), l.max_site_parcels);
     let sites = blocking(move || {
         let s = land.profile(r.profile.as_deref())?;
+        // how many parcels would be grouped, before grouping them
+        let n = land.index.query_with(&Query { limit: 1, explain: false, ..r.query.clone() }, Some(&s.scores))?.total;
+        if n > most {
+            return Err(landopp::Error::InvalidInput(format!(
+                "{n} parcels match: a site assembly groups at most {most} (narrow the area or the filters)"
+            )));
+        }
         land.index.assemble_sites_with(&r.query, Some(&s.scores), r.tolerance_m, r.min_acres)
     })
     .await?;
@@ -1038,9 +1063,16 @@ async fn create_key(
     expires_at: Option<i64>,
 ) -> ApiResult<Response> {
     let (key, rec) = crate::auth::new_key(role, &label, expires_at);
-    let r = rec.clone();
-    st.store.run(move |c| store::keys::insert(c, &r)).await?;
-    st.keys.put(rec.clone());
+    // the row and the in-memory key change in one blocking task: a request dropped halfway
+    // (timeout, client gone) cannot leave them apart
+    let (r, s2) = (rec.clone(), st.clone());
+    st.store
+        .run(move |c| {
+            store::keys::insert(c, &r)?;
+            s2.keys.put(r);
+            Ok(())
+        })
+        .await?;
     st.audit(ctx, &who.subject, "key.create", &rec.id, "ok").await;
     Ok((StatusCode::CREATED, Json(CreatedKey { key, record: rec })).into_response())
 }
@@ -1060,11 +1092,21 @@ async fn keys_create(
 
 async fn revoke(st: &St, ctx: &Ctx, who: &Principal, id: &str) -> ApiResult<()> {
     let at = store::now();
-    let k = id.to_string();
-    if !st.store.run(move |c| store::keys::revoke(c, &k, at)).await? {
+    let (k, s2) = (id.to_string(), st.clone());
+    // refused in memory first, then on disk, in one blocking task (see create_key)
+    let done = st
+        .store
+        .run(move |c| {
+            let active = s2.keys.is_active(&k, at);
+            if active {
+                s2.keys.revoke(&k, at);
+            }
+            Ok(store::keys::revoke(c, &k, at)? || active)
+        })
+        .await?;
+    if !done {
         return Err(Problem::not_found("no active key has that id"));
     }
-    st.keys.revoke(id, at);
     st.audit(ctx, &who.subject, "key.revoke", id, "ok").await;
     Ok(())
 }
@@ -1117,9 +1159,19 @@ async fn users_create(
         return Err(Problem::bad_request("password: 12 to 1,024 characters"));
     }
     let pw = u.password;
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw)).await.map_err(joined)??;
-    let (name, role) = (u.username.clone(), u.role);
-    let res = st.store.run(move |c| store::users::insert(c, &name, role.as_str(), &hash)).await;
+    let hash = {
+        let _slot = HASHING.acquire().await.map_err(|_| Problem::internal("hashing slots closed"))?;
+        tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw)).await.map_err(joined)??
+    };
+    let (name, role, s2) = (u.username.clone(), u.role, st.clone());
+    let res = st
+        .store
+        .run(move |c| {
+            store::users::insert(c, &name, role.as_str(), &hash)?;
+            s2.users.put(&name, role, store::now());
+            Ok(())
+        })
+        .await;
     if let Err(store::StoreError::Conflict(_)) = res {
         return Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", "a user has that name"));
     }
@@ -1135,8 +1187,15 @@ async fn users_delete(
     Extension(ctx): Extension<Ctx>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let n = name.clone();
-    if !st.store.run(move |c| store::users::delete(c, &n)).await? {
+    let (n, s2) = (name.clone(), st.clone());
+    let deleted = st
+        .store
+        .run(move |c| {
+            s2.users.remove(&n);
+            store::users::delete(c, &n)
+        })
+        .await?;
+    if !deleted {
         return Err(Problem::not_found("no user has that name"));
     }
     st.audit(&ctx, &p.subject, "user.delete", &name, "ok").await;

@@ -213,6 +213,9 @@ pub enum Event {
     Search(SearchRecord),
     /// Predictions.
     Predictions(PredictionRecord),
+    /// An audit entry that needs no acknowledgement (authentication failures, refusals): written
+    /// in the next batch, so a flood of bad credentials costs one transaction a second.
+    Audit(AuditEntry),
 }
 
 /// One search recorded for analytics.
@@ -462,6 +465,10 @@ pub mod searches {
                         r.micros as i64
                     ])?,
                     Event::Predictions(r) => p.execute(params![r.at, r.actor, r.model_version, r.n as i64])?,
+                    Event::Audit(a) => {
+                        audit::append(&tx, a)?;
+                        1
+                    }
                 };
             }
         }

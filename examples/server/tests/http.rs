@@ -219,7 +219,8 @@ async fn keys_revoked_expired_rotated_and_malformed() {
     // the list never shows secrets or their hashes
     let r = as_key(s.addr, &s.admin, "GET", "/v1/keys", None).await;
     assert!(!r.body.contains(&k2[21..]) && !r.body.contains("secret"), "{}", r.body);
-    // the audit log saw it all, and cannot be rewritten
+    // the audit log saw it all (authentication failures in the next batch, within a second)
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let a = as_key(s.addr, &s.admin, "GET", "/v1/audit?limit=1000", None).await.json();
     let actions: Vec<&str> = a.as_array().expect("list").iter().filter_map(|e| e["action"].as_str()).collect();
     for want in ["key.create", "key.revoke", "auth_failure"] {
@@ -327,6 +328,21 @@ async fn users_login_and_every_bad_jwt() {
         assert_eq!(r.status, 401, "{what}: {}", r.body);
         assert!(!r.body.contains(&t), "{what}: the token is not echoed");
     }
+    // a token ends with its user: deleted, or re-created with another role
+    assert_eq!(as_key(s.addr, &s.admin, "DELETE", "/v1/users/ann", None).await.status, 204);
+    let r = call(s.addr, "GET", "/v1/profiles", &[("Authorization", &bearer(&token))], None).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert!(r.body.contains("no longer exists"), "{}", r.body);
+    as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/users",
+        Some(r#"{"username": "ann", "password": "correct horse battery", "role": "viewer"}"#),
+    )
+    .await;
+    let r = call(s.addr, "GET", "/v1/profiles", &[("Authorization", &bearer(&token))], None).await;
+    r.problem(401, "UNAUTHENTICATED");
     let audit = as_key(s.addr, &s.admin, "GET", "/v1/audit", None).await.json().to_string();
     assert!(audit.contains("\"login\"") && audit.contains("user.create"), "{audit}");
     assert!(!audit.contains("correct horse"), "passwords never reach the audit log");
@@ -1052,7 +1068,10 @@ async fn promote_under_load_drops_no_request() {
                     )
                     .await;
                     assert_eq!(r.status, 200, "{}", r.body);
-                    versions.push(r.json()[0]["model_version"].as_str().unwrap_or("").to_string());
+                    let p = r.json();
+                    // one request, one model: a promote during it does not split the batch
+                    assert_eq!(p[0]["model_version"], p[1]["model_version"], "{p}");
+                    versions.push(p[0]["model_version"].as_str().unwrap_or("").to_string());
                 }
                 versions
             })
@@ -1068,4 +1087,48 @@ async fn promote_under_load_drops_no_request() {
     }
     assert_eq!(all.len(), 200);
     assert!(all.iter().all(|v| v == "demo-1.0.0" || v == "demo-1.1.0"), "{all:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_key_from_the_environment_survives_its_revocation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = format!("lok_{}_{}", "1".repeat(16), "2".repeat(64));
+    let config = || ServerConfig {
+        store: dir.path().join("store.db"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let env = HashMap::from([("LANDOPP_BOOTSTRAP_ADMIN_KEY", key.clone())]);
+    let s = Server::start(config(), land(), &|k| env.get(k).cloned()).await.expect("starts");
+    assert!(s.bootstrap_key.is_none(), "the given key is used, none is made");
+    let addr = s.addr;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let h = tokio::spawn(s.serve_until(async move {
+        let _ = rx.await;
+    }));
+    let r = as_key(addr, &key, "POST", "/v1/keys", Some(r#"{"role": "admin"}"#)).await;
+    let other = r.json()["key"].as_str().expect("key").to_string();
+    assert_eq!(as_key(addr, &other, "DELETE", &format!("/v1/keys/{}", "1".repeat(16)), None).await.status, 204);
+    let _ = tx.send(());
+    let _ = h.await;
+    // restarted with the same variable: starts, and the revoked key stays revoked
+    let s = Server::start(config(), land(), &|k| env.get(k).cloned()).await.expect("starts again");
+    assert!(!s.state.keys.is_active(&"1".repeat(16), landopp_server::store::now()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_assembly_has_bounds() {
+    let mut c = ServerConfig::default();
+    c.limits.max_site_parcels = 5;
+    let s = start_with(c, HashMap::new()).await;
+    let q = json!({"aoi": {"bbox": [14.54, 45.86, 14.58, 45.89]}, "crs": "EPSG:4326"});
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/sites", Some(&json!({"query": q, "tolerance_m": 5000}).to_string()))
+        .await;
+    r.problem(400, "BAD_REQUEST");
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/sites", Some(&json!({"query": q}).to_string())).await;
+    r.problem(400, "INVALID_INPUT");
+    assert!(r.body.contains("at most 5"), "{}", r.body);
+    let small = json!({"aoi": {"point": {"xy": [14.56, 45.87], "radius_m": 30}}, "crs": "EPSG:4326"});
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/sites", Some(&json!({"query": small}).to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
