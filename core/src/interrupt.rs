@@ -7,7 +7,8 @@
 //!
 //! A server running many calls stops one of them with a [`Token`] instead: [`with_token`] runs
 //! work with the token as the calling thread's own stop flag, seen by [`check`] on that thread
-//! (between pipeline steps and polygons), so cancelling one job leaves the others running.
+//! — between feature-pipeline steps; checks inside parallel loops run on pool threads, which see
+//! only the process-wide flag — so cancelling one job leaves the others running.
 
 use crate::error::{Error, Result};
 use std::cell::RefCell;

@@ -55,6 +55,32 @@ mod tests {
         .unwrap()
     }
 
+    /// What-if weights: by name or column, unknown and ambiguous names refused, an AHP matrix
+    /// replaced by its weights, absurd weights refused like any profile's.
+    #[test]
+    fn with_weights_by_name_validated() {
+        use std::collections::BTreeMap;
+        let p = profile("weighted_sum");
+        let w = |k: &str, v: f64| BTreeMap::from([(k.to_string(), v)]);
+        assert_eq!(p.with_weights(&w("area_acres", 2.0)).unwrap().weights().unwrap(), vec![0.5, 0.5]);
+        assert_eq!(p.with_weights(&w("nope", 1.0)).unwrap_err().code(), "NOT_FOUND");
+        assert_eq!(p.with_weights(&w("slope", -1.0)).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(p.with_weights(&w("slope", f64::NAN)).unwrap_err().code(), "INVALID_INPUT");
+        let both = BTreeMap::from([("slope".to_string(), 0.0), ("area_acres".to_string(), 0.0)]);
+        assert_eq!(p.with_weights(&both).unwrap_err().code(), "INVALID_INPUT");
+        // a display name that is another criterion's column is ambiguous
+        let mut q = p.clone();
+        q.criteria[0].name = Some("area_acres".into());
+        let e = q.with_weights(&w("area_acres", 1.0)).unwrap_err();
+        assert!(e.to_string().contains("more than one criterion"), "{e}");
+        // AHP: the unnamed criteria keep their derived weight, the matrix goes
+        let mut a = p.clone();
+        a.ahp = Some(profile::Ahp { matrix: vec![vec![1.0, 3.0], vec![1.0 / 3.0, 1.0]], allow_inconsistent: false });
+        let r = a.with_weights(&w("area_acres", 0.75)).unwrap();
+        assert!(r.ahp.is_none());
+        assert_eq!(r.weights().unwrap(), vec![0.5, 0.5]);
+    }
+
     /// Each method's explanation, recombined by its own rule, reproduces the score (it read
     /// like additive contributions for TOPSIS and weighted product before, which did not add up).
     #[test]

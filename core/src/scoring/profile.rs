@@ -493,17 +493,19 @@ impl Profile {
             }
         }
         for (name, w) in weights {
-            let c = p
-                .criteria
-                .iter_mut()
-                .find(|c| c.name.as_deref().unwrap_or(&c.column) == name || c.column == *name)
-                .ok_or_else(|| {
-                    Error::not_found(
-                        "criterion",
-                        name.clone(),
-                        self.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
-                    )
-                })?;
+            let hits = |c: &Criterion| c.name.as_deref().unwrap_or(&c.column) == name || c.column == *name;
+            if p.criteria.iter().filter(|c| hits(c)).count() > 1 {
+                return Err(Error::InvalidInput(format!(
+                    "weights: {name:?} names more than one criterion (by name or column): use the criterion's name"
+                )));
+            }
+            let c = p.criteria.iter_mut().find(|c| hits(c)).ok_or_else(|| {
+                Error::not_found(
+                    "criterion",
+                    name.clone(),
+                    self.criteria.iter().map(|c| c.name.clone().unwrap_or_else(|| c.column.clone())).collect(),
+                )
+            })?;
             c.weight = Some(*w);
         }
         p.ahp = None;

@@ -301,7 +301,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/jobs/{id}",
         role: Some(Role::Analyst),
         id: "jobCancel",
-        summary: "Cancel a queued or running job (its starter or an admin)",
+        summary: "Ask a queued or running job to stop (its starter or an admin); its state tells whether it stopped or had finished",
         body: None,
         params: &[],
         ok: (202, None),
@@ -312,7 +312,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/jobs/{id}/result",
         role: Some(Role::Analyst),
         id: "jobResult",
-        summary: "A finished job's feature table (CSV: id, then one column per feature)",
+        summary: "A finished job's feature table (CSV: id, then one column per feature; its starter or an admin)",
         body: None,
         params: &[],
         ok: (200, None),
@@ -935,9 +935,16 @@ async fn job_cancel(
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn job_result(State(st): State<St>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn job_result(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let jobs = jobs(&st)?;
     let rec = job_record(&st, &id).await?;
+    if rec.actor != p.subject && p.role < Role::Admin {
+        return Err(Problem::forbidden("only the job's starter or an admin reads its result"));
+    }
     if rec.state != "succeeded" {
         return Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", format!("the job is {}", rec.state)));
     }

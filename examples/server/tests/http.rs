@@ -886,6 +886,8 @@ async fn feature_jobs_run_sandboxed_and_cancel() {
     spec.run(&|_| {}).expect("run").write_csv_to(&mut want).expect("csv");
     assert_eq!(csv.body.as_bytes(), want.as_slice());
     assert_eq!(j["rows"], json!(land().index.len()));
+    let other = new_key(&s, "analyst").await;
+    as_key(s.addr, &other, "GET", &format!("/v1/jobs/{id}/result"), None).await.problem(403, "FORBIDDEN");
     // a viewer cannot start jobs; nothing outside the data folder is read
     let viewer = new_key(&s, "viewer").await;
     as_key(s.addr, &viewer, "POST", "/v1/jobs/features", Some(&json!({"spec": demo_spec()}).to_string()))
