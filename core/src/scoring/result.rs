@@ -83,7 +83,53 @@ impl BoundConstraint {
     }
 }
 
+/// The distribution of scores ([`ScoreResult::histogram`]).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreHistogram {
+    /// Bin edges over [0, 1] (`bins + 1` values).
+    pub edges: Vec<f64>,
+    /// Parcels per bin: `[edges[k], edges[k + 1])`, the last bin closed (a score of 1 is in it).
+    pub counts: Vec<usize>,
+    /// Parcels excluded by hard constraints (in no bin).
+    pub excluded: usize,
+    /// Parcels without a score (NaN; in no bin).
+    pub missing: usize,
+}
+
 impl ScoreResult {
+    /// Histogram of the scores of the parcels not excluded, `bins` equal bins over [0, 1].
+    ///
+    /// ```
+    /// # fn main() -> landopp::Result<()> {
+    /// # let mut t = landopp::FeatureTable::new(vec!["a".into(), "b".into(), "c".into()]);
+    /// # t.add_column("x", vec![0.0, 5.0, 10.0], Default::default())?;
+    /// # let p = landopp::scoring::Profile::parse(r#"{"version": 1, "method": {"type": "weighted_sum"},
+    /// #   "criteria": [{"column": "x", "transform": {"type": "linear_benefit", "min": 0, "max": 10}, "weight": 1}]}"#)?;
+    /// let s = landopp::scoring::score(&t, &p)?; // scores 0, 0.5, 1
+    /// let h = s.histogram(2)?;
+    /// assert_eq!((h.edges, h.counts), (vec![0.0, 0.5, 1.0], vec![1, 2]));
+    /// # Ok(()) }
+    /// ```
+    pub fn histogram(&self, bins: usize) -> Result<ScoreHistogram> {
+        if !(1..=10_000).contains(&bins) {
+            return Err(Error::InvalidInput(format!("bins {bins}: 1 to 10,000")));
+        }
+        let mut counts = vec![0usize; bins];
+        let (mut excluded, mut missing) = (0, 0);
+        for (v, ex) in self.score.iter().zip(&self.excluded) {
+            if *ex {
+                excluded += 1;
+            } else if !v.is_finite() {
+                missing += 1;
+            } else {
+                counts[((v.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1)] += 1;
+            }
+        }
+        let edges = (0..=bins).map(|k| k as f64 / bins as f64).collect();
+        Ok(ScoreHistogram { edges, counts, excluded, missing })
+    }
+
     /// Number of criteria.
     pub fn criteria(&self) -> &[String] {
         &self.criteria

@@ -287,28 +287,14 @@ pub struct AreaCount {
     pub lng: f64,
 }
 
-/// One bin of a histogram.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct HistogramBin {
-    /// Lower bound (inclusive).
-    pub lo: f64,
-    /// Upper bound (exclusive; the last bin includes 1).
-    pub hi: f64,
-    /// Parcels.
-    pub count: usize,
-}
-
-/// A profile's score distribution.
+/// A served profile's score distribution.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ScoreHistogram {
     /// Profile.
     pub profile: String,
-    /// Bins over [0, 1].
-    pub bins: Vec<HistogramBin>,
-    /// Parcels excluded by hard constraints (not in the bins).
-    pub excluded: usize,
-    /// Parcels without a score.
-    pub missing: usize,
+    /// The library's histogram.
+    #[serde(flatten)]
+    pub histogram: landopp::scoring::ScoreHistogram,
 }
 
 /// Use of one model version.

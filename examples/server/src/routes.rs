@@ -1007,28 +1007,7 @@ async fn analytics_scores(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResul
     let m = params(&pairs, &["profile", "bins"])?;
     let bins = int_param(&m, "bins", 1..=100, 10)? as usize;
     let s = st.land.profile(m.get("profile").copied())?;
-    let mut counts = vec![0usize; bins];
-    let (mut excluded, mut missing) = (0, 0);
-    for (v, ex) in s.scores.score.iter().zip(&s.scores.excluded) {
-        if *ex {
-            excluded += 1;
-        } else if !v.is_finite() {
-            missing += 1;
-        } else {
-            counts[((v.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1)] += 1;
-        }
-    }
-    let w = 1.0 / bins as f64;
-    Ok(Json(ScoreHistogram {
-        profile: s.name.clone(),
-        bins: counts
-            .into_iter()
-            .enumerate()
-            .map(|(k, count)| HistogramBin { lo: k as f64 * w, hi: (k + 1) as f64 * w, count })
-            .collect(),
-        excluded,
-        missing,
-    }))
+    Ok(Json(ScoreHistogram { profile: s.name.clone(), histogram: s.scores.histogram(bins)? }))
 }
 
 async fn analytics_models(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<ModelUsage>>> {

@@ -999,10 +999,11 @@ async fn analytics_areas_scores_model_usage_and_accuracy() {
     as_key(s.addr, &s.admin, "GET", "/v1/analytics/areas?resolution=16", None).await.problem(400, "BAD_REQUEST");
     let h = as_key(s.addr, &s.admin, "GET", "/v1/analytics/scores?bins=4", None).await.json();
     let sc = &l.profiles[0].scores;
-    let n_in: i64 = h["bins"].as_array().expect("bins").iter().map(|b| b["count"].as_i64().unwrap_or(0)).sum();
+    let n_in: i64 = h["counts"].as_array().expect("counts").iter().map(|b| b.as_i64().unwrap_or(0)).sum();
     assert_eq!(n_in + h["excluded"].as_i64().unwrap_or(0) + h["missing"].as_i64().unwrap_or(0), l.index.len() as i64);
     let top = sc.score.iter().zip(&sc.excluded).filter(|(v, e)| !**e && **v >= 0.75).count();
-    assert_eq!(h["bins"][3]["count"], json!(top));
+    assert_eq!(h["counts"][3], json!(top));
+    assert_eq!(h["edges"], json!([0.0, 0.25, 0.5, 0.75, 1.0]));
     assert_eq!(h["excluded"], json!(sc.excluded.iter().filter(|e| **e).count()));
     let usage = as_key(s.addr, &s.admin, "GET", "/v1/analytics/models", None).await.json();
     assert_eq!(usage, json!([{"model_version": "demo-1.0.0", "requests": 1, "parcels": ids.len()}]));
