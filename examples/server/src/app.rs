@@ -144,8 +144,10 @@ pub fn router(state: St) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this route does not take that method")
         })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
-        .layer(crate::limits::cors(&state.config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(state.clone(), outer))
+        // outermost: the per-address 429s and the timeouts `outer` makes carry CORS headers too,
+        // so a browser client can read their Retry-After
+        .layer(crate::limits::cors(&state.config.cors_origins))
         .with_state(state)
 }
 

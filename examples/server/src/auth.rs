@@ -280,12 +280,10 @@ impl Jwt {
                 (Algorithm::RS256, encode, decode)
             }
             _ => {
-                let secret = match (&c.jwt_secret_file, env("LANDOPP_JWT_SECRET")) {
-                    (Some(p), _) => {
-                        let s = read(p)?;
-                        s.trim_ascii().to_vec()
-                    }
-                    (None, Some(s)) => s.into_bytes(),
+                // the environment over the file, as for every setting
+                let secret = match (env("LANDOPP_JWT_SECRET"), &c.jwt_secret_file) {
+                    (Some(s), _) => s.into_bytes(),
+                    (None, Some(p)) => read(p)?.trim_ascii().to_vec(),
                     (None, None) => random_bytes::<32>().to_vec(),
                 };
                 if secret.len() < 32 {

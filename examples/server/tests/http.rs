@@ -423,13 +423,15 @@ async fn cors_headers_limits_and_problem_json() {
     let t0 = std::time::Instant::now();
     let slow = raw(
         s.addr,
-        format!("POST /v1/parcels/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{", s.admin),
+        format!("POST /v1/parcels/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nOrigin: https://maps.example.org\r\nX-API-Key: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{", s.admin),
     );
     // the connection stays open without the rest: `raw` waits for the server to answer and close
     let slow = tokio::time::timeout(std::time::Duration::from_secs(10), slow)
         .await
         .expect("the server answers without the body");
     slow.problem(503, "TIMEOUT");
+    // made by the outer middleware, it carries CORS headers too (a browser reads its status)
+    assert_eq!(slow.header("access-control-allow-origin"), Some("https://maps.example.org"), "{:?}", slow.headers);
     assert!(t0.elapsed() >= std::time::Duration::from_millis(300));
     let pre = |origin: &'static str| {
         let addr = s.addr;
@@ -452,6 +454,7 @@ async fn cors_headers_limits_and_problem_json() {
     assert_eq!(ok.header("access-control-allow-origin"), Some("https://maps.example.org"), "{:?}", ok.headers);
     let refused = pre("https://evil.example.com").await;
     assert_eq!(refused.header("access-control-allow-origin"), None, "{:?}", refused.headers);
+
     // security headers on every answer, errors included
     for r in
         [as_key(s.addr, &s.admin, "GET", "/v1/profiles", None).await, call(s.addr, "GET", "/nope", &[], None).await]
