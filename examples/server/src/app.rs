@@ -29,7 +29,7 @@ pub struct AppState {
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).
-    pub models: Option<crate::models::Models>,
+    pub models: Option<Arc<crate::models::Models>>,
     /// Feature-build jobs (no `jobs_root`: `None`).
     pub jobs: Option<Arc<crate::jobs::Jobs>>,
     /// API keys, mirrored from the store.
@@ -60,6 +60,22 @@ pub struct Ctx {
     pub trace_id: String,
 }
 
+impl Ctx {
+    /// An audit entry for this request (`seq` and `at` are the store's).
+    fn entry(&self, actor: &str, action: &str, target: String, outcome: &str) -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            at: 0,
+            actor: actor.into(),
+            action: action.into(),
+            target,
+            outcome: outcome.into(),
+            client: self.client.clone(),
+            request_id: self.id.clone(),
+        }
+    }
+}
+
 impl AppState {
     /// Record an analytics event (dropped, and counted, when the writer is behind).
     pub fn record(&self, e: Event) {
@@ -71,30 +87,12 @@ impl AppState {
     /// Append to the audit log in the next batch (authentication failures and refusals: nothing
     /// acknowledged depends on them, and a flood of them must not cost a disk sync each).
     pub fn audit_later(&self, ctx: &Ctx, actor: &str, action: &str, target: &str, outcome: &str) {
-        self.record(Event::Audit(AuditEntry {
-            seq: 0,
-            at: 0,
-            actor: actor.into(),
-            action: action.into(),
-            target: target.chars().take(200).collect(),
-            outcome: outcome.into(),
-            client: ctx.client.clone(),
-            request_id: ctx.id.clone(),
-        }));
+        self.record(Event::Audit(ctx.entry(actor, action, target.chars().take(200).collect(), outcome)));
     }
 
     /// Append to the audit log (awaited: an acknowledged write is on disk).
     pub async fn audit(&self, ctx: &Ctx, actor: &str, action: &str, target: &str, outcome: &str) {
-        let e = AuditEntry {
-            seq: 0,
-            at: 0,
-            actor: actor.into(),
-            action: action.into(),
-            target: target.into(),
-            outcome: outcome.into(),
-            client: ctx.client.clone(),
-            request_id: ctx.id.clone(),
-        };
+        let e = ctx.entry(actor, action, target.into(), outcome);
         if let Err(err) = self.store.run(move |c| crate::store::audit::append(c, &e)).await {
             tracing::error!(error = %err, "audit append failed");
         }

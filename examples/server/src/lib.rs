@@ -78,7 +78,7 @@ impl Server {
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("models: [{}] {e}", e.code()))?;
-                Some(loaded)
+                Some(Arc::new(loaded))
             }
         };
         tracing::info!(ms = t0.elapsed().as_millis() as u64, "models loaded and warmed");
@@ -90,7 +90,7 @@ impl Server {
     pub async fn start_with_models(
         config: config::ServerConfig,
         land: Arc<land::Land>,
-        models: Option<models::Models>,
+        models: Option<Arc<models::Models>>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Server, String> {
         config.check()?;
@@ -150,7 +150,7 @@ impl Server {
 /// Load the configured land and models at once: the model files are read while the parcels load
 /// (two cores, two jobs), then the models are warmed on the features. The demo's models (trained
 /// on its features) are left to [`Server::start`].
-pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<models::Models>), String> {
+pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<Arc<models::Models>>), String> {
     let data = config.data.clone().ok_or("no [data] section")?;
     let land = tokio::task::spawn_blocking(move || land::Land::from_config(&data));
     let models = config.models.clone().filter(|m| !m.demo).map(|m| {
@@ -166,7 +166,7 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<m
         Some((c, read)) => {
             let mut m = read.await.map_err(|e| e.to_string())?.map_err(|e| format!("models: [{}] {e}", e.code()))?;
             m.prepare(&c, land.index.features()).map_err(|e| format!("models: [{}] {e}", e.code()))?;
-            Some(m)
+            Some(Arc::new(m))
         }
     };
     Ok((land, models))

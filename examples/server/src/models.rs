@@ -185,26 +185,23 @@ impl Models {
         Models::open(&c, features)
     }
 
-    /// Load (and warm) a version unless loaded.
     /// Read a version's file unless loaded (served once warmed, by [`Models::prepare`]).
     fn read_version(&self, version: &str) -> Result<Arc<Model>> {
-        if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
-            return Ok(m.clone());
-        }
-        let path = self.registry.model_path(version)?;
-        let m = Arc::new(Model::load(&path, &LoadOptions::default())?);
-        self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
-        Ok(m)
+        self.serve(version, |_| Ok(()))
     }
 
     /// Load and warm a version unless loaded; it is served only once warmed.
     fn load(&self, version: &str, features: &FeatureTable) -> Result<Arc<Model>> {
+        self.serve(version, |m| warm(m, features))
+    }
+
+    /// The loaded version, or its file read, passed through `ready`, then served.
+    fn serve(&self, version: &str, ready: impl FnOnce(&Model) -> Result<()>) -> Result<Arc<Model>> {
         if let Some(m) = self.live.read().unwrap_or_else(|e| e.into_inner()).get(version) {
             return Ok(m.clone());
         }
-        let path = self.registry.model_path(version)?;
-        let m = Arc::new(Model::load(&path, &LoadOptions::default())?);
-        warm(&m, features)?;
+        let m = Arc::new(Model::load(self.registry.model_path(version)?, &LoadOptions::default())?);
+        ready(&m)?;
         self.live.write().unwrap_or_else(|e| e.into_inner()).insert(version.to_string(), m.clone());
         Ok(m)
     }

@@ -808,14 +808,13 @@ async fn analytics_searches(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     Ok(Json(rows.into_iter().map(|(hour, count, us)| SearchesInHour { hour, count, mean_ms: us / 1e3 }).collect()))
 }
 
-fn models(st: &St) -> ApiResult<&crate::models::Models> {
-    st.models.as_ref().ok_or_else(|| Problem::not_found("this server serves no models"))
+fn models(st: &St) -> ApiResult<std::sync::Arc<crate::models::Models>> {
+    st.models.clone().ok_or_else(|| Problem::not_found("this server serves no models"))
 }
 
 async fn models_list(State(st): State<St>) -> ApiResult<Json<Vec<crate::models::ModelInfo>>> {
-    models(&st)?;
-    let s = st.clone();
-    Ok(Json(blocking(move || s.models.as_ref().map_or(Ok(vec![]), |m| m.list())).await?))
+    let m = models(&st)?;
+    Ok(Json(blocking(move || m.list()).await?))
 }
 
 async fn predict(
@@ -823,7 +822,7 @@ async fn predict(
     Extension(p): Extension<Principal>,
     Body(r): Body<PredictRequest>,
 ) -> ApiResult<Json<Vec<crate::models::Prediction>>> {
-    models(&st)?;
+    let m = models(&st)?;
     if r.parcel_ids.is_empty() || r.parcel_ids.len() > 10_000 {
         return Err(Problem::bad_request("parcel_ids: 1 to 10,000 ids"));
     }
@@ -837,12 +836,8 @@ async fn predict(
             }
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let s = st.clone();
-    let out = blocking(move || {
-        let m = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
-        m.predict(s.land.index.features(), &rows, r.model_version.as_deref(), r.explain)
-    })
-    .await?;
+    let land = st.land.clone();
+    let out = blocking(move || m.predict(land.index.features(), &rows, r.model_version.as_deref(), r.explain)).await?;
     let mut by_version: std::collections::BTreeMap<&str, usize> = Default::default();
     for p in &out {
         *by_version.entry(p.model_version.as_str()).or_default() += 1;
@@ -859,8 +854,8 @@ async fn predict(
 }
 
 async fn drift(State(st): State<St>) -> ApiResult<Json<landopp::ml::drift::DriftReport>> {
-    let d = models(&st)?.drift().ok_or_else(|| Problem::not_found("no drift reference is configured"))?;
-    Ok(Json(d.clone()))
+    let m = models(&st)?;
+    Ok(Json(m.drift().ok_or_else(|| Problem::not_found("no drift reference is configured"))?.clone()))
 }
 
 async fn promote(
@@ -869,13 +864,8 @@ async fn promote(
     Extension(ctx): Extension<Ctx>,
     Path(version): Path<String>,
 ) -> ApiResult<StatusCode> {
-    models(&st)?;
-    let (s, v) = (st.clone(), version.clone());
-    blocking(move || {
-        let m = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
-        m.promote(&v, s.land.index.features())
-    })
-    .await?;
+    let (m, land, v) = (models(&st)?, st.land.clone(), version.clone());
+    blocking(move || m.promote(&v, land.index.features())).await?;
     st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1022,17 +1012,14 @@ async fn analytics_models(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResul
 }
 
 async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<crate::models::Accuracy>> {
-    models(&st)?;
+    let models = models(&st)?;
     let m = params(&pairs, &["model_version"])?;
     let version = m.get("model_version").map(|v| v.to_string());
     let feedback = st.store.run(|c| store::feedback::all(c)).await?;
-    let s = st.clone();
+    let land = st.land.clone();
     Ok(Json(
-        blocking(move || {
-            let models = s.models.as_ref().ok_or_else(|| landopp::Error::Internal("models vanished".into()))?;
-            models.accuracy(s.land.index.features(), &|id| s.land.row(id), &feedback, version.as_deref())
-        })
-        .await?,
+        blocking(move || models.accuracy(land.index.features(), &|id| land.row(id), &feedback, version.as_deref()))
+            .await?,
     ))
 }
 

@@ -414,16 +414,6 @@ pub mod feedback {
         Ok(c.last_insert_rowid())
     }
 
-    /// Feedback on one parcel, oldest first.
-    pub fn for_parcel(c: &Connection, parcel_id: &str) -> StoreResult<Vec<Feedback>> {
-        let mut s =
-            c.prepare("SELECT parcel_id, label, outcome, note FROM feedback WHERE parcel_id = ?1 ORDER BY id")?;
-        let rows = s.query_map(params![parcel_id], |r| {
-            Ok(Feedback { parcel_id: r.get(0)?, label: r.get(1)?, outcome: r.get(2)?, note: r.get(3)? })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Every feedback record with its parcel, oldest first.
     pub fn all(c: &Connection) -> StoreResult<Vec<Feedback>> {
         let mut s = c.prepare("SELECT parcel_id, label, outcome, note FROM feedback ORDER BY id")?;
