@@ -514,8 +514,16 @@ impl Model {
         let path = path.as_ref();
         check_hmac_key(opts.hmac_key)?;
         let text = crate::error::read_text_bounded(path, MAX_MODEL_BYTES, "model file")?;
+        Model::from_json(&text, path, opts)
+    }
+
+    /// Verify and read a model file's text already in memory (an upload); `origin` names it in
+    /// errors. The same checks as [`Model::load`].
+    pub fn from_json(text: &str, origin: impl AsRef<Path>, opts: &LoadOptions<'_>) -> Result<Model> {
+        let path = origin.as_ref();
+        check_hmac_key(opts.hmac_key)?;
         let bad = |m: &str| Error::Format { format: "landopp model", path: path.to_path_buf(), message: m.into() };
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(&format!("not JSON: {e}")))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(bad("not a landopp model (no \"format\": \"landopp-model\")"));
         }

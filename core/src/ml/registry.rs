@@ -180,6 +180,7 @@ impl Default for RetrainPolicy {
 }
 
 /// What [`Registry::retrain`] found and did.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetrainReport {
     /// The production model it started from.

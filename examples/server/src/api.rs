@@ -257,6 +257,19 @@ pub struct PredictRequest {
     pub explain: bool,
 }
 
+/// `POST /v1/models/retrain`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainRequest {
+    /// When a retraining is due and how the candidate is judged (defaults: 100 new outcomes,
+    /// 20 % held out, `r2` or `balanced_accuracy`).
+    #[serde(default)]
+    pub policy: landopp::ml::registry::RetrainPolicy,
+    /// The candidate's version (default: the champion's with `-r<unix seconds>` appended).
+    #[serde(default)]
+    pub candidate_version: Option<String>,
+}
+
 /// `POST /v1/jobs/features`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

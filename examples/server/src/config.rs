@@ -129,6 +129,8 @@ pub struct Limits {
     pub burst_factor: f64,
     /// Largest request body, bytes (413 above).
     pub body_bytes: usize,
+    /// Largest uploaded model file, bytes (413 above).
+    pub model_bytes: usize,
     /// Most vertices in a posted area of interest.
     pub max_vertices: usize,
     /// Largest page (`limit`).
@@ -148,6 +150,7 @@ impl Default for Limits {
             rate_per_ip: 200.0,
             burst_factor: 2.0,
             body_bytes: 1 << 20,
+            model_bytes: 256 << 20,
             max_vertices: 10_000,
             max_page: 1000,
             timeout_ms: 30_000,
@@ -237,8 +240,10 @@ impl ServerConfig {
         if !(l.burst_factor.is_finite() && l.burst_factor >= 1.0) {
             return Err(format!("limits.burst_factor {} must be >= 1", l.burst_factor));
         }
-        if l.body_bytes == 0 || l.max_page == 0 || l.max_vertices < 4 || l.timeout_ms == 0 {
-            return Err("limits: body_bytes, max_page and timeout_ms must be > 0, max_vertices >= 4".into());
+        if l.body_bytes == 0 || l.model_bytes == 0 || l.max_page == 0 || l.max_vertices < 4 || l.timeout_ms == 0 {
+            return Err(
+                "limits: body_bytes, model_bytes, max_page and timeout_ms must be > 0, max_vertices >= 4".into()
+            );
         }
         if let Some(d) = &self.data {
             match (&d.spec, &d.parcels, &d.features, d.attributes.is_empty()) {

@@ -5,7 +5,7 @@
 
 use landopp::ml::drift::AbSplit;
 use landopp::ml::lifecycle::{LoadOptions, Model, ModelCard};
-use landopp::ml::registry::Registry;
+use landopp::ml::registry::{Registry, RetrainPolicy, RetrainReport};
 use landopp::{FeatureTable, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -92,6 +92,17 @@ fn warm(m: &Model, features: &FeatureTable) -> Result<()> {
         m.predict_table(&one)?;
     }
     Ok(())
+}
+
+/// What an upload did.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// Registered (and loaded).
+    Added(Box<ModelInfo>),
+    /// A model with this version is registered already (nothing changed).
+    Exists(String),
+    /// The file is not a sound landopp model, or it cannot predict from the served features.
+    Refused(landopp::Error),
 }
 
 /// A registered model.
@@ -235,6 +246,83 @@ impl Models {
         self.registry.promote(version)?;
         *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
         Ok(())
+    }
+
+    /// Verify an uploaded model file (checksum, structure, card), check that it predicts from
+    /// the served features (warmed), then register it — not promoted — and keep it loaded.
+    pub fn upload(&self, text: &str, features: &FeatureTable) -> Result<Uploaded> {
+        let m = match Model::from_json(text, "the uploaded model", &LoadOptions::default()) {
+            Ok(m) => m,
+            Err(e) => return Ok(Uploaded::Refused(e)),
+        };
+        if let Err(e) = warm(&m, features) {
+            return Ok(Uploaded::Refused(e));
+        }
+        let v = m.card.model_version.clone();
+        let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
+        if self.registry.list()?.iter().any(|c| c.model_version == v) {
+            return Ok(Uploaded::Exists(v));
+        }
+        self.registry.add(&m, &Default::default())?;
+        let card = m.card.clone();
+        self.live.write().unwrap_or_else(|e| e.into_inner()).insert(v, Arc::new(m));
+        Ok(Uploaded::Added(Box::new(ModelInfo { card, production: false, loaded: true })))
+    }
+
+    /// Retrain the production model on the outcomes recorded as feedback (the core's
+    /// [`Registry::retrain`]: due by count or drift, champion vs candidate on held-out parcels,
+    /// the candidate promoted only when better — then loaded, warmed and swapped in here).
+    /// A regression learns from each record's `label`; a classifier from its `outcome`, which
+    /// must be one of the champion's classes (other records are left out).
+    pub fn retrain(
+        &self,
+        features: &FeatureTable,
+        feedback: &[(i64, crate::store::Feedback)],
+        policy: &RetrainPolicy,
+        candidate_version: &str,
+    ) -> Result<RetrainReport> {
+        let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
+        let champion = self
+            .production()
+            .ok_or_else(|| landopp::Error::InvalidInput("no production model to retrain: promote one first".into()))?;
+        let (_, champ) = self.route("", Some(&champion), None)?;
+        let classes = champ.card.classes.clone().unwrap_or_default();
+        let k = champ.estimator.n_classes();
+        let records: Vec<landopp::ml::registry::Feedback> = feedback
+            .iter()
+            .filter_map(|(at, f)| {
+                let observed = if k == 0 {
+                    f.label.filter(|l| l.is_finite())?
+                } else {
+                    classes.iter().take(k).position(|c| Some(c) == f.outcome.as_ref())? as f64
+                };
+                Some(landopp::ml::registry::Feedback {
+                    parcel_id: f.parcel_id.clone(),
+                    model_version: champion.clone(),
+                    predicted: f64::NAN,
+                    observed,
+                    at_unix: (*at).max(0) as u64,
+                })
+            })
+            .collect();
+        let report = self.registry.retrain(
+            features,
+            &records,
+            policy,
+            candidate_version,
+            &Default::default(),
+            &Default::default(),
+        )?;
+        if report.promoted {
+            self.load(candidate_version, features)?;
+            *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(candidate_version.to_string());
+        }
+        Ok(report)
+    }
+
+    /// The production version, if any.
+    pub fn production_version(&self) -> Option<String> {
+        self.production()
     }
 
     fn production(&self) -> Option<String> {

@@ -254,6 +254,28 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/v1/models",
+        role: Some(Role::Admin),
+        id: "modelUpload",
+        summary: "Upload a saved model file (`landopp train`, `Model.save`): verified, checked against the served features, registered (not promoted) and loaded",
+        body: Some(schema::<serde_json::Value>),
+        params: &[],
+        ok: (201, Some(schema::<crate::models::ModelInfo>)),
+        handler: || post(model_upload),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/retrain",
+        role: Some(Role::Admin),
+        id: "retrain",
+        summary: "Retrain the production model on the feedback outcomes; the candidate is promoted only if it beats the champion on held-out parcels",
+        body: Some(schema::<RetrainRequest>),
+        params: &[],
+        ok: (200, Some(schema::<landopp::ml::registry::RetrainReport>)),
+        handler: || post(retrain),
+    },
+    Route {
+        method: "POST",
         path: "/v1/models/{version}/promote",
         role: Some(Role::Admin),
         id: "promote",
@@ -868,6 +890,67 @@ async fn promote(
     blocking(move || m.promote(&v, land.index.features())).await?;
     st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn model_upload(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    req: axum::extract::Request,
+) -> ApiResult<Response> {
+    let m = models(&st)?;
+    let limit = st.config.limits.model_bytes;
+    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the model file is larger than limits.model_bytes ({limit} bytes)"),
+        )
+    })?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| Problem::bad_request("a model file is UTF-8 JSON"))?;
+    let land = st.land.clone();
+    match blocking(move || m.upload(&text, land.index.features())).await? {
+        // a corrupt, tampered or unusable file is the client's problem, not the server's
+        crate::models::Uploaded::Refused(e) => {
+            st.audit(&ctx, &p.subject, "model.upload", "-", "failed").await;
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+        }
+        crate::models::Uploaded::Exists(v) => {
+            st.audit(&ctx, &p.subject, "model.upload", &v, "failed").await;
+            Err(Problem::new(StatusCode::CONFLICT, "CONFLICT", format!("model version {v} is registered already")))
+        }
+        crate::models::Uploaded::Added(info) => {
+            st.audit(&ctx, &p.subject, "model.upload", &info.card.model_version, "ok").await;
+            let mut r = (StatusCode::CREATED, Json(&*info)).into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/v1/models/{}", info.card.model_version)) {
+                r.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            Ok(r)
+        }
+    }
+}
+
+async fn retrain(
+    State(st): State<St>,
+    Extension(p): Extension<Principal>,
+    Extension(ctx): Extension<Ctx>,
+    Body(r): Body<RetrainRequest>,
+) -> ApiResult<Json<landopp::ml::registry::RetrainReport>> {
+    let m = models(&st)?;
+    let feedback = st.store.run(|c| store::feedback::timed(c)).await?;
+    let land = st.land.clone();
+    let report = blocking(move || {
+        let version = match r.candidate_version {
+            Some(v) => v,
+            None => format!("{}-r{}", m.production_version().unwrap_or_default(), store::now()),
+        };
+        m.retrain(land.index.features(), &feedback, &r.policy, &version)
+    })
+    .await?;
+    let target = report.candidate.clone().unwrap_or_else(|| report.champion.clone());
+    let outcome = if report.promoted { "promoted" } else { "ok" };
+    st.audit(&ctx, &p.subject, "model.retrain", &target, outcome).await;
+    Ok(Json(report))
 }
 
 fn jobs(st: &St) -> ApiResult<&std::sync::Arc<crate::jobs::Jobs>> {

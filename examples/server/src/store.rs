@@ -423,6 +423,15 @@ pub mod feedback {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every feedback record with its time (Unix seconds), oldest first.
+    pub fn timed(c: &Connection) -> StoreResult<Vec<(i64, Feedback)>> {
+        let mut s = c.prepare("SELECT at, parcel_id, label, outcome, note FROM feedback ORDER BY id")?;
+        let rows = s.query_map([], |r| {
+            Ok((r.get(0)?, Feedback { parcel_id: r.get(1)?, label: r.get(2)?, outcome: r.get(3)?, note: r.get(4)? }))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every feedback id (tests of durability).
     pub fn ids(c: &Connection) -> StoreResult<Vec<i64>> {
         let mut s = c.prepare("SELECT id FROM feedback ORDER BY id")?;

@@ -125,7 +125,13 @@ fn sample(id: &str) -> (String, Option<String>) {
         "parcel" => ("/v1/parcels/357730".into(), None),
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
-        "feedback" => ("/v1/feedback".into(), Some(json!({"parcel_id": "357730", "label": 1.0}).to_string())),
+        "feedback" => (
+            "/v1/feedback".into(),
+            Some(json!({"parcel_id": "357730", "label": 1.0, "outcome": "grassland"}).to_string()),
+        ),
+        "modelUpload" => ("/v1/models".into(), Some(model_file(&format!("up-{}", rand_suffix()), 3))),
+        // not due: the report says why, nothing is trained
+        "retrain" => ("/v1/models/retrain".into(), Some(json!({"policy": {"min_new_records": 1000000}}).to_string())),
         "predict" => ("/v1/models/predict".into(), Some(json!({"parcel_ids": ["357730", "1447274"]}).to_string())),
         "jobFeatures" => ("/v1/jobs/features".into(), Some(json!({"spec": demo_spec()}).to_string())),
         "keyCreate" => ("/v1/keys".into(), Some(json!({"role": "viewer"}).to_string())),
@@ -135,6 +141,23 @@ fn sample(id: &str) -> (String, Option<String>) {
         ),
         _ => (String::new(), None),
     }
+}
+
+/// A small saved model file's text (a forest on two served features).
+fn model_file(version: &str, seed: u64) -> String {
+    let params = landopp::ml::Params::parse(&format!(
+        r#"{{"model": "random_forest", "task": "classification", "n_estimators": 5, "max_depth": 4, "seed": {seed}}}"#
+    ))
+    .expect("params");
+    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some(version.into()), ..Default::default() };
+    let cols: Vec<String> = vec!["slope_mean".into(), "area_acres".into()];
+    let m =
+        landopp::ml::lifecycle::Model::fit_table(land().index.features(), &cols, "landuse_dominant", &params, &opts)
+            .expect("fit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("m.json");
+    m.save(&p, &Default::default()).expect("save");
+    std::fs::read_to_string(&p).expect("read")
 }
 
 fn rand_suffix() -> u64 {
@@ -1137,4 +1160,102 @@ async fn site_assembly_has_bounds() {
     let small = json!({"aoi": {"point": {"xy": [14.56, 45.87], "radius_m": 30}}, "crs": "EPSG:4326"});
     let r = as_key(s.addr, &s.admin, "POST", "/v1/sites", Some(&json!({"query": small}).to_string())).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_upload_and_retrain_on_feedback() {
+    let s = start_with(
+        ServerConfig {
+            limits: landopp_server::config::Limits { model_bytes: 400_000, ..Default::default() },
+            ..Default::default()
+        },
+        HashMap::new(),
+    )
+    .await;
+    let analyst = new_key(&s, "analyst").await;
+    let text = model_file("uploaded-1", 11);
+    // only an admin uploads
+    as_key(s.addr, &analyst, "POST", "/v1/models", Some(&text)).await.problem(403, "FORBIDDEN");
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&text)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/v1/models/uploaded-1"));
+    assert_eq!(r.json()["production"], false);
+    assert_eq!(r.json()["loaded"], true);
+    // served as uploaded: the predictions are the library's on the same file
+    let l = land();
+    let p = as_key(
+        s.addr,
+        &s.admin,
+        "POST",
+        "/v1/models/predict",
+        Some(r#"{"parcel_ids": ["357730"], "model_version": "uploaded-1"}"#),
+    )
+    .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let m = landopp::ml::lifecycle::Model::from_json(&text, "t", &Default::default()).expect("model");
+    let one = l.index.features().select_rows(&[l.row("357730").expect("row")]).expect("row");
+    assert_eq!(p.json()[0]["values"][0], json!(m.predict_column(&one, 0).expect("predict")[0]));
+    // the same version again, a tampered file, not a model, a model of unserved features, too large
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&text)).await.problem(409, "CONFLICT");
+    let tampered = text.replacen("\"n_estimators\":5", "\"n_estimators\":6", 1);
+    assert_ne!(tampered, text);
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&tampered)).await.problem(422, "INTEGRITY");
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(r#"{"format": "other"}"#)).await.problem(422, "FORMAT");
+    let mut t = landopp::FeatureTable::new(l.index.features().ids().to_vec());
+    t.add_column("unserved", vec![1.0; t.len()], Default::default()).expect("col");
+    t.add_column("y", (0..t.len()).map(|i| (i % 2) as f64).collect(), Default::default()).expect("col");
+    let params = landopp::ml::Params::parse(r#"{"model": "random_forest", "task": "regression", "n_estimators": 2}"#)
+        .expect("params");
+    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some("other-1".into()), ..Default::default() };
+    let other =
+        landopp::ml::lifecycle::Model::fit_table(&t, &["unserved".to_string()], "y", &params, &opts).expect("fit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    other.save(dir.path().join("o.json"), &Default::default()).expect("save");
+    let other = std::fs::read_to_string(dir.path().join("o.json")).expect("read");
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&other)).await.problem(422, "NOT_FOUND");
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(500_000));
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&big)).await.problem(413, "PAYLOAD_TOO_LARGE");
+    let list = as_key(s.addr, &s.admin, "GET", "/v1/models", None).await.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "refused uploads leave no trace: {list}");
+
+    // online learning: outcomes observed after the champion was trained, then a retrain
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let lu = l.index.features().column("landuse_dominant").expect("col");
+    let mut ids: Vec<&String> = l.index.features().ids().iter().collect();
+    ids.sort();
+    let ids: Vec<&String> = ids.into_iter().take(120).collect();
+    for id in &ids {
+        let label = lu.label(l.row(id).expect("row")).unwrap_or("").to_string();
+        let b = json!({"parcel_id": id, "outcome": label}).to_string();
+        let r = as_key(s.addr, &s.admin, "POST", "/v1/feedback", Some(&b)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let body = json!({"policy": {"min_new_records": 50, "salt": "t"}, "candidate_version": "demo-1.1.0"}).to_string();
+    as_key(s.addr, &analyst, "POST", "/v1/models/retrain", Some(&body)).await.problem(403, "FORBIDDEN");
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/models/retrain", Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rep = r.json();
+    assert_eq!(rep["champion"], "demo-1.0.0", "{rep}");
+    assert_eq!(rep["due"], true, "{rep}");
+    assert_eq!(rep["new_records"], json!(ids.len()), "{rep}");
+    assert_eq!(rep["candidate"], "demo-1.1.0", "{rep}");
+    assert!(rep["holdout_rows"].as_u64().unwrap_or(0) > 0, "{rep}");
+    // the served production follows the registry's decision
+    let list = as_key(s.addr, &s.admin, "GET", "/v1/models", None).await.json();
+    let prod: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|m| m["production"] == true)
+        .filter_map(|m| m["card"]["model_version"].as_str())
+        .collect();
+    let want = if rep["promoted"] == true { "demo-1.1.0" } else { "demo-1.0.0" };
+    assert_eq!(prod, vec![want], "{rep}");
+    let p = as_key(s.addr, &s.admin, "POST", "/v1/models/predict", Some(r#"{"parcel_ids": ["357730"]}"#)).await;
+    assert_eq!(p.json()[0]["model_version"], want);
+    // the same candidate version again is refused
+    as_key(s.addr, &s.admin, "POST", "/v1/models/retrain", Some(&body)).await.problem(400, "INVALID_INPUT");
+    let audit = as_key(s.addr, &s.admin, "GET", "/v1/audit?limit=100", None).await.json();
+    let actions: Vec<&str> = audit.as_array().expect("audit").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"model.upload") && actions.contains(&"model.retrain"), "{actions:?}");
 }
