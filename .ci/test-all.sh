@@ -24,6 +24,9 @@ step "Rust: tests (core unit + integration + doctests, CLI)"
 cargo test --locked
 # the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
 cargo test --locked -p landopp --features mimalloc --lib alloc::
+# the server's optional OTLP trace export (cargo feature `otlp`): lints, and spans reach a collector
+cargo clippy --locked -p landopp-server --features otlp --all-targets -- -D warnings
+cargo test --locked -p landopp-server --features otlp --test otlp
 
 step "Rust: the lean build (cargo add landopp --no-default-features): at most 60 dependencies, lints, unit tests"
 lean=$(cargo tree --locked -p landopp --no-default-features -e normal,build --prefix none | sed 's/ (\*)//' | sort -u | grep -cv '^landopp ')

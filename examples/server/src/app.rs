@@ -18,6 +18,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Shared state.
 #[derive(Debug)]
@@ -245,16 +246,20 @@ async fn outer(State(st): State<St>, mut req: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let (trace_id, flags) = trace_parent(req.headers()).unwrap_or_else(|| (hex_id::<16>(), "01".into()));
-    let span_id = hex_id::<8>();
     let id = hex_id::<8>();
-    let ctx = Ctx { id: id.clone(), client: client.clone(), trace_id: trace_id.clone() };
     let method = req.method().clone();
+    let span = crate::telemetry::request_span(method.as_str(), &id);
+    let parent = trace_parent(req.headers());
+    let flags = parent.as_ref().map_or_else(|| "01".to_string(), |p| p.1.clone());
+    // the exported span's ids when traces are exported, else the caller's trace and a new span id
+    let (trace_id, span_id) = crate::telemetry::link(&span, req.headers())
+        .unwrap_or_else(|| (parent.map_or_else(hex_id::<16>, |p| p.0), hex_id::<8>()));
+    let ctx = Ctx { id: id.clone(), client: client.clone(), trace_id: trace_id.clone() };
     req.extensions_mut().insert(ctx);
     let timeout = Duration::from_millis(st.config.limits.timeout_ms);
     let mut res = match st.per_ip.check(&client) {
         Err(l) => limited(l, "address"),
-        Ok(()) => match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(()) => match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
             Ok(r) => r,
             Err(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", "the request took too long").into_response()
@@ -263,6 +268,8 @@ async fn outer(State(st): State<St>, mut req: Request, next: Next) -> Response {
     };
     let status = res.status().as_u16();
     let route = res.extensions().get::<RouteLabel>().map_or_else(|| "unmatched".to_string(), |r| r.0.clone());
+    crate::telemetry::finish(&span, method.as_str(), &route, status);
+    drop(span);
     let h = res.headers_mut();
     crate::limits::security_headers(h);
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod store;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};

@@ -34,12 +34,13 @@ fn main() -> std::process::ExitCode {
         println!("{key}");
         return std::process::ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LANDOPP_LOG").unwrap_or_else(|_| "info".into()))
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = match landopp_server::telemetry::init(&|k| std::env::var(k).ok()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("landopp-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -47,7 +48,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args)) {
+    let out = rt.block_on(run(args));
+    drop(rt);
+    telemetry.shutdown();
+    match out {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("landopp-server: {e}");

@@ -447,7 +447,8 @@ static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 /// Run core work on the blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> ApiResult<T> {
     let _slot = CPU.acquire().await.map_err(|_| Problem::internal("cpu slots closed"))?;
-    Ok(tokio::task::spawn_blocking(f).await.map_err(joined)??)
+    let span = crate::telemetry::work_span("core");
+    Ok(tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(joined)??)
 }
 
 async fn healthz(State(st): State<St>) -> Json<Health> {

@@ -264,7 +264,9 @@ impl Store {
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let conn = self.conn.clone();
+        let span = crate::telemetry::work_span("store");
         tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut c)
         })
