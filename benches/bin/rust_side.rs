@@ -166,6 +166,18 @@ fn main() -> landopp::Result<()> {
             let build_s = t0.elapsed().as_secs_f64();
             serde_json::json!({"op": "build", "rows": idx.len(), "build_s": build_s})
         }
+        "read" => {
+            // start-up's parcel read, in its phases: the layer (SQLite scan, WKB, attributes),
+            // then the whole Parcels::read (ids, duplicate check, validity)
+            let t0 = Instant::now();
+            let l = landopp::vector::read_layer(arg(2)?, &Default::default())?;
+            let layer_s = t0.elapsed().as_secs_f64();
+            drop(l);
+            let t0 = Instant::now();
+            let p = Parcels::read(arg(2)?, None, Some(&arg(3)?))?;
+            let parcels_s = t0.elapsed().as_secs_f64();
+            serde_json::json!({"op": "read", "rows": p.len(), "layer_s": layer_s, "parcels_s": parcels_s})
+        }
         "replicate" => {
             let k: usize = arg(4)?.parse().map_err(|_| bad())?;
             let p = landopp_benches::replicate_parcels(arg(2)?, Some(&arg(3)?), k)?;

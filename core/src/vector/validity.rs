@@ -209,28 +209,13 @@ pub fn surely_valid(mp: &MultiPolygon<f64>) -> bool {
     let clash = |s: &Seg, t: &Seg| !adjacent(s, t) && touch(s, t);
     let multi = mp.0.len() > 1;
     let holes = mp.0.iter().any(|p| !p.interiors().is_empty());
-    let tree = (segs.len() >= PAIRWISE || multi || holes).then(|| RTree::bulk_load(segs.clone()));
-    match &tree {
-        Some(tree) if segs.len() >= PAIRWISE => {
-            for s in &segs {
-                let env = s.envelope();
-                if tree.locate_in_envelope_intersecting(&env).any(|t| (t.ring, t.idx) > (s.ring, s.idx) && clash(s, t))
-                {
-                    return false;
-                }
-            }
-        }
-        _ => {
-            for i in 0..segs.len() {
-                for j in i + 1..segs.len() {
-                    if clash(&segs[i], &segs[j]) {
-                        return false;
-                    }
-                }
-            }
-        }
+    if any_pair(&segs, clash) {
+        return false;
     }
-    let Some(tree) = tree else { return true };
+    if !(multi || holes) {
+        return true; // one ring, simple: nothing can lie inside anything else
+    }
+    let tree = RTree::bulk_load(segs);
     // No ring touches another, so one vertex tells where a whole ring lies: every hole inside its
     // shell and outside its polygon's other holes, no shell inside another part's shell. Rings
     // are found by their boxes and each point-in-ring test casts a ray through the segment tree,
@@ -284,6 +269,26 @@ pub fn surely_valid(mp: &MultiPolygon<f64>) -> bool {
     }
     true
 }
+
+/// Does any pair of segments (each unordered pair once) satisfy `f`? Pairs whose x-extents do
+/// not overlap are skipped: small shapes pairwise, larger ones by sort and sweep on x (the pairs
+/// tested are the same; a sort is far cheaper than an R-tree per shape, which start-up paid on a
+/// million parcels).
+fn any_pair(segs: &[Seg], f: impl Fn(&Seg, &Seg) -> bool) -> bool {
+    if segs.len() < SWEEP {
+        return (0..segs.len()).any(|i| (i + 1..segs.len()).any(|j| f(&segs[i], &segs[j])));
+    }
+    let mut order: Vec<(f64, f64, u32)> =
+        segs.iter().enumerate().map(|(i, s)| (s.a.x.min(s.b.x), s.a.x.max(s.b.x), i as u32)).collect();
+    order.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+    order.iter().enumerate().any(|(k, &(_, xmax, i))| {
+        let s = &segs[i as usize];
+        order[k + 1..].iter().take_while(|o| o.0 <= xmax).any(|&(_, _, j)| f(s, &segs[j as usize]))
+    })
+}
+
+/// Shapes with fewer segments than this are tested pairwise, larger ones by sort and sweep.
+const SWEEP: usize = 24;
 
 /// Do two segments share any point (crossing, touching or overlapping)? Collinear cases with
 /// overlapping boxes count as touching (conservative).
@@ -367,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn large_rings_go_through_the_rtree() {
+    fn large_rings_go_through_the_sweep() {
         // a 600-vertex star (simple), then the same with two vertices swapped (self-intersecting)
         let star: Vec<(f64, f64)> = (0..600)
             .map(|i| {
@@ -382,6 +387,44 @@ mod tests {
         bad.swap(100, 400);
         let bad = Polygon::new(LineString::from(bad), vec![]);
         assert!(!surely_valid(&mp(bad.clone())) && !bad.is_valid());
+    }
+
+    #[test]
+    fn the_sweep_tests_every_pair_whose_x_extents_overlap_once() {
+        let mut s: u64 = 5;
+        let mut next = |m: u64| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        };
+        for _ in 0..300 {
+            let n = 1 + next(200) as usize;
+            let segs: Vec<Seg> = (0..n)
+                .map(|i| {
+                    let mut c = || Coord { x: next(50) as f64, y: next(50) as f64 };
+                    Seg { a: c(), b: c(), ring: 0, idx: i as u32 }
+                })
+                .collect();
+            let seen = std::cell::RefCell::new(Vec::new());
+            assert!(!any_pair(&segs, |a, b| {
+                seen.borrow_mut().push((a.idx.min(b.idx), a.idx.max(b.idx)));
+                false
+            }));
+            let mut seen = seen.into_inner();
+            seen.sort();
+            let overlap =
+                |a: &Seg, b: &Seg| a.a.x.min(a.b.x) <= b.a.x.max(b.b.x) && b.a.x.min(b.b.x) <= a.a.x.max(a.b.x);
+            let want: Vec<(u32, u32)> = (0..n)
+                .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+                .filter(|&(i, j)| overlap(&segs[i], &segs[j]))
+                .map(|(i, j)| (i as u32, j as u32))
+                .collect();
+            if n >= SWEEP {
+                assert_eq!(seen, want, "{n} segments");
+            } else {
+                // pairwise: every pair, a superset of the overlapping ones
+                assert!(want.iter().all(|p| seen.binary_search(p).is_ok()));
+            }
+        }
     }
 
     #[test]
