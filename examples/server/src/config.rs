@@ -185,6 +185,9 @@ impl ServerConfig {
             ("LANDOPP_RATE_LIMIT_IP", Some("limits"), "rate_per_ip"),
             ("LANDOPP_JWT_SECRET_FILE", Some("auth"), "jwt_secret_file"),
         ];
+        // env values read as TOML that are not strings: (section, key, the text), tried as text
+        // if the typed reading does not fit (`LANDOPP_SERVER_AUTH_JWT_AUDIENCE=2026`)
+        let mut typed: Vec<(Option<String>, String, String)> = Vec::new();
         for (name, value) in env {
             let (section, key, value) = if let Some((_, section, key)) = shortcuts.iter().find(|s| s.0 == name) {
                 let v = match *key {
@@ -208,7 +211,11 @@ impl ServerConfig {
                     Some(s) => (Some(s.to_string()), k[s.len() + 1..].to_string()),
                     None => (None, k),
                 };
-                (section, key, env_value(value))
+                let v = env_value(value);
+                if !v.is_str() {
+                    typed.push((section.clone(), key.clone(), value.clone()));
+                }
+                (section, key, v)
             } else {
                 continue;
             };
@@ -222,8 +229,7 @@ impl ServerConfig {
             };
             table.insert(key, value);
         }
-        let c: ServerConfig = toml::Value::Table(doc)
-            .try_into()
+        let c = parse_with_text_fallback(doc, &typed)
             .map_err(|e| format!("configuration (file or LANDOPP_SERVER_* variables): {e}"))?;
         c.check()?;
         Ok(c)
@@ -270,6 +276,42 @@ impl ServerConfig {
 const SECTIONS: [&str; 4] = ["data", "auth", "limits", "models"];
 
 /// An environment value as TOML (`50`, `true`, `["a", "b"]`, `{ salt = "s" }`), else as text.
+/// Deserialize; when that fails on a setting the environment gave as a number, boolean, array
+/// or table, that value is tried as its text instead (so `2026` for a text setting is the string
+/// `"2026"`, while `50` for a number stays a number). The first error is reported when that does
+/// not help.
+fn parse_with_text_fallback(
+    mut doc: toml::Table,
+    typed: &[(Option<String>, String, String)],
+) -> Result<ServerConfig, toml::de::Error> {
+    let parse = |d: &toml::Table| toml::Value::Table(d.clone()).try_into::<ServerConfig>();
+    let first = match parse(&doc) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    let mut current = first.to_string();
+    let mut left: Vec<&(Option<String>, String, String)> = typed.iter().collect();
+    // the error names the setting it failed on: convert that one, then look again
+    while let Some(k) = left.iter().position(|(_, key, _)| {
+        current.contains(&format!("`{key}`"))
+            || current.contains(&format!(".{key}`"))
+            || current.contains(&format!(".{key}\n"))
+    }) {
+        let (section, key, text) = left.remove(k);
+        let table = match section {
+            None => Some(&mut doc),
+            Some(s) => doc.get_mut(s).and_then(toml::Value::as_table_mut),
+        };
+        let Some(table) = table else { break };
+        table.insert(key.clone(), toml::Value::String(text.clone()));
+        match parse(&doc) {
+            Ok(c) => return Ok(c),
+            Err(e) => current = e.to_string(),
+        }
+    }
+    Err(first)
+}
+
 fn env_value(v: &str) -> toml::Value {
     toml::from_str::<toml::Table>(&format!("v = {v}"))
         .ok()

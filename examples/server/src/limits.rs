@@ -12,7 +12,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    map: HashMap<String, (f64, Instant)>,
+    /// Last sweep of full buckets (at most one a second: a flood from many addresses whose
+    /// buckets are all in use must not make every request scan them all).
+    swept: Option<Instant>,
 }
 
 /// A refusal: seconds until a token is back.
@@ -27,7 +35,7 @@ pub struct Limited {
 impl RateLimiter {
     /// `rate` requests per second (0: unlimited), bursts of `burst`.
     pub fn new(rate: f64, burst: f64) -> Self {
-        RateLimiter { rate, burst: burst.max(1.0), buckets: Mutex::new(HashMap::new()) }
+        RateLimiter { rate, burst: burst.max(1.0), buckets: Mutex::new(Buckets::default()) }
     }
 
     /// Take a token for `key`.
@@ -36,11 +44,13 @@ impl RateLimiter {
             return Ok(());
         }
         let now = Instant::now();
-        let mut m = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() > 100_000 {
+        let mut g = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Buckets { map: m, swept } = &mut *g;
+        if m.len() > 100_000 && swept.is_none_or(|t| now.duration_since(t).as_secs_f64() >= 1.0) {
             // forget clients whose buckets are full again (memory stays bounded under many clients)
             let (rate, burst) = (self.rate, self.burst);
             m.retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < burst);
+            *swept = Some(now);
         }
         let b = m.entry(key.to_string()).or_insert((self.burst, now));
         b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * self.rate).min(self.burst);

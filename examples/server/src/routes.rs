@@ -444,11 +444,34 @@ static CPU: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CPU_SLOTS
 /// Password hashing (argon2id, 19 MiB each) two at a time.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
-/// Run core work on the blocking pool.
+/// Cancels its token when dropped before [`Cancel::done`]: a request abandoned mid-call (its
+/// timeout, a client gone) asks the core to stop where it checks (`interrupt::check`: model
+/// fitting, zonal statistics, pipeline steps) instead of finishing work nobody will read.
+struct Cancel(Option<landopp::interrupt::Token>);
+
+impl Cancel {
+    fn done(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.cancel();
+        }
+    }
+}
+
+/// Run core work on the blocking pool (stopped when the request is abandoned: [`Cancel`]).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Send + 'static) -> ApiResult<T> {
     let _slot = CPU.acquire().await.map_err(|_| Problem::internal("cpu slots closed"))?;
     let span = crate::telemetry::work_span("core");
-    Ok(tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(joined)??)
+    let token = landopp::interrupt::Token::new();
+    let cancel = Cancel(Some(token.clone()));
+    let out = tokio::task::spawn_blocking(move || span.in_scope(|| landopp::interrupt::with_token(&token, f))).await;
+    cancel.done();
+    Ok(out.map_err(joined)??)
 }
 
 async fn healthz(State(st): State<St>) -> Json<Health> {
@@ -1274,4 +1297,39 @@ async fn audit(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<Vec<
         }
     }
     Ok(Json(st.store.run(move |c| store::audit::latest(c, limit)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_request_stops_its_core_work() {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let seen = stopped.clone();
+        // work that checks for interruption, as the core's long loops do, for up to 30 s
+        let call = super::blocking(move || {
+            let t0 = std::time::Instant::now();
+            while t0.elapsed().as_secs() < 30 {
+                if let Err(e) = landopp::interrupt::check("test work") {
+                    seen.store(true, Ordering::SeqCst);
+                    return Err(e);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(())
+        });
+        // the request timeout drops the handler's future
+        assert!(tokio::time::timeout(std::time::Duration::from_millis(100), call).await.is_err());
+        for _ in 0..200 {
+            if stopped.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(stopped.load(Ordering::SeqCst), "the core work saw the cancellation");
+        // and a call that completes is not cancelled afterwards
+        assert!(super::blocking(|| landopp::interrupt::check("after")).await.is_ok());
+    }
 }

@@ -38,9 +38,12 @@ fn toml_env_and_refusals() {
             ("LANDOPP_SERVER_AUTH_JWT_ISSUER", "county-gis"),
             ("LANDOPP_SERVER_CORS_ORIGINS", r#"["https://b.example", "https://c.example"]"#),
             ("LANDOPP_SHARED_DATA", "/elsewhere"),
+            // a number-like value for a text setting is the text
+            ("LANDOPP_SERVER_AUTH_JWT_AUDIENCE", "2026"),
         ]),
     )
     .expect("loads");
+    assert_eq!(c.auth.jwt_audience, "2026");
     assert_eq!(c.listen.port(), 7777, "the environment wins over the file");
     assert_eq!(c.limits.timeout_ms, 1234, "every setting from the environment");
     assert_eq!(c.auth.jwt_issuer, "county-gis");
