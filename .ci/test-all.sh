@@ -24,6 +24,13 @@ step "Rust: tests (core unit + integration + doctests, CLI)"
 cargo test --locked
 # the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
 cargo test --locked -p landopp --features mimalloc --lib alloc::
+# the server on a shared PostgreSQL + PostGIS store: the HTTP suite and the kill -9 test again
+step "Rust: the server on PostgreSQL + PostGIS (installed and started when missing)"
+source .ci/postgres.sh
+if [ -n "${LANDOPP_TEST_DATABASE_URL:-}" ]; then
+  cargo test --locked -p landopp-server --test http --test durability --test postgres
+  unset LANDOPP_TEST_DATABASE_URL
+fi
 # the server's optional OTLP trace export (cargo feature `otlp`): lints, and spans reach a collector
 cargo clippy --locked -p landopp-server --features otlp --all-targets -- -D warnings
 cargo test --locked -p landopp-server --features otlp --test otlp

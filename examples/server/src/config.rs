@@ -15,6 +15,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The embedded store, one SQLite file (`LANDOPP_STORE`).
     pub store: PathBuf,
+    /// A PostgreSQL + PostGIS database shared by replicas, instead of the embedded store
+    /// (`postgres://user:password@host:5432/db`; `LANDOPP_DATABASE_URL`).
+    pub database_url: Option<DatabaseUrl>,
     /// The land to serve: a feature spec and scoring profiles. `None` with `--demo`.
     pub data: Option<DataConfig>,
     /// Authentication.
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             store: PathBuf::from("landopp-server.db"),
+            database_url: None,
             data: None,
             auth: AuthConfig::default(),
             limits: Limits::default(),
@@ -117,6 +121,18 @@ impl Default for AuthConfig {
     }
 }
 
+/// A PostgreSQL connection string; its `Debug` hides it (it may hold a password), so a logged
+/// configuration never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
+}
+
 /// Request limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -177,9 +193,10 @@ impl ServerConfig {
             }
             None => toml::Table::new(),
         };
-        let shortcuts: [(&str, Option<&str>, &str); 6] = [
+        let shortcuts: [(&str, Option<&str>, &str); 7] = [
             ("LANDOPP_LISTEN", None, "listen"),
             ("LANDOPP_STORE", None, "store"),
+            ("LANDOPP_DATABASE_URL", None, "database_url"),
             ("LANDOPP_CORS_ORIGINS", None, "cors_origins"),
             ("LANDOPP_RATE_LIMIT", Some("limits"), "rate_per_key"),
             ("LANDOPP_RATE_LIMIT_IP", Some("limits"), "rate_per_ip"),

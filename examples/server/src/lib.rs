@@ -96,19 +96,26 @@ impl Server {
     ) -> Result<Server, String> {
         config.check()?;
         metrics_handle();
-        let store = store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?;
-        let keys = auth::KeyCache::default();
-        keys.load(store.run_sync(|c| store::keys::list(c)).map_err(|e| e.to_string())?);
-        let bootstrap_key = bootstrap(&store, &keys, env)?;
-        let users = auth::UserCache::default();
-        users.load(&store.run_sync(|c| store::users::list(c)).map_err(|e| e.to_string())?);
+        // the store's set-up blocks (the PostgreSQL client runs its own small runtime)
+        let (store, keys, bootstrap_key, users) = blocking_now(|| -> Result<_, String> {
+            let store = match &config.database_url {
+                Some(url) => store::Store::connect(&url.0).map_err(|e| format!("database_url: {e}"))?,
+                None => store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?,
+            };
+            let keys = auth::KeyCache::default();
+            keys.load(store.run_sync(store::keys::list).map_err(|e| e.to_string())?);
+            let bootstrap_key = bootstrap(&store, &keys, env)?;
+            let users = auth::UserCache::default();
+            users.load(&store.run_sync(store::users::list).map_err(|e| e.to_string())?);
+            Ok((store, keys, bootstrap_key, users))
+        })?;
         let jwt = auth::Jwt::new(&config.auth, env)?;
         let jobs = match &config.jobs_root {
             None => None,
             Some(root) => {
                 let mut out = config.store.clone().into_os_string();
                 out.push(".jobs");
-                store.run_sync(|c| store::jobs::fail_unfinished(c)).map_err(|e| e.to_string())?;
+                blocking_now(|| store.run_sync(store::jobs::fail_unfinished)).map_err(|e| e.to_string())?;
                 Some(Arc::new(jobs::Jobs::new(root, std::path::Path::new(&out))?))
             }
         };
@@ -171,6 +178,15 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
         }
     };
     Ok((land, models))
+}
+
+/// Run blocking set-up work from async code: on a multi-threaded runtime the worker is handed
+/// over to others first (`block_in_place`); elsewhere it just runs.
+fn blocking_now<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// The first admin key of an empty store.

@@ -25,10 +25,39 @@ struct Args {
     /// Print a new random API key (for LANDOPP_BOOTSTRAP_ADMIN_KEY) and exit.
     #[arg(long)]
     new_key: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Bring a PostgreSQL + PostGIS database to this server's schema (also done at every start),
+    /// then exit.
+    Migrate {
+        /// `postgres://user:password@host:5432/db` (default: LANDOPP_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(Command::Migrate { database_url }) = &args.command {
+        let Some(url) = database_url.clone().or_else(|| std::env::var("LANDOPP_DATABASE_URL").ok()) else {
+            eprintln!("landopp-server migrate: give --database-url or LANDOPP_DATABASE_URL");
+            return std::process::ExitCode::FAILURE;
+        };
+        return match landopp_server::store::migrate(&url) {
+            Ok((at, latest)) => {
+                println!("database schema at version {at} (this server's latest: {latest})");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("landopp-server migrate: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if args.new_key {
         let (key, _) = landopp_server::auth::new_key(landopp_server::auth::Role::Admin, "", None);
         println!("{key}");

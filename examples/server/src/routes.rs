@@ -479,13 +479,7 @@ async fn healthz(State(st): State<St>) -> Json<Health> {
 }
 
 async fn readyz(State(st): State<St>) -> Response {
-    let writable = st
-        .store
-        .run(|c| {
-            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-            Ok(())
-        })
-        .await;
+    let writable = st.store.run(|c| c.writable()).await;
     let h = Health {
         status: match &writable {
             Ok(()) => "ok".into(),
@@ -961,7 +955,7 @@ async fn retrain(
     Body(r): Body<RetrainRequest>,
 ) -> ApiResult<Json<landopp::ml::registry::RetrainReport>> {
     let m = models(&st)?;
-    let feedback = st.store.run(|c| store::feedback::timed(c)).await?;
+    let feedback = st.store.run(store::feedback::timed).await?;
     let land = st.land.clone();
     let report = blocking(move || {
         let version = match r.candidate_version {
@@ -1122,7 +1116,7 @@ async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     let models = models(&st)?;
     let m = params(&pairs, &["model_version"])?;
     let version = m.get("model_version").map(|v| v.to_string());
-    let feedback = st.store.run(|c| store::feedback::all(c)).await?;
+    let feedback = st.store.run(store::feedback::all).await?;
     let land = st.land.clone();
     Ok(Json(
         blocking(move || models.accuracy(land.index.features(), &|id| land.row(id), &feedback, version.as_deref()))
@@ -1131,7 +1125,7 @@ async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
 }
 
 async fn keys_list(State(st): State<St>) -> ApiResult<Json<Vec<store::KeyRecord>>> {
-    Ok(Json(st.store.run(|c| store::keys::list(c)).await?))
+    Ok(Json(st.store.run(store::keys::list).await?))
 }
 
 async fn create_key(
@@ -1220,7 +1214,7 @@ async fn keys_rotate(
 }
 
 async fn users_list(State(st): State<St>) -> ApiResult<Json<Vec<store::UserRecord>>> {
-    Ok(Json(st.store.run(|c| store::users::list(c)).await?))
+    Ok(Json(st.store.run(store::users::list).await?))
 }
 
 async fn users_create(

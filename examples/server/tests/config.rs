@@ -44,6 +44,11 @@ fn toml_env_and_refusals() {
     )
     .expect("loads");
     assert_eq!(c.auth.jwt_audience, "2026");
+    // the shared store's URL from the environment, never shown by a logged configuration
+    let pg =
+        ServerConfig::load(None, &env(&[("LANDOPP_DATABASE_URL", "postgres://u:s3cret@db/landopp")])).expect("loads");
+    assert_eq!(pg.database_url.as_ref().map(|u| u.0.as_str()), Some("postgres://u:s3cret@db/landopp"));
+    assert!(!format!("{pg:?}").contains("s3cret"));
     assert_eq!(c.listen.port(), 7777, "the environment wins over the file");
     assert_eq!(c.limits.timeout_ms, 1234, "every setting from the environment");
     assert_eq!(c.auth.jwt_issuer, "county-gis");

@@ -10,8 +10,41 @@ use std::sync::{Arc, Mutex};
 
 const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// With `LANDOPP_TEST_DATABASE_URL` (CI sets it), the store is PostgreSQL: a fresh schema per
+/// test, the same one across a restart.
+fn database(store: &std::path::Path) -> Option<String> {
+    let url = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let marker = store.with_extension("schema");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(n) => n,
+        Err(_) => {
+            // the temporary folder's random name makes the schema's
+            let dir = store.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().to_string());
+            let tag: String = dir.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
+            let n = format!("d{}_{}", std::process::id(), tag.to_ascii_lowercase());
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("LANDOPP_TEST_DATABASE_URL connects");
+            c.batch_execute(&format!("CREATE SCHEMA {n}")).expect("schema");
+            std::fs::write(&marker, &n).expect("marker");
+            n
+        }
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-csearch_path%3D{name}%2Cpublic"))
+}
+
+fn open_store(store: &std::path::Path) -> landopp_server::store::Store {
+    match database(store) {
+        Some(url) => landopp_server::store::Store::connect(&url).expect("database connects"),
+        None => landopp_server::store::Store::open(store).expect("store opens"),
+    }
+}
+
 fn spawn(store: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_landopp-server"));
+    if let Some(url) = database(store) {
+        cmd.env("LANDOPP_DATABASE_URL", url);
+    }
+    let mut child = cmd
         .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
         .arg(store)
         .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
@@ -86,8 +119,8 @@ fn kill_9_loses_no_acknowledged_feedback() {
     let after = post(&addr, 0).expect("the restarted server takes feedback");
     child.kill().expect("stop");
     child.wait().expect("reaped");
-    let s = landopp_server::store::Store::open(&store).expect("store opens");
-    let ids = s.run_sync(|c| landopp_server::store::feedback::ids(c)).expect("ids");
+    let s = open_store(&store);
+    let ids = s.run_sync(landopp_server::store::feedback::ids).expect("ids");
     let missing: Vec<&i64> = acked.iter().filter(|id| !ids.contains(id)).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?} of {}", acked.len());
     assert!(ids.contains(&after));

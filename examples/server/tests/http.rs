@@ -24,9 +24,24 @@ struct Srv {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// With `LANDOPP_TEST_DATABASE_URL` (CI sets it), every test server stores in PostgreSQL, each
+/// in a schema of its own (the tests count rows).
+fn pg_schema() -> Option<String> {
+    let url = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("t{}_{}_{}", std::process::id(), rand_suffix(), landopp_server::store::now());
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("LANDOPP_TEST_DATABASE_URL connects");
+    c.batch_execute(&format!("CREATE SCHEMA {name}")).expect("schema");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-csearch_path%3D{name}%2Cpublic"))
+}
+
 async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
     let dir = tempfile::tempdir().expect("tempdir");
     c.store = dir.path().join("store.db");
+    if c.database_url.is_none() {
+        c.database_url =
+            tokio::task::spawn_blocking(pg_schema).await.expect("schema").map(landopp_server::config::DatabaseUrl);
+    }
     if c.jobs_root.is_none() {
         c.jobs_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"));
     }
