@@ -330,4 +330,7 @@ pub struct Health {
     pub parcels: usize,
     /// Served profiles.
     pub profiles: usize,
+    /// The data version served (a shared store's latest import this replica has loaded; 0 when
+    /// the data comes from files).
+    pub data_version: i64,
 }

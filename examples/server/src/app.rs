@@ -25,8 +25,11 @@ use tracing::Instrument;
 pub struct AppState {
     /// Settings.
     pub config: ServerConfig,
-    /// Parcels, features, profiles and scores.
-    pub land: Arc<Land>,
+    /// Parcels, features, profiles and scores (swapped whole when a shared store's data
+    /// changes: a request keeps the land it started with).
+    pub land: std::sync::RwLock<Arc<Land>>,
+    /// The data version served (PostgreSQL imports; 0 for files).
+    pub data_version: std::sync::atomic::AtomicI64,
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).
@@ -45,6 +48,19 @@ pub struct AppState {
     pub per_ip: RateLimiter,
     /// Search analytics, written in batches by a background task.
     pub analytics: tokio::sync::mpsc::Sender<crate::store::Event>,
+}
+
+impl AppState {
+    /// The land served now.
+    pub fn land(&self) -> Arc<Land> {
+        self.land.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Serve `land` (data version `version`) from now on.
+    pub fn set_land(&self, land: Arc<Land>, version: i64) {
+        *self.land.write().unwrap_or_else(|e| e.into_inner()) = land;
+        self.data_version.store(version, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Shared state as handlers see it.

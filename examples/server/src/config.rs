@@ -52,7 +52,7 @@ impl Default for ServerConfig {
 /// The data the server loads at start: a feature spec (features computed at start), or parcels
 /// with a feature table computed beforehand (`landopp features spec.json -o features.csv`: same
 /// parcels, same order).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// A feature spec (JSON or TOML, as `landopp features` takes); relative paths in it are

@@ -104,15 +104,24 @@ impl Land {
         presets: &[String],
         strict: bool,
     ) -> Result<Land> {
+        Self::assemble_with(parcels, features, Vec::new(), files, presets, strict)
+    }
+
+    fn assemble_with(
+        parcels: Parcels,
+        features: landopp::FeatureTable,
+        stored: Vec<(String, Profile)>,
+        files: &[PathBuf],
+        presets: &[String],
+        strict: bool,
+    ) -> Result<Land> {
         // served by the file's stem or the preset's name (a URL-friendly key; the profile's own
-        // `name` is its display title)
-        let mut profiles: Vec<(String, Profile)> = files
-            .iter()
-            .map(|f| {
-                let key = f.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned());
-                Ok((key, Profile::read(f)?))
-            })
-            .collect::<Result<_>>()?;
+        // `name` is its display title); profiles stored with the data first
+        let mut profiles: Vec<(String, Profile)> = stored;
+        for f in files {
+            let key = f.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned());
+            profiles.push((key, Profile::read(f)?));
+        }
         for name in presets {
             let text = PRESETS.iter().find(|p| p.0 == name).map(|p| p.1).ok_or_else(|| {
                 landopp::Error::not_found("preset", name.clone(), PRESETS.iter().map(|p| p.0.to_string()).collect())
@@ -155,6 +164,102 @@ impl Land {
         let index = index?;
         tracing::info!(ms = t0.elapsed().as_millis() as u64, "search index and id lookup built");
         Ok(Land { index, by_id, profiles: scored })
+    }
+
+    /// The land of the PostgreSQL store's latest import: parcels (their own CRS), features and
+    /// the profiles stored with them, plus the configured profile files and presets; with the
+    /// data version it is. `EMPTY` before the first import.
+    pub fn from_database(
+        store: &crate::store::Store,
+        files: &[PathBuf],
+        presets: &[String],
+    ) -> std::result::Result<(Land, i64), String> {
+        let t0 = std::time::Instant::now();
+        let lib = |e: landopp::Error| format!("[{}] {e}", e.code());
+        let (layer, columns, stored, version) = store
+            .run_sync(|c| {
+                let crate::store::Conn::Pg(c) = c else {
+                    return Err(crate::store::StoreError::Postgres("the store is not PostgreSQL".into()));
+                };
+                // one snapshot: the dataset row and the parcels agree
+                let mut tx = c.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+                let Some(d) = tx.query_opt(
+                    "SELECT version, srid, crs, columns::text, profiles::text FROM landopp_datasets
+                     ORDER BY version DESC LIMIT 1",
+                    &[],
+                )?
+                else {
+                    return Ok(None);
+                };
+                let (version, srid, crs, columns, profiles): (i64, i32, Option<String>, String, String) =
+                    (d.get(0), d.get(1), d.get(2), d.get(3), d.get(4));
+                let mut ids = Vec::new();
+                let mut geoms = Vec::new();
+                let mut feats = Vec::new();
+                for r in tx.query(
+                    "SELECT parcel_id, ST_AsBinary(geom_native), features::text FROM land_parcels ORDER BY parcel_id",
+                    &[],
+                )? {
+                    ids.push(Some(r.get::<_, String>(0)));
+                    geoms.push(r.get::<_, Vec<u8>>(1));
+                    feats.push(r.get::<_, String>(2));
+                }
+                tx.commit()?;
+                Ok(Some(((srid, crs, ids, geoms, feats), columns, profiles, version)))
+            })
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                "[EMPTY] the database holds no parcels yet: run `landopp-server import` first".to_string()
+            })?;
+        let ((srid, crs, ids, geoms, feats), columns_json, profiles_json) = (layer, columns, stored);
+        let crs = match (srid, crs) {
+            (s, _) if s > 0 => Some(landopp::Crs::from_epsg(s as u32).map_err(lib)?),
+            (_, Some(w)) => Some(landopp::Crs::from_wkt(&w).map_err(lib)?),
+            _ => None,
+        };
+        let geometries =
+            geoms.iter().map(|b| landopp::vector::wkb::read(b).map(Some)).collect::<Result<Vec<_>>>().map_err(lib)?;
+        let n = ids.len();
+        let layer = landopp::VectorLayer {
+            name: "land_parcels".into(),
+            crs,
+            fids: (0..n as i64).collect(),
+            geometries,
+            columns: vec![landopp::Column { name: "parcel_id".into(), data: landopp::ColumnData::Text(ids) }],
+            geometry_type: "MULTIPOLYGON".into(),
+        };
+        let parcels = Parcels::from_layer(layer, Some("parcel_id")).map_err(lib)?;
+        // the features: one JSON object a parcel, columns as the import described them
+        let columns: Vec<serde_json::Value> = serde_json::from_str(&columns_json).map_err(|e| e.to_string())?;
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = {
+            use rayon::prelude::*;
+            feats.par_iter().map(|t| serde_json::from_str(t)).collect::<std::result::Result<_, _>>()
+        }
+        .map_err(|e| format!("stored features: {e}"))?;
+        let mut table = landopp::FeatureTable::new(parcels.ids.clone());
+        for c in &columns {
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            let meta = landopp::ColumnMeta { source: text("source"), unit: text("unit"), method: text("method") };
+            if c["categorical"].as_bool().unwrap_or(false) {
+                let labels = rows.iter().map(|r| r.get(&name).and_then(|v| v.as_str()).map(str::to_string)).collect();
+                table.add_categorical(name, labels, meta).map_err(lib)?;
+            } else {
+                let values =
+                    rows.iter().map(|r| r.get(&name).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN)).collect();
+                table.add_column(name, values, meta).map_err(lib)?;
+            }
+        }
+        let stored: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&profiles_json).map_err(|e| e.to_string())?;
+        let stored = stored
+            .into_iter()
+            .map(|(k, v)| Ok((k, Profile::parse(&v.to_string())?)))
+            .collect::<Result<Vec<_>>>()
+            .map_err(lib)?;
+        tracing::info!(ms = t0.elapsed().as_millis() as u64, parcels = n, version, "read from the database");
+        let land = Self::assemble_with(parcels, table, stored, files, presets, true).map_err(lib)?;
+        Ok((land, version))
     }
 
     /// The row of a parcel id.

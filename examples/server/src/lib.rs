@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod import;
 pub mod jobs;
 pub mod land;
 pub mod limits;
@@ -125,7 +126,8 @@ impl Server {
         let state = Arc::new(app::AppState {
             per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
-            land,
+            land: std::sync::RwLock::new(land),
+            data_version: std::sync::atomic::AtomicI64::new(0),
             models,
             jobs,
             store,
@@ -158,9 +160,26 @@ impl Server {
 /// Load the configured land and models at once: the model files are read while the parcels load
 /// (two cores, two jobs), then the models are warmed on the features. The demo's models (trained
 /// on its features) are left to [`Server::start`].
-pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<Arc<models::Models>>), String> {
-    let data = config.data.clone().ok_or("no [data] section")?;
-    let land = tokio::task::spawn_blocking(move || land::Land::from_config(&data));
+///
+/// With a `database_url` and no data files (`[data]` naming neither `spec` nor `parcels`), the
+/// land is the database's latest import (`landopp-server import`), and the data version it is
+/// comes back too (else 0).
+pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<Arc<models::Models>>, i64), String> {
+    let data = config.data.clone().unwrap_or_default();
+    let from_files = data.spec.is_some() || data.parcels.is_some();
+    let land = match (&config.database_url, from_files) {
+        (_, true) => tokio::task::spawn_blocking(move || {
+            land::Land::from_config(&data).map(|l| (l, 0)).map_err(|e| format!("[{}] {e}", e.code()))
+        }),
+        (Some(url), false) => {
+            let url = url.0.clone();
+            tokio::task::spawn_blocking(move || {
+                let store = store::Store::connect(&url).map_err(|e| format!("database_url: {e}"))?;
+                land::Land::from_database(&store, &data.profiles, &data.presets)
+            })
+        }
+        (None, false) => return Err("give --demo, a [data] section with spec or parcels, or a database_url".into()),
+    };
     let models = config.models.clone().filter(|m| !m.demo).map(|m| {
         let read = tokio::task::spawn_blocking({
             let m = m.clone();
@@ -168,7 +187,7 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
         });
         (m, read)
     });
-    let land = land.await.map_err(|e| e.to_string())?.map_err(|e| format!("[{}] {e}", e.code()))?;
+    let (land, version) = land.await.map_err(|e| e.to_string())??;
     let models = match models {
         None => None,
         Some((c, read)) => {
@@ -177,7 +196,61 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
             Some(Arc::new(m))
         }
     };
-    Ok((land, models))
+    Ok((land, models, version))
+}
+
+/// Keep a replica's land current with the shared store: `LISTEN landopp_data` (each import
+/// notifies its new data version when it commits); a newer version is read whole and swapped in
+/// — requests in flight finish on the land they started with. A lost connection is re-made with
+/// backoff (1 s doubling to 30 s), and every (re)connection and every 30 s of silence checks the
+/// latest version, so a notification missed meanwhile is caught up. A plain thread: the
+/// PostgreSQL client blocks.
+pub fn follow_database(state: app::St, url: String, files: Vec<std::path::PathBuf>, presets: Vec<String>) {
+    let run = move || {
+        let mut backoff = 1u64;
+        loop {
+            match listen(&state, &url, &files, &presets, &mut backoff) {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_s = backoff, "following the database's data: retrying");
+                    std::thread::sleep(std::time::Duration::from_secs(backoff));
+                    backoff = (backoff * 2).min(30);
+                }
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("landopp-data".into()).spawn(run) {
+        tracing::error!(error = %e, "cannot start the data follower: this replica will not see new imports");
+    }
+}
+
+fn listen(
+    state: &app::St,
+    url: &str,
+    files: &[std::path::PathBuf],
+    presets: &[String],
+    backoff: &mut u64,
+) -> Result<(), String> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).map_err(|e| format!("listen: {e}"))?;
+    c.batch_execute("LISTEN landopp_data").map_err(|e| format!("listen: {e}"))?;
+    *backoff = 1;
+    loop {
+        let latest = import::data_version(&state.store).map_err(|e| e.to_string())?;
+        let current = state.data_version.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(v) = latest.filter(|&v| v > current) {
+            let t0 = std::time::Instant::now();
+            let (land, v) = land::Land::from_database(&state.store, files, presets)
+                .map_err(|e| format!("data version {v} did not load: {e}"))?;
+            let parcels = land.index.len();
+            state.set_land(Arc::new(land), v);
+            metrics::gauge!("landopp_data_version").set(v as f64);
+            tracing::info!(data_version = v, parcels, ms = t0.elapsed().as_millis() as u64, "new data served");
+        }
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut n = c.notifications();
+        // a notification, or 30 s of silence: look again either way
+        n.timeout_iter(std::time::Duration::from_secs(30)).next().map_err(|e| format!("listen: {e}"))?;
+    }
 }
 
 /// Run blocking set-up work from async code: on a multi-threaded runtime the worker is handed

@@ -31,6 +31,35 @@ struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Import parcels, their features and profile scores into the PostgreSQL + PostGIS store in
+    /// one transaction (upserts by parcel id); replicas reload when it commits.
+    Import {
+        /// The parcel layer (GeoPackage, GeoJSON, Shapefile, FlatGeobuf).
+        parcels: PathBuf,
+        /// A feature table (CSV from `landopp features`), matched by parcel id.
+        features: Option<PathBuf>,
+        /// The parcel id field (default: the feature id).
+        #[arg(long)]
+        id_field: Option<String>,
+        /// The layer, when the file holds several.
+        #[arg(long)]
+        layer: Option<String>,
+        /// Attribute columns of the parcel layer to import as features (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        attributes: Vec<String>,
+        /// A profile to score and store (repeatable).
+        #[arg(long = "profile")]
+        profiles: Vec<PathBuf>,
+        /// Delete the stored parcels this import does not contain.
+        #[arg(long)]
+        replace: bool,
+        /// Repeated parcel ids: `refuse` (default) or `suffix` (`_2`, `_3`, ...).
+        #[arg(long, default_value = "refuse", value_parser = ["refuse", "suffix"])]
+        duplicate_ids: String,
+        /// `postgres://...` (default: LANDOPP_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Bring a PostgreSQL + PostGIS database to this server's schema (also done at every start),
     /// then exit.
     Migrate {
@@ -42,6 +71,50 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(Command::Import {
+        parcels,
+        features,
+        id_field,
+        layer,
+        attributes,
+        profiles,
+        replace,
+        duplicate_ids,
+        database_url,
+    }) = &args.command
+    {
+        let Some(url) = database_url.clone().or_else(|| std::env::var("LANDOPP_DATABASE_URL").ok()) else {
+            eprintln!("landopp-server import: give --database-url or LANDOPP_DATABASE_URL");
+            return std::process::ExitCode::FAILURE;
+        };
+        let spec = landopp_server::import::ImportSpec {
+            parcels: parcels.clone(),
+            layer: layer.clone(),
+            id_field: id_field.clone(),
+            features: features.clone(),
+            attributes: attributes.clone(),
+            profiles: profiles.clone(),
+            replace: *replace,
+            duplicate_ids: if duplicate_ids == "suffix" {
+                landopp::vector::DuplicateIds::Suffix
+            } else {
+                landopp::vector::DuplicateIds::Refuse
+            },
+        };
+        let done = landopp_server::import::check(&spec)
+            .and_then(|()| landopp_server::store::Store::connect(&url).map_err(|e| e.to_string()))
+            .and_then(|store| landopp_server::import::import(&store, &spec));
+        return match done {
+            Ok(r) => {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("landopp-server import: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Migrate { database_url }) = &args.command {
         let Some(url) = database_url.clone().or_else(|| std::env::var("LANDOPP_DATABASE_URL").ok()) else {
             eprintln!("landopp-server migrate: give --database-url or LANDOPP_DATABASE_URL");
@@ -121,8 +194,8 @@ async fn run(args: Args) -> Result<(), String> {
         });
     }
     let t0 = std::time::Instant::now();
-    let server = match (&config.data, args.demo) {
-        (_, true) => {
+    let server = match args.demo {
+        true => {
             let data = args.data.clone();
             let land = tokio::task::spawn_blocking(move || landopp_server::land::Land::demo(data.as_deref()))
                 .await
@@ -130,16 +203,24 @@ async fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| format!("[{}] {e}", e.code()))?;
             landopp_server::Server::start(config, land, &env).await?
         }
-        (Some(_), false) => {
-            let (land, models) = landopp_server::load(&config).await?;
-            landopp_server::Server::start_with_models(config, land.into(), models, &env).await?
+        false => {
+            let (land, models, version) = landopp_server::load(&config).await?;
+            let follow = (config.database_url.clone(), config.data.clone().unwrap_or_default());
+            let s = landopp_server::Server::start_with_models(config, land.into(), models, &env).await?;
+            if let (Some(url), d) = follow {
+                if d.spec.is_none() && d.parcels.is_none() {
+                    // a replica of the shared store's data: new imports are served as they commit
+                    s.state.data_version.store(version, std::sync::atomic::Ordering::SeqCst);
+                    landopp_server::follow_database(s.state.clone(), url.0, d.profiles, d.presets);
+                }
+            }
+            s
         }
-        (None, false) => return Err("give --demo, or --config with a [data] section".into()),
     };
     tracing::info!(
         addr = %server.addr,
-        parcels = server.state.land.index.len(),
-        profiles = server.state.land.profiles.len(),
+        parcels = server.state.land().index.len(),
+        profiles = server.state.land().profiles.len(),
         ready_ms = t0.elapsed().as_millis() as u64,
         "ready"
     );

@@ -475,7 +475,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Se
 }
 
 async fn healthz(State(st): State<St>) -> Json<Health> {
-    Json(Health { status: "ok".into(), parcels: st.land.index.len(), profiles: st.land.profiles.len() })
+    let land = st.land();
+    Json(Health {
+        status: "ok".into(),
+        parcels: land.index.len(),
+        profiles: land.profiles.len(),
+        data_version: st.data_version.load(std::sync::atomic::Ordering::SeqCst),
+    })
 }
 
 async fn readyz(State(st): State<St>) -> Response {
@@ -485,8 +491,9 @@ async fn readyz(State(st): State<St>) -> Response {
             Ok(()) => "ok".into(),
             Err(e) => format!("store not writable: {e}"),
         },
-        parcels: st.land.index.len(),
-        profiles: st.land.profiles.len(),
+        parcels: st.land().index.len(),
+        profiles: st.land().profiles.len(),
+        data_version: st.data_version.load(std::sync::atomic::Ordering::SeqCst),
     };
     let code = if writable.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(h)).into_response()
@@ -659,7 +666,7 @@ async fn run_search(
         who.require(Role::Analyst)?;
     }
     let t0 = std::time::Instant::now();
-    let land = st.land.clone();
+    let land = st.land();
     let c = centre(&q);
     let page = blocking(move || {
         let s = land.profile(profile.as_deref())?;
@@ -709,7 +716,7 @@ async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pair
             other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
         }
     }
-    let land = st.land.clone();
+    let land = st.land();
     let row = land.row(&id).ok_or_else(|| Problem::not_found("no parcel has that id"))?;
     let s = land.profile(profile.as_deref())?;
     let num = |x: f64| (!x.is_nan()).then_some(x);
@@ -744,7 +751,7 @@ async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pair
 
 async fn rescore(State(st): State<St>, Body(r): Body<RescoreRequest>) -> ApiResult<Json<Page>> {
     check_query(&st, &r.query)?;
-    let land = st.land.clone();
+    let land = st.land();
     let page = blocking(move || {
         r.profile.validate()?;
         let scores = landopp::scoring::score(land.index.features(), &r.profile)?;
@@ -760,7 +767,7 @@ async fn sites(State(st): State<St>, Body(r): Body<SitesRequest>) -> ApiResult<J
     if r.tolerance_m > l.max_site_tolerance_m {
         return Err(Problem::bad_request(format!("tolerance_m is at most {} m", l.max_site_tolerance_m)));
     }
-    let (land, most) = (st.land.clone(), l.max_site_parcels);
+    let (land, most) = (st.land(), l.max_site_parcels);
     let sites = blocking(move || {
         let s = land.profile(r.profile.as_deref())?;
         // how many parcels would be grouped, before grouping them
@@ -777,8 +784,8 @@ async fn sites(State(st): State<St>, Body(r): Body<SitesRequest>) -> ApiResult<J
 }
 
 async fn profiles(State(st): State<St>) -> ApiResult<Json<Vec<ProfileSummary>>> {
-    let out = st
-        .land
+    let land = st.land();
+    let out = land
         .profiles
         .iter()
         .map(|s| {
@@ -812,7 +819,7 @@ async fn feedback(
     Extension(ctx): Extension<Ctx>,
     Body(f): Body<Feedback>,
 ) -> ApiResult<Response> {
-    if st.land.row(&f.parcel_id).is_none() {
+    if st.land().row(&f.parcel_id).is_none() {
         return Err(Problem::not_found("no parcel has that id"));
     }
     if f.label.is_some_and(|l| !l.is_finite()) {
@@ -869,14 +876,14 @@ async fn predict(
     let rows = r
         .parcel_ids
         .into_iter()
-        .map(|id| match st.land.row(&id) {
+        .map(|id| match st.land().row(&id) {
             Some(row) => Ok((id, row)),
             None => {
                 Err(Problem::not_found(format!("no parcel has the id {:?}", id.chars().take(64).collect::<String>())))
             }
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let land = st.land.clone();
+    let land = st.land();
     let out = blocking(move || m.predict(land.index.features(), &rows, r.model_version.as_deref(), r.explain)).await?;
     let mut by_version: std::collections::BTreeMap<&str, usize> = Default::default();
     for p in &out {
@@ -904,7 +911,7 @@ async fn promote(
     Extension(ctx): Extension<Ctx>,
     Path(version): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (m, land, v) = (models(&st)?, st.land.clone(), version.clone());
+    let (m, land, v) = (models(&st)?, st.land(), version.clone());
     blocking(move || m.promote(&v, land.index.features())).await?;
     st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
     Ok(StatusCode::NO_CONTENT)
@@ -926,7 +933,7 @@ async fn model_upload(
         )
     })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Problem::bad_request("a model file is UTF-8 JSON"))?;
-    let land = st.land.clone();
+    let land = st.land();
     match blocking(move || m.upload(&text, land.index.features())).await? {
         // a corrupt, tampered or unusable file is the client's problem, not the server's
         crate::models::Uploaded::Refused(e) => {
@@ -956,7 +963,7 @@ async fn retrain(
 ) -> ApiResult<Json<landopp::ml::registry::RetrainReport>> {
     let m = models(&st)?;
     let feedback = st.store.run(store::feedback::timed).await?;
-    let land = st.land.clone();
+    let land = st.land();
     let report = blocking(move || {
         let version = match r.candidate_version {
             Some(v) => v,
@@ -1097,7 +1104,8 @@ async fn analytics_areas(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult
 async fn analytics_scores(State(st): State<St>, Pairs(pairs): Pairs) -> ApiResult<Json<ScoreHistogram>> {
     let m = params(&pairs, &["profile", "bins"])?;
     let bins = int_param(&m, "bins", 1..=100, 10)? as usize;
-    let s = st.land.profile(m.get("profile").copied())?;
+    let land = st.land();
+    let s = land.profile(m.get("profile").copied())?;
     Ok(Json(ScoreHistogram { profile: s.name.clone(), histogram: s.scores.histogram(bins)? }))
 }
 
@@ -1117,7 +1125,7 @@ async fn analytics_accuracy(State(st): State<St>, Pairs(pairs): Pairs) -> ApiRes
     let m = params(&pairs, &["model_version"])?;
     let version = m.get("model_version").map(|v| v.to_string());
     let feedback = st.store.run(store::feedback::all).await?;
-    let land = st.land.clone();
+    let land = st.land();
     Ok(Json(
         blocking(move || models.accuracy(land.index.features(), &|id| land.row(id), &feedback, version.as_deref()))
             .await?,

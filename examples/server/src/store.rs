@@ -223,19 +223,59 @@ const PG_MIGRATIONS: &[&str] = &[
         n BIGINT NOT NULL
      );
      CREATE INDEX predictions_at ON predictions (at);",
-    // 4: the seed's land tables (PostGIS): parcels with their interior point and geometry in
-    // WGS 84 and in their own CRS, and the imagery scenes features were computed from
-    "CREATE TABLE land_parcels (
-        parcel_id TEXT PRIMARY KEY,
-        coordinates geometry(POINT, 4326) NOT NULL,
+    // 4: the seed's land tables (PostGIS), hash-partitioned by parcel id (8 partitions; queries
+    // name the parent table and PostgreSQL routes them): parcels with their interior point and
+    // geometry in WGS 84 and in their own CRS and their features (JSON: name -> number or label),
+    // each profile's scores, the imports (data versions) with the features' columns, and the
+    // imagery scenes features were computed from
+    "CREATE TABLE landopp_datasets (
+        version BIGSERIAL PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        parcels BIGINT NOT NULL,
+        srid INTEGER NOT NULL,
+        crs TEXT,
+        columns JSONB NOT NULL,
+        profiles JSONB NOT NULL,
+        source TEXT NOT NULL
+     );
+     CREATE TABLE land_parcels (
+        parcel_id TEXT NOT NULL,
+        coordinates geometry(POINT, 4326),
         geom geometry(MULTIPOLYGON, 4326) NOT NULL,
         geom_native geometry NOT NULL,
         area_acres DOUBLE PRECISION,
+        features JSONB NOT NULL DEFAULT '{}',
         data_version BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL
-     );
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (parcel_id)
+     ) PARTITION BY HASH (parcel_id);
+     CREATE TABLE land_parcels_p0 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 0);
+     CREATE TABLE land_parcels_p1 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 1);
+     CREATE TABLE land_parcels_p2 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 2);
+     CREATE TABLE land_parcels_p3 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 3);
+     CREATE TABLE land_parcels_p4 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 4);
+     CREATE TABLE land_parcels_p5 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 5);
+     CREATE TABLE land_parcels_p6 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 6);
+     CREATE TABLE land_parcels_p7 PARTITION OF land_parcels FOR VALUES WITH (MODULUS 8, REMAINDER 7);
      CREATE INDEX land_parcels_geom ON land_parcels USING GIST (geom);
      CREATE INDEX land_parcels_coordinates ON land_parcels USING GIST (coordinates);
+     CREATE TABLE parcel_scores (
+        parcel_id TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        score DOUBLE PRECISION,
+        rank DOUBLE PRECISION,
+        excluded BOOLEAN NOT NULL,
+        data_version BIGINT NOT NULL,
+        PRIMARY KEY (parcel_id, profile)
+     ) PARTITION BY HASH (parcel_id);
+     CREATE TABLE parcel_scores_p0 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 0);
+     CREATE TABLE parcel_scores_p1 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 1);
+     CREATE TABLE parcel_scores_p2 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 2);
+     CREATE TABLE parcel_scores_p3 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 3);
+     CREATE TABLE parcel_scores_p4 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 4);
+     CREATE TABLE parcel_scores_p5 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 5);
+     CREATE TABLE parcel_scores_p6 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 6);
+     CREATE TABLE parcel_scores_p7 PARTITION OF parcel_scores FOR VALUES WITH (MODULUS 8, REMAINDER 7);
      CREATE TABLE satellite_imagery (
         id BIGSERIAL PRIMARY KEY,
         scene_id TEXT NOT NULL UNIQUE,
@@ -244,20 +284,6 @@ const PG_MIGRATIONS: &[&str] = &[
         cloud_cover DOUBLE PRECISION,
         resolution DOUBLE PRECISION,
         footprint geometry(POLYGON, 4326)
-     );
-     CREATE TABLE parcel_features (
-        parcel_id TEXT NOT NULL REFERENCES land_parcels (parcel_id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        value DOUBLE PRECISION,
-        label TEXT,
-        PRIMARY KEY (parcel_id, name)
-     );
-     CREATE TABLE parcel_scores (
-        parcel_id TEXT NOT NULL REFERENCES land_parcels (parcel_id) ON DELETE CASCADE,
-        profile TEXT NOT NULL,
-        score DOUBLE PRECISION,
-        excluded BOOLEAN NOT NULL,
-        PRIMARY KEY (parcel_id, profile)
      );",
 ];
 

@@ -28,7 +28,7 @@ fn migrations_make_the_seed_schema_once_and_keep_the_audit_log_append_only() {
     let geoms: Vec<(String, String, String, i32)> = c
         .query(
             "SELECT f_table_name::text, f_geometry_column::text, type, srid FROM public.geometry_columns
-             WHERE f_table_schema = $1 ORDER BY 1, 2",
+             WHERE f_table_schema = $1 AND f_table_name IN ('land_parcels', 'satellite_imagery') ORDER BY 1, 2",
             &[&schema],
         )
         .expect("geometry_columns")
@@ -45,6 +45,20 @@ fn migrations_make_the_seed_schema_once_and_keep_the_audit_log_append_only() {
         geoms,
         want.iter().map(|(t, c, ty, s)| (t.to_string(), c.to_string(), ty.to_string(), *s)).collect::<Vec<_>>()
     );
+    // land_parcels and parcel_scores hash-partitioned by parcel id (the PostgreSQL way of sharding)
+    let parts: Vec<(String, i64)> = c
+        .query(
+            "SELECT p.relname::text, COUNT(i.inhrelid) FROM pg_partitioned_table t
+             JOIN pg_class p ON p.oid = t.partrelid JOIN pg_namespace n ON n.oid = p.relnamespace
+             LEFT JOIN pg_inherits i ON i.inhparent = p.oid
+             WHERE n.nspname = $1 AND t.partstrat = 'h' GROUP BY 1 ORDER BY 1",
+            &[&schema],
+        )
+        .expect("partitions")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(parts, vec![("land_parcels".to_string(), 8), ("parcel_scores".to_string(), 8)]);
     let cols: Vec<String> = c
         .query(
             "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1

@@ -1,0 +1,180 @@
+//! Replicas over one PostgreSQL + PostGIS store (run with `LANDOPP_TEST_DATABASE_URL`, which CI
+//! sets; skipped visibly without it): `landopp-server import` loads parcels, features and scores
+//! in one transaction; two real server processes build their index from the database and answer
+//! alike; a second import is served by both without a restart (LISTEN/NOTIFY); feedback posted
+//! to either lands in the one database; an import that fails leaves the data as it was.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let b = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+        b.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn import(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+        .arg("import")
+        .args(args)
+        .env("LANDOPP_DATABASE_URL", url)
+        .output()
+        .expect("import runs")
+}
+
+fn replica(url: &str, name: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+        .args(["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"])
+        .env("LANDOPP_DATABASE_URL", url)
+        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
+        .env("LANDOPP_REPLICA", name)
+        .env("LANDOPP_LOG", "warn")
+        .env("LANDOPP_RATE_LIMIT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the server binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    (child, addr)
+}
+
+#[test]
+fn two_replicas_serve_one_database_and_follow_its_imports() {
+    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
+        return;
+    };
+    let schema = format!("r{}_{}", std::process::id(), landopp_server::store::now());
+    let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
+    db.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
+    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
+
+    // inputs: the bundled Slovenian parcels, the demo's features, one preset as a profile file
+    let dir = tempfile::tempdir().expect("tempdir");
+    let land = landopp_server::land::Land::demo(None).expect("demo land");
+    let csv = dir.path().join("features.csv");
+    land.index.features().write_csv(&csv).expect("csv");
+    let profile = dir.path().join("farm.json");
+    std::fs::write(&profile, landopp_server::land::PRESETS[0].1).expect("profile");
+    let parcels = fixtures().join("slovenia/lulc_polygons.gpkg");
+    let (p, c, f) = (parcels.to_str().expect("path"), csv.to_str().expect("path"), profile.to_str().expect("path"));
+    let out = import(&url, &[p, c, "--id-field", "index", "--profile", f]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let n = land.index.len();
+    assert_eq!(report["parcels"], n);
+    assert_eq!(report["data_version"], 1);
+    let stored: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.land_parcels"), &[]).expect("n").get(0);
+    assert_eq!(stored as usize, n);
+    let scores: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.parcel_scores"), &[]).expect("n").get(0);
+    assert_eq!(scores as usize, n);
+    // the same import again: upserts, nothing doubles
+    let again = import(&url, &[p, c, "--id-field", "index", "--profile", f]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let stored: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.land_parcels"), &[]).expect("n").get(0);
+    assert_eq!(stored as usize, n);
+
+    let (mut a, addr_a) = replica(&url, "a");
+    let (mut b, addr_b) = replica(&url, "b");
+    let search = "/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=5";
+    let (sa, ra) = http(&addr_a, "GET", search, None);
+    let (sb, rb) = http(&addr_b, "GET", search, None);
+    assert_eq!((sa, sb), (200, 200), "{ra} {rb}");
+    assert_eq!(ra["hits"], rb["hits"], "both replicas answer alike");
+    assert!(!ra["hits"].as_array().expect("hits").is_empty(), "{ra}");
+    // and as the library does on the files: same parcels, same scores, same order
+    let lib = land.profiles[0].scores.score.clone();
+    for r in ra["hits"].as_array().expect("hits") {
+        let id = r["id"].as_str().expect("id");
+        let want = lib[land.row(id).expect("row")];
+        assert!((r["score"].as_f64().expect("score") - want).abs() < 1e-12, "{id}: {r} vs {want}");
+    }
+    let (_, h) = http(&addr_a, "GET", "/healthz", None);
+    assert_eq!(h["data_version"], 2);
+
+    // a new import (slope doubled everywhere) reaches both replicas without a restart
+    let src = land.index.features();
+    let mut t = landopp::FeatureTable::new(src.ids().to_vec());
+    for col in src.columns() {
+        if col.is_categorical() {
+            let labels = (0..src.len()).map(|i| col.label(i).map(str::to_string)).collect();
+            t.add_categorical(col.name.clone(), labels, col.meta.clone()).expect("add");
+        } else {
+            let k = if col.name == "slope_mean" { 2.0 } else { 1.0 };
+            t.add_column(col.name.clone(), col.values.iter().map(|v| v * k).collect(), col.meta.clone()).expect("add");
+        }
+    }
+    let slope: Vec<f64> = t.column("slope_mean").expect("slope").values.to_vec();
+    let csv2 = dir.path().join("features2.csv");
+    t.write_csv(&csv2).expect("csv");
+    let out = import(&url, &[p, csv2.to_str().expect("path"), "--id-field", "index", "--profile", f]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = land.index.features().ids()[0].clone();
+    let want = slope[0];
+    for addr in [&addr_a, &addr_b] {
+        let mut seen = Value::Null;
+        for _ in 0..100 {
+            let (_, h) = http(addr, "GET", "/healthz", None);
+            if h["data_version"] == 3 {
+                let (_, p) = http(addr, "GET", &format!("/v1/parcels/{id}"), None);
+                seen = p;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let got = seen["features"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|x| x["name"] == "slope_mean"))
+            .and_then(|x| x["value"].as_f64());
+        assert_eq!(got, Some(want), "{addr}: {seen}");
+    }
+
+    // feedback from both replicas lands in the one database
+    for addr in [&addr_a, &addr_b] {
+        let (s, r) = http(addr, "POST", "/v1/feedback", Some(&format!(r#"{{"parcel_id": "{id}", "label": 1}}"#)));
+        assert_eq!(s, 201, "{r}");
+    }
+    let fed: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.feedback"), &[]).expect("n").get(0);
+    assert_eq!(fed, 2);
+
+    // a failed import (a profile that does not score these features) changes nothing
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, landopp_server::land::PRESETS[3].1).expect("profile");
+    let out = import(&url, &[p, c, "--id-field", "index", "--profile", bad.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let v: i64 = db.query_one(&format!("SELECT MAX(version) FROM {schema}.landopp_datasets"), &[]).expect("v").get(0);
+    assert_eq!(v, 3, "no new data version");
+    let slope_now: Option<f64> = db
+        .query_one(
+            &format!("SELECT (features->>'slope_mean')::float8 FROM {schema}.land_parcels WHERE parcel_id = $1"),
+            &[&id],
+        )
+        .expect("row")
+        .get(0);
+    assert_eq!(slope_now, Some(want));
+    for c in [&mut a, &mut b] {
+        c.kill().expect("stop");
+        c.wait().expect("reaped");
+    }
+}
