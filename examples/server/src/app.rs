@@ -30,6 +30,9 @@ pub struct AppState {
     pub land: std::sync::RwLock<Arc<Land>>,
     /// The data version served (PostgreSQL imports; 0 for files).
     pub data_version: std::sync::atomic::AtomicI64,
+    /// The store answered start-up (keys and users are loaded); until then nobody is
+    /// authenticated (503) and `/readyz` says not ready.
+    pub store_ready: std::sync::atomic::AtomicBool,
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).
@@ -197,6 +200,10 @@ struct RouteLabel(String);
 
 async fn check(st: St, role: Option<Role>, mut req: Request, next: Next) -> Response {
     let Some(min) = role else { return next.run(req).await };
+    if !st.store_ready.load(std::sync::atomic::Ordering::SeqCst) {
+        // the keys and users are not loaded yet: nobody can be told apart
+        return Problem::store_unavailable().into_response();
+    }
     let ctx = req.extensions().get::<Ctx>().cloned().unwrap_or_else(|| Ctx {
         id: String::new(),
         client: String::new(),

@@ -97,26 +97,35 @@ impl Server {
     ) -> Result<Server, String> {
         config.check()?;
         metrics_handle();
+        let given_key = match env("LANDOPP_BOOTSTRAP_ADMIN_KEY_FILE") {
+            Some(f) => {
+                Some(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {f}: {e}"))?.trim().to_string())
+            }
+            None => env("LANDOPP_BOOTSTRAP_ADMIN_KEY"),
+        };
         // the store's set-up blocks (the PostgreSQL client runs its own small runtime)
-        let (store, keys, bootstrap_key, users) = blocking_now(|| -> Result<_, String> {
-            let store = match &config.database_url {
-                Some(url) => store::Store::connect(&url.0).map_err(|e| format!("database_url: {e}"))?,
-                None => store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display()))?,
-            };
-            let keys = auth::KeyCache::default();
-            keys.load(store.run_sync(store::keys::list).map_err(|e| e.to_string())?);
-            let bootstrap_key = bootstrap(&store, &keys, env)?;
-            let users = auth::UserCache::default();
-            users.load(&store.run_sync(store::users::list).map_err(|e| e.to_string())?);
-            Ok((store, keys, bootstrap_key, users))
+        let store = blocking_now(|| match &config.database_url {
+            Some(url) => store::Store::connect_lazy(&url.0).map_err(|e| format!("database_url: {e}")),
+            None => store::Store::open(&config.store).map_err(|e| format!("{}: {e}", config.store.display())),
         })?;
+        let (keys, users) = (auth::KeyCache::default(), auth::UserCache::default());
+        let with_jobs = config.jobs_root.is_some();
+        let prepared = blocking_now(|| prepare(&store, &keys, &users, given_key.as_deref(), with_jobs));
+        let (bootstrap_key, ready) = match prepared {
+            Ok(k) => (k, true),
+            // a shared database that is not there yet: serve (not ready) and keep trying
+            Err(store::StoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "the database cannot be reached: not ready, retrying");
+                (None, false)
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let jwt = auth::Jwt::new(&config.auth, env)?;
         let jobs = match &config.jobs_root {
             None => None,
             Some(root) => {
                 let mut out = config.store.clone().into_os_string();
                 out.push(".jobs");
-                blocking_now(|| store.run_sync(store::jobs::fail_unfinished)).map_err(|e| e.to_string())?;
                 Some(Arc::new(jobs::Jobs::new(root, std::path::Path::new(&out))?))
             }
         };
@@ -128,6 +137,7 @@ impl Server {
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
             land: std::sync::RwLock::new(land),
             data_version: std::sync::atomic::AtomicI64::new(0),
+            store_ready: std::sync::atomic::AtomicBool::new(ready),
             models,
             jobs,
             store,
@@ -137,6 +147,9 @@ impl Server {
             analytics: tx,
             config,
         });
+        if !ready {
+            tokio::spawn(prepare_later(state.clone(), given_key));
+        }
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
@@ -172,11 +185,21 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
             land::Land::from_config(&data).map(|l| (l, 0)).map_err(|e| format!("[{}] {e}", e.code()))
         }),
         (Some(url), false) => {
-            let url = url.0.clone();
-            tokio::task::spawn_blocking(move || {
-                let store = store::Store::connect(&url).map_err(|e| format!("database_url: {e}"))?;
-                land::Land::from_database(&store, &data.profiles, &data.presets)
-            })
+            // the land is the database's: wait for it (backoff 1 s doubling to 30 s)
+            let mut backoff = 1u64;
+            let store = loop {
+                let u = url.0.clone();
+                match tokio::task::spawn_blocking(move || store::Store::connect(&u)).await.map_err(|e| e.to_string())? {
+                    Ok(s) => break s,
+                    Err(store::StoreError::Unavailable(e)) => {
+                        tracing::warn!(error = %e, retry_s = backoff, "the database cannot be reached: retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(backoff)).await;
+                        backoff = (backoff * 2).min(30);
+                    }
+                    Err(e) => return Err(format!("database_url: {e}")),
+                }
+            };
+            tokio::task::spawn_blocking(move || land::Land::from_database(&store, &data.profiles, &data.presets))
         }
         (None, false) => return Err("give --demo, a [data] section with spec or parcels, or a database_url".into()),
     };
@@ -263,19 +286,83 @@ fn blocking_now<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// The first admin key of an empty store.
+/// What start-up needs from the store: migrations (PostgreSQL: on first use), the keys and
+/// users mirrored in memory, the bootstrap admin key, the jobs a restart interrupted failed.
+fn prepare(
+    store: &store::Store,
+    keys: &auth::KeyCache,
+    users: &auth::UserCache,
+    given_key: Option<&str>,
+    jobs: bool,
+) -> Result<Option<String>, store::StoreError> {
+    keys.load(store.run_sync(store::keys::list)?);
+    let key = bootstrap(store, keys, given_key)?;
+    users.load(&store.run_sync(store::users::list)?);
+    if jobs {
+        store.run_sync(store::jobs::fail_unfinished)?;
+    }
+    Ok(key)
+}
+
+/// [`prepare`] once the database comes: retried with backoff (1 s doubling to 30 s); the
+/// server is not ready (and authenticates nobody) until it succeeds. A random bootstrap key made
+/// then goes to `<store>.admin-key` (mode 0600), never to a log.
+async fn prepare_later(state: app::St, given_key: Option<String>) {
+    let mut backoff = 1u64;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(backoff)).await;
+        let (st, key) = (state.clone(), given_key.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            prepare(&st.store, &st.keys, &st.users, key.as_deref(), st.config.jobs_root.is_some())
+        })
+        .await;
+        match done {
+            Ok(Ok(made)) => {
+                if let Some(k) = made {
+                    let mut path = state.config.store.clone().into_os_string();
+                    path.push(".admin-key");
+                    match write_private(std::path::Path::new(&path), &k) {
+                        Ok(()) => tracing::warn!(file = %path.to_string_lossy(), "bootstrap admin key written"),
+                        Err(e) => tracing::error!(error = %e, "the bootstrap admin key could not be written"),
+                    }
+                }
+                state.store_ready.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!("the database answers: ready");
+                return;
+            }
+            Ok(Err(store::StoreError::Unavailable(e))) => {
+                tracing::warn!(error = %e, retry_s = backoff.min(30), "the database cannot be reached: retrying");
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "the store could not be prepared: retrying"),
+            Err(e) => tracing::error!(error = %e, "the store could not be prepared: retrying"),
+        }
+        backoff = (backoff * 2).min(30);
+    }
+}
+
+/// Write a secret to a new file readable by its owner only.
+pub fn write_private(path: &std::path::Path, secret: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(f, "{secret}").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 fn bootstrap(
     store: &store::Store,
     keys: &auth::KeyCache,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<String>, String> {
-    let given = match env("LANDOPP_BOOTSTRAP_ADMIN_KEY_FILE") {
-        Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {f}: {e}"))?.trim().to_string()),
-        None => env("LANDOPP_BOOTSTRAP_ADMIN_KEY"),
-    };
-    if let Some(k) = &given {
-        let (id, secret) = auth::split_key(k).ok_or(
-            "LANDOPP_BOOTSTRAP_ADMIN_KEY must look like lok_<16 hex>_<64 hex> (make one with `landopp-server --new-key`)",
-        )?;
+    given: Option<&str>,
+) -> Result<Option<String>, store::StoreError> {
+    if let Some(k) = given {
+        let (id, secret) = auth::split_key(k).ok_or_else(|| {
+            store::StoreError::Postgres(
+                "LANDOPP_BOOTSTRAP_ADMIN_KEY must look like lok_<16 hex>_<64 hex> (make one with `landopp-server --new-key`)"
+                    .into(),
+            )
+        })?;
         if keys.exists(id) {
             // already there (maybe revoked or rotated since): left as it is
             if keys.verify(k, store::now()).is_err() {
@@ -296,7 +383,7 @@ fn bootstrap(
             secret_sha256: auth::secret_hash(secret),
         };
         let r = rec.clone();
-        store.run_sync(move |c| store::keys::insert(c, &r)).map_err(|e| e.to_string())?;
+        store.run_sync(move |c| store::keys::insert(c, &r))?;
         keys.put(rec);
         return Ok(None);
     }
@@ -305,7 +392,7 @@ fn bootstrap(
     }
     let (key, rec) = auth::new_key(auth::Role::Admin, "bootstrap", None);
     let r = rec.clone();
-    store.run_sync(move |c| store::keys::insert(c, &r)).map_err(|e| e.to_string())?;
+    store.run_sync(move |c| store::keys::insert(c, &r))?;
     keys.put(rec);
     Ok(Some(key))
 }

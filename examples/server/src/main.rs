@@ -234,22 +234,11 @@ async fn run(args: Args) -> Result<(), String> {
             // its owner reads, never into a log stream
             let mut path = server.state.config.store.clone().into_os_string();
             path.push(".admin-key");
-            write_private(std::path::Path::new(&path), k)?;
+            landopp_server::write_private(std::path::Path::new(&path), k)?;
             println!("admin API key written to {} (shown once: read it, then delete the file)", path.to_string_lossy());
         }
     }
     server.serve_until(shutdown()).await
-}
-
-/// Write a secret to a new file readable by its owner only.
-fn write_private(path: &std::path::Path, secret: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    writeln!(f, "{secret}").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// SIGTERM or Ctrl-C: stop accepting, finish the requests in flight.

@@ -26,7 +26,7 @@ fn problem_schema() -> Value {
             "type": {"type": "string"},
             "title": {"type": "string"},
             "status": {"type": "integer"},
-            "code": {"type": "string", "description": "INVALID_INPUT, INVALID_GEOMETRY, CRS, NOT_FOUND, BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, TOO_MANY_VERTICES, CONFLICT, INTERNAL, ..."},
+            "code": {"type": "string", "description": "INVALID_INPUT, INVALID_GEOMETRY, CRS, NOT_FOUND, BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, TOO_MANY_VERTICES, CONFLICT, TIMEOUT, STORE_UNAVAILABLE, INTERNAL, ..."},
             "detail": {"type": "string"}
         }
     })

@@ -43,6 +43,16 @@ impl Problem {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", detail)
     }
+    /// 503 while the database cannot be reached (retry after a few seconds).
+    pub fn store_unavailable() -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            "the database cannot be reached now; searches still answer, writes do not: retry shortly",
+        );
+        p.retry_after = Some(5);
+        p
+    }
     /// 500 without internals in the body (they are logged).
     pub fn internal(what: &str) -> Self {
         tracing::error!(error = what, "internal error");
@@ -69,7 +79,13 @@ impl From<landopp::Error> for Problem {
 
 impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Self {
-        Problem::internal(&e.to_string())
+        match e {
+            crate::store::StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "store unavailable");
+                Problem::store_unavailable()
+            }
+            e => Problem::internal(&e.to_string()),
+        }
     }
 }
 

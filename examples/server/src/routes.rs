@@ -485,7 +485,10 @@ async fn healthz(State(st): State<St>) -> Json<Health> {
 }
 
 async fn readyz(State(st): State<St>) -> Response {
-    let writable = st.store.run(|c| c.writable()).await;
+    let writable = match st.store_ready.load(std::sync::atomic::Ordering::SeqCst) {
+        true => st.store.run(|c| c.writable()).await,
+        false => Err(store::StoreError::Unavailable("start-up has not reached the database yet".into())),
+    };
     let h = Health {
         status: match &writable {
             Ok(()) => "ok".into(),

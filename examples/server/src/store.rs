@@ -23,8 +23,11 @@ pub enum Conn<'a> {
 pub enum StoreError {
     /// SQLite failed.
     Sqlite(rusqlite::Error),
-    /// PostgreSQL failed (or no connection could be had).
+    /// PostgreSQL refused a statement.
     Postgres(String),
+    /// The database cannot be reached now (down, restarting, the network): writes answer 503
+    /// and are retried by the client; reads keep serving from memory.
+    Unavailable(String),
     /// A unique name or id already exists.
     Conflict(String),
     /// The blocking task did not finish.
@@ -36,6 +39,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Sqlite(e) => write!(f, "store: {e}"),
             StoreError::Postgres(e) => write!(f, "database: {e}"),
+            StoreError::Unavailable(e) => write!(f, "database unavailable: {e}"),
             StoreError::Conflict(what) => write!(f, "{what} already exists"),
             StoreError::Join(e) => write!(f, "store task: {e}"),
         }
@@ -52,11 +56,19 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        // the server's message (`db_error` detail), not the connection string
-        StoreError::Postgres(match e.as_db_error() {
-            Some(d) => format!("{} ({})", d.message(), d.code().code()),
-            None => e.to_string(),
-        })
+        use std::error::Error as _;
+        // the server's message (`db_error` detail), never the connection string
+        match e.as_db_error() {
+            // connection exceptions (08), operator intervention (57: shutdown, restart)
+            Some(d) if d.code().code().starts_with("08") || d.code().code().starts_with("57") => {
+                StoreError::Unavailable(format!("{} ({})", d.message(), d.code().code()))
+            }
+            Some(d) => StoreError::Postgres(format!("{} ({})", d.message(), d.code().code())),
+            None if e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            None => StoreError::Postgres(e.to_string()),
+        }
     }
 }
 
@@ -426,8 +438,20 @@ type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTl
 #[derive(Clone)]
 enum Backend {
     Lite(Arc<Mutex<Connection>>),
-    Pg(Arc<Pool>),
+    Pg(Arc<Pg>),
 }
+
+/// The PostgreSQL side: the pool, whether the migrations ran, and a circuit breaker.
+struct Pg {
+    pool: Pool,
+    migrated: std::sync::atomic::AtomicBool,
+    /// While set and in the future, calls fail at once with `Unavailable` instead of each
+    /// waiting out a connection timeout; the first call after it tries the database again.
+    open_until: Mutex<Option<std::time::Instant>>,
+}
+
+/// How long the breaker stays open after the database was found unreachable.
+const BREAKER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The PostgreSQL pool. The synchronous client closes a connection by blocking on its own small
 /// runtime, which a tokio worker may not do: the last owner hands the pool to a plain thread to
@@ -489,7 +513,8 @@ impl Store {
     }
 
     /// Connect to PostgreSQL (`postgres://user@host:port/db?options=...`; no TLS: a database
-    /// beside the server, or a TLS-terminating proxy) and run the pending migrations.
+    /// beside the server, or a TLS-terminating proxy) and run the pending migrations; the
+    /// database must answer now.
     pub fn connect(url: &str) -> StoreResult<Self> {
         let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             StoreError::Postgres(format!("database_url is not a PostgreSQL connection string: {e}"))
@@ -498,19 +523,34 @@ impl Store {
         // the pool would only say it timed out
         config.connect(postgres::NoTls).map_err(|e| match e.as_db_error() {
             Some(d) => StoreError::Postgres(format!("cannot connect: {} ({})", d.message(), d.code().code())),
-            None => StoreError::Postgres(format!("cannot connect: {e}")),
+            None => StoreError::Unavailable(format!("cannot connect: {e}")),
+        })?;
+        let s = Self::connect_lazy(url)?;
+        s.run_sync(|_| Ok(()))?;
+        Ok(s)
+    }
+
+    /// [`Store::connect`] without waiting for the database: the pool connects, and the
+    /// migrations run, on first use; until the database answers every call fails fast with
+    /// `Unavailable` (a server starts, not ready, and becomes ready when the database comes).
+    pub fn connect_lazy(url: &str) -> StoreResult<Self> {
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Postgres(format!("database_url is not a PostgreSQL connection string: {e}"))
         })?;
         let manager = r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(PG_POOL)
             .min_idle(Some(1))
-            .connection_timeout(std::time::Duration::from_secs(5))
-            .build(manager)
-            .map_err(|e| StoreError::Postgres(format!("cannot connect: {e}")))?;
-        let mut c = pool.get().map_err(|e| StoreError::Postgres(format!("cannot connect: {e}")))?;
-        migrate_pg(&mut c)?;
-        drop(c);
-        Ok(Store { backend: Backend::Pg(Arc::new(Pool(Some(pool)))) })
+            .connection_timeout(std::time::Duration::from_secs(3))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        Ok(Store {
+            backend: Backend::Pg(Arc::new(Pg {
+                pool: Pool(Some(pool)),
+                migrated: std::sync::atomic::AtomicBool::new(false),
+                open_until: Mutex::new(None),
+            })),
+        })
     }
 
     /// True for PostgreSQL.
@@ -540,9 +580,29 @@ impl Store {
                 let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
                 f(&mut Conn::Lite(&mut c))
             }
-            Backend::Pg(pool) => {
-                let mut c = pool.get().map_err(|e| StoreError::Postgres(format!("no connection: {e}")))?;
-                f(&mut Conn::Pg(&mut c))
+            Backend::Pg(pg) => {
+                use std::sync::atomic::Ordering;
+                let now = std::time::Instant::now();
+                if pg.open_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| now < t) {
+                    return Err(StoreError::Unavailable("the database did not answer moments ago".into()));
+                }
+                let trip = |e: StoreError| {
+                    if matches!(e, StoreError::Unavailable(_)) {
+                        let until = std::time::Instant::now() + BREAKER;
+                        *pg.open_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+                    }
+                    e
+                };
+                let mut c = pg.pool.get().map_err(|e| trip(StoreError::Unavailable(format!("no connection: {e}"))))?;
+                if !pg.migrated.load(Ordering::SeqCst) {
+                    migrate_pg(&mut c).map_err(trip)?;
+                    pg.migrated.store(true, Ordering::SeqCst);
+                }
+                let out = f(&mut Conn::Pg(&mut c)).map_err(trip);
+                if out.is_ok() {
+                    *pg.open_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+                out
             }
         }
     }
