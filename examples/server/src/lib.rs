@@ -414,8 +414,11 @@ async fn write_analytics(store: store::Store, mut rx: tokio::sync::mpsc::Receive
         }
         if !batch.is_empty() {
             let b = std::mem::take(&mut batch);
+            let n = b.len() as u64;
             if let Err(e) = store.run(move |c| store::searches::insert_batch(c, &b)).await {
-                tracing::error!(error = %e, "analytics write failed");
+                // nobody was promised these (searches, predictions, auth failures): dropped, counted
+                metrics::counter!("landopp_analytics_dropped_total").increment(n);
+                tracing::error!(error = %e, events = n, "analytics write failed: events dropped");
             }
         }
         if closed {
