@@ -28,7 +28,7 @@ cargo test --locked -p landopp --features mimalloc --lib alloc::
 step "Rust: the server on PostgreSQL + PostGIS (installed and started when missing)"
 source .ci/postgres.sh
 if [ -n "${LANDOPP_TEST_DATABASE_URL:-}" ]; then
-  cargo test --locked -p landopp-server --test http --test durability --test postgres --test replicas --test faults
+  cargo test --locked -p landopp-server --test http --test durability --test postgres --test replicas --test faults --test backup
   unset LANDOPP_TEST_DATABASE_URL
 fi
 # the server's optional OTLP trace export (cargo feature `otlp`): lints, and spans reach a collector

@@ -31,6 +31,13 @@ struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Copy the embedded store to OUT while the server runs (SQLite `VACUUM INTO`: one
+    /// consistent snapshot, every write acknowledged before it started). PostgreSQL stores are
+    /// backed up with `pg_dump -Fc` (deploy/backup.sh does either).
+    Backup {
+        /// The backup file to write (must not exist).
+        out: PathBuf,
+    },
     /// Import parcels, their features and profile scores into the PostgreSQL + PostGIS store in
     /// one transaction (upserts by parcel id); replicas reload when it commits.
     Import {
@@ -111,6 +118,21 @@ fn main() -> std::process::ExitCode {
             }
             Err(e) => {
                 eprintln!("landopp-server import: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Backup { out }) = &args.command {
+        let store = args.store.clone().unwrap_or_else(|| {
+            std::env::var_os("LANDOPP_STORE").map_or_else(|| PathBuf::from("landopp-server.db"), PathBuf::from)
+        });
+        return match landopp_server::store::backup_sqlite(&store, out) {
+            Ok(()) => {
+                println!("{} backed up to {}", store.display(), out.display());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("landopp-server backup: {e}");
                 std::process::ExitCode::FAILURE
             }
         };

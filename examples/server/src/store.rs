@@ -632,6 +632,23 @@ fn migrate_pg(c: &mut postgres::Client) -> StoreResult<()> {
     Ok(())
 }
 
+/// Copy the embedded store at `path` to `out` (a new file) while it may be in use: `VACUUM INTO`
+/// writes one consistent snapshot (WAL included) without stopping writers.
+pub fn backup_sqlite(path: &Path, out: &Path) -> Result<(), String> {
+    if !path.exists() {
+        return Err(format!("{} does not exist", path.display()));
+    }
+    if out.exists() {
+        return Err(format!("{} exists: give a new file", out.display()));
+    }
+    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let target = out.to_str().ok_or("the backup path is not UTF-8")?;
+    c.execute("VACUUM INTO ?1", params![target]).map_err(|e| format!("backup: {e}"))?;
+    Ok(())
+}
+
 /// The schema version a database is at, and the server's latest (`landopp-server migrate`).
 pub fn migrate(url: &str) -> StoreResult<(i32, usize)> {
     let s = Store::connect(url)?;

@@ -178,3 +178,58 @@ fn two_replicas_serve_one_database_and_follow_its_imports() {
         c.wait().expect("reaped");
     }
 }
+
+#[test]
+fn kill_9_mid_import_leaves_the_data_as_it_was() {
+    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
+        return;
+    };
+    let bangor = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/bangor_me/parcels.gpkg");
+    if !bangor.exists() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "../shared is required under CI=true");
+        eprintln!("SKIPPED: ../shared/data is not there (the large import to interrupt)");
+        return;
+    }
+    let schema = format!("k{}_{}", std::process::id(), landopp_server::store::now());
+    let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
+    db.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
+    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
+    let parcels = fixtures().join("slovenia/lulc_polygons.gpkg");
+    let out = import(&url, &[parcels.to_str().expect("path"), "--id-field", "index"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let count = |db: &mut postgres::Client| -> (i64, i64) {
+        let n: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.land_parcels"), &[]).expect("n").get(0);
+        let v: i64 =
+            db.query_one(&format!("SELECT MAX(version) FROM {schema}.landopp_datasets"), &[]).expect("v").get(0);
+        (n, v)
+    };
+    let before = count(&mut db);
+    // a larger import, killed once its COPY is under way
+    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+        .args(["import", bangor.to_str().expect("path"), "--id-field", "MAPLOTUNIT", "--duplicate-ids", "suffix"])
+        .env("LANDOPP_DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("import starts");
+    let mut copying = false;
+    for _ in 0..600 {
+        let n: i64 = db
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE 'COPY landopp_stage%' AND state = 'active'",
+                &[],
+            )
+            .expect("activity")
+            .get(0);
+        if n > 0 {
+            copying = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(copying, "the import was killed mid-COPY");
+    assert_eq!(count(&mut db), before, "the interrupted import changed nothing");
+}
