@@ -50,7 +50,8 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "maturin>=1.9,<2" "pytest>=8" "numpy>=1.24" "geopandas>=0.14" "shapely>=2" "pandas>=2" "matplotlib>=3.7" \
-  "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6" "openapi-spec-validator>=0.7"
+  "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6" "openapi-spec-validator>=0.7" \
+  "kubernetes-validate>=1.30"
 step "Python: build the extension (maturin develop --release: the cross-checks run real workloads)"
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
 step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"
@@ -61,6 +62,21 @@ step "Python: stubs match the runtime (mypy.stubtest)"
 .venv/bin/python -m mypy.stubtest landopp --mypy-config-file python/mypy.ini --allowlist python/stubtest-allowlist.txt
 step "Python: mypy --strict on the package and the examples"
 (cd python && ../.venv/bin/python -m mypy --strict --config-file mypy.ini landopp ../examples/python/*.py)
+
+step "Server deploy artefacts: Kubernetes manifests (kubernetes-validate --strict), alert rules (promtool check + unit tests)"
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "promtool (Debian's prometheus) is required under CI=true" >&2; exit 1
+  fi
+fi
+.venv/bin/kubernetes-validate --strict --quiet examples/server/deploy/k8s/*.yaml
+if command -v promtool >/dev/null 2>&1; then
+  (cd examples/server/deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml)
+else
+  echo "SKIPPED: promtool is not installed (alert rules unchecked)"
+fi
 
 step "Node: tooling (npm) and native addon (napi build)"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)

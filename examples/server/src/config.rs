@@ -271,7 +271,13 @@ impl ServerConfig {
         if let Some(d) = &self.data {
             match (&d.spec, &d.parcels, &d.features, d.attributes.is_empty()) {
                 (Some(_), None, None, true) | (None, Some(_), Some(_), _) | (None, Some(_), None, false) => {}
-                _ => return Err("data: give spec, or parcels with features and / or attributes".into()),
+                // the land from the database's latest import: only profiles and presets here
+                (None, None, None, true) if self.database_url.is_some() => {}
+                _ => {
+                    return Err("data: give spec, or parcels with features and / or attributes \
+                         (or, with a database_url, neither: the land is the database's)"
+                        .into())
+                }
             }
         }
         match self.auth.jwt_algorithm.as_str() {

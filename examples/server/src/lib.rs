@@ -229,6 +229,7 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
 /// latest version, so a notification missed meanwhile is caught up. A plain thread: the
 /// PostgreSQL client blocks.
 pub fn follow_database(state: app::St, url: String, files: Vec<std::path::PathBuf>, presets: Vec<String>) {
+    metrics::gauge!("landopp_data_version").set(state.data_version.load(std::sync::atomic::Ordering::SeqCst) as f64);
     let run = move || {
         let mut backoff = 1u64;
         loop {

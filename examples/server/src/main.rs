@@ -31,6 +31,16 @@ struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Exit 0 when the server at ADDR answers PATH with 200 (a container health check that
+    /// needs no curl in the image).
+    Healthcheck {
+        /// Address of the server.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Route to ask.
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+    },
     /// Copy the embedded store to OUT while the server runs (SQLite `VACUUM INTO`: one
     /// consistent snapshot, every write acknowledged before it started). PostgreSQL stores are
     /// backed up with `pg_dump -Fc` (deploy/backup.sh does either).
@@ -118,6 +128,15 @@ fn main() -> std::process::ExitCode {
             }
             Err(e) => {
                 eprintln!("landopp-server import: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Healthcheck { addr, path }) = &args.command {
+        return match healthcheck(addr, path) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("landopp-server healthcheck: {e}");
                 std::process::ExitCode::FAILURE
             }
         };
@@ -261,6 +280,24 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     server.serve_until(shutdown()).await
+}
+
+/// GET `path` from `addr` over plain HTTP/1.1 with a 3 s budget; Ok on a 200.
+fn healthcheck(addr: &str, path: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let t = std::time::Duration::from_secs(3);
+    let sa = addr.to_socket_addrs().map_err(|e| format!("{addr}: {e}"))?.next().ok_or("no address")?;
+    let mut s = std::net::TcpStream::connect_timeout(&sa, t).map_err(|e| format!("{addr}: {e}"))?;
+    s.set_read_timeout(Some(t)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(t)).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).map_err(|e| e.to_string())?;
+    match &head[9..12] {
+        b"200" => Ok(()),
+        code => Err(format!("{path} answered {}", String::from_utf8_lossy(code))),
+    }
 }
 
 /// SIGTERM or Ctrl-C: stop accepting, finish the requests in flight.

@@ -131,3 +131,27 @@ fn toml_env_and_refusals() {
     let e = ServerConfig::load(None, &env(&[("LANDOPP_SERVER_LIMITS_MAX_PAGE", "many")])).expect_err("type");
     assert!(e.contains("max_page"), "{e}");
 }
+
+/// The Kubernetes ConfigMap's `server.toml` is one the server loads (so the manifests cannot
+/// drift from the configuration's keys).
+#[test]
+fn the_deployment_configuration_loads() {
+    let yaml = include_str!("../deploy/k8s/configmap.yaml");
+    let start = yaml.find("server.toml: |").expect("the ConfigMap holds server.toml");
+    let toml: String = yaml[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("server.toml");
+    std::fs::write(&p, toml).expect("toml");
+    let env = vec![("LANDOPP_DATABASE_URL".to_string(), "postgres://landopp:x@db/landopp".to_string())];
+    let c = ServerConfig::load(Some(&p), &env).expect("the deployment's server.toml loads");
+    assert_eq!(c.listen.port(), 8080);
+    assert!(c.database_url.is_some());
+    let d = c.data.expect("[data]");
+    assert!(d.spec.is_none() && d.parcels.is_none(), "replicas read the land from the database");
+    assert_eq!(c.auth.jwt_secret_file.as_deref(), Some(std::path::Path::new("/etc/landopp/secrets/jwt-secret")));
+}

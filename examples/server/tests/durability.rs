@@ -152,3 +152,22 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     let status = child.wait().expect("exits");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn the_container_healthcheck_asks_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr) = spawn(&dir.path().join("store.db"));
+    let check = |path: &str| {
+        Command::new(env!("CARGO_BIN_EXE_landopp-server"))
+            .args(["healthcheck", "--addr", &addr, "--path", path])
+            .output()
+            .expect("runs")
+    };
+    assert!(check("/readyz").status.success());
+    let missing = check("/no-such-route");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"), "{missing:?}");
+    child.kill().expect("stop");
+    child.wait().expect("reaped");
+    assert!(!check("/healthz").status.success(), "a stopped server fails the check");
+}
