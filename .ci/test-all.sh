@@ -25,12 +25,14 @@ cargo test --locked
 # the bindings' allocator setup (core feature `mimalloc`, not in the default members' features)
 cargo test --locked -p landopp --features mimalloc --lib alloc::
 # the server on a shared PostgreSQL + PostGIS store: the HTTP suite and the kill -9 test again
-step "Rust: the server on PostgreSQL + PostGIS (installed and started when missing)"
+step "Rust: the server on PostgreSQL + PostGIS and Redis (installed and started when missing)"
 source .ci/postgres.sh
-if [ -n "${LANDOPP_TEST_DATABASE_URL:-}" ]; then
-  cargo test --locked -p landopp-server --test http --test durability --test postgres --test replicas --test faults --test backup
-  unset LANDOPP_TEST_DATABASE_URL
+source .ci/redis.sh
+if [ -n "${LANDOPP_TEST_DATABASE_URL:-}${LANDOPP_TEST_REDIS_URL:-}" ]; then
+  cargo test --locked -p landopp-server --test http --test durability --test postgres --test replicas --test faults \
+    --test backup --test shared
 fi
+unset LANDOPP_TEST_DATABASE_URL LANDOPP_TEST_REDIS_URL
 # the server's optional OTLP trace export (cargo feature `otlp`): lints, and spans reach a collector
 cargo clippy --locked -p landopp-server --features otlp --all-targets -- -D warnings
 cargo test --locked -p landopp-server --features otlp --test otlp

@@ -33,6 +33,10 @@ pub struct AppState {
     /// The store answered start-up (keys and users are loaded); until then nobody is
     /// authenticated (503) and `/readyz` says not ready.
     pub store_ready: std::sync::atomic::AtomicBool,
+    /// Redis shared by replicas (rate limits, search-page cache), when configured.
+    pub redis: Option<crate::shared::Redis>,
+    /// Names this process's data in cache keys when there is no shared data version.
+    pub cache_nonce: u64,
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).
@@ -54,6 +58,30 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Take a token for `key` from the limiter of `scope`: the bucket shared through Redis when
+    /// there is one (and it answers), else this replica's.
+    pub async fn take(&self, scope: &'static str, key: &str) -> Result<(), Limited> {
+        let l = if scope == "address" { &self.per_ip } else { &self.per_key };
+        if !l.enabled() {
+            return Ok(());
+        }
+        if let Some(r) = &self.redis {
+            if let Some(out) = r.take(&format!("{scope}:{key}"), l.rate(), l.burst()).await {
+                return out;
+            }
+        }
+        l.check(key)
+    }
+
+    /// The cache namespace of the data served now: the shared data version (the same on every
+    /// replica), else this process's own.
+    pub fn cache_scope(&self) -> String {
+        match self.data_version.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => format!("p{:016x}", self.cache_nonce),
+            v => format!("v{v}"),
+        }
+    }
+
     /// The land served now.
     pub fn land(&self) -> Arc<Land> {
         self.land.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -222,7 +250,7 @@ async fn check(st: St, role: Option<Role>, mut req: Request, next: Next) -> Resp
         st.audit_later(&ctx, &p.subject, "forbidden", req.uri().path(), "denied");
         return e.into_response();
     }
-    if let Err(l) = st.per_key.check(&p.subject) {
+    if let Err(l) = st.take("key", &p.subject).await {
         return limited(l, "key");
     }
     req.extensions_mut().insert(p);
@@ -280,7 +308,7 @@ async fn outer(State(st): State<St>, mut req: Request, next: Next) -> Response {
     let ctx = Ctx { id: id.clone(), client: client.clone(), trace_id: trace_id.clone() };
     req.extensions_mut().insert(ctx);
     let timeout = Duration::from_millis(st.config.limits.timeout_ms);
-    let mut res = match st.per_ip.check(&client) {
+    let mut res = match st.take("address", &client).await {
         Err(l) => limited(l, "address"),
         Ok(()) => match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
             Ok(r) => r,

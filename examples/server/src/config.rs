@@ -18,6 +18,9 @@ pub struct ServerConfig {
     /// A PostgreSQL + PostGIS database shared by replicas, instead of the embedded store
     /// (`postgres://user:password@host:5432/db`; `LANDOPP_DATABASE_URL`).
     pub database_url: Option<DatabaseUrl>,
+    /// Redis shared by replicas for rate limits and the search-page cache
+    /// (`redis://host:6379/0`; `LANDOPP_REDIS_URL`).
+    pub redis_url: Option<DatabaseUrl>,
     /// The land to serve: a feature spec and scoring profiles. `None` with `--demo`.
     pub data: Option<DataConfig>,
     /// Authentication.
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             store: PathBuf::from("landopp-server.db"),
             database_url: None,
+            redis_url: None,
             data: None,
             auth: AuthConfig::default(),
             limits: Limits::default(),
@@ -193,7 +197,8 @@ impl ServerConfig {
             }
             None => toml::Table::new(),
         };
-        let shortcuts: [(&str, Option<&str>, &str); 7] = [
+        let shortcuts: [(&str, Option<&str>, &str); 8] = [
+            ("LANDOPP_REDIS_URL", None, "redis_url"),
             ("LANDOPP_LISTEN", None, "listen"),
             ("LANDOPP_STORE", None, "store"),
             ("LANDOPP_DATABASE_URL", None, "database_url"),

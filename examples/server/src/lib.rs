@@ -24,6 +24,7 @@ pub mod models;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod shared;
 pub mod store;
 pub mod telemetry;
 
@@ -121,6 +122,10 @@ impl Server {
             Err(e) => return Err(e.to_string()),
         };
         let jwt = auth::Jwt::new(&config.auth, env)?;
+        let redis = match &config.redis_url {
+            Some(u) => Some(shared::Redis::connect(&u.0).await?),
+            None => None,
+        };
         let jobs = match &config.jobs_root {
             None => None,
             Some(root) => {
@@ -138,6 +143,8 @@ impl Server {
             land: std::sync::RwLock::new(land),
             data_version: std::sync::atomic::AtomicI64::new(0),
             store_ready: std::sync::atomic::AtomicBool::new(ready),
+            redis,
+            cache_nonce: u64::from_le_bytes(auth::random_bytes::<8>()),
             models,
             jobs,
             store,

@@ -38,6 +38,19 @@ impl RateLimiter {
         RateLimiter { rate, burst: burst.max(1.0), buckets: Mutex::new(Buckets::default()) }
     }
 
+    /// Limiting at all (rate > 0).
+    pub fn enabled(&self) -> bool {
+        self.rate > 0.0
+    }
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+    /// Bucket size.
+    pub fn burst(&self) -> f64 {
+        self.burst
+    }
+
     /// Take a token for `key`.
     pub fn check(&self, key: &str) -> Result<(), Limited> {
         if self.rate <= 0.0 {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use landopp::search::{Aoi, Filter, Page, Query, Site};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Every route.
 pub static ROUTES: &[Route] = &[
@@ -657,20 +657,58 @@ fn centre(q: &Query) -> Option<(f64, f64)> {
     }
 }
 
+/// The search-page cache's key: the data served and the normalised request (the query, the
+/// profile and any what-if weights, as canonical JSON: keys sorted), hashed.
+fn page_key(st: &St, q: &Query, profile: &Option<String>, weights: &Option<BTreeMap<String, f64>>) -> String {
+    use sha2::Digest;
+    let canonical = serde_json::json!({"q": q, "profile": profile, "weights": weights}).to_string();
+    let h = sha2::Sha256::digest(canonical.as_bytes());
+    let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("landopp:page:{}:{hex}", st.cache_scope())
+}
+
+fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    h.insert("x-cache", axum::http::HeaderValue::from_static(cache));
+    r
+}
+
 async fn run_search(
     st: St,
     who: &Principal,
     q: Query,
     profile: Option<String>,
-    weights: Option<std::collections::BTreeMap<String, f64>>,
-) -> ApiResult<Json<Page>> {
+    weights: Option<BTreeMap<String, f64>>,
+) -> ApiResult<Response> {
     check_query(&st, &q)?;
     if weights.is_some() {
         who.require(Role::Analyst)?;
     }
     let t0 = std::time::Instant::now();
-    let land = st.land();
     let c = centre(&q);
+    // replicas share computed pages through Redis, keyed by the data version
+    let key = st.redis.as_ref().map(|_| page_key(&st, &q, &profile, &weights));
+    if let (Some(r), Some(k)) = (&st.redis, &key) {
+        if let Some(body) = r.get(k).await {
+            metrics::counter!("landopp_search_cache_total", "result" => "hit").increment(1);
+            let total =
+                serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["total"].as_u64()).unwrap_or(0)
+                    as usize;
+            let rec = store::SearchRecord {
+                at: store::now(),
+                actor: who.subject.clone(),
+                centre: c,
+                total,
+                micros: t0.elapsed().as_micros() as u64,
+            };
+            st.record(store::Event::Search(rec));
+            return Ok(json_bytes(body, "hit"));
+        }
+        metrics::counter!("landopp_search_cache_total", "result" => "miss").increment(1);
+    }
+    let land = st.land();
     let page = blocking(move || {
         let s = land.profile(profile.as_deref())?;
         match weights {
@@ -691,14 +729,18 @@ async fn run_search(
         micros: t0.elapsed().as_micros() as u64,
     };
     st.record(store::Event::Search(rec));
-    Ok(Json(page))
+    let body = serde_json::to_vec(&page).map_err(|e| Problem::internal(&e.to_string()))?;
+    if let (Some(r), Some(k)) = (&st.redis, key) {
+        r.put(k, body.clone(), crate::shared::PAGE_TTL_S);
+    }
+    Ok(json_bytes(body, if st.redis.is_some() { "miss" } else { "off" }))
 }
 
 async fn search_get(
     State(st): State<St>,
     Extension(p): Extension<Principal>,
     Pairs(pairs): Pairs,
-) -> ApiResult<Json<Page>> {
+) -> ApiResult<Response> {
     let (q, profile) = parse_search(&pairs)?;
     run_search(st, &p, q, profile, None).await
 }
@@ -707,7 +749,7 @@ async fn search_post(
     State(st): State<St>,
     Extension(p): Extension<Principal>,
     Body(r): Body<SearchRequest>,
-) -> ApiResult<Json<Page>> {
+) -> ApiResult<Response> {
     run_search(st, &p, r.query, r.profile, r.weights).await
 }
 
