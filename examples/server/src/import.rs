@@ -126,8 +126,71 @@ fn interior(mp: &landopp::geo::MultiPolygon<f64>) -> Option<landopp::geo::Point<
     landopp::error::catch_panic(|| Ok(mp.interior_point())).ok().flatten()
 }
 
+/// A geometry as PostGIS takes it in a binary COPY: EWKB (little-endian WKB with the SRID).
+#[derive(Debug)]
+struct Ewkb<'a>(&'a [u8]);
+
+impl postgres::types::ToSql for Ewkb<'_> {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0);
+        Ok(postgres::types::IsNull::No)
+    }
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        ty.name() == "geometry"
+    }
+    postgres::types::to_sql_checked!();
+}
+
+/// JSON text as `jsonb`'s binary form (a version byte, then the text).
+#[derive(Debug)]
+struct Jsonb<'a>(&'a str);
+
+impl postgres::types::ToSql for Jsonb<'_> {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&[1]);
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(postgres::types::IsNull::No)
+    }
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        *ty == postgres::types::Type::JSONB
+    }
+    postgres::types::to_sql_checked!();
+}
+
+/// EWKB of a geometry with `srid` (0: plain WKB, no SRID).
+fn ewkb(g: landopp::geo::Geometry<f64>, srid: i32, out: &mut Vec<u8>) {
+    let start = out.len();
+    landopp::vector::wkb::write(&g, out);
+    if srid > 0 && out.len() >= start + 5 {
+        // ISO WKB `01 tttttttt ...` → EWKB `01 (tttttttt | SRID flag) srid ...`
+        let t = u32::from_le_bytes([out[start + 1], out[start + 2], out[start + 3], out[start + 4]]) | 0x2000_0000;
+        out[start + 1..start + 5].copy_from_slice(&t.to_le_bytes());
+        out.splice(start + 5..start + 5, (srid as u32).to_le_bytes());
+    }
+}
+
+/// One parcel's row, encoded (in parallel, ahead of the COPY that sends it).
+struct Row {
+    native: Vec<u8>,
+    wgs: Vec<u8>,
+    point: Option<Vec<u8>>,
+    features: String,
+}
+
+/// Rows encoded a chunk at a time: the next chunk is encoded while the database takes this one.
+const CHUNK: usize = 16_384;
+
 /// Import into the store (PostgreSQL only), with a progress bar on a terminal.
 pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> {
+    use rayon::prelude::*;
     if !store.is_shared() {
         return Err("import writes to PostgreSQL: give --database-url or LANDOPP_DATABASE_URL".into());
     }
@@ -145,9 +208,21 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
     }
     let srid = parcels.crs.as_ref().and_then(|c| c.epsg()).unwrap_or(0) as i32;
     let crs_text = parcels.crs.as_ref().and_then(|c| c.to_wkt());
-    let wgs = parcels
-        .to_crs(&landopp::Crs::from_epsg(4326).map_err(lib)?)
+    let src = parcels.crs.as_ref().ok_or("the parcels have no CRS: they cannot be placed in WGS 84")?;
+    let wgs84 = landopp::Crs::wgs84();
+    let t = landopp::Transformer::new(src, &wgs84).map_err(lib)?;
+    let wgs: Vec<landopp::geo::MultiPolygon<f64>> = parcels
+        .geometries
+        .par_iter()
+        .map(|mp| if t.is_noop() { Ok(mp.clone()) } else { t.transform_multipolygon(mp) })
+        .collect::<landopp::Result<_>>()
         .map_err(|e| format!("parcels to WGS 84: {}", lib(e)))?;
+    // geodesic area on the WGS 84 ellipsoid (the library's, as pyproj.Geod)
+    let acres: Vec<Option<f64>> = landopp::geodesic::area_perimeter(&wgs, Some(&wgs84))
+        .map_err(lib)?
+        .into_iter()
+        .map(|(a, _)| Some(a / landopp::geodesic::M2_PER_ACRE).filter(|x| x.is_finite()))
+        .collect();
     let columns: Vec<serde_json::Value> = table
         .columns()
         .iter()
@@ -158,67 +233,38 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
         .collect();
     let read_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let bar = progress(parcels.len() as u64 * (1 + scored.len() as u64));
     let n = parcels.len();
+    let bar = progress(n as u64 * (1 + scored.len() as u64));
+    let encode = |range: std::ops::Range<usize>| -> Vec<Row> {
+        range
+            .into_par_iter()
+            .map(|i| {
+                let (mut native, mut w, mut js) = (Vec::new(), Vec::new(), String::new());
+                ewkb(parcels.geometries[i].clone().into(), srid, &mut native);
+                ewkb(wgs[i].clone().into(), 4326, &mut w);
+                let point = interior(&wgs[i]).map(|p| {
+                    let mut b = Vec::with_capacity(25);
+                    ewkb(p.into(), 4326, &mut b);
+                    b
+                });
+                features_json(&table, i, &mut js);
+                Row { native, wgs: w, point, features: js }
+            })
+            .collect()
+    };
+    let now = crate::store::now();
     let (version, deleted) = store
         .run_sync(|c| {
             let crate::store::Conn::Pg(c) = c else { unreachable!("checked: the store is PostgreSQL") };
             let mut tx = c.transaction()?;
-            tx.batch_execute(
-                "CREATE TEMP TABLE landopp_stage (parcel_id TEXT, native BYTEA, wgs BYTEA, point BYTEA, features TEXT)
-                   ON COMMIT DROP;
-                 CREATE TEMP TABLE landopp_stage_scores (parcel_id TEXT, profile TEXT, score DOUBLE PRECISION,
-                   rank DOUBLE PRECISION, excluded BOOLEAN) ON COMMIT DROP;",
-            )?;
-            {
-                use postgres::types::Type;
-                let sink = tx.copy_in("COPY landopp_stage FROM STDIN (FORMAT binary)")?;
-                let types = [Type::TEXT, Type::BYTEA, Type::BYTEA, Type::BYTEA, Type::TEXT];
-                let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
-                let (mut native, mut wgs_b, mut pt, mut js) = (Vec::new(), Vec::new(), Vec::new(), String::new());
-                for i in 0..n {
-                    native.clear();
-                    wgs_b.clear();
-                    pt.clear();
-                    landopp::vector::wkb::write(&parcels.geometries[i].clone().into(), &mut native);
-                    landopp::vector::wkb::write(&wgs.geometries[i].clone().into(), &mut wgs_b);
-                    let point = interior(&wgs.geometries[i]);
-                    if let Some(p) = point {
-                        landopp::vector::wkb::write(&p.into(), &mut pt);
-                    }
-                    features_json(&table, i, &mut js);
-                    let pt_ref: Option<&[u8]> = point.map(|_| pt.as_slice());
-                    w.write(&[&parcels.ids[i], &native.as_slice(), &wgs_b.as_slice(), &pt_ref, &js.as_str()])?;
-                    if i % 4096 == 0 {
-                        bar.set_position(i as u64);
-                    }
-                }
-                w.finish()?;
-            }
-            {
-                use postgres::types::Type;
-                let sink = tx.copy_in("COPY landopp_stage_scores FROM STDIN (FORMAT binary)")?;
-                let types = [Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::BOOL];
-                let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
-                for (k, (name, s)) in scored.iter().enumerate() {
-                    for i in 0..n {
-                        let v = Some(s.score[i]).filter(|x| x.is_finite());
-                        let r = Some(s.rank[i]).filter(|x| x.is_finite());
-                        w.write(&[&parcels.ids[i], name, &v, &r, &s.excluded[i]])?;
-                        if i % 4096 == 0 {
-                            bar.set_position(((k + 1) * n + i) as u64);
-                        }
-                    }
-                }
-                w.finish()?;
-            }
-            bar.set_message("upserting");
+            // one import at a time
+            tx.execute("SELECT pg_advisory_xact_lock(7253012027)", &[])?;
             let version: i64 = tx
                 .query_one(
                     "INSERT INTO landopp_datasets (created_at, parcels, srid, crs, columns, profiles, source)
                      VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7) RETURNING version",
                     &[
-                        &crate::store::now(),
+                        &now,
                         &(n as i64),
                         &srid,
                         &crs_text,
@@ -228,24 +274,121 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
                     ],
                 )?
                 .get(0);
-            tx.execute(
-                "INSERT INTO land_parcels (parcel_id, coordinates, geom, geom_native, area_acres, features, data_version, updated_at)
-                 SELECT parcel_id, ST_GeomFromWKB(point, 4326), g, ST_GeomFromWKB(native, $1),
-                        ST_Area(g::geography) / 4046.8564224, features::jsonb, $2, $3
-                 FROM (SELECT *, ST_Multi(ST_GeomFromWKB(wgs, 4326)) AS g FROM landopp_stage) s
-                 ON CONFLICT (parcel_id) DO UPDATE SET coordinates = EXCLUDED.coordinates, geom = EXCLUDED.geom,
-                    geom_native = EXCLUDED.geom_native, area_acres = EXCLUDED.area_acres,
-                    features = EXCLUDED.features, data_version = EXCLUDED.data_version,
-                    updated_at = EXCLUDED.updated_at",
-                &[&srid, &version, &crate::store::now()],
-            )?;
-            tx.execute(
-                "INSERT INTO parcel_scores (parcel_id, profile, score, rank, excluded, data_version)
-                 SELECT parcel_id, profile, score, rank, excluded, $1 FROM landopp_stage_scores
-                 ON CONFLICT (parcel_id, profile) DO UPDATE SET score = EXCLUDED.score, rank = EXCLUDED.rank,
-                    excluded = EXCLUDED.excluded, data_version = EXCLUDED.data_version",
-                &[&version],
-            )?;
+            // the first import loads straight into the tables and builds the spatial indexes
+            // after (much faster than growing them row by row); later ones stage and upsert
+            let empty: bool = tx.query_one("SELECT NOT EXISTS (SELECT 1 FROM land_parcels)", &[])?.get(0);
+            let geometry = tx.prepare("SELECT $1::geometry")?.params()[0].clone();
+            let into = if empty {
+                tx.batch_execute(
+                    "DROP INDEX IF EXISTS land_parcels_geom; DROP INDEX IF EXISTS land_parcels_coordinates;",
+                )?;
+                "land_parcels"
+            } else {
+                tx.batch_execute(
+                    "CREATE TEMP TABLE landopp_stage (LIKE land_parcels INCLUDING DEFAULTS) ON COMMIT DROP;",
+                )?;
+                "landopp_stage"
+            };
+            {
+                use postgres::types::Type;
+                let sink = tx.copy_in(&format!(
+                    "COPY {into} (parcel_id, coordinates, geom, geom_native, area_acres, features, data_version, updated_at)
+                     FROM STDIN (FORMAT binary)"
+                ))?;
+                let types = [
+                    Type::TEXT,
+                    geometry.clone(),
+                    geometry.clone(),
+                    geometry,
+                    Type::FLOAT8,
+                    Type::JSONB,
+                    Type::INT8,
+                    Type::INT8,
+                ];
+                let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+                let mut cur = encode(0..n.min(CHUNK));
+                let mut at = 0;
+                loop {
+                    let next_at = at + cur.len();
+                    let (next, sent) = rayon::join(
+                        || (next_at < n).then(|| encode(next_at..(next_at + CHUNK).min(n))),
+                        || -> Result<(), postgres::Error> {
+                            for (k, r) in cur.iter().enumerate() {
+                                let i = at + k;
+                                let point = r.point.as_deref().map(Ewkb);
+                                w.write(&[
+                                    &parcels.ids[i],
+                                    &point,
+                                    &Ewkb(&r.wgs),
+                                    &Ewkb(&r.native),
+                                    &acres[i],
+                                    &Jsonb(&r.features),
+                                    &version,
+                                    &now,
+                                ])?;
+                            }
+                            Ok(())
+                        },
+                    );
+                    sent?;
+                    bar.set_position(next_at as u64);
+                    match next {
+                        Some(rows) => {
+                            at = next_at;
+                            cur = rows;
+                        }
+                        None => break,
+                    }
+                }
+                w.finish()?;
+            }
+            let scores_into = if empty {
+                "parcel_scores"
+            } else {
+                tx.batch_execute("CREATE TEMP TABLE landopp_stage_scores (LIKE parcel_scores) ON COMMIT DROP;")?;
+                "landopp_stage_scores"
+            };
+            {
+                use postgres::types::Type;
+                let sink = tx.copy_in(&format!(
+                    "COPY {scores_into} (parcel_id, profile, score, rank, excluded, data_version) FROM STDIN (FORMAT binary)"
+                ))?;
+                let types = [Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::BOOL, Type::INT8];
+                let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+                for (k, (name, s)) in scored.iter().enumerate() {
+                    for i in 0..n {
+                        let v = Some(s.score[i]).filter(|x| x.is_finite());
+                        let r = Some(s.rank[i]).filter(|x| x.is_finite());
+                        w.write(&[&parcels.ids[i], name, &v, &r, &s.excluded[i], &version])?;
+                        if i % 4096 == 0 {
+                            bar.set_position(((k + 1) * n + i) as u64);
+                        }
+                    }
+                }
+                w.finish()?;
+            }
+            bar.set_message(if empty { "indexing" } else { "upserting" });
+            if empty {
+                tx.batch_execute(
+                    "CREATE INDEX land_parcels_geom ON land_parcels USING GIST (geom);
+                     CREATE INDEX land_parcels_coordinates ON land_parcels USING GIST (coordinates);",
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO land_parcels SELECT * FROM landopp_stage
+                     ON CONFLICT (parcel_id) DO UPDATE SET coordinates = EXCLUDED.coordinates, geom = EXCLUDED.geom,
+                        geom_native = EXCLUDED.geom_native, area_acres = EXCLUDED.area_acres,
+                        features = EXCLUDED.features, data_version = EXCLUDED.data_version,
+                        updated_at = EXCLUDED.updated_at",
+                    &[],
+                )?;
+                tx.execute(
+                    "INSERT INTO parcel_scores SELECT * FROM landopp_stage_scores
+                     ON CONFLICT (parcel_id, profile) DO UPDATE SET score = EXCLUDED.score, rank = EXCLUDED.rank,
+                        excluded = EXCLUDED.excluded, data_version = EXCLUDED.data_version",
+                    &[],
+                )?;
+            }
             let deleted = if spec.replace {
                 tx.execute("DELETE FROM land_parcels WHERE data_version <> $1", &[&version])?
                     + tx.execute("DELETE FROM parcel_scores WHERE data_version <> $1", &[&version])?

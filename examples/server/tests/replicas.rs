@@ -89,6 +89,27 @@ fn two_replicas_serve_one_database_and_follow_its_imports() {
     assert_eq!(stored as usize, n);
     let scores: i64 = db.query_one(&format!("SELECT COUNT(*) FROM {schema}.parcel_scores"), &[]).expect("n").get(0);
     assert_eq!(scores as usize, n);
+    // the geometries as PostGIS reads them: WGS 84 and the parcels' own SRID, the point inside
+    // its parcel, the library's geodesic area equal to PostGIS' geography area
+    let g = db
+        .query_one(
+            &format!(
+                "SELECT COUNT(*) FILTER (WHERE ST_SRID(geom) <> 4326 OR NOT ST_IsValid(geom_native) AND ST_IsValid(geom)),
+                        COUNT(*) FILTER (WHERE coordinates IS NULL OR NOT ST_Intersects(coordinates, geom)),
+                        MAX(ABS(area_acres - ST_Area(geom::geography) / 4046.8564224) / NULLIF(area_acres, 0)),
+                        MIN(ST_SRID(geom_native)), MAX(ST_NPoints(geom) - ST_NPoints(geom_native))
+                 FROM {schema}.land_parcels"
+            ),
+            &[],
+        )
+        .expect("geometry checks");
+    let (bad_srid, outside, area_rel, native_srid, npoints): (i64, i64, Option<f64>, i32, i32) =
+        (g.get(0), g.get(1), g.get(2), g.get(3), g.get(4));
+    assert_eq!((bad_srid, outside), (0, 0));
+    assert!(area_rel.unwrap_or(1.0) < 1e-6, "area {area_rel:?}");
+    let own = landopp::Parcels::read(&parcels, None, Some("index")).expect("parcels").crs.and_then(|c| c.epsg());
+    assert_eq!(Some(native_srid as u32), own, "geom_native keeps the parcels' own CRS");
+    assert_eq!(npoints, 0, "the same vertices in both CRSs");
     // the same import again: upserts, nothing doubles
     let again = import(&url, &[p, c, "--id-field", "index", "--profile", f]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
