@@ -14,11 +14,11 @@
 // takes CPU from every server alike. Prints markdown tables (BENCHMARKS.md).
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs'
-import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { median, pct, now, sleep, get, post, waitReady, rss, load, boxes as makeBoxes } from './bench_http.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
@@ -27,10 +27,6 @@ const landopp = require('./landopp.js')
 const shared = process.argv[2] ?? join(root, '..', 'shared', 'data')
 const python = process.argv[3] ?? join(root, '.venv', 'bin', 'python')
 const bin = (n) => join(root, 'target', 'release', n)
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
-const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor((v.length * p) / 100))]
-const now = () => Number(process.hrtime.bigint()) / 1e6
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const KEY = 'lok_0123456789abcdef_' + 'ab'.repeat(32)
 const COLS = [['slope_mean', 0, 15, 0], ['area_acres', 0, 50, 1], ['road_distance_m', 0, 1000, 0], ['stream_distance_m', 0, 2000, 1],
   ['polsby_popper', 0, 1, 1], ['mrr_fill', 0, 1, 1], ['elev_mean', 0, 100, 1], ['wetland_any_share', 0, 1, 0],
@@ -42,83 +38,6 @@ const profile = {
 }
 const REPLICAS = 100
 const PRICE = 0.045 // USD per core-hour (an on-demand x86 vCPU, 2026)
-
-function get(port, path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let b = ''
-      res.on('data', (d) => { b += d })
-      res.on('end', () => resolve({ status: res.statusCode, body: b }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-function post(port, path, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body)
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let b = ''
-      res.on('data', (d) => { b += d })
-      res.on('end', () => resolve({ status: res.statusCode, body: b }))
-    })
-    req.on('error', reject)
-    req.end(data)
-  })
-}
-async function waitReady(port, path, headers, proc, limitMs = 600_000) {
-  const t0 = now()
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`server exited ${proc.exitCode}`)
-    try {
-      if ((await get(port, path, headers)).status === 200) return now() - t0
-    } catch {}
-    if (now() - t0 > limitMs) throw new Error('server not ready')
-    await sleep(10)
-  }
-}
-const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-
-/** Fire `rate` requests/s for `seconds` on a fixed schedule; latencies from the scheduled times. */
-function load(port, paths, headers, rate, seconds, sockets = 128) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets })
-  const n = Math.round(rate * seconds)
-  const lat = []
-  const status = {}
-  let errors = 0
-  let sent = 0
-  let done = 0
-  return new Promise((resolve) => {
-    const t0 = now()
-    const finish = () => {
-      if (++done < n) return
-      agent.destroy()
-      const wall = now() - t0
-      resolve({ rate, n, errors, status, wall_s: wall / 1000, achieved: (n - errors) / (wall / 1000), p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99) })
-    }
-    const fire = (k, at) => {
-      const req = http.request({ host: '127.0.0.1', port, path: paths[k % paths.length], headers, agent }, (res) => {
-        res.resume()
-        res.on('end', () => {
-          lat.push(now() - at)
-          status[res.statusCode] = (status[res.statusCode] ?? 0) + 1
-          finish()
-        })
-      })
-      req.on('error', () => { errors++; finish() })
-      req.end()
-    }
-    const tick = () => {
-      const el = now() - t0
-      while (sent < n && (sent * 1000) / rate <= el) {
-        fire(sent, t0 + (sent * 1000) / rate)
-        sent++
-      }
-      if (sent < n) setTimeout(tick, 1)
-    }
-    tick()
-  })
-}
 
 const td = mkdtempSync(join(tmpdir(), 'landopp-server-bench-'))
 const procs = []
@@ -192,17 +111,12 @@ try {
   await waitReady(S + 2, '/healthz', {}, py)
 
   // the queries of node_compare.mjs: 2 km boxes + 2 filters, top 20 with explanations
-  let s = 42n
+  const boxes = makeBoxes(1000)
+  let s = 4242n
   const M = 2n ** 64n
   const next = () => {
     s = (s * 6364136223846793005n + 1442695040888963407n) % M
     return Number(s >> 11n) / 2 ** 53
-  }
-  const boxes = []
-  for (let i = 0; i < 1000; i++) {
-    const x0 = 505000 + next() * 150000
-    const y0 = 4955000 + next() * 150000
-    boxes.push(`${x0},${y0},${x0 + 2000},${y0 + 2000}`)
   }
   const f = 'filter=slope_mean::10&filter=area_acres:0.25:'
   const targets = [

@@ -120,10 +120,18 @@ fn features_json(t: &FeatureTable, row: usize, out: &mut String) {
     out.push('}');
 }
 
-/// A point inside the parcel (WGS 84), when it has area.
+/// A point inside the parcel (WGS 84), when it has area: its centroid when that lies inside
+/// (most parcels), else geo's interior point (several times dearer).
 fn interior(mp: &landopp::geo::MultiPolygon<f64>) -> Option<landopp::geo::Point<f64>> {
-    use landopp::geo::InteriorPoint;
-    landopp::error::catch_panic(|| Ok(mp.interior_point())).ok().flatten()
+    use landopp::geo::{Centroid, Contains, InteriorPoint};
+    landopp::error::catch_panic(|| {
+        Ok(match mp.centroid() {
+            Some(c) if mp.contains(&c) => Some(c),
+            _ => mp.interior_point(),
+        })
+    })
+    .ok()
+    .flatten()
 }
 
 /// A geometry as PostGIS takes it in a binary COPY: EWKB (little-endian WKB with the SRID).
@@ -183,6 +191,9 @@ struct Row {
     wgs: Vec<u8>,
     point: Option<Vec<u8>>,
     features: String,
+    values: Vec<f64>,
+    labels: Vec<Option<String>>,
+    status: String,
 }
 
 /// Rows encoded a chunk at a time: the next chunk is encoded while the database takes this one.
@@ -248,7 +259,14 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
                     b
                 });
                 features_json(&table, i, &mut js);
-                Row { native, wgs: w, point, features: js }
+                let values = table.columns().iter().filter(|c| !c.is_categorical()).map(|c| c.values[i]).collect();
+                let labels = table
+                    .columns()
+                    .iter()
+                    .filter(|c| c.is_categorical())
+                    .map(|c| c.label(i).map(str::to_string))
+                    .collect();
+                Row { native, wgs: w, point, features: js, values, labels, status: parcels.status[i].to_string() }
             })
             .collect()
     };
@@ -292,7 +310,8 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
             {
                 use postgres::types::Type;
                 let sink = tx.copy_in(&format!(
-                    "COPY {into} (parcel_id, coordinates, geom, geom_native, area_acres, features, data_version, updated_at)
+                    "COPY {into} (parcel_id, coordinates, geom, geom_native, area_acres, features, feature_values,
+                       feature_labels, geometry_status, data_version, updated_at)
                      FROM STDIN (FORMAT binary)"
                 ))?;
                 let types = [
@@ -302,6 +321,9 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
                     geometry,
                     Type::FLOAT8,
                     Type::JSONB,
+                    Type::FLOAT8_ARRAY,
+                    Type::TEXT_ARRAY,
+                    Type::TEXT,
                     Type::INT8,
                     Type::INT8,
                 ];
@@ -323,6 +345,9 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
                                     &Ewkb(&r.native),
                                     &acres[i],
                                     &Jsonb(&r.features),
+                                    &r.values,
+                                    &r.labels,
+                                    &r.status,
                                     &version,
                                     &now,
                                 ])?;
@@ -378,7 +403,9 @@ pub fn import(store: &Store, spec: &ImportSpec) -> Result<ImportReport, String> 
                     "INSERT INTO land_parcels SELECT * FROM landopp_stage
                      ON CONFLICT (parcel_id) DO UPDATE SET coordinates = EXCLUDED.coordinates, geom = EXCLUDED.geom,
                         geom_native = EXCLUDED.geom_native, area_acres = EXCLUDED.area_acres,
-                        features = EXCLUDED.features, data_version = EXCLUDED.data_version,
+                        features = EXCLUDED.features, feature_values = EXCLUDED.feature_values,
+                        feature_labels = EXCLUDED.feature_labels, geometry_status = EXCLUDED.geometry_status,
+                        data_version = EXCLUDED.data_version,
                         updated_at = EXCLUDED.updated_at",
                     &[],
                 )?;

@@ -195,59 +195,73 @@ impl Land {
                     (d.get(0), d.get(1), d.get(2), d.get(3), d.get(4));
                 let mut ids = Vec::new();
                 let mut geoms = Vec::new();
-                let mut feats = Vec::new();
+                let mut values = Vec::new();
+                let mut labels = Vec::new();
+                let mut status = Vec::new();
                 for r in tx.query(
-                    "SELECT parcel_id, ST_AsBinary(geom_native), features::text FROM land_parcels ORDER BY parcel_id",
+                    "SELECT parcel_id, ST_AsBinary(geom_native), feature_values, feature_labels, geometry_status
+                     FROM land_parcels ORDER BY parcel_id",
                     &[],
                 )? {
-                    ids.push(Some(r.get::<_, String>(0)));
+                    ids.push(r.get::<_, String>(0));
                     geoms.push(r.get::<_, Vec<u8>>(1));
-                    feats.push(r.get::<_, String>(2));
+                    values.push(r.get::<_, Option<Vec<f64>>>(2).unwrap_or_default());
+                    labels.push(r.get::<_, Option<Vec<Option<String>>>>(3).unwrap_or_default());
+                    status.push(r.get::<_, String>(4));
                 }
                 tx.commit()?;
-                Ok(Some(((srid, crs, ids, geoms, feats), columns, profiles, version)))
+                Ok(Some(((srid, crs, ids, geoms, values, labels, status), columns, profiles, version)))
             })
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {
                 "[EMPTY] the database holds no parcels yet: run `landopp-server import` first".to_string()
             })?;
-        let ((srid, crs, ids, geoms, feats), columns_json, profiles_json) = (layer, columns, stored);
+        let ((srid, crs, ids, geoms, values, labels, status), columns_json, profiles_json) = (layer, columns, stored);
         let crs = match (srid, crs) {
             (s, _) if s > 0 => Some(landopp::Crs::from_epsg(s as u32).map_err(lib)?),
             (_, Some(w)) => Some(landopp::Crs::from_wkt(&w).map_err(lib)?),
             _ => None,
         };
-        let geometries =
-            geoms.iter().map(|b| landopp::vector::wkb::read(b).map(Some)).collect::<Result<Vec<_>>>().map_err(lib)?;
         let n = ids.len();
-        let layer = landopp::VectorLayer {
-            name: "land_parcels".into(),
-            crs,
-            fids: (0..n as i64).collect(),
-            geometries,
-            columns: vec![landopp::Column { name: "parcel_id".into(), data: landopp::ColumnData::Text(ids) }],
-            geometry_type: "MULTIPOLYGON".into(),
-        };
-        let parcels = Parcels::from_layer(layer, Some("parcel_id")).map_err(lib)?;
-        // the features: one JSON object a parcel, columns as the import described them
-        let columns: Vec<serde_json::Value> = serde_json::from_str(&columns_json).map_err(|e| e.to_string())?;
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> = {
-            use rayon::prelude::*;
-            feats.par_iter().map(|t| serde_json::from_str(t)).collect::<std::result::Result<_, _>>()
+        if n == 0 {
+            return Err("[EMPTY] the database's latest import holds no parcels".into());
         }
-        .map_err(|e| format!("stored features: {e}"))?;
+        use rayon::prelude::*;
+        // the geometries as the import stored them (validated then: their status comes along)
+        let geometries = geoms
+            .par_iter()
+            .map(|b| match landopp::vector::wkb::read(b)? {
+                landopp::geo::Geometry::MultiPolygon(m) => Ok(m),
+                landopp::geo::Geometry::Polygon(p) => Ok(landopp::geo::MultiPolygon(vec![p])),
+                _ => Err(landopp::Error::InvalidGeometry("a stored parcel is not a polygon".into())),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map_err(lib)?;
+        let status = status
+            .into_iter()
+            .map(|s| match s.as_str() {
+                "valid" => landopp::GeometryStatus::Valid,
+                "empty" => landopp::GeometryStatus::Empty,
+                other => landopp::GeometryStatus::Invalid(other.trim_start_matches("invalid: ").to_string()),
+            })
+            .collect();
+        let parcels = Parcels { ids, geometries, crs, columns: Vec::new(), status, name: "land_parcels".into() };
+        // the features: the arrays in the dataset's column order (numbers, then labels)
+        let columns: Vec<serde_json::Value> = serde_json::from_str(&columns_json).map_err(|e| e.to_string())?;
         let mut table = landopp::FeatureTable::new(parcels.ids.clone());
+        let (mut vi, mut li) = (0usize, 0usize);
         for c in &columns {
             let name = c["name"].as_str().unwrap_or_default().to_string();
             let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
             let meta = landopp::ColumnMeta { source: text("source"), unit: text("unit"), method: text("method") };
             if c["categorical"].as_bool().unwrap_or(false) {
-                let labels = rows.iter().map(|r| r.get(&name).and_then(|v| v.as_str()).map(str::to_string)).collect();
-                table.add_categorical(name, labels, meta).map_err(lib)?;
+                let col = labels.iter().map(|l| l.get(li).cloned().flatten()).collect();
+                table.add_categorical(name, col, meta).map_err(lib)?;
+                li += 1;
             } else {
-                let values =
-                    rows.iter().map(|r| r.get(&name).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN)).collect();
-                table.add_column(name, values, meta).map_err(lib)?;
+                let col = values.iter().map(|v| v.get(vi).copied().unwrap_or(f64::NAN)).collect();
+                table.add_column(name, col, meta).map_err(lib)?;
+                vi += 1;
             }
         }
         let stored: serde_json::Map<String, serde_json::Value> =

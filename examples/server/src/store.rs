@@ -238,8 +238,9 @@ const PG_MIGRATIONS: &[&str] = &[
     // 4: the seed's land tables (PostGIS), hash-partitioned by parcel id (8 partitions; queries
     // name the parent table and PostgreSQL routes them): parcels with their interior point and
     // geometry in WGS 84 and in their own CRS and their features (JSON: name -> number or label),
-    // each profile's scores, the imports (data versions) with the features' columns, and the
-    // imagery scenes features were computed from
+    // the same features as arrays in the dataset's column order (what replicas read: numbers,
+    // then labels), the library's geometry status, each profile's scores, the imports (data
+    // versions) with the features' columns, and the imagery scenes features were computed from
     "CREATE TABLE landopp_datasets (
         version BIGSERIAL PRIMARY KEY,
         created_at BIGINT NOT NULL,
@@ -257,6 +258,9 @@ const PG_MIGRATIONS: &[&str] = &[
         geom_native geometry NOT NULL,
         area_acres DOUBLE PRECISION,
         features JSONB NOT NULL DEFAULT '{}',
+        feature_values DOUBLE PRECISION[],
+        feature_labels TEXT[],
+        geometry_status TEXT NOT NULL DEFAULT 'valid',
         data_version BIGINT NOT NULL,
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (parcel_id)
