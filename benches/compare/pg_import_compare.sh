@@ -18,10 +18,11 @@ attrs=$(paste -sd, "$in/columns.txt")
 su postgres -c "psql -qAt -c \"SELECT 1 FROM pg_roles WHERE rolname='landopp_bench'\"" | grep -q 1 \
   || su postgres -c "psql -qc \"CREATE ROLE landopp_bench LOGIN SUPERUSER PASSWORD 'landopp_bench'\""
 url() { echo "postgres://landopp_bench:landopp_bench@127.0.0.1:5432/$1"; }
-fresh() { su postgres -c "psql -qc 'DROP DATABASE IF EXISTS $1' -c 'CREATE DATABASE $1 OWNER landopp_bench'" 2>/dev/null; }
+fresh() { su postgres -c "psql -qc 'DROP DATABASE IF EXISTS $1 WITH (FORCE)' -c 'CREATE DATABASE $1 OWNER landopp_bench'" 2>&1 | grep -v NOTICE || true; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 lo=(); og=()
+trap 'jobs -p | xargs -r kill 2>/dev/null' EXIT
 for i in $(seq "$n"); do
   fresh bench_ogr; su postgres -c "psql -qd bench_ogr -c 'CREATE EXTENSION postgis'"
   t=$(date +%s%N)
@@ -38,7 +39,7 @@ rows=$(su postgres -c "psql -qAtd bench_lo -c 'SELECT COUNT(*) FROM land_parcels
 st=()
 for i in $(seq "$n"); do
   t=$(date +%s%N)
-  LANDOPP_LOG=warn LANDOPP_DATABASE_URL=$(url bench_lo) "$bin" --listen 127.0.0.1:18997 --store /tmp/bench-unused.db >/dev/null 2>&1 &
+  LANDOPP_LOG=warn LANDOPP_DATABASE_URL=$(url bench_lo) LANDOPP_BOOTSTRAP_ADMIN_KEY=lok_0123456789abcdef_$(printf 'ab%.0s' $(seq 32)) "$bin" --listen 127.0.0.1:18997 --store /tmp/bench-unused.db >/dev/null 2>&1 &
   p=$!
   until curl -sf http://127.0.0.1:18997/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $p 2>/dev/null || { echo "replica died" >&2; exit 1; }; done
   st+=("$(ms "$t")")

@@ -3,52 +3,17 @@
 //! back — for the embedded SQLite store always, and for PostgreSQL with
 //! `LANDOPP_TEST_DATABASE_URL` (CI sets it; skipped visibly without it).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+use common::spawn_demo as spawn;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+use std::process::Command;
 
 fn deploy(script: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(script)
 }
 
-fn spawn(store: &Path, database_url: Option<&str>) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_landopp-server"));
-    if let Some(u) = database_url {
-        cmd.env("LANDOPP_DATABASE_URL", u);
-    }
-    let mut child = cmd
-        .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
-        .arg(store)
-        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
-        .env("LANDOPP_LOG", "warn")
-        .env("LANDOPP_RATE_LIMIT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
-    (child, addr)
-}
-
-/// POST one feedback record; its id when answered 201.
 fn post(addr: &str, n: usize) -> i64 {
-    let body = format!(r#"{{"parcel_id": "357730", "label": {n}}}"#);
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let req = format!(
-        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
-    let v: serde_json::Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("")).expect("json");
-    v["id"].as_i64().expect("id")
+    common::feedback(addr, n).expect("feedback answered 201")
 }
 
 fn run(script: &str, arg: &Path, env: &[(&str, &str)]) {
@@ -102,14 +67,9 @@ fn sqlite_backup_while_serving_then_restore() {
 
 #[test]
 fn postgres_backup_while_serving_then_restore() {
-    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
-        return;
-    };
-    let schema = format!("b{}_{}", std::process::id(), landopp_server::store::now());
+    let Some(base) = common::pg_base() else { return };
+    let (schema, url) = common::pg_schema(&base, "b");
     let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
-    db.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
-    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("unused.db");
     let (mut child, addr) = spawn(&store, Some(&url));

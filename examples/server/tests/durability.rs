@@ -2,34 +2,29 @@
 //! feedback posts, is killed mid-stream, restarts on the same store, and every record answered
 //! 201 is there (WAL, synchronous = FULL). SIGTERM drains: a request in flight is answered.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+use common::{feedback as post, spawn_demo};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const KEY: &str = common::KEY;
 
 /// With `LANDOPP_TEST_DATABASE_URL` (CI sets it), the store is PostgreSQL: a fresh schema per
-/// test, the same one across a restart.
+/// test, the same one across a restart (its name kept beside the store file).
 fn database(store: &std::path::Path) -> Option<String> {
-    let url = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let base = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let marker = store.with_extension("schema");
-    let name = match std::fs::read_to_string(&marker) {
-        Ok(n) => n,
+    Some(match std::fs::read_to_string(&marker) {
+        Ok(name) => common::in_schema(&base, &name),
         Err(_) => {
-            // the temporary folder's random name makes the schema's
-            let dir = store.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().to_string());
-            let tag: String = dir.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
-            let n = format!("d{}_{}", std::process::id(), tag.to_ascii_lowercase());
-            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("LANDOPP_TEST_DATABASE_URL connects");
-            c.batch_execute(&format!("CREATE SCHEMA {n}")).expect("schema");
-            std::fs::write(&marker, &n).expect("marker");
-            n
+            let (name, url) = common::pg_schema(&base, "d");
+            std::fs::write(&marker, &name).expect("marker");
+            url
         }
-    };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{sep}options=-csearch_path%3D{name}%2Cpublic"))
+    })
 }
 
 fn open_store(store: &std::path::Path) -> landopp_server::store::Store {
@@ -40,45 +35,7 @@ fn open_store(store: &std::path::Path) -> landopp_server::store::Store {
 }
 
 fn spawn(store: &std::path::Path) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_landopp-server"));
-    if let Some(url) = database(store) {
-        cmd.env("LANDOPP_DATABASE_URL", url);
-    }
-    let mut child = cmd
-        .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
-        .arg(store)
-        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
-        .env("LANDOPP_LOG", "warn")
-        .env("LANDOPP_RATE_LIMIT", "0")
-        .env("LANDOPP_RATE_LIMIT_IP", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let out = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).expect("first line");
-    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    (child, addr)
-}
-
-/// POST one feedback record; the id when answered 201.
-fn post(addr: &str, n: usize) -> Option<i64> {
-    let body = format!(r#"{{"parcel_id": "357730", "label": {n}}}"#);
-    let mut s = TcpStream::connect(addr).ok()?;
-    let req = format!(
-        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    if !resp.starts_with("HTTP/1.1 201") {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1)?).ok()?;
-    v["id"].as_i64()
+    spawn_demo(store, database(store).as_deref())
 }
 
 #[test]

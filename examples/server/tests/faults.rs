@@ -5,15 +5,14 @@
 //! request) while searches keep answering from memory; the database back → writes succeed again
 //! without a restart, and every acknowledged write is there.
 
+mod common;
+use common::KEY;
 use landopp_server::config::{DatabaseUrl, ServerConfig};
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A TCP proxy to the database that can be cut (every connection closed, new ones refused).
 struct Proxy {
@@ -67,18 +66,8 @@ impl Proxy {
 }
 
 fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let b = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-        b.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    (status, serde_json::from_str(body).unwrap_or(Value::Null), head.to_ascii_lowercase())
+    let r = common::http(addr, KEY, method, path, body);
+    (r.status, r.body, r.head)
 }
 
 /// Poll until `f` holds (at most `secs`).
@@ -95,24 +84,14 @@ fn until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_down_at_start_lost_and_back() {
-    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
-        return;
-    };
+    let Some(base) = common::pg_base() else { return };
     // the database's host:port, replaced by the proxy's
     let (at, rest) = base.split_once('@').expect("user@host in the URL");
     let (hostport, tail) = rest.split_once('/').expect("/database in the URL");
-    let schema = format!("f{}_{}", std::process::id(), landopp_server::store::now());
     let b = base.clone();
-    let s2 = schema.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&b, postgres::NoTls).expect("connects");
-        c.batch_execute(&format!("CREATE SCHEMA {s2}")).expect("schema");
-    })
-    .await
-    .expect("schema");
+    let (schema, _) = tokio::task::spawn_blocking(move || common::pg_schema(&b, "f")).await.expect("schema");
     let proxy = Proxy::start(hostport.to_string());
-    let url = format!("{at}@{}/{tail}?options=-csearch_path%3D{schema}%2Cpublic", proxy.addr);
+    let url = common::in_schema(&format!("{at}@{}/{tail}", proxy.addr), &schema);
 
     // down at start: the server runs, alive but not ready, and authenticates nobody
     let dir = tempfile::tempdir().expect("tempdir");

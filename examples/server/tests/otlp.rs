@@ -4,13 +4,13 @@
 //! SIGTERM.
 #![cfg(feature = "otlp")]
 
+mod common;
+use common::KEY;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A minimal OTLP/HTTP collector: keeps every body POSTed to /v1/traces, answers 200 `{}`.
 fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -99,22 +99,13 @@ fn spans(bodies: &[Value]) -> Vec<Value> {
 fn requests_are_exported_as_spans_continuing_the_callers_trace() {
     let (collector, got) = collector();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
-        .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
-        .arg(dir.path().join("store.db"))
-        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
-        // the log filter does not silence the traces
-        .env("LANDOPP_LOG", "warn")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
-        .env_remove("OTEL_SERVICE_NAME")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
+    let store = dir.path().join("store.db");
+    let endpoint = format!("http://{collector}");
+    // the log filter (warn) does not silence the traces
+    let (mut child, addr) = common::spawn(
+        &["--demo", "--listen", "127.0.0.1:0", "--store", store.to_str().expect("path")],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+    );
 
     let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let resp = get(

@@ -2,21 +2,13 @@
 //! skipped visibly without it): the seed's tables with their PostGIS types, migrations that run
 //! once however often they are asked, an audit log that refuses UPDATE, DELETE and TRUNCATE.
 
-fn url() -> Option<String> {
-    let u = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
-    if u.is_none() {
-        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
-    }
-    u
-}
+mod common;
 
 #[test]
 fn migrations_make_the_seed_schema_once_and_keep_the_audit_log_append_only() {
-    let Some(base) = url() else { return };
-    let schema = format!("m{}_{}", std::process::id(), landopp_server::store::now());
+    let Some(base) = common::pg_base() else { return };
+    let (schema, url) = common::pg_schema(&base, "m");
     let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
-    c.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
-    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
     // twice, as two replicas starting together would: one migration, the same version
     let (a, latest) = landopp_server::store::migrate(&url).expect("migrates");
     let (b, _) = landopp_server::store::migrate(&url).expect("again");

@@ -4,31 +4,18 @@
 //! alike; a second import is served by both without a restart (LISTEN/NOTIFY); feedback posted
 //! to either lands in the one database; an import that fails leaves the data as it was.
 
+mod common;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-
-const KEY: &str = "lok_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let b = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-        b.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let r = common::http(addr, common::KEY, method, path, body);
+    (r.status, r.body)
 }
 
 fn import(url: &str, args: &[&str]) -> std::process::Output {
@@ -40,35 +27,19 @@ fn import(url: &str, args: &[&str]) -> std::process::Output {
         .expect("import runs")
 }
 
+/// A replica: the land and the records from the database, no data files.
 fn replica(url: &str, name: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_landopp-server"))
-        .args(["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"])
-        .env("LANDOPP_DATABASE_URL", url)
-        .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
-        .env("LANDOPP_REPLICA", name)
-        .env("LANDOPP_LOG", "warn")
-        .env("LANDOPP_RATE_LIMIT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    (child, addr)
+    common::spawn(
+        &["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"],
+        &[("LANDOPP_DATABASE_URL", url), ("LANDOPP_REPLICA", name)],
+    )
 }
 
 #[test]
 fn two_replicas_serve_one_database_and_follow_its_imports() {
-    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
-        return;
-    };
-    let schema = format!("r{}_{}", std::process::id(), landopp_server::store::now());
+    let Some(base) = common::pg_base() else { return };
+    let (schema, url) = common::pg_schema(&base, "r");
     let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
-    db.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
-    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
 
     // inputs: the bundled Slovenian parcels, the demo's features, one preset as a profile file
     let dir = tempfile::tempdir().expect("tempdir");
@@ -202,20 +173,15 @@ fn two_replicas_serve_one_database_and_follow_its_imports() {
 
 #[test]
 fn kill_9_mid_import_leaves_the_data_as_it_was() {
-    let Some(base) = std::env::var("LANDOPP_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: LANDOPP_TEST_DATABASE_URL is not set (no PostgreSQL for this test)");
-        return;
-    };
+    let Some(base) = common::pg_base() else { return };
     let bangor = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/bangor_me/parcels.gpkg");
     if !bangor.exists() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "../shared is required under CI=true");
         eprintln!("SKIPPED: ../shared/data is not there (the large import to interrupt)");
         return;
     }
-    let schema = format!("k{}_{}", std::process::id(), landopp_server::store::now());
+    let (schema, url) = common::pg_schema(&base, "k");
     let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
-    db.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("schema");
-    let url = format!("{base}?options=-csearch_path%3D{schema}%2Cpublic");
     let parcels = fixtures().join("slovenia/lulc_polygons.gpkg");
     let out = import(&url, &[parcels.to_str().expect("path"), "--id-field", "index"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -3,32 +3,12 @@
 //! same data version and never served for another query, weights or data version, and a Redis
 //! that stops answering costs nothing but the sharing.
 
+mod common;
 use landopp_server::config::{DatabaseUrl, Limits, ServerConfig};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 
-struct Resp {
-    status: u16,
-    head: String,
-    body: Value,
-}
-
-fn http(addr: &str, key: &str, method: &str, path: &str, body: Option<&str>) -> Resp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let b = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-        b.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    Resp { status, head: head.to_ascii_lowercase(), body: serde_json::from_str(body).unwrap_or(Value::Null) }
-}
+use common::http;
 
 async fn server(
     redis: &str,
