@@ -23,6 +23,7 @@ pub mod search;
 mod simd;
 pub mod spectral;
 pub mod terrain;
+pub mod tiles;
 pub mod vector;
 pub mod zonal;
 

@@ -15,9 +15,9 @@ use rayon::prelude::*;
 use rstar::{RTree, RTreeObject, AABB};
 use serde::{Deserialize, Serialize};
 
-struct Entry {
-    idx: usize,
-    env: AABB<[f64; 2]>,
+pub(crate) struct Entry {
+    pub(crate) idx: usize,
+    pub(crate) env: AABB<[f64; 2]>,
 }
 
 impl RTreeObject for Entry {
@@ -229,10 +229,10 @@ pub struct HitTable {
 /// The index.
 #[derive(Debug)]
 pub struct SearchIndex {
-    crs: Crs,
-    unit_m: f64,
-    geoms: Vec<MultiPolygon<f64>>,
-    tree: RTree<Entry>,
+    pub(crate) crs: Crs,
+    pub(crate) unit_m: f64,
+    pub(crate) geoms: Vec<MultiPolygon<f64>>,
+    pub(crate) tree: RTree<Entry>,
     features: FeatureTable,
     scores: Option<ScoreResult>,
     profile: Option<Profile>,

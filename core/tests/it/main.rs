@@ -9,5 +9,6 @@ mod ml;
 mod raster;
 mod search;
 mod terrain;
+mod tiles;
 mod vector;
 mod zonal;

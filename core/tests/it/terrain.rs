@@ -7,7 +7,7 @@ use landopp::Raster;
 use std::path::Path;
 use std::process::Command;
 
-fn gdaldem_available() -> bool {
+pub(crate) fn gdaldem_available() -> bool {
     let ok = Command::new("gdaldem").arg("--help").output().is_ok();
     if !ok && std::env::var("CI").as_deref() == Ok("true") {
         panic!("CI=true but gdaldem (apt gdal-bin) is not installed");

@@ -37,6 +37,8 @@ pub struct AppState {
     pub redis: Option<crate::shared::Redis>,
     /// Names this process's data in cache keys when there is no shared data version.
     pub cache_nonce: u64,
+    /// The DEM of the hillshade basemap tiles (`[data] dem`), when configured.
+    pub dem: Option<Arc<landopp::Raster>>,
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).

@@ -84,6 +84,10 @@ pub struct DataConfig {
     /// The bundled presets to serve as well, by name (`agriculture`, `residential`, ...).
     #[serde(default)]
     pub presets: Vec<String>,
+    /// A DEM (GeoTIFF) for the hillshade basemap (`/v1/tiles/hillshade/{z}/{x}/{y}.png`); read
+    /// whole at start. Without one that route answers 404.
+    #[serde(default)]
+    pub dem: Option<PathBuf>,
 }
 
 /// JWT settings. HS256 with a secret, or RS256 with a PEM key pair; tokens must carry `exp`,
@@ -276,8 +280,9 @@ impl ServerConfig {
         if let Some(d) = &self.data {
             match (&d.spec, &d.parcels, &d.features, d.attributes.is_empty()) {
                 (Some(_), None, None, true) | (None, Some(_), Some(_), _) | (None, Some(_), None, false) => {}
-                // the land from the database's latest import: only profiles and presets here
-                (None, None, None, true) if self.database_url.is_some() => {}
+                // the land from the database's latest import: only profiles and presets here (or
+                // only the basemap's DEM, beside --demo)
+                (None, None, None, true) if self.database_url.is_some() || d.dem.is_some() => {}
                 _ => {
                     return Err("data: give spec, or parcels with features and / or attributes \
                          (or, with a database_url, neither: the land is the database's)"
@@ -354,13 +359,14 @@ fn rebase(doc: &mut toml::Table, base: &Path) {
             *s = base.join(&*s).display().to_string();
         }
     };
-    let paths: [(Option<&str>, &str); 11] = [
+    let paths: [(Option<&str>, &str); 12] = [
         (None, "store"),
         (None, "jobs_root"),
         (Some("data"), "spec"),
         (Some("data"), "parcels"),
         (Some("data"), "features"),
         (Some("data"), "profiles"),
+        (Some("data"), "dem"),
         (Some("models"), "registry"),
         (Some("models"), "drift_reference"),
         (Some("auth"), "jwt_secret_file"),

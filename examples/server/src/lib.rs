@@ -137,6 +137,16 @@ impl Server {
         let (tx, rx) = tokio::sync::mpsc::channel(10_000);
         tokio::spawn(write_analytics(store.clone(), rx));
         let burst = config.limits.burst_factor;
+        let dem = match config.data.as_ref().and_then(|d| d.dem.clone()) {
+            Some(p) => {
+                let r = tokio::task::spawn_blocking(move || landopp::Raster::read(&p))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("[data] dem: [{}] {e}", e.code()))?;
+                Some(Arc::new(r))
+            }
+            None => None,
+        };
         let state = Arc::new(app::AppState {
             per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
@@ -152,6 +162,7 @@ impl Server {
             users,
             jwt,
             analytics: tx,
+            dem,
             config,
         });
         if !ready {

@@ -223,6 +223,14 @@ async fn run(args: Args) -> Result<(), String> {
                 .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")),
         );
     }
+    if args.demo && config.data.as_ref().and_then(|d| d.dem.as_ref()).is_none() {
+        // the demo's hillshade basemap: the bundled sample's DEM
+        let dir = args
+            .data
+            .clone()
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"));
+        config.data.get_or_insert_with(Default::default).dem = Some(dir.join("slovenia/dem.tif"));
+    }
     if args.demo && config.models.is_none() {
         // the demo's model registry sits beside its store
         let mut dir = config.store.clone().into_os_string();

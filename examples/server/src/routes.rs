@@ -15,6 +15,8 @@ use axum::{Extension, Json};
 use landopp::search::{Aoi, Filter, Page, Query, Site};
 use std::collections::{BTreeMap, HashMap};
 
+mod tiles;
+
 /// Every route.
 pub static ROUTES: &[Route] = &[
     Route {
@@ -152,6 +154,28 @@ pub static ROUTES: &[Route] = &[
         params: &[],
         ok: (200, Some(schema::<Vec<ProfileSummary>>)),
         handler: || get(profiles),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/tiles/parcels/{z}/{x}/{y}",
+        role: Some(Role::Viewer),
+        id: "tileParcels",
+        summary: "Parcels under an XYZ tile as a Mapbox Vector Tile (`{y}` as `123.mvt`): layer `parcels`, feature id = row, properties id, score, rank, excluded and the profile's criteria",
+        body: None,
+        params: &[("profile", "a served profile (default: the first)")],
+        ok: (200, None),
+        handler: || get(tiles::parcels),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/tiles/hillshade/{z}/{x}/{y}",
+        role: Some(Role::Viewer),
+        id: "tileHillshade",
+        summary: "Hillshade basemap tile (`{y}` as `123.png`, 256 × 256 grey PNG): gdaldem hillshade of the configured DEM warped to the tile (404 without a DEM)",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(tiles::hillshade),
     },
     Route {
         method: "POST",

@@ -64,8 +64,11 @@ async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> 
     Srv { addr, admin, _dir: dir, _stop: tx }
 }
 
+/// The demo area with its hillshade basemap.
 async fn start() -> Srv {
-    start_with(ServerConfig::default(), HashMap::new()).await
+    let dem = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/dem.tif");
+    let data = landopp_server::config::DataConfig { dem: Some(dem), ..Default::default() };
+    start_with(ServerConfig { data: Some(data), ..Default::default() }, HashMap::new()).await
 }
 
 #[derive(Debug)]
@@ -73,6 +76,8 @@ struct Resp {
     status: u16,
     headers: HashMap<String, String>,
     body: String,
+    /// The body's bytes (tiles, PNG).
+    bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -95,6 +100,8 @@ async fn raw(addr: SocketAddr, request: String) -> Resp {
     s.write_all(request.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.expect("read");
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |k| k + 4);
+    let bytes = buf[split.min(buf.len())..].to_vec();
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -103,7 +110,7 @@ async fn raw(addr: SocketAddr, request: String) -> Resp {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Resp { status, headers, body: body.to_string() }
+    Resp { status, headers, body: body.to_string(), bytes }
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
@@ -138,6 +145,8 @@ fn sample(id: &str) -> (String, Option<String>) {
         "searchGet" => ("/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=3".into(), None),
         "searchPost" => ("/v1/parcels/search".into(), Some(json!({"query": q}).to_string())),
         "parcel" => ("/v1/parcels/357730".into(), None),
+        "tileParcels" => ("/v1/tiles/parcels/13/4427/2918.mvt".into(), None),
+        "tileHillshade" => ("/v1/tiles/hillshade/13/4427/2918.png".into(), None),
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
         "feedback" => (
@@ -179,6 +188,47 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Map tiles: the bytes the library makes for the tile (MVT of the default profile with its
+/// criteria; the hillshade PNG), the right content types, 400 / 404 for tiles that do not exist
+/// or have no DEM. (The vector tile's content is decoded by MapLibre's own decoder in the web
+/// app's tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiles_equal_the_library() {
+    use landopp::tiles::{hillshade_tile, png_gray, ParcelTileOptions, TileId};
+    let s = start().await;
+    let tile = TileId::new(13, 4427, 2918).expect("tile");
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt", None).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("application/vnd.mapbox-vector-tile")));
+    let land = land();
+    let scored = land.profile(None).expect("profile");
+    let columns = scored.profile.criteria.iter().map(|c| c.column.clone()).collect();
+    let opts = ParcelTileOptions { columns, ..Default::default() };
+    let expected = land.index.parcel_tile(tile, Some(&scored.scores), &opts).expect("tile");
+    assert!(expected.len() > 1000);
+    assert_eq!(r.bytes, expected);
+    // a tile away from the parcels is empty (and valid)
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/0/0.mvt", None).await;
+    assert_eq!((r.status, r.bytes.len()), (200, 0));
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/hillshade/13/4427/2918.png", None).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")));
+    let dem =
+        landopp::Raster::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/dem.tif"))
+            .expect("dem");
+    let shade = hillshade_tile(&dem, tile, &Default::default()).expect("shade");
+    let landopp::raster::BandData::U8(cells) = shade.band(0).expect("band") else { panic!("8-bit") };
+    assert_eq!(r.bytes, png_gray(cells, Some(0)));
+    for bad in ["/v1/tiles/parcels/23/0/0.mvt", "/v1/tiles/parcels/2/4/0.mvt", "/v1/tiles/hillshade/x/0/0.png"] {
+        let r = as_key(s.addr, &s.admin, "GET", bad, None).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt?profile=nope", None).await;
+    r.problem(404, "NOT_FOUND");
+    // without a DEM the basemap route says so
+    let no_dem = start_with(ServerConfig::default(), HashMap::new()).await;
+    let r = as_key(no_dem.addr, &no_dem.admin, "GET", "/v1/tiles/hillshade/13/4427/2918.png", None).await;
+    r.problem(404, "NOT_FOUND");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

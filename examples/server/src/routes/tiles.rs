@@ -1,0 +1,74 @@
+//! Map tiles for web maps: parcels as Mapbox Vector Tiles, a hillshade basemap as PNG — each one
+//! core call ([`landopp::search::SearchIndex::parcel_tile`], [`landopp::tiles::hillshade_tile`]).
+
+use super::blocking;
+use crate::api::Pairs;
+use crate::app::St;
+use crate::problem::{ApiResult, Problem};
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use landopp::tiles::{ParcelTileOptions, TileId};
+
+/// `z`, `x` and `y` of a tile path whose last segment ends with `.ext` (or has no suffix).
+fn tile_id(z: &str, x: &str, y: &str, ext: &str) -> ApiResult<TileId> {
+    let y = y.strip_suffix(ext).unwrap_or(y);
+    let num = |s: &str, what: &str| {
+        s.parse::<u32>().map_err(|_| Problem::bad_request(format!("tile {what} must be a whole number ≥ 0")))
+    };
+    Ok(TileId::new(num(z, "z")?, num(x, "x")?, num(y, "y")?)?)
+}
+
+/// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
+/// rank, exclusion and criteria.
+pub(super) async fn parcels(
+    State(st): State<St>,
+    Path((z, x, y)): Path<(String, String, String)>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Response> {
+    let tile = tile_id(&z, &x, &y, ".mvt")?;
+    let mut profile = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "profile" => profile = Some(v.clone()),
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let land = st.land();
+    land.profile(profile.as_deref())?;
+    let body = blocking(move || {
+        let s = land.profile(profile.as_deref())?;
+        let mut columns: Vec<String> = Vec::new();
+        for c in &s.profile.criteria {
+            if !columns.contains(&c.column) {
+                columns.push(c.column.clone());
+            }
+        }
+        let opts = ParcelTileOptions { columns, ..Default::default() };
+        land.index.parcel_tile(tile, Some(&s.scores), &opts)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile")], body).into_response())
+}
+
+/// `GET /v1/tiles/hillshade/{z}/{x}/{y}.png`: the hillshade of the configured DEM on the tile's
+/// grid (transparent where the DEM has no data).
+pub(super) async fn hillshade(
+    State(st): State<St>,
+    Path((z, x, y)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let tile = tile_id(&z, &x, &y, ".png")?;
+    let Some(dem) = st.dem.clone() else {
+        return Err(Problem::not_found("no DEM is configured for the hillshade basemap ([data] dem)"));
+    };
+    let body = blocking(move || {
+        let shade = landopp::tiles::hillshade_tile(&dem, tile, &landopp::terrain::TerrainOptions::default())?;
+        let cells = match shade.band(0)? {
+            landopp::raster::BandData::U8(a) => a.clone(),
+            _ => return Err(landopp::Error::Internal("hillshade is not 8-bit".into())),
+        };
+        Ok(landopp::tiles::png_gray(&cells, Some(0)))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], body).into_response())
+}
