@@ -89,4 +89,16 @@ git diff --exit-code -- node/index.d.ts node/index.js node/types.schema.json nod
 step "Node: node --test"
 (cd node && node --test test/)
 
+step "Web dashboard: build (esbuild) and test in headless chromium against the server binary (playwright-core)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "chromium (apt) is required under CI=true" >&2; exit 1
+  fi
+fi
+# the server binary the tests start: `cargo test` above built it
+cargo build --locked -q -p landopp-server
+(cd examples/server/web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent && node --test test/)
+
 printf '\nall tests passed (Rust, Python, Node)\n'

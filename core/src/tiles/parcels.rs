@@ -236,9 +236,10 @@ impl SearchIndex {
         Ok(MvtLayer::tile(&[layer]))
     }
 
-    /// Rows whose bounding box meets the tile (grown by its buffer) and is not under the size
-    /// limit, with the envelope of their boxes; `None` when the tile is away from the parcels.
-    fn tile_candidates(&self, tile: TileId, opts: &ParcelTileOptions) -> Result<Option<(Vec<usize>, [f64; 4])>> {
+    /// The parcels' extent in WGS 84 (`[west, south, east, north]`, degrees): the index's
+    /// bounding box with its edges densified and reprojected; `None` for an empty index. What a
+    /// web map fits its first view to.
+    pub fn bounds_wgs84(&self) -> Result<Option<[f64; 4]>> {
         if self.is_empty() {
             return Ok(None);
         }
@@ -246,7 +247,15 @@ impl SearchIndex {
         let (lo, hi) = (data.lower(), data.upper());
         let mut ring = ring_of([lo[0], lo[1], hi[0], hi[1]], 16);
         Transformer::new(&self.crs, &Crs::wgs84())?.transform_coords(&mut ring)?;
-        let d = envelope(&ring);
+        Ok(Some(envelope(&ring)))
+    }
+
+    /// Rows whose bounding box meets the tile (grown by its buffer) and is not under the size
+    /// limit, with the envelope of their boxes; `None` when the tile is away from the parcels.
+    fn tile_candidates(&self, tile: TileId, opts: &ParcelTileOptions) -> Result<Option<(Vec<usize>, [f64; 4])>> {
+        let Some(d) = self.bounds_wgs84()? else {
+            return Ok(None);
+        };
         let b = tile.bounds();
         let grow = tile.size() * f64::from(opts.buffer) / f64::from(opts.extent);
         let (w, s) = from_mercator(b[0] - grow, b[1] - grow);

@@ -334,3 +334,40 @@ pub struct Health {
     /// the data comes from files).
     pub data_version: i64,
 }
+
+/// `GET /v1/land`: what is served.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LandInfo {
+    /// Parcels.
+    pub parcels: usize,
+    /// Their extent in WGS 84, `[west, south, east, north]` (none without parcels).
+    pub bounds: Option<[f64; 4]>,
+    /// Feature columns.
+    pub columns: Vec<ColumnInfo>,
+    /// Served profiles (the first is the default).
+    pub profiles: Vec<String>,
+    /// The data version (PostgreSQL imports; 0 for files).
+    pub data_version: i64,
+    /// A hillshade basemap is served (`/v1/tiles/hillshade/...`).
+    pub hillshade: bool,
+}
+
+/// A feature column.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ColumnInfo {
+    /// Name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Category labels rather than numbers.
+    pub categorical: bool,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Me {
+    /// `key:<id>` or `user:<name>`.
+    pub subject: String,
+    /// Role.
+    pub role: crate::auth::Role,
+}

@@ -39,6 +39,8 @@ pub struct AppState {
     pub cache_nonce: u64,
     /// The DEM of the hillshade basemap tiles (`[data] dem`), when configured.
     pub dem: Option<Arc<landopp::Raster>>,
+    /// The web dashboard's built files, when built.
+    pub web: Option<Arc<crate::web::Web>>,
     /// The embedded store.
     pub store: Store,
     /// Served models (none configured: `None`).

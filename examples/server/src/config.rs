@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// The folder feature specs posted to `/v1/jobs/features` read from (their paths are relative
     /// to it); none: no feature jobs.
     pub jobs_root: Option<PathBuf>,
+    /// The built web dashboard served at `/` (`npm run build` in `examples/server/web` writes
+    /// `web/dist`); none: that `dist` folder when it exists.
+    pub web_root: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             cors_origins: vec![],
             models: None,
             jobs_root: None,
+            web_root: None,
         }
     }
 }
@@ -359,9 +363,10 @@ fn rebase(doc: &mut toml::Table, base: &Path) {
             *s = base.join(&*s).display().to_string();
         }
     };
-    let paths: [(Option<&str>, &str); 12] = [
+    let paths: [(Option<&str>, &str); 13] = [
         (None, "store"),
         (None, "jobs_root"),
+        (None, "web_root"),
         (Some("data"), "spec"),
         (Some("data"), "parcels"),
         (Some("data"), "features"),

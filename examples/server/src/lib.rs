@@ -27,6 +27,7 @@ pub mod routes;
 pub mod shared;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -147,6 +148,14 @@ impl Server {
             }
             None => None,
         };
+        let web_root = config.web_root.clone().unwrap_or_else(web::default_root);
+        let web = web::Web::load(&web_root)?.map(Arc::new);
+        if web.is_none() {
+            tracing::info!(
+                root = %web_root.display(),
+                "the web dashboard is not built (cd examples/server/web && npm install && npm run build)"
+            );
+        }
         let state = Arc::new(app::AppState {
             per_key: limits::RateLimiter::new(config.limits.rate_per_key, config.limits.rate_per_key * burst),
             per_ip: limits::RateLimiter::new(config.limits.rate_per_ip, config.limits.rate_per_ip * burst),
@@ -163,6 +172,7 @@ impl Server {
             jwt,
             analytics: tx,
             dem,
+            web,
             config,
         });
         if !ready {

@@ -21,6 +21,28 @@ mod tiles;
 pub static ROUTES: &[Route] = &[
     Route {
         method: "GET",
+        path: "/",
+        role: None,
+        id: "dashboard",
+        summary: "The web dashboard (HTML; it logs in and calls this API); 404 when it is not built",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(dashboard),
+    },
+    Route {
+        method: "GET",
+        path: "/assets/{file}",
+        role: None,
+        id: "dashboardAsset",
+        summary: "The dashboard's scripts and styles",
+        body: None,
+        params: &[],
+        ok: (200, None),
+        handler: || get(dashboard_asset),
+    },
+    Route {
+        method: "GET",
         path: "/healthz",
         role: None,
         id: "healthz",
@@ -154,6 +176,28 @@ pub static ROUTES: &[Route] = &[
         params: &[],
         ok: (200, Some(schema::<Vec<ProfileSummary>>)),
         handler: || get(profiles),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/me",
+        role: Some(Role::Viewer),
+        id: "me",
+        summary: "Who the credentials are (`key:<id>` or `user:<name>`) and their role",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<Me>)),
+        handler: || get(me),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/land",
+        role: Some(Role::Viewer),
+        id: "land",
+        summary: "What is served: parcel count, their extent in WGS 84, feature columns, profiles, data version",
+        body: None,
+        params: &[],
+        ok: (200, Some(schema::<LandInfo>)),
+        handler: || get(land_info),
     },
     Route {
         method: "GET",
@@ -496,6 +540,45 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> landopp::Result<T> + Se
     let out = tokio::task::spawn_blocking(move || span.in_scope(|| landopp::interrupt::with_token(&token, f))).await;
     cancel.done();
     Ok(out.map_err(joined)??)
+}
+
+fn web_file(st: &St, name: &str) -> ApiResult<Response> {
+    let web = st.web.as_ref().ok_or_else(|| {
+        Problem::not_found("the web dashboard is not built: cd examples/server/web && npm install && npm run build")
+    })?;
+    web.serve(name).ok_or_else(|| Problem::not_found("no such file"))
+}
+
+async fn dashboard(State(st): State<St>) -> ApiResult<Response> {
+    web_file(&st, "index.html")
+}
+
+async fn dashboard_asset(State(st): State<St>, Path(file): Path<String>) -> ApiResult<Response> {
+    web_file(&st, &file)
+}
+
+async fn me(Extension(p): Extension<Principal>) -> Json<Me> {
+    Json(Me { subject: p.subject, role: p.role })
+}
+
+async fn land_info(State(st): State<St>) -> ApiResult<Json<LandInfo>> {
+    let land = st.land();
+    let bounds = land.index.bounds_wgs84()?;
+    let columns = land
+        .index
+        .features()
+        .columns()
+        .iter()
+        .map(|c| ColumnInfo { name: c.name.clone(), unit: c.meta.unit.clone(), categorical: c.categories.is_some() })
+        .collect();
+    Ok(Json(LandInfo {
+        parcels: land.index.len(),
+        bounds,
+        columns,
+        profiles: land.profiles.iter().map(|p| p.name.clone()).collect(),
+        data_version: st.data_version.load(std::sync::atomic::Ordering::SeqCst),
+        hillshade: st.dem.is_some(),
+    }))
 }
 
 async fn healthz(State(st): State<St>) -> Json<Health> {

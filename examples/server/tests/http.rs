@@ -190,6 +190,36 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The dashboard: its built files at `/` and `/assets/{file}` with the page's CSP, nothing else
+/// of the folder; 404 with how to build it when it is not built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_is_served() {
+    let web = tempfile::tempdir().expect("dir");
+    std::fs::write(web.path().join("index.html"), "<!doctype html><title>t</title>").expect("write");
+    std::fs::write(web.path().join("app.js"), "console.log(1)").expect("write");
+    std::fs::create_dir(web.path().join("sub")).expect("dir");
+    std::fs::write(web.path().join("sub/secret.txt"), "no").expect("write");
+    let s = start_with(ServerConfig { web_root: Some(web.path().to_path_buf()), ..Default::default() }, HashMap::new())
+        .await;
+    let r = call(s.addr, "GET", "/", &[], None).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("text/html; charset=utf-8")));
+    assert!(r.header("content-security-policy").expect("csp").contains("script-src 'self'"));
+    assert!(r.body.contains("<title>t</title>"));
+    let r = call(s.addr, "GET", "/assets/app.js", &[], None).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("text/javascript; charset=utf-8")));
+    for bad in ["/assets/sub%2Fsecret.txt", "/assets/..%2Fhttp.rs", "/assets/sub/secret.txt", "/assets/missing.js"] {
+        let r = call(s.addr, "GET", bad, &[], None).await;
+        assert_eq!(r.status, 404, "{bad}");
+    }
+    let empty = tempfile::tempdir().expect("dir");
+    let s =
+        start_with(ServerConfig { web_root: Some(empty.path().to_path_buf()), ..Default::default() }, HashMap::new())
+            .await;
+    let r = call(s.addr, "GET", "/", &[], None).await;
+    r.problem(404, "NOT_FOUND");
+    assert!(r.json()["detail"].as_str().expect("detail").contains("npm run build"));
+}
+
 /// Map tiles: the bytes the library makes for the tile (MVT of the default profile with its
 /// criteria; the hillshade PNG), the right content types, 400 / 404 for tiles that do not exist
 /// or have no DEM. (The vector tile's content is decoded by MapLibre's own decoder in the web
@@ -246,7 +276,8 @@ async fn every_route_by_every_role() {
             _ => (route.path.to_string(), None),
         };
         let Some(min) = route.role else {
-            if route.id != "login" {
+            // the dashboard's files: `web_is_served` (built or not)
+            if route.id != "login" && !route.id.starts_with("dashboard") {
                 let r = call(s.addr, route.method, &path, &[], body.as_deref()).await;
                 assert_eq!(r.status, 200, "{} {path}: {}", route.method, r.body);
             }
