@@ -513,6 +513,32 @@ impl Profile {
         Ok(p)
     }
 
+    /// A copy without the constraints of these codes (a what-if: "and if this constraint did not
+    /// apply?"); a code the profile does not have is `NOT_FOUND`, naming the codes it has.
+    ///
+    /// ```
+    /// # fn main() -> landopp::Result<()> {
+    /// let p = landopp::scoring::Profile::parse(r#"{"version": 1,
+    ///   "criteria": [{"column": "slope", "weight": 1, "transform": {"type": "linear_cost", "min": 0, "max": 30}}],
+    ///   "constraints": [{"code": "STEEP", "column": "slope", "op": ">", "value": 15}],
+    ///   "method": {"type": "weighted_sum"}}"#)?;
+    /// assert!(p.without_constraints(&["STEEP".to_string()])?.constraints.is_empty());
+    /// assert_eq!(p.without_constraints(&["FLOOD".to_string()]).unwrap_err().code(), "NOT_FOUND");
+    /// # Ok(()) }
+    /// ```
+    pub fn without_constraints(&self, codes: &[String]) -> Result<Profile> {
+        if let Some(c) = codes.iter().find(|c| !self.constraints.iter().any(|k| k.code == **c)) {
+            return Err(Error::not_found(
+                "constraint",
+                c.clone(),
+                self.constraints.iter().map(|k| k.code.clone()).collect(),
+            ));
+        }
+        let mut p = self.clone();
+        p.constraints.retain(|k| !codes.contains(&k.code));
+        Ok(p)
+    }
+
     /// Normalised criterion weights (direct weights / their sum, or AHP).
     pub fn weights(&self) -> Result<Vec<f64>> {
         match &self.ahp {

@@ -72,6 +72,10 @@ pub struct SearchRequest {
     /// this request only (analyst or admin).
     #[serde(default)]
     pub weights: Option<BTreeMap<String, f64>>,
+    /// Constraint codes of the profile to leave out: a what-if of this request only (analyst or
+    /// admin).
+    #[serde(default)]
+    pub without_constraints: Vec<String>,
 }
 
 /// `POST /v1/rescore`: rank with a posted profile (this request only).
@@ -154,6 +158,8 @@ pub struct ProfileSummary {
     pub criteria: Vec<CriterionWeight>,
     /// Hard constraints.
     pub constraints: usize,
+    /// Their codes (what-if requests leave some out by code).
+    pub constraint_codes: Vec<String>,
     /// Parcels excluded by them.
     pub excluded: usize,
 }

@@ -7,7 +7,9 @@ use landopp::pipeline::FeatureSpec;
 use landopp::scoring::{score, Profile, ScoreResult};
 use landopp::search::SearchIndex;
 use landopp::{Parcels, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The presets bundled with landopp (`core/presets`), by name.
 pub const PRESETS: [(&str, &str); 4] = [
@@ -40,6 +42,35 @@ pub struct Land {
     by_id: Vec<u32>,
     /// Served profiles; the first is the default.
     pub profiles: Vec<Scored>,
+    /// What-if scores computed lately (canonical profile + change → scores), newest last.
+    what_ifs: Mutex<Vec<(String, Arc<ScoreResult>)>>,
+    /// Held while a what-if is scored: requests for the same change (a map's tiles, its list)
+    /// wait for the first instead of each scoring every parcel.
+    scoring: Mutex<()>,
+    /// Rank stability of each profile (computed on first request).
+    stability: Mutex<BTreeMap<String, Arc<landopp::scoring::Sensitivity>>>,
+}
+
+/// What-if scores kept (each holds a score, rank and flag per parcel: ~17 MB a million).
+const WHAT_IFS_KEPT: usize = 4;
+
+/// A what-if change of a served profile: other weights and / or constraints left out.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIf {
+    /// New weights for some criteria, by name or column.
+    #[serde(default)]
+    pub weights: Option<BTreeMap<String, f64>>,
+    /// Constraint codes to leave out.
+    #[serde(default)]
+    pub without_constraints: Vec<String>,
+}
+
+impl WhatIf {
+    /// True when nothing changes.
+    pub fn is_none(&self) -> bool {
+        self.weights.as_ref().is_none_or(BTreeMap::is_empty) && self.without_constraints.is_empty()
+    }
 }
 
 impl Land {
@@ -163,7 +194,14 @@ impl Land {
         );
         let index = index?;
         tracing::info!(ms = t0.elapsed().as_millis() as u64, "search index and id lookup built");
-        Ok(Land { index, by_id, profiles: scored })
+        Ok(Land {
+            index,
+            by_id,
+            profiles: scored,
+            what_ifs: Mutex::default(),
+            scoring: Mutex::default(),
+            stability: Mutex::default(),
+        })
     }
 
     /// The land of the PostgreSQL store's latest import: parcels (their own CRS), features and
@@ -280,6 +318,59 @@ impl Land {
     pub fn row(&self, id: &str) -> Option<usize> {
         let ids = self.index.features().ids();
         self.by_id.binary_search_by(|&r| ids[r as usize].as_str().cmp(id)).ok().map(|k| self.by_id[k] as usize)
+    }
+
+    /// The scores of a served profile changed by `change` (`None` when nothing changes: the
+    /// profile's own scores apply). The last few are kept, and one change is scored once however
+    /// many requests ask for it at the same time.
+    pub fn what_if(&self, profile: Option<&str>, change: &WhatIf) -> Result<Option<Arc<ScoreResult>>> {
+        if change.is_none() {
+            return Ok(None);
+        }
+        let s = self.profile(profile)?;
+        let mut codes = change.without_constraints.clone();
+        codes.sort();
+        codes.dedup();
+        let key = serde_json::json!({"p": s.name, "w": change.weights, "c": codes}).to_string();
+        let cached = |k: &str| -> Option<Arc<ScoreResult>> {
+            let v = self.what_ifs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            v.iter().find(|(key, _)| key == k).map(|(_, r)| r.clone())
+        };
+        if let Some(r) = cached(&key) {
+            return Ok(Some(r));
+        }
+        let _one = self.scoring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = cached(&key) {
+            return Ok(Some(r));
+        }
+        let mut p = match &change.weights {
+            Some(w) if !w.is_empty() => s.profile.with_weights(w)?,
+            _ => s.profile.clone(),
+        };
+        if !codes.is_empty() {
+            p = p.without_constraints(&codes)?;
+        }
+        let r = Arc::new(score(self.index.features(), &p)?);
+        let mut v = self.what_ifs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        v.push((key, r.clone()));
+        if v.len() > WHAT_IFS_KEPT {
+            v.remove(0);
+        }
+        Ok(Some(r))
+    }
+
+    /// Rank stability of a served profile's parcels when each weight moves by ±20 % in turn
+    /// (the library's one-at-a-time sensitivity, top 10), computed on first request.
+    pub fn stability(&self, profile: Option<&str>) -> Result<Arc<landopp::scoring::Sensitivity>> {
+        let s = self.profile(profile)?;
+        let mut m = self.stability.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = m.get(&s.name) {
+            return Ok(r.clone());
+        }
+        let how = landopp::scoring::Perturbation::OneAtATime { delta: 0.2 };
+        let r = Arc::new(landopp::scoring::sensitivity(&s.scores, &s.profile, how, 10)?);
+        m.insert(s.name.clone(), r.clone());
+        Ok(r)
     }
 
     /// A served profile by name (`None`: the default).

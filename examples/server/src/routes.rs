@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use landopp::search::{Aoi, Filter, Page, Query, Site};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 mod tiles;
 
@@ -145,6 +145,17 @@ pub static ROUTES: &[Route] = &[
         handler: || get(parcel),
     },
     Route {
+        method: "GET",
+        path: "/v1/parcels/{id}/stability",
+        role: Some(Role::Viewer),
+        id: "parcelStability",
+        summary: "Rank sensitivity of a parcel: its best and worst rank when each weight moves by ±20 % in turn, and how often it stays in the top 10",
+        body: None,
+        params: &[("profile", "a served profile (default: the first)")],
+        ok: (200, Some(schema::<landopp::scoring::Stability>)),
+        handler: || get(parcel_stability),
+    },
+    Route {
         method: "POST",
         path: "/v1/rescore",
         role: Some(Role::Analyst),
@@ -206,7 +217,11 @@ pub static ROUTES: &[Route] = &[
         id: "tileParcels",
         summary: "Parcels under an XYZ tile as a Mapbox Vector Tile (`{y}` as `123.mvt`): layer `parcels`, feature id = row, properties id, score, rank, excluded and the profile's criteria",
         body: None,
-        params: &[("profile", "a served profile (default: the first)")],
+        params: &[
+            ("profile", "a served profile (default: the first)"),
+            ("weights", "what-if weights as a URL-encoded JSON object, criterion → weight (analyst)"),
+            ("without_constraints", "what-if: constraint codes to leave out, comma-separated (analyst)"),
+        ],
         ok: (200, None),
         handler: || get(tiles::parcels),
     },
@@ -766,9 +781,9 @@ fn centre(q: &Query) -> Option<(f64, f64)> {
 
 /// The search-page cache's key: the data served and the normalised request (the query, the
 /// profile and any what-if weights, as canonical JSON: keys sorted), hashed.
-fn page_key(st: &St, q: &Query, profile: &Option<String>, weights: &Option<BTreeMap<String, f64>>) -> String {
+fn page_key(st: &St, q: &Query, profile: &Option<String>, change: &crate::land::WhatIf) -> String {
     use sha2::Digest;
-    let canonical = serde_json::json!({"q": q, "profile": profile, "weights": weights}).to_string();
+    let canonical = serde_json::json!({"q": q, "profile": profile, "what_if": change}).to_string();
     let h = sha2::Sha256::digest(canonical.as_bytes());
     let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("landopp:page:{}:{hex}", st.cache_scope())
@@ -787,16 +802,16 @@ async fn run_search(
     who: &Principal,
     q: Query,
     profile: Option<String>,
-    weights: Option<BTreeMap<String, f64>>,
+    change: crate::land::WhatIf,
 ) -> ApiResult<Response> {
     check_query(&st, &q)?;
-    if weights.is_some() {
+    if change.weights.is_some() || !change.without_constraints.is_empty() {
         who.require(Role::Analyst)?;
     }
     let t0 = std::time::Instant::now();
     let c = centre(&q);
     // replicas share computed pages through Redis, keyed by the data version
-    let key = st.redis.as_ref().map(|_| page_key(&st, &q, &profile, &weights));
+    let key = st.redis.as_ref().map(|_| page_key(&st, &q, &profile, &change));
     if let (Some(r), Some(k)) = (&st.redis, &key) {
         if let Some(body) = r.get(k).await {
             metrics::counter!("landopp_search_cache_total", "result" => "hit").increment(1);
@@ -818,12 +833,8 @@ async fn run_search(
     let land = st.land();
     let page = blocking(move || {
         let s = land.profile(profile.as_deref())?;
-        match weights {
-            Some(w) => {
-                let p = s.profile.with_weights(&w)?;
-                let scores = landopp::scoring::score(land.index.features(), &p)?;
-                land.index.query_with(&q, Some(&scores))
-            }
+        match land.what_if(profile.as_deref(), &change)? {
+            Some(scores) => land.index.query_with(&q, Some(&scores)),
             None => land.index.query_with(&q, Some(&s.scores)),
         }
     })
@@ -849,7 +860,7 @@ async fn search_get(
     Pairs(pairs): Pairs,
 ) -> ApiResult<Response> {
     let (q, profile) = parse_search(&pairs)?;
-    run_search(st, &p, q, profile, None).await
+    run_search(st, &p, q, profile, Default::default()).await
 }
 
 async fn search_post(
@@ -857,7 +868,27 @@ async fn search_post(
     Extension(p): Extension<Principal>,
     Body(r): Body<SearchRequest>,
 ) -> ApiResult<Response> {
-    run_search(st, &p, r.query, r.profile, r.weights).await
+    let change = crate::land::WhatIf { weights: r.weights, without_constraints: r.without_constraints };
+    run_search(st, &p, r.query, r.profile, change).await
+}
+
+async fn parcel_stability(
+    State(st): State<St>,
+    Path(id): Path<String>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Json<landopp::scoring::Stability>> {
+    let mut profile = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "profile" => profile = Some(v.clone()),
+            other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let land = st.land();
+    let row = land.row(&id).ok_or_else(|| Problem::not_found("no parcel has that id"))?;
+    let s = blocking(move || land.stability(profile.as_deref())).await?;
+    let one = s.parcels.get(row).filter(|p| p.id == id).cloned();
+    Ok(Json(one.ok_or_else(|| Problem::internal("stability rows are not the parcels' rows"))?))
 }
 
 async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pairs) -> ApiResult<Json<ParcelDetail>> {
@@ -958,6 +989,7 @@ async fn profiles(State(st): State<St>) -> ApiResult<Json<Vec<ProfileSummary>>> 
                     })
                     .collect(),
                 constraints: s.profile.constraints.len(),
+                constraint_codes: s.profile.constraints.iter().map(|c| c.code.clone()).collect(),
                 excluded: s.scores.excluded.iter().filter(|e| **e).count(),
             })
         })

@@ -145,6 +145,7 @@ fn sample(id: &str) -> (String, Option<String>) {
         "searchGet" => ("/v1/parcels/search?bbox=14.54,45.86,14.58,45.89&crs=EPSG:4326&limit=3".into(), None),
         "searchPost" => ("/v1/parcels/search".into(), Some(json!({"query": q}).to_string())),
         "parcel" => ("/v1/parcels/357730".into(), None),
+        "parcelStability" => ("/v1/parcels/357730/stability".into(), None),
         "tileParcels" => ("/v1/tiles/parcels/13/4427/2918.mvt".into(), None),
         "tileHillshade" => ("/v1/tiles/hillshade/13/4427/2918.png".into(), None),
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
@@ -188,6 +189,19 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Percent-encode a query value.
+fn pct(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The dashboard: its built files at `/` and `/assets/{file}` with the page's CSP, nothing else
@@ -238,6 +252,34 @@ async fn tiles_equal_the_library() {
     let expected = land.index.parcel_tile(tile, Some(&scored.scores), &opts).expect("tile");
     assert!(expected.len() > 1000);
     assert_eq!(r.bytes, expected);
+    // a what-if tile: the scores of the profile with other weights and a constraint left out
+    // (analyst); a viewer may not
+    let w = json!({"land use": 0.0, "size (acres)": 2.0});
+    let code = scored.profile.constraints.first().map(|c| c.code.clone());
+    let mut path = format!("/v1/tiles/parcels/13/4427/2918.mvt?weights={}", pct(&w.to_string()));
+    let mut changed = scored.profile.with_weights(&serde_json::from_value(w).expect("weights")).expect("weights");
+    if let Some(c) = &code {
+        path.push_str(&format!("&without_constraints={c}"));
+        changed = changed.without_constraints(std::slice::from_ref(c)).expect("constraint");
+    }
+    let what_if = landopp::scoring::score(land.index.features(), &changed).expect("score");
+    let r = as_key(s.addr, &s.admin, "GET", &path, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.bytes, land.index.parcel_tile(tile, Some(&what_if), &opts).expect("tile"));
+    assert_ne!(r.bytes, expected);
+    let viewer = new_key(&s, "viewer").await;
+    as_key(s.addr, &viewer, "GET", &path, None).await.problem(403, "FORBIDDEN");
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt?without_constraints=NOPE", None).await;
+    r.problem(404, "NOT_FOUND");
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt?weights=%7Bx", None).await;
+    r.problem(400, "BAD_REQUEST");
+    // rank stability: the library's one-at-a-time sensitivity (±20 %, top 10), this parcel's row
+    let r = as_key(s.addr, &viewer, "GET", "/v1/parcels/357730/stability", None).await;
+    let how = landopp::scoring::Perturbation::OneAtATime { delta: 0.2 };
+    let all = landopp::scoring::sensitivity(&scored.scores, &scored.profile, how, 10).expect("sensitivity");
+    let row = land.row("357730").expect("row");
+    assert_eq!(r.json(), serde_json::to_value(&all.parcels[row]).expect("json"));
+    as_key(s.addr, &viewer, "GET", "/v1/parcels/nope/stability", None).await.problem(404, "NOT_FOUND");
     // a tile away from the parcels is empty (and valid)
     let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/0/0.mvt", None).await;
     assert_eq!((r.status, r.bytes.len()), (200, 0));

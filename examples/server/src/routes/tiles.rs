@@ -4,10 +4,12 @@
 use super::blocking;
 use crate::api::Pairs;
 use crate::app::St;
+use crate::auth::{Principal, Role};
 use crate::problem::{ApiResult, Problem};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use landopp::tiles::{ParcelTileOptions, TileId};
 
 /// `z`, `x` and `y` of a tile path whose last segment ends with `.ext` (or has no suffix).
@@ -20,24 +22,38 @@ fn tile_id(z: &str, x: &str, y: &str, ext: &str) -> ApiResult<TileId> {
 }
 
 /// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
-/// rank, exclusion and criteria.
+/// rank, exclusion and criteria — or a what-if's (`weights`, `without_constraints`: analyst).
 pub(super) async fn parcels(
     State(st): State<St>,
+    Extension(who): Extension<Principal>,
     Path((z, x, y)): Path<(String, String, String)>,
     Pairs(pairs): Pairs,
 ) -> ApiResult<Response> {
     let tile = tile_id(&z, &x, &y, ".mvt")?;
     let mut profile = None;
+    let mut change = crate::land::WhatIf::default();
     for (k, v) in &pairs {
         match k.as_str() {
             "profile" => profile = Some(v.clone()),
+            "weights" => {
+                change.weights = Some(serde_json::from_str(v).map_err(|_| {
+                    Problem::bad_request("weights must be a JSON object of criterion → number, URL-encoded")
+                })?)
+            }
+            "without_constraints" => {
+                change.without_constraints = v.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
+            }
             other => return Err(Problem::bad_request(format!("unknown parameter {other:?}"))),
         }
+    }
+    if !change.is_none() {
+        who.require(Role::Analyst)?;
     }
     let land = st.land();
     land.profile(profile.as_deref())?;
     let body = blocking(move || {
         let s = land.profile(profile.as_deref())?;
+        let what_if = land.what_if(profile.as_deref(), &change)?;
         let mut columns: Vec<String> = Vec::new();
         for c in &s.profile.criteria {
             if !columns.contains(&c.column) {
@@ -45,7 +61,7 @@ pub(super) async fn parcels(
             }
         }
         let opts = ParcelTileOptions { columns, ..Default::default() };
-        land.index.parcel_tile(tile, Some(&s.scores), &opts)
+        land.index.parcel_tile(tile, Some(what_if.as_deref().unwrap_or(&s.scores)), &opts)
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile")], body).into_response())

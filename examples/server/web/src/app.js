@@ -18,6 +18,7 @@ const S = {
   profiles: [],
   profile: null,
   weights: {},
+  without: [],
   hits: [],
   selected: null,
   map: null,
@@ -118,9 +119,30 @@ async function start() {
 }
 
 // ---- map -----------------------------------------------------------------------------------
+const changed = () => can('analyst') && (Object.keys(S.weights).length > 0 || S.without.length > 0)
+
 function tileUrl(kind, ext) {
-  const q = kind === 'parcels' && S.profile ? `?profile=${encodeURIComponent(S.profile)}` : ''
+  let q = ''
+  if (kind === 'parcels') {
+    q = `?profile=${encodeURIComponent(S.profile)}`
+    // a what-if recolours the map too: the server scores the change once for every tile
+    if (changed()) {
+      if (Object.keys(S.weights).length) q += `&weights=${encodeURIComponent(JSON.stringify(S.weights))}`
+      if (S.without.length) q += `&without_constraints=${encodeURIComponent(S.without.join(','))}`
+    }
+  }
   return `${location.origin}/v1/tiles/${kind}/{z}/{x}/{y}.${ext}${q}`
+}
+
+function refreshTiles() {
+  const map = S.map
+  if (!map?.getSource('parcels')) return
+  map.getSource('parcels').setTiles([tileUrl('parcels', 'mvt')])
+  // the redraw is done when the new tiles are drawn
+  map.once('idle', () => {
+    S.timing.redraw = performance.now() - (S.timing.change ?? performance.now())
+    S.redraws = (S.redraws || 0) + 1
+  })
 }
 
 function initMap() {
@@ -214,8 +236,9 @@ $('#draw').addEventListener('click', () => {
 $('#profile').addEventListener('change', () => {
   S.profile = $('#profile').value
   S.weights = {}
+  S.without = []
   sliders()
-  S.map.getSource('parcels').setTiles([tileUrl('parcels', 'mvt')])
+  refreshTiles()
   legend()
   search()
 })
@@ -227,15 +250,20 @@ function sliders() {
   $('#sliders').innerHTML = p.criteria.map((c, i) => `<label class="slider">${esc(c.name)}
       <input type="range" min="0" max="1" step="0.01" value="${c.weight}" data-criterion="${esc(c.name)}" id="w-${i}">
       <output>${fmt(c.weight, 2)}</output></label>`).join('')
+  $('#toggles').innerHTML = p.constraint_codes.map((c) => `<label class="check"><input type="checkbox" checked data-code="${esc(c)}"> apply ${esc(c)}</label>`).join('')
   let timer = null
+  const rescore = () => { clearTimeout(timer); timer = setTimeout(() => { S.timing.change = performance.now(); search(); refreshTiles() }, 150) }
   $('#sliders').querySelectorAll('input').forEach((el) => el.addEventListener('input', () => {
     el.nextElementSibling.textContent = fmt(Number(el.value), 2)
     S.weights[el.dataset.criterion] = Number(el.value)
-    clearTimeout(timer)
-    timer = setTimeout(() => search(), 150)
+    rescore()
+  }))
+  $('#toggles').querySelectorAll('input').forEach((el) => el.addEventListener('change', () => {
+    S.without = [...$('#toggles').querySelectorAll('input:not(:checked)')].map((x) => x.dataset.code)
+    rescore()
   }))
 }
-$('#reset-weights').addEventListener('click', () => { S.weights = {}; sliders(); search() })
+$('#reset-weights').addEventListener('click', () => { S.weights = {}; S.without = []; sliders(); search(); refreshTiles() })
 
 // ---- search ----------------------------------------------------------------------------------
 $('#search-form').addEventListener('submit', (e) => { e.preventDefault(); search() })
@@ -253,7 +281,10 @@ async function search() {
   const min = Number($('#min-score').value)
   if (min > 0) query.filters = [{ column: 'score', min }]
   const body = { query, profile: S.profile }
-  if (Object.keys(S.weights).length && can('analyst')) body.weights = S.weights
+  if (changed()) {
+    if (Object.keys(S.weights).length) body.weights = S.weights
+    if (S.without.length) body.without_constraints = S.without
+  }
   $('#status').textContent = 'Searching…'
   try {
     const page = await api('/v1/parcels/search', { method: 'POST', body })
@@ -269,7 +300,7 @@ async function search() {
 }
 
 function render(page) {
-  const ws = Object.keys(S.weights).length ? ' (what-if weights)' : ''
+  const ws = changed() ? ' (what-if)' : ''
   $('#status').textContent = `${page.total} parcels match; top ${page.hits.length}${ws}`
   $('#results').innerHTML = page.hits.map((h) => `<li data-id="${esc(h.id)}" class="${h.excluded ? 'excluded' : ''}">
       <span class="rank">#${fmt(h.rank, 1)}</span> <span class="pid">${esc(h.id)}</span>
@@ -291,14 +322,15 @@ async function select(id, fly = false) {
   S.map.setFilter('parcels-selected', ['==', ['get', 'id'], id])
   document.querySelectorAll('#results li').forEach((li) => li.classList.toggle('selected', li.dataset.id === id))
   const q = `?profile=${encodeURIComponent(S.profile)}`
-  const [d, pred] = await Promise.all([
+  const [d, pred, stab] = await Promise.all([
     api(`/v1/parcels/${encodeURIComponent(id)}${q}`),
     api('/v1/models/predict', { method: 'POST', body: { parcel_ids: [id], explain: true } }).catch(() => null),
+    api(`/v1/parcels/${encodeURIComponent(id)}/stability${q}`).catch(() => null),
   ])
   const hit = S.hits.find((h) => h.id === id)
   // a what-if search explains with its own weights: show that explanation when there is one
-  const ex = hit && Object.keys(S.weights).length ? hit.explanation : d.explanation
-  const score = hit && Object.keys(S.weights).length ? hit.score : d.score
+  const ex = hit && changed() ? hit.explanation : d.explanation
+  const score = hit && changed() ? hit.score : d.score
   const sum = ex.reduce((a, c) => a + (Number.isFinite(c.contribution) ? c.contribution : 0), 0)
   const maxC = Math.max(1e-9, ...ex.map((c) => Math.abs(c.contribution || 0)))
   const bars = ex.map((c) => `<tr class="contribution" data-contribution="${c.contribution}">
@@ -323,10 +355,13 @@ async function select(id, fly = false) {
     <h3>Why (${esc(d.profile)})</h3>
     <table class="explain"><tr><th>criterion</th><th>raw</th><th>transformed</th><th>weight</th><th>contribution</th></tr>${bars}</table>
     <p class="sum">Σ contributions = <span id="contribution-sum">${fmt(sum, 4)}</span></p>
+    ${stab ? `<p id="stability">Rank sensitivity (each weight ±20 % in turn): best ${fmt(stab.best_rank, 1)}, worst ${fmt(stab.worst_rank, 1)}; in the top 10 in ${fmt(stab.p_top_k * 100, 0)} % of the runs</p>` : ''}
+    <p class="no-print"><button type="button" id="report-btn">Printable report</button></p>
     ${ml}
     <h3>Features</h3><table class="features"><tr><th>feature</th><th>value</th><th>unit</th><th>source</th></tr>${feats}</table>`
   widths($('#detail'))
   $('#detail .close').addEventListener('click', () => { $('#detail').hidden = true })
+  $('#report-btn').addEventListener('click', () => report(d))
   if (fly) {
     const f = S.map.querySourceFeatures('parcels', { sourceLayer: 'parcels', filter: ['==', ['get', 'id'], id] })[0]
     if (f) {
@@ -337,6 +372,45 @@ async function select(id, fly = false) {
     }
   }
 }
+
+// ---- a parcel's printable report: the map as PNG and the panel's tables -----------------------
+function report(d) {
+  const png = S.map.getCanvas().toDataURL('image/png')
+  // (style attributes dropped: the CSP refuses them in markup; widths() sets them again)
+  const tables = [...$('#detail').querySelectorAll('table')].map((t) => t.outerHTML.replace(/ style="[^"]*"/g, '')).join('')
+  $('#report-body').innerHTML = `<h1>Parcel ${esc(d.id)}</h1>
+    <p>Profile ${esc(d.profile)} · score ${fmt(d.score)} · rank ${fmt(d.rank, 1)}${d.excluded ? ` · excluded: ${d.reasons.map(esc).join(', ')}` : ''}</p>
+    <img id="report-map" alt="map of parcel ${esc(d.id)}" src="${png}">
+    ${tables}
+    <p class="small">landopp · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · scores and features from the server's data version ${S.land.data_version}</p>`
+  widths($('#report-body'))
+  $('#report').hidden = false
+}
+$('#report-print').addEventListener('click', () => window.print())
+$('#report-close').addEventListener('click', () => { $('#report').hidden = true })
+
+// ---- site assembly: adjacent matching parcels grouped ---------------------------------------------
+$('#sites-btn').addEventListener('click', async () => {
+  const bbox = $('#bbox').value.split(',').map(Number)
+  if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) return
+  const query = { aoi: { bbox }, crs: 'EPSG:4326', include_excluded: false }
+  const min = Number($('#min-score').value)
+  if (min > 0) query.filters = [{ column: 'score', min }]
+  try {
+    const sites = await api('/v1/sites', { method: 'POST', body: { query, profile: S.profile, tolerance_m: 1, min_acres: Number($('#min-acres').value) || 0 } })
+    S.sites = sites
+    $('#sites').innerHTML = sites.slice(0, 20).map((s, i) => `<li data-i="${i}">Site ${i + 1}: ${s.parcel_ids.length} parcels, ${fmt(s.acres, 1)} acres, score ${fmt(s.score)}</li>`).join('') || '<li>no site that large here</li>'
+    $('#sites').querySelectorAll('li[data-i]').forEach((li) => li.addEventListener('click', () => {
+      const s = S.sites[Number(li.dataset.i)]
+      S.map.removeFeatureState({ source: 'parcels', sourceLayer: 'parcels' })
+      for (const id of s.parcel_ids) S.map.setFeatureState({ source: 'parcels', sourceLayer: 'parcels', id }, { hit: true })
+      S.map.setFilter('parcels-selected', ['in', ['get', 'id'], ['literal', s.parcel_ids]])
+      document.querySelectorAll('#sites li').forEach((x) => x.classList.toggle('selected', x === li))
+    }))
+  } catch (err) {
+    $('#status').textContent = err.message
+  }
+})
 
 // ---- export ------------------------------------------------------------------------------------
 function download(name, type, text) {

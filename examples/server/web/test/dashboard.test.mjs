@@ -179,14 +179,24 @@ test('an analyst logs in, searches, reads an explanation, moves a weight, opens 
     assert.ok(bars >= 2)
     assert.ok(Math.abs(sum - score) < 1e-9, `Σ contributions ${sum} = score ${score}`)
     await page.waitForSelector('#prediction')
+    assert.match(await page.textContent('#stability'), /best [\d.]+, worst [\d.]+/)
     await page.screenshot({ path: join(shots, 'map.png') })
+    // a printable report: the map as a PNG and the tables
+    await page.click('#report-btn')
+    const img = await page.getAttribute('#report-map', 'src')
+    assert.ok(img.startsWith('data:image/png;base64,') && img.length > 5000, 'the report holds the map as PNG')
+    assert.ok(await page.$$eval('#report-body table', (t) => t.length) >= 2)
+    await page.screenshot({ path: join(shots, 'report.png'), fullPage: true })
+    await page.click('#report-close')
     // move the largest weight to 0: the ranking changes (rescored on the server)
     const slider = await page.evaluate(() => {
       const els = [...document.querySelectorAll('#sliders input')]
       const top = els.reduce((a, e) => (Number(e.value) > Number(a.value) ? e : a))
       return top.id
     })
-    const searches = await page.evaluate(() => window.__landopp.searches)
+    const [searches, redraws] = await page.evaluate(() => [window.__landopp.searches, window.__landopp.redraws || 0])
+    const tileAsks = []
+    page.on('response', (r) => { if (r.url().includes('/v1/tiles/parcels/') && r.url().includes('weights=')) tileAsks.push(r.status()) })
     const t1 = Date.now()
     await page.evaluate((id) => { const el = document.getElementById(id); el.value = '0'; el.dispatchEvent(new Event('input')) }, slider)
     await page.waitForFunction((n) => window.__landopp.searches > n, searches)
@@ -194,6 +204,30 @@ test('an analyst logs in, searches, reads an explanation, moves a weight, opens 
     console.log(`# slider → reranked list: ${Date.now() - t1} ms (150 ms of it the slider's debounce)`)
     assert.notDeepEqual(after, before, 'moving a weight changes the ranking')
     assert.match(await page.textContent('#status'), /what-if/)
+    // ... and the map: tiles of the what-if scores drawn
+    await page.waitForFunction((n) => (window.__landopp.redraws || 0) > n, redraws)
+    console.log(`# slider → map redrawn with what-if tiles: ${await page.evaluate(() => Math.round(window.__landopp.timing.redraw))} ms`)
+    assert.ok(tileAsks.length > 0 && tileAsks.every((s) => s === 200), `what-if tiles: ${tileAsks}`)
+    // leaving a constraint out: more parcels match (none excluded by it)
+    const code = await page.getAttribute('#toggles input', 'data-code')
+    if (code) {
+      const n = await page.evaluate(() => window.__landopp.searches)
+      await page.check('#include-excluded')
+      await page.click('#search-btn')
+      await page.waitForFunction((k) => window.__landopp.searches > k, n)
+      const excludedBefore = await page.$$eval('#results li.excluded', (e) => e.length)
+      const m = await page.evaluate(() => window.__landopp.searches)
+      await page.uncheck(`#toggles input[data-code="${code}"]`)
+      await page.waitForFunction((k) => window.__landopp.searches > k, m)
+      const excludedAfter = await page.$$eval('#results li.excluded', (e) => e.length)
+      assert.ok(excludedAfter <= excludedBefore, `${code} left out: ${excludedBefore} → ${excludedAfter} excluded`)
+      await page.uncheck('#include-excluded')
+    }
+    // site assembly: adjacent parcels grouped, largest first
+    await page.fill('#min-acres', '1')
+    await page.click('#sites-btn')
+    await page.waitForFunction(() => document.querySelectorAll('#sites li').length >= 1)
+    assert.match(await page.textContent('#sites li:first-child'), /Site 1: \d+ parcels|no site/)
     // analytics: searches over time, score histogram, areas on a map
     await page.click('#tab-analytics')
     await page.waitForFunction(() => window.__landopp.analyticsReady === true)
