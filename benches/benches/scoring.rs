@@ -2,81 +2,20 @@
 //! replicated 100× (10 × 10 copies of the city, 15 km apart) at bench time.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use landopp::pipeline::FeatureSpec;
-use landopp::scoring::{score, Profile};
+use landopp::scoring::score;
 use landopp::search::{Aoi, Filter, Query, SearchIndex};
-use landopp::{FeatureTable, Parcels};
-use landopp_benches::shared_data;
+use landopp_benches::{bangor_x100, bench_profile};
 use std::hint::black_box;
 use std::time::Instant;
 
-const COLS: [&str; 10] = [
-    "slope_mean",
-    "area_acres",
-    "road_distance_m",
-    "stream_distance_m",
-    "polsby_popper",
-    "mrr_fill",
-    "elev_mean",
-    "wetland_any_share",
-    "sfha_in_share",
-    "slope_share_le_15",
-];
-
-fn replicated() -> Option<(Parcels, FeatureTable)> {
-    let _ = shared_data()?;
-    let spec =
-        FeatureSpec::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compare/city_features.json")).ok()?;
-    let base = spec.run(&|_| {}).ok()?;
-    let parcels = landopp_benches::replicate_parcels(&spec.parcels.path, spec.parcels.id_field.as_deref(), 100).ok()?;
-    let ids = parcels.ids.clone();
-    let mut t = FeatureTable::new(ids);
-    for c in COLS {
-        let v = &base.column(c).ok()?.values;
-        t.add_column(c, (0..100).flat_map(|_| v.iter().copied()).collect(), Default::default()).ok()?;
-    }
-    Some((parcels, t))
-}
-
-fn profile(w: [f64; 10]) -> Profile {
-    let b = [
-        (0.0, 15.0, false),
-        (0.0, 50.0, true),
-        (0.0, 1000.0, false),
-        (0.0, 2000.0, true),
-        (0.0, 1.0, true),
-        (0.0, 1.0, true),
-        (0.0, 100.0, true),
-        (0.0, 1.0, false),
-        (0.0, 1.0, false),
-        (0.0, 1.0, true),
-    ];
-    let crit: Vec<String> = COLS
-        .iter()
-        .zip(b)
-        .zip(w)
-        .map(|((c, (lo, hi, benefit)), w)| {
-            format!(
-                r#"{{"column": "{c}", "weight": {w}, "transform": {{"type": "{}", "min": {lo}, "max": {hi}}}}}"#,
-                if benefit { "linear_benefit" } else { "linear_cost" }
-            )
-        })
-        .collect();
-    Profile::parse(&format!(
-        r#"{{"version": 1, "criteria": [{}], "constraints": [{{"code": "SLOPE_GT_15", "column": "slope_mean", "op": ">", "value": 15}}], "method": {{"type": "weighted_sum"}}}}"#,
-        crit.join(",")
-    ))
-    .expect("profile")
-}
-
 fn bench(c: &mut Criterion) {
-    let Some((parcels, table)) = replicated() else {
+    let Some((parcels, table)) = bangor_x100() else {
         eprintln!("SKIPPED: scoring benches need ../shared/data");
         return;
     };
     let n = table.len();
-    let p1 = profile([3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.5]);
-    let p2 = profile([1.0, 3.0, 1.0, 1.0, 2.0, 1.0, 0.5, 1.0, 1.0, 0.5]);
+    let p1 = bench_profile([3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.5]);
+    let p2 = bench_profile([1.0, 3.0, 1.0, 1.0, 2.0, 1.0, 0.5, 1.0, 1.0, 0.5]);
     let mut g = c.benchmark_group("scoring_1m");
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("weighted_sum_10_criteria", |b| b.iter(|| black_box(score(&table, &p1).expect("score"))));

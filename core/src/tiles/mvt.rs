@@ -113,7 +113,8 @@ pub(crate) fn polygon_commands(polys: &[Vec<Vec<[i32; 2]>>]) -> Vec<u32> {
     cmds
 }
 
-/// One layer of a vector tile, built feature by feature; keys and values are shared.
+/// One layer of a vector tile, built feature by feature; keys and text, integer and boolean
+/// values are shared (numbers are stored per feature: nearly all are distinct).
 #[derive(Debug)]
 pub struct MvtLayer {
     name: String,
@@ -183,14 +184,21 @@ impl MvtLayer {
                     i
                 }
             };
-            let vk = ValueKeyWrap(v.key());
-            let vi = match self.value_ix.get(&vk) {
-                Some(i) => *i,
-                None => {
-                    let i = self.values.len() as u32;
-                    self.values.push(v.clone());
-                    self.value_ix.insert(vk, i);
-                    i
+            // numbers are nearly all distinct (scores, measurements): stored as they come, not
+            // looked up (a hash lookup per value was most of a dense tile's encoding time)
+            let vi = if let MvtValue::Double(_) = v {
+                self.values.push(v.clone());
+                (self.values.len() - 1) as u32
+            } else {
+                let vk = ValueKeyWrap(v.key());
+                match self.value_ix.get(&vk) {
+                    Some(i) => *i,
+                    None => {
+                        let i = self.values.len() as u32;
+                        self.values.push(v.clone());
+                        self.value_ix.insert(vk, i);
+                        i
+                    }
                 }
             };
             tags.push(ki);
@@ -257,6 +265,9 @@ mod tests {
         l.add_polygon(Some(7), &[vec![vec![[0, 0], [10, 0], [10, 10]]]], &[("a", MvtValue::Int(-1))]);
         l.add_polygon(Some(8), &[vec![vec![[0, 0], [10, 0], [10, 10]]]], &[("a", MvtValue::Int(-1))]);
         assert_eq!((l.keys.len(), l.values.len(), l.len()), (1, 1, 2));
+        l.add_polygon(None, &[vec![vec![[0, 0], [10, 0], [10, 10]]]], &[("b", MvtValue::Double(0.5))]);
+        l.add_polygon(None, &[vec![vec![[0, 0], [10, 0], [10, 10]]]], &[("b", MvtValue::Double(0.5))]);
+        assert_eq!((l.keys.len(), l.values.len(), l.len()), (2, 3, 4));
         assert!(!MvtLayer::tile(&[l]).is_empty());
         assert!(MvtLayer::tile(&[MvtLayer::new("e", 4096)]).is_empty());
     }

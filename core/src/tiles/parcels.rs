@@ -21,8 +21,10 @@ pub struct ParcelTileOptions {
     /// Margin around the tile, in units, kept so that outlines join across tiles (default 64).
     pub buffer: u32,
     /// Parcels whose bounding box is smaller than this many units on both sides are left out
-    /// (default 2: an eighth of a pixel, invisible). The size is taken at the tile's centre
-    /// latitude: a parcel near the limit may be kept in one tile and not in its neighbour.
+    /// (default 8: half a pixel of a 256-pixel tile — 3 m at zoom 14, 110 m at zoom 10 at 45°
+    /// N), as tile makers drop what a zoom cannot show: overview tiles carry the larger parcels
+    /// only. The size is taken at the tile's centre latitude: a parcel near the limit may be kept
+    /// in one tile and not in its neighbour.
     pub min_size: f64,
     /// Feature columns carried as properties, as numbers or category labels (missing values
     /// are left out of the feature).
@@ -31,7 +33,7 @@ pub struct ParcelTileOptions {
 
 impl Default for ParcelTileOptions {
     fn default() -> Self {
-        ParcelTileOptions { layer: "parcels".into(), extent: 4096, buffer: 64, min_size: 2.0, columns: Vec::new() }
+        ParcelTileOptions { layer: "parcels".into(), extent: 4096, buffer: 64, min_size: 8.0, columns: Vec::new() }
     }
 }
 
