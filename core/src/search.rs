@@ -73,6 +73,35 @@ fn valid_aoi(mp: MultiPolygon<f64>) -> Result<MultiPolygon<f64>> {
 
 /// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
 /// stays close to exact after reprojection.
+/// The axis-aligned rectangle inside a reprojected [`densified_box`] (`per_edge` points a side):
+/// from the inner extremes of its four sides, kept only when its corners are inside the polygon
+/// and no edge of the polygon enters it — else `None`.
+fn inner_rect(p: &geo_types::Polygon<f64>, per_edge: usize) -> Option<AABB<[f64; 2]>> {
+    let pts = &p.exterior().0;
+    if pts.len() != 4 * per_edge + 1 || !p.interiors().is_empty() {
+        return None;
+    }
+    let side = |k: usize| &pts[k * per_edge..=(k + 1) * per_edge];
+    let x0 = side(3).iter().map(|c| c.x).fold(f64::NEG_INFINITY, f64::max);
+    let y0 = side(0).iter().map(|c| c.y).fold(f64::NEG_INFINITY, f64::max);
+    let x1 = side(1).iter().map(|c| c.x).fold(f64::INFINITY, f64::min);
+    let y1 = side(2).iter().map(|c| c.y).fold(f64::INFINITY, f64::min);
+    if !(x0 < x1 && y0 < y1) {
+        return None;
+    }
+    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+    if !corners.iter().all(|&(x, y)| p.intersects(&Point::new(x, y))) {
+        return None;
+    }
+    // an edge crossing the rectangle's interior (shrunk by a hair: the sides touch its border)
+    let (dx, dy) = ((x1 - x0) * 1e-9, (y1 - y0) * 1e-9);
+    let shrunk = Rect::new(Coord { x: x0 + dx, y: y0 + dy }, Coord { x: x1 - dx, y: y1 - dy });
+    if p.exterior().lines().any(|l| l.intersects(&shrunk)) {
+        return None;
+    }
+    Some(AABB::from_corners([x0, y0], [x1, y1]))
+}
+
 fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
     let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
     let mut ring: Vec<Coord<f64>> = Vec::with_capacity(4 * per_edge + 1);
@@ -430,7 +459,22 @@ impl SearchIndex {
                 }
                 let mut g = Geometry::Polygon(densified_box(clip, 8));
                 t.transform_geometry(&mut g)?;
-                self.filter_geom(&g, in_tree)
+                // parcels whose box lies inside the reprojected box's inner rectangle are in
+                // without the exact test (a box over a million parcels tests only its border)
+                let inner = match &g {
+                    Geometry::Polygon(p) => inner_rect(p, 8),
+                    _ => None,
+                };
+                let Some(r) = g.bounding_rect() else { return Ok(vec![]) };
+                let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                self.tree
+                    .locate_in_envelope_intersecting(&env)
+                    .filter(|e| {
+                        use rstar::Envelope;
+                        inner.is_some_and(|i| i.contains_envelope(&e.env)) || g.intersects(&self.geoms[e.idx])
+                    })
+                    .map(|e| e.idx)
+                    .collect()
             }
             Aoi::Polygon(v) => {
                 let mut g = crate::vector::geojson::parse_geometry(v)?
@@ -576,7 +620,7 @@ impl SearchIndex {
         }
         let sort = col(q.sort_by.as_deref().unwrap_or("score"))?;
         let ids = self.features.ids();
-        keep.sort_by(|&a, &b| {
+        let order = |&a: &usize, &b: &usize| {
             let (x, y) = (sort[a], sort[b]);
             let ord = match (x.is_nan(), y.is_nan()) {
                 (true, true) => std::cmp::Ordering::Equal,
@@ -586,8 +630,16 @@ impl SearchIndex {
                 _ => y.total_cmp(&x),
             };
             ord.then_with(|| ids[a].cmp(&ids[b]))
-        });
+        };
         let total = keep.len();
+        // only the rows up to the page's end are put in order (ids break ties: one total order,
+        // so the page is the one a full sort gives)
+        let end = offset.saturating_add(q.limit).min(total);
+        if end < total {
+            keep.select_nth_unstable_by(end, order);
+            keep.truncate(end);
+        }
+        keep.sort_by(order);
         let page: Vec<usize> = keep.into_iter().skip(offset).take(q.limit).collect();
         let next = (offset + page.len() < total).then(|| format!("o{}", offset + page.len()));
         let hits = page
@@ -738,5 +790,24 @@ impl SearchIndex {
             _ => return Err(Error::InvalidInput("sensitivity needs a scoring profile".into())),
         };
         crate::scoring::sensitivity(s, p, o.perturbation, o.top_k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_rectangle_of_a_reprojected_box() {
+        let t = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(32633).unwrap()).unwrap();
+        let mut g = Geometry::Polygon(densified_box([14.0, 45.0, 15.0, 46.0], 8));
+        t.transform_geometry(&mut g).unwrap();
+        let Geometry::Polygon(p) = &g else { unreachable!() };
+        let r = inner_rect(p, 8).expect("an inner rectangle");
+        use rstar::Envelope;
+        let bb = p.bounding_rect().unwrap();
+        assert!(r.area() > 0.95 * bb.width() * bb.height());
+        // a ring that is not a densified box has none
+        assert!(inner_rect(&densified_box([0.0, 0.0, 1.0, 1.0], 4), 8).is_none());
     }
 }

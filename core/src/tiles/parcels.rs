@@ -26,6 +26,11 @@ pub struct ParcelTileOptions {
     /// only. The size is taken at the tile's centre latitude: a parcel near the limit may be kept
     /// in one tile and not in its neighbour.
     pub min_size: f64,
+    /// At most this many parcels a tile (default 5,000): in a denser tile only the largest are
+    /// kept (by the larger side of their bounding box), so an overview of a million parcels
+    /// stays a tile a browser draws at once; every parcel appears from the zoom where its tile
+    /// holds fewer.
+    pub max_features: usize,
     /// Feature columns carried as properties, as numbers or category labels (missing values
     /// are left out of the feature).
     pub columns: Vec<String>,
@@ -33,7 +38,14 @@ pub struct ParcelTileOptions {
 
 impl Default for ParcelTileOptions {
     fn default() -> Self {
-        ParcelTileOptions { layer: "parcels".into(), extent: 4096, buffer: 64, min_size: 8.0, columns: Vec::new() }
+        ParcelTileOptions {
+            layer: "parcels".into(),
+            extent: 4096,
+            buffer: 64,
+            min_size: 8.0,
+            max_features: 5_000,
+            columns: Vec::new(),
+        }
     }
 }
 
@@ -273,20 +285,24 @@ impl SearchIndex {
         let lat = ((r[1] + r[3]) / 2.0).to_radians();
         let unit = tile.size() / f64::from(opts.extent) * lat.cos() / self.unit_m;
         let min = opts.min_size * unit;
-        let mut area = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-        let mut rows: Vec<usize> = self
+        let mut found: Vec<(f64, usize, [f64; 4])> = self
             .tree
             .locate_in_envelope_intersecting(&AABB::from_corners([q[0], q[1]], [q[2], q[3]]))
-            .filter(|en| {
+            .filter_map(|en| {
                 let (l, u) = (en.env.lower(), en.env.upper());
-                u[0] - l[0] >= min || u[1] - l[1] >= min
-            })
-            .map(|en| {
-                let (l, u) = (en.env.lower(), en.env.upper());
-                area = [area[0].min(l[0]), area[1].min(l[1]), area[2].max(u[0]), area[3].max(u[1])];
-                en.idx
+                let size = (u[0] - l[0]).max(u[1] - l[1]);
+                (size >= min).then_some((size, en.idx, [l[0], l[1], u[0], u[1]]))
             })
             .collect();
+        if found.len() > opts.max_features {
+            // the largest parcels: what the zoom shows best (tile makers' "drop densest")
+            found.select_nth_unstable_by(opts.max_features, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            found.truncate(opts.max_features);
+        }
+        let area = found.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, f| {
+            [a[0].min(f.2[0]), a[1].min(f.2[1]), a[2].max(f.2[2]), a[3].max(f.2[3])]
+        });
+        let mut rows: Vec<usize> = found.into_iter().map(|f| f.1).collect();
         rows.sort_unstable();
         Ok((!rows.is_empty()).then_some((rows, area)))
     }
@@ -295,6 +311,30 @@ impl SearchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "gpkg")]
+    #[test]
+    fn dense_tiles_keep_the_largest_parcels() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/lulc_polygons.gpkg");
+        let parcels = crate::Parcels::read(path, None, Some("index")).unwrap();
+        let n = parcels.len();
+        let idx = SearchIndex::build(&parcels, crate::FeatureTable::new(parcels.ids.clone()), None).unwrap();
+        let b = idx.bounds_wgs84().unwrap().unwrap();
+        let tile = super::super::tile_of((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, 10).unwrap();
+        let all = ParcelTileOptions { min_size: 0.0, ..Default::default() };
+        let (rows, _) = idx.tile_candidates(tile, &all).unwrap().unwrap();
+        assert_eq!(rows.len(), n, "a zoom 10 tile holds the whole sample");
+        let few = ParcelTileOptions { max_features: 10, ..all.clone() };
+        let (kept, _) = idx.tile_candidates(tile, &few).unwrap().unwrap();
+        assert_eq!(kept.len(), 10);
+        let size = |r: usize| {
+            let e = idx.tree.iter().find(|e| e.idx == r).unwrap().env;
+            (e.upper()[0] - e.lower()[0]).max(e.upper()[1] - e.lower()[1])
+        };
+        let smallest_kept = kept.iter().map(|r| size(*r)).fold(f64::INFINITY, f64::min);
+        assert!((0..n).filter(|r| !kept.contains(r)).all(|r| size(r) <= smallest_kept));
+        assert!(idx.parcel_tile(tile, None, &few).unwrap().len() < idx.parcel_tile(tile, None, &all).unwrap().len());
+    }
 
     #[test]
     fn clip_and_quantise() {

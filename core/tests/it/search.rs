@@ -116,3 +116,68 @@ fn overlapping_aoi_parts_find_their_union() {
     let e = q(bowtie, "EPSG:4326").unwrap_err();
     assert_eq!(e.code(), "INVALID_GEOMETRY", "{e}");
 }
+
+/// A WGS 84 box over parcels in UTM takes a fast path (parcels inside the reprojected box's
+/// inner rectangle skip the exact test) and pages put only the page's rows in order: the same
+/// parcels as the exact test of the same densified box as a polygon, the same order as a full
+/// sort, page after page.
+#[test]
+fn geographic_boxes_and_pages_equal_the_exact_answers() {
+    let p = Parcels::read(common::fixture("slovenia/lulc_polygons.gpkg"), None, Some("index")).unwrap();
+    let idx = SearchIndex::build(&p, table(&p), Some(&profile())).unwrap();
+    let b = idx.bounds_wgs84().unwrap().unwrap();
+    let mut s = 5u64;
+    let mut next = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let all = |aoi: Aoi| {
+        let q = Query {
+            aoi: Some(aoi),
+            crs: Some("EPSG:4326".into()),
+            limit: 100_000,
+            include_excluded: true,
+            ..Default::default()
+        };
+        let mut ids: Vec<String> = idx.query(&q).unwrap().hits.into_iter().map(|h| h.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut nonempty = 0;
+    for _ in 0..40 {
+        let (w, h) = ((b[2] - b[0]) * (0.05 + next() * 0.9), (b[3] - b[1]) * (0.05 + next() * 0.9));
+        let (x0, y0) = (b[0] + next() * (b[2] - b[0] - w), b[1] + next() * (b[3] - b[1] - h));
+        let bx = [x0, y0, x0 + w, y0 + h];
+        // the densified box (8 points a side), as the box path builds it, tested exactly
+        let c = [(bx[0], bx[1]), (bx[2], bx[1]), (bx[2], bx[3]), (bx[0], bx[3])];
+        let mut ring = Vec::new();
+        for k in 0..4 {
+            let (a, e) = (c[k], c[(k + 1) % 4]);
+            for j in 0..8 {
+                let f = j as f64 / 8.0;
+                ring.push(serde_json::json!([a.0 + f * (e.0 - a.0), a.1 + f * (e.1 - a.1)]));
+            }
+        }
+        ring.push(ring[0].clone());
+        let poly = serde_json::json!({"type": "Polygon", "coordinates": [ring]});
+        let fast = all(Aoi::Bbox(bx));
+        assert_eq!(fast, all(Aoi::Polygon(poly)), "box {bx:?}");
+        nonempty += usize::from(!fast.is_empty());
+    }
+    assert!(nonempty > 30);
+    // pages of 7 in a row equal the full order
+    let full = Query { limit: 100_000, ..Default::default() };
+    let order: Vec<String> = idx.query(&full).unwrap().hits.into_iter().map(|h| h.id).collect();
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = Query { limit: 7, cursor: cursor.clone(), ..Default::default() };
+        let page = idx.query(&q).unwrap();
+        paged.extend(page.hits.into_iter().map(|h| h.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(paged, order);
+}
