@@ -5,16 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 step() { printf '\n==> %s\n' "$*"; }
-
-# System tools the cross-checks use (gdalinfo/ogrinfo): installed when missing and we are root.
-if ! command -v gdalinfo >/dev/null 2>&1; then
+# need COMMAND PACKAGE: install the Debian package when the command is missing and we are root;
+# under CI=true a command that cannot be installed fails the run, else its checks skip visibly.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing gdal-bin (gdalinfo/ogrinfo cross-checks)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gdal-bin >/dev/null
+    step "installing $2 (for $1)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
   elif [ "${CI:-}" = "true" ]; then
-    echo "gdalinfo is required under CI=true" >&2; exit 1
+    echo "$1 (apt $2) is required under CI=true" >&2; exit 1
   fi
-fi
+}
+
+# System tools the cross-checks use (gdalinfo/ogrinfo, gdalwarp, gdaldem).
+need gdalinfo gdal-bin
 
 step "Rust: format and lints"
 cargo fmt --all -- --check
@@ -66,13 +70,7 @@ step "Python: mypy --strict on the package and the examples"
 (cd python && ../.venv/bin/python -m mypy --strict --config-file mypy.ini landopp ../examples/python/*.py)
 
 step "Server deploy artefacts: Kubernetes manifests (kubernetes-validate --strict), alert rules (promtool check + unit tests)"
-if ! command -v promtool >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  elif [ "${CI:-}" = "true" ]; then
-    echo "promtool (Debian's prometheus) is required under CI=true" >&2; exit 1
-  fi
-fi
+need promtool prometheus
 .venv/bin/kubernetes-validate --strict --quiet examples/server/deploy/k8s/*.yaml
 if command -v promtool >/dev/null 2>&1; then
   (cd examples/server/deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml)
@@ -90,13 +88,7 @@ step "Node: node --test"
 (cd node && node --test test/)
 
 step "Web dashboard: build (esbuild) and test in headless chromium against the server binary (playwright-core)"
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  elif [ "${CI:-}" = "true" ]; then
-    echo "chromium (apt) is required under CI=true" >&2; exit 1
-  fi
-fi
+need chromium chromium
 # the server binary the tests start: `cargo test` above built it
 cargo build --locked -q -p landopp-server
 (cd examples/server/web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent && node --test test/)

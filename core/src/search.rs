@@ -554,21 +554,23 @@ impl SearchIndex {
         self.query_with(q, self.scores.as_ref())
     }
 
+    /// `INVALID_INPUT` unless `scores` (when given) has one score per parcel of the index.
+    pub(crate) fn check_scores(&self, scores: Option<&ScoreResult>) -> Result<()> {
+        match scores {
+            Some(s) if s.score.len() != self.len() => {
+                Err(Error::InvalidInput(format!("scores of {} parcels for an index of {}", s.score.len(), self.len())))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Run a query ranked by `scores` instead of the index's own: scores of another profile
     /// computed with [`score`]`(self.features(), &profile)` — a what-if rescoring for one request,
     /// leaving the index untouched (so readers sharing it are not blocked). `None` = unscored.
     ///
     /// `scores` must come from this index's feature table (same parcels, same order).
     pub fn query_with(&self, q: &Query, scores: Option<&ScoreResult>) -> Result<Page> {
-        if let Some(s) = scores {
-            if s.score.len() != self.len() {
-                return Err(Error::InvalidInput(format!(
-                    "scores of {} parcels for an index of {}",
-                    s.score.len(),
-                    self.len()
-                )));
-            }
-        }
+        self.check_scores(scores)?;
         if q.limit == 0 {
             return Err(Error::InvalidInput("limit must be > 0".into()));
         }

@@ -166,15 +166,7 @@ impl SearchIndex {
         if !opts.min_size.is_finite() || opts.min_size < 0.0 {
             return Err(Error::InvalidInput(format!("min_size {} must be a finite number ≥ 0", opts.min_size)));
         }
-        if let Some(s) = scores {
-            if s.score.len() != self.len() {
-                return Err(Error::InvalidInput(format!(
-                    "scores of {} parcels for an index of {}",
-                    s.score.len(),
-                    self.len()
-                )));
-            }
-        }
+        self.check_scores(scores)?;
         let columns = opts.columns.iter().map(|c| self.features().column(c)).collect::<Result<Vec<_>>>()?;
         let mut layer = MvtLayer::new(&opts.layer, opts.extent);
         let Some((rows, area)) = self.tile_candidates(tile, opts)? else {
