@@ -71,8 +71,6 @@ fn valid_aoi(mp: MultiPolygon<f64>) -> Result<MultiPolygon<f64>> {
         .map_err(|_| Error::InvalidGeometry("aoi.polygon: its overlapping parts could not be unioned".into()))
 }
 
-/// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
-/// stays close to exact after reprojection.
 /// The axis-aligned rectangle inside a reprojected [`densified_box`] (`per_edge` points a side):
 /// from the inner extremes of its four sides, kept only when its corners are inside the polygon
 /// and no edge of the polygon enters it — else `None`.
@@ -102,6 +100,8 @@ fn inner_rect(p: &geo_types::Polygon<f64>, per_edge: usize) -> Option<AABB<[f64;
     Some(AABB::from_corners([x0, y0], [x1, y1]))
 }
 
+/// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
+/// stays close to exact after reprojection.
 fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
     let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
     let mut ring: Vec<Coord<f64>> = Vec::with_capacity(4 * per_edge + 1);

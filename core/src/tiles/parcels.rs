@@ -167,8 +167,17 @@ impl SearchIndex {
             return Err(Error::InvalidInput(format!("min_size {} must be a finite number ≥ 0", opts.min_size)));
         }
         self.check_scores(scores)?;
-        let columns = opts.columns.iter().map(|c| self.features().column(c)).collect::<Result<Vec<_>>>()?;
+        // a column named as one of the tile's own properties is carried once, as the property
+        let own = ["id", "score", "rank", "excluded"];
+        let columns = opts
+            .columns
+            .iter()
+            .filter(|c| !own.contains(&c.as_str()))
+            .map(|c| self.features().column(c))
+            .collect::<Result<Vec<_>>>()?;
         let mut layer = MvtLayer::new(&opts.layer, opts.extent);
+        // the long steps check the caller's interrupt token (a request abandoned stops here)
+        crate::interrupt::check("parcel tile")?;
         let Some((rows, area)) = self.tile_candidates(tile, opts)? else {
             return Ok(MvtLayer::tile(&[layer]));
         };
@@ -216,6 +225,7 @@ impl SearchIndex {
                 Ok((row, out))
             })
             .collect::<Result<_>>()?;
+        crate::interrupt::check("parcel tile")?;
         let ids = self.features().ids();
         let mut props: Vec<(&str, MvtValue)> = Vec::with_capacity(4 + columns.len());
         for (row, p) in polys.iter().filter(|(_, p)| !p.is_empty()) {
@@ -246,7 +256,8 @@ impl SearchIndex {
     /// bounding box with its edges densified and reprojected; `None` for an empty index. What a
     /// web map fits its first view to.
     pub fn bounds_wgs84(&self) -> Result<Option<[f64; 4]>> {
-        if self.is_empty() {
+        // (parcels with empty geometries are not in the tree)
+        if self.tree.size() == 0 {
             return Ok(None);
         }
         let data = self.tree.root().envelope();

@@ -343,6 +343,8 @@ impl Land {
         if let Some(r) = cached(&key) {
             return Ok(Some(r));
         }
+        // a request abandoned while it waited does not score
+        landopp::interrupt::check("what-if scoring")?;
         let mut p = match &change.weights {
             Some(w) if !w.is_empty() => s.profile.with_weights(w)?,
             _ => s.profile.clone(),

@@ -51,7 +51,7 @@ async function api(path, { method = 'GET', body, auth = true } = {}) {
   return data
 }
 
-const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? '—' : typeof v === 'number' ? Number(v.toFixed(d)).toString() : String(v))
+const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? '—' : typeof v === 'number' ? Number(v.toFixed(d)).toString() : esc(v))
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 // widths through the CSSOM (the page's CSP refuses style attributes in markup)
 const widths = (el) => el.querySelectorAll('[data-w]').forEach((e) => { e.style.width = `${e.dataset.w}%` })
@@ -331,6 +331,10 @@ async function select(id, fly = false) {
   // a what-if search explains with its own weights: show that explanation when there is one
   const ex = hit && changed() ? hit.explanation : d.explanation
   const score = hit && changed() ? hit.score : d.score
+  // what the panel and the report show: the what-if's answer when there is one
+  const shown = hit && changed()
+    ? { ...d, score, rank: hit.rank, excluded: hit.excluded, reasons: hit.reasons }
+    : d
   const sum = ex.reduce((a, c) => a + (Number.isFinite(c.contribution) ? c.contribution : 0), 0)
   const maxC = Math.max(1e-9, ...ex.map((c) => Math.abs(c.contribution || 0)))
   const bars = ex.map((c) => `<tr class="contribution" data-contribution="${c.contribution}">
@@ -350,8 +354,8 @@ async function select(id, fly = false) {
   $('#detail').hidden = false
   $('#detail').innerHTML = `<button class="close" aria-label="close">×</button>
     <h2>Parcel ${esc(d.id)}</h2>
-    <p>Score <strong id="detail-score" data-score="${score}">${fmt(score)}</strong> · rank ${fmt(hit ? hit.rank : d.rank, 1)}
-      ${d.excluded ? `· <span class="excluded">excluded: ${d.reasons.map(esc).join(', ')}</span>` : ''}</p>
+    <p>Score <strong id="detail-score" data-score="${score}">${fmt(score)}</strong> · rank ${fmt(shown.rank, 1)}
+      ${shown.excluded ? `· <span class="excluded">excluded: ${shown.reasons.map(esc).join(', ')}</span>` : ''}</p>
     <h3>Why (${esc(d.profile)})</h3>
     <table class="explain"><tr><th>criterion</th><th>raw</th><th>transformed</th><th>weight</th><th>contribution</th></tr>${bars}</table>
     <p class="sum">Σ contributions = <span id="contribution-sum">${fmt(sum, 4)}</span></p>
@@ -361,7 +365,7 @@ async function select(id, fly = false) {
     <h3>Features</h3><table class="features"><tr><th>feature</th><th>value</th><th>unit</th><th>source</th></tr>${feats}</table>`
   widths($('#detail'))
   $('#detail .close').addEventListener('click', () => { $('#detail').hidden = true })
-  $('#report-btn').addEventListener('click', () => report(d))
+  $('#report-btn').addEventListener('click', () => report(shown))
   if (fly) {
     const f = S.map.querySourceFeatures('parcels', { sourceLayer: 'parcels', filter: ['==', ['get', 'id'], id] })[0]
     if (f) {
@@ -379,7 +383,7 @@ function report(d) {
   // (style attributes dropped: the CSP refuses them in markup; widths() sets them again)
   const tables = [...$('#detail').querySelectorAll('table')].map((t) => t.outerHTML.replace(/ style="[^"]*"/g, '')).join('')
   $('#report-body').innerHTML = `<h1>Parcel ${esc(d.id)}</h1>
-    <p>Profile ${esc(d.profile)} · score ${fmt(d.score)} · rank ${fmt(d.rank, 1)}${d.excluded ? ` · excluded: ${d.reasons.map(esc).join(', ')}` : ''}</p>
+    <p>Profile ${esc(d.profile)}${changed() ? ' (what-if)' : ''} · score ${fmt(d.score)} · rank ${fmt(d.rank, 1)}${d.excluded ? ` · excluded: ${d.reasons.map(esc).join(', ')}` : ''}</p>
     <img id="report-map" alt="map of parcel ${esc(d.id)}" src="${png}">
     ${tables}
     <p class="small">landopp · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · scores and features from the server's data version ${S.land.data_version}</p>`
