@@ -102,7 +102,7 @@ fn inner_rect(p: &geo_types::Polygon<f64>, per_edge: usize) -> Option<AABB<[f64;
 
 /// A box `[xmin, ymin, xmax, ymax]` as a polygon with `per_edge` points on each edge, so that it
 /// stays close to exact after reprojection.
-fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
+pub(crate) fn densified_box(b: [f64; 4], per_edge: usize) -> geo_types::Polygon<f64> {
     let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
     let mut ring: Vec<Coord<f64>> = Vec::with_capacity(4 * per_edge + 1);
     for k in 0..4 {
@@ -522,7 +522,7 @@ impl SearchIndex {
 
     /// The bounding box, in `crs`, of the parcels' extent (its boundary densified and
     /// reprojected; points that fail to reproject are left out). `None` for an empty index.
-    fn extent_in(&self, crs: &Crs) -> Option<Rect<f64>> {
+    pub(crate) fn extent_in(&self, crs: &Crs) -> Option<Rect<f64>> {
         if self.tree.size() == 0 {
             return None;
         }

@@ -22,7 +22,7 @@ mod raster;
 pub use mvt::{MvtLayer, MvtValue};
 pub use parcels::ParcelTileOptions;
 pub use png::png_gray;
-pub use raster::{hillshade_tile, tile_of, warp_to_tile, TILE_CELLS};
+pub use raster::{hillshade_png, hillshade_tile, tile_of, warp_to_tile, TILE_CELLS};
 
 use crate::error::{Error, Result};
 use std::f64::consts::PI;

@@ -129,25 +129,6 @@ fn collinear(a: [i32; 2], b: [i32; 2], c: [i32; 2]) -> bool {
     abx * acy == aby * acx
 }
 
-/// Densify the edges of a rectangle (`k` points an edge).
-fn ring_of(r: [f64; 4], k: usize) -> Vec<Coord<f64>> {
-    let mut v = Vec::with_capacity(4 * k);
-    for i in 0..k {
-        let t = i as f64 / k as f64;
-        v.push(Coord { x: r[0] + (r[2] - r[0]) * t, y: r[1] });
-        v.push(Coord { x: r[2], y: r[1] + (r[3] - r[1]) * t });
-        v.push(Coord { x: r[2] - (r[2] - r[0]) * t, y: r[3] });
-        v.push(Coord { x: r[0], y: r[3] - (r[3] - r[1]) * t });
-    }
-    v
-}
-
-fn envelope(pts: &[Coord<f64>]) -> [f64; 4] {
-    pts.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |e, c| {
-        [e[0].min(c.x), e[1].min(c.y), e[2].max(c.x), e[3].max(c.y)]
-    })
-}
-
 impl SearchIndex {
     /// The parcels under `tile` as a Mapbox Vector Tile (2.1) of one polygon layer. Each feature
     /// has the parcel's row as its id and the properties `id` (the parcel id), `score`, `rank`
@@ -256,15 +237,7 @@ impl SearchIndex {
     /// bounding box with its edges densified and reprojected; `None` for an empty index. What a
     /// web map fits its first view to.
     pub fn bounds_wgs84(&self) -> Result<Option<[f64; 4]>> {
-        // (parcels with empty geometries are not in the tree)
-        if self.tree.size() == 0 {
-            return Ok(None);
-        }
-        let data = self.tree.root().envelope();
-        let (lo, hi) = (data.lower(), data.upper());
-        let mut ring = ring_of([lo[0], lo[1], hi[0], hi[1]], 16);
-        Transformer::new(&self.crs, &Crs::wgs84())?.transform_coords(&mut ring)?;
-        Ok(Some(envelope(&ring)))
+        Ok(self.extent_in(&Crs::wgs84()).map(|e| [e.min().x, e.min().y, e.max().x, e.max().y]))
     }
 
     /// Rows whose bounding box meets the tile (grown by its buffer) and is not under the size
@@ -281,16 +254,16 @@ impl SearchIndex {
         if r[0] > r[2] || r[1] > r[3] {
             return Ok(None);
         }
-        let mut ring = ring_of(r, 16);
-        Transformer::new(&Crs::wgs84(), &self.crs)?.transform_coords(&mut ring)?;
-        let q = envelope(&ring);
+        let mut ring = geo_types::Geometry::Polygon(crate::search::densified_box(r, 16));
+        Transformer::new(&Crs::wgs84(), &self.crs)?.transform_geometry(&mut ring)?;
+        let Some(q) = geo::BoundingRect::bounding_rect(&ring) else { return Ok(None) };
         // a unit of the tile in the index's units, at the tile's centre latitude
         let lat = ((r[1] + r[3]) / 2.0).to_radians();
         let unit = tile.size() / f64::from(opts.extent) * lat.cos() / self.unit_m;
         let min = opts.min_size * unit;
         let mut found: Vec<(f64, usize, [f64; 4])> = self
             .tree
-            .locate_in_envelope_intersecting(&AABB::from_corners([q[0], q[1]], [q[2], q[3]]))
+            .locate_in_envelope_intersecting(&AABB::from_corners(q.min().into(), q.max().into()))
             .filter_map(|en| {
                 let (l, u) = (en.env.lower(), en.env.upper());
                 let size = (u[0] - l[0]).max(u[1] - l[1]);

@@ -116,6 +116,14 @@ pub fn hillshade_tile(dem: &Raster, tile: TileId, opts: &TerrainOptions) -> Resu
     )
 }
 
+/// [`hillshade_tile`] encoded as PNG, nodata transparent: what a web map requests.
+pub fn hillshade_png(dem: &Raster, tile: TileId, opts: &TerrainOptions) -> Result<Vec<u8>> {
+    match hillshade_tile(dem, tile, opts)?.band(0)? {
+        BandData::U8(cells) => Ok(super::png_gray(cells, Some(0))),
+        _ => Err(Error::Internal("hillshade is not 8-bit".into())),
+    }
+}
+
 /// The tile coordinates of a lon/lat point at zoom `z` (for callers centring a map).
 pub fn tile_of(lon: f64, lat: f64, z: u32) -> Result<TileId> {
     let (x, y) = to_mercator(lon, lat);
@@ -143,6 +151,7 @@ mod tests {
         assert_eq!((shade.width(), shade.height()), (256, 256));
         let BandData::U8(a) = shade.band(0).unwrap() else { panic!() };
         assert!(a.iter().filter(|v| **v != 0).count() > 1000, "the tile over the DEM's centre is shaded");
+        assert_eq!(hillshade_png(&dem, tile, &TerrainOptions::default()).unwrap(), crate::tiles::png_gray(a, Some(0)));
         // far away: all nodata
         let away = hillshade_tile(&dem, TileId::new(15, 0, 0).unwrap(), &TerrainOptions::default()).unwrap();
         let BandData::U8(a) = away.band(0).unwrap() else { panic!() };

@@ -191,19 +191,6 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Percent-encode a query value.
-fn pct(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The dashboard: its built files at `/` and `/assets/{file}` with the page's CSP, nothing else
 /// of the folder; 404 with how to build it when it is not built.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +227,7 @@ async fn web_is_served() {
 /// app's tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_equal_the_library() {
-    use landopp::tiles::{hillshade_tile, png_gray, ParcelTileOptions, TileId};
+    use landopp::tiles::{hillshade_png, ParcelTileOptions, TileId};
     let s = start().await;
     let tile = TileId::new(13, 4427, 2918).expect("tile");
     let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt", None).await;
@@ -256,7 +243,7 @@ async fn tiles_equal_the_library() {
     // (analyst); a viewer may not
     let w = json!({"land use": 0.0, "size (acres)": 2.0});
     let code = scored.profile.constraints.first().map(|c| c.code.clone());
-    let mut path = format!("/v1/tiles/parcels/13/4427/2918.mvt?weights={}", pct(&w.to_string()));
+    let mut path = format!("/v1/tiles/parcels/13/4427/2918.mvt?weights={}", urlencode(&w.to_string()));
     let mut changed = scored.profile.with_weights(&serde_json::from_value(w).expect("weights")).expect("weights");
     if let Some(c) = &code {
         path.push_str(&format!("&without_constraints={c}"));
@@ -288,9 +275,7 @@ async fn tiles_equal_the_library() {
     let dem =
         landopp::Raster::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/dem.tif"))
             .expect("dem");
-    let shade = hillshade_tile(&dem, tile, &Default::default()).expect("shade");
-    let landopp::raster::BandData::U8(cells) = shade.band(0).expect("band") else { panic!("8-bit") };
-    assert_eq!(r.bytes, png_gray(cells, Some(0)));
+    assert_eq!(r.bytes, hillshade_png(&dem, tile, &Default::default()).expect("png"));
     for bad in ["/v1/tiles/parcels/23/0/0.mvt", "/v1/tiles/parcels/2/4/0.mvt", "/v1/tiles/hillshade/x/0/0.png"] {
         let r = as_key(s.addr, &s.admin, "GET", bad, None).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.body);

@@ -77,14 +77,8 @@ pub(super) async fn hillshade(
     let Some(dem) = st.dem.clone() else {
         return Err(Problem::not_found("no DEM is configured for the hillshade basemap ([data] dem)"));
     };
-    let body = blocking(move || {
-        let shade = landopp::tiles::hillshade_tile(&dem, tile, &landopp::terrain::TerrainOptions::default())?;
-        let cells = match shade.band(0)? {
-            landopp::raster::BandData::U8(a) => a.clone(),
-            _ => return Err(landopp::Error::Internal("hillshade is not 8-bit".into())),
-        };
-        Ok(landopp::tiles::png_gray(&cells, Some(0)))
-    })
-    .await?;
+    let body =
+        blocking(move || landopp::tiles::hillshade_png(&dem, tile, &landopp::terrain::TerrainOptions::default()))
+            .await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], body).into_response())
 }
