@@ -178,6 +178,17 @@ impl Server {
         if !ready {
             tokio::spawn(prepare_later(state.clone(), given_key));
         }
+        if let (Some(m), Some(url)) = (&state.models, &state.config.database_url) {
+            // the registry is the database's: agree with it now (when it answers), then follow it
+            m.share(&state.store);
+            if ready {
+                let features = state.land();
+                if let Err(e) = blocking_now(|| m.sync(features.index.features())) {
+                    tracing::warn!(error = %e, "models: the database's registry is not followed yet: retrying");
+                }
+            }
+            follow_models(state.clone(), url.0.clone());
+        }
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
@@ -258,50 +269,72 @@ pub async fn load(config: &config::ServerConfig) -> Result<(land::Land, Option<A
 /// PostgreSQL client blocks.
 pub fn follow_database(state: app::St, url: String, files: Vec<std::path::PathBuf>, presets: Vec<String>) {
     metrics::gauge!("landopp_data_version").set(state.data_version.load(std::sync::atomic::Ordering::SeqCst) as f64);
-    let run = move || {
-        let mut backoff = 1u64;
-        loop {
-            match listen(&state, &url, &files, &presets, &mut backoff) {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_s = backoff, "following the database's data: retrying");
-                    std::thread::sleep(std::time::Duration::from_secs(backoff));
-                    backoff = (backoff * 2).min(30);
-                }
-            }
-        }
-    };
-    if let Err(e) = std::thread::Builder::new().name("landopp-data".into()).spawn(run) {
-        tracing::error!(error = %e, "cannot start the data follower: this replica will not see new imports");
-    }
-}
-
-fn listen(
-    state: &app::St,
-    url: &str,
-    files: &[std::path::PathBuf],
-    presets: &[String],
-    backoff: &mut u64,
-) -> Result<(), String> {
-    let mut c = postgres::Client::connect(url, postgres::NoTls).map_err(|e| format!("listen: {e}"))?;
-    c.batch_execute("LISTEN landopp_data").map_err(|e| format!("listen: {e}"))?;
-    *backoff = 1;
-    loop {
+    follow("landopp-data", url, "landopp_data", move || {
         let latest = import::data_version(&state.store).map_err(|e| e.to_string())?;
         let current = state.data_version.load(std::sync::atomic::Ordering::SeqCst);
         if let Some(v) = latest.filter(|&v| v > current) {
             let t0 = std::time::Instant::now();
-            let (land, v) = land::Land::from_database(&state.store, files, presets)
+            let (land, v) = land::Land::from_database(&state.store, &files, &presets)
                 .map_err(|e| format!("data version {v} did not load: {e}"))?;
             let parcels = land.index.len();
             state.set_land(Arc::new(land), v);
             metrics::gauge!("landopp_data_version").set(v as f64);
             tracing::info!(data_version = v, parcels, ms = t0.elapsed().as_millis() as u64, "new data served");
         }
-        use postgres::fallible_iterator::FallibleIterator;
-        let mut n = c.notifications();
-        // a notification, or 30 s of silence: look again either way
-        n.timeout_iter(std::time::Duration::from_secs(30)).next().map_err(|e| format!("listen: {e}"))?;
+        Ok(())
+    });
+}
+
+/// Keep a replica's models current with the shared database's registry: `LISTEN
+/// landopp_models` (each upload, promotion and retraining notifies), then [`models::Models::sync`]
+/// — a new production version is loaded, warmed and swapped in, requests in flight finish on the
+/// model they started with. Reconnection and the 30 s look as [`follow_database`].
+pub fn follow_models(state: app::St, url: String) {
+    let Some(models) = state.models.clone() else { return };
+    follow("landopp-models", url, "landopp_models", move || {
+        let land = state.land();
+        if let Some(v) = models.sync(land.index.features()).map_err(|e| e.to_string())? {
+            tracing::info!(model_version = %v, "new production model served");
+        }
+        Ok(())
+    });
+}
+
+/// On a plain thread (the PostgreSQL client blocks): connect, `LISTEN channel`, run `step`, then
+/// again on each notification or after 30 s of silence (so a notification missed while
+/// disconnected is caught up). A lost connection or a failed step is retried with backoff (1 s
+/// doubling to 30 s).
+fn follow(
+    thread: &str,
+    url: String,
+    channel: &'static str,
+    mut step: impl FnMut() -> Result<(), String> + Send + 'static,
+) {
+    let name = thread.to_string();
+    let run = move || {
+        let mut backoff = 1u64;
+        loop {
+            let mut listen = || -> Result<(), String> {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| format!("listen: {e}"))?;
+                c.batch_execute(&format!("LISTEN {channel}")).map_err(|e| format!("listen: {e}"))?;
+                backoff = 1;
+                loop {
+                    step()?;
+                    use postgres::fallible_iterator::FallibleIterator;
+                    let mut n = c.notifications();
+                    // a notification, or 30 s of silence: look again either way
+                    n.timeout_iter(std::time::Duration::from_secs(30)).next().map_err(|e| format!("listen: {e}"))?;
+                }
+            };
+            if let Err(e) = listen() {
+                tracing::warn!(error = %e, retry_s = backoff, channel, "following the database: retrying");
+                std::thread::sleep(std::time::Duration::from_secs(backoff));
+                backoff = (backoff * 2).min(30);
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name(name).spawn(run) {
+        tracing::error!(error = %e, channel, "cannot start a database follower: this replica will not see its changes");
     }
 }
 

@@ -3,6 +3,7 @@
 //! (requests in flight finish on the model they started with), A/B routing by parcel id, batch
 //! prediction with per-feature explanations.
 
+use crate::store::{self, Store, StoreError};
 use landopp::ml::drift::AbSplit;
 use landopp::ml::lifecycle::{LoadOptions, Model, ModelCard};
 use landopp::ml::registry::{Registry, RetrainPolicy, RetrainReport};
@@ -39,6 +40,48 @@ pub struct Models {
     ab: Option<AbSplit>,
     drift: Option<landopp::ml::drift::DriftReport>,
     promoting: std::sync::Mutex<()>,
+    /// The shared database whose registry this one follows ([`Models::share`]).
+    shared: std::sync::OnceLock<Store>,
+}
+
+/// Why a registry call failed: the library (the model, the registry directory), or the shared
+/// database.
+#[derive(Debug)]
+pub enum Failure {
+    /// The library refused or failed.
+    Core(landopp::Error),
+    /// The shared database failed or cannot be reached.
+    Store(StoreError),
+}
+
+impl From<landopp::Error> for Failure {
+    fn from(e: landopp::Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Core(e) => write!(f, "[{}] {e}", e.code()),
+            Failure::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<Failure> for crate::problem::Problem {
+    fn from(e: Failure) -> Self {
+        match e {
+            Failure::Core(e) => e.into(),
+            Failure::Store(e) => e.into(),
+        }
+    }
 }
 
 /// One prediction.
@@ -134,6 +177,7 @@ impl Models {
             ab: c.ab_split.clone(),
             drift: None,
             promoting: std::sync::Mutex::new(()),
+            shared: std::sync::OnceLock::new(),
         };
         let mut versions = Vec::new();
         if let Some(ab) = &m.ab {
@@ -238,19 +282,117 @@ impl Models {
             .collect())
     }
 
-    /// Make `version` production: loaded and warmed first, then swapped in one step.
-    pub fn promote(&self, version: &str, features: &FeatureTable) -> Result<()> {
+    /// Make `version` production: loaded and warmed first, then swapped in one step. With a
+    /// shared database, the database's production version changes first (every replica follows).
+    pub fn promote(&self, version: &str, features: &FeatureTable, actor: &str) -> std::result::Result<(), Failure> {
         // one promote at a time: the registry file and the served model move together
         let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = self.shared.get() {
+            if !self.registered(version)? {
+                self.pull(db, version)?;
+            }
+        }
         self.load(version, features)?;
+        if let Some(db) = self.shared.get() {
+            // stored before it is named production (the database's key)
+            let m = self.stored(version)?;
+            db.run_sync(|c| store::models::add(c, &m, actor))?;
+            db.run_sync(|c| store::models::promote(c, version, actor))?;
+        }
         self.registry.promote(version)?;
         *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
         Ok(())
     }
 
+    fn registered(&self, version: &str) -> Result<bool> {
+        Ok(self.registry.list()?.iter().any(|c| c.model_version == version))
+    }
+
+    /// A registered version as the database stores it: its card and the registry's file.
+    fn stored(&self, version: &str) -> Result<store::models::StoredModel> {
+        let path = self.registry.model_path(version)?;
+        let file = std::fs::read_to_string(&path).map_err(|e| landopp::Error::io(&path, e))?;
+        let card = self.registry.list()?.into_iter().find(|c| c.model_version == version);
+        Ok(store::models::StoredModel {
+            model_version: version.to_string(),
+            card: serde_json::to_string(&card).map_err(|e| landopp::Error::Internal(e.to_string()))?,
+            file,
+        })
+    }
+
+    /// Copy a version from the database into the local registry, checked as an upload is
+    /// (checksum, structure, card); false when the database does not hold it.
+    fn pull(&self, db: &Store, version: &str) -> std::result::Result<bool, Failure> {
+        let Some(text) = db.run_sync(|c| store::models::file(c, version))? else { return Ok(false) };
+        let m = Model::from_json(&text, format!("model {version} in the database"), &LoadOptions::default())?;
+        if m.card.model_version != version {
+            return Err(Failure::Core(landopp::Error::Integrity(format!(
+                "the database's model {version} is a file of version {}",
+                m.card.model_version
+            ))));
+        }
+        self.registry.add(&m, &Default::default())?;
+        Ok(true)
+    }
+
+    /// Follow the shared database's registry (a PostgreSQL store; an embedded one is ignored):
+    /// from now on uploads, promotions and retrainings are stored there first.
+    pub fn share(&self, db: &Store) {
+        if db.is_shared() {
+            let _ = self.shared.set(db.clone());
+        }
+    }
+
+    /// Make this replica's registry agree with the shared database's: versions only the database
+    /// holds are copied into the local registry (a version that does not load is logged and left
+    /// out), versions only the local registry holds are stored (the first replica seeds the
+    /// database), and the database's production version — loaded and warmed on `features` —
+    /// becomes this replica's (a database with none takes this replica's). Returns the production
+    /// version when it changed here.
+    pub fn sync(&self, features: &FeatureTable) -> std::result::Result<Option<String>, Failure> {
+        let Some(db) = self.shared.get() else { return Ok(None) };
+        let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
+        let actor = format!("replica:{}", store::replica());
+        let stored = db.run_sync(store::models::versions)?;
+        let local: std::collections::BTreeSet<String> =
+            self.registry.list()?.into_iter().map(|c| c.model_version).collect();
+        for v in stored.iter().filter(|v| !local.contains(*v)) {
+            if let Err(e) = self.pull(db, v) {
+                tracing::error!(model_version = %v, error = %e, "a model in the database does not load: left out");
+            }
+        }
+        for v in local.iter().filter(|v| !stored.contains(v)) {
+            let m = self.stored(v)?;
+            db.run_sync(|c| store::models::add(c, &m, &actor))?;
+        }
+        let current = self.production();
+        match db.run_sync(store::models::production)? {
+            Some(p) if current.as_deref() != Some(p.as_str()) => match self.load(&p, features) {
+                Ok(_) => {
+                    self.registry.promote(&p)?;
+                    *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
+                    Ok(Some(p))
+                }
+                Err(e) => {
+                    tracing::error!(model_version = %p, error = %e, "the database's production model does not load here: kept the current one");
+                    Ok(None)
+                }
+            },
+            None => {
+                if let Some(p) = current {
+                    db.run_sync(|c| store::models::promote(c, &p, &actor))?;
+                }
+                Ok(None)
+            }
+            Some(_) => Ok(None),
+        }
+    }
+
     /// Verify an uploaded model file (checksum, structure, card), check that it predicts from
-    /// the served features (warmed), then register it — not promoted — and keep it loaded.
-    pub fn upload(&self, text: &str, features: &FeatureTable) -> Result<Uploaded> {
+    /// the served features (warmed), then register it — not promoted — and keep it loaded. With a
+    /// shared database the file is stored there first, and a version any replica registered
+    /// already is refused.
+    pub fn upload(&self, text: &str, features: &FeatureTable, actor: &str) -> std::result::Result<Uploaded, Failure> {
         let m = match Model::from_json(text, "the uploaded model", &LoadOptions::default()) {
             Ok(m) => m,
             Err(e) => return Ok(Uploaded::Refused(e)),
@@ -260,8 +402,15 @@ impl Models {
         }
         let v = m.card.model_version.clone();
         let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
-        if self.registry.list()?.iter().any(|c| c.model_version == v) {
+        if self.registered(&v)? {
             return Ok(Uploaded::Exists(v));
+        }
+        if let Some(db) = self.shared.get() {
+            let card = serde_json::to_string(&m.card).map_err(|e| landopp::Error::Internal(e.to_string()))?;
+            let row = store::models::StoredModel { model_version: v.clone(), card, file: text.to_string() };
+            if !db.run_sync(|c| store::models::add(c, &row, actor))? {
+                return Ok(Uploaded::Exists(v));
+            }
         }
         self.registry.add(&m, &Default::default())?;
         let card = m.card.clone();
@@ -280,7 +429,8 @@ impl Models {
         feedback: &[(i64, crate::store::Feedback)],
         policy: &RetrainPolicy,
         candidate_version: &str,
-    ) -> Result<RetrainReport> {
+        actor: &str,
+    ) -> std::result::Result<RetrainReport, Failure> {
         let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
         let champion = self
             .production()
@@ -313,6 +463,13 @@ impl Models {
             &Default::default(),
             &Default::default(),
         )?;
+        if let (Some(db), Some(c)) = (self.shared.get(), &report.candidate) {
+            let m = self.stored(c)?;
+            db.run_sync(|x| store::models::add(x, &m, actor))?;
+            if report.promoted {
+                db.run_sync(|x| store::models::promote(x, c, actor))?;
+            }
+        }
         if report.promoted {
             self.load(candidate_version, features)?;
             *self.production.write().unwrap_or_else(|e| e.into_inner()) = Some(candidate_version.to_string());

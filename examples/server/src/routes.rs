@@ -1095,8 +1095,8 @@ async fn promote(
     Extension(ctx): Extension<Ctx>,
     Path(version): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (m, land, v) = (models(&st)?, st.land(), version.clone());
-    blocking(move || m.promote(&v, land.index.features())).await?;
+    let (m, land, v, actor) = (models(&st)?, st.land(), version.clone(), p.subject.clone());
+    blocking(move || Ok(m.promote(&v, land.index.features(), &actor))).await??;
     st.audit(&ctx, &p.subject, "model.promote", &version, "ok").await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1118,7 +1118,8 @@ async fn model_upload(
     })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Problem::bad_request("a model file is UTF-8 JSON"))?;
     let land = st.land();
-    match blocking(move || m.upload(&text, land.index.features())).await? {
+    let actor = p.subject.clone();
+    match blocking(move || Ok(m.upload(&text, land.index.features(), &actor))).await?? {
         // a corrupt, tampered or unusable file is the client's problem, not the server's
         crate::models::Uploaded::Refused(e) => {
             st.audit(&ctx, &p.subject, "model.upload", "-", "failed").await;
@@ -1147,15 +1148,15 @@ async fn retrain(
 ) -> ApiResult<Json<landopp::ml::registry::RetrainReport>> {
     let m = models(&st)?;
     let feedback = st.store.run(store::feedback::timed).await?;
-    let land = st.land();
+    let (land, actor) = (st.land(), p.subject.clone());
     let report = blocking(move || {
         let version = match r.candidate_version {
             Some(v) => v,
             None => format!("{}-r{}", m.production_version().unwrap_or_default(), store::now()),
         };
-        m.retrain(land.index.features(), &feedback, &r.policy, &version)
+        Ok(m.retrain(land.index.features(), &feedback, &r.policy, &version, &actor))
     })
-    .await?;
+    .await??;
     let target = report.candidate.clone().unwrap_or_else(|| report.champion.clone());
     let outcome = if report.promoted { "promoted" } else { "ok" };
     st.audit(&ctx, &p.subject, "model.retrain", &target, outcome).await;

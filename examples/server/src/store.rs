@@ -301,6 +301,23 @@ const PG_MIGRATIONS: &[&str] = &[
         resolution DOUBLE PRECISION,
         footprint geometry(POLYGON, 4326)
      );",
+    // 5: the model registry, shared by the replicas: each registered version's file (the
+    // library's checksummed envelope, byte for byte as the registry saved it) and its card, and
+    // the production version; changes notify `landopp_models`
+    "CREATE TABLE models (
+        model_version TEXT PRIMARY KEY,
+        card JSONB NOT NULL,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        added_at BIGINT NOT NULL,
+        added_by TEXT NOT NULL
+     );
+     CREATE TABLE model_production (
+        singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+        model_version TEXT NOT NULL REFERENCES models (model_version),
+        promoted_at BIGINT NOT NULL,
+        promoted_by TEXT NOT NULL
+     );",
 ];
 
 /// This replica's name: `LANDOPP_REPLICA`, else the host name (the pod's name in Kubernetes).
@@ -1301,5 +1318,100 @@ pub mod jobs {
                 &[&now(), &replica()],
             )? as usize,
         })
+    }
+}
+
+/// The model registry in a shared database (PostgreSQL): what every replica's local registry
+/// directory follows. An embedded store has nothing here: its one server's registry directory is
+/// the registry (the SQLite arms answer "none").
+pub mod models {
+    use super::*;
+
+    /// A registered model as stored: its version, card (JSON) and file.
+    #[derive(Debug, Clone)]
+    pub struct StoredModel {
+        /// Version.
+        pub model_version: String,
+        /// The card, as JSON text.
+        pub card: String,
+        /// The model file's text.
+        pub file: String,
+    }
+
+    /// Every stored version, by version.
+    pub fn versions(c: &mut Conn<'_>) -> StoreResult<Vec<String>> {
+        match c {
+            Conn::Lite(_) => Ok(Vec::new()),
+            Conn::Pg(c) => Ok(c
+                .query("SELECT model_version FROM models ORDER BY model_version", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()),
+        }
+    }
+
+    /// One version's file.
+    pub fn file(c: &mut Conn<'_>, version: &str) -> StoreResult<Option<String>> {
+        match c {
+            Conn::Lite(_) => Ok(None),
+            Conn::Pg(c) => {
+                Ok(c.query_opt("SELECT file FROM models WHERE model_version = $1", &[&version])?.map(|r| r.get(0)))
+            }
+        }
+    }
+
+    /// Register a version; false (nothing written) when the version is stored already.
+    /// Notifies `landopp_models`.
+    pub fn add(c: &mut Conn<'_>, m: &StoredModel, actor: &str) -> StoreResult<bool> {
+        match c {
+            Conn::Lite(_) => Ok(false),
+            Conn::Pg(c) => {
+                use sha2::Digest;
+                let sha = hex(&sha2::Sha256::digest(m.file.as_bytes()));
+                let mut tx = c.transaction()?;
+                let n = tx.execute(
+                    "INSERT INTO models (model_version, card, file, sha256, added_at, added_by)
+                     VALUES ($1, $2::text::jsonb, $3, $4, $5, $6) ON CONFLICT (model_version) DO NOTHING",
+                    &[&m.model_version, &m.card, &m.file, &sha, &now(), &actor],
+                )?;
+                if n > 0 {
+                    tx.execute("SELECT pg_notify('landopp_models', $1)", &[&m.model_version])?;
+                }
+                tx.commit()?;
+                Ok(n > 0)
+            }
+        }
+    }
+
+    /// The production version.
+    pub fn production(c: &mut Conn<'_>) -> StoreResult<Option<String>> {
+        match c {
+            Conn::Lite(_) => Ok(None),
+            Conn::Pg(c) => Ok(c.query_opt("SELECT model_version FROM model_production", &[])?.map(|r| r.get(0))),
+        }
+    }
+
+    /// Make a stored version production. Notifies `landopp_models`.
+    pub fn promote(c: &mut Conn<'_>, version: &str, actor: &str) -> StoreResult<()> {
+        match c {
+            Conn::Lite(_) => Ok(()),
+            Conn::Pg(c) => {
+                let mut tx = c.transaction()?;
+                tx.execute(
+                    "INSERT INTO model_production (singleton, model_version, promoted_at, promoted_by)
+                     VALUES (TRUE, $1, $2, $3)
+                     ON CONFLICT (singleton) DO UPDATE
+                     SET model_version = $1, promoted_at = $2, promoted_by = $3",
+                    &[&version, &now(), &actor],
+                )?;
+                tx.execute("SELECT pg_notify('landopp_models', $1)", &[&version])?;
+                tx.commit()?;
+                Ok(())
+            }
+        }
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }

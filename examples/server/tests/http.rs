@@ -1,6 +1,8 @@
 //! The reference server over real HTTP on loopback: every route × role, credentials of every
 //! kind gone wrong, limits, headers, CORS, problem+json, hostile input, the OpenAPI document.
 
+mod common;
+
 use landopp_server::auth::Role;
 use landopp_server::config::ServerConfig;
 use landopp_server::land::Land;
@@ -170,19 +172,7 @@ fn sample(id: &str) -> (String, Option<String>) {
 
 /// A small saved model file's text (a forest on two served features).
 fn model_file(version: &str, seed: u64) -> String {
-    let params = landopp::ml::Params::parse(&format!(
-        r#"{{"model": "random_forest", "task": "classification", "n_estimators": 5, "max_depth": 4, "seed": {seed}}}"#
-    ))
-    .expect("params");
-    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some(version.into()), ..Default::default() };
-    let cols: Vec<String> = vec!["slope_mean".into(), "area_acres".into()];
-    let m =
-        landopp::ml::lifecycle::Model::fit_table(land().index.features(), &cols, "landuse_dominant", &params, &opts)
-            .expect("fit");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("m.json");
-    m.save(&p, &Default::default()).expect("save");
-    std::fs::read_to_string(&p).expect("read")
+    common::model_file(land().index.features(), version, seed)
 }
 
 fn rand_suffix() -> u64 {

@@ -171,6 +171,117 @@ fn two_replicas_serve_one_database_and_follow_its_imports() {
     }
 }
 
+/// A replica with a model registry directory of its own (a cache of the database's).
+fn replica_with_models(url: &str, name: &str, registry: &Path) -> (Child, String) {
+    let r = registry.to_str().expect("UTF-8 path");
+    common::spawn(
+        &["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"],
+        &[("LANDOPP_DATABASE_URL", url), ("LANDOPP_REPLICA", name), ("LANDOPP_SERVER_MODELS_REGISTRY", r)],
+    )
+}
+
+/// Poll `f` every 100 ms for up to 10 s until it holds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("not within 10 s: {what}");
+}
+
+#[test]
+fn models_live_in_the_database_and_every_replica_follows_them() {
+    let Some(base) = common::pg_base() else { return };
+    let (schema, url) = common::pg_schema(&base, "m");
+    let mut db = postgres::Client::connect(&base, postgres::NoTls).expect("connects");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let land = landopp_server::land::Land::demo(None).expect("demo land");
+    let csv = dir.path().join("features.csv");
+    land.index.features().write_csv(&csv).expect("csv");
+    let parcels = fixtures().join("slovenia/lulc_polygons.gpkg");
+    let out = import(&url, &[parcels.to_str().expect("path"), csv.to_str().expect("path"), "--id-field", "index"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // two replicas, each with an empty registry directory of its own: no shared volume
+    let (ra, rb, rc) = (dir.path().join("reg-a"), dir.path().join("reg-b"), dir.path().join("reg-c"));
+    let (mut a, addr_a) = replica_with_models(&url, "a", &ra);
+    let (mut b, addr_b) = replica_with_models(&url, "b", &rb);
+    let (s, list) = http(&addr_a, "GET", "/v1/models", None);
+    assert_eq!((s, list.clone()), (200, serde_json::json!([])), "{list}");
+
+    // an upload to one replica is stored in the database, byte for byte as uploaded
+    let id = land.index.features().ids()[0].clone();
+    let predict = format!(r#"{{"parcel_ids": ["{id}"]}}"#);
+    let one = common::model_file(land.index.features(), "shared-1", 3);
+    let (s, r) = http(&addr_a, "POST", "/v1/models", Some(&one));
+    assert_eq!(s, 201, "{r}");
+    let row = db
+        .query_one(&format!("SELECT model_version, file, card->>'model_version' FROM {schema}.models"), &[])
+        .expect("one stored model");
+    let (v, file, card_v): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((v.as_str(), card_v.as_str()), ("shared-1", "shared-1"));
+    assert_eq!(file, one);
+    // the other replica refuses the same version (the database holds it), and lists it
+    let (s, r) = http(&addr_b, "POST", "/v1/models", Some(&one));
+    assert_eq!(s, 409, "{r}");
+    eventually("b lists shared-1", || {
+        let (_, l) = http(&addr_b, "GET", "/v1/models", None);
+        l.as_array().is_some_and(|l| l.iter().any(|m| m["card"]["model_version"] == "shared-1"))
+    });
+    let (s, r) = http(&addr_a, "POST", "/v1/models/predict", Some(&predict));
+    assert_eq!(s, 400, "no production model yet: {r}");
+
+    // a promotion on b is the database's production, and a follows without a restart
+    let (s, r) = http(&addr_b, "POST", "/v1/models/shared-1/promote", None);
+    assert_eq!(s, 204, "{r}");
+    let prod: String =
+        db.query_one(&format!("SELECT model_version FROM {schema}.model_production"), &[]).expect("production").get(0);
+    assert_eq!(prod, "shared-1");
+    for addr in [&addr_a, &addr_b] {
+        eventually(&format!("{addr} predicts with shared-1"), || {
+            let (s, r) = http(addr, "POST", "/v1/models/predict", Some(&predict));
+            s == 200 && r[0]["model_version"] == "shared-1"
+        });
+    }
+    // and back the other way: a second version uploaded and promoted on a reaches b
+    let two = common::model_file(land.index.features(), "shared-2", 5);
+    let (s, r) = http(&addr_a, "POST", "/v1/models", Some(&two));
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = http(&addr_a, "POST", "/v1/models/shared-2/promote", None);
+    assert_eq!(s, 204, "{r}");
+    eventually("b predicts with shared-2", || {
+        let (s, r) = http(&addr_b, "POST", "/v1/models/predict", Some(&predict));
+        s == 200 && r[0]["model_version"] == "shared-2"
+    });
+    let (_, p1) = http(&addr_a, "POST", "/v1/models/predict", Some(&predict));
+    let (_, p2) = http(&addr_b, "POST", "/v1/models/predict", Some(&predict));
+    assert_eq!(p1, p2, "one model, one answer");
+
+    // a file in the database that does not load (tampered) is left out, and a new replica with
+    // an empty directory serves the database's production model from its first request
+    db.execute(
+        &format!(
+            "INSERT INTO {schema}.models (model_version, card, file, sha256, added_at, added_by)
+             VALUES ('bad-1', '{{}}', $1, '', 0, 'test')"
+        ),
+        &[&one.replacen("shared-1", "bad-1", 1)],
+    )
+    .expect("insert");
+    let (mut c, addr_c) = replica_with_models(&url, "c", &rc);
+    let (s, r) = http(&addr_c, "POST", "/v1/models/predict", Some(&predict));
+    assert_eq!((s, &r[0]["model_version"]), (200, &serde_json::json!("shared-2")), "{r}");
+    let (_, l) = http(&addr_c, "GET", "/v1/models", None);
+    let versions: Vec<&str> =
+        l.as_array().expect("list").iter().filter_map(|m| m["card"]["model_version"].as_str()).collect();
+    assert_eq!(versions, vec!["shared-1", "shared-2"], "{l}");
+    for p in [&mut a, &mut b, &mut c] {
+        p.kill().expect("stop");
+        p.wait().expect("reaped");
+    }
+}
+
 #[test]
 fn kill_9_mid_import_leaves_the_data_as_it_was() {
     let Some(base) = common::pg_base() else { return };

@@ -96,3 +96,19 @@ pub fn pg_schema(base: &str, tag: &str) -> (String, String) {
     c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}")).expect("schema");
     (name.clone(), in_schema(base, &name))
 }
+
+/// A small saved model file's text: a forest on two served features (`slope_mean`, `area_acres`)
+/// predicting `landuse_dominant`.
+pub fn model_file(features: &landopp::FeatureTable, version: &str, seed: u64) -> String {
+    let params = landopp::ml::Params::parse(&format!(
+        r#"{{"model": "random_forest", "task": "classification", "n_estimators": 5, "max_depth": 4, "seed": {seed}}}"#
+    ))
+    .expect("params");
+    let opts = landopp::ml::lifecycle::FitOptions { model_version: Some(version.into()), ..Default::default() };
+    let cols: Vec<String> = vec!["slope_mean".into(), "area_acres".into()];
+    let m = landopp::ml::lifecycle::Model::fit_table(features, &cols, "landuse_dominant", &params, &opts).expect("fit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("m.json");
+    m.save(&p, &Default::default()).expect("save");
+    std::fs::read_to_string(&p).expect("read")
+}
