@@ -48,6 +48,17 @@ echo "landopp --no-default-features: $lean dependencies"
 cargo clippy --locked -p landopp --no-default-features --all-targets -- -D warnings
 cargo test --locked -p landopp --no-default-features --lib
 
+step "Rust crate: cargo publish --dry-run (the packaged crate builds alone), its doctests from the package, docs with -D warnings, the public API snapshot"
+cargo publish --dry-run --locked --allow-dirty -q -p landopp
+ver=$(cargo pkgid -p landopp | sed 's/.*[#@]//')
+(cd "target/package/landopp-$ver" && CARGO_TARGET_DIR="$ROOT/target" cargo test --locked --doc -q)
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -q -p landopp --no-deps --all-features
+# the public API snapshot (core/public-api.txt): a removed or changed item fails without a new version
+python3 .ci/public_api.py
+
+step "Supply chain: cargo deny (advisories offline against ../shared/advisory-db, licences, bans, sources)"
+bash .ci/deny.sh
+
 step "Fuzz: every parser under AFL++ for a short budget (core/fuzz/run.sh; long runs in core/fuzz/README.md)"
 bash core/fuzz/run.sh "${LANDOPP_FUZZ_CI_SECONDS:-20}"
 
@@ -57,11 +68,23 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "maturin>=1.9,<2" "pytest>=8" "numpy>=1.24" "geopandas>=0.14" "shapely>=2" "pandas>=2" "matplotlib>=3.7" \
   "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6" "openapi-spec-validator>=0.7" \
-  "kubernetes-validate>=1.30"
+  "kubernetes-validate>=1.30" "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29"
 step "Python: build the extension (maturin develop --release: the cross-checks run real workloads)"
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
+step "Python: the wheel and sdist (maturin), installed into a fresh venv with no Rust toolchain on PATH, smoke test"
+rm -rf target/wheels target/wheel-venv
+(cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin build --release --locked -q --out ../target/wheels \
+  && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin sdist --out ../target/wheels >/dev/null)
+ls target/wheels
+ls target/wheels/landopp-*-abi3-manylinux*.whl >/dev/null || { echo "the wheel has no manylinux abi3 tag" >&2; exit 1; }
+"$PY" -m venv target/wheel-venv
+target/wheel-venv/bin/python -m pip install -q target/wheels/landopp-*.whl
+env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin target/wheel-venv/bin/python .ci/wheel_smoke.py "$ROOT"
 step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"
 .venv/bin/python python/gen_types.py --check
+step "Python: the dependency trees' licences (npm lockfiles, the package's Python requirements)"
+.venv/bin/python .ci/licences.py > target/dependency-licences.md
+echo "listed in target/dependency-licences.md"
 step "Python: pytest"
 .venv/bin/python -m pytest python/tests -q
 step "Python: stubs match the runtime (mypy.stubtest)"
@@ -79,6 +102,7 @@ else
 fi
 
 step "Node: tooling (npm) and native addon (napi build)"
+# the release addon, as the README builds it (the core's release build is the Python extension's)
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
 step "Node: generated index.d.ts / index.js / types.schema.json / types.d.ts are committed and up to date"
 # the documents' schema from the Rust types (fails when a config or result type changed without it)
@@ -86,6 +110,8 @@ cargo test --locked -q -p landopp --features schema --test binding_types
 git diff --exit-code -- node/index.d.ts node/index.js node/types.schema.json node/types.d.ts
 step "Node: node --test"
 (cd node && node --test test/)
+step "Node: the npm packages (napi-rs layout) packed, installed into a fresh project, used with no Rust toolchain on PATH"
+bash .ci/npm_pack.sh
 
 step "Web dashboard: build (esbuild) and test in headless chromium against the server binary (playwright-core)"
 need chromium chromium

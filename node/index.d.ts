@@ -91,6 +91,12 @@ export interface AreaPerimeter {
 }
 
 /**
+ * How the addon was compiled: `release`, or `debug` (`npm run build:debug`: several times
+ * slower; the package warns when it loads one).
+ */
+export declare function buildProfile(): 'debug' | 'release'
+
+/**
  * Build a [`SearchIndex`] off the JS thread: parcels (file path or GeoJSON FeatureCollection,
  * ids matching the table's, same order), the feature table (as `features()` returns it) and an
  * optional scoring profile (object or JSON/TOML text).

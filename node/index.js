@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Model = nativeBinding.Model
 module.exports.SearchIndex = nativeBinding.SearchIndex
 module.exports.abAssign = nativeBinding.abAssign
+module.exports.buildProfile = nativeBinding.buildProfile
 module.exports.buildSearchIndex = nativeBinding.buildSearchIndex
 module.exports.colorRelief = nativeBinding.colorRelief
 module.exports.crossValPredict = nativeBinding.crossValPredict

@@ -7,6 +7,15 @@
 
 const native = require('./index.js')
 
+if (native.buildProfile() === 'debug' && !process.env.LANDOPP_ALLOW_DEBUG_BUILD) {
+  // as the Python package does: a debug addon is several times slower, and nothing else says so
+  process.emitWarning(
+    'landopp was built in debug mode (npm run build:debug) and is several times slower than a release build; ' +
+      'rebuild with `npm run build` (set LANDOPP_ALLOW_DEBUG_BUILD=1 to silence this)',
+    { code: 'LANDOPP_DEBUG_BUILD' }
+  )
+}
+
 const FIELDS = 5 // raw, transformed, weight, contribution, missing
 // each hit keeps its row in the page's explanation numbers and the page's parts under symbols;
 // one getter function shared by every hit (V8 then shares the hits' hidden classes: a getter

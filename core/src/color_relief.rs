@@ -369,7 +369,7 @@ fn rgba_of(t: &[(f64, [u8; 4])], x: f64, mode: ColorMode) -> [u8; 4] {
 ///
 /// ```
 /// use landopp::color_relief::{color_relief, ColorReliefOptions, ColorTable};
-/// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+/// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif"))?;
 /// let table = ColorTable::parse("0% 0 96 0\n50% yellow\n100% 120 60 20\n")?;
 /// let rgb = color_relief(&dem, &table, &ColorReliefOptions::default())?;
 /// assert_eq!((rgb.band_count(), rgb.nodata), (3, None));

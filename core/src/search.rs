@@ -296,7 +296,7 @@ impl SearchIndex {
     /// ```
     /// use landopp::{search::{Query, SearchIndex}, FeatureTable, Parcels};
     /// # fn main() -> landopp::Result<()> {
-    /// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+    /// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     /// let parcels = Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
     /// let table = FeatureTable::new(parcels.ids.clone());
     /// let n = parcels.len();

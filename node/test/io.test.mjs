@@ -364,3 +364,17 @@ test('arguments of the wrong JS type are INVALID_INPUT errors, thrown or rejecte
   // landopp's own codes pass through unchanged
   assert.throws(() => pkg.crsInfo('EPSG:999999'), (e) => e.code === 'CRS')
 })
+
+test('a debug addon warns when the package loads; a release one does not', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const env = { ...process.env }
+  delete env.LANDOPP_ALLOW_DEBUG_BUILD
+  const run = (extra) =>
+    spawnSync(process.execPath, ['-e', "require('./landopp.js')"], { cwd: join(root, 'node'), env: { ...env, ...extra }, encoding: 'utf8' })
+  const profile = landopp.buildProfile()
+  assert.ok(['debug', 'release'].includes(profile), profile)
+  const r = run({})
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(r.stderr.includes('LANDOPP_DEBUG_BUILD'), profile === 'debug', r.stderr)
+  assert.ok(!run({ LANDOPP_ALLOW_DEBUG_BUILD: '1' }).stderr.includes('LANDOPP_DEBUG_BUILD'))
+})

@@ -17,8 +17,8 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
     """Exact zonal statistics (exactextract's definitions), one row per polygon.
 
     ``polygons``: a GeoDataFrame/GeoSeries (reprojected to the raster's CRS automatically), a
-    vector file path (read in Rust: the fastest route; ``layer`` picks a GeoPackage layer) or a
-    list of WKB with ``crs``. ``stats``: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``stdev``,
+    vector file path (read in Rust: the fastest route; ``layer`` picks a GeoPackage layer), the
+    dict :func:`read_parcels` returns without geopandas, or a list of WKB with ``crs``. ``stats``: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``stdev``,
     ``variance``, ``coefficient_of_variation``, ``median``, ``quantile(q=0.25)``, ``majority``,
     ``minority``, ``variety``, ``frac`` (one ``frac_<value>`` column per class),
     ``min_center_x``/``min_center_y``/``max_center_x``/``max_center_y``, ``weighted_mean``/
@@ -46,6 +46,10 @@ def zonal_stats(raster: "Raster | PathLike", polygons: Any, stats: Sequence[str]
             raster, band = _raster_of(pending.result()), 1
         else:
             wkb = _geometries(geoms)
+    elif isinstance(polygons, dict) and "wkb" in polygons:
+        # what read_parcels / read_layer return without geopandas
+        crs = crs if crs is not None else polygons.get("crs")
+        wkb = list(polygons["wkb"])
     else:
         wkb = list(polygons)
     cols = _landopp.zonal_stats(_raster_arg(raster), wkb, None if crs is None else _crs_str(crs), list(stats),

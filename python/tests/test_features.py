@@ -50,6 +50,18 @@ def test_zonal_slovenia_dem_and_landuse_classes():
             assert got[f"frac_{float(val):g}"].iloc[i] == pytest.approx(share, rel=1e-6)
 
 
+def test_zonal_of_parcels_read_without_geopandas():
+    # what read_parcels returns when geopandas is missing (a dict of WKB and columns) is accepted
+    # as it is, with its CRS, and gives what the GeoDataFrame gives
+    p = landopp.read_parcels(FIXTURES / "slovenia/lulc_polygons.gpkg", id_field="index", geodataframe=False)
+    assert isinstance(p, dict)
+    gdf = landopp.read_parcels(FIXTURES / "slovenia/lulc_polygons.gpkg", id_field="index")
+    a = landopp.zonal_stats(FIXTURES / "slovenia/dem.tif", p, ["mean", "max"])
+    b = landopp.zonal_stats(FIXTURES / "slovenia/dem.tif", gdf, ["mean", "max"])
+    np.testing.assert_array_equal(np.asarray(a["mean"]), b["mean"].to_numpy())
+    np.testing.assert_array_equal(np.asarray(a["max"]), b["max"].to_numpy())
+
+
 def test_zonal_olinda_tracts_landsat_bands():
     polys = gpd.read_file(FIXTURES / "olinda/olinda_census_tracts.gpkg")  # EPSG:4674 -> 31985
     for band in (1, 4, 6):

@@ -37,6 +37,17 @@ pub fn version() -> String {
     landopp::VERSION.to_string()
 }
 
+/// How the addon was compiled: `release`, or `debug` (`npm run build:debug`: several times
+/// slower; the package warns when it loads one).
+#[napi(ts_return_type = "'debug' | 'release'")]
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
 /// Test hook: a panic inside the addon (on the JS thread, or on a worker with `onWorker`), to
 /// check that a bug rejects / throws with `code: 'INTERNAL'` instead of aborting the process.
 #[napi(ts_return_type = "Promise<void> | void")]

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 
-/// A metric of predictions (as [`Estimator::predict`] returns them) by name: `r2`, `rmse`, `mae`,
+/// A metric of predictions (as [`Estimator::predict`](crate::ml::Estimator::predict) returns them) by name: `r2`, `rmse`, `mae`,
 /// `mape`, `cod`, `prd` (regression); `accuracy`, `balanced_accuracy`, `f1`, `roc_auc`
 /// (classification; `f1` and `roc_auc` for two classes). Higher is better for `r2`, `accuracy`,
 /// `balanced_accuracy`, `f1`, `roc_auc`; see [`greater_is_better`].

@@ -368,7 +368,7 @@ impl Raster {
     /// the raster, on a nodata cell or NaN (or a NaN point) gives NaN.
     ///
     /// ```
-    /// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+    /// let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif"))?;
     /// let t = dem.transform.0;
     /// let v = dem.sample(1, &[(t[0] + 5.0, t[3] - 5.0), (t[0] - 1e6, t[3])], None)?;
     /// assert_eq!(v[0], dem.band(0)?.get_f64(0, 0).unwrap());
@@ -443,7 +443,7 @@ impl Raster {
     ///
     /// ```
     /// use landopp::raster::{Raster, ReadOptions, Window};
-    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif");
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif");
     /// let part = Raster::read_with(path, &ReadOptions { window: Some(Window::new(10, 20, 5, 8)), band: Some(1) })?;
     /// assert_eq!((part.height(), part.width()), (5, 8));
     /// # Ok::<(), landopp::Error>(())

@@ -301,7 +301,7 @@ pub(super) fn row_resolutions(
 ///
 /// ```
 /// use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
-/// # let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif"))?;
+/// # let dem = landopp::Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif"))?;
 /// let slope = terrain(&dem, TerrainProduct::SlopeDegrees, &TerrainOptions::default())?;
 /// assert_eq!(slope.nodata, Some(-9999.0));
 /// # Ok::<(), landopp::Error>(())
@@ -338,7 +338,7 @@ pub fn terrain(dem: &Raster, product: TerrainProduct, opts: &TerrainOptions) -> 
 /// ```
 /// use landopp::raster::GeoTiffWriteOptions;
 /// use landopp::terrain::{terrain, terrain_file, TerrainOptions, TerrainProduct};
-/// let dem = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif");
+/// let dem = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif");
 /// let dir = tempfile::tempdir().unwrap();
 /// let out = dir.path().join("slope.tif");
 /// let opts = TerrainOptions::default();

@@ -291,7 +291,7 @@ mod tests {
     #[cfg(feature = "gpkg")]
     #[test]
     fn dense_tiles_keep_the_largest_parcels() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/lulc_polygons.gpkg");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lulc_polygons.gpkg");
         let parcels = crate::Parcels::read(path, None, Some("index")).unwrap();
         let n = parcels.len();
         let idx = SearchIndex::build(&parcels, crate::FeatureTable::new(parcels.ids.clone()), None).unwrap();

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn warp_and_shade_the_fixture_dem() {
-        let dem = Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/slovenia/dem.tif")).unwrap();
+        let dem = Raster::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif")).unwrap();
         let b = dem.bounds();
         let t = Transformer::new(dem.crs.as_ref().unwrap(), &Crs::wgs84()).unwrap();
         let (lon, lat) = t.transform_point((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0).unwrap();

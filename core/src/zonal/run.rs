@@ -47,7 +47,7 @@ pub(super) fn band_cells(b: &BandData) -> Result<Box<dyn Cells + '_>> {
 ///
 /// ```
 /// use landopp::zonal::{zonal_stats, Stat, ZonalOptions};
-/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
 /// let dem = landopp::Raster::read(f.join("dem.tif"))?;
 /// let parcels = landopp::Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
 /// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Max], ..Default::default() };
@@ -112,7 +112,7 @@ pub enum ZonalPolygons<'a> {
 ///
 /// ```
 /// use landopp::zonal::{zonal, Stat, ZonalOptions, ZonalPolygons, ZonalRaster};
-/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
 /// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean], ..Default::default() };
 /// let polygons = ZonalPolygons::File { path: &f.join("lulc_polygons.gpkg"), layer: None };
 /// let from_file = zonal(ZonalRaster::File(&f.join("dem.tif")), polygons, &opts, None)?;
@@ -157,7 +157,7 @@ pub fn zonal(
 /// ```
 /// use landopp::raster::GeoTiff;
 /// use landopp::zonal::{zonal_stats, zonal_stats_file, Stat, ZonalOptions};
-/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/slovenia");
+/// # let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
 /// let parcels = landopp::Parcels::read(f.join("lulc_polygons.gpkg"), None, Some("index"))?;
 /// let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Median], ..Default::default() };
 /// // 2,000 cells at a time

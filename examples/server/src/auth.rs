@@ -274,7 +274,16 @@ impl Jwt {
                 let decode =
                     DecodingKey::from_rsa_pem(&read(public)?).map_err(|e| format!("{}: {e}", public.display()))?;
                 let encode = match &c.jwt_private_key_file {
-                    Some(p) => Some(EncodingKey::from_rsa_pem(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?),
+                    Some(p) => {
+                        // RUSTSEC-2023-0071 (deny.toml): the `rsa` crate's private-key operations
+                        // are not constant-time, and login signs on request
+                        tracing::warn!(
+                            "auth.jwt_private_key_file: RS256 signing here uses the rsa crate, whose private-key \
+                             operations leak timing (RUSTSEC-2023-0071, no fix yet); prefer HS256, or verify-only \
+                             RS256 with tokens from your identity provider (SECURITY.md)"
+                        );
+                        Some(EncodingKey::from_rsa_pem(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
+                    }
                     None => None,
                 };
                 (Algorithm::RS256, encode, decode)
