@@ -74,7 +74,7 @@ step "Python: build the extension (maturin develop --release: the cross-checks r
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
 step "Python: the wheel and sdist (maturin), installed into a fresh venv with no Rust toolchain on PATH, smoke test"
 rm -rf target/wheels target/wheel-venv
-(cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin build --release --locked -q --out ../target/wheels \
+(cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin build --release --locked -q --auditwheel check --out ../target/wheels \
   && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin sdist --out ../target/wheels >/dev/null)
 ls target/wheels
 ls target/wheels/landopp-*-abi3-manylinux*.whl >/dev/null || { echo "the wheel has no manylinux abi3 tag" >&2; exit 1; }
