@@ -268,6 +268,38 @@ $('#reset-weights').addEventListener('click', () => { S.weights = {}; S.without 
 // ---- search ----------------------------------------------------------------------------------
 $('#search-form').addEventListener('submit', (e) => { e.preventDefault(); search() })
 
+// feature range filters: one row per numeric column of the served features (min and/or max, in
+// the column's unit), sent as the API's filters beside the minimum score
+function addFilterRow(column) {
+  const cols = S.land.columns.filter((c) => !c.categorical)
+  const row = document.createElement('div')
+  row.className = 'row filter'
+  row.innerHTML = `<select aria-label="column">${cols.map((c) => `<option value="${esc(c.name)}">${esc(c.name)}${c.unit ? ` (${esc(c.unit)})` : ''}</option>`).join('')}</select>
+    <input class="fmin" type="number" step="any" placeholder="min" aria-label="minimum">
+    <input class="fmax" type="number" step="any" placeholder="max" aria-label="maximum">
+    <button type="button" class="remove" title="remove this filter">×</button>`
+  if (column) row.querySelector('select').value = column
+  row.querySelector('.remove').addEventListener('click', () => row.remove())
+  $('#filter-rows').append(row)
+  return row
+}
+$('#add-filter').addEventListener('click', () => addFilterRow())
+
+function queryFilters() {
+  const out = []
+  const min = Number($('#min-score').value)
+  if (min > 0) out.push({ column: 'score', min })
+  for (const row of $('#filter-rows').querySelectorAll('.filter')) {
+    const f = { column: row.querySelector('select').value }
+    const lo = row.querySelector('.fmin').value.trim()
+    const hi = row.querySelector('.fmax').value.trim()
+    if (lo !== '' && Number.isFinite(Number(lo))) f.min = Number(lo)
+    if (hi !== '' && Number.isFinite(Number(hi))) f.max = Number(hi)
+    if ('min' in f || 'max' in f) out.push(f)
+  }
+  return out
+}
+
 let searchSeq = 0
 async function search() {
   const bbox = $('#bbox').value.split(',').map(Number)
@@ -278,8 +310,8 @@ async function search() {
   const seq = ++searchSeq
   const t0 = performance.now()
   const query = { aoi: { bbox }, crs: 'EPSG:4326', limit: Number($('#limit').value) || 20, include_excluded: $('#include-excluded').checked }
-  const min = Number($('#min-score').value)
-  if (min > 0) query.filters = [{ column: 'score', min }]
+  const filters = queryFilters()
+  if (filters.length) query.filters = filters
   const body = { query, profile: S.profile }
   if (changed()) {
     if (Object.keys(S.weights).length) body.weights = S.weights
@@ -398,8 +430,8 @@ $('#sites-btn').addEventListener('click', async () => {
   const bbox = $('#bbox').value.split(',').map(Number)
   if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) return
   const query = { aoi: { bbox }, crs: 'EPSG:4326', include_excluded: false }
-  const min = Number($('#min-score').value)
-  if (min > 0) query.filters = [{ column: 'score', min }]
+  const filters = queryFilters()
+  if (filters.length) query.filters = filters
   try {
     const sites = await api('/v1/sites', { method: 'POST', body: { query, profile: S.profile, tolerance_m: 1, min_acres: Number($('#min-acres').value) || 0 } })
     S.sites = sites
