@@ -108,7 +108,13 @@ def generics(g) -> str:
 
 def sig(name: str, f) -> str:
     s = f["sig"]
-    ins = ", ".join(n if n == "self" else f"{n}: {ty(t)}" for n, t in s["inputs"])
+    def param(n: str, t) -> str:
+        if n != "self":
+            return f"{n}: {ty(t)}"
+        r = t.get("borrowed_ref") if isinstance(t, dict) else None
+        return ("&mut self" if r["is_mutable"] else "&self") if r else ("self" if ty(t) == "Self" else f"self: {ty(t)}")
+
+    ins = ", ".join(param(n, t) for n, t in s["inputs"])
     h = f["header"]
     pre = ("const " if h["is_const"] else "") + ("async " if h["is_async"] else "") + ("unsafe " if h["is_unsafe"] else "")
     out = f" -> {ty(s['output'])}" if s.get("output") else ""

@@ -347,6 +347,17 @@ impl SearchIndex {
         &self.crs
     }
 
+    /// The parcels at `rows` in another CRS (`EPSG:4326` for GeoJSON), reprojected from the
+    /// index's exactly (no simplification); an out-of-range row is `INVALID_INPUT`.
+    pub fn geometries_in(&self, rows: &[usize], crs: &Crs) -> Result<Vec<geo_types::MultiPolygon<f64>>> {
+        let n = self.geoms.len();
+        if let Some(r) = rows.iter().find(|&&r| r >= n) {
+            return Err(Error::InvalidInput(format!("row {r} is outside the index's {n} parcels")));
+        }
+        let t = crate::crs::Transformer::new(&self.crs, crs)?;
+        rows.iter().map(|&r| t.transform_multipolygon(&self.geoms[r])).collect()
+    }
+
     /// The explanation of the parcel at `row` under the current scores (empty without a profile).
     pub fn explanation(&self, row: usize) -> Vec<Contribution> {
         self.scores.as_ref().map(|s| s.explanation(row)).unwrap_or_default()

@@ -107,6 +107,56 @@ pub struct SitesRequest {
     pub min_acres: f64,
 }
 
+/// `POST /v1/parcels/geojson`: parcels' outlines to export.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeoJsonRequest {
+    /// Parcel ids (1 to 1,000), in the order wanted.
+    pub ids: Vec<String>,
+    /// A served profile by name for the score properties (default: the first).
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// Parcels as a GeoJSON FeatureCollection (RFC 7946: WGS 84 longitude, latitude).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ParcelCollection {
+    /// `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// One feature per id asked, in that order.
+    pub features: Vec<ParcelFeature>,
+}
+
+/// One parcel as a GeoJSON feature: its whole outline (not a tile's clipped, quantised copy).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ParcelFeature {
+    /// `Feature`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Parcel id.
+    pub id: String,
+    /// A GeoJSON MultiPolygon in WGS 84.
+    pub geometry: serde_json::Value,
+    /// The served profile's score, rank and exclusion.
+    pub properties: ParcelProperties,
+}
+
+/// A parcel's score under the served profile.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ParcelProperties {
+    /// Parcel id.
+    pub id: String,
+    /// Score (null when unscored).
+    pub score: Option<f64>,
+    /// Rank.
+    pub rank: Option<f64>,
+    /// Excluded by a constraint.
+    pub excluded: bool,
+    /// Constraint codes that excluded it.
+    pub reasons: Vec<String>,
+}
+
 /// One feature of a parcel with its provenance.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct FeatureValue {

@@ -134,6 +134,17 @@ pub static ROUTES: &[Route] = &[
         handler: || post(search_post),
     },
     Route {
+        method: "POST",
+        path: "/v1/parcels/geojson",
+        role: Some(Role::Viewer),
+        id: "parcelsGeojson",
+        summary: "Parcels' whole outlines as GeoJSON (WGS 84) with their scores: the export of a result",
+        body: Some(schema::<GeoJsonRequest>),
+        params: &[],
+        ok: (200, Some(schema::<ParcelCollection>)),
+        handler: || post(parcels_geojson),
+    },
+    Route {
         method: "GET",
         path: "/v1/parcels/{id}",
         role: Some(Role::Viewer),
@@ -930,6 +941,55 @@ async fn parcel(State(st): State<St>, Path(id): Path<String>, Pairs(pairs): Pair
         explanation: s.scores.explanation(row),
         features,
     }))
+}
+
+/// Ids at most in one `POST /v1/parcels/geojson`.
+const MAX_GEOJSON_IDS: usize = 1000;
+
+async fn parcels_geojson(State(st): State<St>, Body(r): Body<GeoJsonRequest>) -> ApiResult<Response> {
+    if r.ids.is_empty() || r.ids.len() > MAX_GEOJSON_IDS {
+        return Err(Problem::bad_request(format!("ids: 1 to {MAX_GEOJSON_IDS} parcel ids")));
+    }
+    let land = st.land();
+    let rows = r
+        .ids
+        .iter()
+        .map(|id| {
+            land.row(id).ok_or_else(|| {
+                Problem::not_found(format!("no parcel has the id {:?}", id.chars().take(64).collect::<String>()))
+            })
+        })
+        .collect::<ApiResult<Vec<usize>>>()?;
+    let out = blocking(move || {
+        let s = land.profile(r.profile.as_deref())?;
+        let wgs84 = landopp::Crs::from_epsg(4326)?;
+        let geoms = land.index.geometries_in(&rows, &wgs84)?;
+        let num = |x: f64| (!x.is_nan()).then_some(x);
+        let features = r
+            .ids
+            .into_iter()
+            .zip(rows)
+            .zip(geoms)
+            .map(|((id, row), g)| ParcelFeature {
+                kind: "Feature",
+                geometry: landopp::vector::geojson::geometry_to_json(&landopp::geo_types::Geometry::MultiPolygon(g)),
+                properties: ParcelProperties {
+                    id: id.clone(),
+                    score: num(s.scores.score[row]),
+                    rank: num(s.scores.rank[row]),
+                    excluded: s.scores.excluded[row],
+                    reasons: s.scores.reasons(row).iter().map(|r| r.to_string()).collect(),
+                },
+                id,
+            })
+            .collect();
+        Ok(ParcelCollection { kind: "FeatureCollection", features })
+    })
+    .await?;
+    let mut resp = Json(out).into_response();
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/geo+json"));
+    Ok(resp)
 }
 
 async fn rescore(State(st): State<St>, Body(r): Body<RescoreRequest>) -> ApiResult<Json<Page>> {

@@ -152,6 +152,7 @@ fn sample(id: &str) -> (String, Option<String>) {
         "tileHillshade" => ("/v1/tiles/hillshade/13/4427/2918.png".into(), None),
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
+        "parcelsGeojson" => ("/v1/parcels/geojson".into(), Some(json!({"ids": ["357730"]}).to_string())),
         "feedback" => (
             "/v1/feedback".into(),
             Some(json!({"parcel_id": "357730", "label": 1.0, "outcome": "grassland"}).to_string()),
@@ -1273,6 +1274,59 @@ async fn site_assembly_has_bounds() {
     let small = json!({"aoi": {"point": {"xy": [14.56, 45.87], "radius_m": 30}}, "crs": "EPSG:4326"});
     let r = as_key(s.addr, &s.admin, "POST", "/v1/sites", Some(&json!({"query": small}).to_string())).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geojson_export_is_the_whole_outline_in_wgs84() {
+    let s = start().await;
+    let l = land();
+    let ids = ["1447274", "357730"];
+    let r = as_key(s.addr, &s.admin, "POST", "/v1/parcels/geojson", Some(&json!({"ids": ids}).to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/geo+json"));
+    let fc = r.json();
+    assert_eq!(fc["type"], "FeatureCollection");
+    // the library's parcels reprojected to WGS 84: the same vertices, in the order asked
+    let parcels = landopp::Parcels::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/lulc_polygons.gpkg"),
+        None,
+        Some("index"),
+    )
+    .expect("parcels")
+    .to_crs(&landopp::Crs::from_epsg(4326).expect("crs"))
+    .expect("to WGS 84");
+    for (f, id) in fc["features"].as_array().expect("features").iter().zip(ids) {
+        assert_eq!((f["type"].as_str(), f["id"].as_str()), (Some("Feature"), Some(id)));
+        assert_eq!(f["geometry"]["type"], "MultiPolygon");
+        let k = parcels.ids.iter().position(|x| x == id).expect("id");
+        let want: Vec<(f64, f64)> =
+            parcels.geometries[k].0.iter().flat_map(|p| p.exterior().0.iter().map(|c| (c.x, c.y))).collect();
+        let got: Vec<(f64, f64)> = f["geometry"]["coordinates"]
+            .as_array()
+            .expect("polygons")
+            .iter()
+            .flat_map(|p| {
+                p[0].as_array().expect("ring").iter().map(|c| (c[0].as_f64().expect("x"), c[1].as_f64().expect("y")))
+            })
+            .collect();
+        assert_eq!(got.len(), want.len(), "{id}: every vertex, none simplified");
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9, "{id}: {a:?} vs {b:?}");
+        }
+        let row = l.row(id).expect("row");
+        assert_eq!(f["properties"]["score"].as_f64(), Some(l.profiles[0].scores.score[row]));
+        assert_eq!(f["properties"]["id"], id);
+    }
+    // bad asks: no id, too many, an unknown one (named, cut at 64 characters)
+    for (body, status) in [
+        (json!({"ids": []}), 400),
+        (json!({"ids": vec!["357730"; 1001]}), 400),
+        (json!({"ids": ["357730", "no-such-parcel"]}), 404),
+        (json!({"ids": ["357730"], "profile": "nope"}), 404),
+    ] {
+        let r = as_key(s.addr, &s.admin, "POST", "/v1/parcels/geojson", Some(&body.to_string())).await;
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -463,13 +463,20 @@ $('#export-csv').addEventListener('click', () => {
   for (const h of S.hits) rows.push([q(h.id), h.rank, h.score, h.excluded, q(h.reasons.join(';')), ...h.explanation.map((c) => c.contribution)].join(','))
   download('landopp-results.csv', 'text/csv', rows.join('\n') + '\n')
 })
-$('#export-geojson').addEventListener('click', () => {
-  // the hits' outlines as the map has them (tile geometry, WGS 84)
-  const features = S.hits.map((h) => {
-    const f = S.map.querySourceFeatures('parcels', { sourceLayer: 'parcels', filter: ['==', ['get', 'id'], h.id] })[0]
-    return { type: 'Feature', id: h.id, geometry: f ? f.geometry : null, properties: { id: h.id, rank: h.rank, score: h.score, excluded: h.excluded, reasons: h.reasons } }
-  })
-  download('landopp-results.geojson', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features }))
+$('#export-geojson').addEventListener('click', async () => {
+  // every hit's whole outline from the server (WGS 84, not the tiles' clipped copies), with the
+  // scores the list shows (what-if ones included)
+  try {
+    const fc = await api('/v1/parcels/geojson', { method: 'POST', body: { ids: S.hits.map((h) => h.id), profile: S.profile } })
+    const byId = new Map(S.hits.map((h) => [h.id, h]))
+    for (const f of fc.features) {
+      const h = byId.get(f.id)
+      f.properties = { id: h.id, rank: h.rank, score: h.score, excluded: h.excluded, reasons: h.reasons, what_if: changed() }
+    }
+    download('landopp-results.geojson', 'application/geo+json', JSON.stringify(fc))
+  } catch (err) {
+    $('#status').textContent = err.message
+  }
 })
 
 // ---- tabs --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -198,6 +198,16 @@ test('an analyst logs in, searches, reads an explanation, moves a weight, opens 
     await page.click('#search-btn')
     await page.waitForFunction((k) => window.__landopp.searches > k, nr)
     assert.deepEqual(await page.$$eval('#results li', (els) => els.map((e) => e.dataset.id)), before)
+    // the GeoJSON export: every listed parcel with its whole outline (from the server, WGS 84)
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-geojson')])
+    const fc = JSON.parse(readFileSync(await dl.path(), 'utf8'))
+    assert.deepEqual(fc.features.map((f) => f.id), before)
+    for (const f of fc.features) {
+      assert.equal(f.geometry?.type, 'MultiPolygon', f.id)
+      const [lon, lat] = f.geometry.coordinates[0][0][0]
+      assert.ok(lon > 14.5 && lon < 14.6 && lat > 45.8 && lat < 45.9, `${f.id} in WGS 84: ${lon}, ${lat}`)
+      assert.equal(typeof f.properties.score, 'number')
+    }
     // the explanation: one bar per criterion, contributions summing to the score
     await page.click('#results li:first-child')
     await page.waitForSelector('#detail tr.contribution')
