@@ -22,7 +22,7 @@ pg_setup() {
   local q="psql -v ON_ERROR_STOP=1 -qAt"
   su postgres -c "$q -c \"SELECT 1 FROM pg_roles WHERE rolname = 'landopp_ci'\"" | grep -q 1 \
     || su postgres -c "$q -c \"CREATE ROLE landopp_ci LOGIN SUPERUSER PASSWORD 'landopp_ci'\"" >/dev/null
-  su postgres -c "$q -c 'DROP DATABASE IF EXISTS landopp_ci'" >/dev/null
+  su postgres -c "$q -c 'DROP DATABASE IF EXISTS landopp_ci WITH (FORCE)'" >/dev/null
   su postgres -c "$q -c 'CREATE DATABASE landopp_ci OWNER landopp_ci'" >/dev/null
   export LANDOPP_TEST_DATABASE_URL="postgres://landopp_ci:landopp_ci@127.0.0.1:5432/landopp_ci"
   echo "PostgreSQL $(su postgres -c "$q -c 'SHOW server_version'") + PostGIS ready: $LANDOPP_TEST_DATABASE_URL"

@@ -69,7 +69,8 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q "maturin>=1.9,<2" "pytest>=8" "numpy>=1.24" "geopandas>=0.14" "shapely>=2" "pandas>=2" "matplotlib>=3.7" \
   "pyproj>=3.6" "rasterio>=1.3" "pyogrio>=0.7" "mypy>=1.8" "exactextract>=0.2" "spyndex>=0.6" "pymcdm>=1.2" "scikit-learn>=1.6" "openapi-spec-validator>=0.7" \
   "kubernetes-validate>=1.30" "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" \
-  "mkdocs>=1.6" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.26" "mkdocs-jupyter>=0.25"
+  "mkdocs>=1.6" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.26" "mkdocs-jupyter>=0.25" \
+  "dask[dataframe]>=2024.8" "distributed>=2024.8" "dask-geopandas>=0.4" "pyarrow>=15"
 step "Python: build the extension (maturin develop --release: the cross-checks run real workloads)"
 (cd python && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" maturin develop --release --locked -q)
 step "Python: the wheel and sdist (maturin), installed into a fresh venv with no Rust toolchain on PATH, smoke test"

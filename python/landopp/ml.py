@@ -117,6 +117,12 @@ class Model:
             with open(path, "rb") as f:
                 return (_model_from_bytes, (f.read(),))
 
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        """Dask's key for the model: the SHA-256 of its file (equal models, equal keys)."""
+        import hashlib
+
+        return ("landopp.ml.Model", hashlib.sha256(self.__reduce__()[1][0]).hexdigest())
+
     @classmethod
     def fit(cls, X: Any, y: Any, *, task: str = "regression", model: str = "random_forest",
             features: list[str] | None = None, target: str = "target", model_version: str = "0.1.0",

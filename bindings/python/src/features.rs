@@ -6,7 +6,21 @@ use pyo3::prelude::*;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(features, m)?)?;
+    m.add_function(wrap_pyfunction!(feature_spec, m)?)?;
     Ok(())
+}
+
+/// The feature spec as landopp reads it, as a dict: checked, every path absolute (a spec file's
+/// relative paths are relative to its folder, a document's to the working directory) — the
+/// document each Dask worker runs on its partition.
+#[pyfunction]
+pub(crate) fn feature_spec<'py>(py: Python<'py>, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let mut spec: landopp::pipeline::FeatureSpec = config(spec)?;
+    spec.validate().map_err(|e| crate::error::to_py(py, e))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| crate::error::to_py(py, landopp::Error::io(std::path::Path::new("."), e)))?;
+    spec.resolve_paths(&cwd);
+    to_object(py, &spec)
 }
 
 /// Parcel ids and `(name, values, categories or None, provenance)` per column.

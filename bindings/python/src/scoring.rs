@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_depends_on_candidates, m)?)?;
     m.add_class::<Scores>()?;
     Ok(())
 }
@@ -29,6 +30,14 @@ pub(crate) fn score(
         landopp::scoring::score_and(&t, &p, score_parts)
     })?;
     Ok(Scores { inner, parts: Some(parts) })
+}
+
+/// Whether a profile's scores depend on the other parcels scored with them (the core's
+/// `Method::depends_on_candidates`: TOPSIS); the profile is checked.
+#[pyfunction]
+pub(crate) fn profile_depends_on_candidates(profile: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let p: landopp::scoring::Profile = config(profile)?;
+    Ok(p.method.depends_on_candidates())
 }
 
 /// Reason codes and reason sets, buildable acres.

@@ -196,6 +196,18 @@ impl Tree {
     }
 }
 
+/// The threshold between two adjacent distinct sorted values `a < b`, as scikit-learn takes it:
+/// their midpoint, or `a` when the midpoint rounds up to `b` (adjacent floats) or overflows — so
+/// `x <= t` always puts `a` left and `b` right, and no child is ever empty.
+fn midpoint(a: f64, b: f64) -> f64 {
+    let t = a / 2.0 + b / 2.0;
+    if t >= b || !t.is_finite() {
+        a
+    } else {
+        t
+    }
+}
+
 pub(super) struct Fit<'a> {
     pub(super) d: &'a Dataset,
     pub(super) params: &'a ForestParams,
@@ -253,7 +265,7 @@ impl Fit<'_> {
                     let right = total - left;
                     let score = left * left / nl as f64 + right * right / nr as f64;
                     if best.is_none_or(|b| score > b.2) {
-                        best = Some((f, (order[s].0 + order[s + 1].0) / 2.0, score));
+                        best = Some((f, midpoint(order[s].0, order[s + 1].0), score));
                     }
                 }
             } else {
@@ -276,7 +288,7 @@ impl Fit<'_> {
                         score += left[k] * left[k] / nl + r * r / nr;
                     }
                     if best.is_none_or(|b| score > b.2) {
-                        best = Some((f, (order[s].0 + order[s + 1].0) / 2.0, score));
+                        best = Some((f, midpoint(order[s].0, order[s + 1].0), score));
                     }
                 }
             }
@@ -410,5 +422,45 @@ impl Forest {
         let value = (0..w).map(|c| bias[c] + contrib.iter().map(|f| f[c]).sum::<f64>()).collect();
         let scale = if self.n_classes == 0 { "value" } else { "probability" };
         Ok(Explained { value, bias, contributions: contrib, scale: scale.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_between_adjacent_floats_split_them() {
+        let a = 678.0f64;
+        let below = f64::from_bits(a.to_bits() - 1);
+        // the plain midpoint rounds up to `a`: `x <= t` would send both values left
+        assert_eq!((below + a) / 2.0, a);
+        let t = midpoint(below, a);
+        assert!(below <= t && a > t);
+        assert_eq!(midpoint(1.0, 3.0), 2.0);
+        let big = midpoint(f64::MAX / 1.5, f64::MAX);
+        assert!(big.is_finite() && big < f64::MAX);
+    }
+
+    #[test]
+    fn a_split_between_adjacent_floats_leaves_no_empty_leaf() {
+        // two classes told apart only by one ulp of a feature: every node value is a real
+        // distribution (an empty child gave NaN leaves, and a saved model then failed to load)
+        let below = f64::from_bits(678.0f64.to_bits() - 1);
+        let x: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { below } else { 678.0 }).collect();
+        let y: Vec<f64> = (0..40).map(|i| (i % 2) as f64).collect();
+        let d = Dataset::from_arrays(
+            ndarray::ArrayView2::from_shape((40, 1), &x).expect("shape"),
+            ndarray::ArrayView1::from(&y),
+        )
+        .expect("dataset");
+        let params: ForestParams =
+            serde_json::from_str(r#"{"task": "classification", "n_estimators": 5, "seed": 1}"#).expect("params");
+        let f = Forest::fit(&d, &params).expect("fit");
+        for t in &f.trees {
+            assert!(t.value.iter().all(|v| v.is_finite()), "{:?}", t.value);
+        }
+        assert_eq!(f.predict(&[678.0]).expect("predict")[1], 1.0);
+        assert_eq!(f.predict(&[below]).expect("predict")[0], 1.0);
     }
 }

@@ -555,6 +555,14 @@ impl Profile {
 }
 
 impl Method {
+    /// True when a parcel's score depends on the other parcels scored with it (TOPSIS: its ideal
+    /// and anti-ideal points are the candidate set's extremes). A method for which this is false
+    /// scores each parcel alone, so scoring parts of a set (partitions, streams) gives the same
+    /// scores as scoring the whole; ranks always depend on the set.
+    pub fn depends_on_candidates(&self) -> bool {
+        matches!(self, Method::Topsis { .. })
+    }
+
     /// True when a score is the sum of its criteria's `contribution`s.
     pub fn is_additive(&self) -> bool {
         matches!(self, Method::WeightedSum | Method::Owa { .. } | Method::Spotis)

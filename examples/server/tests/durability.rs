@@ -6,7 +6,7 @@ mod common;
 use common::{feedback as post, spawn_demo};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +34,7 @@ fn open_store(store: &std::path::Path) -> landopp_server::store::Store {
     }
 }
 
-fn spawn(store: &std::path::Path) -> (Child, String) {
+fn spawn(store: &std::path::Path) -> (common::Proc, String) {
     spawn_demo(store, database(store).as_deref())
 }
 

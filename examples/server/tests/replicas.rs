@@ -7,7 +7,7 @@
 mod common;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -28,7 +28,7 @@ fn import(url: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// A replica: the land and the records from the database, no data files.
-fn replica(url: &str, name: &str) -> (Child, String) {
+fn replica(url: &str, name: &str) -> (common::Proc, String) {
     common::spawn(
         &["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"],
         &[("LANDOPP_DATABASE_URL", url), ("LANDOPP_REPLICA", name)],
@@ -172,7 +172,7 @@ fn two_replicas_serve_one_database_and_follow_its_imports() {
 }
 
 /// A replica with a model registry directory of its own (a cache of the database's).
-fn replica_with_models(url: &str, name: &str, registry: &Path) -> (Child, String) {
+fn replica_with_models(url: &str, name: &str, registry: &Path) -> (common::Proc, String) {
     let r = registry.to_str().expect("UTF-8 path");
     common::spawn(
         &["--listen", "127.0.0.1:0", "--store", "/nonexistent/unused.db"],

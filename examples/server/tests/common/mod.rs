@@ -46,7 +46,31 @@ pub fn feedback(addr: &str, n: usize) -> Option<i64> {
 
 /// The real binary with `args` and `env` (plus the bootstrap key, quiet logs, no rate limits),
 /// and the address it listens on.
-pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+/// A spawned server process, killed and reaped when dropped: a test that fails half-way leaves
+/// no server behind (holding ports and database sessions).
+pub struct Proc(pub Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Proc, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_landopp-server"));
     cmd.args(args)
         .env("LANDOPP_BOOTSTRAP_ADMIN_KEY", KEY)
@@ -61,11 +85,11 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
     let addr = line.trim().rsplit("http://").next().expect("address").to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    (child, addr)
+    (Proc(child), addr)
 }
 
 /// The demo area on `store` (SQLite), or on `database_url` when given.
-pub fn spawn_demo(store: &Path, database_url: Option<&str>) -> (Child, String) {
+pub fn spawn_demo(store: &Path, database_url: Option<&str>) -> (Proc, String) {
     let s = store.to_str().expect("UTF-8 path");
     let env: Vec<(&str, &str)> = database_url.map(|u| ("LANDOPP_DATABASE_URL", u)).into_iter().collect();
     spawn(&["--demo", "--listen", "127.0.0.1:0", "--store", s], &env)
