@@ -34,8 +34,10 @@ tar -tzf "$OUT/landopp-$ver.tgz" | grep -q '\.node$' && { echo "the main package
 
 # a fresh project; the platform tarball satisfies the main package's optional dependency
 mkdir -p "$OUT/app" && cd "$OUT/app"
-npm init -y >/dev/null
-npm install --no-audit --no-fund --loglevel=error "$OUT/landopp-linux-x64-gnu-$ver.tgz" "$OUT/landopp-$ver.tgz"
+clean="env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin"
+$clean sh -c '! command -v cargo && ! command -v rustc' >/dev/null
+$clean npm init -y >/dev/null
+$clean npm install --no-audit --no-fund --loglevel=error "$OUT/landopp-linux-x64-gnu-$ver.tgz" "$OUT/landopp-$ver.tgz"
 cp "$ROOT/node/test/usage.ts" ./usage.ts   # it imports from 'landopp': here, the installed package
 cat > check.cjs <<'JS'
 const landopp = require('landopp')
@@ -50,8 +52,6 @@ if (!path.includes('node_modules/landopp-linux-x64-gnu/')) throw new Error(path)
 const fc = await landopp.readLayer(process.argv[2])
 console.log('import: landopp', landopp.version(), '—', fc.features.length, 'features read; addon from', path)
 JS
-clean="env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin"
-$clean sh -c '! command -v cargo && ! command -v rustc' >/dev/null
 $clean node check.cjs
 $clean node check.mjs "$ROOT/fixtures/slovenia/lulc_polygons.gpkg"
 # the typed usage file: type-checked against the installed package's declarations, then run (on

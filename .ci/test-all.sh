@@ -49,6 +49,7 @@ cargo clippy --locked -p landopp --no-default-features --all-targets -- -D warni
 cargo test --locked -p landopp --no-default-features --lib
 
 step "Rust crate: cargo publish --dry-run (the packaged crate builds alone), its doctests from the package, docs with -D warnings, the public API snapshot"
+cargo package --locked --allow-dirty --no-verify -q -p landopp   # the .crate file (publish --dry-run below verifies it builds)
 cargo publish --dry-run --locked --allow-dirty -q -p landopp
 ver=$(cargo pkgid -p landopp | sed 's/.*[#@]//')
 (cd "target/package/landopp-$ver" && CARGO_TARGET_DIR="$ROOT/target" cargo test --locked --doc -q)
@@ -80,7 +81,8 @@ rm -rf target/wheels target/wheel-venv
 ls target/wheels
 ls target/wheels/landopp-*-abi3-manylinux*.whl >/dev/null || { echo "the wheel has no manylinux abi3 tag" >&2; exit 1; }
 "$PY" -m venv target/wheel-venv
-target/wheel-venv/bin/python -m pip install -q target/wheels/landopp-*.whl
+# installed and used with no Rust toolchain on PATH (pip would build from source if the wheel did not fit)
+env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin target/wheel-venv/bin/python -m pip install -q --only-binary landopp target/wheels/landopp-*.whl
 env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin target/wheel-venv/bin/python .ci/wheel_smoke.py "$ROOT"
 step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"
 .venv/bin/python python/gen_types.py --check
