@@ -9,14 +9,16 @@ if [ ! -d "$SNAP/crates" ]; then
   [ "${CI:-}" = "true" ] && { echo "the advisory snapshot $SNAP is missing (CI=true)" >&2; exit 1; }
   echo "SKIPPED: cargo deny (no advisory snapshot at $SNAP)"; exit 0
 fi
-command -v cargo-deny >/dev/null 2>&1 || cargo install --locked -q cargo-deny@0.20.2
+# the version pinned here names the database folder below
+cargo deny --version 2>/dev/null | grep -q ' 0\.20\.2$' || cargo install --locked -q cargo-deny@0.20.2
 # cargo-deny reads a database as a git checkout named after its URL: the snapshot (files only) is
 # committed once into a scratch repository with the snapshot's date, so staleness is measured
 # from it, not from today
 DBS=$(mktemp -d); trap 'rm -rf "$DBS"' EXIT
 DB="$DBS/advisory-db-3157b0e258782691"
 cp -r "$SNAP" "$DB"
-date=$(grep -o -m1 '([0-9]\{4\}-[0-9][0-9]-[0-9][0-9])' "$SNAP/PROVENANCE.md" | tr -d '()')
+date=$(grep -o -m1 '([0-9]\{4\}-[0-9][0-9]-[0-9][0-9])' "$SNAP/PROVENANCE.md" | tr -d '()') || true
+[ -n "$date" ] || { echo "no snapshot date (YYYY-MM-DD) in $SNAP/PROVENANCE.md" >&2; exit 1; }
 (cd "$DB" && git init -q && git add -A && GIT_AUTHOR_DATE="${date}T00:00:00Z" GIT_COMMITTER_DATE="${date}T00:00:00Z" \
   git -c user.name=snapshot -c user.email=snapshot@localhost commit -q -m "RustSec advisory-db snapshot ${date}")
 cargo fetch --locked -q

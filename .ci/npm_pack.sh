@@ -35,7 +35,8 @@ tar -tzf "$OUT/landopp-$ver.tgz" | grep -q '\.node$' && { echo "the main package
 # a fresh project; the platform tarball satisfies the main package's optional dependency
 mkdir -p "$OUT/app" && cd "$OUT/app"
 clean="env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin"
-$clean sh -c '! command -v cargo && ! command -v rustc' >/dev/null
+$clean sh -c '! command -v cargo && ! command -v rustc' >/dev/null \
+  || { echo "cargo or rustc is on the clean PATH (/usr/local/bin:/usr/bin:/bin): the check would prove nothing" >&2; exit 1; }
 $clean npm init -y >/dev/null
 $clean npm install --no-audit --no-fund --loglevel=error "$OUT/landopp-linux-x64-gnu-$ver.tgz" "$OUT/landopp-$ver.tgz"
 cp "$ROOT/node/test/usage.ts" ./usage.ts   # it imports from 'landopp': here, the installed package

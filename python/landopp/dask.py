@@ -4,7 +4,8 @@ Parcels are partitioned spatially (contiguous runs along a Hilbert curve, so a p
 compact area) as a ``dask_geopandas.GeoDataFrame``; each partition runs the same landopp calls as
 a single process, in its worker. Every parcel belongs to exactly one partition, and every feature
 of a parcel depends on that parcel and the layers only, so the result equals the single-process
-run exactly, parcels on partition edges included. Needs ``dask[dataframe]``, ``distributed`` and
+run exactly, parcels on partition edges included. Each partition reads the rasters it needs
+whole (windowed reads are not built yet): a worker needs the memory of the largest raster. Needs ``dask[dataframe]``, ``distributed`` and
 ``dask-geopandas`` (``pip install "dask[dataframe]" distributed dask-geopandas``).
 
 >>> from distributed import Client, LocalCluster                                   # doctest: +SKIP
@@ -89,13 +90,20 @@ def _columns(part: Any) -> Any:
     return pd.Series([list(part.columns)])
 
 
-def _conform(part: Any, columns: list[str]) -> Any:
-    """A partition with every partition's columns: a class share its parcels never meet is 0
-    (as one process writes it for a parcel outside the class), anything else missing is NaN."""
-    for c in columns:
+def _conform(part: Any, meta: Any) -> Any:
+    """A partition with every partition's columns, in ``meta``'s dtypes (a copy: the persisted
+    partition is shared): a class share its parcels never meet is 0 (as one process writes it
+    for a parcel outside the class), anything else missing is missing."""
+    import pandas as pd
+
+    part = part.copy()
+    for c in meta.columns:
         if c not in part.columns:
-            part[c] = 0.0 if c.endswith("_share") else float("nan")
-    return part[columns]
+            fill = 0.0 if c.endswith("_share") else None
+            part[c] = pd.Series(fill, index=part.index, dtype=meta[c].dtype)
+        elif part[c].dtype != meta[c].dtype and c != "geometry":
+            part[c] = part[c].astype(meta[c].dtype)
+    return part[list(meta.columns)]
 
 
 def features(spec: Any, *, npartitions: int = 8, parcels: Any = None) -> Any:
@@ -108,8 +116,15 @@ def features(spec: Any, *, npartitions: int = 8, parcels: Any = None) -> Any:
     its share as 0. Categorical features come back as text."""
     import pandas as pd
 
+    from .exceptions import InvalidInputError
+
     s = _landopp.feature_spec(spec)  # checked here, paths absolute for the workers
     ddf = parcels if parcels is not None else partition(s, npartitions=npartitions)
+    if s.get("work_crs") is None and ddf.crs is not None and ddf.crs.is_geographic:
+        # one process measures in the UTM zone of the whole layer's centre; a partition would
+        # pick its own centre's zone and measure differently near zone edges
+        raise InvalidInputError("these parcels are in a geographic CRS: give the spec a work_crs (a metric CRS, "
+                                "e.g. their UTM zone) so every partition measures in the same one")
     sample = ddf.head(1, npartitions=-1)
     meta = _partition_features(sample, s, None).iloc[:0]
     raw = ddf.map_partitions(_partition_features, s, None, meta=meta, enforce_metadata=False,
@@ -122,7 +137,8 @@ def features(spec: Any, *, npartitions: int = 8, parcels: Any = None) -> Any:
     for c in columns:
         if c not in full.columns:
             full[c] = pd.Series(dtype="float64")
-    return raw.map_partitions(_conform, columns, meta=full[columns])
+    full = full[columns]
+    return raw.map_partitions(_conform, full, meta=full)
 
 
 def _partition_scores(part: Any, profile: Any) -> Any:
@@ -142,6 +158,10 @@ def score(ddf: Any, profile: Profile | str | PathLike) -> Any:
 
     from .exceptions import InvalidInputError
 
+    if isinstance(profile, (str, os.PathLike)) and os.path.isfile(profile):
+        # read here: a worker's working directory is not the client's
+        with open(profile, encoding="utf-8") as f:
+            profile = f.read()
     if _landopp.profile_depends_on_candidates(profile):
         raise InvalidInputError("this profile's method scores a parcel against the whole candidate set (TOPSIS): "
                                 "score it in one process (landopp.score) or use a per-parcel method")
@@ -175,15 +195,25 @@ def predict(ddf: Any, model: Any) -> Any:
                               meta=pd.Series(dtype="float64", name="prediction", index=ddf._meta.index))
 
 
+def _partition_top(part: Any, k: int, column: str) -> Any:
+    if "excluded" in part.columns:
+        part = part[~part["excluded"].astype(bool)]
+    part = part.assign(_id=part.index.astype(str)).sort_values([column, "_id"], ascending=[False, True])
+    return part.head(k).drop(columns="_id")
+
+
 def top_k(ddf: Any, k: int, column: str = "score") -> Any:
     """The ``k`` parcels with the largest ``column`` over every partition, best first, ranked 1..k
-    (ties by parcel id), as a pandas DataFrame. Each partition sends its own top ``k``; nothing
-    else is collected. Excluded parcels are left out when an ``excluded`` column exists."""
-    if "excluded" in ddf.columns:
-        ddf = ddf[~ddf["excluded"]]
-    best = ddf.nlargest(int(k), column).compute()
+    (ties broken by parcel id, the same way in every partition and across them), as a pandas
+    DataFrame. Each partition sends its own top ``k``; nothing else is collected. Excluded
+    parcels are left out when an ``excluded`` column exists."""
+    import pandas as pd
+
+    k = int(k)
+    parts = ddf.map_partitions(_partition_top, k, column, meta=ddf._meta).compute()
+    best = pd.DataFrame(parts)
     best = best.assign(_id=best.index.astype(str)).sort_values([column, "_id"], ascending=[False, True])
-    best = best.drop(columns="_id").head(int(k))
+    best = best.drop(columns="_id").head(k)
     best["rank"] = range(1, len(best) + 1)
     return best
 

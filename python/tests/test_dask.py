@@ -95,23 +95,29 @@ def test_features_scores_predictions_and_top_k_equal_one_process(client):
 
 
 def test_a_worker_killed_mid_run_loses_nothing(client, shared):
+    import threading
+
     spec = ROOT / "benches/compare/city_features.json"
     single = landopp.features(spec)
-    ddf = ld.features(spec, npartitions=12)
-    future = client.compute(ddf)
-    # wait for the first partitions to finish, then kill a worker that is busy
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        busy = {w: ts for w, ts in client.processing().items() if ts}
-        done = sum(1 for k in client.who_has().values() if k)
-        if busy and done >= 1:
-            break
-        time.sleep(0.05)
-    assert not future.done(), "the run ended before a worker could be killed: give it more partitions"
-    pids = client.run(os.getpid)
-    victim = next(iter(busy))
-    os.kill(pids[victim], signal.SIGKILL)
-    got = future.result(timeout=300)
+    killed: dict[str, str] = {}
+
+    def kill_a_busy_worker() -> None:
+        # as soon as a worker is running a partition's features, SIGKILL it (its nanny restarts
+        # it; the scheduler runs the lost partitions again)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            for w, keys in client.processing().items():
+                if any("_partition_features" in str(k) for k in keys):
+                    os.kill(client.run(os.getpid)[w], signal.SIGKILL)
+                    killed["worker"] = w
+                    return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=kill_a_busy_worker)
+    t.start()
+    got = ld.features(spec, npartitions=12).compute()
+    t.join()
+    assert killed, "no worker was running a partition: nothing was killed"
     same(got.drop(columns="geometry"), single)
 
 

@@ -362,8 +362,14 @@ impl Models {
             }
         }
         for v in local.iter().filter(|v| !stored.contains(v)) {
-            let m = self.stored(v)?;
-            db.run_sync(|c| store::models::add(c, &m, &actor))?;
+            // one version that cannot be stored must not stop following production
+            let pushed = self
+                .stored(v)
+                .map_err(Failure::from)
+                .and_then(|m| db.run_sync(|c| store::models::add(c, &m, &actor)).map_err(Failure::from));
+            if let Err(e) = pushed {
+                tracing::warn!(model_version = %v, error = %e, "a local model could not be stored in the database: retried at the next look");
+            }
         }
         let current = self.production();
         match db.run_sync(store::models::production)? {
@@ -401,6 +407,12 @@ impl Models {
             return Ok(Uploaded::Refused(e));
         }
         let v = m.card.model_version.clone();
+        // a version the registry cannot file (its name) is refused before anything is stored
+        if let Err(e) = self.registry.model_path(&v) {
+            if e.kind() == landopp::ErrorKind::InvalidInput {
+                return Ok(Uploaded::Refused(e));
+            }
+        }
         let _one = self.promoting.lock().unwrap_or_else(|e| e.into_inner());
         if self.registered(&v)? {
             return Ok(Uploaded::Exists(v));

@@ -1368,6 +1368,9 @@ async fn models_upload_and_retrain_on_feedback() {
     assert_ne!(tampered, text);
     as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&tampered)).await.problem(422, "INTEGRITY");
     as_key(s.addr, &s.admin, "POST", "/v1/models", Some(r#"{"format": "other"}"#)).await.problem(422, "FORMAT");
+    // a version name the registry cannot file is refused before anything is stored
+    let badly_named = model_file("has spaces/and slash", 4);
+    as_key(s.addr, &s.admin, "POST", "/v1/models", Some(&badly_named)).await.problem(422, "INVALID_INPUT");
     let mut t = landopp::FeatureTable::new(l.index.features().ids().to_vec());
     t.add_column("unserved", vec![1.0; t.len()], Default::default()).expect("col");
     t.add_column("y", (0..t.len()).map(|i| (i % 2) as f64).collect(), Default::default()).expect("col");
