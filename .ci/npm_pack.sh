@@ -34,11 +34,9 @@ tar -tzf "$OUT/landopp-$ver.tgz" | grep -q '\.node$' && { echo "the main package
 
 # a fresh project; the platform tarball satisfies the main package's optional dependency
 mkdir -p "$OUT/app" && cd "$OUT/app"
-clean="env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin"
-$clean sh -c '! command -v cargo && ! command -v rustc' >/dev/null \
-  || { echo "cargo or rustc is on the clean PATH (/usr/local/bin:/usr/bin:/bin): the check would prove nothing" >&2; exit 1; }
-$clean npm init -y >/dev/null
-$clean npm install --no-audit --no-fund --loglevel=error "$OUT/landopp-linux-x64-gnu-$ver.tgz" "$OUT/landopp-$ver.tgz"
+source "$ROOT/.ci/clean-env.sh"
+"${clean[@]}" npm init -y >/dev/null
+"${clean[@]}" npm install --no-audit --no-fund --loglevel=error "$OUT/landopp-linux-x64-gnu-$ver.tgz" "$OUT/landopp-$ver.tgz"
 cp "$ROOT/node/test/usage.ts" ./usage.ts   # it imports from 'landopp': here, the installed package
 cat > check.cjs <<'JS'
 const landopp = require('landopp')
@@ -53,11 +51,11 @@ if (!path.includes('node_modules/landopp-linux-x64-gnu/')) throw new Error(path)
 const fc = await landopp.readLayer(process.argv[2])
 console.log('import: landopp', landopp.version(), '—', fc.features.length, 'features read; addon from', path)
 JS
-$clean node check.cjs
-$clean node check.mjs "$ROOT/fixtures/slovenia/lulc_polygons.gpkg"
+"${clean[@]}" node check.cjs
+"${clean[@]}" node check.mjs "$ROOT/fixtures/slovenia/lulc_polygons.gpkg"
 # the typed usage file: type-checked against the installed package's declarations, then run (on
 # the repository's fixtures)
-$clean node "$ROOT/node/node_modules/typescript/bin/tsc" --strict --target es2022 --module nodenext \
+"${clean[@]}" node "$ROOT/node/node_modules/typescript/bin/tsc" --strict --target es2022 --module nodenext \
   --moduleResolution nodenext --skipLibCheck --types node --typeRoots "$ROOT/node/node_modules/@types" --outDir out usage.ts
-(cd "$ROOT" && $clean node "$OUT/app/out/usage.js")
+(cd "$ROOT" && "${clean[@]}" node "$OUT/app/out/usage.js")
 echo "npm packages: packed, installed into a fresh project, required, imported and type-checked with no Rust toolchain on PATH"

@@ -82,10 +82,9 @@ ls target/wheels
 ls target/wheels/landopp-*-abi3-manylinux*.whl >/dev/null || { echo "the wheel has no manylinux abi3 tag" >&2; exit 1; }
 "$PY" -m venv target/wheel-venv
 # installed and used with no Rust toolchain on PATH (pip would build from source if the wheel did not fit)
-env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin sh -c '! command -v cargo && ! command -v rustc' >/dev/null \
-  || { echo "cargo or rustc is on the clean PATH: the wheel check would prove nothing" >&2; exit 1; }
-env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin target/wheel-venv/bin/python -m pip install -q --only-binary landopp target/wheels/landopp-*.whl
-env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin target/wheel-venv/bin/python .ci/wheel_smoke.py "$ROOT"
+source .ci/clean-env.sh
+"${clean[@]}" target/wheel-venv/bin/python -m pip install -q --only-binary landopp target/wheels/landopp-*.whl
+"${clean[@]}" target/wheel-venv/bin/python .ci/wheel_smoke.py "$ROOT"
 step "Python: landopp.types (TypedDicts generated from the Rust types) is up to date"
 .venv/bin/python python/gen_types.py --check
 step "Python: the dependency trees' licences (npm lockfiles, the package's Python requirements)"

@@ -357,7 +357,10 @@ impl Models {
         let local: std::collections::BTreeSet<String> =
             self.registry.list()?.into_iter().map(|c| c.model_version).collect();
         for v in stored.iter().filter(|v| !local.contains(*v)) {
-            if let Err(e) = self.pull(db, v) {
+            // copied and kept loaded, as the replica that took the upload keeps it: a request
+            // naming the version is answered by every replica
+            let copied = self.pull(db, v).and_then(|_| self.load(v, features).map_err(Failure::from));
+            if let Err(e) = copied {
                 tracing::error!(model_version = %v, error = %e, "a model in the database does not load: left out");
             }
         }

@@ -232,6 +232,10 @@ fn models_live_in_the_database_and_every_replica_follows_them() {
     });
     let (s, r) = http(&addr_a, "POST", "/v1/models/predict", Some(&predict));
     assert_eq!(s, 400, "no production model yet: {r}");
+    // the version by name, on the replica that did not take the upload
+    let named = format!(r#"{{"parcel_ids": ["{id}"], "model_version": "shared-1"}}"#);
+    let (s, r) = http(&addr_b, "POST", "/v1/models/predict", Some(&named));
+    assert_eq!((s, &r[0]["model_version"]), (200, &serde_json::json!("shared-1")), "{r}");
 
     // a promotion on b is the database's production, and a follows without a restart
     let (s, r) = http(&addr_b, "POST", "/v1/models/shared-1/promote", None);
