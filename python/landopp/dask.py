@@ -58,18 +58,17 @@ def partition(spec: Any, *, npartitions: int = 8) -> Any:
     return dgpd.from_geopandas(gdf, npartitions=max(1, min(int(npartitions), len(gdf))), sort=False)
 
 
-def _partition_features(part: Any, spec: dict[str, Any], columns: list[str] | None) -> Any:
+def _partition_features(part: Any, spec: dict[str, Any]) -> Any:
     """One partition's features: its parcels written to a GeoPackage of the worker's own, the
-    spec run on it. Categorical columns come back as text (partitions see different categories)."""
+    spec run on it. Categorical columns come back as text (partitions see different categories);
+    an empty partition gives the geometry only (:func:`_conform` adds the rest)."""
     import geopandas as gpd
     import pandas as pd
 
     from . import features, write_layer
 
     if len(part) == 0:
-        out = gpd.GeoDataFrame({c: pd.Series(dtype="float64") for c in columns or []},
-                               geometry=gpd.GeoSeries([], crs=part.crs), index=part.index)
-        return out
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=part.crs), index=part.index)
     with tempfile.TemporaryDirectory(prefix="landopp-dask-") as d:
         path = os.path.join(d, "parcels.gpkg")
         layer = part.drop(columns=[c for c in ("geometry_status",) if c in part.columns]).reset_index()
@@ -126,8 +125,8 @@ def features(spec: Any, *, npartitions: int = 8, parcels: Any = None) -> Any:
         raise InvalidInputError("these parcels are in a geographic CRS: give the spec a work_crs (a metric CRS, "
                                 "e.g. their UTM zone) so every partition measures in the same one")
     sample = ddf.head(1, npartitions=-1)
-    meta = _partition_features(sample, s, None).iloc[:0]
-    raw = ddf.map_partitions(_partition_features, s, None, meta=meta, enforce_metadata=False,
+    meta = _partition_features(sample, s).iloc[:0]
+    raw = ddf.map_partitions(_partition_features, s, meta=meta, enforce_metadata=False,
                              align_dataframes=False).persist()
     seen: list[str] = []
     for cols in raw.map_partitions(_columns, meta=(None, "object"), enforce_metadata=False).compute():
