@@ -1,5 +1,6 @@
 //! Map tiles on 1,064,300 parcels (Bangor's real parcels and features replicated 100×): parcel
-//! vector tiles at zoom 14 and the zoom 10 overview, and hillshade tiles from Bangor's 10 m DEM.
+//! vector tiles at zoom 14 and the zoom 10 overview, score PNG tiles at zoom 10 (the dashboard's
+//! overview), the detail zoom, and hillshade tiles from Bangor's 10 m DEM.
 //! Besides criterion's figures for one tile of each kind, prints p50 / p95 over 200 tiles at
 //! deterministic random places (the targets are p95 figures).
 
@@ -7,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use landopp::crs::{Crs, Transformer};
 use landopp::search::SearchIndex;
 use landopp::terrain::TerrainOptions;
-use landopp::tiles::{hillshade_tile, tile_of, ParcelTileOptions, TileId};
+use landopp::tiles::{hillshade_tile, tile_of, ParcelTileOptions, ScoreTileOptions, TileId};
 use landopp::Raster;
 use landopp_benches::{bangor_x100, bench_profile, shared_data};
 use std::hint::black_box;
@@ -72,6 +73,17 @@ fn bench(c: &mut Criterion) {
             &format!(", mean {:.0} kB, {feats} non-empty", bytes as f64 / n as f64 / 1e3),
         );
     }
+    let so = ScoreTileOptions::default();
+    let mut ms = Vec::new();
+    for t in tiles(area, 10, 100, 17) {
+        let t0 = Instant::now();
+        black_box(idx.score_png(t, &scores, &so).expect("tile"));
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    percentiles("score PNG tile z10 (1 M parcels, every parcel painted)", ms, "");
+    let t0 = Instant::now();
+    let dz = idx.detail_zoom(2_000).expect("zoom");
+    eprintln!("detail zoom (≤ 2,000 parcels a tile): {dz}, in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
     let busy = |z: u32| {
         tiles(area, z, 50, 99)
             .into_iter()
@@ -85,6 +97,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("parcel_tile_z10_busiest_of_50", |b| {
         b.iter(|| black_box(idx.parcel_tile(t10, Some(&scores), &opts).expect("tile")))
+    });
+    g.bench_function("score_png_z10_busiest_of_50", |b| {
+        b.iter(|| black_box(idx.score_png(t10, &scores, &so).expect("tile")))
     });
     let dem = shared_data().map(|d| d.join("bangor_me/dem_tin_from_spot_elevations_10m_DERIVED.tif"));
     if let Some(dem) = dem.and_then(|p| Raster::read(p).ok()) {

@@ -11,8 +11,11 @@
 //     gdaldem per tile is a process per tile);
 //   - the dashboard in headless chromium on the 1 M parcels: first meaningful paint (API key in →
 //     map idle with tiles) and a weight slider moved → list re-ranked and map redrawn.
+//   - score PNG tiles `/v1/tiles/scores/...` at z10 (the dashboard's overview below its detail
+//     zoom; no reference: PostGIS has no raster tile of polygons);
 // Interleaved runs (landopp pass, PostGIS pass), median of the runs' p50 / p95.
 // Usage: node benches/compare/tiles_compare.mjs INPUTS_DIR [RUNS=5]
+// (LANDOPP_BENCH_ONLY=browser: the score tiles and the browser figures only, without PostGIS)
 // Needs: release build (cargo build --release -p landopp-server), local PostgreSQL 15 + PostGIS
 // (run as root: databases are made as postgres), the dashboard built (examples/server/web:
 // npm ci && npm run build) and Debian's chromium for the browser figures.
@@ -79,8 +82,9 @@ try {
 
   // --- the same parcels, features and scores in PostGIS ------------------------------------------
   // (LANDOPP_BENCH_REUSE_DB=1: keep the bench_tiles database of an earlier run)
+  const browserOnly = process.env.LANDOPP_BENCH_ONLY === 'browser'
   const reuse = process.env.LANDOPP_BENCH_REUSE_DB === '1' && psql('postgres', `-c "SELECT 1 FROM pg_database WHERE datname = 'bench_tiles'"`).includes('1')
-  if (!reuse) {
+  if (!reuse && !browserOnly) {
     psql('postgres', `-c "SELECT 1"`)
     execFileSync('su', ['postgres', '-c', `psql -qc "DROP DATABASE IF EXISTS bench_tiles WITH (FORCE)" -c "CREATE DATABASE bench_tiles"`])
     psql('bench_tiles', '-c "CREATE EXTENSION postgis"')
@@ -92,7 +96,7 @@ try {
     execFileSync(bin, ['migrate', '--database-url', url], { stdio: ['ignore', 'ignore', 'inherit'] })
     execFileSync(bin, ['import', join(inputs, 'parcels_x100.gpkg'), '--id-field', 'pid', '--attributes', cols.join(','), '--profile', join(inputs, 'profile.json'), '--database-url', url], { stdio: ['ignore', 'ignore', 'inherit'] })
   }
-  psql('bench_tiles', '-c "ANALYZE"')
+  if (!browserOnly) psql('bench_tiles', '-c "ANALYZE"')
 
   // --- the tiles: random places over the parcels' extent, kept where there are parcels ----------
   const pick = async (z, n, seed) => {
@@ -106,6 +110,7 @@ try {
     return out
   }
   const sets = [['z14', await pick(14, 200, 14)], ['z10', await pick(10, 40, 10)]]
+  console.log(`detail zoom (vector tiles from): ${land.detail_zoom}`)
   const demTiles = []
   {
     // hillshade tiles over the DEM: the first copy of the city (Bangor itself), where the DEM is
@@ -139,17 +144,23 @@ try {
     for (const t of tiles) { const t0 = now(); await fetchTile(`/v1/tiles/${kind}/${t.join('/')}.${ext}`); ms.push(now() - t0) }
     return ms
   }
-  for (const [label, tiles] of sets) {
+  for (const [label, tiles] of browserOnly ? [] : sets) {
     const lo = []; const pg = []
     for (let i = 0; i < RUNS; i++) { lo.push(await loPass(tiles)); pg.push(pgPass(tiles)) }
     const m = (runs, p) => median(runs.map((r) => pct(r, p)))
     rows.push([`parcel MVT tile ${label} (${tiles.length} non-empty tiles), p50`, m(lo, 50), m(pg, 50)])
     rows.push([`parcel MVT tile ${label}, p95`, m(lo, 95), m(pg, 95)])
   }
+  const sc = []
+  for (let i = 0; i < RUNS; i++) sc.push(await loPass(sets[1][1], 'scores', 'png'))
+  rows.push([`score PNG tile z10 (the same ${sets[1][1].length} tiles), p50`, median(sc.map((r) => pct(r, 50))), null])
+  rows.push(['score PNG tile z10, p95', median(sc.map((r) => pct(r, 95))), null])
   const hs = []
-  for (let i = 0; i < RUNS; i++) hs.push(await loPass(demTiles, 'hillshade', 'png'))
-  rows.push(['hillshade PNG tile z14 (Bangor 10 m DEM), p50', median(hs.map((r) => pct(r, 50))), null])
-  rows.push(['hillshade PNG tile z14, p95', median(hs.map((r) => pct(r, 95))), null])
+  for (let i = 0; i < (browserOnly ? 0 : RUNS); i++) hs.push(await loPass(demTiles, 'hillshade', 'png'))
+  if (hs.length) {
+    rows.push(['hillshade PNG tile z14 (Bangor 10 m DEM), p50', median(hs.map((r) => pct(r, 50))), null])
+    rows.push(['hillshade PNG tile z14, p95', median(hs.map((r) => pct(r, 95))), null])
+  }
 
   // --- the dashboard in a browser on the 1 M parcels ---------------------------------------------
   const webRequire = createRequire(join(root, 'examples', 'server', 'web', 'package.json'))
@@ -167,6 +178,7 @@ try {
       await page.click('#key-btn')
       await page.waitForFunction(() => window.__landopp?.mapReady === true, null, { timeout: 60000 })
       paints.push(now() - t0)
+      if (i === 0) await page.screenshot({ path: join(root, 'target', 'dashboard-1m-overview.png') })
       await page.click('#search-btn')
       await page.waitForFunction(() => document.querySelectorAll('#results li').length >= 5, null, { timeout: 60000 })
       const [searches, red] = await page.evaluate(() => [window.__landopp.searches, window.__landopp.redraws || 0])

@@ -4,6 +4,10 @@
 //! - Mapbox Vector Tiles (MVT 2.1) of parcels with their score, rank, exclusion and criteria
 //!   ([`crate::search::SearchIndex::parcel_tile`]), clipped to the tile plus a buffer, quantised
 //!   to the tile's extent and simplified per zoom;
+//! - score raster tiles: every parcel painted in its score's colour
+//!   ([`crate::search::SearchIndex::score_tile`]), the overview of zooms where vector tiles
+//!   would hold too many parcels to draw at once
+//!   ([`crate::search::SearchIndex::detail_zoom`]), encoded as PNG ([`png_rgba`]);
 //! - raster tiles warped from a DEM to the tile grid by nearest neighbour, as `gdalwarp -r near`
 //!   does ([`warp_to_tile`]), and the hillshade of the warped DEM, equal to `gdaldem hillshade` on
 //!   it ([`hillshade_tile`]), encoded as PNG ([`png_gray`]).
@@ -18,11 +22,13 @@ mod mvt;
 mod parcels;
 mod png;
 mod raster;
+mod scores;
 
 pub use mvt::{MvtLayer, MvtValue};
 pub use parcels::ParcelTileOptions;
-pub use png::png_gray;
+pub use png::{png_gray, png_rgba};
 pub use raster::{hillshade_png, hillshade_tile, tile_of, warp_to_tile, TILE_CELLS};
+pub use scores::ScoreTileOptions;
 
 use crate::error::{Error, Result};
 use std::f64::consts::PI;

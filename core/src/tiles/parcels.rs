@@ -49,6 +49,9 @@ impl Default for ParcelTileOptions {
     }
 }
 
+/// Rows with their bounding boxes (`[xmin, ymin, xmax, ymax]`, the index's CRS).
+pub(super) type RowBoxes = Vec<(usize, [f64; 4])>;
+
 /// Polygons of one parcel in tile units (exterior then holes, open, MVT-oriented).
 type TilePolys = Vec<Vec<Vec<[i32; 2]>>>;
 
@@ -240,14 +243,14 @@ impl SearchIndex {
         Ok(self.extent_in(&Crs::wgs84()).map(|e| [e.min().x, e.min().y, e.max().x, e.max().y]))
     }
 
-    /// Rows whose bounding box meets the tile (grown by its buffer) and is not under the size
-    /// limit, with the envelope of their boxes; `None` when the tile is away from the parcels.
-    fn tile_candidates(&self, tile: TileId, opts: &ParcelTileOptions) -> Result<Option<(Vec<usize>, [f64; 4])>> {
+    /// Rows whose bounding box meets the tile grown by `grow` (Web Mercator metres), with their
+    /// boxes, and the latitude of the tile's centre (radians); `None` when the tile is away from
+    /// the parcels.
+    pub(super) fn rows_under(&self, tile: TileId, grow: f64) -> Result<Option<(f64, RowBoxes)>> {
         let Some(d) = self.bounds_wgs84()? else {
             return Ok(None);
         };
         let b = tile.bounds();
-        let grow = tile.size() * f64::from(opts.buffer) / f64::from(opts.extent);
         let (w, s) = from_mercator(b[0] - grow, b[1] - grow);
         let (e, n) = from_mercator(b[2] + grow, b[3] + grow);
         let r = [w.max(d[0]), s.max(d[1]), e.min(d[2]), n.min(d[3])];
@@ -257,17 +260,32 @@ impl SearchIndex {
         let mut ring = geo_types::Geometry::Polygon(crate::search::densified_box(r, 16));
         Transformer::new(&Crs::wgs84(), &self.crs)?.transform_geometry(&mut ring)?;
         let Some(q) = geo::BoundingRect::bounding_rect(&ring) else { return Ok(None) };
-        // a unit of the tile in the index's units, at the tile's centre latitude
-        let lat = ((r[1] + r[3]) / 2.0).to_radians();
-        let unit = tile.size() / f64::from(opts.extent) * lat.cos() / self.unit_m;
-        let min = opts.min_size * unit;
-        let mut found: Vec<(f64, usize, [f64; 4])> = self
+        let found = self
             .tree
             .locate_in_envelope_intersecting(&AABB::from_corners(q.min().into(), q.max().into()))
-            .filter_map(|en| {
+            .map(|en| {
                 let (l, u) = (en.env.lower(), en.env.upper());
-                let size = (u[0] - l[0]).max(u[1] - l[1]);
-                (size >= min).then_some((size, en.idx, [l[0], l[1], u[0], u[1]]))
+                (en.idx, [l[0], l[1], u[0], u[1]])
+            })
+            .collect();
+        Ok(Some((((r[1] + r[3]) / 2.0).to_radians(), found)))
+    }
+
+    /// Rows whose bounding box meets the tile (grown by its buffer) and is not under the size
+    /// limit, with the envelope of their boxes; `None` when the tile is away from the parcels.
+    fn tile_candidates(&self, tile: TileId, opts: &ParcelTileOptions) -> Result<Option<(Vec<usize>, [f64; 4])>> {
+        let grow = tile.size() * f64::from(opts.buffer) / f64::from(opts.extent);
+        let Some((lat, rows)) = self.rows_under(tile, grow)? else {
+            return Ok(None);
+        };
+        // a unit of the tile in the index's units, at the tile's centre latitude
+        let unit = tile.size() / f64::from(opts.extent) * lat.cos() / self.unit_m;
+        let min = opts.min_size * unit;
+        let mut found: Vec<(f64, usize, [f64; 4])> = rows
+            .into_iter()
+            .filter_map(|(idx, e)| {
+                let size = (e[2] - e[0]).max(e[3] - e[1]);
+                (size >= min).then_some((size, idx, e))
             })
             .collect();
         if found.len() > opts.max_features {

@@ -1,8 +1,9 @@
-//! A small PNG writer for 8-bit grey tiles (hillshade), with one grey value transparent.
+//! A small PNG writer for tiles: 8-bit grey (hillshade) with one grey value transparent, and
+//! 8-bit RGBA (score tiles).
 
 use flate2::write::ZlibEncoder;
 use flate2::{Compression, Crc};
-use ndarray::Array2;
+use ndarray::{Array2, Array3};
 use std::io::Write;
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -39,6 +40,43 @@ pub fn png_gray(cells: &Array2<u8>, transparent: Option<u8>) -> Vec<u8> {
         }
     }
     let mut z = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::fast());
+    // writing to a Vec cannot fail
+    let _ = z.write_all(&raw);
+    let idat = z.finish().unwrap_or_default();
+    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Encode an RGBA image (`height × width × 4`, 8 bits a channel, alpha not premultiplied) as
+/// PNG, rows with the `Up` filter and fast deflate.
+pub fn png_rgba(cells: &Array3<u8>) -> Vec<u8> {
+    let (h, w, _) = cells.dim();
+    let bands = cells.dim().2.min(4);
+    let mut out = Vec::with_capacity(h * w + 128);
+    out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&(w as u32).to_be_bytes());
+    ihdr.extend_from_slice(&(h as u32).to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8 bits, RGBA, deflate, adaptive filters, no interlace
+    chunk(&mut out, b"IHDR", &ihdr);
+    let stride = w * 4;
+    let mut raw = Vec::with_capacity(h * (stride + 1));
+    let mut prev = vec![0u8; stride];
+    let mut line = vec![0u8; stride];
+    for r in 0..h {
+        for c in 0..w {
+            for k in 0..4 {
+                line[c * 4 + k] = if k < bands { cells[(r, c, k)] } else { 255 };
+            }
+        }
+        raw.push(2); // Up
+        for (i, v) in line.iter().enumerate() {
+            raw.push(v.wrapping_sub(prev[i]));
+        }
+        std::mem::swap(&mut prev, &mut line);
+    }
+    let mut z = ZlibEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
     // writing to a Vec cannot fail
     let _ = z.write_all(&raw);
     let idat = z.finish().unwrap_or_default();

@@ -406,6 +406,10 @@ pub struct LandInfo {
     pub data_version: i64,
     /// A hillshade basemap is served (`/v1/tiles/hillshade/...`).
     pub hillshade: bool,
+    /// The first zoom at which no vector tile holds more than 2,000 parcels: a map shows score
+    /// raster tiles (`/v1/tiles/scores/...`) below it and vector tiles of every parcel
+    /// (`/v1/tiles/parcels/...`) from it.
+    pub detail_zoom: u32,
 }
 
 /// A feature column.

@@ -49,7 +49,12 @@ pub struct Land {
     scoring: Mutex<()>,
     /// Rank stability of each profile (computed on first request).
     stability: Mutex<BTreeMap<String, Arc<landopp::scoring::Sensitivity>>>,
+    /// [`Land::detail_zoom`] (computed on first request).
+    detail_zoom: std::sync::OnceLock<u32>,
 }
+
+/// At most this many parcels a vector tile at the zooms a map draws them as vectors.
+pub const DETAIL_PARCELS: usize = 2_000;
 
 /// What-if scores kept (each holds a score, rank and flag per parcel: ~17 MB a million).
 const WHAT_IFS_KEPT: usize = 4;
@@ -201,6 +206,7 @@ impl Land {
             what_ifs: Mutex::default(),
             scoring: Mutex::default(),
             stability: Mutex::default(),
+            detail_zoom: std::sync::OnceLock::new(),
         })
     }
 
@@ -359,6 +365,21 @@ impl Land {
             v.remove(0);
         }
         Ok(Some(r))
+    }
+    /// The first zoom at which no vector tile holds more than [`DETAIL_PARCELS`] parcels
+    /// ([`SearchIndex::detail_zoom`]) when already computed.
+    pub fn detail_zoom_known(&self) -> Option<u32> {
+        self.detail_zoom.get().copied()
+    }
+
+    /// [`Land::detail_zoom`] computed (a sort of every parcel the first time: call off the
+    /// async threads).
+    pub fn detail_zoom(&self) -> Result<u32> {
+        if let Some(z) = self.detail_zoom.get() {
+            return Ok(*z);
+        }
+        let z = self.index.detail_zoom(DETAIL_PARCELS)?;
+        Ok(*self.detail_zoom.get_or_init(|| z))
     }
 
     /// Rank stability of a served profile's parcels when each weight moves by ±20 % in turn

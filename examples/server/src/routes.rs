@@ -238,6 +238,21 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/v1/tiles/scores/{z}/{x}/{y}",
+        role: Some(Role::Viewer),
+        id: "tileScores",
+        summary: "Scores under an XYZ tile as a 256 × 256 RGBA PNG (`{y}` as `123.png`): every parcel painted in its score's colour (the dashboard's viridis ramp, excluded grey, the best score where parcels share a pixel, a parcel under a pixel paints its pixel) — the overview below `detail_zoom` of `/v1/land`",
+        body: None,
+        params: &[
+            ("profile", "a served profile (default: the first)"),
+            ("weights", "what-if weights as a URL-encoded JSON object, criterion → weight (analyst)"),
+            ("without_constraints", "what-if: constraint codes to leave out, comma-separated (analyst)"),
+        ],
+        ok: (200, None),
+        handler: || get(tiles::scores),
+    },
+    Route {
+        method: "GET",
         path: "/v1/tiles/hillshade/{z}/{x}/{y}",
         role: Some(Role::Viewer),
         id: "tileHillshade",
@@ -604,6 +619,13 @@ async fn land_info(State(st): State<St>) -> ApiResult<Json<LandInfo>> {
         profiles: land.profiles.iter().map(|p| p.name.clone()).collect(),
         data_version: st.data_version.load(std::sync::atomic::Ordering::SeqCst),
         hillshade: st.dem.is_some(),
+        detail_zoom: match land.detail_zoom_known() {
+            Some(z) => z,
+            None => {
+                let land = land.clone();
+                blocking(move || land.detail_zoom()).await?
+            }
+        },
     }))
 }
 

@@ -150,6 +150,7 @@ fn sample(id: &str) -> (String, Option<String>) {
         "parcelStability" => ("/v1/parcels/357730/stability".into(), None),
         "tileParcels" => ("/v1/tiles/parcels/13/4427/2918.mvt".into(), None),
         "tileHillshade" => ("/v1/tiles/hillshade/13/4427/2918.png".into(), None),
+        "tileScores" => ("/v1/tiles/scores/11/1106/729.png".into(), None),
         "rescore" => ("/v1/rescore".into(), Some(json!({"profile": profile, "query": q}).to_string())),
         "sites" => ("/v1/sites".into(), Some(json!({"query": q, "min_acres": 1}).to_string())),
         "parcelsGeojson" => ("/v1/parcels/geojson".into(), Some(json!({"ids": ["357730"]}).to_string())),
@@ -218,7 +219,7 @@ async fn web_is_served() {
 /// app's tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_equal_the_library() {
-    use landopp::tiles::{hillshade_png, ParcelTileOptions, TileId};
+    use landopp::tiles::{hillshade_png, ParcelTileOptions, ScoreTileOptions, TileId};
     let s = start().await;
     let tile = TileId::new(13, 4427, 2918).expect("tile");
     let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt", None).await;
@@ -247,6 +248,27 @@ async fn tiles_equal_the_library() {
     assert_ne!(r.bytes, expected);
     let viewer = new_key(&s, "viewer").await;
     as_key(s.addr, &viewer, "GET", &path, None).await.problem(403, "FORBIDDEN");
+    // score tiles: the library's PNG for the profile and for the what-if
+    let overview = TileId::new(11, 1106, 729).expect("tile");
+    let score_opts = ScoreTileOptions::default();
+    let r = as_key(s.addr, &viewer, "GET", "/v1/tiles/scores/11/1106/729.png", None).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")));
+    let png = land.index.score_png(overview, &scored.scores, &score_opts).expect("png");
+    assert_eq!(r.bytes, png);
+    let cells = land.index.score_tile(overview, &scored.scores, &score_opts).expect("cells");
+    let painted =
+        cells.outer_iter().flat_map(|r| r.outer_iter().map(|p| p[3]).collect::<Vec<_>>()).filter(|a| *a > 0).count();
+    assert!(painted > 500, "{painted} pixels painted");
+    let scores_path = path.replace("/v1/tiles/parcels/13/4427/2918.mvt", "/v1/tiles/scores/11/1106/729.png");
+    let r = as_key(s.addr, &s.admin, "GET", &scores_path, None).await;
+    assert_eq!(r.bytes, land.index.score_png(overview, &what_if, &score_opts).expect("png"));
+    assert_ne!(r.bytes, png);
+    as_key(s.addr, &viewer, "GET", &scores_path, None).await.problem(403, "FORBIDDEN");
+    let r = as_key(s.addr, &viewer, "GET", "/v1/land", None).await;
+    assert_eq!(
+        r.json()["detail_zoom"],
+        json!(land.index.detail_zoom(landopp_server::land::DETAIL_PARCELS).expect("zoom"))
+    );
     let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt?without_constraints=NOPE", None).await;
     r.problem(404, "NOT_FOUND");
     let r = as_key(s.addr, &s.admin, "GET", "/v1/tiles/parcels/13/4427/2918.mvt?weights=%7Bx", None).await;
@@ -267,7 +289,12 @@ async fn tiles_equal_the_library() {
         landopp::Raster::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slovenia/dem.tif"))
             .expect("dem");
     assert_eq!(r.bytes, hillshade_png(&dem, tile, &Default::default()).expect("png"));
-    for bad in ["/v1/tiles/parcels/23/0/0.mvt", "/v1/tiles/parcels/2/4/0.mvt", "/v1/tiles/hillshade/x/0/0.png"] {
+    for bad in [
+        "/v1/tiles/parcels/23/0/0.mvt",
+        "/v1/tiles/parcels/2/4/0.mvt",
+        "/v1/tiles/hillshade/x/0/0.png",
+        "/v1/tiles/scores/2/4/0.png",
+    ] {
         let r = as_key(s.addr, &s.admin, "GET", bad, None).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
     }

@@ -1,5 +1,7 @@
-//! Map tiles for web maps: parcels as Mapbox Vector Tiles, a hillshade basemap as PNG — each one
-//! core call ([`landopp::search::SearchIndex::parcel_tile`], [`landopp::tiles::hillshade_tile`]).
+//! Map tiles for web maps: parcels as Mapbox Vector Tiles, their scores as PNG for the overview
+//! zooms, a hillshade basemap as PNG — each one core call
+//! ([`landopp::search::SearchIndex::parcel_tile`], [`landopp::search::SearchIndex::score_png`],
+//! [`landopp::tiles::hillshade_tile`]).
 
 use super::blocking;
 use crate::api::Pairs;
@@ -10,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use landopp::tiles::{ParcelTileOptions, TileId};
+use landopp::tiles::{ParcelTileOptions, ScoreTileOptions, TileId};
 
 /// `z`, `x` and `y` of a tile path whose last segment ends with `.ext` (or has no suffix).
 fn tile_id(z: &str, x: &str, y: &str, ext: &str) -> ApiResult<TileId> {
@@ -21,18 +23,12 @@ fn tile_id(z: &str, x: &str, y: &str, ext: &str) -> ApiResult<TileId> {
     Ok(TileId::new(num(z, "z")?, num(x, "x")?, num(y, "y")?)?)
 }
 
-/// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
-/// rank, exclusion and criteria — or a what-if's (`weights`, `without_constraints`: analyst).
-pub(super) async fn parcels(
-    State(st): State<St>,
-    Extension(who): Extension<Principal>,
-    Path((z, x, y)): Path<(String, String, String)>,
-    Pairs(pairs): Pairs,
-) -> ApiResult<Response> {
-    let tile = tile_id(&z, &x, &y, ".mvt")?;
+/// The profile and what-if change a tile request names (`profile`, `weights`,
+/// `without_constraints`; a change needs the analyst role).
+fn scoring_params(who: &Principal, pairs: &[(String, String)]) -> ApiResult<(Option<String>, crate::land::WhatIf)> {
     let mut profile = None;
     let mut change = crate::land::WhatIf::default();
-    for (k, v) in &pairs {
+    for (k, v) in pairs {
         match k.as_str() {
             "profile" => profile = Some(v.clone()),
             "weights" => {
@@ -49,6 +45,19 @@ pub(super) async fn parcels(
     if !change.is_none() {
         who.require(Role::Analyst)?;
     }
+    Ok((profile, change))
+}
+
+/// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
+/// rank, exclusion and criteria — or a what-if's (`weights`, `without_constraints`: analyst).
+pub(super) async fn parcels(
+    State(st): State<St>,
+    Extension(who): Extension<Principal>,
+    Path((z, x, y)): Path<(String, String, String)>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Response> {
+    let tile = tile_id(&z, &x, &y, ".mvt")?;
+    let (profile, change) = scoring_params(&who, &pairs)?;
     let land = st.land();
     land.profile(profile.as_deref())?;
     let body = blocking(move || {
@@ -65,6 +74,28 @@ pub(super) async fn parcels(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile")], body).into_response())
+}
+
+/// `GET /v1/tiles/scores/{z}/{x}/{y}.png`: every parcel under a tile painted in its score's
+/// colour (the dashboard's ramp; excluded grey; best score where parcels share a pixel) — the
+/// overview below `detail_zoom` — for the profile or a what-if, as the vector tiles.
+pub(super) async fn scores(
+    State(st): State<St>,
+    Extension(who): Extension<Principal>,
+    Path((z, x, y)): Path<(String, String, String)>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Response> {
+    let tile = tile_id(&z, &x, &y, ".png")?;
+    let (profile, change) = scoring_params(&who, &pairs)?;
+    let land = st.land();
+    land.profile(profile.as_deref())?;
+    let body = blocking(move || {
+        let s = land.profile(profile.as_deref())?;
+        let what_if = land.what_if(profile.as_deref(), &change)?;
+        land.index.score_png(tile, what_if.as_deref().unwrap_or(&s.scores), &ScoreTileOptions::default())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], body).into_response())
 }
 
 /// `GET /v1/tiles/hillshade/{z}/{x}/{y}.png`: the hillshade of the configured DEM on the tile's

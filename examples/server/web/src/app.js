@@ -123,7 +123,7 @@ const changed = () => can('analyst') && (Object.keys(S.weights).length > 0 || S.
 
 function tileUrl(kind, ext) {
   let q = ''
-  if (kind === 'parcels') {
+  if (kind === 'parcels' || kind === 'scores') {
     q = `?profile=${encodeURIComponent(S.profile)}`
     // a what-if recolours the map too: the server scores the change once for every tile
     if (changed()) {
@@ -138,6 +138,7 @@ function refreshTiles() {
   const map = S.map
   if (!map?.getSource('parcels')) return
   map.getSource('parcels').setTiles([tileUrl('parcels', 'mvt')])
+  map.getSource('scores')?.setTiles([tileUrl('scores', 'png')])
   // the redraw is done when the new tiles are drawn
   map.once('idle', () => {
     S.timing.redraw = performance.now() - (S.timing.change ?? performance.now())
@@ -147,8 +148,14 @@ function refreshTiles() {
 
 function initMap() {
   const b = S.land.bounds || [-180, -60, 180, 75]
+  // below the detail zoom a vector tile would hold too many parcels to draw at once: the server
+  // paints them as score images instead (every parcel, the best score where they share a pixel)
+  // (`?detail=Z` in the page's address sets that zoom instead: 0 draws vector tiles everywhere)
+  const asked = new URLSearchParams(location.search).get('detail')
+  const dz = Math.max(0, Math.min(asked !== null && asked !== '' && Number.isFinite(Number(asked)) ? Math.round(Number(asked)) : S.land.detail_zoom || 0, 16))
+  S.detailZoom = dz
   const sources = {
-    parcels: { type: 'vector', tiles: [tileUrl('parcels', 'mvt')], minzoom: 0, maxzoom: 16, promoteId: 'id' },
+    parcels: { type: 'vector', tiles: [tileUrl('parcels', 'mvt')], minzoom: dz, maxzoom: 16, promoteId: 'id' },
     aoi: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
     areas: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
   }
@@ -157,17 +164,21 @@ function initMap() {
     sources.hillshade = { type: 'raster', tiles: [tileUrl('hillshade', 'png')], tileSize: 256, maxzoom: 16 }
     layers.push({ id: 'hillshade', type: 'raster', source: 'hillshade', paint: { 'raster-opacity': 0.55 } })
   }
+  if (dz > 0) {
+    sources.scores = { type: 'raster', tiles: [tileUrl('scores', 'png')], tileSize: 256, maxzoom: dz - 1 }
+    layers.push({ id: 'scores', type: 'raster', source: 'scores', maxzoom: dz, paint: { 'raster-resampling': 'nearest', 'raster-fade-duration': 0 } })
+  }
   layers.push(
     {
-      id: 'parcels-fill', type: 'fill', source: 'parcels', 'source-layer': 'parcels',
+      id: 'parcels-fill', type: 'fill', source: 'parcels', 'source-layer': 'parcels', minzoom: dz,
       paint: {
         'fill-color': ['case', ['get', 'excluded'], '#9e9e9e', ['interpolate', ['linear'], ['get', 'score'], ...RAMP]],
         'fill-opacity': ['case', ['boolean', ['feature-state', 'hit'], false], 0.9, 0.6],
       },
     },
-    { id: 'parcels-line', type: 'line', source: 'parcels', 'source-layer': 'parcels', paint: { 'line-color': '#333', 'line-width': 0.4, 'line-opacity': 0.6 } },
+    { id: 'parcels-line', type: 'line', source: 'parcels', 'source-layer': 'parcels', minzoom: dz, paint: { 'line-color': '#333', 'line-width': 0.4, 'line-opacity': 0.6 } },
     {
-      id: 'parcels-selected', type: 'line', source: 'parcels', 'source-layer': 'parcels',
+      id: 'parcels-selected', type: 'line', source: 'parcels', 'source-layer': 'parcels', minzoom: dz,
       filter: ['==', ['get', 'id'], ''], paint: { 'line-color': '#e4572e', 'line-width': 3 },
     },
     { id: 'aoi', type: 'line', source: 'aoi', paint: { 'line-color': '#e4572e', 'line-width': 2, 'line-dasharray': [2, 1] } },
@@ -189,6 +200,8 @@ function initMap() {
   map.on('load', () => { setBboxFromView() })
   map.once('idle', () => { S.timing.firstIdle = performance.now() - S.timing.start; S.mapReady = true })
   map.on('click', 'parcels-fill', (e) => { const f = e.features?.[0]; if (f) select(f.properties.id) })
+  // in the overview a click zooms in to where parcels can be picked
+  map.on('click', (e) => { if (dz > 0 && map.getZoom() < dz && !S.drawing) map.easeTo({ center: e.lngLat, zoom: dz, duration: 400 }) })
   map.on('mouseenter', 'parcels-fill', () => { map.getCanvas().style.cursor = 'pointer' })
   map.on('mouseleave', 'parcels-fill', () => { map.getCanvas().style.cursor = '' })
   legend()
@@ -199,7 +212,8 @@ function legend() {
   $('#legend').innerHTML = `<div><strong>Score</strong> (${esc(S.profile || '')})</div>
     <div class="ramp"></div>
     <div class="ramp-labels"><span>0</span><span>0.5</span><span>1</span></div>
-    <div><span class="swatch"></span> excluded by a constraint</div>`
+    <div><span class="swatch"></span> excluded by a constraint</div>
+    ${S.detailZoom ? '<div class="hint">Zoomed out, a pixel shows the best score of the parcels under it; zoom in or click to pick parcels.</div>' : ''}`
   $('#legend .ramp').style.background = `linear-gradient(to right, ${stops.join(',')})`
 }
 
@@ -212,6 +226,7 @@ $('#use-view').addEventListener('click', () => setBboxFromView())
 // draw a rectangle: press, drag, release
 $('#draw').addEventListener('click', () => {
   const map = S.map
+  S.drawing = true
   map.dragPan.disable()
   map.getCanvas().style.cursor = 'crosshair'
   $('#status').textContent = 'Drag on the map to draw the area.'
@@ -228,6 +243,8 @@ $('#draw').addEventListener('click', () => {
     map.dragPan.enable()
     map.getCanvas().style.cursor = ''
     $('#status').textContent = ''
+    // the click that ends the drag is not an overview click
+    setTimeout(() => { S.drawing = false }, 0)
     search()
   }
   map.on('mousedown', down); map.on('mousemove', move); map.on('mouseup', up)

@@ -316,4 +316,45 @@ test('a viewer sees no what-if or analytics controls', async (t) => {
   }
 })
 
+test('zoomed out, the map shows every parcel as score images, redrawn by a what-if; a click zooms in to the parcels', async (t) => {
+  const b = await browser()
+  if (!b) return t.skip('chromium is not installed')
+  try {
+    const page = await b.newPage({ viewport: { width: 1200, height: 800 } })
+    const errors = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    const tiles = []
+    page.on('response', (r) => {
+      const u = new URL(r.url())
+      if (u.pathname.startsWith('/v1/tiles/')) tiles.push({ kind: u.pathname.split('/')[3], z: Number(u.pathname.split('/')[4]), status: r.status(), type: r.headers()['content-type'], whatIf: u.searchParams.has('weights') })
+    })
+    // the sample is small: its detail zoom is low, so the page asks for score images up to zoom 16
+    await page.goto(base + '/?detail=16')
+    await page.fill('#username', 'ana')
+    await page.fill('#password', 'ana-password-1')
+    await page.click('#login-btn')
+    await page.waitForFunction(() => window.__landopp?.mapReady === true, null, { timeout: 30000 })
+    assert.equal(await page.evaluate(() => window.__landopp.detailZoom), 16)
+    const scores = tiles.filter((x) => x.kind === 'scores')
+    assert.ok(scores.length > 0 && scores.every((x) => x.status === 200 && x.type === 'image/png'), JSON.stringify(scores))
+    assert.ok(tiles.filter((x) => x.kind === 'parcels').every((x) => x.z >= 16), 'no vector tile below the detail zoom')
+    assert.ok(await canvasColours(page) > 8, 'the map canvas is not blank')
+    assert.match(await page.textContent('#legend'), /best score of the parcels under it/)
+    // a weight moved: the score images of the what-if are drawn
+    const redraws = await page.evaluate(() => window.__landopp.redraws || 0)
+    const slider = await page.getAttribute('#sliders input', 'id')
+    await page.evaluate((id) => { const el = document.getElementById(id); el.value = '0'; el.dispatchEvent(new Event('input')) }, slider)
+    await page.waitForFunction((n) => (window.__landopp.redraws || 0) > n, redraws)
+    assert.ok(tiles.some((x) => x.kind === 'scores' && x.whatIf && x.status === 200), 'what-if score images')
+    console.log(`# overview: slider → score images redrawn: ${await page.evaluate(() => Math.round(window.__landopp.timing.redraw))} ms`)
+    // a click on the overview zooms in to the detail zoom
+    const box = await page.locator('#map canvas').boundingBox()
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+    await page.waitForFunction(() => window.__landopp.map.getZoom() >= 15.99, null, { timeout: 10000 })
+    assert.deepEqual(errors, [])
+  } finally {
+    await b.close()
+  }
+})
+
 test('timing', () => console.log(`# dashboard tests: ${Date.now() - t0} ms`))
