@@ -191,6 +191,8 @@ try {
       await page.close()
     }
     await b.close()
+    // run 1 is cold (the server computes each score tile's coverage); later runs repaint cached ones
+    console.log(`browser runs (ms): paint ${paints.map(Math.round).join(', ')}; list ${lists.map(Math.round).join(', ')}; redraw ${redraws.map(Math.round).join(', ')}`)
     rows.push(['dashboard first meaningful paint (key in → map idle with tiles), median', median(paints), null])
     rows.push(['weight slider → list re-ranked (incl. 150 ms debounce), median', median(lists), null])
     rows.push(['weight slider → map redrawn from what-if tiles (incl. 150 ms debounce), median', median(redraws), null])

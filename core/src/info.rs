@@ -106,10 +106,11 @@ pub enum Info {
     },
 }
 
-/// Summarise a raster (`.tif`/`.tiff`) or vector file.
+/// Summarise a raster (`.tif`/`.tiff`, also an `http(s)://` URL with the `remote` feature) or
+/// vector file.
 pub fn info(path: impl AsRef<Path>) -> Result<Info> {
     let path = path.as_ref();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = crate::without_query(path).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext == "tif" || ext == "tiff" {
         let t = GeoTiff::open(path)?;
         let r = t.read()?;
@@ -123,7 +124,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
             })
             .collect();
         return Ok(Info::Raster(Box::new(RasterInfo {
-            path: path.display().to_string(),
+            path: crate::without_query(path).display().to_string(),
             driver: "GTiff",
             width: t.width(),
             height: t.height(),

@@ -16,6 +16,8 @@ pub mod output;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;
+#[cfg(feature = "remote")]
+pub mod remote;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod scoring;
@@ -37,3 +39,24 @@ pub use {geo, geo_types, ndarray};
 
 /// The library version (shared by the crate, the Python package and the npm package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// True when `path` is an `http://` or `https://` URL (read by [`remote`] with the `remote`
+/// feature; refused as `UNSUPPORTED` without it).
+pub(crate) fn remote_path(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|s| {
+        let l = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+        l.starts_with("http://") || l.starts_with("https://")
+    })
+}
+
+/// `path` without a URL's query string or fragment (`?…`, `#…`): what a URL is named by in
+/// messages (signed URLs carry credentials there) and what its extension is read from.
+pub(crate) fn without_query(path: &std::path::Path) -> std::borrow::Cow<'_, std::path::Path> {
+    match path.to_str() {
+        Some(s) if remote_path(path) => {
+            let end = s.find(['?', '#']).unwrap_or(s.len());
+            std::borrow::Cow::Owned(std::path::PathBuf::from(&s[..end]))
+        }
+        _ => std::borrow::Cow::Borrowed(path),
+    }
+}

@@ -311,10 +311,10 @@ impl FeatureSpec {
         Ok(())
     }
 
-    /// Make relative paths relative to `dir`.
+    /// Make relative paths relative to `dir` (URLs stay as they are).
     pub fn resolve_paths(&mut self, dir: &Path) {
         self.for_each_path_mut(&mut |p| {
-            if p.is_relative() {
+            if p.is_relative() && !crate::remote_path(p) {
                 *p = dir.join(&*p);
             }
         });

@@ -296,3 +296,77 @@ fn zonal_keeps_the_id_field_name_and_included_columns() {
     assert!(ok.status.success(), "{ok:?}");
     assert!(String::from_utf8_lossy(&ok.stdout).contains("Ouro Preto_2,"));
 }
+
+/// A loopback server answering byte ranges of one file (HTTP/1.1, one connection at a time, each
+/// request on its own connection).
+fn range_server(file: std::path::PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("test server");
+    let base = format!("http://{}", l.local_addr().expect("test server"));
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let file = file.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut r = BufReader::new(s.try_clone()?);
+                let mut w = s;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    let mut range = None;
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h)?;
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                            let (a, b) = v.trim().split_once('-').expect("test server");
+                            range = Some((a.parse::<usize>().expect("test server"), b.parse::<usize>().expect("test server")));
+                        }
+                    }
+                    let data = std::fs::read(&file)?;
+                    let (a, b) = range.unwrap_or((0, data.len() - 1));
+                    let b = b.min(data.len() - 1);
+                    write!(
+                        w,
+                        "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {a}-{b}/{}\r\netag: \"1\"\r\n\r\n",
+                        b + 1 - a,
+                        data.len()
+                    )?;
+                    w.write_all(&data[a..=b])?;
+                }
+            });
+        }
+    });
+    base
+}
+
+/// `landopp info URL` and `landopp zonal PARCELS URL` read the raster by byte ranges and print
+/// what they print for the file.
+#[test]
+fn info_and_zonal_take_a_url() {
+    let dem = fixture("slovenia/dem.tif");
+    let url = format!("{}/dem.tif?sig=secret", range_server(dem.clone()));
+    let cache = tempfile::tempdir().expect("test server");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+            .args(args)
+            .env("LANDOPP_HTTP_CACHE", cache.path())
+            .output()
+            .expect("run landopp");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("test server")
+    };
+    let remote = run(&["info".as_ref(), url.as_ref()]);
+    let local = run(&["info".as_ref(), dem.as_os_str()]);
+    assert!(!remote.contains("secret"), "{remote}");
+    // the same summary, but for the name
+    let name = |s: &str| s.lines().filter(|l| !l.contains("dem.tif")).collect::<Vec<_>>().join("\n");
+    assert_eq!(name(&remote), name(&local));
+    let polys = fixture("slovenia/lulc_polygons.gpkg");
+    let z =
+        |r: &std::ffi::OsStr| run(&["zonal".as_ref(), polys.as_os_str(), r, "--stats".as_ref(), "count,mean".as_ref()]);
+    assert_eq!(z(url.as_ref()), z(dem.as_os_str()));
+}

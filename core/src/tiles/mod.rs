@@ -28,7 +28,7 @@ pub use mvt::{MvtLayer, MvtValue};
 pub use parcels::ParcelTileOptions;
 pub use png::{png_gray, png_rgba};
 pub use raster::{hillshade_png, hillshade_tile, tile_of, warp_to_tile, TILE_CELLS};
-pub use scores::ScoreTileOptions;
+pub use scores::{ScoreTileOptions, TileCoverage};
 
 use crate::error::{Error, Result};
 use std::f64::consts::PI;

@@ -92,10 +92,10 @@ fn put(buf: &mut [f32], i: usize, v: f32) {
     }
 }
 
-/// Paint the pixels whose centres the polygons (rings in pixel coordinates, even–odd) contain;
-/// a polygon containing no pixel centre (thinner than a pixel) paints the pixel under its
-/// bounding box's centre. Returns nothing; `buf` is `size × size`.
-fn paint(buf: &mut [f32], size: usize, rings: &[Vec<Coord<f64>>], v: f32, xs: &mut Vec<f64>) {
+/// The pixels whose centres the polygons (rings in pixel coordinates, even–odd) contain, pushed
+/// to `out`; a polygon containing no pixel centre (thinner than a pixel) gives the pixel under
+/// its bounding box's centre.
+fn cover(out: &mut Vec<u32>, size: usize, rings: &[Vec<Coord<f64>>], xs: &mut Vec<f64>) {
     let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     for c in rings.iter().flatten() {
         x0 = x0.min(c.x);
@@ -107,7 +107,7 @@ fn paint(buf: &mut [f32], size: usize, rings: &[Vec<Coord<f64>>], v: f32, xs: &m
     if !(x0 < n && y0 < n && x1 > 0.0 && y1 > 0.0) {
         return;
     }
-    let mut painted = false;
+    let before = out.len();
     // pixel rows whose centre (j + 0.5) is inside [y0, y1]
     let j0 = (y0 - 0.5).ceil().max(0.0) as usize;
     let j1 = ((y1 - 0.5).floor().min(n - 1.0)).max(-1.0);
@@ -131,20 +131,85 @@ fn paint(buf: &mut [f32], size: usize, rings: &[Vec<Coord<f64>>], v: f32, xs: &m
                 let i0 = (p[0] - 0.5).ceil().max(0.0);
                 let i1 = (p[1] - 0.5).ceil().min(n);
                 if i0 < i1 {
-                    let (i0, i1) = (i0 as usize, i1 as usize);
-                    for i in i0..i1 {
-                        put(buf, j * size + i, v);
-                    }
-                    painted = true;
+                    out.extend((i0 as usize..i1 as usize).map(|i| (j * size + i) as u32));
                 }
             }
         }
     }
-    if !painted {
+    if out.len() == before {
         let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
         if (0.0..n).contains(&cx) && (0.0..n).contains(&cy) {
-            put(buf, cy as usize * size + cx as usize, v);
+            out.push((cy as usize * size + cx as usize) as u32);
         }
+    }
+}
+
+/// Which parcels cover which pixels of a tile ([`SearchIndex::tile_coverage`]): the geometric
+/// half of a score tile, independent of the scores, so a map server computes it once per tile and
+/// repaints it for every what-if ([`TileCoverage::paint`]) — a few milliseconds instead of
+/// reprojecting and rasterising every parcel again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileCoverage {
+    size: usize,
+    /// `(pixel, row)`: pixel = row-major index in the tile, row = the parcel's row.
+    pairs: Vec<(u32, u32)>,
+}
+
+impl TileCoverage {
+    /// Pixels a side.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The memory it holds, in bytes (what a cache counts).
+    pub fn bytes(&self) -> usize {
+        self.pairs.len() * std::mem::size_of::<(u32, u32)>()
+    }
+
+    /// The tile painted with `scores` (of the index the coverage came from) on the ramp of
+    /// `opts` (its `size` must be the coverage's), as `size × size × 4` RGBA cells; see
+    /// [`SearchIndex::score_tile`].
+    pub fn paint(&self, scores: &ScoreResult, opts: &ScoreTileOptions) -> Result<Array3<u8>> {
+        opts.check()?;
+        if opts.size != self.size {
+            return Err(Error::InvalidInput(format!(
+                "score tile options of {} pixels for a coverage of {}",
+                opts.size, self.size
+            )));
+        }
+        let n = scores.score.len();
+        if self.pairs.iter().any(|&(_, r)| r as usize >= n) {
+            return Err(Error::InvalidInput("scores of fewer parcels than the coverage's index".into()));
+        }
+        let size = self.size;
+        let mut buf = vec![EMPTY; size * size];
+        for &(p, row) in &self.pairs {
+            let row = row as usize;
+            let v = match scores.excluded[row] {
+                true => EXCLUDED,
+                false if scores.score[row].is_nan() => continue,
+                false => scores.score[row].clamp(f64::from(f32::MIN) / 2.0, f64::from(f32::MAX)) as f32,
+            };
+            put(&mut buf, p as usize, v);
+        }
+        let mut out = Array3::<u8>::zeros((size, size, 4));
+        for (i, v) in buf.into_iter().enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            let rgb = if v == EXCLUDED { opts.excluded } else { opts.colour(f64::from(v)) };
+            let (r, c) = (i / size, i % size);
+            for k in 0..3 {
+                out[(r, c, k)] = rgb[k];
+            }
+            out[(r, c, 3)] = opts.alpha;
+        }
+        Ok(out)
+    }
+
+    /// [`TileCoverage::paint`] encoded as PNG (RGBA).
+    pub fn paint_png(&self, scores: &ScoreResult, opts: &ScoreTileOptions) -> Result<Vec<u8>> {
+        Ok(super::png_rgba(&self.paint(scores, opts)?))
     }
 }
 
@@ -155,18 +220,29 @@ impl SearchIndex {
     /// where nothing scored is); a parcel containing no pixel centre (smaller or thinner than a
     /// pixel) paints the pixel under its centre, so none disappears. Geometries are reprojected
     /// to Web Mercator within 1/100 of a pixel. `INVALID_INPUT` when `scores` are not this
-    /// index's or the options are out of range.
+    /// index's or the options are out of range. The same as
+    /// [`SearchIndex::tile_coverage`]`(tile, opts.size)?.`[`paint`](TileCoverage::paint)`(scores, opts)`.
     pub fn score_tile(&self, tile: TileId, scores: &ScoreResult, opts: &ScoreTileOptions) -> Result<Array3<u8>> {
         opts.check()?;
         self.check_scores(Some(scores))?;
-        let size = opts.size;
-        let mut out = Array3::<u8>::zeros((size, size, 4));
+        self.tile_coverage(tile, opts.size)?.paint(scores, opts)
+    }
+
+    /// Which parcels cover which pixels of `tile` at `size` pixels a side (64..=1024): the pixels
+    /// whose centres each parcel contains, or the pixel under its centre when it contains none.
+    pub fn tile_coverage(&self, tile: TileId, size: usize) -> Result<TileCoverage> {
+        ScoreTileOptions { size, ..Default::default() }.check()?;
+        if self.len() > u32::MAX as usize {
+            return Err(Error::InvalidInput(format!("{} parcels: score tiles take at most {}", self.len(), u32::MAX)));
+        }
         crate::interrupt::check("score tile")?;
         // a pixel of margin: parcels whose edge is just outside still paint their centre pixel
-        let found = match self.rows_under(tile, tile.size() / size as f64)? {
+        let mut found = match self.rows_under(tile, tile.size() / size as f64)? {
             Some((_, found)) if !found.is_empty() => found,
-            _ => return Ok(out),
+            _ => return Ok(TileCoverage { size, pairs: Vec::new() }),
         };
+        // in row order: the geometry reads walk memory forward
+        found.par_sort_unstable_by_key(|f| f.0);
         let area = found.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, f| {
             [a[0].min(f.1[0]), a[1].min(f.1[1]), a[2].max(f.1[2]), a[3].max(f.1[3])]
         });
@@ -181,66 +257,49 @@ impl SearchIndex {
             Ok(())
         };
         let g = Grid::build(area, &f, 0.01)?;
-        let buf = found
-            .par_chunks(2048)
-            .map(|chunk| -> Result<Vec<f32>> {
-                let mut buf = vec![EMPTY; size * size];
-                let (mut rings, mut xs): (Vec<Vec<Coord<f64>>>, Vec<f64>) = (Vec::new(), Vec::new());
+        let per = found.len().div_ceil(4 * rayon::current_num_threads()).max(4096);
+        let parts = found
+            .par_chunks(per)
+            .map(|chunk| -> Result<Vec<(u32, u32)>> {
+                let mut pairs = Vec::with_capacity(chunk.len() * 2);
+                let (mut rings, mut xs, mut px): (Vec<Vec<Coord<f64>>>, Vec<f64>, Vec<u32>) =
+                    (Vec::new(), Vec::new(), Vec::new());
                 for &(row, env) in chunk {
-                    let v = match scores.excluded[row] {
-                        true => EXCLUDED,
-                        false if scores.score[row].is_nan() => continue,
-                        false => scores.score[row].clamp(f64::from(f32::MIN) / 2.0, f64::from(f32::MAX)) as f32,
-                    };
                     // a parcel under a pixel on both sides: its bounding box's centre is enough
                     let mut corners = [Coord { x: env[0], y: env[1] }, Coord { x: env[2], y: env[3] }];
                     grid::apply(g.as_ref(), &f, &mut corners)?;
                     if (corners[0].x - corners[1].x).abs() < 0.5 && (corners[0].y - corners[1].y).abs() < 0.5 {
                         let (cx, cy) = ((corners[0].x + corners[1].x) / 2.0, (corners[0].y + corners[1].y) / 2.0);
                         if (0.0..n).contains(&cx) && (0.0..n).contains(&cy) {
-                            put(&mut buf, cy as usize * size + cx as usize, v);
+                            pairs.push(((cy as usize * size + cx as usize) as u32, row as u32));
                         }
                         continue;
                     }
-                    rings.clear();
+                    let mut k = 0;
                     for poly in &self.geoms[row].0 {
                         for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                            let mut pts = ring.0.clone();
+                            if rings.len() == k {
+                                rings.push(Vec::new());
+                            }
+                            let pts = &mut rings[k];
+                            pts.clear();
+                            pts.extend_from_slice(&ring.0);
                             if pts.len() > 1 && pts.first() == pts.last() {
                                 pts.pop();
                             }
-                            grid::apply(g.as_ref(), &f, &mut pts)?;
-                            rings.push(pts);
+                            grid::apply(g.as_ref(), &f, pts)?;
+                            k += 1;
                         }
                     }
-                    paint(&mut buf, size, &rings, v, &mut xs);
+                    px.clear();
+                    cover(&mut px, size, &rings[..k], &mut xs);
+                    pairs.extend(px.iter().map(|&p| (p, row as u32)));
                 }
-                Ok(buf)
+                Ok(pairs)
             })
-            .try_reduce(
-                || vec![EMPTY; size * size],
-                |mut a, b| {
-                    for (i, v) in b.into_iter().enumerate() {
-                        if !v.is_nan() {
-                            put(&mut a, i, v);
-                        }
-                    }
-                    Ok(a)
-                },
-            )?;
+            .collect::<Result<Vec<_>>>()?;
         crate::interrupt::check("score tile")?;
-        for (i, v) in buf.into_iter().enumerate() {
-            if v.is_nan() {
-                continue;
-            }
-            let rgb = if v == EXCLUDED { opts.excluded } else { opts.colour(f64::from(v)) };
-            let (r, c) = (i / size, i % size);
-            for k in 0..3 {
-                out[(r, c, k)] = rgb[k];
-            }
-            out[(r, c, 3)] = opts.alpha;
-        }
-        Ok(out)
+        Ok(TileCoverage { size, pairs: parts.concat() })
     }
 
     /// [`SearchIndex::score_tile`] encoded as PNG (RGBA): what a web map requests.
@@ -414,6 +473,17 @@ mod tests {
         assert_eq!(o.colour(0.5), [0x21, 0x91, 0x8c]);
         assert_eq!(o.colour(0.375), [46, 114, 140]);
         assert_eq!(o.colour(-3.0), [0x44, 0x01, 0x54]);
+        // the coverage, computed once, repaints any scores as score_tile paints them
+        let cov = idx.tile_coverage(tile, 256).unwrap();
+        assert_eq!(cov.paint(&s, &o).unwrap(), a);
+        let (_, other) = index(tile, &boxes, &[0.1, 0.9, 0.5, 0.3, 2.0, 0.0]);
+        assert_eq!(cov.paint(&other, &o).unwrap(), idx.score_tile(tile, &other, &o).unwrap());
+        assert_ne!(cov.paint(&other, &o).unwrap(), a);
+        assert_eq!(cov.bytes(), 8 * (100 + 225 + 1 + 20 + 5 + 36), "a pair for each parcel's pixel");
+        assert_eq!(
+            cov.paint(&s, &ScoreTileOptions { size: 512, ..Default::default() }).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
         // a tile away from the parcels is transparent; a PNG is a PNG
         let away = idx.score_tile(TileId::new(10, 10, 10).unwrap(), &s, &o).unwrap();
         assert!(away.iter().all(|v| *v == 0));

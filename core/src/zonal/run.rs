@@ -70,7 +70,9 @@ pub fn zonal_stats(
         nodata: raster.nodata,
         dtype: band.dtype(),
     };
-    zonal_core(&grid, polygons, crs, opts, raster.height().max(1), &|_, _| Ok(Cow::Borrowed(band)))
+    zonal_core(&grid, polygons, crs, opts, raster.height().max(1), &|_, _, _, _| {
+        Ok((Cow::Borrowed(band), 0, grid.width))
+    })
 }
 
 /// exactextract's default `--max-cells`: 30 million raster cells in memory at once.
@@ -187,8 +189,9 @@ pub fn zonal_stats_file(
     // whole block rows, as many as fit in the budget (at least one)
     let bh = raster.block_size().0.max(1);
     let rows = ((max_cells / w.max(1)) / bh).max(1) * bh;
-    zonal_core(&grid, polygons, crs, opts, rows, &|r0, n| {
-        raster.read_window(band, Window::new(r0, 0, n, w)).map(Cow::Owned)
+    // only the columns the strip's polygons cross: a remote raster then fetches those tiles only
+    zonal_core(&grid, polygons, crs, opts, rows, &|r0, n, c0, c1| {
+        raster.read_window(band, Window::new(r0, c0, n, c1 - c0)).map(|d| (Cow::Owned(d), c0, c1 - c0))
     })
 }
 
@@ -202,7 +205,10 @@ pub(super) struct Grid<'a> {
     pub(super) dtype: DataType,
 }
 
-pub(super) type ReadRows<'a> = dyn Fn(usize, usize) -> Result<Cow<'a, BandData>> + Sync + 'a;
+/// `(r0, n, c0, c1)` → the cells of rows `r0..r0 + n` holding at least columns `c0..c1`, with
+/// the first column and the width of what it gives.
+pub(super) type ReadRows<'a> =
+    dyn Fn(usize, usize, usize, usize) -> Result<(Cow<'a, BandData>, usize, usize)> + Sync + 'a;
 
 // Long by design: one pass per row strip: coverage, the strip read and the accumulation share the
 // strip's state and run in one loop, so each strip is read once and released; split up, that state
@@ -275,7 +281,23 @@ pub(super) fn zonal_core<'a>(
         }
         (y0.floor().max(0.0) as usize, (y1.ceil().min(h as f64)).max(0.0) as usize)
     };
+    // columns each polygon touches, a cell wider on each side (empty when it misses the raster)
+    let col_span = |poly: &MultiPolygon<f64>| -> (usize, usize) {
+        let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+        for p in &poly.0 {
+            for c in &p.exterior().0 {
+                let x = (c.x - gt.0[0]) / gt.0[1];
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+            }
+        }
+        if !(x0.is_finite() && x1.is_finite()) {
+            return (0, 0);
+        }
+        ((x0.floor() - 1.0).max(0.0) as usize, ((x1.ceil() + 1.0).min(w as f64)).max(0.0) as usize)
+    };
     let spans: Vec<(usize, usize)> = polys.par_iter().map(row_span).collect();
+    let cols: Vec<(usize, usize)> = polys.par_iter().map(col_span).collect();
     let mut accs: Vec<Acc> = (0..polys.len()).map(|_| Acc::new()).collect();
     let mut r0 = 0;
     while r0 < h {
@@ -285,7 +307,16 @@ pub(super) fn zonal_core<'a>(
             r0 = r1;
             continue;
         }
-        let data = read_rows(r0, n)?;
+        let (c0, c1) = spans
+            .iter()
+            .zip(&cols)
+            .filter(|((lo, hi), _)| *lo < r1 && *hi > r0)
+            .fold((w, 0), |(a, b), (_, &(l, h))| if l < h { (a.min(l), b.max(h)) } else { (a, b) });
+        if c0 >= c1 {
+            r0 = r1;
+            continue;
+        }
+        let (data, dc0, dw) = read_rows(r0, n, c0, c1)?;
         let cells = band_cells(&data)?;
         accs.par_iter_mut().zip(polys.par_iter()).zip(spans.par_iter()).try_for_each(|((a, poly), &(lo, hi))| {
             if lo >= r1 || hi <= r0 {
@@ -300,7 +331,7 @@ pub(super) fn zonal_core<'a>(
                         continue;
                     }
                     let idx = (cov.row0 + r) * w + cov.col0 + c;
-                    let v = cells.get(idx - r0 * w);
+                    let v = cells.get((cov.row0 + r - r0) * dw + cov.col0 + c - dc0);
                     if !valid(v) {
                         continue;
                     }

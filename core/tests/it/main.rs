@@ -7,6 +7,7 @@ mod crs;
 mod errors;
 mod ml;
 mod raster;
+mod remote;
 mod search;
 mod terrain;
 mod tiles;

@@ -6,6 +6,7 @@ use crate::config::DataConfig;
 use landopp::pipeline::FeatureSpec;
 use landopp::scoring::{score, Profile, ScoreResult};
 use landopp::search::SearchIndex;
+use landopp::tiles::{TileCoverage, TileId};
 use landopp::{Parcels, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,16 @@ pub struct Land {
     stability: Mutex<BTreeMap<String, Arc<landopp::scoring::Sensitivity>>>,
     /// [`Land::detail_zoom`] (computed on first request).
     detail_zoom: std::sync::OnceLock<u32>,
+    /// Score tiles' coverages, least recently used first, and the bytes they hold.
+    coverages: Mutex<(CoverageQueue, usize)>,
 }
+
+/// Score tiles' coverages, least recently used first.
+type CoverageQueue = std::collections::VecDeque<(TileId, Arc<TileCoverage>)>;
+
+/// Memory kept for score tiles' coverages (which parcel paints which pixel: computed once a
+/// tile, repainted for every profile and what-if).
+pub const COVERAGE_BYTES: usize = 128 << 20;
 
 /// At most this many parcels a vector tile at the zooms a map draws them as vectors.
 pub const DETAIL_PARCELS: usize = 2_000;
@@ -207,6 +217,7 @@ impl Land {
             scoring: Mutex::default(),
             stability: Mutex::default(),
             detail_zoom: std::sync::OnceLock::new(),
+            coverages: Mutex::default(),
         })
     }
 
@@ -366,6 +377,33 @@ impl Land {
         }
         Ok(Some(r))
     }
+    /// The coverage of a 256-pixel score tile ([`SearchIndex::tile_coverage`]), from the cache
+    /// of the last [`COVERAGE_BYTES`] or computed (call off the async threads).
+    pub fn tile_coverage(&self, tile: TileId) -> Result<Arc<TileCoverage>> {
+        let lock = || self.coverages.lock().map_err(|_| landopp::Error::Internal("coverage cache poisoned".into()));
+        {
+            let mut c = lock()?;
+            if let Some(k) = c.0.iter().position(|(t, _)| *t == tile) {
+                let hit = c.0.remove(k).ok_or_else(|| landopp::Error::Internal("coverage cache".into()))?;
+                let cov = hit.1.clone();
+                c.0.push_back(hit);
+                return Ok(cov);
+            }
+        }
+        let cov = Arc::new(self.index.tile_coverage(tile, 256)?);
+        let mut c = lock()?;
+        if !c.0.iter().any(|(t, _)| *t == tile) {
+            c.1 += cov.bytes();
+            c.0.push_back((tile, cov.clone()));
+            while c.1 > COVERAGE_BYTES && c.0.len() > 1 {
+                if let Some((_, old)) = c.0.pop_front() {
+                    c.1 -= old.bytes();
+                }
+            }
+        }
+        Ok(cov)
+    }
+
     /// The first zoom at which no vector tile holds more than [`DETAIL_PARCELS`] parcels
     /// ([`SearchIndex::detail_zoom`]) when already computed.
     pub fn detail_zoom_known(&self) -> Option<u32> {

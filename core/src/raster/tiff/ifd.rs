@@ -117,14 +117,46 @@ pub(super) fn rd_u64(b: &[u8], e: Endian) -> u64 {
     }
 }
 
+/// Where a GeoTIFF's bytes come from: a local file, or (feature `remote`) an HTTP(S) URL read by
+/// byte ranges.
+#[derive(Debug)]
+pub(super) enum Source {
+    File(File),
+    #[cfg(feature = "remote")]
+    Http(crate::remote::HttpFile),
+}
+
+impl Source {
+    /// Read exactly `buf.len()` bytes at `off`.
+    pub(super) fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+        match self {
+            Source::File(f) => file_read_at(f, buf, off),
+            #[cfg(feature = "remote")]
+            Source::Http(h) => h.read_at(buf, off),
+        }
+    }
+
+    /// Ranges (`(offset, length)`) about to be read: a remote source fetches them together.
+    pub(super) fn prefetch(&self, ranges: &[(u64, u64)]) -> std::io::Result<()> {
+        match self {
+            Source::File(_) => {
+                let _ = ranges;
+                Ok(())
+            }
+            #[cfg(feature = "remote")]
+            Source::Http(h) => h.prefetch(ranges),
+        }
+    }
+}
+
 #[cfg(unix)]
-pub(super) fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+fn file_read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     f.read_exact_at(buf, off)
 }
 
 #[cfg(windows)]
-pub(super) fn read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<()> {
+fn file_read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         let n = f.seek_read(buf, off)?;
@@ -137,25 +169,39 @@ pub(super) fn read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Re
     Ok(())
 }
 
+/// Why a directory could not be read: the bytes could not be read, or they are not a valid
+/// directory.
+#[derive(Debug)]
+pub(super) enum IfdError {
+    Io(std::io::Error),
+    Format(String),
+}
+
+impl From<String> for IfdError {
+    fn from(m: String) -> Self {
+        IfdError::Format(m)
+    }
+}
+
 pub(super) fn read_ifd(
-    f: &File,
+    f: &Source,
     len: u64,
     off: u64,
     e: Endian,
     big: bool,
-) -> std::result::Result<HashMap<u16, Entry>, String> {
+) -> std::result::Result<HashMap<u16, Entry>, IfdError> {
     let (cnt_sz, ent_sz, inline) = if big { (8usize, 20usize, 8usize) } else { (2, 12, 4) };
     if off == 0 || off.saturating_add(cnt_sz as u64) > len {
-        return Err(format!("first IFD offset {off} is outside the file ({len} bytes)"));
+        return Err(format!("first IFD offset {off} is outside the file ({len} bytes)").into());
     }
     let mut cb = [0u8; 8];
-    read_at(f, &mut cb[..cnt_sz], off).map_err(|x| x.to_string())?;
+    f.read_at(&mut cb[..cnt_sz], off).map_err(IfdError::Io)?;
     let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 } as usize;
     if n == 0 || n > 10_000 || off.saturating_add((cnt_sz + n * ent_sz) as u64) > len {
-        return Err(format!("IFD with {n} entries does not fit in the file (truncated?)"));
+        return Err(format!("IFD with {n} entries does not fit in the file (truncated?)").into());
     }
     let mut raw = vec![0u8; n * ent_sz];
-    read_at(f, &mut raw, off + cnt_sz as u64).map_err(|x| x.to_string())?;
+    f.read_at(&mut raw, off + cnt_sz as u64).map_err(IfdError::Io)?;
     let mut tags = HashMap::new();
     for ent in raw.chunks_exact(ent_sz) {
         let tag = rd_u16(ent, e);
@@ -165,9 +211,9 @@ pub(super) fn read_ifd(
         if tsz == 0 {
             continue;
         }
-        let total = (count as usize).checked_mul(tsz).ok_or("tag size overflow")?;
+        let total = (count as usize).checked_mul(tsz).ok_or_else(|| IfdError::Format("tag size overflow".into()))?;
         if total as u64 > len {
-            return Err(format!("tag {tag} claims {total} bytes, more than the file holds"));
+            return Err(format!("tag {tag} claims {total} bytes, more than the file holds").into());
         }
         let data = if total <= inline {
             ent[(ent_sz - inline)..(ent_sz - inline + total)].to_vec()
@@ -175,10 +221,10 @@ pub(super) fn read_ifd(
             let vo = &ent[ent_sz - inline..];
             let voff = if big { rd_u64(vo, e) } else { rd_u32(vo, e) as u64 };
             if voff.saturating_add(total as u64) > len {
-                return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)"));
+                return Err(format!("tag {tag} data at byte {voff} runs past the end of the file (truncated)").into());
             }
             let mut d = vec![0u8; total];
-            read_at(f, &mut d, voff).map_err(|x| x.to_string())?;
+            f.read_at(&mut d, voff).map_err(IfdError::Io)?;
             d
         };
         tags.insert(tag, Entry { typ, count, data });

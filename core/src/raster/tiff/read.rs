@@ -6,7 +6,7 @@ use super::*;
 #[derive(Debug)]
 pub struct GeoTiff {
     path: PathBuf,
-    file: File,
+    file: Source,
     file_len: u64,
     endian: Endian,
     width: usize,
@@ -32,17 +32,23 @@ impl GeoTiff {
     /// Open a GeoTIFF and parse its first image's metadata.
     // Long by design: the tags are read and checked in order, each count against the file before it
     // sizes anything; each check reads best next to the tag it guards.
+    ///
+    /// `path` may be an `http://` or `https://` URL (cargo feature `remote`): the header is read
+    /// first, then only the chunks a read touches, by HTTP range requests ([`crate::remote`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        crate::error::regular_file(&path, "raster")?;
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let (file, file_len) = open_source(path.as_ref())?;
+        // a URL is named without its query string (signed URLs carry credentials there)
+        let path = match &file {
+            #[cfg(feature = "remote")]
+            Source::Http(_) => PathBuf::from(crate::remote::display_url(&path.as_ref().to_string_lossy())),
+            Source::File(_) => path.as_ref().to_path_buf(),
+        };
         let ferr = |m: String| Error::format(FMT, &path, m);
         let mut head = [0u8; 16];
         if file_len < 8 {
             return Err(ferr(format!("file is {file_len} bytes, too short for a TIFF header")));
         }
-        read_at(&file, &mut head[..8.min(file_len as usize)], 0).map_err(|e| Error::io(&path, e))?;
+        file.read_at(&mut head[..8.min(file_len as usize)], 0).map_err(|e| Error::io(&path, e))?;
         let endian = match &head[..2] {
             b"II" => Endian::Little,
             b"MM" => Endian::Big,
@@ -58,12 +64,15 @@ impl GeoTiff {
             if file_len < 16 {
                 return Err(ferr("truncated BigTIFF header".into()));
             }
-            read_at(&file, &mut head, 0).map_err(|e| Error::io(&path, e))?;
+            file.read_at(&mut head, 0).map_err(|e| Error::io(&path, e))?;
             rd_u64(&head[8..], endian)
         } else {
             rd_u32(&head[4..], endian) as u64
         };
-        let tags = read_ifd(&file, file_len, ifd_off, endian, big).map_err(ferr)?;
+        let tags = read_ifd(&file, file_len, ifd_off, endian, big).map_err(|e| match e {
+            IfdError::Io(e) => Error::io(&path, e),
+            IfdError::Format(m) => ferr(m),
+        })?;
         let get = |t: u16| tags.get(&t).map(|e| e.u64s(endian)).unwrap_or_default();
         let one = |t: u16, d: u64| get(t).first().copied().unwrap_or(d);
         // Every size below is checked before it sizes anything.
@@ -385,6 +394,13 @@ impl GeoTiff {
         let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
         let batch = (32usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads());
         for jb in jobs.chunks(batch) {
+            // a remote file fetches the batch's chunks together (adjacent ones in one request)
+            let ranges: Vec<(u64, u64)> = jb
+                .iter()
+                .filter(|j| self.byte_counts[j.0] > 0)
+                .map(|j| (self.offsets[j.0], self.byte_counts[j.0]))
+                .collect();
+            self.file.prefetch(&ranges).map_err(|e| Error::io(&self.path, e))?;
             // Decode and convert to typed samples in parallel; the copy below is row memcpy.
             let decoded: Vec<Option<Vec<T>>> = jb
                 .par_iter()
@@ -463,7 +479,7 @@ impl GeoTiff {
             )));
         }
         let mut raw = vec![0u8; len];
-        read_at(&self.file, &mut raw, off).map_err(|e| Error::io(&self.path, e))?;
+        self.file.read_at(&mut raw, off).map_err(|e| Error::io(&self.path, e))?;
         let mut buf = match self.compression {
             1 => raw,
             8 | 32946 => {
@@ -545,4 +561,27 @@ impl GeoTiff {
         }
         Ok(buf)
     }
+}
+
+/// The bytes behind `path`: a regular file, or an HTTP(S) URL with the `remote` feature.
+fn open_source(path: &Path) -> Result<(Source, u64)> {
+    if crate::remote_path(path) {
+        #[cfg(feature = "remote")]
+        {
+            let url = path.to_string_lossy();
+            let shown = PathBuf::from(crate::remote::display_url(&url));
+            let h = crate::remote::HttpFile::open(&url).map_err(|e| Error::io(&shown, e))?;
+            let len = h.len();
+            return Ok((Source::Http(h), len));
+        }
+        #[cfg(not(feature = "remote"))]
+        return Err(Error::Unsupported(
+            "rasters over HTTP(S) need landopp's `remote` cargo feature (on in the CLI, Python and Node packages)"
+                .into(),
+        ));
+    }
+    crate::error::regular_file(path, "raster")?;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    Ok((Source::File(file), len))
 }

@@ -92,7 +92,8 @@ pub(super) async fn scores(
     let body = blocking(move || {
         let s = land.profile(profile.as_deref())?;
         let what_if = land.what_if(profile.as_deref(), &change)?;
-        land.index.score_png(tile, what_if.as_deref().unwrap_or(&s.scores), &ScoreTileOptions::default())
+        // the coverage is kept per tile: a what-if only repaints it
+        land.tile_coverage(tile)?.paint_png(what_if.as_deref().unwrap_or(&s.scores), &ScoreTileOptions::default())
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], body).into_response())

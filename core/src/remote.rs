@@ -1,0 +1,442 @@
+//! Files over HTTP(S) read by byte ranges (cargo feature `remote`): what a Cloud-Optimized
+//! GeoTIFF is made for. [`crate::raster::GeoTiff::open`] takes an `http://` or `https://` URL
+//! wherever it takes a path; it reads the header first, then only the tiles (or strips) a read
+//! touches, with adjacent ranges coalesced into one request and requests made in parallel.
+//!
+//! - Every answer is checked: a range request must come back as `206 Partial Content` with the
+//!   `Content-Range` asked for and exactly that many bytes. A server that ignores ranges (`200`)
+//!   is read whole when the file is at most [`WHOLE_FILE_MAX`] bytes, else refused.
+//! - A file whose `ETag` (or, without one, `Last-Modified`) changes while it is read is refused
+//!   (an `IO` error saying so) rather than mixing two versions.
+//! - Fetched ranges are kept in memory for the file's lifetime and, when the server gives an
+//!   `ETag`, on disk under `LANDOPP_HTTP_CACHE` (default `$XDG_CACHE_HOME/landopp/http`, else
+//!   `~/.cache/landopp/http`), keyed by the URL (without its query) and the ETag: a second run
+//!   making the same reads fetches only the file's first bytes again. Set
+//!   `LANDOPP_HTTP_CACHE=off` to keep nothing on disk.
+//! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff;
+//!   every request has a 30 s connect and 120 s overall deadline.
+//! - Errors name the URL without its query string (signed URLs carry credentials there) and
+//!   never quote the server's body.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A server that ignores range requests is read whole up to this size (256 MiB).
+pub const WHOLE_FILE_MAX: u64 = 256 << 20;
+/// The first request's length: a COG's header and tile index sit in its first bytes.
+const HEAD_BYTES: u64 = 16 << 10;
+/// Ranges closer than this are fetched as one request (the gap is read and kept).
+const COALESCE_GAP: u64 = 64 << 10;
+/// At most this much in one request.
+const MAX_REQUEST: u64 = 16 << 20;
+/// Requests in flight at once.
+const PARALLEL: usize = 8;
+
+/// True when `path` is an `http://` or `https://` URL.
+pub fn is_url(path: &Path) -> bool {
+    crate::remote_path(path)
+}
+
+/// The URL without its query string or fragment, for messages.
+pub fn display_url(url: &str) -> String {
+    crate::without_query(Path::new(url)).to_string_lossy().into_owned()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_global(Some(Duration::from_secs(120)))
+        .http_status_as_error(false)
+        .max_redirects(5)
+        .user_agent(concat!("landopp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// What identifies the file's version on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Version {
+    ETag(String),
+    Modified(String),
+    Unknown,
+}
+
+/// A remote file read by byte ranges, with the ranges fetched so far.
+#[derive(Debug)]
+pub struct HttpFile {
+    url: String,
+    agent: ureq::Agent,
+    len: u64,
+    version: Version,
+    /// Fetched ranges by start offset (non-overlapping).
+    cache: Mutex<BTreeMap<u64, Arc<Vec<u8>>>>,
+    /// The on-disk cache directory of this file's version, when there is one.
+    disk: Option<PathBuf>,
+    /// Requests made and bytes received (for tests and logs).
+    stats: Mutex<(usize, u64)>,
+}
+
+/// One answer: its status, `Content-Range`, version and body.
+struct Answer {
+    status: u16,
+    range: Option<String>,
+    version: Version,
+    body: Vec<u8>,
+}
+
+impl HttpFile {
+    /// Open `url` with the disk cache of `LANDOPP_HTTP_CACHE` (see the module's text).
+    pub fn open(url: &str) -> io::Result<HttpFile> {
+        Self::open_with(url, default_cache())
+    }
+
+    /// Open `url`: one request for its first bytes gives the length and version. Fetched ranges
+    /// are kept under `cache` (a directory; `None`: in memory only) when the server gives an
+    /// ETag.
+    pub fn open_with(url: &str, cache: Option<PathBuf>) -> io::Result<HttpFile> {
+        let agent = agent();
+        let a = Self::get(&agent, url, Some((0, HEAD_BYTES)), WHOLE_FILE_MAX)?;
+        let mut f = HttpFile {
+            url: url.to_string(),
+            agent,
+            len: 0,
+            version: a.version.clone(),
+            cache: Mutex::default(),
+            disk: None,
+            stats: Mutex::new((1, a.body.len() as u64)),
+        };
+        match a.status {
+            206 => {
+                let (start, end, total) = parse_content_range(a.range.as_deref())
+                    .ok_or_else(|| invalid(format!("{}: a 206 answer without a usable Content-Range", f.shown())))?;
+                if start != 0 || end + 1 != a.body.len() as u64 || total == 0 || end >= total {
+                    return Err(invalid(format!("{}: the answer is not the range asked for", f.shown())));
+                }
+                f.len = total;
+                f.disk = cache.and_then(|root| disk_dir(&root, url, &f.version));
+                f.cache.lock().map_err(|_| io::Error::other("cache lock"))?.insert(0, Arc::new(a.body));
+            }
+            // the server ignores ranges: the body is the whole file (read up to the limit)
+            200 => {
+                f.len = a.body.len() as u64;
+                f.cache.lock().map_err(|_| io::Error::other("cache lock"))?.insert(0, Arc::new(a.body));
+            }
+            // the file is shorter than the first request: 416 names its length
+            416 => {
+                return Err(invalid(format!("{}: the server refused the first byte range (an empty file?)", f.shown())))
+            }
+            s => return Err(status_error(&f.shown(), s)),
+        }
+        Ok(f)
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Requests made and bytes received so far.
+    pub fn stats(&self) -> (usize, u64) {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    fn shown(&self) -> String {
+        display_url(&self.url)
+    }
+
+    /// One GET, `range` = `(start, length)`, retried on transient failures; the body is read up
+    /// to `limit` bytes (more is an error).
+    fn get(agent: &ureq::Agent, url: &str, range: Option<(u64, u64)>, limit: u64) -> io::Result<Answer> {
+        let shown = display_url(url);
+        let mut wait = Duration::from_millis(200);
+        let mut last = None;
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::thread::sleep(wait);
+                wait *= 3;
+            }
+            let mut req = agent.get(url);
+            if let Some((start, n)) = range {
+                req = req.header("Range", &format!("bytes={start}-{}", start + n - 1));
+            }
+            let resp = match req.call() {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(io::Error::other(format!("{shown}: {e}")));
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            if matches!(status, 408 | 429 | 500..=599) {
+                last = Some(status_error(&shown, status));
+                continue;
+            }
+            let h = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let version = match (h("etag"), h("last-modified")) {
+                (Some(e), _) => Version::ETag(e),
+                (None, Some(m)) => Version::Modified(m),
+                _ => Version::Unknown,
+            };
+            let range_header = h("content-range");
+            if !(status == 200 || status == 206) {
+                return Ok(Answer { status, range: range_header, version, body: Vec::new() });
+            }
+            let expect = if status == 206 { range.map(|r| r.1).unwrap_or(limit) } else { limit };
+            let mut body = Vec::with_capacity(expect.min(MAX_REQUEST) as usize);
+            let read = resp.into_body().into_reader().take(expect.min(limit) + 1).read_to_end(&mut body);
+            match read {
+                Ok(_) if body.len() as u64 > expect.min(limit) => {
+                    return Err(invalid(match status {
+                        200 => format!(
+                            "{shown}: the server does not answer byte ranges and the file is over {} MiB: \
+                             download it, or serve it from a server that answers ranges",
+                            WHOLE_FILE_MAX >> 20
+                        ),
+                        _ => format!("{shown}: the answer is longer than the range asked for"),
+                    }))
+                }
+                Ok(_) => return Ok(Answer { status, range: range_header, version, body }),
+                Err(e) => last = Some(io::Error::other(format!("{shown}: {e}"))),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other(format!("{shown}: no answer"))))
+    }
+
+    /// Fetch `[start, start + n)` (one request), check it and keep it.
+    fn fetch(&self, start: u64, n: u64) -> io::Result<()> {
+        if let Some(d) = &self.disk {
+            if let Ok(bytes) = std::fs::read(d.join(format!("{start}-{n}"))) {
+                if bytes.len() as u64 == n {
+                    self.keep(start, bytes)?;
+                    return Ok(());
+                }
+            }
+        }
+        let a = Self::get(&self.agent, &self.url, Some((start, n)), n)?;
+        if a.status != 206 {
+            return Err(status_error(&self.shown(), a.status));
+        }
+        if self.version != Version::Unknown && a.version != self.version {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: the file changed on the server while it was read (its ETag or Last-Modified moved)",
+                    self.shown()
+                ),
+            ));
+        }
+        match parse_content_range(a.range.as_deref()) {
+            Some((s, e, t)) if s == start && e + 1 == start + n && t == self.len && a.body.len() as u64 == n => {}
+            _ => return Err(invalid(format!("{}: the answer is not the byte range asked for", self.shown()))),
+        }
+        if let Ok(mut s) = self.stats.lock() {
+            s.0 += 1;
+            s.1 += n;
+        }
+        if let Some(d) = &self.disk {
+            // best effort: a cache that cannot be written is only slower
+            if std::fs::create_dir_all(d).is_ok() {
+                let tmp = d.join(format!(".{start}-{n}.{}", std::process::id()));
+                if std::fs::write(&tmp, &a.body).is_ok() {
+                    let _ = std::fs::rename(&tmp, d.join(format!("{start}-{n}")));
+                }
+            }
+        }
+        self.keep(start, a.body)
+    }
+
+    /// Keep a fetched range; kept ranges it contains go (a read takes the range starting
+    /// nearest before it, which must then be the one that covers it).
+    fn keep(&self, start: u64, bytes: Vec<u8>) -> io::Result<()> {
+        let end = start + bytes.len() as u64;
+        let mut cache = self.cache.lock().map_err(|_| io::Error::other("cache lock"))?;
+        let inside: Vec<u64> =
+            cache.range(start..end).filter(|(s, b)| **s + b.len() as u64 <= end).map(|(s, _)| *s).collect();
+        for s in inside {
+            cache.remove(&s);
+        }
+        cache.insert(start, Arc::new(bytes));
+        Ok(())
+    }
+
+    /// The parts of `[start, end)` no kept range covers.
+    fn missing(&self, start: u64, end: u64) -> io::Result<Vec<(u64, u64)>> {
+        let cache = self.cache.lock().map_err(|_| io::Error::other("cache lock"))?;
+        let mut out = Vec::new();
+        let mut at = start;
+        // the range that starts at or before `start`, then every range up to `end`
+        let first = cache.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(start);
+        for (&s, b) in cache.range(first..end) {
+            let e = s + b.len() as u64;
+            if e <= at {
+                continue;
+            }
+            if s > at {
+                out.push((at, s.min(end)));
+            }
+            at = at.max(e);
+            if at >= end {
+                break;
+            }
+        }
+        if at < end {
+            out.push((at, end));
+        }
+        Ok(out)
+    }
+
+    /// Copy `[off, off + buf.len())` from kept ranges; false when some part is not kept.
+    fn copy(&self, buf: &mut [u8], off: u64) -> io::Result<bool> {
+        let cache = self.cache.lock().map_err(|_| io::Error::other("cache lock"))?;
+        let mut at = off;
+        let end = off + buf.len() as u64;
+        while at < end {
+            let Some((&s, b)) = cache.range(..=at).next_back() else { return Ok(false) };
+            let e = s + b.len() as u64;
+            if e <= at {
+                return Ok(false);
+            }
+            let n = (e.min(end) - at) as usize;
+            let from = (at - s) as usize;
+            let to = (at - off) as usize;
+            buf[to..to + n].copy_from_slice(&b[from..from + n]);
+            at += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Fetch what `ranges` (`(offset, length)`) need and no kept range holds: ranges closer than
+    /// 64 KiB are merged into one request (at most 16 MiB each), up to 8 requests run at once.
+    pub fn prefetch(&self, ranges: &[(u64, u64)]) -> io::Result<()> {
+        let mut need = Vec::new();
+        for &(o, n) in ranges {
+            let end = o.saturating_add(n).min(self.len);
+            if o < end {
+                need.extend(self.missing(o, end)?);
+            }
+        }
+        need.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in need {
+            match merged.last_mut() {
+                Some(m) if s <= m.1 + COALESCE_GAP && e.max(m.1) - m.0 <= MAX_REQUEST => m.1 = m.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        // a merged request may span kept ranges: they are fetched again and replaced (`keep`)
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: Mutex<Option<io::Error>> = Mutex::new(None);
+        std::thread::scope(|sc| {
+            for _ in 0..PARALLEL.min(merged.len()) {
+                sc.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(s, e)) = merged.get(i) else { break };
+                    if let Err(err) = self.fetch(s, e - s) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(err);
+                        }
+                        break;
+                    }
+                });
+            }
+        });
+        match failed.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Read `buf.len()` bytes at `off` (fetched when not kept; at least 16 KiB a request).
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let end = off.checked_add(buf.len() as u64).filter(|e| *e <= self.len);
+        if end.is_none() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if self.copy(buf, off)? {
+            return Ok(());
+        }
+        let n = (buf.len() as u64).max(HEAD_BYTES).min(self.len - off);
+        self.prefetch(&[(off, n)])?;
+        if self.copy(buf, off)? {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("{}: a fetched range is missing from the cache", self.shown())))
+        }
+    }
+}
+
+fn status_error(shown: &str, status: u16) -> io::Error {
+    let kind = match status {
+        404 | 410 => io::ErrorKind::NotFound,
+        401 | 403 => io::ErrorKind::PermissionDenied,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("{shown}: HTTP {status}"))
+}
+
+/// `bytes START-END/TOTAL` → `(START, END, TOTAL)`.
+fn parse_content_range(h: Option<&str>) -> Option<(u64, u64, u64)> {
+    let rest = h?.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (s, e) = span.split_once('-')?;
+    let (s, e, t) = (s.trim().parse().ok()?, e.trim().parse().ok()?, total.trim().parse().ok()?);
+    (s <= e).then_some((s, e, t))
+}
+
+/// FNV-1a, 64 bits: a stable name for cache directories.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `LANDOPP_HTTP_CACHE`, else `$XDG_CACHE_HOME/landopp/http`, else `~/.cache/landopp/http`;
+/// `None` for `off`.
+fn default_cache() -> Option<PathBuf> {
+    match std::env::var_os("LANDOPP_HTTP_CACHE") {
+        Some(v) if v == "off" || v.is_empty() => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => match (std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME")) {
+            (Some(x), _) if !x.is_empty() => Some(PathBuf::from(x).join("landopp/http")),
+            (_, Some(h)) if !h.is_empty() => Some(PathBuf::from(h).join(".cache/landopp/http")),
+            _ => None,
+        },
+    }
+}
+
+/// The cache directory of `url` at `version` under `root` (only with an ETag: without one a
+/// changed file could not be told apart).
+fn disk_dir(root: &Path, url: &str, version: &Version) -> Option<PathBuf> {
+    let Version::ETag(tag) = version else { return None };
+    // without the query: signed URLs of one object differ only there, and the ETag names the content
+    Some(root.join(format!("{:016x}-{:016x}", fnv(&display_url(url)), fnv(tag))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_ranges() {
+        assert!(is_url(Path::new("https://example.com/a.tif")));
+        assert!(is_url(Path::new("HTTP://example.com/a.tif")));
+        assert!(!is_url(Path::new("/data/http://a.tif")));
+        assert!(!is_url(Path::new("a.tif")));
+        assert_eq!(display_url("https://h/a.tif?X-Amz-Signature=secret#f"), "https://h/a.tif");
+        assert_eq!(parse_content_range(Some("bytes 0-99/1000")), Some((0, 99, 1000)));
+        assert_eq!(parse_content_range(Some("bytes 5-4/10")), None);
+        assert_eq!(parse_content_range(Some("bytes */1000")), None);
+        assert_eq!(parse_content_range(None), None);
+        assert_ne!(fnv("a"), fnv("b"));
+    }
+}

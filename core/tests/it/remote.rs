@@ -1,0 +1,235 @@
+//! Rasters over HTTP (feature `remote`): a loopback server answering byte ranges the way object
+//! stores do, and misbehaving the ways real servers do.
+#![cfg(feature = "remote")]
+
+use crate::common::fixture;
+use landopp::raster::{write_geotiff, GeoTiff, GeoTiffWriteOptions, GeoTransform, Raster, Window};
+use landopp::remote::HttpFile;
+use landopp::zonal::{zonal, Stat, ZonalOptions, ZonalPolygons, ZonalRaster};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How the server behaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Ranges answered, with an ETag.
+    Ranges,
+    /// Ranges ignored: 200 and the whole file.
+    NoRanges,
+    /// Every other request fails with 503 (retried by the client).
+    Flaky,
+    /// The ETag changes after the first request.
+    Changing,
+    /// Content-Range names another range than asked.
+    Lying,
+}
+
+struct Server {
+    base: String,
+    requests: Arc<AtomicUsize>,
+    bytes: Arc<AtomicUsize>,
+}
+
+fn serve(files: HashMap<String, PathBuf>, mode: Mode) -> Server {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", l.local_addr().expect("addr"));
+    let (requests, bytes) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (rq, by) = (requests.clone(), bytes.clone());
+    let files = Arc::new(files);
+    let calls = Arc::new(Mutex::new(0usize));
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (files, rq, by, calls) = (files.clone(), rq.clone(), by.clone(), calls.clone());
+            std::thread::spawn(move || {
+                let _ = conn(s, &files, mode, &rq, &by, &calls);
+            });
+        }
+    });
+    Server { base, requests, bytes }
+}
+
+fn conn(
+    s: TcpStream,
+    files: &HashMap<String, PathBuf>,
+    mode: Mode,
+    rq: &AtomicUsize,
+    by: &AtomicUsize,
+    calls: &Mutex<usize>,
+) -> std::io::Result<()> {
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut w = s;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
+        let mut range = None;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h)?;
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                let (a, b) = v.trim().split_once('-').expect("range");
+                range = Some((a.parse::<u64>().expect("start"), b.parse::<u64>().expect("end")));
+            }
+        }
+        rq.fetch_add(1, Ordering::SeqCst);
+        let n = {
+            let mut c = calls.lock().expect("lock");
+            *c += 1;
+            *c
+        };
+        let Some(file) = files.get(&path) else {
+            w.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found")?;
+            continue;
+        };
+        if mode == Mode::Flaky && n % 2 == 1 {
+            w.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")?;
+            continue;
+        }
+        let data = std::fs::read(file)?;
+        let etag = if mode == Mode::Changing && n > 1 { "\"v2\"" } else { "\"v1\"" };
+        match (mode, range) {
+            (Mode::NoRanges, _) | (_, None) => {
+                write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\netag: {etag}\r\n\r\n", data.len())?;
+                w.write_all(&data)?;
+                by.fetch_add(data.len(), Ordering::SeqCst);
+            }
+            (_, Some((a, b))) => {
+                let b = b.min(data.len() as u64 - 1);
+                let body = &data[a as usize..=b as usize];
+                let (ra, rb) = if mode == Mode::Lying && a > 0 { (a + 1, b + 1) } else { (a, b) };
+                write!(
+                    w,
+                    "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {ra}-{rb}/{}\r\netag: {etag}\r\n\r\n",
+                    body.len(),
+                    data.len()
+                )?;
+                w.write_all(body)?;
+                by.fetch_add(body.len(), Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// A 2,048 × 2,048 float raster written as a tiled (256²), Deflate GeoTIFF: a COG's layout.
+fn tiled(dir: &Path) -> PathBuf {
+    let data = ndarray::Array2::from_shape_fn((2048, 2048), |(r, c)| ((r * 7 + c * 3) % 1000) as f64 + 0.5);
+    let r = Raster::from_f64(
+        data,
+        GeoTransform::north_up(500_000.0, 5_100_000.0, 10.0, 10.0),
+        Some(landopp::Crs::from_epsg(32633).expect("crs")),
+        Some(-9999.0),
+    )
+    .expect("raster");
+    let p = dir.join("big.tif");
+    write_geotiff(&p, &r, &GeoTiffWriteOptions::default()).expect("write");
+    p
+}
+
+#[test]
+fn a_remote_geotiff_reads_as_the_file_does_fetching_only_the_tiles_a_window_needs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = tiled(dir.path());
+    let files = HashMap::from([
+        ("/big.tif".to_string(), big.clone()),
+        ("/dem.tif".to_string(), fixture("slovenia/dem.tif")),
+        ("/s2.tif".to_string(), fixture("slovenia/s2_l1c_13band_2015-08-30.tif")),
+    ]);
+    let srv = serve(files, Mode::Ranges);
+    // whole rasters: equal to the files, stripped and multi-band included
+    for (name, local) in [
+        ("dem.tif", fixture("slovenia/dem.tif")),
+        ("s2.tif", fixture("slovenia/s2_l1c_13band_2015-08-30.tif")),
+        ("big.tif", big.clone()),
+    ] {
+        let url = format!("{}/{name}?token=secret", srv.base);
+        assert_eq!(Raster::read(&url).expect("remote"), Raster::read(&local).expect("file"), "{name}");
+    }
+    // a window of one tile reads the header and that tile only
+    let file_len = std::fs::metadata(&big).expect("meta").len();
+    let (r0, b0) = (srv.requests.load(Ordering::SeqCst), srv.bytes.load(Ordering::SeqCst));
+    let url = format!("{}/big.tif", srv.base);
+    let t = GeoTiff::open(&url).expect("open");
+    let w = Window { row: 600, col: 600, rows: 100, cols: 100 };
+    assert_eq!(t.read_window(0, w).expect("window"), GeoTiff::open(&big).expect("file").read_window(0, w).expect("w"));
+    let (requests, bytes) = (srv.requests.load(Ordering::SeqCst) - r0, srv.bytes.load(Ordering::SeqCst) - b0);
+    assert!(requests <= 3, "{requests} requests for the header and one tile");
+    assert!((bytes as u64) < file_len / 8, "{bytes} of {file_len} bytes fetched for one tile");
+    // a window over 4 × 4 tiles (tile rows 3..=6): the 4 adjacent tiles of each tile row in one
+    // request (the file stores tiles row by row)
+    let r1 = srv.requests.load(Ordering::SeqCst);
+    let w = Window { row: 1000, col: 1000, rows: 600, cols: 600 };
+    assert_eq!(t.read_window(0, w).expect("window"), GeoTiff::open(&big).expect("file").read_window(0, w).expect("w"));
+    let n = srv.requests.load(Ordering::SeqCst) - r1;
+    assert!(n <= 4, "16 tiles in {n} requests");
+    // zonal statistics straight from the URL equal the file's
+    let parcels = fixture("slovenia/lulc_polygons.gpkg");
+    let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Max], ..Default::default() };
+    let dem_url = format!("{}/dem.tif", srv.base);
+    let polys = || ZonalPolygons::File { path: &parcels, layer: None };
+    assert_eq!(
+        zonal(ZonalRaster::File(Path::new(&dem_url)), polys(), &opts, None).expect("remote zonal"),
+        zonal(ZonalRaster::File(&fixture("slovenia/dem.tif")), polys(), &opts, None).expect("zonal")
+    );
+}
+
+#[test]
+fn servers_without_ranges_flaky_servers_and_a_disk_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dem = fixture("slovenia/dem.tif");
+    let files = HashMap::from([("/dem.tif".to_string(), dem.clone())]);
+    // no ranges: a small file is read whole
+    let srv = serve(files.clone(), Mode::NoRanges);
+    assert_eq!(Raster::read(format!("{}/dem.tif", srv.base)).expect("whole"), Raster::read(&dem).expect("file"));
+    // 503 every other request: retried
+    let srv = serve(files.clone(), Mode::Flaky);
+    assert_eq!(Raster::read(format!("{}/dem.tif", srv.base)).expect("retried"), Raster::read(&dem).expect("file"));
+    // the disk cache: a second reader of the same URL and ETag fetches only the first bytes
+    let srv = serve(files, Mode::Ranges);
+    let cache = dir.path().join("cache");
+    let url = format!("{}/dem.tif", srv.base);
+    let a = HttpFile::open_with(&url, Some(cache.clone())).expect("open");
+    let mut buf = vec![0u8; a.len() as usize];
+    a.read_at(&mut buf, 0).expect("read");
+    assert_eq!(buf, std::fs::read(&dem).expect("file"));
+    let before = srv.requests.load(Ordering::SeqCst);
+    let b = HttpFile::open_with(&url, Some(cache)).expect("open");
+    let mut again = vec![0u8; b.len() as usize];
+    b.read_at(&mut again, 0).expect("read");
+    assert_eq!(again, buf);
+    assert_eq!(srv.requests.load(Ordering::SeqCst) - before, 1, "only the first request: the rest from disk");
+}
+
+#[test]
+fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() {
+    let big_dir = tempfile::tempdir().expect("tmp");
+    let big = tiled(big_dir.path());
+    let files = HashMap::from([("/big.tif".to_string(), big)]);
+    let srv = serve(files.clone(), Mode::Ranges);
+    let e = Raster::read(format!("{}/nope.tif?sig=hush", srv.base)).unwrap_err();
+    assert_eq!(e.code(), "NOT_FOUND", "{e}");
+    assert!(!e.to_string().contains("hush"), "{e}");
+    // the ETag moves after the header: refused, not mixed
+    let srv = serve(files.clone(), Mode::Changing);
+    let e = Raster::read(format!("{}/big.tif", srv.base)).unwrap_err();
+    assert_eq!(e.code(), "IO");
+    assert!(e.to_string().contains("changed on the server"), "{e}");
+    // a Content-Range that is not the range asked for
+    let srv = serve(files, Mode::Lying);
+    let e = Raster::read(format!("{}/big.tif", srv.base)).unwrap_err();
+    assert_eq!(e.code(), "IO");
+    assert!(e.to_string().contains("not the byte range asked for"), "{e}");
+    // nobody listening
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}/x.tif", l.local_addr().expect("addr"));
+    drop(l);
+    assert_eq!(Raster::read(dead).unwrap_err().code(), "IO");
+}
