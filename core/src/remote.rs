@@ -15,8 +15,8 @@
 //!   `LANDOPP_HTTP_CACHE=off` to keep nothing on disk.
 //! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff;
 //!   every request has a 30 s connect and 120 s overall deadline.
-//! - Errors name the URL without its query string (signed URLs carry credentials there) and
-//!   never quote the server's body.
+//! - Errors never quote the server's body; the raster reader names the URL without its query
+//!   string (signed URLs carry credentials there).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -115,9 +115,9 @@ impl HttpFile {
         match a.status {
             206 => {
                 let (start, end, total) = parse_content_range(a.range.as_deref())
-                    .ok_or_else(|| invalid(format!("{}: a 206 answer without a usable Content-Range", f.shown())))?;
+                    .ok_or_else(|| invalid("a 206 answer without a usable Content-Range".to_string()))?;
                 if start != 0 || end + 1 != a.body.len() as u64 || total == 0 || end >= total {
-                    return Err(invalid(format!("{}: the answer is not the range asked for", f.shown())));
+                    return Err(invalid("the answer is not the range asked for".to_string()));
                 }
                 f.len = total;
                 f.disk = cache.and_then(|root| disk_dir(&root, url, &f.version));
@@ -129,10 +129,8 @@ impl HttpFile {
                 f.cache.lock().map_err(|_| io::Error::other("cache lock"))?.insert(0, Arc::new(a.body));
             }
             // the file is shorter than the first request: 416 names its length
-            416 => {
-                return Err(invalid(format!("{}: the server refused the first byte range (an empty file?)", f.shown())))
-            }
-            s => return Err(status_error(&f.shown(), s)),
+            416 => return Err(invalid("the server refused the first byte range (an empty file?)".to_string())),
+            s => return Err(status_error(s)),
         }
         Ok(f)
     }
@@ -152,14 +150,9 @@ impl HttpFile {
         self.stats.lock().map(|s| *s).unwrap_or_default()
     }
 
-    fn shown(&self) -> String {
-        display_url(&self.url)
-    }
-
     /// One GET, `range` = `(start, length)`, retried on transient failures; the body is read up
     /// to `limit` bytes (more is an error).
     fn get(agent: &ureq::Agent, url: &str, range: Option<(u64, u64)>, limit: u64) -> io::Result<Answer> {
-        let shown = display_url(url);
         let mut wait = Duration::from_millis(200);
         let mut last = None;
         for attempt in 0..4 {
@@ -173,14 +166,16 @@ impl HttpFile {
             }
             let resp = match req.call() {
                 Ok(r) => r,
+                // a server that does not answer in time is not asked again (4 × 120 s is no wait)
+                Err(e @ ureq::Error::Timeout(_)) => return Err(io::Error::new(io::ErrorKind::TimedOut, e.to_string())),
                 Err(e) => {
-                    last = Some(io::Error::other(format!("{shown}: {e}")));
+                    last = Some(io::Error::other(e.to_string()));
                     continue;
                 }
             };
             let status = resp.status().as_u16();
             if matches!(status, 408 | 429 | 500..=599) {
-                last = Some(status_error(&shown, status));
+                last = Some(status_error(status));
                 continue;
             }
             let h = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -190,7 +185,8 @@ impl HttpFile {
                 _ => Version::Unknown,
             };
             let range_header = h("content-range");
-            if !(status == 200 || status == 206) {
+            // only the first request may take a whole file: later ones want their range
+            if !(status == 200 || status == 206) || (status == 200 && limit < WHOLE_FILE_MAX) {
                 return Ok(Answer { status, range: range_header, version, body: Vec::new() });
             }
             let expect = if status == 206 { range.map(|r| r.1).unwrap_or(limit) } else { limit };
@@ -200,18 +196,18 @@ impl HttpFile {
                 Ok(_) if body.len() as u64 > expect.min(limit) => {
                     return Err(invalid(match status {
                         200 => format!(
-                            "{shown}: the server does not answer byte ranges and the file is over {} MiB: \
+                            "the server does not answer byte ranges and the file is over {} MiB: \
                              download it, or serve it from a server that answers ranges",
                             WHOLE_FILE_MAX >> 20
                         ),
-                        _ => format!("{shown}: the answer is longer than the range asked for"),
+                        _ => "the answer is longer than the range asked for".to_string(),
                     }))
                 }
                 Ok(_) => return Ok(Answer { status, range: range_header, version, body }),
-                Err(e) => last = Some(io::Error::other(format!("{shown}: {e}"))),
+                Err(e) => last = Some(io::Error::other(e.to_string())),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::other(format!("{shown}: no answer"))))
+        Err(last.unwrap_or_else(|| io::Error::other("no answer")))
     }
 
     /// Fetch `[start, start + n)` (one request), check it and keep it.
@@ -225,21 +221,24 @@ impl HttpFile {
             }
         }
         let a = Self::get(&self.agent, &self.url, Some((start, n)), n)?;
-        if a.status != 206 {
-            return Err(status_error(&self.shown(), a.status));
+        match a.status {
+            206 => {}
+            200 => {
+                return Err(invalid(
+                    "the server answered a byte range with the whole file (it stopped answering ranges)".to_string(),
+                ))
+            }
+            s => return Err(status_error(s)),
         }
         if self.version != Version::Unknown && a.version != self.version {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "{}: the file changed on the server while it was read (its ETag or Last-Modified moved)",
-                    self.shown()
-                ),
+                "the file changed on the server while it was read (its ETag or Last-Modified moved)",
             ));
         }
         match parse_content_range(a.range.as_deref()) {
             Some((s, e, t)) if s == start && e + 1 == start + n && t == self.len && a.body.len() as u64 == n => {}
-            _ => return Err(invalid(format!("{}: the answer is not the byte range asked for", self.shown()))),
+            _ => return Err(invalid("the answer is not the byte range asked for".to_string())),
         }
         if let Ok(mut s) = self.stats.lock() {
             s.0 += 1;
@@ -372,18 +371,18 @@ impl HttpFile {
         if self.copy(buf, off)? {
             Ok(())
         } else {
-            Err(io::Error::other(format!("{}: a fetched range is missing from the cache", self.shown())))
+            Err(io::Error::other("a fetched range is missing from the cache"))
         }
     }
 }
 
-fn status_error(shown: &str, status: u16) -> io::Error {
+fn status_error(status: u16) -> io::Error {
     let kind = match status {
         404 | 410 => io::ErrorKind::NotFound,
         401 | 403 => io::ErrorKind::PermissionDenied,
         _ => io::ErrorKind::Other,
     };
-    io::Error::new(kind, format!("{shown}: HTTP {status}"))
+    io::Error::new(kind, format!("HTTP {status}"))
 }
 
 /// `bytes START-END/TOTAL` → `(START, END, TOTAL)`.

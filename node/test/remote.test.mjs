@@ -2,12 +2,12 @@
 // from a loopback server (nothing reaches the internet).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import http from 'node:http'
+import { spawn } from 'node:child_process'
 
 process.env.LANDOPP_HTTP_CACHE = mkdtempSync(join(tmpdir(), 'landopp-http-cache-'))
 const require = createRequire(import.meta.url)
@@ -15,27 +15,35 @@ const landopp = require('../index.js')
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const fixture = (p) => join(root, 'fixtures', p)
 
-const served = { requests: 0 }
-const server = http.createServer((req, res) => {
-  const name = new URL(req.url, 'http://x').pathname.slice(1)
-  let data
-  try { data = readFileSync(fixture(`slovenia/${name}`)) } catch { res.writeHead(404, { 'content-length': 0 }); return res.end() }
-  served.requests++
-  const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
-  if (!m) { res.writeHead(200, { 'content-length': data.length, etag: '"f1"' }); return res.end(data) }
-  const a = Number(m[1]); const b = Math.min(Number(m[2]), data.length - 1)
-  res.writeHead(206, { 'content-length': b - a + 1, 'content-range': `bytes ${a}-${b}/${data.length}`, etag: '"f1"' })
-  res.end(data.subarray(a, b + 1))
-})
-await new Promise((r) => server.listen(0, '127.0.0.1', r))
-const base = `http://127.0.0.1:${server.address().port}`
+// the server runs in its own process: `info` is synchronous and would block this event loop
+const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  import { spawn } from 'node:child_process'
+  import { readFileSync } from 'node:fs'
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    const name = new URL(req.url, 'http://x').pathname.slice(1)
+    if (name === 'requests') return res.end(String(requests))
+    let data
+    try { data = readFileSync(${JSON.stringify(fixture('slovenia'))} + '/' + name) } catch { res.writeHead(404, { 'content-length': 0 }); return res.end() }
+    requests++
+    const m = /^bytes=(\\d+)-(\\d+)$/.exec(req.headers.range ?? '')
+    if (!m) { res.writeHead(200, { 'content-length': data.length, etag: '"f1"' }); return res.end(data) }
+    const a = Number(m[1]); const b = Math.min(Number(m[2]), data.length - 1)
+    res.writeHead(206, { 'content-length': b - a + 1, 'content-range': 'bytes ' + a + '-' + b + '/' + data.length, etag: '"f1"' })
+    res.end(data.subarray(a, b + 1))
+  })
+  server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+`], { stdio: ['ignore', 'pipe', 'inherit'] })
+const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
+const base = `http://127.0.0.1:${port}`
+const served = async () => Number(await (await fetch(`${base}/requests`)).text())
 
 test('readRaster, info and zonalStats read a URL as they read the file', async () => {
   const url = `${base}/dem.tif?signature=secret`
   const [remote, file] = await Promise.all([landopp.readRaster(url), landopp.readRaster(fixture('slovenia/dem.tif'))])
   assert.deepEqual(remote.transform, file.transform)
   assert.deepEqual([...remote.bands[0].data], [...file.bands[0].data])
-  assert.ok(served.requests > 0)
+  assert.ok((await served()) > 0)
   const i = landopp.info(url)
   assert.equal(i.kind, 'raster')
   assert.ok(!JSON.stringify(i).includes('secret'))
@@ -46,4 +54,4 @@ test('readRaster, info and zonalStats read a URL as they read the file', async (
   await assert.rejects(landopp.readRaster(`${base}/nope.tif?token=hush`), (e) => e.code === 'NOT_FOUND' && !e.message.includes('hush'))
 })
 
-test('close the server', () => server.close())
+test('stop the server', () => child.kill())

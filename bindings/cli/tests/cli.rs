@@ -323,7 +323,10 @@ fn range_server(file: std::path::PathBuf) -> String {
                         }
                         if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
                             let (a, b) = v.trim().split_once('-').expect("test server");
-                            range = Some((a.parse::<usize>().expect("test server"), b.parse::<usize>().expect("test server")));
+                            range = Some((
+                                a.parse::<usize>().expect("test server"),
+                                b.parse::<usize>().expect("test server"),
+                            ));
                         }
                     }
                     let data = std::fs::read(&file)?;

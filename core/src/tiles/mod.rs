@@ -91,6 +91,38 @@ impl std::fmt::Display for TileId {
     }
 }
 
+/// Coordinates of a CRS to Web Mercator metres, or to a tile's own units (`0..units` from the
+/// tile's west and north edges): what every tile maker reprojects its inputs with.
+pub(crate) struct ToTile {
+    to_wgs: crate::crs::Transformer,
+    frame: Option<([f64; 4], f64, f64)>,
+}
+
+impl ToTile {
+    /// From `crs` to the units of `tile` (`Some((tile, units a side))`) or to Web Mercator metres.
+    pub(crate) fn new(crs: &crate::crs::Crs, tile: Option<(TileId, f64)>) -> Result<ToTile> {
+        Ok(ToTile {
+            to_wgs: crate::crs::Transformer::new(crs, &crate::crs::Crs::wgs84())?,
+            frame: tile.map(|(t, units)| (t.bounds(), t.size(), units)),
+        })
+    }
+
+    /// Transform `p` in place.
+    pub(crate) fn apply(&self, p: &mut [geo_types::Coord<f64>]) -> Result<()> {
+        self.to_wgs.transform_coords(p)?;
+        p.iter_mut().for_each(|c| {
+            let (x, y) = to_mercator(c.x, c.y);
+            *c = match self.frame {
+                Some((b, size, units)) => {
+                    geo_types::Coord { x: (x - b[0]) / size * units, y: (b[3] - y) / size * units }
+                }
+                None => geo_types::Coord { x, y },
+            };
+        });
+        Ok(())
+    }
+}
+
 /// WGS 84 longitude / latitude (degrees) to Web Mercator metres; latitudes beyond
 /// ±[`MAX_LATITUDE`] are clamped to it.
 pub fn to_mercator(lon: f64, lat: f64) -> (f64, f64) {

@@ -2,7 +2,7 @@
 
 use super::grid::{self, Grid};
 use super::mvt::{area2, MvtLayer, MvtValue};
-use super::{from_mercator, to_mercator, TileId};
+use super::{from_mercator, TileId};
 use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};
 use crate::scoring::ScoreResult;
@@ -166,16 +166,8 @@ impl SearchIndex {
             return Ok(MvtLayer::tile(&[layer]));
         };
         let ext = f64::from(opts.extent);
-        let (b, size) = (tile.bounds(), tile.size());
-        let to_wgs = Transformer::new(&self.crs, &Crs::wgs84())?;
-        let f = |p: &mut [Coord<f64>]| -> Result<()> {
-            to_wgs.transform_coords(p)?;
-            p.iter_mut().for_each(|c| {
-                let (x, y) = to_mercator(c.x, c.y);
-                *c = Coord { x: (x - b[0]) / size * ext, y: (b[3] - y) / size * ext };
-            });
-            Ok(())
-        };
+        let t = super::ToTile::new(&self.crs, Some((tile, ext)))?;
+        let f = |p: &mut [Coord<f64>]| t.apply(p);
         let g = Grid::build(area, &f, 0.05)?;
         let (lo, hi) = (-f64::from(opts.buffer), ext + f64::from(opts.buffer));
         let polys: Vec<(usize, TilePolys)> = rows

@@ -2,8 +2,7 @@
 //! overview a web map shows where vector tiles would carry too many parcels to draw.
 
 use super::grid::{self, Grid};
-use super::{to_mercator, TileId};
-use crate::crs::{Crs, Transformer};
+use super::TileId;
 use crate::error::{Error, Result};
 use crate::scoring::ScoreResult;
 use crate::search::SearchIndex;
@@ -246,16 +245,9 @@ impl SearchIndex {
         let area = found.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, f| {
             [a[0].min(f.1[0]), a[1].min(f.1[1]), a[2].max(f.1[2]), a[3].max(f.1[3])]
         });
-        let (b, ts, n) = (tile.bounds(), tile.size(), size as f64);
-        let to_wgs = Transformer::new(&self.crs, &Crs::wgs84())?;
-        let f = |p: &mut [Coord<f64>]| -> Result<()> {
-            to_wgs.transform_coords(p)?;
-            p.iter_mut().for_each(|c| {
-                let (x, y) = to_mercator(c.x, c.y);
-                *c = Coord { x: (x - b[0]) / ts * n, y: (b[3] - y) / ts * n };
-            });
-            Ok(())
-        };
+        let n = size as f64;
+        let t = super::ToTile::new(&self.crs, Some((tile, n)))?;
+        let f = |p: &mut [Coord<f64>]| t.apply(p);
         let g = Grid::build(area, &f, 0.01)?;
         let per = found.len().div_ceil(4 * rayon::current_num_threads()).max(4096);
         let parts = found
@@ -319,15 +311,8 @@ impl SearchIndex {
         }
         let env = self.tree.root().envelope();
         let (lo, hi) = (env.lower(), env.upper());
-        let to_wgs = Transformer::new(&self.crs, &Crs::wgs84())?;
-        let f = |p: &mut [Coord<f64>]| -> Result<()> {
-            to_wgs.transform_coords(p)?;
-            p.iter_mut().for_each(|c| {
-                let (x, y) = to_mercator(c.x, c.y);
-                *c = Coord { x, y };
-            });
-            Ok(())
-        };
+        let t = super::ToTile::new(&self.crs, None)?;
+        let f = |p: &mut [Coord<f64>]| t.apply(p);
         // a metre is far under a zoom-16 tile (611 m at the equator)
         let g = Grid::build([lo[0], lo[1], hi[0], hi[1]], &f, 1.0)?;
         let side = (1u64 << Z) as f64;
@@ -414,7 +399,7 @@ mod tests {
             ids: ids.clone(),
             status: vec![GeometryStatus::Valid; ids.len()],
             geometries,
-            crs: Some(Crs::from_epsg(3857).unwrap()),
+            crs: Some(crate::Crs::from_epsg(3857).unwrap()),
             columns: vec![],
             name: "boxes".into(),
         };

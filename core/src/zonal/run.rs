@@ -266,38 +266,28 @@ pub(super) fn zonal_core<'a>(
     if !gt.is_north_up() {
         return Err(Error::Unsupported("zonal statistics on a rotated geotransform".into()));
     }
-    // rows each polygon touches (empty when it misses the raster)
-    let row_span = |poly: &MultiPolygon<f64>| -> (usize, usize) {
-        let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    // the rows and the columns (a cell wider on each side) each polygon touches; empty when it
+    // misses the raster
+    let span = |poly: &MultiPolygon<f64>, axis: usize| -> (usize, usize) {
+        let (origin, step, size, pad) = match axis {
+            0 => (gt.0[3], gt.0[5], h, 0.0),
+            _ => (gt.0[0], gt.0[1], w, 1.0),
+        };
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for p in &poly.0 {
             for c in &p.exterior().0 {
-                let y = (c.y - gt.0[3]) / gt.0[5];
-                y0 = y0.min(y);
-                y1 = y1.max(y);
+                let v = ((if axis == 0 { c.y } else { c.x }) - origin) / step;
+                lo = lo.min(v);
+                hi = hi.max(v);
             }
         }
-        if !(y0.is_finite() && y1.is_finite()) {
+        if !(lo.is_finite() && hi.is_finite()) {
             return (0, 0);
         }
-        (y0.floor().max(0.0) as usize, (y1.ceil().min(h as f64)).max(0.0) as usize)
+        ((lo.floor() - pad).max(0.0) as usize, ((hi.ceil() + pad).min(size as f64)).max(0.0) as usize)
     };
-    // columns each polygon touches, a cell wider on each side (empty when it misses the raster)
-    let col_span = |poly: &MultiPolygon<f64>| -> (usize, usize) {
-        let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
-        for p in &poly.0 {
-            for c in &p.exterior().0 {
-                let x = (c.x - gt.0[0]) / gt.0[1];
-                x0 = x0.min(x);
-                x1 = x1.max(x);
-            }
-        }
-        if !(x0.is_finite() && x1.is_finite()) {
-            return (0, 0);
-        }
-        ((x0.floor() - 1.0).max(0.0) as usize, ((x1.ceil() + 1.0).min(w as f64)).max(0.0) as usize)
-    };
-    let spans: Vec<(usize, usize)> = polys.par_iter().map(row_span).collect();
-    let cols: Vec<(usize, usize)> = polys.par_iter().map(col_span).collect();
+    let spans: Vec<(usize, usize)> = polys.par_iter().map(|p| span(p, 0)).collect();
+    let cols: Vec<(usize, usize)> = polys.par_iter().map(|p| span(p, 1)).collect();
     let mut accs: Vec<Acc> = (0..polys.len()).map(|_| Acc::new()).collect();
     let mut r0 = 0;
     while r0 < h {

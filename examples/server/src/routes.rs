@@ -17,6 +17,13 @@ use std::collections::HashMap;
 
 mod tiles;
 
+/// The query parameters of the scored tile routes (vector and raster).
+const TILE_PARAMS: &[(&str, &str)] = &[
+    ("profile", "a served profile (default: the first)"),
+    ("weights", "what-if weights as a URL-encoded JSON object, criterion → weight (analyst)"),
+    ("without_constraints", "what-if: constraint codes to leave out, comma-separated (analyst)"),
+];
+
 /// Every route.
 pub static ROUTES: &[Route] = &[
     Route {
@@ -228,11 +235,7 @@ pub static ROUTES: &[Route] = &[
         id: "tileParcels",
         summary: "Parcels under an XYZ tile as a Mapbox Vector Tile (`{y}` as `123.mvt`): layer `parcels`, feature id = row, properties id, score, rank, excluded and the profile's criteria",
         body: None,
-        params: &[
-            ("profile", "a served profile (default: the first)"),
-            ("weights", "what-if weights as a URL-encoded JSON object, criterion → weight (analyst)"),
-            ("without_constraints", "what-if: constraint codes to leave out, comma-separated (analyst)"),
-        ],
+        params: TILE_PARAMS,
         ok: (200, None),
         handler: || get(tiles::parcels),
     },
@@ -243,11 +246,7 @@ pub static ROUTES: &[Route] = &[
         id: "tileScores",
         summary: "Scores under an XYZ tile as a 256 × 256 RGBA PNG (`{y}` as `123.png`): every parcel painted in its score's colour (the dashboard's viridis ramp, excluded grey, the best score where parcels share a pixel, a parcel under a pixel paints its pixel) — the overview below `detail_zoom` of `/v1/land`",
         body: None,
-        params: &[
-            ("profile", "a served profile (default: the first)"),
-            ("weights", "what-if weights as a URL-encoded JSON object, criterion → weight (analyst)"),
-            ("without_constraints", "what-if: constraint codes to leave out, comma-separated (analyst)"),
-        ],
+        params: TILE_PARAMS,
         ok: (200, None),
         handler: || get(tiles::scores),
     },

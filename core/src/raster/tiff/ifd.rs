@@ -169,6 +169,9 @@ fn file_read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<(
     Ok(())
 }
 
+/// The most bytes one tag's values may take (256 MiB: tile offsets of 16 M tiles in BigTIFF).
+const MAX_TAG_BYTES: usize = 256 << 20;
+
 /// Why a directory could not be read: the bytes could not be read, or they are not a valid
 /// directory.
 #[derive(Debug)]
@@ -214,6 +217,10 @@ pub(super) fn read_ifd(
         let total = (count as usize).checked_mul(tsz).ok_or_else(|| IfdError::Format("tag size overflow".into()))?;
         if total as u64 > len {
             return Err(format!("tag {tag} claims {total} bytes, more than the file holds").into());
+        }
+        // a length a server claims is not bytes it holds: no tag may size a read past this
+        if total > MAX_TAG_BYTES {
+            return Err(format!("tag {tag} claims {total} bytes, more than the {MAX_TAG_BYTES} a tag may hold").into());
         }
         let data = if total <= inline {
             ent[(ent_sz - inline)..(ent_sz - inline + total)].to_vec()

@@ -256,9 +256,18 @@ impl GeoTiff {
             _ => "UNKNOWN",
         }
     }
-    /// The file path.
+    /// The file path (a URL without its query string).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True when the bytes come over HTTP(S).
+    pub fn is_remote(&self) -> bool {
+        match self.file {
+            Source::File(_) => false,
+            #[cfg(feature = "remote")]
+            Source::Http(_) => true,
+        }
     }
 
     /// Windows aligned to the native blocks, covering the raster: process a raster larger than
@@ -337,7 +346,12 @@ impl GeoTiff {
     /// huge raster in a small file) before allocating it.
     pub(crate) fn check_budget(&self, w: Window, bands: usize) -> Result<()> {
         let bytes = (w.rows as u64 * w.cols as u64).saturating_mul((bands * self.dtype.size()) as u64);
-        let limit = READ_FLOOR_BYTES.max(self.file_len.saturating_mul(READ_BYTES_PER_FILE_BYTE));
+        let mut limit = READ_FLOOR_BYTES.max(self.file_len.saturating_mul(READ_BYTES_PER_FILE_BYTE));
+        // a remote file's length is the server's word, not bytes on this disk: one read from it
+        // decodes at most REMOTE_READ_MAX (read larger windows one at a time)
+        if self.is_remote() {
+            limit = limit.min(REMOTE_READ_MAX);
+        }
         if bytes > limit {
             return Err(Error::format(
                 FMT,
@@ -466,6 +480,11 @@ impl GeoTiff {
         if off.saturating_add(len as u64) > self.file_len {
             return Err(ferr(format!("chunk {idx} extends past the end of the file")));
         }
+        if self.is_remote() && len as u64 > REMOTE_CHUNK_MAX {
+            return Err(ferr(format!(
+                "chunk {idx} claims {len} bytes, more than a remote chunk may hold ({REMOTE_CHUNK_MAX})"
+            )));
+        }
         let max_ratio = match self.compression {
             1 => 1,
             32773 => 64,        // PackBits: 2 bytes → at most 128
@@ -562,6 +581,11 @@ impl GeoTiff {
         Ok(buf)
     }
 }
+
+/// The most one read of a remote file decodes (4 GiB).
+const REMOTE_READ_MAX: u64 = 4 << 30;
+/// The most bytes one chunk of a remote file may claim (256 MiB; a COG tile is kilobytes).
+const REMOTE_CHUNK_MAX: u64 = 256 << 20;
 
 /// The bytes behind `path`: a regular file, or an HTTP(S) URL with the `remote` feature.
 fn open_source(path: &Path) -> Result<(Source, u64)> {

@@ -7,11 +7,13 @@ use super::blocking;
 use crate::api::Pairs;
 use crate::app::St;
 use crate::auth::{Principal, Role};
+use crate::land::{Land, Scored};
 use crate::problem::{ApiResult, Problem};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use landopp::scoring::ScoreResult;
 use landopp::tiles::{ParcelTileOptions, ScoreTileOptions, TileId};
 
 /// `z`, `x` and `y` of a tile path whose last segment ends with `.ext` (or has no suffix).
@@ -48,21 +50,39 @@ fn scoring_params(who: &Principal, pairs: &[(String, String)]) -> ApiResult<(Opt
     Ok((profile, change))
 }
 
-/// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
-/// rank, exclusion and criteria — or a what-if's (`weights`, `without_constraints`: analyst).
-pub(super) async fn parcels(
-    State(st): State<St>,
-    Extension(who): Extension<Principal>,
-    Path((z, x, y)): Path<(String, String, String)>,
-    Pairs(pairs): Pairs,
+/// A tile of the profile's scores or a what-if's: the request's tile, profile and change
+/// checked, then `make` on the blocking pool with the land, the tile, the served profile and the
+/// scores to draw.
+async fn scored_tile(
+    st: St,
+    who: Principal,
+    (z, x, y): (String, String, String),
+    pairs: Vec<(String, String)>,
+    (ext, content_type): (&'static str, &'static str),
+    make: impl FnOnce(&Land, TileId, &Scored, &ScoreResult) -> landopp::Result<Vec<u8>> + Send + 'static,
 ) -> ApiResult<Response> {
-    let tile = tile_id(&z, &x, &y, ".mvt")?;
+    let tile = tile_id(&z, &x, &y, ext)?;
     let (profile, change) = scoring_params(&who, &pairs)?;
     let land = st.land();
     land.profile(profile.as_deref())?;
     let body = blocking(move || {
         let s = land.profile(profile.as_deref())?;
         let what_if = land.what_if(profile.as_deref(), &change)?;
+        make(&land, tile, s, what_if.as_deref().unwrap_or(&s.scores))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// `GET /v1/tiles/parcels/{z}/{x}/{y}.mvt`: the parcels under a tile with the profile's score,
+/// rank, exclusion and criteria — or a what-if's (`weights`, `without_constraints`: analyst).
+pub(super) async fn parcels(
+    State(st): State<St>,
+    Extension(who): Extension<Principal>,
+    Path(zxy): Path<(String, String, String)>,
+    Pairs(pairs): Pairs,
+) -> ApiResult<Response> {
+    scored_tile(st, who, zxy, pairs, (".mvt", "application/vnd.mapbox-vector-tile"), |land, tile, s, scores| {
         let mut columns: Vec<String> = Vec::new();
         for c in &s.profile.criteria {
             if !columns.contains(&c.column) {
@@ -70,10 +90,9 @@ pub(super) async fn parcels(
             }
         }
         let opts = ParcelTileOptions { columns, ..Default::default() };
-        land.index.parcel_tile(tile, Some(what_if.as_deref().unwrap_or(&s.scores)), &opts)
+        land.index.parcel_tile(tile, Some(scores), &opts)
     })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile")], body).into_response())
+    .await
 }
 
 /// `GET /v1/tiles/scores/{z}/{x}/{y}.png`: every parcel under a tile painted in its score's
@@ -82,21 +101,14 @@ pub(super) async fn parcels(
 pub(super) async fn scores(
     State(st): State<St>,
     Extension(who): Extension<Principal>,
-    Path((z, x, y)): Path<(String, String, String)>,
+    Path(zxy): Path<(String, String, String)>,
     Pairs(pairs): Pairs,
 ) -> ApiResult<Response> {
-    let tile = tile_id(&z, &x, &y, ".png")?;
-    let (profile, change) = scoring_params(&who, &pairs)?;
-    let land = st.land();
-    land.profile(profile.as_deref())?;
-    let body = blocking(move || {
-        let s = land.profile(profile.as_deref())?;
-        let what_if = land.what_if(profile.as_deref(), &change)?;
+    scored_tile(st, who, zxy, pairs, (".png", "image/png"), |land, tile, _, scores| {
         // the coverage is kept per tile: a what-if only repaints it
-        land.tile_coverage(tile)?.paint_png(what_if.as_deref().unwrap_or(&s.scores), &ScoreTileOptions::default())
+        land.tile_coverage(tile)?.paint_png(scores, &ScoreTileOptions::default())
     })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "image/png")], body).into_response())
+    .await
 }
 
 /// `GET /v1/tiles/hillshade/{z}/{x}/{y}.png`: the hillshade of the configured DEM on the tile's
