@@ -26,6 +26,8 @@ enum Mode {
     Changing,
     /// Content-Range names another range than asked.
     Lying,
+    /// Content-Range claims the file is a terabyte.
+    Huge,
 }
 
 struct Server {
@@ -102,15 +104,18 @@ fn conn(
                 w.write_all(&data)?;
                 by.fetch_add(data.len(), Ordering::SeqCst);
             }
+            (_, Some((a, b))) if a as usize >= data.len() => {
+                w.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\ncontent-length: 0\r\n\r\n")?;
+            }
             (_, Some((a, b))) => {
                 let b = b.min(data.len() as u64 - 1);
                 let body = &data[a as usize..=b as usize];
                 let (ra, rb) = if mode == Mode::Lying && a > 0 { (a + 1, b + 1) } else { (a, b) };
+                let total = if mode == Mode::Huge { 1u64 << 40 } else { data.len() as u64 };
                 write!(
                     w,
-                    "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {ra}-{rb}/{}\r\netag: {etag}\r\n\r\n",
+                    "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {ra}-{rb}/{total}\r\netag: {etag}\r\n\r\n",
                     body.len(),
-                    data.len()
                 )?;
                 w.write_all(body)?;
                 by.fetch_add(body.len(), Ordering::SeqCst);
@@ -227,6 +232,25 @@ fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() 
     let e = Raster::read(format!("{}/big.tif", srv.base)).unwrap_err();
     assert_eq!(e.code(), "IO");
     assert!(e.to_string().contains("not the byte range asked for"), "{e}");
+    // a server claiming a terabyte, with a header whose tag claims 320 MB: the claim sizes
+    // nothing (FORMAT before any allocation or request past the bytes it has)
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    tiff.extend(1u16.to_le_bytes());
+    tiff.extend(273u16.to_le_bytes()); // StripOffsets
+    tiff.extend(4u16.to_le_bytes()); // LONG
+    tiff.extend(80_000_000u32.to_le_bytes());
+    tiff.extend(100u32.to_le_bytes());
+    tiff.extend(0u32.to_le_bytes());
+    tiff.resize(200, 0);
+    let hostile = dir.path().join("hostile.tif");
+    std::fs::write(&hostile, &tiff).expect("write");
+    let srv = serve(HashMap::from([("/h.tif".to_string(), hostile)]), Mode::Huge);
+    let e = Raster::read(format!("{}/h.tif", srv.base)).unwrap_err();
+    assert_eq!(e.code(), "FORMAT", "{e}");
+    assert!(e.to_string().contains("a tag may hold"), "{e}");
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 1, "the header request only");
     // nobody listening
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead = format!("http://{}/x.tif", l.local_addr().expect("addr"));
