@@ -104,7 +104,7 @@ fn conn(
                 w.write_all(&data)?;
                 by.fetch_add(data.len(), Ordering::SeqCst);
             }
-            (_, Some((a, b))) if a as usize >= data.len() => {
+            (_, Some((a, _))) if a as usize >= data.len() => {
                 w.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\ncontent-length: 0\r\n\r\n")?;
             }
             (_, Some((a, b))) => {
