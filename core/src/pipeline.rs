@@ -26,6 +26,7 @@
 use crate::error::{Error, Result};
 use crate::features::{ColumnMeta, FeatureTable};
 use crate::overlay::{self, SoilTables, WorkFrame};
+use crate::raster::GeoTiff;
 use crate::spectral::{ImagerySettings, SceneMeta};
 use crate::terrain::{TerrainOptions, TerrainProduct};
 use crate::vector::{read_layer, Parcels, ReadOptions};
@@ -436,10 +437,10 @@ struct Projected<'a> {
 }
 
 impl<'a> Projected<'a> {
-    /// Zonal statistics of the parcels over `r`.
-    fn zonal(&mut self, r: &Raster, opts: &ZonalOptions<'_>) -> Result<crate::zonal::ZonalResult> {
+    /// The parcels in `crs` (reprojected once per CRS), with the CRS they are in.
+    fn in_crs(&mut self, crs: Option<&Crs>) -> Result<(&[MultiPolygon<f64>], Option<Crs>)> {
         let p = self.parcels;
-        match (p.crs.as_ref(), r.crs.as_ref()) {
+        match (p.crs.as_ref(), crs) {
             (Some(a), Some(b)) if a != b => {
                 let k = match self.cache.iter().position(|(c, _)| c == b) {
                     Some(k) => k,
@@ -452,10 +453,23 @@ impl<'a> Projected<'a> {
                         self.cache.len() - 1
                     }
                 };
-                zonal_stats(r, &self.cache[k].1, Some(b), opts)
+                Ok((&self.cache[k].1, Some(b.clone())))
             }
-            _ => zonal_stats(r, &p.geometries, p.crs.as_ref(), opts),
+            _ => Ok((&p.geometries, p.crs.clone())),
         }
+    }
+
+    /// Zonal statistics of the parcels over `r`.
+    fn zonal(&mut self, r: &Raster, opts: &ZonalOptions<'_>) -> Result<crate::zonal::ZonalResult> {
+        let (polys, crs) = self.in_crs(r.crs.as_ref())?;
+        zonal_stats(r, polys, crs.as_ref(), opts)
+    }
+
+    /// Zonal statistics of the parcels over a GeoTIFF file or URL, read in strips of the
+    /// columns the parcels cross (identical to [`Projected::zonal`] on the whole raster).
+    fn zonal_file(&mut self, t: &GeoTiff, opts: &ZonalOptions<'_>) -> Result<crate::zonal::ZonalResult> {
+        let (polys, crs) = self.in_crs(t.crs())?;
+        crate::zonal::zonal_stats_file(t, polys, crs.as_ref(), opts, crate::zonal::DEFAULT_MAX_CELLS)
     }
 }
 
@@ -490,14 +504,15 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 t.extend(overlay::value_features(parcels, total_field, land_field.as_deref())?)?
             }
             FeatureStep::Zonal { raster, band, stats, prefix, min_coverage_frac } => {
-                let r = Raster::read(raster)?;
+                // read strip by strip: bounded memory, and a URL fetches only the parcels' tiles
+                let r = GeoTiff::open(raster)?;
                 let opts = ZonalOptions {
                     stats: stats_of(stats)?,
                     band: *band,
                     min_coverage_frac: *min_coverage_frac,
                     weights: None,
                 };
-                let res = projected.zonal(&r, &opts)?;
+                let res = projected.zonal_file(&r, &opts)?;
                 let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(raster));
                 let meta = ColumnMeta {
                     source: raster.display().to_string(),
