@@ -37,7 +37,11 @@ fn pg_schema() -> Option<String> {
     Some(format!("{url}{sep}options=-csearch_path%3D{name}%2Cpublic"))
 }
 
-async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
+async fn start_with(c: ServerConfig, env: HashMap<&'static str, String>) -> Srv {
+    start_on(c, env, land()).await
+}
+
+async fn start_on(mut c: ServerConfig, env: HashMap<&'static str, String>, land: Arc<Land>) -> Srv {
     let dir = tempfile::tempdir().expect("tempdir");
     c.store = dir.path().join("store.db");
     if c.database_url.is_none() {
@@ -56,7 +60,7 @@ async fn start_with(mut c: ServerConfig, env: HashMap<&'static str, String>) -> 
         });
     }
     c.listen = "127.0.0.1:0".parse().expect("addr");
-    let s = Server::start(c, land(), &|k| env.get(k).cloned()).await.expect("server starts");
+    let s = Server::start(c, land, &|k| env.get(k).cloned()).await.expect("server starts");
     let addr = s.addr;
     let admin = s.bootstrap_key.clone().expect("an empty store makes an admin key");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -1455,4 +1459,64 @@ async fn models_upload_and_retrain_on_feedback() {
     let audit = as_key(s.addr, &s.admin, "GET", "/v1/audit?limit=100", None).await.json();
     let actions: Vec<&str> = audit.as_array().expect("audit").iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"model.upload") && actions.contains(&"model.retrain"), "{actions:?}");
+}
+
+/// Features from a satellite scene carry its provenance to the parcel route (what the
+/// dashboard's feature table shows): the real Sentinel-2 L2A scene of `../shared/data` with its
+/// STAC item, parcels laid over it, NDVI with clouds masked by the SCL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scene_features_name_their_scene_date_and_cloud_cover() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if !shared.join("README.md").exists() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true but ../shared/data is missing");
+        eprintln!("SKIPPED: ../shared/data not found");
+        return;
+    }
+    let scene = shared.join("sentinel2_l2a_29RKH_2020-02-19");
+    let dir = tempfile::tempdir().expect("tmp");
+    // 25 parcels of 2 × 2 km on the scene (EPSG:32629)
+    let feats: Vec<Value> = (0..25)
+        .map(|k| {
+            let (x, y) = (220_000.0 + f64::from(k % 5) * 10_000.0, 2_720_000.0 + f64::from(k / 5) * 10_000.0);
+            json!({"type": "Feature", "properties": {"pid": format!("p{k}")},
+                   "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 2000.0, y], [x + 2000.0, y + 2000.0], [x, y + 2000.0], [x, y]]]}})
+        })
+        .collect();
+    let parcels = json!({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32629"}}, "features": feats});
+    std::fs::write(dir.path().join("parcels.geojson"), parcels.to_string()).expect("write");
+    let spec = json!({"version": 1, "parcels": {"path": dir.path().join("parcels.geojson"), "id_field": "pid"},
+        "features": [{"type": "spectral", "bands": {"R": scene.join("B04.tif"), "N": scene.join("B08.tif")},
+                      "indices": ["NDVI"], "stac": scene.join("S2A_29RKH_20200219_0_L2A.stac.json"),
+                      "scl": scene.join("SCL.tif"), "stats": ["mean"]}]});
+    std::fs::write(dir.path().join("spec.json"), spec.to_string()).expect("write");
+    let profile = json!({"version": 1, "name": "greenness", "method": {"type": "weighted_sum"},
+        "criteria": [{"column": "ndvi_mean", "weight": 1, "transform": {"type": "linear_benefit", "min": 0, "max": 0.3}}]});
+    std::fs::write(dir.path().join("profile.json"), profile.to_string()).expect("write");
+    let data = landopp_server::config::DataConfig {
+        spec: Some(dir.path().join("spec.json")),
+        profiles: vec![dir.path().join("profile.json")],
+        ..Default::default()
+    };
+    let land =
+        Arc::new(tokio::task::spawn_blocking(move || Land::from_config(&data)).await.expect("join").expect("land"));
+    // no demo model: it needs the demo area's columns
+    let models =
+        ModelsConfig { registry: dir.path().join("models"), ab_split: None, demo: false, drift_reference: None };
+    let s = start_on(ServerConfig { models: Some(models), ..Default::default() }, HashMap::new(), land).await;
+    let r = as_key(s.addr, &s.admin, "GET", "/v1/parcels/p12", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = r.json()["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["name"] == "ndvi_mean")
+        .cloned()
+        .expect("ndvi");
+    let source = f["source"].as_str().expect("source");
+    // the STAC item's id, datetime and eo:cloud_cover (4.05 %)
+    assert!(source.contains("S2A_29RKH_20200219_0_L2A"), "{source}");
+    assert!(source.contains("2020-02-19"), "{source}");
+    assert!(source.contains("cloud cover 4.05%"), "{source}");
+    assert!(f["method"].as_str().expect("method").contains("clouds masked"), "{f}");
+    assert!(f["value"].as_f64().is_some_and(f64::is_finite), "{f}");
 }
