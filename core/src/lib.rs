@@ -49,13 +49,22 @@ pub(crate) fn remote_path(path: &std::path::Path) -> bool {
     })
 }
 
-/// `path` without a URL's query string or fragment (`?…`, `#…`): what a URL is named by in
+/// `path` without a URL's query string, fragment and user info (`?…`, `#…`, `user:pass@`): what
+/// a URL is named by in
 /// messages (signed URLs carry credentials there) and what its extension is read from.
 pub(crate) fn without_query(path: &std::path::Path) -> std::borrow::Cow<'_, std::path::Path> {
     match path.to_str() {
         Some(s) if remote_path(path) => {
             let end = s.find(['?', '#']).unwrap_or(s.len());
-            std::borrow::Cow::Owned(std::path::PathBuf::from(&s[..end]))
+            let s = &s[..end];
+            // and without user:password@ before the host
+            let host = s.find("://").map_or(0, |k| k + 3);
+            let path_at = s[host..].find('/').map_or(s.len(), |k| host + k);
+            let shown = match s[host..path_at].rfind('@') {
+                Some(at) => format!("{}{}", &s[..host], &s[host + at + 1..]),
+                None => s.to_string(),
+            };
+            std::borrow::Cow::Owned(std::path::PathBuf::from(shown))
         }
         _ => std::borrow::Cow::Borrowed(path),
     }

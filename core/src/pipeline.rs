@@ -488,7 +488,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
         let msg = match step {
             FeatureStep::Shape => "shape".to_string(),
             FeatureStep::Value { .. } => "value".to_string(),
-            FeatureStep::Zonal { raster, .. } => format!("zonal {}", raster.display()),
+            FeatureStep::Zonal { raster, .. } => format!("zonal {}", crate::without_query(raster).display()),
             FeatureStep::Terrain { product, .. } => format!("terrain {product}"),
             FeatureStep::Overlay { prefix, .. } => format!("overlay {prefix}"),
             FeatureStep::Proximity { prefix, .. } => format!("proximity {prefix}"),
@@ -513,9 +513,9 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     weights: None,
                 };
                 let res = projected.zonal_file(&r, &opts)?;
-                let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(raster));
+                let prefix = prefix.clone().unwrap_or_else(|| crate::vector::stem(&crate::without_query(raster)));
                 let meta = ColumnMeta {
-                    source: raster.display().to_string(),
+                    source: crate::without_query(raster).display().to_string(),
                     unit: String::new(),
                     method: "exact zonal".into(),
                 };
@@ -533,7 +533,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     _ => "m",
                 };
                 let meta = ColumnMeta {
-                    source: raster.display().to_string(),
+                    source: crate::without_query(raster).display().to_string(),
                     unit: unit.into(),
                     method: format!("gdaldem-identical Horn {product}, exact zonal"),
                 };

@@ -69,18 +69,31 @@ enum Version {
 }
 
 /// A remote file read by byte ranges, with the ranges fetched so far.
-#[derive(Debug)]
 pub struct HttpFile {
     url: String,
     agent: ureq::Agent,
     len: u64,
     version: Version,
-    /// Fetched ranges by start offset (non-overlapping).
+    /// Fetched ranges by start offset (a read takes the one starting nearest before it;
+    /// concurrent fetches may overlap, which costs a refetch, never a wrong byte).
     cache: Mutex<BTreeMap<u64, Arc<Vec<u8>>>>,
     /// The on-disk cache directory of this file's version, when there is one.
     disk: Option<PathBuf>,
     /// Requests made and bytes received (for tests and logs).
     stats: Mutex<(usize, u64)>,
+}
+
+impl std::fmt::Debug for HttpFile {
+    // the URL without its query (credentials), and no cached bytes
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (requests, bytes) = self.stats();
+        f.debug_struct("HttpFile")
+            .field("url", &display_url(&self.url))
+            .field("len", &self.len)
+            .field("requests", &requests)
+            .field("bytes", &bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One answer: its status, `Content-Range`, version and body.
@@ -167,9 +180,11 @@ impl HttpFile {
             let resp = match req.call() {
                 Ok(r) => r,
                 // a server that does not answer in time is not asked again (4 × 120 s is no wait)
-                Err(e @ ureq::Error::Timeout(_)) => return Err(io::Error::new(io::ErrorKind::TimedOut, e.to_string())),
+                Err(e @ ureq::Error::Timeout(_)) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, quiet(&e.to_string(), url)))
+                }
                 Err(e) => {
-                    last = Some(io::Error::other(e.to_string()));
+                    last = Some(io::Error::other(quiet(&e.to_string(), url)));
                     continue;
                 }
             };
@@ -204,7 +219,8 @@ impl HttpFile {
                     }))
                 }
                 Ok(_) => return Ok(Answer { status, range: range_header, version, body }),
-                Err(e) => last = Some(io::Error::other(e.to_string())),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(e),
+                Err(e) => last = Some(io::Error::new(e.kind(), quiet(&e.to_string(), url))),
             }
         }
         Err(last.unwrap_or_else(|| io::Error::other("no answer")))
@@ -327,6 +343,11 @@ impl HttpFile {
             }
         }
         need.sort_unstable();
+        // no request over MAX_REQUEST, however long a range
+        let need: Vec<(u64, u64)> = need
+            .into_iter()
+            .flat_map(|(s, e)| (s..e).step_by(MAX_REQUEST as usize).map(move |a| (a, (a + MAX_REQUEST).min(e))))
+            .collect();
         let mut merged: Vec<(u64, u64)> = Vec::new();
         for (s, e) in need {
             match merged.last_mut() {
@@ -335,6 +356,9 @@ impl HttpFile {
             }
         }
         // a merged request may span kept ranges: they are fetched again and replaced (`keep`)
+        if merged.len() == 1 {
+            return self.fetch(merged[0].0, merged[0].1 - merged[0].0);
+        }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let failed: Mutex<Option<io::Error>> = Mutex::new(None);
         std::thread::scope(|sc| {
@@ -374,6 +398,16 @@ impl HttpFile {
             Err(io::Error::other("a fetched range is missing from the cache"))
         }
     }
+}
+
+/// A client message with the URL (or any part of it past the host) replaced by its shown form.
+fn quiet(msg: &str, url: &str) -> String {
+    let shown = display_url(url);
+    let mut m = msg.replace(url, &shown);
+    if let Some(q) = url.find(['?', '#']) {
+        m = m.replace(&url[q..], "");
+    }
+    m
 }
 
 fn status_error(status: u16) -> io::Error {
@@ -432,6 +466,11 @@ mod tests {
         assert!(!is_url(Path::new("/data/http://a.tif")));
         assert!(!is_url(Path::new("a.tif")));
         assert_eq!(display_url("https://h/a.tif?X-Amz-Signature=secret#f"), "https://h/a.tif");
+        assert_eq!(display_url("https://user:pw@h:8/a@b.tif?q"), "https://h:8/a@b.tif");
+        assert_eq!(
+            quiet("GET https://h/a.tif?s=1 failed: s=1", "https://h/a.tif?s=1"),
+            "GET https://h/a.tif failed: s=1"
+        );
         assert_eq!(parse_content_range(Some("bytes 0-99/1000")), Some((0, 99, 1000)));
         assert_eq!(parse_content_range(Some("bytes 5-4/10")), None);
         assert_eq!(parse_content_range(Some("bytes */1000")), None);

@@ -17,7 +17,7 @@ const fixture = (p) => join(root, 'fixtures', p)
 
 // the server runs in its own process: `info` is synchronous and would block this event loop
 const child = spawn(process.execPath, ['--input-type=module', '-e', `
-  import { spawn } from 'node:child_process'
+  import http from 'node:http'
   import { readFileSync } from 'node:fs'
   let requests = 0
   const server = http.createServer((req, res) => {

@@ -157,6 +157,8 @@ fn a_remote_geotiff_reads_as_the_file_does_fetching_only_the_tiles_a_window_need
     ] {
         let url = format!("{}/{name}?token=secret", srv.base);
         assert_eq!(Raster::read(&url).expect("remote"), Raster::read(&local).expect("file"), "{name}");
+        let shown = format!("{:?}", GeoTiff::open(&url).expect("open"));
+        assert!(!shown.contains("secret") && shown.len() < 4000, "Debug names the URL without its query, no bytes");
     }
     // a window of one tile reads the header and that tile only
     let file_len = std::fs::metadata(&big).expect("meta").len();
@@ -250,6 +252,38 @@ fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() 
     let e = Raster::read(format!("{}/h.tif", srv.base)).unwrap_err();
     assert_eq!(e.code(), "FORMAT", "{e}");
     assert!(e.to_string().contains("a tag may hold"), "{e}");
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 1, "the header request only");
+    // a valid one-tile header whose tile claims 300 MB: refused at open, before any fetch of it
+    let entries: [(u16, u16, u32); 10] = [
+        (256, 3, 256),         // ImageWidth
+        (257, 3, 256),         // ImageLength
+        (258, 3, 8),           // BitsPerSample
+        (259, 3, 1),           // Compression: none
+        (277, 3, 1),           // SamplesPerPixel
+        (322, 3, 256),         // TileWidth
+        (323, 3, 256),         // TileLength
+        (324, 4, 1000),        // TileOffsets
+        (325, 4, 300_000_000), // TileByteCounts
+        (339, 3, 1),           // SampleFormat: unsigned
+    ];
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    tiff.extend((entries.len() as u16).to_le_bytes());
+    for (tag, typ, v) in entries {
+        tiff.extend(tag.to_le_bytes());
+        tiff.extend(typ.to_le_bytes());
+        tiff.extend(1u32.to_le_bytes());
+        tiff.extend(if typ == 3 { u32::from(v as u16) } else { v }.to_le_bytes());
+    }
+    tiff.extend(0u32.to_le_bytes());
+    tiff.resize(1200, 0);
+    let big_tile = dir.path().join("big_tile.tif");
+    std::fs::write(&big_tile, &tiff).expect("write");
+    assert_eq!(Raster::read(&big_tile).unwrap_err().code(), "FORMAT", "the local file is truncated");
+    let srv = serve(HashMap::from([("/t.tif".to_string(), big_tile)]), Mode::Huge);
+    let e = Raster::read(format!("{}/t.tif", srv.base)).unwrap_err();
+    assert_eq!(e.code(), "FORMAT", "{e}");
+    assert!(e.to_string().contains("more than a remote chunk may hold"), "{e}");
     assert_eq!(srv.requests.load(Ordering::SeqCst), 1, "the header request only");
     // nobody listening
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");

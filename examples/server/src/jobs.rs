@@ -59,10 +59,12 @@ impl Jobs {
             return Err(Problem::bad_request("model steps are not run from posted specs: use /v1/models/predict"));
         }
         for p in spec.input_paths() {
-            let plain = !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+            // no URL either: the server does not fetch what strangers point it at
+            let url = p.to_str().is_some_and(|s| s.contains("://"));
+            let plain = !url && !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
             if !plain {
                 return Err(Problem::bad_request(
-                    "paths in a posted spec are relative to the server's data folder, without '..' or a root",
+                    "paths in a posted spec are relative to the server's data folder, without '..', a root or a URL",
                 ));
             }
         }

@@ -62,6 +62,8 @@ type CoverageQueue = std::collections::VecDeque<(TileId, Arc<TileCoverage>)>;
 /// Memory kept for score tiles' coverages (which parcel paints which pixel: computed once a
 /// tile, repainted for every profile and what-if).
 pub const COVERAGE_BYTES: usize = 128 << 20;
+/// At most this many coverages kept (a lookup scans them).
+const COVERAGES_KEPT: usize = 1024;
 
 /// At most this many parcels a vector tile at the zooms a map draws them as vectors.
 pub const DETAIL_PARCELS: usize = 2_000;
@@ -391,11 +393,15 @@ impl Land {
             }
         }
         let cov = Arc::new(self.index.tile_coverage(tile, 256)?);
+        // an empty tile costs nothing to recompute, a huge one would push out all the others
+        if cov.bytes() == 0 || cov.bytes() > COVERAGE_BYTES / 4 {
+            return Ok(cov);
+        }
         let mut c = lock()?;
         if !c.0.iter().any(|(t, _)| *t == tile) {
             c.1 += cov.bytes();
             c.0.push_back((tile, cov.clone()));
-            while c.1 > COVERAGE_BYTES && c.0.len() > 1 {
+            while (c.1 > COVERAGE_BYTES || c.0.len() > COVERAGES_KEPT) && c.0.len() > 1 {
                 if let Some((_, old)) = c.0.pop_front() {
                     c.1 -= old.bytes();
                 }

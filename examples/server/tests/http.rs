@@ -1069,7 +1069,7 @@ async fn feature_jobs_run_sandboxed_and_cancel() {
         sp["parcels"]["path"] = json!(path);
         json!({"spec": sp}).to_string()
     };
-    for bad in ["/etc/passwd", "../../../../etc/passwd", "slovenia/../../Cargo.toml", ""] {
+    for bad in ["/etc/passwd", "../../../../etc/passwd", "slovenia/../../Cargo.toml", "", "http://127.0.0.1:9/x.gpkg"] {
         let r = as_key(s.addr, &s.admin, "POST", "/v1/jobs/features", Some(&with(bad))).await;
         r.problem(400, "BAD_REQUEST");
         assert!(!r.body.contains("root:"), "{bad}");

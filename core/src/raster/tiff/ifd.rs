@@ -169,7 +169,8 @@ fn file_read_at(f: &File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<(
     Ok(())
 }
 
-/// The most bytes one tag's values may take (256 MiB: tile offsets of 16 M tiles in BigTIFF).
+/// The most bytes the values of one directory's tags may take together (256 MiB: tile offsets
+/// and byte counts of 16 M tiles in BigTIFF).
 const MAX_TAG_BYTES: usize = 256 << 20;
 
 /// Why a directory could not be read: the bytes could not be read, or they are not a valid
@@ -206,6 +207,8 @@ pub(super) fn read_ifd(
     let mut raw = vec![0u8; n * ent_sz];
     f.read_at(&mut raw, off + cnt_sz as u64).map_err(IfdError::Io)?;
     let mut tags = HashMap::new();
+    // every tag's values together: one directory sizes at most MAX_TAG_BYTES
+    let mut all = 0usize;
     for ent in raw.chunks_exact(ent_sz) {
         let tag = rd_u16(ent, e);
         let typ = rd_u16(&ent[2..], e);
@@ -219,7 +222,8 @@ pub(super) fn read_ifd(
             return Err(format!("tag {tag} claims {total} bytes, more than the file holds").into());
         }
         // a length a server claims is not bytes it holds: no tag may size a read past this
-        if total > MAX_TAG_BYTES {
+        all = all.saturating_add(total);
+        if total > MAX_TAG_BYTES || all > MAX_TAG_BYTES {
             return Err(format!("tag {tag} claims {total} bytes, more than the {MAX_TAG_BYTES} a tag may hold").into());
         }
         let data = if total <= inline {

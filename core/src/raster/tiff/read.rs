@@ -156,10 +156,17 @@ impl GeoTiff {
                 expected
             )));
         }
+        let remote = !matches!(file, Source::File(_));
         for (o, c) in offsets.iter().zip(&byte_counts).take(expected as usize) {
             if o.saturating_add(*c) > file_len {
                 return Err(ferr(format!(
                     "file is truncated: a chunk at byte {o} of length {c} ends past the end of the file ({file_len} bytes)"
+                )));
+            }
+            // checked here, before any read asks the server for it
+            if remote && *c > REMOTE_CHUNK_MAX {
+                return Err(ferr(format!(
+                    "a chunk claims {c} bytes, more than a remote chunk may hold ({REMOTE_CHUNK_MAX})"
                 )));
             }
         }
