@@ -16,64 +16,32 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.sum().to_be_bytes());
 }
 
-/// Encode an 8-bit grey image as PNG; cells equal to `transparent` (a raster's nodata) are
-/// transparent (a `tRNS` chunk). Rows are stored with the `Up` filter and fast deflate.
-pub fn png_gray(cells: &Array2<u8>, transparent: Option<u8>) -> Vec<u8> {
-    let (h, w) = cells.dim();
-    let mut out = Vec::with_capacity(h * w / 2 + 128);
+/// A PNG of `h` rows of `stride` bytes (colour type `colour`, 8 bits a sample), each row filled
+/// by `row(r, buf)`, stored with the `Up` filter and fast deflate; `trns` is a `tRNS` chunk.
+fn encode(
+    w: usize,
+    h: usize,
+    colour: u8,
+    stride: usize,
+    trns: Option<&[u8]>,
+    row: impl Fn(usize, &mut [u8]),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(h * stride / 2 + 128);
     out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&(w as u32).to_be_bytes());
     ihdr.extend_from_slice(&(h as u32).to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8 bits, grey, deflate, adaptive filters, no interlace
+    ihdr.extend_from_slice(&[8, colour, 0, 0, 0]); // 8 bits, colour type, deflate, adaptive filters, no interlace
     chunk(&mut out, b"IHDR", &ihdr);
-    if let Some(t) = transparent {
-        chunk(&mut out, b"tRNS", &[0, t]);
+    if let Some(t) = trns {
+        chunk(&mut out, b"tRNS", t);
     }
-    let mut raw = Vec::with_capacity(h * (w + 1));
-    let mut prev = vec![0u8; w];
-    for row in cells.rows() {
-        raw.push(2); // Up
-        for (i, v) in row.iter().enumerate() {
-            raw.push(v.wrapping_sub(prev[i]));
-            prev[i] = *v;
-        }
-    }
-    let mut z = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::fast());
-    // writing to a Vec cannot fail
-    let _ = z.write_all(&raw);
-    let idat = z.finish().unwrap_or_default();
-    chunk(&mut out, b"IDAT", &idat);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-/// Encode an RGBA image (`height × width × 4`, 8 bits a channel, alpha not premultiplied) as
-/// PNG, rows with the `Up` filter and fast deflate.
-pub fn png_rgba(cells: &Array3<u8>) -> Vec<u8> {
-    let (h, w, _) = cells.dim();
-    let bands = cells.dim().2.min(4);
-    let mut out = Vec::with_capacity(h * w + 128);
-    out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&(w as u32).to_be_bytes());
-    ihdr.extend_from_slice(&(h as u32).to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8 bits, RGBA, deflate, adaptive filters, no interlace
-    chunk(&mut out, b"IHDR", &ihdr);
-    let stride = w * 4;
     let mut raw = Vec::with_capacity(h * (stride + 1));
-    let mut prev = vec![0u8; stride];
-    let mut line = vec![0u8; stride];
+    let (mut prev, mut line) = (vec![0u8; stride], vec![0u8; stride]);
     for r in 0..h {
-        for c in 0..w {
-            for k in 0..4 {
-                line[c * 4 + k] = if k < bands { cells[(r, c, k)] } else { 255 };
-            }
-        }
+        row(r, &mut line);
         raw.push(2); // Up
-        for (i, v) in line.iter().enumerate() {
-            raw.push(v.wrapping_sub(prev[i]));
-        }
+        raw.extend(line.iter().zip(&prev).map(|(v, p)| v.wrapping_sub(*p)));
         std::mem::swap(&mut prev, &mut line);
     }
     let mut z = ZlibEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
@@ -83,6 +51,29 @@ pub fn png_rgba(cells: &Array3<u8>) -> Vec<u8> {
     chunk(&mut out, b"IDAT", &idat);
     chunk(&mut out, b"IEND", &[]);
     out
+}
+
+/// Encode an 8-bit grey image as PNG; cells equal to `transparent` (a raster's nodata) are
+/// transparent (a `tRNS` chunk). Rows are stored with the `Up` filter and fast deflate.
+pub fn png_gray(cells: &Array2<u8>, transparent: Option<u8>) -> Vec<u8> {
+    let (h, w) = cells.dim();
+    let trns = transparent.map(|t| [0, t]);
+    encode(w, h, 0, w, trns.as_ref().map(|t| &t[..]), |r, buf| {
+        buf.iter_mut().zip(cells.row(r)).for_each(|(b, v)| *b = *v);
+    })
+}
+
+/// Encode an RGBA image (`height × width × 4`, 8 bits a channel, alpha not premultiplied) as
+/// PNG, rows with the `Up` filter and fast deflate; a fourth channel missing is opaque.
+pub fn png_rgba(cells: &Array3<u8>) -> Vec<u8> {
+    let (h, w, bands) = cells.dim();
+    encode(w, h, 6, w * 4, None, |r, buf| {
+        for (c, px) in buf.chunks_exact_mut(4).enumerate() {
+            for (k, b) in px.iter_mut().enumerate() {
+                *b = if k < bands { cells[(r, c, k)] } else { 255 };
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -108,6 +99,26 @@ mod tests {
                 let v = raw[r * 8 + 1 + c].wrapping_add(prev[c]);
                 assert_eq!(v, a[(r, c)]);
                 prev[c] = v;
+            }
+        }
+    }
+
+    #[test]
+    fn rgba_decodes_back() {
+        let a = Array3::from_shape_fn((3, 5, 4), |(r, c, k)| (r * 50 + c * 7 + k * 3) as u8);
+        let png = png_rgba(&a);
+        assert_eq!(png[25], 6, "colour type RGBA");
+        let idat_at = png.windows(4).position(|w| w == b"IDAT").unwrap();
+        let len = u32::from_be_bytes(png[idat_at - 4..idat_at].try_into().unwrap()) as usize;
+        let mut raw = Vec::new();
+        ZlibDecoder::new(&png[idat_at + 4..idat_at + 4 + len]).read_to_end(&mut raw).unwrap();
+        let mut prev = [0u8; 20];
+        for r in 0..3 {
+            assert_eq!(raw[r * 21], 2);
+            for i in 0..20 {
+                let v = raw[r * 21 + 1 + i].wrapping_add(prev[i]);
+                assert_eq!(v, a[(r, i / 4, i % 4)]);
+                prev[i] = v;
             }
         }
     }
