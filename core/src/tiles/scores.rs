@@ -222,7 +222,7 @@ impl SearchIndex {
     /// index's or the options are out of range. The same as
     /// [`SearchIndex::tile_coverage`]`(tile, opts.size)?.`[`paint`](TileCoverage::paint)`(scores, opts)`.
     pub fn score_tile(&self, tile: TileId, scores: &ScoreResult, opts: &ScoreTileOptions) -> Result<Array3<u8>> {
-        opts.check()?;
+        // the coverage checks the size, the paint the rest of the options
         self.check_scores(Some(scores))?;
         self.tile_coverage(tile, opts.size)?.paint(scores, opts)
     }

@@ -136,6 +136,15 @@ impl Source {
         }
     }
 
+    /// True for bytes over HTTP(S).
+    pub(super) fn is_remote(&self) -> bool {
+        match self {
+            Source::File(_) => false,
+            #[cfg(feature = "remote")]
+            Source::Http(_) => true,
+        }
+    }
+
     /// Ranges (`(offset, length)`) about to be read: a remote source fetches them together.
     pub(super) fn prefetch(&self, ranges: &[(u64, u64)]) -> std::io::Result<()> {
         match self {

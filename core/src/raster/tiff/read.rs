@@ -156,7 +156,7 @@ impl GeoTiff {
                 expected
             )));
         }
-        let remote = !matches!(file, Source::File(_));
+        let remote = file.is_remote();
         for (o, c) in offsets.iter().zip(&byte_counts).take(expected as usize) {
             if o.saturating_add(*c) > file_len {
                 return Err(ferr(format!(
@@ -270,11 +270,7 @@ impl GeoTiff {
 
     /// True when the bytes come over HTTP(S).
     pub fn is_remote(&self) -> bool {
-        match self.file {
-            Source::File(_) => false,
-            #[cfg(feature = "remote")]
-            Source::Http(_) => true,
-        }
+        self.file.is_remote()
     }
 
     /// Windows aligned to the native blocks, covering the raster: process a raster larger than
