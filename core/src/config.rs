@@ -207,6 +207,28 @@ impl Config for crate::ml::registry::RetrainPolicy {
     }
 }
 
+#[cfg(feature = "remote")]
+impl Config for crate::sources::stac::StacSearch {
+    const WHAT: &'static str = "STAC search";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
+/// Imagery records (what a STAC search returns) given back to choose among.
+#[cfg(feature = "remote")]
+impl Config for Vec<crate::sources::stac::ImageryRecord> {
+    const WHAT: &'static str = "imagery records";
+}
+
+#[cfg(feature = "remote")]
+impl Config for crate::sources::stac::SceneChoiceOptions {
+    const WHAT: &'static str = "scene choice options";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
 /// `snake_case` → `camelCase` (`gap_to_anti_ideal` → `gapToAntiIdeal`; a leading `_` stays): the
 /// key case of the results the Node package returns — their struct fields; map keys, which are the
 /// user's names, are never renamed.

@@ -37,6 +37,10 @@ pub enum ErrorKind {
     /// A bug in landopp caught at a language boundary (a panic turned into an error so that the
     /// host process survives it); please report it with the input that caused it.
     Internal,
+    /// A remote service or file server failed or answered something unusable (HTTP error status
+    /// after retries, connection failure, timeout, a body that is not what the protocol says).
+    /// The message names the URL without its query string, and the HTTP status when there was one.
+    Remote,
 }
 
 impl ErrorKind {
@@ -54,11 +58,13 @@ impl ErrorKind {
             ErrorKind::Interrupted => "INTERRUPTED",
             ErrorKind::Integrity => "INTEGRITY",
             ErrorKind::Internal => "INTERNAL",
+            ErrorKind::Remote => "REMOTE",
         }
     }
 
-    /// Every kind, in code order (used by the bindings to build their exception tables).
-    pub const ALL: [ErrorKind; 11] = [
+    /// Every kind, in code order (used by the bindings to build their exception tables). A slice,
+    /// so that a kind added later does not change its type.
+    pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::NotFound,
         ErrorKind::Io,
         ErrorKind::Format,
@@ -70,6 +76,7 @@ impl ErrorKind {
         ErrorKind::Interrupted,
         ErrorKind::Integrity,
         ErrorKind::Internal,
+        ErrorKind::Remote,
     ];
 }
 
@@ -139,10 +146,41 @@ pub enum Error {
     /// Failed integrity check (tampered file, wrong key).
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// A remote service or file server failed (HTTP status, connection, timeout, protocol).
+    #[error("remote source {url}: {message}{}", .status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Remote {
+        /// The URL without its query string, fragment or user info.
+        url: String,
+        /// The last HTTP status, when the server answered.
+        status: Option<u16>,
+        /// What went wrong (never the server's body).
+        message: String,
+    },
     /// A panic caught by [`catch_panic`] (a bug in landopp).
     #[error("internal error (a bug in landopp; please report it with the input): {0}")]
     Internal(String),
 }
+
+/// An HTTP exchange that failed, carried inside an `std::io::Error` by the remote reader so that
+/// [`Error::io`] can report it as [`ErrorKind::Remote`] with its status.
+#[derive(Debug)]
+pub(crate) struct HttpFailure {
+    /// The last HTTP status, when the server answered.
+    pub(crate) status: Option<u16>,
+    /// What went wrong.
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "{} (HTTP {s})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for HttpFailure {}
 
 fn fmt_available(v: &[String]) -> String {
     if v.is_empty() {
@@ -180,6 +218,7 @@ impl Error {
             Error::Interrupted(_) => ErrorKind::Interrupted,
             Error::Integrity(_) => ErrorKind::Integrity,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Remote { .. } => ErrorKind::Remote,
         }
     }
 
@@ -189,8 +228,18 @@ impl Error {
     }
 
     /// Map an `std::io::Error` on `path`, turning "not found" into [`ErrorKind::NotFound`].
+    /// An HTTP failure carried by the I/O error (a remote file read) becomes [`ErrorKind::Remote`].
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         let path = path.as_ref().to_path_buf();
+        if source.kind() != std::io::ErrorKind::NotFound {
+            if let Some(f) = source.get_ref().and_then(|e| e.downcast_ref::<HttpFailure>()) {
+                return Error::Remote {
+                    url: path.to_string_lossy().into_owned(),
+                    status: f.status,
+                    message: f.message.clone(),
+                };
+            }
+        }
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::FileNotFound { path }
         } else {

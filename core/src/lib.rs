@@ -23,6 +23,8 @@ pub mod schema;
 pub mod scoring;
 pub mod search;
 mod simd;
+#[cfg(feature = "remote")]
+pub mod sources;
 pub mod spectral;
 pub mod terrain;
 pub mod tiles;

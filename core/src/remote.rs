@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::error::HttpFailure;
+
 /// A server that ignores range requests is read whole up to this size (256 MiB).
 pub const WHOLE_FILE_MAX: u64 = 256 << 20;
 /// The first request's length: a COG's header and tile index sit in its first bytes.
@@ -46,9 +48,14 @@ pub fn display_url(url: &str) -> String {
 }
 
 fn agent() -> ureq::Agent {
+    agent_with(Duration::from_secs(120))
+}
+
+/// A client whose requests take at most `deadline` (connection at most 30 s of it).
+pub(crate) fn agent_with(deadline: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_global(Some(Duration::from_secs(120)))
+        .timeout_connect(Some(deadline.min(Duration::from_secs(30))))
+        .timeout_global(Some(deadline))
         .http_status_as_error(false)
         .max_redirects(5)
         .user_agent(concat!("landopp/", env!("CARGO_PKG_VERSION")))
@@ -56,8 +63,13 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// An I/O error carrying an [`HttpFailure`]: [`crate::Error::io`] makes it `REMOTE`.
+pub(crate) fn failure(kind: io::ErrorKind, status: Option<u16>, message: impl Into<String>) -> io::Error {
+    io::Error::new(kind, HttpFailure { status, message: message.into() })
+}
+
 fn invalid(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg)
+    failure(io::ErrorKind::InvalidData, None, msg)
 }
 
 /// What identifies the file's version on the server.
@@ -166,32 +178,18 @@ impl HttpFile {
     /// One GET, `range` = `(start, length)`, retried on transient failures; the body is read up
     /// to `limit` bytes (more is an error).
     fn get(agent: &ureq::Agent, url: &str, range: Option<(u64, u64)>, limit: u64) -> io::Result<Answer> {
-        let mut wait = Duration::from_millis(200);
-        let mut last = None;
-        for attempt in 0..4 {
-            if attempt > 0 {
-                std::thread::sleep(wait);
-                wait *= 3;
-            }
+        retrying(url, || {
             let mut req = agent.get(url);
             if let Some((start, n)) = range {
                 req = req.header("Range", &format!("bytes={start}-{}", start + n - 1));
             }
             let resp = match req.call() {
                 Ok(r) => r,
-                // a server that does not answer in time is not asked again (4 × 120 s is no wait)
-                Err(e @ ureq::Error::Timeout(_)) => {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, quiet(&e.to_string(), url)))
-                }
-                Err(e) => {
-                    last = Some(io::Error::other(quiet(&e.to_string(), url)));
-                    continue;
-                }
+                Err(e) => return Attempt::from_client(e, url),
             };
             let status = resp.status().as_u16();
-            if matches!(status, 408 | 429 | 500..=599) {
-                last = Some(status_error(status));
-                continue;
+            if transient(status) {
+                return Attempt::Retry(status_error(status), retry_after(&resp));
             }
             let h = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
             let version = match (h("etag"), h("last-modified")) {
@@ -202,28 +200,24 @@ impl HttpFile {
             let range_header = h("content-range");
             // only the first request may take a whole file: later ones want their range
             if !(status == 200 || status == 206) || (status == 200 && limit < WHOLE_FILE_MAX) {
-                return Ok(Answer { status, range: range_header, version, body: Vec::new() });
+                return Attempt::Done(Answer { status, range: range_header, version, body: Vec::new() });
             }
             let expect = if status == 206 { range.map(|r| r.1).unwrap_or(limit) } else { limit };
             let mut body = Vec::with_capacity(expect.min(MAX_REQUEST) as usize);
             let read = resp.into_body().into_reader().take(expect.min(limit) + 1).read_to_end(&mut body);
             match read {
-                Ok(_) if body.len() as u64 > expect.min(limit) => {
-                    return Err(invalid(match status {
-                        200 => format!(
-                            "the server does not answer byte ranges and the file is over {} MiB: \
-                             download it, or serve it from a server that answers ranges",
-                            WHOLE_FILE_MAX >> 20
-                        ),
-                        _ => "the answer is longer than the range asked for".to_string(),
-                    }))
-                }
-                Ok(_) => return Ok(Answer { status, range: range_header, version, body }),
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(e),
-                Err(e) => last = Some(io::Error::new(e.kind(), quiet(&e.to_string(), url))),
+                Ok(_) if body.len() as u64 > expect.min(limit) => Attempt::Fail(invalid(match status {
+                    200 => format!(
+                        "the server does not answer byte ranges and the file is over {} MiB: \
+                         download it, or serve it from a server that answers ranges",
+                        WHOLE_FILE_MAX >> 20
+                    ),
+                    _ => "the answer is longer than the range asked for".to_string(),
+                })),
+                Ok(_) => Attempt::Done(Answer { status, range: range_header, version, body }),
+                Err(e) => Attempt::from_body(e, url),
             }
-        }
-        Err(last.unwrap_or_else(|| io::Error::other("no answer")))
+        })
     }
 
     /// Fetch `[start, start + n)` (one request), check it and keep it.
@@ -247,9 +241,8 @@ impl HttpFile {
             s => return Err(status_error(s)),
         }
         if self.version != Version::Unknown && a.version != self.version {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the file changed on the server while it was read (its ETag or Last-Modified moved)",
+            return Err(invalid(
+                "the file changed on the server while it was read (its ETag or Last-Modified moved)".to_string(),
             ));
         }
         match parse_content_range(a.range.as_deref()) {
@@ -400,6 +393,70 @@ impl HttpFile {
     }
 }
 
+/// Bodies of service answers (JSON) are read up to this size (64 MiB).
+pub(crate) const JSON_MAX: u64 = 64 << 20;
+
+/// One JSON request to a service: GET `url`, or POST `body` to it, retried like range reads
+/// (honouring `Retry-After`). The answer must be `200` with a JSON body of at most
+/// [`JSON_MAX`] bytes; anything else is a `REMOTE` error naming the URL (without its query) and
+/// the status, never quoting the body.
+pub(crate) fn json_request(
+    agent: &ureq::Agent,
+    url: &str,
+    body: Option<&serde_json::Value>,
+) -> crate::Result<serde_json::Value> {
+    let shown = display_url(url);
+    let remote = |status: Option<u16>, message: String| crate::Error::Remote { url: shown.clone(), status, message };
+    let payload = body.map(|b| b.to_string());
+    let got = retrying(url, || {
+        let call = match &payload {
+            Some(p) => agent
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/geo+json, application/json")
+                .send(p.as_bytes()),
+            None => agent.get(url).header("Accept", "application/geo+json, application/json").call(),
+        };
+        let resp = match call {
+            Ok(r) => r,
+            Err(e) => return Attempt::from_client(e, url),
+        };
+        let status = resp.status().as_u16();
+        if transient(status) {
+            return Attempt::Retry(status_error(status), retry_after(&resp));
+        }
+        if status != 200 {
+            return Attempt::Fail(status_error(status));
+        }
+        let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if !ctype.is_empty() && !ctype.contains("json") {
+            let t = ctype.split(';').next().unwrap_or("").trim().to_string();
+            return Attempt::Fail(failure(io::ErrorKind::InvalidData, Some(status), format!("answered {t}, not JSON")));
+        }
+        let mut bytes = Vec::new();
+        match resp.into_body().into_reader().take(JSON_MAX + 1).read_to_end(&mut bytes) {
+            Ok(_) if bytes.len() as u64 > JSON_MAX => Attempt::Fail(failure(
+                io::ErrorKind::InvalidData,
+                Some(status),
+                format!("the answer is over {} MiB", JSON_MAX >> 20),
+            )),
+            Ok(_) => Attempt::Done(bytes),
+            Err(e) => Attempt::from_body(e, url),
+        }
+    })
+    .map_err(|e| match e.get_ref().and_then(|i| i.downcast_ref::<HttpFailure>()) {
+        Some(f) => remote(f.status, f.message.clone()),
+        None => remote(None, quiet(&e.to_string(), url)),
+    })?;
+    serde_json::from_slice(&got).map_err(|e| {
+        // the position, never the content
+        remote(
+            Some(200),
+            format!("the answer is not valid JSON (cut short?) at line {}, column {}", e.line(), e.column()),
+        )
+    })
+}
+
 /// A client message with the URL (or any part of it past the host) replaced by its shown form.
 fn quiet(msg: &str, url: &str) -> String {
     let shown = display_url(url);
@@ -411,12 +468,89 @@ fn quiet(msg: &str, url: &str) -> String {
 }
 
 fn status_error(status: u16) -> io::Error {
-    let kind = match status {
-        404 | 410 => io::ErrorKind::NotFound,
-        401 | 403 => io::ErrorKind::PermissionDenied,
-        _ => io::ErrorKind::Other,
+    let (kind, what) = match status {
+        404 | 410 => (io::ErrorKind::NotFound, "not found"),
+        401 | 403 => (io::ErrorKind::PermissionDenied, "access refused (credentials or a signed URL needed?)"),
+        429 => (io::ErrorKind::Other, "too many requests, still after retries"),
+        500..=599 => (io::ErrorKind::Other, "server error, still after retries"),
+        _ => (io::ErrorKind::Other, "unexpected answer"),
     };
-    io::Error::new(kind, format!("HTTP {status}"))
+    failure(kind, Some(status), what)
+}
+
+/// Statuses worth asking again: request timeout, too many requests, server errors.
+fn transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
+/// The wait a `Retry-After` header asks for (seconds; an HTTP date counts as 1 s), at most 60 s.
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    let v = resp.headers().get("retry-after")?.to_str().ok()?.trim();
+    let secs = v.parse::<u64>().unwrap_or(1);
+    Some(Duration::from_secs(secs.min(60)))
+}
+
+/// One try of a request.
+pub(crate) enum Attempt<T> {
+    /// The answer.
+    Done(T),
+    /// A transient failure, with the wait the server asked for.
+    Retry(io::Error, Option<Duration>),
+    /// A failure asking again would not mend.
+    Fail(io::Error),
+}
+
+impl<T> Attempt<T> {
+    /// A client error: a timeout is final (a server that does not answer in time is not asked
+    /// again: 4 × the deadline is no wait), a connection failure is retried.
+    pub(crate) fn from_client(e: ureq::Error, url: &str) -> Self {
+        match e {
+            ureq::Error::Timeout(_) => {
+                Attempt::Fail(failure(io::ErrorKind::TimedOut, None, quiet(&e.to_string(), url)))
+            }
+            e => Attempt::Retry(failure(io::ErrorKind::Other, None, quiet(&e.to_string(), url)), None),
+        }
+    }
+
+    /// A failed body read: a timeout is final, a cut connection is retried.
+    pub(crate) fn from_body(e: io::Error, url: &str) -> Self {
+        let f = failure(e.kind(), None, quiet(&e.to_string(), url));
+        if e.kind() == io::ErrorKind::TimedOut {
+            Attempt::Fail(f)
+        } else {
+            Attempt::Retry(f, None)
+        }
+    }
+}
+
+/// Run `attempt` up to 4 times: waits of 0.2, 0.6 and 1.8 s (± 25 % jitter, so clients that
+/// failed together do not come back together), or what the server's `Retry-After` asks for.
+pub(crate) fn retrying<T>(url: &str, mut attempt: impl FnMut() -> Attempt<T>) -> io::Result<T> {
+    let mut wait = Duration::from_millis(200);
+    let mut last = None;
+    for n in 0..4 {
+        if n > 0 {
+            std::thread::sleep(
+                last.as_ref().and_then(|(_, w): &(io::Error, Option<Duration>)| *w).unwrap_or_else(|| jitter(wait)),
+            );
+            wait *= 3;
+        }
+        match attempt() {
+            Attempt::Done(t) => return Ok(t),
+            Attempt::Fail(e) => return Err(e),
+            Attempt::Retry(e, w) => last = Some((e, w)),
+        }
+    }
+    Err(last
+        .map(|l| l.0)
+        .unwrap_or_else(|| failure(io::ErrorKind::Other, None, format!("no answer from {}", display_url(url)))))
+}
+
+/// `d` ± 25 %, from the clock's nanoseconds (no random generator needed for this).
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    let f = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(f)
 }
 
 /// `bytes START-END/TOTAL` → `(START, END, TOTAL)`.

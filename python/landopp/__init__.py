@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 
-from . import _landopp, ml, types
+from . import _landopp, ml, sources, types
 from ._features import features
 from ._io import (
     Crs,
@@ -42,6 +42,7 @@ from .exceptions import (
     IoError,
     LandoppError,
     NotFoundError,
+    RemoteError,
     StoppedError,
     UnsupportedError,
 )
@@ -60,5 +61,5 @@ __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
     "read_raster", "scene_meta", "color_relief", "formula_variables", "score", "spectral_catalogue", "spectral_indices", "terrain", "terrain_to_file", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "IntegrityError", "InternalError", "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
-    "StoppedError", "UnsupportedError", "__version__", "ml", "types",
+    "RemoteError", "StoppedError", "UnsupportedError", "__version__", "ml", "sources", "types",
 ]

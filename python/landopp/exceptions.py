@@ -87,10 +87,20 @@ class InternalError(LandoppError, RuntimeError):
     code = "INTERNAL"
 
 
+class RemoteError(LandoppError, OSError):
+    """A remote service or file server failed or answered something unusable, after retries:
+    an HTTP error status, a refused connection, a timeout, a body that is not what the protocol
+    says (``REMOTE``). The message names the URL without its query string, and the HTTP status
+    when there was one."""
+
+    code = "REMOTE"
+
+
 _BY_CODE: dict[str, type[LandoppError]] = {
     cls.code: cls
     for cls in (NotFoundError, IoError, FormatError, UnsupportedError, InvalidInputError,
-                InvalidGeometryError, CrsError, EmptyError, StoppedError, IntegrityError, InternalError)
+                InvalidGeometryError, CrsError, EmptyError, StoppedError, IntegrityError, InternalError,
+                RemoteError)
 }
 
 
@@ -101,4 +111,4 @@ def _from_code(code: str, message: str) -> LandoppError:
 
 __all__ = ["LandoppError", "NotFoundError", "IoError", "FormatError", "UnsupportedError",
            "InvalidInputError", "InvalidGeometryError", "CrsError", "EmptyError", "StoppedError", "IntegrityError",
-           "InternalError"]
+           "InternalError", "RemoteError"]

@@ -9,6 +9,7 @@ mod ml;
 mod registry;
 mod scoring;
 mod search;
+mod sources;
 mod spectral;
 mod terrain;
 mod zonal;
@@ -172,5 +173,6 @@ fn _landopp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     search::register(m)?;
     ml::register(m)?;
     registry::register(m)?;
+    sources::register(m)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::*;
 
 /// Scene metadata carried into feature provenance (from a STAC item).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SceneMeta {
     /// Scene id.
     pub scene_id: String,
@@ -26,8 +27,14 @@ impl SceneMeta {
         let text = crate::error::read_text_bounded(path, crate::error::MAX_CONFIG_BYTES, "STAC item")?;
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::format("STAC", path, e.to_string()))?;
+        Self::from_item(&v, path)
+    }
+
+    /// Scene metadata of a parsed STAC item (`path`: where it came from, for messages).
+    pub fn from_item(v: &serde_json::Value, path: &std::path::Path) -> Result<Self> {
         let p = &v["properties"];
-        let datetime = p["datetime"].as_str().unwrap_or_default().to_string();
+        // an item over an interval has `datetime: null` and its start
+        let datetime = p["datetime"].as_str().or(p["start_datetime"].as_str()).unwrap_or_default().to_string();
         if v["id"].as_str().is_none() || datetime.is_empty() {
             return Err(Error::format("STAC", path, "an item needs \"id\" and properties.datetime"));
         }

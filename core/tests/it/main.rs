@@ -9,6 +9,7 @@ mod ml;
 mod raster;
 mod remote;
 mod search;
+mod stac;
 mod terrain;
 mod tiles;
 mod vector;

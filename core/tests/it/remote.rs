@@ -227,12 +227,12 @@ fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() 
     // the ETag moves after the header: refused, not mixed
     let srv = serve(files.clone(), Mode::Changing);
     let e = Raster::read(format!("{}/big.tif", srv.base)).unwrap_err();
-    assert_eq!(e.code(), "IO");
+    assert_eq!(e.code(), "REMOTE");
     assert!(e.to_string().contains("changed on the server"), "{e}");
     // a Content-Range that is not the range asked for
     let srv = serve(files, Mode::Lying);
     let e = Raster::read(format!("{}/big.tif", srv.base)).unwrap_err();
-    assert_eq!(e.code(), "IO");
+    assert_eq!(e.code(), "REMOTE");
     assert!(e.to_string().contains("not the byte range asked for"), "{e}");
     // a server claiming a terabyte, with a header whose tag claims 320 MB: the claim sizes
     // nothing (FORMAT before any allocation or request past the bytes it has)
@@ -289,5 +289,5 @@ fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() 
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead = format!("http://{}/x.tif", l.local_addr().expect("addr"));
     drop(l);
-    assert_eq!(Raster::read(dead).unwrap_err().code(), "IO");
+    assert_eq!(Raster::read(dead).unwrap_err().code(), "REMOTE");
 }

@@ -70,6 +70,8 @@ impl From<landopp::Error> for Problem {
             ErrorKind::InvalidGeometry => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+            // an upstream (a raster URL, a data service) failed: the gateway's error
+            ErrorKind::Remote => StatusCode::BAD_GATEWAY,
             // Io, Format, Integrity, Internal and kinds added later: the server's, not the client's
             _ => return Problem::internal(&e.to_string()),
         };

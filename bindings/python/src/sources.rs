@@ -1,0 +1,50 @@
+//! Live data sources: STAC item search and the best scene per parcel.
+
+use crate::convert::{config, to_object};
+use crate::run;
+use landopp::sources::stac::{ImageryRecord, SceneChoiceOptions, StacSearch};
+use landopp::Crs;
+use pyo3::prelude::*;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stac_search, m)?)?;
+    m.add_function(wrap_pyfunction!(best_scenes, m)?)?;
+    Ok(())
+}
+
+/// A STAC item search (a dict of `StacSearch` fields); returns `{items, pages, matched,
+/// filtered_out}` with one dict per imagery record.
+#[pyfunction]
+pub(crate) fn stac_search<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let q: StacSearch = config(query)?;
+    let found = run(py, move || landopp::sources::stac::search(&q))?;
+    to_object(py, &found)
+}
+
+/// The best item per polygon and the clear share of every polygon in every item.
+type Choice = (Vec<Option<usize>>, Vec<Vec<f64>>);
+
+/// The clear share of every WKB polygon (in `crs`) in every item's cloud mask, and the best item
+/// per polygon: `(best, clear)`.
+#[pyfunction]
+#[pyo3(signature = (items, wkb, crs, options=None))]
+pub(crate) fn best_scenes<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    wkb: crate::io::GeomItems<'py>,
+    crs: Option<String>,
+    options: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Choice> {
+    let items: Vec<ImageryRecord> = config(items)?;
+    let opts: SceneChoiceOptions = match options {
+        Some(o) => config(o)?,
+        None => SceneChoiceOptions::default(),
+    };
+    let wkb = wkb.refs();
+    let c = run(py, move || {
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let polys = landopp::vector::to_multipolygons(crate::io::parse_geometries(&wkb)?)?;
+        landopp::sources::stac::best_scenes(&items, &polys, crs.as_ref(), &opts)
+    })?;
+    Ok((c.best, c.clear))
+}

@@ -1,0 +1,13 @@
+//! Live data sources (cargo feature `remote`): clients of the public services land, imagery and
+//! soil data come from, feeding the feature steps.
+//!
+//! - [`stac`]: item search against any STAC API (Landsat Collection 2 Level-2, Sentinel-2 L2A,
+//!   ...), items as imagery records, and the best scene per parcel judged by the clouds over the
+//!   parcel itself.
+//!
+//! Every request has connect and overall deadlines and is retried on connection failures, 408,
+//! 429 and 5xx, with exponential backoff and jitter, waiting what a `Retry-After` header asks
+//! for (at most 60 s). A failure is an error with the code `REMOTE` naming the URL (without its
+//! query string) and the HTTP status; a server's body is never quoted.
+
+pub mod stac;

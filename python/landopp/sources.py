@@ -1,0 +1,125 @@
+"""Live data sources: STAC imagery search and the best scene per parcel.
+
+>>> from landopp import sources
+>>> found = sources.stac_search("https://earth-search.aws.element84.com/v1",
+...                             collections=["sentinel-2-l2a"], bbox=(-11.5, 24.5, -11.4, 24.6),
+...                             datetime="2020-02-01/2020-02-29", max_cloud_cover=20)  # doctest: +SKIP
+>>> scenes = sources.imagery_frame(found)              # a GeoDataFrame of footprints  # doctest: +SKIP
+>>> best = sources.best_scenes(parcels, found)         # one row per parcel           # doctest: +SKIP
+
+Every request has a deadline and is retried on connection failures, 429 and 5xx with
+exponential backoff and jitter (honouring ``Retry-After``); a failure raises
+:class:`landopp.RemoteError` naming the URL without its query string and the HTTP status.
+Everything runs in Rust off the GIL; Ctrl-C stops a search between pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import _landopp
+from ._convert import _geometries
+from ._io import _crs_str
+
+
+def stac_search(url: str, *, collections: Sequence[str] | None = None,
+                bbox: Sequence[float] | None = None, intersects: Any = None, datetime: str | None = None,
+                max_cloud_cover: float | None = None, sortby: Sequence[str] | None = None, limit: int = 100,
+                max_items: int = 10_000, method: str = "POST", timeout: float = 120.0) -> list[dict[str, Any]]:
+    """Search a STAC API for items; returns one imagery record (a dict) per item, in the
+    server's order.
+
+    ``url``: the API's root or its ``/search`` endpoint. ``bbox``: ``(west, south, east, north)``
+    in WGS 84 degrees; ``intersects``: a GeoJSON geometry dict or anything with
+    ``__geo_interface__`` (a shapely geometry), in WGS 84. ``datetime``: an RFC 3339 date-time or
+    interval (``"2020-01-01/2020-03-31"``, ``"2020-01-01/.."``). ``max_cloud_cover``: items whose
+    scene-wide ``eo:cloud_cover`` is above this percentage (or missing) are left out — sent to the
+    server and checked on every item. ``sortby``: fields, ``-`` for descending
+    (``["eo:cloud_cover", "-datetime"]``). Pages of ``limit`` items are followed through their
+    ``next`` links until ``max_items``. ``method``: ``"POST"`` or ``"GET"``. ``timeout``: seconds
+    per request.
+
+    A record holds ``scene_id``, ``datetime``, ``cloud_cover``, ``resolution_m``, ``platform``,
+    ``processing_baseline``, ``collection``, ``item_url``, ``bbox``, ``geometry`` (GeoJSON) and
+    ``assets`` (``{key: {href, media_type, roles, band, gsd}}`` with absolute hrefs: give an
+    asset's href to :func:`landopp.read_raster`, :func:`landopp.zonal_stats` or a feature spec
+    to read it by HTTP range requests).
+    """
+    if intersects is not None and hasattr(intersects, "__geo_interface__"):
+        intersects = intersects.__geo_interface__
+    query: dict[str, Any] = {
+        "url": url, "collections": list(collections or []), "bbox": None if bbox is None else list(bbox),
+        "intersects": intersects, "datetime": datetime, "max_cloud_cover": max_cloud_cover,
+        "sortby": list(sortby or []), "limit": limit, "max_items": max_items, "method": method.upper(),
+        "timeout_s": timeout,
+    }
+    found = _landopp.stac_search(query)
+    return list(found["items"])
+
+
+def imagery_frame(records: Sequence[dict[str, Any]]) -> Any:
+    """Imagery records as a GeoDataFrame (footprints in WGS 84): the columns of the
+    ``satellite_imagery`` table — ``scene_id``, ``datetime`` (UTC timestamps), ``cloud_cover``,
+    ``resolution_m``, ``platform``, ``collection``, ``item_url`` — and ``assets``."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely.geometry
+
+    rows = [{k: r.get(k) for k in ("scene_id", "datetime", "cloud_cover", "resolution_m", "platform",
+                                   "processing_baseline", "collection", "item_url", "assets")} for r in records]
+    df = pd.DataFrame(rows, columns=["scene_id", "datetime", "cloud_cover", "resolution_m", "platform",
+                                     "processing_baseline", "collection", "item_url", "assets"])
+    df["datetime"] = pd.to_datetime(df["datetime"], utc=True, format="ISO8601")
+    geoms = [None if r.get("geometry") is None else shapely.geometry.shape(r["geometry"]) for r in records]
+    return gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
+
+
+def best_scenes(parcels: Any, records: Sequence[dict[str, Any]], *, crs: Any = None,
+                scl_classes: Sequence[int] | None = None, qa_pixel_bits: Sequence[int] | None = None) -> Any:
+    """For every parcel, the scene that sees it clearest: each record's cloud mask (its ``scl``
+    asset for Sentinel-2, ``qa_pixel`` for Landsat; a URL or a path) is read over the parcels'
+    extent only, and a parcel's clear share is the part of its area on clear cells (exact cell
+    coverage, as :func:`landopp.zonal_stats`; cells outside the scene are not clear).
+
+    ``parcels``: a GeoDataFrame/GeoSeries (any CRS), or a list of shapely geometries with ``crs``.
+    ``scl_classes``: the SCL classes that are not clear (default no data, defective, cloud shadow,
+    clouds, cirrus, snow: ``[0, 1, 3, 8, 9, 10, 11]``); ``qa_pixel_bits``: the QA_PIXEL bits (default
+    fill, dilated cloud, cirrus, cloud, shadow, snow: ``[0, 1, 2, 3, 4, 5]``).
+
+    Returns a DataFrame indexed like ``parcels``: ``scene`` (the best record's position in
+    ``records``, ``-1`` when none sees the parcel clear), ``scene_id``, ``datetime``, ``clear``
+    (its clear share, 0..1), and ``clear_<i>`` for every record. Ties go to the later capture.
+    """
+    import numpy as np
+    import pandas as pd
+
+    index = None
+    if hasattr(parcels, "geometry") or hasattr(parcels, "crs"):
+        crs = crs if crs is not None else parcels.crs
+        index = parcels.index
+        geoms = parcels.geometry if hasattr(parcels, "geometry") else parcels
+    else:
+        geoms = list(parcels)
+    options: dict[str, Any] = {}
+    if scl_classes is not None:
+        options["scl_classes"] = [int(c) for c in scl_classes]
+    if qa_pixel_bits is not None:
+        options["qa_pixel_bits"] = [int(b) for b in qa_pixel_bits]
+    best, clear = _landopp.best_scenes(list(records), _geometries(geoms), None if crs is None else _crs_str(crs),
+                                       options or None)
+    n = len(best)
+    pick = np.array([-1 if b is None else b for b in best], dtype=np.int64)
+    shares = np.asarray(clear, dtype=np.float64).reshape(len(records), n)
+    out = pd.DataFrame({
+        "scene": pick,
+        "scene_id": [None if b is None else records[b]["scene_id"] for b in best],
+        "datetime": pd.to_datetime([None if b is None else records[b]["datetime"] for b in best], utc=True,
+                                   format="ISO8601"),
+        "clear": np.where(pick >= 0, shares[np.maximum(pick, 0), np.arange(n)], 0.0),
+    }, index=index)
+    for i in range(len(records)):
+        out[f"clear_{i}"] = shares[i]
+    return out
+
+
+__all__ = ["best_scenes", "imagery_frame", "stac_search"]
