@@ -14,6 +14,7 @@ macro_rules! outln {
 }
 
 mod demo;
+mod fetch;
 mod ml;
 
 #[derive(Parser, Debug)]
@@ -85,6 +86,10 @@ enum Cmd {
         #[arg(long, default_value_t = 0.1)]
         ks: f64,
     },
+    /// Fetch from live services: `landopp fetch stac URL ...` searches a STAC API for imagery
+    /// (over a bbox or the parcels' extent) and, with --best-scene, picks each parcel's clearest scene.
+    #[command(subcommand)]
+    Fetch(FetchCmd),
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -95,6 +100,13 @@ enum Cmd {
         #[arg(long, default_value = "landopp-demo-out")]
         out: PathBuf,
     },
+}
+
+/// `landopp fetch` sources.
+#[derive(Subcommand, Debug)]
+enum FetchCmd {
+    /// STAC item search (Sentinel-2 L2A, Landsat C2 L2, ...): imagery records as JSON or CSV.
+    Stac(fetch::StacArgs),
 }
 
 /// Arguments of `landopp terrain`.
@@ -299,6 +311,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Terrain(a) => terrain(a),
         Cmd::ColorRelief(a) => color_relief(a),
         Cmd::Zonal(a) => zonal(a),
+        Cmd::Fetch(FetchCmd::Stac(a)) => fetch::stac(a),
     }
 }
 

@@ -93,6 +93,24 @@ fn fixture(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel)
 }
 
+/// `../shared/data`, or `None` with a visible message; under `CI=true` a missing folder fails.
+fn shared() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("LANDOPP_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    if p.join("README.md").exists() {
+        return Some(p);
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "CI=true but the shared test data is missing at {}",
+        p.display()
+    );
+    eprintln!("SKIPPED: shared test data not found at {} (set LANDOPP_SHARED_DATA)", p.display());
+    None
+}
+
 #[test]
 fn terrain_streams_and_zonal_bounds_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,12 +318,19 @@ fn zonal_keeps_the_id_field_name_and_included_columns() {
 /// A loopback server answering byte ranges of one file (HTTP/1.1, one connection at a time, each
 /// request on its own connection).
 fn range_server(file: std::path::PathBuf) -> String {
-    use std::io::{BufRead, BufReader, Write};
+    file_server(vec![(String::new(), file)])
+}
+
+/// A loopback server of files by path (`""` matches every path): byte ranges answered with 206,
+/// whole files with 200 (`.json` as JSON); request bodies read and ignored.
+fn file_server(files: Vec<(String, std::path::PathBuf)>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("test server");
     let base = format!("http://{}", l.local_addr().expect("test server"));
+    let files = std::sync::Arc::new(files);
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
-            let file = file.clone();
+            let files = files.clone();
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut r = BufReader::new(s.try_clone()?);
                 let mut w = s;
@@ -314,23 +339,47 @@ fn range_server(file: std::path::PathBuf) -> String {
                     if r.read_line(&mut line)? == 0 {
                         return Ok(());
                     }
-                    let mut range = None;
+                    let path =
+                        line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
+                    let (mut range, mut len) = (None, 0usize);
                     loop {
                         let mut h = String::new();
                         r.read_line(&mut h)?;
                         if h.trim().is_empty() {
                             break;
                         }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                        let h = h.to_ascii_lowercase();
+                        if let Some(v) = h.strip_prefix("range: bytes=") {
                             let (a, b) = v.trim().split_once('-').expect("test server");
                             range = Some((
                                 a.parse::<usize>().expect("test server"),
                                 b.parse::<usize>().expect("test server"),
                             ));
                         }
+                        if let Some(v) = h.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
                     }
-                    let data = std::fs::read(&file)?;
-                    let (a, b) = range.unwrap_or((0, data.len() - 1));
+                    r.read_exact(&mut vec![0; len])?;
+                    let Some((_, file)) = files.iter().find(|(p, _)| p.is_empty() || *p == path) else {
+                        write!(w, "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")?;
+                        continue;
+                    };
+                    let data = std::fs::read(file)?;
+                    let Some((a, b)) = range else {
+                        let ctype = if path.ends_with(".json") || path == "/search" {
+                            "application/json"
+                        } else {
+                            "image/tiff"
+                        };
+                        write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n",
+                            data.len()
+                        )?;
+                        w.write_all(&data)?;
+                        continue;
+                    };
                     let b = b.min(data.len() - 1);
                     write!(
                         w,
@@ -344,6 +393,74 @@ fn range_server(file: std::path::PathBuf) -> String {
         }
     });
     base
+}
+
+/// `landopp fetch stac` lists the items of a STAC search and picks each parcel's clearest scene
+/// from the items' SCL masks (the real Sentinel-2 tile 29RKH's, served by byte ranges).
+#[test]
+fn fetch_stac_lists_items_and_picks_each_parcels_clearest_scene() {
+    let Some(shared) = shared() else { return };
+    let scl = shared.join("sentinel2_l2a_29RKH_2020-02-19/SCL.tif");
+    let dir = tempfile::tempdir().expect("tmp");
+    let item: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("stac/S2A_29RKH_20200219_0_L2A.stac.json")).expect("item"),
+    )
+    .expect("json");
+    let mut items = vec![];
+    for (i, day) in [(0, "19"), (1, "24")] {
+        let mut it = item.clone();
+        it["id"] = serde_json::json!(format!("S2A_29RKH_202002{day}_0_L2A"));
+        it["properties"]["datetime"] = serde_json::json!(format!("2020-02-{day}T11:34:25Z"));
+        it["properties"]["eo:cloud_cover"] = serde_json::json!(4.0 + f64::from(i));
+        it["links"] = serde_json::json!([]);
+        it["assets"]["scl"]["href"] = serde_json::json!("/SCL.tif");
+        items.push(it);
+    }
+    let page = dir.path().join("page.json");
+    std::fs::write(&page, serde_json::json!({"type": "FeatureCollection", "features": items, "links": []}).to_string())
+        .expect("write");
+    let base = file_server(vec![("/search".into(), page), ("/SCL.tif".into(), scl)]);
+    let parcels = dir.path().join("parcels.geojson");
+    std::fs::write(
+        &parcels,
+        r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"pid":"a"},"geometry":{"type":"Polygon","coordinates":[[[-11.5,24.5],[-11.45,24.5],[-11.45,24.55],[-11.5,24.55],[-11.5,24.5]]]}},
+        {"type":"Feature","properties":{"pid":"b"},"geometry":{"type":"Polygon","coordinates":[[[-13.5,24.5],[-13.45,24.5],[-13.45,24.55],[-13.5,24.55],[-13.5,24.5]]]}}]}"#,
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+            .args(args)
+            .env("LANDOPP_HTTP_CACHE", "off")
+            .output()
+            .expect("run");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (String::from_utf8(o.stdout).expect("utf-8"), String::from_utf8(o.stderr).expect("utf-8"))
+    };
+    let (json, err) =
+        run(&["fetch", "stac", &base, "--collections", "sentinel-2-l2a", "--bbox", "-11.9,24.3,-10.9,25.3"]);
+    assert!(err.contains("2 items in 1 pages"), "{err}");
+    let records: serde_json::Value = serde_json::from_str(&json).expect("records");
+    assert_eq!(records[1]["scene_id"], "S2A_29RKH_20200224_0_L2A");
+    assert_eq!(records[0]["assets"]["scl"]["href"], format!("{base}/SCL.tif"));
+    let out = dir.path().join("best.csv");
+    let p = parcels.to_str().expect("utf-8");
+    run(&["fetch", "stac", &base, "--parcels", p, "--id", "pid", "--best-scene", "-o", out.to_str().expect("utf-8")]);
+    let csv = std::fs::read_to_string(&out).expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "pid,scene_id,datetime,clear");
+    // the same mask twice: the later capture; the parcel off the tile: none
+    assert!(lines[1].starts_with("a,S2A_29RKH_20200224_0_L2A,2020-02-24T11:34:25Z,"), "{csv}");
+    let clear: f64 = lines[1].rsplit(',').next().expect("clear").parse().expect("number");
+    assert!(clear > 0.9 && clear <= 1.0, "{csv}");
+    assert_eq!(lines[2], "b,,,0", "{csv}");
+    // a service that fails: REMOTE, exit 2
+    let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+        .args(["fetch", "stac", &format!("{base}/nope/search")])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[REMOTE]"), "{o:?}");
 }
 
 /// `landopp info URL` and `landopp zonal PARCELS URL` read the raster by byte ranges and print

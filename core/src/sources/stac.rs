@@ -695,6 +695,22 @@ fn clear_table<'a>(
     }
 }
 
+/// The WGS 84 bounding box (`[west, south, east, north]`) of polygons in `crs` (`None`: taken
+/// as WGS 84 already): what to search for imagery over a set of parcels. `None` when there are
+/// no polygons.
+pub fn bbox_wgs84(polygons: &[MultiPolygon<f64>], crs: Option<&Crs>) -> Result<Option<[f64; 4]>> {
+    crate::vector::check_finite(polygons)?;
+    match crs {
+        Some(c) if *c != Crs::wgs84() => {
+            let t = crate::Transformer::new(c, &Crs::wgs84())?;
+            let p: Vec<MultiPolygon<f64>> =
+                polygons.iter().map(|p| t.transform_multipolygon(p)).collect::<Result<_>>()?;
+            Ok(extent(&p))
+        }
+        _ => Ok(extent(polygons)),
+    }
+}
+
 /// The bounding box of finite polygons, `None` when there are none.
 fn extent(polys: &[MultiPolygon<f64>]) -> Option<[f64; 4]> {
     use geo::BoundingRect;

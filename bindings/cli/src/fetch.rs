@@ -1,0 +1,139 @@
+//! `landopp fetch`: data from live services.
+
+use landopp::sources::stac::{bbox_wgs84, best_scenes, search, SceneChoiceOptions, SearchMethod, StacSearch};
+use landopp::Error;
+use std::path::PathBuf;
+
+/// Arguments of `landopp fetch stac`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StacArgs {
+    /// The STAC API's root or its /search endpoint.
+    url: String,
+    /// Collection ids, comma-separated (sentinel-2-l2a, landsat-c2-l2, ...).
+    #[arg(long, value_delimiter = ',')]
+    collections: Vec<String>,
+    /// west,south,east,north in WGS 84 degrees (default: the parcels' extent).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    bbox: Option<Vec<f64>>,
+    /// Parcels (any vector file): search over their extent; with --best-scene, choose per parcel.
+    #[arg(long)]
+    parcels: Option<PathBuf>,
+    /// The parcels' id field.
+    #[arg(long)]
+    id: Option<String>,
+    /// RFC 3339 date-time or interval: 2020-01-01/2020-03-31, 2020-01-01/..
+    #[arg(long)]
+    datetime: Option<String>,
+    /// Leave out items whose scene-wide eo:cloud_cover is above this percentage.
+    #[arg(long)]
+    max_cloud: Option<f64>,
+    /// Sort fields, comma-separated, '-' for descending: eo:cloud_cover,-datetime
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    sortby: Vec<String>,
+    /// Items per page.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Stop after this many items.
+    #[arg(long, default_value_t = 10_000)]
+    max_items: usize,
+    /// Search with GET query parameters instead of a POST body.
+    #[arg(long)]
+    get: bool,
+    /// Seconds a request may take.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Per parcel, the scene that sees it clearest (its SCL / QA_PIXEL mask over the parcel):
+    /// writes a CSV of id, scene_id, datetime, clear instead of the records.
+    #[arg(long, requires = "parcels")]
+    best_scene: bool,
+    /// Output: .json (the records), .csv (the records' table, or the best scenes); default: JSON
+    /// on standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// `landopp fetch stac`.
+pub(crate) fn stac(a: StacArgs) -> Result<(), Error> {
+    let parcels = match &a.parcels {
+        Some(p) => Some(landopp::Parcels::read(p, None, a.id.as_deref())?),
+        None => None,
+    };
+    let bbox = match (&a.bbox, &parcels) {
+        (Some(b), _) => match b[..] {
+            [w, s, e, n] => Some([w, s, e, n]),
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "--bbox needs 4 numbers (west,south,east,north), got {}",
+                    b.len()
+                )))
+            }
+        },
+        (None, Some(p)) => bbox_wgs84(&p.geometries, p.crs.as_ref())?,
+        (None, None) => None,
+    };
+    let q = StacSearch {
+        collections: a.collections,
+        bbox,
+        datetime: a.datetime,
+        max_cloud_cover: a.max_cloud,
+        sortby: a.sortby,
+        limit: a.limit,
+        max_items: a.max_items,
+        method: if a.get { SearchMethod::Get } else { SearchMethod::Post },
+        timeout_s: a.timeout,
+        ..StacSearch::new(a.url)
+    };
+    let found = search(&q)?;
+    eprintln!(
+        "{} items in {} pages{}",
+        found.items.len(),
+        found.pages,
+        found.matched.map(|m| format!(" ({m} matched)")).unwrap_or_default()
+    );
+    let csv = a.output.as_ref().is_some_and(|o| o.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
+    if let (true, Some(p)) = (a.best_scene, &parcels) {
+        let c = best_scenes(&found.items, &p.geometries, p.crs.as_ref(), &SceneChoiceOptions::default())?;
+        let mut t = landopp::FeatureTable::new(p.ids.clone());
+        if let Some(f) = &a.id {
+            t.set_id_name(f.clone());
+        }
+        let pick = |f: &dyn Fn(usize) -> String| c.best.iter().map(|b| b.map(f)).collect::<Vec<_>>();
+        t.add_categorical("scene_id", pick(&|i| found.items[i].scene.scene_id.clone()), Default::default())?;
+        t.add_categorical("datetime", pick(&|i| found.items[i].scene.datetime.clone()), Default::default())?;
+        let clear = c.best.iter().enumerate().map(|(k, b)| b.map_or(0.0, |i| c.clear[i][k])).collect();
+        t.add_column("clear", clear, Default::default())?;
+        return match a.output {
+            Some(o) => t.write_csv(o),
+            None => t.write_csv_to(std::io::stdout()).map_err(|e| Error::InvalidInput(e.to_string())),
+        };
+    }
+    if csv {
+        let ids: Vec<String> = found.items.iter().map(|r| r.scene.scene_id.clone()).collect();
+        let mut t = landopp::FeatureTable::new(ids);
+        t.set_id_name("scene_id");
+        let text = |f: &dyn Fn(&landopp::sources::stac::ImageryRecord) -> Option<String>| {
+            found.items.iter().map(f).collect::<Vec<_>>()
+        };
+        t.add_categorical("datetime", text(&|r| Some(r.scene.datetime.clone())), Default::default())?;
+        let num = |f: &dyn Fn(&landopp::sources::stac::ImageryRecord) -> Option<f64>| {
+            found.items.iter().map(|r| f(r).unwrap_or(f64::NAN)).collect::<Vec<_>>()
+        };
+        t.add_column("cloud_cover", num(&|r| r.scene.cloud_cover), Default::default())?;
+        t.add_column("resolution_m", num(&|r| r.scene.resolution_m), Default::default())?;
+        t.add_categorical("platform", text(&|r| Some(r.scene.platform.clone())), Default::default())?;
+        t.add_categorical("collection", text(&|r| r.collection.clone()), Default::default())?;
+        t.add_categorical("item_url", text(&|r| r.item_url.clone()), Default::default())?;
+        return match a.output {
+            Some(o) => t.write_csv(o),
+            None => Ok(()),
+        };
+    }
+    let json = serde_json::to_string_pretty(&found.items).map_err(|e| Error::Internal(e.to_string()))?;
+    match a.output {
+        Some(o) => landopp::output::write_atomic(&o, json.as_bytes()),
+        None => {
+            crate::emit(&json);
+            Ok(())
+        }
+    }
+}
