@@ -111,7 +111,7 @@ step "Node: tooling (npm) and native addon (napi build)"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
 step "Node: generated index.d.ts / index.js / types.schema.json / types.d.ts are committed and up to date"
 # the documents' schema from the Rust types (fails when a config or result type changed without it)
-cargo test --locked -q -p landopp --features schema --test binding_types
+cargo test --locked -q -p landopp --features schema,remote --test binding_types
 git diff --exit-code -- node/index.d.ts node/index.js node/types.schema.json node/types.d.ts
 step "Node: node --test"
 (cd node && node --test test/)

@@ -91,6 +91,14 @@ export interface AreaPerimeter {
 }
 
 /**
+ * For every parcel (a vector file path or a GeoJSON FeatureCollection), the item that sees it
+ * clearest: each item's `scl` / `qa_pixel` mask is read over the parcels' extent and a parcel's
+ * clear share is the part of its area on clear cells. `items`: the records `stacSearch` gave.
+ * Resolves to `{best, clear}`: per parcel the best item's index (or null), and `clear[i][p]`.
+ */
+export declare function bestScenes(items: import('./types').ImageryRecord[], parcels: string | import('geojson').FeatureCollection, options?: import('./types').SceneChoiceOptions): Promise<import('./types').SceneChoice>
+
+/**
  * How the addon was compiled: `release`, or `debug` (`npm run build:debug`: several times
  * slower; the package warns when it loads one).
  */
@@ -459,6 +467,14 @@ export interface SpectralOptions {
    */
   out?: Record<string, Float32Array>
 }
+
+/**
+ * Search a STAC API for items off the JS thread, following `next` links: resolves to
+ * `{items, pages, matched, filteredOut}`, one imagery record per item (scene id, capture
+ * date-time, cloud cover, gsd, platform, assets with absolute hrefs). Failures reject with
+ * `code: 'REMOTE'` naming the URL (without its query) and the HTTP status.
+ */
+export declare function stacSearch(query: import('./types').StacSearch): Promise<import('./types').StacResults>
 
 /**
  * A gdaldem-identical terrain product (`slope`, `slope_percent`, `aspect`, `hillshade`, `tri`,

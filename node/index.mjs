@@ -34,5 +34,7 @@ export const {
   Model,
   driftReport,
   abAssign,
+  stacSearch,
+  bestScenes,
 } = binding
 export default binding

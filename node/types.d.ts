@@ -616,6 +616,13 @@ export type Perturbation =
       seed: number;
     };
 /**
+ * How the search is sent.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "SearchMethod".
+ */
+export type SearchMethod = "POST" | "GET";
+/**
  * Policy for a category not seen in training (as scikit-learn's `OneHotEncoder(handle_unknown=)`).
  *
  * This interface was referenced by `Landopp`'s JSON-Schema
@@ -1017,6 +1024,85 @@ export interface AbSplit {
    * Version of model B.
    */
   model_b: string;
+}
+/**
+ * A STAC item search: what [`search`] asks for.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "StacSearch".
+ */
+export interface StacSearch {
+  /**
+   * The API's root (`https://earth-search.aws.element84.com/v1`) or its `/search` endpoint.
+   */
+  url: string;
+  /**
+   * Collection ids (`sentinel-2-l2a`, `landsat-c2-l2`, ...); empty: all.
+   */
+  collections?: string[];
+  /**
+   * `[west, south, east, north]` in WGS 84 degrees (west > east crosses the antimeridian).
+   *
+   * @minItems 4
+   * @maxItems 4
+   */
+  bbox?: [number, number, number, number] | null;
+  /**
+   * A GeoJSON geometry in WGS 84 the items must intersect (instead of `bbox`).
+   */
+  intersects?: {
+    [k: string]: unknown;
+  };
+  /**
+   * An RFC 3339 date-time or interval: `2020-02-19T00:00:00Z`, `2020-01-01/2020-03-31`,
+   * `2020-01-01T00:00:00Z/..`.
+   */
+  datetime?: string | null;
+  /**
+   * Items whose scene-wide `eo:cloud_cover` is above this percentage (or missing) are left
+   * out.
+   */
+  max_cloud_cover?: number | null;
+  /**
+   * Sort fields, `-` for descending: `["properties.eo:cloud_cover", "-properties.datetime"]`
+   * (a bare property name is taken under `properties.`).
+   */
+  sortby?: string[];
+  /**
+   * Items per page asked of the server (1..=10,000; default 100).
+   */
+  limit?: number;
+  /**
+   * Stop after this many items (default 10,000).
+   */
+  max_items?: number;
+  /**
+   * POST (default) or GET.
+   */
+  method?: SearchMethod & string;
+  /**
+   * Seconds a request may take, connection included (default 120; 0.1..=3600). A server
+   * that does not answer in time is a `REMOTE` error, not asked again.
+   */
+  timeout_s?: number;
+}
+/**
+ * Which mask cells count as cloud for [`best_scenes`].
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "SceneChoiceOptions".
+ */
+export interface SceneChoiceOptions {
+  /**
+   * SCL classes that are not a clear view (default: no data, defective, cloud shadow,
+   * clouds, cirrus, snow: `[0, 1, 3, 8, 9, 10, 11]`).
+   */
+  scl_classes?: number[];
+  /**
+   * QA_PIXEL bits that are not a clear view (default: fill, dilated cloud, cirrus, cloud,
+   * shadow, snow: `[0, 1, 2, 3, 4, 5]`).
+   */
+  qa_pixel_bits?: number[];
 }
 /**
  * One page of results.
@@ -1484,4 +1570,134 @@ export interface FieldInfo {
    * Type (`int`, `float`, `text`, `bool`, `binary`).
    */
   type: string;
+}
+/**
+ * What a search found.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "StacResults".
+ */
+export interface StacResults {
+  /**
+   * The items, in the server's order (cloud-cover filter applied).
+   */
+  items: ImageryRecord[];
+  /**
+   * Pages read.
+   */
+  pages: number;
+  /**
+   * Items the server says match (`numberMatched` or `context.matched`), when it says.
+   */
+  matched?: number | null;
+  /**
+   * Items the server returned that the cloud-cover filter left out.
+   */
+  filteredOut: number;
+}
+/**
+ * A scene found by a search: what the `satellite_imagery` table holds, plus the assets. Read
+ * back with snake_case or camelCase keys (the Node package returns camelCase).
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "ImageryRecord".
+ */
+export interface ImageryRecord {
+  /**
+   * Scene id.
+   */
+  sceneId: string;
+  /**
+   * Capture date-time (ISO 8601).
+   */
+  datetime: string;
+  /**
+   * Scene-wide cloud cover, percent (`eo:cloud_cover`).
+   */
+  cloudCover?: number | null;
+  /**
+   * Ground sample distance of the finest band, metres.
+   */
+  resolutionM?: number | null;
+  /**
+   * Platform (`sentinel-2a`, `landsat-8`, ...).
+   */
+  platform: string;
+  /**
+   * Sentinel-2 processing baseline, when given.
+   */
+  processingBaseline?: string | null;
+  /**
+   * Collection id.
+   */
+  collection?: string | null;
+  /**
+   * The item's own URL (its `self` link), when given: the record's `image_url`.
+   */
+  itemUrl?: string | null;
+  /**
+   * Footprint bounding box, WGS 84.
+   *
+   * @minItems 4
+   * @maxItems 4
+   */
+  bbox?: [number, number, number, number] | null;
+  /**
+   * Footprint geometry (GeoJSON, WGS 84).
+   */
+  geometry?: {
+    [k: string]: unknown;
+  };
+  /**
+   * Assets by key.
+   */
+  assets: {
+    [k: string]: Asset;
+  };
+}
+/**
+ * One asset of an item.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "Asset".
+ */
+export interface Asset {
+  /**
+   * Absolute href (a relative one is resolved against the item's own link).
+   */
+  href: string;
+  /**
+   * Media type (`image/tiff; application=geotiff; profile=cloud-optimized`, ...).
+   */
+  mediaType?: string | null;
+  /**
+   * Roles (`data`, `thumbnail`, `cloud`, ...).
+   */
+  roles: string[];
+  /**
+   * The band's common name (`red`, `nir`, ...) or name, from `eo:bands`.
+   */
+  band?: string | null;
+  /**
+   * Ground sample distance, metres.
+   */
+  gsd?: number | null;
+}
+/**
+ * The best scene of every parcel.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "SceneChoice".
+ */
+export interface SceneChoice {
+  /**
+   * `clear[i][p]`: the share of parcel `p`'s area item `i` sees clear (0..=1; cells outside
+   * the scene count as not clear).
+   */
+  clear: number[][];
+  /**
+   * Per parcel, the item with the largest clear share (ties: the later capture, then the
+   * earlier item); `None` when no item sees any of it clear.
+   */
+  best: (number | null)[];
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 /// `ImagerySettings`, `RetrainPolicy`, `AbSplit`) and the types they use.
 pub fn configs() -> Value {
     let mut g = SchemaSettings::draft07().into_generator();
-    for root in CONFIGS {
+    for root in CONFIGS.iter().chain(REMOTE_CONFIGS) {
         (root.add)(&mut g);
     }
     bundle(g)
@@ -30,7 +30,7 @@ pub fn configs() -> Value {
 /// own (snake_case) keys.
 pub fn results() -> Value {
     let mut g = SchemaSettings::draft07().into_generator();
-    for root in RESULTS {
+    for root in RESULTS.iter().chain(REMOTE_RESULTS) {
         (root.add)(&mut g);
     }
     bundle(g)
@@ -38,7 +38,7 @@ pub fn results() -> Value {
 
 /// The names of the configuration documents in [`configs`].
 pub fn config_names() -> impl Iterator<Item = &'static str> {
-    CONFIGS.iter().map(|r| r.name)
+    CONFIGS.iter().chain(REMOTE_CONFIGS).map(|r| r.name)
 }
 
 struct Root {
@@ -64,6 +64,23 @@ const CONFIGS: [Root; 10] = roots![
     crate::ml::registry::RetrainPolicy => "RetrainPolicy",
     crate::ml::drift::AbSplit => "AbSplit",
 ];
+
+/// The live sources' documents (feature `remote`).
+#[cfg(feature = "remote")]
+const REMOTE_CONFIGS: &[Root] = &roots![
+    crate::sources::stac::StacSearch => "StacSearch",
+    crate::sources::stac::SceneChoiceOptions => "SceneChoiceOptions",
+];
+#[cfg(not(feature = "remote"))]
+const REMOTE_CONFIGS: &[Root] = &[];
+
+#[cfg(feature = "remote")]
+const REMOTE_RESULTS: &[Root] = &roots![
+    crate::sources::stac::StacResults => "StacResults",
+    crate::sources::stac::SceneChoice => "SceneChoice",
+];
+#[cfg(not(feature = "remote"))]
+const REMOTE_RESULTS: &[Root] = &[];
 
 const RESULTS: [Root; 7] = roots![
     crate::search::Page => "Page",

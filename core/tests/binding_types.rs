@@ -6,7 +6,7 @@
 //! - `python/types.schema.json`, compiled to `python/landopp/types.py` (TypedDicts) by
 //!   `python/gen_types.py`: the same documents with the library's own keys, as Python gets them.
 //!
-//! `LANDOPP_BLESS=1 cargo test -p landopp --features schema --test binding_types` rewrites both;
+//! `LANDOPP_BLESS=1 cargo test -p landopp --features schema,remote --test binding_types` rewrites both;
 //! then `npm run types` in `node/` and `python python/gen_types.py`.
 #![allow(clippy::unwrap_used)]
 
@@ -148,7 +148,7 @@ fn check_current(rel: &str, schema: Value) {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == text,
-        "{rel} is out of date with the Rust types: LANDOPP_BLESS=1 cargo test -p landopp --features schema \
+        "{rel} is out of date with the Rust types: LANDOPP_BLESS=1 cargo test -p landopp --features schema,remote \
          --test binding_types, then `npm run types` in node/ and `python python/gen_types.py`"
     );
 }

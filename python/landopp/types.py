@@ -13,6 +13,7 @@ __all__ = [
     "AbSplit",
     "Ahp",
     "Aoi",
+    "Asset",
     "BandInfo",
     "ColorMode",
     "ColorReliefOptions",
@@ -31,6 +32,7 @@ __all__ = [
     "Gradient",
     "HillshadeMode",
     "Hit",
+    "ImageryRecord",
     "ImagerySettings",
     "Info",
     "LayerInfo",
@@ -46,11 +48,16 @@ __all__ = [
     "Query",
     "RasterInfo",
     "RetrainPolicy",
+    "SceneChoice",
+    "SceneChoiceOptions",
+    "SearchMethod",
     "Sensitivity",
     "SensitivityOptions",
     "Sensor",
     "Site",
     "Stability",
+    "StacResults",
+    "StacSearch",
     "Task",
     "TerrainOptions",
     "Ties",
@@ -518,6 +525,29 @@ AbSplit = TypedDict("AbSplit", {
 fraction of 2⁶⁴, fall below `share_b`; the same parcel always gets the same model."""
 
 
+StacSearch = TypedDict("StacSearch", {
+    "url": "str",
+    "collections": NotRequired["list[str]"],
+    "bbox": NotRequired["list[float] | None"],
+    "intersects": NotRequired["Any"],
+    "datetime": NotRequired["str | None"],
+    "max_cloud_cover": NotRequired["float | None"],
+    "sortby": NotRequired["list[str]"],
+    "limit": NotRequired["int"],
+    "max_items": NotRequired["int"],
+    "method": NotRequired["SearchMethod"],
+    "timeout_s": NotRequired["float"],
+})
+"""A STAC item search: what [`search`] asks for."""
+
+
+SceneChoiceOptions = TypedDict("SceneChoiceOptions", {
+    "scl_classes": NotRequired["list[int]"],
+    "qa_pixel_bits": NotRequired["list[int]"],
+})
+"""Which mask cells count as cloud for [`best_scenes`]."""
+
+
 Page = TypedDict("Page", {
     "hits": "list[Hit]",
     "total": "int",
@@ -699,6 +729,49 @@ FieldInfo = TypedDict("FieldInfo", {
 """One field of a vector layer summary."""
 
 
+StacResults = TypedDict("StacResults", {
+    "items": "list[ImageryRecord]",
+    "pages": "int",
+    "matched": NotRequired["int | None"],
+    "filtered_out": "int",
+})
+"""What a search found."""
+
+
+ImageryRecord = TypedDict("ImageryRecord", {
+    "scene_id": "str",
+    "datetime": "str",
+    "cloud_cover": NotRequired["float | None"],
+    "resolution_m": NotRequired["float | None"],
+    "platform": "str",
+    "processing_baseline": NotRequired["str | None"],
+    "collection": NotRequired["str | None"],
+    "item_url": NotRequired["str | None"],
+    "bbox": NotRequired["list[float] | None"],
+    "geometry": NotRequired["Any"],
+    "assets": "dict[str, Asset]",
+})
+"""A scene found by a search: what the `satellite_imagery` table holds, plus the assets. Read
+back with snake_case or camelCase keys (the Node package returns camelCase)."""
+
+
+Asset = TypedDict("Asset", {
+    "href": "str",
+    "media_type": NotRequired["str | None"],
+    "roles": "list[str]",
+    "band": NotRequired["str | None"],
+    "gsd": NotRequired["float | None"],
+})
+"""One asset of an item."""
+
+
+SceneChoice = TypedDict("SceneChoice", {
+    "clear": "list[list[float]]",
+    "best": "list[int | None]",
+})
+"""The best scene of every parcel."""
+
+
 Transform: TypeAlias = TransformLinearBenefit | TransformLinearCost | TransformSigmoid | TransformGaussian | TransformTrapezoid | TransformTarget | TransformCategorical | TransformPiecewise
 """How a raw feature value becomes a 0..1 suitability."""
 
@@ -775,6 +848,10 @@ ColorMode: TypeAlias = Literal["interpolate"] | Literal["nearest_entry"] | Liter
 
 Perturbation: TypeAlias = PerturbationOneAtATime | PerturbationMonteCarlo
 """How weights are perturbed."""
+
+
+SearchMethod: TypeAlias = Literal["POST"] | Literal["GET"]
+"""How the search is sent."""
 
 
 UnseenCategory: TypeAlias = Literal["error"] | Literal["ignore"]

@@ -98,8 +98,8 @@ pub(crate) fn stac(a: StacArgs) -> Result<(), Error> {
             t.set_id_name(f.clone());
         }
         let pick = |f: &dyn Fn(usize) -> String| c.best.iter().map(|b| b.map(f)).collect::<Vec<_>>();
-        t.add_categorical("scene_id", pick(&|i| found.items[i].scene.scene_id.clone()), Default::default())?;
-        t.add_categorical("datetime", pick(&|i| found.items[i].scene.datetime.clone()), Default::default())?;
+        t.add_categorical("scene_id", pick(&|i| found.items[i].scene_id.clone()), Default::default())?;
+        t.add_categorical("datetime", pick(&|i| found.items[i].datetime.clone()), Default::default())?;
         let clear = c.best.iter().enumerate().map(|(k, b)| b.map_or(0.0, |i| c.clear[i][k])).collect();
         t.add_column("clear", clear, Default::default())?;
         return match a.output {
@@ -108,19 +108,19 @@ pub(crate) fn stac(a: StacArgs) -> Result<(), Error> {
         };
     }
     if csv {
-        let ids: Vec<String> = found.items.iter().map(|r| r.scene.scene_id.clone()).collect();
+        let ids: Vec<String> = found.items.iter().map(|r| r.scene_id.clone()).collect();
         let mut t = landopp::FeatureTable::new(ids);
         t.set_id_name("scene_id");
         let text = |f: &dyn Fn(&landopp::sources::stac::ImageryRecord) -> Option<String>| {
             found.items.iter().map(f).collect::<Vec<_>>()
         };
-        t.add_categorical("datetime", text(&|r| Some(r.scene.datetime.clone())), Default::default())?;
+        t.add_categorical("datetime", text(&|r| Some(r.datetime.clone())), Default::default())?;
         let num = |f: &dyn Fn(&landopp::sources::stac::ImageryRecord) -> Option<f64>| {
             found.items.iter().map(|r| f(r).unwrap_or(f64::NAN)).collect::<Vec<_>>()
         };
-        t.add_column("cloud_cover", num(&|r| r.scene.cloud_cover), Default::default())?;
-        t.add_column("resolution_m", num(&|r| r.scene.resolution_m), Default::default())?;
-        t.add_categorical("platform", text(&|r| Some(r.scene.platform.clone())), Default::default())?;
+        t.add_column("cloud_cover", num(&|r| r.cloud_cover), Default::default())?;
+        t.add_column("resolution_m", num(&|r| r.resolution_m), Default::default())?;
+        t.add_categorical("platform", text(&|r| Some(r.platform.clone())), Default::default())?;
         t.add_categorical("collection", text(&|r| r.collection.clone()), Default::default())?;
         t.add_categorical("item_url", text(&|r| r.item_url.clone()), Default::default())?;
         return match a.output {

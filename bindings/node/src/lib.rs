@@ -27,6 +27,7 @@ pub mod io;
 pub mod ml;
 pub mod scoring;
 pub mod search;
+pub mod sources;
 pub mod spectral;
 pub mod terrain;
 pub mod zonal;

@@ -18,7 +18,7 @@
 //! };
 //! let found = search(&q)?;
 //! for item in &found.items {
-//!     println!("{} {} {:?}", item.scene.scene_id, item.scene.datetime, item.scene.cloud_cover);
+//!     println!("{} {} {:?}", item.scene_id, item.datetime, item.cloud_cover);
 //! }
 //! # Ok::<(), landopp::Error>(())
 //! ```
@@ -305,6 +305,7 @@ pub struct Asset {
     /// Absolute href (a relative one is resolved against the item's own link).
     pub href: String,
     /// Media type (`image/tiff; application=geotiff; profile=cloud-optimized`, ...).
+    #[serde(alias = "mediaType")]
     pub media_type: Option<String>,
     /// Roles (`data`, `thumbnail`, `cloud`, ...).
     pub roles: Vec<String>,
@@ -314,16 +315,31 @@ pub struct Asset {
     pub gsd: Option<f64>,
 }
 
-/// A scene found by a search: what the `satellite_imagery` table holds, plus the assets.
+/// A scene found by a search: what the `satellite_imagery` table holds, plus the assets. Read
+/// back with snake_case or camelCase keys (the Node package returns camelCase).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImageryRecord {
-    /// Scene id, capture date-time, scene cloud cover, gsd, platform, processing baseline.
-    #[serde(flatten)]
-    pub scene: SceneMeta,
+    /// Scene id.
+    #[serde(alias = "sceneId")]
+    pub scene_id: String,
+    /// Capture date-time (ISO 8601).
+    pub datetime: String,
+    /// Scene-wide cloud cover, percent (`eo:cloud_cover`).
+    #[serde(alias = "cloudCover")]
+    pub cloud_cover: Option<f64>,
+    /// Ground sample distance of the finest band, metres.
+    #[serde(alias = "resolutionM")]
+    pub resolution_m: Option<f64>,
+    /// Platform (`sentinel-2a`, `landsat-8`, ...).
+    pub platform: String,
+    /// Sentinel-2 processing baseline, when given.
+    #[serde(alias = "processingBaseline")]
+    pub processing_baseline: Option<String>,
     /// Collection id.
     pub collection: Option<String>,
     /// The item's own URL (its `self` link), when given: the record's `image_url`.
+    #[serde(alias = "itemUrl")]
     pub item_url: Option<String>,
     /// Footprint bounding box, WGS 84.
     pub bbox: Option<[f64; 4]>,
@@ -374,13 +390,30 @@ impl ImageryRecord {
             }
         });
         Ok(ImageryRecord {
-            scene,
+            scene_id: scene.scene_id,
+            datetime: scene.datetime,
+            cloud_cover: scene.cloud_cover,
+            resolution_m: scene.resolution_m,
+            platform: scene.platform,
+            processing_baseline: scene.processing_baseline,
             collection: item["collection"].as_str().map(str::to_string),
             item_url: self_href,
             bbox,
             geometry: item.get("geometry").filter(|g| !g.is_null()).cloned(),
             assets,
         })
+    }
+
+    /// The scene's metadata (for feature provenance and the sensor's scaling).
+    pub fn scene(&self) -> SceneMeta {
+        SceneMeta {
+            scene_id: self.scene_id.clone(),
+            datetime: self.datetime.clone(),
+            cloud_cover: self.cloud_cover,
+            resolution_m: self.resolution_m,
+            platform: self.platform.clone(),
+            processing_baseline: self.processing_baseline.clone(),
+        }
     }
 
     /// The cloud mask asset: `(key, kind)` of the first asset named `scl` or `qa_pixel` (any
@@ -469,7 +502,7 @@ pub fn search(q: &StacSearch) -> Result<StacResults> {
             let rec =
                 ImageryRecord::from_item(f, &url).map_err(|e| remote(&shown, format!("an item is unusable: {e}")))?;
             let keep = match q.max_cloud_cover {
-                Some(c) => rec.scene.cloud_cover.is_some_and(|v| v <= c),
+                Some(c) => rec.cloud_cover.is_some_and(|v| v <= c),
                 None => true,
             };
             if !keep {
@@ -519,6 +552,7 @@ fn next_link(page: &Value, url: &str, body: Option<&Value>) -> Option<(String, O
 /// The kind of a cloud mask asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum MaskKind {
     /// Sentinel-2 Scene Classification Layer: cloudy where the class is masked.
     Scl,
@@ -529,6 +563,7 @@ pub enum MaskKind {
 /// Which mask cells count as cloud for [`best_scenes`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SceneChoiceOptions {
     /// SCL classes that are not a clear view (default: no data, defective, cloud shadow,
     /// clouds, cirrus, snow: `[0, 1, 3, 8, 9, 10, 11]`).
@@ -546,6 +581,7 @@ impl Default for SceneChoiceOptions {
 
 /// The best scene of every parcel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SceneChoice {
     /// `clear[i][p]`: the share of parcel `p`'s area item `i` sees clear (0..=1; cells outside
     /// the scene count as not clear).
@@ -578,11 +614,11 @@ pub fn best_scenes(
         let (key, kind) = item.mask_asset().ok_or_else(|| {
             Error::InvalidInput(format!(
                 "scene {} has no scl or qa_pixel asset: its clouds over the parcels cannot be judged",
-                item.scene.scene_id
+                item.scene_id
             ))
         })?;
         let href = &item.assets[key].href;
-        let at = format!("scene {} ({i}), asset {key}", item.scene.scene_id);
+        let at = format!("scene {} ({i}), asset {key}", item.scene_id);
         clear.push(clear_share(href, kind, polygons, crs, opts).map_err(|e| e.at(&at))?);
     }
     let best = (0..polygons.len())
@@ -595,7 +631,7 @@ pub fn best_scenes(
                 }
                 best = match best {
                     Some(b) if clear[b][p] > c => Some(b),
-                    Some(b) if clear[b][p] == c && items[b].scene.datetime >= items[i].scene.datetime => Some(b),
+                    Some(b) if clear[b][p] == c && items[b].datetime >= items[i].datetime => Some(b),
                     _ => Some(i),
                 };
             }

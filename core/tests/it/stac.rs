@@ -210,15 +210,15 @@ fn a_search_follows_next_links_by_post_and_by_get() {
     eprintln!("1,000 items over {} pages in {:?}", got.pages, t.elapsed());
     assert_eq!((got.items.len(), got.pages, got.matched), (1000, 10, Some(1000)));
     assert_eq!(srv.requests.load(Ordering::SeqCst), 10);
-    let ids: Vec<String> = got.items.iter().map(|i| i.scene.scene_id.clone()).collect();
+    let ids: Vec<String> = got.items.iter().map(|i| i.scene_id.clone()).collect();
     assert_eq!(ids, (0..1000).map(|i| format!("S2A_29RKH_2020_{i:04}_L2A")).collect::<Vec<_>>());
     // the record: what the satellite_imagery table holds, and absolute asset hrefs
     let first = &got.items[0];
-    assert_eq!(first.scene.platform, "sentinel-2a");
-    assert_eq!(first.scene.datetime, "2020-01-01T11:34:25Z");
-    assert_eq!(first.scene.cloud_cover, Some(0.0));
-    assert_eq!(first.scene.resolution_m, Some(10.0));
-    assert_eq!(first.scene.processing_baseline.as_deref(), Some("02.14"));
+    assert_eq!(first.platform, "sentinel-2a");
+    assert_eq!(first.datetime, "2020-01-01T11:34:25Z");
+    assert_eq!(first.cloud_cover, Some(0.0));
+    assert_eq!(first.resolution_m, Some(10.0));
+    assert_eq!(first.processing_baseline.as_deref(), Some("02.14"));
     assert_eq!(first.collection.as_deref(), Some("sentinel-2-l2a"));
     assert_eq!(first.assets["scl"].href, format!("{}/files/scl_0.tif", srv.base));
     assert_eq!(first.assets["red"].band.as_deref(), Some("red"));
@@ -234,7 +234,7 @@ fn a_search_follows_next_links_by_post_and_by_get() {
     let q = StacSearch { method: SearchMethod::Get, max_items: 250, ..query(&srv.base) };
     let got = search(&q).expect("search");
     assert_eq!((got.items.len(), got.pages), (250, 3));
-    assert_eq!(got.items[249].scene.scene_id, "S2A_29RKH_2020_0249_L2A");
+    assert_eq!(got.items[249].scene_id, "S2A_29RKH_2020_0249_L2A");
 
     // a cloud-cover limit: sent (the POST server filters) and checked on every item (the GET
     // server ignores it)
@@ -244,7 +244,7 @@ fn a_search_follows_next_links_by_post_and_by_get() {
         let got = search(&q).expect("search");
         let want = (0..300).filter(|i| (i * 37 % 100) <= 20).count();
         assert_eq!(got.items.len(), want, "{method:?}");
-        assert!(got.items.iter().all(|i| i.scene.cloud_cover.is_some_and(|c| c <= 20.0)));
+        assert!(got.items.iter().all(|i| i.cloud_cover.is_some_and(|c| c <= 20.0)));
         assert_eq!(got.filtered_out, if method == SearchMethod::Get { 300 - want } else { 0 });
     }
 }

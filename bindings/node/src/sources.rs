@@ -1,0 +1,41 @@
+//! Live data sources: STAC item search and the best scene per parcel.
+
+use crate::convert::{config_source, parcels_from_js, to_value, Json};
+use crate::ml::Job;
+use landopp::config::Config;
+use landopp::sources::stac::{ImageryRecord, SceneChoiceOptions, StacSearch};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// Search a STAC API for items off the JS thread, following `next` links: resolves to
+/// `{items, pages, matched, filteredOut}`, one imagery record per item (scene id, capture
+/// date-time, cloud cover, gsd, platform, assets with absolute hrefs). Failures reject with
+/// `code: 'REMOTE'` naming the URL (without its query) and the HTTP status.
+#[napi(ts_return_type = "Promise<import('./types').StacResults>")]
+pub fn stac_search(
+    #[napi(ts_arg_type = "import('./types').StacSearch")] query: serde_json::Value,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let q = StacSearch::from_source(config_source(query))?;
+        Ok(Json(to_value(&landopp::sources::stac::search(&q)?)?))
+    })
+}
+
+/// For every parcel (a vector file path or a GeoJSON FeatureCollection), the item that sees it
+/// clearest: each item's `scl` / `qa_pixel` mask is read over the parcels' extent and a parcel's
+/// clear share is the part of its area on clear cells. `items`: the records `stacSearch` gave.
+/// Resolves to `{best, clear}`: per parcel the best item's index (or null), and `clear[i][p]`.
+#[napi(ts_return_type = "Promise<import('./types').SceneChoice>")]
+pub fn best_scenes(
+    #[napi(ts_arg_type = "import('./types').ImageryRecord[]")] items: serde_json::Value,
+    #[napi(ts_arg_type = "string | import('geojson').FeatureCollection")] parcels: serde_json::Value,
+    #[napi(ts_arg_type = "import('./types').SceneChoiceOptions")] options: Option<serde_json::Value>,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let items = Vec::<ImageryRecord>::from_value(items)?;
+        let opts = SceneChoiceOptions::from_value(options.unwrap_or(serde_json::Value::Null))?;
+        let p = parcels_from_js(parcels, None, None, None)?;
+        let c = landopp::sources::stac::best_scenes(&items, &p.geometries, p.crs.as_ref(), &opts)?;
+        Ok(Json(to_value(&c)?))
+    })
+}
