@@ -36,5 +36,7 @@ export const {
   abAssign,
   stacSearch,
   bestScenes,
+  arcgisFeatures,
+  ogcFeatures,
 } = binding
 export default binding

@@ -215,6 +215,22 @@ impl Config for crate::sources::stac::StacSearch {
     }
 }
 
+#[cfg(feature = "remote")]
+impl Config for crate::sources::features::ArcGisQuery {
+    const WHAT: &'static str = "ArcGIS query";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
+#[cfg(feature = "remote")]
+impl Config for crate::sources::features::OgcQuery {
+    const WHAT: &'static str = "OGC API query";
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
 /// Imagery records (what a STAC search returns) given back to choose among.
 #[cfg(feature = "remote")]
 impl Config for Vec<crate::sources::stac::ImageryRecord> {

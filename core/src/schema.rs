@@ -70,6 +70,8 @@ const CONFIGS: [Root; 10] = roots![
 const REMOTE_CONFIGS: &[Root] = &roots![
     crate::sources::stac::StacSearch => "StacSearch",
     crate::sources::stac::SceneChoiceOptions => "SceneChoiceOptions",
+    crate::sources::features::ArcGisQuery => "ArcGisQuery",
+    crate::sources::features::OgcQuery => "OgcQuery",
 ];
 #[cfg(not(feature = "remote"))]
 const REMOTE_CONFIGS: &[Root] = &[];

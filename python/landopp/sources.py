@@ -1,4 +1,5 @@
-"""Live data sources: STAC imagery search and the best scene per parcel.
+"""Live data sources: STAC imagery search and the best scene per parcel; county parcels from
+ArcGIS REST feature layers and OGC API – Features collections.
 
 >>> from landopp import sources
 >>> found = sources.stac_search("https://earth-search.aws.element84.com/v1",
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import _landopp
-from ._convert import _geometries
+from ._convert import _geometries, _has_geopandas, _to_frame
 from ._io import _crs_str
 
 
@@ -122,4 +123,36 @@ def best_scenes(parcels: Any, records: Sequence[dict[str, Any]], *, crs: Any = N
     return out
 
 
-__all__ = ["best_scenes", "imagery_frame", "stac_search"]
+def arcgis_features(url: str, *, where: str = "1=1", out_fields: Sequence[str] | None = None,
+                    bbox: Sequence[float] | None = None, page_size: int | None = None, max_features: int = 1_000_000,
+                    timeout: float = 120.0, geodataframe: bool | None = None) -> Any:
+    """Every feature of an ArcGIS REST feature layer (``…/FeatureServer/0`` or ``…/MapServer/0``)
+    matching ``where`` (SQL, default every feature) and ``bbox`` (``(west, south, east, north)``,
+    WGS 84), as a GeoDataFrame in WGS 84 — or the dict :func:`landopp.read_layer` returns without
+    geopandas.
+
+    Pages of ``page_size`` features (default the layer's ``maxRecordCount``, at most 2,000), in
+    object id order, are asked until the server stops saying ``exceededTransferLimit``. Field
+    types come from the layer's description: dates become UTC timestamps, integers stay integers.
+    More than ``max_features`` features is an error, never a cut layer; a failure raises
+    :class:`landopp.RemoteError` and returns nothing."""
+    query: dict[str, Any] = {"url": url, "where": where, "out_fields": list(out_fields or []),
+                             "bbox": None if bbox is None else list(bbox), "page_size": page_size,
+                             "max_features": max_features, "timeout_s": timeout}
+    gdf = _has_geopandas() if geodataframe is None else geodataframe
+    return _to_frame(_landopp.arcgis_features(query), gdf)
+
+
+def ogc_features(url: str, *, collection: str | None = None, bbox: Sequence[float] | None = None, limit: int = 1000,
+                 max_features: int = 1_000_000, timeout: float = 120.0, geodataframe: bool | None = None) -> Any:
+    """Every item of an OGC API – Features collection — ``url`` is the collection's ``items``
+    URL, or the API's root with ``collection`` — within ``bbox`` (CRS84), following ``next``
+    links in pages of ``limit``; a GeoDataFrame (or :func:`landopp.read_layer`'s dict). More than
+    ``max_features`` items is an error; a failure raises :class:`landopp.RemoteError`."""
+    query: dict[str, Any] = {"url": url, "collection": collection, "bbox": None if bbox is None else list(bbox),
+                             "limit": limit, "max_features": max_features, "timeout_s": timeout}
+    gdf = _has_geopandas() if geodataframe is None else geodataframe
+    return _to_frame(_landopp.ogc_features(query), gdf)
+
+
+__all__ = ["arcgis_features", "best_scenes", "imagery_frame", "ogc_features", "stac_search"]

@@ -13,6 +13,7 @@ __all__ = [
     "AbSplit",
     "Ahp",
     "Aoi",
+    "ArcGisQuery",
     "Asset",
     "BandInfo",
     "ColorMode",
@@ -39,6 +40,7 @@ __all__ = [
     "LayerRef",
     "Method",
     "ModelCard",
+    "OgcQuery",
     "Op",
     "Page",
     "Params",
@@ -546,6 +548,29 @@ SceneChoiceOptions = TypedDict("SceneChoiceOptions", {
     "qa_pixel_bits": NotRequired["list[int]"],
 })
 """Which mask cells count as cloud for [`best_scenes`]."""
+
+
+ArcGisQuery = TypedDict("ArcGisQuery", {
+    "url": "str",
+    "where": NotRequired["str"],
+    "out_fields": NotRequired["list[str]"],
+    "bbox": NotRequired["list[float] | None"],
+    "page_size": NotRequired["int | None"],
+    "max_features": NotRequired["int"],
+    "timeout_s": NotRequired["float"],
+})
+"""An ArcGIS REST feature layer query."""
+
+
+OgcQuery = TypedDict("OgcQuery", {
+    "url": "str",
+    "collection": NotRequired["str | None"],
+    "bbox": NotRequired["list[float] | None"],
+    "limit": NotRequired["int"],
+    "max_features": NotRequired["int"],
+    "timeout_s": NotRequired["float"],
+})
+"""An OGC API – Features collection query."""
 
 
 Page = TypedDict("Page", {

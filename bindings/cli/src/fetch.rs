@@ -137,3 +137,97 @@ pub(crate) fn stac(a: StacArgs) -> Result<(), Error> {
         }
     }
 }
+
+/// Arguments of `landopp fetch arcgis`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ArcGisArgs {
+    /// The layer's URL: https://host/arcgis/rest/services/Parcels/FeatureServer/0
+    url: String,
+    /// Output layer (.gpkg, .geojson, .fgb, .shp), written only when every page arrived.
+    output: PathBuf,
+    /// SQL where clause.
+    #[arg(long = "where", default_value = "1=1")]
+    where_clause: String,
+    /// Fields to fetch, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    fields: Vec<String>,
+    /// west,south,east,north in WGS 84 degrees.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    bbox: Option<Vec<f64>>,
+    /// Features per page (default: the layer's maxRecordCount, at most 2,000).
+    #[arg(long)]
+    page_size: Option<usize>,
+    /// Fail past this many features.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_features: usize,
+    /// Seconds a request may take.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+}
+
+/// Arguments of `landopp fetch ogc`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct OgcArgs {
+    /// The collection's items URL, or the API's root with --collection.
+    url: String,
+    /// Output layer (.gpkg, .geojson, .fgb, .shp), written only when every page arrived.
+    output: PathBuf,
+    /// Collection id (when the URL is the API's root).
+    #[arg(long)]
+    collection: Option<String>,
+    /// west,south,east,north in WGS 84 degrees (CRS84).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    bbox: Option<Vec<f64>>,
+    /// Items per page.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Fail past this many features.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_features: usize,
+    /// Seconds a request may take.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+}
+
+fn bbox4(b: Option<Vec<f64>>) -> Result<Option<[f64; 4]>, Error> {
+    match b.as_deref() {
+        None => Ok(None),
+        Some(&[w, s, e, n]) => Ok(Some([w, s, e, n])),
+        Some(b) => Err(Error::InvalidInput(format!("--bbox needs 4 numbers (west,south,east,north), got {}", b.len()))),
+    }
+}
+
+/// `landopp fetch arcgis`.
+pub(crate) fn arcgis(a: ArcGisArgs) -> Result<(), Error> {
+    use landopp::sources::features::ArcGisQuery;
+    let q = ArcGisQuery {
+        where_clause: a.where_clause,
+        out_fields: a.fields,
+        bbox: bbox4(a.bbox)?,
+        page_size: a.page_size,
+        max_features: a.max_features,
+        timeout_s: a.timeout,
+        ..ArcGisQuery::new(a.url)
+    };
+    let layer = landopp::sources::features::arcgis(&q)?;
+    landopp::vector::write_layer(&a.output, &layer)?;
+    eprintln!("{} features written to {}", layer.len(), a.output.display());
+    Ok(())
+}
+
+/// `landopp fetch ogc`.
+pub(crate) fn ogc(a: OgcArgs) -> Result<(), Error> {
+    use landopp::sources::features::OgcQuery;
+    let q = OgcQuery {
+        collection: a.collection,
+        bbox: bbox4(a.bbox)?,
+        limit: a.limit,
+        max_features: a.max_features,
+        timeout_s: a.timeout,
+        ..OgcQuery::new(a.url)
+    };
+    let layer = landopp::sources::features::ogc_features(&q)?;
+    landopp::vector::write_layer(&a.output, &layer)?;
+    eprintln!("{} features written to {}", layer.len(), a.output.display());
+    Ok(())
+}

@@ -87,7 +87,8 @@ enum Cmd {
         ks: f64,
     },
     /// Fetch from live services: `landopp fetch stac URL ...` searches a STAC API for imagery
-    /// (over a bbox or the parcels' extent) and, with --best-scene, picks each parcel's clearest scene.
+    /// (over a bbox or the parcels' extent) and, with --best-scene, picks each parcel's clearest
+    /// scene; `landopp fetch arcgis|ogc URL OUT` pages a county parcel service into a file.
     #[command(subcommand)]
     Fetch(FetchCmd),
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
@@ -107,6 +108,11 @@ enum Cmd {
 enum FetchCmd {
     /// STAC item search (Sentinel-2 L2A, Landsat C2 L2, ...): imagery records as JSON or CSV.
     Stac(fetch::StacArgs),
+    /// County parcels from an ArcGIS REST feature layer (FeatureServer / MapServer), every page,
+    /// into a vector file with typed fields.
+    Arcgis(fetch::ArcGisArgs),
+    /// Features from an OGC API - Features collection, every page, into a vector file.
+    Ogc(fetch::OgcArgs),
 }
 
 /// Arguments of `landopp terrain`.
@@ -312,6 +318,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::ColorRelief(a) => color_relief(a),
         Cmd::Zonal(a) => zonal(a),
         Cmd::Fetch(FetchCmd::Stac(a)) => fetch::stac(a),
+        Cmd::Fetch(FetchCmd::Arcgis(a)) => fetch::arcgis(a),
+        Cmd::Fetch(FetchCmd::Ogc(a)) => fetch::ogc(a),
     }
 }
 

@@ -367,7 +367,7 @@ fn file_server(files: Vec<(String, std::path::PathBuf)>) -> String {
                     };
                     let data = std::fs::read(file)?;
                     let Some((a, b)) = range else {
-                        let ctype = if path.ends_with(".json") || path == "/search" {
+                        let ctype = if path.ends_with(".json") || path.ends_with("/search") || path.ends_with("/items") {
                             "application/json"
                         } else {
                             "image/tiff"
@@ -396,9 +396,10 @@ fn file_server(files: Vec<(String, std::path::PathBuf)>) -> String {
 }
 
 /// `landopp fetch stac` lists the items of a STAC search and picks each parcel's clearest scene
-/// from the items' SCL masks (the real Sentinel-2 tile 29RKH's, served by byte ranges).
+/// from the items' SCL masks (the real Sentinel-2 tile 29RKH's, served by byte ranges);
+/// `landopp fetch ogc` pages a collection into a GeoPackage.
 #[test]
-fn fetch_stac_lists_items_and_picks_each_parcels_clearest_scene() {
+fn fetch_lists_stac_items_picks_best_scenes_and_pages_a_parcel_service() {
     let Some(shared) = shared() else { return };
     let scl = shared.join("sentinel2_l2a_29RKH_2020-02-19/SCL.tif");
     let dir = tempfile::tempdir().expect("tmp");
@@ -454,6 +455,14 @@ fn fetch_stac_lists_items_and_picks_each_parcels_clearest_scene() {
     let clear: f64 = lines[1].rsplit(',').next().expect("clear").parse().expect("number");
     assert!(clear > 0.9 && clear <= 1.0, "{csv}");
     assert_eq!(lines[2], "b,,,0", "{csv}");
+    // a county layer from an OGC API collection into a GeoPackage, all of it
+    let base = file_server(vec![("/ogc/collections/lulc/items".into(), fixture("formats/slovenia_lulc.geojson"))]);
+    let gpkg = dir.path().join("lulc.gpkg");
+    let (_, err) =
+        run(&["fetch", "ogc", &format!("{base}/ogc"), gpkg.to_str().expect("utf-8"), "--collection", "lulc"]);
+    assert!(err.contains("88 features written"), "{err}");
+    let (info, _) = run(&["info", gpkg.to_str().expect("utf-8"), "--json"]);
+    assert!(info.contains("\"feature_count\": 88") && info.contains("EPSG:32633"), "{info}");
     // a service that fails: REMOTE, exit 2
     let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
         .args(["fetch", "stac", &format!("{base}/nope/search")])

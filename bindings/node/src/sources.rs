@@ -39,3 +39,30 @@ pub fn best_scenes(
         Ok(Json(to_value(&c)?))
     })
 }
+
+/// Every feature of an ArcGIS REST feature layer matching the query (`{url, where, out_fields,
+/// bbox, page_size, max_features, timeout_s}`), paged to the end off the JS thread: resolves to a
+/// GeoJSON FeatureCollection in WGS 84, as `readLayer` gives (dates as ISO strings named in
+/// `'landopp:field_types'`). Failures reject with `code: 'REMOTE'`.
+#[napi(ts_return_type = "Promise<import('geojson').FeatureCollection>")]
+pub fn arcgis_features(
+    #[napi(ts_arg_type = "import('./types').ArcGisQuery")] query: serde_json::Value,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let q = landopp::sources::features::ArcGisQuery::from_source(config_source(query))?;
+        Ok(Json(landopp::vector::geojson::to_json(&landopp::sources::features::arcgis(&q)?)))
+    })
+}
+
+/// Every item of an OGC API – Features collection (`{url, collection, bbox, limit, max_features,
+/// timeout_s}`), following `next` links off the JS thread: resolves to a GeoJSON
+/// FeatureCollection, as `readLayer` gives.
+#[napi(ts_return_type = "Promise<import('geojson').FeatureCollection>")]
+pub fn ogc_features(
+    #[napi(ts_arg_type = "import('./types').OgcQuery")] query: serde_json::Value,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let q = landopp::sources::features::OgcQuery::from_source(config_source(query))?;
+        Ok(Json(landopp::vector::geojson::to_json(&landopp::sources::features::ogc_features(&q)?)))
+    })
+}

@@ -176,7 +176,7 @@ fn utc_offset(v: &[Option<landopp::vector::Timestamp>]) -> Option<i16> {
     zones.all(|z| z == Some(first)).then_some(first)
 }
 
-fn layer_to_py(
+pub(crate) fn layer_to_py(
     py: Python<'_>,
     l: VectorLayer,
     status: Option<Vec<String>>,

@@ -5,10 +5,13 @@ use crate::run;
 use landopp::sources::stac::{ImageryRecord, SceneChoiceOptions, StacSearch};
 use landopp::Crs;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stac_search, m)?)?;
     m.add_function(wrap_pyfunction!(best_scenes, m)?)?;
+    m.add_function(wrap_pyfunction!(arcgis_features, m)?)?;
+    m.add_function(wrap_pyfunction!(ogc_features, m)?)?;
     Ok(())
 }
 
@@ -47,4 +50,22 @@ pub(crate) fn best_scenes<'py>(
         landopp::sources::stac::best_scenes(&items, &polys, crs.as_ref(), &opts)
     })?;
     Ok((c.best, c.clear))
+}
+
+/// Every feature of an ArcGIS REST feature layer matching the query (a dict of `ArcGisQuery`
+/// fields), as the dict `read_layer` returns.
+#[pyfunction]
+pub(crate) fn arcgis_features<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let q: landopp::sources::features::ArcGisQuery = config(query)?;
+    let layer = run(py, move || landopp::sources::features::arcgis(&q))?;
+    crate::io::layer_to_py(py, layer, None, None)
+}
+
+/// Every item of an OGC API – Features collection (a dict of `OgcQuery` fields), as the dict
+/// `read_layer` returns.
+#[pyfunction]
+pub(crate) fn ogc_features<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let q: landopp::sources::features::OgcQuery = config(query)?;
+    let layer = run(py, move || landopp::sources::features::ogc_features(&q))?;
+    crate::io::layer_to_py(py, layer, None, None)
 }

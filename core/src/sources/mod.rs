@@ -4,10 +4,13 @@
 //! - [`stac`]: item search against any STAC API (Landsat Collection 2 Level-2, Sentinel-2 L2A,
 //!   ...), items as imagery records, and the best scene per parcel judged by the clouds over the
 //!   parcel itself.
+//! - [`features`]: county parcel services — ArcGIS REST feature layers and OGC API – Features
+//!   collections — paged into one layer with typed attributes.
 //!
 //! Every request has connect and overall deadlines and is retried on connection failures, 408,
 //! 429 and 5xx, with exponential backoff and jitter, waiting what a `Retry-After` header asks
 //! for (at most 60 s). A failure is an error with the code `REMOTE` naming the URL (without its
 //! query string) and the HTTP status; a server's body is never quoted.
 
+pub mod features;
 pub mod stac;

@@ -286,7 +286,7 @@ fn is_date(s: &str) -> bool {
 }
 
 /// Percent-encoding of a query value (RFC 3986 unreserved characters kept).
-fn percent_encode(s: &str) -> String {
+pub(super) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -428,7 +428,7 @@ impl ImageryRecord {
 }
 
 /// `href` made absolute against `base` (an absolute URL or a path of the server).
-fn resolve(base: &str, href: &str) -> String {
+pub(super) fn resolve(base: &str, href: &str) -> String {
     if href.contains("://") {
         return href.to_string();
     }

@@ -9,6 +9,7 @@ mod ml;
 mod raster;
 mod remote;
 mod search;
+mod services;
 mod stac;
 mod terrain;
 mod tiles;

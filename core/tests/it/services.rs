@@ -1,0 +1,202 @@
+//! County parcel services (feature `remote`): an ArcGIS REST feature layer and an OGC API –
+//! Features collection served on loopback from the real Slovenian land-use parcels
+//! (`fixtures/formats/slovenia_lulc.geojson`), paged the ways the services page; the fetched
+//! layer equals the file read locally.
+#![cfg(feature = "remote")]
+
+use crate::common::fixture;
+use landopp::sources::features::{arcgis, ogc_features, ArcGisQuery, OgcQuery};
+use landopp::vector::{read_layer, ColumnData, ReadOptions};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+type Handler = dyn Fn(&str, usize) -> (u16, &'static str, String, String) + Send + Sync;
+
+/// A server calling `handle(target, request number)` → `(status, content type, extra headers,
+/// body)`; one request per connection. Returns the base URL and the targets asked for.
+fn serve(handle: Arc<Handler>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", l.local_addr().expect("addr"));
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let n = Arc::new(AtomicUsize::new(0));
+    let a = asked.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (handle, a, n) = (handle.clone(), a.clone(), n.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut r = BufReader::new(s.try_clone()?);
+                let mut w = s;
+                let mut line = String::new();
+                r.read_line(&mut line)?;
+                let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h)?;
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                r.read_exact(&mut vec![0; len])?;
+                a.lock().expect("lock").push(target.clone());
+                let (status, ctype, extra, body) = handle(&target, n.fetch_add(1, Ordering::SeqCst));
+                write!(
+                    w,
+                    "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            });
+        }
+    });
+    (base, asked)
+}
+
+fn param(target: &str, key: &str) -> Option<String> {
+    let q = target.split_once('?')?.1;
+    q.split('&').find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(|v| v.replace("%2C", ",").replace("%3D", "=")))
+}
+
+/// The fixture's features, each with an `EDITED` date (epoch ms, as ArcGIS's GeoJSON gives
+/// dates; every fifth null) and its crs member.
+fn features() -> (Vec<Value>, Value) {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("formats/slovenia_lulc.geojson")).expect("read"))
+            .expect("json");
+    let mut f = v["features"].as_array().expect("features").clone();
+    for (i, x) in f.iter_mut().enumerate() {
+        x["properties"]["EDITED"] =
+            if i % 5 == 0 { Value::Null } else { json!(1_600_000_000_000i64 + i as i64 * 86_400_000) };
+    }
+    (f, v["crs"].clone())
+}
+
+#[test]
+fn an_arcgis_layer_pages_to_the_end_with_typed_fields() {
+    let (feats, crs) = features();
+    let n = feats.len();
+    let handler: Arc<Handler> = Arc::new(move |target: &str, k: usize| {
+        let path = target.split('?').next().unwrap_or("");
+        if path.ends_with("/FeatureServer/0") {
+            let info = json!({"name": "lulc", "objectIdField": "OBJECTID", "maxRecordCount": 25, "fields": [
+                {"name": "index", "type": "esriFieldTypeString"}, {"name": "RABA_ID", "type": "esriFieldTypeInteger"},
+                {"name": "AREA", "type": "esriFieldTypeDouble"}, {"name": "EDITED", "type": "esriFieldTypeDate"}]});
+            return (200, "application/json", String::new(), info.to_string());
+        }
+        // the second page's first try: too many requests
+        if k == 2 {
+            return (429, "application/json", "Retry-After: 1\r\n".into(), "{}".into());
+        }
+        let off: usize = param(target, "resultOffset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let count: usize = param(target, "resultRecordCount").and_then(|v| v.parse().ok()).unwrap_or(25);
+        let page: Vec<Value> = feats.iter().skip(off).take(count).cloned().collect();
+        let more = off + count < n;
+        // newer servers say it at the top, older ones under properties
+        let mut fc = json!({"type": "FeatureCollection", "crs": crs, "features": page});
+        if off.is_multiple_of(50) {
+            fc["exceededTransferLimit"] = json!(more);
+        } else {
+            fc["properties"] = json!({"exceededTransferLimit": more});
+        }
+        (200, "application/geo+json", String::new(), fc.to_string())
+    });
+    let (base, asked) = serve(handler);
+    let url = format!("{base}/arcgis/rest/services/Lulc/FeatureServer/0");
+    let layer = arcgis(&ArcGisQuery::new(url.clone())).expect("arcgis");
+    let local = read_layer(fixture("formats/slovenia_lulc.geojson"), &ReadOptions::default()).expect("local");
+    assert_eq!(layer.len(), local.len());
+    assert_eq!(layer.geometries, local.geometries);
+    assert_eq!(layer.crs, local.crs);
+    for c in &local.columns {
+        let got = layer.columns.iter().find(|x| x.name == c.name).expect("column");
+        assert_eq!(got.data, c.data, "{}", c.name);
+    }
+    let edited = layer.columns.iter().find(|c| c.name == "EDITED").expect("EDITED");
+    let ColumnData::DateTime(t) = &edited.data else { panic!("EDITED is {:?}", edited.data.type_name()) };
+    assert_eq!(t[0], None);
+    assert_eq!(t[1].map(|t| (t.ms, t.offset_min)), Some((1_600_086_400_000, Some(0))));
+    let asked = asked.lock().expect("lock").clone();
+    // the description, then 4 pages of 25 (one asked twice after the 429)
+    assert_eq!(asked.len(), 1 + 4 + 1, "{asked:#?}");
+    assert!(
+        asked[1].contains("where=1%3D1")
+            && asked[1].contains("orderByFields=OBJECTID")
+            && asked[1].contains("f=geojson")
+    );
+    assert_eq!(param(&asked[5], "resultOffset").as_deref(), Some("75"));
+
+    // a bbox becomes an envelope in WGS 84; a service error is REMOTE with its code
+    let handler: Arc<Handler> = Arc::new(|target: &str, _| {
+        if target.contains("/query") {
+            (
+                200,
+                "application/json",
+                String::new(),
+                json!({"error": {"code": 400, "message": "secret detail"}}).to_string(),
+            )
+        } else {
+            (200, "application/json", String::new(), json!({"fields": []}).to_string())
+        }
+    });
+    let (base, asked) = serve(handler);
+    let q = ArcGisQuery {
+        bbox: Some([14.5, 45.8, 14.6, 45.9]),
+        ..ArcGisQuery::new(format!("{base}/x/MapServer/3?token=hush"))
+    };
+    let e = arcgis(&q).unwrap_err();
+    assert_eq!(e.code(), "REMOTE");
+    let m = e.to_string();
+    assert!(m.contains("(HTTP 400)") && !m.contains("secret") && !m.contains("hush"), "{m}");
+    let asked = asked.lock().expect("lock").clone();
+    assert!(
+        asked[1].contains("geometry=14.5%2C45.8%2C14.6%2C45.9")
+            && asked[1].contains("geometryType=esriGeometryEnvelope"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        ArcGisQuery { where_clause: " ".into(), ..ArcGisQuery::new("http://h/x") }.validate().unwrap_err().code(),
+        "INVALID_INPUT"
+    );
+}
+
+#[test]
+fn an_ogc_api_collection_follows_relative_next_links() {
+    let (feats, crs) = features();
+    let n = feats.len();
+    let handler: Arc<Handler> = Arc::new(move |target: &str, _| {
+        let limit: usize = param(target, "limit").and_then(|v| v.parse().ok()).unwrap_or(10);
+        let off: usize = param(target, "offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let page: Vec<Value> = feats.iter().skip(off).take(limit).cloned().collect();
+        let mut links = vec![json!({"rel": "self", "href": target})];
+        if off + limit < n {
+            links.push(json!({"rel": "next", "type": "application/geo+json", "href": format!("items?limit={limit}&offset={}", off + limit)}));
+        }
+        let fc = json!({"type": "FeatureCollection", "crs": crs, "features": page, "links": links, "numberMatched": n});
+        (200, "application/geo+json", String::new(), fc.to_string())
+    });
+    let (base, asked) = serve(handler);
+    let q = OgcQuery { collection: Some("lulc".into()), limit: 30, ..OgcQuery::new(format!("{base}/ogc")) };
+    let layer = ogc_features(&q).expect("ogc");
+    let local = read_layer(fixture("formats/slovenia_lulc.geojson"), &ReadOptions::default()).expect("local");
+    assert_eq!((layer.len(), layer.name.as_str()), (local.len(), "lulc"));
+    assert_eq!(layer.geometries, local.geometries);
+    let asked = asked.lock().expect("lock").clone();
+    assert_eq!(
+        asked,
+        vec![
+            "/ogc/collections/lulc/items?limit=30",
+            "/ogc/collections/lulc/items?limit=30&offset=30",
+            "/ogc/collections/lulc/items?limit=30&offset=60"
+        ]
+    );
+    // max_features is a limit, never a cut: an error
+    let q = OgcQuery { max_features: 50, ..q };
+    let e = ogc_features(&q).unwrap_err();
+    assert_eq!(e.code(), "REMOTE");
+    assert!(e.to_string().contains("max_features"), "{e}");
+}
