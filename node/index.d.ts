@@ -85,6 +85,14 @@ export interface AbOptions {
   modelB: string
 }
 
+/**
+ * Every feature of an ArcGIS REST feature layer matching the query (`{url, where, out_fields,
+ * bbox, page_size, max_features, timeout_s}`), paged to the end off the JS thread: resolves to a
+ * GeoJSON FeatureCollection in WGS 84, as `readLayer` gives (dates as ISO strings named in
+ * `'landopp:field_types'`). Failures reject with `code: 'REMOTE'`.
+ */
+export declare function arcgisFeatures(query: import('./types').ArcGisQuery): Promise<import('geojson').FeatureCollection>
+
 export interface AreaPerimeter {
   areaM2: Float64Array
   perimeterM: Float64Array
@@ -262,6 +270,13 @@ export interface NamedColumn {
   name: string
   values: Float64Array
 }
+
+/**
+ * Every item of an OGC API – Features collection (`{url, collection, bbox, limit, max_features,
+ * timeout_s}`), following `next` links off the JS thread: resolves to a GeoJSON
+ * FeatureCollection, as `readLayer` gives.
+ */
+export declare function ogcFeatures(query: import('./types').OgcQuery): Promise<import('geojson').FeatureCollection>
 
 /**
  * Test hook: a panic inside the addon (on the JS thread, or on a worker with `onWorker`), to

@@ -1105,6 +1105,82 @@ export interface SceneChoiceOptions {
   qa_pixel_bits?: number[];
 }
 /**
+ * An ArcGIS REST feature layer query.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "ArcGisQuery".
+ */
+export interface ArcGisQuery {
+  /**
+   * The layer's URL: `https://host/arcgis/rest/services/Parcels/FeatureServer/0` (or
+   * `MapServer/0`).
+   */
+  url: string;
+  /**
+   * SQL `where` clause (default `1=1`: every feature).
+   */
+  where?: string;
+  /**
+   * Fields to return (default: all).
+   */
+  out_fields?: string[];
+  /**
+   * `[west, south, east, north]` in WGS 84 degrees: only features intersecting it.
+   *
+   * @minItems 4
+   * @maxItems 4
+   */
+  bbox?: [number, number, number, number] | null;
+  /**
+   * Features per page (default: the layer's `maxRecordCount`, at most 2,000).
+   */
+  page_size?: number | null;
+  /**
+   * Stop with an error past this many features (default 1,000,000).
+   */
+  max_features?: number;
+  /**
+   * Seconds a request may take (default 120).
+   */
+  timeout_s?: number;
+}
+/**
+ * An OGC API – Features collection query.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "OgcQuery".
+ */
+export interface OgcQuery {
+  /**
+   * The collection's items URL (`https://host/ogc/collections/parcels/items`), or the API's
+   * root with `collection`.
+   */
+  url: string;
+  /**
+   * The collection id, when `url` is the API's root.
+   */
+  collection?: string | null;
+  /**
+   * `[west, south, east, north]` in WGS 84 degrees (CRS84).
+   *
+   * @minItems 4
+   * @maxItems 4
+   */
+  bbox?: [number, number, number, number] | null;
+  /**
+   * Items per page (default 1,000).
+   */
+  limit?: number;
+  /**
+   * Stop with an error past this many features (default 1,000,000).
+   */
+  max_features?: number;
+  /**
+   * Seconds a request may take (default 120).
+   */
+  timeout_s?: number;
+}
+/**
  * One page of results.
  *
  * This interface was referenced by `Landopp`'s JSON-Schema

@@ -107,3 +107,35 @@ test('a failing service rejects with REMOTE, the status and no body', async () =
   }
   await assert.rejects(landopp.stacSearch({ url: base, limit: 0 }), (e) => e.code === 'INVALID_INPUT')
 })
+
+test('ogcFeatures and arcgisFeatures page a county layer into GeoJSON', async () => {
+  const lulc = JSON.parse(readFileSync(join(root, 'fixtures', 'formats', 'slovenia_lulc.geojson'), 'utf8'))
+  const srv = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x')
+    const send = (b) => { res.writeHead(200, { 'content-type': 'application/geo+json' }); res.end(JSON.stringify(b)) }
+    if (url.pathname.endsWith('/FeatureServer/0')) {
+      return send({ name: 'lulc', objectIdField: 'OBJECTID', maxRecordCount: 40, fields: [{ name: 'EDITED', type: 'esriFieldTypeDate' }] })
+    }
+    const feats = lulc.features.map((f, i) => ({ ...f, properties: { ...f.properties, EDITED: 1_600_000_000_000 + i * 86_400_000 } }))
+    if (url.pathname.endsWith('/query')) {
+      const off = Number(url.searchParams.get('resultOffset')); const n = Number(url.searchParams.get('resultRecordCount'))
+      return send({ type: 'FeatureCollection', crs: lulc.crs, features: feats.slice(off, off + n), exceededTransferLimit: off + n < feats.length })
+    }
+    const off = Number(url.searchParams.get('offset') ?? 0); const n = Number(url.searchParams.get('limit'))
+    const links = off + n < feats.length ? [{ rel: 'next', href: `items?limit=${n}&offset=${off + n}` }] : []
+    send({ type: 'FeatureCollection', crs: lulc.crs, features: feats.slice(off, off + n), links })
+  })
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const at = `http://127.0.0.1:${srv.address().port}`
+  try {
+    const ogc = await landopp.ogcFeatures({ url: `${at}/ogc`, collection: 'lulc', limit: 30 })
+    assert.equal(ogc.features.length, 88)
+    assert.deepEqual(ogc.features[3].geometry, lulc.features[3].geometry)
+    const arc = await landopp.arcgisFeatures({ url: `${at}/arcgis/rest/services/Lulc/FeatureServer/0` })
+    assert.equal(arc.features.length, 88)
+    assert.equal(arc.features[1].properties.EDITED, '2020-09-14T12:26:40Z')
+    assert.equal(arc['landopp:field_types'].EDITED, 'datetime')
+  } finally {
+    srv.close()
+  }
+})

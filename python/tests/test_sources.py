@@ -167,3 +167,69 @@ def test_the_best_scene_per_parcel_matches_exactextract_on_the_real_scl(stac, tm
     np.testing.assert_array_equal(got["scene"].to_numpy(), best)
     assert (got["scene_id"] == [found[b]["scene_id"] for b in best]).all()
     np.testing.assert_allclose(got["clear"], np.maximum(want[0], want[1]), atol=1e-9)
+
+
+LULC = json.loads((ROOT / "fixtures" / "formats" / "slovenia_lulc.geojson").read_text())
+
+
+class _Parcels(http.server.BaseHTTPRequestHandler):
+    """An ArcGIS feature layer (…/FeatureServer/0) and an OGC API collection (…/items) serving
+    the real Slovenian land-use parcels in pages, each with an `EDITED` date in epoch ms."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _send(self, body):
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/geo+json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802
+        from urllib.parse import parse_qs, urlsplit
+
+        u = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        feats = copy.deepcopy(LULC["features"])
+        for i, f in enumerate(feats):
+            f["properties"]["EDITED"] = None if i % 5 == 0 else 1_600_000_000_000 + i * 86_400_000
+        if u.path.endswith("/FeatureServer/0"):
+            self._send({"name": "lulc", "objectIdField": "OBJECTID", "maxRecordCount": 40, "fields": [
+                {"name": "RABA_ID", "type": "esriFieldTypeInteger"}, {"name": "EDITED", "type": "esriFieldTypeDate"}]})
+        elif u.path.endswith("/query"):
+            off, n = int(q["resultOffset"]), int(q["resultRecordCount"])
+            self._send({"type": "FeatureCollection", "crs": LULC["crs"], "features": feats[off:off + n],
+                        "exceededTransferLimit": off + n < len(feats)})
+        else:
+            off, n = int(q.get("offset", 0)), int(q["limit"])
+            links = [{"rel": "next", "href": f"items?limit={n}&offset={off + n}"}] if off + n < len(feats) else []
+            self._send({"type": "FeatureCollection", "crs": LULC["crs"], "features": feats[off:off + n], "links": links})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_county_parcels_from_arcgis_and_ogc_api_equal_the_file():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("geopandas")
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Parcels)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        local = landopp.read_layer(ROOT / "fixtures" / "formats" / "slovenia_lulc.geojson")
+        arc = sources.arcgis_features(f"{base}/arcgis/rest/services/Lulc/FeatureServer/0")
+        ogc = sources.ogc_features(f"{base}/ogc", collection="lulc", limit=30)
+        for got in (arc, ogc):
+            assert len(got) == 88 and got.crs == local.crs
+            assert got.geometry.geom_equals(local.geometry).all()
+            pd.testing.assert_series_equal(got["RABA_ID"], local["RABA_ID"])
+            pd.testing.assert_series_equal(got["DATE"], local["DATE"])
+        # ArcGIS dates (epoch ms) are UTC timestamps; integers stay integers
+        assert str(arc["EDITED"].dtype) == "datetime64[ms, UTC]"
+        assert pd.isna(arc["EDITED"].iloc[0])
+        assert arc["EDITED"].iloc[1] == pd.Timestamp(1_600_086_400_000, unit="ms", tz="UTC")
+        with pytest.raises(landopp.RemoteError, match="max_features"):
+            sources.ogc_features(f"{base}/ogc", collection="lulc", limit=30, max_features=50)
+    finally:
+        srv.shutdown()
