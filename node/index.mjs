@@ -38,5 +38,6 @@ export const {
   bestScenes,
   arcgisFeatures,
   ogcFeatures,
+  validate,
 } = binding
 export default binding

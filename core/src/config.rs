@@ -215,6 +215,13 @@ impl Config for crate::sources::stac::StacSearch {
     }
 }
 
+impl Config for crate::vector::validate::TableSchema {
+    const WHAT: &'static str = "table schema";
+    fn check(&self) -> Result<()> {
+        crate::vector::validate::TableSchema::check(self)
+    }
+}
+
 #[cfg(feature = "remote")]
 impl Config for crate::sources::features::ArcGisQuery {
     const WHAT: &'static str = "ArcGIS query";

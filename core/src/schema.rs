@@ -52,7 +52,8 @@ macro_rules! roots {
     };
 }
 
-const CONFIGS: [Root; 10] = roots![
+const CONFIGS: [Root; 11] = roots![
+    crate::vector::validate::TableSchema => "TableSchema",
     crate::scoring::Profile => "Profile",
     crate::pipeline::FeatureSpec => "FeatureSpec",
     crate::search::Query => "Query",
@@ -84,7 +85,8 @@ const REMOTE_RESULTS: &[Root] = &roots![
 #[cfg(not(feature = "remote"))]
 const REMOTE_RESULTS: &[Root] = &[];
 
-const RESULTS: [Root; 7] = roots![
+const RESULTS: [Root; 8] = roots![
+    crate::vector::validate::ValidationReport => "ValidationReport",
     crate::search::Page => "Page",
     crate::search::Site => "Site",
     crate::scoring::Sensitivity => "Sensitivity",

@@ -23,6 +23,7 @@ from ._io import (
     read_parcels,
     read_raster,
     transform,
+    validate,
     write_layer,
     write_raster,
 )
@@ -59,7 +60,7 @@ if _landopp.BUILD_PROFILE == "debug":
 
 __all__ = [
     "Crs", "Raster", "SearchIndex", "features", "geodesic_area_perimeter", "info", "list_layers", "read_layer", "read_parcels",
-    "read_raster", "scene_meta", "color_relief", "formula_variables", "score", "spectral_catalogue", "spectral_indices", "terrain", "terrain_to_file", "transform", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
+    "read_raster", "scene_meta", "color_relief", "formula_variables", "score", "spectral_catalogue", "spectral_indices", "terrain", "terrain_to_file", "transform", "validate", "write_layer", "write_raster", "zonal_stats", "CrsError", "EmptyError", "FormatError",
     "IntegrityError", "InternalError", "InvalidGeometryError", "InvalidInputError", "IoError", "LandoppError", "NotFoundError",
     "RemoteError", "StoppedError", "UnsupportedError", "__version__", "ml", "sources", "types",
 ]

@@ -188,6 +188,46 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
     _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
 
 
+def validate(data: Any, schema: Any, *, layer: str | None = None) -> Any:
+    """Check a parcels table against a declarative schema and report every violation by row.
+
+    ``data``: a vector file path (``layer`` picks a GeoPackage layer), a GeoDataFrame, or the dict
+    :func:`read_layer` returns. ``schema``: a dict (``landopp.types.TableSchema``), JSON/TOML text
+    or a file — ``id_field`` (present, no null, no repeat), ``crs``, ``geometry`` (``required``,
+    ``types``, ``valid``: OGC validity) and ``columns`` (``name``, ``type``: integer / number /
+    text / boolean / date / datetime, ``required``, ``nullable``, ``min``, ``max``, ``values``,
+    ``unique``).
+
+    Returns a pandas DataFrame with one row per violation — ``row`` (0-based position, ``-1`` for a
+    table-wide rule), ``fid``, ``column``, ``rule``, ``message`` — empty when the table is valid;
+    ``.attrs["rows"]`` is the number of rows checked (a dict of lists without pandas)."""
+    if isinstance(data, (str, os.PathLike)):
+        report = _landopp.validate_layer(schema, os.fspath(data), layer)
+    else:
+        if hasattr(data, "geometry"):
+            wkb = _geometries(data.geometry)
+            kinds = getattr(data, "attrs", {}).get(FIELD_TYPES, {})
+            cols = [(c, _column_values(data[c], kinds.get(c))) for c in data.columns if c != data.geometry.name]
+            crs = data.crs
+        else:
+            wkb = data["wkb"]
+            kinds = data.get(FIELD_TYPES, {})
+            cols = [(k, _column_values(v, kinds.get(k))) for k, v in data["columns"].items()]
+            crs = data.get("crs")
+        report = _landopp.validate_layer(schema, None, None, wkb, cols, None if crs is None else _crs_str(crs))
+    v = report["violations"]
+    table = {"row": [-1 if x["row"] is None else x["row"] for x in v], "fid": [x["fid"] for x in v],
+             "column": [x["column"] for x in v], "rule": [x["rule"] for x in v], "message": [x["message"] for x in v]}
+    try:
+        import pandas as pd
+    except ImportError:
+        return {**table, "rows": report["rows"], "not_listed": report["not_listed"]}
+    out = pd.DataFrame(table)
+    out.attrs["rows"] = report["rows"]
+    out.attrs["not_listed"] = report["not_listed"]
+    return out
+
+
 def info(path: PathLike) -> Info:
     """A gdalinfo/ogrinfo-like summary (size, CRS, bounds, bands/fields, feature counts)."""
     return _landopp.info(os.fspath(path))

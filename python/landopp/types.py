@@ -19,6 +19,8 @@ __all__ = [
     "ColorMode",
     "ColorReliefOptions",
     "ColumnDrift",
+    "ColumnRule",
+    "ColumnType",
     "Constraint",
     "Contribution",
     "Criterion",
@@ -30,6 +32,7 @@ __all__ = [
     "FeatureStep",
     "FieldInfo",
     "Filter",
+    "GeometryRule",
     "Gradient",
     "HillshadeMode",
     "Hit",
@@ -60,6 +63,7 @@ __all__ = [
     "Stability",
     "StacResults",
     "StacSearch",
+    "TableSchema",
     "Task",
     "TerrainOptions",
     "Ties",
@@ -67,7 +71,39 @@ __all__ = [
     "Transform",
     "TriAlgorithm",
     "UnseenCategory",
+    "ValidationReport",
+    "Violation",
 ]
+
+
+TableSchema = TypedDict("TableSchema", {
+    "id_field": NotRequired["str | None"],
+    "crs": NotRequired["str | None"],
+    "geometry": NotRequired["GeometryRule"],
+    "columns": NotRequired["list[ColumnRule]"],
+})
+"""A declarative schema of a parcels table."""
+
+
+GeometryRule = TypedDict("GeometryRule", {
+    "required": NotRequired["bool"],
+    "types": NotRequired["list[str]"],
+    "valid": NotRequired["bool"],
+})
+"""What the geometries must be."""
+
+
+ColumnRule = TypedDict("ColumnRule", {
+    "name": "str",
+    "type": NotRequired["ColumnType | None"],
+    "required": NotRequired["bool"],
+    "nullable": NotRequired["bool"],
+    "min": NotRequired["float | None"],
+    "max": NotRequired["float | None"],
+    "values": NotRequired["list[str] | None"],
+    "unique": NotRequired["bool"],
+})
+"""What one column must hold."""
 
 
 Profile = TypedDict("Profile", {
@@ -573,6 +609,24 @@ OgcQuery = TypedDict("OgcQuery", {
 """An OGC API – Features collection query."""
 
 
+ValidationReport = TypedDict("ValidationReport", {
+    "rows": "int",
+    "violations": "list[Violation]",
+    "not_listed": "int",
+})
+"""Every violation of a schema."""
+
+
+Violation = TypedDict("Violation", {
+    "row": NotRequired["int | None"],
+    "fid": NotRequired["int | None"],
+    "column": NotRequired["str | None"],
+    "rule": "str",
+    "message": "str",
+})
+"""One broken rule."""
+
+
 Page = TypedDict("Page", {
     "hits": "list[Hit]",
     "total": "int",
@@ -795,6 +849,10 @@ SceneChoice = TypedDict("SceneChoice", {
     "best": "list[int | None]",
 })
 """The best scene of every parcel."""
+
+
+ColumnType: TypeAlias = Literal["integer"] | Literal["number"] | Literal["text"] | Literal["boolean"] | Literal["date"] | Literal["datetime"]
+"""A column's expected type."""
 
 
 Transform: TypeAlias = TransformLinearBenefit | TransformLinearCost | TransformSigmoid | TransformGaussian | TransformTrapezoid | TransformTarget | TransformCategorical | TransformPiecewise

@@ -91,6 +91,21 @@ enum Cmd {
     /// scene; `landopp fetch arcgis|ogc URL OUT` pages a county parcel service into a file.
     #[command(subcommand)]
     Fetch(FetchCmd),
+    /// Check a parcels table against a declarative schema (JSON/TOML: id_field, crs, geometry,
+    /// columns with type, nullable, min, max, values, unique) and list every violation by row.
+    /// Exit status 0 when valid, 1 when a rule is broken, 2 on an error.
+    Validate {
+        /// Vector file (.gpkg, .geojson, .fgb, .shp).
+        path: PathBuf,
+        /// Table schema (JSON or TOML file).
+        schema: PathBuf,
+        /// GeoPackage layer.
+        #[arg(long)]
+        layer: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the main job on the bundled sample data (fixtures/): read parcels and layers, compute
     /// per-parcel area and elevation summaries, and write the result.
     Demo {
@@ -299,6 +314,28 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Cmd::Demo { data, out } => demo::run(data, &out),
+        Cmd::Validate { path, schema, layer, json } => {
+            use landopp::config::Config;
+            let schema = landopp::vector::validate::TableSchema::from_file(&schema)?;
+            let l = landopp::vector::read_layer(&path, &landopp::ReadOptions { layer })?;
+            let r = landopp::vector::validate::validate(&l, &schema)?;
+            if json {
+                emit(&serde_json::to_string_pretty(&r).map_err(|e| Error::Internal(e.to_string()))?);
+            } else {
+                for v in &r.violations {
+                    let at = v.row.map_or("table".to_string(), |r| format!("row {r}"));
+                    let col = v.column.as_deref().map(|c| format!(" {c}:")).unwrap_or_default();
+                    outln!("{at}{col} {} — {}", v.rule, v.message);
+                }
+                let more =
+                    if r.not_listed > 0 { format!(" ({} more not listed)", r.not_listed) } else { String::new() };
+                eprintln!("{} rows checked, {} violations{more}", r.rows, r.violations.len() + r.not_listed);
+            }
+            if !r.is_valid() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Cmd::Train(args) => ml::train(args),
         Cmd::Predict { model, features, output, hmac_key_env, key_env } => {
             check_outputs(&[output.as_deref()], &[model.clone(), features.clone()])?;

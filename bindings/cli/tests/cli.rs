@@ -367,7 +367,8 @@ fn file_server(files: Vec<(String, std::path::PathBuf)>) -> String {
                     };
                     let data = std::fs::read(file)?;
                     let Some((a, b)) = range else {
-                        let ctype = if path.ends_with(".json") || path.ends_with("/search") || path.ends_with("/items") {
+                        let ctype = if path.ends_with(".json") || path.ends_with("/search") || path.ends_with("/items")
+                        {
                             "application/json"
                         } else {
                             "image/tiff"
@@ -463,6 +464,24 @@ fn fetch_lists_stac_items_picks_best_scenes_and_pages_a_parcel_service() {
     assert!(err.contains("88 features written"), "{err}");
     let (info, _) = run(&["info", gpkg.to_str().expect("utf-8"), "--json"]);
     assert!(info.contains("\"feature_count\": 88") && info.contains("EPSG:32633"), "{info}");
+    // the fetched layer against a table schema: exit 0 when valid, 1 listing every violation
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"id_field": "index", "crs": "EPSG:32633", "columns": [{"name": "AREA", "type": "number", "min": 0}]}"#,
+    )
+    .expect("write");
+    let (_, err) = run(&["validate", gpkg.to_str().expect("utf-8"), schema.to_str().expect("utf-8")]);
+    assert!(err.contains("88 rows checked, 0 violations"), "{err}");
+    std::fs::write(&schema, r#"{"columns": [{"name": "AREA", "min": 1000}, {"name": "OWNER"}]}"#).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+        .args(["validate", gpkg.to_str().expect("utf-8"), schema.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("table OWNER: missing_column"), "{text}");
+    assert!(text.contains("row 5 AREA: min — 252.744 is below the minimum 1000"), "{text}");
     // a service that fails: REMOTE, exit 2
     let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
         .args(["fetch", "stac", &format!("{base}/nope/search")])

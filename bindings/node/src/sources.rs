@@ -66,3 +66,22 @@ pub fn ogc_features(
         Ok(Json(landopp::vector::geojson::to_json(&landopp::sources::features::ogc_features(&q)?)))
     })
 }
+
+/// Check a parcels table — a vector file path or a GeoJSON FeatureCollection — against a
+/// declarative table schema (`{id_field, crs, geometry, columns}`; an object, JSON/TOML text or a
+/// file) off the JS thread: resolves to `{rows, violations: [{row, fid, column, rule, message}],
+/// notListed}`, every violation by row (none: valid).
+#[napi(ts_return_type = "Promise<import('./types').ValidationReport>")]
+pub fn validate(
+    #[napi(ts_arg_type = "string | import('geojson').FeatureCollection")] data: serde_json::Value,
+    #[napi(ts_arg_type = "import('./types').TableSchema | string")] schema: serde_json::Value,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let schema = landopp::vector::validate::TableSchema::from_source(config_source(schema))?;
+        let layer = match data {
+            serde_json::Value::String(p) => landopp::vector::read_layer(&p, &Default::default())?,
+            v => landopp::vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?,
+        };
+        Ok(Json(to_value(&landopp::vector::validate::validate(&layer, &schema)?)?))
+    })
+}

@@ -23,6 +23,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_layer, m)?)?;
     m.add_function(wrap_pyfunction!(list_layers, m)?)?;
     m.add_function(wrap_pyfunction!(write_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_layer, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(crs_info, m)?)?;
     m.add_function(wrap_pyfunction!(transform_xy, m)?)?;
@@ -432,17 +433,8 @@ fn ring_fallbacks<'py>(
     Ok(v.into_pyarray(py))
 }
 
-/// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
-#[pyfunction]
-#[pyo3(signature = (path, wkb, columns, crs=None, name="layer".to_string()))]
-fn write_layer(
-    py: Python<'_>,
-    path: String,
-    wkb: GeomItems<'_>,
-    columns: Vec<(String, Bound<'_, PyAny>)>,
-    crs: Option<String>,
-    name: String,
-) -> PyResult<()> {
+/// Columns given as Python sequences (`(kind, values, zone)` for dates and date-times), typed.
+fn columns_from_py(py: Python<'_>, columns: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<Vec<landopp::vector::Column>> {
     use landopp::vector::Column;
     let mut cols = Vec::new();
     for (n, v) in columns {
@@ -474,27 +466,72 @@ fn write_layer(
         };
         cols.push(Column { name: n, data });
     }
-    let wkb = wkb.refs();
-    run(py, move || {
-        let geometries = parse_geometries(&wkb)?;
-        let n = geometries.len();
-        if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
-            return Err(Error::InvalidInput(format!(
-                "column {:?} has {} values for {n} geometries",
-                c.name,
-                c.data.len()
-            )));
-        }
-        let layer = VectorLayer {
-            name,
-            crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
-            fids: (0..n as i64).collect(),
-            geometries,
-            columns: cols,
-            geometry_type: "GEOMETRY".into(),
-        };
-        vector::write_layer(&path, &layer)
+    Ok(cols)
+}
+
+/// A layer of parsed geometries and columns (called off the GIL).
+fn build_layer(
+    wkb: &GeomRefs<'_>,
+    cols: Vec<landopp::vector::Column>,
+    crs: Option<String>,
+    name: String,
+) -> landopp::Result<VectorLayer> {
+    let geometries = parse_geometries(wkb)?;
+    let n = geometries.len();
+    if let Some(c) = cols.iter().find(|c| c.data.len() != n) {
+        return Err(Error::InvalidInput(format!("column {:?} has {} values for {n} geometries", c.name, c.data.len())));
+    }
+    Ok(VectorLayer {
+        name,
+        crs: crs.map(|c| Crs::from_user_input(&c)).transpose()?,
+        fids: (0..n as i64).collect(),
+        geometries,
+        columns: cols,
+        geometry_type: "GEOMETRY".into(),
     })
+}
+
+/// Write features (WKB + columns of floats/ints/strings) as GeoJSON or GeoPackage.
+#[pyfunction]
+#[pyo3(signature = (path, wkb, columns, crs=None, name="layer".to_string()))]
+fn write_layer(
+    py: Python<'_>,
+    path: String,
+    wkb: GeomItems<'_>,
+    columns: Vec<(String, Bound<'_, PyAny>)>,
+    crs: Option<String>,
+    name: String,
+) -> PyResult<()> {
+    let cols = columns_from_py(py, columns)?;
+    let wkb = wkb.refs();
+    run(py, move || vector::write_layer(&path, &build_layer(&wkb, cols, crs, name)?))
+}
+
+/// Check a layer — a file (`path`, `layer`) or features (`wkb`, `columns`, `crs`) — against a
+/// table schema; the report as a dict.
+#[pyfunction]
+#[pyo3(signature = (schema, path=None, layer=None, wkb=None, columns=None, crs=None))]
+fn validate_layer<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyAny>,
+    path: Option<String>,
+    layer: Option<String>,
+    wkb: Option<GeomItems<'py>>,
+    columns: Option<Vec<(String, Bound<'py, PyAny>)>>,
+    crs: Option<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let schema: landopp::vector::validate::TableSchema = crate::convert::config(schema)?;
+    let cols = columns.map(|c| columns_from_py(py, c)).transpose()?.unwrap_or_default();
+    let wkb = wkb.as_ref().map(|w| w.refs());
+    let report = run(py, move || {
+        let l = match (&path, &wkb) {
+            (Some(p), _) => vector::read_layer(p, &ReadOptions { layer })?,
+            (None, Some(w)) => build_layer(w, cols, crs, "layer".into())?,
+            (None, None) => return Err(Error::InvalidInput("validate: give a path or features".into())),
+        };
+        landopp::vector::validate::validate(&l, &schema)
+    })?;
+    crate::convert::to_object(py, &report)
 }
 
 /// `landopp info` (a dict).

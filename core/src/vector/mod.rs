@@ -15,6 +15,7 @@ pub mod geojson;
 pub mod gpkg;
 mod shp;
 pub mod temporal;
+pub mod validate;
 pub mod validity;
 pub mod wkb;
 

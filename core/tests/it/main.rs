@@ -13,5 +13,6 @@ mod services;
 mod stac;
 mod terrain;
 mod tiles;
+mod validate;
 mod vector;
 mod zonal;
