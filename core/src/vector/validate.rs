@@ -280,8 +280,8 @@ pub fn validate(layer: &VectorLayer, schema: &TableSchema) -> Result<ValidationR
     use rayon::prelude::*;
     let geometry: Vec<Option<(&'static str, String)>> =
         layer.geometries.par_iter().map(|g| geometry_problem(g.as_ref(), &schema.geometry)).collect();
-    for i in 0..n {
-        if let Some((rule, msg)) = &geometry[i] {
+    for (i, problem) in geometry.iter().enumerate() {
+        if let Some((rule, msg)) = problem {
             out.push(Some(i), fid(i), None, rule, msg.clone());
         }
         for (k, (r, c)) in rules.iter().zip(&columns).enumerate() {
