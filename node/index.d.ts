@@ -528,6 +528,14 @@ export interface TrainOptions {
 /** Reproject coordinate arrays (x = easting/longitude, y = northing/latitude). */
 export declare function transform(src: string, dst: string, x: Float64Array, y: Float64Array): Xy
 
+/**
+ * Check a parcels table — a vector file path or a GeoJSON FeatureCollection — against a
+ * declarative table schema (`{id_field, crs, geometry, columns}`; an object, JSON/TOML text or a
+ * file) off the JS thread: resolves to `{rows, violations: [{row, fid, column, rule, message}],
+ * notListed}`, every violation by row (none: valid).
+ */
+export declare function validate(data: string | import('geojson').FeatureCollection, schema: import('./types').TableSchema | string): Promise<import('./types').ValidationReport>
+
 /** The library version. */
 export declare function version(): string
 

@@ -867,6 +867,7 @@ module.exports.terrain = nativeBinding.terrain
 module.exports.terrainToFile = nativeBinding.terrainToFile
 module.exports.trainModel = nativeBinding.trainModel
 module.exports.transform = nativeBinding.transform
+module.exports.validate = nativeBinding.validate
 module.exports.version = nativeBinding.version
 module.exports.writeLayer = nativeBinding.writeLayer
 module.exports.zonalStats = nativeBinding.zonalStats

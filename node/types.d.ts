@@ -1,6 +1,13 @@
 /* Generated from the Rust types (types.schema.json, written by core/tests/binding_types.rs) by json-schema-to-typescript: do not edit. */
 
 /**
+ * A column's expected type.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "ColumnType".
+ */
+export type ColumnType = "integer" | "number" | "text" | "boolean" | "date" | "datetime";
+/**
  * How a raw feature value becomes a 0..1 suitability.
  *
  * This interface was referenced by `Landopp`'s JSON-Schema
@@ -662,6 +669,90 @@ export interface Landopp {
   [k: string]: unknown;
 }
 /**
+ * A declarative schema of a parcels table.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "TableSchema".
+ */
+export interface TableSchema {
+  /**
+   * The id column: must exist, with no null and no repeat.
+   */
+  id_field?: string | null;
+  /**
+   * The CRS the layer must be in (`EPSG:4326`, a WKT or PROJ string).
+   */
+  crs?: string | null;
+  /**
+   * Geometry rules (default: present and OGC-valid).
+   */
+  geometry?: GeometryRule;
+  /**
+   * Column rules.
+   */
+  columns?: ColumnRule[];
+}
+/**
+ * What the geometries must be.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "GeometryRule".
+ */
+export interface GeometryRule {
+  /**
+   * No null or empty geometry (default true).
+   */
+  required?: boolean;
+  /**
+   * Allowed geometry types (`Polygon`, `MultiPolygon`, `Point`, ...; any when empty).
+   */
+  types?: string[];
+  /**
+   * Polygons must be OGC-valid (default true).
+   */
+  valid?: boolean;
+}
+/**
+ * What one column must hold.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "ColumnRule".
+ */
+export interface ColumnRule {
+  /**
+   * Column name.
+   */
+  name: string;
+  /**
+   * Expected type (any, when absent).
+   */
+  type?: ColumnType | null;
+  /**
+   * The column must exist (default true).
+   */
+  required?: boolean;
+  /**
+   * Nulls allowed (default true).
+   */
+  nullable?: boolean;
+  /**
+   * Smallest allowed value (numbers).
+   */
+  min?: number | null;
+  /**
+   * Largest allowed value (numbers).
+   */
+  max?: number | null;
+  /**
+   * The only allowed values (text columns).
+   */
+  values?: string[] | null;
+  /**
+   * No value repeats (nulls aside).
+   */
+  unique?: boolean;
+}
+/**
  * A scoring profile.
  *
  * This interface was referenced by `Landopp`'s JSON-Schema
@@ -1179,6 +1270,55 @@ export interface OgcQuery {
    * Seconds a request may take (default 120).
    */
   timeout_s?: number;
+}
+/**
+ * Every violation of a schema.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "ValidationReport".
+ */
+export interface ValidationReport {
+  /**
+   * Rows checked.
+   */
+  rows: number;
+  /**
+   * The violations, table-wide first, then by row.
+   */
+  violations: Violation[];
+  /**
+   * Violations past [`MAX_VIOLATIONS`] counted but not listed.
+   */
+  notListed: number;
+}
+/**
+ * One broken rule.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "Violation".
+ */
+export interface Violation {
+  /**
+   * 0-based row, `None` for a rule about the whole table (a missing column, the CRS).
+   */
+  row?: number | null;
+  /**
+   * The row's feature id in the source.
+   */
+  fid?: number | null;
+  /**
+   * The column, when the rule is about one.
+   */
+  column?: string | null;
+  /**
+   * The rule: `missing_column`, `type`, `null`, `min`, `max`, `not_allowed`, `duplicate`,
+   * `crs`, `geometry_missing`, `geometry_type`, `geometry_invalid`.
+   */
+  rule: string;
+  /**
+   * What is wrong (numbers and reasons; text values are not repeated).
+   */
+  message: string;
 }
 /**
  * One page of results.

@@ -139,3 +139,17 @@ test('ogcFeatures and arcgisFeatures page a county layer into GeoJSON', async ()
     srv.close()
   }
 })
+
+test('validate reports every violation of a table schema by row', async () => {
+  const path = join(root, 'fixtures', 'slovenia', 'lulc_polygons.gpkg')
+  const schema = { id_field: 'index', crs: 'EPSG:32633', columns: [{ name: 'AREA', type: 'number', min: 0 }] }
+  const clean = await landopp.validate(path, schema)
+  assert.equal(clean.rows, 88)
+  assert.deepEqual(clean.violations, [])
+  const fc = await landopp.readLayer(path)
+  fc.features[4].properties.AREA = -3
+  fc.features[6].properties.index = fc.features[2].properties.index
+  const r = await landopp.validate(fc, JSON.stringify({ ...schema, crs: undefined }))
+  assert.deepEqual(r.violations.map((v) => [v.row, v.column, v.rule]), [[4, 'AREA', 'min'], [6, 'index', 'duplicate']])
+  await assert.rejects(landopp.validate(path, { colums: [] }), (e) => e.code === 'INVALID_INPUT')
+})

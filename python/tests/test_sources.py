@@ -233,3 +233,29 @@ def test_county_parcels_from_arcgis_and_ogc_api_equal_the_file():
             sources.ogc_features(f"{base}/ogc", collection="lulc", limit=30, max_features=50)
     finally:
         srv.shutdown()
+
+
+def test_validate_reports_every_violation_of_a_table_schema_by_row():
+    pytest.importorskip("geopandas")
+    import shapely
+
+    path = ROOT / "fixtures" / "slovenia" / "lulc_polygons.gpkg"
+    schema = {"id_field": "index", "crs": "EPSG:32633", "geometry": {"types": ["Polygon", "MultiPolygon"]},
+              "columns": [{"name": "AREA", "type": "number", "min": 0}, {"name": "RABA_ID", "type": "integer"}]}
+    clean = landopp.validate(path, schema)
+    assert clean.empty and clean.attrs["rows"] == 88
+    frame = landopp.read_layer(path)
+    assert landopp.validate(frame, schema).empty, "a GeoDataFrame checks as its file does"
+    frame.loc[3, "index"] = frame.loc[1, "index"]
+    frame.loc[5, "AREA"] = -1.0
+    frame.loc[8, "geometry"] = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    frame.loc[9, "geometry"] = shapely.Point(0, 0)
+    r = landopp.validate(frame, schema)
+    columns = [None if not isinstance(c, str) else c for c in r["column"]]
+    assert list(zip(r["row"], columns, r["rule"])) == [
+        (3, "index", "duplicate"), (5, "AREA", "min"), (8, None, "geometry_invalid"), (9, None, "geometry_type")]
+    wrong = landopp.validate(frame.to_crs(4326), {"crs": "EPSG:32633", "columns": [{"name": "OWNER"}]})
+    table = wrong[wrong["row"] == -1]
+    assert list(table["rule"]) == ["crs", "missing_column"] and list(wrong["rule"])[2:] == ["geometry_invalid"]
+    with pytest.raises(landopp.InvalidInputError, match="min"):
+        landopp.validate(path, {"columns": [{"name": "AREA", "min": 5, "max": 1}]})
