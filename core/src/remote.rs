@@ -13,8 +13,10 @@
 //!   `~/.cache/landopp/http`), keyed by the URL (without its query) and the ETag: a second run
 //!   making the same reads fetches only the file's first bytes again. Set
 //!   `LANDOPP_HTTP_CACHE=off` to keep nothing on disk.
-//! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff;
-//!   every request has a 30 s connect and 120 s overall deadline.
+//! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff
+//!   and jitter, waiting what a `Retry-After` header asks for; every request has a 30 s connect
+//!   and 120 s overall deadline. At most 8 requests are in flight to one host across the process,
+//!   and a host that fails 5 exchanges in a row is not asked again for 30 s (circuit breaker).
 //! - Errors never quote the server's body; the raster reader names the URL without its query
 //!   string (signed URLs carry credentials there).
 
@@ -523,9 +525,114 @@ impl<T> Attempt<T> {
     }
 }
 
+/// Requests in flight to one host at most, across the process (politeness).
+const PER_HOST: usize = 8;
+/// Consecutive failed exchanges with a host that open its circuit.
+const BREAKER_FAILURES: u32 = 5;
+/// How long an open circuit refuses requests before one is tried again.
+const BREAKER_OPEN: Duration = Duration::from_secs(30);
+
+/// What the process knows of one host.
+#[derive(Default)]
+struct Host {
+    in_flight: usize,
+    failures: u32,
+    open_until: Option<std::time::Instant>,
+}
+
+/// Every host's state, and a signal for requests waiting for a free slot.
+fn hosts() -> &'static (Mutex<std::collections::HashMap<String, Host>>, std::sync::Condvar) {
+    static HOSTS: std::sync::OnceLock<(Mutex<std::collections::HashMap<String, Host>>, std::sync::Condvar)> =
+        std::sync::OnceLock::new();
+    HOSTS.get_or_init(Default::default)
+}
+
+/// `scheme://host:port` of a URL (without user info).
+fn host_of(url: &str) -> String {
+    let shown = display_url(url);
+    let start = shown.find("://").map_or(0, |k| k + 3);
+    let end = shown[start..].find('/').map_or(shown.len(), |k| start + k);
+    shown[..end].to_ascii_lowercase()
+}
+
+/// A slot for one request to `host`: waits while `PER_HOST` are in flight; refused while the
+/// host's circuit is open.
+struct Slot(String);
+
+impl Slot {
+    fn take(host: &str) -> io::Result<Slot> {
+        let (lock, cv) = hosts();
+        let mut map = lock.lock().map_err(|_| io::Error::other("host table lock"))?;
+        loop {
+            let h = map.entry(host.to_string()).or_default();
+            if let Some(t) = h.open_until {
+                if std::time::Instant::now() < t {
+                    return Err(failure(
+                        io::ErrorKind::Other,
+                        None,
+                        format!(
+                            "{host} failed {BREAKER_FAILURES} times in a row: not asked again for {} s (circuit breaker)",
+                            BREAKER_OPEN.as_secs()
+                        ),
+                    ));
+                }
+            }
+            if h.in_flight < PER_HOST {
+                h.in_flight += 1;
+                return Ok(Slot(host.to_string()));
+            }
+            map = cv.wait(map).map_err(|_| io::Error::other("host table lock"))?;
+        }
+    }
+
+    /// Release the slot, noting whether the exchange worked (`Some(true)`), failed the host's
+    /// way (`Some(false)`: connection, timeout, 5xx / 429 after retries) or neither (`None`).
+    fn done(mut self, worked: Option<bool>) {
+        let host = std::mem::take(&mut self.0);
+        // released here, not again by Drop (the moved-out name holds no memory)
+        std::mem::forget(self);
+        let (lock, cv) = hosts();
+        if let Ok(mut map) = lock.lock() {
+            let h = map.entry(host).or_default();
+            h.in_flight = h.in_flight.saturating_sub(1);
+            match worked {
+                Some(true) => {
+                    h.failures = 0;
+                    h.open_until = None;
+                }
+                Some(false) => {
+                    h.failures += 1;
+                    if h.failures >= BREAKER_FAILURES {
+                        h.open_until = Some(std::time::Instant::now() + BREAKER_OPEN);
+                    }
+                }
+                None => {}
+            }
+        }
+        cv.notify_all();
+    }
+}
+
+impl Drop for Slot {
+    // a panic inside an attempt still frees the slot
+    fn drop(&mut self) {
+        let (lock, cv) = hosts();
+        if let Ok(mut map) = lock.lock() {
+            if let Some(h) = map.get_mut(&self.0) {
+                h.in_flight = h.in_flight.saturating_sub(1);
+            }
+        }
+        cv.notify_all();
+    }
+}
+
 /// Run `attempt` up to 4 times: waits of 0.2, 0.6 and 1.8 s (± 25 % jitter, so clients that
 /// failed together do not come back together), or what the server's `Retry-After` asks for.
+/// At most 8 requests are in flight to one host at once; a host whose exchanges fail 5 times in
+/// a row (connection failures, timeouts, server errors after retries) is not asked again for
+/// 30 s (a circuit breaker: the error says so at once instead of waiting out every retry).
 pub(crate) fn retrying<T>(url: &str, mut attempt: impl FnMut() -> Attempt<T>) -> io::Result<T> {
+    let host = host_of(url);
     let mut wait = Duration::from_millis(200);
     let mut last = None;
     for n in 0..4 {
@@ -535,10 +642,20 @@ pub(crate) fn retrying<T>(url: &str, mut attempt: impl FnMut() -> Attempt<T>) ->
             );
             wait *= 3;
         }
+        let slot = Slot::take(&host)?;
         match attempt() {
-            Attempt::Done(t) => return Ok(t),
-            Attempt::Fail(e) => return Err(e),
-            Attempt::Retry(e, w) => last = Some((e, w)),
+            Attempt::Done(t) => {
+                slot.done(Some(true));
+                return Ok(t);
+            }
+            Attempt::Fail(e) => {
+                slot.done((e.kind() == io::ErrorKind::TimedOut).then_some(false));
+                return Err(e);
+            }
+            Attempt::Retry(e, w) => {
+                slot.done(if n == 3 { Some(false) } else { None });
+                last = Some((e, w));
+            }
         }
     }
     Err(last

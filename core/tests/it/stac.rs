@@ -293,6 +293,26 @@ fn broken_services_get_remote_errors_naming_the_url_and_status() {
     assert_eq!(search(&StacSearch::new(dead)).unwrap_err().code(), "REMOTE");
 }
 
+#[test]
+fn a_host_that_keeps_failing_is_not_asked_again_for_a_while() {
+    let srv = serve(1, Mode::Hang, HashMap::new());
+    let q = StacSearch { timeout_s: 0.2, ..query(&srv.base) };
+    for _ in 0..5 {
+        let e = search(&q).unwrap_err();
+        assert!(!e.to_string().contains("circuit breaker"), "{e}");
+    }
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 5, "a timeout is not asked again");
+    let t = Instant::now();
+    let e = search(&q).unwrap_err();
+    assert_eq!(e.code(), "REMOTE");
+    assert!(e.to_string().contains("failed 5 times in a row") && e.to_string().contains("circuit breaker"), "{e}");
+    assert!(t.elapsed() < Duration::from_millis(100), "refused at once");
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 5, "the open circuit sends nothing");
+    // another host is not affected
+    let ok = serve(3, Mode::Normal, HashMap::new());
+    assert_eq!(search(&query(&ok.base)).expect("search").items.len(), 3);
+}
+
 /// A 20 × 20 SCL mask of 10 m cells at UTM 29N (x 200,000.., y ..2,800,000), class 5 (clear)
 /// but 9 (cloud) in columns `cloudy`.
 fn scl(cloudy: std::ops::Range<usize>) -> Vec<u8> {
