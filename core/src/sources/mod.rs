@@ -10,8 +10,9 @@
 //! Every request has connect and overall deadlines and is retried on connection failures, 408,
 //! 429 and 5xx, with exponential backoff and jitter, waiting what a `Retry-After` header asks
 //! for (at most 60 s); at most 8 requests are in flight to one host, and a host failing 5
-//! exchanges in a row is left alone for 30 s (circuit breaker). A failure is an error with the code `REMOTE` naming the URL (without its
-//! query string) and the HTTP status; a server's body is never quoted.
+//! exchanges in a row is left alone for 30 s (circuit breaker). A failure is an error with the
+//! code `REMOTE` naming the URL (without its query string) and the HTTP status; a server's body
+//! is never quoted.
 
 pub mod features;
 pub mod stac;
