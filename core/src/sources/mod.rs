@@ -1,5 +1,5 @@
-//! Live data sources (cargo feature `remote`): clients of the public services land, imagery and
-//! soil data come from, feeding the feature steps.
+//! Live data sources (cargo feature `remote`): clients of the public services parcels and
+//! imagery come from, feeding the feature steps.
 //!
 //! - [`stac`]: item search against any STAC API (Landsat Collection 2 Level-2, Sentinel-2 L2A,
 //!   ...), items as imagery records, and the best scene per parcel judged by the clouds over the
