@@ -35,3 +35,26 @@ pub fn resolve(key: &str) -> Option<PathBuf> {
         None => Some(root().join(key)),
     }
 }
+
+/// One HTTP/1.1 request read off a test server's connection: `(method, target, body)`.
+#[allow(dead_code)] // used by the tests built with the `remote` feature
+pub fn read_request(r: &mut impl std::io::BufRead) -> std::io::Result<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("/").to_string());
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok((method, target, body))
+}

@@ -8,7 +8,7 @@ use crate::common::fixture;
 use landopp::sources::features::{arcgis, ogc_features, ArcGisQuery, OgcQuery};
 use landopp::vector::{read_layer, ColumnData, ReadOptions};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,21 +29,7 @@ fn serve(handle: Arc<Handler>) -> (String, Arc<Mutex<Vec<String>>>) {
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut r = BufReader::new(s.try_clone()?);
                 let mut w = s;
-                let mut line = String::new();
-                r.read_line(&mut line)?;
-                let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut len = 0usize;
-                loop {
-                    let mut h = String::new();
-                    r.read_line(&mut h)?;
-                    if h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                r.read_exact(&mut vec![0; len])?;
+                let (_, target, _) = crate::common::read_request(&mut r)?;
                 a.lock().expect("lock").push(target.clone());
                 let (status, ctype, extra, body) = handle(&target, n.fetch_add(1, Ordering::SeqCst));
                 write!(

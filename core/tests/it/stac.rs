@@ -9,7 +9,7 @@ use landopp::sources::stac::{best_scenes, search, SceneChoiceOptions, SearchMeth
 use landopp::{BandData, Crs};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,23 +90,7 @@ fn answer(
 ) -> std::io::Result<()> {
     let mut r = BufReader::new(s.try_clone()?);
     let mut w = s;
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("/").to_string());
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h)?;
-        if h.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
+    let (method, target, body) = crate::common::read_request(&mut r)?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     if let Some(f) = path.strip_prefix("/files/").and_then(|n| files.get(n)) {
         write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", f.len())?;
