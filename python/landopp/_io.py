@@ -173,8 +173,9 @@ def read_parcels(path: PathLike, *, layer: str | None = None, id_field: str | No
     return _to_frame(_landopp.read_layer(os.fspath(path), layer, True, id_field, duplicate_ids), gdf)
 
 
-def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "layer") -> None:
-    """Write a GeoDataFrame (or the dict :func:`read_layer` returns) as GeoJSON or GeoPackage."""
+def _features(frame: Any, crs: Any) -> tuple[Any, list[tuple[str, Any]], str | None]:
+    """``(wkb, columns, crs)`` of a GeoDataFrame or of the dict :func:`read_layer` returns, as the
+    extension reads them (``crs`` given wins over the frame's)."""
     if hasattr(frame, "geometry"):
         wkb = _geometries(frame.geometry)
         kinds = getattr(frame, "attrs", {}).get(FIELD_TYPES, {})
@@ -185,7 +186,13 @@ def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "lay
         kinds = frame.get(FIELD_TYPES, {})
         cols = [(k, _column_values(v, kinds.get(k))) for k, v in frame["columns"].items()]
         crs = crs if crs is not None else frame.get("crs")
-    _landopp.write_layer(os.fspath(path), wkb, cols, None if crs is None else _crs_str(crs), name)
+    return wkb, cols, None if crs is None else _crs_str(crs)
+
+
+def write_layer(path: PathLike, frame: Any, *, crs: Any = None, name: str = "layer") -> None:
+    """Write a GeoDataFrame (or the dict :func:`read_layer` returns) as GeoJSON or GeoPackage."""
+    wkb, cols, crs_text = _features(frame, crs)
+    _landopp.write_layer(os.fspath(path), wkb, cols, crs_text, name)
 
 
 def validate(data: Any, schema: Any, *, layer: str | None = None) -> Any:
@@ -204,17 +211,8 @@ def validate(data: Any, schema: Any, *, layer: str | None = None) -> Any:
     if isinstance(data, (str, os.PathLike)):
         report = _landopp.validate_layer(schema, os.fspath(data), layer)
     else:
-        if hasattr(data, "geometry"):
-            wkb = _geometries(data.geometry)
-            kinds = getattr(data, "attrs", {}).get(FIELD_TYPES, {})
-            cols = [(c, _column_values(data[c], kinds.get(c))) for c in data.columns if c != data.geometry.name]
-            crs = data.crs
-        else:
-            wkb = data["wkb"]
-            kinds = data.get(FIELD_TYPES, {})
-            cols = [(k, _column_values(v, kinds.get(k))) for k, v in data["columns"].items()]
-            crs = data.get("crs")
-        report = _landopp.validate_layer(schema, None, None, wkb, cols, None if crs is None else _crs_str(crs))
+        wkb, cols, crs = _features(data, None)
+        report = _landopp.validate_layer(schema, None, None, wkb, cols, crs)
     v = report["violations"]
     table = {"row": [-1 if x["row"] is None else x["row"] for x in v], "fid": [x["fid"] for x in v],
              "column": [x["column"] for x in v], "rule": [x["rule"] for x in v], "message": [x["message"] for x in v]}

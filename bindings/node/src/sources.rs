@@ -80,7 +80,7 @@ pub fn validate(
         let schema = landopp::vector::validate::TableSchema::from_source(config_source(schema))?;
         let layer = match data {
             serde_json::Value::String(p) => landopp::vector::read_layer(&p, &Default::default())?,
-            v => landopp::vector::geojson::parse(&v.to_string(), "geojson", std::path::Path::new("<geojson>"))?,
+            v => landopp::vector::geojson::parse_value(&v, "geojson", std::path::Path::new("<geojson>"))?,
         };
         Ok(Json(to_value(&landopp::vector::validate::validate(&layer, &schema)?)?))
     })

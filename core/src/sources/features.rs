@@ -94,16 +94,8 @@ fn check_common(url: &str, bbox: Option<[f64; 4]>, max: usize, timeout: f64, wha
     if !crate::remote_path(std::path::Path::new(url)) {
         return bad("url must be an http:// or https:// address".into());
     }
-    if let Some(b) = bbox {
-        if b.iter().any(|v| !v.is_finite())
-            || b[1] > b[3]
-            || b[0].abs() > 180.0
-            || b[2].abs() > 180.0
-            || b[1].abs() > 90.0
-            || b[3].abs() > 90.0
-        {
-            return bad("bbox must be [west, south, east, north] in degrees".into());
-        }
+    if bbox.is_some_and(|b| !super::is_wgs84_bbox(b)) {
+        return bad("bbox must be [west, south, east, north] in degrees".into());
     }
     if max == 0 {
         return bad("max_features must be at least 1".into());
@@ -224,8 +216,7 @@ impl Pages {
             fc.insert("crs".into(), c);
         }
         fc.insert("features".into(), Value::Array(self.features));
-        let text = Value::Object(fc).to_string();
-        crate::vector::geojson::parse(&text, name, std::path::Path::new(&display_url(url)))
+        crate::vector::geojson::parse_value(&Value::Object(fc), name, std::path::Path::new(&display_url(url)))
     }
 }
 

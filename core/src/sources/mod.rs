@@ -16,3 +16,14 @@
 
 pub mod features;
 pub mod stac;
+
+/// `[west, south, east, north]` in degrees: finite, longitudes within ±180, latitudes within ±90,
+/// south ≤ north (west > east crosses the antimeridian).
+fn is_wgs84_bbox(b: [f64; 4]) -> bool {
+    b.iter().all(|v| v.is_finite())
+        && (-180.0..=180.0).contains(&b[0])
+        && (-180.0..=180.0).contains(&b[2])
+        && (-90.0..=90.0).contains(&b[1])
+        && (-90.0..=90.0).contains(&b[3])
+        && b[1] <= b[3]
+}

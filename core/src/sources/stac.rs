@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 
 use crate::raster::{BandData, GeoTiff, GeoTransform, Raster, Window};
 use crate::remote::display_url;
-use crate::spectral::{SceneMeta, QA_PIXEL_DEFAULT_BITS, SCL_DEFAULT_MASK};
+use crate::spectral::{qa_pixel_valid, scl_valid, SceneMeta, QA_PIXEL_DEFAULT_BITS, SCL_DEFAULT_MASK};
 use crate::zonal::{zonal_stats, Stat, ZonalOptions};
 use crate::{Crs, Error, Result};
 
@@ -130,16 +130,8 @@ impl StacSearch {
         if !crate::remote_path(Path::new(&self.url)) {
             return bad("url must be an http:// or https:// address".into());
         }
-        if let Some(b) = self.bbox {
-            if b.iter().any(|v| !v.is_finite())
-                || !(-90.0..=90.0).contains(&b[1])
-                || !(-90.0..=90.0).contains(&b[3])
-                || b[1] > b[3]
-                || !(-180.0..=180.0).contains(&b[0])
-                || !(-180.0..=180.0).contains(&b[2])
-            {
-                return bad("bbox must be [west, south, east, north] in degrees, south <= north".into());
-            }
+        if self.bbox.is_some_and(|b| !super::is_wgs84_bbox(b)) {
+            return bad("bbox must be [west, south, east, north] in degrees, south <= north".into());
         }
         if self.bbox.is_some() && self.intersects.is_some() {
             return bad("give bbox or intersects, not both".into());
@@ -655,12 +647,13 @@ fn clear_share(
         return Err(Error::Unsupported("a rotated mask raster".into()));
     }
     let mcrs = src.crs().cloned();
-    let polys: Vec<MultiPolygon<f64>> = match (crs, &mcrs) {
+    // reprojected when the mask's CRS differs, else borrowed as they are
+    let polys: std::borrow::Cow<'_, [MultiPolygon<f64>]> = match (crs, &mcrs) {
         (Some(a), Some(b)) if a != b => {
             let t = crate::Transformer::new(a, b)?;
-            polygons.iter().map(|p| t.transform_multipolygon(p)).collect::<Result<_>>()?
+            polygons.iter().map(|p| t.transform_multipolygon(p)).collect::<Result<Vec<_>>>()?.into()
         }
-        _ => polygons.to_vec(),
+        _ => polygons.into(),
     };
     let mut share = vec![0.0; polys.len()];
     let Some(ext) = extent(&polys) else { return Ok(share) };
@@ -685,12 +678,12 @@ fn clear_share(
     if ic0 < ic1 && ir0 < ir1 {
         let win = Window::new(ir0 as usize, ic0 as usize, (ir1 - ir0) as usize, (ic1 - ic0) as usize);
         let band = src.read_window(0, win)?;
-        let clear_of = clear_table(kind, opts, &band)?;
+        let clear = clear_cells(kind, opts, &band)?;
         let (dc, dr) = ((ic0 - c0) as usize, (ir0 - r0) as usize);
-        for r in 0..win.rows {
+        for (r, from) in clear.chunks_exact(win.cols).enumerate() {
             let row = &mut cells[(dr + r) * cols + dc..][..win.cols];
-            for (c, out) in row.iter_mut().enumerate() {
-                *out = u8::from(clear_of(r, c));
+            for (out, &c) in row.iter_mut().zip(from) {
+                *out = u8::from(c);
             }
         }
     }
@@ -708,23 +701,13 @@ fn clear_share(
     Ok(share)
 }
 
-/// `(row, col)` of the window read → clear or not.
-fn clear_table<'a>(
-    kind: MaskKind,
-    opts: &SceneChoiceOptions,
-    band: &'a BandData,
-) -> Result<Box<dyn Fn(usize, usize) -> bool + 'a>> {
+/// Clear or not for every cell of the window read (row-major), by the spectral step's mask rules.
+fn clear_cells(kind: MaskKind, opts: &SceneChoiceOptions, band: &BandData) -> Result<Vec<bool>> {
+    let contiguous = || Error::Internal("a window read is not contiguous".into());
     match (kind, band) {
-        (MaskKind::Scl, BandData::U8(a)) => {
-            let mut table = [true; 256];
-            for &c in &opts.scl_classes {
-                table[c as usize] = false;
-            }
-            Ok(Box::new(move |r, c| table[a[[r, c]] as usize]))
-        }
+        (MaskKind::Scl, BandData::U8(a)) => Ok(scl_valid(a.as_slice().ok_or_else(contiguous)?, &opts.scl_classes)),
         (MaskKind::QaPixel, BandData::U16(a)) => {
-            let m: u16 = opts.qa_pixel_bits.iter().fold(0, |m, &b| m | 1u16.checked_shl(u32::from(b)).unwrap_or(0));
-            Ok(Box::new(move |r, c| a[[r, c]] & m == 0))
+            Ok(qa_pixel_valid(a.as_slice().ok_or_else(contiguous)?, &opts.qa_pixel_bits))
         }
         (MaskKind::Scl, _) => Err(Error::InvalidInput("an SCL mask must be 8-bit unsigned".into())),
         (MaskKind::QaPixel, _) => Err(Error::InvalidInput("a QA_PIXEL mask must be 16-bit unsigned".into())),

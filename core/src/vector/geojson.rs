@@ -76,6 +76,12 @@ pub fn parse_geometry(g: &J) -> Result<Option<Geometry<f64>>> {
 /// Parse a GeoJSON text (FeatureCollection, Feature or bare geometry) into a layer.
 pub fn parse(text: &str, name: &str, path: &Path) -> Result<VectorLayer> {
     let v: J = serde_json::from_str(text).map_err(|e| Error::format(FMT, path, e.to_string()))?;
+    parse_value(&v, name, path)
+}
+
+/// A parsed GeoJSON document (FeatureCollection, Feature or bare geometry) as a layer (`path`:
+/// where it came from, for messages).
+pub fn parse_value(v: &J, name: &str, path: &Path) -> Result<VectorLayer> {
     let crs = match v.pointer("/crs/properties/name").and_then(J::as_str) {
         // the file's text is not quoted back
         Some(n) => Crs::from_user_input(n).map_err(|_| {
