@@ -238,6 +238,17 @@ impl Config for crate::sources::features::OgcQuery {
     }
 }
 
+#[cfg(feature = "remote")]
+impl Config for crate::sources::sda::SdaQuery {
+    const WHAT: &'static str = "Soil Data Access query";
+    fn absent() -> Option<Self> {
+        Some(Self::default())
+    }
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+}
+
 /// Imagery records (what a STAC search returns) given back to choose among.
 #[cfg(feature = "remote")]
 impl Config for Vec<crate::sources::stac::ImageryRecord> {

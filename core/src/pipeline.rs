@@ -166,6 +166,24 @@ pub enum FeatureStep {
         #[serde(default)]
         mapunit_table: Option<PathBuf>,
     },
+    /// SSURGO soils fetched for the parcels from USDA Soil Data Access (needs the `remote`
+    /// feature): the `soils` step's map-unit shares and classes from the SDA tables, plus the
+    /// `muaggatt` columns (`soil_<column>`).
+    SoilDataAccess {
+        /// The SDA REST endpoint (default: the public service).
+        #[serde(default)]
+        url: Option<String>,
+        /// `muaggatt` columns (default: slopegradwta, brockdepmin, wtdepannmin, aws0150wta,
+        /// hydclprs, flodfreqdcd).
+        #[serde(default)]
+        muaggatt: Option<Vec<String>>,
+        /// Parcels per spatial request (default 200).
+        #[serde(default)]
+        parcels_per_request: Option<usize>,
+        /// Seconds a request may take (default 120).
+        #[serde(default)]
+        timeout_s: Option<f64>,
+    },
     /// Spectral indices summarised per parcel.
     Spectral {
         /// Band rasters by catalogue name (`N`, `R`, ...).
@@ -298,6 +316,9 @@ impl FeatureSpec {
                             }
                         }
                     }
+                }
+                FeatureStep::SoilDataAccess { url, muaggatt, parcels_per_request, timeout_s } => {
+                    sda_query(url, muaggatt, parcels_per_request, timeout_s).map_err(ctx)?;
                 }
                 FeatureStep::Soils { component_table, mapunit_table, .. }
                     if component_table.is_some() != mapunit_table.is_some() =>
@@ -493,6 +514,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
             FeatureStep::Overlay { prefix, .. } => format!("overlay {prefix}"),
             FeatureStep::Proximity { prefix, .. } => format!("proximity {prefix}"),
             FeatureStep::Soils { .. } => "soils".to_string(),
+            FeatureStep::SoilDataAccess { .. } => "soils from Soil Data Access".to_string(),
             FeatureStep::Spectral { .. } => "spectral".to_string(),
             FeatureStep::Model { name, .. } => format!("model {name}"),
         };
@@ -602,6 +624,10 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 };
                 overlay::soil_features(&frame, &l, mukey_field, tables.as_ref(), &mut t)?;
             }
+            FeatureStep::SoilDataAccess { url, muaggatt, parcels_per_request, timeout_s } => {
+                let q = sda_query(url, muaggatt, parcels_per_request, timeout_s)?;
+                soils_from_sda(&frame, &q, &mut t)?;
+            }
             FeatureStep::Spectral { bands, indices, stats, stac, scl, qa_pixel, imagery } => {
                 let meta = stac.as_ref().map(SceneMeta::from_stac).transpose()?;
                 let mut settings = imagery.clone().unwrap_or_default();
@@ -652,4 +678,58 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
     }
     progress(Progress { done: total, total, message: "done" });
     Ok(t)
+}
+
+#[cfg(feature = "remote")]
+type SdaQuery = crate::sources::sda::SdaQuery;
+#[cfg(not(feature = "remote"))]
+type SdaQuery = ();
+
+/// The `soil_data_access` step's request, checked.
+fn sda_query(
+    url: &Option<String>,
+    muaggatt: &Option<Vec<String>>,
+    parcels_per_request: &Option<usize>,
+    timeout_s: &Option<f64>,
+) -> Result<SdaQuery> {
+    #[cfg(feature = "remote")]
+    {
+        let mut q = SdaQuery::default();
+        if let Some(u) = url {
+            q.url = u.clone();
+        }
+        if let Some(m) = muaggatt {
+            q.muaggatt = m.clone();
+        }
+        if let Some(p) = parcels_per_request {
+            q.parcels_per_request = *p;
+        }
+        if let Some(t) = timeout_s {
+            q.timeout_s = *t;
+        }
+        q.validate()?;
+        Ok(q)
+    }
+    #[cfg(not(feature = "remote"))]
+    {
+        let _ = (url, muaggatt, parcels_per_request, timeout_s);
+        Err(Error::Unsupported("the soil_data_access step needs landopp built with the `remote` feature".into()))
+    }
+}
+
+#[cfg(feature = "remote")]
+fn soils_from_sda(frame: &WorkFrame, q: &SdaQuery, t: &mut FeatureTable) -> Result<()> {
+    let data = crate::sources::sda::soil_data_access(&frame.parcels, Some(&frame.crs), q)?;
+    if data.mapunits.is_empty() {
+        return Err(Error::InvalidInput(
+            "Soil Data Access has no SSURGO map unit under the parcels (outside the survey's coverage?)".into(),
+        ));
+    }
+    let tables = data.tables()?;
+    overlay::soil_features(frame, &data.mapunits, "mukey", Some(&tables), t)
+}
+
+#[cfg(not(feature = "remote"))]
+fn soils_from_sda(_frame: &WorkFrame, _q: &SdaQuery, _t: &mut FeatureTable) -> Result<()> {
+    Err(Error::Unsupported("the soil_data_access step needs landopp built with the `remote` feature".into()))
 }

@@ -73,6 +73,7 @@ const REMOTE_CONFIGS: &[Root] = &roots![
     crate::sources::stac::SceneChoiceOptions => "SceneChoiceOptions",
     crate::sources::features::ArcGisQuery => "ArcGisQuery",
     crate::sources::features::OgcQuery => "OgcQuery",
+    crate::sources::sda::SdaQuery => "SdaQuery",
 ];
 #[cfg(not(feature = "remote"))]
 const REMOTE_CONFIGS: &[Root] = &[];
@@ -81,6 +82,7 @@ const REMOTE_CONFIGS: &[Root] = &[];
 const REMOTE_RESULTS: &[Root] = &roots![
     crate::sources::stac::StacResults => "StacResults",
     crate::sources::stac::SceneChoice => "SceneChoice",
+    crate::sources::sda::SdaTable => "SdaTable",
 ];
 #[cfg(not(feature = "remote"))]
 const REMOTE_RESULTS: &[Root] = &[];

@@ -25,6 +25,10 @@ pub struct SoilTables {
     pub components: HashMap<String, Vec<Component>>,
     /// mukey → farmlndcl.
     pub farmland: HashMap<String, Option<String>>,
+    /// Map-unit aggregate attributes (SDA `muaggatt`): column → mukey → value. Numeric columns
+    /// become area-weighted means per parcel (`soil_<column>`), the others the value with the
+    /// largest area share.
+    pub aggregates: BTreeMap<String, HashMap<String, String>>,
 }
 
 impl SoilTables {
@@ -191,7 +195,73 @@ pub fn soil_features(
     t.add_categorical(
         "soil_farmland_dominant",
         dom,
-        ColumnMeta { source: src, unit: String::new(), method: "farmland class with the largest area share".into() },
+        ColumnMeta {
+            source: src.clone(),
+            unit: String::new(),
+            method: "farmland class with the largest area share".into(),
+        },
     )?;
+    for (name, values) in &tables.aggregates {
+        let per_class: Vec<Option<&String>> = r.classes.iter().map(|k| values.get(k)).collect();
+        let numbers: Option<Vec<Option<f64>>> = per_class
+            .iter()
+            .map(|v| match v {
+                None => Some(None),
+                Some(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()).map(Some),
+            })
+            .collect();
+        match numbers {
+            Some(nums) => {
+                let col: Vec<f64> = r
+                    .shares
+                    .iter()
+                    .map(|shares| {
+                        let (mut sum, mut w) = (0.0, 0.0);
+                        for (k, v) in nums.iter().enumerate() {
+                            if let (Some(v), true) = (v, shares[k] > 0.0) {
+                                sum += shares[k] * v;
+                                w += shares[k];
+                            }
+                        }
+                        if w > 0.0 {
+                            sum / w
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect();
+                t.add_column(
+                    format!("soil_{}", sanitize(name)),
+                    col,
+                    ColumnMeta {
+                        source: src.clone(),
+                        unit: String::new(),
+                        method: format!("area-weighted mean over the map units with a value (SSURGO muaggatt.{name})"),
+                    },
+                )?;
+            }
+            None => {
+                let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+                for (pi, shares) in r.shares.iter().enumerate() {
+                    for (k, v) in per_class.iter().enumerate() {
+                        if let (Some(v), true) = (v, shares[k] > 0.0) {
+                            by.entry(v.as_str()).or_insert_with(|| vec![0.0; r.shares.len()])[pi] += shares[k];
+                        }
+                    }
+                }
+                let labels: Vec<String> = by.keys().map(|s| s.to_string()).collect();
+                let cols: Vec<Vec<f64>> = by.into_values().collect();
+                t.add_categorical(
+                    format!("soil_{}", sanitize(name)),
+                    dominant(&labels, &cols, r.shares.len()),
+                    ColumnMeta {
+                        source: src.clone(),
+                        unit: String::new(),
+                        method: format!("value with the largest area share (SSURGO muaggatt.{name})"),
+                    },
+                )?;
+            }
+        }
+    }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //!   parcel itself.
 //! - [`features`]: county parcel services — ArcGIS REST feature layers and OGC API – Features
 //!   collections — paged into one layer with typed attributes.
+//! - [`sda`]: USDA Soil Data Access — SSURGO map units selected by the parcels' shapes, their
+//!   components and map-unit aggregates, for the soils step.
 //!
 //! Every request has connect and overall deadlines and is retried on connection failures, 408,
 //! 429 and 5xx, with exponential backoff and jitter, waiting what a `Retry-After` header asks
@@ -15,6 +17,7 @@
 //! is never quoted.
 
 pub mod features;
+pub mod sda;
 pub mod stac;
 
 /// `[west, south, east, north]` in degrees: finite, longitudes within ±180, latitudes within ±90,

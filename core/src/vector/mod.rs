@@ -18,6 +18,7 @@ pub mod temporal;
 pub mod validate;
 pub mod validity;
 pub mod wkb;
+pub mod wkt;
 
 use crate::crs::{Crs, Transformer};
 use crate::error::{Error, Result};

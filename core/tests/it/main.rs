@@ -8,6 +8,7 @@ mod errors;
 mod ml;
 mod raster;
 mod remote;
+mod sda;
 mod search;
 mod services;
 mod stac;
