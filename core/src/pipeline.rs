@@ -165,6 +165,10 @@ pub enum FeatureStep {
         /// SDA map-unit table (CSV).
         #[serde(default)]
         mapunit_table: Option<PathBuf>,
+        /// SDA map-unit aggregates (`muaggatt` CSV: mukey and any columns), with the two tables
+        /// above: `soil_<column>` per parcel.
+        #[serde(default)]
+        muaggatt_table: Option<PathBuf>,
     },
     /// SSURGO soils fetched for the parcels from USDA Soil Data Access (needs the `remote`
     /// feature): the `soils` step's map-unit shares and classes from the SDA tables, plus the
@@ -320,11 +324,14 @@ impl FeatureSpec {
                 FeatureStep::SoilDataAccess { url, muaggatt, parcels_per_request, timeout_s } => {
                     sda_query(url, muaggatt, parcels_per_request, timeout_s).map_err(ctx)?;
                 }
-                FeatureStep::Soils { component_table, mapunit_table, .. }
-                    if component_table.is_some() != mapunit_table.is_some() =>
+                FeatureStep::Soils { component_table, mapunit_table, muaggatt_table, .. }
+                    if component_table.is_some() != mapunit_table.is_some()
+                        || (muaggatt_table.is_some() && component_table.is_none()) =>
                 {
                     return Err(ctx(Error::InvalidInput(
-                        "soil classes need both component_table and mapunit_table (SDA CSV exports)".into(),
+                        "soil classes need both component_table and mapunit_table (SDA CSV exports); \
+                         muaggatt_table goes with them"
+                            .into(),
                     )));
                 }
                 _ => {}
@@ -362,10 +369,11 @@ impl FeatureSpec {
             match f {
                 FeatureStep::Zonal { raster, .. } | FeatureStep::Terrain { raster, .. } => fix(raster),
                 FeatureStep::Overlay { layer: l, .. } | FeatureStep::Proximity { layer: l, .. } => fix(layer(l)),
-                FeatureStep::Soils { layer: l, component_table, mapunit_table, .. } => {
+                FeatureStep::Soils { layer: l, component_table, mapunit_table, muaggatt_table, .. } => {
                     fix(layer(l));
                     component_table.iter_mut().for_each(&mut *fix);
                     mapunit_table.iter_mut().for_each(&mut *fix);
+                    muaggatt_table.iter_mut().for_each(&mut *fix);
                 }
                 FeatureStep::Spectral { bands, stac, scl, qa_pixel, .. } => {
                     bands.values_mut().for_each(&mut *fix);
@@ -615,11 +623,17 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     )?;
                 }
             }
-            FeatureStep::Soils { layer, mukey_field, component_table, mapunit_table } => {
+            FeatureStep::Soils { layer, mukey_field, component_table, mapunit_table, muaggatt_table } => {
                 let (path, lname) = layer.parts();
                 let l = read_layer(path, &ReadOptions { layer: lname })?;
                 let tables = match (component_table, mapunit_table) {
-                    (Some(c), Some(m)) => Some(SoilTables::read(c, m)?),
+                    (Some(c), Some(m)) => {
+                        let mut t = SoilTables::read(c, m)?;
+                        if let Some(a) = muaggatt_table {
+                            t.read_aggregates(a)?;
+                        }
+                        Some(t)
+                    }
                     _ => None,
                 };
                 overlay::soil_features(&frame, &l, mukey_field, tables.as_ref(), &mut t)?;

@@ -231,3 +231,76 @@ pub(crate) fn ogc(a: OgcArgs) -> Result<(), Error> {
     eprintln!("{} features written to {}", layer.len(), a.output.display());
     Ok(())
 }
+
+/// Arguments of `landopp fetch sda`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SdaArgs {
+    /// Parcels (any vector file): the map units under them are fetched.
+    parcels: PathBuf,
+    /// Output folder: mapunits.gpkg, component.csv, mapunit.csv, muaggatt.csv (written only
+    /// when every request succeeded).
+    output: PathBuf,
+    /// GeoPackage layer of the parcels.
+    #[arg(long)]
+    layer: Option<String>,
+    /// The SDA REST endpoint.
+    #[arg(long, default_value = landopp::sources::sda::SDA_URL)]
+    url: String,
+    /// muaggatt columns, comma-separated (default: slopegradwta, brockdepmin, wtdepannmin,
+    /// aws0150wta, hydclprs, flodfreqdcd; "" for none).
+    #[arg(long, value_delimiter = ',')]
+    muaggatt: Option<Vec<String>>,
+    /// Parcels per spatial request (a request SDA refuses is split).
+    #[arg(long, default_value_t = 200)]
+    per_request: usize,
+    /// Seconds a request may take.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+}
+
+/// `landopp fetch sda`.
+pub(crate) fn sda(a: SdaArgs) -> Result<(), Error> {
+    use landopp::sources::sda::{soil_data_access, SdaQuery, SdaTable};
+    let mut q =
+        SdaQuery { url: a.url, parcels_per_request: a.per_request, timeout_s: a.timeout, ..SdaQuery::default() };
+    if let Some(m) = a.muaggatt {
+        q.muaggatt = m.into_iter().filter(|c| !c.trim().is_empty()).collect();
+    }
+    q.validate()?;
+    let parcels = landopp::Parcels::read(&a.parcels, a.layer.as_deref(), None)?;
+    let data = soil_data_access(&parcels.geometries, parcels.crs.as_ref(), &q)?;
+    std::fs::create_dir_all(&a.output).map_err(|e| Error::io(&a.output, e))?;
+    landopp::vector::write_layer(a.output.join("mapunits.gpkg"), &data.mapunits)?;
+    let write = |name: &str, t: &SdaTable| -> Result<(), Error> {
+        let path = a.output.join(name);
+        let mut s = String::new();
+        let field = |v: &str| {
+            if v.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v.to_string()
+            }
+        };
+        s.push_str(&t.columns.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        s.push('\n');
+        for r in &t.rows {
+            s.push_str(&r.iter().map(|v| field(v.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(","));
+            s.push('\n');
+        }
+        std::fs::write(&path, s).map_err(|e| Error::io(&path, e))
+    };
+    write("component.csv", &data.component)?;
+    write("mapunit.csv", &data.mapunit)?;
+    if !q.muaggatt.is_empty() {
+        write("muaggatt.csv", &data.muaggatt)?;
+    }
+    eprintln!(
+        "{} map-unit polygons ({} map units, {} components) in {} requests written to {}",
+        data.mapunits.len(),
+        data.mapunit.rows.len(),
+        data.component.rows.len(),
+        data.requests,
+        a.output.display()
+    );
+    Ok(())
+}

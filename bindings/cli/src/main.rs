@@ -88,7 +88,8 @@ enum Cmd {
     },
     /// Fetch from live services: `landopp fetch stac URL ...` searches a STAC API for imagery
     /// (over a bbox or the parcels' extent) and, with --best-scene, picks each parcel's clearest
-    /// scene; `landopp fetch arcgis|ogc URL OUT` pages a county parcel service into a file.
+    /// scene; `landopp fetch arcgis|ogc URL OUT` pages a county parcel service into a file;
+    /// `landopp fetch sda PARCELS DIR` gets the SSURGO soils under the parcels.
     #[command(subcommand)]
     Fetch(FetchCmd),
     /// Check a parcels table against a declarative schema (JSON/TOML: id_field, crs, geometry,
@@ -128,6 +129,10 @@ enum FetchCmd {
     Arcgis(fetch::ArcGisArgs),
     /// Features from an OGC API - Features collection, every page, into a vector file.
     Ogc(fetch::OgcArgs),
+    /// SSURGO soils for parcels from USDA Soil Data Access: the map units under the parcels
+    /// (mapunits.gpkg) and their component, mapunit and muaggatt tables (CSV), ready for the
+    /// soils feature step.
+    Sda(fetch::SdaArgs),
 }
 
 /// Arguments of `landopp terrain`.
@@ -357,6 +362,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Fetch(FetchCmd::Stac(a)) => fetch::stac(a),
         Cmd::Fetch(FetchCmd::Arcgis(a)) => fetch::arcgis(a),
         Cmd::Fetch(FetchCmd::Ogc(a)) => fetch::ogc(a),
+        Cmd::Fetch(FetchCmd::Sda(a)) => fetch::sda(a),
     }
 }
 

@@ -518,3 +518,144 @@ fn info_and_zonal_take_a_url() {
         |r: &std::ffi::OsStr| run(&["zonal".as_ref(), polys.as_os_str(), r, "--stats".as_ref(), "count,mean".as_ref()]);
     assert_eq!(z(url.as_ref()), z(dem.as_os_str()));
 }
+
+/// A loopback Soil Data Access endpoint: one map unit (mukey 101) over the square
+/// -11.6..-11.3, 24.4..24.7 and, for the SQL naming component / mapunit / muaggatt, its rows.
+/// With `fail`, every request gets 503.
+fn sda_server(fail: bool) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("test server");
+    let url = format!("http://{}/tabular/post.rest", l.local_addr().expect("test server"));
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut r = BufReader::new(s.try_clone()?);
+                let mut w = s;
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h)?;
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body)?;
+                let sql = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default()["query"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                let table = if sql.contains("FROM mupolygon") {
+                    serde_json::json!([
+                        ["mukey", "mupolygonkey", "wkt"],
+                        ["101", "9001", "POLYGON ((-11.6 24.4, -11.3 24.4, -11.3 24.7, -11.6 24.7, -11.6 24.4))"]
+                    ])
+                } else if sql.contains("FROM component") {
+                    serde_json::json!([
+                        ["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"],
+                        ["101", "1", "70", "Yes", "Well drained", "B"],
+                        ["101", "2", "30", "No", "Poorly drained", "D"]
+                    ])
+                } else if sql.contains("FROM mapunit") {
+                    serde_json::json!([["mukey", "farmlndcl"], ["101", "Prime farmland, if drained"]])
+                } else {
+                    serde_json::json!([["mukey", "slopegradwta", "flodfreqdcd"], ["101", "4.5", "Rare"]])
+                };
+                let (status, body) = if fail {
+                    ("503 Busy", String::new())
+                } else {
+                    ("200 OK", serde_json::json!({ "Table": table }).to_string())
+                };
+                write!(
+                    w,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            });
+        }
+    });
+    url
+}
+
+/// `landopp fetch sda` writes the map units under the parcels and their tables; the soils step
+/// on those files equals the soil_data_access step asking the service itself.
+#[test]
+fn fetch_sda_writes_soil_tables_the_soils_step_reads() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let parcels = dir.path().join("parcels.geojson");
+    std::fs::write(
+        &parcels,
+        r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"pid":"in"},"geometry":{"type":"Polygon","coordinates":[[[-11.5,24.5],[-11.45,24.5],[-11.45,24.55],[-11.5,24.55],[-11.5,24.5]]]}},
+        {"type":"Feature","properties":{"pid":"half"},"geometry":{"type":"Polygon","coordinates":[[[-11.35,24.5],[-11.25,24.5],[-11.25,24.55],[-11.35,24.55],[-11.35,24.5]]]}}]}"#,
+    )
+    .expect("write");
+    let url = sda_server(false);
+    let out = dir.path().join("soils");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+        .args(["fetch", "sda", &s(&parcels), &s(&out), "--url", &url, "--muaggatt", "slopegradwta,flodfreqdcd"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 map-unit polygons (1 map units, 2 components) in 4 requests"), "{err}");
+    let comp = std::fs::read_to_string(out.join("component.csv")).expect("component.csv");
+    assert_eq!(comp.lines().next(), Some("mukey,cokey,comppct_r,majcompflag,drainagecl,hydgrp"));
+    assert!(std::fs::read_to_string(out.join("mapunit.csv"))
+        .expect("mapunit")
+        .contains("\"Prime farmland, if drained\""));
+
+    let features = |step: serde_json::Value| {
+        let spec = dir.path().join("spec.json");
+        let doc =
+            serde_json::json!({"version": 1, "parcels": {"path": parcels, "id_field": "pid"}, "features": [step]});
+        std::fs::write(&spec, doc.to_string()).expect("write");
+        let o = Command::new(env!("CARGO_BIN_EXE_landopp")).args(["features", &s(&spec)]).output().expect("run");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf-8")
+    };
+    let files = features(serde_json::json!({"type": "soils", "layer": out.join("mapunits.gpkg"),
+        "component_table": out.join("component.csv"), "mapunit_table": out.join("mapunit.csv"),
+        "muaggatt_table": out.join("muaggatt.csv")}));
+    let service = features(serde_json::json!({"type": "soil_data_access", "url": url,
+        "muaggatt": ["slopegradwta", "flodfreqdcd"]}));
+    assert_eq!(files, service);
+    // CSV fields, quotes taken off (the farmland class holds a comma)
+    let split = |l: &str| {
+        let (mut out, mut cur, mut quoted) = (vec![], String::new(), false);
+        for ch in l.chars() {
+            match ch {
+                '"' => quoted = !quoted,
+                ',' if !quoted => out.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            }
+        }
+        out.push(cur);
+        out
+    };
+    let rows: Vec<Vec<String>> = files.lines().map(split).collect();
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap_or_else(|| panic!("{name} in {files}"));
+    let (share, well, slope) =
+        (col("soil_mukey_101_share"), col("soil_drainage_well_drained_share"), col("soil_slopegradwta"));
+    let num = |r: usize, c: usize| rows[r][c].parse::<f64>().unwrap_or_else(|_| panic!("{files}"));
+    assert!((num(1, share) - 1.0).abs() < 1e-9 && (num(1, well) - 0.7).abs() < 1e-9, "{files}");
+    // the second parcel is half on the map unit (in area, to within the projection's distortion)
+    assert!((num(2, share) - 0.5).abs() < 0.01 && (num(2, well) - 0.35).abs() < 0.01, "{files}");
+    assert_eq!(num(1, slope), 4.5);
+    assert_eq!(rows[1][col("soil_flodfreqdcd")], "Rare");
+
+    // a service that fails: REMOTE, exit 2, nothing written
+    let gone = dir.path().join("gone");
+    let o = Command::new(env!("CARGO_BIN_EXE_landopp"))
+        .args(["fetch", "sda", &s(&parcels), &s(&gone), "--url", &sda_server(true), "--timeout", "5"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[REMOTE]") && err.contains("503"), "{err}");
+    assert!(!gone.exists());
+}

@@ -58,6 +58,28 @@ impl SoilTables {
         Ok(t)
     }
 
+    /// Add the map-unit aggregates of an SDA `muaggatt` CSV export (`mukey` and any columns;
+    /// empty cells are missing values).
+    pub fn read_aggregates(&mut self, muaggatt_csv: &std::path::Path) -> Result<()> {
+        let (head, rows) = read_csv_all(muaggatt_csv)?;
+        let Some(k) = head.iter().position(|h| h == "mukey") else {
+            return Err(Error::not_found("column", format!("mukey (in {})", muaggatt_csv.display()), vec![]));
+        };
+        for (j, name) in head.iter().enumerate() {
+            if j == k {
+                continue;
+            }
+            let m = self.aggregates.entry(name.clone()).or_default();
+            for r in &rows {
+                let (key, v) = (r[k].trim(), r[j].trim());
+                if !key.is_empty() && !v.is_empty() {
+                    m.insert(key.to_string(), v.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Component-percent-weighted class shares of a map unit for `attr` (0 = drainagecl, 1 = hydgrp).
     fn class_weights(&self, mukey: &str, attr: usize) -> Vec<(String, f64)> {
         let mut m: BTreeMap<String, f64> = BTreeMap::new();
@@ -71,6 +93,31 @@ impl SoilTables {
         }
         m.into_iter().collect()
     }
+}
+
+/// Every column of a CSV file: lower-case header names and rows.
+fn read_csv_all(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    #[cfg(feature = "csv")]
+    {
+        if !path.exists() {
+            return Err(Error::FileNotFound { path: path.to_path_buf() });
+        }
+        let mut rd = csv::Reader::from_path(path).map_err(|e| Error::format("CSV", path, e.to_string()))?;
+        let head: Vec<String> = rd
+            .headers()
+            .map_err(|e| Error::format("CSV", path, e.to_string()))?
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect();
+        let mut rows = Vec::new();
+        for rec in rd.records() {
+            let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
+            rows.push((0..head.len()).map(|i| rec.get(i).unwrap_or("").to_string()).collect());
+        }
+        Ok((head, rows))
+    }
+    #[cfg(not(feature = "csv"))]
+    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
 }
 
 #[cfg(not(feature = "csv"))]
@@ -127,6 +174,15 @@ pub fn soil_features(
     tables: Option<&SoilTables>,
     t: &mut FeatureTable,
 ) -> Result<()> {
+    // as OGR does, a field name matches whatever its case (SSURGO files say MUKEY, SDA mukey)
+    let mukey_field = match layer.columns.iter().find(|c| c.name == mukey_field) {
+        Some(c) => c.name.as_str(),
+        None => layer
+            .columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(mukey_field))
+            .map_or(mukey_field, |c| c.name.as_str()),
+    };
     let r = overlay_shares(frame, layer, Some(mukey_field))?;
     let src = layer.name.clone();
     add_overlay_columns(t, &r, "soil_mukey", &src)?;
