@@ -10,7 +10,7 @@ J=fixtures/jacksboro/jacksboro_fault_dem.tif
 L=fixtures/olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif
 O=fixtures/olinda/olinda_census_tracts.gpkg
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-mkdir -p $F/{geotiff,wkb,geojson,flatgeobuf,shapefile,geopackage,crs,model,config,relief}
+mkdir -p $F/{geotiff,wkb,geojson,flatgeobuf,shapefile,geopackage,crs,model,config,relief,wkt}
 rm -f $F/*/seed-*
 
 # GeoTIFF: every layout, compression, predictor, sample type and byte order the reader handles
@@ -129,3 +129,9 @@ open(sys.argv[2] + ".bin", "wb").write(b"\x00" + text)
 open(sys.argv[2] + "-payload.bin", "wb").write(b"\x01" + json.loads(text)["payload"].encode())' $T/$m.json $F/model/seed-$m
 done
 ls -la $F/*/seed-* | awk '{s+=$5} END {print NR " seeds, " s " bytes"}'
+
+# WKT polygons as Soil Data Access (SQL Server STAsText) and PostGIS write them
+printf 'POLYGON ((-68.77 44.8, -68.76 44.8, -68.76 44.81, -68.77 44.81, -68.77 44.8))' > $F/wkt/seed-polygon.txt
+printf 'MULTIPOLYGON (((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1)), ((5 5, 6 5, 6 6, 5 5)))' > $F/wkt/seed-multipolygon-hole.txt
+printf 'POLYGON Z ((0 0 1, 1 0 1, 1 1 2, 0 0 1))' > $F/wkt/seed-polygon-z.txt
+printf 'MULTIPOLYGON EMPTY' > $F/wkt/seed-empty.txt

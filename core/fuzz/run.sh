@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(geotiff wkb geojson flatgeobuf shapefile geopackage crs model config relief)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(geotiff wkb geojson flatgeobuf shapefile geopackage crs model config relief wkt)
 
 if ! command -v cargo-afl >/dev/null 2>&1; then
   echo "==> installing cargo-afl (builds AFL++ from its bundled source)"

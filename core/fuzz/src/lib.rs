@@ -37,11 +37,13 @@ pub enum Target {
     /// Relief: first byte picks a colour table (applied to a small DEM with nodata and NaN),
     /// terrain options (run on that DEM) or colour relief options.
     Relief,
+    /// Well-known text polygons (the map units Soil Data Access answers with).
+    Wkt,
 }
 
 impl Target {
     /// Every target, in a stable order.
-    pub const ALL: [Target; 10] = [
+    pub const ALL: [Target; 11] = [
         Target::GeoTiff,
         Target::Wkb,
         Target::GeoJson,
@@ -52,6 +54,7 @@ impl Target {
         Target::Model,
         Target::Config,
         Target::Relief,
+        Target::Wkt,
     ];
 
     /// The name used on the command line and for the corpus folder `fixtures/fuzz/<name>/`.
@@ -67,6 +70,7 @@ impl Target {
             Target::Model => "model",
             Target::Config => "config",
             Target::Relief => "relief",
+            Target::Wkt => "wkt",
         }
     }
 
@@ -88,6 +92,7 @@ impl Target {
             Target::Model => model(data),
             Target::Config => config(data),
             Target::Relief => relief(data),
+            Target::Wkt => wkt(data),
         }
     }
 }
@@ -127,6 +132,28 @@ fn geotiff(data: &[u8]) -> landopp::Result<()> {
     let last = Window::new(t.height() - 1, t.width() - 1, 1, 1);
     t.read_window(t.band_count() - 1, last)?;
     drop(r);
+    Ok(())
+}
+
+/// Read, write back and read again: the same polygons.
+fn wkt(data: &[u8]) -> landopp::Result<()> {
+    let text = String::from_utf8_lossy(data);
+    let mp = landopp::vector::wkt::parse_polygonal(&text)?;
+    let mut back = String::new();
+    landopp::vector::wkt::write_multipolygon(&mp, None, &mut back);
+    assert_eq!(landopp::vector::wkt::parse_polygonal(&back).ok().as_ref(), Some(&mp), "WKT round trip");
+    let _ = Parcels::from_layer(
+        landopp::VectorLayer {
+            name: "wkt".into(),
+            crs: Some(Crs::wgs84()),
+            fids: vec![0],
+            geometries: vec![Some(landopp::geo_types::Geometry::MultiPolygon(mp))],
+            columns: vec![],
+            geometry_type: "MULTIPOLYGON".into(),
+        },
+        None,
+    )
+    .map(|p| p.geodesic_area_perimeter());
     Ok(())
 }
 

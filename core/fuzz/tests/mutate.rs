@@ -319,7 +319,7 @@ fn mutated_seeds_never_panic_or_blow_up() {
             failures.push(format!("{}: no seeds in {}", t.name(), corpus_dir(t).display()));
             continue;
         }
-        let text = matches!(t, Target::GeoJson | Target::Crs | Target::Model | Target::Config);
+        let text = matches!(t, Target::GeoJson | Target::Crs | Target::Model | Target::Config | Target::Wkt);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ t.name().len() as u64);
         let start = Instant::now();
         let mut n = 0usize;
