@@ -426,6 +426,16 @@ export interface SearchIndexOptions {
   duplicateIds?: string
 }
 
+/**
+ * SSURGO soils under the parcels (a vector file path or a GeoJSON FeatureCollection) from USDA
+ * Soil Data Access (`{url, parcels_per_request, muaggatt, timeout_s}`, all optional) off the JS
+ * thread: resolves to `{mapunits, component, mapunit, muaggatt, requests}` — the map-unit
+ * polygons as a GeoJSON FeatureCollection (WGS 84, `mukey`, `mupolygonkey`) and each table as
+ * `{columns, rows}` (values as SDA sends them: text or null). Failures reject with
+ * `code: 'REMOTE'`.
+ */
+export declare function soilDataAccess(parcels: string | import('geojson').FeatureCollection, query?: import('./types').SdaQuery): Promise<{ mapunits: import('geojson').FeatureCollection, component: import('./types').SdaTable, mapunit: import('./types').SdaTable, muaggatt: import('./types').SdaTable, requests: number }>
+
 export interface SpatialFoldOptions {
   /** k-means blocks (default 25). */
   blocks?: number

@@ -859,6 +859,7 @@ module.exports.panicForTests = nativeBinding.panicForTests
 module.exports.readLayer = nativeBinding.readLayer
 module.exports.readRaster = nativeBinding.readRaster
 module.exports.score = nativeBinding.score
+module.exports.soilDataAccess = nativeBinding.soilDataAccess
 module.exports.spatialFolds = nativeBinding.spatialFolds
 module.exports.spatialHoldout = nativeBinding.spatialHoldout
 module.exports.spectralIndices = nativeBinding.spectralIndices

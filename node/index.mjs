@@ -38,6 +38,7 @@ export const {
   bestScenes,
   arcgisFeatures,
   ogcFeatures,
+  soilDataAccess,
   validate,
 } = binding
 export default binding

@@ -289,6 +289,31 @@ export type FeatureStep =
        * SDA map-unit table (CSV).
        */
       mapunit_table?: string | null;
+      /**
+       * SDA map-unit aggregates (`muaggatt` CSV: mukey and any columns), with the two tables
+       * above: `soil_<column>` per parcel.
+       */
+      muaggatt_table?: string | null;
+    }
+  | {
+      type: "soil_data_access";
+      /**
+       * The SDA REST endpoint (default: the public service).
+       */
+      url?: string | null;
+      /**
+       * `muaggatt` columns (default: slopegradwta, brockdepmin, wtdepannmin, aws0150wta,
+       * hydclprs, flodfreqdcd).
+       */
+      muaggatt?: string[] | null;
+      /**
+       * Parcels per spatial request (default 200).
+       */
+      parcels_per_request?: number | null;
+      /**
+       * Seconds a request may take (default 120).
+       */
+      timeout_s?: number | null;
     }
   | {
       type: "spectral";
@@ -1272,6 +1297,33 @@ export interface OgcQuery {
   timeout_s?: number;
 }
 /**
+ * A Soil Data Access request for parcels.
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "SdaQuery".
+ */
+export interface SdaQuery {
+  /**
+   * The SDA REST endpoint (default: the public service,
+   * `https://sdmdataaccess.sc.egov.usda.gov/tabular/post.rest`).
+   */
+  url?: string;
+  /**
+   * Parcels per spatial request (default 200; a chunk SDA refuses is split).
+   */
+  parcels_per_request?: number;
+  /**
+   * `muaggatt` columns to fetch (default: slopegradwta, brockdepmin, wtdepannmin, aws0150wta,
+   * hydclprs, flodfreqdcd). Numeric ones become area-weighted means per parcel, the others
+   * the class with the largest area share.
+   */
+  muaggatt?: string[];
+  /**
+   * Seconds a request may take (default 120).
+   */
+  timeout_s?: number;
+}
+/**
  * Every violation of a schema.
  *
  * This interface was referenced by `Landopp`'s JSON-Schema
@@ -1916,4 +1968,20 @@ export interface SceneChoice {
    * earlier item); `None` when no item sees any of it clear.
    */
   best: (number | null)[];
+}
+/**
+ * One SDA answer: column names and rows of text (SDA sends every value as text or null).
+ *
+ * This interface was referenced by `Landopp`'s JSON-Schema
+ * via the `definition` "SdaTable".
+ */
+export interface SdaTable {
+  /**
+   * Column names.
+   */
+  columns: string[];
+  /**
+   * Rows, each as long as `columns`.
+   */
+  rows: (string | null)[][];
 }

@@ -153,3 +153,58 @@ test('validate reports every violation of a table schema by row', async () => {
   assert.deepEqual(r.violations.map((v) => [v.row, v.column, v.rule]), [[4, 'AREA', 'min'], [6, 'index', 'duplicate']])
   await assert.rejects(landopp.validate(path, { colums: [] }), (e) => e.code === 'INVALID_INPUT')
 })
+
+test('soilDataAccess fetches the map units under the parcels and their tables', async () => {
+  const queries = []
+  let status = 200
+  const sda = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => { body += c })
+    req.on('end', () => {
+      const sql = JSON.parse(body).query
+      queries.push(sql)
+      let table
+      if (sql.includes('FROM mupolygon')) {
+        table = [['mukey', 'mupolygonkey', 'wkt'],
+          ['101', '9001', 'POLYGON ((-11.6 24.4, -11.3 24.4, -11.3 24.7, -11.6 24.7, -11.6 24.4))']]
+      } else if (sql.includes('FROM component')) {
+        table = [['mukey', 'cokey', 'comppct_r', 'majcompflag', 'drainagecl', 'hydgrp'], ['101', '1', '70', 'Yes', 'Well drained', 'B']]
+      } else if (sql.includes('FROM mapunit')) {
+        table = [['mukey', 'farmlndcl'], ['101', null]]
+      } else {
+        table = [['mukey', 'slopegradwta'], ['101', '4.5']]
+      }
+      const out = status === 200 ? JSON.stringify({ Table: table }) : 'secret'
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) })
+      res.end(out)
+    })
+  })
+  await new Promise((r) => sda.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${sda.address().port}/tabular/post.rest`
+  const parcels = {
+    type: 'FeatureCollection',
+    features: [{ type: 'Feature', properties: { pid: 'a' },
+      geometry: { type: 'Polygon', coordinates: [[[-11.5, 24.5], [-11.45, 24.5], [-11.45, 24.55], [-11.5, 24.55], [-11.5, 24.5]]] } }],
+  }
+  try {
+    const got = await landopp.soilDataAccess(parcels, { url, muaggatt: ['slopegradwta'] })
+    assert.equal(got.requests, 4)
+    assert.equal(got.mapunits.features.length, 1)
+    assert.equal(got.mapunits.features[0].properties.mukey, '101')
+    assert.deepEqual(got.component.rows[0], ['101', '1', '70', 'Yes', 'Well drained', 'B'])
+    assert.deepEqual(got.mapunit.rows, [['101', null]])
+    assert.deepEqual(got.muaggatt.columns, ['mukey', 'slopegradwta'])
+    // the parcel goes out as WKT in WGS 84
+    assert.match(queries[0], /MULTIPOLYGON \(\(\(-11\.5000000 24\.5000000, /)
+    status = 503
+    await assert.rejects(landopp.soilDataAccess(parcels, { url, timeout_s: 5 }), (e) => {
+      assert.equal(e.code, 'REMOTE')
+      assert.match(e.message, /503/)
+      assert.doesNotMatch(e.message, /secret/)
+      return true
+    })
+    await assert.rejects(landopp.soilDataAccess(parcels, { url, muaggatt: ['x;'] }), { code: 'INVALID_INPUT' })
+  } finally {
+    sda.close()
+  }
+})

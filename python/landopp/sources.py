@@ -1,5 +1,6 @@
 """Live data sources: STAC imagery search and the best scene per parcel; county parcels from
-ArcGIS REST feature layers and OGC API – Features collections.
+ArcGIS REST feature layers and OGC API – Features collections; SSURGO soils from USDA Soil Data
+Access.
 
 >>> from landopp import sources
 >>> found = sources.stac_search("https://earth-search.aws.element84.com/v1",
@@ -16,7 +17,7 @@ Everything runs in Rust off the GIL; Ctrl-C stops a search between pages.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from . import _landopp
 from ._convert import _geometries, _has_geopandas, _to_frame
@@ -155,4 +156,69 @@ def ogc_features(url: str, *, collection: str | None = None, bbox: Sequence[floa
     return _to_frame(_landopp.ogc_features(query), gdf)
 
 
-__all__ = ["arcgis_features", "best_scenes", "imagery_frame", "ogc_features", "stac_search"]
+#: The public Soil Data Access endpoint.
+SDA_URL = "https://sdmdataaccess.sc.egov.usda.gov/tabular/post.rest"
+
+
+class SoilData(NamedTuple):
+    """What :func:`soil_data_access` returns."""
+
+    #: Map-unit polygons under the parcels (WGS 84): ``mukey``, ``mupolygonkey``.
+    mapunits: Any
+    #: ``component`` rows: mukey, cokey, comppct_r, majcompflag, drainagecl, hydgrp.
+    component: Any
+    #: ``mapunit`` rows: mukey, farmlndcl.
+    mapunit: Any
+    #: ``muaggatt`` rows: mukey and the asked columns.
+    muaggatt: Any
+    #: Requests sent.
+    requests: int
+
+
+def _table(t: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    df = pd.DataFrame(t["rows"], columns=t["columns"], dtype=object)
+    for c in df.columns:
+        if c in ("mukey", "cokey"):
+            continue  # keys stay text, as SSURGO's files keep them
+        try:
+            df[c] = pd.to_numeric(df[c])
+        except (ValueError, TypeError):
+            pass
+    return df
+
+
+def soil_data_access(parcels: Any, *, crs: Any = None, url: str = SDA_URL, muaggatt: Sequence[str] | None = None,
+                     parcels_per_request: int = 200, timeout: float = 120.0,
+                     geodataframe: bool | None = None) -> SoilData:
+    """SSURGO soils under the parcels from USDA Soil Data Access (SDA): the map-unit polygons
+    whose shape intersects a parcel, and their ``component``, ``mapunit`` and ``muaggatt`` rows.
+
+    ``parcels``: a GeoDataFrame/GeoSeries (any CRS), or a list of shapely geometries with
+    ``crs`` (default WGS 84). The parcels are sent as WKT in WGS 84, ``parcels_per_request`` at a
+    time; a request SDA refuses for its size is split in two and asked again. ``muaggatt``: the
+    map-unit aggregate columns (default ``slopegradwta``, ``brockdepmin``, ``wtdepannmin``,
+    ``aws0150wta``, ``hydclprs``, ``flodfreqdcd``; ``[]`` for none).
+
+    Returns :class:`SoilData`: ``mapunits`` (a GeoDataFrame, or :func:`landopp.read_layer`'s dict
+    without geopandas) and the tables as DataFrames (numeric columns as numbers, keys as text).
+    The same soils as features: a feature spec step ``{"type": "soil_data_access"}``, or the
+    ``soils`` step on these tables saved as CSV. A failure raises :class:`landopp.RemoteError`
+    and returns nothing."""
+    if hasattr(parcels, "geometry") or hasattr(parcels, "crs"):
+        crs = crs if crs is not None else parcels.crs
+        geoms = parcels.geometry if hasattr(parcels, "geometry") else parcels
+    else:
+        geoms = list(parcels)
+    query: dict[str, Any] = {"url": url, "parcels_per_request": parcels_per_request, "timeout_s": timeout}
+    if muaggatt is not None:
+        query["muaggatt"] = list(muaggatt)
+    layer, comp, mu, agg, n = _landopp.soil_data_access(_geometries(geoms), None if crs is None else _crs_str(crs),
+                                                        query)
+    gdf = _has_geopandas() if geodataframe is None else geodataframe
+    return SoilData(_to_frame(layer, gdf), _table(comp), _table(mu), _table(agg), n)
+
+
+__all__ = ["SDA_URL", "SoilData", "arcgis_features", "best_scenes", "imagery_frame", "ogc_features",
+           "soil_data_access", "stac_search"]

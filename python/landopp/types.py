@@ -55,6 +55,8 @@ __all__ = [
     "RetrainPolicy",
     "SceneChoice",
     "SceneChoiceOptions",
+    "SdaQuery",
+    "SdaTable",
     "SearchMethod",
     "Sensitivity",
     "SensitivityOptions",
@@ -325,8 +327,21 @@ FeatureStepSoils = TypedDict("FeatureStepSoils", {
     "mukey_field": NotRequired["str"],
     "component_table": NotRequired["str | None"],
     "mapunit_table": NotRequired["str | None"],
+    "muaggatt_table": NotRequired["str | None"],
 })
 """SSURGO map-unit shares and, with SDA tables, drainage / hydrologic group / farmland class."""
+
+
+FeatureStepSoilDataAccess = TypedDict("FeatureStepSoilDataAccess", {
+    "type": "Literal[\"soil_data_access\"]",
+    "url": NotRequired["str | None"],
+    "muaggatt": NotRequired["list[str] | None"],
+    "parcels_per_request": NotRequired["int | None"],
+    "timeout_s": NotRequired["float | None"],
+})
+"""SSURGO soils fetched for the parcels from USDA Soil Data Access (needs the `remote`
+feature): the `soils` step's map-unit shares and classes from the SDA tables, plus the
+`muaggatt` columns (`soil_<column>`)."""
 
 
 FeatureStepSpectral = TypedDict("FeatureStepSpectral", {
@@ -609,6 +624,15 @@ OgcQuery = TypedDict("OgcQuery", {
 """An OGC API – Features collection query."""
 
 
+SdaQuery = TypedDict("SdaQuery", {
+    "url": NotRequired["str"],
+    "parcels_per_request": NotRequired["int"],
+    "muaggatt": NotRequired["list[str]"],
+    "timeout_s": NotRequired["float"],
+})
+"""A Soil Data Access request for parcels."""
+
+
 ValidationReport = TypedDict("ValidationReport", {
     "rows": "int",
     "violations": "list[Violation]",
@@ -851,6 +875,13 @@ SceneChoice = TypedDict("SceneChoice", {
 """The best scene of every parcel."""
 
 
+SdaTable = TypedDict("SdaTable", {
+    "columns": "list[str]",
+    "rows": "list[list[str | None]]",
+})
+"""One SDA answer: column names and rows of text (SDA sends every value as text or null)."""
+
+
 ColumnType: TypeAlias = Literal["integer"] | Literal["number"] | Literal["text"] | Literal["boolean"] | Literal["date"] | Literal["datetime"]
 """A column's expected type."""
 
@@ -883,7 +914,7 @@ DuplicateIds: TypeAlias = Literal["refuse"] | Literal["suffix"]
 split into several polygons that kept one id)."""
 
 
-FeatureStep: TypeAlias = FeatureStepShape | FeatureStepValue | FeatureStepZonal | FeatureStepTerrain | FeatureStepOverlay | FeatureStepProximity | FeatureStepSoils | FeatureStepSpectral | FeatureStepModel
+FeatureStep: TypeAlias = FeatureStepShape | FeatureStepValue | FeatureStepZonal | FeatureStepTerrain | FeatureStepOverlay | FeatureStepProximity | FeatureStepSoils | FeatureStepSoilDataAccess | FeatureStepSpectral | FeatureStepModel
 """One feature group of a spec."""
 
 

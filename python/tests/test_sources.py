@@ -259,3 +259,88 @@ def test_validate_reports_every_violation_of_a_table_schema_by_row():
     assert list(table["rule"]) == ["crs", "missing_column"] and list(wrong["rule"])[2:] == ["geometry_invalid"]
     with pytest.raises(landopp.InvalidInputError, match="min"):
         landopp.validate(path, {"columns": [{"name": "AREA", "min": 5, "max": 1}]})
+
+
+class _Sda(http.server.BaseHTTPRequestHandler):
+    """Soil Data Access on loopback: SQL in, ``JSON+COLUMNNAME`` tables out. ``units`` is a
+    GeoDataFrame of map units (WGS 84, ``MUKEY``) selected with shapely by the request's WKT."""
+
+    protocol_version = "HTTP/1.1"
+    units = None
+    fail: int | None = None
+    queries: list = []
+
+    def do_POST(self):  # noqa: N802
+        import shapely
+        import shapely.wkt
+
+        req = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        sql = req["query"]
+        _Sda.queries.append(sql)
+        if _Sda.fail:
+            body, status = b"secret", _Sda.fail
+        else:
+            status = 200
+            if "FROM mupolygon" in sql:
+                wkt = sql.split("STGeomFromText('")[1].split("'")[0]
+                aoi = shapely.make_valid(shapely.wkt.loads(wkt))
+                hit = _Sda.units[_Sda.units.intersects(aoi)]
+                rows = [["mukey", "mupolygonkey", "wkt"]] + [
+                    [str(m), str(1000 + int(i)), g.wkt] for i, m, g in zip(hit.index, hit["MUKEY"], hit.geometry)]
+            else:
+                keys = [k.strip("'") for k in sql.split("IN (")[1].split(")")[0].split(",")]
+                if "FROM component" in sql:
+                    rows = [["mukey", "cokey", "comppct_r", "majcompflag", "drainagecl", "hydgrp"]] + [
+                        [k, k + "1", "85", "Yes", "Well drained", "B"] for k in keys] + [
+                        [k, k + "2", None, "No", None, None] for k in keys]
+                elif "FROM mapunit" in sql:
+                    rows = [["mukey", "farmlndcl"]] + [[k, "Not prime farmland"] for k in keys]
+                else:
+                    rows = [["mukey", "slopegradwta"]] + [[k, str(int(k) % 17)] for k in keys]
+            body = json.dumps({"Table": rows}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_soil_data_access_finds_the_map_units_shapely_finds(shared):
+    gpd = pytest.importorskip("geopandas")
+    bangor = shared / "bangor_me"
+    _Sda.units = gpd.read_file(bangor / "soils_ssurgo_mapunits.gpkg")
+    parcels = gpd.read_file(bangor / "parcels.gpkg", rows=250)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sda)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/tabular/post.rest"
+    try:
+        _Sda.queries = []
+        got = sources.soil_data_access(parcels, url=url, muaggatt=["slopegradwta"], parcels_per_request=100)
+        # 3 spatial chunks, then one query per table
+        assert sum("FROM mupolygon" in q for q in _Sda.queries) == 3 and got.requests == 6
+        # the reference: the map units any parcel intersects, by geopandas / shapely
+        ref = gpd.sjoin(_Sda.units, parcels.to_crs(4326)[["geometry"]], predicate="intersects")
+        ref_keys = sorted({str(1000 + i) for i in ref.index})
+        assert sorted(got.mapunits["mupolygonkey"]) == ref_keys
+        assert got.mapunits.crs.to_epsg() == 4326 and len(got.mapunits) > 20
+        # each polygon comes back as it was served (WKT text of the real layer)
+        first = got.mapunits.iloc[0]
+        assert first.geometry.equals(_Sda.units.geometry.iloc[int(first["mupolygonkey"]) - 1000])
+        mukeys = set(got.mapunits["mukey"])
+        assert set(got.component["mukey"]) == mukeys and len(got.component) == 2 * len(mukeys)
+        assert str(got.component["comppct_r"].dtype) == "float64" and got.component["mukey"].dtype == object
+        assert got.component["comppct_r"].isna().sum() == len(mukeys)
+        assert list(got.muaggatt.columns) == ["mukey", "slopegradwta"]
+        assert str(got.muaggatt["slopegradwta"].dtype) == "int64"
+        _Sda.fail = 503
+        with pytest.raises(landopp.RemoteError, match="503") as e:
+            sources.soil_data_access(parcels.head(3), url=url + "?key=hush", timeout=5)
+        assert "secret" not in str(e.value) and "hush" not in str(e.value)
+        with pytest.raises(landopp.InvalidInputError, match="muaggatt"):
+            sources.soil_data_access(parcels.head(3), url=url, muaggatt=["x; DROP TABLE mapunit"])
+    finally:
+        _Sda.fail = None
+        srv.shutdown()

@@ -1,4 +1,5 @@
-//! Live data sources: STAC item search and the best scene per parcel.
+//! Live data sources: STAC item search and the best scene per parcel; county parcel services;
+//! SSURGO soils from Soil Data Access.
 
 use crate::convert::{config_source, parcels_from_js, to_value, Json};
 use crate::ml::Job;
@@ -83,5 +84,32 @@ pub fn validate(
             v => landopp::vector::geojson::parse_value(&v, "geojson", std::path::Path::new("<geojson>"))?,
         };
         Ok(Json(to_value(&landopp::vector::validate::validate(&layer, &schema)?)?))
+    })
+}
+
+/// SSURGO soils under the parcels (a vector file path or a GeoJSON FeatureCollection) from USDA
+/// Soil Data Access (`{url, parcels_per_request, muaggatt, timeout_s}`, all optional) off the JS
+/// thread: resolves to `{mapunits, component, mapunit, muaggatt, requests}` — the map-unit
+/// polygons as a GeoJSON FeatureCollection (WGS 84, `mukey`, `mupolygonkey`) and each table as
+/// `{columns, rows}` (values as SDA sends them: text or null). Failures reject with
+/// `code: 'REMOTE'`.
+#[napi(
+    ts_return_type = "Promise<{ mapunits: import('geojson').FeatureCollection, component: import('./types').SdaTable, mapunit: import('./types').SdaTable, muaggatt: import('./types').SdaTable, requests: number }>"
+)]
+pub fn soil_data_access(
+    #[napi(ts_arg_type = "string | import('geojson').FeatureCollection")] parcels: serde_json::Value,
+    #[napi(ts_arg_type = "import('./types').SdaQuery")] query: Option<serde_json::Value>,
+) -> AsyncTask<Job<Json>> {
+    Job::new(move || {
+        let q = landopp::sources::sda::SdaQuery::from_value(query.unwrap_or(serde_json::Value::Null))?;
+        let p = parcels_from_js(parcels, None, None, None)?;
+        let d = landopp::sources::sda::soil_data_access(&p.geometries, p.crs.as_ref(), &q)?;
+        Ok(Json(serde_json::json!({
+            "mapunits": landopp::vector::geojson::to_json(&d.mapunits),
+            "component": to_value(&d.component)?,
+            "mapunit": to_value(&d.mapunit)?,
+            "muaggatt": to_value(&d.muaggatt)?,
+            "requests": d.requests,
+        })))
     })
 }

@@ -12,6 +12,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(best_scenes, m)?)?;
     m.add_function(wrap_pyfunction!(arcgis_features, m)?)?;
     m.add_function(wrap_pyfunction!(ogc_features, m)?)?;
+    m.add_function(wrap_pyfunction!(soil_data_access, m)?)?;
     Ok(())
 }
 
@@ -68,4 +69,30 @@ pub(crate) fn ogc_features<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> P
     let q: landopp::sources::features::OgcQuery = config(query)?;
     let layer = run(py, move || landopp::sources::features::ogc_features(&q))?;
     crate::io::layer_to_py(py, layer, None, None)
+}
+
+/// SSURGO soils for WKB parcels (in `crs`; `None` is WGS 84) from Soil Data Access (a dict of
+/// `SdaQuery` fields): `(mapunits, component, mapunit, muaggatt, requests)`, the map units as the
+/// dict `read_layer` returns and each table as `{columns, rows}`.
+#[pyfunction]
+#[pyo3(signature = (wkb, crs, query=None))]
+pub(crate) fn soil_data_access<'py>(
+    py: Python<'py>,
+    wkb: crate::io::GeomItems<'py>,
+    crs: Option<String>,
+    query: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    let q: landopp::sources::sda::SdaQuery = match query {
+        Some(q) => config(q)?,
+        None => landopp::sources::sda::SdaQuery::default(),
+    };
+    let wkb = wkb.refs();
+    let d = run(py, move || {
+        let crs = crs.map(|c| Crs::from_user_input(&c)).transpose()?;
+        let polys = landopp::vector::to_multipolygons(crate::io::parse_geometries(&wkb)?)?;
+        landopp::sources::sda::soil_data_access(&polys, crs.as_ref(), &q)
+    })?;
+    let layer = crate::io::layer_to_py(py, d.mapunits, None, None)?;
+    (layer, to_object(py, &d.component)?, to_object(py, &d.mapunit)?, to_object(py, &d.muaggatt)?, d.requests)
+        .into_pyobject(py)
 }
