@@ -31,7 +31,7 @@ use crate::spectral::{ImagerySettings, SceneMeta};
 use crate::terrain::{TerrainOptions, TerrainProduct};
 use crate::vector::{read_layer, Parcels, ReadOptions};
 use crate::zonal::{zonal_stats, Stat, ZonalOptions};
-use crate::{Crs, Raster};
+use crate::{Crs, Raster, Window};
 use geo_types::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -650,12 +650,53 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                         settings.sensor = m.sensor();
                     }
                 }
-                let mut rasters = BTreeMap::new();
-                for (k, p) in bands {
-                    rasters.insert(k.clone(), Raster::read(p)?);
+                // every band on one grid (checked on the files' own sizes), then only the cells
+                // under the parcels: a scene URL sends the tiles the parcels touch, nothing more
+                let tiffs: Vec<(&String, GeoTiff)> =
+                    bands.iter().map(|(k, p)| Ok((k, GeoTiff::open(p)?))).collect::<Result<_>>()?;
+                if let Some(((k0, t0), (k, t))) = tiffs.first().and_then(|f| {
+                    tiffs
+                        .iter()
+                        .find(|(_, t)| {
+                            (t.width(), t.height(), t.transform()) != (f.1.width(), f.1.height(), f.1.transform())
+                        })
+                        .map(|o| (f, o))
+                }) {
+                    return Err(Error::InvalidInput(format!(
+                        "band {k} is on another grid ({}x{}) than band {k0} ({}x{}); resample the bands to one grid first",
+                        t.width(),
+                        t.height(),
+                        t0.width(),
+                        t0.height()
+                    )));
                 }
-                let scl_r = scl.as_ref().map(Raster::read).transpose()?;
-                let qa_r = qa_pixel.as_ref().map(Raster::read).transpose()?;
+                let masks: Vec<Option<GeoTiff>> =
+                    [scl, qa_pixel].iter().map(|m| m.as_ref().map(GeoTiff::open).transpose()).collect::<Result<_>>()?;
+                let mut rasters = BTreeMap::new();
+                let mut mask_rasters = Vec::new();
+                if let Some((_, first)) = tiffs.first() {
+                    let boxes = parcel_boxes(first, &mut projected)?;
+                    // a coarser mask cell must start where the bands' window starts: the
+                    // window's origin goes down to a multiple of every mask's factor
+                    let factors: Vec<Option<usize>> =
+                        masks.iter().map(|m| m.as_ref().and_then(|m| mask_factor(first, m))).collect();
+                    let step = factors.iter().flatten().fold(1usize, |a, &k| (a / gcd(a, k)).saturating_mul(k));
+                    for (k, t) in &tiffs {
+                        rasters.insert((*k).clone(), read_boxes(t, &boxes, 1, step)?);
+                    }
+                    for (m, f) in masks.iter().zip(&factors) {
+                        mask_rasters.push(match (m, f) {
+                            (Some(m), Some(f)) => Some(read_boxes(m, &boxes, *f, step / f)?),
+                            // another grid: read whole, and the index step says what is wrong
+                            (Some(m), None) => Some(m.read()?),
+                            (None, _) => None,
+                        });
+                    }
+                }
+                let (scl_r, qa_r) = match mask_rasters.as_mut_slice() {
+                    [a, b] => (a.take(), b.take()),
+                    _ => (None, None),
+                };
                 let names: Vec<&str> = indices.iter().map(String::as_str).collect();
                 let out = crate::spectral::index_rasters(
                     &rasters,
@@ -692,6 +733,69 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
     }
     progress(Progress { done: total, total, message: "done" });
     Ok(t)
+}
+
+/// The parcels' bounding boxes in cell coordinates of `t` (any geotransform: the corners'
+/// extremes), one cell of margin, those off the raster left out.
+fn parcel_boxes(t: &GeoTiff, projected: &mut Projected<'_>) -> Result<Vec<[f64; 4]>> {
+    use geo::BoundingRect;
+    let (polys, _) = projected.in_crs(t.crs())?;
+    let g = t.transform();
+    let (w, h) = (t.width() as f64, t.height() as f64);
+    Ok(polys
+        .iter()
+        .filter_map(|p| p.bounding_rect())
+        .map(|r| {
+            let corners =
+                [(r.min().x, r.min().y), (r.min().x, r.max().y), (r.max().x, r.min().y), (r.max().x, r.max().y)];
+            let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+            for (x, y) in corners {
+                let (c, r) = g.invert(x, y);
+                b = [b[0].min(c), b[1].min(r), b[2].max(c), b[3].max(r)];
+            }
+            [b[0] - 1.0, b[1] - 1.0, b[2] + 1.0, b[3] + 1.0]
+        })
+        .filter(|b| b.iter().all(|v| v.is_finite()) && b[2] > 0.0 && b[3] > 0.0 && b[0] < w && b[1] < h)
+        .collect())
+}
+
+/// Band 1 of `t` over `boxes` (in cells of a grid `k` times finer than `t`'s, same origin):
+/// the window over them, its origin down to a multiple of `align` cells of `t`, with only the
+/// chunks that meet a box fetched and decoded; the rest is nodata. Zonal statistics over it
+/// equal those over the whole raster. No box: one cell, so the grid and type are known.
+fn read_boxes(t: &GeoTiff, boxes: &[[f64; 4]], k: usize, align: usize) -> Result<Raster> {
+    if boxes.is_empty() {
+        return t.read_window_raster_where(0, Window::new(0, 0, 1, 1), &|_| true);
+    }
+    let kf = k as f64;
+    let ext = boxes.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, b| {
+        [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
+    });
+    let (w, h) = (t.width(), t.height());
+    let low = |v: f64, size: usize| {
+        let c = (v / kf).floor().clamp(0.0, (size - 1) as f64) as usize;
+        c - c % align.max(1)
+    };
+    let (c0, r0) = (low(ext[0], w), low(ext[1], h));
+    let (c1, r1) = (((ext[2] / kf).ceil().max(0.0) as usize).min(w), ((ext[3] / kf).ceil().max(0.0) as usize).min(h));
+    let win = Window::new(r0, c0, r1.saturating_sub(r0).max(1), c1.saturating_sub(c0).max(1));
+    let keep = |cw: Window| {
+        let (a0, b0) = ((cw.col * k) as f64, (cw.row * k) as f64);
+        let (a1, b1) = (((cw.col + cw.cols) * k) as f64, ((cw.row + cw.rows) * k) as f64);
+        boxes.iter().any(|b| b[0] < a1 && b[2] > a0 && b[1] < b1 && b[3] > b0)
+    };
+    t.read_window_raster_where(0, win, &keep)
+}
+
+/// How many cells of `band` a cell of `mask` spans, when the mask's grid is an integer multiple
+/// of the band's with the same origin (the grids the spectral step accepts); else `None`.
+fn mask_factor(band: &GeoTiff, mask: &GeoTiff) -> Option<usize> {
+    let (b, m) = (band.transform().0, mask.transform().0);
+    let f = m[1] / b[1];
+    let same_origin = (m[0] - b[0]).abs() < 1e-6 * b[1].abs() && (m[3] - b[3]).abs() < 1e-6 * b[5].abs();
+    let k = f.round();
+    let integer = (f - k).abs() < 1e-9 && (m[5] / b[5] - k).abs() < 1e-9;
+    (same_origin && integer && (1.0..=65_536.0).contains(&k)).then_some(k as usize)
 }
 
 #[cfg(feature = "remote")]
@@ -746,4 +850,12 @@ fn soils_from_sda(frame: &WorkFrame, q: &SdaQuery, t: &mut FeatureTable) -> Resu
 #[cfg(not(feature = "remote"))]
 fn soils_from_sda(_frame: &WorkFrame, _q: &SdaQuery, _t: &mut FeatureTable) -> Result<()> {
     Err(Error::Unsupported("the soil_data_access step needs landopp built with the `remote` feature".into()))
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }

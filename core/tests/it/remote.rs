@@ -291,3 +291,84 @@ fn missing_changing_and_lying_files_get_typed_errors_without_the_query_string() 
     drop(l);
     assert_eq!(Raster::read(dead).unwrap_err().code(), "REMOTE");
 }
+
+/// The spectral feature step straight from a scene over HTTP: only the tiles under the parcels
+/// travel, and the features equal the same step on the files and the whole-raster computation.
+/// The real Sentinel-2 L2A bands B04 / B08 and SCL of tile 29RKH (`../shared/data`), rewritten
+/// with 256² tiles (5 × 5 tiles a band), and 24 parcels in two clusters.
+#[test]
+fn spectral_features_from_a_scene_url_fetch_only_the_parcels_tiles() {
+    use landopp::pipeline::{run_steps, FeatureSpec};
+    use landopp::spectral::{index_rasters, ImagerySettings};
+    use landopp::zonal::zonal_stats;
+    let Some(shared) = crate::common::shared() else { return };
+    let scene = shared.join("sentinel2_l2a_29RKH_2020-02-19");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = HashMap::new();
+    let mut whole = std::collections::BTreeMap::new();
+    let mut file_bytes = 0;
+    for (key, name) in [("R", "B04"), ("N", "B08"), ("scl", "SCL")] {
+        let r = Raster::read(scene.join(format!("{name}.tif"))).expect("band");
+        let p = dir.path().join(format!("{name}.tif"));
+        write_geotiff(&p, &r, &GeoTiffWriteOptions::default()).expect("write");
+        file_bytes += std::fs::metadata(&p).expect("meta").len();
+        files.insert(format!("/{name}.tif"), p);
+        whole.insert(key.to_string(), r);
+    }
+    // 300 m squares: 16 near the tile's north-west corner, 8 in its middle (UTM 29N)
+    let mut feats = Vec::new();
+    for (i, (x0, y0)) in (0..16)
+        .map(|i| (202_000.0 + (i % 4) as f64 * 700.0, 2_797_000.0 - (i / 4) as f64 * 700.0))
+        .chain((0..8).map(|i| (254_000.0 + (i % 4) as f64 * 900.0, 2_745_000.0 - (i / 4) as f64 * 900.0)))
+        .enumerate()
+    {
+        let ring = [[x0, y0], [x0 + 300.0, y0], [x0 + 300.0, y0 + 300.0], [x0 + 17.0, y0 + 300.0], [x0, y0]];
+        feats.push(serde_json::json!({"type": "Feature", "properties": {"pid": format!("p{i}")},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}));
+    }
+    let parcels_path = dir.path().join("parcels.geojson");
+    std::fs::write(
+        &parcels_path,
+        serde_json::json!({"type": "FeatureCollection", "features": feats,
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32629"}}})
+        .to_string(),
+    )
+    .expect("write");
+    let parcels = landopp::Parcels::read(&parcels_path, None, Some("pid")).expect("parcels");
+    let srv = serve(files, Mode::Ranges);
+    let spec = |r: String, n: String, scl: String| {
+        let s = serde_json::json!({"version": 1, "parcels": {"path": parcels_path, "id_field": "pid"},
+            "features": [{"type": "spectral", "bands": {"R": r, "N": n}, "scl": scl, "indices": ["NDVI"],
+                          "stats": ["count", "mean", "min", "max"],
+                          "imagery": {"sensor": {"sensor": "sentinel2_l2a", "offset": 0}}}]});
+        FeatureSpec::parse(&s.to_string()).expect("spec")
+    };
+    let at = |n: &str| format!("{}/{n}.tif", srv.base);
+    let local = |n: &str| dir.path().join(format!("{n}.tif")).display().to_string();
+    let from_files = run_steps(&parcels, &spec(local("B04"), local("B08"), local("SCL")), &|_| {}).expect("files");
+    let before = srv.bytes.load(Ordering::SeqCst);
+    std::env::set_var("LANDOPP_HTTP_CACHE", "off");
+    let from_urls = run_steps(&parcels, &spec(at("B04"), at("B08"), at("SCL")), &|_| {}).expect("urls");
+    let fetched = (srv.bytes.load(Ordering::SeqCst) - before) as u64;
+    assert_eq!(from_files.columns(), from_urls.columns());
+    // the whole-raster computation: every band read whole, the index over the whole tile
+    let settings: ImagerySettings =
+        serde_json::from_value(serde_json::json!({"sensor": {"sensor": "sentinel2_l2a", "offset": 0}}))
+            .expect("settings");
+    let scl = whole.remove("scl").expect("scl");
+    let ndvi = index_rasters(&whole, &["NDVI"], &settings.options(Some((&scl).into()), None)).expect("ndvi");
+    let ndvi = Raster::new(vec![ndvi.band(0).expect("band").clone()], ndvi.transform, ndvi.crs.clone(), Some(f64::NAN))
+        .expect("raster");
+    let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Min, Stat::Max], ..Default::default() };
+    let reference = zonal_stats(&ndvi, &parcels.geometries, parcels.crs.as_ref(), &opts).expect("zonal");
+    for (name, values) in &reference.columns {
+        let col = from_urls.columns().iter().find(|c| c.name == format!("ndvi_{name}")).expect("column");
+        for (i, (a, b)) in col.values.iter().zip(values).enumerate() {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "ndvi_{name} of parcel {i}: {a} vs {b}");
+        }
+    }
+    let count = from_urls.columns().iter().find(|c| c.name == "ndvi_count").expect("count");
+    assert!(count.values.iter().all(|c| *c > 5.0), "every parcel has clear cells");
+    // the parcels sit on 2 of the 25 tiles of each band (and of the 9 of the SCL)
+    assert!(fetched * 5 < file_bytes, "{fetched} of {file_bytes} bytes fetched");
+}

@@ -332,6 +332,41 @@ impl GeoTiff {
         Ok(r)
     }
 
+    /// Read a window of one band (0-based) as a [`Raster`], fetching and decoding only the
+    /// chunks `keep` accepts (given each chunk's window in this file's cells); the cells of the
+    /// other chunks hold the nodata value (or 0). For a set of parcels scattered over a large
+    /// scene: only the tiles under them travel, and the result is a raster on the file's grid.
+    pub fn read_window_raster_where(
+        &self,
+        band: usize,
+        w: Window,
+        keep: &(dyn Fn(Window) -> bool + Sync),
+    ) -> Result<Raster> {
+        if band >= self.bands {
+            return Err(Error::not_found("band", (band + 1).to_string(), vec![format!("1..={}", self.bands)]));
+        }
+        self.check_window(w)?;
+        self.check_budget(w, 1)?;
+        let (ch, cw) = (self.chunk_h, self.chunk_w);
+        let (height, width) = (self.height, self.width);
+        let chunk = move |cr: usize, cc: usize| {
+            let (r0, c0) = (cr * ch, cc * cw);
+            Window::new(r0, c0, ch.min(height - r0), cw.min(width - c0))
+        };
+        let keep_chunk = |cr: usize, cc: usize| keep(chunk(cr, cc));
+        macro_rules! go {
+            ($t:ty, $v:ident) => {
+                self.read_typed_where::<$t>(w, &[band], Some(&keep_chunk))?.into_iter().map(BandData::$v).collect()
+            };
+        }
+        let data: Vec<BandData> = crate::raster::with_dtype!(self.dtype, go);
+        let (x0, y0) = self.transform.apply(w.col as f64, w.row as f64);
+        let g = self.transform.0;
+        let mut r = Raster::new(data, GeoTransform([x0, g[1], g[2], y0, g[4], g[5]]), self.crs.clone(), self.nodata)?;
+        r.band_names = vec![self.band_names.get(band).cloned().flatten()];
+        Ok(r)
+    }
+
     fn check_window(&self, w: Window) -> Result<()> {
         let inside = |start: usize, len: usize, size: usize| start.checked_add(len).is_some_and(|end| end <= size);
         if w.rows == 0 || w.cols == 0 || !inside(w.row, w.rows, self.height) || !inside(w.col, w.cols, self.width) {
@@ -380,7 +415,24 @@ impl GeoTiff {
     }
 
     fn read_typed<T: Sample>(&self, w: Window, bands: &[usize]) -> Result<Vec<Array2<T>>> {
-        let mut out: Vec<Array2<T>> = bands.iter().map(|_| Array2::from_elem((w.rows, w.cols), T::ZERO)).collect();
+        self.read_typed_where(w, bands, None)
+    }
+
+    /// [`read_typed`](Self::read_typed) over the chunks `keep(chunk row, chunk col)` accepts
+    /// (all without it); the others are nodata (or 0).
+    fn read_typed_where<T: Sample>(
+        &self,
+        w: Window,
+        bands: &[usize],
+        keep: Option<&(dyn Fn(usize, usize) -> bool + Sync)>,
+    ) -> Result<Vec<Array2<T>>> {
+        let fill = {
+            let mut b = Vec::with_capacity(8);
+            write_sample(&mut b, self.dtype, self.nodata.unwrap_or(0.0));
+            T::from_ne(&b)
+        };
+        let init = if keep.is_some() { fill } else { T::ZERO };
+        let mut out: Vec<Array2<T>> = bands.iter().map(|_| Array2::from_elem((w.rows, w.cols), init)).collect();
         let across = self.width.div_ceil(self.chunk_w);
         let down = self.height.div_ceil(self.chunk_h);
         let per_plane = across * down;
@@ -390,6 +442,9 @@ impl GeoTiff {
         let mut jobs = Vec::new();
         for cr in cr0..=cr1 {
             for cc in cc0..=cc1 {
+                if keep.is_some_and(|k| !k(cr, cc)) {
+                    continue;
+                }
                 if self.planar {
                     for (k, &b) in bands.iter().enumerate() {
                         jobs.push((b * per_plane + cr * across + cc, Some(k), cr, cc));
@@ -401,12 +456,7 @@ impl GeoTiff {
         }
         let spp = if self.planar { 1 } else { self.bands };
         let sz = self.dtype.size();
-        // Sparse chunks (GDAL SPARSE_OK: byte count 0) are nodata, or zero.
-        let fill = {
-            let mut b = Vec::with_capacity(8);
-            write_sample(&mut b, self.dtype, self.nodata.unwrap_or(0.0));
-            T::from_ne(&b)
-        };
+        // Sparse chunks (GDAL SPARSE_OK: byte count 0) are nodata, or zero: `fill`.
         // Decode in batches of about 32 MiB so memory stays bounded on huge windows.
         let chunk_bytes = self.chunk_w * self.chunk_h * spp * sz;
         let batch = (32usize << 20).div_ceil(chunk_bytes.max(1)).max(rayon::current_num_threads());
