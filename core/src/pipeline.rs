@@ -552,9 +552,20 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 add_zonal(&mut t, res, &prefix, &meta)?;
             }
             FeatureStep::Terrain { raster, product, stats, prefix, share_below, options } => {
-                let dem = Raster::read(raster)?;
+                // the DEM under the parcels, with the neighbours of every cell they touch (one
+                // more cell of margin): the same values as over the whole DEM, and a URL fetches
+                // only the tiles under the parcels
+                let file = GeoTiff::open(raster)?;
+                let band = options.band.checked_sub(1).ok_or_else(|| {
+                    Error::InvalidInput("terrain options: band is 1-based (1 = the first band)".into())
+                })?;
+                let boxes: Vec<[f64; 4]> = parcel_boxes(&file, &mut projected)?
+                    .into_iter()
+                    .map(|b| [b[0] - 1.0, b[1] - 1.0, b[2] + 1.0, b[3] + 1.0])
+                    .collect();
+                let dem = read_boxes(&file, band, &boxes, 1, 1)?;
                 let prod = TerrainProduct::parse(product)?;
-                let tr = crate::terrain::terrain(&dem, prod, options)?;
+                let tr = crate::terrain::terrain(&dem, prod, &TerrainOptions { band: 1, ..options.clone() })?;
                 let prefix = prefix.clone().unwrap_or_else(|| product.clone());
                 let unit = match prod {
                     TerrainProduct::SlopeDegrees | TerrainProduct::Aspect => "deg",
@@ -682,11 +693,11 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                         masks.iter().map(|m| m.as_ref().and_then(|m| mask_factor(first, m))).collect();
                     let step = factors.iter().flatten().fold(1usize, |a, &k| (a / gcd(a, k)).saturating_mul(k));
                     for (k, t) in &tiffs {
-                        rasters.insert((*k).clone(), read_boxes(t, &boxes, 1, step)?);
+                        rasters.insert((*k).clone(), read_boxes(t, 0, &boxes, 1, step)?);
                     }
                     for (m, f) in masks.iter().zip(&factors) {
                         mask_rasters.push(match (m, f) {
-                            (Some(m), Some(f)) => Some(read_boxes(m, &boxes, *f, step / f)?),
+                            (Some(m), Some(f)) => Some(read_boxes(m, 0, &boxes, *f, step / f)?),
                             // another grid: read whole, and the index step says what is wrong
                             (Some(m), None) => Some(m.read()?),
                             (None, _) => None,
@@ -759,13 +770,13 @@ fn parcel_boxes(t: &GeoTiff, projected: &mut Projected<'_>) -> Result<Vec<[f64; 
         .collect())
 }
 
-/// Band 1 of `t` over `boxes` (in cells of a grid `k` times finer than `t`'s, same origin):
+/// Band `band` (0-based) of `t` over `boxes` (in cells of a grid `k` times finer than `t`'s, same origin):
 /// the window over them, its origin down to a multiple of `align` cells of `t`, with only the
 /// chunks that meet a box fetched and decoded; the rest is nodata. Zonal statistics over it
 /// equal those over the whole raster. No box: one cell, so the grid and type are known.
-fn read_boxes(t: &GeoTiff, boxes: &[[f64; 4]], k: usize, align: usize) -> Result<Raster> {
+fn read_boxes(t: &GeoTiff, band: usize, boxes: &[[f64; 4]], k: usize, align: usize) -> Result<Raster> {
     if boxes.is_empty() {
-        return t.read_window_raster_where(0, Window::new(0, 0, 1, 1), &|_| true);
+        return t.read_window_raster_where(band, Window::new(0, 0, 1, 1), &|_| true);
     }
     let kf = k as f64;
     let ext = boxes.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, b| {
@@ -784,7 +795,7 @@ fn read_boxes(t: &GeoTiff, boxes: &[[f64; 4]], k: usize, align: usize) -> Result
         let (a1, b1) = (((cw.col + cw.cols) * k) as f64, ((cw.row + cw.rows) * k) as f64);
         boxes.iter().any(|b| b[0] < a1 && b[2] > a0 && b[1] < b1 && b[3] > b0)
     };
-    t.read_window_raster_where(0, win, &keep)
+    t.read_window_raster_where(band, win, &keep)
 }
 
 /// How many cells of `band` a cell of `mask` spans, when the mask's grid is an integer multiple

@@ -364,11 +364,66 @@ fn spectral_features_from_a_scene_url_fetch_only_the_parcels_tiles() {
     for (name, values) in &reference.columns {
         let col = from_urls.columns().iter().find(|c| c.name == format!("ndvi_{name}")).expect("column");
         for (i, (a, b)) in col.values.iter().zip(values).enumerate() {
-            assert!(a == b || (a.is_nan() && b.is_nan()), "ndvi_{name} of parcel {i}: {a} vs {b}");
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "ndvi_{name} of parcel {i}: {a} vs {b}");
         }
     }
     let count = from_urls.columns().iter().find(|c| c.name == "ndvi_count").expect("count");
     assert!(count.values.iter().all(|c| *c > 5.0), "every parcel has clear cells");
     // the parcels sit on 2 of the 25 tiles of each band (and of the 9 of the SCL)
     assert!(fetched * 5 < file_bytes, "{fetched} of {file_bytes} bytes fetched");
+}
+
+/// The terrain feature step from a DEM URL: the window under the parcels with the neighbours
+/// of their cells, only its tiles fetched; the slopes equal the whole DEM's (to 1e-12). The real Copernicus
+/// GLO-30 DEM of São Tomé (`../shared/data`, geographic, 256² tiles) and 12 parcels.
+#[test]
+fn terrain_features_from_a_dem_url_equal_the_whole_dem() {
+    use landopp::pipeline::{run_steps, FeatureSpec};
+    use landopp::terrain::{terrain, TerrainOptions, TerrainProduct};
+    use landopp::zonal::zonal_stats;
+    let Some(shared) = crate::common::shared() else { return };
+    let dem_path = shared.join("dem_sao_tome_copernicus30m/copernicus_dem_glo30_sao_tome.tif");
+    let srv = serve(HashMap::from([("/dem.tif".to_string(), dem_path.clone())]), Mode::Ranges);
+    let dir = tempfile::tempdir().expect("tmp");
+    let feats: Vec<serde_json::Value> = (0..12)
+        .map(|i| {
+            let (x, y) = (6.60 + (i % 4) as f64 * 0.004, 0.30 - (i / 4) as f64 * 0.004);
+            serde_json::json!({"type": "Feature", "properties": {"pid": i},
+                "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 0.003, y], [x + 0.0025, y + 0.003], [x, y + 0.003], [x, y]]]}})
+        })
+        .collect();
+    let parcels_path = dir.path().join("parcels.geojson");
+    std::fs::write(&parcels_path, serde_json::json!({"type": "FeatureCollection", "features": feats}).to_string())
+        .expect("write");
+    let parcels = landopp::Parcels::read(&parcels_path, None, Some("pid")).expect("parcels");
+    let spec = |raster: String| {
+        let s = serde_json::json!({"version": 1, "parcels": {"path": parcels_path, "id_field": "pid"},
+            "features": [{"type": "terrain", "raster": raster, "product": "slope", "stats": ["count", "mean", "max"],
+                          "share_below": [10]}]});
+        FeatureSpec::parse(&s.to_string()).expect("spec")
+    };
+    let from_file = run_steps(&parcels, &spec(dem_path.display().to_string()), &|_| {}).expect("file");
+    let before = srv.bytes.load(Ordering::SeqCst);
+    let from_url = run_steps(&parcels, &spec(format!("{}/dem.tif", srv.base)), &|_| {}).expect("url");
+    let fetched = (srv.bytes.load(Ordering::SeqCst) - before) as u64;
+    let values = |t: &landopp::FeatureTable| -> Vec<(String, Vec<f64>)> {
+        t.columns().iter().map(|c| (c.name.clone(), c.values.to_vec())).collect()
+    };
+    assert_eq!(values(&from_file), values(&from_url));
+    let dem = Raster::read(&dem_path).expect("dem");
+    let slope = terrain(&dem, TerrainProduct::SlopeDegrees, &TerrainOptions::default()).expect("slope");
+    let opts = ZonalOptions { stats: vec![Stat::Count, Stat::Mean, Stat::Max], ..Default::default() };
+    let reference = zonal_stats(&slope, &parcels.geometries, parcels.crs.as_ref(), &opts).expect("zonal");
+    // coverage fractions come from cell coordinates counted from the window's origin, not the
+    // DEM's: equal to the last few bits
+    for (name, values) in &reference.columns {
+        let col = from_url.columns().iter().find(|c| c.name == format!("slope_{name}")).expect("column");
+        for (a, b) in col.values.iter().zip(values) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "slope_{name}: {a} vs {b}");
+        }
+    }
+    let mean = from_url.columns().iter().find(|c| c.name == "slope_mean").expect("mean");
+    assert!(mean.values.iter().all(|v| v.is_finite() && *v > 0.0), "{:?}", &mean.values[..]);
+    let size = std::fs::metadata(&dem_path).expect("meta").len();
+    assert!(fetched * 3 < size, "{fetched} of {size} bytes fetched");
 }
