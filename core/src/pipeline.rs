@@ -565,7 +565,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     .collect();
                 let dem = read_boxes(&file, band, &boxes, 1, 1)?;
                 let prod = TerrainProduct::parse(product)?;
-                let tr = crate::terrain::terrain(&dem, prod, &TerrainOptions { band: 1, ..options.clone() })?;
+                let tr = crate::terrain::terrain(&dem, prod, &TerrainOptions { band: 1, ..*options })?;
                 let prefix = prefix.clone().unwrap_or_else(|| product.clone());
                 let unit = match prod {
                     TerrainProduct::SlopeDegrees | TerrainProduct::Aspect => "deg",
