@@ -376,6 +376,13 @@ export interface ReadRasterOptions {
   window?: Array<number>
   /** Band number (1-based, as GDAL numbers bands); default all bands. */
   band?: number
+  /** Read this overview (0 = the finest) instead of the full image; the window is in its cells. */
+  overview?: number
+  /**
+   * Read the coarsest image (an overview, or the full one) whose cells are no larger than
+   * this, in CRS units.
+   */
+  resolution?: number
 }
 
 /**

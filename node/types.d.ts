@@ -1748,6 +1748,10 @@ export interface RasterInfo {
    */
   compression: string;
   /**
+   * Overview sizes `(width, height)`, finest first.
+   */
+  overviews: [number, number][];
+  /**
    * Bands.
    */
   bands: BandInfo[];

@@ -26,6 +26,7 @@ g $W -ot UInt16 -co COMPRESS=LZW -co ENDIANNESS=BIG $J $F/geotiff/seed-bigendian
 g -srcwin 100 100 12 10 -co COMPRESS=LZW -co INTERLEAVE=PIXEL $L $F/geotiff/seed-pixel-lzw-6band.tif
 g -srcwin 100 100 12 10 -b 1 -b 2 -b 3 -co COMPRESS=DEFLATE -co INTERLEAVE=BAND -co TILED=YES -co BLOCKXSIZE=16 -co BLOCKYSIZE=16 $L $F/geotiff/seed-planar-tiled-3band.tif
 g -srcwin 100 100 12 10 -b 1 -co BIGTIFF=YES $L $F/geotiff/seed-bigtiff.tif
+g -srcwin 0 0 40 40 -of COG -co BLOCKSIZE=16 -co COMPRESS=DEFLATE $J $F/geotiff/seed-cog-overviews.tif
 
 # Vectors: three Olinda tracts, simplified, in every format
 v() { ogr2ogr -q -limit 3 -simplify 200 "$@" 2>/dev/null; }

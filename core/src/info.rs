@@ -53,6 +53,8 @@ pub struct RasterInfo {
     pub block: (usize, usize),
     /// Compression.
     pub compression: &'static str,
+    /// Overview sizes `(width, height)`, finest first.
+    pub overviews: Vec<(usize, usize)>,
     /// Bands.
     pub bands: Vec<BandInfo>,
 }
@@ -136,6 +138,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
             nodata: t.nodata(),
             block: t.block_size(),
             compression: t.compression_name(),
+            overviews: t.overviews(),
             bands,
         })));
     }
@@ -190,6 +193,10 @@ impl std::fmt::Display for Info {
                     );
                     if let Some(nd) = r.nodata {
                         let _ = writeln!(s, "  NoData Value={nd}");
+                    }
+                    if !r.overviews.is_empty() {
+                        let o: Vec<String> = r.overviews.iter().map(|(w, h)| format!("{w}x{h}")).collect();
+                        let _ = writeln!(s, "  Overviews: {}", o.join(", "));
                     }
                     let _ = writeln!(
                         s,

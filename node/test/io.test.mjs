@@ -64,6 +64,19 @@ test('readRaster matches rasterio statistics for every fixture GeoTIFF (parity f
   assert.ok(n >= 11)
 })
 
+test('readRaster reads an overview, or the coarsest image within a resolution', async () => {
+  // the bundled DEM as a COG (20² and 10² overviews of 40²): fixtures/fuzz/geotiff
+  const cog = fixture('fuzz/geotiff/seed-cog-overviews.tif')
+  const full = await landopp.readRaster(cog)
+  const o0 = await landopp.readRaster(cog, { overview: 0 })
+  assert.deepEqual([o0.width, o0.height], [20, 20])
+  assert.equal(o0.transform[1], full.transform[1] * 2)
+  assert.equal(o0.transform[0], full.transform[0])
+  const coarse = await landopp.readRaster(cog, { resolution: full.transform[1] * 5 })
+  assert.equal(coarse.width, 10)
+  await assert.rejects(landopp.readRaster(cog, { overview: 2 }), { code: 'NOT_FOUND' })
+})
+
 test('readRaster window and band', async () => {
   const full = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'))
   const w = await landopp.readRaster(fixture('olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif'), { window: [10, 20, 30, 40], band: 4 })

@@ -126,17 +126,24 @@ def _raster_of(d: dict[str, Any], bands: Any = None) -> Raster:
 
 
 def read_raster(path: PathLike, *, window: tuple[int, int, int, int] | None = None,
-                band: int | None = None) -> Raster:
+                band: int | None = None, overview: int | None = None, resolution: float | None = None) -> Raster:
     """Read a GeoTIFF: whole, or a window ``(row, col, rows, cols)``, optionally one band (a band number:
     1-based, as GDAL and rasterio number bands).
 
+    ``overview``: read that overview (0 = the finest, as rasterio's ``overview_level``) instead of
+    the full image; ``resolution``: read the coarsest image — an overview, or the full one — whose
+    cells are no larger than this (CRS units), as GDAL picks an overview for a coarser read. The
+    window is in cells of the image read; its transform has the larger cells. From a URL only the
+    chosen image's tiles are fetched. :func:`raster_meta` lists the overviews.
+
     Chunks are decoded in parallel with the GIL released.
     """
-    return _raster_of(_landopp.read_raster(os.fspath(path), window, band))
+    return _raster_of(_landopp.read_raster(os.fspath(path), window, band, overview, resolution))
 
 
 def raster_meta(path: PathLike) -> dict[str, Any]:
-    """Size, dtype, transform, CRS, nodata and native blocks of a GeoTIFF without reading cells."""
+    """Size, dtype, transform, CRS, nodata, native blocks and overview sizes (``overviews``:
+    ``(width, height)``, finest first) of a GeoTIFF without reading cells."""
     return dict(_landopp.raster_meta(os.fspath(path)))
 
 

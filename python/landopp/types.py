@@ -770,6 +770,7 @@ InfoRaster = TypedDict("InfoRaster", {
     "nodata": NotRequired["float | None"],
     "block": "list[Any]",
     "compression": "str",
+    "overviews": "list[list[Any]]",
     "bands": "list[BandInfo]",
 })
 """A raster file."""
@@ -808,6 +809,7 @@ RasterInfo = TypedDict("RasterInfo", {
     "nodata": NotRequired["float | None"],
     "block": "list[Any]",
     "compression": "str",
+    "overviews": "list[list[Any]]",
     "bands": "list[BandInfo]",
 })
 """A raster summary."""

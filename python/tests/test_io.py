@@ -43,6 +43,30 @@ def test_shared_dems_equal_rasterio(shared):
             assert r.transform == pytest.approx(ds.transform.to_gdal(), rel=1e-12)
 
 
+def test_overviews_equal_rasterio_overview_levels(shared):
+    # the real Sentinel-2 B04 (overviews 549² and 275²), the fuzz seed COG from the bundled DEM
+    for path in [shared / "sentinel2_l2a_29RKH_2020-02-19/B04.tif", FIXTURES / "fuzz/geotiff/seed-cog-overviews.tif"]:
+        meta = landopp._io.raster_meta(path)
+        with rasterio.open(path) as full:
+            factors = full.overviews(1)
+            assert [tuple(o) for o in meta["overviews"]] == [
+                (math.ceil(full.width / f), math.ceil(full.height / f)) for f in factors]
+        for level in range(len(factors)):
+            r = landopp.read_raster(path, overview=level)
+            with rasterio.open(path, overview_level=level) as ds:
+                np.testing.assert_array_equal(r.bands[0], ds.read(1), err_msg=f"{path.name} level {level}")
+                assert r.transform == pytest.approx(ds.transform.to_gdal(), rel=1e-12)
+                # a window is in the overview's cells
+                w = landopp.read_raster(path, overview=level, window=(1, 2, 3, 4))
+                np.testing.assert_array_equal(w.bands[0], ds.read(1, window=rasterio.windows.Window(2, 1, 4, 3)))
+        # a coarser resolution picks the coarsest overview within it
+        cell = abs(meta["transform"][1])
+        assert landopp.read_raster(path, resolution=cell * factors[0] * 1.5).width == meta["overviews"][0][0]
+        assert landopp.read_raster(path, resolution=cell / 2).width == meta["width"]
+    with pytest.raises(landopp.NotFoundError, match="overview"):
+        landopp.read_raster(FIXTURES / "jacksboro/jacksboro_fault_dem.tif", overview=0)
+
+
 def test_window_and_band_read():
     path = FIXTURES / "olinda/landsat7_etm_b1_b2_b3_b4_b5_b7.tif"
     w = landopp.read_raster(path, window=(10, 20, 30, 40), band=4)

@@ -15,6 +15,11 @@ pub struct ReadRasterOptions {
     pub window: Option<Vec<f64>>,
     /// Band number (1-based, as GDAL numbers bands); default all bands.
     pub band: Option<f64>,
+    /// Read this overview (0 = the finest) instead of the full image; the window is in its cells.
+    pub overview: Option<f64>,
+    /// Read the coarsest image (an overview, or the full one) whose cells are no larger than
+    /// this, in CRS units.
+    pub resolution: Option<f64>,
 }
 
 pub struct ReadRasterTask {
@@ -45,7 +50,9 @@ impl Task for ReadRasterTask {
                 None => None,
             };
             let band = opts.band.map(|b| whole(b, "band")).transpose()?;
-            landopp::Raster::read_with(&path, &landopp::raster::ReadOptions { window, band })
+            let overview = opts.overview.map(|k| whole(k, "overview")).transpose()?;
+            let resolution = opts.resolution;
+            landopp::Raster::read_with(&path, &landopp::raster::ReadOptions { window, band, overview, resolution })
         }))
     }
 

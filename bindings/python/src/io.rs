@@ -33,27 +33,32 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Read a GeoTIFF (whole, or a window `(row, col, rows, cols)`, optionally one band).
+/// Read a GeoTIFF (whole, or a window `(row, col, rows, cols)`, optionally one band; the full
+/// image, an overview, or the coarsest image within a resolution).
 #[pyfunction]
-#[pyo3(signature = (path, window=None, band=None))]
+#[pyo3(signature = (path, window=None, band=None, overview=None, resolution=None))]
 fn read_raster(
     py: Python<'_>,
     path: String,
     window: Option<(usize, usize, usize, usize)>,
     band: Option<usize>,
+    overview: Option<usize>,
+    resolution: Option<f64>,
 ) -> PyResult<Bound<'_, PyDict>> {
-    let r = run(py, move || read_geotiff(&path, window, band))?;
+    let r = run(py, move || read_geotiff(&path, window, band, overview, resolution))?;
     raster_to_py(py, r)
 }
 
-/// A GeoTIFF, whole or a window, optionally one band.
+/// A GeoTIFF, whole or a window, optionally one band, from the full image or an overview.
 fn read_geotiff(
     path: &str,
     window: Option<(usize, usize, usize, usize)>,
     band: Option<usize>,
+    overview: Option<usize>,
+    resolution: Option<f64>,
 ) -> landopp::Result<Raster> {
     let window = window.map(|(r, c, h, w)| Window::new(r, c, h, w));
-    Raster::read_with(path, &landopp::raster::ReadOptions { window, band })
+    Raster::read_with(path, &landopp::raster::ReadOptions { window, band, overview, resolution })
 }
 
 /// A GeoTIFF being read on landopp's threads while Python does other work (the zonal wrapper
@@ -70,7 +75,7 @@ fn read_raster_start(py: Python<'_>, path: String, band: Option<usize>) -> PyRes
     let pool = crate::pool().map_err(|e| crate::error::to_py(py, e))?;
     let (tx, rx) = std::sync::mpsc::channel();
     pool.spawn(move || {
-        let _ = tx.send(landopp::error::catch_panic(|| read_geotiff(&path, None, band)));
+        let _ = tx.send(landopp::error::catch_panic(|| read_geotiff(&path, None, band, None, None)));
     });
     Ok(PendingRaster { rx: std::sync::Mutex::new(Some(rx)) })
 }
@@ -102,6 +107,7 @@ fn raster_meta(py: Python<'_>, path: String) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("nodata", t.nodata())?;
     d.set_item("block_size", t.block_size())?;
     d.set_item("blocks", t.blocks().iter().map(|w| (w.row, w.col, w.rows, w.cols)).collect::<Vec<_>>())?;
+    d.set_item("overviews", t.overviews())?;
     Ok(d)
 }
 

@@ -132,6 +132,11 @@ fn geotiff(data: &[u8]) -> landopp::Result<()> {
     let last = Window::new(t.height() - 1, t.width() - 1, 1, 1);
     t.read_window(t.band_count() - 1, last)?;
     drop(r);
+    // the overviews a file lists: each opened and read like the full image
+    for k in 0..t.overviews().len().min(3) {
+        t.overview(k)?.read()?;
+    }
+    let _ = t.at_resolution(t.transform().xres().abs() * 4.0);
     Ok(())
 }
 

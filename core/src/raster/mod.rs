@@ -342,12 +342,18 @@ pub struct Raster {
 }
 
 /// What [`Raster::read_with`] reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReadOptions {
-    /// Cells to read (default: all).
+    /// Cells to read, in cells of the image read (default: all).
     pub window: Option<Window>,
     /// Band number (1-based, as GDAL numbers bands; default: every band).
     pub band: Option<usize>,
+    /// Read this overview (0 = the finest, as rasterio's `overview_level`) instead of the full
+    /// image ([`GeoTiff::overviews`] lists them).
+    pub overview: Option<usize>,
+    /// Read the coarsest image (an overview, or the full one) whose cells are no larger than this
+    /// (CRS units), as GDAL picks an overview for a coarser read.
+    pub resolution: Option<f64>,
 }
 
 /// The 0-based index of band number `number` (1-based, as GDAL, gdaldem `-b` and rasterio number
@@ -444,12 +450,23 @@ impl Raster {
     /// ```
     /// use landopp::raster::{Raster, ReadOptions, Window};
     /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dem.tif");
-    /// let part = Raster::read_with(path, &ReadOptions { window: Some(Window::new(10, 20, 5, 8)), band: Some(1) })?;
+    /// let part = Raster::read_with(
+    ///     path,
+    ///     &ReadOptions { window: Some(Window::new(10, 20, 5, 8)), band: Some(1), ..Default::default() },
+    /// )?;
     /// assert_eq!((part.height(), part.width()), (5, 8));
     /// # Ok::<(), landopp::Error>(())
     /// ```
     pub fn read_with(path: impl AsRef<std::path::Path>, opts: &ReadOptions) -> Result<Self> {
-        let t = GeoTiff::open(path)?;
+        let full = GeoTiff::open(path)?;
+        let t = match (opts.overview, opts.resolution) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidInput("give an overview or a resolution, not both".into()));
+            }
+            (Some(k), None) => full.overview(k)?,
+            (None, Some(r)) => full.at_resolution(r)?,
+            (None, None) => full,
+        };
         let w = opts.window.unwrap_or(Window::new(0, 0, t.height(), t.width()));
         match opts.band {
             Some(b) => t.read_window_raster_bands(w, &[band_index(b, t.band_count())?]),

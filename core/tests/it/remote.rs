@@ -427,3 +427,42 @@ fn terrain_features_from_a_dem_url_equal_the_whole_dem() {
     let size = std::fs::metadata(&dem_path).expect("meta").len();
     assert!(fetched * 3 < size, "{fetched} of {size} bytes fetched");
 }
+
+/// Overviews: a COG's reduced-resolution images are listed, georeferenced with larger cells,
+/// picked by resolution, and read from a URL by their own tiles only. The real Sentinel-2 B04
+/// of tile 29RKH (`../shared/data`: 1098² with overviews of 549² and 275²).
+#[test]
+fn overviews_are_listed_picked_by_resolution_and_read_alone() {
+    use landopp::raster::ReadOptions;
+    let Some(shared) = crate::common::shared() else { return };
+    let b04 = shared.join("sentinel2_l2a_29RKH_2020-02-19/B04.tif");
+    let srv = serve(HashMap::from([("/b04.tif".to_string(), b04.clone())]), Mode::Ranges);
+    let url = format!("{}/b04.tif", srv.base);
+    let t = GeoTiff::open(&b04).expect("open");
+    assert_eq!(t.overviews(), vec![(549, 549), (275, 275)]);
+    let o = t.overview(0).expect("overview 0");
+    assert_eq!((o.width(), o.height()), (549, 549));
+    assert_eq!(o.transform().0, [199_980.0, 200.0, 0.0, 2_800_020.0, 0.0, -200.0]);
+    assert_eq!(o.crs(), t.crs());
+    let o1 = t.overview(1).expect("overview 1");
+    assert!((o1.transform().xres() - 109_800.0 / 275.0).abs() < 1e-9);
+    assert_eq!(t.overview(2).expect_err("no third").code(), "NOT_FOUND");
+    // the coarsest image within the resolution asked
+    for (res, width) in [(50.0, 1098), (100.0, 1098), (200.0, 549), (399.0, 549), (400.0, 275), (5000.0, 275)] {
+        assert_eq!(t.at_resolution(res).expect("pick").width(), width, "resolution {res}");
+    }
+    assert_eq!(t.at_resolution(f64::NAN).expect_err("nan").code(), "INVALID_INPUT");
+    // an overview from the URL: the same cells as from the file, fewer bytes than the full image
+    let local = Raster::read_with(&b04, &ReadOptions { overview: Some(0), ..Default::default() }).expect("file");
+    let before = srv.bytes.load(Ordering::SeqCst);
+    let remote = Raster::read_with(&url, &ReadOptions { resolution: Some(250.0), ..Default::default() }).expect("url");
+    let fetched = (srv.bytes.load(Ordering::SeqCst) - before) as u64;
+    assert_eq!(local, remote);
+    let size = std::fs::metadata(&b04).expect("meta").len();
+    assert!(fetched * 3 < size, "{fetched} of {size} bytes for the 549² overview");
+    let both = ReadOptions { overview: Some(0), resolution: Some(200.0), ..Default::default() };
+    assert_eq!(Raster::read_with(&b04, &both).expect_err("both").code(), "INVALID_INPUT");
+    // gdalinfo lists them too
+    let info = landopp::info::info(&b04).expect("info").to_string();
+    assert!(info.contains("Overviews: 549x549, 275x275"), "{info}");
+}

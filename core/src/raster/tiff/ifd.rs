@@ -3,6 +3,7 @@
 use super::*;
 
 // TIFF tags
+pub(super) const NEW_SUBFILE_TYPE: u16 = 254;
 pub(super) const IMAGE_WIDTH: u16 = 256;
 pub(super) const IMAGE_LENGTH: u16 = 257;
 pub(super) const BITS_PER_SAMPLE: u16 = 258;
@@ -194,6 +195,24 @@ impl From<String> for IfdError {
     fn from(m: String) -> Self {
         IfdError::Format(m)
     }
+}
+
+/// The offset of the IFD after the one at `off` (0: none).
+pub(super) fn next_ifd(f: &Source, len: u64, off: u64, e: Endian, big: bool) -> std::result::Result<u64, IfdError> {
+    let (cnt_sz, ent_sz) = if big { (8usize, 20u64) } else { (2, 12) };
+    if off == 0 || off.saturating_add(cnt_sz as u64) > len {
+        return Err(format!("IFD offset {off} is outside the file ({len} bytes)").into());
+    }
+    let mut cb = [0u8; 8];
+    f.read_at(&mut cb[..cnt_sz], off).map_err(IfdError::Io)?;
+    let n = if big { rd_u64(&cb, e) } else { rd_u16(&cb, e) as u64 };
+    let at = off.saturating_add(cnt_sz as u64).saturating_add(n.saturating_mul(ent_sz));
+    let size = if big { 8 } else { 4 };
+    if at.saturating_add(size) > len {
+        return Err("the next-IFD offset is past the end of the file".to_string().into());
+    }
+    f.read_at(&mut cb[..size as usize], at).map_err(IfdError::Io)?;
+    Ok(if big { rd_u64(&cb, e) } else { rd_u32(&cb, e) as u64 })
 }
 
 pub(super) fn read_ifd(

@@ -6,7 +6,11 @@ use super::*;
 #[derive(Debug)]
 pub struct GeoTiff {
     path: PathBuf,
-    file: Source,
+    file: std::sync::Arc<Source>,
+    /// Big TIFF (8-byte offsets).
+    big: bool,
+    /// Reduced-resolution images after the first (COG overviews): `(IFD offset, width, height)`.
+    overviews: Vec<(u64, usize, usize)>,
     file_len: u64,
     endian: Endian,
     width: usize,
@@ -29,9 +33,7 @@ pub struct GeoTiff {
 }
 
 impl GeoTiff {
-    /// Open a GeoTIFF and parse its first image's metadata.
-    // Long by design: the tags are read and checked in order, each count against the file before it
-    // sizes anything; each check reads best next to the tag it guards.
+    /// Open a GeoTIFF and parse its first image's metadata (and where its overviews are).
     ///
     /// `path` may be an `http://` or `https://` URL (cargo feature `remote`): the header is read
     /// first, then only the chunks a read touches, by HTTP range requests ([`crate::remote`]).
@@ -69,6 +71,26 @@ impl GeoTiff {
         } else {
             rd_u32(&head[4..], endian) as u64
         };
+        let file = std::sync::Arc::new(file);
+        let mut t = Self::from_ifd(file.clone(), file_len, path, endian, big, ifd_off, None)?;
+        t.overviews = overview_chain(&file, file_len, ifd_off, endian, big);
+        Ok(t)
+    }
+
+    /// The image of the IFD at `ifd_off`; `base` is the full-resolution image an overview
+    /// belongs to (its georeferencing, scaled, and its nodata when the overview has none).
+    // Long by design: the tags are read and checked in order, each count against the file before it
+    // sizes anything; each check reads best next to the tag it guards.
+    fn from_ifd(
+        file: std::sync::Arc<Source>,
+        file_len: u64,
+        path: PathBuf,
+        endian: Endian,
+        big: bool,
+        ifd_off: u64,
+        base: Option<&GeoTiff>,
+    ) -> Result<Self> {
+        let ferr = |m: String| Error::format(FMT, &path, m);
         let tags = read_ifd(&file, file_len, ifd_off, endian, big).map_err(|e| match e {
             IfdError::Io(e) => Error::io(&path, e),
             IfdError::Format(m) => ferr(m),
@@ -170,7 +192,19 @@ impl GeoTiff {
                 )));
             }
         }
-        let (transform, crs, crs_error) = georef(&tags, endian);
+        let (transform, crs, crs_error) = match base {
+            // an overview: the full image's georeferencing with cells as much larger as it is smaller
+            Some(b) => {
+                let (fx, fy) = (b.width as f64 / width as f64, b.height as f64 / height as f64);
+                let g = b.transform.0;
+                (
+                    GeoTransform([g[0], g[1] * fx, g[2] * fy, g[3], g[4] * fx, g[5] * fy]),
+                    b.crs.clone(),
+                    b.crs_error.clone(),
+                )
+            }
+            None => georef(&tags, endian),
+        };
         let nodata = tags.get(&GDAL_NODATA).and_then(|e| {
             let s = e.string();
             let s = s.trim();
@@ -180,13 +214,19 @@ impl GeoTiff {
                 s.parse::<f64>().ok()
             }
         });
+        let nodata = nodata.or(base.and_then(|b| b.nodata));
         let mut band_names = vec![None; bands];
         if let Some(md) = tags.get(&GDAL_METADATA) {
             parse_band_descriptions(&md.string(), &mut band_names);
         }
+        if let Some(b) = base.filter(|b| b.bands == bands) {
+            band_names = b.band_names.clone();
+        }
         Ok(GeoTiff {
             path,
             file,
+            big,
+            overviews: Vec::new(),
             file_len,
             endian,
             width,
@@ -266,6 +306,64 @@ impl GeoTiff {
     /// The file path (a URL without its query string).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The sizes `(width, height)` of the reduced-resolution images stored after the full one
+    /// (a COG's overviews), finest first.
+    pub fn overviews(&self) -> Vec<(usize, usize)> {
+        self.overviews.iter().map(|&(_, w, h)| (w, h)).collect()
+    }
+
+    /// Overview `level` (0 = the finest, as [`overviews`](Self::overviews) lists them) as an
+    /// image of its own: the same georeferencing with larger cells, read like the full image
+    /// (from a URL: only its tiles).
+    pub fn overview(&self, level: usize) -> Result<GeoTiff> {
+        let Some(&(off, _, _)) = self.overviews.get(level) else {
+            return Err(Error::not_found(
+                "overview",
+                level.to_string(),
+                (0..self.overviews.len()).map(|k| k.to_string()).collect(),
+            ));
+        };
+        Self::from_ifd(self.file.clone(), self.file_len, self.path.clone(), self.endian, self.big, off, Some(self))
+    }
+
+    /// The coarsest image whose cells are no larger than `cell_size` (CRS units): an overview
+    /// when one is fine enough, else the full image (as GDAL picks an overview for a coarser
+    /// read). `cell_size` smaller than the full image's cells: the full image.
+    pub fn at_resolution(&self, cell_size: f64) -> Result<GeoTiff> {
+        if !(cell_size.is_finite() && cell_size > 0.0) {
+            return Err(Error::InvalidInput(format!("resolution {cell_size}: must be a positive number")));
+        }
+        let full = self.transform.xres().abs().max(self.transform.yres().abs());
+        // overviews are listed finest first: the last one within the asked size
+        let level = self.overviews.iter().rposition(|&(_, w, h)| {
+            let f = (self.width as f64 / w as f64).max(self.height as f64 / h as f64);
+            full * f <= cell_size * (1.0 + 1e-9)
+        });
+        match level {
+            Some(k) => self.overview(k),
+            None => Self::from_ifd(
+                self.file.clone(),
+                self.file_len,
+                self.path.clone(),
+                self.endian,
+                self.big,
+                self.first_ifd()?,
+                None,
+            )
+            .map(|mut t| {
+                t.overviews = self.overviews.clone();
+                t
+            }),
+        }
+    }
+
+    fn first_ifd(&self) -> Result<u64> {
+        let mut head = [0u8; 16];
+        let n = if self.big { 16 } else { 8 };
+        self.file.read_at(&mut head[..n], 0).map_err(|e| Error::io(&self.path, e))?;
+        Ok(if self.big { rd_u64(&head[8..], self.endian) } else { rd_u32(&head[4..], self.endian) as u64 })
     }
 
     /// True when the bytes come over HTTP(S).
@@ -661,4 +759,30 @@ fn open_source(path: &Path) -> Result<(Source, u64)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     Ok((Source::File(file), len))
+}
+
+/// The reduced-resolution images after the IFD at `first` (NewSubfileType bit 0 set, not a mask):
+/// `(IFD offset, width, height)`, finest first. At most 32 IFDs are walked; a loop, an offset
+/// outside the file or an unreadable IFD ends the walk (the full image stays readable).
+fn overview_chain(f: &Source, len: u64, first: u64, e: Endian, big: bool) -> Vec<(u64, usize, usize)> {
+    let mut out = Vec::new();
+    let mut seen = vec![first];
+    let mut off = first;
+    for _ in 0..32 {
+        let Ok(next) = next_ifd(f, len, off, e, big) else { break };
+        if next == 0 || seen.contains(&next) || next >= len {
+            break;
+        }
+        seen.push(next);
+        off = next;
+        let Ok(tags) = read_ifd(f, len, off, e, big) else { break };
+        let one = |t: u16| tags.get(&t).and_then(|x| x.u64s(e).first().copied());
+        let subfile = one(NEW_SUBFILE_TYPE).unwrap_or(0);
+        let (Some(w), Some(h)) = (one(IMAGE_WIDTH), one(IMAGE_LENGTH)) else { continue };
+        if subfile & 1 == 1 && subfile & 4 == 0 && (1..=MAX_EDGE).contains(&w) && (1..=MAX_EDGE).contains(&h) {
+            out.push((off, w as usize, h as usize));
+        }
+    }
+    out.sort_by_key(|&(_, w, h)| std::cmp::Reverse(w * h));
+    out
 }
