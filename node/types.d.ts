@@ -1201,6 +1201,11 @@ export interface StacSearch {
    * that does not answer in time is a `REMOTE` error, not asked again.
    */
   timeout_s?: number;
+  /**
+   * A file to keep the pages in as they arrive: a search that fails leaves it, and the same
+   * search run again with it goes on after the last page it holds (removed on success).
+   */
+  resume_file?: string | null;
 }
 /**
  * Which mask cells count as cloud for [`best_scenes`].
@@ -1259,6 +1264,11 @@ export interface ArcGisQuery {
    * Seconds a request may take (default 120).
    */
   timeout_s?: number;
+  /**
+   * A file to keep the pages in as they arrive: a fetch that fails leaves it, and the same
+   * query run again with it goes on after the last page it holds (removed on success).
+   */
+  resume_file?: string | null;
 }
 /**
  * An OGC API – Features collection query.
@@ -1295,6 +1305,11 @@ export interface OgcQuery {
    * Seconds a request may take (default 120).
    */
   timeout_s?: number;
+  /**
+   * A file to keep the pages in as they arrive: a fetch that fails leaves it, and the same
+   * query run again with it goes on after the last page it holds (removed on success).
+   */
+  resume_file?: string | null;
 }
 /**
  * A Soil Data Access request for parcels.

@@ -17,6 +17,7 @@ Everything runs in Rust off the GIL; Ctrl-C stops a search between pages.
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple, Sequence
 
 from . import _landopp
@@ -27,7 +28,8 @@ from ._io import _crs_str
 def stac_search(url: str, *, collections: Sequence[str] | None = None,
                 bbox: Sequence[float] | None = None, intersects: Any = None, datetime: str | None = None,
                 max_cloud_cover: float | None = None, sortby: Sequence[str] | None = None, limit: int = 100,
-                max_items: int = 10_000, method: str = "POST", timeout: float = 120.0) -> list[dict[str, Any]]:
+                max_items: int = 10_000, method: str = "POST", timeout: float = 120.0,
+                resume_file: Any = None) -> list[dict[str, Any]]:
     """Search a STAC API for items; returns one imagery record (a dict) per item, in the
     server's order.
 
@@ -39,7 +41,9 @@ def stac_search(url: str, *, collections: Sequence[str] | None = None,
     server and checked on every item. ``sortby``: fields, ``-`` for descending
     (``["eo:cloud_cover", "-datetime"]``). Pages of ``limit`` items are followed through their
     ``next`` links until ``max_items``. ``method``: ``"POST"`` or ``"GET"``. ``timeout``: seconds
-    per request.
+    per request. ``resume_file``: a path to keep the pages in as they arrive — a search that fails
+    leaves it, and the same search run again with it goes on after the last page it holds (it is
+    removed when the search completes).
 
     A record holds ``scene_id``, ``datetime``, ``cloud_cover``, ``resolution_m``, ``platform``,
     ``processing_baseline``, ``collection``, ``item_url``, ``bbox``, ``geometry`` (GeoJSON) and
@@ -53,7 +57,7 @@ def stac_search(url: str, *, collections: Sequence[str] | None = None,
         "url": url, "collections": list(collections or []), "bbox": None if bbox is None else list(bbox),
         "intersects": intersects, "datetime": datetime, "max_cloud_cover": max_cloud_cover,
         "sortby": list(sortby or []), "limit": limit, "max_items": max_items, "method": method.upper(),
-        "timeout_s": timeout,
+        "timeout_s": timeout, "resume_file": None if resume_file is None else os.fspath(resume_file),
     }
     found = _landopp.stac_search(query)
     return list(found["items"])
@@ -126,7 +130,7 @@ def best_scenes(parcels: Any, records: Sequence[dict[str, Any]], *, crs: Any = N
 
 def arcgis_features(url: str, *, where: str = "1=1", out_fields: Sequence[str] | None = None,
                     bbox: Sequence[float] | None = None, page_size: int | None = None, max_features: int = 1_000_000,
-                    timeout: float = 120.0, geodataframe: bool | None = None) -> Any:
+                    timeout: float = 120.0, geodataframe: bool | None = None, resume_file: Any = None) -> Any:
     """Every feature of an ArcGIS REST feature layer (``…/FeatureServer/0`` or ``…/MapServer/0``)
     matching ``where`` (SQL, default every feature) and ``bbox`` (``(west, south, east, north)``,
     WGS 84), as a GeoDataFrame in WGS 84 — or the dict :func:`landopp.read_layer` returns without
@@ -136,22 +140,27 @@ def arcgis_features(url: str, *, where: str = "1=1", out_fields: Sequence[str] |
     object id order, are asked until the server stops saying ``exceededTransferLimit``. Field
     types come from the layer's description: dates become UTC timestamps, integers stay integers.
     More than ``max_features`` features is an error, never a cut layer; a failure raises
-    :class:`landopp.RemoteError` and returns nothing."""
+    :class:`landopp.RemoteError` and returns nothing. ``resume_file``: as in :func:`stac_search`,
+    pages kept to go on after a failure."""
     query: dict[str, Any] = {"url": url, "where": where, "out_fields": list(out_fields or []),
                              "bbox": None if bbox is None else list(bbox), "page_size": page_size,
-                             "max_features": max_features, "timeout_s": timeout}
+                             "max_features": max_features, "timeout_s": timeout,
+                             "resume_file": None if resume_file is None else os.fspath(resume_file)}
     gdf = _has_geopandas() if geodataframe is None else geodataframe
     return _to_frame(_landopp.arcgis_features(query), gdf)
 
 
 def ogc_features(url: str, *, collection: str | None = None, bbox: Sequence[float] | None = None, limit: int = 1000,
-                 max_features: int = 1_000_000, timeout: float = 120.0, geodataframe: bool | None = None) -> Any:
+                 max_features: int = 1_000_000, timeout: float = 120.0, geodataframe: bool | None = None,
+                 resume_file: Any = None) -> Any:
     """Every item of an OGC API – Features collection — ``url`` is the collection's ``items``
     URL, or the API's root with ``collection`` — within ``bbox`` (CRS84), following ``next``
     links in pages of ``limit``; a GeoDataFrame (or :func:`landopp.read_layer`'s dict). More than
-    ``max_features`` items is an error; a failure raises :class:`landopp.RemoteError`."""
+    ``max_features`` items is an error; a failure raises :class:`landopp.RemoteError`.
+    ``resume_file``: as in :func:`stac_search`, pages kept to go on after a failure."""
     query: dict[str, Any] = {"url": url, "collection": collection, "bbox": None if bbox is None else list(bbox),
-                             "limit": limit, "max_features": max_features, "timeout_s": timeout}
+                             "limit": limit, "max_features": max_features, "timeout_s": timeout,
+                             "resume_file": None if resume_file is None else os.fspath(resume_file)}
     gdf = _has_geopandas() if geodataframe is None else geodataframe
     return _to_frame(_landopp.ogc_features(query), gdf)
 

@@ -590,6 +590,7 @@ StacSearch = TypedDict("StacSearch", {
     "max_items": NotRequired["int"],
     "method": NotRequired["SearchMethod"],
     "timeout_s": NotRequired["float"],
+    "resume_file": NotRequired["str | None"],
 })
 """A STAC item search: what [`search`] asks for."""
 
@@ -609,6 +610,7 @@ ArcGisQuery = TypedDict("ArcGisQuery", {
     "page_size": NotRequired["int | None"],
     "max_features": NotRequired["int"],
     "timeout_s": NotRequired["float"],
+    "resume_file": NotRequired["str | None"],
 })
 """An ArcGIS REST feature layer query."""
 
@@ -620,6 +622,7 @@ OgcQuery = TypedDict("OgcQuery", {
     "limit": NotRequired["int"],
     "max_features": NotRequired["int"],
     "timeout_s": NotRequired["float"],
+    "resume_file": NotRequired["str | None"],
 })
 """An OGC API – Features collection query."""
 

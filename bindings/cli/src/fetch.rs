@@ -1,6 +1,6 @@
 //! `landopp fetch`: data from live services.
 
-use landopp::sources::stac::{bbox_wgs84, best_scenes, search, SceneChoiceOptions, SearchMethod, StacSearch};
+use landopp::sources::stac::{bbox_wgs84, best_scenes, SceneChoiceOptions, SearchMethod, StacSearch};
 use landopp::Error;
 use std::path::PathBuf;
 
@@ -42,6 +42,10 @@ pub(crate) struct StacArgs {
     /// Seconds a request may take.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Keep the pages in this file as they arrive: a fetch that fails leaves it, and the same
+    /// command run again goes on after the last page it holds (removed on success).
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Per parcel, the scene that sees it clearest (its SCL / QA_PIXEL mask over the parcel):
     /// writes a CSV of id, scene_id, datetime, clear instead of the records.
     #[arg(long, requires = "parcels")]
@@ -81,9 +85,13 @@ pub(crate) fn stac(a: StacArgs) -> Result<(), Error> {
         max_items: a.max_items,
         method: if a.get { SearchMethod::Get } else { SearchMethod::Post },
         timeout_s: a.timeout,
+        resume_file: a.resume,
         ..StacSearch::new(a.url)
     };
-    let found = search(&q)?;
+    let bar = page_bar("items");
+    let found = landopp::sources::stac::search_with(&q, &|p| tell(&bar, p));
+    bar.finish_and_clear();
+    let found = found?;
     eprintln!(
         "{} items in {} pages{}",
         found.items.len(),
@@ -163,6 +171,10 @@ pub(crate) struct ArcGisArgs {
     /// Seconds a request may take.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Keep the pages in this file as they arrive: a fetch that fails leaves it, and the same
+    /// command run again goes on after the last page it holds (removed on success).
+    #[arg(long)]
+    resume: Option<PathBuf>,
 }
 
 /// Arguments of `landopp fetch ogc`.
@@ -187,6 +199,10 @@ pub(crate) struct OgcArgs {
     /// Seconds a request may take.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Keep the pages in this file as they arrive: a fetch that fails leaves it, and the same
+    /// command run again goes on after the last page it holds (removed on success).
+    #[arg(long)]
+    resume: Option<PathBuf>,
 }
 
 fn bbox4(b: Option<Vec<f64>>) -> Result<Option<[f64; 4]>, Error> {
@@ -207,9 +223,13 @@ pub(crate) fn arcgis(a: ArcGisArgs) -> Result<(), Error> {
         page_size: a.page_size,
         max_features: a.max_features,
         timeout_s: a.timeout,
+        resume_file: a.resume,
         ..ArcGisQuery::new(a.url)
     };
-    let layer = landopp::sources::features::arcgis(&q)?;
+    let bar = page_bar("features");
+    let layer = landopp::sources::features::arcgis_with(&q, &|p| tell(&bar, p));
+    bar.finish_and_clear();
+    let layer = layer?;
     landopp::vector::write_layer(&a.output, &layer)?;
     eprintln!("{} features written to {}", layer.len(), a.output.display());
     Ok(())
@@ -224,9 +244,13 @@ pub(crate) fn ogc(a: OgcArgs) -> Result<(), Error> {
         limit: a.limit,
         max_features: a.max_features,
         timeout_s: a.timeout,
+        resume_file: a.resume,
         ..OgcQuery::new(a.url)
     };
-    let layer = landopp::sources::features::ogc_features(&q)?;
+    let bar = page_bar("features");
+    let layer = landopp::sources::features::ogc_features_with(&q, &|p| tell(&bar, p));
+    bar.finish_and_clear();
+    let layer = layer?;
     landopp::vector::write_layer(&a.output, &layer)?;
     eprintln!("{} features written to {}", layer.len(), a.output.display());
     Ok(())
@@ -303,4 +327,21 @@ pub(crate) fn sda(a: SdaArgs) -> Result<(), Error> {
         a.output.display()
     );
     Ok(())
+}
+
+/// A progress line for a paged fetch on standard error (hidden when it is not a terminal).
+fn page_bar(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} {{spinner}} {{msg}} {what}"))
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn tell(bar: &indicatif::ProgressBar, p: landopp::sources::PageProgress) {
+    let of = p.matched.map(|m| format!(" of {m}")).unwrap_or_default();
+    bar.set_message(format!("page {}: {}{of}", p.pages, p.features));
+    bar.tick();
 }

@@ -459,9 +459,19 @@ fn fetch_lists_stac_items_picks_best_scenes_and_pages_a_parcel_service() {
     // a county layer from an OGC API collection into a GeoPackage, all of it
     let base = file_server(vec![("/ogc/collections/lulc/items".into(), fixture("formats/slovenia_lulc.geojson"))]);
     let gpkg = dir.path().join("lulc.gpkg");
-    let (_, err) =
-        run(&["fetch", "ogc", &format!("{base}/ogc"), gpkg.to_str().expect("utf-8"), "--collection", "lulc"]);
+    let resume = dir.path().join("lulc.resume");
+    let (_, err) = run(&[
+        "fetch",
+        "ogc",
+        &format!("{base}/ogc"),
+        gpkg.to_str().expect("utf-8"),
+        "--collection",
+        "lulc",
+        "--resume",
+        resume.to_str().expect("utf-8"),
+    ]);
     assert!(err.contains("88 features written"), "{err}");
+    assert!(!resume.exists(), "the resume file goes when the fetch completes");
     let (info, _) = run(&["info", gpkg.to_str().expect("utf-8"), "--json"]);
     assert!(info.contains("\"feature_count\": 88") && info.contains("EPSG:32633"), "{info}");
     // the fetched layer against a table schema: exit 0 when valid, 1 listing every violation

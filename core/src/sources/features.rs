@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::{Journal, PageProgress};
 use crate::remote::display_url;
 use crate::vector::{ColumnData, Timestamp, VectorLayer};
 use crate::{Error, Result};
@@ -46,6 +47,10 @@ pub struct ArcGisQuery {
     /// Seconds a request may take (default 120).
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
+    /// A file to keep the pages in as they arrive: a fetch that fails leaves it, and the same
+    /// query run again with it goes on after the last page it holds (removed on success).
+    #[serde(default)]
+    pub resume_file: Option<std::path::PathBuf>,
 }
 
 /// An OGC API – Features collection query.
@@ -71,6 +76,10 @@ pub struct OgcQuery {
     /// Seconds a request may take (default 120).
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
+    /// A file to keep the pages in as they arrive: a fetch that fails leaves it, and the same
+    /// query run again with it goes on after the last page it holds (removed on success).
+    #[serde(default)]
+    pub resume_file: Option<std::path::PathBuf>,
 }
 
 fn everything() -> String {
@@ -117,6 +126,7 @@ impl ArcGisQuery {
             page_size: None,
             max_features: default_max_features(),
             timeout_s: default_timeout(),
+            resume_file: None,
         }
     }
 
@@ -143,6 +153,7 @@ impl OgcQuery {
             limit: default_limit(),
             max_features: default_max_features(),
             timeout_s: default_timeout(),
+            resume_file: None,
         }
     }
 
@@ -209,6 +220,19 @@ impl Pages {
         Ok(f.len())
     }
 
+    /// Take back the pages of a resume file: `(the last one said it was the last, pages)`.
+    fn resume(&mut self, resumed: &[Value]) -> (bool, usize) {
+        for p in resumed {
+            if self.crs.is_none() && !p["crs"].is_null() {
+                self.crs = Some(p["crs"].clone());
+            }
+            if let Some(f) = p["features"].as_array() {
+                self.features.extend(f.iter().cloned());
+            }
+        }
+        (resumed.last().is_some_and(|p| p["next"].is_null()), resumed.len())
+    }
+
     fn layer(self, name: &str, url: &str) -> Result<VectorLayer> {
         let mut fc = Map::new();
         fc.insert("type".into(), json!("FeatureCollection"));
@@ -222,7 +246,16 @@ impl Pages {
 
 /// Every feature of an ArcGIS REST feature layer matching the query, as one layer (WGS 84).
 pub fn arcgis(q: &ArcGisQuery) -> Result<VectorLayer> {
+    arcgis_with(q, &|_| {})
+}
+
+/// [`arcgis`], telling `progress` after every page.
+pub fn arcgis_with(q: &ArcGisQuery, progress: &dyn Fn(PageProgress)) -> Result<VectorLayer> {
     q.validate()?;
+    let (mut journal, resumed) = Journal::open(
+        q.resume_file.as_deref(),
+        &fingerprint(ArcGisQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
+    )?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let base = q.url.split(['?', '#']).next().unwrap_or(&q.url).trim_end_matches('/').to_string();
     let info = crate::remote::json_request(&agent, &with_params(&base, &[("f", "json".into())]), None)?;
@@ -265,8 +298,13 @@ pub fn arcgis(q: &ArcGisQuery) -> Result<VectorLayer> {
         params.push(("spatialRel", "esriSpatialRelIntersects".into()));
     }
     let mut pages = Pages { features: Vec::new(), crs: None, max: q.max_features };
+    let (done, mut n) = pages.resume(&resumed);
     let query_url = format!("{base}/query");
-    for n in 0..MAX_PAGES {
+    let mut finished = done;
+    while !finished {
+        if n == MAX_PAGES {
+            return Err(remote(&base, format!("more than {MAX_PAGES} pages")));
+        }
         crate::interrupt::check("ArcGIS query")?;
         let offset = pages.features.len();
         let mut p = params.clone();
@@ -275,19 +313,18 @@ pub fn arcgis(q: &ArcGisQuery) -> Result<VectorLayer> {
         let url = with_params(&query_url, &p);
         let v = crate::remote::json_request(&agent, &url, None)?;
         let got = pages.take(&v, &url)?;
+        n += 1;
         let exceeded = v["exceededTransferLimit"].as_bool().or(v["properties"]["exceededTransferLimit"].as_bool());
         // more when the server says so, or (when it does not say) when the page came back full
-        let more = exceeded.unwrap_or(got >= page);
-        if got == 0 || !more {
-            let mut layer = pages.layer(&name, &base)?;
-            type_fields(&mut layer, &fields);
-            return Ok(layer);
-        }
-        if n + 1 == MAX_PAGES {
-            break;
-        }
+        finished = got == 0 || !exceeded.unwrap_or(got >= page);
+        let next = if finished { Value::Null } else { json!(offset + got) };
+        journal.page(&next, &pages.features[offset..], json!({ "crs": pages.crs }))?;
+        progress(PageProgress { pages: n, features: pages.features.len(), matched: None });
     }
-    Err(remote(&base, format!("more than {MAX_PAGES} pages")))
+    let mut layer = pages.layer(&name, &base)?;
+    type_fields(&mut layer, &fields);
+    journal.done();
+    Ok(layer)
 }
 
 /// ArcGIS field types onto the columns GeoJSON's inference made: dates (epoch milliseconds)
@@ -319,7 +356,16 @@ fn type_fields(layer: &mut VectorLayer, fields: &[(String, String)]) {
 
 /// Every item of an OGC API – Features collection matching the query, as one layer.
 pub fn ogc_features(q: &OgcQuery) -> Result<VectorLayer> {
+    ogc_features_with(q, &|_| {})
+}
+
+/// [`ogc_features`], telling `progress` after every page.
+pub fn ogc_features_with(q: &OgcQuery, progress: &dyn Fn(PageProgress)) -> Result<VectorLayer> {
     q.validate()?;
+    let (mut journal, resumed) = Journal::open(
+        q.resume_file.as_deref(),
+        &fingerprint(OgcQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
+    )?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let base = q.url.split(['?', '#']).next().unwrap_or(&q.url).trim_end_matches('/').to_string();
     let items = match &q.collection {
@@ -331,28 +377,43 @@ pub fn ogc_features(q: &OgcQuery) -> Result<VectorLayer> {
     if let Some(b) = q.bbox {
         params.push(("bbox", format!("{},{},{},{}", b[0], b[1], b[2], b[3])));
     }
-    let mut next = Some(with_params(&items, &params));
     let mut pages = Pages { features: Vec::new(), crs: None, max: q.max_features };
+    let (_, mut n) = pages.resume(&resumed);
+    let mut next = match resumed.last() {
+        Some(p) => p["next"].as_str().map(str::to_string),
+        None => Some(with_params(&items, &params)),
+    };
     let mut seen = std::collections::HashSet::new();
     while let Some(url) = next.take() {
         crate::interrupt::check("OGC API query")?;
         if !seen.insert(url.clone()) {
             return Err(remote(&url, "the server's next link repeats a page already read".into()));
         }
-        if seen.len() > MAX_PAGES {
+        if n >= MAX_PAGES {
             return Err(remote(&url, format!("more than {MAX_PAGES} pages")));
         }
         let v = crate::remote::json_request(&agent, &url, None)?;
+        let before = pages.features.len();
         let got = pages.take(&v, &url)?;
-        if got == 0 {
-            break;
+        n += 1;
+        if got > 0 {
+            next = v["links"].as_array().and_then(|l| {
+                l.iter()
+                    .find(|k| k["rel"] == "next" && k["type"].as_str().is_none_or(|t| t.contains("json")))
+                    .and_then(|k| k["href"].as_str())
+                    .map(|h| super::stac::resolve(&url, h))
+            });
         }
-        next = v["links"].as_array().and_then(|l| {
-            l.iter()
-                .find(|k| k["rel"] == "next" && k["type"].as_str().is_none_or(|t| t.contains("json")))
-                .and_then(|k| k["href"].as_str())
-                .map(|h| super::stac::resolve(&url, h))
-        });
+        let matched = v["numberMatched"].as_u64();
+        journal.page(&json!(next), &pages.features[before..], json!({ "crs": pages.crs }))?;
+        progress(PageProgress { pages: n, features: pages.features.len(), matched });
     }
-    pages.layer(&name, &items)
+    let layer = pages.layer(&name, &items)?;
+    journal.done();
+    Ok(layer)
+}
+
+/// A query's identity in a resume file: its JSON without the resume file and the timeout.
+pub(super) fn fingerprint<T: Serialize>(q: T) -> Result<Value> {
+    serde_json::to_value(q).map_err(|e| Error::InvalidInput(e.to_string()))
 }

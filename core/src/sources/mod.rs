@@ -30,3 +30,103 @@ fn is_wgs84_bbox(b: [f64; 4]) -> bool {
         && (-90.0..=90.0).contains(&b[3])
         && b[1] <= b[3]
 }
+
+/// How far a paged fetch has come: told after every page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageProgress {
+    /// Pages read (resumed ones included).
+    pub pages: usize,
+    /// Features or items kept so far.
+    pub features: usize,
+    /// What the server says matches, when it says.
+    pub matched: Option<u64>,
+}
+
+/// A paged fetch's resume file: JSON lines, the query's fingerprint first, then one line per page
+/// read (`{"next": cursor, "features": [...]}`), appended and flushed as each page arrives. A
+/// fetch that fails leaves it; the same query run again with it reads the pages back and goes on
+/// after the last one (a last line cut short is dropped); a fetch that completes removes it. A
+/// file of another query is refused, never mixed in.
+pub(crate) struct Journal {
+    file: Option<(std::path::PathBuf, std::fs::File)>,
+}
+
+/// Pages a resume file gave back, in order: each `{"next", "features", ...}` as kept.
+pub(crate) type Resumed = Vec<serde_json::Value>;
+
+impl Journal {
+    /// Open (or create) the resume file at `path` for the query `fingerprint`; no path: no file.
+    pub(crate) fn open(
+        path: Option<&std::path::Path>,
+        fingerprint: &serde_json::Value,
+    ) -> crate::Result<(Journal, Resumed)> {
+        use std::io::{BufRead, Write};
+        let Some(path) = path else { return Ok((Journal { file: None }, Vec::new())) };
+        let head = serde_json::json!({ "landopp_resume": 1, "query": fingerprint }).to_string();
+        let mut pages = Vec::new();
+        let mut good = 0u64;
+        if path.exists() {
+            let f = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+            let mut lines = std::io::BufReader::new(f).lines();
+            let first = lines.next().transpose().map_err(|e| crate::Error::io(path, e))?.unwrap_or_default();
+            if first != head {
+                return Err(crate::Error::InvalidInput(format!(
+                    "{} is the resume file of another query (or not one): remove it, or give another path",
+                    path.display()
+                )));
+            }
+            good = first.len() as u64 + 1;
+            for line in lines {
+                let Ok(line) = line else { break };
+                // a line cut short by the failure that stopped the last run: dropped
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { break };
+                if !v["features"].is_array() || v.get("next").is_none() {
+                    break;
+                }
+                pages.push(v);
+                good += line.len() as u64 + 1;
+            }
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| crate::Error::io(path, e))?;
+        file.set_len(good).map_err(|e| crate::Error::io(path, e))?;
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::End(0)).map_err(|e| crate::Error::io(path, e))?;
+        if good == 0 {
+            writeln!(file, "{head}").map_err(|e| crate::Error::io(path, e))?;
+        }
+        Ok((Journal { file: Some((path.to_path_buf(), file)) }, pages))
+    }
+
+    /// Keep a page: the cursor of the page after it (null: the last), its features and what else
+    /// the fetch needs back (`extra`'s members).
+    pub(crate) fn page(
+        &mut self,
+        next: &serde_json::Value,
+        features: &[serde_json::Value],
+        extra: serde_json::Value,
+    ) -> crate::Result<()> {
+        use std::io::Write;
+        if let Some((path, f)) = &mut self.file {
+            let mut v = serde_json::json!({ "next": next, "features": features });
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            let line = v.to_string();
+            writeln!(f, "{line}").and_then(|_| f.flush()).map_err(|e| crate::Error::io(&*path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The fetch completed: the file goes.
+    pub(crate) fn done(self) {
+        if let Some((path, f)) = self.file {
+            drop(f);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -89,6 +89,10 @@ pub struct StacSearch {
     /// that does not answer in time is a `REMOTE` error, not asked again.
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
+    /// A file to keep the pages in as they arrive: a search that fails leaves it, and the same
+    /// search run again with it goes on after the last page it holds (removed on success).
+    #[serde(default)]
+    pub resume_file: Option<std::path::PathBuf>,
 }
 
 fn default_timeout() -> f64 {
@@ -121,6 +125,7 @@ impl StacSearch {
             max_items: default_max_items(),
             method: SearchMethod::Post,
             timeout_s: default_timeout(),
+            resume_file: None,
         }
     }
 
@@ -463,16 +468,56 @@ pub struct StacResults {
 /// Run a STAC item search, following `next` links until `max_items` items are kept or the
 /// server has no more. See the module's text.
 pub fn search(q: &StacSearch) -> Result<StacResults> {
+    search_with(q, &|_| {})
+}
+
+/// [`search`], telling `progress` after every page.
+pub fn search_with(q: &StacSearch, progress: &dyn Fn(super::PageProgress)) -> Result<StacResults> {
     q.validate()?;
+    let print = super::features::fingerprint(StacSearch { resume_file: None, timeout_s: 0.0, ..q.clone() })?;
+    let (mut journal, resumed) = super::Journal::open(q.resume_file.as_deref(), &print)?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let mut out = StacResults { items: Vec::new(), pages: 0, matched: None, filtered_out: 0 };
+    // the items of a page, kept or counted out
+    let absorb = |out: &mut StacResults, features: &[Value], url: &str| -> Result<()> {
+        for f in features {
+            let rec = ImageryRecord::from_item(f, url)
+                .map_err(|e| remote(&display_url(url), format!("an item is unusable: {e}")))?;
+            let keep = match q.max_cloud_cover {
+                Some(c) => rec.cloud_cover.is_some_and(|v| v <= c),
+                None => true,
+            };
+            if !keep {
+                out.filtered_out += 1;
+            } else if out.items.len() < q.max_items {
+                out.items.push(rec);
+            }
+        }
+        Ok(())
+    };
     // the next request: a GET URL, or a POST URL and body
     let mut next: Option<(String, Option<Value>)> = Some(match q.method {
         SearchMethod::Post => (q.endpoint(), Some(q.body())),
         SearchMethod::Get => (q.get_url(), None),
     });
     let mut seen = std::collections::HashSet::new();
+    for p in &resumed {
+        let url = p["url"].as_str().unwrap_or_default();
+        absorb(&mut out, p["features"].as_array().map(Vec::as_slice).unwrap_or_default(), url)?;
+        out.pages += 1;
+        out.matched = out.matched.or(p["matched"].as_u64());
+        seen.insert((url.to_string(), p["body"].as_object().map(|b| Value::Object(b.clone()).to_string())));
+        next = match &p["next"] {
+            Value::Array(n) if n.len() == 2 => {
+                n[0].as_str().map(|u| (u.to_string(), Some(n[1].clone()).filter(|b| !b.is_null())))
+            }
+            _ => None,
+        };
+    }
     while let Some((url, body)) = next.take() {
+        if out.items.len() >= q.max_items {
+            break;
+        }
         crate::interrupt::check("STAC search")?;
         let shown = display_url(&url);
         if !seen.insert((url.clone(), body.as_ref().map(Value::to_string))) {
@@ -490,24 +535,15 @@ pub fn search(q: &StacSearch) -> Result<StacResults> {
         if out.matched.is_none() {
             out.matched = page["numberMatched"].as_u64().or(page["context"]["matched"].as_u64());
         }
-        for f in features {
-            let rec =
-                ImageryRecord::from_item(f, &url).map_err(|e| remote(&shown, format!("an item is unusable: {e}")))?;
-            let keep = match q.max_cloud_cover {
-                Some(c) => rec.cloud_cover.is_some_and(|v| v <= c),
-                None => true,
-            };
-            if !keep {
-                out.filtered_out += 1;
-            } else if out.items.len() < q.max_items {
-                out.items.push(rec);
-            }
+        absorb(&mut out, features, &url)?;
+        if out.items.len() < q.max_items && !features.is_empty() {
+            next = next_link(&page, &url, body.as_ref());
         }
-        if out.items.len() >= q.max_items || features.is_empty() {
-            break;
-        }
-        next = next_link(&page, &url, body.as_ref());
+        let cursor = next.as_ref().map_or(Value::Null, |(u, b)| json!([u, b]));
+        journal.page(&cursor, features, json!({ "url": url, "body": body, "matched": out.matched }))?;
+        progress(super::PageProgress { pages: out.pages, features: out.items.len(), matched: out.matched });
     }
+    journal.done();
     Ok(out)
 }
 

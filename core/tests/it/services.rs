@@ -186,3 +186,80 @@ fn an_ogc_api_collection_follows_relative_next_links() {
     assert_eq!(e.code(), "REMOTE");
     assert!(e.to_string().contains("max_features"), "{e}");
 }
+
+/// Resumable paging: a fetch that fails on its third page leaves a resume file with the two
+/// pages it read; the same query run again with it asks from the third page on, returns the
+/// whole layer (equal to a fetch in one go) and removes the file; the file of another query is
+/// refused. Progress is told after every page.
+#[test]
+fn a_failed_fetch_resumes_after_its_last_page() {
+    use landopp::sources::features::{arcgis_with, ogc_features_with};
+    use std::sync::atomic::AtomicBool;
+    let (feats, crs) = features();
+    let n = feats.len();
+    let down = Arc::new(AtomicBool::new(true));
+    let d = down.clone();
+    let handler: Arc<Handler> = Arc::new(move |target: &str, _| {
+        let path = target.split('?').next().unwrap_or("");
+        if path.ends_with("/FeatureServer/0") {
+            let info = json!({"name": "lulc", "objectIdField": "OBJECTID", "maxRecordCount": 20, "fields": []});
+            return (200, "application/json", String::new(), info.to_string());
+        }
+        let off: usize =
+            param(target, "resultOffset").or(param(target, "offset")).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if off >= 40 && d.load(Ordering::SeqCst) {
+            return (404, "application/json", String::new(), "{}".into());
+        }
+        let page: Vec<Value> = feats.iter().skip(off).take(20).cloned().collect();
+        let mut fc = json!({"type": "FeatureCollection", "crs": crs, "features": page,
+                            "exceededTransferLimit": off + 20 < n, "numberMatched": n});
+        if off + 20 < n {
+            fc["links"] = json!([{"rel": "next", "href": format!("items?limit=20&offset={}", off + 20)}]);
+        }
+        (200, "application/geo+json", String::new(), fc.to_string())
+    });
+    let (base, asked) = serve(handler);
+    let dir = tempfile::tempdir().expect("tmp");
+    let journal = dir.path().join("lulc.resume");
+    let q = ArcGisQuery { resume_file: Some(journal.clone()), ..ArcGisQuery::new(format!("{base}/a/FeatureServer/0")) };
+    let told = Mutex::new(Vec::new());
+    let e = arcgis_with(&q, &|p| told.lock().expect("lock").push(p.features)).expect_err("page 3 fails");
+    assert_eq!(e.code(), "REMOTE");
+    assert_eq!(*told.lock().expect("lock"), vec![20, 40]);
+    let kept = std::fs::read_to_string(&journal).expect("resume file");
+    assert_eq!(kept.lines().count(), 3, "the query and two pages");
+    down.store(false, Ordering::SeqCst);
+    asked.lock().expect("lock").clear();
+    let layer = arcgis_with(&q, &|p| told.lock().expect("lock").push(p.features)).expect("resumed");
+    assert!(!journal.exists(), "the resume file goes when the fetch completes");
+    let whole = arcgis(&ArcGisQuery::new(format!("{base}/a/FeatureServer/0"))).expect("in one go");
+    assert_eq!(layer.geometries, whole.geometries);
+    assert_eq!(layer.len(), n);
+    let asked = asked.lock().expect("lock").clone();
+    let offsets: Vec<String> = asked.iter().filter_map(|t| param(t, "resultOffset")).collect();
+    assert_eq!(&offsets[..3], ["40", "60", "80"], "{asked:?}");
+    assert_eq!(told.lock().expect("lock")[2..], [60, 80, n]);
+
+    // OGC API: the same, resumed from the stored next link
+    down.store(true, Ordering::SeqCst);
+    let og = dir.path().join("ogc.resume");
+    let q = OgcQuery {
+        limit: 20,
+        resume_file: Some(og.clone()),
+        ..OgcQuery::new(format!("{base}/ogc/collections/c/items"))
+    };
+    assert_eq!(ogc_features_with(&q, &|_| {}).expect_err("fails").code(), "REMOTE");
+    down.store(false, Ordering::SeqCst);
+    let last = Mutex::new(None);
+    let layer = ogc_features_with(&q, &|p| *last.lock().expect("lock") = Some(p)).expect("resumed");
+    assert_eq!(layer.len(), n);
+    let p = last.lock().expect("lock").expect("told");
+    assert_eq!((p.pages, p.features, p.matched), (5, n, Some(n as u64)));
+    assert!(!og.exists());
+    // another query's file is refused, and left as it is
+    std::fs::write(&og, kept).expect("write");
+    let e = ogc_features(&q).expect_err("another query");
+    assert_eq!(e.code(), "INVALID_INPUT");
+    assert!(e.to_string().contains("another query"), "{e}");
+    assert!(og.exists());
+}

@@ -32,6 +32,8 @@ enum Mode {
     Loop,
     /// The answer is JSON but not a FeatureCollection.
     NotItems,
+    /// The third request: 404 (not retried).
+    FailThird,
 }
 
 struct Stac {
@@ -134,6 +136,7 @@ fn answer(
             return Ok(());
         }
         Mode::Html => return send(&mut w, "200 OK", "text/html", "", b"<html>secret</html>", 19),
+        Mode::FailThird if k == 2 => return send(&mut w, "404 Not Found", "application/json", "", b"{}", 2),
         Mode::NotItems => return send(&mut w, "200 OK", "application/json", "", b"{\"type\":\"Feature\"}", 18),
         _ => {}
     }
@@ -359,4 +362,33 @@ fn the_best_scene_of_each_parcel_is_the_one_that_sees_it_clearest() {
     let e = best_scenes(&no_mask, &parcels, Some(&crs), &SceneChoiceOptions::default()).unwrap_err();
     assert_eq!(e.code(), "INVALID_INPUT");
     assert!(e.to_string().contains("no scl or qa_pixel asset"), "{e}");
+}
+
+/// A search that fails on its third page resumes from it with the resume file (both methods):
+/// the same records as a search in one go, the pages already read not asked again.
+#[test]
+fn a_failed_search_resumes_after_its_last_page() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for method in [SearchMethod::Post, SearchMethod::Get] {
+        let whole = search(&StacSearch {
+            method,
+            max_cloud_cover: Some(50.0),
+            ..query(&serve(500, Mode::Normal, HashMap::new()).base)
+        })
+        .expect("in one go");
+        let srv = serve(500, Mode::FailThird, HashMap::new());
+        let file = dir.path().join(format!("{method:?}.resume"));
+        let q = StacSearch { method, max_cloud_cover: Some(50.0), resume_file: Some(file.clone()), ..query(&srv.base) };
+        let e = search(&q).expect_err("the third page fails");
+        assert_eq!(e.code(), "REMOTE");
+        assert_eq!(std::fs::read_to_string(&file).expect("kept").lines().count(), 3);
+        let before = srv.requests.load(Ordering::SeqCst);
+        let got = search(&q).expect("resumed");
+        let ids =
+            |r: &landopp::sources::stac::StacResults| r.items.iter().map(|i| i.scene_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&got), ids(&whole), "{method:?}");
+        assert_eq!((got.pages, got.matched, got.filtered_out), (whole.pages, whole.matched, whole.filtered_out));
+        assert_eq!(srv.requests.load(Ordering::SeqCst) - before, whole.pages - 2, "{method:?}");
+        assert!(!file.exists());
+    }
 }
