@@ -16,7 +16,9 @@
 //! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff
 //!   and jitter, waiting what a `Retry-After` header asks for; every request has a 30 s connect
 //!   and 120 s overall deadline. At most 8 requests are in flight to one host across the process,
-//!   and a host that fails 5 exchanges in a row is not asked again for 30 s (circuit breaker).
+//!   requests to one host start at most `LANDOPP_HTTP_RATE` a second (default 50; see
+//!   [`set_host_rate`]), and a host that fails 5 exchanges in a row is not asked again for 30 s
+//!   (circuit breaker).
 //! - Errors never quote the server's body; the raster reader names the URL without its query
 //!   string (signed URLs carry credentials there).
 
@@ -532,12 +534,43 @@ const BREAKER_FAILURES: u32 = 5;
 /// How long an open circuit refuses requests before one is tried again.
 const BREAKER_OPEN: Duration = Duration::from_secs(30);
 
+/// Requests a second to one host by default (`LANDOPP_HTTP_RATE` overrides it).
+const DEFAULT_RATE: f64 = 50.0;
+
 /// What the process knows of one host.
 #[derive(Default)]
 struct Host {
     in_flight: usize,
     failures: u32,
     open_until: Option<std::time::Instant>,
+    /// When the next request may start (rate politeness).
+    next_start: Option<std::time::Instant>,
+    /// Requests a second allowed to this host (`None`: the process default).
+    rate: Option<f64>,
+}
+
+/// The process default of requests a second to one host: `LANDOPP_HTTP_RATE` (a positive number,
+/// `0` or `off` for no limit), else 50.
+fn default_rate() -> Option<f64> {
+    static RATE: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *RATE.get_or_init(|| match std::env::var("LANDOPP_HTTP_RATE") {
+        Ok(v) if v.trim() == "off" || v.trim() == "0" => None,
+        Ok(v) => v.trim().parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0).or(Some(DEFAULT_RATE)),
+        Err(_) => Some(DEFAULT_RATE),
+    })
+}
+
+/// Allow at most `per_second` requests a second to `host` (`scheme://host:port`, as in a URL)
+/// from this process, whatever the default; `None` goes back to the default
+/// (`LANDOPP_HTTP_RATE`, else 50 a second). A service that publishes a rate limit gets it here.
+pub fn set_host_rate(host: &str, per_second: Option<f64>) -> crate::Result<()> {
+    if per_second.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err(crate::Error::InvalidInput(format!("host rate {per_second:?}: must be a positive number")));
+    }
+    let (lock, _) = hosts();
+    let mut map = lock.lock().map_err(|_| crate::Error::InvalidInput("host table lock".into()))?;
+    map.entry(host_of(host)).or_default().rate = per_second;
+    Ok(())
 }
 
 /// Every host's state, and a signal for requests waiting for a free slot.
@@ -579,6 +612,16 @@ impl Slot {
             }
             if h.in_flight < PER_HOST {
                 h.in_flight += 1;
+                // the start spaced from the previous one's by 1 / rate
+                let now = std::time::Instant::now();
+                let start = h.next_start.map_or(now, |t| t.max(now));
+                if let Some(rate) = h.rate.or_else(default_rate) {
+                    h.next_start = Some(start + Duration::from_secs_f64(1.0 / rate));
+                }
+                drop(map);
+                if start > now {
+                    std::thread::sleep(start - now);
+                }
                 return Ok(Slot(host.to_string()));
             }
             map = cv.wait(map).map_err(|_| io::Error::other("host table lock"))?;

@@ -466,3 +466,29 @@ fn overviews_are_listed_picked_by_resolution_and_read_alone() {
     let info = landopp::info::info(&b04).expect("info").to_string();
     assert!(info.contains("Overviews: 549x549, 275x275"), "{info}");
 }
+
+/// Rate politeness: requests to a host given 10 a second start at least 0.1 s apart; other hosts
+/// are not slowed.
+#[test]
+fn requests_to_a_host_keep_to_its_rate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = tiled(dir.path());
+    let slow = serve(HashMap::from([("/big.tif".to_string(), big.clone())]), Mode::Ranges);
+    let fast = serve(HashMap::from([("/big.tif".to_string(), big)]), Mode::Ranges);
+    landopp::remote::set_host_rate(&slow.base, Some(10.0)).expect("rate");
+    assert_eq!(landopp::remote::set_host_rate(&slow.base, Some(0.0)).expect_err("zero").code(), "INVALID_INPUT");
+    let reads = |base: &str| {
+        let f = HttpFile::open_with(&format!("{base}/big.tif"), None).expect("open");
+        let t = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        for k in 1..=6u64 {
+            // ranges an eighth of the file apart: one request each
+            f.read_at(&mut buf, k * (f.len() / 8)).expect("read");
+        }
+        t.elapsed()
+    };
+    let (s, f) = (reads(&slow.base), reads(&fast.base));
+    landopp::remote::set_host_rate(&slow.base, None).expect("reset");
+    assert!(s >= std::time::Duration::from_millis(550), "7 requests at 10 a second took {s:?}");
+    assert!(f < std::time::Duration::from_millis(500), "another host: {f:?}");
+}
