@@ -22,7 +22,6 @@ Usage: .venv/bin/python benches/compare/cog_ndvi_compare.py [RUNS=5]
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +30,7 @@ import http.server
 from pathlib import Path
 
 os.environ["LANDOPP_HTTP_CACHE"] = "off"
+os.environ["LANDOPP_HTTP_RATE"] = "off"  # the engines compared, not the politeness (GDAL has none)
 os.environ.update({"VSI_CACHE": "FALSE", "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/",
                    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"})
 
@@ -43,30 +43,12 @@ import shapely  # noqa: E402
 import landopp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_compare import COUNT, Ranges  # noqa: E402
+from remote_compare import COUNT, Ranges, mosaic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LANDOPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 STATS = ["count", "mean", "min", "max"]
-
-
-def mosaic(src: Path, out: Path, tmp: Path) -> None:
-    """`src` shifted to a 4 × 4 mosaic (same cells, other places), written as a 256² COG."""
-    with rasterio.open(src) as d:
-        w, h, t = d.width, d.height, d.transform
-    parts = []
-    for k in range(16):
-        dx, dy = (k % 4) * w * t.a, -(k // 4) * h * t.a
-        p = tmp / f"{src.stem}_part{k}.tif"
-        ul = (t.c + dx, t.f + dy)
-        subprocess.run(["gdal_translate", "-q", "-a_ullr", str(ul[0]), str(ul[1]), str(ul[0] + w * t.a),
-                        str(ul[1] - h * t.a), str(src), str(p)], check=True)
-        parts.append(str(p))
-    vrt = tmp / f"{src.stem}.vrt"
-    subprocess.run(["gdalbuildvrt", "-q", str(vrt), *parts], check=True)
-    subprocess.run(["gdal_translate", "-q", "-of", "COG", "-co", "BLOCKSIZE=256", "-co", "COMPRESS=DEFLATE",
-                    str(vrt), str(out)], check=True)
 
 
 def parcels(bounds, n_clusters=6, per=50, seed=11):

@@ -16,12 +16,15 @@ Usage: .venv/bin/python -m pip install pystac-client; .venv/bin/python benches/c
 import copy
 import http.server
 import json
+import os
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _bench import interleaved  # noqa: E402
+
+os.environ["LANDOPP_HTTP_RATE"] = "off"  # the clients compared, not the politeness (pystac-client has none)
 
 import landopp  # noqa: E402
 from landopp import sources  # noqa: E402

@@ -16,8 +16,8 @@
 //! - Transient failures (connection errors, 408, 429, 5xx) are retried three times with backoff
 //!   and jitter, waiting what a `Retry-After` header asks for; every request has a 30 s connect
 //!   and 120 s overall deadline. At most 8 requests are in flight to one host across the process,
-//!   requests to one host start at most `LANDOPP_HTTP_RATE` a second (default 50; see
-//!   [`set_host_rate`]), and a host that fails 5 exchanges in a row is not asked again for 30 s
+//!   requests to one host start at most `LANDOPP_HTTP_RATE` a second after a burst of 16
+//!   (default 50; see [`set_host_rate`]), and a host that fails 5 exchanges in a row is not asked again for 30 s
 //!   (circuit breaker).
 //! - Errors never quote the server's body; the raster reader names the URL without its query
 //!   string (signed URLs carry credentials there).
@@ -536,6 +536,8 @@ const BREAKER_OPEN: Duration = Duration::from_secs(30);
 
 /// Requests a second to one host by default (`LANDOPP_HTTP_RATE` overrides it).
 const DEFAULT_RATE: f64 = 50.0;
+/// Requests that may start at once before the rate spaces them.
+const RATE_BURST: u32 = 16;
 
 /// What the process knows of one host.
 #[derive(Default)]
@@ -612,11 +614,18 @@ impl Slot {
             }
             if h.in_flight < PER_HOST {
                 h.in_flight += 1;
-                // the start spaced from the previous one's by 1 / rate
+                // a burst of RATE_BURST at once, then starts spaced by 1 / rate (the generic
+                // cell rate algorithm: `next_start` is the theoretical arrival time)
                 let now = std::time::Instant::now();
-                let start = h.next_start.map_or(now, |t| t.max(now));
+                let mut start = now;
                 if let Some(rate) = h.rate.or_else(default_rate) {
-                    h.next_start = Some(start + Duration::from_secs_f64(1.0 / rate));
+                    let step = Duration::from_secs_f64(1.0 / rate);
+                    let tat = h.next_start.map_or(now, |t| t.max(now));
+                    let tau = step * RATE_BURST;
+                    if tat > now + tau {
+                        start = tat - tau;
+                    }
+                    h.next_start = Some(tat + step);
                 }
                 drop(map);
                 if start > now {

@@ -95,38 +95,9 @@ impl SoilTables {
     }
 }
 
-/// Every column of a CSV file: lower-case header names and rows.
-fn read_csv_all(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    #[cfg(feature = "csv")]
-    {
-        if !path.exists() {
-            return Err(Error::FileNotFound { path: path.to_path_buf() });
-        }
-        let mut rd = csv::Reader::from_path(path).map_err(|e| Error::format("CSV", path, e.to_string()))?;
-        let head: Vec<String> = rd
-            .headers()
-            .map_err(|e| Error::format("CSV", path, e.to_string()))?
-            .iter()
-            .map(|s| s.trim().to_ascii_lowercase())
-            .collect();
-        let mut rows = Vec::new();
-        for rec in rd.records() {
-            let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
-            rows.push((0..head.len()).map(|i| rec.get(i).unwrap_or("").to_string()).collect());
-        }
-        Ok((head, rows))
-    }
-    #[cfg(not(feature = "csv"))]
-    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
-}
-
-#[cfg(not(feature = "csv"))]
-pub(super) fn read_csv_table(path: &std::path::Path, _cols: &[&str]) -> Result<Vec<Vec<String>>> {
-    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
-}
-
+/// A CSV file opened, with its header's names trimmed and lower-cased.
 #[cfg(feature = "csv")]
-pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<String>>> {
+fn open_csv(path: &std::path::Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
     if !path.exists() {
         return Err(Error::FileNotFound { path: path.to_path_buf() });
     }
@@ -137,6 +108,42 @@ pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Ve
         .iter()
         .map(|s| s.trim().to_ascii_lowercase())
         .collect();
+    Ok((rd, head))
+}
+
+/// The rows of an open CSV file, columns `idx` of each (missing cells empty).
+#[cfg(feature = "csv")]
+fn csv_rows(rd: &mut csv::Reader<std::fs::File>, path: &std::path::Path, idx: &[usize]) -> Result<Vec<Vec<String>>> {
+    let mut rows = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
+        rows.push(idx.iter().map(|&i| rec.get(i).unwrap_or("").to_string()).collect());
+    }
+    Ok(rows)
+}
+
+/// Every column of a CSV file: lower-case header names and rows.
+#[cfg(feature = "csv")]
+fn read_csv_all(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let (mut rd, head) = open_csv(path)?;
+    let idx: Vec<usize> = (0..head.len()).collect();
+    let rows = csv_rows(&mut rd, path, &idx)?;
+    Ok((head, rows))
+}
+
+#[cfg(not(feature = "csv"))]
+fn read_csv_all(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
+}
+
+#[cfg(not(feature = "csv"))]
+pub(super) fn read_csv_table(path: &std::path::Path, _cols: &[&str]) -> Result<Vec<Vec<String>>> {
+    Err(Error::Unsupported(format!("{}: SSURGO's CSV tables need the `csv` feature", path.display())))
+}
+
+#[cfg(feature = "csv")]
+pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Vec<Vec<String>>> {
+    let (mut rd, head) = open_csv(path)?;
     // the header is listed back only when it looks like column names: a path pointing at some
     // other file (`/etc/passwd`) must not print that file's first line
     let names = |head: &[String]| -> Vec<String> {
@@ -156,12 +163,7 @@ pub(super) fn read_csv_table(path: &std::path::Path, cols: &[&str]) -> Result<Ve
                 .ok_or_else(|| Error::not_found("column", format!("{c} (in {})", path.display()), names(&head)))
         })
         .collect::<Result<_>>()?;
-    let mut rows = Vec::new();
-    for rec in rd.records() {
-        let rec = rec.map_err(|e| Error::format("CSV", path, e.to_string()))?;
-        rows.push(idx.iter().map(|&i| rec.get(i).unwrap_or("").to_string()).collect());
-    }
-    Ok(rows)
+    csv_rows(&mut rd, path, &idx)
 }
 
 /// Soil features: map-unit shares (`soil_mukey_<key>_share`, `soil_mukey_dominant`) and, given

@@ -467,28 +467,42 @@ fn overviews_are_listed_picked_by_resolution_and_read_alone() {
     assert!(info.contains("Overviews: 549x549, 275x275"), "{info}");
 }
 
-/// Rate politeness: requests to a host given 10 a second start at least 0.1 s apart; other hosts
-/// are not slowed.
+/// Rate politeness: past a burst of 16, requests to a host given 10 a second start at least
+/// 0.1 s apart; other hosts are not slowed.
 #[test]
 fn requests_to_a_host_keep_to_its_rate() {
     let dir = tempfile::tempdir().expect("tmp");
-    let big = tiled(dir.path());
+    // 8 MiB that do not compress: ranges 256 KiB apart are requests of their own
+    let big = dir.path().join("big.bin");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let bytes: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&big, bytes).expect("write");
     let slow = serve(HashMap::from([("/big.tif".to_string(), big.clone())]), Mode::Ranges);
     let fast = serve(HashMap::from([("/big.tif".to_string(), big)]), Mode::Ranges);
     landopp::remote::set_host_rate(&slow.base, Some(10.0)).expect("rate");
     assert_eq!(landopp::remote::set_host_rate(&slow.base, Some(0.0)).expect_err("zero").code(), "INVALID_INPUT");
     let reads = |base: &str| {
         let f = HttpFile::open_with(&format!("{base}/big.tif"), None).expect("open");
+        // 30 ranges 256 KiB apart: one request each, up to 8 at once
+        let ranges: Vec<(u64, u64)> = (1..=30u64).map(|k| (k << 18, 16)).collect();
         let t = std::time::Instant::now();
-        let mut buf = [0u8; 16];
-        for k in 1..=6u64 {
-            // ranges an eighth of the file apart: one request each
-            f.read_at(&mut buf, k * (f.len() / 8)).expect("read");
-        }
+        f.prefetch(&ranges).expect("prefetch");
+        let (requests, _) = f.stats();
+        assert!(requests >= 30, "{requests} requests");
         t.elapsed()
     };
+    landopp::remote::set_host_rate(&fast.base, Some(1e6)).expect("rate");
     let (s, f) = (reads(&slow.base), reads(&fast.base));
     landopp::remote::set_host_rate(&slow.base, None).expect("reset");
-    assert!(s >= std::time::Duration::from_millis(550), "7 requests at 10 a second took {s:?}");
-    assert!(f < std::time::Duration::from_millis(500), "another host: {f:?}");
+    landopp::remote::set_host_rate(&fast.base, None).expect("reset");
+    // 30 requests: 17 at once, then 13 more 0.1 s apart
+    assert!(s >= std::time::Duration::from_millis(1200), "30 requests at 10 a second took {s:?}");
+    assert!(s > f + std::time::Duration::from_millis(500), "10 a second: {s:?}, no limit: {f:?}");
 }
