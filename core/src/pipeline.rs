@@ -563,7 +563,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     .into_iter()
                     .map(|b| [b[0] - 1.0, b[1] - 1.0, b[2] + 1.0, b[3] + 1.0])
                     .collect();
-                let dem = read_boxes(&file, band, &boxes, 1, 1)?;
+                let dem = read_boxes(&file, band, &boxes, (1, 1), (1, 1))?;
                 let prod = TerrainProduct::parse(product)?;
                 let tr = crate::terrain::terrain(&dem, prod, &TerrainOptions { band: 1, ..*options })?;
                 let prefix = prefix.clone().unwrap_or_else(|| product.clone());
@@ -689,15 +689,16 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     let boxes = parcel_boxes(first, &mut projected)?;
                     // a coarser mask cell must start where the bands' window starts: the
                     // window's origin goes down to a multiple of every mask's factor
-                    let factors: Vec<Option<usize>> =
+                    let factors: Vec<Option<(usize, usize)>> =
                         masks.iter().map(|m| m.as_ref().and_then(|m| mask_factor(first, m))).collect();
-                    let step = factors.iter().flatten().fold(1usize, |a, &k| (a / gcd(a, k)).saturating_mul(k));
+                    let lcm = |a: usize, k: usize| (a / gcd(a, k)).saturating_mul(k);
+                    let step = factors.iter().flatten().fold((1usize, 1usize), |a, k| (lcm(a.0, k.0), lcm(a.1, k.1)));
                     for (k, t) in &tiffs {
-                        rasters.insert((*k).clone(), read_boxes(t, 0, &boxes, 1, step)?);
+                        rasters.insert((*k).clone(), read_boxes(t, 0, &boxes, (1, 1), step)?);
                     }
                     for (m, f) in masks.iter().zip(&factors) {
                         mask_rasters.push(match (m, f) {
-                            (Some(m), Some(f)) => Some(read_boxes(m, 0, &boxes, *f, step / f)?),
+                            (Some(m), Some(f)) => Some(read_boxes(m, 0, &boxes, *f, (step.0 / f.0, step.1 / f.1))?),
                             // another grid: read whole, and the index step says what is wrong
                             (Some(m), None) => Some(m.read()?),
                             (None, _) => None,
@@ -770,43 +771,55 @@ fn parcel_boxes(t: &GeoTiff, projected: &mut Projected<'_>) -> Result<Vec<[f64; 
         .collect())
 }
 
-/// Band `band` (0-based) of `t` over `boxes` (in cells of a grid `k` times finer than `t`'s, same origin):
-/// the window over them, its origin down to a multiple of `align` cells of `t`, with only the
-/// chunks that meet a box fetched and decoded; the rest is nodata. Zonal statistics over it
-/// equal those over the whole raster. No box: one cell, so the grid and type are known.
-fn read_boxes(t: &GeoTiff, band: usize, boxes: &[[f64; 4]], k: usize, align: usize) -> Result<Raster> {
+/// Band `band` (0-based) of `t` over `boxes` (in cells of a grid `k = (kx, ky)` times finer
+/// than `t`'s, same origin): the window over them, its origin down to a multiple of
+/// `align = (ax, ay)` cells of `t`, with only the chunks that meet a box fetched and decoded; the
+/// rest is nodata. Zonal statistics over it equal those over the whole raster. No box: one cell,
+/// so the grid and type are known.
+fn read_boxes(
+    t: &GeoTiff,
+    band: usize,
+    boxes: &[[f64; 4]],
+    k: (usize, usize),
+    align: (usize, usize),
+) -> Result<Raster> {
     if boxes.is_empty() {
         return t.read_window_raster_where(band, Window::new(0, 0, 1, 1), &|_| true);
     }
-    let kf = k as f64;
+    let (kx, ky) = (k.0 as f64, k.1 as f64);
     let ext = boxes.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, b| {
         [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
     });
     let (w, h) = (t.width(), t.height());
-    let low = |v: f64, size: usize| {
-        let c = (v / kf).floor().clamp(0.0, (size - 1) as f64) as usize;
+    let low = |v: f64, size: usize, align: usize| {
+        let c = v.floor().clamp(0.0, (size - 1) as f64) as usize;
         c - c % align.max(1)
     };
-    let (c0, r0) = (low(ext[0], w), low(ext[1], h));
-    let (c1, r1) = (((ext[2] / kf).ceil().max(0.0) as usize).min(w), ((ext[3] / kf).ceil().max(0.0) as usize).min(h));
+    let (c0, r0) = (low(ext[0] / kx, w, align.0), low(ext[1] / ky, h, align.1));
+    let (c1, r1) = (((ext[2] / kx).ceil().max(0.0) as usize).min(w), ((ext[3] / ky).ceil().max(0.0) as usize).min(h));
     let win = Window::new(r0, c0, r1.saturating_sub(r0).max(1), c1.saturating_sub(c0).max(1));
     let keep = |cw: Window| {
-        let (a0, b0) = ((cw.col * k) as f64, (cw.row * k) as f64);
-        let (a1, b1) = (((cw.col + cw.cols) * k) as f64, ((cw.row + cw.rows) * k) as f64);
+        let (a0, b0) = ((cw.col * k.0) as f64, (cw.row * k.1) as f64);
+        let (a1, b1) = (((cw.col + cw.cols) * k.0) as f64, ((cw.row + cw.rows) * k.1) as f64);
         boxes.iter().any(|b| b[0] < a1 && b[2] > a0 && b[1] < b1 && b[3] > b0)
     };
     t.read_window_raster_where(band, win, &keep)
 }
 
-/// How many cells of `band` a cell of `mask` spans, when the mask's grid is an integer multiple
-/// of the band's with the same origin (the grids the spectral step accepts); else `None`.
-fn mask_factor(band: &GeoTiff, mask: &GeoTiff) -> Option<usize> {
+/// How many cells of `band` a cell of `mask` spans across and down, when the mask's grid is an
+/// integer multiple of the band's with the same origin (the grids the spectral step accepts);
+/// else `None`.
+fn mask_factor(band: &GeoTiff, mask: &GeoTiff) -> Option<(usize, usize)> {
     let (b, m) = (band.transform().0, mask.transform().0);
-    let f = m[1] / b[1];
     let same_origin = (m[0] - b[0]).abs() < 1e-6 * b[1].abs() && (m[3] - b[3]).abs() < 1e-6 * b[5].abs();
-    let k = f.round();
-    let integer = (f - k).abs() < 1e-9 && (m[5] / b[5] - k).abs() < 1e-9;
-    (same_origin && integer && (1.0..=65_536.0).contains(&k)).then_some(k as usize)
+    let factor = |f: f64| {
+        let k = f.round();
+        ((f - k).abs() < 1e-9 && (1.0..=65_536.0).contains(&k)).then_some(k as usize)
+    };
+    match (factor(m[1] / b[1]), factor(m[5] / b[5])) {
+        (Some(kx), Some(ky)) if same_origin => Some((kx, ky)),
+        _ => None,
+    }
 }
 
 #[cfg(feature = "remote")]

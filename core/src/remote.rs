@@ -409,6 +409,18 @@ pub(crate) fn json_request(
     url: &str,
     body: Option<&serde_json::Value>,
 ) -> crate::Result<serde_json::Value> {
+    json_request_final(agent, url, body, &[])
+}
+
+/// [`json_request`], with the statuses in `final_statuses` answered at once as errors: not
+/// retried, and not held against the host by the circuit breaker (a service's "too large" that
+/// the caller handles, such as Soil Data Access refusing a query with 500).
+pub(crate) fn json_request_final(
+    agent: &ureq::Agent,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    final_statuses: &[u16],
+) -> crate::Result<serde_json::Value> {
     let shown = display_url(url);
     let remote = |status: Option<u16>, message: String| crate::Error::Remote { url: shown.clone(), status, message };
     let payload = body.map(|b| b.to_string());
@@ -426,7 +438,7 @@ pub(crate) fn json_request(
             Err(e) => return Attempt::from_client(e, url),
         };
         let status = resp.status().as_u16();
-        if transient(status) {
+        if transient(status) && !final_statuses.contains(&status) {
             return Attempt::Retry(status_error(status), retry_after(&resp));
         }
         if status != 200 {
@@ -538,6 +550,8 @@ const BREAKER_OPEN: Duration = Duration::from_secs(30);
 const DEFAULT_RATE: f64 = 50.0;
 /// Requests that may start at once before the rate spaces them.
 const RATE_BURST: u32 = 16;
+/// Rates a host may be given, requests a second.
+const RATES: std::ops::RangeInclusive<f64> = 0.001..=1e6;
 
 /// What the process knows of one host.
 #[derive(Default)]
@@ -551,13 +565,13 @@ struct Host {
     rate: Option<f64>,
 }
 
-/// The process default of requests a second to one host: `LANDOPP_HTTP_RATE` (a positive number,
+/// The process default of requests a second to one host: `LANDOPP_HTTP_RATE` (0.001 to 10⁶,
 /// `0` or `off` for no limit), else 50.
 fn default_rate() -> Option<f64> {
     static RATE: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
     *RATE.get_or_init(|| match std::env::var("LANDOPP_HTTP_RATE") {
         Ok(v) if v.trim() == "off" || v.trim() == "0" => None,
-        Ok(v) => v.trim().parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0).or(Some(DEFAULT_RATE)),
+        Ok(v) => v.trim().parse::<f64>().ok().filter(|r| RATES.contains(r)).or(Some(DEFAULT_RATE)),
         Err(_) => Some(DEFAULT_RATE),
     })
 }
@@ -566,8 +580,12 @@ fn default_rate() -> Option<f64> {
 /// from this process, whatever the default; `None` goes back to the default
 /// (`LANDOPP_HTTP_RATE`, else 50 a second). A service that publishes a rate limit gets it here.
 pub fn set_host_rate(host: &str, per_second: Option<f64>) -> crate::Result<()> {
-    if per_second.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(crate::Error::InvalidInput(format!("host rate {per_second:?}: must be a positive number")));
+    if per_second.is_some_and(|r| !RATES.contains(&r)) {
+        return Err(crate::Error::InvalidInput(format!(
+            "host rate {per_second:?}: must be {} to {} requests a second",
+            RATES.start(),
+            RATES.end()
+        )));
     }
     let (lock, _) = hosts();
     let mut map = lock.lock().map_err(|_| crate::Error::InvalidInput("host table lock".into()))?;
@@ -621,7 +639,7 @@ impl Slot {
                 if let Some(rate) = h.rate.or_else(default_rate) {
                     let step = Duration::from_secs_f64(1.0 / rate);
                     let tat = h.next_start.map_or(now, |t| t.max(now));
-                    let tau = step * RATE_BURST;
+                    let tau = step * (RATE_BURST - 1);
                     if tat > now + tau {
                         start = tat - tau;
                     }

@@ -226,6 +226,7 @@ pub(crate) fn arcgis(a: ArcGisArgs) -> Result<(), Error> {
         resume_file: a.resume,
         ..ArcGisQuery::new(a.url)
     };
+    writable_layer(&a.output)?;
     let bar = page_bar("features");
     let layer = landopp::sources::features::arcgis_with(&q, &|p| tell(&bar, p));
     bar.finish_and_clear();
@@ -247,6 +248,7 @@ pub(crate) fn ogc(a: OgcArgs) -> Result<(), Error> {
         resume_file: a.resume,
         ..OgcQuery::new(a.url)
     };
+    writable_layer(&a.output)?;
     let bar = page_bar("features");
     let layer = landopp::sources::features::ogc_features_with(&q, &|p| tell(&bar, p));
     bar.finish_and_clear();
@@ -293,6 +295,11 @@ pub(crate) fn sda(a: SdaArgs) -> Result<(), Error> {
     q.validate()?;
     let parcels = landopp::Parcels::read(&a.parcels, a.layer.as_deref(), None)?;
     let data = soil_data_access(&parcels.geometries, parcels.crs.as_ref(), &q)?;
+    if data.mapunits.is_empty() {
+        return Err(Error::InvalidInput(
+            "Soil Data Access has no SSURGO map unit under the parcels (outside the survey's coverage?)".into(),
+        ));
+    }
     std::fs::create_dir_all(&a.output).map_err(|e| Error::io(&a.output, e))?;
     landopp::vector::write_layer(a.output.join("mapunits.gpkg"), &data.mapunits)?;
     let write = |name: &str, t: &SdaTable| -> Result<(), Error> {
@@ -315,7 +322,13 @@ pub(crate) fn sda(a: SdaArgs) -> Result<(), Error> {
     };
     write("component.csv", &data.component)?;
     write("mapunit.csv", &data.mapunit)?;
-    if !q.muaggatt.is_empty() {
+    if q.muaggatt.is_empty() {
+        // no aggregates asked: none from an earlier run left beside the new tables
+        let stale = a.output.join("muaggatt.csv");
+        if stale.exists() {
+            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+        }
+    } else {
         write("muaggatt.csv", &data.muaggatt)?;
     }
     eprintln!(
@@ -344,4 +357,15 @@ fn tell(bar: &indicatif::ProgressBar, p: landopp::sources::PageProgress) {
     let of = p.matched.map(|m| format!(" of {m}")).unwrap_or_default();
     bar.set_message(format!("page {}: {}{of}", p.pages, p.features));
     bar.tick();
+}
+
+/// Before a fetch: the output layer's format is one landopp writes and its folder exists, so a
+/// completed fetch (whose resume file is then gone) is not lost to a path that cannot be written.
+fn writable_layer(output: &std::path::Path) -> Result<(), Error> {
+    landopp::vector::VectorFormat::from_path(output)?;
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::FileNotFound { path: dir.to_path_buf() });
+    }
+    Ok(())
 }

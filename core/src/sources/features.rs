@@ -383,7 +383,9 @@ pub fn ogc_features_with(q: &OgcQuery, progress: &dyn Fn(PageProgress)) -> Resul
         Some(p) => p["next"].as_str().map(str::to_string),
         None => Some(with_params(&items, &params)),
     };
-    let mut seen = std::collections::HashSet::new();
+    // the pages already read, resumed ones included: a next link back to one is a loop
+    let mut seen: std::collections::HashSet<String> =
+        resumed.iter().filter_map(|p| p["url"].as_str().map(str::to_string)).collect();
     while let Some(url) = next.take() {
         crate::interrupt::check("OGC API query")?;
         if !seen.insert(url.clone()) {
@@ -405,7 +407,7 @@ pub fn ogc_features_with(q: &OgcQuery, progress: &dyn Fn(PageProgress)) -> Resul
             });
         }
         let matched = v["numberMatched"].as_u64();
-        journal.page(&json!(next), &pages.features[before..], json!({ "crs": pages.crs }))?;
+        journal.page(&json!(next), &pages.features[before..], json!({ "crs": pages.crs, "url": url }))?;
         progress(PageProgress { pages: n, features: pages.features.len(), matched });
     }
     let layer = pages.layer(&name, &items)?;

@@ -60,31 +60,36 @@ impl Journal {
         path: Option<&std::path::Path>,
         fingerprint: &serde_json::Value,
     ) -> crate::Result<(Journal, Resumed)> {
-        use std::io::{BufRead, Write};
+        use std::io::{Seek, Write};
         let Some(path) = path else { return Ok((Journal { file: None }, Vec::new())) };
         let head = serde_json::json!({ "landopp_resume": 1, "query": fingerprint }).to_string();
         let mut pages = Vec::new();
-        let mut good = 0u64;
+        // bytes of the file kept: whole lines (ending in a newline) that read back
+        let mut good = 0usize;
         if path.exists() {
-            let f = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
-            let mut lines = std::io::BufReader::new(f).lines();
-            let first = lines.next().transpose().map_err(|e| crate::Error::io(path, e))?.unwrap_or_default();
-            if first != head {
-                return Err(crate::Error::InvalidInput(format!(
-                    "{} is the resume file of another query (or not one): remove it, or give another path",
-                    path.display()
-                )));
-            }
-            good = first.len() as u64 + 1;
-            for line in lines {
-                let Ok(line) = line else { break };
-                // a line cut short by the failure that stopped the last run: dropped
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { break };
-                if !v["features"].is_array() || v.get("next").is_none() {
-                    break;
+            let text = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+            let mut lines = text.split_inclusive(|&b| b == b'\n').filter(|l| l.ends_with(b"\n"));
+            match lines.next() {
+                Some(first) if first.strip_suffix(b"\n") == Some(head.as_bytes()) => {
+                    good = first.len();
+                    for line in lines {
+                        // a page cut short by the failure that stopped the last run: dropped
+                        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else { break };
+                        if !v["features"].is_array() || v.get("next").is_none() {
+                            break;
+                        }
+                        pages.push(v);
+                        good += line.len();
+                    }
                 }
-                pages.push(v);
-                good += line.len() as u64 + 1;
+                // an empty file, or a header cut short: a new journal
+                None if head.as_bytes().starts_with(&text) => {}
+                _ => {
+                    return Err(crate::Error::InvalidInput(format!(
+                        "{} is the resume file of another query (or not one): remove it, or give another path",
+                        path.display()
+                    )))
+                }
             }
         }
         let mut file = std::fs::OpenOptions::new()
@@ -93,11 +98,10 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(|e| crate::Error::io(path, e))?;
-        file.set_len(good).map_err(|e| crate::Error::io(path, e))?;
-        use std::io::Seek;
+        file.set_len(good as u64).map_err(|e| crate::Error::io(path, e))?;
         file.seek(std::io::SeekFrom::End(0)).map_err(|e| crate::Error::io(path, e))?;
         if good == 0 {
-            writeln!(file, "{head}").map_err(|e| crate::Error::io(path, e))?;
+            file.write_all(format!("{head}\n").as_bytes()).map_err(|e| crate::Error::io(path, e))?;
         }
         Ok((Journal { file: Some((path.to_path_buf(), file)) }, pages))
     }
@@ -116,8 +120,9 @@ impl Journal {
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
                 o.extend(e);
             }
-            let line = v.to_string();
-            writeln!(f, "{line}").and_then(|_| f.flush()).map_err(|e| crate::Error::io(&*path, e))?;
+            // the line and its newline in one write: a cut is a line without its newline
+            let line = format!("{v}\n");
+            f.write_all(line.as_bytes()).and_then(|_| f.flush()).map_err(|e| crate::Error::io(&*path, e))?;
         }
         Ok(())
     }

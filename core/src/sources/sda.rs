@@ -203,8 +203,13 @@ fn remote(url: &str, message: String) -> Error {
 }
 
 fn run(agent: &ureq::Agent, url: &str, sql: &str) -> Result<SdaTable> {
+    run_with(agent, url, sql, &[])
+}
+
+/// [`run`], with `final_statuses` errors at once (not retried, not counted by the breaker).
+fn run_with(agent: &ureq::Agent, url: &str, sql: &str, final_statuses: &[u16]) -> Result<SdaTable> {
     let body = json!({ "query": sql, "format": "JSON+COLUMNNAME" });
-    let v = crate::remote::json_request(agent, url, Some(&body))?;
+    let v = crate::remote::json_request_final(agent, url, Some(&body), final_statuses)?;
     let Some(obj) = v.as_object() else {
         return Err(remote(url, "the answer is not a JSON object".into()));
     };
@@ -304,7 +309,9 @@ pub fn soil_data_access(parcels: &[MultiPolygon<f64>], crs: Option<&Crs>, q: &Sd
         crate::interrupt::check("Soil Data Access")?;
         let sql = spatial_sql(chunk.iter().map(|&i| wkts[i].as_str()));
         requests += 1;
-        let t = match run(&agent, &q.url, &sql) {
+        // a refusal of a chunk of several parcels is split at once, not retried
+        let finals: &[u16] = if chunk.len() > 1 { &[500] } else { &[] };
+        let t = match run_with(&agent, &q.url, &sql, finals) {
             Ok(t) => t,
             Err(e) if refused(&e) && chunk.len() > 1 => {
                 let (a, b) = chunk.split_at(chunk.len() / 2);

@@ -347,7 +347,6 @@ fn spectral_features_from_a_scene_url_fetch_only_the_parcels_tiles() {
     let local = |n: &str| dir.path().join(format!("{n}.tif")).display().to_string();
     let from_files = run_steps(&parcels, &spec(local("B04"), local("B08"), local("SCL")), &|_| {}).expect("files");
     let before = srv.bytes.load(Ordering::SeqCst);
-    std::env::set_var("LANDOPP_HTTP_CACHE", "off");
     let from_urls = run_steps(&parcels, &spec(at("B04"), at("B08"), at("SCL")), &|_| {}).expect("urls");
     let fetched = (srv.bytes.load(Ordering::SeqCst) - before) as u64;
     assert_eq!(from_files.columns(), from_urls.columns());
@@ -468,7 +467,7 @@ fn overviews_are_listed_picked_by_resolution_and_read_alone() {
 }
 
 /// Rate politeness: past a burst of 16, requests to a host given 10 a second start at least
-/// 0.1 s apart; other hosts are not slowed.
+/// 0.1 s apart; other hosts are not slowed; rates outside 0.001..=10⁶ a second are refused.
 #[test]
 fn requests_to_a_host_keep_to_its_rate() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -487,7 +486,9 @@ fn requests_to_a_host_keep_to_its_rate() {
     let slow = serve(HashMap::from([("/big.tif".to_string(), big.clone())]), Mode::Ranges);
     let fast = serve(HashMap::from([("/big.tif".to_string(), big)]), Mode::Ranges);
     landopp::remote::set_host_rate(&slow.base, Some(10.0)).expect("rate");
-    assert_eq!(landopp::remote::set_host_rate(&slow.base, Some(0.0)).expect_err("zero").code(), "INVALID_INPUT");
+    for bad in [0.0, 1e-20, f64::INFINITY, f64::NAN] {
+        assert_eq!(landopp::remote::set_host_rate(&slow.base, Some(bad)).expect_err("bad").code(), "INVALID_INPUT");
+    }
     let reads = |base: &str| {
         let f = HttpFile::open_with(&format!("{base}/big.tif"), None).expect("open");
         // 30 ranges 256 KiB apart: one request each, up to 8 at once
@@ -502,7 +503,7 @@ fn requests_to_a_host_keep_to_its_rate() {
     let (s, f) = (reads(&slow.base), reads(&fast.base));
     landopp::remote::set_host_rate(&slow.base, None).expect("reset");
     landopp::remote::set_host_rate(&fast.base, None).expect("reset");
-    // 30 requests: 17 at once, then 13 more 0.1 s apart
+    // 30 requests: 16 at once, then 14 more 0.1 s apart
     assert!(s >= std::time::Duration::from_millis(1200), "30 requests at 10 a second took {s:?}");
     assert!(s > f + std::time::Duration::from_millis(500), "10 a second: {s:?}, no limit: {f:?}");
 }

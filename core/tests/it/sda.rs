@@ -49,7 +49,7 @@ type Unit = (String, String, MultiPolygon<f64>);
 
 struct Sda {
     units: Vec<Unit>,
-    /// Spatial requests with more polygons than this are refused with 400 (SDA's size limit).
+    /// Spatial requests with more polygons than this are refused with 500 (SDA's size limit).
     max_polygons: usize,
     /// Every query, in order.
     asked: Mutex<Vec<String>>,
@@ -68,7 +68,7 @@ impl Sda {
             let w = &sql[start..start + sql[start..].find('\'').expect("end")];
             let aoi = wkt::parse_polygonal(w).expect("the client's WKT reads");
             if aoi.0.len() > self.max_polygons {
-                return (400, json!({"error": "secret: the answer is over 32 MB"}));
+                return (500, json!({"error": "secret: the answer is over 32 MB"}));
             }
             let mut rows = vec![json!(["mukey", "mupolygonkey", "wkt"])];
             for (mk, pk, g) in &self.units {

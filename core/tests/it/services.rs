@@ -228,6 +228,8 @@ fn a_failed_fetch_resumes_after_its_last_page() {
     assert_eq!(*told.lock().expect("lock"), vec![20, 40]);
     let kept = std::fs::read_to_string(&journal).expect("resume file");
     assert_eq!(kept.lines().count(), 3, "the query and two pages");
+    // a page cut short by a crash while it was written: dropped, the rest read back
+    std::fs::write(&journal, format!("{kept}{{\"next\": 60, \"features\": [{{\"type\"")).expect("write");
     down.store(false, Ordering::SeqCst);
     asked.lock().expect("lock").clear();
     let layer = arcgis_with(&q, &|p| told.lock().expect("lock").push(p.features)).expect("resumed");
@@ -255,6 +257,10 @@ fn a_failed_fetch_resumes_after_its_last_page() {
     assert_eq!(layer.len(), n);
     let p = last.lock().expect("lock").expect("told");
     assert_eq!((p.pages, p.features, p.matched), (5, n, Some(n as u64)));
+    assert!(!og.exists());
+    // an empty file (mktemp) starts a new journal
+    std::fs::write(&og, "").expect("write");
+    assert_eq!(ogc_features(&q).expect("from an empty file").len(), n);
     assert!(!og.exists());
     // another query's file is refused, and left as it is
     std::fs::write(&og, kept).expect("write");

@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// An opened GeoTIFF: metadata is parsed, cells are read on demand.
-#[derive(Debug)]
+/// An opened GeoTIFF: metadata is parsed, cells are read on demand. A clone shares the open file.
+#[derive(Debug, Clone)]
 pub struct GeoTiff {
     path: PathBuf,
     file: std::sync::Arc<Source>,
@@ -329,8 +329,8 @@ impl GeoTiff {
     }
 
     /// The coarsest image whose cells are no larger than `cell_size` (CRS units): an overview
-    /// when one is fine enough, else the full image (as GDAL picks an overview for a coarser
-    /// read). `cell_size` smaller than the full image's cells: the full image.
+    /// when one is fine enough, else this image (as GDAL picks an overview for a coarser read).
+    /// `cell_size` smaller than this image's cells: this image.
     pub fn at_resolution(&self, cell_size: f64) -> Result<GeoTiff> {
         if !(cell_size.is_finite() && cell_size > 0.0) {
             return Err(Error::InvalidInput(format!("resolution {cell_size}: must be a positive number")));
@@ -343,27 +343,8 @@ impl GeoTiff {
         });
         match level {
             Some(k) => self.overview(k),
-            None => Self::from_ifd(
-                self.file.clone(),
-                self.file_len,
-                self.path.clone(),
-                self.endian,
-                self.big,
-                self.first_ifd()?,
-                None,
-            )
-            .map(|mut t| {
-                t.overviews = self.overviews.clone();
-                t
-            }),
+            None => Ok(self.clone()),
         }
-    }
-
-    fn first_ifd(&self) -> Result<u64> {
-        let mut head = [0u8; 16];
-        let n = if self.big { 16 } else { 8 };
-        self.file.read_at(&mut head[..n], 0).map_err(|e| Error::io(&self.path, e))?;
-        Ok(if self.big { rd_u64(&head[8..], self.endian) } else { rd_u32(&head[4..], self.endian) as u64 })
     }
 
     /// True when the bytes come over HTTP(S).
