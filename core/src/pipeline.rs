@@ -824,8 +824,9 @@ fn mask_factor(band: &GeoTiff, mask: &GeoTiff) -> Option<(usize, usize)> {
 
 #[cfg(feature = "remote")]
 type SdaQuery = crate::sources::sda::SdaQuery;
+/// Without the `remote` feature: nothing to ask (the step is refused).
 #[cfg(not(feature = "remote"))]
-type SdaQuery = ();
+struct SdaQuery;
 
 /// The `soil_data_access` step's request, checked.
 fn sda_query(
