@@ -563,7 +563,7 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                     .into_iter()
                     .map(|b| [b[0] - 1.0, b[1] - 1.0, b[2] + 1.0, b[3] + 1.0])
                     .collect();
-                let dem = read_boxes(&file, band, &boxes, (1, 1), (1, 1))?;
+                let dem = read_boxes(&file, band, &boxes, (1, 1))?;
                 let prod = TerrainProduct::parse(product)?;
                 let tr = crate::terrain::terrain(&dem, prod, &TerrainOptions { band: 1, ..*options })?;
                 let prefix = prefix.clone().unwrap_or_else(|| product.clone());
@@ -687,18 +687,16 @@ pub fn run_steps(parcels: &Parcels, spec: &FeatureSpec, progress: &dyn Fn(Progre
                 let mut mask_rasters = Vec::new();
                 if let Some((_, first)) = tiffs.first() {
                     let boxes = parcel_boxes(first, &mut projected)?;
-                    // a coarser mask cell must start where the bands' window starts: the
-                    // window's origin goes down to a multiple of every mask's factor
+                    // a coarser mask (its cells an integer number of the bands', same origin)
+                    // is read over the same boxes on its own grid
                     let factors: Vec<Option<(usize, usize)>> =
                         masks.iter().map(|m| m.as_ref().and_then(|m| mask_factor(first, m))).collect();
-                    let lcm = |a: usize, k: usize| (a / gcd(a, k)).saturating_mul(k);
-                    let step = factors.iter().flatten().fold((1usize, 1usize), |a, k| (lcm(a.0, k.0), lcm(a.1, k.1)));
                     for (k, t) in &tiffs {
-                        rasters.insert((*k).clone(), read_boxes(t, 0, &boxes, (1, 1), step)?);
+                        rasters.insert((*k).clone(), read_boxes(t, 0, &boxes, (1, 1))?);
                     }
                     for (m, f) in masks.iter().zip(&factors) {
                         mask_rasters.push(match (m, f) {
-                            (Some(m), Some(f)) => Some(read_boxes(m, 0, &boxes, *f, (step.0 / f.0, step.1 / f.1))?),
+                            (Some(m), Some(f)) => Some(read_boxes(m, 0, &boxes, *f)?),
                             // another grid: read whole, and the index step says what is wrong
                             (Some(m), None) => Some(m.read()?),
                             (None, _) => None,
@@ -772,38 +770,25 @@ fn parcel_boxes(t: &GeoTiff, projected: &mut Projected<'_>) -> Result<Vec<[f64; 
 }
 
 /// Band `band` (0-based) of `t` over `boxes` (in cells of a grid `k = (kx, ky)` times finer
-/// than `t`'s, same origin): the window over them, its origin down to a multiple of
-/// `align = (ax, ay)` cells of `t`, with only the chunks that meet a box fetched and decoded; the
-/// rest is nodata. Zonal statistics over it equal those over the whole raster. No box: one cell,
-/// so the grid and type are known.
-fn read_boxes(
-    t: &GeoTiff,
-    band: usize,
-    boxes: &[[f64; 4]],
-    k: (usize, usize),
-    align: (usize, usize),
-) -> Result<Raster> {
+/// than `t`'s, same origin): the window from the raster's origin to the boxes' far corner, with
+/// only the chunks that meet a box fetched and decoded; the rest is nodata. The window starts at
+/// the raster's origin so that cell coordinates, and so zonal statistics, are bit for bit those
+/// of the whole raster whatever parcels are asked (a Dask partition equals the single run). No
+/// box: one cell, so the grid and type are known.
+fn read_boxes(t: &GeoTiff, band: usize, boxes: &[[f64; 4]], k: (usize, usize)) -> Result<Raster> {
     if boxes.is_empty() {
         return t.read_window_raster_where(band, Window::new(0, 0, 1, 1), &|_| true);
     }
     let (kx, ky) = (k.0 as f64, k.1 as f64);
-    let ext = boxes.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |a, b| {
-        [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
-    });
+    let far = boxes.iter().fold([f64::NEG_INFINITY, f64::NEG_INFINITY], |a, b| [a[0].max(b[2]), a[1].max(b[3])]);
     let (w, h) = (t.width(), t.height());
-    let low = |v: f64, size: usize, align: usize| {
-        let c = v.floor().clamp(0.0, (size - 1) as f64) as usize;
-        c - c % align.max(1)
-    };
-    let (c0, r0) = (low(ext[0] / kx, w, align.0), low(ext[1] / ky, h, align.1));
-    let (c1, r1) = (((ext[2] / kx).ceil().max(0.0) as usize).min(w), ((ext[3] / ky).ceil().max(0.0) as usize).min(h));
-    let win = Window::new(r0, c0, r1.saturating_sub(r0).max(1), c1.saturating_sub(c0).max(1));
+    let (c1, r1) = (((far[0] / kx).ceil().max(1.0) as usize).min(w), ((far[1] / ky).ceil().max(1.0) as usize).min(h));
     let keep = |cw: Window| {
         let (a0, b0) = ((cw.col * k.0) as f64, (cw.row * k.1) as f64);
         let (a1, b1) = (((cw.col + cw.cols) * k.0) as f64, ((cw.row + cw.rows) * k.1) as f64);
         boxes.iter().any(|b| b[0] < a1 && b[2] > a0 && b[1] < b1 && b[3] > b0)
     };
-    t.read_window_raster_where(band, win, &keep)
+    t.read_window_raster_where(band, Window::new(0, 0, r1, c1), &keep)
 }
 
 /// How many cells of `band` a cell of `mask` spans across and down, when the mask's grid is an
@@ -875,12 +860,4 @@ fn soils_from_sda(frame: &WorkFrame, q: &SdaQuery, t: &mut FeatureTable) -> Resu
 #[cfg(not(feature = "remote"))]
 fn soils_from_sda(_frame: &WorkFrame, _q: &SdaQuery, _t: &mut FeatureTable) -> Result<()> {
     Err(Error::Unsupported("the soil_data_access step needs landopp built with the `remote` feature".into()))
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
