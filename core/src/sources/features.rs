@@ -254,7 +254,7 @@ pub fn arcgis_with(q: &ArcGisQuery, progress: &dyn Fn(PageProgress)) -> Result<V
     q.validate()?;
     let (mut journal, resumed) = Journal::open(
         q.resume_file.as_deref(),
-        &fingerprint(ArcGisQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
+        &super::fingerprint(ArcGisQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
     )?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let base = q.url.split(['?', '#']).next().unwrap_or(&q.url).trim_end_matches('/').to_string();
@@ -364,7 +364,7 @@ pub fn ogc_features_with(q: &OgcQuery, progress: &dyn Fn(PageProgress)) -> Resul
     q.validate()?;
     let (mut journal, resumed) = Journal::open(
         q.resume_file.as_deref(),
-        &fingerprint(OgcQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
+        &super::fingerprint(OgcQuery { resume_file: None, timeout_s: 0.0, ..q.clone() })?,
     )?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let base = q.url.split(['?', '#']).next().unwrap_or(&q.url).trim_end_matches('/').to_string();
@@ -413,9 +413,4 @@ pub fn ogc_features_with(q: &OgcQuery, progress: &dyn Fn(PageProgress)) -> Resul
     let layer = pages.layer(&name, &items)?;
     journal.done();
     Ok(layer)
-}
-
-/// A query's identity in a resume file: its JSON without the resume file and the timeout.
-pub(super) fn fingerprint<T: Serialize>(q: T) -> Result<Value> {
-    serde_json::to_value(q).map_err(|e| Error::InvalidInput(e.to_string()))
 }

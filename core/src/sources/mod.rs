@@ -31,6 +31,12 @@ fn is_wgs84_bbox(b: [f64; 4]) -> bool {
         && b[1] <= b[3]
 }
 
+/// A query's identity in a resume file: its JSON (the callers leave out the resume file and the
+/// timeout).
+fn fingerprint<T: serde::Serialize>(q: T) -> crate::Result<serde_json::Value> {
+    serde_json::to_value(q).map_err(|e| crate::Error::InvalidInput(e.to_string()))
+}
+
 /// How far a paged fetch has come: told after every page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageProgress {

@@ -474,7 +474,7 @@ pub fn search(q: &StacSearch) -> Result<StacResults> {
 /// [`search`], telling `progress` after every page.
 pub fn search_with(q: &StacSearch, progress: &dyn Fn(super::PageProgress)) -> Result<StacResults> {
     q.validate()?;
-    let print = super::features::fingerprint(StacSearch { resume_file: None, timeout_s: 0.0, ..q.clone() })?;
+    let print = super::fingerprint(StacSearch { resume_file: None, timeout_s: 0.0, ..q.clone() })?;
     let (mut journal, resumed) = super::Journal::open(q.resume_file.as_deref(), &print)?;
     let agent = crate::remote::agent_with(std::time::Duration::from_secs_f64(q.timeout_s));
     let mut out = StacResults { items: Vec::new(), pages: 0, matched: None, filtered_out: 0 };
